@@ -1,0 +1,45 @@
+"""Analyzers and their registry.
+
+``registry()`` maps each analyzer's name to its class. Importing this package
+imports only numpy-level code; heavy extraction libraries are never needed to
+list or construct analyzers.
+"""
+
+from __future__ import annotations
+
+from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerResult",
+    "Evidence",
+    "Param",
+    "Status",
+    "WindowScore",
+    "registry",
+    "create",
+    "default_analyzers",
+]
+
+
+def registry() -> dict[str, type[Analyzer]]:
+    """Every registered analyzer class, by name, in report order."""
+    from .keystroke_relay import KeystrokeRelay
+
+    classes = [KeystrokeRelay]
+    return {cls.name: cls for cls in classes}
+
+
+def create(name: str, **params) -> Analyzer:
+    """An analyzer instance by name."""
+    from ..errors import ParameterError
+
+    reg = registry()
+    if name not in reg:
+        raise ParameterError(f"unknown analyzer {name!r}; known: {', '.join(reg)}")
+    return reg[name](**params)
+
+
+def default_analyzers() -> list[Analyzer]:
+    """One instance of every registered analyzer with default parameters."""
+    return [cls() for cls in registry().values()]

@@ -1,0 +1,268 @@
+"""The analyzer contract.
+
+Every analyzer is a small class with
+
+* ``name`` — the stable identifier used in reports and ``models/fusion.json``;
+* ``requires`` — the :class:`~interview_guard.tracks.Stream` s it cannot work without;
+* ``parameters`` — its tunable parameters with allowed ranges (stored by
+  ``__init__``, checked when :meth:`Analyzer.analyze` runs, as scikit-learn does);
+* ``_run(tracks)`` — the algorithm, from extracted tracks to an
+  :class:`AnalyzerResult`.
+
+:meth:`Analyzer.analyze` wraps ``_run``: a missing stream gives ``skipped``
+with the reason, an :class:`~interview_guard.errors.InterviewGuardError` or an
+unexpected exception gives ``failed`` with the reason, and the result is
+checked (score in [0, 1], evidence inside the session) before it is returned.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import InterviewGuardError, ParameterError
+from ..tracks import Stream, Tracks
+
+__all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer"]
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return float(round(float(x), nd))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One checkable finding.
+
+    Attributes
+    ----------
+    analyzer : str
+        Name of the analyzer that found it.
+    kind : str
+        Machine-readable finding type (e.g. ``catch_up_bursts``).
+    start_s, end_s : float
+        Where in the session (seconds) it was seen.
+    score : float
+        How suspicious this finding is on its own, in [0, 1].
+    summary : str
+        One sentence with the numbers, for a human.
+    details : dict
+        The measurements behind it (JSON-serialisable).
+    """
+
+    analyzer: str
+    kind: str
+    start_s: float
+    end_s: float
+    score: float
+    summary: str = ""
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "analyzer": self.analyzer,
+            "kind": self.kind,
+            "start_s": _r(self.start_s),
+            "end_s": _r(self.end_s),
+            "score": _r(self.score, 4),
+            "summary": self.summary,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Evidence":
+        return cls(
+            analyzer=d["analyzer"],
+            kind=d["kind"],
+            start_s=float(d["start_s"]),
+            end_s=float(d["end_s"]),
+            score=float(d["score"]),
+            summary=d.get("summary", ""),
+            details=dict(d.get("details", {})),
+        )
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    """An analyzer's score over one stretch of the session (for the timeline)."""
+
+    start_s: float
+    end_s: float
+    score: float | None
+    n: int = 0  # how many observations (keys, frames, ...) the window holds
+
+    def to_dict(self) -> dict:
+        return {
+            "start_s": _r(self.start_s),
+            "end_s": _r(self.end_s),
+            "score": None if self.score is None else _r(self.score, 4),
+            "n": int(self.n),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WindowScore":
+        return cls(float(d["start_s"]), float(d["end_s"]), None if d["score"] is None else float(d["score"]), int(d.get("n", 0)))
+
+
+@dataclass(frozen=True)
+class AnalyzerResult:
+    """What one analyzer says about one session.
+
+    ``score`` is in [0, 1], higher is more suspicious, and is ``None`` unless
+    ``status`` is ok. ``confidence`` in [0, 1] says how much data stood behind
+    the score (few keys, short video: low); the fusion weighs by it.
+    """
+
+    name: str
+    status: Status
+    score: float | None = None
+    confidence: float = 0.0
+    reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    windows: tuple[WindowScore, ...] = ()
+    metrics: dict = field(default_factory=dict)
+
+    @classmethod
+    def skipped(cls, name: str, reason: str) -> "AnalyzerResult":
+        return cls(name=name, status=Status.SKIPPED, reason=reason)
+
+    @classmethod
+    def failed(cls, name: str, reason: str) -> "AnalyzerResult":
+        return cls(name=name, status=Status.FAILED, reason=reason)
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status.value,
+            "score": None if self.score is None else _r(self.score, 4),
+            "confidence": _r(self.confidence, 3),
+            "reason": self.reason,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "windows": [w.to_dict() for w in self.windows],
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict) -> "AnalyzerResult":
+        return cls(
+            name=name,
+            status=Status(d["status"]),
+            score=None if d.get("score") is None else float(d["score"]),
+            confidence=float(d.get("confidence", 0.0)),
+            reason=d.get("reason", ""),
+            evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", [])),
+            windows=tuple(WindowScore.from_dict(w) for w in d.get("windows", [])),
+            metrics=dict(d.get("metrics", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Param:
+    """Declaration of one tunable parameter: default and allowed range."""
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    doc: str = ""
+
+    def check(self, owner: str, name: str, value: Any) -> None:
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise ParameterError(f"{owner}: {name} must be True or False, got {value!r}")
+            return
+        if isinstance(self.default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ParameterError(f"{owner}: {name} must be a finite number, got {value!r}")
+            if self.low is not None and value < self.low:
+                raise ParameterError(f"{owner}: {name}={value!r} is below its minimum {self.low}")
+            if self.high is not None and value > self.high:
+                raise ParameterError(f"{owner}: {name}={value!r} is above its maximum {self.high}")
+
+
+class Analyzer:
+    """Base class of all analyzers (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[frozenset[Stream]] = frozenset()
+    description: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.parameters)
+        if unknown:
+            raise ParameterError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        for pname, spec in self.parameters.items():
+            setattr(self, pname, params.get(pname, spec.default))
+
+    def get_params(self) -> dict[str, Any]:
+        """Current parameter values, by name."""
+        return {p: getattr(self, p) for p in self.parameters}
+
+    def validate_params(self) -> None:
+        for pname, spec in self.parameters.items():
+            spec.check(self.name, pname, getattr(self, pname))
+
+    @property
+    def modality(self) -> str:
+        """The modality this analyzer checks (first required stream's modality)."""
+        mods = sorted({s.modality for s in self.requires if s is not Stream.METADATA})
+        return mods[0] if mods else "metadata"
+
+    def analyze(self, tracks: Tracks) -> AnalyzerResult:
+        """Run the analyzer on ``tracks``; never raises for bad data.
+
+        Returns ``skipped`` when a required stream is absent and ``failed``
+        (with the reason) when the analysis raised.
+        """
+        self.validate_params()
+        missing = [s.value for s in sorted(self.requires, key=lambda s: s.value) if not tracks.has(s)]
+        if missing:
+            return AnalyzerResult.skipped(self.name, f"no {' or '.join(missing)} in this session")
+        try:
+            result = self._run(tracks)
+        except InterviewGuardError as exc:
+            return AnalyzerResult.failed(self.name, str(exc))
+        except Exception as exc:  # a bug or a data case we did not foresee: keep the scan going
+            return AnalyzerResult.failed(self.name, f"internal error: {exc.__class__.__name__}: {exc}")
+        problem = self._contract_problem(result, tracks)
+        if problem:
+            return AnalyzerResult.failed(self.name, f"contract violation: {problem}")
+        return result
+
+    def _run(self, tracks: Tracks) -> AnalyzerResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _contract_problem(self, result: AnalyzerResult, tracks: Tracks) -> str | None:
+        """What is wrong with ``result`` under the contract, or None."""
+        if result.name != self.name:
+            return f"result named {result.name!r}"
+        if result.status is Status.OK:
+            if result.score is None or not (0.0 <= result.score <= 1.0):
+                return f"score {result.score!r} outside [0, 1]"
+        elif result.score is not None:
+            return f"a {result.status.value} result carries a score"
+        if not (0.0 <= result.confidence <= 1.0):
+            return f"confidence {result.confidence!r} outside [0, 1]"
+        tol = 1e-3
+        for ev in result.evidence:
+            if not (-tol <= ev.start_s <= ev.end_s <= tracks.duration_s + tol):
+                return f"evidence {ev.kind} at {ev.start_s}-{ev.end_s} s outside the session (0-{tracks.duration_s} s)"
+            if not (0.0 <= ev.score <= 1.0):
+                return f"evidence score {ev.score} outside [0, 1]"
+        for w in result.windows:
+            if not (-tol <= w.start_s <= w.end_s <= tracks.duration_s + tol):
+                return f"window {w.start_s}-{w.end_s} s outside the session"
+            if w.score is not None and not (0.0 <= w.score <= 1.0):
+                return f"window score {w.score} outside [0, 1]"
+        return None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"

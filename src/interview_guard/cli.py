@@ -1,0 +1,202 @@
+"""The ``interview-guard`` command line.
+
+Reports (JSON or text) go to stdout or to ``-o FILE``; progress, warnings and
+errors go to stderr only. Exit codes: 0 ok, 1 error (bad input, unreadable
+file, missing model), 2 usage error, 3 batch finished but some sessions failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import textwrap
+import traceback
+
+import click
+
+from ._version import __version__
+from .errors import InterviewGuardError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _handle_errors(fn):
+    """Turn deliberate errors into one line on stderr and exit 1 (a traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = bool(ctx.obj and ctx.obj.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except InterviewGuardError as exc:
+            if debug:
+                traceback.print_exc()
+            _err(f"interview-guard: error: {exc}")
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            _err("interview-guard: interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say so, briefly, unless debugging
+            if debug:
+                traceback.print_exc()
+            else:
+                _err(f"interview-guard: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+            ctx.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="interview-guard")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Check recorded remote job-interview sessions for signs of fraud.
+
+    \b
+    Exit codes: 0 ok, 1 error, 2 usage error, 3 batch finished with failed sessions.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _stage_printer(label: str):
+    def hook(stage: str, *, completed: int, total: int, **_):
+        _err(f"[{label}] {stage} {completed}/{total}")
+
+    return hook
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True,
+              help="JSON report or a human summary.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
+              help="Fusion parameter file (default: models/fusion.json).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@_handle_errors
+def scan(path: str, fmt: str, output: str | None, params_path: str | None, quiet: bool) -> None:
+    """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
+    from .atomic import atomic_write_text
+    from .fusion import FusionModel
+    from .scan import scan_session
+
+    fusion = FusionModel.load(params_path)
+    report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"))
+    for w in report.warnings:
+        _err(f"interview-guard: warning: {w}")
+    text = report.to_json() if fmt == "json" else format_text(report)
+    if output:
+        atomic_write_text(output, text)
+        if not quiet:
+            _err(f"interview-guard: report written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("root", type=click.Path(path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
+              help="Fusion parameter file (default: models/fusion.json).")
+@click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
+              help="Re-scan sessions whose earlier report says failed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+@_handle_errors
+def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retry_failed: bool, quiet: bool) -> None:
+    """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
+    from .batch import run_batch
+    from .fusion import FusionModel
+
+    FusionModel.load(params_path)  # fail early on a bad parameter file
+    bar = None
+    state = {"last": 0}
+
+    def progress(session_id, *, completed, total, status):
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(completed - state["last"])
+        state["last"] = completed
+        if status == "failed":
+            _err(f"\ninterview-guard: session {session_id} failed (see its report)")
+
+    try:
+        result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _err(
+        f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
+        f"{result.failed} failed; summary: {result.summary_path}"
+    )
+    if result.failed:
+        ctx.exit(EXIT_BATCH_FAILURES)
+
+
+@main.command("analyzers")
+@_handle_errors
+def list_analyzers() -> None:
+    """List the registered analyzers, what each needs, and its parameters."""
+    from .analyzers import registry
+
+    for name, cls in registry().items():
+        needs = ", ".join(sorted(s.value for s in cls.requires))
+        click.echo(f"{name}")
+        click.echo(f"  needs: {needs}")
+        click.echo(textwrap.fill(cls.description, width=88, initial_indent="  ", subsequent_indent="  "))
+        params = ", ".join(f"{p}={spec.default!r}" for p, spec in cls.parameters.items())
+        click.echo(textwrap.fill(f"parameters: {params}", width=88, initial_indent="  ", subsequent_indent="    "))
+
+
+def format_text(report) -> str:
+    """A human summary of a report (what ``scan --format text`` prints)."""
+    s = report.session
+    lines = []
+    score = report.risk_score
+    lines.append(f"Session {s.get('id')}  ({s.get('path')})")
+    if report.status != "ok":
+        lines.append(f"  FAILED: {report.error}")
+        return "\n".join(lines) + "\n"
+    risk = "not assessed" if score is None else f"{score:.2f}"
+    lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
+    lines.append(f"  Duration: {s.get('duration_s', 0):.1f} s")
+    mods = s.get("modalities", {})
+    present = [m for m, v in mods.items() if v]
+    absent = [m for m, v in mods.items() if not v]
+    lines.append(f"  Modalities: {', '.join(present) or 'none'}" + (f"; absent, not checked: {', '.join(absent)}" if absent else ""))
+    for name, r in report.analyzers.items():
+        if r.status.value == "ok":
+            lines.append(f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})" + (f" - {r.reason}" if r.reason else ""))
+        else:
+            lines.append(f"  {name}: {r.status.value} - {r.reason}")
+        for ev in r.evidence:
+            lines.append(
+                textwrap.fill(
+                    f"[{ev.start_s:7.1f}-{ev.end_s:7.1f} s] ({ev.score:.2f}) {ev.summary}",
+                    width=100,
+                    initial_indent="    - ",
+                    subsequent_indent="      ",
+                )
+            )
+    for w in report.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,137 @@
+"""Media probing with PyAV (imported lazily): what a file holds, and is it whole.
+
+:func:`probe` opens a container, reads its stream facts and decodes a frame at
+the start and near the end, so an empty, unreadable or truncated file is
+reported with a clear message before any analysis starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import MediaError
+from .tracks import MediaInfo
+
+__all__ = ["probe"]
+
+
+def _import_av():
+    try:
+        import av  # noqa: PLC0415 - heavy, imported only when media is touched
+    except ImportError as exc:  # pragma: no cover - av is a hard dependency
+        raise MediaError(f"PyAV is not installed ({exc}); pip install av") from None
+    return av
+
+
+def _rotation(stream) -> int:
+    # PyAV >= 14 exposes the display-matrix rotation on the frame; older
+    # versions carry it in the stream metadata.
+    try:
+        rot = stream.metadata.get("rotate")
+        if rot is not None:
+            return int(float(rot)) % 360
+    except (AttributeError, ValueError):
+        pass
+    return 0
+
+
+def probe(path, *, check_end: bool = True) -> MediaInfo:
+    """Describe a media file and make sure it decodes from start to end.
+
+    Parameters
+    ----------
+    path : str or Path
+    check_end : bool
+        Also seek near the end and decode there: catches files cut short
+        (a truncated download or upload) whose header still promises more.
+
+    Returns
+    -------
+    MediaInfo
+
+    Raises
+    ------
+    MediaError
+        Empty file, not a media container, no audio or video stream, no
+        decodable frame, or cut short.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError("file not found", path=p)
+    if p.stat().st_size == 0:
+        raise MediaError("file is empty (0 bytes)", path=p)
+    av = _import_av()
+    try:
+        container = av.open(str(p), mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(f"cannot open as audio/video ({_ff_message(exc)})", path=p) from None
+    with container:
+        vstreams = list(container.streams.video)
+        astreams = list(container.streams.audio)
+        if not vstreams and not astreams:
+            raise MediaError("no audio or video stream in the file", path=p)
+        duration = 0.0
+        if container.duration:
+            duration = container.duration / 1_000_000
+        info = dict(path=str(p), has_video=bool(vstreams), has_audio=bool(astreams))
+        if astreams:
+            a = astreams[0]
+            info.update(audio_codec=a.codec_context.name or "", audio_sample_rate=int(a.codec_context.sample_rate or 0))
+            if a.duration and a.time_base:
+                duration = max(duration, float(a.duration * a.time_base))
+        if not vstreams:
+            return MediaInfo(duration_s=duration, **info)
+        v = vstreams[0]
+        v.thread_type = "AUTO"
+        fps = float(v.average_rate or v.guessed_rate or 0.0)
+        info.update(
+            width=int(v.codec_context.width or 0),
+            height=int(v.codec_context.height or 0),
+            fps=fps,
+            video_codec=v.codec_context.name or "",
+            rotation=_rotation(v),
+        )
+        if v.duration and v.time_base:
+            duration = max(duration, float(v.duration * v.time_base))
+        first_t = _first_frame_time(av, container, v, p)
+        last_t = first_t
+        if check_end and duration > 2.0:
+            last_t = _last_frame_time(av, container, v, duration, p)
+            # A file whose last decodable frame is far from its declared end was cut short.
+            missing = duration - last_t
+            if missing > max(2.0, 0.1 * duration):
+                raise MediaError(
+                    f"truncated: the container says {duration:.1f} s but frames stop at {last_t:.1f} s", path=p
+                )
+        if duration <= 0.0:
+            duration = max(last_t + (1.0 / fps if fps else 0.0), 0.0)
+        return MediaInfo(duration_s=duration, **info)
+
+
+def _ff_message(exc) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc)
+    return msg.strip().rstrip(".") or exc.__class__.__name__
+
+
+def _first_frame_time(av, container, stream, p) -> float:
+    try:
+        for frame in container.decode(stream):
+            return float(frame.time or 0.0)
+    except (av.FFmpegError, EOFError) as exc:
+        raise MediaError(f"video does not decode ({_ff_message(exc)})", path=p) from None
+    raise MediaError("no decodable video frame", path=p)
+
+
+def _last_frame_time(av, container, stream, duration: float, p) -> float:
+    target = max(duration - 3.0, 0.0)
+    last = None
+    try:
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.time is not None:
+                last = float(frame.time)
+    except (av.FFmpegError, EOFError):
+        pass  # decoding errors near the end: judged by how far we got
+    if last is None:
+        raise MediaError(f"truncated: no frame decodes near the end ({duration:.1f} s declared)", path=p)
+    return last
