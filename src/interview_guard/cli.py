@@ -140,6 +140,7 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+    click.echo(format_summary(result.summary_path), nl=False)
     _err(
         f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
         f"{result.failed} failed; summary: {result.summary_path}"
@@ -161,6 +162,19 @@ def list_analyzers() -> None:
         click.echo(textwrap.fill(cls.description, width=88, initial_indent="  ", subsequent_indent="  "))
         params = ", ".join(f"{p}={spec.default!r}" for p, spec in cls.parameters.items())
         click.echo(textwrap.fill(f"parameters: {params}", width=88, initial_indent="  ", subsequent_indent="    "))
+
+
+def format_summary(summary_csv) -> str:
+    """The ranked batch summary as an aligned text table (what ``batch`` prints)."""
+    import csv
+
+    with open(summary_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = [("rank", "#"), ("session", "session"), ("risk_score", "risk"), ("band", "band"), ("status", "status"),
+            ("modalities", "modalities"), ("error", "error")]
+    table = [[h for _, h in cols]] + [[(r.get(c) or "")[:70] for c, _ in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n" for row in table)
 
 
 def format_text(report) -> str:

@@ -623,7 +623,8 @@ def read_keystroke_log(path, *, fmt: str = "auto", max_events: int = MAX_EVENTS)
     ----------
     path : str or Path
     fmt : {"auto", "jsonl", "csv", "aalto"}
-        ``auto`` decides from the content (see :func:`parse_keystroke_lines`).
+        ``auto`` goes by the extension (``.jsonl``, ``.csv``) and otherwise by
+        the content (see :func:`parse_keystroke_lines`).
     max_events : int
 
     Raises
@@ -634,6 +635,8 @@ def read_keystroke_log(path, *, fmt: str = "auto", max_events: int = MAX_EVENTS)
     p = Path(path)
     if not p.is_file():
         raise KeystrokeLogError("keystroke log not found", path=p)
+    if fmt == "auto":
+        fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(p.suffix.lower(), "auto")
     try:
         with open(p, "r", encoding="utf-8", newline="") as fh:
             return parse_keystroke_lines(fh, path=p, fmt=fmt, max_events=max_events)

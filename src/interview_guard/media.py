@@ -83,13 +83,14 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
             return MediaInfo(duration_s=duration, **info)
         v = vstreams[0]
         v.thread_type = "AUTO"
-        fps = float(v.average_rate or v.guessed_rate or 0.0)
+        fps = float(v.guessed_rate or v.average_rate or 0.0)  # nominal rate; timestamps stay exact
         info.update(
             width=int(v.codec_context.width or 0),
             height=int(v.codec_context.height or 0),
             fps=fps,
             video_codec=v.codec_context.name or "",
             rotation=_rotation(v),
+            frames=int(v.frames or 0),
         )
         if v.duration and v.time_base:
             duration = max(duration, float(v.duration * v.time_base))

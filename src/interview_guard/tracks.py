@@ -56,6 +56,7 @@ class MediaInfo:
     audio_codec: str = ""
     audio_sample_rate: int = 0
     rotation: int = 0
+    frames: int = 0  # frame count from the container header (0 when unknown)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

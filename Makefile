@@ -1,0 +1,38 @@
+# interview-guard: the two commands a newcomer runs are `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast bench clean
+
+# Create .venv and install the package with its test extra (re-run when pyproject.toml changes).
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "interview-guard needs Python 3.11, got " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+venv: $(STAMP)
+
+# Scan the bundled sample sessions: ranked summary, then one text report per session.
+demo: $(STAMP)
+	@rm -rf demo-out
+	$(BIN)/interview-guard batch sample_sessions --out demo-out --jobs 2 --quiet
+	@for s in sample_sessions/*/; do $(BIN)/interview-guard scan "$$s" --format text --quiet; echo; done
+
+# The whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Only the quick tests (no real video decoding).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not video"
+
+# Speed and memory benchmarks (run by hand; results printed, never asserted).
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache build src/*.egg-info

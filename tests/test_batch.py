@@ -1,0 +1,99 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import typing_events, write_jsonl
+from interview_guard.batch import run_batch
+from interview_guard.cli import main
+
+
+@pytest.fixture
+def root(tmp_path):
+    r = tmp_path / "root"
+    for i in range(3):
+        write_jsonl(r / f"s{i}" / "keystrokes.jsonl", typing_events(60 + 40 * i, seed=i))
+    bad = r / "broken"
+    bad.mkdir(parents=True)
+    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 1, "type": "up"}\n')
+    return r
+
+
+def read_summary(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
+    out = tmp_path / "out"
+    res = run_batch(root, out, jobs=2)
+    assert (res.total, res.scanned, res.skipped, res.failed) == (4, 4, 0, 1)
+    rows = read_summary(out / "summary.csv")
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
+    assert list(rows[0]) == ["rank", "session", "risk_score", "band", "status", "error", "duration_s", "modalities", "report"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert [float(r["risk_score"]) for r in ok] == sorted((float(r["risk_score"]) for r in ok), reverse=True)
+    assert rows[-1]["session"] == "broken" and rows[-1]["status"] == "failed"
+    assert "line 2: timestamp goes backwards" in rows[-1]["error"]
+    failed = json.loads((out / "sessions" / "broken.json").read_text())
+    assert failed["status"] == "failed" and failed["risk"]["band"] == "unassessed"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_batch_resumes_and_skips_finished(root, tmp_path):
+    out = tmp_path / "out"
+    run_batch(root, out, jobs=1)
+    first = (out / "sessions" / "s1.json").read_text()
+    (out / "sessions" / "s2.json").unlink()  # as if the run was killed before s2 finished
+    res = run_batch(root, out, jobs=1, retry_failed=False)
+    assert res.skipped == 3 and res.scanned == 1
+    assert (out / "sessions" / "s1.json").read_text() == first  # untouched
+    assert len(read_summary(out / "summary.csv")) == 4
+    # a changed input is scanned again
+    write_jsonl(root / "s1" / "keystrokes.jsonl", typing_events(90, seed=9))
+    res = run_batch(root, out, jobs=1, retry_failed=False)
+    assert res.scanned == 1 and res.skipped == 3
+
+
+def test_batch_retries_failed_by_default(root, tmp_path):
+    out = tmp_path / "out"
+    run_batch(root, out)
+    (root / "broken" / "keystrokes.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in typing_events(50))
+    )
+    res = run_batch(root, out)
+    assert res.scanned == 1 and res.failed == 0
+
+
+def test_parallel_equals_sequential(root, tmp_path):
+    run_batch(root, tmp_path / "a", jobs=1)
+    run_batch(root, tmp_path / "b", jobs=3)
+    for name in ("s0", "s1", "s2"):
+        a = json.loads((tmp_path / "a" / "sessions" / f"{name}.json").read_text())
+        b = json.loads((tmp_path / "b" / "sessions" / f"{name}.json").read_text())
+        assert a["risk"] == b["risk"] and a["analyzers"] == b["analyzers"]
+
+
+def test_cli_batch_exit_codes_and_table(root, tmp_path):
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(tmp_path / "o"), "-j", "2", "-q"])
+    assert r.exit_code == 3  # finished, with a failed session
+    assert "broken" in r.output and "session" in r.output.splitlines()[0]
+    good = tmp_path / "good"
+    write_jsonl(good / "x" / "keystrokes.jsonl", typing_events(50))
+    r = CliRunner().invoke(main, ["batch", str(good), "--out", str(tmp_path / "o2"), "-q"])
+    assert r.exit_code == 0
+    r = CliRunner().invoke(main, ["batch", str(tmp_path / "nothing_here"), "--out", str(tmp_path / "o3")])
+    assert r.exit_code == 1
+
+
+def test_cli_batch_progress_on_stderr_only(root, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 3
+    assert "scanning" in proc.stderr and "scanning" not in proc.stdout
+    assert proc.stdout.splitlines()[0].split()[:2] == ["#", "session"]

@@ -1,0 +1,134 @@
+"""The command line: output streams, exit codes and one-line errors for bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SAMPLES, make_video, typing_events, write_jsonl
+from interview_guard.cli import main
+from interview_guard.report import Report
+
+
+def run(*args):
+    runner = CliRunner()
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def test_version_and_analyzers():
+    r = run("--version")
+    assert r.exit_code == 0 and "interview-guard" in r.output
+    r = run("analyzers")
+    assert r.exit_code == 0 and "keystroke_relay" in r.output and "needs: keystrokes" in r.output
+
+
+def test_scan_json_to_stdout_and_progress_to_stderr():
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "scan", str(SAMPLES / "typing_genuine_a")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout is pure JSON
+    for key in ("schema_version", "tool_version", "session", "risk", "analyzers", "models", "timings"):
+        assert key in doc
+    assert doc["session"]["modalities"] == {"video": False, "audio": False, "keystrokes": True}
+    assert doc["risk"]["band"] in ("low", "medium", "high")
+    assert set(doc["risk"]["absent_modalities"]) == {"video", "audio"}
+    assert doc["analyzers"]["keystroke_relay"]["status"] == "ok"
+    assert "[scan]" in proc.stderr
+    Report.from_dict(doc)
+
+
+def test_scan_text_and_output_file(tmp_path, keystroke_session):
+    r = run("scan", str(keystroke_session), "--format", "text", "-q")
+    assert r.exit_code == 0 and "Risk:" in r.output and "keystroke_relay" in r.output
+    out = tmp_path / "r.json"
+    r = run("scan", str(keystroke_session), "-o", str(out), "-q")
+    assert r.exit_code == 0 and r.output == ""
+    assert json.loads(out.read_text())["session"]["id"] == "sess"
+
+
+def _bad_sessions(tmp_path):
+    cases = {}
+    cases["missing path"] = (tmp_path / "nope", "no such file or directory")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases["empty dir"] = (empty, "session directory is empty")
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    (zero / "video.mp4").write_bytes(b"")
+    cases["zero-byte video"] = (zero, "video.mp4: file is empty")
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "video.mp4").write_bytes(b"\x00\x01garbage" * 500)
+    cases["unreadable video"] = (junk, "cannot open as audio/video")
+    trunc = tmp_path / "trunc"
+    v = make_video(tmp_path / "src.webm", seconds=8, codec="libvpx")
+    trunc.mkdir()
+    (trunc / "video.webm").write_bytes(v.read_bytes()[: v.stat().st_size // 2])
+    cases["truncated video"] = (trunc, "truncated")
+    for label, lines, words in [
+        ("malformed line", ['{"t": 1, "type": "down", "code": "KeyA"}', "{oops"], "line 2: not valid JSON"),
+        ("backwards", ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 3, "type": "up", "code": "KeyA"}'], "line 2: timestamp goes backwards"),
+        ("duplicate", ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 9, "type": "down", "code": "KeyA"}'], "line 2: duplicate event"),
+    ]:
+        d = tmp_path / label.replace(" ", "_")
+        d.mkdir()
+        (d / "keystrokes.jsonl").write_text("\n".join(lines) + "\n")
+        cases[label] = (d, words)
+    meta = tmp_path / "badmeta"
+    write_jsonl(meta / "keystrokes.jsonl", typing_events(40))
+    (meta / "session.json").write_text("{not json")
+    cases["bad session.json"] = (meta, "session.json: session metadata is not valid JSON")
+    return cases
+
+
+@pytest.mark.video
+def test_bad_input_gives_one_line_error_and_exit_1(tmp_path):
+    for label, (path, words) in _bad_sessions(tmp_path).items():
+        proc = subprocess.run(
+            [sys.executable, "-m", "interview_guard.cli", "scan", str(path), "-q"], capture_output=True, text=True
+        )
+        assert proc.returncode == 1, label
+        assert proc.stdout == "", label
+        err = proc.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("interview-guard: error:"), (label, proc.stderr)
+        assert words in err[0], (label, err[0])
+        assert "Traceback" not in proc.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "--debug", "scan", str(tmp_path / "nope")], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_usage_error_exit_2():
+    r = CliRunner().invoke(main, ["scan", "x", "--format", "yaml"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(main, ["batch", "x"])  # --out missing
+    assert r.exit_code == 2
+
+
+def test_bad_params_file(tmp_path, keystroke_session):
+    p = tmp_path / "fusion.json"
+    p.write_text('{"model": "forest"}')
+    r = CliRunner().invoke(main, ["scan", str(keystroke_session), "--params", str(p)])
+    assert r.exit_code == 1 and "must be 'logistic'" in r.output
+
+
+def test_scan_uses_given_params_and_names_them(tmp_path, keystroke_session):
+    from interview_guard.fusion import FusionModel
+
+    d = FusionModel.load().to_dict()
+    d["version"] = "test-params-1"
+    d["intercept"] = 3.0
+    p = tmp_path / "fusion.json"
+    p.write_text(json.dumps(d))
+    r = run("scan", str(keystroke_session), "--params", str(p), "-q")
+    doc = json.loads(r.output)
+    assert doc["risk"]["fusion"]["version"] == "test-params-1" and doc["risk"]["fusion"]["path"] == str(p)
+    assert doc["risk"]["band"] == "high"  # the prior alone says high with intercept 3

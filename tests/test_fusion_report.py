@@ -1,0 +1,111 @@
+import json
+import math
+
+import pytest
+
+from interview_guard.analyzers import AnalyzerResult, Evidence, Status, WindowScore
+from interview_guard.errors import ModelError
+from interview_guard.fusion import FusionModel
+from interview_guard.report import Report, read_report
+
+
+def ok(name, score, conf=1.0):
+    return AnalyzerResult(name=name, status=Status.OK, score=score, confidence=conf)
+
+
+def test_default_fusion_file_loads_and_is_versioned():
+    m = FusionModel.load()
+    assert m.path.endswith("models/fusion.json") and len(m.sha256) == 64
+    assert m.version and m.source
+    assert "keystroke_relay" in m.weights
+
+
+def test_fusion_monotone_and_banded():
+    m = FusionModel.load()
+    scores = [m.fuse([ok("keystroke_relay", s)]).score for s in (0.0, 0.2, 0.5, 0.9, 1.0)]
+    assert scores == sorted(scores)
+    assert m.fuse([ok("keystroke_relay", 0.02)]).band == "low"
+    assert m.fuse([ok("keystroke_relay", 0.97)]).band == "high"
+
+
+def test_fusion_missing_modalities_and_nothing_checked():
+    m = FusionModel.load()
+    fused = m.fuse([ok("keystroke_relay", 0.9), AnalyzerResult.skipped("face_occlusion", "no video")])
+    assert fused.checked == ("keystroke_relay",) and fused.not_checked == ("face_occlusion",)
+    only_keys = m.fuse([ok("keystroke_relay", 0.9)])
+    assert fused.score == pytest.approx(only_keys.score)  # a skipped analyzer changes nothing
+    none = m.fuse([AnalyzerResult.skipped("keystroke_relay", "no keys")])
+    assert none.score is None and none.band == "unassessed"
+
+
+def test_fusion_confidence_weighs_evidence():
+    m = FusionModel.load()
+    assert m.fuse([ok("keystroke_relay", 0.95, 0.2)]).score < m.fuse([ok("keystroke_relay", 0.95, 1.0)]).score
+
+
+def test_fusion_formula_is_the_documented_one():
+    m = FusionModel(intercept=-1.0, weights={"a": 2.0}, centres={"a": 0.25}, medium=0.3, high=0.6)
+    z = -1.0 + 2.0 * 0.5 * (0.75 - 0.25)
+    assert m.fuse([ok("a", 0.75, 0.5)]).score == pytest.approx(1 / (1 + math.exp(-z)))
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{", "not valid JSON"),
+        ('{"model": "forest"}', "must be 'logistic'"),
+        ('{"model": "logistic"}', "malformed"),
+        ('{"model": "logistic", "intercept": 0, "bands": {"medium": 0.8, "high": 0.5}}', "bands"),
+    ],
+)
+def test_bad_fusion_files(tmp_path, content, words):
+    p = tmp_path / "fusion.json"
+    p.write_text(content)
+    with pytest.raises(ModelError, match=words) as ei:
+        FusionModel.load(p)
+    assert str(p) in str(ei.value)
+
+
+def test_fusion_round_trip(tmp_path):
+    m = FusionModel.load()
+    p = tmp_path / "f.json"
+    p.write_text(json.dumps(m.to_dict()))
+    m2 = FusionModel.load(p)
+    assert m2.weights == m.weights and m2.intercept == m.intercept and (m2.medium, m2.high) == (m.medium, m.high)
+
+
+def make_report():
+    ev = Evidence("keystroke_relay", "catch_up_bursts", 1.25, 9.5, 0.8, "3 bursts", {"bursts": 3, "examples": [{"t_s": 1.25}]})
+    r = AnalyzerResult(
+        name="keystroke_relay", status=Status.OK, score=0.8, confidence=0.9, reason="", evidence=(ev,),
+        windows=(WindowScore(0.0, 30.0, 0.8, 50), WindowScore(30.0, 40.0, None, 3)), metrics={"key_presses": 80},
+    )
+    return Report(
+        session={"id": "s1", "path": "/x/s1", "duration_s": 40.0, "modalities": {"video": False, "audio": False, "keystrokes": True}},
+        risk={"score": 0.77, "band": "high", "checked": ["keystroke_relay"], "not_checked": []},
+        analyzers={"keystroke_relay": r, "face_occlusion": AnalyzerResult.skipped("face_occlusion", "no video")},
+        models={"face_landmarker.task": "ab" * 32},
+        timings={"total_s": 0.1},
+        warnings=["w"],
+        created_at="2026-11-28T00:00:00+00:00",
+    )
+
+
+def test_report_round_trips_through_json(tmp_path):
+    rep = make_report()
+    again = Report.from_json(rep.to_json())
+    assert again.to_dict() == rep.to_dict()
+    assert again.analyzers["keystroke_relay"].evidence[0].details["bursts"] == 3
+    p = rep.write(tmp_path / "out" / "r.json")
+    assert read_report(p).to_dict() == rep.to_dict()
+    assert not list((tmp_path / "out").glob("*.tmp"))
+    d = json.loads(p.read_text())
+    for key in ("schema_version", "tool_version", "session", "risk", "analyzers", "models", "timings"):
+        assert key in d
+
+
+def test_report_rejects_other_schema_major():
+    d = make_report().to_dict()
+    d["schema_version"] = "2.0"
+    with pytest.raises(Exception, match="schema"):
+        Report.from_dict(d)

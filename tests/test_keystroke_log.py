@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import AALTO, needs_shared, typing_events, write_jsonl
+from interview_guard.errors import KeystrokeLogError
+from interview_guard.keystroke_log import (
+    COMPOSITION,
+    DOWN,
+    PASTE,
+    UP,
+    KeystrokeLog,
+    dumps_jsonl,
+    keystroke_log_from_presses,
+    parse_keystroke_lines,
+    read_keystroke_log,
+)
+
+
+def lines(*recs):
+    return [json.dumps(r) for r in recs]
+
+
+def test_jsonl_basic_fields_and_aliases():
+    log = parse_keystroke_lines(
+        lines(
+            {"t": 10.5, "type": "keydown", "key": "a", "code": "KeyA", "recv_t": 50.0},
+            {"t": 90, "type": "keyup", "key": "a", "code": "KeyA"},
+            {"t": 100, "type": "paste", "length": 42},
+            {"t": 120, "type": "compositionupdate", "data": "한"},
+        )
+    )
+    assert log.t_ms.tolist() == [10.5, 90, 100, 120]
+    assert log.kind.tolist() == [DOWN, UP, PASTE, COMPOSITION]
+    assert log.recv_ms[0] == 50.0 and np.isnan(log.recv_ms[1])
+    assert log.length.tolist() == [-1, -1, 42, -1]
+    assert log.key[3] == "한"
+    assert log.has_recv
+
+
+@pytest.mark.parametrize(
+    "bad, line, words",
+    [
+        (['{"t": 1, "type": "down"}', "not json"], 2, "not valid JSON"),
+        (['{"t": 1, "type": "down"}', '{"type": "down"}'], 2, "missing field 't'"),
+        (['{"t": "x", "type": "down"}'], 1, "must be a number"),
+        (['{"t": 1, "type": "press"}'], 1, "'type' must be one of"),
+        (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 4, "type": "up", "code": "KeyA"}'], 2, "goes backwards"),
+        (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 5, "type": "down", "code": "KeyA"}'], 2, "duplicate"),
+        (['[1, 2]'], 1, "JSON object"),
+        (['{"t": NaN, "type": "down"}'], 1, "not finite"),
+    ],
+)
+def test_jsonl_errors_name_the_line(bad, line, words, tmp_path):
+    p = tmp_path / "keystrokes.jsonl"
+    p.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    with pytest.raises(KeystrokeLogError) as ei:
+        read_keystroke_log(p)
+    msg = str(ei.value)
+    assert str(p) in msg and f"line {line}" in msg and words in msg
+    assert ei.value.line == line
+
+
+def test_same_time_distinct_events_are_allowed():
+    log = parse_keystroke_lines(
+        lines({"t": 5, "type": "up", "code": "KeyA"}, {"t": 5, "type": "down", "code": "KeyB"})
+    )
+    assert len(log) == 2
+
+
+def test_csv_reader_matches_jsonl(tmp_path):
+    events = typing_events(30)
+    j = read_keystroke_log(write_jsonl(tmp_path / "k.jsonl", events))
+    csv_text = "t,type,key,code\n" + "".join(f"{e['t']},{e['type']},{e['key']},{e['code']}\n" for e in events)
+    c = parse_keystroke_lines(csv_text.splitlines())
+    assert np.array_equal(j.t_ms, c.t_ms) and np.array_equal(j.kind, c.kind)
+    assert list(j.code) == list(c.code)
+
+
+def test_csv_errors():
+    with pytest.raises(KeystrokeLogError, match="header must name"):
+        parse_keystroke_lines(["time,kind", "1,down"], fmt="csv")
+    with pytest.raises(KeystrokeLogError, match="line 3: expected 4 columns"):
+        parse_keystroke_lines(["t,type,key,code", "1,down,a,KeyA", "2,up,a"])
+
+
+def test_non_utf8_file_is_rejected(tmp_path):
+    p = tmp_path / "keystrokes.jsonl"
+    p.write_bytes(b"\xff\xfe\x00garbage\x00")
+    with pytest.raises(KeystrokeLogError, match="not UTF-8"):
+        read_keystroke_log(p)
+
+
+def test_empty_file_gives_empty_log(tmp_path):
+    p = tmp_path / "keystrokes.jsonl"
+    p.write_text("\n\n", encoding="utf-8")
+    assert len(read_keystroke_log(p)) == 0
+
+
+def test_max_events_guard():
+    recs = lines(*({"t": i, "type": "down", "code": f"K{i}"} for i in range(20)))
+    with pytest.raises(KeystrokeLogError, match="more than 10 events"):
+        parse_keystroke_lines(recs, max_events=10)
+
+
+def test_presses_pair_down_and_up_with_autorepeat():
+    log = KeystrokeLog.from_arrays(
+        t_ms=[0, 10, 20, 30, 40, 50, 60],
+        kind=[DOWN, DOWN, DOWN, UP, DOWN, UP, UP],
+        code=["KeyA", "KeyA", "KeyB", "KeyA", "KeyB", "KeyB", "KeyC"],
+    )
+    p = log.presses()
+    assert p.press_ms.tolist() == [0, 20]
+    assert p.release_ms.tolist() == [30, 50]
+    assert list(p.code) == ["KeyA", "KeyB"]
+
+
+def test_presses_down_only_log_counts_every_down():
+    log = KeystrokeLog.from_arrays(t_ms=[0, 100, 200], kind=[DOWN] * 3, code=["KeyA"] * 3)
+    p = log.presses()
+    assert len(p) == 3 and np.isnan(p.release_ms).all()
+
+
+def test_presses_missing_release_is_nan():
+    log = KeystrokeLog.from_arrays(t_ms=[0, 10, 20], kind=[DOWN, DOWN, UP], code=["KeyA", "KeyB", "KeyB"])
+    p = log.presses()
+    assert np.isnan(p.release_ms[0]) and p.release_ms[1] == 20
+
+
+def test_jsonl_round_trip(tmp_path):
+    events = typing_events(40)
+    events[3]["recv_t"] = events[3]["t"] + 12.5
+    log = read_keystroke_log(write_jsonl(tmp_path / "k.jsonl", events))
+    again = parse_keystroke_lines(dumps_jsonl(log).splitlines())
+    assert np.array_equal(log.t_ms, again.t_ms)
+    assert np.array_equal(log.kind, again.kind)
+    assert np.allclose(log.recv_ms, again.recv_ms, equal_nan=True)
+
+
+def test_from_presses_sorts_and_drops_duplicates():
+    log = keystroke_log_from_presses(press_ms=[100, 0, 0], release_ms=[150, 80, 80], code=["KeyB", "KeyA", "KeyA"])
+    assert log.t_ms.tolist() == [0, 80, 100, 150]
+    assert "duplicate" in log.warnings[0]
+
+
+@needs_shared(AALTO)
+def test_aalto_import_real_file():
+    f = sorted(AALTO.glob("*_keystrokes.txt"))[0]
+    log = read_keystroke_log(f)
+    p = log.presses()
+    assert len(p) > 500
+    assert np.all(np.diff(log.t_ms) >= 0)
+    holds = p.hold_ms[np.isfinite(p.hold_ms)]
+    assert 40 < np.median(holds) < 200  # human hold times
+    assert set(log.code) >= {"KeyE", "Space"}
+
+
+def test_aalto_bad_row_names_line():
+    header = "PARTICIPANT_ID\tTEST_SECTION_ID\tSENTENCE\tUSER_INPUT\tKEYSTROKE_ID\tPRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE"
+    row = "1\t2\tHi\tHi\t3\tabc\t10\th\t72"
+    with pytest.raises(KeystrokeLogError, match="line 2"):
+        parse_keystroke_lines([header, row])

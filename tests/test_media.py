@@ -1,0 +1,69 @@
+import pytest
+
+from conftest import SHARED_DATA, make_audio, make_video, needs_shared
+from interview_guard.errors import MediaError
+from interview_guard.media import probe
+
+pytestmark = pytest.mark.video
+
+
+def test_probe_generated_mp4_with_audio(tmp_path):
+    info = probe(make_video(tmp_path / "v.mp4", seconds=3, audio=True))
+    assert info.has_video and info.has_audio and info.video_codec == "h264"
+    assert info.duration_s == pytest.approx(3.0, abs=0.15)
+    assert (info.width, info.height) == (96, 64)
+
+
+def test_probe_webm_vp8(tmp_path):
+    info = probe(make_video(tmp_path / "v.webm", seconds=3, codec="libvpx"))
+    assert info.has_video and info.video_codec == "vp8" and info.duration_s == pytest.approx(3.0, abs=0.15)
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "video.mp4"
+    p.write_bytes(b"")
+    with pytest.raises(MediaError, match=r"video.mp4: file is empty \(0 bytes\)"):
+        probe(p)
+
+
+def test_not_media(tmp_path):
+    p = tmp_path / "video.mp4"
+    p.write_bytes(b"hello, I am not a video" * 100)
+    with pytest.raises(MediaError, match="cannot open as audio/video"):
+        probe(p)
+
+
+def test_truncated_mp4_refused(tmp_path):
+    p = make_video(tmp_path / "v.mp4", seconds=4)
+    data = p.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError) as ei:
+        probe(cut)
+    assert "cut.mp4" in str(ei.value)
+
+
+def test_truncated_webm_says_truncated(tmp_path):
+    p = make_video(tmp_path / "v.webm", seconds=8, codec="libvpx")
+    data = p.read_bytes()
+    cut = tmp_path / "cut.webm"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="truncated"):
+        probe(cut)
+
+
+def test_audio_only_file(tmp_path):
+    info = probe(make_audio(tmp_path / "a.wav", seconds=1.5))
+    assert info.has_audio and not info.has_video and info.duration_s == pytest.approx(1.5, abs=0.05)
+
+
+def test_single_frame_video(tmp_path):
+    info = probe(make_video(tmp_path / "one.mp4", seconds=0.1, fps=10))
+    assert info.has_video and info.duration_s < 0.5
+
+
+@needs_shared()
+def test_probe_real_clip():
+    info = probe(SHARED_DATA / "faces_video" / "retalking_face3.mp4")
+    assert info.has_video and info.has_audio and info.width == 590
+    assert info.duration_s == pytest.approx(5.04, abs=0.1)
