@@ -424,3 +424,25 @@ def test_aalto_transport_lag(aalto_logs):
     assert 110.0 <= np.median(lag) <= 135.0
     near = simulate_transport(log, lag_ms=8.0, jitter_ms=2.0, seed=1)
     assert 6.0 <= np.median(near.recv_ms - near.t_ms) <= 10.0
+
+
+def test_sequential_fallbacks_match_vectorised(monkeypatch):
+    from interview_guard import relay_sim
+
+    # dense, overlapping typing on a coarse tick: long chains of deferred key-ups
+    log = typing_log(3000, gap_ms=40, hold_ms=80, seed=17)
+    p = profile(base_delay_ms=30.0, send_tick_ms=50.0, key_up_coalesce=False, inject_quantum_ms=1.0)
+    n = 60
+    repeats = KeystrokeLog.from_arrays(
+        t_ms=1000.0 + 0.3 * np.arange(n), kind=np.full(n, DOWN, np.int8), key=["a"] * n, code=["KeyA"] * n
+    )
+    q = profile(send_tick_ms=20.0, inject_quantum_ms=1.0)
+    fast = simulate_relay(log, p, seed=4)
+    fast_rep = simulate_relay(repeats, q, seed=4)
+    monkeypatch.setattr(relay_sim, "_MAX_ROUNDS", 0)
+    slow = simulate_relay(log, p, seed=4)
+    slow_rep = simulate_relay(repeats, q, seed=4)
+    assert_contract(slow, log)
+    assert_contract(slow_rep, repeats)
+    assert np.array_equal(fast.t_ms, slow.t_ms)
+    assert np.array_equal(fast_rep.t_ms, slow_rep.t_ms)

@@ -24,6 +24,7 @@ sorted on import.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -105,6 +106,8 @@ class KeyPresses:
         Server receive time of the key-down (NaN when absent).
     event_index : np.ndarray [shape=(n,), dtype=int]
         Index of the key-down in the log's event arrays.
+    key_id : np.ndarray [shape=(n,), dtype=int]
+        The log's :attr:`KeystrokeLog.key_ids` of the press.
     """
 
     press_ms: np.ndarray
@@ -113,6 +116,7 @@ class KeyPresses:
     key: np.ndarray
     recv_press_ms: np.ndarray
     event_index: np.ndarray
+    key_id: np.ndarray
 
     def __len__(self) -> int:
         return int(self.press_ms.shape[0])
@@ -211,6 +215,17 @@ class KeystrokeLog:
         )
 
     # ------------------------------------------------------------------ views
+    @functools.cached_property
+    def key_ids(self) -> np.ndarray:
+        """Integer id of each event's key identity (``code``, or ``key`` where code is empty).
+
+        Ids number the distinct identities in order of first appearance;
+        computed once per log (a dict pass, far cheaper than sorting strings).
+        """
+        table: dict = {}
+        ident = (c if c != "" else ("\0" + k) for c, k in zip(self.code.tolist(), self.key.tolist()))
+        return np.fromiter((table.setdefault(v, len(table)) for v in ident), dtype=np.int64, count=len(self))
+
     @property
     def has_recv(self) -> bool:
         """True when at least one event carries a server receive time."""
@@ -268,9 +283,8 @@ class KeystrokeLog:
         if idx.size == 0:
             e = np.zeros(0)
             eo = np.zeros(0, dtype=object)
-            return KeyPresses(e, e, eo, eo, e, np.zeros(0, np.int64))
-        ident = np.where(self.code[idx] != "", self.code[idx], self.key[idx])
-        _, group = np.unique(ident.astype(str), return_inverse=True)
+            return KeyPresses(e, e, eo, eo, e, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        group = self.key_ids[idx]
         order = np.lexsort((idx, group))  # by group, then by time order within group
         ev = idx[order]
         grp = group[order]
@@ -300,6 +314,7 @@ class KeystrokeLog:
             key=self.key[down_ev],
             recv_press_ms=self.recv_ms[down_ev],
             event_index=down_ev,
+            key_id=self.key_ids[down_ev],
         )
 
 

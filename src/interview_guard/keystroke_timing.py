@@ -30,6 +30,7 @@ from scipy import stats
 __all__ = [
     "clock_resolution",
     "collapse_groups",
+    "relay_incidents",
     "poisson_tail",
     "binomial_surprise",
     "surprise_score",
@@ -108,6 +109,92 @@ def collapse_groups(*, t_ms: np.ndarray, tol_ms: float) -> tuple[np.ndarray, np.
     return starts.astype(np.int64), (ends - starts + 1).astype(np.int64)
 
 
+def relay_incidents(
+    *,
+    t_ms: np.ndarray,
+    is_down: np.ndarray,
+    key_id: np.ndarray,
+    tol_ms: float,
+    k_min: int = 3,
+    pause_ms: float = 300.0,
+    hold_tol_ms: float | None = None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Events a local keyboard does not produce, counted once per incident.
+
+    A collapsed group (consecutive events within ``tol_ms``) is a relay
+    incident when it has ``k_min`` or more events, contains two key-downs,
+    contains a key's down and its own up (zero hold), or comes right after a
+    pause of ``pause_ms`` in arrivals (a stall released). Keyboard scans and a
+    busy page put at most one key's release and another key's press on one
+    instant, which none of these rules flags. A zero hold (up within
+    ``hold_tol_ms`` of its down) outside any flagged group is an incident too.
+
+    Parameters
+    ----------
+    t_ms : np.ndarray [shape=(n,)]
+        Times of key-down and key-up events, sorted.
+    is_down : np.ndarray [shape=(n,), dtype=bool]
+    key_id : np.ndarray [shape=(n,), dtype=int]
+        Identity of each event's key (:attr:`KeystrokeLog.key_ids`).
+    tol_ms, k_min, pause_ms, hold_tol_ms : see above (``hold_tol_ms=None``:
+        hold times not checked, e.g. a log without key-ups).
+
+    Returns
+    -------
+    first_event : np.ndarray [shape=(k,), dtype=int]
+        Index of the first event of each incident, sorted.
+    reasons : dict
+        How many incidents each rule found (an incident may meet several).
+    """
+    t = np.asarray(t_ms, dtype=np.float64)
+    d = np.asarray(is_down, dtype=bool)
+    c = np.asarray(key_id)
+    reasons = {"large_group": 0, "two_keydowns": 0, "zero_hold": 0, "after_pause": 0}
+    if t.size < 2:
+        return np.zeros(0, np.int64), reasons
+    gaps = np.diff(t)
+    close = gaps <= tol_ms
+    dd_gap = close & d[:-1] & d[1:]
+    same_du = close & d[:-1] & ~d[1:] & (c[:-1] == c[1:])
+    starts, sizes = collapse_groups(t_ms=t, tol_ms=tol_ms)
+    flagged = np.zeros(0, np.int64)
+    in_group = np.zeros(t.size, bool)
+    if starts.size:
+        # per-group sums of the gap flags over gaps start .. start + size - 2
+        csum_dd = np.r_[0, np.cumsum(dd_gap)]
+        csum_du = np.r_[0, np.cumsum(same_du)]
+        ends = starts + sizes - 1
+        has_dd = (csum_dd[ends] - csum_dd[starts]) > 0
+        has_du = (csum_du[ends] - csum_du[starts]) > 0
+        big = sizes >= k_min
+        prev_gap = np.where(starts > 0, gaps[np.maximum(starts - 1, 0)], np.inf)
+        after = np.isfinite(prev_gap) & (prev_gap >= pause_ms)
+        flag = big | has_dd | has_du | after
+        reasons = {
+            "large_group": int(big.sum()),
+            "two_keydowns": int(has_dd.sum()),
+            "zero_hold": int(has_du.sum()),
+            "after_pause": int(after.sum()),
+        }
+        flagged = starts[flag]
+        marks = np.zeros(t.size + 1, np.int64)
+        np.add.at(marks, starts[flag], 1)
+        np.add.at(marks, ends[flag] + 1, -1)
+        in_group = np.cumsum(marks)[:-1] > 0
+    extra = np.zeros(0, np.int64)
+    if hold_tol_ms is not None:
+        # zero holds not inside a flagged group: pair each down with the next event of its code
+        order = np.lexsort((np.arange(t.size), c))
+        cs, ds = c[order], d[order]
+        nxt_same = np.r_[cs[1:] == cs[:-1], False]
+        idx_down = order[:-1][ds[:-1] & ~ds[1:] & nxt_same[:-1]]
+        idx_up = order[1:][ds[:-1] & ~ds[1:] & nxt_same[:-1]]
+        zero = (t[idx_up] - t[idx_down]) <= hold_tol_ms
+        extra = idx_down[zero & ~in_group[idx_down]]
+        reasons["zero_hold"] += int(extra.size)
+    return np.unique(np.r_[flagged, extra]).astype(np.int64), reasons
+
+
 def poisson_tail(*, k: int, mu: float) -> float:
     """P(X >= k) for X ~ Poisson(mu)."""
     if k <= 0:
@@ -127,6 +214,18 @@ def binomial_surprise(*, k: int, n: int, p0: float) -> float:
     if sf <= 0:
         return 50.0
     return float(min(-math.log10(sf), 50.0))
+
+
+def binomial_surprise_many(*, k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
+    """:func:`binomial_surprise` for arrays of counts (one scipy call)."""
+    k = np.asarray(k, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    p0 = min(max(p0, 1e-12), 1 - 1e-12)
+    sf = stats.binom.sf(k - 1, np.maximum(n, 1), p0)
+    with np.errstate(divide="ignore"):
+        s = np.where(sf > 0, -np.log10(np.maximum(sf, 1e-300)), 50.0)
+    s = np.minimum(s, 50.0)
+    return np.where((n <= 0) | (k <= 0), 0.0, s)
 
 
 def surprise_score(surprise: float, *, at_half: float = 4.0, width: float = 0.8) -> float:
@@ -234,7 +333,7 @@ def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
     }
 
 
-def digraph_spread(*, press_ms: np.ndarray, code: np.ndarray, min_count: int = 3, max_ms: float = 1000.0) -> dict | None:
+def digraph_spread(*, press_ms: np.ndarray, key_id: np.ndarray, min_count: int = 3, max_ms: float = 1000.0) -> dict | None:
     """Consistency of repeated digraphs (same key pair typed several times).
 
     For each digraph typed at least ``min_count`` times with its key-down to
@@ -246,7 +345,8 @@ def digraph_spread(*, press_ms: np.ndarray, code: np.ndarray, min_count: int = 3
     if p.size < 3:
         return None
     dd = np.diff(p)
-    pairs = np.char.add(np.char.add(code[:-1].astype(str), "|"), code[1:].astype(str))
+    kid = np.asarray(key_id, dtype=np.int64)
+    pairs = kid[:-1] * (int(kid.max()) + 1) + kid[1:]
     ok = dd < max_ms
     dd, pairs = dd[ok], pairs[ok]
     if dd.size == 0:

@@ -62,17 +62,15 @@ Jitter distributions
 distribution has a fixed shape, so its mean follows from the standard
 deviation s (:attr:`RelayProfile.jitter_mean_ms`):
 
-=============  ==========================================  ==========  =========
-``jitter_dist``  parameters (numpy)                          mean        tail
-=============  ==========================================  ==========  =========
-"lognormal"    sigma = sqrt(ln 2) = 0.8326,                s           heavy
-               mu = ln(s) - ln(2) / 2  (CV = 1)
-"gamma"        shape k = 0.5, scale = s * sqrt(2)          s / sqrt 2  exponential
-               (CV = sqrt 2; most mass near 0)
-"pareto"       Lomax (Pareto II, starts at 0), shape       s / sqrt 3  power law
-               alpha = 3, scale lam = 2 s / sqrt 3;        = 0.577 s   (x^-3)
-               ``lam * rng.pareto(3)``  (CV = sqrt 3)
-=============  ==========================================  ==========  =========
+* ``"lognormal"``: ``rng.lognormal(mu, sigma)`` with sigma = sqrt(ln 2) =
+  0.8326 and mu = ln(s) - ln(2)/2, i.e. coefficient of variation 1:
+  mean s, median s/sqrt 2; heavy (lognormal) tail.
+* ``"gamma"``: ``rng.gamma(k, theta)`` with shape k = 0.5 and scale
+  theta = s * sqrt 2 (coefficient of variation sqrt 2): mean s/sqrt 2 =
+  0.707 s, most mass near 0, exponential tail.
+* ``"pareto"``: Lomax (Pareto II, starting at 0), ``lam * rng.pareto(3)``
+  with shape alpha = 3 and scale lam = 2 s/sqrt 3 (coefficient of variation
+  sqrt 3): mean s/sqrt 3 = 0.577 s; power-law tail, P(J > x) = (1 + x/lam)^-3.
 
 Jitter is drawn independently per message. Real queueing delay is
 correlated over tens to hundreds of milliseconds, so independent draws
@@ -684,15 +682,19 @@ def simulate_relay(
     queued = ~new_msg | (new_msg & held_back[msg])
     n_q = int(np.count_nonzero(queued))
     if n_q:
+        # t_i = max(a_i, t_{i-1} + gap_i)  ==  G_i + max_{j<=i}(a_j - G_j), G = cumsum(gap);
+        # computed relative to a[0] so epoch-sized times lose no precision
         gaps = np.zeros(n)
         gaps[queued] = rng.uniform(_INJECT_GAP_MS[0], _INJECT_GAP_MS[1], n_q)
         g = np.cumsum(gaps)
-        t = g + np.maximum.accumulate(a - g)
+        origin = a[0]
+        t = origin + (g + np.maximum.accumulate((a - origin) - g))
     else:
         t = np.maximum.accumulate(a)
     q = float(profile.inject_quantum_ms)
     if q > 0:
-        t = np.floor(t / q + 1e-9) * q
+        x = t / q
+        t = np.floor(x + 4.0 * np.spacing(np.abs(x)) + 1e-9) * q  # guard against x = k - 1 ulp
     # 5. contract: identical events never share a time
     t = _resolve_collisions(t, log.kind, log.key, log.code, q if q > 0 else _EXACT_NUDGE_MS)
 

@@ -66,6 +66,7 @@ class KeystrokeRelay(Analyzer):
         "pause_ms": Param(300.0, 50.0, 10000.0, "a gap this long before a burst marks a catch-up after a stall"),
         "collapse_ms": Param(2.0, 0.1, 20.0, "events closer than this count as one instant (fine clocks)"),
         "coarse_clock_ms": Param(4.0, 1.0, 50.0, "a clock grid coarser than this is a coarse clock"),
+        "p0_incident": Param(2e-4, 1e-7, 0.1, "genuine rate (per key event) of relay incidents on a fine clock"),
         "p0_group": Param(1e-4, 1e-7, 0.1, "genuine rate (per key event) of 3+ events on one instant"),
         "p0_pause_burst": Param(2e-3, 1e-7, 0.5, "genuine rate (per pause) of 2+ events on one instant right after it"),
         "p0_keydown_collapse": Param(5e-4, 1e-7, 0.1, "genuine rate (per key-down pair) of two downs on one instant"),
@@ -140,9 +141,25 @@ class KeystrokeRelay(Analyzer):
             else 0.0
         )
         sc = lambda s: kt.surprise_score(s, at_half=self.surprise_at_half)  # noqa: E731
-        scores = {"catch_up_bursts": sc(s_groups), "collapsed_keydowns": sc(s_dd)}
+        # The score counts every relay incident once (a stall's burst often
+        # shows several of the signs at once); the evidence items below keep
+        # each sign's own count for the reader.
+        inc_idx, inc_reasons = kt.relay_incidents(
+            t_ms=t, is_down=keys.kind == DOWN, key_id=keys.key_ids, tol_ms=tol, k_min=k_min, pause_ms=self.pause_ms,
+            hold_tol_ms=hold_tol if hold_enabled else None,
+        )
+        p_inc = self.p0_incident
+        if coarse:  # chance coincidences on the clock grid, per event
+            p_inc += (
+                kt.poisson_tail(k=k_min - 1, mu=lam * res)
+                + 0.5 * (1.0 - math.exp(-lam_down * res))
+                + (n_pauses / max(n_ev, 1)) * (1.0 - math.exp(-lam * res))
+            )
+        s_inc = kt.binomial_surprise(k=int(inc_idx.size), n=n_ev, p0=min(p_inc, 0.5))
+        scores = {"relay_incidents": sc(s_inc)}
+        feature_view = {"catch_up_bursts": sc(s_groups), "collapsed_keydowns": sc(s_dd)}
         if hold_enabled:
-            scores["zero_hold_times"] = sc(s_hold)
+            feature_view["zero_hold_times"] = sc(s_hold)
         tick_T, tick_R = kt.send_tick(t_ms=t, resolution_ms=res)
         if n_ev >= 100 and tick_T > 0:
             scores["send_tick"] = _logistic((tick_R - self.tick_r_at_half) / 0.05)
@@ -181,7 +198,7 @@ class KeystrokeRelay(Analyzer):
                     kind="catch_up_bursts",
                     start_s=float(t_s[first]),
                     end_s=float(t_s[last]),
-                    score=scores["catch_up_bursts"],
+                    score=feature_view["catch_up_bursts"],
                     summary=(
                         f"{n_pause} of {n_pauses} pauses > {self.pause_ms:g} ms ended in a burst of key events within "
                         f"{tol:g} ms of each other (about {p_pause * n_pauses:.2g} expected from a local keyboard), "
@@ -209,7 +226,7 @@ class KeystrokeRelay(Analyzer):
                     kind="collapsed_keydowns",
                     start_s=float(presses.press_ms[dd_collapsed[0]] / 1000.0),
                     end_s=float(presses.press_ms[dd_collapsed[-1] + 1] / 1000.0),
-                    score=scores["collapsed_keydowns"],
+                    score=feature_view["collapsed_keydowns"],
                     summary=(
                         f"{dd_collapsed.size} of {dd.size} consecutive key-downs arrived within {tol:g} ms of each other; "
                         f"about {p_dd * dd.size:.2g} expected from fingers on a local keyboard"
@@ -230,7 +247,7 @@ class KeystrokeRelay(Analyzer):
                     kind="zero_hold_times",
                     start_s=float(presses.press_ms[zero_hold[0]] / 1000.0),
                     end_s=float(presses.release_ms[zero_hold[-1]] / 1000.0),
-                    score=scores["zero_hold_times"],
+                    score=feature_view["zero_hold_times"],
                     summary=(
                         f"{zero_hold.size} of {int(hold_known.sum())} keys were released within {hold_tol:g} ms of being "
                         f"pressed (down and up delivered together); genuine holds are 50-200 ms"
@@ -288,11 +305,9 @@ class KeystrokeRelay(Analyzer):
                 )
             )
 
-        windows = self._windows(tracks.duration_s, t, big_starts=g_start, dd_idx=dd_collapsed, presses=presses,
-                                zero_hold=zero_hold, p_group=p_group, p_dd=p_dd, hold_enabled=hold_enabled,
-                                lag_enabled=lag is not None and lag["synced"], pause_idx=pauses + 1,
-                                pause_burst_idx=pair_after + 1, p_pause=p_pause)
-        digraph = kt.digraph_spread(press_ms=presses.press_ms, code=presses.code)
+        windows = self._windows(tracks.duration_s, t, presses=presses, incident_idx=inc_idx, p_inc=min(p_inc, 0.5),
+                                lag_enabled=lag is not None and lag["synced"])
+        digraph = kt.digraph_spread(press_ms=presses.press_ms, key_id=presses.key_id)
         corr = kt.correction_latency(press_ms=presses.press_ms, code=presses.code)
         holds_ok = holds[hold_known]
         metrics = {
@@ -304,7 +319,13 @@ class KeystrokeRelay(Analyzer):
             "coarse_clock": coarse,
             "hold_median_ms": None if holds_ok.size == 0 else round(float(np.median(holds_ok)), 1),
             "keydown_interval_median_ms": round(float(np.median(dd)), 1) if dd.size else None,
-            "feature_scores": {k: round(v, 4) for k, v in scores.items()},
+            "feature_scores": {k: round(v, 4) for k, v in {**scores, **feature_view}.items()},
+            "relay_incidents": {
+                "count": int(inc_idx.size),
+                "expected_genuine": round(p_inc * n_ev, 4),
+                "surprise_log10": round(s_inc, 2),
+                "by_rule": inc_reasons,
+            },
             "send_tick": {"period_ms": round(tick_T, 3), "R": round(tick_R, 4)},
             "transport_lag": None if lag is None else {k: (round(v, 2) if isinstance(v, float) else v) for k, v in lag.items()},
             "digraph_spread": digraph,
@@ -327,37 +348,30 @@ class KeystrokeRelay(Analyzer):
             metrics=metrics,
         )
 
-    def _windows(self, duration_s, t, *, big_starts, dd_idx, presses, zero_hold, p_group, p_dd, hold_enabled, lag_enabled,
-                 pause_idx, pause_burst_idx, p_pause):
+    def _windows(self, duration_s, t, *, presses, incident_idx, p_inc, lag_enabled):
+        """Per-window scores: relay incidents (and transport lag) within each window."""
         edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
         t_s = t / 1000.0
         p_s = presses.press_ms / 1000.0
         n_ev = np.histogram(t_s, bins=edges)[0]
         n_dn = np.histogram(p_s, bins=edges)[0]
-        k_g = np.histogram(t_s[big_starts], bins=edges)[0]
-        k_dd = np.histogram(p_s[dd_idx + 1], bins=edges)[0] if dd_idx.size else np.zeros(edges.size - 1, int)
-        k_h = np.histogram(p_s[zero_hold], bins=edges)[0] if zero_hold.size else np.zeros(edges.size - 1, int)
-        n_pz = np.histogram(t_s[pause_idx], bins=edges)[0]
-        k_pz = np.histogram(t_s[pause_burst_idx], bins=edges)[0]
+        k_inc = np.histogram(t_s[incident_idx], bins=edges)[0]
         lag = presses.recv_press_ms - presses.press_ms
-        out = []
-        sc = lambda s: kt.surprise_score(s, at_half=self.surprise_at_half)  # noqa: E731
-        for i in range(edges.size - 1):
-            if n_dn[i] < 10:
-                out.append(WindowScore(float(edges[i]), float(edges[i + 1]), None, int(n_dn[i])))
-                continue
-            parts = [
-                sc(max(kt.binomial_surprise(k=int(k_g[i]), n=int(n_ev[i]), p0=p_group),
-                       kt.binomial_surprise(k=int(k_pz[i]), n=int(n_pz[i]), p0=p_pause))),
-                sc(kt.binomial_surprise(k=int(k_dd[i]), n=int(n_dn[i]), p0=p_dd)),
-            ]
-            if hold_enabled:
-                parts.append(sc(kt.binomial_surprise(k=int(k_h[i]), n=int(n_dn[i]), p0=self.p0_zero_hold)))
-            if lag_enabled:
-                m = (p_s >= edges[i]) & (p_s < edges[i + 1]) & np.isfinite(lag)
-                if m.sum() >= 5:
-                    med = float(np.median(lag[m]))
-                    parts.append(_logistic((med - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms)))
-            s = 1.0 - float(np.prod([1.0 - p for p in parts]))
-            out.append(WindowScore(float(edges[i]), float(edges[i + 1]), s, int(n_dn[i])))
+        s_inc = kt.binomial_surprise_many(k=k_inc, n=n_ev, p0=p_inc)
+        inc_score = 1.0 / (1.0 + np.exp(-(s_inc - self.surprise_at_half) / 0.8))
+        lag_score = np.zeros(edges.size - 1)
+        if lag_enabled:
+            ok = np.isfinite(lag)
+            lag_ok = lag[ok]
+            bounds = np.searchsorted(p_s[ok], edges)  # presses are in time order
+            bounds[-1] = lag_ok.size
+            for i in range(edges.size - 1):
+                vals = lag_ok[bounds[i] : bounds[i + 1]]
+                if vals.size >= 5:
+                    lag_score[i] = _logistic((float(np.median(vals)) - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
+        score = 1.0 - (1.0 - inc_score) * (1.0 - lag_score)
+        out = [
+            WindowScore(float(edges[i]), float(edges[i + 1]), None if n_dn[i] < 10 else float(score[i]), int(n_dn[i]))
+            for i in range(edges.size - 1)
+        ]
         return tuple(out)

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from interview_guard.errors import ParameterError
+from interview_guard.metrics import equal_error_rate, rates_at_threshold, roc_auc, roc_curve, threshold_at_fpr
+
+
+def test_auc_perfect_random_and_ties(rng):
+    y = np.r_[np.zeros(50), np.ones(50)]
+    assert roc_auc(labels=y, scores=y) == 1.0
+    assert roc_auc(labels=y, scores=-y) == 0.0
+    assert roc_auc(labels=y, scores=np.ones(100)) == 0.5
+    s = rng.normal(size=4000)
+    yy = rng.integers(0, 2, 4000)
+    assert abs(roc_auc(labels=yy, scores=s) - 0.5) < 0.03
+
+
+def test_auc_matches_trapezoid_of_curve(rng):
+    y = rng.integers(0, 2, 300)
+    s = rng.normal(size=300) + y
+    fpr, tpr, _ = roc_curve(labels=y, scores=s)
+    assert roc_auc(labels=y, scores=s) == pytest.approx(np.trapezoid(tpr, fpr))
+
+
+def test_eer_of_separated_gaussians(rng):
+    y = np.r_[np.zeros(20000), np.ones(20000)]
+    s = rng.normal(size=40000) + 2.0 * y  # EER = Phi(-1) = 0.1587
+    eer, thr = equal_error_rate(labels=y, scores=s)
+    assert eer == pytest.approx(0.1587, abs=0.01) and thr == pytest.approx(1.0, abs=0.05)
+
+
+def test_threshold_at_fpr_and_rates():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.95])
+    t = threshold_at_fpr(labels=y, scores=s, fpr=0.25)
+    r = rates_at_threshold(labels=y, scores=s, threshold=t)
+    assert r["fpr"] <= 0.25 and r["tpr"] == 1.0
+
+
+def test_bad_inputs():
+    with pytest.raises(ParameterError):
+        roc_auc(labels=[0, 0], scores=[1, 2])
+    with pytest.raises(ParameterError):
+        roc_auc(labels=[0, 1], scores=[1, np.nan])
