@@ -162,7 +162,11 @@ class KeystrokeRelay(Analyzer):
             feature_view["zero_hold_times"] = sc(s_hold)
         tick_T, tick_R = kt.send_tick(t_ms=t, resolution_ms=res)
         if n_ev >= 100 and tick_T > 0:
-            scores["send_tick"] = _logistic((tick_R - self.tick_r_at_half) / 0.05)
+            # Uniform phases give P(R > r) ~ exp(-n r^2) per period; over ~1000
+            # candidate periods, R below sqrt((ln 1000 + 7) / n) is chance.
+            n_t = min(n_ev, 20000)
+            r_half = max(self.tick_r_at_half, math.sqrt((math.log(1000.0) + 7.0) / n_t))
+            scores["send_tick"] = _logistic((tick_R - r_half) / 0.05)
         lag = kt.transport_lag(t_ms=presses.press_ms, recv_ms=presses.recv_press_ms) if keys.has_recv else None
         if lag is not None:
             s_jit = _logistic((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
