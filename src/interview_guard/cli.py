@@ -177,6 +177,9 @@ def format_summary(summary_csv) -> str:
     return "".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n" for row in table)
 
 
+TEXT_EVIDENCE_MIN_SCORE = 0.2
+
+
 def format_text(report) -> str:
     """A human summary of a report (what ``scan --format text`` prints)."""
     s = report.session
@@ -198,7 +201,10 @@ def format_text(report) -> str:
             lines.append(f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})" + (f" - {r.reason}" if r.reason else ""))
         else:
             lines.append(f"  {name}: {r.status.value} - {r.reason}")
-        for ev in r.evidence:
+        shown = [ev for ev in r.evidence if ev.score >= TEXT_EVIDENCE_MIN_SCORE]
+        if len(shown) < len(r.evidence):
+            lines.append(f"    ({len(r.evidence) - len(shown)} minor finding(s) below {TEXT_EVIDENCE_MIN_SCORE} not shown; see the JSON report)")
+        for ev in shown:
             lines.append(
                 textwrap.fill(
                     f"[{ev.start_s:7.1f}-{ev.end_s:7.1f} s] ({ev.score:.2f}) {ev.summary}",
