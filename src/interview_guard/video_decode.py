@@ -77,8 +77,9 @@ class DecodeStats:
         Counter-clockwise display rotation applied (0, 90, 180 or 270).
     nominal_fps : float
         Average frame rate the container declares (0 when unknown).
-    declared_duration_s : float
-        Duration the container declares (0 when unknown).
+    declared_end_s : float
+        Where the container says the video ends, in seconds on the frames'
+        clock (stream start plus duration; 0 when unknown).
     frames_decoded : int
         Frames the decoder returned at or after ``start_s``.
     frames_yielded : int
@@ -107,7 +108,7 @@ class DecodeStats:
     out_height: int = 0
     rotation: int = 0
     nominal_fps: float = 0.0
-    declared_duration_s: float = 0.0
+    declared_end_s: float = 0.0
     frames_decoded: int = 0
     frames_yielded: int = 0
     dropped_non_increasing: int = 0
@@ -129,10 +130,10 @@ class DecodeStats:
         """
         if self.stopped_early:
             return True
-        if not self.finished or self.last_t is None or self.declared_duration_s <= 0:
+        if not self.finished or self.last_t is None or self.declared_end_s <= 0:
             return False
         frame_s = 1.0 / self.nominal_fps if self.nominal_fps > 0 else 0.1
-        return self.declared_duration_s - self.last_t > max(0.25, 3 * frame_s)
+        return self.declared_end_s - self.last_t > max(0.25, 3 * frame_s)
 
     def note_error(self, message: str) -> None:
         self.decode_errors += 1
@@ -264,7 +265,8 @@ def iter_frames(
         kept (ties go to the earlier frame), each frame at most once. ``None``
         keeps every frame; a rate at or above the source rate keeps every frame.
     max_side : int, optional
-        Downscale (``cv2.INTER_AREA``) so the longer side is at most this.
+        Downscale so the longer side is at most this (area averaging by
+        libswscale, in the same pass as the colour conversion).
     start_s, end_s : float
         Keep frames with ``start_s <= t_s < end_s``. A positive ``start_s``
         seeks (to the keyframe before it) instead of decoding from the start.
@@ -287,10 +289,8 @@ def iter_frames(
         does not raise: decoding skips or stops and ``stats`` says so.
     """
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-
         raise ParameterError(f"fps must be a positive number, got {fps!r}")
     if max_side is not None and int(max_side) < 16:
-
         raise ParameterError(f"max_side must be at least 16, got {max_side!r}")
     st = stats if stats is not None else DecodeStats()
     av = _import_av()
@@ -298,16 +298,14 @@ def iter_frames(
     st.path = str(p)
     return _decode(av, container, stream, p, st, fps, max_side, float(start_s or 0.0), end_s, rgb)
 
+
 def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, end_s, rgb):
     with container:
         stream.thread_type = "AUTO"
         cc = stream.codec_context
         st.width, st.height = int(cc.width or 0), int(cc.height or 0)
         st.nominal_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        if stream.duration and stream.time_base:
-            st.declared_duration_s = float(stream.duration * stream.time_base)
-        elif container.duration:
-            st.declared_duration_s = container.duration / 1_000_000
+        st.declared_end_s = _declared_end(container, stream)
         legacy_rot = _legacy_rotate_tag(stream)
         if start_s > 0:
             try:
@@ -334,15 +332,12 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
                 st.rotation = rotation
                 w, h = scaled_size(vf.width, vf.height, max_side)
                 if (w, h) != (vf.width, vf.height):
-                    import cv2  # noqa: PLC0415
-
-                    resize = (cv2, (w, h))
+                    # Scale and convert in one libswscale pass (area averaging, like
+                    # cv2.INTER_AREA): 1280x720 -> 960x540 costs ~2 ms, cv2 ~5 ms more.
+                    resize = {"width": w, "height": h, "interpolation": "AREA"}
                 out_size = (w, h) if rotation in (0, 180) else (h, w)
                 st.out_width, st.out_height = out_size
-            img = vf.to_ndarray(format=fmt)
-            if resize is not None:
-                cv2, wh = resize
-                img = cv2.resize(img, wh, interpolation=cv2.INTER_AREA)
+            img = vf.to_ndarray(format=fmt, **resize) if resize else vf.to_ndarray(format=fmt)
             img = rotate_upright(img, rotation)  # also makes it C-contiguous
             st.frames_yielded += 1
             if st.first_t is None:
@@ -422,7 +417,8 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
                 prev, prev_emitted = (idx, t, vf), cur_emitted
         if fps and prev is not None and not prev_emitted:
             p_idx, p_t, p_vf = prev
-            if t0 + next_k * step - p_t < step / 2:
+            target = t0 + next_k * step
+            if target - p_t < step / 2 and (end_s is None or target < end_s):
                 yield convert(p_idx, p_t, p_vf)
             else:
                 st.dropped_subsample += 1
@@ -434,6 +430,18 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
                 raise MediaError("no decodable video frame", path=p)
         st.finished = True
     return st
+
+def _declared_end(container, stream) -> float:
+    """End of the video stream on its own clock, from the container headers (0 when unknown)."""
+    tb = stream.time_base
+    if stream.duration and tb:
+        start = stream.start_time if stream.start_time is not None else 0
+        return float((start + stream.duration) * tb)
+    if container.duration:
+        start = container.start_time or 0
+        return (start + container.duration) / 1_000_000
+    return 0.0
+
 
 def _packet_time(packet) -> str:
     try:

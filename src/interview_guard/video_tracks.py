@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -76,6 +77,10 @@ def _atomic_savez(path, arrays: dict[str, np.ndarray]) -> Path:
             pass
         raise
     return p
+
+
+def _header(kind: str) -> dict[str, np.ndarray]:
+    return {"kind": np.array(kind), "version": np.array(TRACKS_FORMAT_VERSION)}
 
 
 def _json_array(obj) -> np.ndarray:
@@ -216,7 +221,7 @@ class FaceTrack:
 
     def to_npz(self, path) -> Path:
         """Write the track to ``path`` (.npz, written atomically)."""
-        return _atomic_savez(path, {"kind": np.array("face"), "version": np.array(TRACKS_FORMAT_VERSION), **self._arrays()})
+        return _atomic_savez(path, {**_header("face"), **self._arrays()})
 
     @classmethod
     def from_npz(cls, path) -> "FaceTrack":
@@ -314,7 +319,8 @@ class HandTrack:
     def select(self, mask) -> "HandTrack":
         """The frames where ``mask`` (boolean, shape (n,), or integer indices) holds."""
         m = _as_mask(mask, len(self))
-        return HandTrack(**{a: getattr(self, a)[m] for a in self._ARRAYS}, frame_size=self.frame_size, meta=dict(self.meta))
+        arrays = {a: getattr(self, a)[m] for a in self._ARRAYS}
+        return HandTrack(**arrays, frame_size=self.frame_size, meta=dict(self.meta))
 
     def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         d = {prefix + a: getattr(self, a) for a in self._ARRAYS}
@@ -332,7 +338,7 @@ class HandTrack:
 
     def to_npz(self, path) -> Path:
         """Write the track to ``path`` (.npz, written atomically)."""
-        return _atomic_savez(path, {"kind": np.array("hands"), "version": np.array(TRACKS_FORMAT_VERSION), **self._arrays()})
+        return _atomic_savez(path, {**_header("hands"), **self._arrays()})
 
     @classmethod
     def from_npz(cls, path) -> "HandTrack":
@@ -374,7 +380,7 @@ def _load_one(cls, path, kind: str):
         raise
     except FileNotFoundError:
         raise InputError("file not found", path=p) from None
-    except (OSError, ValueError, KeyError, EOFError, ParameterError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParameterError) as exc:
         raise InputError(f"damaged track file ({exc.__class__.__name__}: {exc})", path=p) from None
 
 
@@ -382,7 +388,7 @@ def save_tracks_npz(
     path, face: FaceTrack | None, hands: HandTrack | None, stats: DecodeStats | None = None, *, info: dict | None = None
 ) -> Path:
     """Write a face track, a hand track and decode statistics to one .npz (atomically)."""
-    arrays: dict[str, np.ndarray] = {"kind": np.array("tracks"), "version": np.array(TRACKS_FORMAT_VERSION)}
+    arrays: dict[str, np.ndarray] = _header("tracks")
     if face is not None:
         arrays.update(face._arrays("face/"))
     if hands is not None:
@@ -413,7 +419,7 @@ def load_tracks_npz(path) -> tuple[FaceTrack | None, HandTrack | None, DecodeSta
         raise
     except FileNotFoundError:
         raise InputError("file not found", path=p) from None
-    except (OSError, ValueError, KeyError, EOFError, ParameterError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParameterError) as exc:
         raise InputError(f"damaged tracks file ({exc.__class__.__name__}: {exc})", path=p) from None
     stats = DecodeStats.from_dict(sd) if sd is not None else None
     return face, hands, stats, info
