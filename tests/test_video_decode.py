@@ -323,3 +323,12 @@ def test_real_clip_seek_window():
     assert t[0] == pytest.approx(2.0) and t[-1] < 3.0
     assert frames[0].image.shape == (100, 100, 3)
     assert st.frames_decoded == 25
+
+
+@pytest.mark.parametrize("rotation", [90, -90])
+def test_probe_reports_display_rotation(tmp_path, rotation):
+    from interview_guard.media import probe
+
+    p = write_clip(tmp_path / "rot.mp4", n=6, rotation=rotation)
+    assert probe(p).rotation == rotation % 360
+    assert probe(write_clip(tmp_path / "plain.mp4", n=6)).rotation == 0

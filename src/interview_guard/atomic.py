@@ -8,30 +8,40 @@ leaves half a report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_open(path):
+    """Open a temporary binary file beside ``path``; on success it replaces ``path``.
+
+    On an exception inside the ``with`` block the temporary file is removed
+    and ``path`` is left as it was.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
-    return p
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    with atomic_open(path) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -11,28 +11,9 @@ from pathlib import Path
 
 from .errors import MediaError
 from .tracks import MediaInfo
+from .video_decode import _ff_message, _import_av
 
 __all__ = ["probe"]
-
-
-def _import_av():
-    try:
-        import av  # noqa: PLC0415 - heavy, imported only when media is touched
-    except ImportError as exc:  # pragma: no cover - av is a hard dependency
-        raise MediaError(f"PyAV is not installed ({exc}); pip install av") from None
-    return av
-
-
-def _rotation(stream) -> int:
-    # PyAV >= 14 exposes the display-matrix rotation on the frame; older
-    # versions carry it in the stream metadata.
-    try:
-        rot = stream.metadata.get("rotate")
-        if rot is not None:
-            return int(float(rot)) % 360
-    except (AttributeError, ValueError):
-        pass
-    return 0
 
 
 def probe(path, *, check_end: bool = True) -> MediaInfo:
@@ -89,12 +70,12 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
             height=int(v.codec_context.height or 0),
             fps=fps,
             video_codec=v.codec_context.name or "",
-            rotation=_rotation(v),
             frames=int(v.frames or 0),
         )
         if v.duration and v.time_base:
             duration = max(duration, float(v.duration * v.time_base))
-        first_t = _first_frame_time(av, container, v, p)
+        first_t, rotation = _first_frame(av, container, v, p)
+        info["rotation"] = rotation
         last_t = first_t
         if check_end and duration > 2.0:
             last_t = _last_frame_time(av, container, v, duration, p)
@@ -109,15 +90,11 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
         return MediaInfo(duration_s=duration, **info)
 
 
-def _ff_message(exc) -> str:
-    msg = getattr(exc, "strerror", None) or str(exc)
-    return msg.strip().rstrip(".") or exc.__class__.__name__
-
-
-def _first_frame_time(av, container, stream, p) -> float:
+def _first_frame(av, container, stream, p) -> tuple[float, int]:
+    """Time and display rotation of the first frame (degrees counter-clockwise, as PyAV's ``frame.rotation``)."""
     try:
         for frame in container.decode(stream):
-            return float(frame.time or 0.0)
+            return float(frame.time or 0.0), int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
     except (av.FFmpegError, EOFError) as exc:
         raise MediaError(f"video does not decode ({_ff_message(exc)})", path=p) from None
     raise MediaError("no decodable video frame", path=p)

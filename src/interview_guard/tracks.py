@@ -55,7 +55,7 @@ class MediaInfo:
     video_codec: str = ""
     audio_codec: str = ""
     audio_sample_rate: int = 0
-    rotation: int = 0
+    rotation: int = 0  # display rotation, degrees counter-clockwise (video_decode.rotate_upright applies it)
     frames: int = 0  # frame count from the container header (0 when unknown)
 
     def to_dict(self) -> dict:

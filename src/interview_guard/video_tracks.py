@@ -16,8 +16,6 @@ the scale of x). Times are the frames' exact presentation times in seconds.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import InputError, ParameterError
 from .landmarks import BLENDSHAPE_NAMES, N_BLENDSHAPES, N_FACE_LANDMARKS, N_HAND_LANDMARKS
 from .video_decode import DecodeStats
@@ -61,22 +60,9 @@ def _as_mask(mask, n: int) -> np.ndarray:
 
 def _atomic_savez(path, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` to ``path`` (.npz, uncompressed) through a temporary file and os.replace."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return p
+    with atomic_open(path) as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
 
 
 def _header(kind: str) -> dict[str, np.ndarray]:
