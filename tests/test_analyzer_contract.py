@@ -16,9 +16,14 @@ NAMES = list(registry())
 
 def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     """Tracks with every stream an analyzer of the registry can need, small but real-shaped."""
+    from synth_tracks import make_tracks
+
     log = parse_keystroke_lines([json.dumps(e) for e in typing_events(n_keys, seed=seed)])
     log = log.shifted(-log.t_ms[0])
-    return Tracks(duration_s=float(log.t_ms[-1]) / 1000.0, keystrokes=log)
+    face, hands, pixels = make_tracks(seconds=8.0, sweep=(3.0, 4.2), swap_failure=bool(seed % 2), seed=seed)
+    tracks = Tracks(duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0), keystrokes=log, face=face, hands=hands)
+    tracks.extra["pixels"] = pixels
+    return tracks
 
 
 def test_registry_is_not_empty_and_names_match():
@@ -37,7 +42,9 @@ def test_empty_tracks_give_skipped_with_reason(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_streams_give_skipped_not_failed(name):
-    t = Tracks(duration_s=0.0, keystrokes=KeystrokeLog.empty())
+    from interview_guard.video_tracks import FaceTrack, HandTrack
+
+    t = Tracks(duration_s=0.0, keystrokes=KeystrokeLog.empty(), face=FaceTrack.empty(), hands=HandTrack.empty())
     r = create(name).analyze(t)
     assert r.status is Status.SKIPPED, r.reason
 
@@ -88,6 +95,9 @@ def test_evidence_times_inside_session_when_shifted(name):
     tracks = minimal_tracks(seed=5)
     tracks.keystrokes = tracks.keystrokes.shifted(20_000.0)
     tracks.duration_s += 20.0
+    tracks.face.t_s += 20.0
+    tracks.hands.t_s += 20.0
+    tracks.extra["pixels"].t_s = tracks.face.t_s
     r = create(name).analyze(tracks)
     for ev in r.evidence:
         assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3

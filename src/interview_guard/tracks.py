@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .keystroke_log import KeystrokeLog
 from .session import SessionMetadata
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .video_tracks import FaceTrack, HandTrack
 
 __all__ = ["Stream", "MediaInfo", "Tracks"]
 
@@ -87,8 +90,8 @@ class Tracks:
     keystrokes: KeystrokeLog | None = None
     keystrokes_aligned: bool = False
     video: MediaInfo | None = None
-    face: Any = None
-    hands: Any = None
+    face: "FaceTrack | None" = None
+    hands: "HandTrack | None" = None
     audio: Any = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)
     extra: dict = field(default_factory=dict)
@@ -101,7 +104,13 @@ class Tracks:
             return self.video is not None and self.video.has_video
         if stream is Stream.METADATA:
             return True
-        return getattr(self, stream.value) is not None
+        value = getattr(self, stream.value)
+        if value is None:
+            return False
+        try:
+            return len(value) > 0
+        except TypeError:
+            return True
 
     def modalities(self) -> dict[str, bool]:
         """Which recorded modalities this session has."""

@@ -24,9 +24,10 @@ __all__ = [
 
 def registry() -> dict[str, type[Analyzer]]:
     """Every registered analyzer class, by name, in report order."""
+    from .face_occlusion import FaceOcclusion
     from .keystroke_relay import KeystrokeRelay
 
-    classes = [KeystrokeRelay]
+    classes = [FaceOcclusion, KeystrokeRelay]
     return {cls.name: cls for cls in classes}
 
 

@@ -1,0 +1,190 @@
+"""``face_occlusion``: does the face behave like a real face when a hand passes in front?
+
+A real-time face swap is trained on unoccluded faces. When the candidate
+waves a hand in front of the face (the FBI's advice to interviewers), a real
+face disappears behind the hand; a swap paints its face over the hand, drops
+out or jumps. This analyzer finds the occlusion events in the face and hand
+tracks (:mod:`interview_guard.occlusion`) and scores each by what a swap gets
+wrong; rationale and per-clip numbers in ``docs/face-occlusion.md``.
+
+Where ``session.json`` logs hand-wave challenges, each is checked: an
+occlusion near it, or none (a requested test that never happened is evidence
+too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .. import occlusion as occ
+from ..tracks import Stream, Tracks
+from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+
+__all__ = ["FaceOcclusion"]
+
+_WHAT = {
+    "hand_vanished": "the hand crossed the face without being seen while the face stayed intact (face painted over the hand)",
+    "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
+    "contour_flicker": "the face outline flickered during the occlusion",
+}
+
+
+class FaceOcclusion(Analyzer):
+    name = "face_occlusion"
+    requires = frozenset({Stream.FACE, Stream.HANDS})
+    description = (
+        "Hand-over-face test for real-time face swaps: finds moments a hand crosses the face and checks "
+        "whether the hand stays visible, the face region changes, and the face keeps its shape and outline."
+    )
+    parameters = {
+        "min_overlap": Param(0.1, 0.01, 0.9, "share of the face a hand must cover to make an occlusion"),
+        "near_faces": Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face"),
+        "lost_window_s": Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded"),
+        "merge_gap_s": Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event"),
+        "challenge_window_s": Param(10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it"),
+        "missed_challenge_score": Param(0.6, 0.0, 1.0, "score of a requested hand wave that never happened"),
+        "min_face_frames": Param(5, 1, 1e6, "fewer analysed frames with a face: skipped"),
+        "window_s": Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)"),
+    }
+
+    def _run(self, tracks: Tracks) -> AnalyzerResult:
+        face, hands = tracks.face, tracks.hands
+        if len(face) != len(hands) or not np.allclose(face.t_s, hands.t_s):
+            hands = _align(face, hands)
+        n_face = int(face.present.sum())
+        if n_face < self.min_face_frames:
+            return AnalyzerResult.skipped(
+                self.name, f"no face found in the video ({n_face} of {len(face)} analysed frames had one)"
+            )
+        w, h = face.frame_size if face.frame_size and face.frame_size[1] else (1, 1)
+        aspect = float(w) / float(h)
+        pixels = tracks.extra.get("pixels")
+        pix = None if pixels is None else {k: getattr(pixels, k) for k in ("face_crop", "ring_motion", "inner_motion", "bg_motion") if hasattr(pixels, k)}
+        t = face.t_s
+        overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
+        near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=aspect)
+        events = occ.find_occlusion_events(
+            t_s=t, overlap=overlap, near=near, hand_count=hands.count, min_overlap=self.min_overlap,
+            near_faces=self.near_faces, lost_window_s=self.lost_window_s, merge_gap_s=self.merge_gap_s,
+        )
+        for k, ev in enumerate(events):
+            occ.measure_event(ev, t_s=t, face_present=face.present, face_landmarks=face.landmarks,
+                              hand_landmarks=hands.landmarks, hand_count=hands.count, overlap=overlap,
+                              aspect=aspect, pixels=pix, rng_seed=k)
+        key_times = sorted(tracks.extra.get("keyframes", {}) or {})
+        evidence = []
+        dur = tracks.duration_s
+        for ev in events:
+            s = ev.score
+            worst = max(ev.scores, key=ev.scores.get) if ev.scores else None
+            if worst is not None and ev.scores[worst] >= 0.5:
+                why = _WHAT[worst]
+                summary = (f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
+                           f"{why} (score {ev.scores[worst]:.2f})")
+            else:
+                summary = (f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
+                           "the face behaved as a real face does (hand visible while crossing, shape kept)")
+            details = {**ev.measurements, "scores": ev.scores,
+                       "key_frame_times": _key_frames(key_times, ev.start_s, ev.end_s)}
+            evidence.append(Evidence(self.name, "occlusion_event", min(ev.start_s, dur), min(ev.end_s, dur), s, summary, details))
+
+        # logged hand-wave requests
+        for ch in tracks.metadata.challenges:
+            if ch.kind not in ("hand_wave", "hand_over_face", "occlusion"):
+                continue
+            near_ev = [ev for ev in events if ev.start_s - self.challenge_window_s <= ch.t_s <= ev.end_s + self.challenge_window_s]
+            t0 = min(max(ch.t_s, 0.0), dur)
+            if near_ev:
+                ev = max(near_ev, key=lambda e: e.score)
+                evidence.append(Evidence(
+                    self.name, "challenge_answered", t0, min(max(ev.end_s, t0), dur), ev.score,
+                    f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
+                    {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
+                ))
+            else:
+                evidence.append(Evidence(
+                    self.name, "challenge_not_performed", t0, min(t0 + self.challenge_window_s, dur), self.missed_challenge_score,
+                    f"hand wave requested at {ch.t_s:.1f} s, but no hand crossed the face within {self.challenge_window_s:.0f} s",
+                    {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s},
+                ))
+
+        ev_scores = sorted((e.score for e in evidence), reverse=True)
+        if ev_scores:
+            score = 1.0 - float(np.prod([1.0 - s for s in ev_scores[:2]]))
+        else:
+            score = 0.05
+        # confidence: how much of the test we saw
+        if events:
+            dense = sum(int(ev.rows.size) for ev in events)
+            confidence = float(min(1.0, 0.4 + 0.6 * min(1.0, dense / 20.0)))
+            reason = ""
+        else:
+            confidence = 0.1
+            reason = "no hand crossed the face: the hand-over-face test did not happen in this recording"
+        if any(e.kind == "challenge_not_performed" for e in evidence):
+            confidence = max(confidence, 0.5)
+        windows = _windows(dur, self.window_s, t, face.present, events)
+        metrics = {
+            "analysed_frames": int(len(face)),
+            "face_frames": n_face,
+            "face_presence": round(n_face / max(len(face), 1), 3),
+            "hand_frames": int((hands.count > 0).sum()),
+            "occlusion_events": len(events),
+            "max_overlap": round(float(overlap.max()) if overlap.size else 0.0, 3),
+            "pixel_checks": pix is not None and "face_crop" in (pix or {}),
+        }
+        return AnalyzerResult(
+            name=self.name, status=Status.OK, score=float(np.clip(score, 0.0, 1.0)), confidence=confidence,
+            reason=reason, evidence=tuple(sorted(evidence, key=lambda e: (-e.score, e.start_s))),
+            windows=windows, metrics=metrics,
+        )
+
+
+def _align(face, hands):
+    """Hands resampled onto the face rows (nearest analysed frame within half a frame)."""
+    from ..video_tracks import HandTrack
+
+    idx = np.searchsorted(hands.t_s, face.t_s)
+    idx = np.clip(idx, 0, max(len(hands) - 1, 0))
+    if len(hands) == 0:
+        return HandTrack.empty(frame_size=face.frame_size, n=len(face))
+    prev = np.clip(idx - 1, 0, len(hands) - 1)
+    pick = np.where(np.abs(hands.t_s[prev] - face.t_s) < np.abs(hands.t_s[idx] - face.t_s), prev, idx)
+    sel = hands.select(pick)
+    far = np.abs(hands.t_s[pick] - face.t_s) > 0.05
+    count = sel.count.copy()
+    count[far] = 0
+    lm = sel.landmarks.copy()
+    lm[far] = np.nan
+    return dataclasses.replace(sel, t_s=face.t_s, count=count, landmarks=lm)
+
+
+def _key_frames(times, start, end):
+    """Up to three key-frame times: before, during (middle) and after the event."""
+    if not times:
+        return []
+    arr = np.asarray(times)
+    want = [start - 0.4, 0.5 * (start + end), end + 0.4]
+    out = []
+    for w in want:
+        j = int(np.argmin(np.abs(arr - w)))
+        if abs(arr[j] - w) <= 1.0 and float(arr[j]) not in out:
+            out.append(float(arr[j]))
+    return out
+
+
+def _windows(duration_s, window_s, t, present, events):
+    n = max(1, int(np.ceil(duration_s / window_s - 1e-9))) if duration_s > 0 else 1
+    edges = np.minimum(np.arange(n + 1) * window_s, max(duration_s, 0.0))
+    out = []
+    for i in range(n):
+        a, b = float(edges[i]), float(edges[i + 1])
+        in_win = (t >= a) & (t < b) if i < n - 1 else (t >= a) & (t <= b)
+        if not present[in_win].any():
+            out.append(WindowScore(a, b, None, 0))
+            continue
+        s = max((ev.score for ev in events if ev.start_s < b and ev.end_s >= a), default=0.05)
+        out.append(WindowScore(a, b, float(s), int(in_win.sum())))
+    return tuple(out)

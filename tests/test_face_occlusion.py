@@ -1,0 +1,102 @@
+"""face_occlusion on synthetic tracks: a real hand crossing versus a swap painting over it."""
+
+import numpy as np
+import pytest
+
+from synth_tracks import make_tracks
+from interview_guard.analyzers import Status
+from interview_guard.analyzers.face_occlusion import FaceOcclusion
+from interview_guard.face_geometry import FACE_OVAL, convex_hull, hand_face_overlap, points_in_polygon, shape_descriptor
+from interview_guard.session import ChallengeMarker, SessionMetadata
+from interview_guard.tracks import Tracks
+
+
+def run(face, hands, pixels=None, metadata=None, duration=None):
+    tr = Tracks(duration_s=duration or float(face.t_s[-1]), face=face, hands=hands,
+                metadata=metadata or SessionMetadata())
+    if pixels is not None:
+        tr.extra["pixels"] = pixels
+    return FaceOcclusion().analyze(tr)
+
+
+def test_geometry_helpers():
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    inside = points_in_polygon(np.array([[0.5, 0.5], [1.5, 0.5], [0.01, 0.99]]), square)
+    assert inside.tolist() == [True, False, True]
+    hull = convex_hull(np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5], [np.nan, np.nan]]))
+    assert len(hull) == 4
+    face = np.full((478, 3), np.nan)
+    ang = np.linspace(0, 2 * np.pi, FACE_OVAL.size, endpoint=False)
+    face[FACE_OVAL, 0], face[FACE_OVAL, 1] = 0.5 + 0.1 * np.cos(ang), 0.5 + 0.1 * np.sin(ang)
+    half = np.zeros((1, 21, 3))
+    half[0, :, 0] = np.r_[np.full(10, 0.38), np.full(11, 0.5)]
+    half[0, :, 1] = np.r_[np.linspace(0.35, 0.65, 10), np.linspace(0.35, 0.65, 11)]
+    assert hand_face_overlap(face, half) == pytest.approx(0.5, abs=0.08)
+    assert hand_face_overlap(face, np.full((1, 21, 3), np.nan)) == 0.0
+    lm = np.random.default_rng(0).random((3, 478, 3))
+    d1 = shape_descriptor(lm)
+    lm2 = lm.copy()
+    lm2[..., :2] = lm2[..., :2] * 2.0 + 0.3  # scaled and moved: same shape
+    assert np.allclose(d1, shape_descriptor(lm2))
+
+
+def test_real_hand_crossing_is_not_suspicious():
+    face, hands, pixels = make_tracks(swap_failure=False)
+    r = run(face, hands, pixels)
+    assert r.status is Status.OK
+    ev = [e for e in r.evidence if e.kind == "occlusion_event"]
+    assert ev and ev[0].details["peak_overlap"] > 0.2
+    assert r.score < 0.3, r.evidence
+    assert "behaved as a real face" in ev[0].summary
+
+
+def test_swap_painting_over_the_hand_is_flagged():
+    face, hands, pixels = make_tracks(swap_failure=True)
+    r = run(face, hands, pixels)
+    ev = [e for e in r.evidence if e.kind == "occlusion_event"]
+    assert ev and ev[0].details["unseen_crossings"] >= 1
+    assert r.score > 0.5 and ev[0].score > 0.5
+    assert "without being seen" in ev[0].summary
+    assert 3.5 <= ev[0].start_s <= ev[0].end_s <= 5.8
+
+
+def test_swap_without_pixel_checks_is_weaker_but_seen():
+    face, hands, _ = make_tracks(swap_failure=True)
+    with_pix = run(*make_tracks(swap_failure=True))
+    without = run(face, hands)
+    assert 0.2 < without.score < with_pix.score
+
+
+def test_no_hand_means_nothing_to_judge():
+    face, hands, pixels = make_tracks(sweep=(100.0, 101.0))
+    r = run(face, hands, pixels)
+    assert r.status is Status.OK and r.score < 0.1 and r.confidence <= 0.1
+    assert "did not happen" in r.reason
+
+
+def test_challenges_answered_and_missed():
+    face, hands, pixels = make_tracks()
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 4.5), ChallengeMarker("hand_wave", 9.9)))
+    r = run(face, hands, pixels, metadata=meta, duration=40.0)
+    kinds = [e.kind for e in r.evidence]
+    assert "challenge_answered" in kinds
+    meta2 = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 30.0),))
+    face2, hands2, pix2 = make_tracks(sweep=(100.0, 101.0))
+    r2 = run(face2, hands2, pix2, metadata=meta2, duration=40.0)
+    missed = [e for e in r2.evidence if e.kind == "challenge_not_performed"]
+    assert missed and "no hand crossed the face" in missed[0].summary
+    assert r2.score >= 0.5
+
+
+def test_no_face_is_skipped():
+    face, hands, pixels = make_tracks()
+    face.present[:] = False
+    r = run(face, hands, pixels)
+    assert r.status is Status.SKIPPED and "no face found" in r.reason
+
+
+def test_hand_rows_are_aligned_to_face_rows():
+    face, hands, pixels = make_tracks(swap_failure=True)
+    sub = hands.select(np.arange(0, len(hands), 2))  # hands analysed at half the rate
+    r = run(face, sub, pixels)
+    assert r.status is Status.OK
