@@ -161,3 +161,94 @@ def hand_files(hands_dir) -> list[tuple[Path, Path]]:
         if img.is_file():
             out.append((img, mask))
     return out
+
+
+def make_occlusion_clips(
+    source,
+    *,
+    hand_image,
+    hand_mask,
+    out_genuine=None,
+    out_swap=None,
+    start_s: float | None = None,
+    wave_s: float = 1.6,
+    passes: float = 2.0,
+    hand_height: float = 1.3,
+    amplitude: float = 0.9,
+    crf: int = 20,
+    models_dir=None,
+) -> dict:
+    """Write labelled copies of a real face clip with a hand waved across the face.
+
+    ``out_genuine`` gets the hand composited in front of the face (a real
+    person waving); ``out_swap`` gets the same frames with the face region of
+    the clean frame painted back over the hand (a face swap's failure). The
+    face outline comes from MediaPipe on the clean frames. Frames stream
+    through; the clip's frame rate and size are kept (even width and height).
+
+    Returns
+    -------
+    dict
+        ``wave``: (start_s, end_s) of the wave, ``frames``, ``face_frames``.
+    """
+    import av  # noqa: PLC0415
+
+    from .face_geometry import FACE_OVAL
+    from .landmarks import FaceLandmarkerRunner
+    from .video_decode import iter_frames
+
+    hand = load_hand_cutout(hand_image, hand_mask)
+    # pass 1: face outline per frame (cheap enough for short clips; positions need the median face)
+    polys, times = [], []
+    with FaceLandmarkerRunner(models_dir=models_dir) as runner:
+        for f in iter_frames(source):
+            H, W = f.image.shape[:2]
+            ob = runner.process(f.image, f.t_s)
+            polys.append(ob.landmarks[FACE_OVAL, :2] * [W, H] if ob.present else np.full((FACE_OVAL.size, 2), np.nan))
+            times.append(f.t_s)
+    t = np.asarray(times)
+    good = [p for p in polys if np.all(np.isfinite(p))]
+    if not good:
+        raise InputError("no face found in the clip", path=source)
+    centre = np.median(np.array([p.mean(axis=0) for p in good]), axis=0)
+    width = float(np.median([p[:, 0].max() - p[:, 0].min() for p in good]))
+    t0 = float(t[0])
+    dur = float(t[-1] - t0)
+    if start_s is None:
+        start_s = t0 + max(0.5, 0.35 * dur - 0.5 * wave_s)
+    end_s = min(start_s + wave_s, float(t[-1]))
+    pos = wave_positions(t, start_s=start_s, end_s=end_s, centre=(centre[0], centre[1]), amplitude=amplitude * width,
+                         passes=passes)
+    rate = max(1, int(round((len(t) - 1) / max(dur, 1e-3))))
+    outs = {}
+    for key, path in (("genuine", out_genuine), ("swap", out_swap)):
+        if path is None:
+            continue
+        c = av.open(str(path), "w")
+        s = c.add_stream("libx264", rate=rate)
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": str(crf)}
+        outs[key] = (c, s)
+    try:
+        for k, f in enumerate(iter_frames(source)):
+            if k >= len(pos):
+                break
+            img = f.image
+            H, W = img.shape[:2]
+            occluded = composite_hand(img, hand, centre_xy=pos[k], height_px=hand_height * width)
+            frames = {"genuine": occluded}
+            if "swap" in outs:
+                frames["swap"] = paint_face_over(occluded, img, polys[k]) if np.all(np.isfinite(pos[k])) else occluded
+            for key, (c, s) in outs.items():
+                if not s.width:
+                    s.width, s.height = W // 2 * 2, H // 2 * 2
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[key][: s.height, : s.width]), format="rgb24")
+                for pkt in s.encode(frame):
+                    c.mux(pkt)
+        for c, s in outs.values():
+            for pkt in s.encode():
+                c.mux(pkt)
+    finally:
+        for c, _ in outs.values():
+            c.close()
+    return {"wave": (float(start_s), float(end_s)), "frames": int(len(t)), "face_frames": len(good)}
