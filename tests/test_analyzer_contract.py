@@ -21,7 +21,11 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     log = parse_keystroke_lines([json.dumps(e) for e in typing_events(n_keys, seed=seed)])
     log = log.shifted(-log.t_ms[0])
     face, hands, pixels = make_tracks(seconds=8.0, sweep=(3.0, 4.2), swap_failure=bool(seed % 2), seed=seed)
-    tracks = Tracks(duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0), keystrokes=log, face=face, hands=hands)
+    from interview_guard.audio_decode import AudioTrack
+
+    noise = np.random.default_rng(seed).normal(0, 0.05, 8 * 16000).astype(np.float32)
+    tracks = Tracks(duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0), keystrokes=log, face=face, hands=hands,
+                    audio=AudioTrack(noise, 16000))
     tracks.extra["pixels"] = pixels
     return tracks
 
@@ -44,7 +48,10 @@ def test_empty_tracks_give_skipped_with_reason(name):
 def test_empty_streams_give_skipped_not_failed(name):
     from interview_guard.video_tracks import FaceTrack, HandTrack
 
-    t = Tracks(duration_s=0.0, keystrokes=KeystrokeLog.empty(), face=FaceTrack.empty(), hands=HandTrack.empty())
+    from interview_guard.audio_decode import AudioTrack
+
+    t = Tracks(duration_s=0.0, keystrokes=KeystrokeLog.empty(), face=FaceTrack.empty(), hands=HandTrack.empty(),
+               audio=AudioTrack(np.zeros(0, np.float32), 16000))
     r = create(name).analyze(t)
     assert r.status is Status.SKIPPED, r.reason
 

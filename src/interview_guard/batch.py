@@ -50,7 +50,7 @@ def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
 
 
-def _scan_one(session_id: str, path: str, report_path: str, fusion_path: str | None) -> dict:
+def _scan_one(session_id: str, path: str, report_path: str, fusion_path: str | None, cache_dir: str | None = None) -> dict:
     """Worker: scan one session and write its report; never raises for bad input."""
     from .fusion import FusionModel
     from .scan import failed_report, scan_session
@@ -59,7 +59,7 @@ def _scan_one(session_id: str, path: str, report_path: str, fusion_path: str | N
     try:
         session = Session.open(path, session_id=session_id)
         fingerprint = session.fingerprint()
-        report = scan_session(session, fusion=FusionModel.load(fusion_path))
+        report = scan_session(session, fusion=FusionModel.load(fusion_path), cache_dir=cache_dir)
     except InterviewGuardError as exc:
         report = failed_report(session_id, path, exc, fingerprint=fingerprint)
     except Exception as exc:  # an unforeseen bug must not stop the batch
@@ -133,6 +133,7 @@ def run_batch(
     retry_failed: bool = True,
     progress: Callable[..., None] | None = None,
     summary_every_s: float = 5.0,
+    cache_dir: str | None = None,
 ) -> BatchResult:
     """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
 
@@ -147,6 +148,8 @@ def run_batch(
         Fusion parameter file (default ``models/fusion.json``).
     retry_failed : bool
         Re-scan sessions whose earlier report says ``failed``.
+    cache_dir : str, optional
+        Video-track cache shared by the workers (default ``$INTERVIEW_GUARD_CACHE``).
     progress : callable, optional
         ``progress(session_id, completed=, total=, status=)`` after each session.
     """
@@ -185,9 +188,9 @@ def run_batch(
     try:
         if jobs <= 1 or len(todo) <= 1:
             for sid, path, rp in todo:
-                record(_scan_one(sid, str(path), str(rp), fusion_path))
+                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir))
         else:
-            _run_pool(todo, jobs, fusion_path, record)
+            _run_pool(todo, jobs, fusion_path, record, cache_dir)
     finally:
         # whatever happened (Ctrl-C included), the summary lists what is done
         _write_summary(summary_path, list(rows.values()))
@@ -195,7 +198,7 @@ def run_batch(
     return BatchResult(total=total, scanned=len(todo), skipped=skipped, failed=failed, summary_path=summary_path)
 
 
-def _run_pool(todo, jobs: int, fusion_path, record) -> None:
+def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None) -> None:
     from .scan import failed_report
 
     pending = list(todo)
@@ -211,7 +214,7 @@ def _run_pool(todo, jobs: int, fusion_path, record) -> None:
         broken = False
         try:
             for sid, path, rp in pending:
-                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path)] = (sid, path, rp)
+                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir)] = (sid, path, rp)
             remaining = set(futures)
             while remaining:
                 done, remaining = wait(remaining, return_when=FIRST_COMPLETED)

@@ -82,16 +82,24 @@ def _stage_printer(label: str):
               help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
               help="Fusion parameter file (default: models/fusion.json).")
+@click.option("--frames", "frames_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the key frames of video evidence as JPEG files into DIR.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
+              help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].")
+@click.option("--full-rate", is_flag=True, help="Landmark every video frame instead of the adaptive sampler (slow).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_handle_errors
-def scan(path: str, fmt: str, output: str | None, params_path: str | None, quiet: bool) -> None:
+def scan(path: str, fmt: str, output: str | None, params_path: str | None, frames_dir: str | None,
+         cache_dir: str | None, full_rate: bool, quiet: bool) -> None:
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
     from .atomic import atomic_write_text
     from .fusion import FusionModel
     from .scan import scan_session
 
     fusion = FusionModel.load(params_path)
-    report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"))
+    report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"),
+                          cache_dir=cache_dir, frames_dir=frames_dir,
+                          video_options={"mode": "full"} if full_rate else None)
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     text = report.to_json() if fmt == "json" else format_text(report)
@@ -111,10 +119,13 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, quiet
               help="Fusion parameter file (default: models/fusion.json).")
 @click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
               help="Re-scan sessions whose earlier report says failed.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
+              help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_handle_errors
-def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retry_failed: bool, quiet: bool) -> None:
+def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retry_failed: bool,
+          cache_dir: str | None, quiet: bool) -> None:
     """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
     from .batch import run_batch
     from .fusion import FusionModel
@@ -136,7 +147,8 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
             _err(f"\ninterview-guard: session {session_id} failed (see its report)")
 
     try:
-        result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed, progress=progress)
+        result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed,
+                           progress=progress, cache_dir=cache_dir)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

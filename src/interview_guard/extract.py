@@ -9,6 +9,7 @@ extracted.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -49,8 +50,16 @@ def extract_tracks(
     *,
     progress: ProgressHook | None = None,
     warnings: list[str] | None = None,
+    cache_dir=None,
+    video_options: dict | None = None,
+    models_dir=None,
 ) -> Tracks:
     """Read the parts of ``session`` that ``streams`` need.
+
+    Face and hand tracks come from one streaming pass of the adaptive video
+    scan (:func:`interview_guard.video_scan.scan_video`, options in
+    ``video_options``), cached in ``cache_dir`` (default
+    ``$INTERVIEW_GUARD_CACHE``; none when unset) so a re-scan is instant.
 
     Raises
     ------
@@ -104,10 +113,48 @@ def extract_tracks(
         tracks.keystrokes = log
         if progress:
             progress("keystrokes", completed=1, total=1)
+    if (
+        session.video is not None
+        and tracks.video is not None
+        and tracks.video.has_video
+        and wanted & {Stream.FACE, Stream.HANDS}
+    ):
+        from .track_cache import load_or_scan
+
+        scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir,
+                            **(video_options or {}))
+        tracks.face, tracks.hands = scan.face, scan.hands
+        tracks.extra.update(pixels=scan.pixels, motion=scan.motion, keyframes=scan.keyframes,
+                            video_active=scan.active, video_scan=scan.stats)
+        name = session.video.name
+        dec = scan.decode_stats
+        if dec.truncated:
+            warn.append(f"{name}: frames stop at {dec.last_t or 0:.1f} s of {dec.declared_end_s:.1f} s declared "
+                        "(cut short or damaged)")
+        elif dec.decode_errors:
+            warn.append(f"{name}: {dec.decode_errors} damaged video packet(s) skipped")
+        if len(scan.face) and scan.face.presence_rate < 0.5:
+            warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
+        if len(scan.face) and scan.face.present.any():
+            duration = max(duration, float(scan.face.t_s[-1]))
+    if Stream.AUDIO in wanted:
+        has_file = "audio_info" in tracks.extra
+        if has_file or (tracks.video is not None and tracks.video.has_audio):
+            from .audio_decode import session_audio
+
+            tracks.audio = session_audio(audio_path=session.audio if has_file else None,
+                                         video_path=None if has_file else session.video)
+            if tracks.audio is not None:
+                m, name = tracks.audio.meta, Path(tracks.audio.source).name
+                if m.get("gaps_filled"):
+                    warn.append(f"{name}: {m['gaps_filled']} gap(s) in the audio ({m['gap_seconds']:.1f} s) filled with silence")
+                if m.get("decode_errors"):
+                    warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
+                duration = max(duration, tracks.audio.end_s)
+            if progress:
+                progress("audio", completed=1, total=1)
     if not math.isfinite(duration) or duration < 0:
         duration = 0.0
     tracks.duration_s = float(np.round(duration, 6))
-    # Face, hand and audio tracks are filled by the video and audio extraction
-    # layers when an analyzer asks for them (wanted & {FACE, HANDS, AUDIO}).
     tracks.extra["requested_streams"] = sorted(s.value for s in wanted)
     return tracks

@@ -71,8 +71,16 @@ def scan_session(
     fusion: FusionModel | None = None,
     progress: Callable[..., None] | None = None,
     session_id: str | None = None,
+    cache_dir=None,
+    video_options: dict | None = None,
+    frames_dir=None,
 ) -> Report:
     """Scan one session (directory or file) and return its report.
+
+    ``cache_dir`` keeps extracted video tracks for instant re-scans;
+    ``video_options`` go to the video scan (e.g. ``{"mode": "full"}``);
+    ``frames_dir``, when given, receives the key frames of the evidence as
+    JPEG files, and each evidence item lists them under ``details.key_frames``.
 
     Raises
     ------
@@ -90,9 +98,12 @@ def scan_session(
         needed |= set(an.requires)
     warnings: list[str] = []
     t0 = time.perf_counter()
-    tracks = extract_tracks(session, needed, progress=progress, warnings=warnings)
+    tracks = extract_tracks(session, needed, progress=progress, warnings=warnings, cache_dir=cache_dir,
+                            video_options=video_options)
     t_extract = time.perf_counter() - t0
     results, risk, an_timings = scan_tracks(tracks, analyzers=analyzers, fusion=fusion, progress=progress)
+    if frames_dir is not None:
+        write_key_frames(results, tracks, frames_dir, session.session_id)
     modalities = tracks.modalities()
     session_info = {
         "id": session.session_id,
@@ -119,6 +130,32 @@ def scan_session(
         status="ok",
         created_at=_now(),
     )
+
+
+def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
+    """Write the key frames evidence items point at (``details.key_frame_times``) as JPEG files.
+
+    Each file is ``<frames_dir>/<session_id>_<seconds>.jpg``; the paths are
+    added to the evidence item as ``details.key_frames``.
+    """
+    from .atomic import atomic_write_bytes
+
+    frames = tracks.extra.get("keyframes") or {}
+    written: dict[float, Path] = {}
+    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
+    for r in results.values():
+        for ev in r.evidence:
+            times = ev.details.get("key_frame_times") or []
+            paths = []
+            for t in times:
+                if t not in frames:
+                    continue
+                if t not in written:
+                    written[t] = atomic_write_bytes(Path(frames_dir) / f"{safe_id}_{t:09.3f}s.jpg", frames[t])
+                paths.append(str(written[t]))
+            if paths:
+                ev.details["key_frames"] = paths
+    return list(written.values())
 
 
 def failed_report(session_id: str, path, error: BaseException | str, *, fingerprint: str | None = None) -> Report:

@@ -29,7 +29,7 @@ from .errors import InputError
 from .video_decode import DecodeStats
 from .video_tracks import TRACKS_FORMAT_VERSION, FaceTrack, HandTrack, load_tracks_npz, save_tracks_npz
 
-__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "cache_key", "cache_path", "load_or_extract"]
+__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "cache_key", "cache_path", "load_or_extract", "load_or_scan"]
 
 CACHE_ENV = "INTERVIEW_GUARD_CACHE"
 
@@ -187,3 +187,40 @@ def load_or_extract(
 
 def _resolve_dir(directory) -> Path | None:
     return cache_dir(directory)
+
+
+def load_or_scan(path, *, cache_dir=None, refresh=False, progress=None, models_dir=None, **params):
+    """A :class:`~interview_guard.video_scan.VideoScan` of ``path`` from the cache, or scanned (then cached).
+
+    ``params`` are those of :func:`~interview_guard.video_scan.scan_video`
+    (plain values: mode, rates, max_side ...). The key covers the video's
+    content hash, both model hashes, the parameters and the scan format.
+    """
+    from . import video_scan  # noqa: PLC0415
+
+    directory = _resolve_dir(cache_dir)
+    entry = None
+    if directory is not None:
+        desc = {
+            "format": ["video_scan", getattr(video_scan, "SCAN_FORMAT_VERSION", 1), TRACKS_FORMAT_VERSION],
+            "video_sha256": file_sha256(path),
+            "models": _model_hashes(models_dir, True, True),
+            "params": {k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v) for k, v in sorted(params.items())},
+        }
+        key = hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+        entry = Path(directory) / key[:2] / f"{key}.scan.npz"
+        if not refresh and entry.is_file():
+            try:
+                scan = video_scan.VideoScan.load(entry)
+                if progress is not None:
+                    progress("video", completed=1, total=1)
+                return scan
+            except (InputError, OSError, ValueError, KeyError) as exc:
+                _log.warning("ignoring unreadable video cache entry %s (%s); scanning again", entry, exc)
+    scan = video_scan.scan_video(path, progress=progress, models_dir=models_dir, **params)
+    if entry is not None:
+        try:
+            scan.save(entry)
+        except OSError as exc:
+            _log.warning("cannot write the video cache entry %s (%s)", entry, exc)
+    return scan

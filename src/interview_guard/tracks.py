@@ -16,6 +16,7 @@ from .keystroke_log import KeystrokeLog
 from .session import SessionMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .audio_decode import AudioTrack
     from .video_tracks import FaceTrack, HandTrack
 
 __all__ = ["Stream", "MediaInfo", "Tracks"]
@@ -79,8 +80,10 @@ class Tracks:
         Whether keystroke times are known to share the video's clock (from
         ``session.json`` or epoch times against ``recording_start``).
     video : MediaInfo or None
-    face, hands, audio : object or None
-        Filled by the video and audio extraction layers.
+    face, hands : FaceTrack, HandTrack or None
+        Landmarks per analysed frame (same rows), from the video scan.
+    audio : AudioTrack or None
+        Mono float32 at ``audio.sr``, sample 0 at session time ``audio.start_s``.
     metadata : SessionMetadata
     extra : dict
         Room for further streams without changing this class.
@@ -92,7 +95,7 @@ class Tracks:
     video: MediaInfo | None = None
     face: "FaceTrack | None" = None
     hands: "HandTrack | None" = None
-    audio: Any = None
+    audio: "AudioTrack | None" = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)
     extra: dict = field(default_factory=dict)
 

@@ -24,10 +24,12 @@ __all__ = [
 
 def registry() -> dict[str, type[Analyzer]]:
     """Every registered analyzer class, by name, in report order."""
+    from .acoustic_keystroke import AcousticKeystroke
+    from .av_sync import AVSync
     from .face_occlusion import FaceOcclusion
     from .keystroke_relay import KeystrokeRelay
 
-    classes = [FaceOcclusion, KeystrokeRelay]
+    classes = [FaceOcclusion, AVSync, KeystrokeRelay, AcousticKeystroke]
     return {cls.name: cls for cls in classes}
 
 

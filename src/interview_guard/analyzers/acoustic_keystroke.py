@@ -1,0 +1,595 @@
+"""``acoustic_keystroke``: do the key clicks in the microphone match the keystroke log?
+
+A candidate typing at the recorded machine is heard: every logged key-down
+has a click in the audio a near-constant time away (the microphone and the
+keyboard share the room; USB polling, the event loop and the key's travel
+spread that time by a few milliseconds). A relay breaks this in two ways:
+
+* the typist is in the room with the microphone but the keys reach the
+  logged machine over a network (remote desktop, KVM-over-IP): each key is
+  logged after its click by the one-way delay *plus jitter*, so the
+  click-to-key lag spreads over tens of milliseconds, with a heavy tail and
+  bursts after stalls;
+* the microphone is at the logged machine and the typist is elsewhere
+  (laptop farm), or someone else types: keys are logged and no click is
+  heard; or clicks are heard while the log is idle (typing elsewhere).
+
+The analyzer detects click onsets (short broadband transients above 2 kHz:
+:func:`~interview_guard.audio_features.click_onsets`), finds the lag at
+which clicks and logged key-downs coincide (the keystroke clock's offset
+against the recording: searched over the whole session when the clocks are
+not known to be aligned, over +-1 s when they are), follows a slowly
+drifting offset, matches each key to its click and measures:
+
+``click_lag_jitter``
+    the spread of the click-to-key lag (a Gaussian core fitted beside a
+    uniform background of chance matches): a few ms at the machine, tens of
+    ms through a relay.
+``transport_lag``
+    (aligned clocks only) keys logged long after their click.
+``keys_without_sound``
+    keys logged with no click (the whole session, or stretches of it).
+``clicks_without_keys``
+    trains of keyboard-like clicks while the log is idle.
+
+Maths in :mod:`interview_guard.audio_features`; rationale and measured
+numbers in ``docs/audio-analyzers.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import audio_features as af
+from .. import keystroke_timing as kt
+from ..keystroke_log import UP
+from ..tracks import Stream, Tracks
+from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+
+__all__ = ["AcousticKeystroke"]
+
+# Key presses per stretch when the whole log does not line up (clock drift): about a minute of typing.
+_CHUNK_KEYS = 200
+
+
+def _logistic(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _clip_t(t: float, duration: float) -> float:
+    return float(min(max(t, 0.0), max(duration, 0.0)))
+
+
+class AcousticKeystroke(Analyzer):
+    name = "acoustic_keystroke"
+    requires = frozenset({Stream.KEYSTROKES, Stream.AUDIO})
+    description = (
+        "Key clicks in the audio against the keystroke log: click-to-key lag jitter (relayed typing heard "
+        "in the room), keys logged with no sound (laptop farm, injected keys), clicks while the log is idle."
+    )
+    parameters = {
+        "min_keys": Param(30, 5, 1e6, "fewer key presses over the audio than this: skipped"),
+        "full_confidence_keys": Param(300, 20, 1e7, "matched key presses for full confidence"),
+        "click_low_hz": Param(2000.0, 500.0, 7000.0, "high-pass edge of the click band (Hz)"),
+        "click_rise_db": Param(10.0, 3.0, 40.0, "least rise of a click over the preceding 3-15 ms (dB)"),
+        "aligned_search_ms": Param(1000.0, 50.0, 10000.0, "offset searched either way when the clocks are aligned (ms)"),
+        "max_search_s": Param(7200.0, 1.0, 86400.0, "largest offset searched when the clocks are not aligned (s)"),
+        "min_peak_ratio": Param(2.5, 1.1, 50.0, "coincidence peak over the best chance alignment to accept an offset"),
+        "match_ms": Param(60.0, 10.0, 300.0, "a click within this of a key's expected time is its match (ms)"),
+        "track_window_s": Param(30.0, 5.0, 600.0, "half-window of the running offset that follows clock drift (s)"),
+        "spread_at_half_ms": Param(6.0, 1.0, 100.0, "click-to-key lag spread (sd of the core) scoring 0.5"),
+        "lag_at_half_ms": Param(60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5"),
+        "no_sound_score": Param(0.6, 0.0, 1.0, "score when keys are logged and no click lines up with them"),
+        "idle_gap_s": Param(1.5, 0.2, 10.0, "no logged key event within this of a click: the log is idle there"),
+        "idle_train_clicks": Param(8, 3, 1000, "least clicks in a train (gaps <= 1 s) heard while the log is idle"),
+        "idle_clicks_at_half": Param(40, 5, 1e6, "clicks in idle-log trains scoring 0.5"),
+        "surprise_at_half": Param(4.0, 1.0, 20.0, "-log10 p of a stretch's missing clicks scoring 0.5"),
+        "window_s": Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)"),
+    }
+
+    # ------------------------------------------------------------------ core
+    def _run(self, tracks: Tracks) -> AnalyzerResult:
+        log = tracks.keystrokes
+        audio = tracks.audio
+        y = np.asarray(getattr(audio, "samples", np.zeros(0)))
+        sr = int(getattr(audio, "sr", 16000) or 16000)
+        a0 = float(getattr(audio, "start_s", 0.0) or 0.0)
+        a1 = a0 + y.size / sr
+        presses = log.presses()
+        if len(presses) < self.min_keys:
+            return AnalyzerResult.skipped(
+                self.name, f"too few key presses for a judgement ({len(presses)} < {int(self.min_keys)})"
+            )
+        if y.size < sr:
+            return AnalyzerResult.skipped(self.name, "the audio is shorter than a second")
+        if float(np.max(np.abs(y[:: max(1, y.size // 4_000_000)]))) < 1e-4:
+            return AnalyzerResult.skipped(self.name, "the audio is silent (muted microphone or empty track)")
+        aligned = bool(tracks.keystrokes_aligned)
+        key_ms = np.asarray(presses.press_ms, dtype=np.float64)
+        up_ms = np.sort(log.t_ms[log.kind == UP].astype(np.float64))
+        if aligned:
+            inside = (key_ms >= a0 * 1000.0) & (key_ms <= a1 * 1000.0)
+            if inside.sum() < self.min_keys:
+                return AnalyzerResult.skipped(
+                    self.name,
+                    f"only {int(inside.sum())} key presses fall inside the audio ({a0:.1f}-{a1:.1f} s)",
+                )
+            key_ms = key_ms[inside]
+        n_keys = int(key_ms.size)
+
+        clicks = af.click_onsets(y=y, sr=sr, low_hz=self.click_low_hz, rise_db=self.click_rise_db)
+        c_ms = (a0 + clicks["t_s"]) * 1000.0
+        c_rise = clicks["rise_db"]
+        audio_min = (a1 - a0) / 60.0
+        n_clicks = int(c_ms.size)
+
+        # ---------------------------------------------------------- the offset
+        found = self._search(key_ms, c_ms, aligned)
+        note = ""
+        if aligned and (found is None or not found["accepted"]):
+            wide = self._search(key_ms, c_ms, False)
+            if wide is not None and wide["accepted"]:
+                # the metadata says aligned, the sound says otherwise: trust the sound, judge no lag
+                note = (
+                    f"the keystroke clock is {wide['offset_ms'] / 1000.0:+.2f} s off the recording although the "
+                    f"session metadata says it is aligned; the lag is not judged"
+                )
+                found, aligned = wide, False
+        if found is None or not found["accepted"]:
+            return self._no_offset(tracks, key_ms, c_ms, n_clicks, audio_min, aligned, found, a0, a1)
+        result = self._with_offset(tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1)
+        if note:
+            result = AnalyzerResult(
+                name=result.name, status=result.status, score=result.score, confidence=result.confidence,
+                reason="; ".join(x for x in (note, result.reason) if x), evidence=result.evidence,
+                windows=result.windows, metrics=dict(result.metrics, clock_note=note),
+            )
+        return result
+
+    def _search(self, key_ms, c_ms, aligned) -> dict | None:
+        """The coincidence peak of clicks and keys over the lag range (None when there is nothing to search)."""
+        n_keys, n_clicks = key_ms.size, c_ms.size
+        if n_clicks < 3:
+            return None
+        span = self.max_search_s * 1000.0
+        if aligned:
+            lo, hi = -self.aligned_search_ms, self.aligned_search_ms
+        else:
+            lo = max(-span, c_ms.min() - key_ms.max() - 1000.0)
+            hi = min(span, c_ms.max() - key_ms.min() + 1000.0)
+        if not lo < hi:
+            return None
+        found = self._peak(key_ms, c_ms, lo, hi)
+        if not found["accepted"] and n_keys >= 2 * _CHUNK_KEYS:
+            # a drifting clock smears the whole-log peak: look for it with stretches of the log
+            starts = np.linspace(0, n_keys - _CHUNK_KEYS, min(8, n_keys // _CHUNK_KEYS)).astype(int)
+            for s0 in starts:
+                part = key_ms[s0 : s0 + _CHUNK_KEYS]
+                if not aligned:
+                    lo = max(-span, c_ms.min() - part.max() - 1000.0)
+                    hi = min(span, c_ms.max() - part.min() + 1000.0)
+                f = self._peak(part, c_ms, lo, hi)
+                if f["accepted"] and f["ratio"] > found.get("chunk_ratio", 0.0):
+                    found = dict(f, chunk_ratio=f["ratio"])
+        return found
+
+    def _peak(self, key_ms, c_ms, lo, hi) -> dict:
+        """:func:`~interview_guard.audio_features.find_event_offset`, and whether its peak is accepted."""
+        found = af.find_event_offset(a_ms=key_ms, b_ms=c_ms, lo_ms=lo, hi_ms=hi)
+        enough = (found["peak"] - found["median"]) >= max(8.0, 0.1 * key_ms.size)
+        found["accepted"] = bool(found["ratio"] >= self.min_peak_ratio and enough)
+        return found
+
+    # ------------------------------------------------------------ no offset
+    def _no_offset(self, tracks, key_ms, c_ms, n_clicks, audio_min, aligned, found, a0, a1) -> AnalyzerResult:
+        """No click train lines up with the log: keys without sound (or a silent keyboard)."""
+        n_keys = int(key_ms.size)
+        dur = tracks.duration_s
+        if aligned:
+            t0, t1 = key_ms[0] / 1000.0, key_ms[-1] / 1000.0
+        else:
+            t0, t1 = a0, a1
+        ratio = 0.0 if found is None else found["ratio"]
+        score = float(self.no_sound_score)
+        confidence = float(min(1.0, n_keys / self.full_confidence_keys) * 0.5)
+        ev = Evidence(
+            analyzer=self.name,
+            kind="keys_without_sound",
+            start_s=_clip_t(t0, dur),
+            end_s=_clip_t(max(t0, t1), dur),
+            score=score,
+            summary=(
+                f"{n_keys} key presses are logged but no train of clicks in the audio lines up with them "
+                f"({n_clicks} click-like sounds, {n_clicks / max(audio_min, 1e-9):.0f}/min; best alignment "
+                f"{ratio:.1f}x the chance level, {self.min_peak_ratio:g}x needed): the keys were not typed "
+                f"near the microphone, or the keyboard is silent or filtered out by noise suppression"
+            ),
+            details={
+                "key_presses": n_keys,
+                "clicks": n_clicks,
+                "clicks_per_min": round(n_clicks / max(audio_min, 1e-9), 1),
+                "best_alignment_ratio": round(ratio, 2),
+                "needed_ratio": self.min_peak_ratio,
+                "searched_ms": None if found is None else [round(float(found.get("offset_ms", 0.0)), 1)],
+                "clocks_aligned": aligned,
+            },
+        )
+        windows = self._windows_no_offset(dur, key_ms, score)
+        metrics = {
+            "key_presses": n_keys,
+            "clicks": n_clicks,
+            "clicks_per_min": round(n_clicks / max(audio_min, 1e-9), 1),
+            "clocks_aligned": aligned,
+            "offset_found": False,
+            "peak_ratio": round(ratio, 2),
+            "feature_scores": {"keys_without_sound": round(score, 4)},
+        }
+        return AnalyzerResult(
+            name=self.name,
+            status=Status.OK,
+            score=score,
+            confidence=confidence,
+            reason="no click train matches the log; a silent keyboard or noise suppression would look the same",
+            evidence=(ev,),
+            windows=windows,
+            metrics=metrics,
+        )
+
+    def _windows_no_offset(self, duration_s, key_ms, score):
+        edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
+        n = np.histogram(key_ms / 1000.0, bins=edges)[0]
+        return tuple(
+            WindowScore(float(edges[i]), float(edges[i + 1]), float(score) if n[i] >= 10 else None, int(n[i]))
+            for i in range(edges.size - 1)
+        )
+
+    # ------------------------------------------------------------ with offset
+    def _with_offset(self, tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1):
+        dur = tracks.duration_s
+        scale = found["scale_ms"]
+        d0, _ = af.refine_offset(
+            a_ms=key_ms, b_ms=c_ms, guess_ms=found["offset_ms"], half_width_ms=max(10.0, 2.0 * scale),
+            bandwidth_ms=max(1.5, scale / 2.0),
+        )
+        # only keys whose click would fall inside the audio can be heard
+        heard = (key_ms + d0 >= a0 * 1000.0 + 20.0) & (key_ms + d0 <= a1 * 1000.0 - 20.0)
+        key_ms = key_ms[heard]
+        n_keys = int(key_ms.size)
+        tol = float(self.match_ms)
+        # follow a drifting clock (the two clocks' rates differ by up to ~100 ppm: 0.36 s an hour)
+        idx, res, local = self._track_offset(key_ms, c_ms, d0, tol)
+        ok = idx >= 0
+        core = af.core_spread(residuals=res[ok], half_width=tol)
+        sd = core["sd"] if math.isfinite(core["sd"]) else 0.0
+        n_core = core["n_core"]
+        # each key's probability that its nearest click is its own (not a chance sound in the window)
+        heard_p = np.zeros(key_ms.size)
+        if core["n"] and math.isfinite(core["mean"]):
+            g = core["weight"] * np.exp(-0.5 * ((res[ok] - core["mean"]) / max(sd, 0.5)) ** 2) / (max(sd, 0.5) * math.sqrt(2 * math.pi))
+            heard_p[ok] = g / (g + (1.0 - core["weight"]) / (2.0 * tol))
+        n_match = int(round(float(heard_p.sum())))
+        sure = heard_p >= 0.5
+        # lower 95 % bound of the sd (chi-square, approximately): few matches cannot make a large spread
+        sd_low = sd * max(0.0, 1.0 - 1.645 / math.sqrt(max(2.0 * n_core, 1.0)))
+        s_jitter = _logistic((sd_low - self.spread_at_half_ms) / (0.15 * self.spread_at_half_ms)) if n_core >= 10 else 0.0
+        # heavy tail: matches beyond 3x the genuine spread, above what chance sounds put there
+        far = 3.0 * self.spread_at_half_ms
+        if core["n"] and far < tol:
+            seen = float(np.sum(np.abs(res[ok] - core["mean"]) > far))
+            expected = (1.0 - core["weight"]) * core["n"] * (tol - far) / tol
+            tail = float(max(0.0, seen - expected) / max(n_core, 1.0))
+        else:
+            tail = 0.0
+        offset = float(np.median(local))
+        drift = float(local.max() - local.min())
+
+        scores: dict[str, float] = {"click_lag_jitter": s_jitter}
+        evidence: list[Evidence] = []
+        t_first = _clip_t(key_ms[0] / 1000.0, dur)
+        t_last = _clip_t(key_ms[-1] / 1000.0, dur)
+        evidence.append(
+            Evidence(
+                analyzer=self.name,
+                kind="click_lag_jitter",
+                start_s=t_first,
+                end_s=max(t_first, t_last),
+                score=s_jitter,
+                summary=(
+                    f"{n_match} of {n_keys} logged key presses have a click in the audio; the click-to-key lag "
+                    f"spreads by {sd:.1f} ms (sd of the core; {100 * tail:.0f} % of matches more than "
+                    f"{3 * self.spread_at_half_ms:.0f} ms off): "
+                    + (
+                        "far wider than a keyboard at the machine gives (a few ms): the keys reached the logged "
+                        "machine through a jittery network"
+                        if s_jitter >= 0.5
+                        else "consistent with typing at the logged machine"
+                    )
+                ),
+                details={
+                    "matched": n_match,
+                    "key_presses": n_keys,
+                    "spread_ms": round(sd, 2),
+                    "spread_low95_ms": round(sd_low, 2),
+                    "core_share": round(core["weight"], 3),
+                    "mad_sd_ms": None if not math.isfinite(core["mad_sd"]) else round(core["mad_sd"], 2),
+                    "tail_share": round(tail, 3),
+                    "match_window_ms": tol,
+                    "examples": [
+                        {"t_s": round(float(key_ms[i] / 1000.0), 3), "lag_ms": round(float(res[i] + local[i]), 1)}
+                        for i in np.flatnonzero(sure)[:: max(1, int(sure.sum()) // 12)][:12]
+                    ],
+                },
+            )
+        )
+        if aligned:
+            # lag = click - key; keys logged after their click -> negative lag
+            late = -offset
+            s_lag = _logistic((late - self.lag_at_half_ms) / (0.15 * self.lag_at_half_ms))
+            scores["transport_lag"] = s_lag
+            evidence.append(
+                Evidence(
+                    analyzer=self.name,
+                    kind="transport_lag",
+                    start_s=t_first,
+                    end_s=max(t_first, t_last),
+                    score=s_lag,
+                    summary=(
+                        f"keys are logged {late:.0f} ms after their click is heard (median; the clocks are aligned): "
+                        + (
+                            "the key events reached the machine long after the keys were pressed"
+                            if s_lag >= 0.5
+                            else "consistent with a keyboard at the logged machine"
+                        )
+                    ),
+                    details={"key_after_click_ms": round(late, 1), "offset_drift_ms": round(drift, 1)},
+                )
+            )
+
+        # stretches of the log with no clicks (keys injected, someone else typing)
+        edges = kt.window_edges(duration_s=dur, window_s=self.window_s)
+        t_keys = key_ms / 1000.0
+        n_w = np.histogram(t_keys, bins=edges)[0]
+        m_w = np.round(np.histogram(t_keys, bins=edges, weights=heard_p)[0]).astype(np.int64)
+        rate = n_match / max(n_keys, 1)
+        miss_sur = kt.binomial_surprise_many(k=n_w - m_w, n=n_w, p0=min(max(1.0 - rate, 1e-6), 1 - 1e-6))
+        n_tests = max(1, int(np.count_nonzero(n_w >= 10)))
+        miss_sur = np.where((n_w >= 10) & (m_w < 0.5 * rate * n_w), miss_sur - math.log10(n_tests), 0.0)
+        bad = np.flatnonzero(miss_sur >= 2.0)
+        s_miss = kt.surprise_score(float(miss_sur.max(initial=0.0)), at_half=self.surprise_at_half)
+        scores["keys_without_sound"] = s_miss
+        if bad.size:
+            evidence.append(
+                Evidence(
+                    analyzer=self.name,
+                    kind="keys_without_sound",
+                    start_s=float(edges[bad[0]]),
+                    end_s=float(edges[bad[-1] + 1]),
+                    score=s_miss,
+                    summary=(
+                        f"in {bad.size} stretch(es) of {self.window_s:g} s, {int((n_w - m_w)[bad].sum())} of "
+                        f"{int(n_w[bad].sum())} logged key presses have no click, where the rest of the session "
+                        f"has clicks for {100 * rate:.0f} % of its keys: keys not typed at the microphone's keyboard"
+                    ),
+                    details={
+                        "stretches": [
+                            {"start_s": round(float(edges[i]), 1), "end_s": round(float(edges[i + 1]), 1),
+                             "keys": int(n_w[i]), "matched": int(m_w[i]), "surprise_log10": round(float(miss_sur[i]), 2)}
+                            for i in bad[:12]
+                        ],
+                        "session_match_rate": round(rate, 3),
+                    },
+                )
+            )
+
+        # clicks while the log is idle
+        ev_ms = np.sort(np.r_[key_ms, up_ms]) if up_ms.size else key_ms
+        loc_c = np.interp(c_ms, key_ms, local)  # clicks mapped onto the log clock
+        c_log = c_ms - loc_c
+        j = np.searchsorted(ev_ms, c_log)
+        near = np.minimum(
+            np.abs(c_log - ev_ms[np.clip(j - 1, 0, ev_ms.size - 1)]), np.abs(ev_ms[np.clip(j, 0, ev_ms.size - 1)] - c_log)
+        )
+        matched_rise = c_rise[idx[sure]] if sure.any() else np.zeros(0)
+        rise_thr = float(np.percentile(matched_rise, 20)) if matched_rise.size >= 10 else self.click_rise_db
+        in_span = (c_log >= ev_ms[0]) & (c_log <= ev_ms[-1])  # typing before or after the log: not judged
+        idle = (near > self.idle_gap_s * 1000.0) & (c_rise >= rise_thr) & in_span
+        trains = self._trains(c_ms[idle])
+        n_idle = int(sum(b - a for a, b in trains))
+        s_idle = _logistic((n_idle - self.idle_clicks_at_half) / (0.25 * self.idle_clicks_at_half)) if n_idle else 0.0
+        scores["clicks_without_keys"] = s_idle
+        ci = c_ms[idle]
+        if trains:
+            evidence.append(
+                Evidence(
+                    analyzer=self.name,
+                    kind="clicks_without_keys",
+                    start_s=_clip_t(ci[trains[0][0]] / 1000.0, dur),
+                    end_s=_clip_t(ci[trains[-1][1] - 1] / 1000.0, dur),
+                    score=s_idle,
+                    summary=(
+                        f"{n_idle} keyboard-like clicks in {len(trains)} train(s) of >= {int(self.idle_train_clicks)} "
+                        f"were heard while the keystroke log was idle (no key event within {self.idle_gap_s:g} s): "
+                        f"typing that the log does not show"
+                    ),
+                    details={
+                        "clicks": n_idle,
+                        "trains": [
+                            {"start_s": round(float(ci[a] / 1000.0), 2), "end_s": round(float(ci[b - 1] / 1000.0), 2),
+                             "clicks": int(b - a)}
+                            for a, b in trains[:12]
+                        ],
+                        "rise_threshold_db": round(rise_thr, 1),
+                    },
+                )
+            )
+
+        score = 1.0 - float(np.prod([1.0 - s for s in scores.values()]))
+        confidence = float(min(1.0, n_match / self.full_confidence_keys))
+        windows = self._windows(edges, n_w, m_w, t_keys, sure, res, core["mean"], miss_sur)
+        metrics = {
+            "key_presses": n_keys,
+            "clicks": n_clicks,
+            "clicks_per_min": round(n_clicks / max(audio_min, 1e-9), 1),
+            "clocks_aligned": aligned,
+            "offset_found": True,
+            "offset_ms": round(offset, 2),
+            "offset_drift_ms": round(drift, 2),
+            "peak_ratio": round(found["ratio"], 2),
+            "peak_scale_ms": found["scale_ms"],
+            "matched": n_match,
+            "match_rate": round(rate, 4),
+            "spread_ms": round(sd, 2),
+            "core_share": round(core["weight"], 3),
+            "tail_share": round(tail, 3),
+            "idle_train_clicks": n_idle,
+            "feature_scores": {k: round(v, 4) for k, v in scores.items()},
+        }
+        reason = ""
+        if n_match < self.full_confidence_keys:
+            reason = f"{n_match} key presses matched to clicks: low confidence"
+        return AnalyzerResult(
+            name=self.name,
+            status=Status.OK,
+            score=float(min(max(score, 0.0), 1.0)),
+            confidence=confidence,
+            reason=reason,
+            evidence=tuple(sorted(evidence, key=lambda e: -e.score)),
+            windows=windows,
+            metrics=metrics,
+        )
+
+    def _track_offset(self, key_ms, c_ms, d0, tol):
+        """Match keys to clicks while following a slowly drifting offset.
+
+        Two clocks at slightly different rates drift apart linearly (100 ppm
+        is 0.36 s an hour), and a recording's timeline can wander by a few
+        ms. The offset is followed like a phase-locked loop: at points 5 s
+        apart, from the point where the keys coincide best with ``d0``
+        outwards, the *mode* of the click-to-key lags of the keys within
+        ``track_window_s`` (a histogram peak: chance sounds spread evenly,
+        the key's own clicks pile up) is searched within 15 ms of the
+        prediction (last mode plus the recent drift rate); where no clear
+        mode exists the prediction is kept. The key-up clicks, 50-200 ms
+        after the key-down, stay outside the 15 ms search and cannot capture
+        the loop.
+
+        Returns
+        -------
+        idx, res, local : np.ndarray
+            Nearest click within ``tol`` of the expected time (-1 none), its
+            residual to the local offset, and the local offset at each key (ms).
+        """
+        half = self.track_window_s * 1000.0
+        search = 15.0
+        grid = np.arange(key_ms[0], key_ms[-1] + 5000.0, 5000.0)
+        lo = np.searchsorted(key_ms, grid - half)
+        hi = np.searchsorted(key_ms, grid + half, side="right")
+        bins = np.arange(-search, search + 1.0, 1.0)
+
+        def mode_near(gi: int, pred: float, rate: float = 0.0, expect=None) -> tuple[float, float]:
+            keys = key_ms[lo[gi] : hi[gi]]
+            if keys.size < 8:
+                return math.nan, 0.0
+            # expected lag of each key: the prediction moved along the drift rate (or a given curve)
+            if expect is None:
+                expect = pred + rate * (keys - grid[gi])
+            else:
+                expect = expect[lo[gi] : hi[gi]]
+            j0 = np.searchsorted(c_ms, keys + expect - search)
+            j1 = np.searchsorted(c_ms, keys + expect + search, side="right")
+            cnt = j1 - j0
+            if cnt.sum() == 0:
+                return math.nan, 0.0
+            ki = np.repeat(np.arange(keys.size), cnt)
+            ci = np.repeat(j0, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+            lags = c_ms[ci] - keys[ki] - expect[ki]
+            h = np.convolve(np.histogram(lags, bins=bins)[0].astype(float), [1.0, 2.0, 1.0], "same")
+            j = int(np.argmax(h))
+            if h[j] < 12.0 or h[j] < 3.0 * max(float(np.mean(h)), 1e-9):
+                return math.nan, float(h[j])
+            # the mode, refined as the mean of the lags within 3 ms of it
+            near = lags[np.abs(lags - 0.5 * (bins[j] + bins[j + 1])) <= 3.0]
+            centre = float(np.mean(near)) if near.size else 0.5 * (bins[j] + bins[j + 1])
+            at = pred if expect is None else float(np.interp(grid[gi], keys, expect))
+            return at + centre, float(h[j])
+
+        # anchor: the grid point whose keys coincide best with d0
+        strength = np.array([mode_near(i, d0)[1] for i in range(grid.size)])
+        start = int(np.argmax(strength))
+        modes = np.full(grid.size, np.nan)
+        rate = 0.0
+        for direction in (1, -1):
+            pred = float(d0)
+            hist_t: list[float] = []
+            hist_v: list[float] = []
+            i = start if direction == 1 else start - 1
+            if direction == -1 and np.isfinite(modes[start]) and start > 0:
+                hist_t, hist_v = [grid[start]], [float(modes[start])]
+                pred = float(modes[start]) + rate * (grid[start - 1] - grid[start])
+            while 0 <= i < grid.size:
+                m, _ = mode_near(i, pred, rate)
+                if math.isfinite(m):
+                    modes[i] = m
+                    hist_t.append(grid[i])
+                    hist_v.append(m)
+                    if len(hist_t) >= 6:
+                        tt = np.array(hist_t[-24:])
+                        vv = np.array(hist_v[-24:])
+                        rate = float(np.clip(np.polyfit(tt, vv, 1)[0], -5e-4, 5e-4))
+                    pred = m
+                nxt = i + direction
+                if 0 <= nxt < grid.size:
+                    pred = pred + rate * (grid[nxt] - grid[i])
+                i = nxt
+
+        def curve(modes):
+            good = np.isfinite(modes)
+            if not good.any():
+                return np.full(key_ms.size, float(d0))
+            g, mg = grid[good], modes[good]
+            out = np.interp(key_ms, g, mg)
+            if good.sum() >= 4 and np.ptp(g) > 0:
+                slope = float(np.clip(np.polyfit(g, mg, 1)[0], -5e-4, 5e-4))
+                before, after = key_ms < g[0], key_ms > g[-1]
+                out[before] = mg[0] + slope * (key_ms[before] - g[0])
+                out[after] = mg[-1] + slope * (key_ms[after] - g[-1])
+            return out
+
+        local = curve(modes)
+        for _ in range(2):  # refine every point against the whole curve (removes the loop's start-up lag)
+            modes = np.array([mode_near(i, 0.0, expect=local)[0] for i in range(grid.size)])
+            if not np.isfinite(modes).any():
+                break
+            local = curve(modes)
+        idx, res = af.match_events(a_ms=key_ms, b_ms=c_ms, offset_ms=local, tol_ms=tol)
+        return idx, res, local
+
+    def _trains(self, t_ms: np.ndarray) -> list[tuple[int, int]]:
+        """Runs of clicks with gaps <= 1 s and at least ``idle_train_clicks`` clicks (start, end) indices."""
+        if t_ms.size < self.idle_train_clicks:
+            return []
+        brk = np.flatnonzero(np.diff(t_ms) > 1000.0) + 1
+        starts = np.r_[0, brk]
+        ends = np.r_[brk, t_ms.size]
+        return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= self.idle_train_clicks]
+
+    def _windows(self, edges, n_w, m_w, t_keys, ok, res, mu, miss_sur):
+        out = []
+        for i in range(edges.size - 1):
+            if n_w[i] < 10:
+                out.append(WindowScore(float(edges[i]), float(edges[i + 1]), None, int(n_w[i])))
+                continue
+            sel = ok & (t_keys >= edges[i]) & (t_keys < edges[i + 1])
+            r = res[sel]
+            s_j = 0.0
+            if r.size >= 10:
+                sd_w = float(1.4826 * np.median(np.abs(r - mu)))
+                s_j = _logistic((sd_w - self.spread_at_half_ms) / (0.25 * self.spread_at_half_ms))
+            s_m = kt.surprise_score(float(miss_sur[i]), at_half=self.surprise_at_half)
+            out.append(WindowScore(float(edges[i]), float(edges[i + 1]), float(max(s_j, s_m)), int(n_w[i])))
+        return tuple(out)
