@@ -22,9 +22,13 @@ a fresh process:
   inside an active interval;
 * landmark size: the full scan at ``max_side`` 640 and 960 over the first
   60 s (face presence, frames with hands, occlusion events);
-* peak RSS of an adaptive scan of a 1-minute and a 10-minute recording
-  (cut from / looped from the built one by remuxing, so the picture is the
-  same), each in its own process.
+* peak RSS (VmHWM) of an adaptive scan of a 1-minute and a 10-minute
+  recording (cut from / looped from the built one by remuxing, so the
+  picture is the same), each in its own process.
+
+Each stage also reports its CPU time and how busy the rest of the machine
+was meanwhile ("other load", in cores): on a shared machine the wall-clock
+speed drops with it.
 
 Usage::
 
@@ -339,9 +343,21 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
         cpu_s=round(cpu, 2),
         others=round(max(machine_busy_s() - busy0 - cpu, 0.0) / wall, 2),
         x_realtime=round(info["video_s"] / wall, 2),
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mb=round(peak_rss_mb(), 1),
     )
     return info
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ``ru_maxrss`` would include the parent's from before exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def stage(name: str, clip: Path, out: Path | None = None, **kw) -> dict:
@@ -376,12 +392,18 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="build (or reuse) the recordings in this directory")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--_stage")
+    ap.add_argument("--_build")
     ap.add_argument("--_clip")
     ap.add_argument("--_out")
     ap.add_argument("--_args", default="{}")
     args = ap.parse_args()
     if args._stage:
         print(json.dumps(run_stage(args._stage, args._clip, args._out, json.loads(args._args))))
+        return
+    if args._build:
+        out = Path(args._build)
+        truth = build_recording(args.source, out, args.minutes * 60, seed=args.seed)
+        out.with_suffix(".json").write_text(json.dumps(truth, indent=1))
         return
     if not args.source.is_file():
         sys.exit(f"source clip not found: {args.source} (needs ../shared/data beside the repository)")
@@ -396,11 +418,14 @@ def main() -> None:
         seconds = args.minutes * 60
         rec = work / f"sweeps_{args.minutes:g}min.mp4"
         truth_path = rec.with_suffix(".json")
-        if rec.is_file() and truth_path.is_file():
-            truth = json.loads(truth_path.read_text())
-        else:
-            truth = build_recording(args.source, rec, seconds, seed=args.seed)
-            truth_path.write_text(json.dumps(truth, indent=1))
+        if not (rec.is_file() and truth_path.is_file()):
+            # in its own process: the source frames it holds (~0.8 GB) stay out of this one
+            cmd = [sys.executable, __file__, "--_build", str(rec), "--minutes", str(args.minutes), "--seed",
+                   str(args.seed), "--source", str(args.source)]  # fmt: skip
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"building the recording failed:\n{r.stderr[-3000:]}")
+        truth = json.loads(truth_path.read_text())
         sweeps = truth["sweeps"]
         print(
             f"recording: {truth['source']} ping-pong looped to {truth['seconds']:.0f} s, {truth['width']}x{truth['height']} "

@@ -22,11 +22,11 @@ Per decoded frame (~0.3 ms)
 Trigger (see :class:`ScanTrigger`)
     Zone motion above ``median + k_mad * 1.4826 * MAD`` of the last
     ``window_s`` of zone motion (and above ``floor`` and ``ratio`` times the
-    median); or a landmarked frame with a hand landmark inside the face
-    zone; or a landmarked frame without a face (for at most
-    ``face_lost_s``). A motion trigger at ``t`` makes
-    ``[t - lookback_s, t + hold_s]`` active, a landmark trigger
-    ``[t, t + hold_s]``; overlapping intervals merge. The two kinds
+    median; no motion trigger before the first face is landmarked); or a
+    landmarked frame with a hand landmark inside the face zone; or a
+    landmarked frame without a face (for at most ``face_lost_s``). A
+    motion trigger at ``t`` makes ``[t - lookback_s, t + hold_s]`` active,
+    a landmark trigger ``[t, t + hold_s]``; overlapping intervals merge. The two kinds
     complement each other: a quick sweep moves a lot (motion), a slow one
     is still over the face at the next base-rate frame (hand), and once
     dense, a hand kept near the face keeps the interval open.
@@ -126,7 +126,7 @@ __all__ = [
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 1
+SCAN_FORMAT_VERSION = 2
 SCAN_MODES = ("adaptive", "full")
 #: Longer side of the per-frame motion thumbnails (pixels).
 THUMB_SIDE = 160
@@ -195,9 +195,12 @@ class ScanTrigger:
     window_s : float
         Length of the running baseline.
     min_history_s : float
-        Before this much baseline exists, only ``warmup_floor`` applies.
+        Before this much baseline exists, only ``warmup_floor`` applies. The
+        baseline starts with the first face zone (until a face has been
+        landmarked there is nothing to occlude and motion does not trigger).
     warmup_floor : float
-        Absolute threshold while the baseline is too short.
+        Absolute threshold while the baseline is too short (a talking head
+        filling the picture moves up to ~5 grey levels; hand sweeps 4-22).
     hand_in_zone : bool
         A landmarked frame with a hand landmark inside the face zone triggers.
     face_lost_s : float
@@ -212,7 +215,7 @@ class ScanTrigger:
     ratio: float = 2.0
     window_s: float = 10.0
     min_history_s: float = 1.0
-    warmup_floor: float = 3.0
+    warmup_floor: float = 6.0
     hand_in_zone: bool = True
     face_lost_s: float = 2.0
 
@@ -327,7 +330,8 @@ class MotionTrack:
     global_motion : ndarray of float32, shape (n,)
         The same over the whole thumbnail.
     threshold : ndarray of float32, shape (n,)
-        The motion trigger's threshold at that frame (see :class:`ScanTrigger`).
+        The motion trigger's threshold at that frame (see :class:`ScanTrigger`);
+        +inf before the first face zone (no motion trigger then).
     thumb_size : (int, int)
         Width and height of the thumbnails.
     """
@@ -1250,13 +1254,16 @@ class _Scanner:
                 xa, ya = int(math.floor(x0 * tw)), int(math.floor(y0 * th))
                 xb, yb = max(int(math.ceil(x1 * tw)), xa + 1), max(int(math.ceil(y1 * th)), ya + 1)
                 zone_m = cv2.mean(diff[ya:yb, xa:xb])[0]
-        thr = self.baseline.threshold()
-        if e.idx > 0:
-            if zone_m > thr and self.mode == "adaptive":
-                with self.cond:
-                    self.counts["triggers_motion"] += 1
-                    self.intervals.add(e.t - self.lookback_s, e.t + self.hold_s)
-            self.baseline.push(zone_m)
+        if zone is None:
+            thr = math.inf  # no face yet: nothing to occlude, no baseline
+        else:
+            thr = self.baseline.threshold()
+            if e.idx > 0:
+                if zone_m > thr and self.mode == "adaptive":
+                    with self.cond:
+                        self.counts["triggers_motion"] += 1
+                        self.intervals.add(e.t - self.lookback_s, e.t + self.hold_s)
+                self.baseline.push(zone_m)
         a, i = self.motion.add()
         a["t_s"][i], a["zone_motion"][i], a["global_motion"][i], a["threshold"][i] = e.t, zone_m, glob_m, thr
         self.timing["motion"] += time.perf_counter() - t0 - (t2 - t1)
