@@ -853,3 +853,54 @@ def core_spread(*, residuals: np.ndarray, half_width: float, n_iter: int = 60) -
         if done:
             break
     return {"mean": mu, "sd": sd, "weight": w, "n": n, "n_core": w * n, "mad_sd": mad}
+
+
+def speech_probe_windows(
+    *,
+    speech: np.ndarray,
+    hop_s: float,
+    t0_s: float = 0.0,
+    window_s: float = 6.0,
+    every_s: float = 60.0,
+    min_windows: int = 4,
+    full_below_s: float = 90.0,
+) -> list[tuple[float, float]]:
+    """Where to landmark the face densely so lip sync can be checked at bounded cost.
+
+    A recording shorter than ``full_below_s`` is probed whole. A longer one
+    gets one window of ``window_s`` per ``every_s`` of recording (at least
+    ``min_windows``), each placed where speech is densest within its stretch,
+    so the lip-sync check sees the whole session at a fixed share of the cost.
+
+    Parameters
+    ----------
+    speech : np.ndarray [shape=(n,), dtype=bool]
+        Speech activity per envelope frame (:func:`speech_activity`).
+    hop_s : float
+        Envelope hop in seconds.
+    t0_s : float
+        Session time of frame 0.
+
+    Returns
+    -------
+    list of (start_s, end_s)
+    """
+    sp = np.asarray(speech, dtype=bool)
+    total = sp.size * hop_s
+    if sp.size == 0:
+        return []
+    if total <= full_below_s:
+        return [(float(t0_s), float(t0_s + total))]
+    n_win = max(min_windows, int(total // every_s))
+    w = max(1, int(round(window_s / hop_s)))
+    csum = np.r_[0, np.cumsum(sp)]
+    out = []
+    edges = np.linspace(0, sp.size, n_win + 1).astype(int)
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b - a <= w:
+            start = a
+        else:
+            dens = csum[a + w : b + 1] - csum[a : b + 1 - w]
+            start = a + int(np.argmax(dens))
+        out.append((float(t0_s + start * hop_s), float(t0_s + min(start + w, sp.size) * hop_s)))
+    return out

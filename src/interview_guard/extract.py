@@ -25,6 +25,30 @@ ProgressHook = Callable[..., None]
 # Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
 _EPOCH_MS_MIN = 1e11
 
+#: Videos up to this long are landmarked at every frame (cheap in absolute
+#: terms); longer ones go through the adaptive sampler.
+FULL_RATE_BELOW_S = 60.0
+
+
+def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tuple[float, float]]:
+    """Stretches of speech where the video scan landmarks every frame for the lip-sync check."""
+    from .audio_decode import session_audio
+    from .audio_features import speech_activity, speech_envelope, speech_probe_windows
+    from .errors import MediaError
+
+    try:
+        audio = session_audio(audio_path=session.audio if "audio_info" in tracks.extra else None,
+                              video_path=None if "audio_info" in tracks.extra else session.video)
+    except MediaError as exc:
+        warn.append(f"audio not decodable ({exc}): lip sync not checked")
+        return []
+    if audio is None:
+        return []
+    tracks.audio = audio  # decoded once, reused below
+    hop = 0.02
+    env, t0 = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=hop)
+    return speech_probe_windows(speech=speech_activity(env_db=env, hop_s=hop), hop_s=hop, t0_s=audio.start_s + t0)
+
 
 def keystroke_origin_ms(t_first_ms: float, metadata) -> tuple[float, bool, str | None]:
     """How to move keystroke times onto the session clock.
@@ -121,8 +145,12 @@ def extract_tracks(
     ):
         from .track_cache import load_or_scan
 
-        scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir,
-                            **(video_options or {}))
+        opts = dict(video_options or {})
+        # short recordings are landmarked whole; the adaptive sampler pays off on long ones
+        opts.setdefault("mode", "full" if tracks.video.duration_s <= FULL_RATE_BELOW_S else "adaptive")
+        if Stream.AUDIO in wanted and opts["mode"] != "full":
+            opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
+        scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
         tracks.extra.update(pixels=scan.pixels, motion=scan.motion, keyframes=scan.keyframes,
                             video_active=scan.active, video_scan=scan.stats)
@@ -135,22 +163,23 @@ def extract_tracks(
             warn.append(f"{name}: {dec.decode_errors} damaged video packet(s) skipped")
         if len(scan.face) and scan.face.presence_rate < 0.5:
             warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
-        if len(scan.face) and scan.face.present.any():
-            duration = max(duration, float(scan.face.t_s[-1]))
+        if len(scan.motion):
+            duration = max(duration, float(scan.motion.t_s[-1]))
     if Stream.AUDIO in wanted:
-        has_file = "audio_info" in tracks.extra
-        if has_file or (tracks.video is not None and tracks.video.has_audio):
-            from .audio_decode import session_audio
+        if tracks.audio is None:  # not decoded yet for the lip-sync probes
+            has_file = "audio_info" in tracks.extra
+            if has_file or (tracks.video is not None and tracks.video.has_audio):
+                from .audio_decode import session_audio
 
-            tracks.audio = session_audio(audio_path=session.audio if has_file else None,
-                                         video_path=None if has_file else session.video)
-            if tracks.audio is not None:
-                m, name = tracks.audio.meta, Path(tracks.audio.source).name
-                if m.get("gaps_filled"):
-                    warn.append(f"{name}: {m['gaps_filled']} gap(s) in the audio ({m['gap_seconds']:.1f} s) filled with silence")
-                if m.get("decode_errors"):
-                    warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
-                duration = max(duration, tracks.audio.end_s)
+                tracks.audio = session_audio(audio_path=session.audio if has_file else None,
+                                             video_path=None if has_file else session.video)
+        if tracks.audio is not None:
+            m, name = tracks.audio.meta, Path(tracks.audio.source).name
+            if m.get("gaps_filled"):
+                warn.append(f"{name}: {m['gaps_filled']} gap(s) in the audio ({m['gap_seconds']:.1f} s) filled with silence")
+            if m.get("decode_errors"):
+                warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
+            duration = max(duration, tracks.audio.end_s)
             if progress:
                 progress("audio", completed=1, total=1)
     if not math.isfinite(duration) or duration < 0:

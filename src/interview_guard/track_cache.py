@@ -205,7 +205,7 @@ def load_or_scan(path, *, cache_dir=None, refresh=False, progress=None, models_d
             "format": ["video_scan", getattr(video_scan, "SCAN_FORMAT_VERSION", 1), TRACKS_FORMAT_VERSION],
             "video_sha256": file_sha256(path),
             "models": _model_hashes(models_dir, True, True),
-            "params": {k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v) for k, v in sorted(params.items())},
+            "params": video_scan.scan_parameters(**params),
         }
         key = hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
         entry = Path(directory) / key[:2] / f"{key}.scan.npz"

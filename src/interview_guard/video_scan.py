@@ -126,7 +126,7 @@ __all__ = [
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 2
+SCAN_FORMAT_VERSION = 3
 SCAN_MODES = ("adaptive", "full")
 #: Longer side of the per-frame motion thumbnails (pixels).
 THUMB_SIDE = 160
@@ -272,6 +272,10 @@ class PixelTrack:
         the in-face hand landmarks (3x3 average) minus ``face_luma``. A real
         hand in front of a face differs from it; a swap that paints the face
         over the hand does not.
+    face_crop : ndarray of uint8, shape (n, 32, 32)
+        The face's bounding box of the luma, resized to 32x32 (zeros where no
+        face): what the face region looks like, so an analyzer can tell a hand
+        in front of the face from a face painted over the hand.
     work_size : (int, int)
         Width and height of the luma the values were measured on.
     """
@@ -284,14 +288,22 @@ class PixelTrack:
     face_luma: np.ndarray
     hand_inside_luma_delta: np.ndarray
     work_size: tuple[int, int] = (0, 0)
+    face_crop: np.ndarray | None = None
 
     COLUMNS = ("ring_motion", "inner_motion", "bg_motion", "face_texture", "face_luma", "hand_inside_luma_delta")
+    CROP = 32
 
     def __post_init__(self) -> None:
         self.t_s = np.asarray(self.t_s, dtype=np.float64)
         for name in self.COLUMNS:
             setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         self.work_size = (int(self.work_size[0]), int(self.work_size[1]))
+        n = self.t_s.shape[0]
+        if self.face_crop is None:
+            self.face_crop = np.zeros((n, self.CROP, self.CROP), np.uint8)
+        self.face_crop = np.asarray(self.face_crop, dtype=np.uint8)
+        if self.face_crop.shape != (n, self.CROP, self.CROP):
+            raise ParameterError(f"PixelTrack.face_crop has shape {self.face_crop.shape}, expected ({n}, 32, 32)")
         _check_rows("PixelTrack", self, self.COLUMNS)
 
     @classmethod
@@ -305,7 +317,8 @@ class PixelTrack:
     def select(self, mask) -> "PixelTrack":
         """The rows where ``mask`` (boolean or integer indices) holds."""
         m = np.asarray(mask)
-        return PixelTrack(self.t_s[m], *(getattr(self, c)[m] for c in self.COLUMNS), work_size=self.work_size)
+        return PixelTrack(self.t_s[m], *(getattr(self, c)[m] for c in self.COLUMNS), work_size=self.work_size,
+                          face_crop=self.face_crop[m])
 
     def __eq__(self, other) -> bool:
         return _dataclass_equal(self, other)
@@ -602,6 +615,20 @@ def _luma(vf, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)
 
 
+def _face_crop(gray: np.ndarray, box) -> np.ndarray | None:
+    """The face box (normalised x0, y0, x1, y1) of ``gray`` resized to PixelTrack.CROP squared."""
+    cv2 = _cv2()
+    H, W = gray.shape
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None
+    a, b = int(max(math.floor(x0 * W), 0)), int(max(math.floor(y0 * H), 0))
+    c, d = int(min(math.ceil(x1 * W), W)), int(min(math.ceil(y1 * H), H))
+    if c - a < 4 or d - b < 4:
+        return None
+    return cv2.resize(gray[b:d, a:c], (PixelTrack.CROP, PixelTrack.CROP), interpolation=cv2.INTER_AREA)
+
+
 def _pixel_row(gray: np.ndarray, prev: np.ndarray | None, face_lm: np.ndarray, hand_lm: np.ndarray) -> tuple:
     """The six PixelTrack values of one frame (see :class:`PixelTrack`)."""
     cv2 = _cv2()
@@ -734,7 +761,8 @@ def _hand_rows() -> _Rows:
 
 def _pixel_rows() -> _Rows:
     nan = np.float32(np.nan)
-    return _Rows({"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, nan) for c in PixelTrack.COLUMNS}})
+    return _Rows({"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, nan) for c in PixelTrack.COLUMNS},
+                  "face_crop": ((PixelTrack.CROP, PixelTrack.CROP), np.uint8, 0)})
 
 
 def _motion_rows() -> _Rows:
@@ -833,6 +861,7 @@ def scan_video(
     face_options=None,
     hand_options=None,
     parallel: bool = True,
+    dense_windows=(),
 ) -> VideoScan:
     """Scan a video: motion on every frame, face and hand landmarks where needed.
 
@@ -845,6 +874,9 @@ def scan_video(
         Landmarking rate outside active intervals.
     dense_fps : float
         Landmarking rate inside active intervals (at most the source rate).
+    dense_windows : sequence of (float, float)
+        Time windows landmarked at every frame whatever the trigger says (the
+        lip-sync check asks for a few stretches of speech); sorted or not.
     lookback_s : float
         How far before a motion trigger dense landmarking starts: the length
         of the delay line (0 to 5 s).
@@ -916,6 +948,7 @@ def scan_video(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,
                     hand_runner=hand_runner, stats=stats, progress=progress, total=total, pool=pool,
+                    dense_windows=dense_windows,
                 )  # fmt: skip
                 try:
                     frames = scanner.frames(av, container, stream, p)
@@ -958,6 +991,7 @@ def scan_parameters(**params) -> dict:
     for k in ("base_fps", "dense_fps", "lookback_s", "hold_s"):
         out[k] = float(out[k])
     out["max_side"] = None if out["max_side"] is None else int(out["max_side"])
+    out["dense_windows"] = [[float(a), float(b)] for a, b in sorted(out["dense_windows"] or ())]
     out["format"] = SCAN_FORMAT_VERSION
     return out
 
@@ -966,8 +1000,9 @@ class _Scanner:
     """State of one scan: the head (decode, motion, trigger) and the tail (landmarks)."""
 
     def __init__(self, *, mode, base_fps, dense_fps, lookback_s, hold_s, trigger, max_side, face_runner,
-                 hand_runner, stats: DecodeStats, progress, total, pool=None) -> None:  # fmt: skip
+                 hand_runner, stats: DecodeStats, progress, total, pool=None, dense_windows=()) -> None:  # fmt: skip
         self.mode = mode
+        self.sync_windows = deque(sorted((float(a), float(b)) for a, b in dense_windows if b > a))
         self.base_fps, self.dense_fps = base_fps, dense_fps
         self.lookback_s, self.hold_s = lookback_s, hold_s
         self.trig: ScanTrigger = trigger
@@ -1282,8 +1317,11 @@ class _Scanner:
                 self.in_active = True
         elif self.in_active:
             self._close_active()
-        period = 0.0 if full else (1.0 / self.dense_fps if dense else 1.0 / self.base_fps)
-        if full or e.t - self.last_lm_t >= period - self.tol:
+        while self.sync_windows and self.sync_windows[0][1] < e.t:
+            self.sync_windows.popleft()
+        sync = bool(self.sync_windows) and self.sync_windows[0][0] <= e.t
+        period = 0.0 if (full or sync) else (1.0 / self.dense_fps if dense else 1.0 / self.base_fps)
+        if full or sync or e.t - self.last_lm_t >= period - self.tol:
             self.last_lm_t = e.t
             self._landmark(e, dense)
         if self.prev_entry is not None:
@@ -1378,9 +1416,13 @@ class _Scanner:
             prev = None
             if self.prev_entry is not None and (self.prev_entry.gray is not None or self.prev_entry.vf is not None):
                 prev = self._gray(self.prev_entry)
-            vals = _pixel_row(self._gray(e), prev, fobs.landmarks, hobs.landmarks)
+            gray = self._gray(e)
+            vals = _pixel_row(gray, prev, fobs.landmarks, hobs.landmarks)
             for name, v in zip(PixelTrack.COLUMNS, vals):
                 c[name][k] = v
+            crop = _face_crop(gray, fobs.box)
+            if crop is not None:
+                c["face_crop"][k] = crop
         t4 = perf()
         self.timing["pixels"] += t4 - t3
 
