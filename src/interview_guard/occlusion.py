@@ -15,10 +15,10 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
     The face's shape (identity-bearing landmark distances) differs after the
     hand has passed more than it differs across any other stretch of the
     same length in the clip: the swap re-acquired a different geometry.
-``contour_flicker``
-    Frame-to-frame change along the face outline, relative to inside the face
-    and the background, rises during the occlusion (the swap mask's edge
-    shimmers) more than anywhere else in the clip.
+``contour_flicker_z`` (measured, not scored)
+    Frame-to-frame change along the face outline against the rest of the
+    clip; a swap's mask edge shimmers, but a real hand crossing the outline
+    moves the same band, so it does not separate the two on its own.
 """
 
 from __future__ import annotations
@@ -286,8 +286,9 @@ def measure_event(
         if ev_rel.size >= 3 and base.size >= 10:
             med, mad = float(np.median(base)), float(np.median(np.abs(base - np.median(base)))) + 1e-3
             z = (float(np.median(ev_rel)) - med) / (1.4826 * mad)
+            # Measured, not scored: a real hand crossing the outline moves the
+            # same band, so on real footage this rises for genuine waves too.
             m["contour_flicker_z"] = round(z, 2)
-            scores["contour_flicker"] = _logistic((z - 4.0) / 0.7)
     ev.measurements = m
     ev.scores = {k: float(round(v, 4)) for k, v in scores.items()}
     return ev

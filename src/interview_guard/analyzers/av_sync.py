@@ -31,6 +31,7 @@ are scored, so silence and absence are not evidence. Maths in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -128,6 +129,9 @@ class AVSync(Analyzer):
         "grid_ms": Param(10.0, 2.0, 40.0, "common time grid of the two signals (ms)"),
         "min_speech_s": Param(3.0, 0.5, 600.0, "less speech with a visible face than this: skipped"),
         "full_confidence_speech_s": Param(60.0, 5.0, 3600.0, "speech with a face for full confidence (s)"),
+        "evidence_speech_s": Param(20.0, 1.0, 3600.0,
+                                   "with less speech than this the scores shrink towards prior_score (sqrt of the share)"),
+        "prior_score": Param(0.15, 0.0, 0.5, "score a session with almost no usable speech gets"),
         "min_window_speech": Param(0.3, 0.05, 1.0, "share of a window that must be speech to score it"),
         "min_window_face": Param(0.7, 0.1, 1.0, "share of a window that must have a face to score it"),
         "speech_margin_db": Param(12.0, 3.0, 40.0, "speech: this far above the running noise floor (dB)"),
@@ -397,6 +401,18 @@ class AVSync(Analyzer):
         reason = ""
         if confidence < 1.0:
             reason = f"{speech_face_s:.0f} s of speech with a visible face: low confidence"
+        # A few seconds of speech cannot carry a confident verdict (side lobes a
+        # syllable apart): below evidence_speech_s every score is pulled towards
+        # the prior, so a short genuine clip is not flagged on noise.
+        w = min(1.0, math.sqrt(speech_face_s / self.evidence_speech_s))
+        metrics["unshrunk_score"] = round(float(score), 4)
+        metrics["evidence_weight"] = round(w, 3)
+
+        def shrink(x: float) -> float:
+            return float(min(max(self.prior_score + (x - self.prior_score) * w, 0.0), 1.0))
+
+        score = shrink(score)
+        evidence = [dataclasses.replace(e, score=shrink(e.score)) for e in evidence]
         return AnalyzerResult(
             name=self.name,
             status=Status.OK,

@@ -27,7 +27,6 @@ __all__ = ["FaceOcclusion"]
 _WHAT = {
     "hand_vanished": "the hand crossed the face without being seen while the face stayed intact (face painted over the hand)",
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
-    "contour_flicker": "the face outline flickered during the occlusion",
 }
 
 
