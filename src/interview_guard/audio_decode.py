@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MediaError, ParameterError
+from .video_decode import _ff_message, _import_av
 
 __all__ = ["AudioTrack", "decode_audio", "session_audio", "DEFAULT_SR"]
 
@@ -106,19 +107,6 @@ class AudioTrack:
 
     def __repr__(self) -> str:
         return f"AudioTrack({self.duration_s:.2f} s at {self.sr} Hz from {self.start_s:.3f} s, source={self.source!r})"
-
-
-def _import_av():
-    try:
-        import av  # noqa: PLC0415 - heavy, imported only when audio is decoded
-    except ImportError as exc:  # pragma: no cover - av is a hard dependency
-        raise MediaError(f"PyAV is not installed ({exc}); pip install av") from None
-    return av
-
-
-def _ff_message(exc) -> str:
-    msg = getattr(exc, "strerror", None) or str(exc)
-    return (str(msg).strip().rstrip(".") or exc.__class__.__name__).replace("\n", " ")
 
 
 class _Buffer:

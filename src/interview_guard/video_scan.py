@@ -105,7 +105,7 @@ from .errors import InputError, MediaError, ParameterError
 from .face_geometry import FACE_OVAL, hand_face_overlap, points_in_polygon
 from .landmarks import N_BLENDSHAPES, N_FACE_LANDMARKS, N_HAND_LANDMARKS
 from .video_decode import DecodeStats, rotate_upright, scaled_size
-from .video_tracks import FACE_SOURCES, FaceTrack, HandTrack
+from .video_tracks import FACE_SOURCES, FaceTrack, HandTrack, _tracks_equal
 
 __all__ = [
     "SCAN_FORMAT_VERSION",
@@ -321,7 +321,7 @@ class PixelTrack:
                           face_crop=self.face_crop[m])
 
     def __eq__(self, other) -> bool:
-        return _dataclass_equal(self, other)
+        return _tracks_equal(self, other)
 
     def __repr__(self) -> str:
         return f"PixelTrack(n={len(self)}, with_face={int(np.isfinite(self.face_luma).sum())})"
@@ -373,23 +373,10 @@ class MotionTrack:
         return self.zone_motion > self.threshold
 
     def __eq__(self, other) -> bool:
-        return _dataclass_equal(self, other)
+        return _tracks_equal(self, other)
 
     def __repr__(self) -> str:
         return f"MotionTrack(n={len(self)}, triggered={int(self.triggered.sum())})"
-
-
-def _dataclass_equal(a, b) -> bool:
-    if type(a) is not type(b):
-        return NotImplemented
-    for f in fields(a):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if isinstance(x, np.ndarray):
-            if x.shape != y.shape or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 # ----------------------------------------------------------------------------- result
