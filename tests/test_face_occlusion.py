@@ -81,7 +81,7 @@ def test_challenges_answered_and_missed():
     kinds = [e.kind for e in r.evidence]
     assert "challenge_answered" in kinds
     meta2 = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 30.0),))
-    face2, hands2, pix2 = make_tracks(sweep=(100.0, 101.0))
+    face2, hands2, pix2 = make_tracks(seconds=40.0, sweep=(100.0, 101.0))
     r2 = run(face2, hands2, pix2, metadata=meta2, duration=40.0)
     missed = [e for e in r2.evidence if e.kind == "challenge_not_performed"]
     assert missed and "no hand crossed the face" in missed[0].summary
@@ -100,3 +100,12 @@ def test_hand_rows_are_aligned_to_face_rows():
     sub = hands.select(np.arange(0, len(hands), 2))  # hands analysed at half the rate
     r = run(face, sub, pixels)
     assert r.status is Status.OK
+
+
+def test_challenge_outside_the_video_is_not_called_missed():
+    face, hands, pixels = make_tracks(seconds=10.0, sweep=(100.0, 101.0))
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 30.0),))
+    r = run(face, hands, pixels, metadata=meta, duration=60.0)
+    kinds = [e.kind for e in r.evidence]
+    assert "challenge_not_recorded" in kinds and "challenge_not_performed" not in kinds
+    assert r.score < 0.5

@@ -102,6 +102,13 @@ class FaceOcclusion(Analyzer):
                     f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
                     {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
                 ))
+            elif _covered(t, ch.t_s - self.challenge_window_s, ch.t_s + self.challenge_window_s) < 0.5:
+                evidence.append(Evidence(
+                    self.name, "challenge_not_recorded", t0, min(t0 + self.challenge_window_s, dur), 0.3,
+                    f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
+                    f"{t[0]:.1f}-{t[-1]:.1f} s, so the test cannot be checked",
+                    {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
+                ))
             else:
                 evidence.append(Evidence(
                     self.name, "challenge_not_performed", t0, min(t0 + self.challenge_window_s, dur), self.missed_challenge_score,
@@ -158,6 +165,14 @@ def _align(face, hands):
     lm = sel.landmarks.copy()
     lm[far] = np.nan
     return dataclasses.replace(sel, t_s=face.t_s, count=count, landmarks=lm)
+
+
+def _covered(t: np.ndarray, a: float, b: float) -> float:
+    """Share of [a, b] inside the analysed video span."""
+    if t.size == 0 or b <= a:
+        return 0.0
+    lo, hi = max(a, float(t[0])), min(b, float(t[-1]))
+    return max(0.0, hi - lo) / (b - a)
 
 
 def _key_frames(times, start, end):
