@@ -161,6 +161,60 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
         ctx.exit(EXIT_BATCH_FAILURES)
 
 
+@main.command()
+@click.argument("root", type=click.Path(exists=True, path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--fpr", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.05, show_default=True,
+              help="False-positive rate of the medium band (the high band uses FPR/5).")
+@click.option("--folds", type=click.IntRange(2, 100), default=5, show_default=True,
+              help="Stratified cross-validation folds for the out-of-fold numbers.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold assignment.")
+@click.option("--l2", type=click.FloatRange(0.0, min_open=True), default=1.0, show_default=True,
+              help="L2 penalty on the weights.")
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False), default=None,
+              help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
+              help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
+              help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handle_errors
+def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float,
+              reports_dir: str | None, cache_dir: str | None, params_path: str | None, quiet: bool) -> None:
+    """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
+    from .calibration import collect_scores, fit_fusion
+    from .fusion import FusionModel
+
+    base = FusionModel.load(params_path)  # fail early on a bad parameter file
+    bar = None
+    state = {"last": 0}
+
+    def progress(session_id, *, completed, total, status):
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(completed - state["last"])
+        state["last"] = completed
+
+    try:
+        table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
+                               progress=progress, fusion_path=params_path)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, base=base)
+    paths = result.write(output)
+    click.echo(result.format_text(), nl=False)
+    if not quiet:
+        _err(f"interview-guard: fusion parameters written to {paths['fusion']} "
+             f"(metrics: {paths['report']}, reliability plot: {paths['reliability']})")
+
+
 @main.command("analyzers")
 @_handle_errors
 def list_analyzers() -> None:
