@@ -162,6 +162,38 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
 
 
 @main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=str))
+@click.option("--n", "n", type=click.IntRange(1), required=True, help="Number of sessions.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same sessions.")
+@click.option("--kinds", default=None, help="Comma-separated kinds (default: all). "
+              "genuine,faceswap,relay,avoffset,mismatched_audio,handwave_genuine,handwave_faceswap")
+@click.option("--faces", "faces_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Real face clips (+ stills/).")
+@click.option("--speech", "speech_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Speech files (wav).")
+@click.option("--hands", "hands_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Hand photos with *_mask.png.")
+@click.option("--keystrokes", "keystrokes_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Aalto *_keystrokes.txt or *.jsonl logs (searched recursively).")
+@click.option("--max-seconds", type=click.FloatRange(1.0), default=8.0, show_default=True, help="Session length.")
+@click.option("--permissive-only", is_flag=True,
+              help="Only face/speech/keystroke inputs licensed Apache-2.0, MIT or CC BY (hand masks stay internal-only).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@_handle_errors
+def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir, hands_dir, keystrokes_dir,
+          max_seconds: float, permissive_only: bool, quiet: bool) -> None:
+    """Write N labelled synthetic sessions (real inputs, real manipulations) under OUT."""
+    from .synth import KINDS, generate
+
+    chosen = KINDS if not kinds else tuple(k.strip() for k in kinds.split(",") if k.strip())
+    bad = [k for k in chosen if k not in KINDS]
+    if bad:
+        raise click.UsageError(f"unknown kind(s): {', '.join(bad)} (choose from {', '.join(KINDS)})")
+    paths = generate(out, n=n, seed=seed, kinds=chosen, faces_dir=faces_dir, speech_dir=speech_dir,
+                     hands_dir=hands_dir, keystrokes_dir=keystrokes_dir, max_seconds=max_seconds,
+                     permissive_only=permissive_only, progress=None if quiet else _stage_printer("synth"))
+    for p in paths:
+        click.echo(str(p))
+
+
+@main.command()
 @click.argument("root", type=click.Path(exists=True, path_type=str))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).")
