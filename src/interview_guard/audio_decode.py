@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MediaError, ParameterError
-from .video_decode import _ff_message, _import_av
+from .video_decode import _ff_message, open_container
 
 __all__ = ["AudioTrack", "decode_audio", "session_audio", "DEFAULT_SR"]
 
@@ -196,16 +196,7 @@ def decode_audio(path, *, sr: int = DEFAULT_SR, max_seconds: float | None = None
         isinstance(max_seconds, (int, float)) and math.isfinite(max_seconds) and max_seconds > 0
     ):
         raise ParameterError(f"max_seconds must be a positive number, got {max_seconds!r}")
-    p = Path(path)
-    if not p.is_file():
-        raise MediaError("file not found", path=p)
-    if p.stat().st_size == 0:
-        raise MediaError("file is empty (0 bytes)", path=p)
-    av = _import_av()
-    try:
-        container = av.open(str(p), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise MediaError(f"cannot open as audio/video ({_ff_message(exc)})", path=p) from None
+    av, container, p = open_container(path)
     with container:
         if not container.streams.audio:
             what = " (video only)" if container.streams.video else ""
@@ -329,13 +320,9 @@ def session_audio(*, audio_path=None, video_path=None, sr: int = DEFAULT_SR) -> 
         return decode_audio(audio_path, sr=sr)
     if video_path is None:
         return None
-    av = _import_av()
-    p = Path(video_path)
-    try:
-        with av.open(str(p), mode="r", metadata_errors="ignore") as c:
-            has_audio = bool(c.streams.audio)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(f"cannot open as audio/video ({_ff_message(exc)})", path=p) from None
+    _, container, p = open_container(video_path)
+    with container:
+        has_audio = bool(container.streams.audio)
     if not has_audio:
         return None
     return decode_audio(p, sr=sr)

@@ -67,6 +67,33 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+class _SessionBar:
+    """A progress bar on stderr fed by batch's ``progress(session_id, completed=, total=, status=)`` hook."""
+
+    def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
+        self.quiet, self.report_failures = quiet, report_failures
+        self.bar = None
+        self.last = 0
+
+    def update(self, session_id, *, completed, total, status) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(completed - self.last)
+        self.last = completed
+        if self.report_failures and status == "failed":
+            _err(f"\ninterview-guard: session {session_id} failed (see its report)")
+
+    def __enter__(self) -> "_SessionBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 def _stage_printer(label: str):
     def hook(stage: str, *, completed: int, total: int, **_):
         _err(f"[{label}] {stage} {completed}/{total}")
@@ -131,27 +158,9 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
     from .fusion import FusionModel
 
     FusionModel.load(params_path)  # fail early on a bad parameter file
-    bar = None
-    state = {"last": 0}
-
-    def progress(session_id, *, completed, total, status):
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(completed - state["last"])
-        state["last"] = completed
-        if status == "failed":
-            _err(f"\ninterview-guard: session {session_id} failed (see its report)")
-
-    try:
+    with _SessionBar(quiet, report_failures=True) as bar:
         result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed,
-                           progress=progress, cache_dir=cache_dir)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+                           progress=bar.update, cache_dir=cache_dir)
     click.echo(format_summary(result.summary_path), nl=False)
     _err(
         f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
@@ -220,25 +229,9 @@ def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: i
     from .fusion import FusionModel
 
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
-    bar = None
-    state = {"last": 0}
-
-    def progress(session_id, *, completed, total, status):
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(completed - state["last"])
-        state["last"] = completed
-
-    try:
+    with _SessionBar(quiet) as bar:
         table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
-                               progress=progress, fusion_path=params_path)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+                               progress=bar.update, fusion_path=params_path)
     result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, base=base)
     paths = result.write(output)
     click.echo(result.format_text(), nl=False)

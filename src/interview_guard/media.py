@@ -7,11 +7,10 @@ reported with a clear message before any analysis starts.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from .errors import MediaError
 from .tracks import MediaInfo
-from .video_decode import _ff_message, _import_av
+from .video_decode import _ff_message, open_container
 
 __all__ = ["probe"]
 
@@ -36,16 +35,7 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
         Empty file, not a media container, no audio or video stream, no
         decodable frame, or cut short.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise MediaError("file not found", path=p)
-    if p.stat().st_size == 0:
-        raise MediaError("file is empty (0 bytes)", path=p)
-    av = _import_av()
-    try:
-        container = av.open(str(p), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(f"cannot open as audio/video ({_ff_message(exc)})", path=p) from None
+    av, container, p = open_container(path)
     with container:
         vstreams = list(container.streams.video)
         astreams = list(container.streams.audio)

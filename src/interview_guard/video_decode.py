@@ -193,8 +193,15 @@ def _ff_message(exc) -> str:
     msg = getattr(exc, "strerror", None) or str(exc)
     return (str(msg).strip().rstrip(".") or exc.__class__.__name__).replace("\n", " ")
 
-def _open_video(path) -> tuple[object, object, Path]:
-    """Open ``path`` and return (container, video stream, Path); raise MediaError."""
+def open_container(path, *, what: str = "audio/video", hint: str = ""):
+    """Open a media file with PyAV: ``(av module, container, Path)``.
+
+    Raises
+    ------
+    MediaError
+        Naming the file: not found, empty, or not openable as ``what``
+        (``hint`` is appended to that message).
+    """
     p = Path(path)
     if not p.is_file():
         raise MediaError("file not found", path=p)
@@ -203,10 +210,14 @@ def _open_video(path) -> tuple[object, object, Path]:
     av = _import_av()
     try:
         container = av.open(str(p), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(
-            f"cannot open as video ({_ff_message(exc)}); the file may be truncated or not a media file", path=p
-        ) from None
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaError(f"cannot open as {what} ({_ff_message(exc)}){hint}", path=p) from None
+    return av, container, p
+
+
+def _open_video(path) -> tuple[object, object, Path]:
+    """Open ``path`` and return (container, video stream, Path); raise MediaError."""
+    av, container, p = open_container(path, what="video", hint="; the file may be truncated or not a media file")
     if not container.streams.video:
         has_audio = bool(container.streams.audio)
         container.close()
