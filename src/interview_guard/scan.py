@@ -22,7 +22,7 @@ from .report import Report
 from .session import Session
 from .tracks import Stream, Tracks
 
-__all__ = ["scan_session", "scan_tracks", "failed_report"]
+__all__ = ["scan_session", "scan_tracks", "failed_report", "write_key_frames", "key_frame_filename"]
 
 
 def _now() -> str:
@@ -132,6 +132,12 @@ def scan_session(
     )
 
 
+def key_frame_filename(session_id: str, t: float) -> str:
+    """File name of the key frame at ``t`` seconds of a session (``<session_id>_<seconds>s.jpg``)."""
+    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
+    return f"{safe_id}_{t:09.3f}s.jpg"
+
+
 def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
     """Write the key frames evidence items point at (``details.key_frame_times``) as JPEG files.
 
@@ -142,7 +148,6 @@ def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str)
 
     frames = tracks.extra.get("keyframes") or {}
     written: dict[float, Path] = {}
-    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
     for r in results.values():
         for ev in r.evidence:
             times = ev.details.get("key_frame_times") or []
@@ -151,7 +156,7 @@ def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str)
                 if t not in frames:
                     continue
                 if t not in written:
-                    written[t] = atomic_write_bytes(Path(frames_dir) / f"{safe_id}_{t:09.3f}s.jpg", frames[t])
+                    written[t] = atomic_write_bytes(Path(frames_dir) / key_frame_filename(session_id, t), frames[t])
                 paths.append(str(written[t]))
             if paths:
                 ev.details["key_frames"] = paths
