@@ -255,6 +255,32 @@ def list_analyzers() -> None:
         click.echo(textwrap.fill(f"parameters: {params}", width=88, initial_indent="  ", subsequent_indent="    "))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; on anything but loopback set a token (docs/web.md).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default="interview-guard-data", show_default=True,
+              envvar="INTERVIEW_GUARD_DATA", help="Uploads, reports and the jobs database [env: INTERVIEW_GUARD_DATA].")
+@click.option("--token", default=None, envvar="INTERVIEW_GUARD_TOKEN",
+              help="Access token: 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN "
+                   "[env: INTERVIEW_GUARD_TOKEN].")
+@click.option("--max-upload-mb", type=click.IntRange(1, 1 << 20), default=1024, show_default=True,
+              help="Largest upload (video + keystroke log + session.json) in MB.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Scans running at the same time (one process each).")
+@click.option("--scan-timeout", type=click.FloatRange(1.0), default=None, help="Stop a scan after this many seconds.")
+@_handle_errors
+def serve(host: str, port: int, data_dir: str, token: str | None, max_upload_mb: int, jobs: int,
+          scan_timeout: float | None) -> None:
+    """Serve the upload page: drop a recording in a browser, follow the scan, read the report."""
+    try:
+        from .web.app import run_server  # FastAPI and uvicorn load only here
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise click.ClickException(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
+    run_server(host=host, port=port, data_dir=data_dir, token=token or None, max_upload_bytes=max_upload_mb << 20,
+               workers=jobs, job_timeout_s=scan_timeout)
+
+
 def format_summary(summary_csv) -> str:
     """The ranked batch summary as an aligned text table (what ``batch`` prints)."""
     import csv

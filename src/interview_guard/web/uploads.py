@@ -1,0 +1,373 @@
+"""Uploads: a multipart body streamed to disk under a size limit, with checked names and contents.
+
+Nothing here reads a whole upload into memory: :class:`UploadSink` is fed the
+request body chunk by chunk (as it arrives), parses it with python-multipart's
+streaming parser and writes each file part straight into a directory the
+server chose, under a name the server chose (``video.mp4``,
+``keystrokes.jsonl``, ``session.json``). The client's file name is only kept,
+sanitised, for display. The body as a whole may not exceed ``max_bytes``:
+past that :class:`UploadError` (413) is raised at once and the caller deletes
+the directory.
+
+Checks, in the order they can be made:
+
+* the form field names a known role (``video``, ``keystrokes``, ``session``),
+  each at most once;
+* the file name's extension is on the role's allow-list (before any data is
+  written);
+* a video's first bytes are a known container (ISO-BMFF mp4/mov, Matroska/WebM
+  EBML, RIFF AVI) of the family its extension names;
+* ``session.json`` is at most :data:`MAX_METADATA_BYTES`;
+* after the body is complete, :func:`validate_session_files` parses the
+  keystroke log with the project's own parser and ``session.json`` with
+  :class:`~interview_guard.session.SessionMetadata`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "UploadError",
+    "StoredFile",
+    "UploadSink",
+    "ROLES",
+    "MAX_METADATA_BYTES",
+    "sanitize_filename",
+    "sniff_video",
+    "validate_session_files",
+]
+
+#: session.json is metadata: a few kilobytes. Refuse anything larger than this.
+MAX_METADATA_BYTES = 1 << 20
+
+_NAME_MAX = 120
+
+# Container families by extension, and the name each role's file is stored under.
+_VIDEO_FAMILY = {
+    ".mp4": "isobmff",
+    ".m4v": "isobmff",
+    ".mov": "isobmff",
+    ".webm": "ebml",
+    ".mkv": "ebml",
+    ".avi": "riff-avi",
+}
+_FAMILY_LABEL = {"isobmff": "MP4/QuickTime", "ebml": "WebM/Matroska", "riff-avi": "AVI"}
+
+
+@dataclass(frozen=True)
+class _Role:
+    field: str  # form field name
+    role: str  # session role
+    label: str
+    extensions: dict  # allowed extension -> stored file name
+
+
+ROLES = {
+    "video": _Role("video", "video", "recording", {ext: f"video{ext}" for ext in _VIDEO_FAMILY}),
+    "keystrokes": _Role(
+        "keystrokes",
+        "keystrokes",
+        "keystroke log",
+        {".jsonl": "keystrokes.jsonl", ".csv": "keystrokes.csv", ".tsv": "keystrokes.tsv"},
+    ),
+    "session": _Role("session", "metadata", "session.json", {".json": "session.json"}),
+}
+
+
+class UploadError(Exception):
+    """An upload the server refuses: ``status`` is the HTTP status, the message is for the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class StoredFile:
+    role: str  # "video", "keystrokes" or "metadata"
+    path: Path  # where the server stored it
+    original_name: str  # sanitised client name, for display only
+    size: int = 0
+
+
+def sanitize_filename(name: str | bytes | None, *, max_len: int = _NAME_MAX) -> str:
+    """A client file name made safe for display and logs (never used as a path by the server).
+
+    Unicode is NFKC-normalised (full-width dots and slashes become ASCII),
+    control characters (NUL included) are dropped, everything up to the last
+    ``/`` or ``\\`` is dropped, characters other than letters, digits, space
+    and ``._-()+`` become ``_``, runs of dots collapse to one, leading dots and
+    spaces are removed, and the result is capped at ``max_len`` characters
+    (keeping the extension). An empty result becomes ``upload``.
+    """
+    if name is None:
+        return "upload"
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", errors="replace")
+    name = unicodedata.normalize("NFKC", name)
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # Cc, Cf, Cs, Co, Cn: NUL, RTL marks ...
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(c if (c.isalnum() or c in " ._-()+") else "_" for c in name)
+    name = re.sub(r"\.{2,}", ".", name)
+    name = name.strip(" .")
+    if not name:
+        return "upload"
+    if len(name) > max_len:
+        stem, ext = os.path.splitext(name)
+        ext = ext[:16]
+        name = stem[: max_len - len(ext)].rstrip(" .") + ext
+    return name
+
+
+def sniff_video(head: bytes) -> str | None:
+    """The container family of a file from its first bytes: ``isobmff``, ``ebml``, ``riff-avi`` or None."""
+    if len(head) >= 12 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return "isobmff"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "ebml"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "riff-avi"
+    return None
+
+
+class _Part:
+    __slots__ = ("headers", "role", "name", "ext", "fh", "stored", "head", "size", "skip")
+
+    def __init__(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.role: _Role | None = None
+        self.name = ""
+        self.ext = ""
+        self.fh = None
+        self.stored: StoredFile | None = None
+        self.head = b""
+        self.size = 0
+        self.skip = False
+
+
+class UploadSink:
+    """Feed a ``multipart/form-data`` body in chunks; file parts land in ``dest_dir``.
+
+    Parameters
+    ----------
+    dest_dir : path
+        An empty directory the caller created (and deletes on any error).
+    content_type : str
+        The request's ``Content-Type`` header (gives the boundary).
+    max_bytes : int
+        Limit on the whole body; exceeding it raises ``UploadError(413)``.
+
+    Use ``feed(chunk)`` for every chunk, then ``finish()``; ``files`` maps a
+    role to its :class:`StoredFile`. Every method may raise :class:`UploadError`.
+    """
+
+    def __init__(self, dest_dir, content_type: str, *, max_bytes: int) -> None:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+
+        self.dest = Path(dest_dir)
+        self.max_bytes = int(max_bytes)
+        self.received = 0
+        self.files: dict[str, StoredFile] = {}
+        self._part: _Part | None = None
+        self._field = b""
+        self._value = b""
+        self._error: UploadError | None = None
+        ctype, params = parse_options_header(content_type or "")
+        if ctype != b"multipart/form-data":
+            raise UploadError(415, "send the files as multipart/form-data (the upload form does)")
+        boundary = params.get(b"boundary")
+        if not boundary or len(boundary) > 200:
+            raise UploadError(400, "the multipart body has no usable boundary")
+        self._parse_options_header = parse_options_header
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._on_part_begin,
+                "on_header_field": self._on_header_field,
+                "on_header_value": self._on_header_value,
+                "on_header_end": self._on_header_end,
+                "on_headers_finished": self._on_headers_finished,
+                "on_part_data": self._on_part_data,
+                "on_part_end": self._on_part_end,
+            },
+        )
+
+    # -- feeding -------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > self.max_bytes:
+            raise UploadError(413, f"the upload is larger than the limit of {_mb(self.max_bytes)}")
+        try:
+            self._parser.write(chunk)
+        except UploadError:
+            raise
+        except Exception as exc:  # python_multipart's parse errors
+            if self._error is not None:
+                raise self._error from None
+            raise UploadError(400, f"malformed multipart body ({exc.__class__.__name__})") from None
+        if self._error is not None:
+            raise self._error
+
+    def finish(self) -> dict[str, StoredFile]:
+        try:
+            self._parser.finalize()
+        except Exception as exc:
+            if self._error is not None:
+                raise self._error from None
+            raise UploadError(400, f"malformed multipart body ({exc.__class__.__name__})") from None
+        if self._error is not None:
+            raise self._error
+        if self._part is not None and self._part.fh is not None:
+            raise UploadError(400, "the multipart body ended in the middle of a file")
+        return self.files
+
+    def close(self) -> None:
+        """Close any file still open (after an error)."""
+        if self._part is not None and self._part.fh is not None:
+            self._part.fh.close()
+            self._part.fh = None
+
+    # -- parser callbacks ------------------------------------------------------
+    # python_multipart swallows nothing: an exception raised in a callback
+    # propagates out of write(); we also keep it in self._error in case a
+    # parser version wraps it.
+    def _fail(self, status: int, message: str):
+        self._error = UploadError(status, message)
+        raise self._error
+
+    def _on_part_begin(self) -> None:
+        self._part = _Part()
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        assert self._part is not None
+        self._part.headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def _on_headers_finished(self) -> None:
+        part = self._part
+        assert part is not None
+        disposition = part.headers.get(b"content-disposition", b"")
+        _, opts = self._parse_options_header(disposition)
+        field = opts.get(b"name", b"").decode("utf-8", errors="replace")
+        raw_name = opts.get(b"filename")
+        role = ROLES.get(field)
+        if role is None or raw_name is None or raw_name == b"":
+            # Unknown fields, plain text fields and "no file chosen" parts are ignored
+            # (their bytes still count towards the limit).
+            part.skip = True
+            return
+        if role.role in self.files:
+            self._fail(400, f"more than one {role.label} in the upload; send one")
+        part.role = role
+        part.name = sanitize_filename(raw_name)
+        part.ext = os.path.splitext(part.name)[1].lower()
+        if part.ext not in role.extensions:
+            allowed = ", ".join(sorted(role.extensions))
+            self._fail(400, f"{part.name}: not an accepted {role.label} type (accepted: {allowed})")
+        target = self.dest / role.extensions[part.ext]
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        part.fh = os.fdopen(fd, "wb")
+        part.stored = StoredFile(role=role.role, path=target, original_name=part.name)
+        self.files[role.role] = part.stored
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        assert part is not None
+        if part.skip:
+            return
+        chunk = data[start:end]
+        part.size += len(chunk)
+        role = part.role
+        assert role is not None and part.fh is not None
+        if role.role == "metadata" and part.size > MAX_METADATA_BYTES:
+            self._fail(413, f"{part.name}: session.json is larger than {_mb(MAX_METADATA_BYTES)}")
+        if role.role == "video" and len(part.head) < 16:
+            part.head += chunk[: 16 - len(part.head)]
+            if len(part.head) >= 12:
+                self._check_video(part)
+        part.fh.write(chunk)
+
+    def _on_part_end(self) -> None:
+        part = self._part
+        assert part is not None
+        if part.skip or part.fh is None:
+            self._part = None
+            return
+        part.fh.flush()
+        os.fsync(part.fh.fileno())
+        part.fh.close()
+        part.fh = None
+        assert part.stored is not None
+        part.stored.size = part.size
+        if part.role is not None and part.role.role == "video" and len(part.head) < 12:
+            self._fail(400, f"{part.name}: too short to be a video ({part.size} bytes)")
+        if part.size == 0:
+            self._fail(400, f"{part.name}: the file is empty")
+        self._part = None
+
+    def _check_video(self, part: _Part) -> None:
+        family = sniff_video(part.head)
+        expected = _VIDEO_FAMILY[part.ext]
+        if family is None:
+            self._fail(400, f"{part.name}: not a video file (its content is not an MP4, QuickTime, WebM, Matroska or AVI container)")
+        if family != expected:
+            self._fail(
+                400,
+                f"{part.name}: the content is a {_FAMILY_LABEL[family]} container but the name says {part.ext}; "
+                "rename it with the right extension",
+            )
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MB" if n >= (1 << 20) else f"{n} bytes"
+
+
+def validate_session_files(files: dict[str, StoredFile]) -> None:
+    """Parse the uploaded keystroke log and session.json; raise ``UploadError(400)`` naming the problem.
+
+    Messages name the client's file (never the server's path).
+    """
+    from ..errors import InputError, KeystrokeLogError
+    from ..keystroke_log import parse_keystroke_lines
+    from ..session import SessionMetadata
+
+    if "video" not in files and "keystrokes" not in files:
+        raise UploadError(400, "choose a recording (video) or a keystroke log to scan")
+    ks = files.get("keystrokes")
+    if ks is not None:
+        fmt = {".jsonl": "jsonl", ".csv": "csv"}.get(ks.path.suffix.lower(), "auto")
+        try:
+            with open(ks.path, "r", encoding="utf-8", newline="") as fh:
+                log = parse_keystroke_lines(fh, path=ks.original_name, fmt=fmt)
+        except UnicodeDecodeError:
+            raise UploadError(400, f"{ks.original_name}: not UTF-8 text (is this really a keystroke log?)") from None
+        except KeystrokeLogError as exc:
+            raise UploadError(400, f"bad keystroke log: {exc}") from None
+        if len(log) == 0:
+            raise UploadError(400, f"{ks.original_name}: the keystroke log holds no events")
+    meta = files.get("metadata")
+    if meta is not None:
+        import json
+
+        try:
+            data = json.loads(meta.path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise UploadError(400, f"{meta.original_name}: not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise UploadError(400, f"{meta.original_name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        try:
+            SessionMetadata.from_dict(data, path=meta.original_name)
+        except InputError as exc:
+            raise UploadError(400, f"bad session.json: {exc}") from None

@@ -1,0 +1,139 @@
+"""One scan job, in a process of its own: ``python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT``.
+
+Started by :class:`interview_guard.web.jobs.Runner`. Scans ``jobs/<id>/input``
+with key frames into ``jobs/<id>/frames``, writes ``jobs/<id>/report.json``
+atomically, and records progress and the outcome in the jobs table (every
+write guarded by the attempt number, see :mod:`interview_guard.web.jobs`).
+Ctrl-C in the server's terminal is left to the server (which terminates this
+process and marks the job interrupted); if the server dies, the next progress
+update notices and the scan stops without writing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from .jobs import JobStore
+
+# Share of the whole scan each stage of scan_session's progress hook ends at.
+_STAGE_SPAN = {
+    "probe": (0.0, 0.05),
+    "keystrokes": (0.05, 0.08),
+    "video": (0.08, 0.85),
+    "audio": (0.85, 0.88),
+    "analyzer": (0.88, 1.0),
+}
+
+
+class _ServerGone(BaseException):
+    """The server that started this worker is gone: stop without recording anything."""
+
+
+def stage_fraction(stage: str, completed: int, total: int) -> float:
+    """Overall progress 0..1 from a ``progress(stage, completed=, total=)`` call."""
+    key = stage.split(":", 1)[0]
+    lo, hi = _STAGE_SPAN.get(key, (0.0, 0.0))
+    frac = 1.0 if total <= 0 else min(1.0, max(0.0, completed / total))
+    return lo + (hi - lo) * frac
+
+
+def _progress_hook(store: JobStore, job_id: str, attempt: int, parent_pid: int, min_interval_s: float = 0.3):
+    state = {"t": 0.0, "stage": None, "p": 0.0}
+
+    def hook(stage: str, *, completed: int, total: int, **_) -> None:
+        if os.getppid() != parent_pid:
+            raise _ServerGone()
+        p = max(state["p"], stage_fraction(stage, completed, total))
+        now = time.monotonic()
+        label = stage.replace("analyzer:", "analyzer ")
+        if label != state["stage"] or now - state["t"] >= min_interval_s:
+            if not store.set_progress(job_id, attempt, label, min(p, 0.99)):
+                raise _ServerGone()  # the job was marked interrupted or re-run meanwhile
+            state.update(t=now, stage=label)
+        state["p"] = p
+
+    return hook
+
+
+def render_job_page(job) -> str:
+    """The report page of a finished job: ``html_report.render_report`` with the job's key frames and video."""
+    from ..html_report import render_report
+    from ..report import read_report
+
+    report = read_report(job.report_path or job.job_dir / "report.json")
+    video = next(iter(sorted(job.session_dir.glob("video.*"))), None) if job.session_dir.is_dir() else None
+    names = ", ".join(job.filenames[r] for r in ("video", "keystrokes", "metadata") if r in job.filenames)
+    return render_report(report, frames_dir=job.frames_dir, video_path=video,
+                         title=f"interview-guard: {names or report.session_id}")
+
+
+def _write_page(store: JobStore, job_id: str, report_path) -> None:
+    """Render report.html once, beside report.json (the server renders it on demand if this fails)."""
+    from dataclasses import replace
+
+    from ..atomic import atomic_write_text
+
+    job = store.get(job_id)
+    if job is None:
+        return
+    try:
+        atomic_write_text(job.job_dir / "report.html", render_job_page(replace(job, report_path=report_path)))
+    except Exception as exc:  # the report itself is fine; the page is rendered again when it is asked for
+        print(f"interview-guard worker: warning: the report page could not be rendered: "
+              f"{exc.__class__.__name__}: {exc}", file=sys.stderr)
+
+
+def run(data_dir, job_id: str, attempt: int) -> int:
+    from ..errors import InterviewGuardError
+    from ..scan import scan_session
+
+    store = JobStore(data_dir)
+    job = store.get(job_id)
+    if job is None or job.status != "running" or job.attempt != attempt:
+        print(f"interview-guard worker: job {job_id} attempt {attempt} is not running; nothing to do", file=sys.stderr)
+        return 0
+    report_path = job.job_dir / "report.json"
+    hook = _progress_hook(store, job_id, attempt, os.getppid())
+    video_name = job.filenames.get("video") or job.filenames.get("keystrokes") or job_id
+    session_id = os.path.splitext(video_name)[0] or job_id
+    try:
+        hook("probe", completed=0, total=1)
+        report = scan_session(job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir)
+        report.write(report_path)
+        store.set_progress(job_id, attempt, "rendering the report page", 0.99)
+        _write_page(store, job_id, report_path)
+    except _ServerGone:
+        print("interview-guard worker: the server is gone or the job was reset; stopping", file=sys.stderr)
+        return 0
+    except InterviewGuardError as exc:
+        # Messages name the server's copy of the file; show the client's name instead.
+        msg = str(exc).replace(str(job.session_dir) + os.sep, "")
+        store.finish_failed(job_id, attempt, msg)
+        print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
+        return 0
+    except Exception as exc:  # a bug in an analyzer or a decoder: record it, the server keeps going
+        import traceback
+
+        traceback.print_exc()
+        store.finish_failed(job_id, attempt, f"internal error: {exc.__class__.__name__}: {exc}")
+        return 1
+    for w in report.warnings:
+        print(f"interview-guard worker: warning: {w}", file=sys.stderr)
+    store.finish_done(job_id, attempt, report_path, report.risk_score, report.band)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3:
+        print("usage: python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides; it sends SIGTERM
+    return run(argv[0], argv[1], int(argv[2]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
