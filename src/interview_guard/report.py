@@ -85,6 +85,8 @@ class Report:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Report":
+        if "schema_version" not in d:
+            raise InputError("not an interview-guard report (no schema_version)")
         major = str(d.get("schema_version", "")).split(".")[0]
         if major != SCHEMA_VERSION.split(".")[0]:
             raise InputError(f"report schema {d.get('schema_version')!r} is not readable by this version ({SCHEMA_VERSION})")
@@ -115,8 +117,25 @@ class Report:
 
 
 def read_report(path) -> Report:
+    """Read a report written by :meth:`Report.write`.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, not JSON, not a report, or another schema version.
+    """
     p = Path(path)
     try:
-        return Report.from_json(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("report file not found", path=p) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the report ({exc.__class__.__name__})", path=p) from None
+    try:
+        return Report.from_json(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not a readable interview-guard report (invalid JSON: {exc.msg}, line {exc.lineno})", path=p) from None
+    except InputError as exc:
+        raise InputError(str(exc), path=p) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"not a readable interview-guard report ({exc.__class__.__name__})", path=p) from None
