@@ -6,11 +6,16 @@ Layout of the output directory::
       sessions/<session_id>.json   one report per session (failed ones too)
       summary.csv                  session, risk_score, band, status, error, ...
                                    ranked by risk, rewritten as results arrive
+      sessions/<session_id>.html   with html=True: one self-contained page per session
+      index.html                   with html=True: the sessions ranked, linking their pages
 
 Each report is written atomically by the worker that produced it, so a
 killed run leaves only whole files; a re-run skips every session whose report
 is present, readable, ``ok`` and made from the same input files (same
-fingerprint), and scans the rest. A session that fails (bad file) gets a
+fingerprint), and scans the rest. With ``html=True`` each worker renders its
+session's page (key frames embedded) right after the report; at the end any
+page missing or older than its report is rendered from the report, and
+``index.html`` is rewritten. A session that fails (bad file) gets a
 ``failed`` report and the rest carries on; a worker process that dies
 (segfault, out of memory) fails only the session it held.
 """
@@ -20,7 +25,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 import time
+import urllib.parse
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -32,7 +39,7 @@ from .errors import InterviewGuardError
 from .report import Report, read_report
 from .session import Session, discover_sessions
 
-__all__ = ["BatchResult", "run_batch", "summary_rows", "SUMMARY_COLUMNS"]
+__all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = ("rank", "session", "risk_score", "band", "status", "error", "duration_s", "modalities", "report")
 
@@ -44,28 +51,92 @@ class BatchResult:
     skipped: int
     failed: int
     summary_path: Path
+    index_path: Path | None = None
 
 
 def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
 
 
-def _scan_one(session_id: str, path: str, report_path: str, fusion_path: str | None, cache_dir: str | None = None) -> dict:
-    """Worker: scan one session and write its report; never raises for bad input."""
+def _html_path(report_path) -> Path:
+    return Path(report_path).with_suffix(".html")
+
+
+def _scan_one(session_id: str, path: str, report_path: str, fusion_path: str | None, cache_dir: str | None = None,
+              html: bool = False) -> dict:
+    """Worker: scan one session and write its report (and page); never raises for bad input."""
     from .fusion import FusionModel
     from .scan import failed_report, scan_session
 
     fingerprint = None
-    try:
-        session = Session.open(path, session_id=session_id)
-        fingerprint = session.fingerprint()
-        report = scan_session(session, fusion=FusionModel.load(fusion_path), cache_dir=cache_dir)
-    except InterviewGuardError as exc:
-        report = failed_report(session_id, path, exc, fingerprint=fingerprint)
-    except Exception as exc:  # an unforeseen bug must not stop the batch
-        report = failed_report(session_id, path, f"internal error: {exc.__class__.__name__}: {exc}", fingerprint=fingerprint)
+    page = None
+    with tempfile.TemporaryDirectory(prefix="ig-frames-") as frames_dir:
+        try:
+            session = Session.open(path, session_id=session_id)
+            fingerprint = session.fingerprint()
+            report = scan_session(session, fusion=FusionModel.load(fusion_path), cache_dir=cache_dir,
+                                  frames_dir=frames_dir if html else None)
+        except InterviewGuardError as exc:
+            report = failed_report(session_id, path, exc, fingerprint=fingerprint)
+        except Exception as exc:  # an unforeseen bug must not stop the batch
+            report = failed_report(session_id, path, f"internal error: {exc.__class__.__name__}: {exc}", fingerprint=fingerprint)
+        if html:
+            page = _render_page(report)  # while the key frames are in frames_dir
+            for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
+                for ev in result.evidence:
+                    ev.details.pop("key_frames", None)
     report.write(report_path)
+    if page is not None:  # after the report: a page at least as new as its report is up to date
+        atomic_write_text(_html_path(report_path), page)
     return _row(report, report_path)
+
+
+def _render_page(report, **options) -> str | None:
+    """The report's HTML page, or None when rendering fails (the final pass retries from the JSON)."""
+    from .html_report import render_report
+
+    try:
+        return render_report(report, **options)
+    except Exception:  # a page is a view of the report: never fail the session over it
+        return None
+
+
+def write_batch_html(out_dir, rows: list[dict]) -> Path:
+    """Render each finished session's page where missing or older than its report, then ``index.html``.
+
+    ``rows`` are summary rows (their ``report`` column locates each JSON
+    report; the page goes beside it). Key frames of pages rendered here are
+    decoded from the session's video when it is still where the report says.
+    """
+    from .html_report import IndexEntry, write_index_html
+
+    out = Path(out_dir)
+    entries = []
+    for row in rows:
+        rp = Path(row["report"])
+        try:
+            report = read_report(rp)
+        except InterviewGuardError:
+            continue
+        hp = _html_path(rp)
+        try:
+            fresh = hp.is_file() and hp.stat().st_mtime_ns >= rp.stat().st_mtime_ns
+        except OSError:
+            fresh = False
+        if not fresh:
+            page = _render_page(report)
+            if page is not None:
+                atomic_write_text(hp, page)
+            fresh = page is not None
+        href = None
+        if fresh:
+            try:
+                rel = hp.resolve().relative_to(out.resolve())
+                href = "/".join(urllib.parse.quote(part) for part in rel.parts)
+            except ValueError:
+                href = hp.resolve().as_uri()
+        entries.append(IndexEntry(report, href))
+    return write_index_html(out / "index.html", entries)
 
 
 def _row(report: Report, report_path) -> dict:
@@ -134,6 +205,7 @@ def run_batch(
     progress: Callable[..., None] | None = None,
     summary_every_s: float = 5.0,
     cache_dir: str | None = None,
+    html: bool = False,
 ) -> BatchResult:
     """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
 
@@ -152,6 +224,9 @@ def run_batch(
         Video-track cache shared by the workers (default ``$INTERVIEW_GUARD_CACHE``).
     progress : callable, optional
         ``progress(session_id, completed=, total=, status=)`` after each session.
+    html : bool
+        Also write ``sessions/<id>.html`` per session and ``index.html`` (see
+        :func:`write_batch_html`).
     """
     out = Path(out_dir)
     (out / "sessions").mkdir(parents=True, exist_ok=True)
@@ -188,17 +263,19 @@ def run_batch(
     try:
         if jobs <= 1 or len(todo) <= 1:
             for sid, path, rp in todo:
-                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir))
+                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html))
         else:
-            _run_pool(todo, jobs, fusion_path, record, cache_dir)
+            _run_pool(todo, jobs, fusion_path, record, cache_dir, html)
     finally:
         # whatever happened (Ctrl-C included), the summary lists what is done
         _write_summary(summary_path, list(rows.values()))
+    index_path = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
     failed = sum(1 for r in rows.values() if r["status"] != "ok")
-    return BatchResult(total=total, scanned=len(todo), skipped=skipped, failed=failed, summary_path=summary_path)
+    return BatchResult(total=total, scanned=len(todo), skipped=skipped, failed=failed, summary_path=summary_path,
+                       index_path=index_path)
 
 
-def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None) -> None:
+def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool = False) -> None:
     from .scan import failed_report
 
     pending = list(todo)
@@ -214,7 +291,7 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None) -> None:
         broken = False
         try:
             for sid, path, rp in pending:
-                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir)] = (sid, path, rp)
+                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html)] = (sid, path, rp)
             remaining = set(futures)
             while remaining:
                 done, remaining = wait(remaining, return_when=FIRST_COMPLETED)

@@ -114,19 +114,37 @@ def _stage_printer(label: str):
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
               help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].")
 @click.option("--full-rate", is_flag=True, help="Landmark every video frame instead of the adaptive sampler (slow).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write a self-contained HTML report (key frames embedded) to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_handle_errors
 def scan(path: str, fmt: str, output: str | None, params_path: str | None, frames_dir: str | None,
-         cache_dir: str | None, full_rate: bool, quiet: bool) -> None:
+         cache_dir: str | None, full_rate: bool, html_path: str | None, quiet: bool) -> None:
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
+    import tempfile
+
     from .atomic import atomic_write_text
     from .fusion import FusionModel
     from .scan import scan_session
 
     fusion = FusionModel.load(params_path)
-    report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"),
-                          cache_dir=cache_dir, frames_dir=frames_dir,
-                          video_options={"mode": "full"} if full_rate else None)
+    with tempfile.TemporaryDirectory(prefix="ig-frames-") as tmp_frames:
+        # --html without --frames: the key frames go to a temporary directory, are embedded in
+        # the page, and their (soon deleted) paths are kept out of the JSON report
+        frames_tmp = html_path is not None and frames_dir is None
+        report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"),
+                              cache_dir=cache_dir, frames_dir=tmp_frames if frames_tmp else frames_dir,
+                              video_options={"mode": "full"} if full_rate else None)
+        if html_path:
+            from .html_report import write_report_html
+
+            write_report_html(html_path, report)
+            if frames_tmp:
+                for result in report.analyzers.values():
+                    for ev in result.evidence:
+                        ev.details.pop("key_frames", None)
+            if not quiet:
+                _err(f"interview-guard: HTML report written to {html_path}")
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     text = report.to_json() if fmt == "json" else format_text(report)
@@ -136,6 +154,35 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
             _err(f"interview-guard: report written to {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the HTML page to FILE (atomically) instead of stdout.")
+@click.option("--frames", "frames_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory holding the key frames written by scan --frames (when their recorded paths moved).")
+@click.option("--video", "video_path", type=click.Path(dir_okay=False), default=None,
+              help="The session's video, to decode key frames that were not saved "
+                   "(default: the video recorded in the report, if still there).")
+@click.option("--title", default=None, help="Page title (default: interview-guard: <session id>).")
+@click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
+@_handle_errors
+def report_cmd(result: str, output: str | None, frames_dir: str | None, video_path: str | None, title: str | None,
+               quiet: bool) -> None:
+    """Render a saved JSON report (from scan or batch) as a self-contained HTML page."""
+    from .atomic import atomic_write_text
+    from .html_report import render_report
+    from .report import read_report
+
+    rep = read_report(result)
+    page = render_report(rep, frames_dir=frames_dir, video_path=video_path, title=title)
+    if output:
+        atomic_write_text(output, page)
+        if not quiet:
+            _err(f"interview-guard: HTML report written to {output}")
+    else:
+        click.echo(page, nl=False)
 
 
 @main.command()
@@ -148,11 +195,13 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
               help="Re-scan sessions whose earlier report says failed.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
               help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].")
+@click.option("--html", is_flag=True,
+              help="Also write an HTML page per session (beside its JSON) and OUT/index.html ranking them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_handle_errors
 def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retry_failed: bool,
-          cache_dir: str | None, quiet: bool) -> None:
+          cache_dir: str | None, html: bool, quiet: bool) -> None:
     """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
     from .batch import run_batch
     from .fusion import FusionModel
@@ -160,11 +209,12 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
     FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet, report_failures=True) as bar:
         result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed,
-                           progress=bar.update, cache_dir=cache_dir)
+                           progress=bar.update, cache_dir=cache_dir, html=html)
     click.echo(format_summary(result.summary_path), nl=False)
     _err(
         f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
         f"{result.failed} failed; summary: {result.summary_path}"
+        + (f"; HTML index: {result.index_path}" if result.index_path else "")
     )
     if result.failed:
         ctx.exit(EXIT_BATCH_FAILURES)
@@ -232,7 +282,7 @@ def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: i
     with _SessionBar(quiet) as bar:
         table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
                                progress=bar.update, fusion_path=params_path)
-    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, base=base)
+    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, base=base)
     paths = result.write(output)
     click.echo(result.format_text(), nl=False)
     if not quiet:
