@@ -140,6 +140,8 @@ def test_score_and_band_ids_carry_the_fused_score():
     assert p.text_by_id["risk-score"].strip() == "0.83"
     assert p.text_by_id["risk-band"].strip() == "high"
     assert "band-high" in by_id(p, "risk-band")["class"]
+    # a browser (and WebDriver's element text) applies text-transform: the badge must read "high", not "HIGH"
+    assert "text-transform" not in re.search(r"\.band\{[^}]*\}", render_report(rep)).group(0)
 
 
 def test_unassessed_session_says_so():

@@ -642,7 +642,7 @@ header.top{display:flex;justify-content:space-between;gap:24px;align-items:cente
 #risk-score{display:block;font-size:46px;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums}
 #risk-score.none{font-size:22px;font-weight:600;color:var(--none)}
 .band{display:inline-block;margin-top:6px;padding:4px 12px;border-radius:999px;color:#fff;font-weight:700;
-font-size:13px;letter-spacing:.06em;text-transform:uppercase}
+font-size:16px;line-height:1.2;letter-spacing:.06em;font-variant-caps:all-small-caps}
 .band-high{background:var(--high)}.band-medium{background:var(--medium)}.band-low{background:var(--low)}
 .band-unassessed{background:var(--none)}
 .bandnote{font-size:12px;color:var(--muted);margin-top:4px}
