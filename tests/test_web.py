@@ -447,6 +447,8 @@ def test_video_job_runs_to_done_and_the_page_shows_report_json(data, small_video
         assert report["session"]["modalities"] == {"video": True, "audio": True, "keystrokes": True}
         assert report["session"]["metadata"]["candidate_id"] == "c-9"
         assert 'id="report-json-link"' in page and 'id="ig-nav"' in page
+        assert "uploaded: candidate clip.mp4, keystrokes.jsonl, session.json" in page
+        assert str(data) not in page, "the page names the uploaded files, not the server's paths"
         stored = JobStore(data).get(job_id)
         assert (stored.job_dir / "report.html").is_file()
         assert json.loads(stored.report_path.read_text()) == report

@@ -66,6 +66,9 @@ def render_job_page(job) -> str:
     report = read_report(job.report_path or job.job_dir / "report.json")
     video = next(iter(sorted(job.session_dir.glob("video.*"))), None) if job.session_dir.is_dir() else None
     names = ", ".join(job.filenames[r] for r in ("video", "keystrokes", "metadata") if r in job.filenames)
+    if names:
+        # The page names the uploaded files, not the server's copy of them (report.json keeps the real path).
+        report.session = {**report.session, "path": f"uploaded: {names}"}
     return render_report(report, frames_dir=job.frames_dir, video_path=video,
                          title=f"interview-guard: {names or report.session_id}")
 
