@@ -33,6 +33,7 @@ import base64
 import html
 import io
 import math
+import textwrap
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +86,18 @@ def analyzer_label(name: str) -> str:
     return _LABELS.get(name) or name.replace("_", " ").strip().capitalize() or "?"
 
 
+_KIND_LABELS = {
+    "av_offset": "Audio/video offset",
+    "lips_do_not_follow": "Lips do not follow the speech",
+    "offset_drift": "Audio/video offset drifts",
+    "occlusion_event": "Hand over the face",
+    "catch_up_bursts": "Catch-up bursts",
+    "collapsed_keydowns": "Collapsed key-downs",
+}
+
+
 def _kind_label(kind: str) -> str:
-    return kind.replace("_", " ").strip().capitalize() or "Finding"
+    return _KIND_LABELS.get(kind) or kind.replace("_", " ").strip().capitalize() or "Finding"
 
 
 def _status(r) -> str:
@@ -362,16 +373,16 @@ def timeline_png(report, *, width_in: float = 10.5, dpi: int = 110) -> bytes | N
             width = max(ev.end_s - ev.start_s, duration * 0.003)
             ax.broken_barh([(ev.start_s, width)], (1.05, 0.1), facecolors=colour, alpha=0.45 + 0.5 * float(ev.score))
             if ev.end_s - ev.start_s < 0.25 * duration:
-                ax.axvspan(ev.start_s, ev.start_s + width, ymax=1.0 / 1.2, color=colour, alpha=0.08 + 0.22 * float(ev.score),
-                           linewidth=0)
+                ax.axvspan(ev.start_s, ev.start_s + width, ymax=1.0 / 1.2, color=colour, alpha=0.05 + 0.1 * float(ev.score),
+                           linewidth=0, zorder=0)
                 ax.plot([ev.start_s + 0.5 * width], [1.18], marker="v", color=colour, markersize=5, clip_on=False)
         ax.axhline(0.5, color="#6b7280", linestyle="--", linewidth=0.8)
         ax.set_ylim(0, 1.2)
         ax.set_yticks([0, 0.5, 1])
         ax.set_xlim(0, duration)
         ax.tick_params(labelsize=8, colors="#374151")
-        ax.set_ylabel(analyzer_label(r.name).replace(" ", "\n", 1) if len(analyzer_label(r.name)) > 12 else analyzer_label(r.name),
-                      rotation=0, ha="right", va="center", fontsize=9, color="#111827")
+        ax.set_ylabel(textwrap.fill(analyzer_label(r.name), 12), rotation=0, ha="right", va="center", fontsize=9,
+                      color="#111827")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.grid(axis="x", color="#eef0f3", linewidth=0.8)
