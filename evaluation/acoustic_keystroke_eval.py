@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interview_guard import keyboard_sound
 from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
 from interview_guard.audio_decode import AudioTrack, decode_audio
 from interview_guard.keystroke_log import DOWN, UP, KeystrokeLog, read_keystroke_log
@@ -61,35 +62,9 @@ RELAYS = ("lan_rdp", "intl_rdp", "intl_rdp_congested", "kvm_ip")
 
 
 # ------------------------------------------------------------------ rendering
-def click_wave(rng: np.random.Generator, level: float) -> np.ndarray:
-    """One key click: 1-2 damped band-limited noise bursts; RMS of the first 3 ms = ``level``."""
-    from scipy import signal
-
-    n = int(SR * rng.uniform(0.008, 0.025))
-    t = np.arange(n) / SR
-    out = np.zeros(n)
-    for b in range(int(rng.integers(1, 3))):
-        t0 = 0.0 if b == 0 else rng.uniform(0.002, 0.006)
-        tau = rng.uniform(0.0008, 0.004)
-        fc = rng.uniform(1500.0, 6500.0)
-        bw = rng.uniform(0.3, 1.2) * fc
-        sos = signal.butter(2, [max(200.0, fc - bw / 2), min(0.95 * SR / 2, fc + bw / 2)], btype="band", fs=SR, output="sos")
-        x = signal.sosfilt(sos, rng.standard_normal(n))
-        env = np.where(t >= t0, np.exp(-(t - t0) / tau), 0.0)
-        out += (1.0 if b == 0 else rng.uniform(0.3, 1.0)) * x * env / (np.std(x) + 1e-12)
-    k = int(0.003 * SR)
-    out *= level / (np.sqrt(np.mean(out[:k] ** 2)) + 1e-12)
-    return out.astype(np.float32)
-
-
 def render_clicks(y: np.ndarray, times_s, level: float, rng, *, level_sd_db: float = 4.0) -> None:
-    """Add a click at each time (in place)."""
-    for tt in times_s:
-        w = click_wave(rng, level * 10 ** (rng.normal(0.0, level_sd_db) / 20))
-        i = int(round(tt * SR))
-        if 0 <= i < y.size:
-            m = min(w.size, y.size - i)
-            y[i : i + m] += w[:m]
+    """Add a click at each time (in place); see :mod:`interview_guard.keyboard_sound`."""
+    keyboard_sound.render_clicks(y, times_s=times_s, level=level, rng=rng, sr=SR, level_sd_db=level_sd_db)
 
 
 def speech_bed(speech: np.ndarray, seconds: float, rng) -> np.ndarray:
@@ -118,18 +93,8 @@ def typing_times(log: KeystrokeLog) -> KeystrokeLog:
 
 
 def genuine_log(true: KeystrokeLog, rng, *, wireless: bool = False) -> KeystrokeLog:
-    """What the machine logs for keys typed on it: +8 ms, USB polling, event loop, 1 ms clock.
-
-    ``wireless``: a Bluetooth keyboard instead (connection interval up to 15 ms, radio retries):
-    +8 ms, uniform 0-15 ms, normal sd 2 ms, and 2 % of keys a further 10-30 ms late.
-    """
-    n = len(true)
-    if wireless:
-        lat = 8.0 + rng.uniform(0.0, 15.0, n) + np.abs(rng.normal(0.0, 2.0, n))
-        lat += np.where(rng.random(n) < 0.02, rng.uniform(10.0, 30.0, n), 0.0)
-    else:
-        lat = 8.0 + rng.uniform(0.0, 8.0, n) + rng.exponential(0.5, n)
-    t = np.floor(true.t_ms + lat)
+    """What the machine logs for keys typed on it (:func:`~interview_guard.keyboard_sound.key_latency_ms`), 1 ms clock."""
+    t = np.floor(true.t_ms + keyboard_sound.key_latency_ms(len(true), rng, wireless=wireless))
     order = np.argsort(t, kind="stable")
     out = true.select(order)
     return dataclasses.replace(out, t_ms=t[order])

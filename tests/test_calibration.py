@@ -211,6 +211,30 @@ def test_separable_data_keeps_weights_finite():
     assert fit_fusion(t, base=BASE, l2=0.01).weights["a"] > fit_fusion(t, base=BASE, l2=1.0).weights["a"]
 
 
+def test_class_mix_does_not_set_the_risk_and_prior_moves_it():
+    # the same genuine and manipulated score distributions, once 1:1 and once 1:4: equal class weights
+    # make the fitted model (nearly) the same; --prior moves the intercept by exactly logit(prior)
+    rng = np.random.default_rng(5)
+
+    def table(n0, n1):
+        s = np.r_[rng.normal(0.2, 0.1, n0), rng.normal(0.6, 0.15, n1)].clip(0, 1)[:, None]
+        y = np.r_[np.zeros(n0, int), np.ones(n1, int)]
+        return ScoreTable(session_ids=[str(i) for i in range(y.size)], y=y, analyzers=("a",), scores=s,
+                          confidences=np.ones_like(s))
+
+    even, skewed = fit_fusion(table(200, 200), base=BASE), fit_fusion(table(100, 400), base=BASE)
+    assert abs(even.intercept - skewed.intercept) < 0.5, (even.intercept, skewed.intercept)
+    assert abs(even.weights["a"] - skewed.weights["a"]) < 0.25 * even.weights["a"]
+    unweighted_intercept = math.log(400 / 100)  # what an unweighted fit would lean towards at the centre
+    assert skewed.intercept < unweighted_intercept - 0.5
+    t = table(60, 60)
+    a, b = fit_fusion(t, base=BASE, prior=0.5), fit_fusion(t, base=BASE, prior=0.05)
+    assert b.intercept == pytest.approx(a.intercept + math.log(0.05 / 0.95), abs=1e-9)
+    assert b.weights == a.weights and b.settings["prior"] == 0.05
+    with pytest.raises(ParameterError, match="prior"):
+        fit_fusion(t, base=BASE, prior=1.0)
+
+
 def test_degenerate_inputs_raise_clear_errors(tmp_path):
     t = synthetic()
     with pytest.raises(ParameterError, match="all 30 usable labelled sessions are genuine"):

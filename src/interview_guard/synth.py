@@ -64,6 +64,7 @@ import numpy as np
 
 from .atomic import atomic_write_text
 from .errors import InputError, ParameterError
+from .keystroke_log import DOWN, UP
 
 __all__ = ["KINDS", "generate", "default_inputs", "read_licences", "is_permissive", "SynthInputs"]
 
@@ -412,9 +413,12 @@ def generate(
     speech_dir=None,
     hands_dir=None,
     keystrokes_dir=None,
-    max_seconds: float = 8.0,
+    max_seconds: float = 20.0,
+    typing_seconds: float | None = 60.0,
+    keyboard_audio: bool = True,
     permissive_only: bool = False,
     models_dir=None,
+    jobs: int = 1,
     progress: Callable[..., None] | None = None,
 ) -> list[Path]:
     """Write ``n`` labelled sessions under ``out_dir`` (``synth-<seed>-<i>-<kind>/``); return their directories.
@@ -437,7 +441,20 @@ def generate(
         ``keystrokes_dir`` Aalto ``*_keystrokes.txt`` or ``*.jsonl`` logs
         (searched recursively).
     max_seconds : float
-        Length of each session (the clip is cut there).
+        Longest video (the clip is cut there; shorter clips keep their length).
+    typing_seconds : float or None
+        Length of the typing in each keystroke log, from its start inside
+        the video (a slice of a real trace; it may run on past the end of the
+        short video, as the log of a longer interview would). ``None``: only
+        as long as the video.
+    keyboard_audio : bool
+        Render a click into the audio for each key event the video's time
+        covers (:mod:`~interview_guard.keyboard_sound`), at the typist's own
+        key times (for ``relay`` the times before the relay), a few ms before
+        each is logged, at -12 to +6 dB against the speech; in 30 % of the
+        sessions (any kind) noise suppression removes them. ``mismatched_audio``
+        sessions get none (the sound comes from another room). The label
+        records what was rendered.
     permissive_only : bool
         Use only face, still, speech and keystroke files whose ``SOURCES.md``
         licence names Apache-2.0, MIT or CC BY. The HandOverFace hand masks
@@ -445,6 +462,9 @@ def generate(
         for internal testing only, and this flag does not change that.
     models_dir : path, optional
         MediaPipe model directory.
+    jobs : int
+        Worker processes (sessions are independent: each has its own random
+        stream from ``(seed, index)``, so the output does not depend on it).
     progress : callable, optional
         Called as ``progress("synth", completed=i, total=n)``.
 
@@ -463,6 +483,10 @@ def generate(
         raise ParameterError("n must be at least 1")
     if not (max_seconds >= 1.0):
         raise ParameterError("max_seconds must be at least 1")
+    if typing_seconds is not None and not (typing_seconds >= 1.0):
+        raise ParameterError("typing_seconds must be at least 1 (or None)")
+    if int(jobs) < 1:
+        raise ParameterError("jobs must be at least 1")
     d = default_inputs()
     inputs = SynthInputs(
         faces_dir=faces_dir if faces_dir is not None else d["faces_dir"],
@@ -475,19 +499,58 @@ def generate(
         raise InputError("no usable face clips (video at least 200 px and 2 s long)", path=faces_dir)
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
-    paths = []
     if progress:
         progress("synth", completed=0, total=int(n))
+    tasks = []
     for i in range(int(n)):
         kind = kinds[i % len(kinds)]
-        rng = np.random.default_rng([int(seed), i])
         sdir = out_root / f"synth-{int(seed)}-{i:04d}-{kind}"
-        _make_session(sdir, kind=kind, rng=rng, inputs=inputs, seed=int(seed), index=i, max_seconds=float(max_seconds),
-                      models_dir=models_dir)
-        paths.append(sdir)
-        if progress:
-            progress("synth", completed=i + 1, total=int(n))
-    return paths
+        tasks.append(dict(sdir=sdir, kind=kind, inputs=inputs, seed=int(seed), index=i, max_seconds=float(max_seconds),
+                          typing_seconds=None if typing_seconds is None else float(typing_seconds),
+                          keyboard_audio=bool(keyboard_audio), models_dir=models_dir))
+    if int(jobs) == 1 or len(tasks) == 1:
+        for k, t in enumerate(tasks):
+            _make_session(**t)
+            if progress:
+                progress("synth", completed=k + 1, total=int(n))
+    else:
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # noqa: PLC0415
+
+        with ProcessPoolExecutor(max_workers=min(int(jobs), len(tasks))) as pool:
+            pending = {pool.submit(_make_session, **t) for t in tasks}
+            done_n = 0
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()  # re-raises the worker's error (InputError names the file)
+                    done_n += 1
+                    if progress:
+                        progress("synth", completed=done_n, total=int(n))
+    return [t["sdir"] for t in tasks]
+
+
+def _render_keyboard(audio, typed, *, offset_ms: float, kind: str, rng) -> dict:
+    """Add the typist's key clicks to ``audio`` in place (see :func:`generate`); return what was done."""
+    from . import keyboard_sound as kbs  # noqa: PLC0415
+
+    suppressed = bool(rng.random() < 0.3)
+    snr_db = round(float(rng.uniform(-12.0, 6.0)), 1)
+    if audio is None:
+        return {"rendered": False, "reason": "no audio track"}
+    if kind == "mismatched_audio":
+        return {"rendered": False, "reason": "the audio comes from another room"}
+    if suppressed:
+        return {"rendered": False, "reason": "noise suppression (30 % of sessions)"}
+    speech = kbs.active_rms(audio, sr=AUDIO_SR)
+    level = max(speech, 3e-3) * 10 ** (snr_db / 20.0)
+    t_s = (typed.t_ms + offset_ms) / 1000.0
+    lat = kbs.key_latency_ms(len(typed), rng) / 1000.0  # the sound comes a few ms before the log
+    downs = kbs.render_clicks(audio, times_s=(t_s - lat)[typed.kind == DOWN], level=level, rng=rng, sr=AUDIO_SR)
+    ups = kbs.render_clicks(audio, times_s=(t_s - lat)[typed.kind == UP], level=level * 10 ** (kbs.UP_LEVEL_DB / 20),
+                            rng=rng, sr=AUDIO_SR)
+    return {"rendered": True, "model": "synthetic clicks (keyboard_sound) at the real key times",
+            "snr_db": snr_db, "key_down_clicks": downs, "key_up_clicks": ups,
+            "latency_ms": "8 + U(0, 8) + Exp(0.5)"}
 
 
 def _pick(rng, items, exclude=()):
@@ -497,9 +560,11 @@ def _pick(rng, items, exclude=()):
     return pool[int(rng.integers(len(pool)))]
 
 
-def _make_session(sdir: Path, *, kind: str, rng, inputs: SynthInputs, seed: int, index: int, max_seconds: float,
-                  models_dir) -> None:
+def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, index: int, max_seconds: float,
+                  typing_seconds: float | None, keyboard_audio: bool, models_dir) -> None:
     from .keystroke_log import dumps_jsonl  # noqa: PLC0415
+
+    rng = np.random.default_rng([int(seed), int(index)])
 
     needs_own_audio = kind in ("genuine", "avoffset", "relay", "faceswap", "handwave_genuine", "handwave_faceswap")
     pool = inputs.clips_with_audio if (needs_own_audio and inputs.clips_with_audio) else inputs.clips
@@ -523,6 +588,45 @@ def _make_session(sdir: Path, *, kind: str, rng, inputs: SynthInputs, seed: int,
     if _has_audio(clip):
         audio = _fit(_decode_mono(clip, dur), n_audio)
         used["speech"] = str(clip) + "#audio"
+    # ------------------------------------------------------------ keystrokes
+    # before the audio manipulations: the keyboard is heard in the room's sound, which they then shift or replace
+    sdir.mkdir(parents=True, exist_ok=True)
+    lead_ms = float(rng.uniform(200.0, 600.0))
+    client_origin = float(np.round(rng.uniform(5_000.0, 900_000.0), 1))
+    offset_ms = None
+    typing_event = None
+    if inputs.keystrokes:
+        kf = _pick(rng, inputs.keystrokes)
+        used["keystrokes"] = str(kf)
+        if typing_seconds is None:
+            span = max(500.0, dur * 1000.0 - lead_ms - 300.0)
+        else:
+            span = float(typing_seconds) * 1000.0
+        ks, t0_src = _keystroke_slice(kf, span, rng)
+        ks = ks.shifted(client_origin)
+        typed = ks  # what the typist's fingers did (heard by the microphone)
+        if kind == "relay":
+            from .relay_sim import PROFILES, relay_description, simulate_relay  # noqa: PLC0415
+
+            preset = RELAY_PRESETS[int(rng.integers(len(RELAY_PRESETS)))]
+            rel = simulate_relay(ks, PROFILES[preset], seed=int(rng.integers(2**31)))
+            delay = rel.t_ms - ks.t_ms
+            manipulations.append({"kind": "relay", "start_s": round(lead_ms / 1000.0, 3),
+                                  "end_s": round((float(rel.t_ms[-1]) - client_origin + lead_ms) / 1000.0, 3),
+                                  "details": {"preset": preset, "description": relay_description(PROFILES[preset]),
+                                              "events": len(rel), "delay_ms_mean": round(float(delay.mean()), 2),
+                                              "delay_ms_max": round(float(delay.max()), 2)}})
+            ks = rel
+        offset_ms = round(lead_ms - client_origin, 3)
+        atomic_write_text(sdir / "keystrokes.jsonl", dumps_jsonl(ks))
+        sound = {"rendered": False, "reason": "keyboard_audio off"}
+        if keyboard_audio:
+            sound = _render_keyboard(audio, typed, offset_ms=offset_ms, kind=kind, rng=rng)
+        typing_event = {"kind": "typing", "start_s": round(lead_ms / 1000.0, 3),
+                        "end_s": round((float(ks.t_ms[-1]) - client_origin + lead_ms) / 1000.0, 3),
+                        "details": {"source_file": kf.name, "source_start_ms": t0_src, "events": len(ks),
+                                    "presses": int((ks.kind == DOWN).sum()), "keyboard_audio": sound}}
+
     if kind == "avoffset":
         mag = float(rng.uniform(150.0, 400.0))
         off = mag if rng.random() < 0.5 else -mag
@@ -612,36 +716,9 @@ def _make_session(sdir: Path, *, kind: str, rng, inputs: SynthInputs, seed: int,
             details["wave_frames_swapped"] = int((flags & inwave).sum())
         manipulations.append({"kind": "faceswap", "start_s": 0.0, "end_s": round(dur, 3), "details": details})
 
-    sdir.mkdir(parents=True, exist_ok=True)
     _write_mp4(sdir / "video.mp4", frames, rate, audio)
-
-    # ------------------------------------------------------------ keystrokes
-    lead_ms = float(rng.uniform(200.0, 600.0))
-    client_origin = float(np.round(rng.uniform(5_000.0, 900_000.0), 1))
-    offset_ms = None
-    if inputs.keystrokes:
-        kf = _pick(rng, inputs.keystrokes)
-        used["keystrokes"] = str(kf)
-        span = max(500.0, dur * 1000.0 - lead_ms - 300.0)
-        ks, t0_src = _keystroke_slice(kf, span, rng)
-        ks = ks.shifted(client_origin)
-        if kind == "relay":
-            from .relay_sim import PROFILES, relay_description, simulate_relay  # noqa: PLC0415
-
-            preset = RELAY_PRESETS[int(rng.integers(len(RELAY_PRESETS)))]
-            rel = simulate_relay(ks, PROFILES[preset], seed=int(rng.integers(2**31)))
-            delay = rel.t_ms - ks.t_ms
-            manipulations.append({"kind": "relay", "start_s": round(lead_ms / 1000.0, 3),
-                                  "end_s": round((float(rel.t_ms[-1]) - client_origin + lead_ms) / 1000.0, 3),
-                                  "details": {"preset": preset, "description": relay_description(PROFILES[preset]),
-                                              "events": len(rel), "delay_ms_mean": round(float(delay.mean()), 2),
-                                              "delay_ms_max": round(float(delay.max()), 2)}})
-            ks = rel
-        offset_ms = round(lead_ms - client_origin, 3)
-        atomic_write_text(sdir / "keystrokes.jsonl", dumps_jsonl(ks))
-        events.append({"kind": "typing", "start_s": round(lead_ms / 1000.0, 3),
-                       "end_s": round((float(ks.t_ms[-1]) - client_origin + lead_ms) / 1000.0, 3),
-                       "details": {"source_file": kf.name, "source_start_ms": t0_src, "events": len(ks)}})
+    if typing_event is not None:
+        events.append(typing_event)
 
     meta = {"candidate_id": f"synth-{seed}-{index:04d}"}
     if offset_ms is not None:
