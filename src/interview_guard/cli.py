@@ -231,13 +231,20 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
 @click.option("--hands", "hands_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Hand photos with *_mask.png.")
 @click.option("--keystrokes", "keystrokes_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Aalto *_keystrokes.txt or *.jsonl logs (searched recursively).")
-@click.option("--max-seconds", type=click.FloatRange(1.0), default=8.0, show_default=True, help="Session length.")
+@click.option("--max-seconds", type=click.FloatRange(1.0), default=20.0, show_default=True,
+              help="Longest video (shorter clips keep their length).")
+@click.option("--typing-seconds", type=click.FloatRange(1.0), default=60.0, show_default=True,
+              help="Length of each keystroke log's typing (may run past the video).")
+@click.option("--keyboard-audio/--no-keyboard-audio", default=True, show_default=True,
+              help="Render key clicks into the audio (30 %% of sessions get noise suppression).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
 @click.option("--permissive-only", is_flag=True,
               help="Only face/speech/keystroke inputs licensed Apache-2.0, MIT or CC BY (hand masks stay internal-only).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_handle_errors
 def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir, hands_dir, keystrokes_dir,
-          max_seconds: float, permissive_only: bool, quiet: bool) -> None:
+          max_seconds: float, typing_seconds: float, keyboard_audio: bool, jobs: int, permissive_only: bool,
+          quiet: bool) -> None:
     """Write N labelled synthetic sessions (real inputs, real manipulations) under OUT."""
     from .synth import KINDS, generate
 
@@ -247,6 +254,7 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
         raise click.UsageError(f"unknown kind(s): {', '.join(bad)} (choose from {', '.join(KINDS)})")
     paths = generate(out, n=n, seed=seed, kinds=chosen, faces_dir=faces_dir, speech_dir=speech_dir,
                      hands_dir=hands_dir, keystrokes_dir=keystrokes_dir, max_seconds=max_seconds,
+                     typing_seconds=typing_seconds, keyboard_audio=keyboard_audio, jobs=jobs,
                      permissive_only=permissive_only, progress=None if quiet else _stage_printer("synth"))
     for p in paths:
         click.echo(str(p))
@@ -262,8 +270,10 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
 @click.option("--folds", type=click.IntRange(2, 100), default=5, show_default=True,
               help="Stratified cross-validation folds for the out-of-fold numbers.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold assignment.")
-@click.option("--l2", type=click.FloatRange(0.0, min_open=True), default=1.0, show_default=True,
-              help="L2 penalty on the weights.")
+@click.option("--l2", type=click.FloatRange(0.0, min_open=True), default=0.1, show_default=True,
+              help="L2 penalty on the weights (0.1: prior weight sd about 3).")
+@click.option("--prior", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.5, show_default=True,
+              help="Share of manipulated sessions the risk is stated for (classes are weighted equally in the fit).")
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False), default=None,
               help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
@@ -272,7 +282,7 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
               help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
-def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float,
+def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float, prior: float,
               reports_dir: str | None, cache_dir: str | None, params_path: str | None, quiet: bool) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
     from .calibration import collect_scores, fit_fusion
