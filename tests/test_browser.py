@@ -30,6 +30,18 @@ def chromium():
         pytest.skip(why)
 
 
+@pytest.fixture(scope="module")
+def server(chromium, tmp_path_factory):
+    with ServeProcess(tmp_path_factory.mktemp("serve") / "data") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def driver(chromium, tmp_path_factory):
+    with Browser(log_dir=tmp_path_factory.mktemp("chromium")) as d:
+        yield d
+
+
 def sample_video_session() -> Path | None:
     """A sample session with a video (a face-swap one first), when the generated ones are there."""
     found = sorted(d for d in SAMPLES.iterdir() if d.is_dir() and any(
@@ -56,42 +68,74 @@ def session_files(tmp_path) -> dict:
             "keystrokes": typing / "keystrokes.jsonl"}
 
 
-def test_upload_in_chromium_shows_the_report_score(chromium, tmp_path):
+def test_upload_in_chromium_shows_the_report_score(server, driver, tmp_path):
     files = session_files(tmp_path)
     seen_progress = {}
 
     def progress_page(driver):
         seen_progress["page"] = bool(driver.find_elements("id", "scan-progress") or driver.find_elements("id", "risk-score"))
 
-    with ServeProcess(tmp_path / "data") as server, Browser(log_dir=tmp_path) as driver:
-        driver.get(server.base + "/")
-        full_page_screenshot(driver, ARTIFACTS / "browser-upload-page.png")
-        job_url = upload_and_wait(driver, server.base, timeout_s=300, on_progress_page=progress_page, **files)
-        assert re.fullmatch(re.escape(server.base) + r"/jobs/[0-9a-f]{32}", job_url), job_url
-        assert seen_progress.get("page"), "after the upload the browser lands on the job page"
-        shot = full_page_screenshot(driver, ARTIFACTS / "browser-report.png")
-        errors = driver.find_elements("id", "job-error")
-        assert not errors, f"the scan failed: {errors[0].text if errors else ''}\n{server.log()}"
+    driver.get(server.base + "/")
+    full_page_screenshot(driver, ARTIFACTS / "browser-upload-page.png")
+    job_url = upload_and_wait(driver, server.base, timeout_s=300, on_progress_page=progress_page, **files)
+    assert re.fullmatch(re.escape(server.base) + r"/jobs/[0-9a-f]{32}", job_url), job_url
+    assert seen_progress.get("page"), "after the upload the browser lands on the job page"
+    shot = full_page_screenshot(driver, ARTIFACTS / "browser-report.png")
+    errors = driver.find_elements("id", "job-error")
+    assert not errors, f"the scan failed: {errors[0].text if errors else ''}\n{server.log()}"
 
-        score_el = driver.find_element("id", "risk-score")
-        band_el = driver.find_element("id", "risk-band")
-        job_id = job_url.rsplit("/", 1)[1]
-        report = get_json(f"{server.base}/jobs/{job_id}/report.json")
-        status = get_json(f"{server.base}/api/jobs/{job_id}")
+    score_el = driver.find_element("id", "risk-score")
+    band_el = driver.find_element("id", "risk-band")
+    job_id = job_url.rsplit("/", 1)[1]
+    report = get_json(f"{server.base}/jobs/{job_id}/report.json")
+    status = get_json(f"{server.base}/api/jobs/{job_id}")
 
-        score = report["risk"]["score"]
-        assert score is not None, "a session with a video and a keystroke log is assessed"
-        assert float(score_el.get_attribute("data-score")) == score
-        assert score_el.text.strip() == f"{score:.2f}"
-        # textContent: the band may be styled in capitals on screen
-        assert band_el.get_attribute("textContent").strip() == report["risk"]["band"] == status["band"]
-        assert band_el.text.strip().lower() == report["risk"]["band"]
-        assert status["status"] == "done" and status["risk_score"] == score
-        assert report["session"]["modalities"]["video"] and report["session"]["modalities"]["keystrokes"]
+    score = report["risk"]["score"]
+    assert score is not None, "a session with a video and a keystroke log is assessed"
+    assert float(score_el.get_attribute("data-score")) == score
+    assert score_el.text.strip() == f"{score:.2f}"
+    # textContent: the band may be styled in capitals on screen
+    assert band_el.get_attribute("textContent").strip() == report["risk"]["band"] == status["band"]
+    assert band_el.text.strip().lower() == report["risk"]["band"]
+    assert status["status"] == "done" and status["risk_score"] == score
+    assert report["session"]["modalities"]["video"] and report["session"]["modalities"]["keystrokes"]
 
-        # The list of past scans shows it too.
-        driver.get(server.base + "/jobs")
-        row = driver.find_element("css selector", f'tr[data-job-id="{job_id}"]')
-        assert f"{score:.2f}" in row.text and "done" in row.text
+    # The list of past scans shows it too.
+    driver.get(server.base + "/jobs")
+    row = driver.find_element("css selector", f'tr[data-job-id="{job_id}"]')
+    assert f"{score:.2f}" in row.text and "done" in row.text
     assert shot.is_file() and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_drop_zone_routes_files_and_errors_show_on_the_page(server, driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(server.base + "/")
+    result = driver.execute_script("""
+        var dt = new DataTransfer();
+        dt.items.add(new File(['{"t": 1, "type": "down", "key": "a", "code": "KeyA"}\\n'], 'keystrokes.jsonl'));
+        dt.items.add(new File(['{}'], 'session.json'));
+        dt.items.add(new File(['hello'], 'notes.txt'));
+        var zone = document.getElementById('drop-zone');
+        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        return [document.getElementById('video').files.length,
+                document.getElementById('keystrokes').files.length ? document.getElementById('keystrokes').files[0].name : '',
+                document.getElementById('session').files.length ? document.getElementById('session').files[0].name : '',
+                document.getElementById('upload-status').textContent];
+    """)
+    assert result[:3] == [0, "keystrokes.jsonl", "session.json"]
+    assert "notes.txt" in result[3]
+
+    driver.get(server.base + "/")
+    driver.find_element("id", "submit").click()
+    status = driver.find_element("id", "upload-status")
+    assert "Choose a recording" in status.text and driver.current_url.rstrip("/") == server.base
+
+    fake = tmp_path / "not-a-video.mp4"
+    fake.write_text("just text, not a video\n" * 20)
+    driver.find_element("id", "video").send_keys(str(fake))
+    driver.find_element("id", "submit").click()
+    WebDriverWait(driver, 30).until(lambda d: "not a video file" in d.find_element("id", "upload-status").text)
+    assert driver.current_url.rstrip("/") == server.base
+    assert "error" in driver.find_element("id", "upload-status").get_attribute("class")

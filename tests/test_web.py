@@ -485,3 +485,73 @@ def test_a_failing_scan_is_recorded_and_the_server_keeps_going(data):
         assert c.get("/").status_code == 200
         r = post_parts(c, [("keystrokes", "k.jsonl", keystroke_bytes())])
         assert _wait_finished(c, r.json()["id"])["status"] == "done"
+
+
+# --- the runner: stop, crash, timeout (a stand-in worker executable, no scan) ----------------------------------------
+
+
+def _fake_python(tmp_path, body: str) -> str:
+    """An executable that takes the worker's command line and does ``body`` (sh) instead of scanning."""
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _queued_job(data) -> str:
+    app = create_app(data, run_jobs=False)
+    with TestClient(app) as c:
+        return post_parts(c, [("keystrokes", "k.jsonl", keystroke_bytes())]).json()["id"]
+
+
+def _wait_status(store, job_id, statuses, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = store.get(job_id)
+        if job.status in statuses:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job stayed {store.get(job_id).status}")
+
+
+@pytest.mark.parametrize(
+    "body, timeout_s, words",
+    [
+        ("echo 'W0000 noise from a library' >&2; echo 'RuntimeError: boom' >&2; exit 3", None,
+         ["exited with code 3", "RuntimeError: boom"]),
+        ("kill -9 $$", None, ["killed by signal 9"]),
+        ("exec sleep 30", 0.5, ["longer than the limit"]),
+    ],
+)
+def test_runner_records_crashes_and_timeouts_as_failed(data, tmp_path, body, timeout_s, words):
+    from interview_guard.web.jobs import Runner
+
+    job_id = _queued_job(data)
+    store = JobStore(data)
+    runner = Runner(store, python=_fake_python(tmp_path, body), timeout_s=timeout_s, poll_s=0.05)
+    runner.start()
+    try:
+        job = _wait_status(store, job_id, {"failed", "done", "interrupted"})
+    finally:
+        runner.stop()
+    assert job.status == "failed"
+    for w in words:
+        assert w in job.error
+    assert "W0000" not in job.error
+
+
+def test_runner_stop_marks_the_running_job_interrupted(data, tmp_path):
+    from interview_guard.web.jobs import Runner
+
+    job_id = _queued_job(data)
+    store = JobStore(data)
+    runner = Runner(store, python=_fake_python(tmp_path, "exec sleep 30"), poll_s=0.05)
+    runner.start()
+    _wait_status(store, job_id, {"running"})
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    runner.stop()
+    assert time.monotonic() - t0 < 10
+    job = store.get(job_id)
+    assert job.status == "interrupted" and "server was stopped" in job.error
+    assert store.requeue(job_id) and store.get(job_id).status == "queued"

@@ -406,6 +406,9 @@ class Runner:
                 with self._lock:
                     self._procs.pop(job_id, None)
         rc = proc.returncode
+        if reason is None and self._stop.is_set() and rc != 0:
+            # stop() signalled the worker directly; the server is shutting down.
+            reason = "The server was stopped while this scan was running. Re-run it to scan again."
         job = self.store.get(job_id)
         if job is None or job.status != "running" or job.attempt != attempt:
             return  # the worker recorded its result
@@ -415,10 +418,15 @@ class Runner:
             return
         tail = _last_line(log_path)
         how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
-        self.store.finish_failed(job_id, attempt, f"the scan process {how}" + (f": {tail}" if tail else ""))
+        self.store.finish_failed(job_id, attempt, f"the scan process {how}" + (f": {tail}" if tail else "")
+                                 + " (details in scan.log in the job's directory)")
 
 
-def _last_line(path: Path, limit: int = 8192) -> str:
+_ERROR_LINE = re.compile(r"^(interview-guard worker: |[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b)")
+
+
+def _last_line(path: Path, limit: int = 16384) -> str:
+    """The last error-looking line of a scan log (a Python exception or the worker's own message), if any."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -427,4 +435,5 @@ def _last_line(path: Path, limit: int = 8192) -> str:
             lines = [ln.strip() for ln in fh.read().decode("utf-8", errors="replace").splitlines() if ln.strip()]
     except OSError:
         return ""
-    return lines[-1][:500] if lines else ""
+    errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
+    return errors[-1][:500] if errors else ""
