@@ -23,7 +23,16 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["HandCutout", "load_hand_cutout", "wave_positions", "composite_hand", "paint_face_over"]
+__all__ = [
+    "HandCutout",
+    "load_hand_cutout",
+    "hand_files",
+    "hand_sources",
+    "load_hand_cutouts",
+    "wave_positions",
+    "composite_hand",
+    "paint_face_over",
+]
 
 
 def _cv2():
@@ -160,6 +169,97 @@ def hand_files(hands_dir) -> list[tuple[Path, Path]]:
         img = mask.with_name(mask.name.replace("_mask.png", ".jpg"))
         if img.is_file():
             out.append((img, mask))
+    return out
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def hand_sources(hands_dir) -> list[tuple[Path, Path | None]]:
+    """Every hand photo of a directory with its mask, or ``None`` when it has none.
+
+    Photos are ``*.jpg``, ``*.jpeg`` and ``*.png`` files (``*_mask.png`` are
+    masks, not photos); a photo ``x.jpg`` has the mask ``x_mask.png`` when
+    that file exists. Sorted by file name.
+    """
+    d = Path(hands_dir)
+    out: list[tuple[Path, Path | None]] = []
+    for f in sorted(d.iterdir()) if d.is_dir() else []:
+        if not f.is_file() or f.suffix.lower() not in _IMAGE_SUFFIXES or f.name.endswith("_mask.png"):
+            continue
+        mask = f.with_name(f.stem + "_mask.png")
+        out.append((f, mask if mask.is_file() else None))
+    return out
+
+
+# per-process cache of cut-outs per file: (path, size, mtime_ns, mask or None, models_dir, options) -> cut-outs
+_CUTOUT_CACHE: dict[tuple, tuple[HandCutout, ...]] = {}
+
+
+def _file_key(path: Path) -> tuple:
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def load_hand_cutouts(hands_dir, *, models_dir=None, include=None, segment_unmasked: bool = True,
+                      **photo_options) -> list[HandCutout]:
+    """Hand cut-outs from every photo of a directory, masked or not.
+
+    A photo with a mask (``x.jpg`` + ``x_mask.png``) gives one cut-out through
+    :func:`load_hand_cutout`; a photo without one is segmented by
+    :func:`interview_guard.hand_segment.hand_cutouts_from_photo` (MediaPipe
+    hand landmarks + GrabCut; collages are split into their cells) and gives
+    zero or more good, open-palm-like cut-outs.
+
+    Parameters
+    ----------
+    hands_dir : path
+        The directory (e.g. ``../shared/data/hands``).
+    models_dir : path, optional
+        Where ``hand_landmarker.task`` is (only needed for unmasked photos).
+    include : callable, optional
+        ``include(path) -> bool`` on each photo's path; photos it rejects are
+        not read at all (e.g. keep only permissively licensed files).
+    segment_unmasked : bool
+        ``False``: masked photos only (the behaviour of :func:`hand_files`).
+    **photo_options
+        Passed to ``hand_cutouts_from_photo`` (``min_hand_px``, ``min_fingers``, ...).
+
+    Returns
+    -------
+    list of HandCutout
+        In file-name order. ``source`` is the photo's path for masked photos
+        and ``"<path>#box=x,y,w,h"`` (the cut-out's box in the photo) for
+        segmented ones. Results are cached in memory per process (keyed by
+        file path, size, modification time and options); the cut-out arrays
+        are shared between calls, treat them as read-only.
+
+    Raises
+    ------
+    InputError
+        When a photo or mask cannot be read.
+    ModelError
+        When an unmasked photo needs the hand model and it is missing or altered.
+    """
+    out: list[HandCutout] = []
+    opt_key = tuple(sorted((k, repr(v)) for k, v in photo_options.items()))
+    for img, mask in hand_sources(hands_dir):
+        if include is not None and not include(img):
+            continue
+        if mask is None and not segment_unmasked:
+            continue
+        key = (_file_key(img), None if mask is None else _file_key(mask),
+               None if models_dir is None else str(models_dir), opt_key if mask is None else ())
+        cached = _CUTOUT_CACHE.get(key)
+        if cached is None:
+            if mask is not None:
+                cached = (load_hand_cutout(img, mask),)
+            else:
+                from .hand_segment import hand_cutouts_from_photo  # noqa: PLC0415 - MediaPipe, on use
+
+                cached = tuple(hand_cutouts_from_photo(img, models_dir=models_dir, **photo_options))
+            _CUTOUT_CACHE[key] = cached
+        out.extend(cached)
     return out
 
 
