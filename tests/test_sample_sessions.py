@@ -1,0 +1,71 @@
+"""The bundled sample sessions: licences recorded, small, labelled, and each scans to what its label says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SAMPLES
+
+VIDEO = sorted(p for p in SAMPLES.glob("video_*") if p.is_dir())
+
+
+def _label(p):
+    return json.loads((p / "label.json").read_text())
+
+
+def test_every_sample_is_in_sources_and_the_folder_is_small():
+    sources = (SAMPLES / "SOURCES.md").read_text()
+    dirs = sorted(p for p in SAMPLES.iterdir() if p.is_dir())
+    assert len(dirs) >= 8
+    for p in dirs:
+        assert f"{p.name}/" in sources, p.name
+    total = sum(f.stat().st_size for f in SAMPLES.rglob("*") if f.is_file())
+    assert total < 15e6, total
+
+
+def test_generated_samples_cover_every_kind_with_permissive_inputs():
+    from interview_guard.synth import KINDS, is_permissive
+
+    kinds = {_label(p)["kinds"][0] for p in VIDEO}
+    assert {"genuine", "faceswap", "relay", "avoffset", "mismatched_audio"} <= kinds
+    for p in VIDEO:
+        lab = _label(p)
+        assert lab["kinds"][0] in KINDS
+        assert lab["permissive"] is True, p.name
+        for key, val in lab["inputs"].items():
+            if val:
+                assert is_permissive(lab["licences"][key]), (p.name, key, lab["licences"][key])
+                assert "handoverface" not in val.lower(), (p.name, val)  # no stated licence: never bundled
+        for f in ("video.mp4", "keystrokes.jsonl", "session.json"):
+            assert (p / f).is_file(), (p.name, f)
+
+
+@pytest.fixture(scope="module")
+def scanned():
+    from interview_guard.scan import scan_session
+
+    return {p.name.removeprefix("video_"): scan_session(p).to_dict() for p in VIDEO}
+
+
+def _score(d, analyzer):
+    a = d["analyzers"][analyzer]
+    return a["score"] if a["status"] == "ok" else None
+
+
+@pytest.mark.video
+def test_samples_scan_and_the_targeted_analyzer_sees_the_manipulation(scanned):
+    for name, d in scanned.items():
+        assert d["status"] == "ok", (name, d.get("error"))
+        assert d["risk"]["score"] is not None, name
+    g = scanned["genuine"]
+    assert g["risk"]["band"] == "low"
+    # relayed typing: the keystroke analyzer flags it, the genuine typist's is low
+    assert _score(scanned["relay"], "keystroke_relay") >= 0.5 > _score(g, "keystroke_relay")
+    assert scanned["relay"]["risk"]["score"] > g["risk"]["score"]
+    # shifted or foreign audio: lip sync is worse than the genuine sample's
+    for kind in ("avoffset", "mismatched_audio"):
+        assert _score(scanned[kind], "av_sync") > _score(g, "av_sync"), kind
+    # the genuine sample's key clicks line up with its log
+    assert _score(g, "acoustic_keystroke") < 0.2
