@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv browser demo test test-fast bench clean
 
 # Create .venv and install the package with its test extra (re-run when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -16,14 +16,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Scan the bundled sample sessions: ranked summary, then one text report per session.
+# Debian's Chromium and ChromeDriver for the browser test (installed when missing and we are root).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and this is not root: the browser test skips (fails when CI is set)"; \
+	  fi; \
+	fi
+
+# Scan the bundled sample sessions: ranked summary (+ demo-out/index.html), then one text report per session.
 demo: $(STAMP)
 	@rm -rf demo-out
-	$(BIN)/interview-guard batch sample_sessions --out demo-out --jobs 2 --quiet
+	$(BIN)/interview-guard batch sample_sessions --out demo-out --jobs 2 --html --quiet
 	@for s in sample_sessions/*/; do $(BIN)/interview-guard scan "$$s" --format text --quiet; echo; done
+	@echo "HTML reports: demo-out/index.html"
 
 # The whole test suite.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 # Only the quick tests (no real video decoding).
