@@ -555,3 +555,20 @@ def test_runner_stop_marks_the_running_job_interrupted(data, tmp_path):
     job = store.get(job_id)
     assert job.status == "interrupted" and "server was stopped" in job.error
     assert store.requeue(job_id) and store.get(job_id).status == "queued"
+
+
+def test_report_page_is_rebuilt_from_report_json_and_a_broken_report_is_a_message(data, small_video):
+    app = create_app(data, workers=1)
+    with TestClient(app) as c:
+        r = post_parts(c, [("keystrokes", "k.jsonl", keystroke_bytes(150))])
+        job = _wait_finished(c, r.json()["id"])
+        assert job["status"] == "done"
+        stored = JobStore(data).get(job["id"])
+        (stored.job_dir / "report.html").unlink()
+        page = c.get(job["url"]).text
+        assert _shown_score(page)[0] == repr(job["risk_score"])
+        assert (stored.job_dir / "report.html").is_file()  # cached again
+        (stored.job_dir / "report.html").unlink()
+        stored.report_path.write_text("{broken", encoding="utf-8")
+        r = c.get(job["url"])
+        assert r.status_code == 500 and "cannot be shown" in r.text and str(data) not in r.text

@@ -561,8 +561,13 @@ def create_app(
             page = cached.read_text(encoding="utf-8")
         if page is None:
             from ..atomic import atomic_write_text
+            from ..errors import InterviewGuardError
 
-            page = render_job_page(job)
+            try:
+                page = render_job_page(job)
+            except InterviewGuardError as exc:  # report.json missing or unreadable
+                return HTMLResponse(_message_page("The report cannot be shown", str(exc).replace(str(store.data_dir), "DATA"),
+                                                  status=500), status_code=500)
             atomic_write_text(cached, page)
         return HTMLResponse(_inject_nav(page, job))
 
