@@ -55,7 +55,7 @@ def _source(label: dict, key: str) -> Path:
 
 
 def test_every_kind_has_files_and_label(generated):
-    from interview_guard.synth import KINDS
+    from interview_guard.synth import KINDS, is_permissive
 
     assert set(generated["paths"]) == set(KINDS)
     assert generated["progress"][0] == ("synth", 0, len(KINDS))
@@ -76,7 +76,8 @@ def test_every_kind_has_files_and_label(generated):
         assert "keystroke_clock_offset_ms" in meta
         if kind.startswith("handwave"):
             assert meta["challenges"][0]["kind"] == "hand_wave"
-            assert lab["inputs"]["hand_image"] and lab["permissive"] is False
+            assert lab["inputs"]["hand_image"]
+            assert lab["permissive"] == all(is_permissive(lab["licences"][k]) for k, v in lab["inputs"].items() if v)
         else:
             assert "challenges" not in meta
 

@@ -151,7 +151,7 @@ class SynthInputs:
     """The input files found in the directories, with their licences."""
 
     def __init__(self, *, faces_dir, speech_dir, hands_dir, keystrokes_dir, permissive_only: bool = False) -> None:
-        from .hand_composite import hand_files  # noqa: PLC0415 - no heavy imports there at module level
+        from .hand_composite import hand_sources  # noqa: PLC0415 - no heavy imports there at module level
 
         self.licences = read_licences(faces_dir, speech_dir, hands_dir, keystrokes_dir)
         self.data_root = _sources_root(faces_dir, speech_dir, hands_dir, keystrokes_dir)
@@ -166,8 +166,10 @@ class SynthInputs:
         stills_dir = None if faces_dir is None else Path(faces_dir) / "stills"
         self.stills = [p for p in _files(stills_dir, _STILL_EXT) if ok(p) and "two_people" not in p.name and "partial" not in p.name]
         self.speech = [p for p in _files(speech_dir, (".wav", ".flac", ".mp3", ".ogg", ".m4a")) if ok(p)]
-        hands = hand_files(hands_dir) if hands_dir is not None and Path(hands_dir).is_dir() else []
-        self.hands = [h for h in hands if _is_colour(h[0])]
+        self.hands_dir = None if hands_dir is None else Path(hands_dir)
+        hands = hand_sources(hands_dir) if hands_dir is not None and Path(hands_dir).is_dir() else []
+        # (photo, mask or None): photos without a mask are segmented (hand_segment) when first used
+        self.hands = [h for h in hands if _is_colour(h[0]) and ok(h[0])]
         ks = []
         if keystrokes_dir is not None and Path(keystrokes_dir).is_dir():
             kd = Path(keystrokes_dir)
@@ -436,8 +438,9 @@ def generate(
     faces_dir, speech_dir, hands_dir, keystrokes_dir : path, optional
         Input directories; each one left out comes from :func:`default_inputs`.
         ``faces_dir`` holds real face clips (mp4 with audio preferred) and an
-        optional ``stills/`` of face photos; ``hands_dir`` ``*.jpg`` with
-        ``*_mask.png`` (see :func:`~interview_guard.hand_composite.hand_files`);
+        optional ``stills/`` of face photos; ``hands_dir`` hand photos, with a
+        ``*_mask.png`` or without (then segmented, see
+        :func:`~interview_guard.hand_composite.load_hand_cutouts`);
         ``keystrokes_dir`` Aalto ``*_keystrokes.txt`` or ``*.jsonl`` logs
         (searched recursively).
     max_seconds : float
@@ -456,10 +459,12 @@ def generate(
         sessions get none (the sound comes from another room). The label
         records what was rendered.
     permissive_only : bool
-        Use only face, still, speech and keystroke files whose ``SOURCES.md``
-        licence names Apache-2.0, MIT or CC BY. The HandOverFace hand masks
-        have **no stated licence**: sessions using them (``handwave_*``) are
-        for internal testing only, and this flag does not change that.
+        Use only face, still, speech, hand and keystroke files whose
+        ``SOURCES.md`` licence names Apache-2.0, MIT or CC BY. In the shared
+        data that leaves, for the hand waves, the CC BY-SA HaGRID collages,
+        segmented by :mod:`~interview_guard.hand_segment` (the HandOverFace
+        photos and masks have **no stated licence**). ``label.json`` says
+        whether every input of a session is permissive and, if not, which.
     models_dir : path, optional
         MediaPipe model directory.
     jobs : int
@@ -564,6 +569,11 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
                   typing_seconds: float | None, keyboard_audio: bool, models_dir) -> None:
     from .keystroke_log import dumps_jsonl  # noqa: PLC0415
 
+    import cv2  # noqa: PLC0415
+
+    # OpenCV's parallel loops (seamlessClone, remap) can sum in another order from run to run under load:
+    # generation runs them on one thread so a seed gives the same pixels (parallelism is per session, --jobs)
+    cv2.setNumThreads(1)
     rng = np.random.default_rng([int(seed), int(index)])
 
     needs_own_audio = kind in ("genuine", "avoffset", "relay", "faceswap", "handwave_genuine", "handwave_faceswap")
@@ -650,13 +660,22 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
 
     # ---------------------------------------------------------------- video
     if kind in ("handwave_genuine", "handwave_faceswap"):
-        if not inputs.hands:
-            raise InputError("handwave kinds need hand photos with masks (*_mask.png)")
-        from .hand_composite import composite_hand, load_hand_cutout, wave_positions  # noqa: PLC0415
+        from .hand_composite import composite_hand, load_hand_cutouts, wave_positions  # noqa: PLC0415
 
-        himg, hmask = inputs.hands[int(rng.integers(len(inputs.hands)))]
-        used["hand_image"], used["hand_mask"] = str(himg), str(hmask)
-        hand = load_hand_cutout(himg, hmask)
+        allowed = {h[0].resolve() for h in inputs.hands}
+        cutouts = []
+        if allowed:
+            cutouts = load_hand_cutouts(inputs.hands_dir, models_dir=models_dir, include=lambda q: q.resolve() in allowed)
+        if not cutouts:
+            raise InputError("handwave kinds need hand photos (with *_mask.png, or photos where hand_segment finds an "
+                             "open hand)" + (" with a permissive licence" if inputs.permissive_only else ""),
+                             path=inputs.hands_dir)
+        hand = cutouts[int(rng.integers(len(cutouts)))]
+        hsrc, _, hbox = hand.source.partition("#")
+        himg = Path(hsrc)
+        hmask = himg.with_name(himg.stem + "_mask.png")
+        used["hand_image"] = hand.source
+        used["hand_mask"] = str(hmask) if not hbox and hmask.is_file() else None
         track = _face_track(frames, times, models_dir)
         if track is None:
             raise InputError("no face found in the clip", path=clip)
@@ -673,7 +692,9 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
         frames = [composite_hand(f, hand, centre_xy=pos[k], height_px=hand_h, angle_deg=angle) for k, f in enumerate(frames)]
         challenges.append({"kind": "hand_wave", "t_s": round(max(0.0, start_s - 0.3), 3), "note": "asked to wave a hand in front of the face"})
         events.append({"kind": "hand_wave", "start_s": round(start_s, 3), "end_s": round(end_s, 3),
-                       "details": {"hand": himg.name, "passes": passes, "hand_height_px": round(hand_h, 1),
+                       "details": {"hand": himg.name + (f"#{hbox}" if hbox else ""),
+                                   "segmentation": "mask file" if used["hand_mask"] else "hand_segment (landmarks + GrabCut)",
+                                   "passes": passes, "hand_height_px": round(hand_h, 1),
                                    "amplitude_px": round(amp, 1), "angle_deg": round(angle, 1),
                                    "face_centre_px": [round(float(centre[0]), 1), round(float(centre[1]), 1)],
                                    "face_width_px": round(width, 1)}})
@@ -731,6 +752,7 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
     if used["speech"] and used["speech"].endswith("#audio"):
         licences["speech"] = licences["face_clip"]
     files = {k: (None if v is None else _rel_name(v, inputs.data_root)) for k, v in used.items()}
+    permissive = all(is_permissive(v) for k, v in licences.items() if files[k] is not None)
     label = {
         "version": LABEL_VERSION,
         "label": "manipulated" if manipulations else "genuine",
@@ -743,8 +765,9 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
         "fps": float(round(float(rate), 4)),
         "inputs": files,
         "licences": licences,
-        "permissive": all(is_permissive(v) for k, v in licences.items() if files[k] is not None),
-        "internal_only_reason": ("hand photo/mask without stated licence (HandOverFace)" if used["hand_image"] else None),
+        "permissive": permissive,
+        "internal_only_reason": (None if permissive else "inputs without a permissive licence: " + ", ".join(
+            f"{k} ({licences[k] or 'not stated'})" for k in files if files[k] is not None and not is_permissive(licences[k]))),
     }
     atomic_write_text(sdir / "label.json", json.dumps(label, indent=2, sort_keys=False) + "\n")
 
