@@ -109,3 +109,16 @@ def test_challenge_outside_the_video_is_not_called_missed():
     kinds = [e.kind for e in r.evidence]
     assert "challenge_not_recorded" in kinds and "challenge_not_performed" not in kinds
     assert r.score < 0.5
+
+
+def test_short_clip_with_a_request_and_no_hand_is_a_missed_challenge():
+    # a 6 s recording with a request at 1.4 s covers the seconds after it: no hand came, so it was not performed
+    face, hands, pixels = make_tracks(seconds=6.0, sweep=(100.0, 101.0))
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 1.4),))
+    r = run(face, hands, pixels, metadata=meta, duration=6.0)
+    kinds = [e.kind for e in r.evidence]
+    assert kinds == ["challenge_not_performed"]
+    # a request 1 s before the end: the answer cannot be in the recording
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 5.2),))
+    r = run(face, hands, pixels, metadata=meta, duration=6.0)
+    assert [e.kind for e in r.evidence] == ["challenge_not_recorded"]

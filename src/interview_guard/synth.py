@@ -371,22 +371,34 @@ def _write_mp4(path: Path, frames, rate: Fraction, audio: np.ndarray | None, *, 
 
 
 def _face_track(frames, times, models_dir):
-    """Face outline centre and width (median over frames) from MediaPipe on the clean frames."""
+    """Face outline centres and widths per frame (NaN where no face) from MediaPipe on the clean frames."""
     from .face_geometry import FACE_OVAL  # noqa: PLC0415
     from .landmarks import FaceLandmarkerRunner, FaceRunnerOptions  # noqa: PLC0415
 
-    cs, ws = [], []
+    cs = np.full((len(frames), 2), np.nan)
+    ws = np.full(len(frames), np.nan)
     with FaceLandmarkerRunner(FaceRunnerOptions(blendshapes=False), models_dir=models_dir) as r:
-        for img, t in zip(frames, times):
+        for k, (img, t) in enumerate(zip(frames, times)):
             ob = r.process(img, float(t))
             if ob.present:
                 H, W = img.shape[:2]
                 p = ob.landmarks[FACE_OVAL, :2] * [W, H]
-                cs.append(p.mean(0))
-                ws.append(p[:, 0].max() - p[:, 0].min())
-    if not cs:
-        return None
-    return np.median(np.array(cs), axis=0), float(np.median(ws)), len(cs)
+                cs[k] = p.mean(0)
+                ws[k] = p[:, 0].max() - p[:, 0].min()
+    return cs, ws
+
+
+def _longest_run(flags: np.ndarray) -> tuple[int, int]:
+    """First index and length of the longest run of True."""
+    best, start = (0, 0), None
+    for k, f in enumerate(list(flags) + [False]):
+        if f and start is None:
+            start = k
+        elif not f and start is not None:
+            if k - start > best[1]:
+                best = (start, k - start)
+            start = None
+    return best
 
 
 def _intervals(times: np.ndarray, flags: np.ndarray, dt: float) -> list[list[float]]:
@@ -676,19 +688,31 @@ def _make_session(sdir: Path, *, kind: str, inputs: SynthInputs, seed: int, inde
         hmask = himg.with_name(himg.stem + "_mask.png")
         used["hand_image"] = hand.source
         used["hand_mask"] = str(hmask) if not hbox and hmask.is_file() else None
-        track = _face_track(frames, times, models_dir)
-        if track is None:
-            raise InputError("no face found in the clip", path=clip)
-        centre, width, _ = track
-        wave_s = float(min(1.6, 0.5 * dur))
-        start_s = float(rng.uniform(0.25 * dur, max(0.25 * dur, dur - wave_s - 0.25 * dur)))
+        cs, ws = _face_track(frames, times, models_dir)
+        # the wave happens while the face is on screen (clips can cut away from the face)
+        i0, run = _longest_run(np.isfinite(ws))
+        if run * dt < 0.8:
+            raise InputError("no face visible for 0.8 s in a row, needed for a hand wave", path=clip)
+        r0, r1 = float(times[i0]), float(times[i0 + run - 1]) + dt
+        centre = np.median(cs[i0 : i0 + run], axis=0)  # reported in the label
+        width = float(np.median(ws[i0 : i0 + run]))
+        wave_s = float(min(1.6, 0.5 * dur, r1 - r0))
+        lo = max(r0, min(r1 - wave_s, r0 + 0.25 * (r1 - r0)))
+        hi = max(lo, r1 - wave_s - 0.1 * (r1 - r0))
+        start_s = float(rng.uniform(lo, hi))
         end_s = start_s + wave_s
         passes = float(rng.choice([1.0, 2.0, 3.0]))
         hand_h = float(rng.uniform(0.9, 1.3)) * width
         amp = 0.9 * width
         angle = float(rng.uniform(-20, 20))
-        pos = wave_positions(times, start_s=start_s, end_s=end_s, centre=(float(centre[0]), float(centre[1])),
-                             amplitude=amp, passes=passes)
+        # the wave is centred on the face in each frame (people move): the face track, gaps held, lightly smoothed
+        idx = np.arange(len(frames))
+        ok_rows = np.isfinite(ws)
+        follow = np.stack([np.interp(idx, idx[ok_rows], cs[ok_rows, j]) for j in (0, 1)], axis=1)
+        kern = np.ones(5) / 5.0
+        follow = np.stack([np.convolve(np.pad(follow[:, j], 2, mode="edge"), kern, mode="valid") for j in (0, 1)], axis=1)
+        pos = wave_positions(times, start_s=start_s, end_s=end_s, centre=(0.0, 0.0), amplitude=amp, passes=passes)
+        pos = pos + follow
         frames = [composite_hand(f, hand, centre_xy=pos[k], height_px=hand_h, angle_deg=angle) for k, f in enumerate(frames)]
         challenges.append({"kind": "hand_wave", "t_s": round(max(0.0, start_s - 0.3), 3), "note": "asked to wave a hand in front of the face"})
         events.append({"kind": "hand_wave", "start_s": round(start_s, 3), "end_s": round(end_s, 3),

@@ -102,11 +102,13 @@ class FaceOcclusion(Analyzer):
                     f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
                     {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
                 ))
-            elif _covered(t, ch.t_s - self.challenge_window_s, ch.t_s + self.challenge_window_s) < 0.5:
+            elif not _response_recorded(t, ch.t_s, self.challenge_window_s):
+                # the request is outside the analysed video, or the video ends before a hand could answer it
                 evidence.append(Evidence(
                     self.name, "challenge_not_recorded", t0, min(t0 + self.challenge_window_s, dur), 0.3,
                     f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
-                    f"{t[0]:.1f}-{t[-1]:.1f} s, so the test cannot be checked",
+                    f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s after the request "
+                    "to check the test",
                     {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
                 ))
             else:
@@ -165,6 +167,23 @@ def _align(face, hands):
     lm = sel.landmarks.copy()
     lm[far] = np.nan
     return dataclasses.replace(sel, t_s=face.t_s, count=count, landmarks=lm)
+
+
+def _response_recorded(t: np.ndarray, t_request: float, window_s: float) -> bool:
+    """Whether the video shows the time a hand wave answering a request at ``t_request`` would take.
+
+    The request must fall inside the analysed span (0.5 s of slack before it)
+    and the span must go on for most of the answer time after it: the
+    window, or 3 s when the window is longer (a wave is answered within
+    seconds; a short clip that ends 3 s after the request has shown that no
+    hand came).
+    """
+    if t.size == 0:
+        return False
+    need = min(window_s, 3.0)
+    if not (float(t[0]) - 0.5 <= t_request <= float(t[-1])):
+        return False
+    return _covered(t, t_request, t_request + need) >= 0.8
 
 
 def _covered(t: np.ndarray, a: float, b: float) -> float:
