@@ -33,7 +33,17 @@ def _video(d: Path) -> Path | None:
     return next((f for f in sorted(d.iterdir()) if f.stem == "video" and f.suffix.lower() in VIDEO_EXTENSIONS), None)
 
 
+PREFERRED = {
+    # the face swap caught where it fails: a hand waved in front of the swapped face
+    "faceswap": ("video_handwave_faceswap", "video_faceswap"),
+    "genuine": ("video_genuine",),
+}
+
+
 def find_session(samples: Path, kind: str) -> Path | None:
+    for name in PREFERRED.get(kind, ()):
+        if (samples / name).is_dir() and _video(samples / name) is not None:
+            return samples / name
     for d in sorted(p for p in samples.iterdir() if p.is_dir()):
         if kind in d.name.lower().replace("_", "").replace("-", "") and _video(d) is not None:
             if kind == "genuine" and "faceswap" in d.name.lower().replace("_", ""):
