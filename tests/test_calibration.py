@@ -306,3 +306,19 @@ def test_cli_calibrate(labelled, tmp_path):
     res = runner.invoke(main, ["calibrate", str(only), "-o", str(tmp_path / "x.json")])
     assert res.exit_code == 1 and "needs both genuine and manipulated" in res.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_each_analyzers_auc_per_kind():
+    rng = np.random.default_rng(1)
+    n = 40
+    y = np.r_[np.zeros(15, int), np.ones(25, int)]
+    kinds = [()] * 15 + [("relay",)] * 12 + [("faceswap",)] * 13
+    is_relay = np.array([k == ("relay",) for k in kinds])
+    s = np.c_[np.where(is_relay, 0.8, 0.1) + rng.normal(0, 0.05, n), rng.random(n)]
+    t = ScoreTable(session_ids=[str(i) for i in range(n)], y=y, analyzers=("keystroke_relay", "face_occlusion"),
+                   scores=s, confidences=np.ones_like(s), kinds=kinds)
+    res = fit_fusion(t, base=BASE)
+    per = res.metrics["per_kind"]
+    assert per["relay"]["analyzer_auc"]["keystroke_relay"] == {"n": 27, "auc": 1.0}
+    assert per["faceswap"]["analyzer_auc"]["keystroke_relay"]["auc"] < 0.8
+    assert "each analyzer's own AUC per manipulation kind" in res.format_text()

@@ -633,6 +633,12 @@ class CalibrationResult:
             for k, v in m["per_kind"].items():
                 L.append(f"    {k:22s} n={v['n_manipulated']:4d}  AUC {f(v['auc'], 6).strip()}  "
                          f"TPR at medium band {f(v['tpr_at_medium'], 6).strip()}")
+            L.append("  each analyzer's own AUC per manipulation kind (against the genuine sessions where it ran):")
+            names = list(t.analyzers)
+            L.append("    " + f"{'':22s}" + "".join(f"{n[:18]:>20s}" for n in names))
+            for k, v in m["per_kind"].items():
+                cells = "".join(f"{f(v.get('analyzer_auc', {}).get(n, {}).get('auc'), 6).strip():>20s}" for n in names)
+                L.append(f"    {k:22s}{cells}")
         L.append("")
         b = m["bands"]
         L.append(f"  bands: medium >= {self.medium:.3f} (out-of-fold threshold at FPR {s['fpr']}: "
@@ -800,11 +806,17 @@ def fit_fusion(
         m = np.array([kind in ks for ks in table.kinds]) & (table.y == 1)
         sel = g | m
         d = _detection_metrics(table.y[sel], oof[sel], fpr)
+        by_an = {}
+        for j, name in enumerate(table.analyzers):  # each analyzer's own score: which kinds does it see?
+            r = sel & ran[:, j]
+            if (table.y[r] == 0).any() and (table.y[r] == 1).any():
+                by_an[name] = {"n": int(r.sum()), "auc": _r(M.roc_auc(labels=table.y[r], scores=table.scores[r, j]))}
         per_kind[kind] = {
             "n_manipulated": int(m.sum()),
             "auc": d["auc"],
             "tpr_at_medium": _r(float((oof[m] >= medium).mean())) if m.any() else None,
             "tpr_at_high": _r(float((oof[m] >= high).mean())) if m.any() else None,
+            "analyzer_auc": by_an,
         }
 
     eps = 1e-12

@@ -233,7 +233,7 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
               help="Aalto *_keystrokes.txt or *.jsonl logs (searched recursively).")
 @click.option("--max-seconds", type=click.FloatRange(1.0), default=20.0, show_default=True,
               help="Longest video (shorter clips keep their length).")
-@click.option("--typing-seconds", type=click.FloatRange(1.0), default=60.0, show_default=True,
+@click.option("--typing-seconds", type=click.FloatRange(1.0), default=240.0, show_default=True,
               help="Length of each keystroke log's typing (may run past the video).")
 @click.option("--keyboard-audio/--no-keyboard-audio", default=True, show_default=True,
               help="Render key clicks into the audio (30 %% of sessions get noise suppression).")

@@ -235,8 +235,11 @@ def _keystroke_slice(path: Path, span_ms: float, rng: np.random.Generator):
         raise InputError("keystroke log has too few presses", path=path)
     press = pr.press_ms
     best = None
+    # start where a whole span of the trace is left (the whole trace when it is shorter than the span)
+    room = int(np.searchsorted(press, press[-1] - span_ms, side="right"))
+    n_start = max(1, min(len(press) - 5, room))
     for _ in range(8):  # a few tries for a window with typing in it (the Aalto files pause between sentences)
-        i0 = int(rng.integers(0, max(1, len(press) - 5)))
+        i0 = int(rng.integers(0, n_start))
         t0 = press[i0]
         sel = (press >= t0) & (press <= t0 + span_ms)
         if best is None or sel.sum() > best[1].sum():
@@ -428,7 +431,7 @@ def generate(
     hands_dir=None,
     keystrokes_dir=None,
     max_seconds: float = 20.0,
-    typing_seconds: float | None = 60.0,
+    typing_seconds: float | None = 240.0,
     keyboard_audio: bool = True,
     permissive_only: bool = False,
     models_dir=None,
