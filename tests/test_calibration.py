@@ -322,3 +322,24 @@ def test_each_analyzers_auc_per_kind():
     assert per["relay"]["analyzer_auc"]["keystroke_relay"] == {"n": 27, "auc": 1.0}
     assert per["faceswap"]["analyzer_auc"]["keystroke_relay"]["auc"] < 0.8
     assert "each analyzer's own AUC per manipulation kind" in res.format_text()
+
+
+def test_shrink_towards_the_base_weights():
+    from interview_guard.calibration import fit_logistic_nonneg
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(30), np.ones(30)]
+    informative = np.where(y == 1, 0.5, 0.0) + rng.normal(0, 0.2, 60)
+    X = np.c_[informative, np.zeros(60)]  # the second analyzer never ran
+    b0, w0 = fit_logistic_nonneg(X, y, l2=1.0)
+    b1, w1 = fit_logistic_nonneg(X, y, l2=1.0, anchor=[20.0, 4.0])
+    assert w0[1] == 0.0 and w1[1] == 4.0  # no data: the weight stays where the penalty pulls it
+    assert w0[0] < w1[0] < 20.0  # data and anchor meet in between
+    with pytest.raises(ParameterError, match="anchor"):
+        fit_logistic_nonneg(X, y, anchor=[1.0, -1.0])
+    t = ScoreTable(session_ids=[str(i) for i in range(60)], y=y.astype(int), analyzers=("a", "b"),
+                   scores=np.c_[informative.clip(0, 1), np.full(60, np.nan)], confidences=np.ones((60, 2)))
+    res = fit_fusion(t, base=BASE, shrink="base")
+    assert res.settings["shrink"] == "base" and "--shrink base" in res.source()
+    with pytest.raises(ParameterError, match="shrink"):
+        fit_fusion(t, base=BASE, shrink="nope")

@@ -251,21 +251,21 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
-def _objective(A, y, beta, l2, sw):
+def _objective(A, y, beta, l2, sw, b0):
     z = A @ beta
-    return float(np.sum(sw * (np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * np.sum(beta[1:] ** 2))
+    return float(np.sum(sw * (np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * np.sum((beta[1:] - b0[1:]) ** 2))
 
 
-def _newton(A, y, beta, free, l2, sw, max_iter=100, tol=1e-10):
+def _newton(A, y, beta, free, l2, sw, b0, max_iter=100, tol=1e-10):
     """Minimise the penalised, weighted negative log-likelihood over the free coordinates (others fixed)."""
     idx = np.flatnonzero(free)
     pen = np.full(idx.size, l2)
     pen[idx == 0] = 1e-9  # the intercept is not penalised (tiny ridge for stability only)
-    f = _objective(A, y, beta, l2, sw)
+    f = _objective(A, y, beta, l2, sw, b0)
     for _ in range(max_iter):
         p = _sigmoid(A @ beta)
         Af = A[:, idx]
-        g = Af.T @ (sw * (p - y)) + pen * beta[idx]
+        g = Af.T @ (sw * (p - y)) + pen * (beta[idx] - b0[idx])
         H = (Af * (sw * p * (1 - p))[:, None]).T @ Af + np.diag(pen)
         try:
             step = np.linalg.solve(H, g)
@@ -275,7 +275,7 @@ def _newton(A, y, beta, free, l2, sw, max_iter=100, tol=1e-10):
         while True:
             cand = beta.copy()
             cand[idx] -= t * step
-            fc = _objective(A, y, cand, l2, sw)
+            fc = _objective(A, y, cand, l2, sw, b0)
             if fc <= f + 1e-4 * t * float(g @ -step) or t < 1e-8:
                 break
             t *= 0.5
@@ -285,11 +285,12 @@ def _newton(A, y, beta, free, l2, sw, max_iter=100, tol=1e-10):
     return beta
 
 
-def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None) -> tuple[float, np.ndarray]:
+def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None, anchor=None) -> tuple[float, np.ndarray]:
     """L2-penalised logistic regression with non-negative weights.
 
-    Minimises ``sum_n s_n [log(1 + e^z) - y z] + l2/2 * |w|^2`` (``s_n``:
-    ``sample_weight``, default 1) with
+    Minimises ``sum_n s_n [log(1 + e^z) - y z] + l2/2 * |w - w0|^2`` (``s_n``:
+    ``sample_weight``, default 1; ``w0``: ``anchor``, default 0, the weights
+    the penalty pulls towards) with
     ``z = b + X w`` subject to ``w >= 0`` (active set: a weight that goes
     negative is fixed at 0 and the rest refitted; a fixed weight is released
     when the gradient says increasing it would lower the objective).
@@ -309,21 +310,27 @@ def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None) -> tuple[f
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if sw.shape != (n,) or not np.all(np.isfinite(sw)) or np.any(sw < 0) or sw.sum() <= 0:
         raise ParameterError("sample_weight must be n finite non-negative numbers, not all 0")
+    w0 = np.zeros(k) if anchor is None else np.asarray(anchor, dtype=np.float64)
+    if w0.shape != (k,) or not np.all(np.isfinite(w0)) or np.any(w0 < 0):
+        raise ParameterError("anchor must be k finite non-negative weights")
+    b0 = np.r_[0.0, w0]
     A = np.column_stack([np.ones(n), X])
     beta = np.zeros(k + 1)
     ybar = float(np.clip(np.sum(sw * y) / np.sum(sw), 1e-3, 1 - 1e-3))
     beta[0] = math.log(ybar / (1 - ybar))
     free = np.ones(k + 1, bool)
-    free[1:] = np.any(X != 0, axis=0)  # an all-zero column carries no information: weight 0
+    # an all-zero column carries no information: its weight stays at the anchor
+    free[1:] = np.any(X != 0, axis=0)
+    beta[1:][~free[1:]] = w0[~free[1:]]
     active = free.copy()
     for _ in range(4 * k + 10):
-        beta = _newton(A, y, beta, active, l2, sw)
+        beta = _newton(A, y, beta, active, l2, sw, b0)
         neg = active[1:] & (beta[1:] < 0)
         if neg.any():
             active[1:][neg] = False
             beta[1:][neg] = 0.0
             continue
-        grad = X.T @ (sw * (_sigmoid(A @ beta) - y))
+        grad = X.T @ (sw * (_sigmoid(A @ beta) - y)) + l2 * (beta[1:] - w0)
         release = free[1:] & ~active[1:] & (grad < -1e-7)
         if release.any():
             active[1:][release] = True
@@ -361,7 +368,13 @@ def _features(table: ScoreTable, centres) -> np.ndarray:
     return np.where(np.isfinite(X), X, 0.0)
 
 
-def _fit_rows(table: ScoreTable, rows, base, l2, prior):
+def _anchor(table: ScoreTable, base, shrink: str) -> np.ndarray:
+    if shrink == "zero":
+        return np.zeros(len(table.analyzers))
+    return np.array([max(0.0, float(base.weights.get(a, base.default_weight))) for a in table.analyzers])
+
+
+def _fit_rows(table: ScoreTable, rows, base, l2, prior, shrink):
     """Fit on ``rows`` with the classes weighted equally, then move the intercept to the prior's odds."""
     centres = _centres(table, rows, base)
     X = _features(table, centres)
@@ -369,7 +382,7 @@ def _fit_rows(table: ScoreTable, rows, base, l2, prior):
     n1 = float(y.sum())
     n0 = float(y.size - n1)
     sw = np.where(y == 1, y.size / (2.0 * n1), y.size / (2.0 * n0))
-    b, w = fit_logistic_nonneg(X[rows], y, l2=l2, sample_weight=sw)
+    b, w = fit_logistic_nonneg(X[rows], y, l2=l2, sample_weight=sw, anchor=_anchor(table, base, shrink))
     return b + math.log(prior / (1.0 - prior)), w, centres
 
 
@@ -474,7 +487,7 @@ class CalibrationResult:
         kind_txt = ", ".join(f"{k} {v['n_manipulated']}" for k, v in kinds.items()) or "none"
         cmd = self.command or (
             f"interview-guard calibrate {t.root or '(table)'} --folds {s['folds_requested']} --fpr {s['fpr']} "
-            f"--l2 {s['l2']} --prior {s.get('prior', 0.5)} --seed {s['seed']}"
+            f"--l2 {s['l2']} --prior {s.get('prior', 0.5)} --shrink {s.get('shrink', 'zero')} --seed {s['seed']}"
         )
         prior = [a for a, m in self.metrics["analyzers"].items() if m["fitted"] is False]
         txt = (
@@ -606,7 +619,8 @@ class CalibrationResult:
         if len(t.excluded) > 20:
             L.append(f"    ... and {len(t.excluded) - 20} more (see the .report.json)")
         L.append(f"  model: {s['folds']}-fold stratified CV (seed {s['seed']}), L2 {s['l2']}, classes weighted equally, "
-                 f"risk stated at prior {s.get('prior', 0.5):g}, target FPR {s['fpr']}")
+                 f"risk stated at prior {s.get('prior', 0.5):g}, weights shrunk towards {s.get('shrink', 'zero')}, "
+                 f"target FPR {s['fpr']}")
         L.append(f"  version: {self.version}")
         L.append("")
         hdr = f"  {'':24s} {'n':>5s} {'gen':>5s} {'man':>5s} {'AUC':>6s} {'EER':>6s} {'EER thr':>8s} " \
@@ -668,6 +682,7 @@ def fit_fusion(
     l2: float = 0.1,
     fpr: float = 0.05,
     prior: float = 0.5,
+    shrink: str = "zero",
     base=None,
     reliability_bins: int = 10,
     command: str = "",
@@ -692,6 +707,12 @@ def fit_fusion(
         set the intercept) and then moves the intercept to these odds: the
         risk is the probability of manipulation in a population where a
         ``prior`` share of sessions is manipulated. 0.5: even odds.
+    shrink : {"zero", "base"}
+        What the L2 penalty pulls the weights towards: 0 (the data alone
+        decide; a weight the data do not support ends near 0), or the base
+        parameter file's weights (a Bayesian prior: a small labelled set moves
+        the weights from the base only as far as it has evidence to; with
+        more sessions the data win).
     base : FusionModel, optional
         Source of ``default_weight``/``default_centre`` and of the parameters of
         analyzers that never ran (default: ``FusionModel.load()``).
@@ -711,6 +732,8 @@ def fit_fusion(
         raise ParameterError("fpr must be in (0, 0.5]")
     if not (0.0 < prior < 1.0):
         raise ParameterError("prior must be in (0, 1)")
+    if shrink not in ("zero", "base"):
+        raise ParameterError("shrink must be 'zero' or 'base'")
     if not (l2 > 0 and math.isfinite(l2)):
         raise ParameterError("l2 must be a positive number (it keeps weights finite on separable data)")
     if base is None:
@@ -746,12 +769,12 @@ def fit_fusion(
     oof = np.empty(table.n)
     for f in range(k_folds):
         train = fold != f
-        b, w, c = _fit_rows(table, train, base, l2, prior)
+        b, w, c = _fit_rows(table, train, base, l2, prior, shrink)
         test = fold == f
         oof[test] = _risk(table.subset(test), b, w, c)
 
     all_rows = np.ones(table.n, bool)
-    b, w, c = _fit_rows(table, all_rows, base, l2, prior)
+    b, w, c = _fit_rows(table, all_rows, base, l2, prior, shrink)
     in_sample = _risk(table, b, w, c)
 
     weights, centres = {}, {}
@@ -844,7 +867,7 @@ def fit_fusion(
         "warnings": warnings,
     }
     settings = {"folds": k_folds, "folds_requested": int(folds), "seed": int(seed), "l2": float(l2), "fpr": float(fpr),
-                "prior": float(prior), "reliability_bins": int(reliability_bins), "base": {"version": base.version, "path": base.path}}
+                "prior": float(prior), "shrink": shrink, "reliability_bins": int(reliability_bins), "base": {"version": base.version, "path": base.path}}
     if created is None:
         created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     return CalibrationResult(

@@ -274,6 +274,8 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
               help="L2 penalty on the weights (0.1: prior weight sd about 3).")
 @click.option("--prior", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.5, show_default=True,
               help="Share of manipulated sessions the risk is stated for (classes are weighted equally in the fit).")
+@click.option("--shrink", type=click.Choice(["zero", "base"]), default="zero", show_default=True,
+              help="Pull the weights towards 0, or towards the base parameters' weights (--params) as a prior.")
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False), default=None,
               help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
@@ -282,7 +284,7 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
               help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
-def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float, prior: float,
+def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float, prior: float, shrink: str,
               reports_dir: str | None, cache_dir: str | None, params_path: str | None, quiet: bool) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
     from .calibration import collect_scores, fit_fusion
@@ -292,7 +294,7 @@ def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: i
     with _SessionBar(quiet) as bar:
         table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
                                progress=bar.update, fusion_path=params_path)
-    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, base=base)
+    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, base=base)
     paths = result.write(output)
     click.echo(result.format_text(), nl=False)
     if not quiet:
