@@ -122,3 +122,63 @@ def test_short_clip_with_a_request_and_no_hand_is_a_missed_challenge():
     meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 5.2),))
     r = run(face, hands, pixels, metadata=meta, duration=6.0)
     assert [e.kind for e in r.evidence] == ["challenge_not_recorded"]
+
+
+def _untracked(hands):
+    """The same hand track with every hand lost (the landmarker missed the hand)."""
+    hands.count[:] = 0
+    hands.landmarks[:] = np.nan
+    hands.score[:] = 0.0
+    return hands
+
+
+def test_request_with_an_untracked_hand_over_the_face_is_unverified():
+    # a real hand crossed the face (the face crops show it) but the hand landmarker never saw it
+    face, hands, pixels = make_tracks(seconds=12.0, sweep=(4.0, 5.2))
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 3.5),))
+    r = run(face, _untracked(hands), pixels, metadata=meta, duration=12.0)
+    kinds = [e.kind for e in r.evidence]
+    assert kinds == ["challenge_unverified"], r.evidence
+    ev = r.evidence[0]
+    assert ev.score <= 0.2 and r.score <= 0.2
+    assert "not tracked" in ev.summary and "could not be judged" in ev.summary
+    fr = ev.details["face_region"]
+    assert fr["disturbed"] and fr["returned"] and 4.0 <= fr["first_s"] <= fr["last_s"] <= 5.3
+    assert r.confidence <= 0.3 and "could not be judged" in r.reason
+
+
+def test_request_with_an_undisturbed_face_is_not_performed():
+    # nothing crossed the face: the request was ignored
+    face, hands, pixels = make_tracks(seconds=12.0, sweep=(100.0, 101.0))
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 3.5),))
+    r = run(face, hands, pixels, metadata=meta, duration=12.0)
+    missed = [e for e in r.evidence if e.kind == "challenge_not_performed"]
+    assert missed and missed[0].score >= 0.5 and r.score >= 0.5
+    assert "stayed undisturbed" in missed[0].summary and "painted its face over the hand" in missed[0].summary
+    assert missed[0].details["face_region"]["disturbed"] is False
+    # a swap that painted its face over a hand nobody tracked: the crops stay the face, still not performed
+    face, hands, pixels = make_tracks(seconds=12.0, sweep=(4.0, 5.2), swap_failure=True)
+    r = run(face, _untracked(hands), pixels, metadata=meta, duration=12.0)
+    assert [e.kind for e in r.evidence] == ["challenge_not_performed"]
+
+
+def test_lasting_change_of_the_face_region_is_not_a_hand_crossing():
+    # the face region changes at 5 s and stays changed (a cut, another face): not a transient occlusion
+    face, hands, pixels = make_tracks(seconds=12.0, sweep=(100.0, 101.0))
+    blur = (face.t_s >= 5.0) & (face.t_s < 5.4)  # a few frames of transition, then another picture
+    pixels.face_crop[blur] = np.random.default_rng(1).integers(0, 255, pixels.face_crop[blur].shape).astype(np.uint8)
+    later = face.t_s >= 5.4
+    pixels.face_crop[later] = np.clip(255 - pixels.face_crop[later].astype(int), 0, 255).astype(np.uint8)
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 3.5),))
+    r = run(face, hands, pixels, metadata=meta, duration=12.0)
+    missed = [e for e in r.evidence if e.kind == "challenge_not_performed"]
+    fr = missed[0].details["face_region"] if missed else {}
+    assert fr["disturbed_frames"] >= 2 and fr["returned"] is False
+
+
+def test_request_without_pixels_stays_not_performed():
+    face, hands, _ = make_tracks(seconds=12.0, sweep=(4.0, 5.2))
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 3.5),))
+    r = run(face, _untracked(hands), metadata=meta, duration=12.0)
+    missed = [e for e in r.evidence if e.kind == "challenge_not_performed"]
+    assert missed and "no pixel check" in missed[0].summary

@@ -30,7 +30,7 @@ import numpy as np
 
 from .face_geometry import FACE_OVAL, convex_hull, face_size, hand_face_overlap, points_in_polygon, shape_descriptor
 
-__all__ = ["OcclusionEvent", "frame_overlap", "find_occlusion_events", "measure_event", "hand_near_face"]
+__all__ = ["OcclusionEvent", "frame_overlap", "find_occlusion_events", "measure_event", "hand_near_face", "face_region_disturbance"]
 
 
 @dataclass
@@ -395,3 +395,96 @@ def _reference_jumps(t, desc, ok, *, gap: float, width: float, exclude: tuple[fl
         if len(out) >= n:
             break
     return np.asarray(out)
+
+
+def face_region_disturbance(
+    crops: np.ndarray,
+    t_s: np.ndarray,
+    face_present: np.ndarray,
+    *,
+    t_from: float,
+    t_to: float,
+    min_z: float = 6.0,
+    min_ratio: float = 2.5,
+    min_frames: int = 2,
+    max_gap_s: float = 0.25,
+    settle_s: float = 1.0,
+) -> dict:
+    """Whether something crossed the face region in ``[t_from, t_to]``, from the face crops alone.
+
+    For a hand-wave request whose hand the hand landmarker never saw: a hand
+    passing in front of the face makes the face region (the 32x32 face crop,
+    brightness- and contrast-normalised) change from one analysed frame to
+    the next far more than this face ever does otherwise, for a moment, and
+    the face looks as before afterwards. Thresholds are relative to the
+    clip's own variation: a frame is *disturbed* when its change to the
+    previous analysed frame (pairs at most ``max_gap_s`` apart) is above
+    the median of the clip's changes outside the window by ``min_z`` robust
+    standard deviations (1.4826 MAD) and ``min_ratio`` times that median.
+    Frames inside the window where the face is lost between frames that
+    have it (the landmarker drops a face behind a hand) count as disturbed.
+
+    Returns the measurements, with ``disturbed`` (bool): at least
+    ``min_frames`` disturbed frames, and the face region after the last of
+    them (up to ``settle_s`` later, or the window's end) back closer to the
+    face before the window than the peak change was (a transient, not a
+    cut or a new scene).
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    present = np.asarray(face_present, bool)
+    out: dict = {"disturbed": False}
+    rows = np.flatnonzero(present)
+    if rows.size < 8:
+        out["reason"] = "too few frames with a face"
+        return out
+    x = _crop_norm(np.asarray(crops)[rows])
+    tr = t[rows]
+    gap = np.diff(tr)
+    d = np.mean(np.abs(np.diff(x, axis=0)), axis=(-2, -1))
+    pair_ok = gap <= max_gap_s
+    t_pair = tr[1:]
+    inside = (t_pair >= t_from) & (t_pair <= t_to)
+    null = d[pair_ok & ~inside]
+    if null.size < 10:
+        null = d[pair_ok]  # a short clip: the whole clip (median and MAD ignore a short wave)
+    if null.size < 10:
+        out["reason"] = "too few consecutive analysed frames to know the face's own variation"
+        return out
+    med = float(np.median(null))
+    spread = 1.4826 * float(np.median(np.abs(null - med))) + 1e-3
+    z = (d - med) / spread
+    hit = pair_ok & inside & (z > min_z) & (d > min_ratio * med)
+    # face lost inside the window between frames that have it
+    win = np.flatnonzero((t >= t_from) & (t <= t_to))
+    lost = 0
+    if win.size:
+        first, last = rows[0], rows[-1]
+        lost = int(np.sum(~present[win] & (win > first) & (win < last)))
+    out.update({
+        "baseline_change": round(med, 4),
+        "baseline_spread": round(spread, 4),
+        "peak_change_z": round(float(z[pair_ok & inside].max(initial=0.0)), 2) if (pair_ok & inside).any() else None,
+        "disturbed_frames": int(hit.sum()),
+        "face_lost_frames": lost,
+    })
+    n_hit = int(hit.sum()) + lost
+    if n_hit < min_frames or not hit.any():
+        return out
+    # transient: before the window versus after the last disturbed frame
+    t_last = float(t_pair[hit].max())
+    t_first = float(t_pair[hit].min())
+    out["first_s"], out["last_s"] = round(t_first, 3), round(t_last, 3)
+    before = (tr < t_first) & (tr >= t_first - 2.0)
+    after = (tr > t_last + 0.1) & (tr <= t_last + settle_s + 0.1)
+    if before.sum() < 2 or after.sum() < 2:
+        out["returned"] = None
+        out["disturbed"] = True  # the window ends with the clip: a crossing seen, its end not
+        return out
+    ref = np.median(x[before], axis=0)
+    peak = float(np.max(np.mean(np.abs(x[1:][hit] - ref), axis=(-2, -1))))
+    back = float(np.median(np.mean(np.abs(x[after] - ref), axis=(-2, -1))))
+    out["peak_vs_before"] = round(peak, 4)
+    out["after_vs_before"] = round(back, 4)
+    out["returned"] = bool(back < 0.6 * peak)
+    out["disturbed"] = bool(out["returned"])
+    return out

@@ -9,7 +9,10 @@ wrong; rationale and per-clip numbers in ``docs/face-occlusion.md``.
 
 Where ``session.json`` logs hand-wave challenges, each is checked: an
 occlusion near it, or none (a requested test that never happened is evidence
-too).
+too). Before calling a request not performed, the face crops after it are
+checked: a transient covering of the face region far above the clip's own
+frame-to-frame change is a wave whose hand was not tracked
+(``challenge_unverified``, low score), not a refusal.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class FaceOcclusion(Analyzer):
         "merge_gap_s": Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event"),
         "challenge_window_s": Param(10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it"),
         "missed_challenge_score": Param(0.6, 0.0, 1.0, "score of a requested hand wave that never happened"),
+        "unverified_challenge_score": Param(0.15, 0.0, 1.0, "score of a requested hand wave seen in the face pixels but with no tracked hand"),
+        "disturbance_z": Param(6.0, 1.0, 100.0, "face-crop change (robust z against the clip's own frame-to-frame change) that counts as covered"),
         "min_face_frames": Param(5, 1, 1e6, "fewer analysed frames with a face: skipped"),
         "window_s": Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)"),
     }
@@ -112,11 +117,36 @@ class FaceOcclusion(Analyzer):
                     {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
                 ))
             else:
-                evidence.append(Evidence(
-                    self.name, "challenge_not_performed", t0, min(t0 + self.challenge_window_s, dur), self.missed_challenge_score,
-                    f"hand wave requested at {ch.t_s:.1f} s, but no hand crossed the face within {self.challenge_window_s:.0f} s",
-                    {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s},
-                ))
+                # no tracked hand answered: did something cross the face region all the same (a hand the
+                # hand landmarker missed: blur, a partial hand, an odd pose)?
+                dist = None
+                if pix is not None and "face_crop" in pix:
+                    dist = occ.face_region_disturbance(pix["face_crop"], t, face.present, t_from=ch.t_s,
+                                                       t_to=ch.t_s + self.challenge_window_s,
+                                                       min_z=self.disturbance_z)
+                details = {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s, "face_region": dist}
+                t1 = min(t0 + self.challenge_window_s, dur)
+                if dist is not None and dist["disturbed"]:
+                    a, b = dist.get("first_s", ch.t_s), dist.get("last_s", ch.t_s)
+                    ratio = (dist["baseline_change"] + dist["baseline_spread"] * (dist["peak_change_z"] or 0.0)) / max(dist["baseline_change"], 1e-6)
+                    evidence.append(Evidence(
+                        self.name, "challenge_unverified", t0, t1, self.unverified_challenge_score,
+                        f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered the face "
+                        f"region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own frame-to-frame "
+                        "change, then back to the face): a hand-like occlusion seen in the pixels but not tracked, "
+                        "so the swap test could not be judged",
+                        details,
+                    ))
+                else:
+                    why = ("the face region stayed undisturbed: either the request was ignored, or a face swap "
+                           "painted its face over the hand (the failure this test looks for)"
+                           if dist is not None and "baseline_change" in dist else "no pixel check of the face region was possible")
+                    evidence.append(Evidence(
+                        self.name, "challenge_not_performed", t0, t1, self.missed_challenge_score,
+                        f"hand wave requested at {ch.t_s:.1f} s, but no hand crossed the face within "
+                        f"{self.challenge_window_s:.0f} s; {why}",
+                        details,
+                    ))
 
         ev_scores = sorted((e.score for e in evidence), reverse=True)
         if ev_scores:
@@ -133,6 +163,10 @@ class FaceOcclusion(Analyzer):
             reason = "no hand crossed the face: the hand-over-face test did not happen in this recording"
         if any(e.kind == "challenge_not_performed" for e in evidence):
             confidence = max(confidence, 0.5)
+        elif not events and any(e.kind == "challenge_unverified" for e in evidence):
+            confidence = 0.2
+            reason = ("a hand-wave request was answered by something covering the face that the hand landmarker "
+                      "did not track: the hand-over-face test could not be judged")
         windows = _windows(dur, self.window_s, t, face.present, events)
         metrics = {
             "analysed_frames": int(len(face)),
