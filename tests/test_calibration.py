@@ -343,3 +343,24 @@ def test_shrink_towards_the_base_weights():
     assert res.settings["shrink"] == "base" and "--shrink base" in res.source()
     with pytest.raises(ParameterError, match="shrink"):
         fit_fusion(t, base=BASE, shrink="nope")
+
+
+def test_keep_base_holds_an_analyzers_weight_and_centre():
+    rng = np.random.default_rng(4)
+    y = np.r_[np.zeros(30, int), np.ones(30, int)]
+    a = (np.where(y == 1, 0.6, 0.1) + rng.normal(0, 0.1, 60)).clip(0, 1)
+    b = rng.random(60)  # useless on this data: a free fit would give it weight ~0
+    t = ScoreTable(session_ids=[str(i) for i in range(60)], y=y, analyzers=("keystroke_relay", "face_occlusion"),
+                   scores=np.c_[a, b], confidences=np.ones((60, 2)))
+    free = fit_fusion(t, base=BASE)
+    kept = fit_fusion(t, base=BASE, keep_base=["face_occlusion"])
+    assert kept.weights["face_occlusion"] == BASE.weights["face_occlusion"]
+    assert kept.centres["face_occlusion"] == BASE.centres.get("face_occlusion", BASE.default_centre)
+    assert free.weights["face_occlusion"] < 1.0
+    assert kept.metrics["analyzers"]["face_occlusion"]["fitted"] is False
+    assert "--keep-base face_occlusion" in kept.source() and "(kept at base)" in kept.format_text()
+    # the kept analyzer's fixed contribution is part of the model the fit saw: the fused risks are the runtime's
+    m = kept.fusion_model()
+    assert m.weights["face_occlusion"] == BASE.weights["face_occlusion"]
+    with pytest.raises(ParameterError, match="keep_base"):
+        fit_fusion(t, base=BASE, keep_base=["nope"])

@@ -285,12 +285,13 @@ def _newton(A, y, beta, free, l2, sw, b0, max_iter=100, tol=1e-10):
     return beta
 
 
-def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None, anchor=None) -> tuple[float, np.ndarray]:
+def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None, anchor=None, fixed=None) -> tuple[float, np.ndarray]:
     """L2-penalised logistic regression with non-negative weights.
 
     Minimises ``sum_n s_n [log(1 + e^z) - y z] + l2/2 * |w - w0|^2`` (``s_n``:
     ``sample_weight``, default 1; ``w0``: ``anchor``, default 0, the weights
-    the penalty pulls towards) with
+    the penalty pulls towards; ``fixed``: a boolean mask of weights held at
+    their anchor value, their columns then act as a fixed offset) with
     ``z = b + X w`` subject to ``w >= 0`` (active set: a weight that goes
     negative is fixed at 0 and the rest refitted; a fixed weight is released
     when the gradient says increasing it would lower the objective).
@@ -321,6 +322,11 @@ def fit_logistic_nonneg(X, y, *, l2: float = 1.0, sample_weight=None, anchor=Non
     free = np.ones(k + 1, bool)
     # an all-zero column carries no information: its weight stays at the anchor
     free[1:] = np.any(X != 0, axis=0)
+    if fixed is not None:
+        fixed = np.asarray(fixed, dtype=bool)
+        if fixed.shape != (k,):
+            raise ParameterError("fixed must be a mask of k booleans")
+        free[1:] &= ~fixed
     beta[1:][~free[1:]] = w0[~free[1:]]
     active = free.copy()
     for _ in range(4 * k + 10):
@@ -368,21 +374,32 @@ def _features(table: ScoreTable, centres) -> np.ndarray:
     return np.where(np.isfinite(X), X, 0.0)
 
 
-def _anchor(table: ScoreTable, base, shrink: str) -> np.ndarray:
-    if shrink == "zero":
-        return np.zeros(len(table.analyzers))
-    return np.array([max(0.0, float(base.weights.get(a, base.default_weight))) for a in table.analyzers])
+def _base_weight(base, name) -> float:
+    return max(0.0, float(base.weights.get(name, base.default_weight)))
 
 
-def _fit_rows(table: ScoreTable, rows, base, l2, prior, shrink):
+def _anchor(table: ScoreTable, base, shrink: str, keep=()) -> np.ndarray:
+    w = np.array([_base_weight(base, a) if shrink == "base" else 0.0 for a in table.analyzers])
+    for j, a in enumerate(table.analyzers):
+        if a in keep:
+            w[j] = _base_weight(base, a)
+    return w
+
+
+def _fit_rows(table: ScoreTable, rows, base, l2, prior, shrink, keep=()):
     """Fit on ``rows`` with the classes weighted equally, then move the intercept to the prior's odds."""
     centres = _centres(table, rows, base)
+    for j, a in enumerate(table.analyzers):
+        if a in keep:
+            centres[j] = float(base.centres.get(a, base.default_centre))
     X = _features(table, centres)
     y = table.y[rows]
     n1 = float(y.sum())
     n0 = float(y.size - n1)
     sw = np.where(y == 1, y.size / (2.0 * n1), y.size / (2.0 * n0))
-    b, w = fit_logistic_nonneg(X[rows], y, l2=l2, sample_weight=sw, anchor=_anchor(table, base, shrink))
+    fixed = np.array([a in keep for a in table.analyzers])
+    b, w = fit_logistic_nonneg(X[rows], y, l2=l2, sample_weight=sw, anchor=_anchor(table, base, shrink, keep),
+                               fixed=fixed)
     return b + math.log(prior / (1.0 - prior)), w, centres
 
 
@@ -488,8 +505,10 @@ class CalibrationResult:
         cmd = self.command or (
             f"interview-guard calibrate {t.root or '(table)'} --folds {s['folds_requested']} --fpr {s['fpr']} "
             f"--l2 {s['l2']} --prior {s.get('prior', 0.5)} --shrink {s.get('shrink', 'zero')} --seed {s['seed']}"
+            + "".join(f" --keep-base {a}" for a in s.get("keep_base", []))
         )
-        prior = [a for a, m in self.metrics["analyzers"].items() if m["fitted"] is False]
+        prior = [a for a, m in self.metrics["analyzers"].items() if m["fitted"] is False and not m.get("kept_base")]
+        kept = [a for a, m in self.metrics["analyzers"].items() if m.get("kept_base")]
         txt = (
             f"{cmd}: L2 logistic regression (weights >= 0, centres = genuine medians) on "
             f"{int((t.y == 0).sum())} genuine and {int((t.y == 1).sum())} manipulated labelled sessions "
@@ -499,6 +518,8 @@ class CalibrationResult:
         )
         if prior:
             txt += f"; never ran, prior weight kept: {', '.join(prior)}"
+        if kept:
+            txt += f"; not fitted, base weight and centre kept (--keep-base): {', '.join(kept)}"
         return txt
 
     def fusion_dict(self) -> dict:
@@ -634,7 +655,7 @@ class CalibrationResult:
             L.append(f"  {name:24s} {a['n']:5d} {a['n_genuine']:5d} {a['n_manipulated']:5d} {f(a['auc'], 6)} "
                      f"{f(a['eer'], 6)} {f(a['eer_threshold'], 8)} {f(a['threshold_at_fpr'], 8)} "
                      f"{f(a['tpr_at_fpr'], 6)} {self.weights[name]:7.3f} {self.centres[name]:7.3f}"
-                     + ("" if a["fitted"] else "  (never ran: prior kept)"))
+                     + ("" if a["fitted"] else "  (kept at base)" if a.get("kept_base") else "  (never ran: prior kept)"))
         fu = m["fused"]
         L.append(f"  {'FUSED (out-of-fold)':24s} {fu['n']:5d} {fu['n_genuine']:5d} {fu['n_manipulated']:5d} "
                  f"{f(fu['auc'], 6)} {f(fu['eer'], 6)} {f(fu['eer_threshold'], 8)} {f(fu['threshold_at_fpr'], 8)} "
@@ -683,6 +704,7 @@ def fit_fusion(
     fpr: float = 0.05,
     prior: float = 0.5,
     shrink: str = "zero",
+    keep_base=(),
     base=None,
     reliability_bins: int = 10,
     command: str = "",
@@ -713,6 +735,12 @@ def fit_fusion(
         parameter file's weights (a Bayesian prior: a small labelled set moves
         the weights from the base only as far as it has evidence to; with
         more sessions the data win).
+    keep_base : sequence of str
+        Analyzers whose weight and centre are not fitted but kept at the base
+        file's values (their contribution enters the fit as a fixed offset):
+        for an analyzer whose labelled material does not represent what it
+        is meant to catch, so that the data would mislead its weight. Listed
+        in the result and the file's ``source``.
     base : FusionModel, optional
         Source of ``default_weight``/``default_centre`` and of the parameters of
         analyzers that never ran (default: ``FusionModel.load()``).
@@ -734,6 +762,10 @@ def fit_fusion(
         raise ParameterError("prior must be in (0, 1)")
     if shrink not in ("zero", "base"):
         raise ParameterError("shrink must be 'zero' or 'base'")
+    keep = tuple(dict.fromkeys(keep_base))
+    unknown = [a for a in keep if a not in table.analyzers and a not in base.weights]
+    if unknown:
+        raise ParameterError(f"keep_base names analyzer(s) in neither the data nor the base file: {', '.join(unknown)}")
     if not (l2 > 0 and math.isfinite(l2)):
         raise ParameterError("l2 must be a positive number (it keeps weights finite on separable data)")
     if base is None:
@@ -769,12 +801,12 @@ def fit_fusion(
     oof = np.empty(table.n)
     for f in range(k_folds):
         train = fold != f
-        b, w, c = _fit_rows(table, train, base, l2, prior, shrink)
+        b, w, c = _fit_rows(table, train, base, l2, prior, shrink, keep)
         test = fold == f
         oof[test] = _risk(table.subset(test), b, w, c)
 
     all_rows = np.ones(table.n, bool)
-    b, w, c = _fit_rows(table, all_rows, base, l2, prior, shrink)
+    b, w, c = _fit_rows(table, all_rows, base, l2, prior, shrink, keep)
     in_sample = _risk(table, b, w, c)
 
     weights, centres = {}, {}
@@ -795,7 +827,8 @@ def fit_fusion(
     for j, name in enumerate(table.analyzers):
         m = ran[:, j]
         d = _detection_metrics(table.y[m], table.scores[m, j], fpr)
-        d["fitted"] = name not in never
+        d["fitted"] = name not in never and name not in keep
+        d["kept_base"] = name in keep
         d["weight"] = _r(weights[name], 6)
         d["centre"] = _r(centres[name], 6)
         if d["fitted"] and (d["n_genuine"] == 0 or d["n_manipulated"] == 0):
@@ -867,7 +900,7 @@ def fit_fusion(
         "warnings": warnings,
     }
     settings = {"folds": k_folds, "folds_requested": int(folds), "seed": int(seed), "l2": float(l2), "fpr": float(fpr),
-                "prior": float(prior), "shrink": shrink, "reliability_bins": int(reliability_bins), "base": {"version": base.version, "path": base.path}}
+                "prior": float(prior), "shrink": shrink, "keep_base": list(keep), "reliability_bins": int(reliability_bins), "base": {"version": base.version, "path": base.path}}
     if created is None:
         created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     return CalibrationResult(

@@ -276,6 +276,8 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
               help="Share of manipulated sessions the risk is stated for (classes are weighted equally in the fit).")
 @click.option("--shrink", type=click.Choice(["zero", "base"]), default="zero", show_default=True,
               help="Pull the weights towards 0, or towards the base parameters' weights (--params) as a prior.")
+@click.option("--keep-base", "keep_base", multiple=True, metavar="ANALYZER",
+              help="Do not fit this analyzer: keep its base weight and centre (repeatable).")
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False), default=None,
               help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
@@ -285,6 +287,7 @@ def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir,
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
 def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float, prior: float, shrink: str,
+              keep_base: tuple[str, ...],
               reports_dir: str | None, cache_dir: str | None, params_path: str | None, quiet: bool) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
     from .calibration import collect_scores, fit_fusion
@@ -294,7 +297,8 @@ def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: i
     with _SessionBar(quiet) as bar:
         table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
                                progress=bar.update, fusion_path=params_path)
-    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, base=base)
+    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink,
+                        keep_base=keep_base, base=base)
     paths = result.write(output)
     click.echo(result.format_text(), nl=False)
     if not quiet:
