@@ -145,7 +145,8 @@ class FaceSwapper:
         if src.ndim != 3 or src.shape[2] != 3:
             raise InputError("source image must be an (h, w, 3) RGB array")
         self.shape_transfer = float(shape_transfer)
-        opts = FaceRunnerOptions(blendshapes=False)
+        # IMAGE mode: every frame landmarked on its own, so a seed gives the same swap however loaded the machine is
+        opts = FaceRunnerOptions(blendshapes=False, image_mode=True)
         with FaceLandmarkerRunner(opts, models_dir=models_dir) as r:
             ob = r.process(src, 0.0)
         if not ob.present:

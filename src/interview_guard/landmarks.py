@@ -131,6 +131,12 @@ class FaceRunnerOptions:
         Windows tried per search.
     full_frame_recheck_s : float
         In crop mode, how often the full frame is tried again.
+    image_mode : bool
+        Landmark each frame on its own (MediaPipe IMAGE mode) instead of
+        tracking from frame to frame (VIDEO mode). A little slower; the same
+        frames then give the same landmarks whatever else the machine is
+        doing (VIDEO mode's tracking can differ between runs under load), as
+        the synthetic-session generator needs.
     """
 
     num_faces: int = 1
@@ -145,6 +151,7 @@ class FaceRunnerOptions:
     search_interval_s: float = 0.25
     search_windows_per_try: int = 3
     full_frame_recheck_s: float = 1.0
+    image_mode: bool = False
 
     def validate(self) -> None:
         owner = "FaceRunnerOptions"
@@ -417,7 +424,7 @@ class FaceLandmarkerRunner(_Closer):
         self.options.validate()
         self.model_path = verified_model_path(FACE_MODEL, None if models_dir is None else Path(models_dir))
         self._mp, self._vision, self._base = _vision()
-        self._full = self._make(video=True, num_faces=self.options.num_faces)
+        self._full = self._make(video=not self.options.image_mode, num_faces=self.options.num_faces)
         self._track = None  # created on first use
         self._search = None
         self._clock_full = MonotonicMs()
@@ -514,7 +521,10 @@ class FaceLandmarkerRunner(_Closer):
 
     def _run_full(self, image, t_s, size) -> FaceObservation | None:
         self._last_full_t = t_s
-        res = self._full.detect_for_video(_as_mp_image(self._mp, image), self._clock_full(t_s))
+        if self.options.image_mode:
+            res = self._full.detect(_as_mp_image(self._mp, image))
+        else:
+            res = self._full.detect_for_video(_as_mp_image(self._mp, image), self._clock_full(t_s))
         return self._observation(res, "full")
 
     def _track_window(self, size) -> tuple[int, int, int]:
@@ -536,10 +546,13 @@ class FaceLandmarkerRunner(_Closer):
 
     def _run_track(self, image, t_s, size) -> FaceObservation | None:
         if self._track is None:
-            self._track = self._make(video=True, num_faces=1)
+            self._track = self._make(video=not self.options.image_mode, num_faces=1)
         window = self._track_window(size)
         crop = _cut(image, window, self.options.crop_min_side)
-        res = self._track.detect_for_video(_as_mp_image(self._mp, crop), self._clock_track(t_s))
+        if self.options.image_mode:
+            res = self._track.detect(_as_mp_image(self._mp, crop))
+        else:
+            res = self._track.detect_for_video(_as_mp_image(self._mp, crop), self._clock_track(t_s))
         return self._observation(res, "track", window=window, frame_size=size)
 
     def _run_search(self, image, t_s, size) -> FaceObservation | None:

@@ -380,7 +380,7 @@ def _face_track(frames, times, models_dir):
 
     cs = np.full((len(frames), 2), np.nan)
     ws = np.full(len(frames), np.nan)
-    with FaceLandmarkerRunner(FaceRunnerOptions(blendshapes=False), models_dir=models_dir) as r:
+    with FaceLandmarkerRunner(FaceRunnerOptions(blendshapes=False, image_mode=True), models_dir=models_dir) as r:
         for k, (img, t) in enumerate(zip(frames, times)):
             ob = r.process(img, float(t))
             if ob.present:
