@@ -272,3 +272,14 @@ def test_bad_kind():
 
     with pytest.raises(ParameterError):
         generate("/nonexistent", n=1, kinds=("nope",))
+
+
+def test_output_path_in_the_way_is_a_clear_error(tmp_path):
+    from interview_guard.errors import InputError
+    from interview_guard.synth import generate
+
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "afile").write_text("x")
+    for p in (tmp_path / "dangling", tmp_path / "afile"):
+        with pytest.raises(InputError, match="cannot create the output directory"):
+            generate(p, n=1)

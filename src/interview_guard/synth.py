@@ -518,7 +518,10 @@ def generate(
     if not inputs.clips:
         raise InputError("no usable face clips (video at least 200 px and 2 s long)", path=faces_dir)
     out_root = Path(out_dir)
-    out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file, or a link to nowhere, in the way; no permission
+        raise InputError(f"cannot create the output directory: {e.strerror or e}", path=out_root) from e
     if progress:
         progress("synth", completed=0, total=int(n))
     tasks = []
