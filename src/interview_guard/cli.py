@@ -94,6 +94,18 @@ class _SessionBar:
             self.bar.__exit__(None, None, None)
 
 
+def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
+    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout."""
+    from .atomic import atomic_write_text
+
+    if output:
+        atomic_write_text(output, text)
+        if not quiet:
+            _err(f"interview-guard: {what} written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 def _stage_printer(label: str):
     def hook(stage: str, *, completed: int, total: int, **_):
         _err(f"[{label}] {stage} {completed}/{total}")
@@ -123,7 +135,6 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
     import tempfile
 
-    from .atomic import atomic_write_text
     from .fusion import FusionModel
     from .scan import scan_session
 
@@ -148,12 +159,7 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     text = report.to_json() if fmt == "json" else format_text(report)
-    if output:
-        atomic_write_text(output, text)
-        if not quiet:
-            _err(f"interview-guard: report written to {output}")
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output, quiet=quiet, what="report")
 
 
 @main.command("report")
@@ -171,18 +177,12 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
 def report_cmd(result: str, output: str | None, frames_dir: str | None, video_path: str | None, title: str | None,
                quiet: bool) -> None:
     """Render a saved JSON report (from scan or batch) as a self-contained HTML page."""
-    from .atomic import atomic_write_text
     from .html_report import render_report
     from .report import read_report
 
     rep = read_report(result)
     page = render_report(rep, frames_dir=frames_dir, video_path=video_path, title=title)
-    if output:
-        atomic_write_text(output, page)
-        if not quiet:
-            _err(f"interview-guard: HTML report written to {output}")
-    else:
-        click.echo(page, nl=False)
+    _emit(page, output, quiet=quiet, what="HTML report")
 
 
 @main.command()
