@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import MediaError, ParameterError
 
-__all__ = ["Frame", "DecodeStats", "iter_frames", "rotate_upright", "scaled_size", "estimate_frame_count"]
+__all__ = ["Frame", "DecodeStats", "iter_frames", "demux_video_frames", "rotate_upright", "scaled_size", "estimate_frame_count"]
 
 _MAX_ERROR_MESSAGES = 10
 # Give up on a stream after this many damaged packets in a row (nothing useful follows).
@@ -357,75 +357,47 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
             return Frame(idx, t, img)
 
         n_decoded = 0
-        consecutive_errors = 0
-        done = False
-        packets = container.demux(stream)
-        while not done:
-            try:
-                packet = next(packets)
-            except StopIteration:
+        for t, vf in demux_video_frames(av, container, stream, st):
+            if t < start_s - 1e-9:
+                continue  # pre-roll after a seek
+            if end_s is not None and t >= end_s:
                 break
-            except (av.FFmpegError, OSError, EOFError) as exc:
-                st.note_error(f"reading the file failed after {st.frames_decoded} frames ({_ff_message(exc)})")
-                st.stopped_early = True
-                break
-            try:
-                decoded = packet.decode()
-                consecutive_errors = 0
-            except (av.FFmpegError, EOFError, ValueError) as exc:
-                st.note_error(f"damaged packet at {_packet_time(packet)} skipped ({_ff_message(exc)})")
-                consecutive_errors += 1
-                if consecutive_errors >= _MAX_CONSECUTIVE_ERRORS:
-                    st.stopped_early = True
-                    break
+            if t <= last_t:
+                st.dropped_non_increasing += 1
                 continue
-            for vf in decoded:
-                t = vf.time
-                if t is None or not math.isfinite(t):
-                    st.dropped_non_increasing += 1
-                    continue
-                t = float(t)
-                if t < start_s - 1e-9:
-                    continue  # pre-roll after a seek
-                if end_s is not None and t >= end_s:
-                    done = True
+            last_t = t
+            idx = n_decoded
+            n_decoded += 1
+            st.frames_decoded = n_decoded
+            if getattr(vf, "is_corrupt", False):
+                st.corrupt_frames += 1
+            if not fps:
+                yield convert(idx, t, vf)
+                continue
+            # Temporal subsampling: nearest source frame to each target time.
+            if t0 is None:
+                t0 = t
+                next_k = 1
+                prev, prev_emitted = (idx, t, vf), True
+                yield convert(idx, t, vf)
+                continue
+            cur_emitted = False
+            while True:
+                target = t0 + next_k * step
+                if target > t:
                     break
-                if t <= last_t:
-                    st.dropped_non_increasing += 1
-                    continue
-                last_t = t
-                idx = n_decoded
-                n_decoded += 1
-                st.frames_decoded = n_decoded
-                if getattr(vf, "is_corrupt", False):
-                    st.corrupt_frames += 1
-                if not fps:
+                p_idx, p_t, p_vf = prev
+                if target - p_t <= t - target:
+                    if not prev_emitted:
+                        prev_emitted = True
+                        yield convert(p_idx, p_t, p_vf)
+                elif not cur_emitted:
+                    cur_emitted = True
                     yield convert(idx, t, vf)
-                    continue
-                # Temporal subsampling: nearest source frame to each target time.
-                if t0 is None:
-                    t0 = t
-                    next_k = 1
-                    prev, prev_emitted = (idx, t, vf), True
-                    yield convert(idx, t, vf)
-                    continue
-                cur_emitted = False
-                while True:
-                    target = t0 + next_k * step
-                    if target > t:
-                        break
-                    p_idx, p_t, p_vf = prev
-                    if target - p_t <= t - target:
-                        if not prev_emitted:
-                            prev_emitted = True
-                            yield convert(p_idx, p_t, p_vf)
-                    elif not cur_emitted:
-                        cur_emitted = True
-                        yield convert(idx, t, vf)
-                    next_k += 1
-                if not prev_emitted:
-                    st.dropped_subsample += 1
-                prev, prev_emitted = (idx, t, vf), cur_emitted
+                next_k += 1
+            if not prev_emitted:
+                st.dropped_subsample += 1
+            prev, prev_emitted = (idx, t, vf), cur_emitted
         if fps and prev is not None and not prev_emitted:
             p_idx, p_t, p_vf = prev
             target = t0 + next_k * step
@@ -452,6 +424,45 @@ def _declared_end(container, stream) -> float:
         start = container.start_time or 0
         return (start + container.duration) / 1_000_000
     return 0.0
+
+
+def demux_video_frames(av, container, stream, st: DecodeStats):
+    """Decoded PyAV frames of ``stream`` with finite times, as ``(t_s, frame)`` in decode order.
+
+    The one demux loop of the video readers (:func:`iter_frames`, the scan in
+    :mod:`~interview_guard.video_scan`): a read error ends it (noted in ``st``,
+    ``stopped_early``), a damaged packet is skipped and noted, and
+    ``_MAX_CONSECUTIVE_ERRORS`` of them in a row end it; frames without a
+    finite time are counted in ``st.dropped_non_increasing``. The caller
+    keeps its own order checks and may stop at any frame.
+    """
+    consecutive_errors = 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError, EOFError) as exc:
+            st.note_error(f"reading the file failed after {st.frames_decoded} frames ({_ff_message(exc)})")
+            st.stopped_early = True
+            return
+        try:
+            decoded = packet.decode()
+            consecutive_errors = 0
+        except (av.FFmpegError, EOFError, ValueError) as exc:
+            st.note_error(f"damaged packet at {_packet_time(packet)} skipped ({_ff_message(exc)})")
+            consecutive_errors += 1
+            if consecutive_errors >= _MAX_CONSECUTIVE_ERRORS:
+                st.stopped_early = True
+                return
+            continue
+        for vf in decoded:
+            t = vf.time
+            if t is None or not math.isfinite(t):
+                st.dropped_non_increasing += 1
+                continue
+            yield float(t), vf
 
 
 def _packet_time(packet) -> str:

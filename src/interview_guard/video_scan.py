@@ -1081,13 +1081,7 @@ class _Scanner:
 
     def frames(self, av, container, stream, p):
         """Decoded frames as entries, in presentation order (fills the DecodeStats)."""
-        from .video_decode import (  # noqa: PLC0415 - shared PyAV helpers
-            _MAX_CONSECUTIVE_ERRORS,
-            _declared_end,
-            _ff_message,
-            _legacy_rotate_tag,
-            _packet_time,
-        )
+        from .video_decode import _declared_end, _legacy_rotate_tag, demux_video_frames  # noqa: PLC0415
 
         st = self.st
         stream.thread_type = "AUTO"
@@ -1098,48 +1092,27 @@ class _Scanner:
         legacy_rot = _legacy_rotate_tag(stream)
         last_t = -math.inf
         n = 0
-        consecutive_errors = 0
-        packets = container.demux(stream)
         perf = time.perf_counter
         t_mark = perf()
-        while not self.stop:
-            try:
-                packet = next(packets)
-            except StopIteration:
+        for t, vf in demux_video_frames(av, container, stream, st):
+            if self.stop:
                 break
-            except (av.FFmpegError, OSError, EOFError) as exc:
-                st.note_error(f"reading the file failed after {st.frames_decoded} frames ({_ff_message(exc)})")
-                st.stopped_early = True
-                break
-            try:
-                decoded = packet.decode()
-                consecutive_errors = 0
-            except (av.FFmpegError, EOFError, ValueError) as exc:
-                st.note_error(f"damaged packet at {_packet_time(packet)} skipped ({_ff_message(exc)})")
-                consecutive_errors += 1
-                if consecutive_errors >= _MAX_CONSECUTIVE_ERRORS:
-                    st.stopped_early = True
-                    break
+            if t <= last_t:
+                st.dropped_non_increasing += 1
                 continue
-            for vf in decoded:
-                t = vf.time
-                if t is None or not math.isfinite(t) or t <= last_t:
-                    st.dropped_non_increasing += 1
-                    continue
-                t = float(t)
-                last_t = t
-                if n == 0:
-                    self._setup(vf, legacy_rot)
-                if getattr(vf, "is_corrupt", False):
-                    st.corrupt_frames += 1
-                st.frames_decoded = st.frames_yielded = n + 1
-                if st.first_t is None:
-                    st.first_t = t
-                st.last_t = t
-                self.timing["decode"] += perf() - t_mark
-                yield _Entry(n, t, vf)
-                n += 1
-                t_mark = perf()
+            last_t = t
+            if n == 0:
+                self._setup(vf, legacy_rot)
+            if getattr(vf, "is_corrupt", False):
+                st.corrupt_frames += 1
+            st.frames_decoded = st.frames_yielded = n + 1
+            if st.first_t is None:
+                st.first_t = t
+            st.last_t = t
+            self.timing["decode"] += perf() - t_mark
+            yield _Entry(n, t, vf)
+            n += 1
+            t_mark = perf()
         self.timing["decode"] += perf() - t_mark
         if n == 0 and not self.stop:
             if st.decode_errors or st.stopped_early:
