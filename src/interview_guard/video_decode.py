@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import MediaError, ParameterError
 
-__all__ = ["Frame", "DecodeStats", "iter_frames", "demux_video_frames", "rotate_upright", "scaled_size", "estimate_frame_count"]
+__all__ = ["Frame", "DecodeStats", "iter_frames", "prepare_stream", "demux_video_frames", "rotate_upright", "scaled_size", "estimate_frame_count"]
 
 _MAX_ERROR_MESSAGES = 10
 # Give up on a stream after this many damaged packets in a row (nothing useful follows).
@@ -312,12 +312,7 @@ def iter_frames(
 
 def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, end_s, rgb):
     with container:
-        stream.thread_type = "AUTO"
-        cc = stream.codec_context
-        st.width, st.height = int(cc.width or 0), int(cc.height or 0)
-        st.nominal_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        st.declared_end_s = _declared_end(container, stream)
-        legacy_rot = _legacy_rotate_tag(stream)
+        legacy_rot = prepare_stream(container, stream, st)
         if start_s > 0:
             try:
                 container.seek(int(start_s / stream.time_base), stream=stream, backward=True, any_frame=False)
@@ -424,6 +419,20 @@ def _declared_end(container, stream) -> float:
         start = container.start_time or 0
         return (start + container.duration) / 1_000_000
     return 0.0
+
+
+def prepare_stream(container, stream, st: DecodeStats) -> int:
+    """Threaded decoding, and the stream's size, nominal rate and declared end into ``st``.
+
+    Returns the legacy ``rotate`` tag (degrees, 0 when absent), which applies
+    when the frames carry no display matrix.
+    """
+    stream.thread_type = "AUTO"
+    cc = stream.codec_context
+    st.width, st.height = int(cc.width or 0), int(cc.height or 0)
+    st.nominal_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+    st.declared_end_s = _declared_end(container, stream)
+    return _legacy_rotate_tag(stream)
 
 
 def demux_video_frames(av, container, stream, st: DecodeStats):

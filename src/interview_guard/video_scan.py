@@ -1081,15 +1081,10 @@ class _Scanner:
 
     def frames(self, av, container, stream, p):
         """Decoded frames as entries, in presentation order (fills the DecodeStats)."""
-        from .video_decode import _declared_end, _legacy_rotate_tag, demux_video_frames  # noqa: PLC0415
+        from .video_decode import demux_video_frames, prepare_stream  # noqa: PLC0415
 
         st = self.st
-        stream.thread_type = "AUTO"
-        cc = stream.codec_context
-        st.width, st.height = int(cc.width or 0), int(cc.height or 0)
-        st.nominal_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        st.declared_end_s = _declared_end(container, stream)
-        legacy_rot = _legacy_rotate_tag(stream)
+        legacy_rot = prepare_stream(container, stream, st)
         last_t = -math.inf
         n = 0
         perf = time.perf_counter
