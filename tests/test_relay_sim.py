@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from interview_guard.errors import ParameterError
 from interview_guard.keystroke_log import (
     DOWN,
-    UP,
     KeystrokeLog,
     dumps_jsonl,
     keystroke_log_from_presses,

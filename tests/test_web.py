@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from conftest import SAMPLES, make_video, typing_events, write_jsonl
+from conftest import SAMPLES, make_video, typing_events
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import tempfile
 import time
 import urllib.parse

@@ -120,7 +120,6 @@ class AcousticKeystroke(Analyzer):
                     f"only {int(inside.sum())} key presses fall inside the audio ({a0:.1f}-{a1:.1f} s)",
                 )
             key_ms = key_ms[inside]
-        n_keys = int(key_ms.size)
 
         clicks = af.click_onsets(y=y, sr=sr, low_hz=self.click_low_hz, rise_db=self.click_rise_db)
         c_ms = (a0 + clicks["t_s"]) * 1000.0
