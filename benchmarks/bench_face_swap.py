@@ -1,7 +1,7 @@
-"""Speed of the graphics face swap (:class:`interview_guard.face_swap.FaceSwapper`) per stage.
+"""Speed of the graphics face swap (:class:`interview_guard.synth.face_swap.FaceSwapper`) per stage.
 
 Decodes the first ``--seconds`` of a real talking-head clip with the
-project's :func:`~interview_guard.video_decode.iter_frames`, takes the
+project's :func:`~interview_guard.io.video_decode.iter_frames`, takes the
 identity from a frame of another clip, and swaps every frame, timing:
 
 * ``landmarks`` -- the MediaPipe face landmarker on the target frame;
@@ -43,7 +43,7 @@ FACES = REPO.parent / "shared" / "data" / "faces_video"
 
 
 def _frames(path: Path, seconds: float):
-    from interview_guard.video_decode import iter_frames
+    from interview_guard.io.video_decode import iter_frames
 
     frames, times = [], []
     for f in iter_frames(path):
@@ -55,7 +55,7 @@ def _frames(path: Path, seconds: float):
 
 
 def _identity(path: Path, t_s: float) -> np.ndarray:
-    from interview_guard.video_decode import iter_frames
+    from interview_guard.io.video_decode import iter_frames
 
     for f in iter_frames(path):
         if f.t_s >= t_s:
@@ -87,8 +87,7 @@ def main(argv=None) -> None:
         sys.modules[spec.name] = fsm
         spec.loader.exec_module(fsm)
     else:
-        from interview_guard import face_swap as fsm
-
+        from interview_guard.synth import face_swap as fsm
     frames, times = _frames(FACES / a.clip, a.seconds)
     ident = _identity(FACES / a.identity, a.identity_t)
     h, w = frames[0].shape[:2]
@@ -137,13 +136,20 @@ def main(argv=None) -> None:
     warp = acc["render"] - acc["colour"] - acc["blend"]
     ms = lambda s: 1000.0 * s / n  # noqa: E731
     print(f"module {fsm.__file__}; fastest of {max(a.repeat, 1)} passes")
-    print(f"clip {a.clip} ({w}x{h}, {n} frames, {a.seconds:g} s), identity {a.identity}@{a.identity_t:g}s "
-          f"({ident.shape[1]}x{ident.shape[0]}); swapped {acc['swapped']}/{n}; init {acc['init']:.2f} s")
+    print(
+        f"clip {a.clip} ({w}x{h}, {n} frames, {a.seconds:g} s), identity {a.identity}@{a.identity_t:g}s "
+        f"({ident.shape[1]}x{ident.shape[0]}); swapped {acc['swapped']}/{n}; init {acc['init']:.2f} s"
+    )
     print()
     print("| stage | ms/frame |")
     print("|---|---:|")
-    for k, v in (("landmarks", acc["landmarks"]), ("warp", warp), ("colour", acc["colour"]),
-                 ("blend", acc["blend"]), ("total", acc["total"])):
+    for k, v in (
+        ("landmarks", acc["landmarks"]),
+        ("warp", warp),
+        ("colour", acc["colour"]),
+        ("blend", acc["blend"]),
+        ("total", acc["total"]),
+    ):
         print(f"| {k} | {ms(v):.1f} |")
     print(f"| total CPU (all threads) | {ms(acc['cpu']):.1f} |")
     print(f"| frames/s | {n / acc['total']:.1f} |")

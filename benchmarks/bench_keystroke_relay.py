@@ -23,9 +23,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from interview_guard.analyzers.keystroke_relay import KeystrokeRelay  # noqa: E402
-from interview_guard.keystroke_log import KeystrokeLog, read_keystroke_log  # noqa: E402
-from interview_guard.relay_sim import PROFILES, simulate_relay  # noqa: E402
+from interview_guard.io.keystroke_log import read_keystroke_log  # noqa: E402
+from interview_guard.synth.relay_sim import PROFILES, simulate_relay  # noqa: E402
 from interview_guard.tracks import Tracks  # noqa: E402
+from interview_guard.tracks.keystrokes import KeystrokeLog
 
 AALTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "keystrokes" / "aalto136m"
 
@@ -49,8 +50,10 @@ def long_log(n_events: int) -> KeystrokeLog:
             if total >= n_events:
                 break
     return KeystrokeLog.from_arrays(
-        t_ms=np.concatenate(t)[:n_events], kind=np.concatenate(kind)[:n_events],
-        key=np.concatenate(key)[:n_events], code=np.concatenate(code)[:n_events],
+        t_ms=np.concatenate(t)[:n_events],
+        kind=np.concatenate(kind)[:n_events],
+        key=np.concatenate(key)[:n_events],
+        code=np.concatenate(code)[:n_events],
     )
 
 
@@ -77,8 +80,10 @@ def main() -> None:
     print(f"key events: {len(relayed):,} ({relayed.n_keydown:,} presses, {tracks.duration_s / 3600:.1f} h of typing)")
     print(f"relay simulation: {t_sim:.2f} s")
     print(f"pairing downs and ups: {t_pairs:.2f} s")
-    print(f"keystroke_relay analysis: best {min(times):.2f} s, median {np.median(times):.2f} s over {args.repeat} runs "
-          f"(status {res.status.value}, score {res.score:.3f}, {len(res.windows)} windows)")
+    print(
+        f"keystroke_relay analysis: best {min(times):.2f} s, median {np.median(times):.2f} s over {args.repeat} runs "
+        f"(status {res.status.value}, score {res.score:.3f}, {len(res.windows)} windows)"
+    )
     print(f"peak RSS: {rss:.0f} MiB")
 
 

@@ -71,14 +71,19 @@ def build_clip(source: Path, out: Path, seconds: float) -> dict:
                     p2.stream = vout
                     dst.mux(p2)
                 loops += 1
-        return {"width": vin.codec_context.width, "height": vin.codec_context.height, "fps": float(rate), "loops": loops}
+        return {
+            "width": vin.codec_context.width,
+            "height": vin.codec_context.height,
+            "fps": float(rate),
+            "loops": loops,
+        }
 
 
 def run_stage(stage: str, clip: str) -> dict:
     """Run one stage in this process; return timings and peak RSS."""
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.video_decode import DecodeStats, iter_frames
-    from interview_guard.video_tracks import extract_video_tracks
+    from interview_guard.extract.video_tracks import extract_video_tracks
+    from interview_guard.io.video_decode import DecodeStats, iter_frames
 
     t0 = time.perf_counter()
     info: dict = {}

@@ -173,7 +173,7 @@ def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7) -
     import cv2
 
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.landmarks import FaceLandmarkerRunner
+    from interview_guard.io.landmarks import FaceLandmarkerRunner
 
     t_build = time.perf_counter()
     with av.open(str(source)) as src:
@@ -184,7 +184,11 @@ def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7) -
         for k, img in enumerate(frames):
             small = cv2.resize(img, (640, round(640 * H / W)), interpolation=cv2.INTER_AREA)
             obs = fr.process(small, k / FPS)
-            boxes.append(obs.box * (W, H, W, H) if obs.present else (boxes[-1] if boxes else np.array([W * 0.4, H * 0.2, W * 0.6, H * 0.6])))
+            boxes.append(
+                obs.box * (W, H, W, H)
+                if obs.present
+                else (boxes[-1] if boxes else np.array([W * 0.4, H * 0.2, W * 0.6, H * 0.6]))
+            )
     boxes = np.array(boxes, dtype=np.float64)
     cutouts = {name: _cutout(name) for name in HAND_NAMES}
     sweeps = plan_sweeps(seconds, seed)
@@ -316,7 +320,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
                 last = vf.time
         info.update(frames=n, video_s=last - first + 1 / FPS)
     else:
-        from interview_guard.video_scan import scan_video
+        from interview_guard.extract.video_scan import scan_video
 
         kw = {k: v for k, v in args.items() if k in ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s",
                                                     "parallel")}  # fmt: skip
@@ -329,8 +333,16 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
             active_s=st["active_s"],
             video_s=st["video_s"],
             seconds=st["seconds"],
-            counts={k: st[k] for k in ("dense_landmarked", "base_landmarked", "triggers_motion", "triggers_hand",
-                                       "triggers_face_lost")},  # fmt: skip
+            counts={
+                k: st[k]
+                for k in (
+                    "dense_landmarked",
+                    "base_landmarked",
+                    "triggers_motion",
+                    "triggers_hand",
+                    "triggers_face_lost",
+                )
+            },  # fmt: skip
             buffer_max=st["buffer_max_frames"],
             keyframes=st["keyframes"],
         )
@@ -408,7 +420,7 @@ def main() -> None:
     if not args.source.is_file():
         sys.exit(f"source clip not found: {args.source} (needs ../shared/data beside the repository)")
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.video_scan import VideoScan, occlusion_events
+    from interview_guard.extract.video_scan import VideoScan, occlusion_events
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}")
     tmpctx = tempfile.TemporaryDirectory(prefix="ig-scan-bench-") if args.keep is None else None
@@ -463,18 +475,26 @@ def main() -> None:
                 f"| {label} | {r['video_s']:.0f} | {lmk} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | {r['cpu_s']:.1f} | "
                 f"{r['others']:.2f} | {r['peak_rss_mb']:.0f} |"
             )
-        print(f"\n(CPU s: user + system time of the stage's process, all threads. Other load: CPU time other processes "
-              f"used meanwhile, in cores (of {os.cpu_count()}); when it is high the wall-clock speed drops.)")
+        print(
+            f"\n(CPU s: user + system time of the stage's process, all threads. Other load: CPU time other processes "
+            f"used meanwhile, in cores (of {os.cpu_count()}); when it is high the wall-clock speed drops.)"
+        )
         print()
-        print(f"adaptive time split (s): {ada['seconds']}; triggers {ada['counts']}; active {ada['active_s']:.1f} s "
-              f"of {ada['video_s']:.0f} s ({100 * ada['active_s'] / ada['video_s']:.1f} %); buffer max {ada['buffer_max']} frames")
+        print(
+            f"adaptive time split (s): {ada['seconds']}; triggers {ada['counts']}; active {ada['active_s']:.1f} s "
+            f"of {ada['video_s']:.0f} s ({100 * ada['active_s'] / ada['video_s']:.1f} %); buffer max {ada['buffer_max']} frames"
+        )
         print(f"full-rate time split (s): {full['seconds']}")
         if args.quick:
             per_s = full["wall_s"] / full["video_s"]
-            print(f"full-rate extrapolated to the whole recording: {per_s * ada['video_s']:.0f} s wall "
-                  f"({1 / per_s:.2f}x real time, measured on the first {full['video_s']:.0f} s)")
-        print(f"peak RSS 1 min -> 10 min: {rss1['peak_rss_mb']:.0f} -> {rss10['peak_rss_mb']:.0f} MB "
-              f"({100 * (rss10['peak_rss_mb'] / rss1['peak_rss_mb'] - 1):+.1f} %)")
+            print(
+                f"full-rate extrapolated to the whole recording: {per_s * ada['video_s']:.0f} s wall "
+                f"({1 / per_s:.2f}x real time, measured on the first {full['video_s']:.0f} s)"
+            )
+        print(
+            f"peak RSS 1 min -> 10 min: {rss1['peak_rss_mb']:.0f} -> {rss10['peak_rss_mb']:.0f} MB "
+            f"({100 * (rss10['peak_rss_mb'] / rss1['peak_rss_mb'] - 1):+.1f} %)"
+        )
 
         scan_a = VideoScan.load(work / "adaptive.npz")
         scan_f = VideoScan.load(work / "full.npz")
@@ -496,25 +516,41 @@ def main() -> None:
             found += cov >= 0.5
             ev = [e for e in events if e[1] >= sw["t0"] and e[0] <= sw["t1"]]
             evs = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in ev) if ev else ("-" if sw["t0"] < horizon else "n/a")
-            print(f"| {sw['index']} | {sw['kind']} | {sw['speed']} | {sw['hand'][-2:]} | {sw['face0']:.2f}-{sw['face1']:.2f} | "
-                  f"{sw['max_cover']:.2f} | {100 * cov:.0f} % | {evs} |")
+            print(
+                f"| {sw['index']} | {sw['kind']} | {sw['speed']} | {sw['hand'][-2:]} | {sw['face0']:.2f}-{sw['face1']:.2f} | "
+                f"{sw['max_cover']:.2f} | {100 * cov:.0f} % | {evs} |"
+            )
         ev_cov = [covered(a, b, active, pad) for a, b in events]
         ev_found = sum(c >= 0.5 for c in ev_cov)
         ev_sweep = sum(any(e[1] >= sw["t0"] - 0.5 and e[0] <= sw["t1"] + 0.5 for sw in sweeps) for e in events)
         print()
         print("| recall | found | of | share |")
         print("| --- | ---: | ---: | ---: |")
-        print(f"| composited sweeps (>= 50 % of the over-face span active) | {found} | {n_sw} | {100 * found / max(n_sw, 1):.1f} % |")
-        print(f"| full-rate occlusion events (>= 50 % active){' (first 60 s)' if args.quick else ''} | {ev_found} | "
-              f"{len(events)} | {100 * ev_found / max(len(events), 1):.1f} % |")
-        print(f"| full-rate events, mean share of event time active | | | {100 * float(np.mean(ev_cov)) if ev_cov else 0:.1f} % |")
+        print(
+            f"| composited sweeps (>= 50 % of the over-face span active) | {found} | {n_sw} | {100 * found / max(n_sw, 1):.1f} % |"
+        )
+        print(
+            f"| full-rate occlusion events (>= 50 % active){' (first 60 s)' if args.quick else ''} | {ev_found} | "
+            f"{len(events)} | {100 * ev_found / max(len(events), 1):.1f} % |"
+        )
+        print(
+            f"| full-rate events, mean share of event time active | | | {100 * float(np.mean(ev_cov)) if ev_cov else 0:.1f} % |"
+        )
         ev_a = occlusion_events(scan_a.face, scan_a.hands)
         seen = sum(any(b >= a0 - 0.1 and a <= b0 + 0.1 for a, b in ev_a) for a0, b0 in events)
-        print(f"| full-rate events also found in the adaptive scan's own landmarks | {seen} | {len(events)} | "
-              f"{100 * seen / max(len(events), 1):.1f} % |")
-        print(f"\nfull-rate events: {len(events)} ({ev_sweep} during a composited sweep); missed: "
-              f"{[(round(a, 2), round(b, 2)) for (a, b), c in zip(events, ev_cov) if c < 0.5]}")
-        missed = [sw["index"] for sw in sweeps if sw["face0"] is not None and covered(sw["face0"], sw["face1"], active, pad) < 0.5]
+        print(
+            f"| full-rate events also found in the adaptive scan's own landmarks | {seen} | {len(events)} | "
+            f"{100 * seen / max(len(events), 1):.1f} % |"
+        )
+        print(
+            f"\nfull-rate events: {len(events)} ({ev_sweep} during a composited sweep); missed: "
+            f"{[(round(a, 2), round(b, 2)) for (a, b), c in zip(events, ev_cov) if c < 0.5]}"
+        )
+        missed = [
+            sw["index"]
+            for sw in sweeps
+            if sw["face0"] is not None and covered(sw["face0"], sw["face1"], active, pad) < 0.5
+        ]
         print(f"missed sweeps: {missed}")
 
         if full960 is not None:
@@ -522,13 +558,17 @@ def main() -> None:
             sel = scan_f.face.t_s < 60.0
             f640, h640 = scan_f.face.select(sel), scan_f.hands.select(sel)
             print()
-            print("| landmark size (first 60 s, every frame) | face present | frames with hands | occlusion events | ms per frame |")
+            print(
+                "| landmark size (first 60 s, every frame) | face present | frames with hands | occlusion events | ms per frame |"
+            )
             print("| --- | ---: | ---: | ---: | ---: |")
             for label, f, h, r in (("640 px", f640, h640, None), ("960 px", s960.face, s960.hands, full960)):
                 ms = "" if r is None else f"{1000 * r['wall_s'] / r['frames']:.1f}"
                 if r is None and not args.quick:
                     ms = f"{1000 * full['wall_s'] / full['frames']:.1f}"
-                print(f"| {label} | {100 * f.presence_rate:.1f} % | {int((h.count > 0).sum())} | {len(occlusion_events(f, h))} | {ms} |")
+                print(
+                    f"| {label} | {100 * f.presence_rate:.1f} % | {int((h.count > 0).sum())} | {len(occlusion_events(f, h))} | {ms} |"
+                )
     finally:
         if tmpctx is not None:
             tmpctx.cleanup()

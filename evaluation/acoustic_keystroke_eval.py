@@ -19,7 +19,7 @@ extract.py does without a known offset, plus an unknown 0-20 s):
 * ``genuine_bluetooth`` (a hard negative): a wireless keyboard, + 8 ms +
   uniform 0-15 ms + |normal(0, 2 ms)|, and 2 % of the keys 10-30 ms later;
 * ``relay:<profile>``: the typist is heard in the room but the log is what
-  ``interview_guard.relay_sim.simulate_relay`` makes of the typist's own
+  ``interview_guard.synth.relay_sim.simulate_relay`` makes of the typist's own
   (genuine) log (the jitter is on the log side: the clicks are the real key
   times);
 * ``farm``: the log as genuine, and no click in the audio (the microphone is
@@ -47,13 +47,15 @@ from pathlib import Path
 
 import numpy as np
 
-from interview_guard import keyboard_sound
 from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
-from interview_guard.audio_decode import AudioTrack, decode_audio
-from interview_guard.keystroke_log import DOWN, UP, KeystrokeLog, read_keystroke_log
-from interview_guard.metrics import rates_at_threshold, roc_auc
-from interview_guard.relay_sim import PROFILES, simulate_relay
+from interview_guard.io.audio_decode import decode_audio
+from interview_guard.io.keystroke_log import read_keystroke_log
+from interview_guard.signals.metrics import rates_at_threshold, roc_auc
+from interview_guard.synth import keyboard_sound
+from interview_guard.synth.relay_sim import PROFILES, simulate_relay
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.audio import AudioTrack
+from interview_guard.tracks.keystrokes import DOWN, UP, KeystrokeLog
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -63,7 +65,7 @@ RELAYS = ("lan_rdp", "intl_rdp", "intl_rdp_congested", "kvm_ip")
 
 # ------------------------------------------------------------------ rendering
 def render_clicks(y: np.ndarray, times_s, level: float, rng, *, level_sd_db: float = 4.0) -> None:
-    """Add a click at each time (in place); see :mod:`interview_guard.keyboard_sound`."""
+    """Add a click at each time (in place); see :mod:`interview_guard.synth.keyboard_sound`."""
     keyboard_sound.render_clicks(y, times_s=times_s, level=level, rng=rng, sr=SR, level_sd_db=level_sd_db)
 
 
@@ -93,7 +95,7 @@ def typing_times(log: KeystrokeLog) -> KeystrokeLog:
 
 
 def genuine_log(true: KeystrokeLog, rng, *, wireless: bool = False) -> KeystrokeLog:
-    """What the machine logs for keys typed on it (:func:`~interview_guard.keyboard_sound.key_latency_ms`), 1 ms clock."""
+    """What the machine logs for keys typed on it (:func:`~interview_guard.synth.keyboard_sound.key_latency_ms`), 1 ms clock."""
     t = np.floor(true.t_ms + keyboard_sound.key_latency_ms(len(true), rng, wireless=wireless))
     order = np.argsort(t, kind="stable")
     out = true.select(order)
@@ -121,8 +123,10 @@ def bench_hour(data: Path, seconds: float = 3600.0) -> int:
         parts.append(tr.shifted(t0 - 2000.0))
         t0 = float(parts[-1].t_ms[-1]) + 5000.0
     true = KeystrokeLog.from_arrays(
-        t_ms=np.concatenate([p.t_ms for p in parts]), kind=np.concatenate([p.kind for p in parts]),
-        key=np.concatenate([p.key for p in parts]), code=np.concatenate([p.code for p in parts]),
+        t_ms=np.concatenate([p.t_ms for p in parts]),
+        kind=np.concatenate([p.kind for p in parts]),
+        key=np.concatenate([p.key for p in parts]),
+        code=np.concatenate([p.code for p in parts]),
     )
     y = speech_bed(speech, seconds, rng)
     render_clicks(y, true.t_ms[true.kind == DOWN] / 1000.0, speech_rms, rng)
@@ -132,14 +136,18 @@ def bench_hour(data: Path, seconds: float = 3600.0) -> int:
     audio = AudioTrack(y, SR, 0.0, "hour")
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ta = time.perf_counter()
-    r = AcousticKeystroke().analyze(Tracks(duration_s=seconds, keystrokes=log.shifted(-float(log.t_ms[0])), audio=audio))
+    r = AcousticKeystroke().analyze(
+        Tracks(duration_s=seconds, keystrokes=log.shifted(-float(log.t_ms[0])), audio=audio)
+    )
     dt = time.perf_counter() - ta
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = r.metrics
-    print(f"acoustic_keystroke on {seconds / 60:.0f} min of audio ({y.nbytes / 2**20:.0f} MB), {len(log)} key events, "
-          f"clock drift 100 ppm: {dt:.1f} s, peak memory +{max(rss1 - rss0, 0):.0f} MB over the inputs; status "
-          f"{r.status.value}, score {r.score}, offset found {m.get('offset_found')}, drift followed "
-          f"{m.get('offset_drift_ms')} ms, matched {m.get('match_rate')}, spread {m.get('spread_ms')} ms")
+    print(
+        f"acoustic_keystroke on {seconds / 60:.0f} min of audio ({y.nbytes / 2**20:.0f} MB), {len(log)} key events, "
+        f"clock drift 100 ppm: {dt:.1f} s, peak memory +{max(rss1 - rss0, 0):.0f} MB over the inputs; status "
+        f"{r.status.value}, score {r.score}, offset found {m.get('offset_found')}, drift followed "
+        f"{m.get('offset_drift_ms')} ms, matched {m.get('match_rate')}, spread {m.get('spread_ms')} ms"
+    )
     return 0
 
 
@@ -192,8 +200,13 @@ def main(argv=None) -> int:
             render_clicks(half_heard, ups[ups < half], level * 10 ** (-8 / 20), rng)
             A = {k: AudioTrack(v, SR, 0.0, k) for k, v in (("heard", heard), ("bed", bed), ("half", half_heard))}
             audio_s += 3 * seconds
-            cases = [("genuine", g_log, "heard"), ("genuine_bluetooth", bt_log, "heard"), ("farm", g_log, "bed"), ("half_injected", g_log, "half"),
-                     ("idle_typing", idle_log, "heard")] + [(f"relay:{p}", relay_logs[p], "heard") for p in RELAYS]
+            cases = [
+                ("genuine", g_log, "heard"),
+                ("genuine_bluetooth", bt_log, "heard"),
+                ("farm", g_log, "bed"),
+                ("half_injected", g_log, "half"),
+                ("idle_typing", idle_log, "heard"),
+            ] + [(f"relay:{p}", relay_logs[p], "heard") for p in RELAYS]
             for aligned in (True, False):
                 for case, lg, aud in cases:
                     ta = time.perf_counter()
@@ -204,40 +217,57 @@ def main(argv=None) -> int:
                     # the true click-to-key lag (median over the keys), on the shifted log clock
                     td, ld = true.t_ms[true.kind == DOWN], np.sort(lg.t_ms[lg.kind == DOWN])
                     true_lag = float(np.median(td - ld)) - sh if td.size == ld.size else float("nan")
-                    rows.append({"case": case, "snr": snr, "aligned": aligned, "trace": f.name, "r": r,
-                                 "true_lag": true_lag})
+                    rows.append(
+                        {"case": case, "snr": snr, "aligned": aligned, "trace": f.name, "r": r, "true_lag": true_lag}
+                    )
     total = time.perf_counter() - t0
 
     def sc(r):
         return r.score if r.score is not None else 0.0
 
     def sel(case, snr=None, aligned=None):
-        return [x["r"] for x in rows if x["case"] == case and (snr is None or x["snr"] == snr)
-                and (aligned is None or x["aligned"] == aligned)]
+        return [
+            x["r"]
+            for x in rows
+            if x["case"] == case and (snr is None or x["snr"] == snr) and (aligned is None or x["aligned"] == aligned)
+        ]
 
     print("### acoustic_keystroke on rendered clicks\n")
-    print(f"{len(files)} Aalto traces x {len(args.snr)} SNRs x 2 clock alignments x {len(RELAYS) + 5} cases = {n_an} "
-          f"analyses of {audio_s / 3 / len(args.snr) / len(files):.0f} s of audio on average; analysis {t_an:.1f} s in all "
-          f"({1000 * t_an / n_an:.0f} ms each); whole run with rendering {total:.0f} s\n")
+    print(
+        f"{len(files)} Aalto traces x {len(args.snr)} SNRs x 2 clock alignments x {len(RELAYS) + 5} cases = {n_an} "
+        f"analyses of {audio_s / 3 / len(args.snr) / len(files):.0f} s of audio on average; analysis {t_an:.1f} s in all "
+        f"({1000 * t_an / n_an:.0f} ms each); whole run with rendering {total:.0f} s\n"
+    )
     print("Offset recovery and click matching (genuine typing):\n")
-    print("| SNR (dB) | clocks | offset found | offset error, ms (median abs) | keys matched | lag spread, ms (median) |")
+    print(
+        "| SNR (dB) | clocks | offset found | offset error, ms (median abs) | keys matched | lag spread, ms (median) |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for snr in args.snr:
         for aligned in (True, False):
             rs = sel("genuine", snr, aligned)
             found = [r for r in rs if r.metrics.get("offset_found")]
-            errs = [abs(x["r"].metrics["offset_ms"] - x["true_lag"]) for x in rows
-                    if x["case"] == "genuine" and x["snr"] == snr and x["aligned"] == aligned
-                    and x["r"].metrics.get("offset_found")]
+            errs = [
+                abs(x["r"].metrics["offset_ms"] - x["true_lag"])
+                for x in rows
+                if x["case"] == "genuine"
+                and x["snr"] == snr
+                and x["aligned"] == aligned
+                and x["r"].metrics.get("offset_found")
+            ]
             err_txt = f"{np.median(errs):.1f} (max {np.max(errs):.1f})" if errs else "-"
-            print(f"| {snr:+g} | {'aligned' if aligned else 'unknown'} | {len(found)}/{len(rs)} | {err_txt} | "
-                  f"{np.median([r.metrics.get('match_rate', 0) for r in rs]) * 100:.0f} % | "
-                  f"{np.median([r.metrics.get('spread_ms', np.nan) for r in found]) if found else float('nan'):.1f} |")
+            print(
+                f"| {snr:+g} | {'aligned' if aligned else 'unknown'} | {len(found)}/{len(rs)} | {err_txt} | "
+                f"{np.median([r.metrics.get('match_rate', 0) for r in rs]) * 100:.0f} % | "
+                f"{np.median([r.metrics.get('spread_ms', np.nan) for r in found]) if found else float('nan'):.1f} |"
+            )
     print("\nAUC (genuine = negatives) and rates at the 0.5 threshold, per case:\n")
     head = "| case | " + " | ".join(f"SNR {s:+g} dB" for s in args.snr) + " |"
     print(head)
     print("| --- |" + " --- |" * len(args.snr))
-    for case in ["genuine", "genuine_bluetooth"] + [f"relay:{p}" for p in RELAYS] + ["farm", "half_injected", "idle_typing"]:
+    for case in (
+        ["genuine", "genuine_bluetooth"] + [f"relay:{p}" for p in RELAYS] + ["farm", "half_injected", "idle_typing"]
+    ):
         cells = []
         for snr in args.snr:
             neg = [sc(r) for r in sel("genuine", snr)]
@@ -259,12 +289,16 @@ def main(argv=None) -> int:
         pos = [sc(r) for r in sel(case)]
         y = np.r_[np.zeros(len(neg)), np.ones(len(pos))]
         rt = rates_at_threshold(labels=y, scores=np.r_[neg, pos], threshold=0.5)
-        print(f"| {case} | {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |")
+        print(
+            f"| {case} | {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
+        )
     fa = [r.metrics["clicks_per_min"] for r in sel("farm")]
     lined = sum(bool(r.metrics.get("offset_found")) for r in sel("farm"))
-    print(f"\nClick-like sounds the detector finds in the continuous speech alone: median {np.median(fa):.0f} per minute "
-          f"(range {np.min(fa):.0f}-{np.max(fa):.0f}); {lined} of the {len(fa)} speech-only sessions lined up with "
-          f"their log.")
+    print(
+        f"\nClick-like sounds the detector finds in the continuous speech alone: median {np.median(fa):.0f} per minute "
+        f"(range {np.min(fa):.0f}-{np.max(fa):.0f}); {lined} of the {len(fa)} speech-only sessions lined up with "
+        f"their log."
+    )
     print("\nClick-to-key lag spread (sd of the core, ms; median and 90th percentile over traces and SNRs):\n")
     print("| case | median | p90 |")
     print("| --- | --- | --- |")

@@ -10,7 +10,7 @@ re-encoding):
 * foreign: the audio of another recording (speech/*.wav and the other
   in-sync clips), cut or padded to the clip.
 
-Face tracks come from ``interview_guard.video_tracks.extract_video_tracks``
+Face tracks come from ``interview_guard.extract.video_tracks.extract_video_tracks``
 (MediaPipe FaceLandmarker, models/face_landmarker.task, every frame) and are
 cached under --cache. Prints the Markdown tables of docs/audio-analyzers.md::
 
@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from interview_guard.analyzers.av_sync import AVSync
-from interview_guard.audio_decode import AudioTrack, decode_audio
-from interview_guard.metrics import rates_at_threshold, roc_auc
+from interview_guard.io.audio_decode import decode_audio
+from interview_guard.signals.metrics import rates_at_threshold, roc_auc
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.audio import AudioTrack
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -55,7 +56,7 @@ SHIFTS_MS = (-400, -300, -200, -120, -80, 80, 120, 200, 300, 400)
 
 def face_track(video: Path, cache: Path):
     """The clip's face track, from the cache or extracted (every frame, blendshapes on)."""
-    from interview_guard.video_tracks import FaceTrack, extract_video_tracks
+    from interview_guard.extract.video_tracks import FaceTrack, extract_video_tracks
 
     cache.mkdir(parents=True, exist_ok=True)
     f = cache / (video.stem + ".face.npz")
@@ -92,7 +93,7 @@ def concatenate(parts, gap_s: float = 0.5):
     Each clip keeps its own audio-video relation; ``gap_s`` of silence and no
     face separates them.
     """
-    from interview_guard.video_tracks import FaceTrack
+    from interview_guard.extract.video_tracks import FaceTrack
 
     sr = parts[0][1].sr
     t_off = 0.0
@@ -160,9 +161,11 @@ def bench_hour(seconds: float = 3600.0, fps: float = 30.0) -> int:
     r = AVSync(reference_lag_ms=0.0).analyze(Tracks(duration_s=seconds, face=face, audio=audio))
     dt = time.perf_counter() - t0
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"av_sync on {seconds / 60:.0f} min ({t.size} frames, audio {y.nbytes / 2**20:.0f} MB, landmarks "
-          f"{lm.nbytes / 2**20:.0f} MB): {dt:.1f} s, peak memory +{max(rss1 - rss0, 0):.0f} MB over the inputs; "
-          f"status {r.status.value}, offset {r.metrics.get('offset_ms')} ms (true 80), score {r.score}")
+    print(
+        f"av_sync on {seconds / 60:.0f} min ({t.size} frames, audio {y.nbytes / 2**20:.0f} MB, landmarks "
+        f"{lm.nbytes / 2**20:.0f} MB): {dt:.1f} s, peak memory +{max(rss1 - rss0, 0):.0f} MB over the inputs; "
+        f"status {r.status.value}, offset {r.metrics.get('offset_ms')} ms (true 80), score {r.score}"
+    )
     return 0
 
 
@@ -214,8 +217,10 @@ def main(argv=None) -> int:
         return r.score if r.score is not None else 0.0
 
     print("### av_sync on real clips\n")
-    print(f"{len(clips)} genuine clips, {len(SHIFTS_MS)} shifts each, {len(SYNC) - 1 + len(speech)} foreign audios each; "
-          f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks {t_prep:.1f} s)\n")
+    print(
+        f"{len(clips)} genuine clips, {len(SHIFTS_MS)} shifts each, {len(SYNC) - 1 + len(speech)} foreign audios each; "
+        f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks {t_prep:.1f} s)\n"
+    )
     print("| clip | measured offset, ms (genuine) | +- | peak corr | sync z | score |")
     print("| --- | --- | --- | --- | --- | --- |")
     base_off = {}
@@ -223,29 +228,45 @@ def main(argv=None) -> int:
         if case == "genuine":
             m = r.metrics
             base_off[c] = m.get("offset_ms")
-            print(f"| {Path(c).stem} | {m.get('offset_ms')} | {m.get('offset_se_ms')} | {m.get('peak_corr')} | "
-                  f"{m.get('sync_z')} | {score(r):.3f} |" if r.status.value == "ok" else f"| {Path(c).stem} | {r.status.value}: {r.reason} | | | | |")
-    print("\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs the clip's own measured offset | flagged (score >= 0.5) |")
+            print(
+                f"| {Path(c).stem} | {m.get('offset_ms')} | {m.get('offset_se_ms')} | {m.get('peak_corr')} | "
+                f"{m.get('sync_z')} | {score(r):.3f} |"
+                if r.status.value == "ok"
+                else f"| {Path(c).stem} | {r.status.value}: {r.reason} | | | | |"
+            )
+    print(
+        "\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs the clip's own measured offset | flagged (score >= 0.5) |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for s in SHIFTS_MS:
         sel = [(c, r) for c, case, ss, _, _, r in rows if case == "shifted" and ss == s and r.status.value == "ok"]
         err = np.array([r.metrics["offset_ms"] - s for _, r in sel])
         rel = np.array([r.metrics["offset_ms"] - s - base_off[c] for c, r in sel if base_off.get(c) is not None])
         flagged = np.mean([score(r) >= 0.5 for _, r in sel])
-        print(f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | {100 * flagged:.0f} % |")
+        print(
+            f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | {100 * flagged:.0f} % |"
+        )
     gen = [score(r) for _, case, _, _, _, r in rows if case == "genuine"]
     out_s = [score(r) for _, case, _, lab, _, r in rows if case == "shifted" and lab]
     in_s = [score(r) for _, case, _, lab, _, r in rows if case == "shifted" and not lab]
     forg = [score(r) for _, case, _, _, _, r in rows if case == "foreign"]
     print("\n| negatives | positives | n neg / pos | AUC | flagged at 0.5: genuine / positives |")
     print("| --- | --- | --- | --- | --- |")
-    for name, pos in (("shifted outside -45..+125 ms", out_s), ("foreign audio", forg), ("shifted or foreign", out_s + forg)):
+    for name, pos in (
+        ("shifted outside -45..+125 ms", out_s),
+        ("foreign audio", forg),
+        ("shifted or foreign", out_s + forg),
+    ):
         y = np.r_[np.zeros(len(gen)), np.ones(len(pos))]
         sc = np.r_[gen, pos]
         auc = roc_auc(labels=y, scores=sc)
         rt = rates_at_threshold(labels=y, scores=sc, threshold=0.5)
-        print(f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |")
-    print(f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of {len(in_s)}")
+        print(
+            f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
+        )
+    print(
+        f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of {len(in_s)}"
+    )
 
     # longer sessions: the genuine clips one after the other, in several orders
     rng = np.random.default_rng(7)
@@ -267,15 +288,22 @@ def main(argv=None) -> int:
         z = np.array([r.metrics["sync_z"] or 0.0 for r in sel])
         sc = np.array([score(r) for r in sel])
         label = case if case != "shifted" else f"shifted {s:+d} ms"
-        print(f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | {100 * np.mean(sc >= 0.5):.0f} % |")
+        print(
+            f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | {100 * np.mean(sc >= 0.5):.0f} % |"
+        )
     neg = [score(r) for c, s, r in long_rows if c == "genuine"]
-    pos_shift = [score(r) for c, s, r in long_rows
-                 if c == "shifted" and (s < -analyzer.audio_early_ms or s > analyzer.audio_late_ms)]
+    pos_shift = [
+        score(r)
+        for c, s, r in long_rows
+        if c == "shifted" and (s < -analyzer.audio_early_ms or s > analyzer.audio_late_ms)
+    ]
     pos_for = [score(r) for c, s, r in long_rows if c == "foreign"]
     for name, pos in (("shifted outside the tolerance", pos_shift), ("foreign audio", pos_for)):
         y = np.r_[np.zeros(len(neg)), np.ones(len(pos))]
-        print(f"\nlonger sessions, genuine vs {name}: AUC {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} "
-              f"({len(neg)} / {len(pos)})")
+        print(
+            f"\nlonger sessions, genuine vs {name}: AUC {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} "
+            f"({len(neg)} / {len(pos)})"
+        )
     return 0
 
 

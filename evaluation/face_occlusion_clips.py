@@ -10,7 +10,7 @@ Clips:
   hand over the face (controls: nothing to judge).
 * ``faces_video/*.mp4``: real faces; the Hamilton clip has a hand near the face.
 * For each of several real talking-head clips, two labelled copies made with
-  :func:`interview_guard.hand_composite.make_occlusion_clips`: a real hand
+  :func:`interview_guard.synth.hand_composite.make_occlusion_clips`: a real hand
   photo (HandOverFace, with its mask) waved across the face (REAL, hand in
   front), and the same with the face painted back over the hand (FAKE: the
   failure of a swap that draws its face on top of the hand).
@@ -70,7 +70,7 @@ def split_side_by_side(src: Path, out_dir: Path) -> tuple[Path, Path]:
 
 
 def clips(work: Path) -> list[tuple[str, str, Path]]:
-    from interview_guard.hand_composite import make_occlusion_clips
+    from interview_guard.synth.hand_composite import make_occlusion_clips
 
     out = []
     for name in ("deepfacelive_Liu_Lice_0", "deepfacelive_Keanu_Reeves_1"):
@@ -78,18 +78,33 @@ def clips(work: Path) -> list[tuple[str, str, Path]]:
         if src.is_file():
             left, right = split_side_by_side(src, work)
             out += [(left.stem, "real", left), (right.stem, "fake (DeepFaceLive)", right)]
-    for name, label in (("dfdc_style_real", "real"), ("dfdc_style_fake", "fake (DFDC)"), ("ffpp_real", "real"),
-                        ("ffpp_fake", "fake (FF++)")):
+    for name, label in (
+        ("dfdc_style_real", "real"),
+        ("dfdc_style_fake", "fake (DFDC)"),
+        ("ffpp_real", "real"),
+        ("ffpp_fake", "fake (FF++)"),
+    ):
         p = SHARED / "deepfakes" / f"{name}.mp4"
         if p.is_file():
             out.append((name, label, p))
-    for name in ("face_recognition_short_hamilton_clip", "liveportrait_s18", "retalking_face2", "deepfacelive_sample_Twitch1"):
+    for name in (
+        "face_recognition_short_hamilton_clip",
+        "liveportrait_s18",
+        "retalking_face2",
+        "deepfacelive_sample_Twitch1",
+    ):
         p = SHARED / "faces_video" / f"{name}.mp4"
         if p.is_file():
             out.append((name, "real", p))
     hands = SHARED / "hands"
-    combos = [("retalking_face1", "24"), ("retalking_face3", "26"), ("retalking_face5", "29"),
-              ("sadtalker_WDA_AlexandriaOcasioCortez_000", "24"), ("liveportrait_d10", "26"), ("liveportrait_d9", "22")]
+    combos = [
+        ("retalking_face1", "24"),
+        ("retalking_face3", "26"),
+        ("retalking_face5", "29"),
+        ("sadtalker_WDA_AlexandriaOcasioCortez_000", "24"),
+        ("liveportrait_d10", "26"),
+        ("liveportrait_d9", "22"),
+    ]
     for clip, hand in combos:
         src = SHARED / "faces_video" / f"{clip}.mp4"
         img, mask = hands / f"handoverface_{hand}.jpg", hands / f"handoverface_{hand}_mask.png"
@@ -109,8 +124,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.disable(logging.WARNING)
     from interview_guard.analyzers.face_occlusion import FaceOcclusion
-    from interview_guard.fusion import FusionModel
-    from interview_guard.scan import scan_session
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
 
     work = args.work or Path(tempfile.mkdtemp(prefix="ig-occ-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -129,8 +144,12 @@ def main(argv=None) -> int:
             continue
         events = [e for e in r.evidence if e.kind == "occlusion_event"]
         top = max(events, key=lambda e: e.score) if events else None
-        finding = "-" if top is None else (max(top.details["scores"], key=top.details["scores"].get)
-                                           if top.details.get("scores") else "none") + f" ({top.score:.2f})"
+        finding = (
+            "-"
+            if top is None
+            else (max(top.details["scores"], key=top.details["scores"].get) if top.details.get("scores") else "none")
+            + f" ({top.score:.2f})"
+        )
         print(f"| {name} | {label} | {len(events)} | {r.score:.2f} | {rep.band} | {finding} |")
     print(f"\n({time.perf_counter() - t0:.0f} s; clips in {work})", file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ Negatives: the 14 real typists of ../shared/data/keystrokes/aalto136m (copy
 typing with press and release times), as recorded, and with their timestamps
 coarsened as browsers do (1 ms, 16.7 ms frame rounding, 100 ms Firefox
 resist-fingerprinting). Positives: the same traces passed through
-``interview_guard.relay_sim`` at a grid of jitter levels and stall rates
+``interview_guard.synth.relay_sim`` at a grid of jitter levels and stall rates
 (150 ms one-way delay, lognormal jitter, 250 ms mean stalls, 0.2 % loss), and
 through the named presets. Several seeds per trace.
 
@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
-from interview_guard.fusion import FusionModel
-from interview_guard.keystroke_log import KeystrokeLog, read_keystroke_log
-from interview_guard.metrics import roc_auc
-from interview_guard.relay_sim import PROFILES, simulate_relay
+from interview_guard.fusion.model import FusionModel
+from interview_guard.io.keystroke_log import read_keystroke_log
+from interview_guard.signals.metrics import roc_auc
+from interview_guard.synth.relay_sim import PROFILES, simulate_relay
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.keystrokes import KeystrokeLog
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_AALTO = REPO.parent / "shared" / "data" / "keystrokes" / "aalto136m"
@@ -65,51 +66,74 @@ def main(argv=None) -> int:
         neg[label] = res
     genuine = np.array([r.score for r in neg["as recorded"]])
 
-    print(f"Negatives: {len(logs)} real typists (Aalto 136M keystrokes), "
-          f"{int(np.mean([r.metrics['key_presses'] for r in neg['as recorded']]))} key presses each on average.\n")
+    print(
+        f"Negatives: {len(logs)} real typists (Aalto 136M keystrokes), "
+        f"{int(np.mean([r.metrics['key_presses'] for r in neg['as recorded']]))} key presses each on average.\n"
+    )
     print("| genuine typing | mean score | max score | flagged at score >= 0.5 | fused risk below medium band |")
     print("| --- | --- | --- | --- | --- |")
     for label, res in neg.items():
         s = np.array([r.score for r in res])
         risks = np.array([fusion.fuse([r]).score for r in res])
-        print(f"| {label} | {s.mean():.3f} | {s.max():.3f} | {np.mean(s >= threshold):.0%} | "
-              f"{np.mean(risks < fusion.medium):.0%} ({int(np.sum(risks < fusion.medium))}/{len(res)}) |")
+        print(
+            f"| {label} | {s.mean():.3f} | {s.max():.3f} | {np.mean(s >= threshold):.0%} | "
+            f"{np.mean(risks < fusion.medium):.0%} ({int(np.sum(risks < fusion.medium))}/{len(res)}) |"
+        )
 
     base = PROFILES["intl_rdp"]
-    print(f"\nPositives: each trace relayed with {args.seeds} seeds: 150 ms one-way delay, lognormal jitter "
-          "of the given standard deviation, stalls of 250 ms mean at the given rate, 0.2 % loss (RTO 500 ms), "
-          "1 ms injection clock. AUC against the genuine traces as recorded.\n")
+    print(
+        f"\nPositives: each trace relayed with {args.seeds} seeds: 150 ms one-way delay, lognormal jitter "
+        "of the given standard deviation, stalls of 250 ms mean at the given rate, 0.2 % loss (RTO 500 ms), "
+        "1 ms injection clock. AUC against the genuine traces as recorded.\n"
+    )
     print("| jitter sd (ms) | stalls / min | AUC | detected at score >= 0.5 | median score |")
     print("| --- | --- | --- | --- | --- |")
     for sig in (0.0, 5.0, 10.0, 20.0, 40.0):
         for rate in (0.0, 0.5, 2.0):
             prof = dataclasses.replace(base, name=f"grid-{sig}-{rate}", jitter_ms=sig, stall_rate_per_min=rate)
-            s = np.array([analyze(simulate_relay(log, prof, seed=1000 * k + i)).score
-                          for k in range(args.seeds) for i, log in enumerate(logs)])
+            s = np.array(
+                [
+                    analyze(simulate_relay(log, prof, seed=1000 * k + i)).score
+                    for k in range(args.seeds)
+                    for i, log in enumerate(logs)
+                ]
+            )
             y = np.r_[np.zeros(genuine.size), np.ones(s.size)]
             auc = roc_auc(labels=y, scores=np.r_[genuine, s])
             print(f"| {sig:g} | {rate:g} | {auc:.3f} | {np.mean(s >= threshold):.0%} | {np.median(s):.2f} |")
 
-    print("\nNamed presets of `interview_guard.relay_sim.PROFILES`:\n")
+    print("\nNamed presets of `interview_guard.synth.relay_sim.PROFILES`:\n")
     print("| preset | what | AUC | detected at score >= 0.5 |")
     print("| --- | --- | --- | --- |")
-    from interview_guard.relay_sim import relay_description
+    from interview_guard.synth.relay_sim import relay_description
 
     for name, prof in PROFILES.items():
         if prof.is_identity:
             continue
-        s = np.array([analyze(simulate_relay(log, prof, seed=7000 * k + i)).score
-                      for k in range(args.seeds) for i, log in enumerate(logs)])
+        s = np.array(
+            [
+                analyze(simulate_relay(log, prof, seed=7000 * k + i)).score
+                for k in range(args.seeds)
+                for i, log in enumerate(logs)
+            ]
+        )
         y = np.r_[np.zeros(genuine.size), np.ones(s.size)]
-        print(f"| {name} | {relay_description(prof)} | {roc_auc(labels=y, scores=np.r_[genuine, s]):.3f} | "
-              f"{np.mean(s >= threshold):.0%} |")
+        print(
+            f"| {name} | {relay_description(prof)} | {roc_auc(labels=y, scores=np.r_[genuine, s]):.3f} | "
+            f"{np.mean(s >= threshold):.0%} |"
+        )
     print("\nRelayed (`intl_rdp`), then recorded by a browser with a coarse clock:\n")
     print("| local clock | AUC against genuine on the same clock | detected at score >= 0.5 |")
     print("| --- | --- | --- |")
     for q in (1.0, 16.7, 100.0):
         g = np.array([r.score for r in neg[f"rounded to {q:g} ms"]])
-        s = np.array([analyze(coarsen(simulate_relay(log, PROFILES["intl_rdp"], seed=9000 * k + i), q)).score
-                      for k in range(args.seeds) for i, log in enumerate(logs)])
+        s = np.array(
+            [
+                analyze(coarsen(simulate_relay(log, PROFILES["intl_rdp"], seed=9000 * k + i), q)).score
+                for k in range(args.seeds)
+                for i, log in enumerate(logs)
+            ]
+        )
         y = np.r_[np.zeros(g.size), np.ones(s.size)]
         print(f"| {q:g} ms | {roc_auc(labels=y, scores=np.r_[g, s]):.3f} | {np.mean(s >= threshold):.0%} |")
     print(f"\n({time.perf_counter() - t0:.0f} s)", file=sys.stderr)

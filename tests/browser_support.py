@@ -90,14 +90,23 @@ class ServeProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"serve-{self.port}.log"
 
-    def __enter__(self) -> "ServeProcess":
+    def __enter__(self) -> ServeProcess:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.pop("INTERVIEW_GUARD_TOKEN", None)
         if self.token:
             env["INTERVIEW_GUARD_TOKEN"] = self.token
-        cmd = _serve_command() + ["serve", "--host", "127.0.0.1", "--port", str(self.port),
-                                  "--data-dir", str(self.data_dir), "--jobs", str(self.jobs)]
+        cmd = _serve_command() + [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--jobs",
+            str(self.jobs),
+        ]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.start_timeout_s
@@ -184,16 +193,22 @@ def full_page_screenshot(driver, path) -> Path:
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     width = int(max(size["width"], 320))
     height = int(min(max(size["height"], 200), 16000))
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True, "fromSurface": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-    })
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "fromSurface": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        },
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
 
-def upload_and_wait(driver, base: str, *, video=None, keystrokes=None, session=None, timeout_s: float = 300.0,
-                    on_progress_page=None) -> str:
+def upload_and_wait(
+    driver, base: str, *, video=None, keystrokes=None, session=None, timeout_s: float = 300.0, on_progress_page=None
+) -> str:
     """Fill the upload form, submit it, wait for the report page; returns the job page URL."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
@@ -210,5 +225,6 @@ def upload_and_wait(driver, base: str, *, video=None, keystrokes=None, session=N
     if on_progress_page is not None:
         on_progress_page(driver)
     WebDriverWait(driver, timeout_s, poll_frequency=0.5).until(
-        lambda d: d.find_elements(By.ID, "risk-score") or d.find_elements(By.ID, "job-error"))
+        lambda d: d.find_elements(By.ID, "risk-score") or d.find_elements(By.ID, "job-error")
+    )
     return job_url

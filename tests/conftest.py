@@ -49,8 +49,9 @@ def typing_events(n_keys: int = 200, *, seed: int = 0, start_ms: float = 1000.0,
     return events
 
 
-def make_video(path: Path, *, seconds: float = 3.0, fps: int = 10, size=(96, 64), audio: bool = False,
-               codec: str = "libx264") -> Path:
+def make_video(
+    path: Path, *, seconds: float = 3.0, fps: int = 10, size=(96, 64), audio: bool = False, codec: str = "libx264"
+) -> Path:
     """Encode a small synthetic clip (moving gradient) with PyAV."""
     import av
 
@@ -66,7 +67,9 @@ def make_video(path: Path, *, seconds: float = 3.0, fps: int = 10, size=(96, 64)
             a.layout = "mono"
         yy, xx = np.mgrid[0:h, 0:w]
         for i in range(n):
-            img = np.stack([(xx * 3 + i * 5) % 256, (yy * 3) % 256, np.full_like(xx, (i * 7) % 256)], axis=-1).astype(np.uint8)
+            img = np.stack([(xx * 3 + i * 5) % 256, (yy * 3) % 256, np.full_like(xx, (i * 7) % 256)], axis=-1).astype(
+                np.uint8
+            )
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             for pkt in vs.encode(frame):
                 out.mux(pkt)

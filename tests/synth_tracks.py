@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from interview_guard.face_geometry import FACE_OVAL
-from interview_guard.video_tracks import FaceTrack, HandTrack
+from interview_guard.extract.video_tracks import FaceTrack, HandTrack
+from interview_guard.signals.face_geometry import FACE_OVAL
 
 
 class Pixels:
@@ -61,12 +61,23 @@ def make_tracks(*, seconds=10.0, fps=15.0, sweep=(4.0, 5.2), swap_failure=False,
             crops[i, :, max(col - 10, 0) : col + 10] = 40.0  # a hand in front changes the face region
     box = np.tile(np.array([0.38, 0.29, 0.62, 0.61], np.float32), (n, 1))
     face = FaceTrack(
-        t_s=t, frame_index=np.arange(n), present=np.ones(n, bool), landmarks=face_lm,
-        blendshapes=np.zeros((n, 52), np.float32), box=box, n_faces=np.ones(n, np.int8), source=np.ones(n, np.int8),
+        t_s=t,
+        frame_index=np.arange(n),
+        present=np.ones(n, bool),
+        landmarks=face_lm,
+        blendshapes=np.zeros((n, 52), np.float32),
+        box=box,
+        n_faces=np.ones(n, np.int8),
+        source=np.ones(n, np.int8),
         frame_size=(640, 480),
     )
     hands = HandTrack(
-        t_s=t, frame_index=np.arange(n), count=count, landmarks=hand_lm, handedness=np.zeros((n, 2), np.int8),
-        score=np.where(np.isfinite(hand_lm[:, :, 0, 0]), 0.9, 0.0).astype(np.float32), frame_size=(640, 480),
+        t_s=t,
+        frame_index=np.arange(n),
+        count=count,
+        landmarks=hand_lm,
+        handedness=np.zeros((n, 2), np.int8),
+        score=np.where(np.isfinite(hand_lm[:, :, 0, 0]), 0.9, 0.0).astype(np.float32),
+        frame_size=(640, 480),
     )
     return face, hands, Pixels(t, np.clip(crops, 0, 255).astype(np.uint8))

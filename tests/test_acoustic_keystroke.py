@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import AALTO, SHARED_DATA, needs_shared, typing_events
-from interview_guard import audio_features as af
 from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
 from interview_guard.analyzers.base import AnalyzerResult, Status
-from interview_guard.audio_decode import AudioTrack
-from interview_guard.keystroke_log import DOWN, UP, KeystrokeLog, parse_keystroke_lines
+from interview_guard.io.keystroke_log import parse_keystroke_lines
+from interview_guard.signals import audio_features as af
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.audio import AudioTrack
+from interview_guard.tracks.keystrokes import DOWN, UP, KeystrokeLog
 
 SR = 16000
 
@@ -54,8 +55,15 @@ def logged(log: KeystrokeLog, rng, *, extra_ms=None) -> KeystrokeLog:
     t = np.floor(log.t_ms + lat)
     order = np.argsort(t, kind="stable")
     out = log.select(order)
-    return KeystrokeLog(t_ms=t[order], kind=out.kind, key=out.key, code=out.code, recv_ms=out.recv_ms,
-                        repeat=out.repeat, length=out.length)
+    return KeystrokeLog(
+        t_ms=t[order],
+        kind=out.kind,
+        key=out.key,
+        code=out.code,
+        recv_ms=out.recv_ms,
+        repeat=out.repeat,
+        length=out.length,
+    )
 
 
 def heard(log: KeystrokeLog, rng, seconds=None, **kw) -> AudioTrack:
@@ -171,7 +179,7 @@ def test_relay_jitter_is_separated_from_clean_typing(typed):
 
 
 def test_relay_simulator_logs_are_flagged(typed):
-    from interview_guard.relay_sim import PROFILES, simulate_relay
+    from interview_guard.synth.relay_sim import PROFILES, simulate_relay
 
     true, audio, log = typed
     relayed = simulate_relay(log, PROFILES["intl_rdp"], seed=2)
@@ -197,8 +205,7 @@ def test_clicks_from_other_typing_do_not_align(typed):
     true, _, log = typed
     rng = np.random.default_rng(6)
     other = key_log(250, seed=77)
-    r = run(log, heard(other, rng, seconds=float(log.t_ms[-1]) / 1000 + 2), aligned=False,
-            shift_ms=-float(log.t_ms[0]))
+    r = run(log, heard(other, rng, seconds=float(log.t_ms[-1]) / 1000 + 2), aligned=False, shift_ms=-float(log.t_ms[0]))
     assert not r.metrics["offset_found"], r.metrics
 
 
@@ -229,7 +236,7 @@ def test_typing_heard_while_the_log_is_idle(typed):
 @needs_shared(SHARED_DATA / "speech")
 @pytest.mark.shared
 def test_speech_only_audio_gives_no_confident_offset(typed):
-    from interview_guard.audio_decode import decode_audio
+    from interview_guard.io.audio_decode import decode_audio
 
     true, _, log = typed
     speech = np.concatenate([decode_audio(p).samples for p in sorted((SHARED_DATA / "speech").glob("*.wav"))])
@@ -247,15 +254,22 @@ def test_speech_only_audio_gives_no_confident_offset(typed):
 @needs_shared(AALTO)
 @pytest.mark.shared
 def test_real_typing_timing_from_aalto():
-    from interview_guard.keystroke_log import read_keystroke_log
+    from interview_guard.io.keystroke_log import read_keystroke_log
 
     f = sorted(AALTO.glob("*_keystrokes.txt"))[0]
     raw = read_keystroke_log(f)
     t = raw.t_ms - raw.t_ms[0]
     d = np.diff(t)
     t2 = np.r_[0.0, np.cumsum(np.where(d > 3000, 2000, d))] + 2000.0  # shorten long pauses
-    true = KeystrokeLog(t_ms=t2, kind=raw.kind, key=raw.key, code=raw.code, recv_ms=np.full(t2.size, np.nan),
-                        repeat=raw.repeat, length=raw.length)
+    true = KeystrokeLog(
+        t_ms=t2,
+        kind=raw.kind,
+        key=raw.key,
+        code=raw.code,
+        recv_ms=np.full(t2.size, np.nan),
+        repeat=raw.repeat,
+        length=raw.length,
+    )
     rng = np.random.default_rng(1)
     audio = heard(true, rng)
     r = run(logged(true, rng), audio, aligned=False, shift_ms=-2000.0)
@@ -267,8 +281,15 @@ def test_clock_drift_is_followed():
     true = key_log(1200, seed=4)  # about 5 minutes of typing
     audio = heard(true, rng)
     log = logged(true, rng)
-    drifting = KeystrokeLog(t_ms=log.t_ms * (1 + 400e-6), kind=log.kind, key=log.key, code=log.code,
-                            recv_ms=log.recv_ms, repeat=log.repeat, length=log.length)  # 400 ppm: ~120 ms
+    drifting = KeystrokeLog(
+        t_ms=log.t_ms * (1 + 400e-6),
+        kind=log.kind,
+        key=log.key,
+        code=log.code,
+        recv_ms=log.recv_ms,
+        repeat=log.repeat,
+        length=log.length,
+    )  # 400 ppm: ~120 ms
     r = run(drifting, audio, aligned=False, shift_ms=-float(drifting.t_ms[0]))
     assert r.metrics["offset_found"] and r.metrics["match_rate"] > 0.85, r.metrics
     assert r.metrics["offset_drift_ms"] > 60 and r.metrics["spread_ms"] < 5 and r.score < 0.5

@@ -1,15 +1,16 @@
 """One contract test over every registered analyzer."""
 
+import json
+
 import numpy as np
 import pytest
 
 from conftest import typing_events
 from interview_guard.analyzers import Analyzer, AnalyzerResult, Status, create, registry
 from interview_guard.errors import ParameterError
-from interview_guard.keystroke_log import KeystrokeLog, parse_keystroke_lines
+from interview_guard.io.keystroke_log import parse_keystroke_lines
 from interview_guard.tracks import Stream, Tracks
-
-import json
+from interview_guard.tracks.keystrokes import KeystrokeLog
 
 NAMES = list(registry())
 
@@ -21,11 +22,16 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     log = parse_keystroke_lines([json.dumps(e) for e in typing_events(n_keys, seed=seed)])
     log = log.shifted(-log.t_ms[0])
     face, hands, pixels = make_tracks(seconds=8.0, sweep=(3.0, 4.2), swap_failure=bool(seed % 2), seed=seed)
-    from interview_guard.audio_decode import AudioTrack
+    from interview_guard.tracks.audio import AudioTrack
 
     noise = np.random.default_rng(seed).normal(0, 0.05, 8 * 16000).astype(np.float32)
-    tracks = Tracks(duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0), keystrokes=log, face=face, hands=hands,
-                    audio=AudioTrack(noise, 16000))
+    tracks = Tracks(
+        duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0),
+        keystrokes=log,
+        face=face,
+        hands=hands,
+        audio=AudioTrack(noise, 16000),
+    )
     tracks.extra["pixels"] = pixels
     return tracks
 
@@ -46,12 +52,16 @@ def test_empty_tracks_give_skipped_with_reason(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_streams_give_skipped_not_failed(name):
-    from interview_guard.video_tracks import FaceTrack, HandTrack
+    from interview_guard.extract.video_tracks import FaceTrack, HandTrack
+    from interview_guard.tracks.audio import AudioTrack
 
-    from interview_guard.audio_decode import AudioTrack
-
-    t = Tracks(duration_s=0.0, keystrokes=KeystrokeLog.empty(), face=FaceTrack.empty(), hands=HandTrack.empty(),
-               audio=AudioTrack(np.zeros(0, np.float32), 16000))
+    t = Tracks(
+        duration_s=0.0,
+        keystrokes=KeystrokeLog.empty(),
+        face=FaceTrack.empty(),
+        hands=HandTrack.empty(),
+        audio=AudioTrack(np.zeros(0, np.float32), 16000),
+    )
     r = create(name).analyze(t)
     assert r.status is Status.SKIPPED, r.reason
 
@@ -89,7 +99,9 @@ def test_parameters_declared_and_validated_at_use(name):
     assert set(an.get_params()) == set(cls.parameters)
     with pytest.raises(ParameterError, match="unknown parameter"):
         cls(no_such_parameter=1)
-    numeric = [p for p, spec in cls.parameters.items() if isinstance(spec.default, (int, float)) and spec.low is not None]
+    numeric = [
+        p for p, spec in cls.parameters.items() if isinstance(spec.default, (int, float)) and spec.low is not None
+    ]
     if numeric:
         p = numeric[0]
         bad = cls(**{p: cls.parameters[p].low - 1})  # stored as given, like scikit-learn ...

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, make_audio, make_video, needs_shared
-from interview_guard.audio_decode import AudioTrack, decode_audio, session_audio
 from interview_guard.errors import MediaError, ParameterError
+from interview_guard.io.audio_decode import decode_audio, session_audio
+from interview_guard.tracks.audio import AudioTrack
 
 
 def write_pcm(path, chunks, *, sr: int, layout: str = "mono", codec: str = "pcm_s16le"):
@@ -127,7 +128,7 @@ def test_audio_track_helpers():
 
 def test_importing_the_audio_modules_stays_light():
     code = (
-        "import sys, interview_guard.audio_decode, interview_guard.audio_features, "
+        "import sys, interview_guard.io.audio_decode, interview_guard.signals.audio_features, "
         "interview_guard.analyzers.av_sync, interview_guard.analyzers.acoustic_keystroke; "
         "print(','.join(m for m in ('av', 'librosa', 'cv2', 'mediapipe') if m in sys.modules))"
     )

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, needs_shared
-from interview_guard import audio_features as af
 from interview_guard.analyzers.av_sync import AVSync, mouth_signal
 from interview_guard.analyzers.base import AnalyzerResult, Status
-from interview_guard.audio_decode import AudioTrack
 from interview_guard.errors import ParameterError
+from interview_guard.signals import audio_features as af
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.audio import AudioTrack
 
 SR = 16000
 FPS = 25.0
@@ -24,7 +24,7 @@ NAMES = tuple(f"bs{i}" for i in range(25)) + ("jawOpen",) + tuple(f"bs{i}" for i
 
 @dataclass
 class FakeFace:
-    """The part of interview_guard.video_tracks.FaceTrack that av_sync reads."""
+    """The part of interview_guard.extract.video_tracks.FaceTrack that av_sync reads."""
 
     t_s: np.ndarray
     present: np.ndarray
@@ -78,7 +78,9 @@ def face_from_mouth(m: np.ndarray, *, rate_hz: float = 100.0, fps: float = FPS, 
     return FakeFace(t_s=t, present=pres, landmarks=lm, blendshapes=bs)
 
 
-def voice_from_mouth(m: np.ndarray, *, offset_ms, rng, rate_hz: float = 100.0, seconds: float | None = None) -> AudioTrack:
+def voice_from_mouth(
+    m: np.ndarray, *, offset_ms, rng, rate_hz: float = 100.0, seconds: float | None = None
+) -> AudioTrack:
     """Noise whose amplitude follows ``m`` delayed by ``offset_ms`` (a number, or a function of time in s)."""
     seconds = seconds or m.size / rate_hz
     n = int(seconds * SR)
@@ -271,14 +273,20 @@ def test_parameters_are_checked_at_use(mouth60):
 
 
 def test_real_face_track_class_works_too(mouth60):
-    vt = pytest.importorskip("interview_guard.video_tracks")
+    vt = pytest.importorskip("interview_guard.extract.video_tracks")
     fake = face_from_mouth(mouth60, rng=np.random.default_rng(1))
     n = fake.t_s.size
     try:
         face = vt.FaceTrack(
-            t_s=fake.t_s, frame_index=np.arange(n), present=fake.present, landmarks=fake.landmarks,
-            blendshapes=fake.blendshapes, box=np.zeros((n, 4), np.float32), n_faces=np.ones(n, np.int8),
-            source=np.ones(n, np.int8), frame_size=(640, 480),
+            t_s=fake.t_s,
+            frame_index=np.arange(n),
+            present=fake.present,
+            landmarks=fake.landmarks,
+            blendshapes=fake.blendshapes,
+            box=np.zeros((n, 4), np.float32),
+            n_faces=np.ones(n, np.int8),
+            source=np.ones(n, np.int8),
+            frame_size=(640, 480),
         )
     except TypeError as exc:  # the FaceTrack constructor changed: the duck-typed path is what matters
         pytest.skip(f"FaceTrack signature changed: {exc}")
@@ -295,8 +303,8 @@ CLIP = SHARED_DATA / "faces_video" / "retalking_face5.mp4"
 
 @pytest.fixture(scope="module")
 def real_clip():
-    from interview_guard.audio_decode import decode_audio
-    from interview_guard.video_tracks import extract_video_tracks
+    from interview_guard.extract.video_tracks import extract_video_tracks
+    from interview_guard.io.audio_decode import decode_audio
 
     face, _, _ = extract_video_tracks(CLIP, hands=False)
     return face, decode_audio(CLIP)

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import typing_events, write_jsonl
-from interview_guard.batch import run_batch
 from interview_guard.cli import main
+from interview_guard.pipeline.batch import run_batch
 
 
 @pytest.fixture
@@ -33,7 +33,17 @@ def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
     assert (res.total, res.scanned, res.skipped, res.failed) == (4, 4, 0, 1)
     rows = read_summary(out / "summary.csv")
     assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
-    assert list(rows[0]) == ["rank", "session", "risk_score", "band", "status", "error", "duration_s", "modalities", "report"]
+    assert list(rows[0]) == [
+        "rank",
+        "session",
+        "risk_score",
+        "band",
+        "status",
+        "error",
+        "duration_s",
+        "modalities",
+        "report",
+    ]
     ok = [r for r in rows if r["status"] == "ok"]
     assert [float(r["risk_score"]) for r in ok] == sorted((float(r["risk_score"]) for r in ok), reverse=True)
     assert rows[-1]["session"] == "broken" and rows[-1]["status"] == "failed"
@@ -61,9 +71,7 @@ def test_batch_resumes_and_skips_finished(root, tmp_path):
 def test_batch_retries_failed_by_default(root, tmp_path):
     out = tmp_path / "out"
     run_batch(root, out)
-    (root / "broken" / "keystrokes.jsonl").write_text(
-        "".join(json.dumps(e) + "\n" for e in typing_events(50))
-    )
+    (root / "broken" / "keystrokes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typing_events(50)))
     res = run_batch(root, out)
     assert res.scanned == 1 and res.failed == 0
 
@@ -92,7 +100,8 @@ def test_cli_batch_exit_codes_and_table(root, tmp_path):
 def test_cli_batch_progress_on_stderr_only(root, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 3
     assert "scanning" in proc.stderr and "scanning" not in proc.stdout

@@ -44,8 +44,11 @@ def driver(chromium, tmp_path_factory):
 
 def sample_video_session() -> Path | None:
     """A sample session with a video (a face-swap one first), when the generated ones are there."""
-    found = sorted(d for d in SAMPLES.iterdir() if d.is_dir() and any(
-        f.name.startswith("video.") and f.suffix.lower() in VIDEO_EXTENSIONS for f in d.iterdir()))
+    found = sorted(
+        d
+        for d in SAMPLES.iterdir()
+        if d.is_dir() and any(f.name.startswith("video.") and f.suffix.lower() in VIDEO_EXTENSIONS for f in d.iterdir())
+    )
     swaps = [d for d in found if "faceswap" in d.name or "face_swap" in d.name]
     return (swaps or found or [None])[0]
 
@@ -53,7 +56,9 @@ def sample_video_session() -> Path | None:
 def session_files(tmp_path) -> dict:
     d = sample_video_session()
     if d is not None:
-        video = next(f for f in sorted(d.iterdir()) if f.name.startswith("video.") and f.suffix.lower() in VIDEO_EXTENSIONS)
+        video = next(
+            f for f in sorted(d.iterdir()) if f.name.startswith("video.") and f.suffix.lower() in VIDEO_EXTENSIONS
+        )
         files = {"video": video}
         for name in ("keystrokes.jsonl", "keystrokes.csv"):
             if (d / name).is_file():
@@ -64,8 +69,10 @@ def session_files(tmp_path) -> dict:
         return files
     # No generated video sample yet: a small clip with a real sample keystroke log.
     typing = SAMPLES / "typing_genuine_a"
-    return {"video": make_video(tmp_path / "clip.mp4", seconds=3.0, fps=10, size=(160, 120), audio=True),
-            "keystrokes": typing / "keystrokes.jsonl"}
+    return {
+        "video": make_video(tmp_path / "clip.mp4", seconds=3.0, fps=10, size=(160, 120), audio=True),
+        "keystrokes": typing / "keystrokes.jsonl",
+    }
 
 
 def test_upload_in_chromium_shows_the_report_score(server, driver, tmp_path):
@@ -73,7 +80,9 @@ def test_upload_in_chromium_shows_the_report_score(server, driver, tmp_path):
     seen_progress = {}
 
     def progress_page(driver):
-        seen_progress["page"] = bool(driver.find_elements("id", "scan-progress") or driver.find_elements("id", "risk-score"))
+        seen_progress["page"] = bool(
+            driver.find_elements("id", "scan-progress") or driver.find_elements("id", "risk-score")
+        )
 
     driver.get(server.base + "/")
     full_page_screenshot(driver, ARTIFACTS / "browser-upload-page.png")

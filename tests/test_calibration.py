@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from conftest import AALTO, needs_shared, typing_events, write_jsonl
 from interview_guard.analyzers import AnalyzerResult, Status
-from interview_guard.calibration import (
+from interview_guard.cli import main
+from interview_guard.errors import InputError, ParameterError
+from interview_guard.fusion.calibration import (
     ScoreTable,
     collect_scores,
     fit_fusion,
@@ -18,15 +20,18 @@ from interview_guard.calibration import (
     reliability_curve,
     stratified_folds,
 )
-from interview_guard.cli import main
-from interview_guard.errors import InputError, ParameterError
-from interview_guard.fusion import FusionModel
-from interview_guard.keystroke_log import dumps_jsonl, read_keystroke_log
-from interview_guard.relay_sim import PROFILES, simulate_relay
+from interview_guard.fusion.model import FusionModel
+from interview_guard.io.keystroke_log import dumps_jsonl, read_keystroke_log
+from interview_guard.synth.relay_sim import PROFILES, simulate_relay
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-BASE = FusionModel(intercept=-2.0, weights={"keystroke_relay": 6.0, "face_occlusion": 6.0},
-                   centres={"keystroke_relay": 0.15, "face_occlusion": 0.15}, default_weight=5.0, default_centre=0.1)
+BASE = FusionModel(
+    intercept=-2.0,
+    weights={"keystroke_relay": 6.0, "face_occlusion": 6.0},
+    centres={"keystroke_relay": 0.15, "face_occlusion": 0.15},
+    default_weight=5.0,
+    default_centre=0.1,
+)
 
 
 def write_label(d, label, *, kinds=(), seed=0):
@@ -104,7 +109,14 @@ def test_separable_sessions_fit(fitted):
     j = t.analyzers.index("keystroke_relay")
     assert fitted.centres["keystroke_relay"] == pytest.approx(np.median(t.scores[t.y == 0, j]))
     text = fitted.format_text()
-    for words in ("keystroke_relay", "FUSED", "bands: medium", "reliability", "12 genuine, 12 manipulated", "2 excluded"):
+    for words in (
+        "keystroke_relay",
+        "FUSED",
+        "bands: medium",
+        "reliability",
+        "12 genuine, 12 manipulated",
+        "2 excluded",
+    ):
         assert words in text
 
 
@@ -112,7 +124,7 @@ def test_fitted_model_is_the_fusion_formula(fitted):
     """The fusion.json gives, through FusionModel.fuse, exactly the risks the fit computed."""
     model = fitted.fusion_model()
     t = fitted.table
-    from interview_guard.calibration import _risk
+    from interview_guard.fusion.calibration import _risk
 
     w = np.array([fitted.weights[a] for a in t.analyzers])
     c = np.array([fitted.centres[a] for a in t.analyzers])
@@ -120,7 +132,8 @@ def test_fitted_model_is_the_fusion_formula(fitted):
     for i in range(t.n):
         results = [
             AnalyzerResult(name=a, status=Status.OK, score=float(t.scores[i, j]), confidence=float(t.confidences[i, j]))
-            if t.ran[i, j] else AnalyzerResult.skipped(a, "absent")
+            if t.ran[i, j]
+            else AnalyzerResult.skipped(a, "absent")
             for j, a in enumerate(t.analyzers)
         ]
         assert model.fuse(results).score == pytest.approx(ours[i], abs=1e-5)
@@ -135,7 +148,16 @@ def test_write_files_and_load(fitted, labelled, tmp_path):
     assert m.weights["keystroke_relay"] == pytest.approx(fitted.weights["keystroke_relay"], abs=1e-6)
     assert "calibrate" in m.source
     d = json.loads(out.read_text())
-    assert set(d) == {"model", "version", "source", "intercept", "default_weight", "default_centre", "analyzers", "bands"}
+    assert set(d) == {
+        "model",
+        "version",
+        "source",
+        "intercept",
+        "default_weight",
+        "default_centre",
+        "analyzers",
+        "bands",
+    }
     assert FusionModel.from_dict(m.to_dict()).to_dict() == m.to_dict()  # what scan --params reads
     rep = json.loads(paths["report"].read_text())
     assert rep["fusion"] == d and rep["data"]["n"] == 24 and len(rep["sessions"]) == 24
@@ -143,7 +165,7 @@ def test_write_files_and_load(fitted, labelled, tmp_path):
     assert paths["reliability"].read_bytes()[:8] == PNG_MAGIC
     assert not list(out.parent.glob("*.tmp"))
     # scan with the calibrated parameters: relayed typing rates higher and lands above the medium band
-    from interview_guard.scan import scan_session
+    from interview_guard.pipeline.scan import scan_session
 
     g = scan_session(labelled["root"] / "g00", fusion=m)
     r = scan_session(labelled["root"] / "m00", fusion=m)
@@ -180,8 +202,14 @@ def synthetic(n0=30, n1=30, seed=0, sep=0.4):
     partly = np.where(r.random(y.size) < 0.5, np.clip(0.2 + 0.5 * y + r.normal(0, 0.1, y.size), 0, 1), np.nan)
     scores = np.column_stack([good, anti, noise, partly])
     conf = np.where(np.isfinite(scores), r.uniform(0.5, 1, scores.shape), np.nan)
-    return ScoreTable(session_ids=[f"s{i}" for i in range(y.size)], y=y, analyzers=("good", "anti", "noise", "partly"),
-                      scores=scores, confidences=conf, kinds=[("k",) if v else () for v in y])
+    return ScoreTable(
+        session_ids=[f"s{i}" for i in range(y.size)],
+        y=y,
+        analyzers=("good", "anti", "noise", "partly"),
+        scores=scores,
+        confidences=conf,
+        kinds=[("k",) if v else () for v in y],
+    )
 
 
 def test_weights_never_negative():
@@ -203,7 +231,9 @@ def test_weights_never_negative():
 def test_separable_data_keeps_weights_finite():
     y = np.r_[np.zeros(10, int), np.ones(10, int)]
     s = np.r_[np.full(10, 0.05), np.full(10, 0.95)][:, None]
-    t = ScoreTable(session_ids=[str(i) for i in range(20)], y=y, analyzers=("a",), scores=s, confidences=np.ones_like(s))
+    t = ScoreTable(
+        session_ids=[str(i) for i in range(20)], y=y, analyzers=("a",), scores=s, confidences=np.ones_like(s)
+    )
     for l2 in (1.0, 0.01):
         res = fit_fusion(t, base=BASE, l2=l2)
         assert math.isfinite(res.weights["a"]) and math.isfinite(res.intercept) and res.weights["a"] > 0
@@ -219,8 +249,9 @@ def test_class_mix_does_not_set_the_risk_and_prior_moves_it():
     def table(n0, n1):
         s = np.r_[rng.normal(0.2, 0.1, n0), rng.normal(0.6, 0.15, n1)].clip(0, 1)[:, None]
         y = np.r_[np.zeros(n0, int), np.ones(n1, int)]
-        return ScoreTable(session_ids=[str(i) for i in range(y.size)], y=y, analyzers=("a",), scores=s,
-                          confidences=np.ones_like(s))
+        return ScoreTable(
+            session_ids=[str(i) for i in range(y.size)], y=y, analyzers=("a",), scores=s, confidences=np.ones_like(s)
+        )
 
     even, skewed = fit_fusion(table(200, 200), base=BASE), fit_fusion(table(100, 400), base=BASE)
     assert abs(even.intercept - skewed.intercept) < 0.5, (even.intercept, skewed.intercept)
@@ -241,8 +272,13 @@ def test_degenerate_inputs_raise_clear_errors(tmp_path):
         fit_fusion(t.subset(t.y == 0), base=BASE)
     with pytest.raises(ParameterError, match="at least 2 genuine and 2 manipulated"):
         fit_fusion(t.subset(np.r_[np.ones(30, bool), np.zeros(29, bool), True]), base=BASE)
-    nothing = ScoreTable(session_ids=["a", "b"], y=[0, 1], analyzers=("x",), scores=[[np.nan], [np.nan]],
-                         confidences=[[np.nan], [np.nan]])
+    nothing = ScoreTable(
+        session_ids=["a", "b"],
+        y=[0, 1],
+        analyzers=("x",),
+        scores=[[np.nan], [np.nan]],
+        confidences=[[np.nan], [np.nan]],
+    )
     with pytest.raises(InputError, match="no labelled session where any analyzer produced a score"):
         fit_fusion(nothing, base=BASE)
     for kw, words in (({"folds": 1}, "folds"), ({"fpr": 0.0}, "fpr"), ({"l2": 0.0}, "l2")):
@@ -292,8 +328,21 @@ def test_real_aalto_typing_relayed(tmp_path):
 def test_cli_calibrate(labelled, tmp_path):
     runner = CliRunner()
     out = tmp_path / "m" / "fusion.json"
-    res = runner.invoke(main, ["calibrate", str(labelled["root"]), "-o", str(out), "--reports", str(labelled["reports"]),
-                                        "--folds", "4", "--fpr", "0.1"])
+    res = runner.invoke(
+        main,
+        [
+            "calibrate",
+            str(labelled["root"]),
+            "-o",
+            str(out),
+            "--reports",
+            str(labelled["reports"]),
+            "--folds",
+            "4",
+            "--fpr",
+            "0.1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "FUSED (out-of-fold)" in res.stdout and "fusion parameters written" in res.stderr
     assert FusionModel.load(out).version.startswith("calibrated-")
@@ -315,8 +364,14 @@ def test_each_analyzers_auc_per_kind():
     kinds = [()] * 15 + [("relay",)] * 12 + [("faceswap",)] * 13
     is_relay = np.array([k == ("relay",) for k in kinds])
     s = np.c_[np.where(is_relay, 0.8, 0.1) + rng.normal(0, 0.05, n), rng.random(n)]
-    t = ScoreTable(session_ids=[str(i) for i in range(n)], y=y, analyzers=("keystroke_relay", "face_occlusion"),
-                   scores=s, confidences=np.ones_like(s), kinds=kinds)
+    t = ScoreTable(
+        session_ids=[str(i) for i in range(n)],
+        y=y,
+        analyzers=("keystroke_relay", "face_occlusion"),
+        scores=s,
+        confidences=np.ones_like(s),
+        kinds=kinds,
+    )
     res = fit_fusion(t, base=BASE)
     per = res.metrics["per_kind"]
     assert per["relay"]["analyzer_auc"]["keystroke_relay"] == {"n": 27, "auc": 1.0}
@@ -325,7 +380,7 @@ def test_each_analyzers_auc_per_kind():
 
 
 def test_shrink_towards_the_base_weights():
-    from interview_guard.calibration import fit_logistic_nonneg
+    from interview_guard.fusion.calibration import fit_logistic_nonneg
 
     rng = np.random.default_rng(3)
     y = np.r_[np.zeros(30), np.ones(30)]
@@ -337,8 +392,13 @@ def test_shrink_towards_the_base_weights():
     assert w0[0] < w1[0] < 20.0  # data and anchor meet in between
     with pytest.raises(ParameterError, match="anchor"):
         fit_logistic_nonneg(X, y, anchor=[1.0, -1.0])
-    t = ScoreTable(session_ids=[str(i) for i in range(60)], y=y.astype(int), analyzers=("a", "b"),
-                   scores=np.c_[informative.clip(0, 1), np.full(60, np.nan)], confidences=np.ones((60, 2)))
+    t = ScoreTable(
+        session_ids=[str(i) for i in range(60)],
+        y=y.astype(int),
+        analyzers=("a", "b"),
+        scores=np.c_[informative.clip(0, 1), np.full(60, np.nan)],
+        confidences=np.ones((60, 2)),
+    )
     res = fit_fusion(t, base=BASE, shrink="base")
     assert res.settings["shrink"] == "base" and "--shrink base" in res.source()
     with pytest.raises(ParameterError, match="shrink"):
@@ -350,8 +410,13 @@ def test_keep_base_holds_an_analyzers_weight_and_centre():
     y = np.r_[np.zeros(30, int), np.ones(30, int)]
     a = (np.where(y == 1, 0.6, 0.1) + rng.normal(0, 0.1, 60)).clip(0, 1)
     b = rng.random(60)  # useless on this data: a free fit would give it weight ~0
-    t = ScoreTable(session_ids=[str(i) for i in range(60)], y=y, analyzers=("keystroke_relay", "face_occlusion"),
-                   scores=np.c_[a, b], confidences=np.ones((60, 2)))
+    t = ScoreTable(
+        session_ids=[str(i) for i in range(60)],
+        y=y,
+        analyzers=("keystroke_relay", "face_occlusion"),
+        scores=np.c_[a, b],
+        confidences=np.ones((60, 2)),
+    )
     free = fit_fusion(t, base=BASE)
     kept = fit_fusion(t, base=BASE, keep_base=["face_occlusion"])
     assert kept.weights["face_occlusion"] == BASE.weights["face_occlusion"]

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import SAMPLES, make_video, typing_events, write_jsonl
 from interview_guard.cli import main
-from interview_guard.report import Report
+from interview_guard.report.model import Report
 
 
 def run(*args):
@@ -27,7 +27,8 @@ def test_version_and_analyzers():
 def test_scan_json_to_stdout_and_progress_to_stderr():
     proc = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "scan", str(SAMPLES / "typing_genuine_a")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # stdout is pure JSON
@@ -71,8 +72,16 @@ def _bad_sessions(tmp_path):
     cases["truncated video"] = (trunc, "truncated")
     for label, lines, words in [
         ("malformed line", ['{"t": 1, "type": "down", "code": "KeyA"}', "{oops"], "line 2: not valid JSON"),
-        ("backwards", ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 3, "type": "up", "code": "KeyA"}'], "line 2: timestamp goes backwards"),
-        ("duplicate", ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 9, "type": "down", "code": "KeyA"}'], "line 2: duplicate event"),
+        (
+            "backwards",
+            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 3, "type": "up", "code": "KeyA"}'],
+            "line 2: timestamp goes backwards",
+        ),
+        (
+            "duplicate",
+            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 9, "type": "down", "code": "KeyA"}'],
+            "line 2: duplicate event",
+        ),
     ]:
         d = tmp_path / label.replace(" ", "_")
         d.mkdir()
@@ -101,7 +110,9 @@ def test_bad_input_gives_one_line_error_and_exit_1(tmp_path):
 
 def test_debug_shows_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "interview_guard.cli", "--debug", "scan", str(tmp_path / "nope")], capture_output=True, text=True
+        [sys.executable, "-m", "interview_guard.cli", "--debug", "scan", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1 and "Traceback" in proc.stderr
 
@@ -121,7 +132,7 @@ def test_bad_params_file(tmp_path, keystroke_session):
 
 
 def test_scan_uses_given_params_and_names_them(tmp_path, keystroke_session):
-    from interview_guard.fusion import FusionModel
+    from interview_guard.fusion.model import FusionModel
 
     d = FusionModel.load().to_dict()
     d["version"] = "test-params-1"

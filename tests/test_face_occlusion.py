@@ -3,17 +3,24 @@
 import numpy as np
 import pytest
 
-from synth_tracks import make_tracks
 from interview_guard.analyzers import Status
 from interview_guard.analyzers.face_occlusion import FaceOcclusion
-from interview_guard.face_geometry import FACE_OVAL, convex_hull, hand_face_overlap, points_in_polygon, shape_descriptor
-from interview_guard.session import ChallengeMarker, SessionMetadata
+from interview_guard.signals.face_geometry import (
+    FACE_OVAL,
+    convex_hull,
+    hand_face_overlap,
+    points_in_polygon,
+    shape_descriptor,
+)
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
+from synth_tracks import make_tracks
 
 
 def run(face, hands, pixels=None, metadata=None, duration=None):
-    tr = Tracks(duration_s=duration or float(face.t_s[-1]), face=face, hands=hands,
-                metadata=metadata or SessionMetadata())
+    tr = Tracks(
+        duration_s=duration or float(face.t_s[-1]), face=face, hands=hands, metadata=metadata or SessionMetadata()
+    )
     if pixels is not None:
         tr.extra["pixels"] = pixels
     return FaceOcclusion().analyze(tr)

@@ -1,4 +1,4 @@
-"""The graphics face swap (interview_guard.face_swap): the optimised render against a plain reference."""
+"""The graphics face swap (interview_guard.synth.face_swap): the optimised render against a plain reference."""
 
 from __future__ import annotations
 
@@ -60,8 +60,9 @@ def _reference_render(src_img, src, frame, dst):
         if sx1 <= sx0 or sy1 <= sy0 or dx1 <= dx0 or dy1 <= dy0:
             continue
         M = cv2.getAffineTransform((ps - [sx0, sy0]).astype(np.float32), (pd - [rd[0], rd[1]]).astype(np.float32))
-        w_patch = cv2.warpAffine(src_img[sy0:sy1, sx0:sx1], M, (rd[2], rd[3]), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REFLECT_101)
+        w_patch = cv2.warpAffine(
+            src_img[sy0:sy1, sx0:sx1], M, (rd[2], rd[3]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
         tmask = np.zeros((rd[3], rd[2]), np.uint8)
         cv2.fillConvexPoly(tmask, np.round(pd - [rd[0], rd[1]]).astype(np.int32), 1)
         sel = tmask[dy0 - rd[1] : dy1 - rd[1], dx0 - rd[0] : dx1 - rd[0]].astype(bool)
@@ -85,14 +86,19 @@ def _reference_render(src_img, src, frame, dst):
     full_mask = np.zeros((H, W), np.uint8)
     full_mask[y0:y1, x0:x1] = mask
     bx, by, bwid, bhei = cv2.boundingRect(full_mask)
-    out = cv2.seamlessClone(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                            full_mask, (bx + bwid // 2, by + bhei // 2), cv2.NORMAL_CLONE)
+    out = cv2.seamlessClone(
+        cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR),
+        cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+        full_mask,
+        (bx + bwid // 2, by + bhei // 2),
+        cv2.NORMAL_CLONE,
+    )
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB), (x0, y0, x1, y1), mask
 
 
 # ----------------------------------------------------------------- fixtures
 def _frames(path, n, start=0):
-    from interview_guard.video_decode import iter_frames
+    from interview_guard.io.video_decode import iter_frames
 
     out = []
     for k, f in enumerate(iter_frames(path)):
@@ -105,7 +111,7 @@ def _frames(path, n, start=0):
 
 @pytest.fixture(scope="module")
 def material():
-    from interview_guard.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
+    from interview_guard.io.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
 
     frames = _frames(TARGET, 12)
     ident = _frames(IDENTITY, 1, start=25)[0]
@@ -120,7 +126,7 @@ def material():
 
 @pytest.fixture(scope="module")
 def swapper(material):
-    from interview_guard.face_swap import FaceSwapper
+    from interview_guard.synth.face_swap import FaceSwapper
 
     with FaceSwapper(material[1]) as fs:
         yield fs
@@ -128,7 +134,7 @@ def swapper(material):
 
 # -------------------------------------------------------------------- tests
 def test_delaunay_matches_nearest_point_mapping(material):
-    from interview_guard.face_swap import _MESH, delaunay_triangles
+    from interview_guard.synth.face_swap import _MESH, delaunay_triangles
 
     for p in material[2][:4]:
         fast = delaunay_triangles(p[_MESH], (700, 700))
@@ -138,7 +144,7 @@ def test_delaunay_matches_nearest_point_mapping(material):
 
 
 def test_render_matches_reference(material, swapper):
-    from interview_guard.face_swap import _MESH
+    from interview_guard.synth.face_swap import _MESH
 
     frames, _, pts = material
     for k in range(0, len(frames), 3):
@@ -171,7 +177,7 @@ def test_render_is_deterministic(material, swapper):
 
 
 def test_swap_drops_out_without_a_face(material):
-    from interview_guard.face_swap import FaceSwapper
+    from interview_guard.synth.face_swap import FaceSwapper
 
     frames, ident, _ = material
     with FaceSwapper(ident) as fs:

@@ -5,8 +5,8 @@ import pytest
 
 from interview_guard.analyzers import AnalyzerResult, Evidence, Status, WindowScore
 from interview_guard.errors import ModelError
-from interview_guard.fusion import FusionModel
-from interview_guard.report import Report, read_report
+from interview_guard.fusion.model import FusionModel
+from interview_guard.report.model import Report, read_report
 
 
 def ok(name, score, conf=1.0):
@@ -83,13 +83,26 @@ def test_fusion_round_trip(tmp_path):
 
 
 def make_report():
-    ev = Evidence("keystroke_relay", "catch_up_bursts", 1.25, 9.5, 0.8, "3 bursts", {"bursts": 3, "examples": [{"t_s": 1.25}]})
+    ev = Evidence(
+        "keystroke_relay", "catch_up_bursts", 1.25, 9.5, 0.8, "3 bursts", {"bursts": 3, "examples": [{"t_s": 1.25}]}
+    )
     r = AnalyzerResult(
-        name="keystroke_relay", status=Status.OK, score=0.8, confidence=0.9, reason="", evidence=(ev,),
-        windows=(WindowScore(0.0, 30.0, 0.8, 50), WindowScore(30.0, 40.0, None, 3)), metrics={"key_presses": 80},
+        name="keystroke_relay",
+        status=Status.OK,
+        score=0.8,
+        confidence=0.9,
+        reason="",
+        evidence=(ev,),
+        windows=(WindowScore(0.0, 30.0, 0.8, 50), WindowScore(30.0, 40.0, None, 3)),
+        metrics={"key_presses": 80},
     )
     return Report(
-        session={"id": "s1", "path": "/x/s1", "duration_s": 40.0, "modalities": {"video": False, "audio": False, "keystrokes": True}},
+        session={
+            "id": "s1",
+            "path": "/x/s1",
+            "duration_s": 40.0,
+            "modalities": {"video": False, "audio": False, "keystrokes": True},
+        },
         risk={"score": 0.77, "band": "high", "checked": ["keystroke_relay"], "not_checked": []},
         analyzers={"keystroke_relay": r, "face_occlusion": AnalyzerResult.skipped("face_occlusion", "no video")},
         models={"face_landmarker.task": "ab" * 32},

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from interview_guard.errors import InputError
-from interview_guard.hand_composite import (
+from interview_guard.synth.hand_composite import (
     HandCutout,
     composite_hand,
     hand_files,
@@ -51,12 +51,13 @@ def test_real_hand_cutouts():
 @pytest.mark.video
 @needs_shared(HANDS)
 def test_make_occlusion_clips(tmp_path):
-    from interview_guard.media import probe
+    from interview_guard.io.media import probe
 
     src = SHARED_DATA / "faces_video" / "retalking_face5.mp4"
     img, mask = HANDS / "handoverface_24.jpg", HANDS / "handoverface_24_mask.png"
-    info = make_occlusion_clips(src, hand_image=img, hand_mask=mask, out_genuine=tmp_path / "g.mp4",
-                                out_swap=tmp_path / "s.mp4", wave_s=1.2)
+    info = make_occlusion_clips(
+        src, hand_image=img, hand_mask=mask, out_genuine=tmp_path / "g.mp4", out_swap=tmp_path / "s.mp4", wave_s=1.2
+    )
     a, b = info["wave"]
     assert 0 < a < b and info["face_frames"] > 0.9 * info["frames"]
     for name in ("g.mp4", "s.mp4"):

@@ -5,8 +5,8 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from interview_guard.errors import ParameterError
-from interview_guard.hand_composite import hand_files, hand_sources, load_hand_cutouts
-from interview_guard.hand_segment import (
+from interview_guard.synth.hand_composite import hand_files, hand_sources, load_hand_cutouts
+from interview_guard.synth.hand_segment import (
     collage_cells,
     extended_fingers,
     find_hands,
@@ -125,8 +125,11 @@ def test_hand_sources_lists_masked_and_unmasked(tmp_path):
     for name in ("a.jpg", "a_mask.png", "b.jpeg", "c.png", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     src = hand_sources(tmp_path)
-    assert [(p.name, m.name if m else None) for p, m in src] == [("a.jpg", "a_mask.png"), ("b.jpeg", None),
-                                                                   ("c.png", None)]
+    assert [(p.name, m.name if m else None) for p, m in src] == [
+        ("a.jpg", "a_mask.png"),
+        ("b.jpeg", None),
+        ("c.png", None),
+    ]
     assert hand_files(tmp_path) == [(tmp_path / "a.jpg", tmp_path / "a_mask.png")]
     assert load_hand_cutouts(tmp_path, include=lambda p: False) == []
 

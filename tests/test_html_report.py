@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from conftest import SAMPLES, make_video, typing_events, write_jsonl
 from interview_guard.analyzers.base import AnalyzerResult, Evidence, Status, WindowScore
 from interview_guard.cli import main
-from interview_guard.html_report import IndexEntry, render_index, render_report
-from interview_guard.report import Report
-from interview_guard.scan import failed_report, key_frame_filename
+from interview_guard.pipeline.scan import failed_report, key_frame_filename
+from interview_guard.report.html import IndexEntry, render_index, render_report
+from interview_guard.report.model import Report
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -71,33 +71,88 @@ def jpeg(colour, size=(48, 32)):
 def make_report(session_id="sess-1", *, key_frames=None, files=None):
     """A report as a scan of a video+keystroke session writes it (built by hand: no scanning)."""
     relay = AnalyzerResult(
-        name="keystroke_relay", status=Status.OK, score=0.91, confidence=0.7,
+        name="keystroke_relay",
+        status=Status.OK,
+        score=0.91,
+        confidence=0.7,
         reason="212 key presses: low confidence",
-        evidence=(Evidence("keystroke_relay", "catch_up_bursts", 12.0, 80.0, 0.88,
-                           "9 of 40 pauses > 300 ms ended in a burst", {"bursts": 9}),),
+        evidence=(
+            Evidence(
+                "keystroke_relay",
+                "catch_up_bursts",
+                12.0,
+                80.0,
+                0.88,
+                "9 of 40 pauses > 300 ms ended in a burst",
+                {"bursts": 9},
+            ),
+        ),
         windows=(WindowScore(0.0, 30.0, 0.2, 60), WindowScore(30.0, 60.0, 0.95, 80), WindowScore(60.0, 90.0, None, 3)),
-        metrics={"key_presses": 212, "key_events": 430, "coarse_clock": False, "clock_resolution_ms": 1.0,
-                 "relay_incidents": {"count": 14, "expected_genuine": 2.26, "surprise_log10": 5.1,
-                                     "by_rule": {"after_pause": 9, "two_keydowns": 5, "zero_hold": 0}}},
+        metrics={
+            "key_presses": 212,
+            "key_events": 430,
+            "coarse_clock": False,
+            "clock_resolution_ms": 1.0,
+            "relay_incidents": {
+                "count": 14,
+                "expected_genuine": 2.26,
+                "surprise_log10": 5.1,
+                "by_rule": {"after_pause": 9, "two_keydowns": 5, "zero_hold": 0},
+            },
+        },
     )
     details = {"peak_overlap": 0.4, "key_frame_times": [40.5, 41.0, 41.9]}
     if key_frames is not None:
         details["key_frames"] = key_frames
     occ = AnalyzerResult(
-        name="face_occlusion", status=Status.OK, score=0.8, confidence=1.0,
-        evidence=(Evidence("face_occlusion", "occlusion_event", 40.8, 41.5, 0.8,
-                           "hand over the face 40.8-41.5 s: the hand crossed the face without being seen", details),),
-        windows=(WindowScore(0.0, 30.0, 0.05, 300), WindowScore(30.0, 60.0, 0.8, 300), WindowScore(60.0, 90.0, 0.05, 300)),
-        metrics={"analysed_frames": 900, "face_frames": 880, "face_presence": 0.978, "hand_frames": 40,
-                 "occlusion_events": 1, "max_overlap": 0.4, "pixel_checks": True},
+        name="face_occlusion",
+        status=Status.OK,
+        score=0.8,
+        confidence=1.0,
+        evidence=(
+            Evidence(
+                "face_occlusion",
+                "occlusion_event",
+                40.8,
+                41.5,
+                0.8,
+                "hand over the face 40.8-41.5 s: the hand crossed the face without being seen",
+                details,
+            ),
+        ),
+        windows=(
+            WindowScore(0.0, 30.0, 0.05, 300),
+            WindowScore(30.0, 60.0, 0.8, 300),
+            WindowScore(60.0, 90.0, 0.05, 300),
+        ),
+        metrics={
+            "analysed_frames": 900,
+            "face_frames": 880,
+            "face_presence": 0.978,
+            "hand_frames": 40,
+            "occlusion_events": 1,
+            "max_overlap": 0.4,
+            "pixel_checks": True,
+        },
     )
     return Report(
-        session={"id": session_id, "path": f"/data/{session_id}", "duration_s": 90.0,
-                 "modalities": {"video": True, "audio": True, "keystrokes": True}, "files": files or {},
-                 "metadata": {"candidate_id": "c-7"}},
-        risk={"score": 0.8312, "band": "high", "contributions": {"keystroke_relay": 2.4, "face_occlusion": 1.9},
-              "checked": ["keystroke_relay", "face_occlusion"], "not_checked": ["av_sync", "acoustic_keystroke"],
-              "absent_modalities": [], "fusion": {"version": "prior-x", "sha256": "ab" * 32}},
+        session={
+            "id": session_id,
+            "path": f"/data/{session_id}",
+            "duration_s": 90.0,
+            "modalities": {"video": True, "audio": True, "keystrokes": True},
+            "files": files or {},
+            "metadata": {"candidate_id": "c-7"},
+        },
+        risk={
+            "score": 0.8312,
+            "band": "high",
+            "contributions": {"keystroke_relay": 2.4, "face_occlusion": 1.9},
+            "checked": ["keystroke_relay", "face_occlusion"],
+            "not_checked": ["av_sync", "acoustic_keystroke"],
+            "absent_modalities": [],
+            "fusion": {"version": "prior-x", "sha256": "ab" * 32},
+        },
         analyzers={
             "keystroke_relay": relay,
             "face_occlusion": occ,
@@ -146,8 +201,14 @@ def test_score_and_band_ids_carry_the_fused_score():
 
 def test_unassessed_session_says_so():
     rep = make_report()
-    rep.risk = {"score": None, "band": "unassessed", "contributions": {}, "checked": [], "not_checked": list(rep.analyzers),
-                "absent_modalities": ["audio", "keystrokes", "video"]}
+    rep.risk = {
+        "score": None,
+        "band": "unassessed",
+        "contributions": {},
+        "checked": [],
+        "not_checked": list(rep.analyzers),
+        "absent_modalities": ["audio", "keystrokes", "video"],
+    }
     rep.analyzers = {n: AnalyzerResult.skipped(n, f"no input for {n}") for n in rep.analyzers}
     page = render_report(rep)
     p = parse(page)
@@ -184,10 +245,16 @@ def test_drivers_are_sentences_with_the_analyzers_numbers():
 
 def test_unknown_analyzer_and_odd_metrics_degrade_gracefully():
     rep = make_report()
-    rep.analyzers["gaze_check"] = AnalyzerResult(name="gaze_check", status=Status.OK, score=0.4, confidence=0.5,
-                                                 metrics={"off_screen_share": 0.375, "glances": 12, "note": "x"})
-    rep.analyzers["keystroke_relay"] = AnalyzerResult(name="keystroke_relay", status=Status.OK, score=0.3, confidence=1.0,
-                                                      metrics={"relay_incidents": "garbled"})
+    rep.analyzers["gaze_check"] = AnalyzerResult(
+        name="gaze_check",
+        status=Status.OK,
+        score=0.4,
+        confidence=0.5,
+        metrics={"off_screen_share": 0.375, "glances": 12, "note": "x"},
+    )
+    rep.analyzers["keystroke_relay"] = AnalyzerResult(
+        name="keystroke_relay", status=Status.OK, score=0.3, confidence=1.0, metrics={"relay_incidents": "garbled"}
+    )
     drivers = parse(render_report(rep)).text_by_id["drivers"]
     assert "Gaze check: score 0.40, confidence 0.50 — off screen share 0.38, glances 12." in drivers
     assert "Keystroke relay: score 0.30" in drivers
@@ -198,8 +265,13 @@ def test_skipped_and_failed_analyzers_and_absent_modalities_are_listed():
     rep.risk["absent_modalities"] = ["audio"]
     p = parse(render_report(rep))
     nc = p.text_by_id["not-checked"]
-    assert "Lip sync (audio, video) was not checked — it was skipped: the face is visible during only 2.6 s of 5.0 s of speech." in nc
-    assert "Key clicks vs key log (audio, keystrokes) was not checked — it failed: internal error: ValueError: boom." in nc
+    assert (
+        "Lip sync (audio, video) was not checked — it was skipped: the face is visible during only 2.6 s of 5.0 s of speech."
+        in nc
+    )
+    assert (
+        "Key clicks vs key log (audio, keystrokes) was not checked — it failed: internal error: ValueError: boom." in nc
+    )
     assert "The session has no audio: nothing about it was checked." in nc
     assert "Keystroke relay" not in nc
 
@@ -216,8 +288,12 @@ def test_timeline_png_is_embedded_with_one_row_per_analyzer():
     two_rows = img.shape
     rep = make_report()
     del rep.analyzers["face_occlusion"]
-    one = cv2.imdecode(np.frombuffer(base64.b64decode(by_id(parse(render_report(rep)), "timeline-plot")["src"].split(",", 1)[1]),
-                                     np.uint8), cv2.IMREAD_COLOR)
+    one = cv2.imdecode(
+        np.frombuffer(
+            base64.b64decode(by_id(parse(render_report(rep)), "timeline-plot")["src"].split(",", 1)[1]), np.uint8
+        ),
+        cv2.IMREAD_COLOR,
+    )
     assert two_rows[1] == one.shape[1] > 800  # same width, 10.5 in at 110 dpi
     assert two_rows[0] > one.shape[0] + 80  # a row per analyzer
 
@@ -311,8 +387,11 @@ def run(*args):
 
 def test_cli_report_round_trip_from_scan(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "interview_guard.cli", "scan", str(SAMPLES / "typing_genuine_a"),
-                           "-o", str(out), "-q"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "scan", str(SAMPLES / "typing_genuine_a"), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     html_path = tmp_path / "r.html"
@@ -335,10 +414,16 @@ def test_cli_report_missing_or_corrupt_file_names_it(tmp_path):
     bad.write_text('{"schema_version": "1.0", "session": ')
     notreport = tmp_path / "list.json"
     notreport.write_text("[1, 2]")
-    for path, words in [(tmp_path / "missing.json", "report file not found"), (bad, "invalid JSON"),
-                        (notreport, "not an interview-guard report")]:
-        proc = subprocess.run([sys.executable, "-m", "interview_guard.cli", "report", str(path), "-o", str(tmp_path / "x.html")],
-                              capture_output=True, text=True)
+    for path, words in [
+        (tmp_path / "missing.json", "report file not found"),
+        (bad, "invalid JSON"),
+        (notreport, "not an interview-guard report"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "interview_guard.cli", "report", str(path), "-o", str(tmp_path / "x.html")],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 1, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"interview-guard: error: {path}: "), proc.stderr
@@ -358,7 +443,7 @@ def test_cli_scan_html_keystroke_session(tmp_path, keystroke_session):
 
 def test_cli_scan_html_embeds_the_scans_key_frames(tmp_path, monkeypatch):
     """scan --html without --frames: the frames the scan writes are embedded, their temporary paths not kept."""
-    import interview_guard.scan as scan_mod
+    import interview_guard.pipeline.scan as scan_mod
 
     blobs = {40.5: jpeg((200, 0, 0)), 41.0: jpeg((0, 200, 0)), 41.9: jpeg((0, 0, 200))}
     seen = {}
@@ -408,11 +493,15 @@ def test_cli_batch_html_writes_pages_and_index(tmp_path):
     p = parse(index.read_text())
     hrefs = [a["href"] for t, a in p.tags if t == "a"]
     assert hrefs[0] == "sessions/typing_relayed_b.html" and hrefs[-1] == "sessions/broken.html"
-    assert sorted(hrefs) == sorted(f"sessions/{s}.html" for s in ("calm", "typing_relayed_b", "typing_genuine_b", "broken"))
+    assert sorted(hrefs) == sorted(
+        f"sessions/{s}.html" for s in ("calm", "typing_relayed_b", "typing_genuine_b", "broken")
+    )
     for h in hrefs:
         page = (out / h).read_text()
         doc = json.loads((out / h).with_suffix(".json").read_text())
-        assert by_id(parse(page), "risk-score")["data-score"] == ("" if doc["risk"]["score"] is None else repr(doc["risk"]["score"]))
+        assert by_id(parse(page), "risk-score")["data-score"] == (
+            "" if doc["risk"]["score"] is None else repr(doc["risk"]["score"])
+        )
     assert "failed: " in index.read_text() and "timestamp goes backwards" in index.read_text()
     # resumable: a re-run scans nothing, keeps the pages, renders a missing one from its report
     kept = (out / "sessions" / "calm.html").stat().st_mtime_ns

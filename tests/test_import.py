@@ -6,8 +6,8 @@ import sys
 
 def test_import_does_not_load_heavy_libraries():
     code = (
-        "import sys, interview_guard, interview_guard.analyzers, interview_guard.cli, interview_guard.fusion, "
-        "interview_guard.report, interview_guard.keystroke_timing; "
+        "import sys, interview_guard, interview_guard.analyzers, interview_guard.cli, interview_guard.fusion.model, "
+        "interview_guard.report.model, interview_guard.signals.keystroke_timing; "
         "interview_guard.analyzers.registry(); "
         "heavy = [m for m in ('cv2', 'mediapipe', 'librosa', 'av', 'matplotlib') if m in sys.modules]; "
         "print(','.join(heavy))"

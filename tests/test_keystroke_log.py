@@ -5,17 +5,13 @@ import pytest
 
 from conftest import AALTO, needs_shared, typing_events, write_jsonl
 from interview_guard.errors import KeystrokeLogError
-from interview_guard.keystroke_log import (
-    COMPOSITION,
-    DOWN,
-    PASTE,
-    UP,
-    KeystrokeLog,
+from interview_guard.io.keystroke_log import (
     dumps_jsonl,
     keystroke_log_from_presses,
     parse_keystroke_lines,
     read_keystroke_log,
 )
+from interview_guard.tracks.keystrokes import COMPOSITION, DOWN, PASTE, UP, KeystrokeLog
 
 
 def lines(*recs):
@@ -48,7 +44,7 @@ def test_jsonl_basic_fields_and_aliases():
         (['{"t": 1, "type": "press"}'], 1, "'type' must be one of"),
         (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 4, "type": "up", "code": "KeyA"}'], 2, "goes backwards"),
         (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 5, "type": "down", "code": "KeyA"}'], 2, "duplicate"),
-        (['[1, 2]'], 1, "JSON object"),
+        (["[1, 2]"], 1, "JSON object"),
         (['{"t": NaN, "type": "down"}'], 1, "not finite"),
     ],
 )
@@ -63,9 +59,7 @@ def test_jsonl_errors_name_the_line(bad, line, words, tmp_path):
 
 
 def test_same_time_distinct_events_are_allowed():
-    log = parse_keystroke_lines(
-        lines({"t": 5, "type": "up", "code": "KeyA"}, {"t": 5, "type": "down", "code": "KeyB"})
-    )
+    log = parse_keystroke_lines(lines({"t": 5, "type": "up", "code": "KeyA"}, {"t": 5, "type": "down", "code": "KeyB"}))
     assert len(log) == 2
 
 
@@ -157,7 +151,9 @@ def test_aalto_import_real_file():
 
 
 def test_aalto_bad_row_names_line():
-    header = "PARTICIPANT_ID\tTEST_SECTION_ID\tSENTENCE\tUSER_INPUT\tKEYSTROKE_ID\tPRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE"
+    header = (
+        "PARTICIPANT_ID\tTEST_SECTION_ID\tSENTENCE\tUSER_INPUT\tKEYSTROKE_ID\tPRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE"
+    )
     row = "1\t2\tHi\tHi\t3\tabc\t10\th\t72"
     with pytest.raises(KeystrokeLogError, match="line 2"):
         parse_keystroke_lines([header, row])

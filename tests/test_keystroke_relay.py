@@ -9,10 +9,11 @@ import pytest
 from conftest import AALTO, SAMPLES, needs_shared, typing_events
 from interview_guard.analyzers import Status
 from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
-from interview_guard.fusion import FusionModel
-from interview_guard.keystroke_log import KeystrokeLog, parse_keystroke_lines, read_keystroke_log
-from interview_guard.relay_sim import PROFILES, RelayProfile, simulate_relay, simulate_transport
+from interview_guard.fusion.model import FusionModel
+from interview_guard.io.keystroke_log import parse_keystroke_lines, read_keystroke_log
+from interview_guard.synth.relay_sim import PROFILES, RelayProfile, simulate_relay, simulate_transport
 from interview_guard.tracks import Tracks
+from interview_guard.tracks.keystrokes import KeystrokeLog
 
 
 def analyze(log: KeystrokeLog, **params):
@@ -52,12 +53,14 @@ def test_browser_clock_coarsening_does_not_raise_the_score(aalto_logs, q):
         coarse = analyze(dataclasses.replace(log, t_ms=np.floor(t / q) * q))
         assert coarse.score <= base.score + 0.02, (q, base.score, coarse.score)
         if q > 4:
-            assert coarse.metrics["coarse_clock"] and coarse.metrics["clock_resolution_ms"] == pytest.approx(q, rel=1e-3)
+            assert coarse.metrics["coarse_clock"] and coarse.metrics["clock_resolution_ms"] == pytest.approx(
+                q, rel=1e-3
+            )
 
 
 @needs_shared(AALTO)
 def test_relayed_typing_is_ranked_above_genuine(aalto_logs):
-    from interview_guard.metrics import roc_auc
+    from interview_guard.signals.metrics import roc_auc
 
     genuine = [analyze(log).score for log in aalto_logs]
     prof = dataclasses.replace(PROFILES["intl_rdp"], jitter_ms=20.0, stall_rate_per_min=1.0)
@@ -107,8 +110,9 @@ def test_synthetic_local_typing_is_low():
 
 def test_send_tick_found():
     log = synthetic(600, seed=4)
-    prof = RelayProfile(name="tick", base_delay_ms=20.0, jitter_ms=0.5, send_tick_ms=16.0, key_up_coalesce=False,
-                        inject_quantum_ms=1.0)
+    prof = RelayProfile(
+        name="tick", base_delay_ms=20.0, jitter_ms=0.5, send_tick_ms=16.0, key_up_coalesce=False, inject_quantum_ms=1.0
+    )
     r = analyze(simulate_relay(log, prof, seed=4))
     ev = [e for e in r.evidence if e.kind == "send_tick"]
     assert ev and ev[0].details["period_ms"] == pytest.approx(16.0, abs=0.2) and ev[0].score > 0.9
@@ -128,8 +132,10 @@ def test_windows_show_when_relay_started():
     first = log.select(log.t_ms < half)
     second = simulate_relay(log.select(log.t_ms >= half), PROFILES["intl_rdp_congested"], seed=5)
     joined = KeystrokeLog.from_arrays(
-        t_ms=np.r_[first.t_ms, second.t_ms], kind=np.r_[first.kind, second.kind],
-        key=list(first.key) + list(second.key), code=list(first.code) + list(second.code),
+        t_ms=np.r_[first.t_ms, second.t_ms],
+        kind=np.r_[first.kind, second.kind],
+        key=list(first.key) + list(second.key),
+        code=list(first.code) + list(second.code),
     )
     r = analyze(joined)
     cut_s = (half - float(joined.t_ms[0])) / 1000.0

@@ -8,23 +8,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interview_guard import landmarks, track_cache, video_tracks
 from interview_guard.errors import InputError, ParameterError
-from interview_guard.landmarks import (
-    BLENDSHAPE_NAMES,
-    FaceRunnerOptions,
-    MonotonicMs,
-    crop_to_frame,
-    search_windows,
-)
-from interview_guard.video_decode import DecodeStats, iter_frames
-from interview_guard.video_tracks import (
+from interview_guard.extract import cache as track_cache
+from interview_guard.extract import video_tracks
+from interview_guard.extract.video_tracks import (
     FaceTrack,
     HandTrack,
     extract_video_tracks,
     load_tracks_npz,
     save_tracks_npz,
 )
+from interview_guard.io import landmarks
+from interview_guard.io.landmarks import (
+    BLENDSHAPE_NAMES,
+    FaceRunnerOptions,
+    MonotonicMs,
+    crop_to_frame,
+    search_windows,
+)
+from interview_guard.io.video_decode import DecodeStats, iter_frames
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data"
@@ -80,7 +82,9 @@ def synthetic_tracks(rng, n: int = 12) -> tuple[FaceTrack, HandTrack]:
         hl[i, :c] = rng.random((c, 21, 3))
         hd[i, :c] = rng.choice([-1, 1], c)
         sc[i, :c] = rng.random(c)
-    hands = HandTrack(t_s=t, frame_index=np.arange(n) * 2, count=count, landmarks=hl, handedness=hd, score=sc, frame_size=(960, 540))
+    hands = HandTrack(
+        t_s=t, frame_index=np.arange(n) * 2, count=count, landmarks=hl, handedness=hd, score=sc, frame_size=(960, 540)
+    )
     return face, hands
 
 

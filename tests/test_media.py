@@ -2,7 +2,7 @@ import pytest
 
 from conftest import SHARED_DATA, make_audio, make_video, needs_shared
 from interview_guard.errors import MediaError
-from interview_guard.media import probe
+from interview_guard.io.media import probe
 
 pytestmark = pytest.mark.video
 

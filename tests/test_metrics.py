@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from interview_guard.errors import ParameterError
-from interview_guard.metrics import equal_error_rate, rates_at_threshold, roc_auc, roc_curve, threshold_at_fpr
+from interview_guard.signals.metrics import equal_error_rate, rates_at_threshold, roc_auc, roc_curve, threshold_at_fpr
 
 
 def test_auc_perfect_random_and_ties(rng):

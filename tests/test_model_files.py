@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from interview_guard.errors import ModelError
-from interview_guard.model_files import manifest_hashes, models_dir, read_manifest, sha256_file, verified_model_path
+from interview_guard.io.model_files import manifest_hashes, models_dir, read_manifest, sha256_file, verified_model_path
 
 
 def test_bundled_models_match_manifest():

@@ -1,4 +1,4 @@
-"""Tests of interview_guard.relay_sim (synthetic arrays plus the Aalto traces)."""
+"""Tests of interview_guard.synth.relay_sim (synthetic arrays plus the Aalto traces)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 
 from interview_guard.errors import ParameterError
-from interview_guard.keystroke_log import (
-    DOWN,
-    KeystrokeLog,
+from interview_guard.io.keystroke_log import (
     dumps_jsonl,
     keystroke_log_from_presses,
     parse_keystroke_lines,
     read_keystroke_log,
 )
-from interview_guard.relay_sim import (
+from interview_guard.synth.relay_sim import (
     JITTER_DISTS,
     PROFILES,
     RelayProfile,
@@ -24,6 +22,7 @@ from interview_guard.relay_sim import (
     simulate_relay,
     simulate_transport,
 )
+from interview_guard.tracks.keystrokes import DOWN, KeystrokeLog
 
 AALTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "keystrokes" / "aalto136m"
 
@@ -31,8 +30,15 @@ LETTERS = np.array([f"Key{chr(65 + i)}" for i in range(26)], dtype=object)
 
 
 # ------------------------------------------------------------------ helpers
-def typing_log(n_presses: int = 2000, *, gap_ms: float = 180.0, hold_ms: float = 90.0, seed: int = 0,
-               start_ms: float = 1_000.0, regular: bool = False) -> KeystrokeLog:
+def typing_log(
+    n_presses: int = 2000,
+    *,
+    gap_ms: float = 180.0,
+    hold_ms: float = 90.0,
+    seed: int = 0,
+    start_ms: float = 1_000.0,
+    regular: bool = False,
+) -> KeystrokeLog:
     """Synthetic typing: lognormal press gaps and holds (or exactly regular ones)."""
     rng = np.random.default_rng(seed)
     if regular:
@@ -314,10 +320,17 @@ def test_identical_events_never_share_a_time():
     n = 60
     t = 1000.0 + 0.3 * np.arange(n)
     log = KeystrokeLog.from_arrays(
-        t_ms=t, kind=np.full(n, DOWN, np.int8), key=["a"] * n, code=["KeyA"] * n, repeat=np.r_[False, np.ones(n - 1, bool)]
+        t_ms=t,
+        kind=np.full(n, DOWN, np.int8),
+        key=["a"] * n,
+        code=["KeyA"] * n,
+        repeat=np.r_[False, np.ones(n - 1, bool)],
     )
-    for p in (profile(inject_quantum_ms=1.0), profile(send_tick_ms=20.0, inject_quantum_ms=1.0),
-              profile(stall_rate_per_min=600.0, stall_ms=5000.0)):
+    for p in (
+        profile(inject_quantum_ms=1.0),
+        profile(send_tick_ms=20.0, inject_quantum_ms=1.0),
+        profile(stall_rate_per_min=600.0, stall_ms=5000.0),
+    ):
         out = simulate_relay(log, p, seed=0)
         assert_contract(out, log)
 
@@ -425,9 +438,10 @@ def test_aalto_transport_lag(aalto_logs):
 
 
 def test_sequential_fallbacks_match_vectorised(monkeypatch):
-    from interview_guard import relay_sim
+    from interview_guard.synth import (
+        relay_sim,
+    )  # dense, overlapping typing on a coarse tick: long chains of deferred key-ups
 
-    # dense, overlapping typing on a coarse tick: long chains of deferred key-ups
     log = typing_log(3000, gap_ms=40, hold_ms=80, seed=17)
     p = profile(base_delay_ms=30.0, send_tick_ms=50.0, key_up_coalesce=False, inject_quantum_ms=1.0)
     n = 60

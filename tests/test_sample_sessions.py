@@ -26,7 +26,7 @@ def test_every_sample_is_in_sources_and_the_folder_is_small():
 
 
 def test_generated_samples_cover_every_kind_with_permissive_inputs():
-    from interview_guard.synth import KINDS, is_permissive
+    from interview_guard.synth.generate import KINDS, is_permissive
 
     kinds = {_label(p)["kinds"][0] for p in VIDEO}
     assert {"genuine", "faceswap", "relay", "avoffset", "mismatched_audio"} <= kinds
@@ -44,7 +44,7 @@ def test_generated_samples_cover_every_kind_with_permissive_inputs():
 
 @pytest.fixture(scope="module")
 def scanned():
-    from interview_guard.scan import scan_session
+    from interview_guard.pipeline.scan import scan_session
 
     return {p.name.removeprefix("video_"): scan_session(p).to_dict() for p in VIDEO}
 

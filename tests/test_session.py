@@ -1,9 +1,9 @@
-
 import pytest
 
 from conftest import make_video, typing_events, write_jsonl
 from interview_guard.errors import InputError
-from interview_guard.session import Session, SessionMetadata, discover_sessions
+from interview_guard.io.session import Session, discover_sessions, read_session_metadata
+from interview_guard.tracks.metadata import SessionMetadata
 
 
 def test_open_directory_finds_files(tmp_path):
@@ -29,7 +29,10 @@ def test_open_single_files(tmp_path):
         (lambda d: None, "no such file"),
         (lambda d: d.mkdir(), "session directory is empty"),
         (lambda d: (d.mkdir(), (d / "notes.txt").write_text("hi")), "no session files"),
-        (lambda d: (d.mkdir(), (d / "video.mp4").write_bytes(b"x"), (d / "video.webm").write_bytes(b"x")), "more than one video"),
+        (
+            lambda d: (d.mkdir(), (d / "video.mp4").write_bytes(b"x"), (d / "video.webm").write_bytes(b"x")),
+            "more than one video",
+        ),
     ],
 )
 def test_bad_session_paths(tmp_path, setup, words):
@@ -76,7 +79,7 @@ def test_metadata_bad_json_names_file(tmp_path):
     p = tmp_path / "session.json"
     p.write_text("{oops", encoding="utf-8")
     with pytest.raises(InputError, match="not valid JSON") as ei:
-        SessionMetadata.read(p)
+        read_session_metadata(p)
     assert str(p) in str(ei.value)
 
 

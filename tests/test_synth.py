@@ -1,4 +1,4 @@
-"""The synthetic-session generator (interview_guard.synth) and the graphics face swap."""
+"""The synthetic-session generator (interview_guard.synth.generate) and the graphics face swap."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _progress_log():
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    from interview_guard.synth import KINDS, generate
+    from interview_guard.synth.generate import KINDS, generate
 
     out = tmp_path_factory.mktemp("synth")
     calls, hook = _progress_log()
@@ -40,7 +40,7 @@ def _label(p: Path) -> dict:
 
 
 def _frames(path, limit=None):
-    from interview_guard.video_decode import iter_frames
+    from interview_guard.io.video_decode import iter_frames
 
     out = []
     for f in iter_frames(path):
@@ -55,7 +55,7 @@ def _source(label: dict, key: str) -> Path:
 
 
 def test_every_kind_has_files_and_label(generated):
-    from interview_guard.synth import KINDS, is_permissive
+    from interview_guard.synth.generate import KINDS, is_permissive
 
     assert set(generated["paths"]) == set(KINDS)
     assert generated["progress"][0] == ("synth", 0, len(KINDS))
@@ -83,7 +83,7 @@ def test_every_kind_has_files_and_label(generated):
 
 
 def test_typing_starts_inside_recording_and_runs_typing_seconds(generated):
-    from interview_guard.keystroke_log import read_keystroke_log
+    from interview_guard.io.keystroke_log import read_keystroke_log
 
     p = generated["paths"]["genuine"]
     meta = json.loads((p / "session.json").read_text())
@@ -98,9 +98,10 @@ def test_typing_starts_inside_recording_and_runs_typing_seconds(generated):
 
 
 def test_keyboard_clicks_are_in_the_audio(generated):
-    from interview_guard import audio_features as af
-    from interview_guard.audio_decode import decode_audio
-    from interview_guard.keystroke_log import DOWN, read_keystroke_log
+    from interview_guard.io.audio_decode import decode_audio
+    from interview_guard.io.keystroke_log import read_keystroke_log
+    from interview_guard.signals import audio_features as af
+    from interview_guard.tracks.keystrokes import DOWN
 
     rendered = []
     for kind, p in generated["paths"].items():
@@ -132,7 +133,7 @@ def test_keyboard_clicks_are_in_the_audio(generated):
 
 
 def _landmarks(frames):
-    from interview_guard.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
+    from interview_guard.io.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
 
     out = []
     with FaceLandmarkerRunner(FaceRunnerOptions(blendshapes=False)) as r:
@@ -143,7 +144,7 @@ def _landmarks(frames):
 
 
 def test_faceswap_changes_identity(generated):
-    from interview_guard.face_geometry import shape_descriptor
+    from interview_guard.signals.face_geometry import shape_descriptor
 
     p = generated["paths"]["faceswap"]
     lab = _label(p)
@@ -173,7 +174,7 @@ def test_faceswap_changes_identity(generated):
 
 
 def test_relay_changes_timing(generated):
-    from interview_guard.keystroke_log import read_keystroke_log
+    from interview_guard.io.keystroke_log import read_keystroke_log
 
     p = generated["paths"]["relay"]
     lab = _label(p)
@@ -190,7 +191,7 @@ def test_relay_changes_timing(generated):
 
 
 def test_avoffset_audio_is_shifted(generated):
-    from interview_guard.audio_decode import decode_audio
+    from interview_guard.io.audio_decode import decode_audio
 
     p = generated["paths"]["avoffset"]
     lab = _label(p)
@@ -214,7 +215,7 @@ def test_same_seed_same_sessions(tmp_path):
     import sys
 
     code = (
-        "import sys; from interview_guard.synth import generate; "
+        "import sys; from interview_guard.synth.generate import generate; "
         f"generate(sys.argv[1], n=2, seed={SEED}, max_seconds={MAX_S})"  # genuine, faceswap
     )
     runs = []
@@ -237,8 +238,8 @@ def test_same_seed_same_sessions(tmp_path):
 
 
 def test_session_opens_and_scans(generated):
-    from interview_guard.scan import scan_session
-    from interview_guard.session import Session
+    from interview_guard.io.session import Session
+    from interview_guard.pipeline.scan import scan_session
 
     p = generated["paths"]["handwave_faceswap"]
     s = Session.open(p)
@@ -260,7 +261,7 @@ def test_handwave_marks_challenge(generated):
 
 
 def test_licences_and_permissive_filter():
-    from interview_guard.synth import SynthInputs, default_inputs, is_permissive, read_licences
+    from interview_guard.synth.generate import SynthInputs, default_inputs, is_permissive, read_licences
 
     lic = read_licences(SHARED_DATA / "faces_video")
     assert "MIT" in lic["obama.jpg"]
@@ -273,7 +274,7 @@ def test_licences_and_permissive_filter():
 
 def test_bad_kind():
     from interview_guard.errors import ParameterError
-    from interview_guard.synth import generate
+    from interview_guard.synth.generate import generate
 
     with pytest.raises(ParameterError):
         generate("/nonexistent", n=1, kinds=("nope",))
@@ -281,7 +282,7 @@ def test_bad_kind():
 
 def test_output_path_in_the_way_is_a_clear_error(tmp_path):
     from interview_guard.errors import InputError
-    from interview_guard.synth import generate
+    from interview_guard.synth.generate import generate
 
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     (tmp_path / "afile").write_text("x")

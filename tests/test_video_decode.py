@@ -1,4 +1,4 @@
-"""Tests of interview_guard.video_decode: timestamps, subsampling, rotation, damaged files."""
+"""Tests of interview_guard.io.video_decode: timestamps, subsampling, rotation, damaged files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from interview_guard.errors import MediaError, ParameterError
-from interview_guard.video_decode import (
+from interview_guard.io.video_decode import (
     DecodeStats,
     estimate_frame_count,
     iter_frames,
@@ -115,7 +115,12 @@ def test_rotate_upright_normalises_angles():
 
 @pytest.mark.parametrize(
     "w,h,max_side,expected",
-    [(1280, 720, 960, (960, 540)), (720, 1280, 960, (540, 960)), (640, 360, 960, (640, 360)), (1280, 720, None, (1280, 720))],
+    [
+        (1280, 720, 960, (960, 540)),
+        (720, 1280, 960, (540, 960)),
+        (640, 360, 960, (640, 360)),
+        (1280, 720, None, (1280, 720)),
+    ],
 )
 def test_scaled_size(w, h, max_side, expected):
     assert scaled_size(w, h, max_side) == expected
@@ -123,8 +128,8 @@ def test_scaled_size(w, h, max_side, expected):
 
 def test_import_stays_light():
     code = (
-        "import sys, interview_guard.video_decode, interview_guard.landmarks, "
-        "interview_guard.video_tracks, interview_guard.track_cache; "
+        "import sys, interview_guard.io.video_decode, interview_guard.io.landmarks, "
+        "interview_guard.extract.video_tracks, interview_guard.extract.cache; "
         "print(sorted(m for m in ('cv2', 'mediapipe', 'av', 'librosa') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -327,7 +332,7 @@ def test_real_clip_seek_window():
 
 @pytest.mark.parametrize("rotation", [90, -90])
 def test_probe_reports_display_rotation(tmp_path, rotation):
-    from interview_guard.media import probe
+    from interview_guard.io.media import probe
 
     p = write_clip(tmp_path / "rot.mp4", n=6, rotation=rotation)
     assert probe(p).rotation == rotation % 360

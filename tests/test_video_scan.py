@@ -1,7 +1,7 @@
 """Tests of the adaptive video scan (video_scan.py).
 
 Fast tests use a tiny generated clip and fake landmarkers (patched into
-``interview_guard.landmarks``), so the sampler's bookkeeping -- time order,
+``interview_guard.io.landmarks``), so the sampler's bookkeeping -- time order,
 look-back, hold, buffer bound, keyframes -- is checked without MediaPipe.
 The ``video``/``shared`` tests run the real landmarkers on a generated
 clip (a face photo with a real hand photo sweeping across it) and on a
@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interview_guard import landmarks, video_scan
 from interview_guard.errors import InputError, MediaError, ParameterError
-from interview_guard.face_geometry import FACE_OVAL
-from interview_guard.landmarks import FaceObservation, FaceRunnerOptions, HandObservation, HandRunnerOptions
-from interview_guard.video_scan import (
+from interview_guard.extract import video_scan
+from interview_guard.extract.video_scan import (
     KEYFRAMES_PER_INTERVAL,
     MotionTrack,
     PixelTrack,
@@ -29,7 +27,10 @@ from interview_guard.video_scan import (
     occlusion_events,
     scan_video,
 )
-from interview_guard.video_tracks import FaceTrack, HandTrack
+from interview_guard.extract.video_tracks import FaceTrack, HandTrack
+from interview_guard.io import landmarks
+from interview_guard.io.landmarks import FaceObservation, FaceRunnerOptions, HandObservation, HandRunnerOptions
+from interview_guard.signals.face_geometry import FACE_OVAL
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared test data not found at {DATA}")
@@ -173,7 +174,7 @@ def test_bad_parameters_raise_before_decoding(kw, tmp_path):
 def test_scan_parameters_fill_defaults_for_cache_keys():
     import json
 
-    from interview_guard.video_scan import SCAN_FORMAT_VERSION, scan_parameters
+    from interview_guard.extract.video_scan import SCAN_FORMAT_VERSION, scan_parameters
 
     d = scan_parameters()
     assert d == scan_parameters(parallel=False, progress=print, models_dir="/x", trigger=ScanTrigger())

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED_DATA, make_audio, make_video, needs_shared
 from interview_guard.errors import MediaError
-from interview_guard.scan import scan_session
+from interview_guard.pipeline.scan import scan_session
 
 pytestmark = pytest.mark.video
 
@@ -57,8 +57,20 @@ def test_real_talking_head_scan_with_key_frames_and_cache(tmp_path):
     cache = tmp_path / "cache"
     frames = tmp_path / "frames"
     out = subprocess.run(
-        [sys.executable, "-m", "interview_guard.cli", "scan", str(clip), "--cache-dir", str(cache), "--frames", str(frames), "-q"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "interview_guard.cli",
+            "scan",
+            str(clip),
+            "--cache-dir",
+            str(cache),
+            "--frames",
+            str(frames),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -69,7 +81,8 @@ def test_real_talking_head_scan_with_key_frames_and_cache(tmp_path):
     assert list(cache.rglob("*.scan.npz"))
     again = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "scan", str(clip), "--cache-dir", str(cache), "-q"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     doc2 = json.loads(again.stdout)
     assert doc2["analyzers"]["face_occlusion"]["evidence"] == doc["analyzers"]["face_occlusion"]["evidence"]
@@ -79,15 +92,20 @@ def test_real_talking_head_scan_with_key_frames_and_cache(tmp_path):
 
 @needs_shared()
 def test_swap_failure_composite_is_flagged_with_key_frames(tmp_path):
-    from interview_guard.hand_composite import make_occlusion_clips
+    from interview_guard.synth.hand_composite import make_occlusion_clips
 
     src = SHARED_DATA / "faces_video" / "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"
     hand = SHARED_DATA / "hands" / "handoverface_24"
     d_real, d_swap = tmp_path / "real", tmp_path / "swap"
     d_real.mkdir()
     d_swap.mkdir()
-    make_occlusion_clips(src, hand_image=f"{hand}.jpg", hand_mask=f"{hand}_mask.png",
-                         out_genuine=d_real / "video.mp4", out_swap=d_swap / "video.mp4")
+    make_occlusion_clips(
+        src,
+        hand_image=f"{hand}.jpg",
+        hand_mask=f"{hand}_mask.png",
+        out_genuine=d_real / "video.mp4",
+        out_swap=d_swap / "video.mp4",
+    )
     real = scan_session(d_real)
     swap = scan_session(d_swap, frames_dir=tmp_path / "frames")
     assert real.analyzers["face_occlusion"].score < 0.5

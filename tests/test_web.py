@@ -44,8 +44,12 @@ def multipart(parts, boundary: str = BOUNDARY) -> tuple[bytes, str]:
 
 def post_parts(client, parts, **headers):
     body, ctype = multipart(parts)
-    return client.post("/upload", content=body, headers={"Content-Type": ctype, "Accept": "application/json", **headers},
-                       follow_redirects=False)
+    return client.post(
+        "/upload",
+        content=body,
+        headers={"Content-Type": ctype, "Accept": "application/json", **headers},
+        follow_redirects=False,
+    )
 
 
 def keystroke_bytes(n: int = 120, seed: int = 0) -> bytes:
@@ -127,11 +131,22 @@ async def _asgi_post(app, chunks: list[bytes], content_type: str):
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/upload", "raw_path": b"/upload", "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", content_type.encode()),
-                    (b"accept", b"application/json")],
-        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/upload",
+        "raw_path": b"/upload",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", content_type.encode()),
+            (b"accept", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
     }
     await app(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
@@ -142,10 +157,11 @@ async def _asgi_post(app, chunks: list[bytes], content_type: str):
 def test_streamed_oversize_upload_is_413_stops_reading_and_leaves_nothing(data):
     limit = 256 << 10
     app = create_app(data, max_upload_bytes=limit, run_jobs=False)
-    body, ctype = multipart([("keystrokes", "k.jsonl", keystroke_bytes(50)),
-                             ("video", "big.mp4", MP4_HEAD + b"\0" * (1 << 20))])
+    body, ctype = multipart(
+        [("keystrokes", "k.jsonl", keystroke_bytes(50)), ("video", "big.mp4", MP4_HEAD + b"\0" * (1 << 20))]
+    )
     step = 32 << 10
-    chunks = [body[i:i + step] for i in range(0, len(body), step)]
+    chunks = [body[i : i + step] for i in range(0, len(body), step)]
     status, detail, consumed = anyio.run(_asgi_post, app, chunks, ctype)
     assert status == 413, detail
     assert consumed <= limit // step + 1 < len(chunks), "the server must stop reading at the limit"
@@ -158,7 +174,7 @@ def test_sink_writes_in_chunks_and_refuses_past_the_limit(tmp_path):
     sink = UploadSink(tmp_path, ctype, max_bytes=100_000)
     with pytest.raises(UploadError) as err:
         for i in range(0, len(body), 10_000):
-            sink.feed(body[i:i + 10_000])
+            sink.feed(body[i : i + 10_000])
     assert err.value.status == 413
     sink.close()
     partial = tmp_path / "video.mp4"
@@ -166,8 +182,13 @@ def test_sink_writes_in_chunks_and_refuses_past_the_limit(tmp_path):
 
 
 def test_session_json_has_its_own_small_limit(client, data):
-    r = post_parts(client, [("keystrokes", "k.jsonl", keystroke_bytes()),
-                            ("session", "session.json", b'{"x": "' + b"a" * (1 << 20) + b'"}')])
+    r = post_parts(
+        client,
+        [
+            ("keystrokes", "k.jsonl", keystroke_bytes()),
+            ("session", "session.json", b'{"x": "' + b"a" * (1 << 20) + b'"}'),
+        ],
+    )
     assert r.status_code == 413
     assert leftovers(data) == []
 
@@ -238,8 +259,13 @@ def test_video_with_traversal_name_is_stored_under_a_server_name(client, data, s
 
 
 def test_job_ids_in_urls_cannot_traverse(client):
-    for path in ("/jobs/..%2F..%2Fetc%2Fpasswd", "/jobs/%2e%2e/report.json", "/api/jobs/..", "/jobs/0/report.json",
-                 "/api/jobs/" + "a" * 31 + "%00"):
+    for path in (
+        "/jobs/..%2F..%2Fetc%2Fpasswd",
+        "/jobs/%2e%2e/report.json",
+        "/api/jobs/..",
+        "/jobs/0/report.json",
+        "/api/jobs/" + "a" * 31 + "%00",
+    ):
         r = client.get(path)
         assert r.status_code == 404, path
 
@@ -276,8 +302,10 @@ def test_sniff_video():
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
-         "line 2"),
+        (
+            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
+            "line 2",
+        ),
         (b'{"t": 10, "type": "down"}\nnot json\n', "line 2"),
         (b'{"t": 10, "type": "teleport"}\n', "line 1"),
         (b"\xff\xfe\x00garbage", "UTF-8"),
@@ -296,8 +324,13 @@ def test_bad_keystroke_log_is_400_with_the_problem(client, data, content, words)
 def test_bad_session_json_and_missing_files(client, data):
     r = post_parts(client, [("keystrokes", "k.jsonl", keystroke_bytes()), ("session", "session.json", b"{nope")])
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
-    r = post_parts(client, [("keystrokes", "k.jsonl", keystroke_bytes()),
-                            ("session", "session.json", b'{"keystroke_clock_offset_ms": "soon"}')])
+    r = post_parts(
+        client,
+        [
+            ("keystrokes", "k.jsonl", keystroke_bytes()),
+            ("session", "session.json", b'{"keystroke_clock_offset_ms": "soon"}'),
+        ],
+    )
     assert r.status_code == 400 and "keystroke_clock_offset_ms" in r.json()["detail"]
     r = post_parts(client, [("session", "session.json", b"{}")])
     assert r.status_code == 400 and "choose a recording" in r.json()["detail"]
@@ -310,7 +343,9 @@ def test_bad_session_json_and_missing_files(client, data):
 
 def test_html_form_post_redirects_and_errors_are_pages(client):
     body, ctype = multipart([("keystrokes", "k.jsonl", keystroke_bytes()), ("video", "", b"")])  # no video chosen
-    r = client.post("/upload", content=body, headers={"Content-Type": ctype, "Accept": "text/html"}, follow_redirects=False)
+    r = client.post(
+        "/upload", content=body, headers={"Content-Type": ctype, "Accept": "text/html"}, follow_redirects=False
+    )
     assert r.status_code == 303 and re.fullmatch(r"/jobs/[0-9a-f]{32}", r.headers["location"])
     page = client.get(r.headers["location"]).text
     assert 'id="scan-progress"' in page and "k.jsonl" in page
@@ -428,9 +463,14 @@ def _shown_score(page: str) -> tuple[str, str, str]:
 def test_video_job_runs_to_done_and_the_page_shows_report_json(data, small_video):
     app = create_app(data, workers=1)
     with TestClient(app) as c:
-        r = post_parts(c, [("video", "candidate clip.mp4", small_video.read_bytes()),
-                           ("keystrokes", "keystrokes.jsonl", keystroke_bytes(150)),
-                           ("session", "session.json", json.dumps({"candidate_id": "c-9"}).encode())])
+        r = post_parts(
+            c,
+            [
+                ("video", "candidate clip.mp4", small_video.read_bytes()),
+                ("keystrokes", "keystrokes.jsonl", keystroke_bytes(150)),
+                ("session", "session.json", json.dumps({"candidate_id": "c-9"}).encode()),
+            ],
+        )
         assert r.status_code == 201, r.text
         job_id = r.json()["id"]
         assert 'id="scan-progress"' in c.get(f"/jobs/{job_id}").text
@@ -460,8 +500,13 @@ def test_sample_keystroke_session_runs_to_done(data):
     sample = SAMPLES / "typing_relayed_b"
     app = create_app(data, workers=1)
     with TestClient(app) as c:
-        r = post_parts(c, [("keystrokes", "keystrokes.jsonl", (sample / "keystrokes.jsonl").read_bytes()),
-                           ("session", "session.json", (sample / "session.json").read_bytes())])
+        r = post_parts(
+            c,
+            [
+                ("keystrokes", "keystrokes.jsonl", (sample / "keystrokes.jsonl").read_bytes()),
+                ("session", "session.json", (sample / "session.json").read_bytes()),
+            ],
+        )
         assert r.status_code == 201, r.text
         job = _wait_finished(c, r.json()["id"])
         assert job["status"] == "done", job
@@ -517,8 +562,11 @@ def _wait_status(store, job_id, statuses, timeout_s=30.0):
 @pytest.mark.parametrize(
     "body, timeout_s, words",
     [
-        ("echo 'W0000 noise from a library' >&2; echo 'RuntimeError: boom' >&2; exit 3", None,
-         ["exited with code 3", "RuntimeError: boom"]),
+        (
+            "echo 'W0000 noise from a library' >&2; echo 'RuntimeError: boom' >&2; exit 3",
+            None,
+            ["exited with code 3", "RuntimeError: boom"],
+        ),
         ("kill -9 $$", None, ["killed by signal 9"]),
         ("exec sleep 30", 0.5, ["longer than the limit"]),
     ],

@@ -1,4 +1,4 @@
-"""Build the generated video sample sessions in sample_sessions/ with ``interview_guard.synth``.
+"""Build the generated video sample sessions in sample_sessions/ with ``interview_guard.synth.generate``.
 
 Only redistributable inputs go in (``--permissive-only``): face clips and
 speech whose ``../shared/data/SOURCES.md`` licence is Apache-2.0, MIT or CC BY,
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
-from interview_guard.synth import KINDS, default_inputs, generate, is_permissive
+from interview_guard.synth.generate import KINDS, default_inputs, generate, is_permissive
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_sessions"
@@ -50,7 +50,9 @@ def keystroke_inputs(tmp: Path) -> Path:
     lines = ["# gradtype logs (copies of sample_sessions/typing_genuine_a and _b)", ""]
     for name, src in GRADTYPE.items():
         shutil.copyfile(src, d / name)
-        lines.append(f"- {name} | indutny/gradtype via sample_sessions/{src.parent.name} | MIT (Copyright Fedor Indutny, 2019) | |")
+        lines.append(
+            f"- {name} | indutny/gradtype via sample_sessions/{src.parent.name} | MIT (Copyright Fedor Indutny, 2019) | |"
+        )
     (d / "SOURCES.md").write_text("\n".join(lines) + "\n")
     return d
 
@@ -59,21 +61,37 @@ def build(out: Path, shared: Path | None, kinds) -> list[Path]:
     d = default_inputs(shared)
     with tempfile.TemporaryDirectory() as t:
         ks = keystroke_inputs(Path(t))
-        return generate(out, n=len(kinds), seed=SEED, kinds=kinds, faces_dir=d["faces_dir"], speech_dir=d["speech_dir"],
-                        hands_dir=d["hands_dir"], keystrokes_dir=ks, max_seconds=MAX_SECONDS,
-                        typing_seconds=TYPING_SECONDS, permissive_only=True,
-                        progress=lambda step, completed, total: print(f"{step} {completed}/{total}", file=sys.stderr))
+        return generate(
+            out,
+            n=len(kinds),
+            seed=SEED,
+            kinds=kinds,
+            faces_dir=d["faces_dir"],
+            speech_dir=d["speech_dir"],
+            hands_dir=d["hands_dir"],
+            keystrokes_dir=ks,
+            max_seconds=MAX_SECONDS,
+            typing_seconds=TYPING_SECONDS,
+            permissive_only=True,
+            progress=lambda step, completed, total: print(f"{step} {completed}/{total}", file=sys.stderr),
+        )
 
 
 def sources_block(dirs: list[Path]) -> str:
-    L = [BEGIN, "", "## video_*/ (generated)", "",
-         "Made by the project with `.venv/bin/python tools/make_video_samples.py` (`interview_guard.synth`,",
-         f"seed {SEED}, videos cut at {MAX_SECONDS:g} s, {TYPING_SECONDS:g} s of typing, `--permissive-only`).",
-         "The manipulations (face swap, relayed typing, audio offset, foreign audio, a hand waved in",
-         "front of the face) are the project's own work (Apache-2.0); each session's `label.json` says",
-         "what was done, where, and which input files went in. Key clicks in the audio are synthetic",
-         "(`interview_guard.keyboard_sound`) at the real key times of the gradtype logs.",
-         "Inputs (paths relative to `../shared/data/`; licences as their SOURCES.md states them):", ""]
+    L = [
+        BEGIN,
+        "",
+        "## video_*/ (generated)",
+        "",
+        "Made by the project with `.venv/bin/python tools/make_video_samples.py` (`interview_guard.synth.generate`,",
+        f"seed {SEED}, videos cut at {MAX_SECONDS:g} s, {TYPING_SECONDS:g} s of typing, `--permissive-only`).",
+        "The manipulations (face swap, relayed typing, audio offset, foreign audio, a hand waved in",
+        "front of the face) are the project's own work (Apache-2.0); each session's `label.json` says",
+        "what was done, where, and which input files went in. Key clicks in the audio are synthetic",
+        "(`interview_guard.synth.keyboard_sound`) at the real key times of the gradtype logs.",
+        "Inputs (paths relative to `../shared/data/`; licences as their SOURCES.md states them):",
+        "",
+    ]
     for p in dirs:
         lab = json.loads((p / "label.json").read_text())
         L.append(f"### {p.name}/ — {lab['label']}, kind `{lab['kinds'][0]}`")
@@ -84,8 +102,10 @@ def sources_block(dirs: list[Path]) -> str:
             lic = lab["licences"].get(key) or "not stated"
             L.append(f"- {key}: `{val}` — {lic}")
         if any(k == "hand_image" and v for k, v in lab["inputs"].items()):
-            L.append("- the hand was segmented by `interview_guard.hand_segment` (the cut-out is a derivative of a "
-                     "CC BY-SA 4.0 photo and stays under CC BY-SA 4.0: attribution hukenovs/hagrid)")
+            L.append(
+                "- the hand was segmented by `interview_guard.synth.hand_segment` (the cut-out is a derivative of a "
+                "CC BY-SA 4.0 photo and stays under CC BY-SA 4.0: attribution hukenovs/hagrid)"
+            )
         L.append("")
     L.append(END)
     return "\n".join(L)
@@ -127,7 +147,7 @@ def main(argv=None) -> int:
     src = (SAMPLES / "SOURCES.md").read_text()
     block = sources_block(final)
     if BEGIN in src and END in src:
-        src = src[: src.index(BEGIN)] + block + src[src.index(END) + len(END):]
+        src = src[: src.index(BEGIN)] + block + src[src.index(END) + len(END) :]
     else:
         src = src.rstrip("\n") + "\n\n" + block + "\n"
     atomic_write_text(SAMPLES / "SOURCES.md", src)

@@ -81,21 +81,30 @@ def main(argv=None) -> int:
         chosen[kind] = Path(path)
     missing = [k for k, d in chosen.items() if d is None]
     if missing:
-        print(f"screenshot_reports: no sample session with a video for: {', '.join(missing)} "
-              f"(looked in {args.samples})", file=sys.stderr)
+        print(
+            f"screenshot_reports: no sample session with a video for: {', '.join(missing)} (looked in {args.samples})",
+            file=sys.stderr,
+        )
         return 1
-    with tempfile.TemporaryDirectory(prefix="ig-screens-") as tmp, \
-            ServeProcess(Path(tmp) / "data") as server, Browser(width=args.width, height=900) as driver:
+    with (
+        tempfile.TemporaryDirectory(prefix="ig-screens-") as tmp,
+        ServeProcess(Path(tmp) / "data") as server,
+        Browser(width=args.width, height=900) as driver,
+    ):
         for kind, d in chosen.items():
             job_url = upload_and_wait(driver, server.base, timeout_s=args.timeout, **upload_files(d))
             if driver.find_elements("id", "job-error"):
-                print(f"screenshot_reports: the scan of {d} failed: {driver.find_element('id', 'job-error').text}",
-                      file=sys.stderr)
+                print(
+                    f"screenshot_reports: the scan of {d} failed: {driver.find_element('id', 'job-error').text}",
+                    file=sys.stderr,
+                )
                 return 1
             out = full_page_screenshot(driver, args.out / f"report-{kind}.png")
             score = driver.find_element("id", "risk-score").get_attribute("data-score")
-            print(f"{kind}: {d.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
-                  f"(risk {score}, {job_url})")
+            print(
+                f"{kind}: {d.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
+                f"(risk {score}, {job_url})"
+            )
     return 0
 
 

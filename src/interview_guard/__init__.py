@@ -11,8 +11,15 @@ Main entry points::
     print(report.risk_score, report.band)
 """
 
-from ._version import __version__
-from .errors import InputError, InterviewGuardError, KeystrokeLogError, MediaError, ModelError, ParameterError
+from interview_guard._version import __version__
+from interview_guard.errors import (
+    InputError,
+    InterviewGuardError,
+    KeystrokeLogError,
+    MediaError,
+    ModelError,
+    ParameterError,
+)
 
 __all__ = [
     "__version__",
@@ -30,15 +37,15 @@ __all__ = [
 
 def __getattr__(name):  # lazy: keep `import interview_guard` light
     if name == "scan_session":
-        from .scan import scan_session
+        from interview_guard.pipeline.scan import scan_session
 
         return scan_session
     if name == "Report":
-        from .report import Report
+        from interview_guard.report.model import Report
 
         return Report
     if name == "Session":
-        from .session import Session
+        from interview_guard.io.session import Session
 
         return Session
     raise AttributeError(f"module 'interview_guard' has no attribute {name!r}")

@@ -14,8 +14,8 @@ import traceback
 
 import click
 
-from ._version import __version__
-from .errors import InterviewGuardError
+from interview_guard._version import __version__
+from interview_guard.errors import InterviewGuardError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
 
@@ -47,7 +47,9 @@ def _handle_errors(fn):
             if debug:
                 traceback.print_exc()
             else:
-                _err(f"interview-guard: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+                _err(
+                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)"
+                )
             ctx.exit(EXIT_ERROR)
 
     return wrapper
@@ -86,7 +88,7 @@ class _SessionBar:
         if self.report_failures and status == "failed":
             _err(f"\ninterview-guard: session {session_id} failed (see its report)")
 
-    def __enter__(self) -> "_SessionBar":
+    def __enter__(self) -> _SessionBar:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -96,7 +98,7 @@ class _SessionBar:
 
 def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
     """``text`` to ``output`` (atomically, with a note on stderr) or to stdout."""
-    from .atomic import atomic_write_text
+    from interview_guard.atomic import atomic_write_text
 
     if output:
         atomic_write_text(output, text)
@@ -115,39 +117,84 @@ def _stage_printer(label: str):
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True,
-              help="JSON report or a human summary.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the report to FILE (atomically) instead of stdout.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
-              help="Fusion parameter file (default: models/fusion.json).")
-@click.option("--frames", "frames_dir", type=click.Path(file_okay=False), default=None,
-              help="Write the key frames of video evidence as JPEG files into DIR.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
-              help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="JSON report or a human summary.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Fusion parameter file (default: models/fusion.json).",
+)
+@click.option(
+    "--frames",
+    "frames_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the key frames of video evidence as JPEG files into DIR.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="INTERVIEW_GUARD_CACHE",
+    help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].",
+)
 @click.option("--full-rate", is_flag=True, help="Landmark every video frame instead of the adaptive sampler (slow).")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write a self-contained HTML report (key frames embedded) to FILE.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write a self-contained HTML report (key frames embedded) to FILE.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_handle_errors
-def scan(path: str, fmt: str, output: str | None, params_path: str | None, frames_dir: str | None,
-         cache_dir: str | None, full_rate: bool, html_path: str | None, quiet: bool) -> None:
+def scan(
+    path: str,
+    fmt: str,
+    output: str | None,
+    params_path: str | None,
+    frames_dir: str | None,
+    cache_dir: str | None,
+    full_rate: bool,
+    html_path: str | None,
+    quiet: bool,
+) -> None:
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
     import tempfile
 
-    from .fusion import FusionModel
-    from .scan import scan_session
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
 
     fusion = FusionModel.load(params_path)
     with tempfile.TemporaryDirectory(prefix="ig-frames-") as tmp_frames:
         # --html without --frames: the key frames go to a temporary directory, are embedded in
         # the page, and their (soon deleted) paths are kept out of the JSON report
         frames_tmp = html_path is not None and frames_dir is None
-        report = scan_session(path, fusion=fusion, progress=None if quiet else _stage_printer("scan"),
-                              cache_dir=cache_dir, frames_dir=tmp_frames if frames_tmp else frames_dir,
-                              video_options={"mode": "full"} if full_rate else None)
+        report = scan_session(
+            path,
+            fusion=fusion,
+            progress=None if quiet else _stage_printer("scan"),
+            cache_dir=cache_dir,
+            frames_dir=tmp_frames if frames_tmp else frames_dir,
+            video_options={"mode": "full"} if full_rate else None,
+        )
         if html_path:
-            from .html_report import write_report_html
+            from interview_guard.report.html import write_report_html
 
             write_report_html(html_path, report)
             if frames_tmp:
@@ -164,21 +211,37 @@ def scan(path: str, fmt: str, output: str | None, params_path: str | None, frame
 
 @main.command("report")
 @click.argument("result", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the HTML page to FILE (atomically) instead of stdout.")
-@click.option("--frames", "frames_dir", type=click.Path(file_okay=False), default=None,
-              help="Directory holding the key frames written by scan --frames (when their recorded paths moved).")
-@click.option("--video", "video_path", type=click.Path(dir_okay=False), default=None,
-              help="The session's video, to decode key frames that were not saved "
-                   "(default: the video recorded in the report, if still there).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the HTML page to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--frames",
+    "frames_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory holding the key frames written by scan --frames (when their recorded paths moved).",
+)
+@click.option(
+    "--video",
+    "video_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The session's video, to decode key frames that were not saved "
+    "(default: the video recorded in the report, if still there).",
+)
 @click.option("--title", default=None, help="Page title (default: interview-guard: <session id>).")
 @click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
 @_handle_errors
-def report_cmd(result: str, output: str | None, frames_dir: str | None, video_path: str | None, title: str | None,
-               quiet: bool) -> None:
+def report_cmd(
+    result: str, output: str | None, frames_dir: str | None, video_path: str | None, title: str | None, quiet: bool
+) -> None:
     """Render a saved JSON report (from scan or batch) as a self-contained HTML page."""
-    from .html_report import render_report
-    from .report import read_report
+    from interview_guard.report.html import render_report
+    from interview_guard.report.model import read_report
 
     rep = read_report(result)
     page = render_report(rep, frames_dir=frames_dir, video_path=video_path, title=title)
@@ -189,27 +252,61 @@ def report_cmd(result: str, output: str | None, frames_dir: str | None, video_pa
 @click.argument("root", type=click.Path(path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
-              help="Fusion parameter file (default: models/fusion.json).")
-@click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
-              help="Re-scan sessions whose earlier report says failed.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
-              help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].")
-@click.option("--html", is_flag=True,
-              help="Also write an HTML page per session (beside its JSON) and OUT/index.html ranking them.")
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Fusion parameter file (default: models/fusion.json).",
+)
+@click.option(
+    "--retry-failed/--no-retry-failed",
+    default=True,
+    show_default=True,
+    help="Re-scan sessions whose earlier report says failed.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="INTERVIEW_GUARD_CACHE",
+    help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].",
+)
+@click.option(
+    "--html",
+    is_flag=True,
+    help="Also write an HTML page per session (beside its JSON) and OUT/index.html ranking them.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_handle_errors
-def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retry_failed: bool,
-          cache_dir: str | None, html: bool, quiet: bool) -> None:
+def batch(
+    ctx,
+    root: str,
+    out_dir: str,
+    jobs: int,
+    params_path: str | None,
+    retry_failed: bool,
+    cache_dir: str | None,
+    html: bool,
+    quiet: bool,
+) -> None:
     """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
-    from .batch import run_batch
-    from .fusion import FusionModel
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.batch import run_batch
 
     FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet, report_failures=True) as bar:
-        result = run_batch(root, out_dir, jobs=jobs, fusion_path=params_path, retry_failed=retry_failed,
-                           progress=bar.update, cache_dir=cache_dir, html=html)
+        result = run_batch(
+            root,
+            out_dir,
+            jobs=jobs,
+            fusion_path=params_path,
+            retry_failed=retry_failed,
+            progress=bar.update,
+            cache_dir=cache_dir,
+            html=html,
+        )
     click.echo(format_summary(result.summary_path), nl=False)
     _err(
         f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
@@ -224,93 +321,225 @@ def batch(ctx, root: str, out_dir: str, jobs: int, params_path: str | None, retr
 @click.argument("out", type=click.Path(file_okay=False, path_type=str))
 @click.option("--n", "n", type=click.IntRange(1), required=True, help="Number of sessions.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same sessions.")
-@click.option("--kinds", default=None, help="Comma-separated kinds (default: all). "
-              "genuine,faceswap,relay,avoffset,mismatched_audio,handwave_genuine,handwave_faceswap")
-@click.option("--faces", "faces_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Real face clips (+ stills/).")
-@click.option("--speech", "speech_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Speech files (wav).")
-@click.option("--hands", "hands_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Hand photos with *_mask.png.")
-@click.option("--keystrokes", "keystrokes_dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Aalto *_keystrokes.txt or *.jsonl logs (searched recursively).")
-@click.option("--max-seconds", type=click.FloatRange(1.0), default=20.0, show_default=True,
-              help="Longest video (shorter clips keep their length).")
-@click.option("--typing-seconds", type=click.FloatRange(1.0), default=240.0, show_default=True,
-              help="Length of each keystroke log's typing (may run past the video).")
-@click.option("--keyboard-audio/--no-keyboard-audio", default=True, show_default=True,
-              help="Render key clicks into the audio (30 %% of sessions get noise suppression).")
+@click.option(
+    "--kinds",
+    default=None,
+    help="Comma-separated kinds (default: all). "
+    "genuine,faceswap,relay,avoffset,mismatched_audio,handwave_genuine,handwave_faceswap",
+)
+@click.option(
+    "--faces",
+    "faces_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Real face clips (+ stills/).",
+)
+@click.option(
+    "--speech", "speech_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Speech files (wav)."
+)
+@click.option(
+    "--hands",
+    "hands_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Hand photos with *_mask.png.",
+)
+@click.option(
+    "--keystrokes",
+    "keystrokes_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Aalto *_keystrokes.txt or *.jsonl logs (searched recursively).",
+)
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(1.0),
+    default=20.0,
+    show_default=True,
+    help="Longest video (shorter clips keep their length).",
+)
+@click.option(
+    "--typing-seconds",
+    type=click.FloatRange(1.0),
+    default=240.0,
+    show_default=True,
+    help="Length of each keystroke log's typing (may run past the video).",
+)
+@click.option(
+    "--keyboard-audio/--no-keyboard-audio",
+    default=True,
+    show_default=True,
+    help="Render key clicks into the audio (30 %% of sessions get noise suppression).",
+)
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--permissive-only", is_flag=True,
-              help="Only face/speech/keystroke inputs licensed Apache-2.0, MIT or CC BY (hand masks stay internal-only).")
+@click.option(
+    "--permissive-only",
+    is_flag=True,
+    help="Only face/speech/keystroke inputs licensed Apache-2.0, MIT or CC BY (hand masks stay internal-only).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_handle_errors
-def synth(out: str, n: int, seed: int, kinds: str | None, faces_dir, speech_dir, hands_dir, keystrokes_dir,
-          max_seconds: float, typing_seconds: float, keyboard_audio: bool, jobs: int, permissive_only: bool,
-          quiet: bool) -> None:
+def synth(
+    out: str,
+    n: int,
+    seed: int,
+    kinds: str | None,
+    faces_dir,
+    speech_dir,
+    hands_dir,
+    keystrokes_dir,
+    max_seconds: float,
+    typing_seconds: float,
+    keyboard_audio: bool,
+    jobs: int,
+    permissive_only: bool,
+    quiet: bool,
+) -> None:
     """Write N labelled synthetic sessions (real inputs, real manipulations) under OUT."""
-    from .synth import KINDS, generate
+    from interview_guard.synth.generate import KINDS, generate
 
     chosen = KINDS if not kinds else tuple(k.strip() for k in kinds.split(",") if k.strip())
     bad = [k for k in chosen if k not in KINDS]
     if bad:
         raise click.UsageError(f"unknown kind(s): {', '.join(bad)} (choose from {', '.join(KINDS)})")
-    paths = generate(out, n=n, seed=seed, kinds=chosen, faces_dir=faces_dir, speech_dir=speech_dir,
-                     hands_dir=hands_dir, keystrokes_dir=keystrokes_dir, max_seconds=max_seconds,
-                     typing_seconds=typing_seconds, keyboard_audio=keyboard_audio, jobs=jobs,
-                     permissive_only=permissive_only, progress=None if quiet else _stage_printer("synth"))
+    paths = generate(
+        out,
+        n=n,
+        seed=seed,
+        kinds=chosen,
+        faces_dir=faces_dir,
+        speech_dir=speech_dir,
+        hands_dir=hands_dir,
+        keystrokes_dir=keystrokes_dir,
+        max_seconds=max_seconds,
+        typing_seconds=typing_seconds,
+        keyboard_audio=keyboard_audio,
+        jobs=jobs,
+        permissive_only=permissive_only,
+        progress=None if quiet else _stage_printer("synth"),
+    )
     for p in paths:
         click.echo(str(p))
 
 
 @main.command()
 @click.argument("root", type=click.Path(exists=True, path_type=str))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).",
+)
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--fpr", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.05, show_default=True,
-              help="False-positive rate of the medium band (the high band uses FPR/5).")
-@click.option("--folds", type=click.IntRange(2, 100), default=5, show_default=True,
-              help="Stratified cross-validation folds for the out-of-fold numbers.")
+@click.option(
+    "--fpr",
+    type=click.FloatRange(0.0, 0.5, min_open=True),
+    default=0.05,
+    show_default=True,
+    help="False-positive rate of the medium band (the high band uses FPR/5).",
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(2, 100),
+    default=5,
+    show_default=True,
+    help="Stratified cross-validation folds for the out-of-fold numbers.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold assignment.")
-@click.option("--l2", type=click.FloatRange(0.0, min_open=True), default=0.1, show_default=True,
-              help="L2 penalty on the weights (0.1: prior weight sd about 3).")
-@click.option("--prior", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.5, show_default=True,
-              help="Share of manipulated sessions the risk is stated for (classes are weighted equally in the fit).")
-@click.option("--shrink", type=click.Choice(["zero", "base"]), default="zero", show_default=True,
-              help="Pull the weights towards 0, or towards the base parameters' weights (--params) as a prior.")
-@click.option("--keep-base", "keep_base", multiple=True, metavar="ANALYZER",
-              help="Do not fit this analyzer: keep its base weight and centre (repeatable).")
-@click.option("--reports", "reports_dir", type=click.Path(file_okay=False), default=None,
-              help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE",
-              help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
-              help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
+@click.option(
+    "--l2",
+    type=click.FloatRange(0.0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="L2 penalty on the weights (0.1: prior weight sd about 3).",
+)
+@click.option(
+    "--prior",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Share of manipulated sessions the risk is stated for (classes are weighted equally in the fit).",
+)
+@click.option(
+    "--shrink",
+    type=click.Choice(["zero", "base"]),
+    default="zero",
+    show_default=True,
+    help="Pull the weights towards 0, or towards the base parameters' weights (--params) as a prior.",
+)
+@click.option(
+    "--keep-base",
+    "keep_base",
+    multiple=True,
+    metavar="ANALYZER",
+    help="Do not fit this analyzer: keep its base weight and centre (repeatable).",
+)
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="INTERVIEW_GUARD_CACHE",
+    help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
-def calibrate(root: str, output: str, jobs: int, fpr: float, folds: int, seed: int, l2: float, prior: float, shrink: str,
-              keep_base: tuple[str, ...],
-              reports_dir: str | None, cache_dir: str | None, params_path: str | None, quiet: bool) -> None:
+def calibrate(
+    root: str,
+    output: str,
+    jobs: int,
+    fpr: float,
+    folds: int,
+    seed: int,
+    l2: float,
+    prior: float,
+    shrink: str,
+    keep_base: tuple[str, ...],
+    reports_dir: str | None,
+    cache_dir: str | None,
+    params_path: str | None,
+    quiet: bool,
+) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
-    from .calibration import collect_scores, fit_fusion
-    from .fusion import FusionModel
+    from interview_guard.fusion.calibration import collect_scores, fit_fusion
+    from interview_guard.fusion.model import FusionModel
 
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet) as bar:
-        table = collect_scores(root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir,
-                               progress=bar.update, fusion_path=params_path)
-    result = fit_fusion(table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink,
-                        keep_base=keep_base, base=base)
+        table = collect_scores(
+            root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir, progress=bar.update, fusion_path=params_path
+        )
+    result = fit_fusion(
+        table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, keep_base=keep_base, base=base
+    )
     paths = result.write(output)
     click.echo(result.format_text(), nl=False)
     if not quiet:
-        _err(f"interview-guard: fusion parameters written to {paths['fusion']} "
-             f"(metrics: {paths['report']}, reliability plot: {paths['reliability']})")
+        _err(
+            f"interview-guard: fusion parameters written to {paths['fusion']} "
+            f"(metrics: {paths['report']}, reliability plot: {paths['reliability']})"
+        )
 
 
 @main.command("analyzers")
 @_handle_errors
 def list_analyzers() -> None:
     """List the registered analyzers, what each needs, and its parameters."""
-    from .analyzers import registry
+    from interview_guard.analyzers import registry
 
     for name, cls in registry().items():
         needs = ", ".join(sorted(s.value for s in cls.requires))
@@ -322,29 +551,62 @@ def list_analyzers() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; on anything but loopback set a token (docs/web.md).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; on anything but loopback set a token (docs/web.md).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default="interview-guard-data", show_default=True,
-              envvar="INTERVIEW_GUARD_DATA", help="Uploads, reports and the jobs database [env: INTERVIEW_GUARD_DATA].")
-@click.option("--token", default=None, envvar="INTERVIEW_GUARD_TOKEN",
-              help="Access token: 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN "
-                   "[env: INTERVIEW_GUARD_TOKEN].")
-@click.option("--max-upload-mb", type=click.IntRange(1, 1 << 20), default=1024, show_default=True,
-              help="Largest upload (video + keystroke log + session.json) in MB.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Scans running at the same time (one process each).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default="interview-guard-data",
+    show_default=True,
+    envvar="INTERVIEW_GUARD_DATA",
+    help="Uploads, reports and the jobs database [env: INTERVIEW_GUARD_DATA].",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="INTERVIEW_GUARD_TOKEN",
+    help="Access token: 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN "
+    "[env: INTERVIEW_GUARD_TOKEN].",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 1 << 20),
+    default=1024,
+    show_default=True,
+    help="Largest upload (video + keystroke log + session.json) in MB.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Scans running at the same time (one process each).",
+)
 @click.option("--scan-timeout", type=click.FloatRange(1.0), default=None, help="Stop a scan after this many seconds.")
 @_handle_errors
-def serve(host: str, port: int, data_dir: str, token: str | None, max_upload_mb: int, jobs: int,
-          scan_timeout: float | None) -> None:
+def serve(
+    host: str, port: int, data_dir: str, token: str | None, max_upload_mb: int, jobs: int, scan_timeout: float | None
+) -> None:
     """Serve the upload page: drop a recording in a browser, follow the scan, read the report."""
     try:
-        from .web.app import run_server  # FastAPI and uvicorn load only here
+        from interview_guard.web.app import run_server  # FastAPI and uvicorn load only here
     except ImportError as exc:  # pragma: no cover - a broken install
         raise click.ClickException(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
-    run_server(host=host, port=port, data_dir=data_dir, token=token or None, max_upload_bytes=max_upload_mb << 20,
-               workers=jobs, job_timeout_s=scan_timeout)
+    run_server(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        token=token or None,
+        max_upload_bytes=max_upload_mb << 20,
+        workers=jobs,
+        job_timeout_s=scan_timeout,
+    )
 
 
 def format_summary(summary_csv) -> str:
@@ -353,8 +615,15 @@ def format_summary(summary_csv) -> str:
 
     with open(summary_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    cols = [("rank", "#"), ("session", "session"), ("risk_score", "risk"), ("band", "band"), ("status", "status"),
-            ("modalities", "modalities"), ("error", "error")]
+    cols = [
+        ("rank", "#"),
+        ("session", "session"),
+        ("risk_score", "risk"),
+        ("band", "band"),
+        ("status", "status"),
+        ("modalities", "modalities"),
+        ("error", "error"),
+    ]
     table = [[h for _, h in cols]] + [[(r.get(c) or "")[:70] for c, _ in cols] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
     return "".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n" for row in table)
@@ -378,15 +647,23 @@ def format_text(report) -> str:
     mods = s.get("modalities", {})
     present = [m for m, v in mods.items() if v]
     absent = [m for m, v in mods.items() if not v]
-    lines.append(f"  Modalities: {', '.join(present) or 'none'}" + (f"; absent, not checked: {', '.join(absent)}" if absent else ""))
+    lines.append(
+        f"  Modalities: {', '.join(present) or 'none'}"
+        + (f"; absent, not checked: {', '.join(absent)}" if absent else "")
+    )
     for name, r in report.analyzers.items():
         if r.status.value == "ok":
-            lines.append(f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})" + (f" - {r.reason}" if r.reason else ""))
+            lines.append(
+                f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})"
+                + (f" - {r.reason}" if r.reason else "")
+            )
         else:
             lines.append(f"  {name}: {r.status.value} - {r.reason}")
         shown = [ev for ev in r.evidence if ev.score >= TEXT_EVIDENCE_MIN_SCORE]
         if len(shown) < len(r.evidence):
-            lines.append(f"    ({len(r.evidence) - len(shown)} minor finding(s) below {TEXT_EVIDENCE_MIN_SCORE} not shown; see the JSON report)")
+            lines.append(
+                f"    ({len(r.evidence) - len(shown)} minor finding(s) below {TEXT_EVIDENCE_MIN_SCORE} not shown; see the JSON report)"
+            )
         for ev in shown:
             lines.append(
                 textwrap.fill(

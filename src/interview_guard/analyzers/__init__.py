@@ -7,7 +7,7 @@ list or construct analyzers.
 
 from __future__ import annotations
 
-from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 
 __all__ = [
     "Analyzer",
@@ -24,10 +24,10 @@ __all__ = [
 
 def registry() -> dict[str, type[Analyzer]]:
     """Every registered analyzer class, by name, in report order."""
-    from .acoustic_keystroke import AcousticKeystroke
-    from .av_sync import AVSync
-    from .face_occlusion import FaceOcclusion
-    from .keystroke_relay import KeystrokeRelay
+    from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
+    from interview_guard.analyzers.av_sync import AVSync
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
 
     classes = [FaceOcclusion, AVSync, KeystrokeRelay, AcousticKeystroke]
     return {cls.name: cls for cls in classes}
@@ -35,7 +35,7 @@ def registry() -> dict[str, type[Analyzer]]:
 
 def create(name: str, **params) -> Analyzer:
     """An analyzer instance by name."""
-    from ..errors import ParameterError
+    from interview_guard.errors import ParameterError
 
     reg = registry()
     if name not in reg:

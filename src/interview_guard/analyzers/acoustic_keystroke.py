@@ -15,7 +15,7 @@ spread that time by a few milliseconds). A relay breaks this in two ways:
   heard; or clicks are heard while the log is idle (typing elsewhere).
 
 The analyzer detects click onsets (short broadband transients above 2 kHz:
-:func:`~interview_guard.audio_features.click_onsets`), finds the lag at
+:func:`~interview_guard.signals.audio_features.click_onsets`), finds the lag at
 which clicks and logged key-downs coincide (the keystroke clock's offset
 against the recording: searched over the whole session when the clocks are
 not known to be aligned, over +-1 s when they are), follows a slowly
@@ -32,7 +32,7 @@ drifting offset, matches each key to its click and measures:
 ``clicks_without_keys``
     trains of keyboard-like clicks while the log is idle.
 
-Maths in :mod:`interview_guard.audio_features`; rationale and measured
+Maths in :mod:`interview_guard.signals.audio_features`; rationale and measured
 numbers in ``docs/audio-analyzers.md``.
 """
 
@@ -42,11 +42,11 @@ import math
 
 import numpy as np
 
-from .. import audio_features as af
-from .. import keystroke_timing as kt
-from ..keystroke_log import UP
-from ..tracks import Stream, Tracks
-from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.signals import audio_features as af
+from interview_guard.signals import keystroke_timing as kt
+from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.keystrokes import UP
 
 __all__ = ["AcousticKeystroke"]
 
@@ -77,13 +77,17 @@ class AcousticKeystroke(Analyzer):
         "full_confidence_keys": Param(300, 20, 1e7, "matched key presses for full confidence"),
         "click_low_hz": Param(2000.0, 500.0, 7000.0, "high-pass edge of the click band (Hz)"),
         "click_rise_db": Param(10.0, 3.0, 40.0, "least rise of a click over the preceding 3-15 ms (dB)"),
-        "aligned_search_ms": Param(1000.0, 50.0, 10000.0, "offset searched either way when the clocks are aligned (ms)"),
+        "aligned_search_ms": Param(
+            1000.0, 50.0, 10000.0, "offset searched either way when the clocks are aligned (ms)"
+        ),
         "max_search_s": Param(7200.0, 1.0, 86400.0, "largest offset searched when the clocks are not aligned (s)"),
         "min_peak_ratio": Param(2.5, 1.1, 50.0, "coincidence peak over the best chance alignment to accept an offset"),
         "match_ms": Param(60.0, 10.0, 300.0, "a click within this of a key's expected time is its match (ms)"),
         "track_window_s": Param(30.0, 5.0, 600.0, "half-window of the running offset that follows clock drift (s)"),
         "spread_at_half_ms": Param(6.0, 1.0, 100.0, "click-to-key lag spread (sd of the core) scoring 0.5"),
-        "lag_at_half_ms": Param(60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5"),
+        "lag_at_half_ms": Param(
+            60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5"
+        ),
         "no_sound_score": Param(0.6, 0.0, 1.0, "score when keys are logged and no click lines up with them"),
         "idle_gap_s": Param(1.5, 0.2, 10.0, "no logged key event within this of a click: the log is idle there"),
         "idle_train_clicks": Param(8, 3, 1000, "least clicks in a train (gaps <= 1 s) heard while the log is idle"),
@@ -144,9 +148,14 @@ class AcousticKeystroke(Analyzer):
         result = self._with_offset(tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1)
         if note:
             result = AnalyzerResult(
-                name=result.name, status=result.status, score=result.score, confidence=result.confidence,
-                reason="; ".join(x for x in (note, result.reason) if x), evidence=result.evidence,
-                windows=result.windows, metrics=dict(result.metrics, clock_note=note),
+                name=result.name,
+                status=result.status,
+                score=result.score,
+                confidence=result.confidence,
+                reason="; ".join(x for x in (note, result.reason) if x),
+                evidence=result.evidence,
+                windows=result.windows,
+                metrics=dict(result.metrics, clock_note=note),
             )
         return result
 
@@ -178,7 +187,7 @@ class AcousticKeystroke(Analyzer):
         return found
 
     def _peak(self, key_ms, c_ms, lo, hi) -> dict:
-        """:func:`~interview_guard.audio_features.find_event_offset`, and whether its peak is accepted."""
+        """:func:`~interview_guard.signals.audio_features.find_event_offset`, and whether its peak is accepted."""
         found = af.find_event_offset(a_ms=key_ms, b_ms=c_ms, lo_ms=lo, hi_ms=hi)
         enough = (found["peak"] - found["median"]) >= max(8.0, 0.1 * key_ms.size)
         found["accepted"] = bool(found["ratio"] >= self.min_peak_ratio and enough)
@@ -252,7 +261,10 @@ class AcousticKeystroke(Analyzer):
         dur = tracks.duration_s
         scale = found["scale_ms"]
         d0, _ = af.refine_offset(
-            a_ms=key_ms, b_ms=c_ms, guess_ms=found["offset_ms"], half_width_ms=max(10.0, 2.0 * scale),
+            a_ms=key_ms,
+            b_ms=c_ms,
+            guess_ms=found["offset_ms"],
+            half_width_ms=max(10.0, 2.0 * scale),
             bandwidth_ms=max(1.5, scale / 2.0),
         )
         # only keys whose click would fall inside the audio can be heard
@@ -269,13 +281,19 @@ class AcousticKeystroke(Analyzer):
         # each key's probability that its nearest click is its own (not a chance sound in the window)
         heard_p = np.zeros(key_ms.size)
         if core["n"] and math.isfinite(core["mean"]):
-            g = core["weight"] * np.exp(-0.5 * ((res[ok] - core["mean"]) / max(sd, 0.5)) ** 2) / (max(sd, 0.5) * math.sqrt(2 * math.pi))
+            g = (
+                core["weight"]
+                * np.exp(-0.5 * ((res[ok] - core["mean"]) / max(sd, 0.5)) ** 2)
+                / (max(sd, 0.5) * math.sqrt(2 * math.pi))
+            )
             heard_p[ok] = g / (g + (1.0 - core["weight"]) / (2.0 * tol))
         n_match = int(round(float(heard_p.sum())))
         sure = heard_p >= 0.5
         # lower 95 % bound of the sd (chi-square, approximately): few matches cannot make a large spread
         sd_low = sd * max(0.0, 1.0 - 1.645 / math.sqrt(max(2.0 * n_core, 1.0)))
-        s_jitter = _logistic((sd_low - self.spread_at_half_ms) / (0.15 * self.spread_at_half_ms)) if n_core >= 10 else 0.0
+        s_jitter = (
+            _logistic((sd_low - self.spread_at_half_ms) / (0.15 * self.spread_at_half_ms)) if n_core >= 10 else 0.0
+        )
         # heavy tail: matches beyond 3x the genuine spread, above what chance sounds put there
         far = 3.0 * self.spread_at_half_ms
         if core["n"] and far < tol:
@@ -376,8 +394,13 @@ class AcousticKeystroke(Analyzer):
                     ),
                     details={
                         "stretches": [
-                            {"start_s": round(float(edges[i]), 1), "end_s": round(float(edges[i + 1]), 1),
-                             "keys": int(n_w[i]), "matched": int(m_w[i]), "surprise_log10": round(float(miss_sur[i]), 2)}
+                            {
+                                "start_s": round(float(edges[i]), 1),
+                                "end_s": round(float(edges[i + 1]), 1),
+                                "keys": int(n_w[i]),
+                                "matched": int(m_w[i]),
+                                "surprise_log10": round(float(miss_sur[i]), 2),
+                            }
                             for i in bad[:12]
                         ],
                         "session_match_rate": round(rate, 3),
@@ -391,7 +414,8 @@ class AcousticKeystroke(Analyzer):
         c_log = c_ms - loc_c
         j = np.searchsorted(ev_ms, c_log)
         near = np.minimum(
-            np.abs(c_log - ev_ms[np.clip(j - 1, 0, ev_ms.size - 1)]), np.abs(ev_ms[np.clip(j, 0, ev_ms.size - 1)] - c_log)
+            np.abs(c_log - ev_ms[np.clip(j - 1, 0, ev_ms.size - 1)]),
+            np.abs(ev_ms[np.clip(j, 0, ev_ms.size - 1)] - c_log),
         )
         matched_rise = c_rise[idx[sure]] if sure.any() else np.zeros(0)
         rise_thr = float(np.percentile(matched_rise, 20)) if matched_rise.size >= 10 else self.click_rise_db
@@ -418,8 +442,11 @@ class AcousticKeystroke(Analyzer):
                     details={
                         "clicks": n_idle,
                         "trains": [
-                            {"start_s": round(float(ci[a] / 1000.0), 2), "end_s": round(float(ci[b - 1] / 1000.0), 2),
-                             "clicks": int(b - a)}
+                            {
+                                "start_s": round(float(ci[a] / 1000.0), 2),
+                                "end_s": round(float(ci[b - 1] / 1000.0), 2),
+                                "clicks": int(b - a),
+                            }
                             for a, b in trains[:12]
                         ],
                         "rise_threshold_db": round(rise_thr, 1),

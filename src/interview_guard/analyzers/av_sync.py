@@ -25,7 +25,7 @@ the 300-3400 Hz band) over sliding windows and measures:
 
 Only windows with speech (energy above the running noise floor) and a face
 are scored, so silence and absence are not evidence. Maths in
-:mod:`interview_guard.audio_features`; measured numbers in
+:mod:`interview_guard.signals.audio_features`; measured numbers in
 ``docs/audio-analyzers.md``.
 """
 
@@ -36,9 +36,9 @@ import math
 
 import numpy as np
 
-from .. import audio_features as af
-from ..tracks import Stream, Tracks
-from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.signals import audio_features as af
+from interview_guard.tracks import Stream, Tracks
 
 __all__ = ["AVSync", "mouth_signal"]
 
@@ -129,21 +129,28 @@ class AVSync(Analyzer):
         "grid_ms": Param(10.0, 2.0, 40.0, "common time grid of the two signals (ms)"),
         "min_speech_s": Param(3.0, 0.5, 600.0, "less speech with a visible face than this: skipped"),
         "full_confidence_speech_s": Param(60.0, 5.0, 3600.0, "speech with a face for full confidence (s)"),
-        "evidence_speech_s": Param(20.0, 1.0, 3600.0,
-                                   "with less speech than this the scores shrink towards prior_score (sqrt of the share)"),
+        "evidence_speech_s": Param(
+            20.0, 1.0, 3600.0, "with less speech than this the scores shrink towards prior_score (sqrt of the share)"
+        ),
         "prior_score": Param(0.15, 0.0, 0.5, "score a session with almost no usable speech gets"),
         "min_window_speech": Param(0.3, 0.05, 1.0, "share of a window that must be speech to score it"),
         "min_window_face": Param(0.7, 0.1, 1.0, "share of a window that must have a face to score it"),
         "speech_margin_db": Param(12.0, 3.0, 40.0, "speech: this far above the running noise floor (dB)"),
         "audio_early_ms": Param(45.0, 0.0, 500.0, "tolerated audio lead (ms; offset below minus this is flagged)"),
         "audio_late_ms": Param(125.0, 0.0, 1000.0, "tolerated audio lag (ms)"),
-        "reference_lag_ms": Param(40.0, -200.0, 200.0, "lag by which the lips lead the voice on in-sync video (subtracted)"),
-        "confident_peak": Param(0.15, 0.0, 1.0, "window confidence (peak minus median correlation) to trust its offset"),
+        "reference_lag_ms": Param(
+            40.0, -200.0, 200.0, "lag by which the lips lead the voice on in-sync video (subtracted)"
+        ),
+        "confident_peak": Param(
+            0.15, 0.0, 1.0, "window confidence (peak minus median correlation) to trust its offset"
+        ),
         "surrogates": Param(16, 4, 64, "audio shifted this many times far away for the chance level"),
         "sync_z_per_window": Param(1.5, 0.5, 5.0, "z over the surrogates genuine speech reaches per window of speech"),
         "sync_z_max": Param(6.0, 2.0, 20.0, "cap of the expected z (a z this high is sync whatever the length)"),
         "offset_sd_ms": Param(100.0, 10.0, 500.0, "spread of one window's offset on genuine video (uncertainty floor)"),
-        "follow_corr": Param(0.1, -1.0, 1.0, "a window whose correlation at the session offset is below this does not follow"),
+        "follow_corr": Param(
+            0.1, -1.0, 1.0, "a window whose correlation at the session offset is below this does not follow"
+        ),
         "drift_at_half_ms": Param(100.0, 10.0, 2000.0, "offset change over the session scoring 0.5"),
         "report_window_s": Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)"),
     }
@@ -281,7 +288,11 @@ class AVSync(Analyzer):
         if math.isfinite(sync_z):
             l_none = _norm_pdf(sync_z)
             sd_sync = 1.0 + 0.15 * z_exp
-            l_sync = _norm_pdf((sync_z - z_exp) / sd_sync) / sd_sync if sync_z < z_exp else 1.0 / sd_sync / math.sqrt(2 * math.pi)
+            l_sync = (
+                _norm_pdf((sync_z - z_exp) / sd_sync) / sd_sync
+                if sync_z < z_exp
+                else 1.0 / sd_sync / math.sqrt(2 * math.pi)
+            )
             s_sync = l_none / (l_none + l_sync)
         else:
             s_sync = 0.5
@@ -358,9 +369,7 @@ class AVSync(Analyzer):
                     "expected_z_if_in_sync": round(z_exp, 2),
                     "not_following_share": round(not_follow_share, 4),
                     "follow_corr": self.follow_corr,
-                    "examples_not_following_s": [
-                        round(float(grid[s] + wlen * step / 2), 2) for s in st[~follow][:12]
-                    ],
+                    "examples_not_following_s": [round(float(grid[s] + wlen * step / 2), 2) for s in st[~follow][:12]],
                 },
             )
         )
@@ -497,7 +506,7 @@ class AVSync(Analyzer):
         }
 
     def _report_windows(self, duration_s, grid, st, wlen, step, w_off, at_off, wts, se, lo, hi, p_sync):
-        from ..keystroke_timing import window_edges  # noqa: PLC0415
+        from interview_guard.signals.keystroke_timing import window_edges  # noqa: PLC0415
 
         dur = duration_s if duration_s > 0 else float(grid[-1])
         edges = window_edges(duration_s=dur, window_s=self.report_window_s)

@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import InterviewGuardError, ParameterError
-from ..tracks import Stream, Tracks
+from interview_guard.errors import InterviewGuardError, ParameterError
+from interview_guard.tracks import Stream, Tracks
 
 __all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer"]
 
@@ -78,7 +78,7 @@ class Evidence:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Evidence":
+    def from_dict(cls, d: dict) -> Evidence:
         return cls(
             analyzer=d["analyzer"],
             kind=d["kind"],
@@ -108,8 +108,13 @@ class WindowScore:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WindowScore":
-        return cls(float(d["start_s"]), float(d["end_s"]), None if d["score"] is None else float(d["score"]), int(d.get("n", 0)))
+    def from_dict(cls, d: dict) -> WindowScore:
+        return cls(
+            float(d["start_s"]),
+            float(d["end_s"]),
+            None if d["score"] is None else float(d["score"]),
+            int(d.get("n", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -131,11 +136,11 @@ class AnalyzerResult:
     metrics: dict = field(default_factory=dict)
 
     @classmethod
-    def skipped(cls, name: str, reason: str) -> "AnalyzerResult":
+    def skipped(cls, name: str, reason: str) -> AnalyzerResult:
         return cls(name=name, status=Status.SKIPPED, reason=reason)
 
     @classmethod
-    def failed(cls, name: str, reason: str) -> "AnalyzerResult":
+    def failed(cls, name: str, reason: str) -> AnalyzerResult:
         return cls(name=name, status=Status.FAILED, reason=reason)
 
     def to_dict(self) -> dict:
@@ -150,7 +155,7 @@ class AnalyzerResult:
         }
 
     @classmethod
-    def from_dict(cls, name: str, d: dict) -> "AnalyzerResult":
+    def from_dict(cls, name: str, d: dict) -> AnalyzerResult:
         return cls(
             name=name,
             status=Status(d["status"]),

@@ -4,7 +4,7 @@ A real-time face swap is trained on unoccluded faces. When the candidate
 waves a hand in front of the face (the FBI's advice to interviewers), a real
 face disappears behind the hand; a swap paints its face over the hand, drops
 out or jumps. This analyzer finds the occlusion events in the face and hand
-tracks (:mod:`interview_guard.occlusion`) and scores each by what a swap gets
+tracks (:mod:`interview_guard.signals.occlusion`) and scores each by what a swap gets
 wrong; rationale and per-clip numbers in ``docs/face-occlusion.md``.
 
 Where ``session.json`` logs hand-wave challenges, each is checked: an
@@ -21,9 +21,9 @@ import dataclasses
 
 import numpy as np
 
-from .. import occlusion as occ
-from ..tracks import Stream, Tracks
-from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.signals import occlusion as occ
+from interview_guard.tracks import Stream, Tracks
 
 __all__ = ["FaceOcclusion"]
 
@@ -45,10 +45,19 @@ class FaceOcclusion(Analyzer):
         "near_faces": Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face"),
         "lost_window_s": Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded"),
         "merge_gap_s": Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event"),
-        "challenge_window_s": Param(10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it"),
+        "challenge_window_s": Param(
+            10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it"
+        ),
         "missed_challenge_score": Param(0.6, 0.0, 1.0, "score of a requested hand wave that never happened"),
-        "unverified_challenge_score": Param(0.15, 0.0, 1.0, "score of a requested hand wave seen in the face pixels but with no tracked hand"),
-        "disturbance_z": Param(6.0, 1.0, 100.0, "face-crop change (robust z against the clip's own frame-to-frame change) that counts as covered"),
+        "unverified_challenge_score": Param(
+            0.15, 0.0, 1.0, "score of a requested hand wave seen in the face pixels but with no tracked hand"
+        ),
+        "disturbance_z": Param(
+            6.0,
+            1.0,
+            100.0,
+            "face-crop change (robust z against the clip's own frame-to-frame change) that counts as covered",
+        ),
         "min_face_frames": Param(5, 1, 1e6, "fewer analysed frames with a face: skipped"),
         "window_s": Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)"),
     }
@@ -65,18 +74,41 @@ class FaceOcclusion(Analyzer):
         w, h = face.frame_size if face.frame_size and face.frame_size[1] else (1, 1)
         aspect = float(w) / float(h)
         pixels = tracks.extra.get("pixels")
-        pix = None if pixels is None else {k: getattr(pixels, k) for k in ("face_crop", "ring_motion", "inner_motion", "bg_motion") if hasattr(pixels, k)}
+        pix = (
+            None
+            if pixels is None
+            else {
+                k: getattr(pixels, k)
+                for k in ("face_crop", "ring_motion", "inner_motion", "bg_motion")
+                if hasattr(pixels, k)
+            }
+        )
         t = face.t_s
         overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
         near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=aspect)
         events = occ.find_occlusion_events(
-            t_s=t, overlap=overlap, near=near, hand_count=hands.count, min_overlap=self.min_overlap,
-            near_faces=self.near_faces, lost_window_s=self.lost_window_s, merge_gap_s=self.merge_gap_s,
+            t_s=t,
+            overlap=overlap,
+            near=near,
+            hand_count=hands.count,
+            min_overlap=self.min_overlap,
+            near_faces=self.near_faces,
+            lost_window_s=self.lost_window_s,
+            merge_gap_s=self.merge_gap_s,
         )
         for k, ev in enumerate(events):
-            occ.measure_event(ev, t_s=t, face_present=face.present, face_landmarks=face.landmarks,
-                              hand_landmarks=hands.landmarks, hand_count=hands.count, overlap=overlap,
-                              aspect=aspect, pixels=pix, rng_seed=k)
+            occ.measure_event(
+                ev,
+                t_s=t,
+                face_present=face.present,
+                face_landmarks=face.landmarks,
+                hand_landmarks=hands.landmarks,
+                hand_count=hands.count,
+                overlap=overlap,
+                aspect=aspect,
+                pixels=pix,
+                rng_seed=k,
+            )
         key_times = sorted(tracks.extra.get("keyframes", {}) or {})
         evidence = []
         dur = tracks.duration_s
@@ -85,68 +117,115 @@ class FaceOcclusion(Analyzer):
             worst = max(ev.scores, key=ev.scores.get) if ev.scores else None
             if worst is not None and ev.scores[worst] >= 0.5:
                 why = _WHAT[worst]
-                summary = (f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
-                           f"{why} (score {ev.scores[worst]:.2f})")
+                summary = (
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
+                    f"{why} (score {ev.scores[worst]:.2f})"
+                )
             else:
-                summary = (f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
-                           "the face behaved as a real face does (hand visible while crossing, shape kept)")
-            details = {**ev.measurements, "scores": ev.scores,
-                       "key_frame_times": _key_frames(key_times, ev.start_s, ev.end_s)}
-            evidence.append(Evidence(self.name, "occlusion_event", min(ev.start_s, dur), min(ev.end_s, dur), s, summary, details))
+                summary = (
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
+                    "the face behaved as a real face does (hand visible while crossing, shape kept)"
+                )
+            details = {
+                **ev.measurements,
+                "scores": ev.scores,
+                "key_frame_times": _key_frames(key_times, ev.start_s, ev.end_s),
+            }
+            evidence.append(
+                Evidence(self.name, "occlusion_event", min(ev.start_s, dur), min(ev.end_s, dur), s, summary, details)
+            )
 
         # logged hand-wave requests
         for ch in tracks.metadata.challenges:
             if ch.kind not in ("hand_wave", "hand_over_face", "occlusion"):
                 continue
-            near_ev = [ev for ev in events if ev.start_s - self.challenge_window_s <= ch.t_s <= ev.end_s + self.challenge_window_s]
+            near_ev = [
+                ev
+                for ev in events
+                if ev.start_s - self.challenge_window_s <= ch.t_s <= ev.end_s + self.challenge_window_s
+            ]
             t0 = min(max(ch.t_s, 0.0), dur)
             if near_ev:
                 ev = max(near_ev, key=lambda e: e.score)
-                evidence.append(Evidence(
-                    self.name, "challenge_answered", t0, min(max(ev.end_s, t0), dur), ev.score,
-                    f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
-                    {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
-                ))
+                evidence.append(
+                    Evidence(
+                        self.name,
+                        "challenge_answered",
+                        t0,
+                        min(max(ev.end_s, t0), dur),
+                        ev.score,
+                        f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
+                        {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
+                    )
+                )
             elif not _response_recorded(t, ch.t_s, self.challenge_window_s):
                 # the request is outside the analysed video, or the video ends before a hand could answer it
-                evidence.append(Evidence(
-                    self.name, "challenge_not_recorded", t0, min(t0 + self.challenge_window_s, dur), 0.3,
-                    f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
-                    f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s after the request "
-                    "to check the test",
-                    {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
-                ))
+                evidence.append(
+                    Evidence(
+                        self.name,
+                        "challenge_not_recorded",
+                        t0,
+                        min(t0 + self.challenge_window_s, dur),
+                        0.3,
+                        f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
+                        f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s after the request "
+                        "to check the test",
+                        {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
+                    )
+                )
             else:
                 # no tracked hand answered: did something cross the face region all the same (a hand the
                 # hand landmarker missed: blur, a partial hand, an odd pose)?
                 dist = None
                 if pix is not None and "face_crop" in pix:
-                    dist = occ.face_region_disturbance(pix["face_crop"], t, face.present, t_from=ch.t_s,
-                                                       t_to=ch.t_s + self.challenge_window_s,
-                                                       min_z=self.disturbance_z)
+                    dist = occ.face_region_disturbance(
+                        pix["face_crop"],
+                        t,
+                        face.present,
+                        t_from=ch.t_s,
+                        t_to=ch.t_s + self.challenge_window_s,
+                        min_z=self.disturbance_z,
+                    )
                 details = {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s, "face_region": dist}
                 t1 = min(t0 + self.challenge_window_s, dur)
                 if dist is not None and dist["disturbed"]:
                     a, b = dist.get("first_s", ch.t_s), dist.get("last_s", ch.t_s)
-                    ratio = (dist["baseline_change"] + dist["baseline_spread"] * (dist["peak_change_z"] or 0.0)) / max(dist["baseline_change"], 1e-6)
-                    evidence.append(Evidence(
-                        self.name, "challenge_unverified", t0, t1, self.unverified_challenge_score,
-                        f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered the face "
-                        f"region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own frame-to-frame "
-                        "change, then back to the face): a hand-like occlusion seen in the pixels but not tracked, "
-                        "so the swap test could not be judged",
-                        details,
-                    ))
+                    ratio = (dist["baseline_change"] + dist["baseline_spread"] * (dist["peak_change_z"] or 0.0)) / max(
+                        dist["baseline_change"], 1e-6
+                    )
+                    evidence.append(
+                        Evidence(
+                            self.name,
+                            "challenge_unverified",
+                            t0,
+                            t1,
+                            self.unverified_challenge_score,
+                            f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered the face "
+                            f"region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own frame-to-frame "
+                            "change, then back to the face): a hand-like occlusion seen in the pixels but not tracked, "
+                            "so the swap test could not be judged",
+                            details,
+                        )
+                    )
                 else:
-                    why = ("the face region stayed undisturbed: either the request was ignored, or a face swap "
-                           "painted its face over the hand (the failure this test looks for)"
-                           if dist is not None and "baseline_change" in dist else "no pixel check of the face region was possible")
-                    evidence.append(Evidence(
-                        self.name, "challenge_not_performed", t0, t1, self.missed_challenge_score,
-                        f"hand wave requested at {ch.t_s:.1f} s, but no hand crossed the face within "
-                        f"{self.challenge_window_s:.0f} s; {why}",
-                        details,
-                    ))
+                    why = (
+                        "the face region stayed undisturbed: either the request was ignored, or a face swap "
+                        "painted its face over the hand (the failure this test looks for)"
+                        if dist is not None and "baseline_change" in dist
+                        else "no pixel check of the face region was possible"
+                    )
+                    evidence.append(
+                        Evidence(
+                            self.name,
+                            "challenge_not_performed",
+                            t0,
+                            t1,
+                            self.missed_challenge_score,
+                            f"hand wave requested at {ch.t_s:.1f} s, but no hand crossed the face within "
+                            f"{self.challenge_window_s:.0f} s; {why}",
+                            details,
+                        )
+                    )
 
         ev_scores = sorted((e.score for e in evidence), reverse=True)
         if ev_scores:
@@ -165,8 +244,10 @@ class FaceOcclusion(Analyzer):
             confidence = max(confidence, 0.5)
         elif not events and any(e.kind == "challenge_unverified" for e in evidence):
             confidence = 0.2
-            reason = ("a hand-wave request was answered by something covering the face that the hand landmarker "
-                      "did not track: the hand-over-face test could not be judged")
+            reason = (
+                "a hand-wave request was answered by something covering the face that the hand landmarker "
+                "did not track: the hand-over-face test could not be judged"
+            )
         windows = _windows(dur, self.window_s, t, face.present, events)
         metrics = {
             "analysed_frames": int(len(face)),
@@ -178,15 +259,20 @@ class FaceOcclusion(Analyzer):
             "pixel_checks": pix is not None and "face_crop" in (pix or {}),
         }
         return AnalyzerResult(
-            name=self.name, status=Status.OK, score=float(np.clip(score, 0.0, 1.0)), confidence=confidence,
-            reason=reason, evidence=tuple(sorted(evidence, key=lambda e: (-e.score, e.start_s))),
-            windows=windows, metrics=metrics,
+            name=self.name,
+            status=Status.OK,
+            score=float(np.clip(score, 0.0, 1.0)),
+            confidence=confidence,
+            reason=reason,
+            evidence=tuple(sorted(evidence, key=lambda e: (-e.score, e.start_s))),
+            windows=windows,
+            metrics=metrics,
         )
 
 
 def _align(face, hands):
     """Hands resampled onto the face rows (nearest analysed frame within half a frame)."""
-    from ..video_tracks import HandTrack
+    from interview_guard.extract.video_tracks import HandTrack
 
     idx = np.searchsorted(hands.t_s, face.t_s)
     idx = np.clip(idx, 0, max(len(hands) - 1, 0))

@@ -2,7 +2,7 @@
 
 A worker abroad who types into a laptop in the hiring country over remote
 desktop or KVM-over-IP leaves timing fingerprints in the keystroke log. This
-analyzer measures them (maths in :mod:`interview_guard.keystroke_timing`,
+analyzer measures them (maths in :mod:`interview_guard.signals.keystroke_timing`,
 rationale and measured error rates in ``docs/keystroke-relay.md``):
 
 ``catch_up_bursts``
@@ -32,10 +32,10 @@ import math
 
 import numpy as np
 
-from .. import keystroke_timing as kt
-from ..keystroke_log import DOWN, UP
-from ..tracks import Stream, Tracks
-from .base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.signals import keystroke_timing as kt
+from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.keystrokes import DOWN, UP
 
 __all__ = ["KeystrokeRelay"]
 
@@ -145,7 +145,12 @@ class KeystrokeRelay(Analyzer):
         # shows several of the signs at once); the evidence items below keep
         # each sign's own count for the reader.
         inc_idx, inc_reasons = kt.relay_incidents(
-            t_ms=t, is_down=keys.kind == DOWN, key_id=keys.key_ids, tol_ms=tol, k_min=k_min, pause_ms=self.pause_ms,
+            t_ms=t,
+            is_down=keys.kind == DOWN,
+            key_id=keys.key_ids,
+            tol_ms=tol,
+            k_min=k_min,
+            pause_ms=self.pause_ms,
             hold_tol_ms=hold_tol if hold_enabled else None,
         )
         p_inc = self.p0_incident
@@ -170,7 +175,11 @@ class KeystrokeRelay(Analyzer):
         lag = kt.transport_lag(t_ms=presses.press_ms, recv_ms=presses.recv_press_ms) if keys.has_recv else None
         if lag is not None:
             s_jit = _logistic((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
-            s_med = _logistic((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms)) if lag["synced"] else 0.0
+            s_med = (
+                _logistic((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
+                if lag["synced"]
+                else 0.0
+            )
             scores["transport_lag"] = max(s_med, s_jit)
 
         score = 1.0 - float(np.prod([1.0 - s for s in scores.values()]))
@@ -193,7 +202,11 @@ class KeystrokeRelay(Analyzer):
             first, last = min(first_ev), max(last_ev)
             n_pause = int(pair_after.size)
             examples = [
-                {"t_s": round(float(t_s[s]), 3), "events": int(n), "gap_before_ms": None if not np.isfinite(gb) else round(float(gb), 1)}
+                {
+                    "t_s": round(float(t_s[s]), 3),
+                    "events": int(n),
+                    "gap_before_ms": None if not np.isfinite(gb) else round(float(gb), 1),
+                }
                 for s, n, gb in list(zip(g_start, g_size, gap_before))[:12]
             ]
             evidence.append(
@@ -309,8 +322,14 @@ class KeystrokeRelay(Analyzer):
                 )
             )
 
-        windows = self._windows(tracks.duration_s, t, presses=presses, incident_idx=inc_idx, p_inc=min(p_inc, 0.5),
-                                lag_enabled=lag is not None and lag["synced"])
+        windows = self._windows(
+            tracks.duration_s,
+            t,
+            presses=presses,
+            incident_idx=inc_idx,
+            p_inc=min(p_inc, 0.5),
+            lag_enabled=lag is not None and lag["synced"],
+        )
         digraph = kt.digraph_spread(press_ms=presses.press_ms, key_id=presses.key_id)
         corr = kt.correction_latency(press_ms=presses.press_ms, code=presses.code)
         holds_ok = holds[hold_known]
@@ -331,7 +350,9 @@ class KeystrokeRelay(Analyzer):
                 "by_rule": inc_reasons,
             },
             "send_tick": {"period_ms": round(tick_T, 3), "R": round(tick_R, 4)},
-            "transport_lag": None if lag is None else {k: (round(v, 2) if isinstance(v, float) else v) for k, v in lag.items()},
+            "transport_lag": None
+            if lag is None
+            else {k: (round(v, 2) if isinstance(v, float) else v) for k, v in lag.items()},
             "digraph_spread": digraph,
             "correction_latency_median_ms": None if corr.size == 0 else round(float(np.median(corr)), 1),
             "corrections": int(corr.size),
@@ -372,7 +393,9 @@ class KeystrokeRelay(Analyzer):
             for i in range(edges.size - 1):
                 vals = lag_ok[bounds[i] : bounds[i + 1]]
                 if vals.size >= 5:
-                    lag_score[i] = _logistic((float(np.median(vals)) - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
+                    lag_score[i] = _logistic(
+                        (float(np.median(vals)) - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms)
+                    )
         score = 1.0 - (1.0 - inc_score) * (1.0 - lag_score)
         out = [
             WindowScore(float(edges[i]), float(edges[i + 1]), None if n_dn[i] < 10 else float(score[i]), int(n_dn[i]))

@@ -38,10 +38,10 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from .._version import __version__
-from .jobs import Job, JobStore, Runner, new_job_id, valid_job_id
-from .worker import render_job_page
-from .uploads import ROLES, UploadError, UploadSink, validate_session_files
+from interview_guard._version import __version__
+from interview_guard.web.jobs import Job, JobStore, Runner, new_job_id, valid_job_id
+from interview_guard.web.uploads import ROLES, UploadError, UploadSink, validate_session_files
+from interview_guard.web.worker import render_job_page
 
 __all__ = ["create_app", "run_server", "DEFAULT_MAX_UPLOAD_BYTES", "COOKIE_NAME", "is_loopback"]
 
@@ -150,8 +150,14 @@ class GuardMiddleware:
                 return self._deny(401, "wrong access token", headers, path)
             rest = urlencode([(k, v) for k, v in query if k != "token"])
             resp = RedirectResponse(path + (f"?{rest}" if rest else ""), status_code=303)
-            resp.set_cookie(COOKIE_NAME, self.cookie, httponly=True, samesite="strict", path="/",
-                            secure=scope.get("scheme") == "https")
+            resp.set_cookie(
+                COOKIE_NAME,
+                self.cookie,
+                httponly=True,
+                samesite="strict",
+                path="/",
+                secure=scope.get("scheme") == "https",
+            )
             return resp
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer " and _token_ok(auth[7:].strip(), self.token):
@@ -218,14 +224,16 @@ code{font-size:13px}
 
 
 def _nav() -> str:
-    return ('<nav class="ig" id="ig-nav"><a class="brand" href="/">interview-guard</a>'
-            '<a href="/">New scan</a><a href="/jobs">All scans</a></nav>')
+    return (
+        '<nav class="ig" id="ig-nav"><a class="brand" href="/">interview-guard</a>'
+        '<a href="/">New scan</a><a href="/jobs">All scans</a></nav>'
+    )
 
 
 def _page(title: str, body: str, *, head: str = "") -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n{head}</head>\n<body>\n{_nav()}\n<main>\n{body}\n</main>\n"
         "</body>\n</html>\n"
     )
@@ -233,8 +241,11 @@ def _page(title: str, body: str, *, head: str = "") -> str:
 
 def _message_page(title: str, message: str, *, status: int | None = None) -> str:
     code = f'<p class="muted">HTTP {status}</p>' if status else ""
-    return _page(f"interview-guard: {title}", f'<section><h1>{_e(title)}</h1><p class="error" id="error-message">'
-                 f"{_e(message)}</p>{code}<p><a href=\"/\">Back to the upload page</a></p></section>")
+    return _page(
+        f"interview-guard: {title}",
+        f'<section><h1>{_e(title)}</h1><p class="error" id="error-message">'
+        f'{_e(message)}</p>{code}<p><a href="/">Back to the upload page</a></p></section>',
+    )
 
 
 def _fmt_time(iso: str | None) -> str:
@@ -267,8 +278,10 @@ def _jobs_table(jobs: list[Job]) -> str:
             f'<td class="status status-{_e(j.status)}">{_e(status)}</td><td class="num risk">{score}</td>'
             f'<td>{_band_html(j.band)}</td><td><a href="/jobs/{j.id}">open</a>{report}</td></tr>'
         )
-    return ('<table id="jobs"><thead><tr><th>Uploaded</th><th>Files</th><th>Status</th><th>Risk</th><th>Band</th>'
-            "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    return (
+        '<table id="jobs"><thead><tr><th>Uploaded</th><th>Files</th><th>Status</th><th>Risk</th><th>Band</th>'
+        "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
 
 
 _UPLOAD_JS = r"""
@@ -345,9 +358,9 @@ def _upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
       data-max-bytes="{max_bytes}" data-extensions="{_e(json.dumps(exts))}">
 <div id="drop-zone">Drop the recording here, with its keystroke log and session.json if you have them,<br>or choose the files below.</div>
 <div class="field"><label for="video">Recording (video)</label>
-<input type="file" id="video" name="video" accept="{_e(accept['video'])},video/*"></div>
+<input type="file" id="video" name="video" accept="{_e(accept["video"])},video/*"></div>
 <div class="field"><label for="keystrokes">Keystroke log (optional)</label>
-<input type="file" id="keystrokes" name="keystrokes" accept="{_e(accept['keystrokes'])}">
+<input type="file" id="keystrokes" name="keystrokes" accept="{_e(accept["keystrokes"])}">
 <div class="hint">keystrokes.jsonl or .csv as described in the session format</div></div>
 <div class="field"><label for="session">session.json (optional)</label>
 <input type="file" id="session" name="session" accept=".json,application/json">
@@ -355,7 +368,7 @@ def _upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
 <p><button type="submit" id="submit">Upload and scan</button></p>
 <progress id="upload-progress" max="100" value="0" hidden></progress>
 <p id="upload-status" role="status"></p>
-<p class="muted">Limit: {max_bytes / 1048576:.0f} MB per upload. Videos: {_e(', '.join(exts['video']))}.
+<p class="muted">Limit: {max_bytes / 1048576:.0f} MB per upload. Videos: {_e(", ".join(exts["video"]))}.
 The files stay on this server, in its data directory.</p>
 </form>
 </section>
@@ -397,7 +410,7 @@ def _job_progress_page(job: Job) -> str:
 <section id="job" data-job-id="{job.id}">
 <h1>Scanning {_e(_files_text(job))}</h1>
 <p>Status: <span id="job-status" class="status status-{_e(job.status)}">{_e(job.status)}</span>
-· stage: <span id="job-stage">{_e(job.stage or '')}</span> · <span id="job-percent">{pct}</span></p>
+· stage: <span id="job-stage">{_e(job.stage or "")}</span> · <span id="job-percent">{pct}</span></p>
 <progress id="scan-progress" max="100" value="{job.progress * 100:.0f}"></progress>
 <p class="muted">Uploaded {_e(_fmt_time(job.created))}. This page updates by itself; the report appears here when the scan is done.
 You can close it and come back: the scan goes on.</p>
@@ -412,14 +425,16 @@ def _job_ended_page(job: Job) -> str:
     title = "The scan failed" if job.status == "failed" else "The scan was interrupted"
     rerun = ""
     if job.session_dir.is_dir():
-        rerun = (f'<form method="post" action="/jobs/{job.id}/rerun"><button type="submit" id="rerun">Re-run the scan'
-                 "</button></form>")
+        rerun = (
+            f'<form method="post" action="/jobs/{job.id}/rerun"><button type="submit" id="rerun">Re-run the scan'
+            "</button></form>"
+        )
     body = f"""
 <section id="job" data-job-id="{job.id}">
 <h1>{_e(title)}</h1>
 <p>Files: {_e(_files_text(job))} · uploaded {_e(_fmt_time(job.created))} · status
 <span id="job-status" class="status status-{_e(job.status)}">{_e(job.status)}</span></p>
-<pre id="job-error">{_e(job.error or 'no message')}</pre>
+<pre id="job-error">{_e(job.error or "no message")}</pre>
 {rerun}
 </section>
 """
@@ -428,17 +443,20 @@ def _job_ended_page(job: Job) -> str:
 
 def _inject_nav(page: str, job: Job) -> str:
     """Put the server's navigation bar (and links to the raw report) at the top of a report page."""
-    nav = (f'<style>{_NAV_CSS}</style>' + _nav().replace(
-        "</nav>", f'<a href="/jobs/{job.id}/report.json" id="report-json-link">report.json</a></nav>'))
+    nav = f"<style>{_NAV_CSS}</style>" + _nav().replace(
+        "</nav>", f'<a href="/jobs/{job.id}/report.json" id="report-json-link">report.json</a></nav>'
+    )
     m = re.search(r"<body[^>]*>", page)
     if m is None:
         return nav + page
-    return page[: m.end()] + "\n" + nav + page[m.end():]
+    return page[: m.end()] + "\n" + nav + page[m.end() :]
 
 
-_NAV_CSS = ("nav.ig{background:#111827;color:#e5e7eb;font:14px/1.4 system-ui,sans-serif;padding:9px 20px}"
-            "nav.ig a{color:#e5e7eb;margin-right:18px;text-decoration:none}nav.ig a:hover{text-decoration:underline}"
-            "nav.ig .brand{font-weight:700;color:#fff}")
+_NAV_CSS = (
+    "nav.ig{background:#111827;color:#e5e7eb;font:14px/1.4 system-ui,sans-serif;padding:9px 20px}"
+    "nav.ig a{color:#e5e7eb;margin-right:18px;text-decoration:none}nav.ig a:hover{text-decoration:underline}"
+    "nav.ig .brand{font-weight:700;color:#fff}"
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -497,8 +515,9 @@ def create_app(
         finally:
             runner.stop()
 
-    app = FastAPI(title="interview-guard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="interview-guard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.store = store
     app.state.runner = runner
     app.state.recovered = recovered
@@ -534,8 +553,10 @@ def create_app(
     @app.get("/api/jobs")
     def api_jobs(limit: int = 200, offset: int = 0):
         limit = max(1, min(int(limit), 1000))
-        return {"jobs": [_api_job(j) for j in store.list(limit=limit, offset=max(0, int(offset)))],
-                "total": store.count()}
+        return {
+            "jobs": [_api_job(j) for j in store.list(limit=limit, offset=max(0, int(offset)))],
+            "total": store.count(),
+        }
 
     @app.get("/api/jobs/{job_id}")
     def api_job(job_id: str):
@@ -557,17 +578,25 @@ def create_app(
             return HTMLResponse(_job_ended_page(job))
         cached = job.job_dir / "report.html"
         page = None
-        if cached.is_file() and job.report_path is not None and cached.stat().st_mtime_ns >= job.report_path.stat().st_mtime_ns:
+        if (
+            cached.is_file()
+            and job.report_path is not None
+            and cached.stat().st_mtime_ns >= job.report_path.stat().st_mtime_ns
+        ):
             page = cached.read_text(encoding="utf-8")
         if page is None:
-            from ..atomic import atomic_write_text
-            from ..errors import InterviewGuardError
+            from interview_guard.atomic import atomic_write_text
+            from interview_guard.errors import InterviewGuardError
 
             try:
                 page = render_job_page(job)
             except InterviewGuardError as exc:  # report.json missing or unreadable
-                return HTMLResponse(_message_page("The report cannot be shown", str(exc).replace(str(store.data_dir), "DATA"),
-                                                  status=500), status_code=500)
+                return HTMLResponse(
+                    _message_page(
+                        "The report cannot be shown", str(exc).replace(str(store.data_dir), "DATA"), status=500
+                    ),
+                    status_code=500,
+                )
             atomic_write_text(cached, page)
         return HTMLResponse(_inject_nav(page, job))
 
@@ -575,7 +604,9 @@ def create_app(
     def rerun(job_id: str, request: Request):
         job = _job_or_404(job_id)
         if not store.requeue(job.id):
-            raise StarletteHTTPException(409, f"this scan is {job.status}; only failed or interrupted scans can be re-run")
+            raise StarletteHTTPException(
+                409, f"this scan is {job.status}; only failed or interrupted scans can be re-run"
+            )
         runner.notify()
         if _wants_json(request.headers, request.url.path):
             return JSONResponse({"id": job.id, "url": f"/jobs/{job.id}"})
@@ -596,8 +627,11 @@ def create_app(
                 return refuse(400, "bad Content-Length header")
             if int(length) > max_upload_bytes:
                 # Refused before a byte of the body is read.
-                return refuse(413, f"the upload ({int(length) / 1048576:.1f} MB) is larger than the limit of "
-                                   f"{max_upload_bytes / 1048576:.0f} MB")
+                return refuse(
+                    413,
+                    f"the upload ({int(length) / 1048576:.1f} MB) is larger than the limit of "
+                    f"{max_upload_bytes / 1048576:.0f} MB",
+                )
         job_id = new_job_id()
         tmp = store.tmp_dir / job_id
         (tmp / "input").mkdir(parents=True)
@@ -685,28 +719,49 @@ class _RedactToken(logging.Filter):
         return True
 
 
-def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir="interview-guard-data", token: str | None = None,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, workers: int = 1,
-               job_timeout_s: float | None = None) -> None:
+def run_server(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir="interview-guard-data",
+    token: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    workers: int = 1,
+    job_timeout_s: float | None = None,
+) -> None:
     """Serve the upload page with uvicorn until Ctrl-C (what ``interview-guard serve`` runs)."""
     import uvicorn
 
     loopback = is_loopback(host)
     if not loopback and not token:
-        print(f"interview-guard: warning: serving on {host} without an access token: anyone who can reach this "
-              "address can upload recordings and read every report (set --token or INTERVIEW_GUARD_TOKEN)",
-              file=sys.stderr)
+        print(
+            f"interview-guard: warning: serving on {host} without an access token: anyone who can reach this "
+            "address can upload recordings and read every report (set --token or INTERVIEW_GUARD_TOKEN)",
+            file=sys.stderr,
+        )
     allowed = set(_LOOPBACK_NAMES) if loopback else None
-    app = create_app(data_dir, token=token, max_upload_bytes=max_upload_bytes, workers=workers,
-                     allowed_hosts=allowed, job_timeout_s=job_timeout_s)
+    app = create_app(
+        data_dir,
+        token=token,
+        max_upload_bytes=max_upload_bytes,
+        workers=workers,
+        allowed_hosts=allowed,
+        job_timeout_s=job_timeout_s,
+    )
     rec = app.state.recovered
     if rec["interrupted"]:
-        print(f"interview-guard: {rec['interrupted']} scan(s) left running by the previous server marked interrupted",
-              file=sys.stderr)
+        print(
+            f"interview-guard: {rec['interrupted']} scan(s) left running by the previous server marked interrupted",
+            file=sys.stderr,
+        )
     if rec["queued"]:
         print(f"interview-guard: {rec['queued']} queued scan(s) will run now", file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
-    print(f"interview-guard: serving http://{shown}:{port}/ (data in {Path(data_dir).resolve()}"
-          + ("; access token required" if token else "") + ")", file=sys.stderr)
+    print(
+        f"interview-guard: serving http://{shown}:{port}/ (data in {Path(data_dir).resolve()}"
+        + ("; access token required" if token else "")
+        + ")",
+        file=sys.stderr,
+    )
     logging.getLogger("uvicorn.access").addFilter(_RedactToken())
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["Job", "JobStore", "Runner", "STATUSES", "valid_job_id", "new_job_id"]
@@ -74,7 +74,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def new_job_id() -> str:
@@ -240,8 +240,14 @@ class JobStore:
             db.execute(
                 "INSERT INTO jobs (id, created, updated, filenames, status, stage, progress, session_dir, frames_dir) "
                 "VALUES (?, ?, ?, ?, 'queued', 'queued', 0, ?, ?)",
-                (job_id, now, now, json.dumps(filenames, ensure_ascii=False),
-                 str((jd / "input").relative_to(self.data_dir)), str((jd / "frames").relative_to(self.data_dir))),
+                (
+                    job_id,
+                    now,
+                    now,
+                    json.dumps(filenames, ensure_ascii=False),
+                    str((jd / "input").relative_to(self.data_dir)),
+                    str((jd / "frames").relative_to(self.data_dir)),
+                ),
             )
         job = self.get(job_id)
         assert job is not None
@@ -284,7 +290,9 @@ class JobStore:
     def finish_done(self, job_id: str, attempt: int, report_path: Path, risk: float | None, band: str) -> bool:
         rel = str(Path(report_path).resolve().relative_to(self.data_dir))
         return self._update_running(
-            job_id, attempt, "status='done', stage='done', progress=1, report_path=?, risk=?, band=?, finished=?",
+            job_id,
+            attempt,
+            "status='done', stage='done', progress=1, report_path=?, risk=?, band=?, finished=?",
             (rel, risk, band, _now()),
         )
 
@@ -315,8 +323,15 @@ class Runner:
     interrupted.
     """
 
-    def __init__(self, store: JobStore, *, workers: int = 1, timeout_s: float | None = None,
-                 python: str = sys.executable, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        workers: int = 1,
+        timeout_s: float | None = None,
+        python: str = sys.executable,
+        poll_s: float = 1.0,
+    ) -> None:
         self.store = store
         self.workers = max(1, int(workers))
         self.timeout_s = timeout_s
@@ -368,7 +383,9 @@ class Runner:
             try:
                 self._run(job_id, attempt)
             except Exception as exc:  # the runner itself failed: record it, keep serving
-                self.store.finish_failed(job_id, attempt, f"internal error starting the scan: {exc.__class__.__name__}: {exc}")
+                self.store.finish_failed(
+                    job_id, attempt, f"internal error starting the scan: {exc.__class__.__name__}: {exc}"
+                )
 
     def _run(self, job_id: str, attempt: int) -> None:
         job_dir = self.store.job_dir(job_id)
@@ -418,8 +435,11 @@ class Runner:
             return
         tail = _last_line(log_path)
         how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
-        self.store.finish_failed(job_id, attempt, f"the scan process {how}" + (f": {tail}" if tail else "")
-                                 + " (details in scan.log in the job's directory)")
+        self.store.finish_failed(
+            job_id,
+            attempt,
+            f"the scan process {how}" + (f": {tail}" if tail else "") + " (details in scan.log in the job's directory)",
+        )
 
 
 _ERROR_LINE = re.compile(r"^(interview-guard worker: |[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b)")

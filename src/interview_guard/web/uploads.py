@@ -20,7 +20,7 @@ Checks, in the order they can be made:
 * ``session.json`` is at most :data:`MAX_METADATA_BYTES`;
 * after the body is complete, :func:`validate_session_files` parses the
   keystroke log with the project's own parser and ``session.json`` with
-  :class:`~interview_guard.session.SessionMetadata`.
+  :class:`~interview_guard.io.session.SessionMetadata`.
 """
 
 from __future__ import annotations
@@ -321,7 +321,10 @@ class UploadSink:
         family = sniff_video(part.head)
         expected = _VIDEO_FAMILY[part.ext]
         if family is None:
-            self._fail(400, f"{part.name}: not a video file (its content is not an MP4, QuickTime, WebM, Matroska or AVI container)")
+            self._fail(
+                400,
+                f"{part.name}: not a video file (its content is not an MP4, QuickTime, WebM, Matroska or AVI container)",
+            )
         if family != expected:
             self._fail(
                 400,
@@ -339,9 +342,9 @@ def validate_session_files(files: dict[str, StoredFile]) -> None:
 
     Messages name the client's file (never the server's path).
     """
-    from ..errors import InputError, KeystrokeLogError
-    from ..keystroke_log import parse_keystroke_lines
-    from ..session import SessionMetadata
+    from interview_guard.errors import InputError, KeystrokeLogError
+    from interview_guard.io.keystroke_log import parse_keystroke_lines
+    from interview_guard.tracks.metadata import SessionMetadata
 
     if "video" not in files and "keystrokes" not in files:
         raise UploadError(400, "choose a recording (video) or a keystroke log to scan")
@@ -349,7 +352,7 @@ def validate_session_files(files: dict[str, StoredFile]) -> None:
     if ks is not None:
         fmt = {".jsonl": "jsonl", ".csv": "csv"}.get(ks.path.suffix.lower(), "auto")
         try:
-            with open(ks.path, "r", encoding="utf-8", newline="") as fh:
+            with open(ks.path, encoding="utf-8", newline="") as fh:
                 log = parse_keystroke_lines(fh, path=ks.original_name, fmt=fmt)
         except UnicodeDecodeError:
             raise UploadError(400, f"{ks.original_name}: not UTF-8 text (is this really a keystroke log?)") from None

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 
-from .jobs import JobStore
+from interview_guard.web.jobs import JobStore
 
 # Share of the whole scan each stage of scan_session's progress hook ends at.
 _STAGE_SPAN = {
@@ -60,8 +60,8 @@ def _progress_hook(store: JobStore, job_id: str, attempt: int, parent_pid: int, 
 
 def render_job_page(job) -> str:
     """The report page of a finished job: ``html_report.render_report`` with the job's key frames and video."""
-    from ..html_report import render_report
-    from ..report import read_report
+    from interview_guard.report.html import render_report
+    from interview_guard.report.model import read_report
 
     report = read_report(job.report_path or job.job_dir / "report.json")
     video = next(iter(sorted(job.session_dir.glob("video.*"))), None) if job.session_dir.is_dir() else None
@@ -69,15 +69,16 @@ def render_job_page(job) -> str:
     if names:
         # The page names the uploaded files, not the server's copy of them (report.json keeps the real path).
         report.session = {**report.session, "path": f"uploaded: {names}"}
-    return render_report(report, frames_dir=job.frames_dir, video_path=video,
-                         title=f"interview-guard: {names or report.session_id}")
+    return render_report(
+        report, frames_dir=job.frames_dir, video_path=video, title=f"interview-guard: {names or report.session_id}"
+    )
 
 
 def _write_page(store: JobStore, job_id: str, report_path) -> None:
     """Render report.html once, beside report.json (the server renders it on demand if this fails)."""
     from dataclasses import replace
 
-    from ..atomic import atomic_write_text
+    from interview_guard.atomic import atomic_write_text
 
     job = store.get(job_id)
     if job is None:
@@ -85,13 +86,15 @@ def _write_page(store: JobStore, job_id: str, report_path) -> None:
     try:
         atomic_write_text(job.job_dir / "report.html", render_job_page(replace(job, report_path=report_path)))
     except Exception as exc:  # the report itself is fine; the page is rendered again when it is asked for
-        print(f"interview-guard worker: warning: the report page could not be rendered: "
-              f"{exc.__class__.__name__}: {exc}", file=sys.stderr)
+        print(
+            f"interview-guard worker: warning: the report page could not be rendered: {exc.__class__.__name__}: {exc}",
+            file=sys.stderr,
+        )
 
 
 def run(data_dir, job_id: str, attempt: int) -> int:
-    from ..errors import InterviewGuardError
-    from ..scan import scan_session
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.scan import scan_session
 
     store = JobStore(data_dir)
     job = store.get(job_id)

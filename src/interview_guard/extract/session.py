@@ -1,0 +1,201 @@
+"""Extraction: from a session's files to :class:`~interview_guard.tracks.Tracks`.
+
+This is the only layer that opens session files. Keystroke logs are parsed in
+pure Python; media is probed (and later decoded) through the lazily imported
+:mod:`interview_guard.io.media`. Only the streams some analyzer needs are
+extracted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from interview_guard.io.keystroke_log import read_keystroke_log
+from interview_guard.io.session import Session
+from interview_guard.tracks import Stream, Tracks
+
+__all__ = ["extract_tracks", "keystroke_origin_ms"]
+
+ProgressHook = Callable[..., None]
+
+# Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
+_EPOCH_MS_MIN = 1e11
+
+#: Videos up to this long are landmarked at every frame (cheap in absolute
+#: terms); longer ones go through the adaptive sampler.
+FULL_RATE_BELOW_S = 60.0
+
+
+def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tuple[float, float]]:
+    """Stretches of speech where the video scan landmarks every frame for the lip-sync check."""
+    from interview_guard.errors import MediaError
+    from interview_guard.io.audio_decode import session_audio
+    from interview_guard.signals.audio_features import speech_activity, speech_envelope, speech_probe_windows
+
+    try:
+        audio = session_audio(
+            audio_path=session.audio if "audio_info" in tracks.extra else None,
+            video_path=None if "audio_info" in tracks.extra else session.video,
+        )
+    except MediaError as exc:
+        warn.append(f"audio not decodable ({exc}): lip sync not checked")
+        return []
+    if audio is None:
+        return []
+    tracks.audio = audio  # decoded once, reused below
+    hop = 0.02
+    env, t0 = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=hop)
+    return speech_probe_windows(speech=speech_activity(env_db=env, hop_s=hop), hop_s=hop, t0_s=audio.start_s + t0)
+
+
+def keystroke_origin_ms(t_first_ms: float, metadata) -> tuple[float, bool, str | None]:
+    """How to move keystroke times onto the session clock.
+
+    Returns ``(shift_ms, aligned, note)``: add ``shift_ms`` to a keystroke
+    ``t`` to get milliseconds since the start of the recording. ``aligned``
+    says whether that is known (from ``keystroke_clock_offset_ms``, or epoch
+    times against ``recording_start``) or assumed (first key = time zero).
+    """
+    if metadata.keystroke_clock_offset_ms is not None:
+        return metadata.keystroke_clock_offset_ms, True, None
+    if metadata.recording_start is not None and t_first_ms > _EPOCH_MS_MIN:
+        start = metadata.recording_start
+        if start.tzinfo is None:
+            return -t_first_ms, False, "recording_start has no time zone: keystroke clock not aligned to it"
+        return -start.timestamp() * 1000.0, True, None
+    return -t_first_ms, False, None
+
+
+def extract_tracks(
+    session: Session,
+    streams: Iterable[Stream],
+    *,
+    progress: ProgressHook | None = None,
+    warnings: list[str] | None = None,
+    cache_dir=None,
+    video_options: dict | None = None,
+    models_dir=None,
+) -> Tracks:
+    """Read the parts of ``session`` that ``streams`` need.
+
+    Face and hand tracks come from one streaming pass of the adaptive video
+    scan (:func:`interview_guard.extract.video_scan.scan_video`, options in
+    ``video_options``), cached in ``cache_dir`` (default
+    ``$INTERVIEW_GUARD_CACHE``; none when unset) so a re-scan is instant.
+
+    Raises
+    ------
+    InputError
+        (or a subclass) for unreadable files; the message names the file.
+    """
+    wanted = set(streams)
+    warn = warnings if warnings is not None else []
+    meta = session.metadata()
+    tracks = Tracks(metadata=meta)
+    duration = 0.0
+    if session.video is not None:
+        from interview_guard.io.media import probe
+
+        info = probe(session.video)
+        if not info.has_video:
+            warn.append(f"{session.video.name} has no video stream (audio only): video checks not possible")
+        tracks.video = info
+        duration = max(duration, info.duration_s)
+        if progress:
+            progress("probe", completed=1, total=1)
+    if session.audio is not None:
+        from interview_guard.io.media import probe
+
+        ainfo = probe(session.audio, check_end=False)
+        if not ainfo.has_audio:
+            warn.append(f"{session.audio.name} has no audio stream")
+        else:
+            tracks.extra["audio_info"] = ainfo
+            duration = max(duration, ainfo.duration_s)
+    if session.keystrokes is not None:
+        log = read_keystroke_log(session.keystrokes)
+        warn.extend(f"{session.keystrokes.name}: {w}" for w in log.warnings)
+        if len(log):
+            shift, aligned, note = keystroke_origin_ms(float(log.t_ms[0]), meta)
+            if note:
+                warn.append(note)
+            if not aligned and (session.video is not None or session.audio is not None):
+                warn.append(
+                    "keystroke clock not aligned to the recording (no keystroke_clock_offset_ms or "
+                    "recording_start in session.json): keystroke times count from the first key event"
+                )
+            log = log.shifted(shift)
+            before = log.t_ms < 0
+            if before.any():
+                warn.append(f"{int(before.sum())} keystroke events before the recording start were left out")
+                log = log.select(~before)
+            tracks.keystrokes_aligned = aligned
+            if len(log):
+                duration = max(duration, float(log.t_ms[-1]) / 1000.0)
+        tracks.keystrokes = log
+        if progress:
+            progress("keystrokes", completed=1, total=1)
+    if (
+        session.video is not None
+        and tracks.video is not None
+        and tracks.video.has_video
+        and wanted & {Stream.FACE, Stream.HANDS}
+    ):
+        from interview_guard.extract.cache import load_or_scan
+
+        opts = dict(video_options or {})
+        # short recordings are landmarked whole; the adaptive sampler pays off on long ones
+        opts.setdefault("mode", "full" if tracks.video.duration_s <= FULL_RATE_BELOW_S else "adaptive")
+        if Stream.AUDIO in wanted and opts["mode"] != "full":
+            opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
+        scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
+        tracks.face, tracks.hands = scan.face, scan.hands
+        tracks.extra.update(
+            pixels=scan.pixels,
+            motion=scan.motion,
+            keyframes=scan.keyframes,
+            video_active=scan.active,
+            video_scan=scan.stats,
+        )
+        name = session.video.name
+        dec = scan.decode_stats
+        if dec.truncated:
+            warn.append(
+                f"{name}: frames stop at {dec.last_t or 0:.1f} s of {dec.declared_end_s:.1f} s declared "
+                "(cut short or damaged)"
+            )
+        elif dec.decode_errors:
+            warn.append(f"{name}: {dec.decode_errors} damaged video packet(s) skipped")
+        if len(scan.face) and scan.face.presence_rate < 0.5:
+            warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
+        if len(scan.motion):
+            duration = max(duration, float(scan.motion.t_s[-1]))
+    if Stream.AUDIO in wanted:
+        if tracks.audio is None:  # not decoded yet for the lip-sync probes
+            has_file = "audio_info" in tracks.extra
+            if has_file or (tracks.video is not None and tracks.video.has_audio):
+                from interview_guard.io.audio_decode import session_audio
+
+                tracks.audio = session_audio(
+                    audio_path=session.audio if has_file else None, video_path=None if has_file else session.video
+                )
+        if tracks.audio is not None:
+            m, name = tracks.audio.meta, Path(tracks.audio.source).name
+            if m.get("gaps_filled"):
+                warn.append(
+                    f"{name}: {m['gaps_filled']} gap(s) in the audio ({m['gap_seconds']:.1f} s) filled with silence"
+                )
+            if m.get("decode_errors"):
+                warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
+            duration = max(duration, tracks.audio.end_s)
+            if progress:
+                progress("audio", completed=1, total=1)
+    if not math.isfinite(duration) or duration < 0:
+        duration = 0.0
+    tracks.duration_s = float(np.round(duration, 6))
+    tracks.extra["requested_streams"] = sorted(s.value for s in wanted)
+    return tracks

@@ -1,0 +1,186 @@
+"""Fusion: from analyzer scores to one session risk score and a band.
+
+The model (``docs/fusion.md``) is a logistic combination of the analyzers that
+ran::
+
+    z    = intercept + sum_i  w_i * c_i * (s_i - centre_i)
+    risk = 1 / (1 + exp(-z))
+
+with ``s_i`` the analyzer score in [0, 1], ``c_i`` its confidence in [0, 1],
+``w_i`` its weight and ``centre_i`` the score an analyzer gives a typical
+genuine session. An analyzer that was skipped or failed contributes nothing:
+its modality is reported as not checked, and the risk rests on what was
+checked (the prior ``intercept`` when nothing was). A session where no analyzer
+ran gets no score at all (band ``unassessed``), never a reassuring "low".
+
+Parameters live in a versioned JSON file (``models/fusion.json`` by default)
+that ``interview-guard calibrate`` replaces with fitted values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from interview_guard.errors import ModelError
+
+__all__ = ["FusionModel", "FusedRisk", "BANDS", "default_fusion_path"]
+
+BANDS = ("low", "medium", "high")
+UNASSESSED = "unassessed"
+
+
+def default_fusion_path() -> Path:
+    from interview_guard.io.model_files import models_dir
+
+    return models_dir() / "fusion.json"
+
+
+@dataclass(frozen=True)
+class FusedRisk:
+    """Result of fusion for one session."""
+
+    score: float | None
+    band: str
+    contributions: dict[str, float] = field(default_factory=dict)  # analyzer -> log-odds added
+    checked: tuple[str, ...] = ()
+    not_checked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    """Logistic fusion with per-analyzer weights and band thresholds.
+
+    Attributes
+    ----------
+    intercept : float
+        Log-odds of risk when no evidence moves it (the prior).
+    weights : dict of str to float
+        Weight per analyzer name. Analyzers not listed use ``default_weight``.
+    centres : dict of str to float
+        Score of a typical genuine session per analyzer (default ``default_centre``).
+    default_weight, default_centre : float
+    medium, high : float
+        Risk thresholds of the medium and high bands.
+    version : str
+        Identifier of this parameter set (written into reports).
+    source : str
+        How it was made (hand-set prior, or the calibration command).
+    path : str or None
+        File it was read from; ``sha256`` its hash.
+    """
+
+    intercept: float = -2.0
+    weights: dict = field(default_factory=dict)
+    centres: dict = field(default_factory=dict)
+    default_weight: float = 4.0
+    default_centre: float = 0.2
+    medium: float = 0.4
+    high: float = 0.7
+    version: str = "builtin"
+    source: str = ""
+    path: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict, *, path=None, sha256=None) -> FusionModel:
+        try:
+            if data.get("model") != "logistic":
+                raise ModelError(f"{path}: fusion model must be 'logistic', got {data.get('model')!r}")
+            an = data.get("analyzers", {})
+            weights = {k: float(v["weight"]) for k, v in an.items()}
+            centres = {k: float(v.get("centre", data.get("default_centre", 0.2))) for k, v in an.items()}
+            bands = data.get("bands", {})
+            m = cls(
+                intercept=float(data["intercept"]),
+                weights=weights,
+                centres=centres,
+                default_weight=float(data.get("default_weight", 4.0)),
+                default_centre=float(data.get("default_centre", 0.2)),
+                medium=float(bands.get("medium", 0.4)),
+                high=float(bands.get("high", 0.7)),
+                version=str(data.get("version", "unversioned")),
+                source=str(data.get("source", "")),
+                path=None if path is None else str(path),
+                sha256=sha256,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{path}: malformed fusion parameters ({exc.__class__.__name__}: {exc})") from None
+        if not (0.0 < m.medium < m.high < 1.0):
+            raise ModelError(f"{path}: bands must satisfy 0 < medium < high < 1")
+        values = [m.intercept, m.default_weight, m.default_centre, *m.weights.values(), *m.centres.values()]
+        if not all(math.isfinite(v) for v in values):
+            raise ModelError(f"{path}: fusion parameters must be finite numbers")
+        return m
+
+    @classmethod
+    def load(cls, path=None) -> FusionModel:
+        """Read fusion parameters: ``path``, else ``$INTERVIEW_GUARD_FUSION``, else ``models/fusion.json``."""
+        p = Path(path or os.environ.get("INTERVIEW_GUARD_FUSION") or default_fusion_path())
+        try:
+            raw = p.read_bytes()
+        except OSError:
+            raise ModelError(f"{p}: fusion parameter file not found or unreadable") from None
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{p}: fusion parameters are not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        return cls.from_dict(data, path=p, sha256=hashlib.sha256(raw).hexdigest())
+
+    def to_dict(self) -> dict:
+        names = sorted(set(self.weights) | set(self.centres))
+        return {
+            "model": "logistic",
+            "version": self.version,
+            "source": self.source,
+            "intercept": self.intercept,
+            "default_weight": self.default_weight,
+            "default_centre": self.default_centre,
+            "analyzers": {
+                n: {
+                    "weight": self.weights.get(n, self.default_weight),
+                    "centre": self.centres.get(n, self.default_centre),
+                }
+                for n in names
+            },
+            "bands": {"medium": self.medium, "high": self.high},
+        }
+
+    def band(self, risk: float) -> str:
+        if risk >= self.high:
+            return "high"
+        if risk >= self.medium:
+            return "medium"
+        return "low"
+
+    def fuse(self, results) -> FusedRisk:
+        """Fuse analyzer results (anything with name, status, score, confidence)."""
+        z = self.intercept
+        contributions: dict[str, float] = {}
+        checked, not_checked = [], []
+        for r in results:
+            status = getattr(r.status, "value", r.status)
+            if status != "ok" or r.score is None:
+                not_checked.append(r.name)
+                continue
+            checked.append(r.name)
+            w = self.weights.get(r.name, self.default_weight)
+            c0 = self.centres.get(r.name, self.default_centre)
+            conf = min(max(float(r.confidence), 0.0), 1.0)
+            dz = w * conf * (float(r.score) - c0)
+            contributions[r.name] = dz
+            z += dz
+        if not checked:
+            return FusedRisk(score=None, band=UNASSESSED, checked=(), not_checked=tuple(not_checked))
+        risk = 1.0 / (1.0 + math.exp(-z))
+        return FusedRisk(
+            score=risk,
+            band=self.band(risk),
+            contributions=contributions,
+            checked=tuple(checked),
+            not_checked=tuple(not_checked),
+        )

@@ -1,0 +1,481 @@
+"""Keystroke logs: the in-memory representation and the three file formats.
+
+A :class:`KeystrokeLog` holds one session's keyboard events as parallel numpy
+arrays (times in milliseconds on the client clock, event kind, key, code,
+optional server receive time). It is what the analyzers read; they never open
+files. :func:`read_keystroke_log` reads
+
+* JSON lines (``keystrokes.jsonl``): one object per line,
+  ``{"t": 1234.5, "type": "down", "key": "a", "code": "KeyA"}`` with optional
+  ``recv_t`` (server receive time, ms, server clock), ``repeat`` (auto-repeat
+  flag as the browser reports it), ``{"type": "paste", "length": N}`` and IME
+  ``compositionstart`` / ``compositionupdate`` / ``compositionend`` events;
+* CSV with the same column names and a header line;
+* the Aalto 136M-keystrokes TSV format (``PARTICIPANT_ID ... PRESS_TIME,
+  RELEASE_TIME, LETTER, KEYCODE``), which lists presses rather than events.
+
+Event logs must be in time order: a line whose ``t`` is earlier than the line
+before it, or that repeats an earlier event exactly, is rejected with its line
+number (a log that has been reordered or concatenated cannot be trusted for
+timing analysis). The Aalto format is press-ordered by construction and is
+sorted on import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from interview_guard.errors import KeystrokeLogError
+from interview_guard.tracks.keystrokes import COMPOSITION, DOWN, PASTE, UP, KeyPresses, KeystrokeLog
+
+__all__ = [
+    "DOWN",
+    "UP",
+    "PASTE",
+    "COMPOSITION",
+    "KeystrokeLog",
+    "KeyPresses",
+    "read_keystroke_log",
+    "parse_keystroke_lines",
+    "keystroke_log_from_presses",
+    "KEYSTROKE_FILE_NAMES",
+]
+
+_TYPE_CODES = {
+    "down": DOWN,
+    "keydown": DOWN,
+    "up": UP,
+    "keyup": UP,
+    "paste": PASTE,
+    "compositionstart": COMPOSITION,
+    "compositionupdate": COMPOSITION,
+    "compositionend": COMPOSITION,
+}
+
+#: File names (in a session directory) recognised as keystroke logs, in order of preference.
+KEYSTROKE_FILE_NAMES = ("keystrokes.jsonl", "keystrokes.csv", "keystrokes.tsv", "keystrokes.txt")
+
+#: Refuse logs with more events than this (about 10 hours of non-stop fast typing).
+MAX_EVENTS = 20_000_000
+
+# JavaScript keyCode -> KeyboardEvent.code on a US layout (used for the Aalto format).
+_KEYCODE_TO_CODE = {
+    8: "Backspace",
+    9: "Tab",
+    13: "Enter",
+    16: "ShiftLeft",
+    17: "ControlLeft",
+    18: "AltLeft",
+    20: "CapsLock",
+    27: "Escape",
+    32: "Space",
+    37: "ArrowLeft",
+    38: "ArrowUp",
+    39: "ArrowRight",
+    40: "ArrowDown",
+    46: "Delete",
+    186: "Semicolon",
+    187: "Equal",
+    188: "Comma",
+    189: "Minus",
+    190: "Period",
+    191: "Slash",
+    192: "Backquote",
+    219: "BracketLeft",
+    220: "Backslash",
+    221: "BracketRight",
+    222: "Quote",
+}
+_KEYCODE_TO_KEY = {
+    8: "Backspace",
+    9: "Tab",
+    13: "Enter",
+    16: "Shift",
+    17: "Control",
+    18: "Alt",
+    20: "CapsLock",
+    27: "Escape",
+    32: " ",
+    37: "ArrowLeft",
+    38: "ArrowUp",
+    39: "ArrowRight",
+    40: "ArrowDown",
+    46: "Delete",
+}
+
+
+def _code_for_keycode(keycode: int) -> str:
+    if 65 <= keycode <= 90:
+        return "Key" + chr(keycode)
+    if 48 <= keycode <= 57:
+        return "Digit" + chr(keycode)
+    return _KEYCODE_TO_CODE.get(keycode, f"Keycode{keycode}")
+
+
+def _finite_number(value, *, what: str, path, line: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise KeystrokeLogError(f"'{what}' must be a number, got {value!r}", path=path, line=line)
+    x = float(value)
+    if not math.isfinite(x):
+        raise KeystrokeLogError(f"'{what}' is not finite ({value!r})", path=path, line=line)
+    return x
+
+
+class _EventBuilder:
+    """Accumulates validated events; enforces order and rejects exact duplicates."""
+
+    def __init__(self, path, max_events: int) -> None:
+        self.path = path
+        self.max_events = max_events
+        self.t: list[float] = []
+        self.kind: list[int] = []
+        self.key: list[str] = []
+        self.code: list[str] = []
+        self.recv: list[float] = []
+        self.repeat: list[bool] = []
+        self.length: list[int] = []
+        self._same_t: set[tuple] = set()
+        self._prev_line = 0
+
+    def add(self, rec: dict, line: int) -> None:
+        path = self.path
+        if "t" not in rec:
+            raise KeystrokeLogError("missing field 't' (event time in ms)", path=path, line=line)
+        t = _finite_number(rec["t"], what="t", path=path, line=line)
+        typ = rec.get("type")
+        if not isinstance(typ, str) or typ.lower() not in _TYPE_CODES:
+            raise KeystrokeLogError(
+                f"'type' must be one of down, up, keydown, keyup, paste, composition*, got {typ!r}",
+                path=path,
+                line=line,
+            )
+        kind = _TYPE_CODES[typ.lower()]
+        key = rec.get("key", "")
+        code = rec.get("code", "")
+        if key is None:
+            key = ""
+        if code is None:
+            code = ""
+        if not isinstance(key, str) or not isinstance(code, str):
+            raise KeystrokeLogError("'key' and 'code' must be strings", path=path, line=line)
+        if kind == COMPOSITION and not key:
+            data = rec.get("data", "")
+            key = data if isinstance(data, str) else ""
+        recv = rec.get("recv_t")
+        recv_ms = math.nan if recv in (None, "") else _finite_number(recv, what="recv_t", path=path, line=line)
+        length = -1
+        if kind == PASTE:
+            raw_len = rec.get("length", -1)
+            if raw_len in (None, ""):
+                raw_len = -1
+            length = int(_finite_number(raw_len, what="length", path=path, line=line))
+        rep = rec.get("repeat", False)
+        if isinstance(rep, str):
+            rep = rep.strip().lower() in ("1", "true", "yes")
+        if self.t:
+            prev = self.t[-1]
+            if t < prev:
+                raise KeystrokeLogError(
+                    f"timestamp goes backwards: t={t:g} ms comes after t={prev:g} ms (line {self._prev_line});"
+                    " keystroke logs must be in time order",
+                    path=path,
+                    line=line,
+                )
+            if t != prev:
+                self._same_t.clear()
+        ident = (kind, key, code, recv_ms if math.isfinite(recv_ms) else None)
+        if ident in self._same_t:
+            raise KeystrokeLogError(
+                f"duplicate event: the same {typ} of {code or key!r} at t={t:g} ms appears twice",
+                path=path,
+                line=line,
+            )
+        self._same_t.add(ident)
+        if len(self.t) >= self.max_events:
+            raise KeystrokeLogError(
+                f"log has more than {self.max_events} events; split the session", path=path, line=line
+            )
+        self.t.append(t)
+        self.kind.append(kind)
+        self.key.append(key)
+        self.code.append(code)
+        self.recv.append(recv_ms)
+        self.repeat.append(bool(rep))
+        self.length.append(length)
+        self._prev_line = line
+
+    def build(self, warnings=()) -> KeystrokeLog:
+        return KeystrokeLog.from_arrays(
+            t_ms=self.t,
+            kind=self.kind,
+            key=self.key,
+            code=self.code,
+            recv_ms=self.recv,
+            repeat=self.repeat,
+            length=self.length,
+            source=None if self.path is None else str(self.path),
+            warnings=warnings,
+        )
+
+
+def parse_keystroke_lines(lines, *, path=None, fmt: str = "auto", max_events: int = MAX_EVENTS) -> KeystrokeLog:
+    """Parse keystroke-log text given as an iterable of lines.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        The file's lines (with or without newlines).
+    path : str or Path, optional
+        Used in error messages only.
+    fmt : {"auto", "jsonl", "csv", "aalto"}
+        ``auto`` looks at the first non-blank line: ``{`` means JSON lines, a
+        header with ``PRESS_TIME`` means Aalto, anything else CSV.
+    max_events : int
+        Refuse logs longer than this.
+
+    Returns
+    -------
+    KeystrokeLog
+
+    Raises
+    ------
+    KeystrokeLogError
+        With the line number, for malformed, out-of-order or duplicated lines.
+    """
+    it = iter(lines)
+    first = None
+    first_no = 0
+    for no, raw in enumerate(it, start=1):
+        if raw.strip():
+            first, first_no = raw, no
+            break
+    if first is None:
+        return KeystrokeLog.empty(source=None if path is None else str(path))
+    if fmt == "auto":
+        stripped = first.lstrip("\ufeff").lstrip()
+        if stripped.startswith("{"):
+            fmt = "jsonl"
+        elif "PRESS_TIME" in stripped and "RELEASE_TIME" in stripped:
+            fmt = "aalto"
+        else:
+            fmt = "csv"
+
+    def chained():
+        yield first_no, first
+        for no, raw in enumerate(it, start=first_no + 1):
+            yield no, raw
+
+    if fmt == "jsonl":
+        return _parse_jsonl(chained(), path, max_events)
+    if fmt == "csv":
+        return _parse_csv(chained(), path, max_events)
+    if fmt == "aalto":
+        return _parse_aalto(chained(), path, max_events)
+    raise KeystrokeLogError(f"unknown keystroke log format {fmt!r}", path=path)
+
+
+def _parse_jsonl(numbered, path, max_events) -> KeystrokeLog:
+    b = _EventBuilder(path, max_events)
+    for no, raw in numbered:
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise KeystrokeLogError(f"not valid JSON ({exc.msg})", path=path, line=no) from None
+        if not isinstance(rec, dict):
+            raise KeystrokeLogError("each line must be a JSON object", path=path, line=no)
+        b.add(rec, no)
+    return b.build()
+
+
+def _parse_csv(numbered, path, max_events) -> KeystrokeLog:
+    numbered = iter(numbered)
+    header_no, header_line = next(numbered)
+    header = next(csv.reader([header_line.lstrip("\ufeff")]))
+    header = [h.strip().lower() for h in header]
+    if "t" not in header or "type" not in header:
+        raise KeystrokeLogError(
+            f"CSV header must name columns 't' and 'type' (got {', '.join(header)!s})", path=path, line=header_no
+        )
+    numeric = {"t", "recv_t", "length"}
+    b = _EventBuilder(path, max_events)
+    for no, raw in numbered:
+        if not raw.strip():
+            continue
+        row = next(csv.reader([raw]))
+        if len(row) != len(header):
+            raise KeystrokeLogError(f"expected {len(header)} columns, found {len(row)}", path=path, line=no)
+        rec: dict = {}
+        for name, value in zip(header, row):
+            if name in numeric:
+                value = value.strip()
+                if value == "":
+                    rec[name] = None
+                    continue
+                try:
+                    rec[name] = float(value)
+                except ValueError:
+                    raise KeystrokeLogError(f"'{name}' must be a number, got {value!r}", path=path, line=no) from None
+            else:
+                rec[name] = value
+        if rec.get("t") is None:
+            raise KeystrokeLogError("missing value for 't'", path=path, line=no)
+        b.add(rec, no)
+    return b.build()
+
+
+def _parse_aalto(numbered, path, max_events) -> KeystrokeLog:
+    numbered = iter(numbered)
+    header_no, header_line = next(numbered)
+    header = [h.strip() for h in header_line.rstrip("\r\n").split("\t")]
+    try:
+        i_press = header.index("PRESS_TIME")
+        i_rel = header.index("RELEASE_TIME")
+        i_letter = header.index("LETTER")
+        i_code = header.index("KEYCODE")
+    except ValueError:
+        raise KeystrokeLogError(
+            "Aalto header must have PRESS_TIME, RELEASE_TIME, LETTER and KEYCODE columns", path=path, line=header_no
+        ) from None
+    press, release, keys, codes = [], [], [], []
+    for no, raw in numbered:
+        if not raw.strip():
+            continue
+        parts = raw.rstrip("\r\n").split("\t")
+        if len(parts) != len(header):
+            raise KeystrokeLogError(
+                f"expected {len(header)} tab-separated fields, found {len(parts)}", path=path, line=no
+            )
+        try:
+            p = float(parts[i_press])
+            r = float(parts[i_rel]) if parts[i_rel].strip() else math.nan
+            kc = int(float(parts[i_code]))
+        except ValueError:
+            raise KeystrokeLogError(
+                "PRESS_TIME, RELEASE_TIME and KEYCODE must be numbers", path=path, line=no
+            ) from None
+        if not math.isfinite(p):
+            raise KeystrokeLogError("PRESS_TIME is not finite", path=path, line=no)
+        letter = parts[i_letter]
+        code = _code_for_keycode(kc)
+        if letter in ("SHIFT", "CAPS_LOCK", "BKSP", "CTRL", "ALT", "TAB", "ENTER"):
+            letter = _KEYCODE_TO_KEY.get(kc, letter)
+        if not letter:
+            letter = _KEYCODE_TO_KEY.get(kc, chr(kc).lower() if 65 <= kc <= 90 else "")
+        press.append(p)
+        release.append(r if math.isfinite(r) and r >= p else math.nan)
+        keys.append(letter)
+        codes.append(code)
+        if len(press) > max_events:
+            raise KeystrokeLogError(f"log has more than {max_events} presses; split the session", path=path, line=no)
+    return keystroke_log_from_presses(
+        press_ms=press, release_ms=release, key=keys, code=codes, source=None if path is None else str(path)
+    )
+
+
+def keystroke_log_from_presses(
+    *, press_ms, release_ms, key=None, code=None, recv_press_ms=None, recv_release_ms=None, source=None
+) -> KeystrokeLog:
+    """Build an event log from presses (down time, up time), sorting by time.
+
+    Exact duplicate presses (same code, press and release time) are dropped and
+    reported in ``warnings``; releases that are NaN produce no key-up event.
+    """
+    p = np.asarray(press_ms, dtype=np.float64)
+    r = np.asarray(release_ms, dtype=np.float64)
+    n = p.shape[0]
+    keys = np.empty(n, dtype=object)
+    keys[:] = [""] * n if key is None else list(key)
+    codes = np.empty(n, dtype=object)
+    codes[:] = [""] * n if code is None else list(code)
+    rp = np.full(n, np.nan) if recv_press_ms is None else np.asarray(recv_press_ms, dtype=np.float64)
+    rr = np.full(n, np.nan) if recv_release_ms is None else np.asarray(recv_release_ms, dtype=np.float64)
+    warnings = []
+    if n:
+        # drop exact duplicates
+        _, first = np.unique(
+            np.stack([p, np.nan_to_num(r, nan=-1.0), np.unique(codes.astype(str), return_inverse=True)[1]], axis=1),
+            axis=0,
+            return_index=True,
+        )
+        if first.size < n:
+            warnings.append(f"dropped {n - first.size} duplicate press rows")
+            keep = np.sort(first)
+            p, r, keys, codes, rp, rr = p[keep], r[keep], keys[keep], codes[keep], rp[keep], rr[keep]
+            n = p.shape[0]
+    has_up = np.isfinite(r)
+    t = np.concatenate([p, r[has_up]])
+    kind = np.concatenate([np.full(n, DOWN, np.int8), np.full(int(has_up.sum()), UP, np.int8)])
+    k = np.concatenate([keys, keys[has_up]])
+    c = np.concatenate([codes, codes[has_up]])
+    recv = np.concatenate([rp, rr[has_up]])
+    # time order; at equal times a down sorts before an up
+    order = np.lexsort((kind, t))
+    return KeystrokeLog(
+        t_ms=t[order],
+        kind=kind[order],
+        key=k[order],
+        code=c[order],
+        recv_ms=recv[order],
+        repeat=np.zeros(t.shape[0], bool),
+        length=np.full(t.shape[0], -1, np.int64),
+        source=source,
+        warnings=tuple(warnings),
+    )
+
+
+def read_keystroke_log(path, *, fmt: str = "auto", max_events: int = MAX_EVENTS) -> KeystrokeLog:
+    """Read a keystroke log file (JSON lines, CSV or Aalto TSV).
+
+    Parameters
+    ----------
+    path : str or Path
+    fmt : {"auto", "jsonl", "csv", "aalto"}
+        ``auto`` goes by the extension (``.jsonl``, ``.csv``) and otherwise by
+        the content (see :func:`parse_keystroke_lines`).
+    max_events : int
+
+    Raises
+    ------
+    KeystrokeLogError
+        When the file is missing, not UTF-8 text, or has a bad line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise KeystrokeLogError("keystroke log not found", path=p)
+    if fmt == "auto":
+        fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(p.suffix.lower(), "auto")
+    try:
+        with open(p, encoding="utf-8", newline="") as fh:
+            return parse_keystroke_lines(fh, path=p, fmt=fmt, max_events=max_events)
+    except UnicodeDecodeError:
+        raise KeystrokeLogError("not UTF-8 text (is this really a keystroke log?)", path=p) from None
+
+
+def dumps_jsonl(log: KeystrokeLog) -> str:
+    """Serialise a log as JSON lines (the inverse of the JSONL reader)."""
+    names = {DOWN: "down", UP: "up", PASTE: "paste", COMPOSITION: "compositionupdate"}
+    out = io.StringIO()
+    for i in range(len(log)):
+        rec = {
+            "t": round(float(log.t_ms[i]), 3),
+            "type": names[int(log.kind[i])],
+            "key": log.key[i],
+            "code": log.code[i],
+        }
+        if np.isfinite(log.recv_ms[i]):
+            rec["recv_t"] = round(float(log.recv_ms[i]), 3)
+        if log.repeat[i]:
+            rec["repeat"] = True
+        if log.kind[i] == PASTE:
+            rec["length"] = int(log.length[i])
+        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return out.getvalue()

@@ -1,0 +1,104 @@
+"""Media probing with PyAV (imported lazily): what a file holds, and is it whole.
+
+:func:`probe` opens a container, reads its stream facts and decodes a frame at
+the start and near the end, so an empty, unreadable or truncated file is
+reported with a clear message before any analysis starts.
+"""
+
+from __future__ import annotations
+
+from interview_guard.errors import MediaError
+from interview_guard.io.video_decode import _ff_message, open_container
+from interview_guard.tracks import MediaInfo
+
+__all__ = ["probe"]
+
+
+def probe(path, *, check_end: bool = True) -> MediaInfo:
+    """Describe a media file and make sure it decodes from start to end.
+
+    Parameters
+    ----------
+    path : str or Path
+    check_end : bool
+        Also seek near the end and decode there: catches files cut short
+        (a truncated download or upload) whose header still promises more.
+
+    Returns
+    -------
+    MediaInfo
+
+    Raises
+    ------
+    MediaError
+        Empty file, not a media container, no audio or video stream, no
+        decodable frame, or cut short.
+    """
+    av, container, p = open_container(path)
+    with container:
+        vstreams = list(container.streams.video)
+        astreams = list(container.streams.audio)
+        if not vstreams and not astreams:
+            raise MediaError("no audio or video stream in the file", path=p)
+        duration = 0.0
+        if container.duration:
+            duration = container.duration / 1_000_000
+        info = dict(path=str(p), has_video=bool(vstreams), has_audio=bool(astreams))
+        if astreams:
+            a = astreams[0]
+            info.update(audio_codec=a.codec_context.name or "", audio_sample_rate=int(a.codec_context.sample_rate or 0))
+            if a.duration and a.time_base:
+                duration = max(duration, float(a.duration * a.time_base))
+        if not vstreams:
+            return MediaInfo(duration_s=duration, **info)
+        v = vstreams[0]
+        v.thread_type = "AUTO"
+        fps = float(v.guessed_rate or v.average_rate or 0.0)  # nominal rate; timestamps stay exact
+        info.update(
+            width=int(v.codec_context.width or 0),
+            height=int(v.codec_context.height or 0),
+            fps=fps,
+            video_codec=v.codec_context.name or "",
+            frames=int(v.frames or 0),
+        )
+        if v.duration and v.time_base:
+            duration = max(duration, float(v.duration * v.time_base))
+        first_t, rotation = _first_frame(av, container, v, p)
+        info["rotation"] = rotation
+        last_t = first_t
+        if check_end and duration > 2.0:
+            last_t = _last_frame_time(av, container, v, duration, p)
+            # A file whose last decodable frame is far from its declared end was cut short.
+            missing = duration - last_t
+            if missing > max(2.0, 0.1 * duration):
+                raise MediaError(
+                    f"truncated: the container says {duration:.1f} s but frames stop at {last_t:.1f} s", path=p
+                )
+        if duration <= 0.0:
+            duration = max(last_t + (1.0 / fps if fps else 0.0), 0.0)
+        return MediaInfo(duration_s=duration, **info)
+
+
+def _first_frame(av, container, stream, p) -> tuple[float, int]:
+    """Time and display rotation of the first frame (degrees counter-clockwise, as PyAV's ``frame.rotation``)."""
+    try:
+        for frame in container.decode(stream):
+            return float(frame.time or 0.0), int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
+    except (av.FFmpegError, EOFError) as exc:
+        raise MediaError(f"video does not decode ({_ff_message(exc)})", path=p) from None
+    raise MediaError("no decodable video frame", path=p)
+
+
+def _last_frame_time(av, container, stream, duration: float, p) -> float:
+    target = max(duration - 3.0, 0.0)
+    last = None
+    try:
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.time is not None:
+                last = float(frame.time)
+    except (av.FFmpegError, EOFError):
+        pass  # decoding errors near the end: judged by how far we got
+    if last is None:
+        raise MediaError(f"truncated: no frame decodes near the end ({duration:.1f} s declared)", path=p)
+    return last

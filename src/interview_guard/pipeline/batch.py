@@ -1,0 +1,345 @@
+"""Batch scanning: every session under a root, in parallel, resumable.
+
+Layout of the output directory::
+
+    OUT/
+      sessions/<session_id>.json   one report per session (failed ones too)
+      summary.csv                  session, risk_score, band, status, error, ...
+                                   ranked by risk, rewritten as results arrive
+      sessions/<session_id>.html   with html=True: one self-contained page per session
+      index.html                   with html=True: the sessions ranked, linking their pages
+
+Each report is written atomically by the worker that produced it, so a
+killed run leaves only whole files; a re-run skips every session whose report
+is present, readable, ``ok`` and made from the same input files (same
+fingerprint), and scans the rest. With ``html=True`` each worker renders its
+session's page (key frames embedded) right after the report; at the end any
+page missing or older than its report is rendered from the report, and
+``index.html`` is rewritten. A session that fails (bad file) gets a
+``failed`` report and the rest carries on; a worker process that dies
+(segfault, out of memory) fails only the session it held.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from interview_guard.atomic import atomic_write_text
+from interview_guard.errors import InterviewGuardError
+from interview_guard.io.session import Session, discover_sessions
+from interview_guard.report.model import Report, read_report
+
+__all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = ("rank", "session", "risk_score", "band", "status", "error", "duration_s", "modalities", "report")
+
+
+@dataclass
+class BatchResult:
+    total: int
+    scanned: int
+    skipped: int
+    failed: int
+    summary_path: Path
+    index_path: Path | None = None
+
+
+def _report_path(out_dir: Path, session_id: str) -> Path:
+    return out_dir / "sessions" / f"{session_id}.json"
+
+
+def _html_path(report_path) -> Path:
+    return Path(report_path).with_suffix(".html")
+
+
+def _scan_one(
+    session_id: str,
+    path: str,
+    report_path: str,
+    fusion_path: str | None,
+    cache_dir: str | None = None,
+    html: bool = False,
+) -> dict:
+    """Worker: scan one session and write its report (and page); never raises for bad input."""
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import failed_report, scan_session
+
+    fingerprint = None
+    page = None
+    with tempfile.TemporaryDirectory(prefix="ig-frames-") as frames_dir:
+        try:
+            session = Session.open(path, session_id=session_id)
+            fingerprint = session.fingerprint()
+            report = scan_session(
+                session,
+                fusion=FusionModel.load(fusion_path),
+                cache_dir=cache_dir,
+                frames_dir=frames_dir if html else None,
+            )
+        except InterviewGuardError as exc:
+            report = failed_report(session_id, path, exc, fingerprint=fingerprint)
+        except Exception as exc:  # an unforeseen bug must not stop the batch
+            report = failed_report(
+                session_id, path, f"internal error: {exc.__class__.__name__}: {exc}", fingerprint=fingerprint
+            )
+        if html:
+            page = _render_page(report)  # while the key frames are in frames_dir
+            for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
+                for ev in result.evidence:
+                    ev.details.pop("key_frames", None)
+    report.write(report_path)
+    if page is not None:  # after the report: a page at least as new as its report is up to date
+        atomic_write_text(_html_path(report_path), page)
+    return _row(report, report_path)
+
+
+def _render_page(report, **options) -> str | None:
+    """The report's HTML page, or None when rendering fails (the final pass retries from the JSON)."""
+    from interview_guard.report.html import render_report
+
+    try:
+        return render_report(report, **options)
+    except Exception:  # a page is a view of the report: never fail the session over it
+        return None
+
+
+def write_batch_html(out_dir, rows: list[dict]) -> Path:
+    """Render each finished session's page where missing or older than its report, then ``index.html``.
+
+    ``rows`` are summary rows (their ``report`` column locates each JSON
+    report; the page goes beside it). Key frames of pages rendered here are
+    decoded from the session's video when it is still where the report says.
+    """
+    from interview_guard.report.html import IndexEntry, write_index_html
+
+    out = Path(out_dir)
+    entries = []
+    for row in rows:
+        rp = Path(row["report"])
+        try:
+            report = read_report(rp)
+        except InterviewGuardError:
+            continue
+        hp = _html_path(rp)
+        try:
+            fresh = hp.is_file() and hp.stat().st_mtime_ns >= rp.stat().st_mtime_ns
+        except OSError:
+            fresh = False
+        if not fresh:
+            page = _render_page(report)
+            if page is not None:
+                atomic_write_text(hp, page)
+            fresh = page is not None
+        href = None
+        if fresh:
+            try:
+                rel = hp.resolve().relative_to(out.resolve())
+                href = "/".join(urllib.parse.quote(part) for part in rel.parts)
+            except ValueError:
+                href = hp.resolve().as_uri()
+        entries.append(IndexEntry(report, href))
+    return write_index_html(out / "index.html", entries)
+
+
+def _row(report: Report, report_path) -> dict:
+    mods = report.session.get("modalities") or {}
+    return {
+        "session": report.session_id,
+        "risk_score": "" if report.risk_score is None else f"{report.risk_score:.4f}",
+        "band": report.band,
+        "status": report.status,
+        "error": report.error or "",
+        "duration_s": report.session.get("duration_s", ""),
+        "modalities": "+".join(m for m, present in sorted(mods.items()) if present),
+        "report": str(report_path),
+    }
+
+
+def summary_rows(rows: list[dict]) -> list[dict]:
+    """Rows ranked: highest risk first, then unassessed, then failed."""
+
+    def key(r):
+        if r["status"] != "ok":
+            return (2, 0.0, r["session"])
+        if r["risk_score"] == "":
+            return (1, 0.0, r["session"])
+        return (0, -float(r["risk_score"]), r["session"])
+
+    ranked = sorted(rows, key=key)
+    return [{"rank": i + 1, **r} for i, r in enumerate(ranked)]
+
+
+def _write_summary(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in summary_rows(rows):
+        w.writerow(r)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool) -> dict | None:
+    """The summary row of a finished session, or None when it must be (re)scanned."""
+    if not report_path.is_file():
+        return None
+    try:
+        report = read_report(report_path)
+    except InterviewGuardError:
+        return None
+    if report.status != "ok" and retry_failed:
+        return None
+    try:
+        fp = Session.open(path, session_id=session_id).fingerprint()
+    except InterviewGuardError:
+        fp = None
+    if report.session.get("fingerprint") != fp:
+        return None
+    return _row(report, report_path)
+
+
+def run_batch(
+    root,
+    out_dir,
+    *,
+    jobs: int = 1,
+    fusion_path: str | None = None,
+    retry_failed: bool = True,
+    progress: Callable[..., None] | None = None,
+    summary_every_s: float = 5.0,
+    cache_dir: str | None = None,
+    html: bool = False,
+) -> BatchResult:
+    """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
+
+    Parameters
+    ----------
+    root : path
+        A directory of sessions (or a single session).
+    out_dir : path
+    jobs : int
+        Worker processes (1 = in this process, no pool).
+    fusion_path : str, optional
+        Fusion parameter file (default ``models/fusion.json``).
+    retry_failed : bool
+        Re-scan sessions whose earlier report says ``failed``.
+    cache_dir : str, optional
+        Video-track cache shared by the workers (default ``$INTERVIEW_GUARD_CACHE``).
+    progress : callable, optional
+        ``progress(session_id, completed=, total=, status=)`` after each session.
+    html : bool
+        Also write ``sessions/<id>.html`` per session and ``index.html`` (see
+        :func:`write_batch_html`).
+    """
+    out = Path(out_dir)
+    (out / "sessions").mkdir(parents=True, exist_ok=True)
+    sessions = discover_sessions(root)
+    if not sessions:
+        raise InterviewGuardError(
+            f"{root}: no sessions found (directories with video.*, audio.* or keystrokes.*, or media files)"
+        )
+    summary_path = out / "summary.csv"
+    rows: dict[str, dict] = {}
+    todo = []
+    for sid, path in sessions:
+        rp = _report_path(out, sid)
+        row = _done_row(sid, path, rp, retry_failed)
+        if row is None:
+            todo.append((sid, path, rp))
+        else:
+            rows[sid] = row
+    skipped = len(rows)
+    total = len(sessions)
+    completed = skipped
+    if progress and skipped:
+        progress("(already done)", completed=completed, total=total, status="skipped")
+    last_summary = time.monotonic()
+
+    def record(row: dict) -> None:
+        nonlocal completed, last_summary
+        rows[row["session"]] = row
+        completed += 1
+        if progress:
+            progress(row["session"], completed=completed, total=total, status=row["status"])
+        if time.monotonic() - last_summary >= summary_every_s:
+            _write_summary(summary_path, list(rows.values()))
+            last_summary = time.monotonic()
+
+    try:
+        if jobs <= 1 or len(todo) <= 1:
+            for sid, path, rp in todo:
+                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html))
+        else:
+            _run_pool(todo, jobs, fusion_path, record, cache_dir, html)
+    finally:
+        # whatever happened (Ctrl-C included), the summary lists what is done
+        _write_summary(summary_path, list(rows.values()))
+    index_path = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
+    failed = sum(1 for r in rows.values() if r["status"] != "ok")
+    return BatchResult(
+        total=total, scanned=len(todo), skipped=skipped, failed=failed, summary_path=summary_path, index_path=index_path
+    )
+
+
+def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool = False) -> None:
+    from interview_guard.pipeline.scan import failed_report
+
+    pending = list(todo)
+    recorded: set[str] = set()
+
+    def rec(row: dict) -> None:
+        recorded.add(row["session"])
+        record(row)
+
+    while pending:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)))
+        futures = {}
+        broken = False
+        try:
+            for sid, path, rp in pending:
+                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html)] = (sid, path, rp)
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    sid, path, rp = futures[fut]
+                    try:
+                        rec(fut.result())
+                    except BrokenProcessPool:
+                        broken = True
+            pending = []
+        except BrokenProcessPool:
+            broken = True
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if broken:
+            # A worker died. Sessions without a report: the ones that were
+            # running are failed (a session that kills its worker would kill
+            # the next one too); the ones never started are retried.
+            retry = []
+            for fut, (sid, path, rp) in futures.items():
+                if sid in recorded:
+                    continue
+                if Path(rp).is_file():  # finished, but its result was lost with the pool
+                    try:
+                        rec(_row(read_report(rp), rp))
+                        continue
+                    except InterviewGuardError:
+                        pass
+                if fut.done() and not fut.cancelled():
+                    rep = failed_report(
+                        sid, path, "worker process died while scanning this session (crash or out of memory)"
+                    )
+                    rep.write(rp)
+                    rec(_row(rep, rp))
+                else:
+                    retry.append((sid, path, rp))
+            pending = retry

@@ -1,0 +1,176 @@
+"""Scanning one session: extract, run the analyzers, fuse, report.
+
+:func:`scan_session` is the single entry point used by the CLI, batch mode and
+tests. Progress goes to an optional hook ``progress(stage, completed=, total=)``
+so the algorithm never draws anything itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from interview_guard import analyzers as _analyzers
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult
+from interview_guard.errors import InterviewGuardError
+from interview_guard.extract.session import extract_tracks
+from interview_guard.fusion.model import FusionModel
+from interview_guard.io.model_files import manifest_hashes
+from interview_guard.io.session import Session
+from interview_guard.report.model import Report
+from interview_guard.tracks import Stream, Tracks
+
+__all__ = ["scan_session", "scan_tracks", "failed_report", "write_key_frames", "key_frame_filename"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def scan_tracks(
+    tracks: Tracks,
+    *,
+    analyzers: Sequence[Analyzer] | None = None,
+    fusion: FusionModel | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[dict[str, AnalyzerResult], dict, dict[str, float]]:
+    """Run ``analyzers`` on already extracted ``tracks`` and fuse the results.
+
+    Returns ``(results by name, risk dict, per-analyzer seconds)``.
+    """
+    analyzers = list(analyzers) if analyzers is not None else _analyzers.default_analyzers()
+    fusion = fusion or FusionModel.load()
+    results: dict[str, AnalyzerResult] = {}
+    timings: dict[str, float] = {}
+    for i, an in enumerate(analyzers):
+        t0 = time.perf_counter()
+        results[an.name] = an.analyze(tracks)
+        timings[an.name] = round(time.perf_counter() - t0, 4)
+        if progress:
+            progress(f"analyzer:{an.name}", completed=i + 1, total=len(analyzers))
+    fused = fusion.fuse(results.values())
+    modalities = tracks.modalities()
+    risk = {
+        "score": None if fused.score is None else round(fused.score, 4),
+        "band": fused.band,
+        "contributions": {k: round(v, 4) for k, v in fused.contributions.items()},
+        "checked": list(fused.checked),
+        "not_checked": list(fused.not_checked),
+        "absent_modalities": sorted(m for m, present in modalities.items() if not present),
+        "fusion": {"version": fusion.version, "path": fusion.path, "sha256": fusion.sha256},
+    }
+    return results, risk, timings
+
+
+def scan_session(
+    path,
+    *,
+    analyzers: Sequence[Analyzer] | None = None,
+    fusion: FusionModel | None = None,
+    progress: Callable[..., None] | None = None,
+    session_id: str | None = None,
+    cache_dir=None,
+    video_options: dict | None = None,
+    frames_dir=None,
+) -> Report:
+    """Scan one session (directory or file) and return its report.
+
+    ``cache_dir`` keeps extracted video tracks for instant re-scans;
+    ``video_options`` go to the video scan (e.g. ``{"mode": "full"}``);
+    ``frames_dir``, when given, receives the key frames of the evidence as
+    JPEG files, and each evidence item lists them under ``details.key_frames``.
+
+    Raises
+    ------
+    InputError
+        When the session cannot be read (missing path, empty directory,
+        unreadable video, malformed keystroke log ...). An analyzer that
+        fails on readable data does not raise: its result says ``failed``.
+    """
+    t_start = time.perf_counter()
+    session = path if isinstance(path, Session) else Session.open(path, session_id=session_id)
+    analyzers = list(analyzers) if analyzers is not None else _analyzers.default_analyzers()
+    fusion = fusion or FusionModel.load()
+    needed: set[Stream] = set()
+    for an in analyzers:
+        needed |= set(an.requires)
+    warnings: list[str] = []
+    t0 = time.perf_counter()
+    tracks = extract_tracks(
+        session, needed, progress=progress, warnings=warnings, cache_dir=cache_dir, video_options=video_options
+    )
+    t_extract = time.perf_counter() - t0
+    results, risk, an_timings = scan_tracks(tracks, analyzers=analyzers, fusion=fusion, progress=progress)
+    if frames_dir is not None:
+        write_key_frames(results, tracks, frames_dir, session.session_id)
+    modalities = tracks.modalities()
+    session_info = {
+        "id": session.session_id,
+        "path": str(session.path),
+        "duration_s": round(tracks.duration_s, 3),
+        "modalities": modalities,
+        "files": {role: str(p) for role, p in session.files.items()},
+        "fingerprint": session.fingerprint(),
+        "keystrokes_aligned": tracks.keystrokes_aligned,
+        "video": None if tracks.video is None else tracks.video.to_dict(),
+        "metadata": tracks.metadata.to_dict(),
+    }
+    return Report(
+        session=session_info,
+        risk=risk,
+        analyzers=results,
+        models=manifest_hashes(),
+        timings={
+            "extract_s": round(t_extract, 4),
+            "analyzers_s": an_timings,
+            "total_s": round(time.perf_counter() - t_start, 4),
+        },
+        warnings=warnings,
+        status="ok",
+        created_at=_now(),
+    )
+
+
+def key_frame_filename(session_id: str, t: float) -> str:
+    """File name of the key frame at ``t`` seconds of a session (``<session_id>_<seconds>s.jpg``)."""
+    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
+    return f"{safe_id}_{t:09.3f}s.jpg"
+
+
+def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
+    """Write the key frames evidence items point at (``details.key_frame_times``) as JPEG files.
+
+    Each file is ``<frames_dir>/<session_id>_<seconds>.jpg``; the paths are
+    added to the evidence item as ``details.key_frames``.
+    """
+    from interview_guard.atomic import atomic_write_bytes
+
+    frames = tracks.extra.get("keyframes") or {}
+    written: dict[float, Path] = {}
+    for r in results.values():
+        for ev in r.evidence:
+            times = ev.details.get("key_frame_times") or []
+            paths = []
+            for t in times:
+                if t not in frames:
+                    continue
+                if t not in written:
+                    written[t] = atomic_write_bytes(Path(frames_dir) / key_frame_filename(session_id, t), frames[t])
+                paths.append(str(written[t]))
+            if paths:
+                ev.details["key_frames"] = paths
+    return list(written.values())
+
+
+def failed_report(session_id: str, path, error: BaseException | str, *, fingerprint: str | None = None) -> Report:
+    """A report recording that a session could not be scanned (batch mode)."""
+    msg = str(error) if isinstance(error, (InterviewGuardError, str)) else f"{error.__class__.__name__}: {error}"
+    return Report(
+        session={"id": session_id, "path": str(Path(path)), "fingerprint": fingerprint},
+        risk={"score": None, "band": "unassessed"},
+        status="failed",
+        error=msg,
+        created_at=_now(),
+    )

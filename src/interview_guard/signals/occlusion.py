@@ -1,0 +1,531 @@
+"""Hand-over-face occlusion events and what a face swap gets wrong in them (pure numpy).
+
+Works on the face and hand tracks (one row per analysed frame, same rows for
+both) and, where available, the per-frame pixel measurements of the video
+scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
+
+``hand_vanished``
+    A hand tracked onto the face disappears *inside* it while the face
+    region keeps looking like an unoccluded face: a swap painted its face over
+    the hand. (The hand landmarker also loses real hands in front of faces, but
+    then the pixels of the face region show that something covers it.)
+``covered_motion_ratio`` (measured, not scored)
+    How face landmarks under the hand move compared with the uncovered ones.
+``shape_jump``
+    The face's shape (identity-bearing landmark distances) differs after the
+    hand has passed more than it differs across any other stretch of the
+    same length in the clip: the swap re-acquired a different geometry.
+``contour_flicker_z`` (measured, not scored)
+    Frame-to-frame change along the face outline against the rest of the
+    clip; a swap's mask edge shimmers, but a real hand crossing the outline
+    moves the same band, so it does not separate the two on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from interview_guard.signals.face_geometry import (
+    FACE_OVAL,
+    convex_hull,
+    face_size,
+    hand_face_overlap,
+    points_in_polygon,
+    shape_descriptor,
+)
+
+__all__ = [
+    "OcclusionEvent",
+    "frame_overlap",
+    "find_occlusion_events",
+    "measure_event",
+    "hand_near_face",
+    "face_region_disturbance",
+]
+
+
+@dataclass
+class OcclusionEvent:
+    """One stretch of frames where a hand (or an occluder the hand led in) covers the face."""
+
+    start_s: float
+    end_s: float
+    rows: np.ndarray  # track rows inside the event
+    peak_overlap: float
+    measurements: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return max(self.scores.values()) if self.scores else 0.0
+
+
+def frame_overlap(
+    face_landmarks: np.ndarray, hand_landmarks: np.ndarray, face_present: np.ndarray, hand_count: np.ndarray
+) -> np.ndarray:
+    """Share of the face covered by hands, per row (0 where either is absent).
+
+    Parameters
+    ----------
+    face_landmarks : np.ndarray [shape=(n, 478, 3)]
+    hand_landmarks : np.ndarray [shape=(n, 2, 21, 3)]
+    face_present : np.ndarray [shape=(n,), dtype=bool]
+    hand_count : np.ndarray [shape=(n,), dtype=int]
+    """
+    n = face_landmarks.shape[0]
+    out = np.zeros(n, np.float64)
+    for i in np.flatnonzero(face_present & (hand_count > 0)):
+        out[i] = hand_face_overlap(face_landmarks[i], hand_landmarks[i])
+    return out
+
+
+def hand_near_face(
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    face_present: np.ndarray,
+    hand_count: np.ndarray,
+    *,
+    aspect: float = 1.0,
+) -> np.ndarray:
+    """Distance from the nearest hand landmark to the face outline's centre, in face sizes (inf when absent).
+
+    Parameters
+    ----------
+    aspect : float
+        Frame width / height, so x and y distances share units.
+    """
+    n = face_landmarks.shape[0]
+    out = np.full(n, np.inf)
+    rows = np.flatnonzero(face_present & (hand_count > 0))
+    if rows.size == 0:
+        return out
+    scale = np.array([aspect, 1.0])
+    centre = np.nanmean(face_landmarks[rows][:, FACE_OVAL, :2], axis=1) * scale
+    size = face_size(face_landmarks[rows]) * aspect
+    hands = hand_landmarks[rows][..., :2] * scale  # (m, 2, 21, 2)
+    d = np.linalg.norm(hands - centre[:, None, None, :], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[rows] = np.nanmin(d.reshape(rows.size, -1), axis=1) / np.maximum(size, 1e-6)
+    return out
+
+
+def find_occlusion_events(
+    *,
+    t_s: np.ndarray,
+    overlap: np.ndarray,
+    near: np.ndarray,
+    hand_count: np.ndarray,
+    min_overlap: float = 0.1,
+    near_faces: float = 1.2,
+    lost_window_s: float = 0.6,
+    merge_gap_s: float = 0.3,
+    touch_overlap: float = 0.02,
+) -> list[OcclusionEvent]:
+    """Stretches of rows where a hand covers the face, or vanished right after covering or nearing it.
+
+    A row is *occluded* when ``overlap >= min_overlap``. A row without any
+    hand that comes within ``lost_window_s`` after a row where a hand was on
+    or near the face (``near < near_faces`` face sizes from the face centre)
+    and before the hand is seen again counts too: an occluder the hand led in
+    (a swap that painted over the hand hides it from the hand landmarker),
+    provided the hand touched the face (``overlap >= touch_overlap``) before it
+    vanished. Rows closer than ``merge_gap_s`` join one event.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    n = t.size
+    if n == 0:
+        return []
+    occ = overlap >= min_overlap
+    close = near < near_faces
+    lost = np.zeros(n, bool)
+    last_close_t = -np.inf
+    for i in range(n):
+        if hand_count[i] > 0:
+            if close[i] or occ[i]:
+                last_close_t = t[i]
+            else:
+                last_close_t = -np.inf
+        elif t[i] - last_close_t <= lost_window_s:
+            lost[i] = True
+    # a "lost" stretch only counts when something covered or touched the face right before it
+    flagged = occ | lost
+    rows = np.flatnonzero(flagged)
+    if rows.size == 0:
+        return []
+    events = []
+    start = rows[0]
+    prev = rows[0]
+    for r in rows[1:]:
+        if t[r] - t[prev] > merge_gap_s:
+            events.append((start, prev))
+            start = r
+        prev = r
+    events.append((start, prev))
+    out = []
+    for a, b in events:
+        idx = np.arange(a, b + 1)
+        idx = idx[flagged[idx]]
+        around = (t >= t[a] - lost_window_s) & (t <= t[b])
+        if not occ[idx].any() and overlap[around].max(initial=0.0) < touch_overlap:
+            continue  # the hand never touched the face: it was near and left the frame
+        out.append(
+            OcclusionEvent(
+                start_s=float(t[a]), end_s=float(t[b]), rows=idx, peak_overlap=float(overlap[around].max(initial=0.0))
+            )
+        )
+    return out
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def measure_event(
+    ev: OcclusionEvent,
+    *,
+    t_s: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    overlap: np.ndarray,
+    aspect: float = 1.0,
+    pixels: dict | None = None,
+    context_s: float = 1.0,
+    rng_seed: int = 0,
+) -> OcclusionEvent:
+    """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    rows = ev.rows
+    m: dict = {
+        "frames": int(rows.size),
+        "duration_s": round(ev.end_s - ev.start_s, 3),
+        "peak_overlap": round(ev.peak_overlap, 3),
+    }
+    scores: dict = {}
+
+    span = (t >= ev.start_s) & (t <= ev.end_s)
+    span_rows = np.flatnonzero(span)
+    no_hand = hand_count[span_rows] == 0
+    clean = face_present & (overlap < 0.02) & (hand_count == 0)
+
+    # 1. how much the face region changed while covered, against the clip's own
+    #    frame-to-frame variation: a hand in front of a face changes it a lot; a
+    #    swap that paints its face over the hand leaves a face there
+    dev_z = None
+    if pixels is not None and "face_crop" in pixels:
+        dev_z = _appearance_change(pixels["face_crop"], t, face_present, clean, span_rows, hand_count, ev, context_s)
+        if dev_z is not None:
+            m["face_change_z"] = round(dev_z[0], 2)
+            m["face_change_z_where_hand_missing"] = None if dev_z[1] is None else round(dev_z[1], 2)
+
+    # 2. the hand crossed the face unseen: detected on one side of the face,
+    #    next detected on the other side, never in between, while the face
+    #    region kept looking like an unoccluded face
+    crossings = _unseen_crossings(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect)
+    if span_rows.size >= 3:
+        step = np.median(np.diff(t[span_rows]))
+        dt = np.diff(np.r_[t[span_rows], t[span_rows[-1]] + step])
+        m["hand_missing_s"] = round(float(dt[no_hand].sum()), 3)
+        m["hand_missing_share"] = round(float(dt[no_hand].sum()) / max(float(dt.sum()), 1e-6), 3)
+    m["unseen_crossings"] = len(crossings)
+    m["hand_seen_at_face_centre"] = bool(
+        _seen_at_centre(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect)
+    )
+    if crossings:
+        m["crossings"] = [{"from_t_s": round(a, 3), "to_t_s": round(b, 3)} for a, b in crossings[:5]]
+        s_cross = 1.0 - 0.35 ** len(crossings)  # 0.65 for one, 0.88 for two
+        if m["hand_seen_at_face_centre"]:
+            s_cross *= 0.3  # the hand was also seen over the face at other moments
+        if pixels is not None and "face_crop" in pixels:
+            zs = []
+            for a, b in crossings:
+                rows = np.flatnonzero(face_present & (t > a) & (t < b))
+                if rows.size:
+                    z = _appearance_change(pixels["face_crop"], t, face_present, clean, rows, hand_count, ev, context_s)
+                    if z is not None:
+                        zs.append(z[0])
+            if zs:
+                m["face_change_z_during_crossings"] = round(float(np.median(zs)), 2)
+                # a real hand crossing the face changes it; a painted-over hand does not
+                s_cross *= _logistic((3.0 - float(np.median(zs))) / 0.6)
+            else:
+                s_cross *= 0.6
+        else:
+            s_cross *= 0.6  # no pixel check possible
+        scores["hand_vanished"] = s_cross
+
+    # 3. covered landmarks move like uncovered ones (needs consecutive dense rows)
+    ratios = []
+    for a, b in zip(span_rows[:-1], span_rows[1:]):
+        # only frames where the hand covers a good part of the face: a hand at the
+        # chin or the outline leaves the "covered" landmarks visible
+        if not (face_present[a] and face_present[b]) or hand_count[b] == 0 or t[b] - t[a] > 0.12 or overlap[b] < 0.25:
+            continue
+        hull_pts = hand_landmarks[b][np.isfinite(hand_landmarks[b][:, 0, 0])].reshape(-1, 3)
+        if hull_pts.shape[0] < 3:
+            continue
+        hull = convex_hull(hull_pts)
+        covered = points_in_polygon(face_landmarks[b][:, :2], hull)
+        if covered.sum() < 20 or (~covered).sum() < 20:
+            continue
+        size = float(face_size(face_landmarks[b : b + 1])[0])
+        disp = np.linalg.norm((face_landmarks[b, :, :2] - face_landmarks[a, :, :2]) * [aspect, 1.0], axis=1) / max(
+            size * aspect, 1e-6
+        )
+        ratios.append(float(np.median(disp[covered]) / max(np.median(disp[~covered]), 1e-4)))
+    if len(ratios) >= 3:
+        q = float(np.median(ratios))
+        m["covered_motion_ratio"] = round(q, 3)
+        m["covered_motion_pairs"] = len(ratios)
+        # Measured, not scored: on real footage with a real hand composited in
+        # front, the landmarker's covered points sometimes move just like the
+        # uncovered ones (ratio ~1), so this alone does not separate a swap.
+    elif ratios:
+        m["covered_motion_pairs"] = len(ratios)
+
+    # 4. shape jump across the event against jumps across other stretches of the clip
+    desc = shape_descriptor(face_landmarks, aspect=aspect)
+    ok = face_present & np.all(np.isfinite(desc), axis=1) & (overlap < 0.02) & (hand_count == 0)
+    before = ok & (t < ev.start_s) & (t >= ev.start_s - context_s)
+    after = ok & (t > ev.end_s) & (t <= ev.end_s + context_s)
+    if before.sum() >= 2 and after.sum() >= 2:
+        jump = float(np.linalg.norm(np.median(desc[before], axis=0) - np.median(desc[after], axis=0)))
+        gap = max(ev.end_s - ev.start_s, 0.2)
+        ref = _reference_jumps(
+            t, desc, ok, gap=gap, width=context_s, exclude=(ev.start_s - context_s, ev.end_s + context_s), seed=rng_seed
+        )
+        m["shape_jump"] = round(jump, 4)
+        if ref.size >= 5:
+            pct = float(np.mean(ref < jump))
+            scale = float(np.median(ref)) + 1e-6
+            m["shape_jump_vs_clip"] = round(jump / scale, 3)
+            m["shape_jump_percentile"] = round(pct, 3)
+            scores["shape_jump"] = _logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
+
+    # 5. contour flicker during the event against the rest of the clip
+    if pixels is not None and "ring_motion" in pixels:
+        ring = np.asarray(pixels["ring_motion"], dtype=np.float64)
+        inner = np.asarray(pixels["inner_motion"], dtype=np.float64)
+        bg = np.asarray(pixels["bg_motion"], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = ring / (0.5 * (inner + bg) + 1.0)
+        ev_rel = rel[span_rows]
+        base = rel[ok & ~span]
+        ev_rel, base = ev_rel[np.isfinite(ev_rel)], base[np.isfinite(base)]
+        if ev_rel.size >= 3 and base.size >= 10:
+            med, mad = float(np.median(base)), float(np.median(np.abs(base - np.median(base)))) + 1e-3
+            z = (float(np.median(ev_rel)) - med) / (1.4826 * mad)
+            # Measured, not scored: a real hand crossing the outline moves the
+            # same band, so on real footage this rises for genuine waves too.
+            m["contour_flicker_z"] = round(z, 2)
+    ev.measurements = m
+    ev.scores = {k: float(round(v, 4)) for k, v in scores.items()}
+    return ev
+
+
+def _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect):
+    """Per row: horizontal offset of the nearest hand from the face centre, in face widths (NaN if none)."""
+    out = np.full(rows.size, np.nan)
+    for k, r in enumerate(rows):
+        if not face_present[r] or hand_count[r] == 0:
+            continue
+        oval = face_landmarks[r][FACE_OVAL, :2]
+        cx = float(np.mean(oval[:, 0]))
+        w = float(oval[:, 0].max() - oval[:, 0].min())
+        slots = hand_landmarks[r][..., 0]
+        slots = slots[np.all(np.isfinite(slots), axis=-1)]
+        if slots.shape[0] == 0 or w <= 0:
+            continue
+        hx = slots.mean(axis=-1)
+        if hx.size == 0 or w <= 0:
+            continue
+        off = (hx - cx) / w
+        out[k] = off[np.argmin(np.abs(off))]
+    return out
+
+
+def _unseen_crossings(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect, *, pad_s=0.6):
+    """(t_from, t_to) of each pass of the hand from one side of the face to the other with no detection between."""
+    rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
+    off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
+    seen = np.flatnonzero(np.isfinite(off))
+    out = []
+    for a, b in zip(seen[:-1], seen[1:]):
+        oa, ob = off[a], off[b]
+        if np.sign(oa) == np.sign(ob) or abs(oa) > 1.5 or abs(ob) > 1.5:
+            continue
+        # crossing with no detection close to the centre: at least one analysed row in between
+        if b - a >= 2 and min(abs(oa), abs(ob)) >= 0.15:
+            out.append((float(t[rows[a]]), float(t[rows[b]])))
+    return out
+
+
+def _seen_at_centre(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect, *, pad_s=0.6):
+    rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
+    off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
+    return bool(np.any(np.abs(off[np.isfinite(off)]) < 0.15))
+
+
+def _crop_norm(c: np.ndarray) -> np.ndarray:
+    x = c.astype(np.float32)
+    x -= x.mean(axis=(-2, -1), keepdims=True)
+    x /= x.std(axis=(-2, -1), keepdims=True) + 1.0
+    return x
+
+
+def _appearance_change(crops, t, face_present, clean, span_rows, hand_count, ev, context_s):
+    """Robust z of the face-region change during the event: (all event rows, event rows without a hand).
+
+    Reference: the median normalised face crop of clean rows (face, no hand)
+    within ``3 * context_s`` before (else after) the event. Null: the change of
+    the clean rows around the event (both sides) against the same reference,
+    which holds the ordinary variation of this face (speech, small head turns).
+    """
+    crops = np.asarray(crops)
+    near = clean & (
+        ((t < ev.start_s) & (t >= ev.start_s - 3 * context_s)) | ((t > ev.end_s) & (t <= ev.end_s + 3 * context_s))
+    )
+    ref_rows = np.flatnonzero(near & (t < ev.start_s))
+    if ref_rows.size < 2:
+        ref_rows = np.flatnonzero(near & (t > ev.end_s))
+    null_rows = np.flatnonzero(near)
+    if ref_rows.size < 2 or null_rows.size < 4 or span_rows.size == 0:
+        return None
+    ref = np.median(_crop_norm(crops[ref_rows]), axis=0)
+
+    def change(rows):
+        return np.mean(np.abs(_crop_norm(crops[rows]) - ref), axis=(-2, -1))
+
+    null = change(null_rows)
+    med = float(np.median(null))
+    spread = 1.4826 * float(np.median(np.abs(null - med))) + 0.02
+    rows_face = span_rows[face_present[span_rows]]
+    if rows_face.size == 0:
+        return None
+    z_all = (float(np.median(change(rows_face))) - med) / spread
+    missing = rows_face[hand_count[rows_face] == 0]
+    z_missing = (float(np.median(change(missing))) - med) / spread if missing.size else None
+    return z_all, z_missing
+
+
+def _reference_jumps(
+    t, desc, ok, *, gap: float, width: float, exclude: tuple[float, float], seed: int, n: int = 40
+) -> np.ndarray:
+    """Shape differences across stretches of length ``gap`` elsewhere in the clip (deterministic sample)."""
+    lo, hi = float(t[0]) + width, float(t[-1]) - width - gap
+    if hi <= lo:
+        return np.zeros(0)
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in rng.uniform(lo, hi, size=n * 3):
+        e = s + gap
+        if s < exclude[1] and e > exclude[0]:
+            continue
+        b = ok & (t < s) & (t >= s - width)
+        a = ok & (t > e) & (t <= e + width)
+        if b.sum() >= 2 and a.sum() >= 2:
+            out.append(float(np.linalg.norm(np.median(desc[b], axis=0) - np.median(desc[a], axis=0))))
+        if len(out) >= n:
+            break
+    return np.asarray(out)
+
+
+def face_region_disturbance(
+    crops: np.ndarray,
+    t_s: np.ndarray,
+    face_present: np.ndarray,
+    *,
+    t_from: float,
+    t_to: float,
+    min_z: float = 6.0,
+    min_ratio: float = 2.5,
+    min_frames: int = 2,
+    max_gap_s: float = 0.25,
+    settle_s: float = 1.0,
+) -> dict:
+    """Whether something crossed the face region in ``[t_from, t_to]``, from the face crops alone.
+
+    For a hand-wave request whose hand the hand landmarker never saw: a hand
+    passing in front of the face makes the face region (the 32x32 face crop,
+    brightness- and contrast-normalised) change from one analysed frame to
+    the next far more than this face ever does otherwise, for a moment, and
+    the face looks as before afterwards. Thresholds are relative to the
+    clip's own variation: a frame is *disturbed* when its change to the
+    previous analysed frame (pairs at most ``max_gap_s`` apart) is above
+    the median of the clip's changes outside the window by ``min_z`` robust
+    standard deviations (1.4826 MAD) and ``min_ratio`` times that median.
+    Frames inside the window where the face is lost between frames that
+    have it (the landmarker drops a face behind a hand) count as disturbed.
+
+    Returns the measurements, with ``disturbed`` (bool): at least
+    ``min_frames`` disturbed frames, and the face region after the last of
+    them (up to ``settle_s`` later, or the window's end) back closer to the
+    face before the window than the peak change was (a transient, not a
+    cut or a new scene).
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    present = np.asarray(face_present, bool)
+    out: dict = {"disturbed": False}
+    rows = np.flatnonzero(present)
+    if rows.size < 8:
+        out["reason"] = "too few frames with a face"
+        return out
+    x = _crop_norm(np.asarray(crops)[rows])
+    tr = t[rows]
+    gap = np.diff(tr)
+    d = np.mean(np.abs(np.diff(x, axis=0)), axis=(-2, -1))
+    pair_ok = gap <= max_gap_s
+    t_pair = tr[1:]
+    inside = (t_pair >= t_from) & (t_pair <= t_to)
+    null = d[pair_ok & ~inside]
+    if null.size < 10:
+        null = d[pair_ok]  # a short clip: the whole clip (median and MAD ignore a short wave)
+    if null.size < 10:
+        out["reason"] = "too few consecutive analysed frames to know the face's own variation"
+        return out
+    med = float(np.median(null))
+    spread = 1.4826 * float(np.median(np.abs(null - med))) + 1e-3
+    z = (d - med) / spread
+    hit = pair_ok & inside & (z > min_z) & (d > min_ratio * med)
+    # face lost inside the window between frames that have it
+    win = np.flatnonzero((t >= t_from) & (t <= t_to))
+    lost = 0
+    if win.size:
+        first, last = rows[0], rows[-1]
+        lost = int(np.sum(~present[win] & (win > first) & (win < last)))
+    out.update(
+        {
+            "baseline_change": round(med, 4),
+            "baseline_spread": round(spread, 4),
+            "peak_change_z": round(float(z[pair_ok & inside].max(initial=0.0)), 2)
+            if (pair_ok & inside).any()
+            else None,
+            "disturbed_frames": int(hit.sum()),
+            "face_lost_frames": lost,
+        }
+    )
+    n_hit = int(hit.sum()) + lost
+    if n_hit < min_frames or not hit.any():
+        return out
+    # transient: before the window versus after the last disturbed frame
+    t_last = float(t_pair[hit].max())
+    t_first = float(t_pair[hit].min())
+    out["first_s"], out["last_s"] = round(t_first, 3), round(t_last, 3)
+    before = (tr < t_first) & (tr >= t_first - 2.0)
+    after = (tr > t_last + 0.1) & (tr <= t_last + settle_s + 0.1)
+    if before.sum() < 2 or after.sum() < 2:
+        out["returned"] = None
+        out["disturbed"] = True  # the window ends with the clip: a crossing seen, its end not
+        return out
+    ref = np.median(x[before], axis=0)
+    peak = float(np.max(np.mean(np.abs(x[1:][hit] - ref), axis=(-2, -1))))
+    back = float(np.median(np.mean(np.abs(x[after] - ref), axis=(-2, -1))))
+    out["peak_vs_before"] = round(peak, 4)
+    out["after_vs_before"] = round(back, 4)
+    out["returned"] = bool(back < 0.6 * peak)
+    out["disturbed"] = bool(out["returned"])
+    return out

@@ -1,0 +1,84 @@
+"""A decoded mono waveform on the session clock: what audio analyzers read.
+
+Produced by :mod:`interview_guard.io.audio_decode`; tests build one from arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from interview_guard.errors import ParameterError
+
+__all__ = ["AudioTrack", "DEFAULT_SR"]
+
+#: Sample rate the analyzers work at (speech band and key clicks fit below 8 kHz).
+DEFAULT_SR = 16000
+
+
+@dataclass
+class AudioTrack:
+    """A decoded mono waveform on the session clock.
+
+    Attributes
+    ----------
+    samples : np.ndarray [shape=(n,), dtype=float32]
+        Mono samples, nominally in [-1, 1].
+    sr : int
+        Sample rate in Hz.
+    start_s : float
+        Session time (seconds) of ``samples[0]``.
+    source : str
+        File the audio was decoded from (for messages), or a description.
+    meta : dict
+        JSON-serialisable facts about the decoding (codec, source rate and
+        channels, gaps filled, decode errors).
+    """
+
+    samples: np.ndarray
+    sr: int = DEFAULT_SR
+    start_s: float = 0.0
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        y = np.asarray(self.samples)
+        if y.ndim != 1:
+            raise ParameterError(f"AudioTrack.samples must be 1-D, got shape {y.shape}")
+        if y.dtype != np.float32:
+            y = y.astype(np.float32)
+        self.samples = y
+        if not (isinstance(self.sr, (int, np.integer)) and 1000 <= int(self.sr) <= 384000):
+            raise ParameterError(f"AudioTrack.sr must be an integer sample rate in 1000..384000 Hz, got {self.sr!r}")
+        self.sr = int(self.sr)
+        if not math.isfinite(float(self.start_s)):
+            raise ParameterError(f"AudioTrack.start_s must be finite, got {self.start_s!r}")
+        self.start_s = float(self.start_s)
+
+    def __len__(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the waveform in seconds."""
+        return len(self) / self.sr
+
+    @property
+    def end_s(self) -> float:
+        """Session time just after the last sample."""
+        return self.start_s + self.duration_s
+
+    def index_at(self, t_s: float) -> int:
+        """Index of the sample at session time ``t_s``, clipped to ``[0, n]``."""
+        return int(min(max(round((float(t_s) - self.start_s) * self.sr), 0), len(self)))
+
+    def segment(self, start_s: float, end_s: float) -> tuple[np.ndarray, float]:
+        """The samples between two session times (a view, no copy) and the time of its first sample."""
+        i0, i1 = self.index_at(start_s), self.index_at(end_s)
+        i1 = max(i0, i1)
+        return self.samples[i0:i1], self.start_s + i0 / self.sr
+
+    def __repr__(self) -> str:
+        return f"AudioTrack({self.duration_s:.2f} s at {self.sr} Hz from {self.start_s:.3f} s, source={self.source!r})"

@@ -1,0 +1,118 @@
+"""The contents of ``session.json``: what the candidate claims and what the interviewer marked.
+
+Parsed and validated here from a decoded JSON object; :mod:`interview_guard.io.session`
+finds and reads the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from interview_guard.errors import InputError
+
+__all__ = ["ChallengeMarker", "SessionMetadata"]
+
+
+@dataclass(frozen=True)
+class ChallengeMarker:
+    """A moment the interviewer logged a challenge (e.g. asked for a hand wave)."""
+
+    kind: str
+    t_s: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SessionMetadata:
+    """Contents of ``session.json`` (every field optional).
+
+    Attributes
+    ----------
+    candidate_id : str or None
+    claimed_location, claimed_timezone : str or None
+        What the candidate said (free text; IANA zone name for the time zone).
+    recording_start : datetime or None
+        Wall-clock start of the recording (ISO 8601 in the file).
+    keystroke_clock_offset_ms : float or None
+        Add this to a keystroke ``t`` to get milliseconds since the start of
+        the recording. When absent, see :func:`keystroke_origin_ms`.
+    challenges : tuple of ChallengeMarker
+    extra : dict
+        Any other keys, kept for the report.
+    """
+
+    candidate_id: str | None = None
+    claimed_location: str | None = None
+    claimed_timezone: str | None = None
+    recording_start: datetime | None = None
+    keystroke_clock_offset_ms: float | None = None
+    challenges: tuple[ChallengeMarker, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    _KNOWN = (
+        "candidate_id",
+        "claimed_location",
+        "claimed_timezone",
+        "recording_start",
+        "keystroke_clock_offset_ms",
+        "challenges",
+    )
+
+    @classmethod
+    def from_dict(cls, data: dict, *, path=None) -> SessionMetadata:
+        if not isinstance(data, dict):
+            raise InputError("session.json must hold a JSON object", path=path)
+        start = data.get("recording_start")
+        if start not in (None, ""):
+            if not isinstance(start, str):
+                raise InputError("'recording_start' must be an ISO 8601 string", path=path)
+            try:
+                start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            except ValueError:
+                raise InputError(f"'recording_start' is not ISO 8601: {start!r}", path=path) from None
+        else:
+            start = None
+        offset = data.get("keystroke_clock_offset_ms")
+        if offset is not None:
+            if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(offset):
+                raise InputError("'keystroke_clock_offset_ms' must be a finite number", path=path)
+            offset = float(offset)
+        markers = []
+        raw_markers = data.get("challenges", []) or []
+        if not isinstance(raw_markers, list):
+            raise InputError("'challenges' must be a list", path=path)
+        for i, m in enumerate(raw_markers):
+            if not isinstance(m, dict) or not isinstance(m.get("kind"), str):
+                raise InputError(f"challenges[{i}] must be an object with a 'kind' string", path=path)
+            t = m.get("t_s")
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+                raise InputError(f"challenges[{i}].t_s must be a number of seconds >= 0", path=path)
+            markers.append(ChallengeMarker(kind=m["kind"], t_s=float(t), note=str(m.get("note", ""))))
+        for key in ("candidate_id", "claimed_location", "claimed_timezone"):
+            if data.get(key) is not None and not isinstance(data.get(key), str):
+                raise InputError(f"'{key}' must be a string", path=path)
+        return cls(
+            candidate_id=data.get("candidate_id"),
+            claimed_location=data.get("claimed_location"),
+            claimed_timezone=data.get("claimed_timezone"),
+            recording_start=start,
+            keystroke_clock_offset_ms=offset,
+            challenges=tuple(markers),
+            extra={k: v for k, v in data.items() if k not in cls._KNOWN},
+        )
+
+    def to_dict(self) -> dict:
+        out = {
+            "candidate_id": self.candidate_id,
+            "claimed_location": self.claimed_location,
+            "claimed_timezone": self.claimed_timezone,
+            "recording_start": None if self.recording_start is None else self.recording_start.isoformat(),
+            "keystroke_clock_offset_ms": self.keystroke_clock_offset_ms,
+            "challenges": [
+                {"kind": c.kind, "t_s": c.t_s, **({"note": c.note} if c.note else {})} for c in self.challenges
+            ],
+        }
+        out.update(self.extra)
+        return out
