@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv browser demo test test-fast bench clean
+.PHONY: venv browser demo test test-fast lint bench clean
 
 # Create .venv and install the package with its test extra (re-run when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -33,6 +33,13 @@ demo: $(STAMP)
 	$(BIN)/interview-guard batch sample_sessions --out demo-out --jobs 2 --html --quiet
 	@for s in sample_sessions/*/; do $(BIN)/interview-guard scan "$$s" --format text --quiet; echo; done
 	@echo "HTML reports: demo-out/index.html"
+
+# Lint: ruff (rules and format), mypy (strict on signals/ and analyzers/), the layer rules of docs/architecture.md.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python tools/check_architecture.py
 
 # The whole test suite.
 test: $(STAMP) browser

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import typing_events
-from interview_guard.analyzers import Analyzer, AnalyzerResult, Status, create, registry
-from interview_guard.errors import ParameterError
+from interview_guard.analyzers import Analyzer, AnalyzerResult, Evidence, Param, Status, create, registry
+from interview_guard.analyzers.checks import check_result, parametrize_with_checks
 from interview_guard.io.keystroke_log import parse_keystroke_lines
 from interview_guard.tracks import Stream, Tracks
-from interview_guard.tracks.keystrokes import KeystrokeLog
 
 NAMES = list(registry())
 
@@ -40,73 +39,64 @@ def test_registry_is_not_empty_and_names_match():
     assert NAMES, "no analyzers registered"
     for name, cls in registry().items():
         assert issubclass(cls, Analyzer) and cls.name == name
-        assert cls.requires and all(isinstance(s, Stream) for s in cls.requires)
-        assert cls.description
+
+
+@parametrize_with_checks(list(registry().values()), tracks=minimal_tracks)
+def test_public_contract_suite(analyzer, check):
+    check(analyzer)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_empty_tracks_give_skipped_with_reason(name):
-    r = create(name).analyze(Tracks())
-    assert r.status is Status.SKIPPED and r.reason and r.score is None
+def test_swap_failure_tracks_give_valid_results_too(name):
+    check_result(registry()[name], minimal_tracks(seed=1))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_empty_streams_give_skipped_not_failed(name):
-    from interview_guard.extract.video_tracks import FaceTrack, HandTrack
-    from interview_guard.tracks.audio import AudioTrack
+class _Broken(Analyzer):
+    """Breaks the contract in ways the suite must see (switched on one at a time)."""
 
-    t = Tracks(
-        duration_s=0.0,
-        keystrokes=KeystrokeLog.empty(),
-        face=FaceTrack.empty(),
-        hands=HandTrack.empty(),
-        audio=AudioTrack(np.zeros(0, np.float32), 16000),
-    )
-    r = create(name).analyze(t)
-    assert r.status is Status.SKIPPED, r.reason
+    name = "broken"
+    description = "test double"
+    requires = frozenset({Stream.KEYSTROKES})
+    window_s = Param(30.0, 5.0, 600.0, "window")
+    mode = ""
 
-
-@pytest.mark.parametrize("name", NAMES)
-def test_minimal_input_gives_valid_result(name):
-    tracks = minimal_tracks()
-    r = create(name).analyze(tracks)
-    assert isinstance(r, AnalyzerResult) and r.name == name
-    assert r.status in (Status.OK, Status.SKIPPED), r.reason
-    if r.status is Status.OK:
-        assert 0.0 <= r.score <= 1.0 and 0.0 <= r.confidence <= 1.0
-    for ev in r.evidence:
-        assert ev.analyzer == name and ev.kind and ev.summary
-        assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3
-        assert 0.0 <= ev.score <= 1.0
-    for w in r.windows:
-        assert 0.0 <= w.start_s <= w.end_s <= tracks.duration_s + 1e-3
-    # JSON round trip of the result
-    again = AnalyzerResult.from_dict(name, json.loads(json.dumps(r.to_dict())))
-    assert again.to_dict() == r.to_dict()
+    def _run(self, tracks):
+        if self.mode == "undeclared":
+            _ = tracks.audio  # not declared
+        if self.mode == "random":
+            return AnalyzerResult(self.name, Status.OK, float(np.random.default_rng().random()), 0.5)
+        if self.mode == "out_of_session":
+            ev = Evidence(self.name, "x", 0.0, tracks.duration_s + 100.0, 0.5, "beyond the end")
+            return AnalyzerResult(self.name, Status.OK, 0.5, 0.5, evidence=(ev,))
+        return AnalyzerResult(self.name, Status.OK, 0.2, 0.5)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_deterministic(name):
-    a = create(name).analyze(minimal_tracks(seed=3)).to_dict()
-    b = create(name).analyze(minimal_tracks(seed=3)).to_dict()
-    assert a == b
+@pytest.mark.parametrize(
+    ("mode", "check", "needle"),
+    [
+        ("undeclared", "check_reads_only_declared_streams", "undeclared stream"),
+        ("random", "check_deterministic", "differ"),
+        ("out_of_session", "check_result", "outside the session"),
+    ],
+)
+def test_the_suite_catches_broken_analyzers(monkeypatch, mode, check, needle):
+    from interview_guard.analyzers import checks
+
+    monkeypatch.setattr(_Broken, "mode", mode)
+    _Broken().analyze(minimal_tracks())  # the base class itself does not raise
+    with pytest.raises(AssertionError, match=needle):
+        getattr(checks, check)(_Broken, minimal_tracks())
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_parameters_declared_and_validated_at_use(name):
-    cls = registry()[name]
-    an = cls()
-    assert set(an.get_params()) == set(cls.parameters)
-    with pytest.raises(ParameterError, match="unknown parameter"):
-        cls(no_such_parameter=1)
-    numeric = [
-        p for p, spec in cls.parameters.items() if isinstance(spec.default, (int, float)) and spec.low is not None
-    ]
-    if numeric:
-        p = numeric[0]
-        bad = cls(**{p: cls.parameters[p].low - 1})  # stored as given, like scikit-learn ...
-        with pytest.raises(ParameterError, match=p):  # ... and refused when the work runs
-            bad.analyze(minimal_tracks())
+def test_the_suite_catches_a_bad_parameter_declaration():
+    from interview_guard.analyzers.checks import check_declaration
+
+    class BadDefault(_Broken):
+        name = "bad_default"
+        window_s = Param(1.0, 5.0, 600.0, "default below its minimum")
+
+    with pytest.raises(AssertionError, match="fails its own range"):
+        check_declaration(BadDefault, minimal_tracks())
 
 
 @pytest.mark.parametrize("name", NAMES)

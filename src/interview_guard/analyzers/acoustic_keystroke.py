@@ -72,29 +72,23 @@ class AcousticKeystroke(Analyzer):
         "Key clicks in the audio against the keystroke log: click-to-key lag jitter (relayed typing heard "
         "in the room), keys logged with no sound (laptop farm, injected keys), clicks while the log is idle."
     )
-    parameters = {
-        "min_keys": Param(30, 5, 1e6, "fewer key presses over the audio than this: skipped"),
-        "full_confidence_keys": Param(300, 20, 1e7, "matched key presses for full confidence"),
-        "click_low_hz": Param(2000.0, 500.0, 7000.0, "high-pass edge of the click band (Hz)"),
-        "click_rise_db": Param(10.0, 3.0, 40.0, "least rise of a click over the preceding 3-15 ms (dB)"),
-        "aligned_search_ms": Param(
-            1000.0, 50.0, 10000.0, "offset searched either way when the clocks are aligned (ms)"
-        ),
-        "max_search_s": Param(7200.0, 1.0, 86400.0, "largest offset searched when the clocks are not aligned (s)"),
-        "min_peak_ratio": Param(2.5, 1.1, 50.0, "coincidence peak over the best chance alignment to accept an offset"),
-        "match_ms": Param(60.0, 10.0, 300.0, "a click within this of a key's expected time is its match (ms)"),
-        "track_window_s": Param(30.0, 5.0, 600.0, "half-window of the running offset that follows clock drift (s)"),
-        "spread_at_half_ms": Param(6.0, 1.0, 100.0, "click-to-key lag spread (sd of the core) scoring 0.5"),
-        "lag_at_half_ms": Param(
-            60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5"
-        ),
-        "no_sound_score": Param(0.6, 0.0, 1.0, "score when keys are logged and no click lines up with them"),
-        "idle_gap_s": Param(1.5, 0.2, 10.0, "no logged key event within this of a click: the log is idle there"),
-        "idle_train_clicks": Param(8, 3, 1000, "least clicks in a train (gaps <= 1 s) heard while the log is idle"),
-        "idle_clicks_at_half": Param(40, 5, 1e6, "clicks in idle-log trains scoring 0.5"),
-        "surprise_at_half": Param(4.0, 1.0, 20.0, "-log10 p of a stretch's missing clicks scoring 0.5"),
-        "window_s": Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)"),
-    }
+    min_keys = Param(30, 5, 1e6, "fewer key presses over the audio than this: skipped")
+    full_confidence_keys = Param(300, 20, 1e7, "matched key presses for full confidence")
+    click_low_hz = Param(2000.0, 500.0, 7000.0, "high-pass edge of the click band (Hz)")
+    click_rise_db = Param(10.0, 3.0, 40.0, "least rise of a click over the preceding 3-15 ms (dB)")
+    aligned_search_ms = Param(1000.0, 50.0, 10000.0, "offset searched either way when the clocks are aligned (ms)")
+    max_search_s = Param(7200.0, 1.0, 86400.0, "largest offset searched when the clocks are not aligned (s)")
+    min_peak_ratio = Param(2.5, 1.1, 50.0, "coincidence peak over the best chance alignment to accept an offset")
+    match_ms = Param(60.0, 10.0, 300.0, "a click within this of a key's expected time is its match (ms)")
+    track_window_s = Param(30.0, 5.0, 600.0, "half-window of the running offset that follows clock drift (s)")
+    spread_at_half_ms = Param(6.0, 1.0, 100.0, "click-to-key lag spread (sd of the core) scoring 0.5")
+    lag_at_half_ms = Param(60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5")
+    no_sound_score = Param(0.6, 0.0, 1.0, "score when keys are logged and no click lines up with them")
+    idle_gap_s = Param(1.5, 0.2, 10.0, "no logged key event within this of a click: the log is idle there")
+    idle_train_clicks = Param(8, 3, 1000, "least clicks in a train (gaps <= 1 s) heard while the log is idle")
+    idle_clicks_at_half = Param(40, 5, 1e6, "clicks in idle-log trains scoring 0.5")
+    surprise_at_half = Param(4.0, 1.0, 20.0, "-log10 p of a stretch's missing clicks scoring 0.5")
+    window_s = Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)")
 
     # ------------------------------------------------------------------ core
     def _run(self, tracks: Tracks) -> AnalyzerResult:

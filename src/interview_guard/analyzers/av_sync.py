@@ -122,38 +122,32 @@ class AVSync(Analyzer):
         "Lip sync: correlates mouth opening with the speech envelope over sliding windows; audio-video "
         "offset outside -45..+125 ms, lips that do not follow the voice, and offset drift."
     )
-    parameters = {
-        "window_s": Param(5.0, 2.0, 30.0, "analysis window length (s)"),
-        "hop_s": Param(1.0, 0.25, 10.0, "analysis window hop (s)"),
-        "max_lag_ms": Param(600.0, 100.0, 1500.0, "largest offset searched either way (ms)"),
-        "grid_ms": Param(10.0, 2.0, 40.0, "common time grid of the two signals (ms)"),
-        "min_speech_s": Param(3.0, 0.5, 600.0, "less speech with a visible face than this: skipped"),
-        "full_confidence_speech_s": Param(60.0, 5.0, 3600.0, "speech with a face for full confidence (s)"),
-        "evidence_speech_s": Param(
-            20.0, 1.0, 3600.0, "with less speech than this the scores shrink towards prior_score (sqrt of the share)"
-        ),
-        "prior_score": Param(0.15, 0.0, 0.5, "score a session with almost no usable speech gets"),
-        "min_window_speech": Param(0.3, 0.05, 1.0, "share of a window that must be speech to score it"),
-        "min_window_face": Param(0.7, 0.1, 1.0, "share of a window that must have a face to score it"),
-        "speech_margin_db": Param(12.0, 3.0, 40.0, "speech: this far above the running noise floor (dB)"),
-        "audio_early_ms": Param(45.0, 0.0, 500.0, "tolerated audio lead (ms; offset below minus this is flagged)"),
-        "audio_late_ms": Param(125.0, 0.0, 1000.0, "tolerated audio lag (ms)"),
-        "reference_lag_ms": Param(
-            40.0, -200.0, 200.0, "lag by which the lips lead the voice on in-sync video (subtracted)"
-        ),
-        "confident_peak": Param(
-            0.15, 0.0, 1.0, "window confidence (peak minus median correlation) to trust its offset"
-        ),
-        "surrogates": Param(16, 4, 64, "audio shifted this many times far away for the chance level"),
-        "sync_z_per_window": Param(1.5, 0.5, 5.0, "z over the surrogates genuine speech reaches per window of speech"),
-        "sync_z_max": Param(6.0, 2.0, 20.0, "cap of the expected z (a z this high is sync whatever the length)"),
-        "offset_sd_ms": Param(100.0, 10.0, 500.0, "spread of one window's offset on genuine video (uncertainty floor)"),
-        "follow_corr": Param(
-            0.1, -1.0, 1.0, "a window whose correlation at the session offset is below this does not follow"
-        ),
-        "drift_at_half_ms": Param(100.0, 10.0, 2000.0, "offset change over the session scoring 0.5"),
-        "report_window_s": Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)"),
-    }
+    window_s = Param(5.0, 2.0, 30.0, "analysis window length (s)")
+    hop_s = Param(1.0, 0.25, 10.0, "analysis window hop (s)")
+    max_lag_ms = Param(600.0, 100.0, 1500.0, "largest offset searched either way (ms)")
+    grid_ms = Param(10.0, 2.0, 40.0, "common time grid of the two signals (ms)")
+    min_speech_s = Param(3.0, 0.5, 600.0, "less speech with a visible face than this: skipped")
+    full_confidence_speech_s = Param(60.0, 5.0, 3600.0, "speech with a face for full confidence (s)")
+    evidence_speech_s = Param(
+        20.0, 1.0, 3600.0, "with less speech than this the scores shrink towards prior_score (sqrt of the share)"
+    )
+    prior_score = Param(0.15, 0.0, 0.5, "score a session with almost no usable speech gets")
+    min_window_speech = Param(0.3, 0.05, 1.0, "share of a window that must be speech to score it")
+    min_window_face = Param(0.7, 0.1, 1.0, "share of a window that must have a face to score it")
+    speech_margin_db = Param(12.0, 3.0, 40.0, "speech: this far above the running noise floor (dB)")
+    audio_early_ms = Param(45.0, 0.0, 500.0, "tolerated audio lead (ms; offset below minus this is flagged)")
+    audio_late_ms = Param(125.0, 0.0, 1000.0, "tolerated audio lag (ms)")
+    reference_lag_ms = Param(40.0, -200.0, 200.0, "lag by which the lips lead the voice on in-sync video (subtracted)")
+    confident_peak = Param(0.15, 0.0, 1.0, "window confidence (peak minus median correlation) to trust its offset")
+    surrogates = Param(16, 4, 64, "audio shifted this many times far away for the chance level")
+    sync_z_per_window = Param(1.5, 0.5, 5.0, "z over the surrogates genuine speech reaches per window of speech")
+    sync_z_max = Param(6.0, 2.0, 20.0, "cap of the expected z (a z this high is sync whatever the length)")
+    offset_sd_ms = Param(100.0, 10.0, 500.0, "spread of one window's offset on genuine video (uncertainty floor)")
+    follow_corr = Param(
+        0.1, -1.0, 1.0, "a window whose correlation at the session offset is below this does not follow"
+    )
+    drift_at_half_ms = Param(100.0, 10.0, 2000.0, "offset change over the session scoring 0.5")
+    report_window_s = Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)")
 
     # ------------------------------------------------------------------ core
     def _run(self, tracks: Tracks) -> AnalyzerResult:

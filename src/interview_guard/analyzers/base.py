@@ -4,7 +4,9 @@ Every analyzer is a small class with
 
 * ``name`` — the stable identifier used in reports and ``models/fusion.json``;
 * ``requires`` — the :class:`~interview_guard.tracks.Stream` s it cannot work without;
-* ``parameters`` — its tunable parameters with allowed ranges (stored by
+* ``uses`` — further streams it reads when they are present (an analyzer reads no other stream:
+  :func:`interview_guard.analyzers.checks.check_analyzer` checks it);
+* ``parameters`` — its tunable parameters, declared as :class:`Param` class attributes with allowed ranges (stored by
   ``__init__``, checked when :meth:`Analyzer.analyze` runs, as scikit-learn does);
 * ``_run(tracks)`` — the algorithm, from extracted tracks to an
   :class:`AnalyzerResult`.
@@ -20,12 +22,14 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from interview_guard.errors import InterviewGuardError, ParameterError
 from interview_guard.tracks import Stream, Tracks
 
 __all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer"]
+
+T = TypeVar("T")
 
 
 class Status(str, enum.Enum):
@@ -168,22 +172,47 @@ class AnalyzerResult:
         )
 
 
-@dataclass(frozen=True)
-class Param:
-    """Declaration of one tunable parameter: default and allowed range."""
+class Param(Generic[T]):
+    """Declaration of one tunable parameter: default, allowed range and a line of documentation.
 
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    doc: str = ""
+    Declared as a class attribute of an analyzer (``window_s = Param(30.0, 5.0, 3600.0, "window length (s)")``),
+    it is also the typed attribute through which the analyzer reads the value: ``self.window_s`` is a float.
+    ``__init__`` stores values as given; :meth:`check` refuses bad ones when the work runs (as scikit-learn does).
+    """
+
+    def __init__(self, default: T, low: float | None = None, high: float | None = None, doc: str = "") -> None:
+        self.default = default
+        self.low = low
+        self.high = high
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Param[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Param[T] | T:
+        if obj is None:
+            return self
+        value: T = obj.__dict__.get(self.name, self.default)
+        return value
+
+    def __set__(self, obj: object, value: T) -> None:
+        obj.__dict__[self.name] = value
+
+    def __repr__(self) -> str:
+        return f"Param({self.default!r}, {self.low!r}, {self.high!r}, {self.doc!r})"
 
     def check(self, owner: str, name: str, value: Any) -> None:
         if isinstance(self.default, bool):
             if not isinstance(value, bool):
                 raise ParameterError(f"{owner}: {name} must be True or False, got {value!r}")
             return
-        if isinstance(self.default, (int, float)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(self.default, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ParameterError(f"{owner}: {name} must be a finite number, got {value!r}")
             if self.low is not None and value < self.low:
                 raise ParameterError(f"{owner}: {name}={value!r} is below its minimum {self.low}")
@@ -196,8 +225,17 @@ class Analyzer:
 
     name: ClassVar[str] = ""
     requires: ClassVar[frozenset[Stream]] = frozenset()
+    uses: ClassVar[frozenset[Stream]] = frozenset()  # streams read when present (never a reason to skip)
     description: ClassVar[str] = ""
-    parameters: ClassVar[dict[str, Param]] = {}
+    parameters: ClassVar[dict[str, Param[Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Collect the :class:`Param` attributes (the base classes' first, in declaration order)."""
+        super().__init_subclass__(**kwargs)
+        params: dict[str, Param[Any]] = {}
+        for klass in reversed(cls.__mro__):
+            params.update({k: v for k, v in vars(klass).items() if isinstance(v, Param)})
+        cls.parameters = params
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.parameters)

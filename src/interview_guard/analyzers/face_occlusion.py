@@ -36,31 +36,28 @@ _WHAT = {
 class FaceOcclusion(Analyzer):
     name = "face_occlusion"
     requires = frozenset({Stream.FACE, Stream.HANDS})
+    uses = frozenset({Stream.METADATA})
     description = (
         "Hand-over-face test for real-time face swaps: finds moments a hand crosses the face and checks "
         "whether the hand stays visible, the face region changes, and the face keeps its shape and outline."
     )
-    parameters = {
-        "min_overlap": Param(0.1, 0.01, 0.9, "share of the face a hand must cover to make an occlusion"),
-        "near_faces": Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face"),
-        "lost_window_s": Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded"),
-        "merge_gap_s": Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event"),
-        "challenge_window_s": Param(
-            10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it"
-        ),
-        "missed_challenge_score": Param(0.6, 0.0, 1.0, "score of a requested hand wave that never happened"),
-        "unverified_challenge_score": Param(
-            0.15, 0.0, 1.0, "score of a requested hand wave seen in the face pixels but with no tracked hand"
-        ),
-        "disturbance_z": Param(
-            6.0,
-            1.0,
-            100.0,
-            "face-crop change (robust z against the clip's own frame-to-frame change) that counts as covered",
-        ),
-        "min_face_frames": Param(5, 1, 1e6, "fewer analysed frames with a face: skipped"),
-        "window_s": Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)"),
-    }
+    min_overlap = Param(0.1, 0.01, 0.9, "share of the face a hand must cover to make an occlusion")
+    near_faces = Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face")
+    lost_window_s = Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded")
+    merge_gap_s = Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event")
+    challenge_window_s = Param(10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it")
+    missed_challenge_score = Param(0.6, 0.0, 1.0, "score of a requested hand wave that never happened")
+    unverified_challenge_score = Param(
+        0.15, 0.0, 1.0, "score of a requested hand wave seen in the face pixels but with no tracked hand"
+    )
+    disturbance_z = Param(
+        6.0,
+        1.0,
+        100.0,
+        "face-crop change (robust z against the clip's own frame-to-frame change) that counts as covered",
+    )
+    min_face_frames = Param(5, 1, 1e6, "fewer analysed frames with a face: skipped")
+    window_s = Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)")
 
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         face, hands = tracks.face, tracks.hands

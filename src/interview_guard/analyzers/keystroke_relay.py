@@ -59,24 +59,22 @@ class KeystrokeRelay(Analyzer):
         "Relayed typing (remote desktop, KVM-over-IP, laptop farm): catch-up bursts, collapsed key-downs, "
         "zero hold times, send ticks and transport lag in the keystroke log."
     )
-    parameters = {
-        "min_keys": Param(30, 5, 1e6, "fewer key presses than this: skipped"),
-        "full_confidence_keys": Param(300, 10, 1e7, "key presses for full confidence"),
-        "window_s": Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)"),
-        "pause_ms": Param(300.0, 50.0, 10000.0, "a gap this long before a burst marks a catch-up after a stall"),
-        "collapse_ms": Param(2.0, 0.1, 20.0, "events closer than this count as one instant (fine clocks)"),
-        "coarse_clock_ms": Param(4.0, 1.0, 50.0, "a clock grid coarser than this is a coarse clock"),
-        "p0_incident": Param(2e-4, 1e-7, 0.1, "genuine rate (per key event) of relay incidents on a fine clock"),
-        "p0_group": Param(1e-4, 1e-7, 0.1, "genuine rate (per key event) of 3+ events on one instant"),
-        "p0_pause_burst": Param(2e-3, 1e-7, 0.5, "genuine rate (per pause) of 2+ events on one instant right after it"),
-        "p0_keydown_collapse": Param(5e-4, 1e-7, 0.1, "genuine rate (per key-down pair) of two downs on one instant"),
-        "zero_hold_ms": Param(3.0, 0.0, 20.0, "hold times up to this count as zero"),
-        "p0_zero_hold": Param(2e-3, 1e-7, 0.2, "genuine rate (per press) of zero hold times"),
-        "surprise_at_half": Param(4.0, 1.0, 20.0, "-log10 p at which a count feature scores 0.5"),
-        "lag_at_half_ms": Param(80.0, 10.0, 1000.0, "median transport lag scoring 0.5"),
-        "jitter_at_half_ms": Param(25.0, 2.0, 500.0, "transport-lag jitter (robust sd) scoring 0.5"),
-        "tick_r_at_half": Param(0.35, 0.05, 0.95, "send-tick phase concentration R scoring 0.5"),
-    }
+    min_keys = Param(30, 5, 1e6, "fewer key presses than this: skipped")
+    full_confidence_keys = Param(300, 10, 1e7, "key presses for full confidence")
+    window_s = Param(30.0, 5.0, 3600.0, "length of the per-window scores (s)")
+    pause_ms = Param(300.0, 50.0, 10000.0, "a gap this long before a burst marks a catch-up after a stall")
+    collapse_ms = Param(2.0, 0.1, 20.0, "events closer than this count as one instant (fine clocks)")
+    coarse_clock_ms = Param(4.0, 1.0, 50.0, "a clock grid coarser than this is a coarse clock")
+    p0_incident = Param(2e-4, 1e-7, 0.1, "genuine rate (per key event) of relay incidents on a fine clock")
+    p0_group = Param(1e-4, 1e-7, 0.1, "genuine rate (per key event) of 3+ events on one instant")
+    p0_pause_burst = Param(2e-3, 1e-7, 0.5, "genuine rate (per pause) of 2+ events on one instant right after it")
+    p0_keydown_collapse = Param(5e-4, 1e-7, 0.1, "genuine rate (per key-down pair) of two downs on one instant")
+    zero_hold_ms = Param(3.0, 0.0, 20.0, "hold times up to this count as zero")
+    p0_zero_hold = Param(2e-3, 1e-7, 0.2, "genuine rate (per press) of zero hold times")
+    surprise_at_half = Param(4.0, 1.0, 20.0, "-log10 p at which a count feature scores 0.5")
+    lag_at_half_ms = Param(80.0, 10.0, 1000.0, "median transport lag scoring 0.5")
+    jitter_at_half_ms = Param(25.0, 2.0, 500.0, "transport-lag jitter (robust sd) scoring 0.5")
+    tick_r_at_half = Param(0.35, 0.05, 0.95, "send-tick phase concentration R scoring 0.5")
 
     # ------------------------------------------------------------------ core
     def _run(self, tracks: Tracks) -> AnalyzerResult:
