@@ -7,6 +7,8 @@ list or construct analyzers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 
 __all__ = [
@@ -33,7 +35,7 @@ def registry() -> dict[str, type[Analyzer]]:
     return {cls.name: cls for cls in classes}
 
 
-def create(name: str, **params) -> Analyzer:
+def create(name: str, **params: Any) -> Analyzer:
     """An analyzer instance by name."""
     from interview_guard.errors import ParameterError
 

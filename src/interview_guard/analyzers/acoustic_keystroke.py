@@ -39,6 +39,7 @@ numbers in ``docs/audio-analyzers.md``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,7 @@ class AcousticKeystroke(Analyzer):
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         log = tracks.keystrokes
         audio = tracks.audio
+        assert log is not None and audio is not None  # required streams: analyze() skipped when absent
         y = np.asarray(getattr(audio, "samples", np.zeros(0)))
         sr = int(getattr(audio, "sr", 16000) or 16000)
         a0 = float(getattr(audio, "start_s", 0.0) or 0.0)
@@ -153,7 +155,7 @@ class AcousticKeystroke(Analyzer):
             )
         return result
 
-    def _search(self, key_ms, c_ms, aligned) -> dict | None:
+    def _search(self, key_ms: np.ndarray, c_ms: np.ndarray, aligned: bool) -> dict[str, Any] | None:
         """The coincidence peak of clicks and keys over the lag range (None when there is nothing to search)."""
         n_keys, n_clicks = key_ms.size, c_ms.size
         if n_clicks < 3:
@@ -180,7 +182,7 @@ class AcousticKeystroke(Analyzer):
                     found = dict(f, chunk_ratio=f["ratio"])
         return found
 
-    def _peak(self, key_ms, c_ms, lo, hi) -> dict:
+    def _peak(self, key_ms: np.ndarray, c_ms: np.ndarray, lo: float, hi: float) -> dict[str, Any]:
         """:func:`~interview_guard.signals.audio_features.find_event_offset`, and whether its peak is accepted."""
         found = af.find_event_offset(a_ms=key_ms, b_ms=c_ms, lo_ms=lo, hi_ms=hi)
         enough = (found["peak"] - found["median"]) >= max(8.0, 0.1 * key_ms.size)
@@ -188,7 +190,18 @@ class AcousticKeystroke(Analyzer):
         return found
 
     # ------------------------------------------------------------ no offset
-    def _no_offset(self, tracks, key_ms, c_ms, n_clicks, audio_min, aligned, found, a0, a1) -> AnalyzerResult:
+    def _no_offset(
+        self,
+        tracks: Tracks,
+        key_ms: np.ndarray,
+        c_ms: np.ndarray,
+        n_clicks: int,
+        audio_min: float,
+        aligned: bool,
+        found: dict[str, Any] | None,
+        a0: float,
+        a1: float,
+    ) -> AnalyzerResult:
         """No click train lines up with the log: keys without sound (or a silent keyboard)."""
         n_keys = int(key_ms.size)
         dur = tracks.duration_s
@@ -242,7 +255,7 @@ class AcousticKeystroke(Analyzer):
             metrics=metrics,
         )
 
-    def _windows_no_offset(self, duration_s, key_ms, score):
+    def _windows_no_offset(self, duration_s: float, key_ms: np.ndarray, score: float) -> tuple[WindowScore, ...]:
         edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
         n = np.histogram(key_ms / 1000.0, bins=edges)[0]
         return tuple(
@@ -251,7 +264,20 @@ class AcousticKeystroke(Analyzer):
         )
 
     # ------------------------------------------------------------ with offset
-    def _with_offset(self, tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1):
+    def _with_offset(
+        self,
+        tracks: Tracks,
+        key_ms: np.ndarray,
+        up_ms: np.ndarray,
+        c_ms: np.ndarray,
+        c_rise: np.ndarray,
+        n_clicks: int,
+        audio_min: float,
+        aligned: bool,
+        found: dict[str, Any],
+        a0: float,
+        a1: float,
+    ) -> AnalyzerResult:
         dur = tracks.duration_s
         scale = found["scale_ms"]
         d0, _ = af.refine_offset(
@@ -483,7 +509,9 @@ class AcousticKeystroke(Analyzer):
             metrics=metrics,
         )
 
-    def _track_offset(self, key_ms, c_ms, d0, tol):
+    def _track_offset(
+        self, key_ms: np.ndarray, c_ms: np.ndarray, d0: float, tol: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Match keys to clicks while following a slowly drifting offset.
 
         Two clocks at slightly different rates drift apart linearly (100 ppm
@@ -511,15 +539,17 @@ class AcousticKeystroke(Analyzer):
         hi = np.searchsorted(key_ms, grid + half, side="right")
         bins = np.arange(-search, search + 1.0, 1.0)
 
-        def mode_near(gi: int, pred: float, rate: float = 0.0, expect=None) -> tuple[float, float]:
+        def mode_near(
+            gi: int, pred: float, rate: float = 0.0, curve_ms: np.ndarray | None = None
+        ) -> tuple[float, float]:
             keys = key_ms[lo[gi] : hi[gi]]
             if keys.size < 8:
                 return math.nan, 0.0
             # expected lag of each key: the prediction moved along the drift rate (or a given curve)
-            if expect is None:
+            if curve_ms is None:
                 expect = pred + rate * (keys - grid[gi])
             else:
-                expect = expect[lo[gi] : hi[gi]]
+                expect = curve_ms[lo[gi] : hi[gi]]
             j0 = np.searchsorted(c_ms, keys + expect - search)
             j1 = np.searchsorted(c_ms, keys + expect + search, side="right")
             cnt = j1 - j0
@@ -567,12 +597,12 @@ class AcousticKeystroke(Analyzer):
                     pred = pred + rate * (grid[nxt] - grid[i])
                 i = nxt
 
-        def curve(modes):
+        def curve(modes: np.ndarray) -> np.ndarray:
             good = np.isfinite(modes)
             if not good.any():
                 return np.full(key_ms.size, float(d0))
             g, mg = grid[good], modes[good]
-            out = np.interp(key_ms, g, mg)
+            out: np.ndarray = np.interp(key_ms, g, mg)
             if good.sum() >= 4 and np.ptp(g) > 0:
                 slope = float(np.clip(np.polyfit(g, mg, 1)[0], -5e-4, 5e-4))
                 before, after = key_ms < g[0], key_ms > g[-1]
@@ -582,7 +612,7 @@ class AcousticKeystroke(Analyzer):
 
         local = curve(modes)
         for _ in range(2):  # refine every point against the whole curve (removes the loop's start-up lag)
-            modes = np.array([mode_near(i, 0.0, expect=local)[0] for i in range(grid.size)])
+            modes = np.array([mode_near(i, 0.0, curve_ms=local)[0] for i in range(grid.size)])
             if not np.isfinite(modes).any():
                 break
             local = curve(modes)
@@ -598,7 +628,17 @@ class AcousticKeystroke(Analyzer):
         ends = np.r_[brk, t_ms.size]
         return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= self.idle_train_clicks]
 
-    def _windows(self, edges, n_w, m_w, t_keys, ok, res, mu, miss_sur):
+    def _windows(
+        self,
+        edges: np.ndarray,
+        n_w: np.ndarray,
+        m_w: np.ndarray,
+        t_keys: np.ndarray,
+        ok: np.ndarray,
+        res: np.ndarray,
+        mu: float,
+        miss_sur: np.ndarray,
+    ) -> tuple[WindowScore, ...]:
         out = []
         for i in range(edges.size - 1):
             if n_w[i] < 10:

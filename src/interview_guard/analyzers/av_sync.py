@@ -33,12 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import audio_features as af
 from interview_guard.tracks import Stream, Tracks
+
+if TYPE_CHECKING:
+    from interview_guard.extract.video_tracks import FaceTrack
 
 __all__ = ["AVSync", "mouth_signal"]
 
@@ -69,10 +73,11 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
         scale = float(np.std(x[ok]))
     if not scale > 1e-9:
         return np.full(x.shape, np.nan)
-    return (x - med) / scale
+    z: np.ndarray = (x - med) / scale
+    return z
 
 
-def mouth_signal(face, *, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
+def mouth_signal(face: FaceTrack, *, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-frame mouth motion signal from a face track.
 
     The robust z-score of the inner-lip opening (landmarks 13-14 over the
@@ -153,6 +158,7 @@ class AVSync(Analyzer):
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         audio = tracks.audio
         face = tracks.face
+        assert face is not None  # a required stream: analyze() skipped when it is absent
         y = np.asarray(getattr(audio, "samples", np.zeros(0)))
         sr = int(getattr(audio, "sr", 16000) or 16000)
         a0 = float(getattr(audio, "start_s", 0.0) or 0.0)
@@ -324,7 +330,8 @@ class AVSync(Analyzer):
                     f"{self.audio_early_ms:g} ms early to {self.audio_late_ms:g} ms late"
                     if math.isfinite(med_conf)
                     else f"the audio is {abs(offset):.0f} ms {side} against the lips (+-{se:.0f} ms; no window "
-                    f"confident on its own); tolerated: {self.audio_early_ms:g} ms early to {self.audio_late_ms:g} ms late"
+                    f"confident on its own); tolerated: {self.audio_early_ms:g} ms early "
+                    f"to {self.audio_late_ms:g} ms late"
                 ),
                 details={
                     "offset_ms": round(offset, 1),
@@ -429,7 +436,7 @@ class AVSync(Analyzer):
 
     # ---------------------------------------------------------------- helpers
     @staticmethod
-    def _aspect(tracks: Tracks, face) -> float:
+    def _aspect(tracks: Tracks, face: FaceTrack) -> float:
         size = getattr(face, "frame_size", None)
         if size and size[0] and size[1]:
             return float(size[0]) / float(size[1])
@@ -445,7 +452,7 @@ class AVSync(Analyzer):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(w.sum(0) > 0, (np.where(ok, corr, 0.0) * w).sum(0) / w.sum(0), np.nan)
 
-    def _surrogates(self, M, A, wlen, L, n) -> np.ndarray:
+    def _surrogates(self, M: np.ndarray, A: np.ndarray, wlen: int, L: int, n: int) -> np.ndarray:
         """Peak of the session curve with the audio rolled by far-away shifts (chance level)."""
         K = int(self.surrogates)
         min_shift = max(int(round(1.0 / (self.grid_ms / 1000.0))), 2 * L + 1)
@@ -465,7 +472,9 @@ class AVSync(Analyzer):
                 peaks.append(float(np.nanmax(curve)))
         return np.asarray(peaks)
 
-    def _drift(self, t_mid, w_off, confident, offset) -> dict | None:
+    def _drift(
+        self, t_mid: np.ndarray, w_off: np.ndarray, confident: np.ndarray, offset: float
+    ) -> dict[str, Any] | None:
         """Theil-Sen slope of confident window offsets within 200 ms of the session offset."""
         near = confident & (np.abs(w_off - offset) <= 200.0)
         if near.sum() < 8:
@@ -499,7 +508,21 @@ class AVSync(Analyzer):
             "n": int(near.sum()),
         }
 
-    def _report_windows(self, duration_s, grid, st, wlen, step, w_off, at_off, wts, se, lo, hi, p_sync):
+    def _report_windows(
+        self,
+        duration_s: float,
+        grid: np.ndarray,
+        st: np.ndarray,
+        wlen: int,
+        step: float,
+        w_off: np.ndarray,
+        at_off: np.ndarray,
+        wts: np.ndarray,
+        se: float,
+        lo: float,
+        hi: float,
+        p_sync: float,
+    ) -> tuple[WindowScore, ...]:
         from interview_guard.signals.keystroke_timing import window_edges  # noqa: PLC0415
 
         dur = duration_s if duration_s > 0 else float(grid[-1])

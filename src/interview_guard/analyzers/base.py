@@ -68,9 +68,9 @@ class Evidence:
     end_s: float
     score: float
     summary: str = ""
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "analyzer": self.analyzer,
             "kind": self.kind,
@@ -82,7 +82,7 @@ class Evidence:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Evidence:
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
         return cls(
             analyzer=d["analyzer"],
             kind=d["kind"],
@@ -103,7 +103,7 @@ class WindowScore:
     score: float | None
     n: int = 0  # how many observations (keys, frames, ...) the window holds
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "start_s": _r(self.start_s),
             "end_s": _r(self.end_s),
@@ -112,7 +112,7 @@ class WindowScore:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> WindowScore:
+    def from_dict(cls, d: dict[str, Any]) -> WindowScore:
         return cls(
             float(d["start_s"]),
             float(d["end_s"]),
@@ -137,7 +137,7 @@ class AnalyzerResult:
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
     windows: tuple[WindowScore, ...] = ()
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def skipped(cls, name: str, reason: str) -> AnalyzerResult:
@@ -147,7 +147,7 @@ class AnalyzerResult:
     def failed(cls, name: str, reason: str) -> AnalyzerResult:
         return cls(name=name, status=Status.FAILED, reason=reason)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
             "score": None if self.score is None else _r(self.score, 4),
@@ -159,7 +159,7 @@ class AnalyzerResult:
         }
 
     @classmethod
-    def from_dict(cls, name: str, d: dict) -> AnalyzerResult:
+    def from_dict(cls, name: str, d: dict[str, Any]) -> AnalyzerResult:
         return cls(
             name=name,
             status=Status(d["status"]),

@@ -116,7 +116,8 @@ def check_skips_without_required_streams(cls: type[Analyzer], tracks: Tracks) ->
         if stream is Stream.METADATA:
             continue
         if stream.value in {f.name for f in fields(Tracks)}:
-            cases.append((f"no {stream.value}", replace(tracks, **{stream.value: None})))
+            without: dict[str, Any] = {stream.value: None}
+            cases.append((f"no {stream.value}", replace(tracks, **without)))
         empty = _empty_like(tracks, stream)
         if empty is not None:
             cases.append((f"empty {stream.value}", empty))

@@ -35,7 +35,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import keystroke_timing as kt
 from interview_guard.tracks import Stream, Tracks
-from interview_guard.tracks.keystrokes import DOWN, UP
+from interview_guard.tracks.keystrokes import DOWN, UP, KeyPresses
 
 __all__ = ["KeystrokeRelay"]
 
@@ -79,6 +79,7 @@ class KeystrokeRelay(Analyzer):
     # ------------------------------------------------------------------ core
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         log = tracks.keystrokes
+        assert log is not None  # a required stream: analyze() skipped when it is absent
         keys = log.select((log.kind == DOWN) | (log.kind == UP))
         presses = keys.presses()
         n_down = len(presses)
@@ -138,7 +139,10 @@ class KeystrokeRelay(Analyzer):
             if hold_enabled
             else 0.0
         )
-        sc = lambda s: kt.surprise_score(s, at_half=self.surprise_at_half)  # noqa: E731
+
+        def sc(s: float) -> float:
+            return kt.surprise_score(s, at_half=self.surprise_at_half)
+
         # The score counts every relay incident once (a stall's burst often
         # shows several of the signs at once); the evidence items below keep
         # each sign's own count for the reader.
@@ -243,7 +247,8 @@ class KeystrokeRelay(Analyzer):
                     end_s=float(presses.press_ms[dd_collapsed[-1] + 1] / 1000.0),
                     score=feature_view["collapsed_keydowns"],
                     summary=(
-                        f"{dd_collapsed.size} of {dd.size} consecutive key-downs arrived within {tol:g} ms of each other; "
+                        f"{dd_collapsed.size} of {dd.size} consecutive key-downs arrived within {tol:g} ms "
+                        "of each other; "
                         f"about {p_dd * dd.size:.2g} expected from fingers on a local keyboard"
                     ),
                     details={
@@ -264,7 +269,8 @@ class KeystrokeRelay(Analyzer):
                     end_s=float(presses.release_ms[zero_hold[-1]] / 1000.0),
                     score=feature_view["zero_hold_times"],
                     summary=(
-                        f"{zero_hold.size} of {int(hold_known.sum())} keys were released within {hold_tol:g} ms of being "
+                        f"{zero_hold.size} of {int(hold_known.sum())} keys were released within {hold_tol:g} ms "
+                        "of being "
                         f"pressed (down and up delivered together); genuine holds are 50-200 ms"
                     ),
                     details={
@@ -295,17 +301,20 @@ class KeystrokeRelay(Analyzer):
             s_lag = scores["transport_lag"]
             if lag["synced"]:
                 what = (
-                    "far above the tens of ms of a local keyboard: consistent with typing relayed over a long network path"
+                    "far above the tens of ms of a local keyboard: "
+                    "consistent with typing relayed over a long network path"
                     if s_lag >= 0.5
                     else "consistent with a keyboard at the client"
                 )
                 summary = (
                     f"keystrokes reached the server {lag['median_ms']:.0f} ms after they were typed "
-                    f"(median; 5-95 %: {lag['p05_ms']:.0f}-{lag['p95_ms']:.0f} ms, jitter {lag['jitter_ms']:.1f} ms): {what}"
+                    f"(median; 5-95 %: {lag['p05_ms']:.0f}-{lag['p95_ms']:.0f} ms, "
+                    f"jitter {lag['jitter_ms']:.1f} ms): {what}"
                 )
             else:
                 summary = (
-                    f"client and server clocks are not synchronised (offset {lag['median_ms']:.0f} ms); transport jitter "
+                    f"client and server clocks are not synchronised (offset {lag['median_ms']:.0f} ms); "
+                    "transport jitter "
                     f"{lag['jitter_ms']:.1f} ms ({'high' if s_lag >= 0.5 else 'normal'})"
                 )
             evidence.append(
@@ -371,7 +380,16 @@ class KeystrokeRelay(Analyzer):
             metrics=metrics,
         )
 
-    def _windows(self, duration_s, t, *, presses, incident_idx, p_inc, lag_enabled):
+    def _windows(
+        self,
+        duration_s: float,
+        t: np.ndarray,
+        *,
+        presses: KeyPresses,
+        incident_idx: np.ndarray,
+        p_inc: float,
+        lag_enabled: bool,
+    ) -> tuple[WindowScore, ...]:
         """Per-window scores: relay incidents (and transport lag) within each window."""
         edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
         t_s = t / 1000.0
