@@ -28,18 +28,15 @@ class ParameterError(InterviewGuardError, ValueError):
 class InputError(InterviewGuardError):
     """A session or one of its files cannot be used (missing, empty, malformed)."""
 
-    def __init__(self, message: str, *, path: object | None = None) -> None:
+    def __init__(self, message: str, *, path: object | None = None, line: int | None = None) -> None:
         self.path = None if path is None else str(path)
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{self.path}: {where}{message}" if self.path else where + message)
 
 
 class KeystrokeLogError(InputError):
-    """A keystroke log line is malformed, out of order or duplicated."""
-
-    def __init__(self, message: str, *, path: object | None = None, line: int | None = None) -> None:
-        self.line = line
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(where + message, path=path)
+    """A keystroke log line is malformed or cannot be used."""
 
 
 class MediaError(InputError):
