@@ -323,7 +323,8 @@ class UploadSink:
         if family is None:
             self._fail(
                 400,
-                f"{part.name}: not a video file (its content is not an MP4, QuickTime, WebM, Matroska or AVI container)",
+                f"{part.name}: not a video file "
+                "(its content is not an MP4, QuickTime, WebM, Matroska or AVI container)",
             )
         if family != expected:
             self._fail(
