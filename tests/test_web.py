@@ -126,7 +126,10 @@ def test_static_files_need_no_token_but_the_right_host(data):
 
 
 def test_cli_import_does_not_load_the_web_stack():
-    code = "import sys, interview_guard.cli; print(','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    code = (
+        "import sys, interview_guard.cli; "
+        "print(','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
 
@@ -332,7 +335,8 @@ def test_sniff_video():
     "content, words",
     [
         (
-            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
+            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n'
+            b'{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
             "line 2",
         ),
         (b'{"t": 10, "type": "down"}\nnot json\n', "line 2"),
