@@ -128,9 +128,11 @@ def test_drop_zone_routes_files_and_errors_show_on_the_page(server, driver, tmp_
         dt.items.add(new File(['hello'], 'notes.txt'));
         var zone = document.getElementById('drop-zone');
         zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
-        return [document.getElementById('video').files.length,
-                document.getElementById('keystrokes').files.length ? document.getElementById('keystrokes').files[0].name : '',
-                document.getElementById('session').files.length ? document.getElementById('session').files[0].name : '',
+        function chosen(id) {
+            var input = document.getElementById(id);
+            return input.files.length ? input.files[0].name : '';
+        }
+        return [document.getElementById('video').files.length, chosen('keystrokes'), chosen('session'),
                 document.getElementById('upload-status').textContent];
     """)
     assert result[:3] == [0, "keystrokes.jsonl", "session.json"]

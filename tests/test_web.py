@@ -88,7 +88,7 @@ def test_upload_page_is_self_contained_with_security_headers(client):
     assert '<form id="upload-form" action="/upload" method="post" enctype="multipart/form-data"' in page
     for field in ("video", "keystrokes", "session"):
         assert f'name="{field}"' in page
-    assert 'id="drop-zone"' in page and "<script>" in page
+    assert 'id="drop-zone"' in page and '<script src="/static/upload.js"></script>' in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "no external resources (no CDN)"
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
@@ -96,8 +96,40 @@ def test_upload_page_is_self_contained_with_security_headers(client):
     assert client.get("/healthz").json() == {"ok": True}
 
 
+def test_pages_load_css_and_script_from_static_under_a_strict_csp(client):
+    csp = client.get("/").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+    for path in ("/", "/jobs", "/jobs/" + "0" * 32):
+        page = client.get(path).text
+        assert '<link rel="stylesheet" href="/static/app.css">' in page and 'id="ig-nav"' in page
+        assert not re.search(r"<script>|<style|\sstyle=|\son[a-z]+=", page), f"nothing inline on {path}"
+    for name, ctype, needle in (
+        ("app.css", "text/css", "#drop-zone"),
+        ("nav.css", "text/css", "nav.ig"),
+        ("upload.js", "text/javascript", "drop-zone"),
+        ("job.js", "text/javascript", "/api/jobs/"),
+    ):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith(ctype) and needle in r.text
+        assert r.headers["x-content-type-options"] == "nosniff"
+    for bad in ("nope.js", "..%2Fapp.py", "app.py", "__init__.py", ".css", "APP.CSS"):
+        assert client.get(f"/static/{bad}").status_code == 404, bad
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_static_files_need_no_token_but_the_right_host(data):
+    app = create_app(data, token="s3cret-token", allowed_hosts={"127.0.0.1"}, run_jobs=False)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert c.get("/").status_code == 401
+        assert c.get("/static/app.css").status_code == 200
+        assert c.get("/static/app.css", headers={"Host": "evil.example"}).status_code == 400
+
+
 def test_cli_import_does_not_load_the_web_stack():
-    code = "import sys, interview_guard.cli; print(','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    code = (
+        "import sys, interview_guard.cli; "
+        "print(','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
 
@@ -303,7 +335,8 @@ def test_sniff_video():
     "content, words",
     [
         (
-            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
+            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n'
+            b'{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
             "line 2",
         ),
         (b'{"t": 10, "type": "down"}\nnot json\n', "line 2"),
@@ -616,6 +649,10 @@ def test_report_page_is_rebuilt_from_report_json_and_a_broken_report_is_a_messag
         page = c.get(job["url"]).text
         assert _shown_score(page)[0] == repr(job["risk_score"])
         assert (stored.job_dir / "report.html").is_file()  # cached again
+        # The report document keeps its inline CSS (it also works as a file of its own) and has no script.
+        csp = c.get(job["url"]).headers["content-security-policy"]
+        assert "script-src 'none'" in csp and "style-src 'self' 'unsafe-inline'" in csp and "default-src 'none'" in csp
+        assert '<link rel="stylesheet" href="/static/nav.css">' in page and "<script" not in page
         (stored.job_dir / "report.html").unlink()
         stored.report_path.write_text("{broken", encoding="utf-8")
         r = c.get(job["url"])

@@ -42,6 +42,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Job", "JobStore", "Runner", "STATUSES", "valid_job_id", "new_job_id"]
 
@@ -90,7 +91,7 @@ class Job:
     id: str
     created: str
     updated: str
-    filenames: dict
+    filenames: dict[str, str]
     status: str
     stage: str | None
     progress: float
@@ -112,7 +113,7 @@ class Job:
     def finished_state(self) -> bool:
         return self.status in ("done", "failed", "interrupted")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The public status JSON (no server paths)."""
         return {
             "id": self.id,
@@ -138,7 +139,7 @@ class JobStore:
     writers; WAL lets readers run beside them).
     """
 
-    def __init__(self, data_dir) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.db_path = self.data_dir / "jobs.sqlite3"
         self.jobs_dir = self.data_dir / "jobs"
@@ -186,7 +187,7 @@ class JobStore:
         return contextlib.closing(db)  # type: ignore[return-value]
 
     # -- reading --------------------------------------------------------------
-    def _job(self, row) -> Job:
+    def _job(self, row: sqlite3.Row) -> Job:
         d = self.data_dir
         return Job(
             id=row["id"],
@@ -224,7 +225,7 @@ class JobStore:
 
     def count(self) -> int:
         with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+            return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
     # -- writing --------------------------------------------------------------
     def job_dir(self, job_id: str) -> Path:
@@ -232,7 +233,7 @@ class JobStore:
             raise ValueError(f"not a job id: {job_id!r}")
         return self.jobs_dir / job_id
 
-    def add(self, job_id: str, filenames: dict) -> Job:
+    def add(self, job_id: str, filenames: dict[str, str]) -> Job:
         """Record a new queued job whose input is already in ``jobs/<id>/input``."""
         jd = self.job_dir(job_id)
         now = _now()
@@ -276,7 +277,7 @@ class JobStore:
                 raise
         return row["id"], int(row["attempt"]) + 1
 
-    def _update_running(self, job_id: str, attempt: int, sql: str, params: tuple) -> bool:
+    def _update_running(self, job_id: str, attempt: int, sql: str, params: tuple[Any, ...]) -> bool:
         with self._connect() as db:
             cur = db.execute(
                 f"UPDATE jobs SET {sql}, updated=? WHERE id=? AND attempt=? AND status='running'",
@@ -340,7 +341,7 @@ class Runner:
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
-        self._procs: dict[str, subprocess.Popen] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:

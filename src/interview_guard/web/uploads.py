@@ -30,6 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 __all__ = [
     "UploadError",
@@ -64,7 +65,7 @@ class _Role:
     field: str  # form field name
     role: str  # session role
     label: str
-    extensions: dict  # allowed extension -> stored file name
+    extensions: dict[str, str]  # allowed extension -> stored file name
 
 
 ROLES = {
@@ -144,7 +145,7 @@ class _Part:
         self.role: _Role | None = None
         self.name = ""
         self.ext = ""
-        self.fh = None
+        self.fh: BinaryIO | None = None
         self.stored: StoredFile | None = None
         self.head = b""
         self.size = 0
@@ -167,7 +168,7 @@ class UploadSink:
     role to its :class:`StoredFile`. Every method may raise :class:`UploadError`.
     """
 
-    def __init__(self, dest_dir, content_type: str, *, max_bytes: int) -> None:
+    def __init__(self, dest_dir: str | os.PathLike[str], content_type: str, *, max_bytes: int) -> None:
         from python_multipart.multipart import MultipartParser, parse_options_header
 
         self.dest = Path(dest_dir)
@@ -237,7 +238,7 @@ class UploadSink:
     # python_multipart swallows nothing: an exception raised in a callback
     # propagates out of write(); we also keep it in self._error in case a
     # parser version wraps it.
-    def _fail(self, status: int, message: str):
+    def _fail(self, status: int, message: str) -> NoReturn:
         self._error = UploadError(status, message)
         raise self._error
 
@@ -323,7 +324,8 @@ class UploadSink:
         if family is None:
             self._fail(
                 400,
-                f"{part.name}: not a video file (its content is not an MP4, QuickTime, WebM, Matroska or AVI container)",
+                f"{part.name}: not a video file "
+                "(its content is not an MP4, QuickTime, WebM, Matroska or AVI container)",
             )
         if family != expected:
             self._fail(

@@ -15,8 +15,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-from interview_guard.web.jobs import JobStore
+from interview_guard.web.jobs import Job, JobStore
 
 # Share of the whole scan each stage of scan_session's progress hook ends at.
 _STAGE_SPAN = {
@@ -40,25 +42,30 @@ def stage_fraction(stage: str, completed: int, total: int) -> float:
     return lo + (hi - lo) * frac
 
 
-def _progress_hook(store: JobStore, job_id: str, attempt: int, parent_pid: int, min_interval_s: float = 0.3):
-    state = {"t": 0.0, "stage": None, "p": 0.0}
+def _progress_hook(
+    store: JobStore, job_id: str, attempt: int, parent_pid: int, min_interval_s: float = 0.3
+) -> Callable[..., None]:
+    last_t = 0.0
+    last_stage: str | None = None
+    best = 0.0
 
-    def hook(stage: str, *, completed: int, total: int, **_) -> None:
+    def hook(stage: str, *, completed: int, total: int, **_: object) -> None:
+        nonlocal last_t, last_stage, best
         if os.getppid() != parent_pid:
             raise _ServerGone()
-        p = max(state["p"], stage_fraction(stage, completed, total))
+        p = max(best, stage_fraction(stage, completed, total))
         now = time.monotonic()
         label = stage.replace("analyzer:", "analyzer ")
-        if label != state["stage"] or now - state["t"] >= min_interval_s:
+        if label != last_stage or now - last_t >= min_interval_s:
             if not store.set_progress(job_id, attempt, label, min(p, 0.99)):
                 raise _ServerGone()  # the job was marked interrupted or re-run meanwhile
-            state.update(t=now, stage=label)
-        state["p"] = p
+            last_t, last_stage = now, label
+        best = p
 
     return hook
 
 
-def render_job_page(job) -> str:
+def render_job_page(job: Job) -> str:
     """The report page of a finished job: ``html_report.render_report`` with the job's key frames and video."""
     from interview_guard.report.html import render_report
     from interview_guard.report.model import read_report
@@ -74,7 +81,7 @@ def render_job_page(job) -> str:
     )
 
 
-def _write_page(store: JobStore, job_id: str, report_path) -> None:
+def _write_page(store: JobStore, job_id: str, report_path: Path) -> None:
     """Render report.html once, beside report.json (the server renders it on demand if this fails)."""
     from dataclasses import replace
 
@@ -92,7 +99,7 @@ def _write_page(store: JobStore, job_id: str, report_path) -> None:
         )
 
 
-def run(data_dir, job_id: str, attempt: int) -> int:
+def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int) -> int:
     from interview_guard.errors import InterviewGuardError
     from interview_guard.pipeline.scan import scan_session
 
