@@ -3,13 +3,15 @@
 :func:`decode_audio` decodes the first audio stream of a file (a separate
 ``audio.*`` recording, or the audio track of the video) chunk by chunk,
 downmixes it to mono and resamples it (16 kHz by default) with
-``av.AudioResampler``. The only full-length array is the output itself: it
+``av.AudioResampler``, into an :class:`~interview_guard.tracks.audio.AudioTrack`
+(the waveform type the analyzers read, defined in :mod:`interview_guard.tracks.audio`
+and re-exported here). The only full-length array is the output itself: it
 is preallocated from the duration the container declares (and grown if the
 file holds more), and every decoded chunk is written straight into it.
 
 Times
 -----
-:attr:`AudioTrack.start_s` is the presentation time of the first decoded
+The track's ``start_s`` is the presentation time of the first decoded
 sample on the container's clock, the same clock as the video frames' times
 of :func:`interview_guard.io.video_decode.iter_frames` when the audio comes
 from the video file. A gap in the audio timestamps (a recording that lost

@@ -1,9 +1,10 @@
-"""Keystroke logs: the in-memory representation and the three file formats.
+"""Keystroke log files: reading the three formats (and writing JSON lines).
 
-A :class:`KeystrokeLog` holds one session's keyboard events as parallel numpy
-arrays (times in milliseconds on the client clock, event kind, key, code,
-optional server receive time). It is what the analyzers read; they never open
-files. :func:`read_keystroke_log` reads
+The logs are read into a :class:`~interview_guard.tracks.keystrokes.KeystrokeLog`
+(one session's keyboard events as parallel numpy arrays; defined, with
+:class:`~interview_guard.tracks.keystrokes.KeyPresses`, in
+:mod:`interview_guard.tracks.keystrokes` and re-exported here): the analyzers
+read that and never open files. :func:`read_keystroke_log` reads
 
 * JSON lines (``keystrokes.jsonl``): one object per line,
   ``{"t": 1234.5, "type": "down", "key": "a", "code": "KeyA"}`` with optional

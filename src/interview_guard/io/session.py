@@ -1,4 +1,4 @@
-"""Sessions: where a recording's files are, and its ``session.json`` metadata.
+"""Sessions: where a recording's files are, and reading their ``session.json``.
 
 A session is either a directory or a single file:
 
@@ -7,8 +7,12 @@ A session is either a directory or a single file:
   ``.txt`` and ``session.json``;
 * a single media file (video or audio), or a single keystroke log.
 
-See ``docs/session-format.md``. Nothing here decodes media; it only finds and
-validates paths and metadata, so it is cheap to run over thousands of sessions.
+See ``docs/session-format.md``. Nothing here decodes media; it only finds
+paths and reads ``session.json``, so it is cheap to run over thousands of
+sessions. The metadata types, :class:`~interview_guard.tracks.metadata.SessionMetadata`
+and :class:`~interview_guard.tracks.metadata.ChallengeMarker`, and the
+validation of their fields are in :mod:`interview_guard.tracks.metadata`
+(re-exported here).
 """
 
 from __future__ import annotations
