@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 
 from interview_guard.errors import InputError
@@ -42,7 +43,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac")
 _KEYSTROKE_EXTENSIONS = (".jsonl", ".csv", ".tsv", ".txt")
 
 
-def read_session_metadata(path) -> SessionMetadata:
+def read_session_metadata(path: str | PathLike[str]) -> SessionMetadata:
     """Read and validate a ``session.json`` file; an :class:`InputError` names the file and the problem."""
     p = Path(path)
     try:
@@ -56,7 +57,7 @@ def read_session_metadata(path) -> SessionMetadata:
     return SessionMetadata.from_dict(data, path=p)
 
 
-def _pick(directory: Path, stem: str, extensions) -> Path | None:
+def _pick(directory: Path, stem: str, extensions: tuple[str, ...]) -> Path | None:
     found = sorted(
         p for p in directory.iterdir() if p.is_file() and p.stem.lower() == stem and p.suffix.lower() in extensions
     )
@@ -81,7 +82,7 @@ class Session:
     metadata_path: Path | None = None
 
     @classmethod
-    def open(cls, path, *, session_id: str | None = None) -> Session:
+    def open(cls, path: str | PathLike[str], *, session_id: str | None = None) -> Session:
         """Find a session's files at ``path`` (a directory or a single file).
 
         Raises
@@ -174,7 +175,7 @@ def _is_session_dir(d: Path) -> bool:
     return False
 
 
-def discover_sessions(root) -> list[tuple[str, Path]]:
+def discover_sessions(root: str | PathLike[str]) -> list[tuple[str, Path]]:
     """Every session under ``root``, as ``(session_id, path)`` sorted by id.
 
     A directory that holds session files is one session (its sub-directories
