@@ -3,13 +3,15 @@
 :func:`decode_audio` decodes the first audio stream of a file (a separate
 ``audio.*`` recording, or the audio track of the video) chunk by chunk,
 downmixes it to mono and resamples it (16 kHz by default) with
-``av.AudioResampler``. The only full-length array is the output itself: it
+``av.AudioResampler``, into an :class:`~interview_guard.tracks.audio.AudioTrack`
+(the waveform type the analyzers read, defined in :mod:`interview_guard.tracks.audio`
+and re-exported here). The only full-length array is the output itself: it
 is preallocated from the duration the container declares (and grown if the
 file holds more), and every decoded chunk is written straight into it.
 
 Times
 -----
-:attr:`AudioTrack.start_s` is the presentation time of the first decoded
+The track's ``start_s`` is the presentation time of the first decoded
 sample on the container's clock, the same clock as the video frames' times
 of :func:`interview_guard.io.video_decode.iter_frames` when the audio comes
 from the video file. A gap in the audio timestamps (a recording that lost
@@ -23,6 +25,8 @@ when the session has one, else the video's audio track.
 from __future__ import annotations
 
 import math
+from os import PathLike
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +93,7 @@ class _Buffer:
         return self.data[: self.n].copy()
 
 
-def decode_audio(path, *, sr: int = DEFAULT_SR, max_seconds: float | None = None) -> AudioTrack:
+def decode_audio(path: str | PathLike[str], *, sr: int = DEFAULT_SR, max_seconds: float | None = None) -> AudioTrack:
     """Decode the first audio stream of ``path`` to mono float32 at ``sr`` Hz.
 
     Parameters
@@ -143,7 +147,7 @@ def decode_audio(path, *, sr: int = DEFAULT_SR, max_seconds: float | None = None
         capacity = int(declared * sr * 1.01) + sr if declared > 0 else 60 * sr
         buf = _Buffer(capacity, limit)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
-        meta = {
+        meta: dict[str, Any] = {
             "codec": cc.name or "",
             "source_rate": int(cc.sample_rate or 0),
             "source_channels": int(getattr(cc, "channels", 0) or 0),
@@ -155,12 +159,12 @@ def decode_audio(path, *, sr: int = DEFAULT_SR, max_seconds: float | None = None
             "errors": [],
             "stopped_early": False,
         }
-        start_s = None
-        in_expected = None  # input time (s) just after the last input frame
+        start_s: float | None = None
+        in_expected = 0.0  # input time (s) just after the last input frame (set with start_s)
         consecutive = 0
         packets = container.demux(stream)
 
-        def emit(frames) -> None:
+        def emit(frames: Any) -> None:
             for out in frames:
                 buf.append(out.to_ndarray().reshape(-1))
 
@@ -222,13 +226,18 @@ def decode_audio(path, *, sr: int = DEFAULT_SR, max_seconds: float | None = None
     return AudioTrack(samples=samples, sr=sr, start_s=start_s, source=str(p), meta=meta)
 
 
-def _note(meta: dict, message: str) -> None:
+def _note(meta: dict[str, Any], message: str) -> None:
     meta["decode_errors"] += 1
     if len(meta["errors"]) < _MAX_ERROR_MESSAGES:
         meta["errors"].append(message)
 
 
-def session_audio(*, audio_path=None, video_path=None, sr: int = DEFAULT_SR) -> AudioTrack | None:
+def session_audio(
+    *,
+    audio_path: str | PathLike[str] | None = None,
+    video_path: str | PathLike[str] | None = None,
+    sr: int = DEFAULT_SR,
+) -> AudioTrack | None:
     """The session's audio: the separate audio file if given, else the video's audio track.
 
     Parameters

@@ -1,9 +1,10 @@
-"""Keystroke logs: the in-memory representation and the three file formats.
+"""Keystroke log files: reading the three formats (and writing JSON lines).
 
-A :class:`KeystrokeLog` holds one session's keyboard events as parallel numpy
-arrays (times in milliseconds on the client clock, event kind, key, code,
-optional server receive time). It is what the analyzers read; they never open
-files. :func:`read_keystroke_log` reads
+The logs are read into a :class:`~interview_guard.tracks.keystrokes.KeystrokeLog`
+(one session's keyboard events as parallel numpy arrays; defined, with
+:class:`~interview_guard.tracks.keystrokes.KeyPresses`, in
+:mod:`interview_guard.tracks.keystrokes` and re-exported here): the analyzers
+read that and never open files. :func:`read_keystroke_log` reads
 
 * JSON lines (``keystrokes.jsonl``): one object per line,
   ``{"t": 1234.5, "type": "down", "key": "a", "code": "KeyA"}`` with optional
@@ -27,7 +28,10 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Iterator
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +61,8 @@ _TYPE_CODES = {
     "compositionupdate": COMPOSITION,
     "compositionend": COMPOSITION,
 }
+
+_PathArg = str | PathLike[str]
 
 #: File names (in a session directory) recognised as keystroke logs, in order of preference.
 KEYSTROKE_FILE_NAMES = ("keystrokes.jsonl", "keystrokes.csv", "keystrokes.tsv", "keystrokes.txt")
@@ -118,7 +124,7 @@ def _code_for_keycode(keycode: int) -> str:
     return _KEYCODE_TO_CODE.get(keycode, f"Keycode{keycode}")
 
 
-def _finite_number(value, *, what: str, path, line: int) -> float:
+def _finite_number(value: object, *, what: str, path: _PathArg | None, line: int) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise KeystrokeLogError(f"'{what}' must be a number, got {value!r}", path=path, line=line)
     x = float(value)
@@ -130,7 +136,7 @@ def _finite_number(value, *, what: str, path, line: int) -> float:
 class _EventBuilder:
     """Accumulates validated events; enforces order and rejects exact duplicates."""
 
-    def __init__(self, path, max_events: int) -> None:
+    def __init__(self, path: _PathArg | None, max_events: int) -> None:
         self.path = path
         self.max_events = max_events
         self.t: list[float] = []
@@ -140,10 +146,10 @@ class _EventBuilder:
         self.recv: list[float] = []
         self.repeat: list[bool] = []
         self.length: list[int] = []
-        self._same_t: set[tuple] = set()
+        self._same_t: set[tuple[int, str, str, float | None]] = set()
         self._prev_line = 0
 
-    def add(self, rec: dict, line: int) -> None:
+    def add(self, rec: dict[str, Any], line: int) -> None:
         path = self.path
         if "t" not in rec:
             raise KeystrokeLogError("missing field 't' (event time in ms)", path=path, line=line)
@@ -210,7 +216,7 @@ class _EventBuilder:
         self.length.append(length)
         self._prev_line = line
 
-    def build(self, warnings=()) -> KeystrokeLog:
+    def build(self, warnings: tuple[str, ...] = ()) -> KeystrokeLog:
         return KeystrokeLog.from_arrays(
             t_ms=self.t,
             kind=self.kind,
@@ -224,7 +230,9 @@ class _EventBuilder:
         )
 
 
-def parse_keystroke_lines(lines, *, path=None, fmt: str = "auto", max_events: int = MAX_EVENTS) -> KeystrokeLog:
+def parse_keystroke_lines(
+    lines: Iterable[str], *, path: _PathArg | None = None, fmt: str = "auto", max_events: int = MAX_EVENTS
+) -> KeystrokeLog:
     """Parse keystroke-log text given as an iterable of lines.
 
     Parameters
@@ -266,10 +274,9 @@ def parse_keystroke_lines(lines, *, path=None, fmt: str = "auto", max_events: in
         else:
             fmt = "csv"
 
-    def chained():
+    def chained() -> Iterator[tuple[int, str]]:
         yield first_no, first
-        for no, raw in enumerate(it, start=first_no + 1):
-            yield no, raw
+        yield from enumerate(it, start=first_no + 1)
 
     if fmt == "jsonl":
         return _parse_jsonl(chained(), path, max_events)
@@ -280,7 +287,7 @@ def parse_keystroke_lines(lines, *, path=None, fmt: str = "auto", max_events: in
     raise KeystrokeLogError(f"unknown keystroke log format {fmt!r}", path=path)
 
 
-def _parse_jsonl(numbered, path, max_events) -> KeystrokeLog:
+def _parse_jsonl(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_events: int) -> KeystrokeLog:
     b = _EventBuilder(path, max_events)
     for no, raw in numbered:
         text = raw.strip()
@@ -296,7 +303,7 @@ def _parse_jsonl(numbered, path, max_events) -> KeystrokeLog:
     return b.build()
 
 
-def _parse_csv(numbered, path, max_events) -> KeystrokeLog:
+def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_events: int) -> KeystrokeLog:
     numbered = iter(numbered)
     header_no, header_line = next(numbered)
     header = next(csv.reader([header_line.lstrip("\ufeff")]))
@@ -313,7 +320,7 @@ def _parse_csv(numbered, path, max_events) -> KeystrokeLog:
         row = next(csv.reader([raw]))
         if len(row) != len(header):
             raise KeystrokeLogError(f"expected {len(header)} columns, found {len(row)}", path=path, line=no)
-        rec: dict = {}
+        rec: dict[str, Any] = {}
         for name, value in zip(header, row):
             if name in numeric:
                 value = value.strip()
@@ -332,7 +339,7 @@ def _parse_csv(numbered, path, max_events) -> KeystrokeLog:
     return b.build()
 
 
-def _parse_aalto(numbered, path, max_events) -> KeystrokeLog:
+def _parse_aalto(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_events: int) -> KeystrokeLog:
     numbered = iter(numbered)
     header_no, header_line = next(numbered)
     header = [h.strip() for h in header_line.rstrip("\r\n").split("\t")]
@@ -382,7 +389,14 @@ def _parse_aalto(numbered, path, max_events) -> KeystrokeLog:
 
 
 def keystroke_log_from_presses(
-    *, press_ms, release_ms, key=None, code=None, recv_press_ms=None, recv_release_ms=None, source=None
+    *,
+    press_ms: Any,
+    release_ms: Any,
+    key: Iterable[str] | None = None,
+    code: Iterable[str] | None = None,
+    recv_press_ms: Any = None,
+    recv_release_ms: Any = None,
+    source: str | None = None,
 ) -> KeystrokeLog:
     """Build an event log from presses (down time, up time), sorting by time.
 
@@ -432,7 +446,7 @@ def keystroke_log_from_presses(
     )
 
 
-def read_keystroke_log(path, *, fmt: str = "auto", max_events: int = MAX_EVENTS) -> KeystrokeLog:
+def read_keystroke_log(path: _PathArg, *, fmt: str = "auto", max_events: int = MAX_EVENTS) -> KeystrokeLog:
     """Read a keystroke log file (JSON lines, CSV or Aalto TSV).
 
     Parameters

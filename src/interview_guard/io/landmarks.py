@@ -7,6 +7,16 @@ per frame as numpy arrays. Each is a context manager that closes its
 landmarkers; MediaPipe raises at interpreter exit when they are left to the
 garbage collector.
 
+The options, observations and constants are in
+:mod:`interview_guard.io.landmark_types`, the crop geometry of the small-face
+fallback in :mod:`interview_guard.io.face_crops` and the MediaPipe glue in
+:mod:`interview_guard.io.mediapipe_tasks`; this module re-exports the first
+two, so ``from interview_guard.io.landmarks import FaceRunnerOptions`` keeps
+working. The MediaPipe tasks are created, run and closed with the native log
+lines of MediaPipe and TensorFlow Lite kept off the terminal (see
+:mod:`interview_guard.io.native_stderr`; ``INTERVIEW_GUARD_NATIVE_LOGS=1``
+shows them).
+
 Timestamps
 ----------
 VIDEO mode needs strictly increasing integer milliseconds per landmarker
@@ -55,12 +65,36 @@ swapped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from interview_guard.errors import ModelError, ParameterError
+from interview_guard.errors import ModelError
+from interview_guard.io.face_crops import crop_to_frame, cut_window, search_windows
+from interview_guard.io.landmark_types import (
+    BLENDSHAPE_NAMES,
+    FACE_MODEL,
+    HAND_MODEL,
+    N_BLENDSHAPES,
+    N_FACE_LANDMARKS,
+    N_HAND_LANDMARKS,
+    FaceObservation,
+    FaceRunnerOptions,
+    HandObservation,
+    HandRunnerOptions,
+    MonotonicMs,
+)
+from interview_guard.io.mediapipe_tasks import (
+    QuietTask,
+    TaskCloser,
+    as_mp_image,
+    create_task,
+    landmark_array,
+    landmark_box,
+    load_vision,
+)
 from interview_guard.io.model_files import verified_model_path
 
 __all__ = [
@@ -68,6 +102,8 @@ __all__ = [
     "N_HAND_LANDMARKS",
     "N_BLENDSHAPES",
     "BLENDSHAPE_NAMES",
+    "FACE_MODEL",
+    "HAND_MODEL",
     "FaceRunnerOptions",
     "HandRunnerOptions",
     "FaceObservation",
@@ -79,325 +115,8 @@ __all__ = [
     "crop_to_frame",
 ]
 
-N_FACE_LANDMARKS = 478
-N_HAND_LANDMARKS = 21
-N_BLENDSHAPES = 52
 
-# The order MediaPipe's face_blendshapes model reports them in.
-BLENDSHAPE_NAMES: tuple[str, ...] = (
-    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
-    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
-    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
-    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
-    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
-    "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
-    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
-    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
-)  # fmt: skip
-
-FACE_MODEL = "face_landmarker.task"
-HAND_MODEL = "hand_landmarker.task"
-
-
-def _check_unit(owner: str, name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ParameterError(f"{owner}: {name} must be in [0, 1], got {value!r}")
-
-
-@dataclass(frozen=True)
-class FaceRunnerOptions:
-    """Settings of :class:`FaceLandmarkerRunner`.
-
-    Attributes
-    ----------
-    num_faces : int
-        Faces the full-frame landmarker looks for (the track keeps the largest).
-    min_detection_confidence, min_presence_confidence, min_tracking_confidence : float
-        Passed to MediaPipe.
-    blendshapes : bool
-        Compute the 52 blendshape scores.
-    small_face_fallback : bool
-        Look for small faces in crops when the full frame finds none.
-    crop_scale : float
-        Side of the tracking window as a multiple of the face size.
-    crop_min_side : int
-        Crops smaller than this (pixels) are scaled up to it.
-    box_memory_s : float
-        How long after the last sighting the tracking window is still tried.
-    search_interval_s : float
-        Least time between two searches while no face is known.
-    search_windows_per_try : int
-        Windows tried per search.
-    full_frame_recheck_s : float
-        In crop mode, how often the full frame is tried again.
-    image_mode : bool
-        Landmark each frame on its own (MediaPipe IMAGE mode) instead of
-        tracking from frame to frame (VIDEO mode). A little slower; the same
-        frames then give the same landmarks whatever else the machine is
-        doing (VIDEO mode's tracking can differ between runs under load), as
-        the synthetic-session generator needs.
-    """
-
-    num_faces: int = 1
-    min_detection_confidence: float = 0.5
-    min_presence_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    blendshapes: bool = True
-    small_face_fallback: bool = True
-    crop_scale: float = 3.0
-    crop_min_side: int = 256
-    box_memory_s: float = 1.0
-    search_interval_s: float = 0.25
-    search_windows_per_try: int = 3
-    full_frame_recheck_s: float = 1.0
-    image_mode: bool = False
-
-    def validate(self) -> None:
-        owner = "FaceRunnerOptions"
-        if not (isinstance(self.num_faces, int) and 1 <= self.num_faces <= 10):
-            raise ParameterError(f"{owner}: num_faces must be an integer in 1..10, got {self.num_faces!r}")
-        for n in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
-            _check_unit(owner, n, getattr(self, n))
-        if not (1.5 <= self.crop_scale <= 8.0):
-            raise ParameterError(f"{owner}: crop_scale must be in [1.5, 8], got {self.crop_scale!r}")
-        if not (64 <= self.crop_min_side <= 1024):
-            raise ParameterError(f"{owner}: crop_min_side must be in [64, 1024], got {self.crop_min_side!r}")
-        for n in ("box_memory_s", "search_interval_s", "full_frame_recheck_s"):
-            v = getattr(self, n)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ParameterError(f"{owner}: {n} must be a non-negative number, got {v!r}")
-        if not (isinstance(self.search_windows_per_try, int) and self.search_windows_per_try >= 1):
-            raise ParameterError(f"{owner}: search_windows_per_try must be a positive integer")
-
-
-@dataclass(frozen=True)
-class HandRunnerOptions:
-    """Settings of :class:`HandLandmarkerRunner` (passed to MediaPipe)."""
-
-    num_hands: int = 2
-    min_detection_confidence: float = 0.5
-    min_presence_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-
-    def validate(self) -> None:
-        owner = "HandRunnerOptions"
-        if self.num_hands not in (1, 2):
-            raise ParameterError(f"{owner}: num_hands must be 1 or 2, got {self.num_hands!r}")
-        for n in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
-            _check_unit(owner, n, getattr(self, n))
-
-
-@dataclass
-class FaceObservation:
-    """The face found in one frame.
-
-    Attributes
-    ----------
-    present : bool
-    landmarks : ndarray of float32, shape (478, 3) or None
-        Normalised x, y of the full frame (may leave [0, 1] slightly where the
-        face leaves the frame); z as MediaPipe gives it, rescaled to the full
-        frame width when found through a crop.
-    blendshapes : ndarray of float32, shape (52,) or None
-    box : ndarray of float32, shape (4,) or None
-        x0, y0, x1, y1 of the landmarks, normalised, clipped to [0, 1].
-    n_faces : int
-        Faces found (the largest is reported).
-    source : str
-        ``"full"``, ``"track"`` (tracking crop), ``"search"`` or ``""``.
-    """
-
-    present: bool = False
-    landmarks: np.ndarray | None = None
-    blendshapes: np.ndarray | None = None
-    box: np.ndarray | None = None
-    n_faces: int = 0
-    source: str = ""
-
-
-@dataclass
-class HandObservation:
-    """The hands found in one frame (two slots, NaN / 0 where empty).
-
-    Attributes
-    ----------
-    count : int
-    landmarks : ndarray of float32, shape (2, 21, 3)
-    handedness : ndarray of int8, shape (2,)
-        +1 right, -1 left, 0 empty slot (MediaPipe's mirrored convention).
-    score : ndarray of float32, shape (2,)
-        Handedness score, 0 for an empty slot.
-    """
-
-    count: int
-    landmarks: np.ndarray
-    handedness: np.ndarray
-    score: np.ndarray
-
-
-class MonotonicMs:
-    """Strictly increasing integer milliseconds from float seconds (one per landmarker)."""
-
-    def __init__(self) -> None:
-        self.last: int | None = None
-
-    def __call__(self, t_s: float) -> int:
-        ms = int(round(float(t_s) * 1000.0))
-        if self.last is not None and ms <= self.last:
-            ms = self.last + 1
-        self.last = ms
-        return ms
-
-
-# ----------------------------------------------------------------------------- geometry
-
-
-def crop_to_frame(landmarks: np.ndarray, *, window: tuple[int, int, int], frame_size: tuple[int, int]) -> np.ndarray:
-    """Map landmarks normalised to a square crop back to the full frame.
-
-    Parameters
-    ----------
-    landmarks : ndarray, shape (..., 3)
-        x, y in [0, 1] of the crop, z in crop-width units.
-    window : (x0, y0, side)
-        The crop in full-frame pixels (it may reach outside the frame: the
-        part outside was padded).
-    frame_size : (width, height)
-
-    Returns
-    -------
-    ndarray of float32, shape (..., 3)
-    """
-    x0, y0, side = window
-    w, h = frame_size
-    out = np.empty(landmarks.shape, dtype=np.float32)
-    out[..., 0] = (x0 + landmarks[..., 0] * side) / w
-    out[..., 1] = (y0 + landmarks[..., 1] * side) / h
-    out[..., 2] = landmarks[..., 2] * (side / w)
-    return out
-
-
-def search_windows(width: int, height: int) -> list[tuple[int, int, int]]:
-    """The search windows ``(x0, y0, side)`` for a frame, in the order they are tried.
-
-    See the module docstring for the layout.
-    """
-    short = min(width, height)
-    rx0, rx1 = 0.1 * width, 0.9 * width
-    ry0, ry1 = 0.0, 0.9 * height
-    anchor = (0.5 * width, 0.4 * height)
-    out: list[tuple[int, int, int]] = []
-    for side in (short, short // 2):
-        if side < 32:
-            continue
-        stride = side / 2
-        xs = _positions(rx0, rx1, side, stride, width)
-        ys = _positions(ry0, ry1, side, stride, height)
-        level = [(int(x), int(y), int(side)) for y in ys for x in xs]
-        level.sort(key=lambda w: math.hypot(w[0] + w[2] / 2 - anchor[0], w[1] + w[2] / 2 - anchor[1]))
-        for wdw in level:
-            if wdw not in out:
-                out.append(wdw)
-    return out
-
-
-def _positions(lo: float, hi: float, side: float, stride: float, limit: int) -> list[int]:
-    span = hi - lo
-    if span <= side:
-        c = (lo + hi) / 2 - side / 2
-        return [int(round(min(max(c, 0), limit - side)))]
-    n = int(math.ceil((span - side) / stride)) + 1
-    step = (span - side) / (n - 1)
-    return sorted({int(round(min(max(lo + i * step, 0), limit - side))) for i in range(n)})
-
-
-def _cut(image: np.ndarray, window: tuple[int, int, int], min_side: int) -> np.ndarray:
-    """The square ``window`` of ``image`` (padded with black outside), scaled up to ``min_side``."""
-    import cv2  # noqa: PLC0415
-
-    x0, y0, side = window
-    h, w = image.shape[:2]
-    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
-    if xa == x0 and ya == y0 and xb == x0 + side and yb == y0 + side:
-        crop = image[ya:yb, xa:xb]
-    else:
-        crop = np.zeros((side, side, image.shape[2]), dtype=image.dtype)
-        crop[ya - y0 : yb - y0, xa - x0 : xb - x0] = image[ya:yb, xa:xb]
-    if side < min_side:
-        crop = cv2.resize(crop, (min_side, min_side), interpolation=cv2.INTER_CUBIC)
-    return np.ascontiguousarray(crop)
-
-
-# ----------------------------------------------------------------------------- MediaPipe glue
-
-
-def _vision():
-    try:
-        import mediapipe as mp  # noqa: PLC0415 - heavy, imported only when landmarks are needed
-        from mediapipe.tasks.python import vision  # noqa: PLC0415
-        from mediapipe.tasks.python.core.base_options import BaseOptions  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
-        raise ModelError(f"MediaPipe is not installed ({exc}); pip install mediapipe") from None
-    return mp, vision, BaseOptions
-
-
-def _as_mp_image(mp, image: np.ndarray):
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ParameterError(f"expected an RGB uint8 image of shape (h, w, 3), got {image.dtype} {image.shape}")
-    # mp.Image ignores numpy strides: a padded or sliced array must be copied first.
-    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
-
-
-def _create(task_cls, options, model_path: Path):
-    try:
-        return task_cls.create_from_options(options)
-    except Exception as exc:  # MediaPipe raises RuntimeError / ValueError with a long message
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ModelError(f"{model_path}: cannot load the model ({msg})") from None
-
-
-def _landmark_array(points, n: int) -> np.ndarray:
-    arr = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
-    if arr.shape != (n, 3):
-        raise ModelError(f"landmarker returned {arr.shape[0]} points, expected {n}")
-    return arr
-
-
-def _box(lm: np.ndarray) -> np.ndarray:
-    x0, y0 = np.nanmin(lm[:, 0]), np.nanmin(lm[:, 1])
-    x1, y1 = np.nanmax(lm[:, 0]), np.nanmax(lm[:, 1])
-    return np.clip(np.array([x0, y0, x1, y1], dtype=np.float32), 0.0, 1.0)
-
-
-class _Closer:
-    """Context-manager plumbing shared by the runners."""
-
-    _tasks: list
-
-    def close(self) -> None:
-        """Close every MediaPipe task this runner opened (safe to call twice)."""
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            try:
-                t.close()
-            except Exception:  # pragma: no cover - closing must not mask the real error
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):  # pragma: no cover - best effort when the caller forgot
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class FaceLandmarkerRunner(_Closer):
+class FaceLandmarkerRunner(TaskCloser):
     """MediaPipe FaceLandmarker (VIDEO mode) with a small-face crop fallback.
 
     Parameters
@@ -418,15 +137,17 @@ class FaceLandmarkerRunner(_Closer):
         Frames by outcome: ``full``, ``track``, ``search`` and ``none``.
     """
 
-    def __init__(self, options: FaceRunnerOptions | None = None, *, models_dir=None) -> None:
-        self._tasks = []
+    def __init__(
+        self, options: FaceRunnerOptions | None = None, *, models_dir: str | PathLike[str] | None = None
+    ) -> None:
+        self._tasks: list[QuietTask] = []
         self.options = options or FaceRunnerOptions()
         self.options.validate()
         self.model_path = verified_model_path(FACE_MODEL, None if models_dir is None else Path(models_dir))
-        self._mp, self._vision, self._base = _vision()
+        self._mp, self._vision, self._base = load_vision()
         self._full = self._make(video=not self.options.image_mode, num_faces=self.options.num_faces)
-        self._track = None  # created on first use
-        self._search = None
+        self._track: QuietTask | None = None  # created on first use
+        self._search: QuietTask | None = None
         self._clock_full = MonotonicMs()
         self._clock_track = MonotonicMs()
         self.blendshape_names: tuple[str, ...] = BLENDSHAPE_NAMES
@@ -441,9 +162,9 @@ class FaceLandmarkerRunner(_Closer):
         self._last_search_t = -math.inf
         self._search_cursor = 0
         self._window: tuple[int, int, int] | None = None
-        self._windows_for: tuple[tuple[int, int], list] | None = None
+        self._windows_for: tuple[tuple[int, int], list[tuple[int, int, int]]] | None = None
 
-    def _make(self, *, video: bool, num_faces: int):
+    def _make(self, *, video: bool, num_faces: int) -> QuietTask:
         v = self._vision
         o = self.options
         opts = v.FaceLandmarkerOptions(
@@ -455,7 +176,7 @@ class FaceLandmarkerRunner(_Closer):
             min_tracking_confidence=o.min_tracking_confidence,
             output_face_blendshapes=o.blendshapes,
         )
-        task = _create(v.FaceLandmarker, opts, self.model_path)
+        task = create_task(v.FaceLandmarker, opts, self.model_path)
         self._tasks.append(task)
         return task
 
@@ -498,18 +219,27 @@ class FaceLandmarkerRunner(_Closer):
         self.counts[obs.source] += 1
         self._crop_mode = obs.source != "full"
         b = obs.box
+        assert b is not None  # every observation with a face has its box
         self._last_box_px = (float(b[0]) * w, float(b[1]) * h, float(b[2]) * w, float(b[3]) * h)
         self._last_seen_t = t_s
         return obs
 
-    def _observation(self, result, source: str, *, window=None, frame_size=None) -> FaceObservation | None:
+    def _observation(
+        self,
+        result: Any,
+        source: str,
+        *,
+        window: tuple[int, int, int] | None = None,
+        frame_size: tuple[int, int] | None = None,
+    ) -> FaceObservation | None:
         faces = result.face_landmarks
         if not faces:
             return None
-        arrays = [_landmark_array(f, N_FACE_LANDMARKS) for f in faces]
+        arrays = [landmark_array(f, N_FACE_LANDMARKS) for f in faces]
         if window is not None:
+            assert frame_size is not None  # a window comes with its frame size
             arrays = [crop_to_frame(a, window=window, frame_size=frame_size) for a in arrays]
-        boxes = [_box(a) for a in arrays]
+        boxes = [landmark_box(a) for a in arrays]
         areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
         i = int(np.argmax(areas))
         bs = None
@@ -519,16 +249,17 @@ class FaceLandmarkerRunner(_Closer):
                 raise ModelError(f"{self.model_path}: {bs.shape[0]} blendshapes, expected {N_BLENDSHAPES}")
         return FaceObservation(True, arrays[i], bs, boxes[i], len(arrays), source)
 
-    def _run_full(self, image, t_s, size) -> FaceObservation | None:
+    def _run_full(self, image: np.ndarray, t_s: float, size: tuple[int, int]) -> FaceObservation | None:
         self._last_full_t = t_s
         if self.options.image_mode:
-            res = self._full.detect(_as_mp_image(self._mp, image))
+            res = self._full.detect(as_mp_image(self._mp, image))
         else:
-            res = self._full.detect_for_video(_as_mp_image(self._mp, image), self._clock_full(t_s))
+            res = self._full.detect_for_video(as_mp_image(self._mp, image), self._clock_full(t_s))
         return self._observation(res, "full")
 
-    def _track_window(self, size) -> tuple[int, int, int]:
+    def _track_window(self, size: tuple[int, int]) -> tuple[int, int, int]:
         w, h = size
+        assert self._last_box_px is not None  # only called with a face seen recently
         x0, y0, x1, y1 = self._last_box_px
         face = max(x1 - x0, y1 - y0, 8.0)
         want = int(round(min(max(face * self.options.crop_scale, 64), min(w, h))))
@@ -544,18 +275,18 @@ class FaceLandmarkerRunner(_Closer):
         self._window = (nx, ny, want)
         return self._window
 
-    def _run_track(self, image, t_s, size) -> FaceObservation | None:
+    def _run_track(self, image: np.ndarray, t_s: float, size: tuple[int, int]) -> FaceObservation | None:
         if self._track is None:
             self._track = self._make(video=not self.options.image_mode, num_faces=1)
         window = self._track_window(size)
-        crop = _cut(image, window, self.options.crop_min_side)
+        crop = cut_window(image, window, self.options.crop_min_side)
         if self.options.image_mode:
-            res = self._track.detect(_as_mp_image(self._mp, crop))
+            res = self._track.detect(as_mp_image(self._mp, crop))
         else:
-            res = self._track.detect_for_video(_as_mp_image(self._mp, crop), self._clock_track(t_s))
+            res = self._track.detect_for_video(as_mp_image(self._mp, crop), self._clock_track(t_s))
         return self._observation(res, "track", window=window, frame_size=size)
 
-    def _run_search(self, image, t_s, size) -> FaceObservation | None:
+    def _run_search(self, image: np.ndarray, t_s: float, size: tuple[int, int]) -> FaceObservation | None:
         self._last_search_t = t_s
         if self._search is None:
             self._search = self._make(video=False, num_faces=1)
@@ -568,8 +299,8 @@ class FaceLandmarkerRunner(_Closer):
         for _ in range(min(self.options.search_windows_per_try, len(windows))):
             window = windows[self._search_cursor % len(windows)]
             self._search_cursor = (self._search_cursor + 1) % len(windows)
-            crop = _cut(image, window, self.options.crop_min_side)
-            res = self._search.detect(_as_mp_image(self._mp, crop))
+            crop = cut_window(image, window, self.options.crop_min_side)
+            res = self._search.detect(as_mp_image(self._mp, crop))
             obs = self._observation(res, "search", window=window, frame_size=size)
             if obs is not None:
                 self._window = None  # the track window is re-centred on this face
@@ -578,7 +309,7 @@ class FaceLandmarkerRunner(_Closer):
         return None
 
 
-class HandLandmarkerRunner(_Closer):
+class HandLandmarkerRunner(TaskCloser):
     """MediaPipe HandLandmarker in VIDEO mode, two stable hand slots per frame.
 
     Parameters
@@ -590,12 +321,18 @@ class HandLandmarkerRunner(_Closer):
         Use IMAGE mode (independent stills; ``t_s`` is then ignored).
     """
 
-    def __init__(self, options: HandRunnerOptions | None = None, *, models_dir=None, image_mode: bool = False) -> None:
-        self._tasks = []
+    def __init__(
+        self,
+        options: HandRunnerOptions | None = None,
+        *,
+        models_dir: str | PathLike[str] | None = None,
+        image_mode: bool = False,
+    ) -> None:
+        self._tasks: list[QuietTask] = []
         self.options = options or HandRunnerOptions()
         self.options.validate()
         self.model_path = verified_model_path(HAND_MODEL, None if models_dir is None else Path(models_dir))
-        self._mp, v, base = _vision()
+        self._mp, v, base = load_vision()
         o = self.options
         opts = v.HandLandmarkerOptions(
             base_options=base(model_asset_path=str(self.model_path)),
@@ -605,7 +342,7 @@ class HandLandmarkerRunner(_Closer):
             min_hand_presence_confidence=o.min_presence_confidence,
             min_tracking_confidence=o.min_tracking_confidence,
         )
-        self._task = _create(v.HandLandmarker, opts, self.model_path)
+        self._task = create_task(v.HandLandmarker, opts, self.model_path)
         self._tasks.append(self._task)
         self._image_mode = image_mode
         self._clock = MonotonicMs()
@@ -627,7 +364,7 @@ class HandLandmarkerRunner(_Closer):
         """
         if not self._tasks:
             raise ModelError(f"{self.model_path}: the hand landmarker was closed")
-        mp_image = _as_mp_image(self._mp, image)
+        mp_image = as_mp_image(self._mp, image)
         if self._image_mode:
             res = self._task.detect(mp_image)
         else:
@@ -637,7 +374,7 @@ class HandLandmarkerRunner(_Closer):
         score = np.zeros(2, dtype=np.float32)
         found = []
         for i, pts in enumerate(res.hand_landmarks[:2]):
-            arr = _landmark_array(pts, N_HAND_LANDMARKS)
+            arr = landmark_array(pts, N_HAND_LANDMARKS)
             label, sc = 0, 0.0
             if res.handedness and len(res.handedness) > i and res.handedness[i]:
                 cat = res.handedness[i][0]

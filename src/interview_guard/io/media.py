@@ -7,6 +7,11 @@ reported with a clear message before any analysis starts.
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
 from interview_guard.errors import MediaError
 from interview_guard.io.video_decode import _ff_message, open_container
 from interview_guard.tracks import MediaInfo
@@ -14,7 +19,7 @@ from interview_guard.tracks import MediaInfo
 __all__ = ["probe"]
 
 
-def probe(path, *, check_end: bool = True) -> MediaInfo:
+def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
     """Describe a media file and make sure it decodes from start to end.
 
     Parameters
@@ -43,7 +48,7 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
         duration = 0.0
         if container.duration:
             duration = container.duration / 1_000_000
-        info = dict(path=str(p), has_video=bool(vstreams), has_audio=bool(astreams))
+        info: dict[str, Any] = dict(path=str(p), has_video=bool(vstreams), has_audio=bool(astreams))
         if astreams:
             a = astreams[0]
             info.update(audio_codec=a.codec_context.name or "", audio_sample_rate=int(a.codec_context.sample_rate or 0))
@@ -79,7 +84,7 @@ def probe(path, *, check_end: bool = True) -> MediaInfo:
         return MediaInfo(duration_s=duration, **info)
 
 
-def _first_frame(av, container, stream, p) -> tuple[float, int]:
+def _first_frame(av: ModuleType, container: Any, stream: Any, p: Path) -> tuple[float, int]:
     """Time and display rotation of the first frame (degrees counter-clockwise, as PyAV's ``frame.rotation``)."""
     try:
         for frame in container.decode(stream):
@@ -89,7 +94,7 @@ def _first_frame(av, container, stream, p) -> tuple[float, int]:
     raise MediaError("no decodable video frame", path=p)
 
 
-def _last_frame_time(av, container, stream, duration: float, p) -> float:
+def _last_frame_time(av: ModuleType, container: Any, stream: Any, duration: float, p: Path) -> float:
     target = max(duration - 3.0, 0.0)
     last = None
     try:

@@ -14,13 +14,14 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from interview_guard.errors import ModelError
 
 __all__ = ["models_dir", "read_manifest", "verified_model_path", "sha256_file", "manifest_hashes"]
 
 
-def models_dir(models_dir: str | os.PathLike | None = None) -> Path:
+def models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path:
     """The directory that holds the model files."""
     if models_dir is not None:
         return Path(models_dir)
@@ -35,7 +36,7 @@ def models_dir(models_dir: str | os.PathLike | None = None) -> Path:
     raise ModelError("cannot find the models/ directory (with manifest.json); set INTERVIEW_GUARD_MODELS to its path")
 
 
-def read_manifest(directory: Path | None = None) -> dict[str, dict]:
+def read_manifest(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     """The manifest entries by file name."""
     d = models_dir(directory)
     p = d / "manifest.json"
@@ -75,10 +76,9 @@ def verified_model_path(name: str, directory: Path | None = None) -> Path:
     if not p.is_file():
         raise ModelError(f"{p}: model file missing (see {d / 'manifest.json'} for its source)")
     st = p.stat()
-    if not _verified(str(p), st.st_size, st.st_mtime_ns, manifest[name]["sha256"]):
-        raise ModelError(
-            f"{p}: model file altered or corrupt: sha256 does not match the manifest ({manifest[name]['sha256'][:12]}...)"
-        )
+    expected = manifest[name]["sha256"]
+    if not _verified(str(p), st.st_size, st.st_mtime_ns, expected):
+        raise ModelError(f"{p}: model file altered or corrupt: sha256 does not match the manifest ({expected[:12]}...)")
     return p
 
 

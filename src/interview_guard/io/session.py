@@ -1,4 +1,4 @@
-"""Sessions: where a recording's files are, and its ``session.json`` metadata.
+"""Sessions: where a recording's files are, and reading their ``session.json``.
 
 A session is either a directory or a single file:
 
@@ -7,8 +7,12 @@ A session is either a directory or a single file:
   ``.txt`` and ``session.json``;
 * a single media file (video or audio), or a single keystroke log.
 
-See ``docs/session-format.md``. Nothing here decodes media; it only finds and
-validates paths and metadata, so it is cheap to run over thousands of sessions.
+See ``docs/session-format.md``. Nothing here decodes media; it only finds
+paths and reads ``session.json``, so it is cheap to run over thousands of
+sessions. The metadata types, :class:`~interview_guard.tracks.metadata.SessionMetadata`
+and :class:`~interview_guard.tracks.metadata.ChallengeMarker`, and the
+validation of their fields are in :mod:`interview_guard.tracks.metadata`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 
 from interview_guard.errors import InputError
@@ -38,7 +43,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac")
 _KEYSTROKE_EXTENSIONS = (".jsonl", ".csv", ".tsv", ".txt")
 
 
-def read_session_metadata(path) -> SessionMetadata:
+def read_session_metadata(path: str | PathLike[str]) -> SessionMetadata:
     """Read and validate a ``session.json`` file; an :class:`InputError` names the file and the problem."""
     p = Path(path)
     try:
@@ -52,7 +57,7 @@ def read_session_metadata(path) -> SessionMetadata:
     return SessionMetadata.from_dict(data, path=p)
 
 
-def _pick(directory: Path, stem: str, extensions) -> Path | None:
+def _pick(directory: Path, stem: str, extensions: tuple[str, ...]) -> Path | None:
     found = sorted(
         p for p in directory.iterdir() if p.is_file() and p.stem.lower() == stem and p.suffix.lower() in extensions
     )
@@ -77,7 +82,7 @@ class Session:
     metadata_path: Path | None = None
 
     @classmethod
-    def open(cls, path, *, session_id: str | None = None) -> Session:
+    def open(cls, path: str | PathLike[str], *, session_id: str | None = None) -> Session:
         """Find a session's files at ``path`` (a directory or a single file).
 
         Raises
@@ -170,7 +175,7 @@ def _is_session_dir(d: Path) -> bool:
     return False
 
 
-def discover_sessions(root) -> list[tuple[str, Path]]:
+def discover_sessions(root: str | PathLike[str]) -> list[tuple[str, Path]]:
     """Every session under ``root``, as ``(session_id, path)`` sorted by id.
 
     A directory that holds session files is one session (its sub-directories

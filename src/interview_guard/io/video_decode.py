@@ -28,9 +28,12 @@ ignored (webcam mirroring does not change which way is up).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +154,7 @@ class DecodeStats:
         if len(self.errors) < _MAX_ERROR_MESSAGES:
             self.errors.append(message)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable fields, plus ``truncated``."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["errors"] = list(self.errors)
@@ -159,7 +162,7 @@ class DecodeStats:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> DecodeStats:
+    def from_dict(cls, d: dict[str, Any]) -> DecodeStats:
         """Inverse of :meth:`to_dict` (unknown keys, such as ``truncated``, are ignored)."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["errors"] = list(known.get("errors", []))
@@ -196,7 +199,7 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k))
 
 
-def _import_av():
+def _import_av() -> ModuleType:
     try:
         import av  # noqa: PLC0415 - heavy, imported only when video is decoded
     except ImportError as exc:  # pragma: no cover - av is a hard dependency
@@ -204,12 +207,14 @@ def _import_av():
     return av
 
 
-def _ff_message(exc) -> str:
+def _ff_message(exc: BaseException) -> str:
     msg = getattr(exc, "strerror", None) or str(exc)
     return (str(msg).strip().rstrip(".") or exc.__class__.__name__).replace("\n", " ")
 
 
-def open_container(path, *, what: str = "audio/video", hint: str = ""):
+def open_container(
+    path: str | PathLike[str], *, what: str = "audio/video", hint: str = ""
+) -> tuple[ModuleType, Any, Path]:
     """Open a media file with PyAV: ``(av module, container, Path)``.
 
     Raises
@@ -231,7 +236,7 @@ def open_container(path, *, what: str = "audio/video", hint: str = ""):
     return av, container, p
 
 
-def _open_video(path) -> tuple[object, object, Path]:
+def _open_video(path: str | PathLike[str]) -> tuple[Any, Any, Path]:
     """Open ``path`` and return (container, video stream, Path); raise MediaError."""
     av, container, p = open_container(path, what="video", hint="; the file may be truncated or not a media file")
     if not container.streams.video:
@@ -241,7 +246,7 @@ def _open_video(path) -> tuple[object, object, Path]:
     return container, container.streams.video[0], p
 
 
-def _legacy_rotate_tag(stream) -> int:
+def _legacy_rotate_tag(stream: Any) -> int:
     """Counter-clockwise rotation from an old-style ``rotate`` tag (which is clockwise)."""
     try:
         rot = stream.metadata.get("rotate")
@@ -252,7 +257,9 @@ def _legacy_rotate_tag(stream) -> int:
     return 0
 
 
-def estimate_frame_count(path, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None) -> int:
+def estimate_frame_count(
+    path: str | PathLike[str], *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None
+) -> int:
     """Rough number of frames :func:`iter_frames` will yield (for progress bars).
 
     Uses the container's frame count or duration and average rate; 0 when
@@ -275,7 +282,7 @@ def estimate_frame_count(path, *, fps: float | None = None, start_s: float = 0.0
 
 
 def iter_frames(
-    path,
+    path: str | PathLike[str],
     *,
     fps: float | None = None,
     max_side: int | None = None,
@@ -329,7 +336,18 @@ def iter_frames(
     return _decode(av, container, stream, p, st, fps, max_side, float(start_s or 0.0), end_s, rgb)
 
 
-def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, end_s, rgb):
+def _decode(
+    av: ModuleType,
+    container: Any,
+    stream: Any,
+    p: Path,
+    st: DecodeStats,
+    fps: float | None,
+    max_side: int | None,
+    start_s: float,
+    end_s: float | None,
+    rgb: bool,
+) -> Generator[Frame, None, DecodeStats]:
     with container:
         legacy_rot = prepare_stream(container, stream, st)
         if start_s > 0:
@@ -339,16 +357,16 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
                 st.errors.append(f"seek to {start_s:.3f} s failed ({_ff_message(exc)}); decoding from the start")
         fmt = "rgb24" if rgb else "bgr24"
         step = 1.0 / fps if fps else 0.0
-        rotation = None
+        rotation: int | None = None
         out_size = None
-        resize = None
+        resize: dict[str, Any] | None = None
         last_t = -math.inf
         next_k = 0  # index of the next subsampling target
-        t0 = None
-        prev = None  # (index, t, av frame) not yet decided (subsampling only)
+        t0: float | None = None
+        prev: tuple[int, float, Any] | None = None  # (index, t, av frame) not yet decided (subsampling only)
         prev_emitted = False
 
-        def convert(idx, t, vf) -> Frame:
+        def convert(idx: int, t: float, vf: Any) -> Frame:
             nonlocal rotation, out_size, resize
             if rotation is None:
                 rot = int(vf.rotation or 0)
@@ -400,6 +418,7 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
                 target = t0 + next_k * step
                 if target > t:
                     break
+                assert prev is not None  # set with t0
                 p_idx, p_t, p_vf = prev
                 if target - p_t <= t - target:
                     if not prev_emitted:
@@ -414,6 +433,7 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
             prev, prev_emitted = (idx, t, vf), cur_emitted
         if fps and prev is not None and not prev_emitted:
             p_idx, p_t, p_vf = prev
+            assert t0 is not None  # set with prev
             target = t0 + next_k * step
             if target - p_t < step / 2 and (end_s is None or target < end_s):
                 yield convert(p_idx, p_t, p_vf)
@@ -429,7 +449,7 @@ def _decode(av, container, stream, p, st: DecodeStats, fps, max_side, start_s, e
     return st
 
 
-def _declared_end(container, stream) -> float:
+def _declared_end(container: Any, stream: Any) -> float:
     """End of the video stream on its own clock, from the container headers (0 when unknown)."""
     tb = stream.time_base
     if stream.duration and tb:
@@ -437,11 +457,11 @@ def _declared_end(container, stream) -> float:
         return float((start + stream.duration) * tb)
     if container.duration:
         start = container.start_time or 0
-        return (start + container.duration) / 1_000_000
+        return float((start + container.duration) / 1_000_000)
     return 0.0
 
 
-def prepare_stream(container, stream, st: DecodeStats) -> int:
+def prepare_stream(container: Any, stream: Any, st: DecodeStats) -> int:
     """Threaded decoding, and the stream's size, nominal rate and declared end into ``st``.
 
     Returns the legacy ``rotate`` tag (degrees, 0 when absent), which applies
@@ -455,7 +475,7 @@ def prepare_stream(container, stream, st: DecodeStats) -> int:
     return _legacy_rotate_tag(stream)
 
 
-def demux_video_frames(av, container, stream, st: DecodeStats):
+def demux_video_frames(av: ModuleType, container: Any, stream: Any, st: DecodeStats) -> Iterator[tuple[float, Any]]:
     """Decoded PyAV frames of ``stream`` with finite times, as ``(t_s, frame)`` in decode order.
 
     The one demux loop of the video readers (:func:`iter_frames`, the scan in
@@ -494,7 +514,7 @@ def demux_video_frames(av, container, stream, st: DecodeStats):
             yield float(t), vf
 
 
-def _packet_time(packet) -> str:
+def _packet_time(packet: Any) -> str:
     try:
         if packet.pts is not None and packet.time_base:
             return f"{float(packet.pts * packet.time_base):.3f} s"

@@ -307,7 +307,10 @@ def find_hands(
     ModelError
         When the model file is missing, altered or cannot be loaded.
     """
-    from interview_guard.io.landmarks import HAND_MODEL, _as_mp_image, _create, _vision  # noqa: PLC0415 - lazy mediapipe
+    from interview_guard.io.landmark_types import HAND_MODEL  # noqa: PLC0415
+    from interview_guard.io.mediapipe_tasks import as_mp_image as _as_mp_image  # noqa: PLC0415 - lazy mediapipe
+    from interview_guard.io.mediapipe_tasks import create_task as _create  # noqa: PLC0415
+    from interview_guard.io.mediapipe_tasks import load_vision as _vision  # noqa: PLC0415
     from interview_guard.io.model_files import verified_model_path  # noqa: PLC0415
 
     img = np.asarray(image_rgb)
