@@ -8,6 +8,7 @@ file, missing model), 2 usage error, 3 batch finished but some sessions failed.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import textwrap
 import traceback
@@ -67,6 +68,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if debug:  # keep MediaPipe/TFLite's native log lines (io.native_stderr); worker processes inherit it
+        os.environ["INTERVIEW_GUARD_NATIVE_LOGS"] = "1"
 
 
 class _SessionBar:
