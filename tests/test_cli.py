@@ -78,9 +78,9 @@ def _bad_sessions(tmp_path):
             "line 2: timestamp goes backwards",
         ),
         (
-            "duplicate",
-            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 9, "type": "down", "code": "KeyA"}'],
-            "line 2: duplicate event",
+            "huge number",
+            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": ' + "9" * 5001 + ', "type": "up", "code": "KeyA"}'],
+            "line 2: not acceptable JSON: a number of 5001 characters",
         ),
     ]:
         d = tmp_path / label.replace(" ", "_")

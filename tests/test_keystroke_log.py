@@ -43,9 +43,11 @@ def test_jsonl_basic_fields_and_aliases():
         (['{"t": "x", "type": "down"}'], 1, "must be a number"),
         (['{"t": 1, "type": "press"}'], 1, "'type' must be one of"),
         (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 4, "type": "up", "code": "KeyA"}'], 2, "goes backwards"),
-        (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": 5, "type": "down", "code": "KeyA"}'], 2, "duplicate"),
+        (['{"t": 5, "type": "down", "code": "KeyA"}', '{"t": ' + "9" * 5001 + ', "type": "up"}'], 2, "characters"),
+        (['{"t": 5, "type": "paste", "length": 1e400}'], 1, "out of range"),
+        (["[" * 100_000 + "]" * 100_000], 1, "nested deeper"),
         (["[1, 2]"], 1, "JSON object"),
-        (['{"t": NaN, "type": "down"}'], 1, "not finite"),
+        (['{"t": NaN, "type": "down"}'], 1, "NaN"),
     ],
 )
 def test_jsonl_errors_name_the_line(bad, line, words, tmp_path):
@@ -157,3 +159,24 @@ def test_aalto_bad_row_names_line():
     row = "1\t2\tHi\tHi\t3\tabc\t10\th\t72"
     with pytest.raises(KeystrokeLogError, match="line 2"):
         parse_keystroke_lines([header, row])
+
+
+def test_same_time_events_of_one_key_are_data_and_only_byte_identical_repeats_are_dropped(tmp_path):
+    """A relay releasing a stall on one tick: one key's up, down and up share a time (#12)."""
+    lines = [
+        '{"t": 7000, "type": "down", "key": "Backspace", "code": "Backspace"}',
+        '{"t": 7400, "type": "up", "key": "Backspace", "code": "Backspace"}',
+        '{"t": 7400, "type": "down", "key": "Backspace", "code": "Backspace"}',
+        '{"t": 7400, "type": "up", "key": "Backspace", "code": "Backspace"}',
+        '{"t": 7400, "type": "up", "key": "Backspace", "code": "Backspace"}',  # the line before, again
+        '{"t": 7400, "type": "down", "key": "a", "code": "KeyA"}',
+        '{"t":7400,"type":"down","key":"a","code":"KeyA"}',  # same event, other bytes: kept
+    ]
+    p = tmp_path / "keystrokes.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_keystroke_log(p)
+    assert len(log) == 6
+    assert list(log.kind[:4]) == [DOWN, UP, DOWN, UP]
+    assert any("1 line(s) repeating the line before byte for byte" in w for w in log.warnings)
+    pr = log.presses()  # Backspace 7000-7400, Backspace 7400-7400 (a zero hold: relay evidence), a (no release)
+    assert list(pr.press_ms[:2]) == [7000.0, 7400.0] and list(pr.hold_ms[:2]) == [400.0, 0.0]

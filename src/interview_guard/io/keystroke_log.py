@@ -16,10 +16,15 @@ read that and never open files. :func:`read_keystroke_log` reads
   RELEASE_TIME, LETTER, KEYCODE``), which lists presses rather than events.
 
 Event logs must be in time order: a line whose ``t`` is earlier than the line
-before it, or that repeats an earlier event exactly, is rejected with its line
-number (a log that has been reordered or concatenated cannot be trusted for
-timing analysis). The Aalto format is press-ordered by construction and is
-sorted on import.
+before it is rejected with its line number (a log that has been reordered or
+concatenated cannot be trusted for timing analysis). Events that share a
+time, one key's up, down and up included, are data: a relay that buffers keys
+during a stall releases them on one tick, and a coarse clock does the same to
+fast repeats. Only a line that repeats the line before it byte for byte is dropped,
+and counted in the log's warnings. The Aalto format is press-ordered by
+construction and is sorted on import. JSON is read with
+:func:`~interview_guard.io.bounded_json.loads_bounded` (bounded depth and number
+length).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.errors import KeystrokeLogError
+from interview_guard.io.bounded_json import loads_bounded
 from interview_guard.tracks.keystrokes import COMPOSITION, DOWN, PASTE, UP, KeyPresses, KeystrokeLog
 
 __all__ = [
@@ -134,7 +140,7 @@ def _finite_number(value: object, *, what: str, path: _PathArg | None, line: int
 
 
 class _EventBuilder:
-    """Accumulates validated events; enforces order and rejects exact duplicates."""
+    """Accumulates validated events; enforces time order, drops a line that repeats the one before it byte for byte."""
 
     def __init__(self, path: _PathArg | None, max_events: int) -> None:
         self.path = path
@@ -146,10 +152,11 @@ class _EventBuilder:
         self.recv: list[float] = []
         self.repeat: list[bool] = []
         self.length: list[int] = []
-        self._same_t: set[tuple[int, str, str, float | None]] = set()
+        self._prev_raw: str | None = None  # the previous line as read
+        self.repeated_lines = 0
         self._prev_line = 0
 
-    def add(self, rec: dict[str, Any], line: int) -> None:
+    def add(self, rec: dict[str, Any], line: int, raw: str | None = None) -> None:
         path = self.path
         if "t" not in rec:
             raise KeystrokeLogError("missing field 't' (event time in ms)", path=path, line=line)
@@ -193,16 +200,11 @@ class _EventBuilder:
                     path=path,
                     line=line,
                 )
-            if t != prev:
-                self._same_t.clear()
-        ident = (kind, key, code, recv_ms if math.isfinite(recv_ms) else None)
-        if ident in self._same_t:
-            raise KeystrokeLogError(
-                f"duplicate event: the same {typ} of {code or key!r} at t={t:g} ms appears twice",
-                path=path,
-                line=line,
-            )
-        self._same_t.add(ident)
+        if raw is not None:
+            if raw == self._prev_raw:  # the line before, again, byte for byte: a logging repeat, not an event
+                self.repeated_lines += 1
+                return
+            self._prev_raw = raw
         if len(self.t) >= self.max_events:
             raise KeystrokeLogError(
                 f"log has more than {self.max_events} events; split the session", path=path, line=line
@@ -217,6 +219,11 @@ class _EventBuilder:
         self._prev_line = line
 
     def build(self, warnings: tuple[str, ...] = ()) -> KeystrokeLog:
+        if self.repeated_lines:
+            warnings = (
+                *warnings,
+                f"{self.repeated_lines} line(s) repeating the line before byte for byte were dropped",
+            )
         return KeystrokeLog.from_arrays(
             t_ms=self.t,
             kind=self.kind,
@@ -293,13 +300,10 @@ def _parse_jsonl(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max
         text = raw.strip()
         if not text:
             continue
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise KeystrokeLogError(f"not valid JSON ({exc.msg})", path=path, line=no) from None
+        rec = loads_bounded(text, path=path, line=no, error=KeystrokeLogError)
         if not isinstance(rec, dict):
             raise KeystrokeLogError("each line must be a JSON object", path=path, line=no)
-        b.add(rec, no)
+        b.add(rec, no, raw=text)
     return b.build()
 
 
@@ -335,7 +339,7 @@ def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_e
                 rec[name] = value
         if rec.get("t") is None:
             raise KeystrokeLogError("missing value for 't'", path=path, line=no)
-        b.add(rec, no)
+        b.add(rec, no, raw=raw.strip())
     return b.build()
 
 
