@@ -4,6 +4,7 @@ Every analyzer is a small class with
 
 * ``name`` — the stable identifier used in reports and ``models/fusion.json``;
 * ``requires`` — the :class:`~interview_guard.tracks.Stream` s it cannot work without;
+* ``uses`` — further streams it reads when present (optional: works without them);
 * ``parameters`` — its tunable parameters with allowed ranges (stored by
   ``__init__``, checked when :meth:`Analyzer.analyze` runs, as scikit-learn does);
 * ``_run(tracks)`` — the algorithm, from extracted tracks to an
@@ -196,6 +197,7 @@ class Analyzer:
 
     name: ClassVar[str] = ""
     requires: ClassVar[frozenset[Stream]] = frozenset()
+    uses: ClassVar[frozenset[Stream]] = frozenset()
     description: ClassVar[str] = ""
     parameters: ClassVar[dict[str, Param]] = {}
 
