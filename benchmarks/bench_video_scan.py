@@ -17,9 +17,9 @@ a fresh process:
   frames landmarked, share of time in active intervals;
 * recall: the share of composited sweeps whose over-face span is at least
   half inside an active interval, and the share of the occlusion events the
-  full scan finds (runs of landmarked frames with
-  ``hand_face_overlap >= 0.1``, merged when < 0.3 s apart) at least half
-  inside an active interval;
+  full scan finds (as the ``face_occlusion`` analyzer finds them:
+  ``signals.occlusion.find_occlusion_events`` with its default parameters)
+  at least half inside an active interval;
 * landmark size: the full scan at ``max_side`` 640 and 960 over the first
   60 s (face presence, frames with hands, occlusion events);
 * peak RSS (VmHWM) of an adaptive scan of a 1-minute and a 10-minute
@@ -420,7 +420,7 @@ def main() -> None:
     if not args.source.is_file():
         sys.exit(f"source clip not found: {args.source} (needs ../shared/data beside the repository)")
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.extract.video_scan import VideoScan, occlusion_events
+    from interview_guard.extract.scan_results import VideoScan
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}")
     tmpctx = tempfile.TemporaryDirectory(prefix="ig-scan-bench-") if args.keep is None else None
@@ -572,6 +572,17 @@ def main() -> None:
     finally:
         if tmpctx is not None:
             tmpctx.cleanup()
+
+
+def occlusion_events(face, hands) -> list[tuple[float, float]]:
+    """(start, end) of the occlusion events in the tracks, found as the face_occlusion analyzer finds them."""
+    from interview_guard.signals import occlusion as occ
+
+    w, h = face.frame_size if face.frame_size[1] else (1, 1)
+    overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
+    near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=w / h)
+    events = occ.find_occlusion_events(t_s=face.t_s, overlap=overlap, near=near, hand_count=hands.count)
+    return [(ev.start_s, ev.end_s) for ev in events]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ re-encoding):
 * foreign: the audio of another recording (speech/*.wav and the other
   in-sync clips), cut or padded to the clip.
 
-Face tracks come from ``interview_guard.extract.video_tracks.extract_video_tracks``
+Face tracks come from ``interview_guard.extract.video_scan.scan_video`` (``mode="full"``, 960 px)
 (MediaPipe FaceLandmarker, models/face_landmarker.task, every frame) and are
 cached under --cache. Prints the Markdown tables of docs/audio-analyzers.md::
 
@@ -56,14 +56,16 @@ SHIFTS_MS = (-400, -300, -200, -120, -80, 80, 120, 200, 300, 400)
 
 def face_track(video: Path, cache: Path):
     """The clip's face track, from the cache or extracted (every frame, blendshapes on)."""
-    from interview_guard.extract.video_tracks import FaceTrack, extract_video_tracks
+    from interview_guard.extract.scan_results import load_track_npz, save_track_npz
+    from interview_guard.extract.video_scan import scan_video
+    from interview_guard.tracks.video import FaceTrack
 
     cache.mkdir(parents=True, exist_ok=True)
     f = cache / (video.stem + ".face.npz")
     if f.exists():
-        return FaceTrack.from_npz(f)
-    face, _, _ = extract_video_tracks(video, hands=False)
-    face.to_npz(f)
+        return load_track_npz(f, FaceTrack)
+    face = scan_video(video, mode="full", max_side=960).face
+    save_track_npz(f, face)
     return face
 
 
@@ -93,7 +95,7 @@ def concatenate(parts, gap_s: float = 0.5):
     Each clip keeps its own audio-video relation; ``gap_s`` of silence and no
     face separates them.
     """
-    from interview_guard.extract.video_tracks import FaceTrack
+    from interview_guard.tracks.video import FaceTrack
 
     sr = parts[0][1].sr
     t_off = 0.0

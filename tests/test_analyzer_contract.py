@@ -31,8 +31,8 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
         face=face,
         hands=hands,
         audio=AudioTrack(noise, 16000),
+        pixels=pixels,
     )
-    tracks.extra["pixels"] = pixels
     return tracks
 
 
@@ -41,6 +41,7 @@ def test_registry_is_not_empty_and_names_match():
     for name, cls in registry().items():
         assert issubclass(cls, Analyzer) and cls.name == name
         assert cls.requires and all(isinstance(s, Stream) for s in cls.requires)
+        assert all(isinstance(s, Stream) for s in cls.uses) and not cls.requires & cls.uses
         assert cls.description
 
 
@@ -52,7 +53,7 @@ def test_empty_tracks_give_skipped_with_reason(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_streams_give_skipped_not_failed(name):
-    from interview_guard.extract.video_tracks import FaceTrack, HandTrack
+    from interview_guard.tracks.video import FaceTrack, HandTrack
     from interview_guard.tracks.audio import AudioTrack
 
     t = Tracks(
@@ -116,7 +117,7 @@ def test_evidence_times_inside_session_when_shifted(name):
     tracks.duration_s += 20.0
     tracks.face.t_s += 20.0
     tracks.hands.t_s += 20.0
-    tracks.extra["pixels"].t_s = tracks.face.t_s
+    tracks.pixels.t_s = tracks.face.t_s
     r = create(name).analyze(tracks)
     for ev in r.evidence:
         assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3
