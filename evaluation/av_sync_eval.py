@@ -221,12 +221,13 @@ def main(argv=None) -> int:
     print("### av_sync on real clips\n")
     print(
         f"{len(clips)} genuine clips, {len(SHIFTS_MS)} shifts each, {len(SYNC) - 1 + len(speech)} foreign audios each; "
-        f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks {t_prep:.1f} s)\n"
+        f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks "
+        f"{t_prep:.1f} s)\n"
     )
     print("| clip | measured offset, ms (genuine) | +- | peak corr | sync z | score |")
     print("| --- | --- | --- | --- | --- | --- |")
     base_off = {}
-    for c, case, s, _, _, r in rows:
+    for c, case, _s, _, _, r in rows:
         if case == "genuine":
             m = r.metrics
             base_off[c] = m.get("offset_ms")
@@ -237,7 +238,8 @@ def main(argv=None) -> int:
                 else f"| {Path(c).stem} | {r.status.value}: {r.reason} | | | | |"
             )
     print(
-        "\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs the clip's own measured offset | flagged (score >= 0.5) |"
+        "\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs "
+        "the clip's own measured offset | flagged (score >= 0.5) |"
     )
     print("| --- | --- | --- | --- | --- |")
     for s in SHIFTS_MS:
@@ -246,7 +248,8 @@ def main(argv=None) -> int:
         rel = np.array([r.metrics["offset_ms"] - s - base_off[c] for c, r in sel if base_off.get(c) is not None])
         flagged = np.mean([score(r) >= 0.5 for _, r in sel])
         print(
-            f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | {100 * flagged:.0f} % |"
+            f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | "
+            f"{100 * flagged:.0f} % |"
         )
     gen = [score(r) for _, case, _, _, _, r in rows if case == "genuine"]
     out_s = [score(r) for _, case, _, lab, _, r in rows if case == "shifted" and lab]
@@ -264,17 +267,19 @@ def main(argv=None) -> int:
         auc = roc_auc(labels=y, scores=sc)
         rt = rates_at_threshold(labels=y, scores=sc, threshold=0.5)
         print(
-            f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
+            f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / "
+            f"{100 * rt['tpr']:.0f} % |"
         )
     print(
-        f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of {len(in_s)}"
+        f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of "
+        f"{len(in_s)}"
     )
 
     # longer sessions: the genuine clips one after the other, in several orders
     rng = np.random.default_rng(7)
     long_rows = []
     speech_cat = AudioTrack(np.concatenate([a.samples for a in speech]), 16000, 0.0, "speech/*.wav")
-    for k in range(args.orders):
+    for _ in range(args.orders):
         order = rng.permutation(len(clips))
         face, audio, dur = concatenate([(faces[clips[i]], audios[clips[i]]) for i in order])
         long_rows.append(("genuine", 0, run(face, audio, dur, analyzer)))
@@ -291,7 +296,8 @@ def main(argv=None) -> int:
         sc = np.array([score(r) for r in sel])
         label = case if case != "shifted" else f"shifted {s:+d} ms"
         print(
-            f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | {100 * np.mean(sc >= 0.5):.0f} % |"
+            f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | "
+            f"{100 * np.mean(sc >= 0.5):.0f} % |"
         )
     neg = [score(r) for c, s, r in long_rows if c == "genuine"]
     pos_shift = [

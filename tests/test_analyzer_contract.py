@@ -53,8 +53,8 @@ def test_empty_tracks_give_skipped_with_reason(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_streams_give_skipped_not_failed(name):
-    from interview_guard.tracks.video import FaceTrack, HandTrack
     from interview_guard.tracks.audio import AudioTrack
+    from interview_guard.tracks.video import FaceTrack, HandTrack
 
     t = Tracks(
         duration_s=0.0,
