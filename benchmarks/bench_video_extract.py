@@ -6,8 +6,9 @@ shifted timestamps: no re-encoding, so the picture is exactly the source's),
 then runs each stage in a fresh Python process and reports
 
 * decode only (frames to upright RGB arrays), at full size and at 960 px,
-* full-rate face + hand landmarking (``extract_video_tracks``, max_side 960),
-  and face only / hands only / 15 fps for comparison,
+* the video scan at full rate (``scan_video(mode="full")``: face and hand
+  landmarks of every frame, plus the motion and pixel measurements) at
+  960 px and at the default 640 px, and the adaptive scan for comparison,
 
 as multiples of real time (video seconds per wall-clock second), with the
 peak resident memory (``resource.getrusage``) of the process that ran it.
@@ -38,10 +39,9 @@ DEFAULT_SOURCE = SHARED / "data" / "faces_video" / "liveportrait_s18.mp4"
 STAGES = {
     "decode_full": "decode only, 1280x720 RGB",
     "decode_960": "decode only, scaled to 960x540",
-    "face_hands": "face + hands, every frame, 960 px",
-    "face": "face only, every frame, 960 px",
-    "hands": "hands only, every frame, 960 px",
-    "face_hands_15fps": "face + hands at 15 fps, 960 px",
+    "full_960": "full-rate scan, every frame, 960 px",
+    "full_640": "full-rate scan, every frame, 640 px",
+    "adaptive": "adaptive scan, 640 px",
 }
 
 
@@ -82,7 +82,7 @@ def build_clip(source: Path, out: Path, seconds: float) -> dict:
 def run_stage(stage: str, clip: str) -> dict:
     """Run one stage in this process; return timings and peak RSS."""
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.extract.video_tracks import extract_video_tracks
+    from interview_guard.extract.video_scan import scan_video
     from interview_guard.io.video_decode import DecodeStats, iter_frames
 
     t0 = time.perf_counter()
@@ -95,17 +95,13 @@ def run_stage(stage: str, clip: str) -> dict:
         info["frames"] = n
         dur = (st.last_t or 0.0) - (st.first_t or 0.0) + 1.0 / (st.nominal_fps or 30.0)
     else:
-        face = stage.startswith("face")
-        hands = "hands" in stage
-        fps = 15.0 if stage.endswith("15fps") else None
-        f, h, st = extract_video_tracks(clip, fps=fps, max_side=960, face=face, hands=hands)
-        track = f if f is not None else h
-        info["frames"] = len(track)
-        if f is not None:
-            info["face_presence"] = round(f.presence_rate, 3)
-            info["face_sources"] = f.meta.get("counts")
-        if h is not None:
-            info["frames_with_hands"] = int((h.count > 0).sum())
+        mode = "adaptive" if stage == "adaptive" else "full"
+        scan = scan_video(clip, mode=mode, max_side=960 if stage == "full_960" else 640)
+        f, h, st = scan.face, scan.hands, scan.decode_stats
+        info["frames"] = len(f)
+        info["face_presence"] = round(f.presence_rate, 3)
+        info["face_sources"] = f.meta.get("counts")
+        info["frames_with_hands"] = int((h.count > 0).sum())
         dur = (st.last_t or 0.0) - (st.first_t or 0.0) + 1.0 / (st.nominal_fps or 30.0)
     elapsed = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

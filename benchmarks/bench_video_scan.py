@@ -17,9 +17,9 @@ a fresh process:
   frames landmarked, share of time in active intervals;
 * recall: the share of composited sweeps whose over-face span is at least
   half inside an active interval, and the share of the occlusion events the
-  full scan finds (runs of landmarked frames with
-  ``hand_face_overlap >= 0.1``, merged when < 0.3 s apart) at least half
-  inside an active interval;
+  full scan finds (as the ``face_occlusion`` analyzer finds them:
+  ``signals.occlusion.find_occlusion_events`` with its default parameters)
+  at least half inside an active interval;
 * landmark size: the full scan at ``max_side`` 640 and 960 over the first
   60 s (face presence, frames with hands, occlusion events);
 * peak RSS (VmHWM) of an adaptive scan of a 1-minute and a 10-minute
@@ -322,8 +322,8 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
     else:
         from interview_guard.extract.video_scan import scan_video
 
-        kw = {k: v for k, v in args.items() if k in ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s",
-                                                    "parallel")}  # fmt: skip
+        keys = ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s", "parallel")
+        kw = {k: v for k, v in args.items() if k in keys}
         scan = scan_video(clip, **kw)
         st = scan.stats
         info.update(
@@ -420,14 +420,13 @@ def main() -> None:
     if not args.source.is_file():
         sys.exit(f"source clip not found: {args.source} (needs ../shared/data beside the repository)")
     sys.path.insert(0, str(REPO / "src"))
-    from interview_guard.extract.video_scan import VideoScan, occlusion_events
+    from interview_guard.extract.scan_results import VideoScan
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}")
     tmpctx = tempfile.TemporaryDirectory(prefix="ig-scan-bench-") if args.keep is None else None
     work = Path(tmpctx.name) if tmpctx else args.keep
     work.mkdir(parents=True, exist_ok=True)
     try:
-        seconds = args.minutes * 60
         rec = work / f"sweeps_{args.minutes:g}min.mp4"
         truth_path = rec.with_suffix(".json")
         if not (rec.is_file() and truth_path.is_file()):
@@ -440,8 +439,10 @@ def main() -> None:
         truth = json.loads(truth_path.read_text())
         sweeps = truth["sweeps"]
         print(
-            f"recording: {truth['source']} ping-pong looped to {truth['seconds']:.0f} s, {truth['width']}x{truth['height']} "
-            f"@ {truth['fps']} fps, {len(sweeps)} hand sweeps, {rec.stat().st_size / 1e6:.0f} MB (built in {truth['build_s']} s)"
+            f"recording: {truth['source']} ping-pong looped to {truth['seconds']:.0f} s, "
+            f"{truth['width']}x{truth['height']} "
+            f"@ {truth['fps']} fps, {len(sweeps)} hand sweeps, {rec.stat().st_size / 1e6:.0f} MB (built in "
+            f"{truth['build_s']} s)"
         )
         clip1, clip10, clip60 = work / "cut_1min.mp4", work / "loop_10min.mp4", work / "cut_60s.mp4"
         for path, secs in ((clip1, 60.0), (clip10, 600.0)):
@@ -472,7 +473,8 @@ def main() -> None:
         for label, r in rows:
             lmk = f"{r['landmarked']} ({100 * r['landmarked_share']:.1f} %)" if "landmarked" in r else "-"
             print(
-                f"| {label} | {r['video_s']:.0f} | {lmk} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | {r['cpu_s']:.1f} | "
+                f"| {label} | {r['video_s']:.0f} | {lmk} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | "
+                f"{r['cpu_s']:.1f} | "
                 f"{r['others']:.2f} | {r['peak_rss_mb']:.0f} |"
             )
         print(
@@ -482,7 +484,8 @@ def main() -> None:
         print()
         print(
             f"adaptive time split (s): {ada['seconds']}; triggers {ada['counts']}; active {ada['active_s']:.1f} s "
-            f"of {ada['video_s']:.0f} s ({100 * ada['active_s'] / ada['video_s']:.1f} %); buffer max {ada['buffer_max']} frames"
+            f"of {ada['video_s']:.0f} s ({100 * ada['active_s'] / ada['video_s']:.1f} %); buffer max "
+            f"{ada['buffer_max']} frames"
         )
         print(f"full-rate time split (s): {full['seconds']}")
         if args.quick:
@@ -517,7 +520,8 @@ def main() -> None:
             ev = [e for e in events if e[1] >= sw["t0"] and e[0] <= sw["t1"]]
             evs = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in ev) if ev else ("-" if sw["t0"] < horizon else "n/a")
             print(
-                f"| {sw['index']} | {sw['kind']} | {sw['speed']} | {sw['hand'][-2:]} | {sw['face0']:.2f}-{sw['face1']:.2f} | "
+                f"| {sw['index']} | {sw['kind']} | {sw['speed']} | {sw['hand'][-2:]} | "
+                f"{sw['face0']:.2f}-{sw['face1']:.2f} | "
                 f"{sw['max_cover']:.2f} | {100 * cov:.0f} % | {evs} |"
             )
         ev_cov = [covered(a, b, active, pad) for a, b in events]
@@ -527,14 +531,16 @@ def main() -> None:
         print("| recall | found | of | share |")
         print("| --- | ---: | ---: | ---: |")
         print(
-            f"| composited sweeps (>= 50 % of the over-face span active) | {found} | {n_sw} | {100 * found / max(n_sw, 1):.1f} % |"
+            f"| composited sweeps (>= 50 % of the over-face span active) | {found} | {n_sw} | "
+            f"{100 * found / max(n_sw, 1):.1f} % |"
         )
         print(
             f"| full-rate occlusion events (>= 50 % active){' (first 60 s)' if args.quick else ''} | {ev_found} | "
             f"{len(events)} | {100 * ev_found / max(len(events), 1):.1f} % |"
         )
         print(
-            f"| full-rate events, mean share of event time active | | | {100 * float(np.mean(ev_cov)) if ev_cov else 0:.1f} % |"
+            "| full-rate events, mean share of event time active | | | "
+            f"{100 * float(np.mean(ev_cov)) if ev_cov else 0:.1f} % |"
         )
         ev_a = occlusion_events(scan_a.face, scan_a.hands)
         seen = sum(any(b >= a0 - 0.1 and a <= b0 + 0.1 for a, b in ev_a) for a0, b0 in events)
@@ -559,7 +565,8 @@ def main() -> None:
             f640, h640 = scan_f.face.select(sel), scan_f.hands.select(sel)
             print()
             print(
-                "| landmark size (first 60 s, every frame) | face present | frames with hands | occlusion events | ms per frame |"
+                "| landmark size (first 60 s, every frame) | face present | frames with hands | occlusion events | "
+                "ms per frame |"
             )
             print("| --- | ---: | ---: | ---: | ---: |")
             for label, f, h, r in (("640 px", f640, h640, None), ("960 px", s960.face, s960.hands, full960)):
@@ -567,11 +574,23 @@ def main() -> None:
                 if r is None and not args.quick:
                     ms = f"{1000 * full['wall_s'] / full['frames']:.1f}"
                 print(
-                    f"| {label} | {100 * f.presence_rate:.1f} % | {int((h.count > 0).sum())} | {len(occlusion_events(f, h))} | {ms} |"
+                    f"| {label} | {100 * f.presence_rate:.1f} % | {int((h.count > 0).sum())} | "
+                    f"{len(occlusion_events(f, h))} | {ms} |"
                 )
     finally:
         if tmpctx is not None:
             tmpctx.cleanup()
+
+
+def occlusion_events(face, hands) -> list[tuple[float, float]]:
+    """(start, end) of the occlusion events in the tracks, found as the face_occlusion analyzer finds them."""
+    from interview_guard.signals import occlusion as occ
+
+    w, h = face.frame_size if face.frame_size[1] else (1, 1)
+    overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
+    near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=w / h)
+    events = occ.find_occlusion_events(t_s=face.t_s, overlap=overlap, near=near, hand_count=hands.count)
+    return [(ev.start_s, ev.end_s) for ev in events]
 
 
 if __name__ == "__main__":

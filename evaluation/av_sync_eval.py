@@ -10,7 +10,7 @@ re-encoding):
 * foreign: the audio of another recording (speech/*.wav and the other
   in-sync clips), cut or padded to the clip.
 
-Face tracks come from ``interview_guard.extract.video_tracks.extract_video_tracks``
+Face tracks come from ``interview_guard.extract.video_scan.scan_video`` (``mode="full"``, 960 px)
 (MediaPipe FaceLandmarker, models/face_landmarker.task, every frame) and are
 cached under --cache. Prints the Markdown tables of docs/audio-analyzers.md::
 
@@ -56,14 +56,16 @@ SHIFTS_MS = (-400, -300, -200, -120, -80, 80, 120, 200, 300, 400)
 
 def face_track(video: Path, cache: Path):
     """The clip's face track, from the cache or extracted (every frame, blendshapes on)."""
-    from interview_guard.extract.video_tracks import FaceTrack, extract_video_tracks
+    from interview_guard.extract.scan_results import load_track_npz, save_track_npz
+    from interview_guard.extract.video_scan import scan_video
+    from interview_guard.tracks.video import FaceTrack
 
     cache.mkdir(parents=True, exist_ok=True)
     f = cache / (video.stem + ".face.npz")
     if f.exists():
-        return FaceTrack.from_npz(f)
-    face, _, _ = extract_video_tracks(video, hands=False)
-    face.to_npz(f)
+        return load_track_npz(f, FaceTrack)
+    face = scan_video(video, mode="full", max_side=960).face
+    save_track_npz(f, face)
     return face
 
 
@@ -93,7 +95,7 @@ def concatenate(parts, gap_s: float = 0.5):
     Each clip keeps its own audio-video relation; ``gap_s`` of silence and no
     face separates them.
     """
-    from interview_guard.extract.video_tracks import FaceTrack
+    from interview_guard.tracks.video import FaceTrack
 
     sr = parts[0][1].sr
     t_off = 0.0
@@ -219,12 +221,13 @@ def main(argv=None) -> int:
     print("### av_sync on real clips\n")
     print(
         f"{len(clips)} genuine clips, {len(SHIFTS_MS)} shifts each, {len(SYNC) - 1 + len(speech)} foreign audios each; "
-        f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks {t_prep:.1f} s)\n"
+        f"{n_runs} analyses in {t_an:.1f} s ({1000 * t_an / n_runs:.0f} ms each; decoding and face tracks "
+        f"{t_prep:.1f} s)\n"
     )
     print("| clip | measured offset, ms (genuine) | +- | peak corr | sync z | score |")
     print("| --- | --- | --- | --- | --- | --- |")
     base_off = {}
-    for c, case, s, _, _, r in rows:
+    for c, case, _s, _, _, r in rows:
         if case == "genuine":
             m = r.metrics
             base_off[c] = m.get("offset_ms")
@@ -235,7 +238,8 @@ def main(argv=None) -> int:
                 else f"| {Path(c).stem} | {r.status.value}: {r.reason} | | | | |"
             )
     print(
-        "\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs the clip's own measured offset | flagged (score >= 0.5) |"
+        "\n| shift (ms, + = audio late) | mean error vs nominal, ms | mean abs error vs nominal | mean abs error vs "
+        "the clip's own measured offset | flagged (score >= 0.5) |"
     )
     print("| --- | --- | --- | --- | --- |")
     for s in SHIFTS_MS:
@@ -244,7 +248,8 @@ def main(argv=None) -> int:
         rel = np.array([r.metrics["offset_ms"] - s - base_off[c] for c, r in sel if base_off.get(c) is not None])
         flagged = np.mean([score(r) >= 0.5 for _, r in sel])
         print(
-            f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | {100 * flagged:.0f} % |"
+            f"| {s:+d} | {err.mean():+.0f} | {np.abs(err).mean():.0f} | {np.abs(rel).mean():.0f} | "
+            f"{100 * flagged:.0f} % |"
         )
     gen = [score(r) for _, case, _, _, _, r in rows if case == "genuine"]
     out_s = [score(r) for _, case, _, lab, _, r in rows if case == "shifted" and lab]
@@ -262,17 +267,19 @@ def main(argv=None) -> int:
         auc = roc_auc(labels=y, scores=sc)
         rt = rates_at_threshold(labels=y, scores=sc, threshold=0.5)
         print(
-            f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
+            f"| genuine clips | {name} | {len(gen)} / {len(pos)} | {auc:.3f} | {100 * rt['fpr']:.0f} % / "
+            f"{100 * rt['tpr']:.0f} % |"
         )
     print(
-        f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of {len(in_s)}"
+        f"\nshifted inside the tolerance (+80, +120 ms): flagged {100 * np.mean(np.array(in_s) >= 0.5):.0f} % of "
+        f"{len(in_s)}"
     )
 
     # longer sessions: the genuine clips one after the other, in several orders
     rng = np.random.default_rng(7)
     long_rows = []
     speech_cat = AudioTrack(np.concatenate([a.samples for a in speech]), 16000, 0.0, "speech/*.wav")
-    for k in range(args.orders):
+    for _ in range(args.orders):
         order = rng.permutation(len(clips))
         face, audio, dur = concatenate([(faces[clips[i]], audios[clips[i]]) for i in order])
         long_rows.append(("genuine", 0, run(face, audio, dur, analyzer)))
@@ -289,7 +296,8 @@ def main(argv=None) -> int:
         sc = np.array([score(r) for r in sel])
         label = case if case != "shifted" else f"shifted {s:+d} ms"
         print(
-            f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | {100 * np.mean(sc >= 0.5):.0f} % |"
+            f"| {label} | {off.mean():+.0f} ({off.std():.0f}) | {z.mean():.1f} | {sc.mean():.3f} | "
+            f"{100 * np.mean(sc >= 0.5):.0f} % |"
         )
     neg = [score(r) for c, s, r in long_rows if c == "genuine"]
     pos_shift = [

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from interview_guard.extract.video_tracks import FaceTrack, HandTrack
 from interview_guard.signals.face_geometry import FACE_OVAL
+from interview_guard.tracks.video import FaceTrack, HandTrack
 
 
 class Pixels:

@@ -30,8 +30,8 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
         face=face,
         hands=hands,
         audio=AudioTrack(noise, 16000),
+        pixels=pixels,
     )
-    tracks.extra["pixels"] = pixels
     return tracks
 
 
@@ -106,7 +106,7 @@ def test_evidence_times_inside_session_when_shifted(name):
     tracks.duration_s += 20.0
     tracks.face.t_s += 20.0
     tracks.hands.t_s += 20.0
-    tracks.extra["pixels"].t_s = tracks.face.t_s
+    tracks.pixels.t_s = tracks.face.t_s
     r = create(name).analyze(tracks)
     for ev in r.evidence:
         assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3

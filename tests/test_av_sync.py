@@ -24,7 +24,7 @@ NAMES = tuple(f"bs{i}" for i in range(25)) + ("jawOpen",) + tuple(f"bs{i}" for i
 
 @dataclass
 class FakeFace:
-    """The part of interview_guard.extract.video_tracks.FaceTrack that av_sync reads."""
+    """The part of interview_guard.tracks.video.FaceTrack that av_sync reads."""
 
     t_s: np.ndarray
     present: np.ndarray
@@ -273,7 +273,7 @@ def test_parameters_are_checked_at_use(mouth60):
 
 
 def test_real_face_track_class_works_too(mouth60):
-    vt = pytest.importorskip("interview_guard.extract.video_tracks")
+    vt = pytest.importorskip("interview_guard.tracks.video")
     fake = face_from_mouth(mouth60, rng=np.random.default_rng(1))
     n = fake.t_s.size
     try:
@@ -303,10 +303,10 @@ CLIP = SHARED_DATA / "faces_video" / "retalking_face5.mp4"
 
 @pytest.fixture(scope="module")
 def real_clip():
-    from interview_guard.extract.video_tracks import extract_video_tracks
+    from interview_guard.extract.video_scan import scan_video
     from interview_guard.io.audio_decode import decode_audio
 
-    face, _, _ = extract_video_tracks(CLIP, hands=False)
+    face = scan_video(CLIP, mode="full", max_side=960).face
     return face, decode_audio(CLIP)
 
 

@@ -19,10 +19,12 @@ from synth_tracks import make_tracks
 
 def run(face, hands, pixels=None, metadata=None, duration=None):
     tr = Tracks(
-        duration_s=duration or float(face.t_s[-1]), face=face, hands=hands, metadata=metadata or SessionMetadata()
+        duration_s=duration or float(face.t_s[-1]),
+        face=face,
+        hands=hands,
+        pixels=pixels,
+        metadata=metadata or SessionMetadata(),
     )
-    if pixels is not None:
-        tr.extra["pixels"] = pixels
     return FaceOcclusion().analyze(tr)
 
 

@@ -1,4 +1,4 @@
-"""Tests of the landmark runners, the face/hand tracks, their npz files and the track cache."""
+"""Tests of the landmark runners, the face/hand tracks, their npz files and the video scan cache."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import pytest
 
 from interview_guard.errors import InputError, ParameterError
 from interview_guard.extract import cache as track_cache
-from interview_guard.extract import video_tracks
-from interview_guard.extract.video_tracks import (
-    FaceTrack,
-    HandTrack,
-    extract_video_tracks,
-    load_tracks_npz,
-    save_tracks_npz,
-)
+from interview_guard.extract import video_scan
+from interview_guard.extract.scan_results import VideoScan, load_track_npz, save_track_npz
+from interview_guard.extract.video_scan import scan_video
 from interview_guard.io import landmarks
 from interview_guard.io.landmarks import (
     BLENDSHAPE_NAMES,
@@ -27,6 +22,8 @@ from interview_guard.io.landmarks import (
     search_windows,
 )
 from interview_guard.io.video_decode import DecodeStats, iter_frames
+from interview_guard.tracks import video as video_tracks
+from interview_guard.tracks.video import FaceTrack, HandTrack, MotionTrack, PixelTrack
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data"
@@ -130,26 +127,24 @@ def test_bad_options():
 # ----------------------------------------------------------------------------- tracks and npz
 
 
+def test_track_constants_match_the_landmarkers():
+    assert video_tracks.BLENDSHAPE_NAMES == BLENDSHAPE_NAMES
+    assert len(BLENDSHAPE_NAMES) == video_tracks.N_BLENDSHAPES == landmarks.N_BLENDSHAPES
+    assert video_tracks.N_FACE_LANDMARKS == landmarks.N_FACE_LANDMARKS
+    assert video_tracks.N_HAND_LANDMARKS == landmarks.N_HAND_LANDMARKS
+
+
 def test_npz_round_trip(tmp_path, rng):
     face, hands = synthetic_tracks(rng)
-    face.to_npz(tmp_path / "face.npz")
-    hands.to_npz(tmp_path / "hands.npz")
-    f2 = FaceTrack.from_npz(tmp_path / "face.npz")
-    h2 = HandTrack.from_npz(tmp_path / "hands.npz")
+    save_track_npz(tmp_path / "face.npz", face)
+    save_track_npz(tmp_path / "hands.npz", hands)
+    f2 = load_track_npz(tmp_path / "face.npz", FaceTrack)
+    h2 = load_track_npz(tmp_path / "hands.npz", HandTrack)
     assert f2 == face and h2 == hands
     assert f2.blendshape_names == BLENDSHAPE_NAMES and f2.frame_size == (960, 540)
     assert f2.meta == face.meta
     assert np.isnan(f2.landmarks[~face.present]).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.npz", "hands.npz"]  # no temp files left
-
-
-def test_combined_npz_round_trip(tmp_path, rng):
-    face, hands = synthetic_tracks(rng)
-    st = DecodeStats(path="x.mp4", frames_decoded=24, frames_yielded=12, errors=["damaged packet"], last_t=1.0)
-    save_tracks_npz(tmp_path / "t.npz", face, None, st, info={"video": "x.mp4"})
-    f2, h2, st2, info = load_tracks_npz(tmp_path / "t.npz")
-    assert f2 == face and h2 is None
-    assert st2 == st and info == {"video": "x.mp4"}
 
 
 def test_select_and_len(rng):
@@ -182,86 +177,91 @@ def test_track_shapes_are_checked():
 
 def test_damaged_or_foreign_npz(tmp_path, rng):
     face, hands = synthetic_tracks(rng)
-    hands.to_npz(tmp_path / "hands.npz")
+    save_track_npz(tmp_path / "hands.npz", hands)
     with pytest.raises(InputError, match="not a face track"):
-        FaceTrack.from_npz(tmp_path / "hands.npz")
+        load_track_npz(tmp_path / "hands.npz", FaceTrack)
     bad = tmp_path / "bad.npz"
     bad.write_bytes((tmp_path / "hands.npz").read_bytes()[:300])
     with pytest.raises(InputError, match=r"bad\.npz: damaged track file"):
-        HandTrack.from_npz(bad)
+        load_track_npz(bad, HandTrack)
     with pytest.raises(InputError, match="not found"):
-        FaceTrack.from_npz(tmp_path / "none.npz")
+        load_track_npz(tmp_path / "none.npz", FaceTrack)
 
 
 # ----------------------------------------------------------------------------- cache (no MediaPipe)
 
 
 @pytest.fixture
-def fake_extract(monkeypatch, rng):
-    """Replace the extraction by a counter returning synthetic tracks."""
+def fake_scan(monkeypatch, rng):
+    """Replace the video scan by a counter returning synthetic tracks."""
     calls = []
     face, hands = synthetic_tracks(rng)
+    n = len(face)
+    motion = MotionTrack(face.t_s, np.zeros(n), np.zeros(n), np.full(n, np.inf))
 
     def fake(path, **kw):
         calls.append(kw)
-        return (face if kw["face"] else None), (hands if kw["hands"] else None), DecodeStats(path=str(path), last_t=0.5)
+        stats = {"mode": kw.get("mode", "adaptive"), "decode": DecodeStats(path=str(path), last_t=0.5).to_dict()}
+        return VideoScan(face, hands, PixelTrack.empty(n), motion, [(0.1, 0.2)], {0.1: b"jpeg"}, stats)
 
-    monkeypatch.setattr(video_tracks, "extract_video_tracks", fake)
+    monkeypatch.setattr(video_scan, "scan_video", fake)
     return calls, face, hands
 
 
-def test_cache_hit_miss_and_rewrite(tmp_path, fake_extract):
-    calls, face, hands = fake_extract
+def test_cache_hit_miss_and_rewrite(tmp_path, fake_scan):
+    calls, face, hands = fake_scan
     video = tmp_path / "video.mp4"
     video.write_bytes(b"not really a video, but it has content" * 100)
     cache = tmp_path / "cache"
-    f, h, st = track_cache.load_or_extract(video, cache_dir=cache)
-    assert len(calls) == 1 and f == face and h == hands
+    scan = track_cache.load_or_scan(video, cache_dir=cache)
+    assert len(calls) == 1 and scan.face == face and scan.hands == hands
     entries = list(cache.rglob("*.npz"))
     assert len(entries) == 1
-    f, h, st = track_cache.load_or_extract(video, cache_dir=cache)
-    assert len(calls) == 1 and f == face and h == hands and st.last_t == 0.5
+    scan = track_cache.load_or_scan(video, cache_dir=cache)
+    assert len(calls) == 1 and scan.face == face and scan.hands == hands and scan.decode_stats.last_t == 0.5
+    assert scan.keyframes == {0.1: b"jpeg"} and scan.active == [(0.1, 0.2)]
     # Other parameters: another entry.
-    track_cache.load_or_extract(video, cache_dir=cache, fps=10.0)
+    track_cache.load_or_scan(video, cache_dir=cache, max_side=960)
     assert len(calls) == 2 and len(list(cache.rglob("*.npz"))) == 2
     # A damaged entry is ignored and rewritten.
     entries[0].write_bytes(b"garbage")
-    f, h, st = track_cache.load_or_extract(video, cache_dir=cache)
-    assert len(calls) == 3 and f == face
-    assert load_tracks_npz(entries[0])[0] == face
+    scan = track_cache.load_or_scan(video, cache_dir=cache)
+    assert len(calls) == 3 and scan.face == face
+    assert VideoScan.load(entries[0]).face == face
     # Same content under another name: hit. Changed content: miss.
     copy = tmp_path / "renamed.mp4"
     copy.write_bytes(video.read_bytes())
-    track_cache.load_or_extract(copy, cache_dir=cache)
+    track_cache.load_or_scan(copy, cache_dir=cache)
     assert len(calls) == 3
     copy.write_bytes(video.read_bytes() + b"!")
-    track_cache.load_or_extract(copy, cache_dir=cache)
+    track_cache.load_or_scan(copy, cache_dir=cache)
     assert len(calls) == 4
 
 
-def test_cache_dir_from_environment(tmp_path, fake_extract, monkeypatch):
-    calls, _, _ = fake_extract
+def test_cache_dir_from_environment(tmp_path, fake_scan, monkeypatch):
+    calls, _, _ = fake_scan
     video = tmp_path / "v.mp4"
     video.write_bytes(b"abc" * 1000)
     monkeypatch.delenv(track_cache.CACHE_ENV, raising=False)
-    track_cache.load_or_extract(video)
-    track_cache.load_or_extract(video)
-    assert len(calls) == 2  # no cache configured: always extracts
+    track_cache.load_or_scan(video)
+    track_cache.load_or_scan(video)
+    assert len(calls) == 2  # no cache configured: always scans
     monkeypatch.setenv(track_cache.CACHE_ENV, str(tmp_path / "envcache"))
-    track_cache.load_or_extract(video, hands=False)
-    f, h, _ = track_cache.load_or_extract(video, hands=False)
-    assert len(calls) == 3 and h is None and f is not None
+    track_cache.load_or_scan(video, mode="full")
+    scan = track_cache.load_or_scan(video, mode="full")
+    assert len(calls) == 3 and scan.stats["mode"] == "full"
     assert len(list((tmp_path / "envcache").rglob("*.npz"))) == 1
 
 
 def test_cache_key_depends_on_parameters(tmp_path):
     video = tmp_path / "v.mp4"
     video.write_bytes(b"xyz" * 10)
-    k = track_cache.cache_key(video)
-    assert k == track_cache.cache_key(video)
-    assert k != track_cache.cache_key(video, max_side=720)
-    assert k != track_cache.cache_key(video, face_options=FaceRunnerOptions(small_face_fallback=False))
-    assert k != track_cache.cache_key(video, hands=False)
+    k = track_cache.scan_cache_key(video)
+    assert k == track_cache.scan_cache_key(video)
+    assert k == track_cache.scan_cache_key(video, parallel=False, progress=print)  # same result either way
+    assert k != track_cache.scan_cache_key(video, max_side=720)
+    assert k != track_cache.scan_cache_key(video, face_options=FaceRunnerOptions(small_face_fallback=False))
+    assert k != track_cache.scan_cache_key(video, mode="full")
 
 
 # ----------------------------------------------------------------------------- MediaPipe on real data
@@ -272,10 +272,13 @@ def test_cache_key_depends_on_parameters(tmp_path):
 @needs_shared
 def test_face_landmarks_on_a_talking_head():
     seen = []
-    face, hands, st = extract_video_tracks(
-        FACE3, hands=False, progress=lambda stage, completed, total: seen.append((stage, completed, total))
+    scan = scan_video(
+        FACE3,
+        mode="full",
+        max_side=960,
+        progress=lambda stage, completed, total: seen.append((stage, completed, total)),
     )
-    assert hands is None
+    face, st = scan.face, scan.decode_stats
     assert len(face) == st.frames_yielded == 125
     assert face.frame_size == (590, 590)
     assert face.presence_rate > 0.9
@@ -375,7 +378,8 @@ def test_rotated_recording_gives_upright_landmarks(tmp_path):
                 c.mux(pk)
         for pk in s.encode():
             c.mux(pk)
-    face, _, st = extract_video_tracks(p, hands=False)
+    scan = scan_video(p, mode="full")
+    face, st = scan.face, scan.decode_stats
     assert st.rotation == 90
     assert face.present.mean() >= 0.8
     lm = face.landmarks[face.present]
@@ -426,8 +430,9 @@ def test_two_hands_keep_their_slots_in_video_mode():
 @needs_shared
 def test_cache_hit_does_not_run_mediapipe(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
-    f1, h1, st1 = track_cache.load_or_extract(FACE3, end_s=1.0, fps=10.0, cache_dir=cache)
-    assert len(f1) == len(h1) == 10 and f1.present.all()
+    s1 = track_cache.load_or_scan(FACE3, cache_dir=cache)  # adaptive: about one landmarked frame a second
+    f1, h1, st1 = s1.face, s1.hands, s1.decode_stats
+    assert len(f1) == len(h1) >= 5 and f1.present.all()
 
     class Boom:
         def __init__(self, *a, **k):
@@ -435,10 +440,12 @@ def test_cache_hit_does_not_run_mediapipe(tmp_path, monkeypatch):
 
     monkeypatch.setattr(landmarks, "FaceLandmarkerRunner", Boom)
     monkeypatch.setattr(landmarks, "HandLandmarkerRunner", Boom)
-    f2, h2, st2 = track_cache.load_or_extract(FACE3, end_s=1.0, fps=10.0, cache_dir=cache)
+    s2 = track_cache.load_or_scan(FACE3, cache_dir=cache)
+    f2, h2, st2 = s2.face, s2.hands, s2.decode_stats
     assert f2 == f1 and h2 == h1 and st2 == st1
+    assert s2.pixels == s1.pixels and s2.motion == s1.motion and s2.keyframes == s1.keyframes
     with pytest.raises(AssertionError, match="should not run"):
-        track_cache.load_or_extract(FACE3, end_s=1.0, fps=5.0, cache_dir=cache)  # other key: would extract
+        track_cache.load_or_scan(FACE3, base_fps=2.0, cache_dir=cache)  # other key: would scan
 
 
 def test_missing_models_raise_model_error(tmp_path):
@@ -461,4 +468,4 @@ def test_extraction_rejects_bad_video_before_loading_models(tmp_path, monkeypatc
     p = tmp_path / "empty.mp4"
     p.write_bytes(b"")
     with pytest.raises(MediaError, match=r"empty\.mp4: file is empty"):
-        extract_video_tracks(p)
+        scan_video(p)

@@ -129,7 +129,7 @@ def test_scaled_size(w, h, max_side, expected):
 def test_import_stays_light():
     code = (
         "import sys, interview_guard.io.video_decode, interview_guard.io.landmarks, "
-        "interview_guard.extract.video_tracks, interview_guard.extract.cache; "
+        "interview_guard.tracks.video, interview_guard.extract.cache, interview_guard.extract.video_scan; "
         "print(sorted(m for m in ('cv2', 'mediapipe', 'av', 'librosa') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""Tests of the adaptive video scan (video_scan.py).
+"""Tests of the adaptive video scan (extract/video_scan.py and the modules it is built from).
 
 Fast tests use a tiny generated clip and fake landmarkers (patched into
 ``interview_guard.io.landmarks``), so the sampler's bookkeeping -- time order,
@@ -17,20 +17,16 @@ import numpy as np
 import pytest
 
 from interview_guard.errors import InputError, MediaError, ParameterError
-from interview_guard.extract import video_scan
-from interview_guard.extract.video_scan import (
-    KEYFRAMES_PER_INTERVAL,
-    MotionTrack,
-    PixelTrack,
-    ScanTrigger,
-    VideoScan,
-    occlusion_events,
-    scan_video,
-)
-from interview_guard.extract.video_tracks import FaceTrack, HandTrack
+from interview_guard.extract import pixels, schedule
+from interview_guard.extract.keyframes import KEYFRAMES_PER_INTERVAL
+from interview_guard.extract.scan_results import VideoScan
+from interview_guard.extract.schedule import ScanTrigger
+from interview_guard.extract.video_scan import scan_video
 from interview_guard.io import landmarks
 from interview_guard.io.landmarks import FaceObservation, FaceRunnerOptions, HandObservation, HandRunnerOptions
+from interview_guard.signals import occlusion as occ
 from interview_guard.signals.face_geometry import FACE_OVAL
+from interview_guard.tracks.video import FaceTrack, HandTrack, MotionTrack, PixelTrack
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared test data not found at {DATA}")
@@ -87,6 +83,15 @@ def oval_landmarks(box=(0.35, 0.25, 0.65, 0.75)) -> np.ndarray:
     lm[FACE_OVAL, 0] = (x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(ang)
     lm[FACE_OVAL, 1] = (y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(ang)
     return lm
+
+
+def occlusion_events(face, hands, **kw):
+    """(start, end) of the occlusion events, found as the face_occlusion analyzer finds them."""
+    w, h = face.frame_size if face.frame_size[1] else (1, 1)
+    overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
+    near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=w / h)
+    events = occ.find_occlusion_events(t_s=face.t_s, overlap=overlap, near=near, hand_count=hands.count, **kw)
+    return [(ev.start_s, ev.end_s) for ev in events]
 
 
 class FakeFace:
@@ -174,7 +179,8 @@ def test_bad_parameters_raise_before_decoding(kw, tmp_path):
 def test_scan_parameters_fill_defaults_for_cache_keys():
     import json
 
-    from interview_guard.extract.video_scan import SCAN_FORMAT_VERSION, scan_parameters
+    from interview_guard.extract.scan_results import SCAN_FORMAT_VERSION
+    from interview_guard.extract.video_scan import scan_parameters
 
     d = scan_parameters()
     assert d == scan_parameters(parallel=False, progress=print, models_dir="/x", trigger=ScanTrigger())
@@ -196,7 +202,7 @@ def test_unusable_files_raise_media_error(tmp_path, fakes):
 
 
 def test_intervals_merge_and_cover():
-    iv = video_scan._Intervals()
+    iv = schedule.Intervals()
     iv.add(1.0, 2.0)
     iv.add(1.8, 3.0)  # overlapping: merged
     iv.add(3.2, 3.5)  # a gap: kept apart
@@ -209,7 +215,7 @@ def test_intervals_merge_and_cover():
 
 def test_motion_baseline_is_robust():
     tr = ScanTrigger(k_mad=5.0, floor=1.0, ratio=1.8, window_s=2.0, min_history_s=0.5)
-    b = video_scan._MotionBaseline(tr, fps=30)
+    b = schedule.MotionBaseline(tr, fps=30)
     assert b.threshold() == tr.warmup_floor
     rng = np.random.default_rng(0)
     for v in rng.normal(2.0, 0.2, 60):
@@ -219,7 +225,7 @@ def test_motion_baseline_is_robust():
     for v in [20.0] * 5:  # a few outliers do not move it
         b.push(v)
     assert abs(b.threshold() - thr) < 0.5
-    still = video_scan._MotionBaseline(tr, fps=30)
+    still = schedule.MotionBaseline(tr, fps=30)
     for _ in range(60):
         still.push(0.05)
     assert still.threshold() == tr.floor  # compression noise on a still picture never triggers
@@ -234,24 +240,24 @@ def test_pixel_row_measures_ring_inner_background_and_hand():
     # a change on the outline (left edge of the oval) only
     gray[80:100, int(0.35 * w) - 3 : int(0.35 * w) + 3] = 200
     hand = np.full((2, 21, 3), np.nan, np.float32)
-    ring, inner, bg, tex, luma, delta = video_scan._pixel_row(gray, prev, lm, hand)
+    ring, inner, bg, tex, luma, delta = pixels.pixel_row(gray, prev, lm, hand)
     assert ring > 1 and inner == 0 and bg == 0
     assert 85 < luma < 100 and tex >= 0 and np.isnan(delta)
     # background motion outside the 1.6x face box
     gray2 = prev.copy()
     gray2[:20, :40] = rng.integers(0, 255, (20, 40))
-    assert video_scan._pixel_row(gray2, prev, lm, hand)[2] > 0
+    assert pixels.pixel_row(gray2, prev, lm, hand)[2] > 0
     # a bright hand patch inside the face: its landmarks see it, the face mean barely does
     gray3 = prev.copy()
     cx, cy = int(0.5 * w), int(0.5 * h)
     gray3[cy - 6 : cy + 6, cx - 6 : cx + 6] = 220
     hand[0, :, 0], hand[0, :, 1] = 0.5, 0.5
     hand[0, :, :2] += np.linspace(-0.01, 0.01, 21)[:, None]
-    d = video_scan._pixel_row(gray3, None, lm, hand)
+    d = pixels.pixel_row(gray3, None, lm, hand)
     assert np.isnan(d[0])  # no previous frame: no motion values
     assert d[5] > 100
     # no face: all NaN
-    assert all(np.isnan(v) for v in video_scan._pixel_row(gray, prev, np.full((478, 3), np.nan, np.float32), hand))
+    assert all(np.isnan(v) for v in pixels.pixel_row(gray, prev, np.full((478, 3), np.nan, np.float32), hand))
 
 
 def test_occlusion_events_merge_close_runs():
@@ -266,7 +272,8 @@ def test_occlusion_events_merge_close_runs():
         hands.count[i] = 1
         ang = np.linspace(0, 6, 21)
         hands.landmarks[i, 0] = np.stack([0.5 + 0.1 * np.cos(ang), 0.5 + 0.1 * np.sin(ang), np.zeros(21)], 1)
-    assert occlusion_events(face, hands) == [(0.1, 0.4), (0.8, 0.8)]
+    # lost_window_s=0: only rows with a hand over the face count (no hand vanishing after it)
+    assert occlusion_events(face, hands, lost_window_s=0.0) == [(0.1, 0.4), (0.8, 0.8)]
 
 
 def test_track_shapes_are_checked():

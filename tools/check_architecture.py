@@ -132,20 +132,22 @@ def check_file(path: Path, allowed_big: set[str], root: Path = PKG) -> list[Prob
             continue
         else:
             continue
+        if id(node) in type_checking:  # annotations only: nothing is imported at run time
+            continue
         for target in targets:
             top = target.split(".")[0]
             if top == "interview_guard":
                 if target == "interview_guard":
                     continue
                 other = layer_of(target)
-                if other == layer or other in BASE or id(node) in type_checking:
+                if other == layer or other in BASE:
                     continue
                 if other not in ALLOWED.get(layer, set()):
                     problems.append(Problem(rel, node.lineno, f"layer {layer!r} may not import {target!r}"))
             elif top in HEAVY:
                 if layer in PURE:
                     problems.append(Problem(rel, node.lineno, f"{layer}/ imports nothing heavy ({top})"))
-                elif id(node) in module_level and id(node) not in type_checking:
+                elif id(node) in module_level:
                     if top not in MODULE_LEVEL_OK.get(layer, set()):
                         problems.append(
                             Problem(rel, node.lineno, f"{top} imported at module level (import it where it is used)")

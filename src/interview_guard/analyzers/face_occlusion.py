@@ -36,7 +36,7 @@ _WHAT = {
 class FaceOcclusion(Analyzer):
     name = "face_occlusion"
     requires = frozenset({Stream.FACE, Stream.HANDS})
-    uses = frozenset({Stream.METADATA})
+    uses = frozenset({Stream.METADATA, Stream.PIXELS, Stream.KEY_FRAMES})
     description = (
         "Hand-over-face test for real-time face swaps: finds moments a hand crosses the face and checks "
         "whether the hand stays visible, the face region changes, and the face keeps its shape and outline."
@@ -70,7 +70,7 @@ class FaceOcclusion(Analyzer):
             )
         w, h = face.frame_size if face.frame_size and face.frame_size[1] else (1, 1)
         aspect = float(w) / float(h)
-        pixels = tracks.extra.get("pixels")
+        pixels = tracks.pixels
         pix = (
             None
             if pixels is None
@@ -106,7 +106,7 @@ class FaceOcclusion(Analyzer):
                 pixels=pix,
                 rng_seed=k,
             )
-        key_times = sorted(tracks.extra.get("keyframes", {}) or {})
+        key_times = sorted(tracks.key_frames or {})
         evidence = []
         dur = tracks.duration_s
         for ev in events:
@@ -269,7 +269,7 @@ class FaceOcclusion(Analyzer):
 
 def _align(face, hands):
     """Hands resampled onto the face rows (nearest analysed frame within half a frame)."""
-    from interview_guard.extract.video_tracks import HandTrack
+    from interview_guard.tracks.video import HandTrack
 
     idx = np.searchsorted(hands.t_s, face.t_s)
     idx = np.clip(idx, 0, max(len(hands) - 1, 0))

@@ -1,19 +1,20 @@
-"""On-disk cache of extracted face and hand tracks.
+"""On-disk cache of video scans.
 
 Landmarking a long recording takes minutes; scanning it again (new analyzer
-parameters, a re-run of a batch) should not. :func:`load_or_extract` keys an
+parameters, a re-run of a batch) should not. :func:`load_or_scan` keys an
 entry by
 
 * the sha256 of the video file's content (hashed in 1 MiB blocks, so memory
   stays bounded; a renamed or copied file still hits, an edited one misses),
 * the sha256 of both model files (as verified against ``models/manifest.json``),
-* the extraction parameters (fps, max_side, which tracks, start/end, the
-  runner options) and :data:`~interview_guard.extract.video_tracks.TRACKS_FORMAT_VERSION`,
+* the scan parameters (:func:`~interview_guard.extract.video_scan.scan_parameters`)
+  and :data:`~interview_guard.extract.scan_results.SCAN_FORMAT_VERSION`,
 
-and stores one ``<key>.npz`` (written atomically) holding both tracks and the
-decode statistics. The directory is the ``cache_dir`` argument, else
-``$INTERVIEW_GUARD_CACHE``; with neither, nothing is cached. An entry that
-cannot be read (damaged, truncated, another format) is ignored and rewritten.
+and stores one ``<key>.scan.npz`` (written atomically) holding the
+:class:`~interview_guard.extract.scan_results.VideoScan`. The directory is the
+``cache_dir`` argument, else ``$INTERVIEW_GUARD_CACHE``; with neither, nothing
+is cached. An entry that cannot be read (damaged, truncated, another format)
+is ignored and rewritten.
 """
 
 from __future__ import annotations
@@ -22,20 +23,13 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from interview_guard.errors import InputError
-from interview_guard.extract.video_tracks import (
-    TRACKS_FORMAT_VERSION,
-    FaceTrack,
-    HandTrack,
-    load_tracks_npz,
-    save_tracks_npz,
-)
-from interview_guard.io.video_decode import DecodeStats
+from interview_guard.extract.scan_results import VideoScan
 
-__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "cache_key", "cache_path", "load_or_extract", "load_or_scan"]
+__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "scan_cache_key", "scan_cache_path", "load_or_scan"]
 
 CACHE_ENV = "INTERVIEW_GUARD_CACHE"
 
@@ -45,7 +39,7 @@ _log = logging.getLogger(__name__)
 _HASHES: dict[tuple[str, int, int], str] = {}
 
 
-def cache_dir(directory=None) -> Path | None:
+def cache_dir(directory: str | Path | None = None) -> Path | None:
     """The cache directory: ``directory``, else ``$INTERVIEW_GUARD_CACHE``, else None (no cache)."""
     if directory is not None:
         return Path(directory)
@@ -53,7 +47,7 @@ def cache_dir(directory=None) -> Path | None:
     return Path(env) if env else None
 
 
-def file_sha256(path, *, chunk: int = 1 << 20) -> str:
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     """sha256 of a file's content, read in ``chunk``-byte blocks (remembered per path, size and mtime)."""
     p = Path(path)
     try:
@@ -70,13 +64,13 @@ def file_sha256(path, *, chunk: int = 1 << 20) -> str:
     return _HASHES[key]
 
 
-def _model_hashes(models_dir, face: bool, hands: bool) -> dict[str, str]:
+def _model_hashes(models_dir: str | Path | None, face: bool, hands: bool) -> dict[str, str]:
     from interview_guard.io.landmarks import FACE_MODEL, HAND_MODEL  # noqa: PLC0415 - light module
     from interview_guard.io.model_files import read_manifest, verified_model_path  # noqa: PLC0415
 
     d = None if models_dir is None else Path(models_dir)
     manifest = read_manifest(d)
-    out = {}
+    out: dict[str, str] = {}
     for name, wanted in ((FACE_MODEL, face), (HAND_MODEL, hands)):
         if wanted:
             verified_model_path(name, d)  # the file on disk is the one the manifest names
@@ -84,140 +78,60 @@ def _model_hashes(models_dir, face: bool, hands: bool) -> dict[str, str]:
     return out
 
 
-def cache_key(
-    path,
-    *,
-    fps=None,
-    max_side=960,
-    face=True,
-    hands=True,
-    models_dir=None,
-    face_options=None,
-    hand_options=None,
-    start_s=0.0,
-    end_s=None,
-) -> str:
-    """The cache key (hex sha256) of extracting ``path`` with these parameters."""
-    from interview_guard.io.landmarks import FaceRunnerOptions, HandRunnerOptions  # noqa: PLC0415
+# The former face/hand track file format (1): still part of the key so existing cache entries stay valid.
+_TRACKS_FORMAT = 1
+
+
+def scan_cache_key(path: str | Path, *, models_dir: str | Path | None = None, **params: Any) -> str:
+    """The cache key (hex sha256) of ``scan_video(path, **params)``.
+
+    Covers the video's content hash, both model hashes, the parameters that
+    change the result and the scan format.
+    """
+    from interview_guard.extract import scan_results, video_scan  # noqa: PLC0415
 
     desc = {
-        "format": TRACKS_FORMAT_VERSION,
+        "format": ["video_scan", scan_results.SCAN_FORMAT_VERSION, _TRACKS_FORMAT],
         "video_sha256": file_sha256(path),
-        "models": _model_hashes(models_dir, face, hands),
-        "params": {
-            "fps": None if fps is None else float(fps),
-            "max_side": None if max_side is None else int(max_side),
-            "face": bool(face),
-            "hands": bool(hands),
-            "start_s": float(start_s or 0.0),
-            "end_s": None if end_s is None else float(end_s),
-            "face_options": asdict(face_options or FaceRunnerOptions()) if face else None,
-            "hand_options": asdict(hand_options or HandRunnerOptions()) if hands else None,
-        },
+        "models": _model_hashes(models_dir, True, True),
+        "params": video_scan.scan_parameters(**params),
     }
-    blob = json.dumps(desc, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def cache_path(directory, key: str) -> Path:
+def scan_cache_path(directory: str | Path, key: str) -> Path:
     """Where the entry for ``key`` lives in ``directory``."""
-    return Path(directory) / key[:2] / f"{key}.npz"
+    return Path(directory) / key[:2] / f"{key}.scan.npz"
 
 
-def load_or_extract(
-    path,
+def load_or_scan(
+    path: str | Path,
     *,
-    fps=None,
-    max_side=960,
-    face=True,
-    hands=True,
-    progress=None,
-    models_dir=None,
-    face_options=None,
-    hand_options=None,
-    start_s=0.0,
-    end_s=None,
-    cache_dir=None,
-    refresh=False,
-) -> tuple[FaceTrack | None, HandTrack | None, DecodeStats]:
-    """Tracks of ``path`` from the cache, or extracted (and then cached).
+    cache_dir: str | Path | None = None,
+    refresh: bool = False,
+    progress: Any = None,
+    models_dir: str | Path | None = None,
+    **params: Any,
+) -> VideoScan:
+    """A :class:`~interview_guard.extract.scan_results.VideoScan` of ``path`` from the cache, or scanned (then cached).
 
-    Parameters are those of :func:`~interview_guard.extract.video_tracks.extract_video_tracks`, plus
+    ``params`` are those of :func:`~interview_guard.extract.video_scan.scan_video`
+    (plain values: mode, rates, max_side ...); see :func:`scan_cache_key`.
 
     cache_dir : path, optional
         Cache directory; default ``$INTERVIEW_GUARD_CACHE``; no cache when neither is set.
     refresh : bool
-        Extract again and overwrite the entry.
-
-    Returns
-    -------
-    face, hands, stats
-        As :func:`~interview_guard.extract.video_tracks.extract_video_tracks` returns
-        them; ``stats`` of a cached entry is the one saved at extraction.
+        Scan again and overwrite the entry.
     """
-    from interview_guard.extract import video_tracks  # noqa: PLC0415 - looked up at call time (tests patch it)
-
-    directory = _resolve_dir(cache_dir)
-    params = dict(
-        fps=fps,
-        max_side=max_side,
-        face=face,
-        hands=hands,
-        models_dir=models_dir,
-        face_options=face_options,
-        hand_options=hand_options,
-        start_s=start_s,
-        end_s=end_s,
-    )
-    entry = None
-    if directory is not None:
-        entry = cache_path(directory, cache_key(path, **params))
-        if not refresh and entry.is_file():
-            try:
-                f, h, stats, _info = load_tracks_npz(entry)
-                if (f is None) == (not face) and (h is None) == (not hands) and stats is not None:
-                    if progress is not None:
-                        progress("video", completed=1, total=1)
-                    return f, h, stats
-                _log.warning("track cache entry %s does not match its key; extracting again", entry)
-            except InputError as exc:
-                _log.warning("ignoring unreadable track cache entry (%s); extracting again", exc)
-    f, h, stats = video_tracks.extract_video_tracks(path, progress=progress, **params)
-    if entry is not None:
-        try:
-            save_tracks_npz(entry, f, h, stats, info={"video": str(path)})
-        except OSError as exc:  # a full or read-only cache must not fail the scan
-            _log.warning("cannot write the track cache entry %s (%s)", entry, exc)
-    return f, h, stats
-
-
-def _resolve_dir(directory) -> Path | None:
-    return cache_dir(directory)
-
-
-def load_or_scan(path, *, cache_dir=None, refresh=False, progress=None, models_dir=None, **params):
-    """A :class:`~interview_guard.extract.video_scan.VideoScan` of ``path`` from the cache, or scanned (then cached).
-
-    ``params`` are those of :func:`~interview_guard.extract.video_scan.scan_video`
-    (plain values: mode, rates, max_side ...). The key covers the video's
-    content hash, both model hashes, the parameters and the scan format.
-    """
-    from interview_guard.extract import video_scan  # noqa: PLC0415
+    from interview_guard.extract import video_scan  # noqa: PLC0415 - looked up at call time (tests patch it)
 
     directory = _resolve_dir(cache_dir)
     entry = None
     if directory is not None:
-        desc = {
-            "format": ["video_scan", getattr(video_scan, "SCAN_FORMAT_VERSION", 1), TRACKS_FORMAT_VERSION],
-            "video_sha256": file_sha256(path),
-            "models": _model_hashes(models_dir, True, True),
-            "params": video_scan.scan_parameters(**params),
-        }
-        key = hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-        entry = Path(directory) / key[:2] / f"{key}.scan.npz"
+        entry = scan_cache_path(directory, scan_cache_key(path, models_dir=models_dir, **params))
         if not refresh and entry.is_file():
             try:
-                scan = video_scan.VideoScan.load(entry)
+                scan = VideoScan.load(entry)
                 if progress is not None:
                     progress("video", completed=1, total=1)
                 return scan
@@ -227,6 +141,10 @@ def load_or_scan(path, *, cache_dir=None, refresh=False, progress=None, models_d
     if entry is not None:
         try:
             scan.save(entry)
-        except OSError as exc:
+        except OSError as exc:  # a full or read-only cache must not fail the scan
             _log.warning("cannot write the video cache entry %s (%s)", entry, exc)
     return scan
+
+
+def _resolve_dir(directory: str | Path | None) -> Path | None:
+    return cache_dir(directory)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.io.session import Session
 from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.metadata import SessionMetadata
 
 __all__ = ["extract_tracks", "keystroke_origin_ms"]
 
@@ -29,6 +31,9 @@ _EPOCH_MS_MIN = 1e11
 #: terms); longer ones go through the adaptive sampler.
 FULL_RATE_BELOW_S = 60.0
 
+#: The streams one video scan produces (asking for any of them runs it).
+_VIDEO_SCAN_STREAMS = frozenset({Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES})
+
 
 def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tuple[float, float]]:
     """Stretches of speech where the video scan landmarks every frame for the lip-sync check."""
@@ -38,8 +43,8 @@ def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tu
 
     try:
         audio = session_audio(
-            audio_path=session.audio if "audio_info" in tracks.extra else None,
-            video_path=None if "audio_info" in tracks.extra else session.video,
+            audio_path=session.audio if tracks.audio_file is not None else None,
+            video_path=None if tracks.audio_file is not None else session.video,
         )
     except MediaError as exc:
         warn.append(f"audio not decodable ({exc}): lip sync not checked")
@@ -52,7 +57,7 @@ def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tu
     return speech_probe_windows(speech=speech_activity(env_db=env, hop_s=hop), hop_s=hop, t0_s=audio.start_s + t0)
 
 
-def keystroke_origin_ms(t_first_ms: float, metadata) -> tuple[float, bool, str | None]:
+def keystroke_origin_ms(t_first_ms: float, metadata: SessionMetadata) -> tuple[float, bool, str | None]:
     """How to move keystroke times onto the session clock.
 
     Returns ``(shift_ms, aligned, note)``: add ``shift_ms`` to a keystroke
@@ -76,14 +81,15 @@ def extract_tracks(
     *,
     progress: ProgressHook | None = None,
     warnings: list[str] | None = None,
-    cache_dir=None,
-    video_options: dict | None = None,
-    models_dir=None,
+    cache_dir: str | Path | None = None,
+    video_options: dict[str, Any] | None = None,
+    models_dir: str | Path | None = None,
 ) -> Tracks:
     """Read the parts of ``session`` that ``streams`` need.
 
-    Face and hand tracks come from one streaming pass of the adaptive video
-    scan (:func:`interview_guard.extract.video_scan.scan_video`, options in
+    Face and hand tracks, with the pixel, motion and key-frame streams, come
+    from one streaming pass of the adaptive video scan
+    (:func:`interview_guard.extract.video_scan.scan_video`, options in
     ``video_options``), cached in ``cache_dir`` (default
     ``$INTERVIEW_GUARD_CACHE``; none when unset) so a re-scan is instant.
 
@@ -114,7 +120,7 @@ def extract_tracks(
         if not ainfo.has_audio:
             warn.append(f"{session.audio.name} has no audio stream")
         else:
-            tracks.extra["audio_info"] = ainfo
+            tracks.audio_file = ainfo
             duration = max(duration, ainfo.duration_s)
     if session.keystrokes is not None:
         log = read_keystroke_log(session.keystrokes)
@@ -143,7 +149,7 @@ def extract_tracks(
         session.video is not None
         and tracks.video is not None
         and tracks.video.has_video
-        and wanted & {Stream.FACE, Stream.HANDS}
+        and wanted & _VIDEO_SCAN_STREAMS
     ):
         from interview_guard.extract.cache import load_or_scan
 
@@ -154,13 +160,7 @@ def extract_tracks(
             opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
         scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
-        tracks.extra.update(
-            pixels=scan.pixels,
-            motion=scan.motion,
-            keyframes=scan.keyframes,
-            video_active=scan.active,
-            video_scan=scan.stats,
-        )
+        tracks.pixels, tracks.motion, tracks.key_frames = scan.pixels, scan.motion, scan.keyframes
         name = session.video.name
         dec = scan.decode_stats
         if dec.truncated:
@@ -176,7 +176,7 @@ def extract_tracks(
             duration = max(duration, float(scan.motion.t_s[-1]))
     if Stream.AUDIO in wanted:
         if tracks.audio is None:  # not decoded yet for the lip-sync probes
-            has_file = "audio_info" in tracks.extra
+            has_file = tracks.audio_file is not None
             if has_file or (tracks.video is not None and tracks.video.has_audio):
                 from interview_guard.io.audio_decode import session_audio
 
@@ -197,5 +197,5 @@ def extract_tracks(
     if not math.isfinite(duration) or duration < 0:
         duration = 0.0
     tracks.duration_s = float(np.round(duration, 6))
-    tracks.extra["requested_streams"] = sorted(s.value for s in wanted)
+    tracks.requested = frozenset(wanted)
     return tracks

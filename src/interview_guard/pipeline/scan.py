@@ -147,7 +147,7 @@ def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str)
     """
     from interview_guard.atomic import atomic_write_bytes
 
-    frames = tracks.extra.get("keyframes") or {}
+    frames = tracks.key_frames or {}
     written: dict[float, Path] = {}
     for r in results.values():
         for ev in r.evidence:

@@ -1,6 +1,6 @@
 """Extracted tracks: everything an analyzer may read, already decoded.
 
-Analyzers never open files. The extraction layer (``extract.py``) fills a
+Analyzers never open files. The extraction layer (:mod:`interview_guard.extract`) fills a
 :class:`Tracks` from a :class:`~interview_guard.io.session.Session`; tests build
 one directly from arrays. Every time in here is in session time: seconds (or
 milliseconds for keystrokes) since the start of the session.
@@ -16,8 +16,8 @@ from interview_guard.tracks.keystrokes import KeystrokeLog
 from interview_guard.tracks.metadata import SessionMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
-    from interview_guard.extract.video_tracks import FaceTrack, HandTrack
     from interview_guard.tracks.audio import AudioTrack
+    from interview_guard.tracks.video import FaceTrack, HandTrack, KeyFrames, MotionTrack, PixelTrack
 
 __all__ = ["Stream", "MediaInfo", "Tracks"]
 
@@ -31,6 +31,9 @@ class Stream(str, enum.Enum):
     HANDS = "hands"  # per-frame hand landmarks
     AUDIO = "audio"  # decoded mono waveform
     METADATA = "metadata"  # session.json
+    PIXELS = "pixels"  # per landmarked frame: pixel measurements around the face (video scan)
+    MOTION = "motion"  # per decoded frame: cheap motion in the face zone and overall (video scan)
+    KEY_FRAMES = "key_frames"  # small JPEGs of the densely analysed moments (video scan)
 
     @property
     def modality(self) -> str:
@@ -42,6 +45,9 @@ class Stream(str, enum.Enum):
             Stream.HANDS: "video",
             Stream.AUDIO: "audio",
             Stream.METADATA: "metadata",
+            Stream.PIXELS: "video",
+            Stream.MOTION: "video",
+            Stream.KEY_FRAMES: "video",
         }[self]
 
 
@@ -62,7 +68,7 @@ class MediaInfo:
     rotation: int = 0  # display rotation, degrees counter-clockwise (video_decode.rotate_upright applies it)
     frames: int = 0  # frame count from the container header (0 when unknown)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
@@ -82,11 +88,20 @@ class Tracks:
     video : MediaInfo or None
     face, hands : FaceTrack, HandTrack or None
         Landmarks per analysed frame (same rows), from the video scan.
+    pixels : PixelTrack or None
+        Pixel measurements around the face, same rows as ``face``.
+    motion : MotionTrack or None
+        Motion of every decoded frame.
+    key_frames : dict of float to bytes, or None
+        JPEG key frames of the densely analysed moments, by frame time.
     audio : AudioTrack or None
         Mono float32 at ``audio.sr``, sample 0 at session time ``audio.start_s``.
+    audio_file : MediaInfo or None
+        Facts about the session's separate audio file when it has one with an
+        audio stream (None: audio, if any, comes from the video file).
     metadata : SessionMetadata
-    extra : dict
-        Room for further streams without changing this class.
+    requested : frozenset of Stream
+        The streams the extraction was asked for.
     """
 
     duration_s: float = 0.0
@@ -95,9 +110,13 @@ class Tracks:
     video: MediaInfo | None = None
     face: FaceTrack | None = None
     hands: HandTrack | None = None
+    pixels: PixelTrack | None = None
+    motion: MotionTrack | None = None
+    key_frames: KeyFrames | None = None
     audio: AudioTrack | None = None
+    audio_file: MediaInfo | None = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)
-    extra: dict = field(default_factory=dict)
+    requested: frozenset[Stream] = frozenset()
 
     def has(self, stream: Stream) -> bool:
         """Whether ``stream`` is present (and non-empty where that applies)."""

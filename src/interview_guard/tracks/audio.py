@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class AudioTrack:
     sr: int = DEFAULT_SR
     start_s: float = 0.0
     source: str = ""
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         y = np.asarray(self.samples)
@@ -56,6 +57,11 @@ class AudioTrack:
         if not math.isfinite(float(self.start_s)):
             raise ParameterError(f"AudioTrack.start_s must be finite, got {self.start_s!r}")
         self.start_s = float(self.start_s)
+
+    @classmethod
+    def empty(cls, sr: int = DEFAULT_SR) -> AudioTrack:
+        """A track with no samples (a recording whose audio stream is empty)."""
+        return cls(np.zeros(0, np.float32), sr)
 
     def __len__(self) -> int:
         return int(self.samples.shape[0])

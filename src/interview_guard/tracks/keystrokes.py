@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,8 @@ class KeyPresses:
     @property
     def hold_ms(self) -> np.ndarray:
         """Hold (dwell) time of each press, NaN where the release is unknown."""
-        return self.release_ms - self.press_ms
+        hold: np.ndarray = self.release_ms - self.press_ms
+        return hold
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,13 @@ class KeystrokeLog:
     def from_arrays(
         cls,
         *,
-        t_ms,
-        kind,
-        key=None,
-        code=None,
-        recv_ms=None,
-        repeat=None,
-        length=None,
+        t_ms: Any,
+        kind: Any,
+        key: Any = None,
+        code: Any = None,
+        recv_ms: Any = None,
+        repeat: Any = None,
+        length: Any = None,
         source: str | None = None,
         warnings: tuple[str, ...] = (),
     ) -> KeystrokeLog:
@@ -123,7 +125,7 @@ class KeystrokeLog:
         t = np.asarray(t_ms, dtype=np.float64)
         n = t.shape[0]
 
-        def _obj(values):
+        def _obj(values: Any) -> np.ndarray:
             if values is None:
                 return np.full(n, "", dtype=object)
             out = np.empty(n, dtype=object)
@@ -150,7 +152,7 @@ class KeystrokeLog:
         Ids number the distinct identities in order of first appearance;
         computed once per log (a dict pass, far cheaper than sorting strings).
         """
-        table: dict = {}
+        table: dict[str, int] = {}
         ident = (c if c != "" else ("\0" + k) for c, k in zip(self.code.tolist(), self.key.tolist()))
         return np.fromiter((table.setdefault(v, len(table)) for v in ident), dtype=np.int64, count=len(self))
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from interview_guard.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 __all__ = ["ChallengeMarker", "SessionMetadata"]
 
@@ -49,7 +53,7 @@ class SessionMetadata:
     recording_start: datetime | None = None
     keystroke_clock_offset_ms: float | None = None
     challenges: tuple[ChallengeMarker, ...] = ()
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     _KNOWN = (
         "candidate_id",
@@ -61,7 +65,7 @@ class SessionMetadata:
     )
 
     @classmethod
-    def from_dict(cls, data: dict, *, path=None) -> SessionMetadata:
+    def from_dict(cls, data: dict[str, Any], *, path: str | Path | None = None) -> SessionMetadata:
         if not isinstance(data, dict):
             raise InputError("session.json must hold a JSON object", path=path)
         start = data.get("recording_start")
@@ -103,7 +107,7 @@ class SessionMetadata:
             extra={k: v for k, v in data.items() if k not in cls._KNOWN},
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = {
             "candidate_id": self.candidate_id,
             "claimed_location": self.claimed_location,
