@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interview_guard.errors import ParameterError
+from interview_guard.tracks.video import BLENDSHAPE_NAMES, N_BLENDSHAPES, N_FACE_LANDMARKS, N_HAND_LANDMARKS
 
 __all__ = [
     "N_FACE_LANDMARKS",
@@ -27,22 +28,7 @@ __all__ = [
     "MonotonicMs",
 ]
 
-N_FACE_LANDMARKS = 478
-N_HAND_LANDMARKS = 21
-N_BLENDSHAPES = 52
-
-# The order MediaPipe's face_blendshapes model reports them in.
-BLENDSHAPE_NAMES: tuple[str, ...] = (
-    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
-    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
-    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
-    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
-    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
-    "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
-    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
-    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
-)  # fmt: skip
+# the landmark counts and blendshape order are part of the track model (tracks/video.py)
 
 FACE_MODEL = "face_landmarker.task"
 HAND_MODEL = "hand_landmarker.task"
