@@ -11,6 +11,8 @@ import functools
 import sys
 import textwrap
 import traceback
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -19,16 +21,19 @@ from interview_guard.errors import InterviewGuardError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _handle_errors(fn):
+def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn deliberate errors into one line on stderr and exit 1 (a traceback with --debug)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = click.get_current_context()
         debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
@@ -75,10 +80,10 @@ class _SessionBar:
 
     def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
         self.quiet, self.report_failures = quiet, report_failures
-        self.bar = None
+        self.bar: Any = None  # click's progress bar, made on the first update
         self.last = 0
 
-    def update(self, session_id, *, completed, total, status) -> None:
+    def update(self, session_id: str, *, completed: int, total: int, status: str) -> None:
         if self.quiet:
             return
         if self.bar is None:
@@ -92,7 +97,7 @@ class _SessionBar:
     def __enter__(self) -> _SessionBar:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
@@ -109,8 +114,8 @@ def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
         click.echo(text, nl=False)
 
 
-def _stage_printer(label: str):
-    def hook(stage: str, *, completed: int, total: int, **_):
+def _stage_printer(label: str) -> Callable[..., None]:
+    def hook(stage: str, *, completed: int, total: int, **_: Any) -> None:
         _err(f"[{label}] {stage} {completed}/{total}")
 
     return hook
@@ -310,7 +315,7 @@ def report_cmd(
 @click.pass_context
 @_handle_errors
 def batch(
-    ctx,
+    ctx: click.Context,
     root: str,
     out_dir: str,
     jobs: int,
@@ -414,10 +419,10 @@ def synth(
     n: int,
     seed: int,
     kinds: str | None,
-    faces_dir,
-    speech_dir,
-    hands_dir,
-    keystrokes_dir,
+    faces_dir: str | None,
+    speech_dir: str | None,
+    hands_dir: str | None,
+    keystrokes_dir: str | None,
     max_seconds: float,
     typing_seconds: float,
     keyboard_audio: bool,

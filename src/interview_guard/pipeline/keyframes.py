@@ -19,8 +19,10 @@ image is shrunk or a frame decoded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Generator, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from interview_guard.report.keyframes import (
     MAX_KEY_FRAMES,
@@ -30,6 +32,9 @@ from interview_guard.report.keyframes import (
     wanted_key_frame_times,
 )
 from interview_guard.report.model import Report
+
+if TYPE_CHECKING:
+    from interview_guard.io.video_decode import Frame
 
 __all__ = ["THUMB_SIDE", "decode_frames", "load_key_frames"]
 
@@ -58,7 +63,9 @@ def _thumbnail(data: bytes) -> bytes:
         return data
 
 
-def decode_frames(video_path, times: Iterable[float], *, max_side: int = THUMB_SIDE) -> dict[float, bytes]:
+def decode_frames(
+    video_path: str | os.PathLike[str], times: Iterable[float], *, max_side: int = THUMB_SIDE
+) -> dict[float, bytes]:
     """JPEG thumbnails of the frames nearest to ``times`` (seconds on the video's clock).
 
     Seeks to each time and decodes only the few frames around it (PyAV via
@@ -79,7 +86,10 @@ def decode_frames(video_path, times: Iterable[float], *, max_side: int = THUMB_S
     for t in sorted(set(float(x) for x in times)):
         best = None
         # the call itself raises when the file cannot be used at all; a window without a frame is skipped
-        frames = iter_frames(video_path, max_side=max_side, start_s=max(0.0, t - 0.25), end_s=t + 0.25, rgb=False)
+        frames = cast(
+            "Generator[Frame, None, None]",  # a generator: closed below, so PyAV lets go of the file at once
+            iter_frames(video_path, max_side=max_side, start_s=max(0.0, t - 0.25), end_s=t + 0.25, rgb=False),
+        )
         try:
             for fr in frames:
                 if best is None or abs(fr.t_s - t) < abs(best.t_s - t):
@@ -118,7 +128,12 @@ def _read_first(candidates: list[Path]) -> bytes | None:
     return None
 
 
-def load_key_frames(report: Report, *, frames_dir=None, video_path=None) -> KeyFrames:
+def load_key_frames(
+    report: Report,
+    *,
+    frames_dir: str | os.PathLike[str] | None = None,
+    video_path: str | os.PathLike[str] | None = None,
+) -> KeyFrames:
     """The images of the report's key frames (see the module docstring for where they come from).
 
     Parameters
@@ -166,8 +181,9 @@ def load_key_frames(report: Report, *, frames_dir=None, video_path=None) -> KeyF
     if all(t in out.images for t in wanted):
         return out
     explicit = video_path is not None
-    if explicit:
-        video: Path | None = Path(video_path)
+    video: Path | None
+    if video_path is not None:
+        video = Path(video_path)
     else:
         v = (report.session.files or {}).get("video")
         video = Path(v) if v else None

@@ -32,12 +32,14 @@ from __future__ import annotations
 import base64
 import functools
 import importlib.resources
+import os
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from interview_guard.analyzers.base import Evidence
 from interview_guard.atomic import atomic_write_text
 from interview_guard.report.keyframes import MAX_KEY_FRAMES, KeyFrames, evidence_key_frame_times
 from interview_guard.report.timeline import analyzer_colour, timeline_png
@@ -217,7 +219,7 @@ class _FramePlacer:
         self.key_frames = key_frames or KeyFrames()
         self.embedded = 0
 
-    def place(self, ev) -> dict[str, Any]:
+    def place(self, ev: Evidence) -> dict[str, Any]:
         """``frames`` (label, t, src or None each) or ``frames_missing`` (stamps, why) of one evidence item."""
         frames: list[tuple[float, bytes | None]] = []
         for t in evidence_key_frame_times(ev.details):
@@ -331,7 +333,7 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
     return _render("report.html", **context)
 
 
-def write_report_html(path, report: Report, **options: Any) -> Path:
+def write_report_html(path: str | os.PathLike[str], report: Report, **options: Any) -> Path:
     """Render ``report`` (options as :func:`render_report`) and write it to ``path`` atomically."""
     return atomic_write_text(path, render_report(report, **options))
 
@@ -424,6 +426,8 @@ def render_index(
     return _render("index.html", title=title, sessions=len(items), tally=tally, rows=rows)
 
 
-def write_index_html(path, entries: Iterable[IndexEntry | tuple[Report, str | None]], **options: Any) -> Path:
+def write_index_html(
+    path: str | os.PathLike[str], entries: Iterable[IndexEntry | tuple[Report, str | None]], **options: Any
+) -> Path:
     """Render the index (options as :func:`render_index`) and write it to ``path`` atomically."""
     return atomic_write_text(path, render_index(entries, **options))

@@ -8,13 +8,14 @@ r``). Its layout is documented field by field in ``docs/report-schema.md``;
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from interview_guard._version import __version__
-from interview_guard.analyzers.base import AnalyzerResult
+from interview_guard.analyzers.base import AnalyzerResult, Evidence
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InputError
 
@@ -205,12 +206,12 @@ class Report:
     def band(self) -> str:
         return self.risk.band
 
-    def evidence(self):
+    def evidence(self) -> list[Evidence]:
         """All evidence items of all analyzers, most suspicious first."""
         items = [e for r in self.analyzers.values() for e in r.evidence]
         return sorted(items, key=lambda e: (-e.score, e.start_s))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "tool_version": self.tool_version,
@@ -226,7 +227,7 @@ class Report:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Report:
+    def from_dict(cls, d: Mapping[str, Any]) -> Report:
         if "schema_version" not in d:
             raise InputError("not an interview-guard report (no schema_version)")
         major = str(d.get("schema_version", "")).split(".")[0]
@@ -255,12 +256,12 @@ class Report:
     def from_json(cls, text: str) -> Report:
         return cls.from_dict(json.loads(text))
 
-    def write(self, path) -> Path:
+    def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (temp file, then rename)."""
         return atomic_write_text(path, self.to_json())
 
 
-def read_report(path) -> Report:
+def read_report(path: str | os.PathLike[str]) -> Report:
     """Read a report written by :meth:`Report.write`.
 
     Raises

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import textwrap
 
 from interview_guard.report.model import Report
@@ -13,7 +14,7 @@ __all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
 TEXT_EVIDENCE_MIN_SCORE = 0.2
 
 
-def format_summary(summary_csv) -> str:
+def format_summary(summary_csv: str | os.PathLike[str]) -> str:
     """The ranked batch summary as an aligned text table (what ``batch`` prints)."""
     with open(summary_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

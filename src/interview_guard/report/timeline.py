@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING
 
 from interview_guard.report.wording import analyzer_label, status_of
+
+if TYPE_CHECKING:
+    from interview_guard.report.model import Report
 
 __all__ = ["analyzer_colour", "timeline_png"]
 
@@ -28,7 +32,7 @@ def analyzer_colour(name: str, i: int) -> str:
     return _COLOURS.get(name) or _SPARE_COLOURS[i % len(_SPARE_COLOURS)]
 
 
-def timeline_png(report, *, width_in: float = 10.5, dpi: int = 110) -> bytes | None:
+def timeline_png(report: Report, *, width_in: float = 10.5, dpi: int = 110) -> bytes | None:
     """A PNG of each analyzer's per-window scores over the session, evidence marked; None when nothing ran.
 
     One row per analyzer that ran: its window scores as bars (hatched where a

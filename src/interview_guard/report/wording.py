@@ -7,8 +7,10 @@ puts these strings into its templates, which escape them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from interview_guard.analyzers.base import Evidence
 
 __all__ = [
     "BAND_WORDS",
@@ -61,7 +63,7 @@ def kind_label(kind: str) -> str:
 
 def status_of(r: Any) -> str:
     """An analyzer result's status as a string (``ok``, ``skipped``, ``failed``)."""
-    return getattr(r.status, "value", r.status)
+    return str(getattr(r.status, "value", r.status))
 
 
 def num(v: Any, nd: int = 2) -> str:
@@ -102,7 +104,7 @@ def score_class(score: float | None) -> str:
 # --------------------------------------------------------------------------- what drove it
 
 
-def _ratio(count, expected) -> str:
+def _ratio(count: int, expected: float | None) -> str:
     if not expected or expected <= 0:
         return ""
     ratio = count / expected
@@ -113,7 +115,7 @@ def _ratio(count, expected) -> str:
     )
 
 
-def _explain_keystroke_relay(m: dict) -> str:
+def _explain_keystroke_relay(m: Mapping[str, Any]) -> str:
     inc = m.get("relay_incidents") or {}
     count = int(inc["count"])
     presses = int(m["key_presses"])
@@ -138,7 +140,7 @@ def _explain_keystroke_relay(m: dict) -> str:
     return s
 
 
-def _explain_face_occlusion(m: dict, evidence) -> str:
+def _explain_face_occlusion(m: Mapping[str, Any], evidence: Iterable[Evidence]) -> str:
     n = int(m["occlusion_events"])
     frames = int(m["analysed_frames"])
     presence = m.get("face_presence")
@@ -160,7 +162,7 @@ def _explain_face_occlusion(m: dict, evidence) -> str:
     return s
 
 
-def _explain_av_sync(m: dict) -> str:
+def _explain_av_sync(m: Mapping[str, Any]) -> str:
     off = float(m["offset_ms"])
     side = "late" if off > 0 else "early"
     s = f"audio {abs(off):.0f} ms {side} against the lips"
@@ -175,7 +177,7 @@ def _explain_av_sync(m: dict) -> str:
     return s
 
 
-def _explain_acoustic_keystroke(m: dict) -> str:
+def _explain_acoustic_keystroke(m: Mapping[str, Any]) -> str:
     presses = int(m["key_presses"])
     if m.get("offset_found"):
         s = f"{int(m['matched']):,} of {presses:,} key presses have a click in the audio ({float(m['match_rate']):.0%})"
@@ -190,7 +192,7 @@ def _explain_acoustic_keystroke(m: dict) -> str:
     )
 
 
-def _explain_generic(m: dict) -> str:
+def _explain_generic(m: Mapping[str, Any]) -> str:
     parts = []
     for k, v in m.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
