@@ -31,7 +31,7 @@ browser:
 demo: $(STAMP)
 	@rm -rf demo-out
 	$(BIN)/interview-guard batch sample_sessions --out demo-out --jobs 2 --html --quiet
-	@for s in sample_sessions/*/; do $(BIN)/interview-guard scan "$$s" --format text --quiet; echo; done
+	@for r in demo-out/sessions/*.json; do $(BIN)/interview-guard report "$$r" --format text; echo; done
 	@echo "HTML reports: demo-out/index.html"
 
 # Lint: ruff (rules and format), mypy (strict on signals/ and analyzers/), the layer rules of docs/architecture.md.

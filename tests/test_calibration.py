@@ -170,7 +170,7 @@ def test_write_files_and_load(fitted, labelled, tmp_path):
     g = scan_session(labelled["root"] / "g00", fusion=m)
     r = scan_session(labelled["root"] / "m00", fusion=m)
     assert r.risk_score > g.risk_score and r.band in ("medium", "high") and g.band == "low"
-    assert g.risk["fusion"]["version"] == m.version
+    assert g.risk.fusion.version == m.version
 
 
 def test_reliability_bins_sum_to_n(fitted):

@@ -143,3 +143,14 @@ def test_scan_uses_given_params_and_names_them(tmp_path, keystroke_session):
     doc = json.loads(r.output)
     assert doc["risk"]["fusion"]["version"] == "test-params-1" and doc["risk"]["fusion"]["path"] == str(p)
     assert doc["risk"]["band"] == "high"  # the prior alone says high with intercept 3
+
+
+def test_report_format_text_of_a_saved_report_is_the_scan_text(tmp_path, keystroke_session):
+    out = tmp_path / "r.json"
+    assert run("scan", str(keystroke_session), "-o", str(out), "-q").exit_code == 0
+    scanned = run("scan", str(keystroke_session), "--format", "text", "-q")
+    r = run("report", str(out), "--format", "text")
+    assert r.exit_code == 0 and r.output == scanned.output and "Risk:" in r.output
+    text = tmp_path / "r.txt"
+    r = run("report", str(out), "--format", "text", "-o", str(text), "-q")
+    assert r.exit_code == 0 and r.output == "" and text.read_text() == scanned.output

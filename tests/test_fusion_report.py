@@ -6,7 +6,7 @@ import pytest
 from interview_guard.analyzers import AnalyzerResult, Evidence, Status, WindowScore
 from interview_guard.errors import ModelError
 from interview_guard.fusion.model import FusionModel
-from interview_guard.report.model import Report, read_report
+from interview_guard.report.model import Report, Risk, SessionInfo, read_report
 
 
 def ok(name, score, conf=1.0):
@@ -97,13 +97,13 @@ def make_report():
         metrics={"key_presses": 80},
     )
     return Report(
-        session={
-            "id": "s1",
-            "path": "/x/s1",
-            "duration_s": 40.0,
-            "modalities": {"video": False, "audio": False, "keystrokes": True},
-        },
-        risk={"score": 0.77, "band": "high", "checked": ["keystroke_relay"], "not_checked": []},
+        session=SessionInfo(
+            id="s1",
+            path="/x/s1",
+            duration_s=40.0,
+            modalities={"video": False, "audio": False, "keystrokes": True},
+        ),
+        risk=Risk(score=0.77, band="high", checked=["keystroke_relay"], not_checked=[]),
         analyzers={"keystroke_relay": r, "face_occlusion": AnalyzerResult.skipped("face_occlusion", "no video")},
         models={"face_landmarker.task": "ab" * 32},
         timings={"total_s": 0.1},
@@ -130,3 +130,61 @@ def test_report_rejects_other_schema_major():
     d["schema_version"] = "2.0"
     with pytest.raises(Exception, match="schema"):
         Report.from_dict(d)
+
+
+# The session and risk objects exactly as version 1.0 reports (before the typed model) wrote them.
+OLD_SESSION = {
+    "id": "typing_genuine_a",
+    "path": "sample_sessions/typing_genuine_a",
+    "duration_s": 52.225,
+    "modalities": {"video": False, "audio": False, "keystrokes": True},
+    "files": {"keystrokes": "sample_sessions/typing_genuine_a/keystrokes.jsonl"},
+    "fingerprint": "c1c8c07c0856863defdabccad0b42117",
+    "keystrokes_aligned": False,
+    "video": None,
+    "metadata": {"candidate_id": "sample-typing-a", "claimed_location": None, "challenges": []},
+}
+OLD_RISK = {
+    "score": 0.0871,
+    "band": "low",
+    "contributions": {"keystroke_relay": 0.1044},
+    "checked": ["keystroke_relay"],
+    "not_checked": ["face_occlusion", "av_sync", "acoustic_keystroke"],
+    "absent_modalities": ["audio", "video"],
+    "fusion": {"version": "calibrated-x", "path": "/m/fusion.json", "sha256": "4a" * 32},
+}
+
+
+def test_typed_session_and_risk_write_the_same_json_as_before():
+    d = make_report().to_dict()
+    d["session"], d["risk"] = OLD_SESSION, OLD_RISK
+    rep = Report.from_dict(json.loads(json.dumps(d)))
+    assert rep.session.modalities == {"video": False, "audio": False, "keystrokes": True}
+    assert rep.session.video is None and rep.session.scanned
+    assert rep.risk.fusion is not None and rep.risk.fusion.version == "calibrated-x"
+    assert rep.risk.absent_modalities == ["audio", "video"] and rep.band == "low" and rep.risk_score == 0.0871
+    again = rep.to_dict()
+    # same keys in the same order, same values: the JSON text is unchanged
+    assert json.dumps(again["session"]) == json.dumps(OLD_SESSION)
+    assert json.dumps(again["risk"]) == json.dumps(OLD_RISK)
+    assert Report.from_json(rep.to_json()) == rep
+
+
+def test_failed_report_keeps_its_short_session_and_risk():
+    from interview_guard.pipeline.scan import failed_report
+
+    rep = failed_report("broken", "/b", "/b/video.mp4: file is empty", fingerprint=None)
+    d = rep.to_dict()
+    assert d["session"] == {"id": "broken", "path": "/b", "fingerprint": None}
+    assert list(d["risk"]) == ["score", "band"] and d["risk"]["band"] == "unassessed"
+    assert not rep.session.scanned and rep.risk.checked is None
+    assert Report.from_dict(d).to_dict() == d
+
+
+def test_unknown_session_and_risk_fields_are_kept():
+    d = make_report().to_dict()
+    d["session"]["camera"] = "front"
+    d["risk"]["note"] = {"x": 1}
+    again = Report.from_dict(d).to_dict()
+    assert again["session"]["camera"] == "front" and again["risk"]["note"] == {"x": 1}
+    assert again == d

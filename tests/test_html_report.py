@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from click.testing import CliRunner
 from conftest import SAMPLES, make_video, typing_events, write_jsonl
 from interview_guard.analyzers.base import AnalyzerResult, Evidence, Status, WindowScore
 from interview_guard.cli import main
-from interview_guard.pipeline.scan import failed_report, key_frame_filename
+from interview_guard.pipeline.keyframes import load_key_frames
+from interview_guard.pipeline.scan import failed_report
 from interview_guard.report.html import IndexEntry, render_index, render_report
-from interview_guard.report.model import Report
+from interview_guard.report.keyframes import key_frame_filename
+from interview_guard.report.model import Report, Risk, SessionInfo
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -136,23 +139,27 @@ def make_report(session_id="sess-1", *, key_frames=None, files=None):
         },
     )
     return Report(
-        session={
-            "id": session_id,
-            "path": f"/data/{session_id}",
-            "duration_s": 90.0,
-            "modalities": {"video": True, "audio": True, "keystrokes": True},
-            "files": files or {},
-            "metadata": {"candidate_id": "c-7"},
-        },
-        risk={
-            "score": 0.8312,
-            "band": "high",
-            "contributions": {"keystroke_relay": 2.4, "face_occlusion": 1.9},
-            "checked": ["keystroke_relay", "face_occlusion"],
-            "not_checked": ["av_sync", "acoustic_keystroke"],
-            "absent_modalities": [],
-            "fusion": {"version": "prior-x", "sha256": "ab" * 32},
-        },
+        session=SessionInfo.from_dict(
+            {
+                "id": session_id,
+                "path": f"/data/{session_id}",
+                "duration_s": 90.0,
+                "modalities": {"video": True, "audio": True, "keystrokes": True},
+                "files": files or {},
+                "metadata": {"candidate_id": "c-7"},
+            }
+        ),
+        risk=Risk.from_dict(
+            {
+                "score": 0.8312,
+                "band": "high",
+                "contributions": {"keystroke_relay": 2.4, "face_occlusion": 1.9},
+                "checked": ["keystroke_relay", "face_occlusion"],
+                "not_checked": ["av_sync", "acoustic_keystroke"],
+                "absent_modalities": [],
+                "fusion": {"version": "prior-x", "sha256": "ab" * 32},
+            }
+        ),
         analyzers={
             "keystroke_relay": relay,
             "face_occlusion": occ,
@@ -201,14 +208,14 @@ def test_score_and_band_ids_carry_the_fused_score():
 
 def test_unassessed_session_says_so():
     rep = make_report()
-    rep.risk = {
-        "score": None,
-        "band": "unassessed",
-        "contributions": {},
-        "checked": [],
-        "not_checked": list(rep.analyzers),
-        "absent_modalities": ["audio", "keystrokes", "video"],
-    }
+    rep.risk = Risk(
+        score=None,
+        band="unassessed",
+        contributions={},
+        checked=[],
+        not_checked=list(rep.analyzers),
+        absent_modalities=["audio", "keystrokes", "video"],
+    )
     rep.analyzers = {n: AnalyzerResult.skipped(n, f"no input for {n}") for n in rep.analyzers}
     page = render_report(rep)
     p = parse(page)
@@ -262,12 +269,12 @@ def test_unknown_analyzer_and_odd_metrics_degrade_gracefully():
 
 def test_skipped_and_failed_analyzers_and_absent_modalities_are_listed():
     rep = make_report()
-    rep.risk["absent_modalities"] = ["audio"]
+    rep.risk.absent_modalities = ["audio"]
     p = parse(render_report(rep))
     nc = p.text_by_id["not-checked"]
     assert (
-        "Lip sync (audio, video) was not checked — it was skipped: the face is visible during only 2.6 s of 5.0 s of speech."
-        in nc
+        "Lip sync (audio, video) was not checked — it was skipped:"
+        " the face is visible during only 2.6 s of 5.0 s of speech." in nc
     )
     assert (
         "Key clicks vs key log (audio, keystrokes) was not checked — it failed: internal error: ValueError: boom." in nc
@@ -305,7 +312,8 @@ def test_key_frames_embedded_from_the_scan_files(tmp_path):
         f = tmp_path / key_frame_filename("sess-1", t)
         f.write_bytes(b)
         paths.append(str(f))
-    page = render_report(make_report(key_frames=paths))
+    rep = make_report(key_frames=paths)
+    page = render_report(rep, key_frames=load_key_frames(rep))
     assert embedded_frames(page) == blobs
     captions = re.findall(r"<figcaption>([^<]+)</figcaption>", page)
     assert captions == ["before · 40.50 s", "during · 41.00 s", "after · 41.90 s"]
@@ -317,9 +325,10 @@ def test_key_frames_found_in_frames_dir_when_paths_moved(tmp_path):
     for t, b in blobs.items():
         (tmp_path / key_frame_filename("sess-1", t)).write_bytes(b)
     moved = [f"/gone/{key_frame_filename('sess-1', t)}" for t in blobs]
-    page = render_report(make_report(key_frames=moved), frames_dir=tmp_path)
+    rep = make_report(key_frames=moved)
+    page = render_report(rep, key_frames=load_key_frames(rep, frames_dir=tmp_path))
     assert embedded_frames(page) == list(blobs.values())
-    page = render_report(make_report(key_frames=moved))  # no frames_dir, no video: one line
+    page = render_report(rep, key_frames=load_key_frames(rep))  # no frames_dir, no video: one line
     assert embedded_frames(page) == []
     assert "Key frames (40.50 s, 41.00 s, 41.90 s) were not saved" in page
 
@@ -334,14 +343,19 @@ def test_key_frames_decoded_from_the_video(tmp_path):
     given = make_report(files={})  # no video in the report: --video
     for rep in (recorded, given):
         rep.analyzers["face_occlusion"].evidence[0].details["key_frame_times"] = [0.5, 1.2, 3.0]
-    for page in (render_report(recorded), render_report(given, video_path=video)):
+    for page in (
+        render_report(recorded, key_frames=load_key_frames(recorded)),
+        render_report(given, key_frames=load_key_frames(given, video_path=video)),
+    ):
         frames = embedded_frames(page)
         assert len(frames) == 3
         blue = [float(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)[..., 0].mean()) for b in frames]
         assert blue == pytest.approx([35.0, 84.0, 210.0], abs=8.0)
-    recorded.session["files"] = {"video": str(tmp_path / "moved.mp4")}
-    assert "were not saved (scan with --frames DIR" in render_report(recorded)  # recorded video gone: say so
-    assert "decoding them from the video failed" in render_report(recorded, video_path=tmp_path / "moved.mp4")
+    recorded.session.files = {"video": str(tmp_path / "moved.mp4")}
+    page = render_report(recorded, key_frames=load_key_frames(recorded))
+    assert "were not saved (scan with --frames DIR" in page  # recorded video gone: say so
+    page = render_report(recorded, key_frames=load_key_frames(recorded, video_path=tmp_path / "moved.mp4"))
+    assert "decoding them from the video failed" in page
 
 
 def test_failed_session_report_renders_its_error():
@@ -357,7 +371,7 @@ def test_failed_session_report_renders_its_error():
 def test_index_ranks_by_risk_and_links_each_page():
     def rep(sid, score, band):
         r = make_report(sid)
-        r.risk = dict(r.risk, score=score, band=band)
+        r.risk = replace(r.risk, score=score, band=band)
         return r
 
     entries = [
@@ -376,6 +390,24 @@ def test_index_ranks_by_risk_and_links_each_page():
     assert "failed: /b/video.mp4: file is empty" in page
     assert "4 session(s): 1 high, 1 medium, 1 low, 1 failed" in page
     assert "9 of 40 pauses" in page  # top evidence
+
+
+def test_rendering_a_page_never_loads_a_video_decoder(tmp_path):
+    """report/ renders what it is given: no PyAV, no OpenCV, no pipeline (key frames come from pipeline.keyframes)."""
+    saved = make_report(key_frames=["/gone/a.jpg"]).write(tmp_path / "r.json")
+    code = (
+        "import sys\n"
+        "from interview_guard.report.html import render_report\n"
+        "from interview_guard.report.model import read_report\n"
+        "from interview_guard.report.text import format_text\n"
+        "rep = read_report(sys.argv[1])\n"
+        "assert 'were not saved' in render_report(rep) and 'Risk:' in format_text(rep)\n"
+        "mods = ('av', 'cv2', 'interview_guard.io.video_decode', 'interview_guard.pipeline')\n"
+        "print(','.join(m for m in mods if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(saved)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
 
 
 # ----------------------------------------------------------------------------- CLI

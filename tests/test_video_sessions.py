@@ -20,7 +20,7 @@ def test_no_face_anywhere_is_skipped_with_reason(tmp_path):
     rep = scan_session(d)
     occ = rep.analyzers["face_occlusion"]
     assert occ.status.value == "skipped" and "no face found" in occ.reason
-    assert rep.session["modalities"]["video"] is True
+    assert rep.session.modalities["video"] is True
     assert any("face was found in only 0 %" in w for w in rep.warnings)
 
 
@@ -37,7 +37,7 @@ def test_audio_only_file_named_video(tmp_path):
     make_audio(tmp_path / "a.mp4", seconds=2.0)
     shutil.copy(tmp_path / "a.mp4", d / "video.mp4")
     rep = scan_session(d)
-    assert rep.session["modalities"] == {"video": False, "audio": True, "keystrokes": False}
+    assert rep.session.modalities == {"video": False, "audio": True, "keystrokes": False}
     assert any("no video stream" in w for w in rep.warnings)
     assert rep.analyzers["face_occlusion"].status.value == "skipped"
 

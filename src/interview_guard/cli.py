@@ -12,6 +12,8 @@ import os
 import sys
 import textwrap
 import traceback
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -20,16 +22,19 @@ from interview_guard.errors import InterviewGuardError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _handle_errors(fn):
+def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn deliberate errors into one line on stderr and exit 1 (a traceback with --debug)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = click.get_current_context()
         debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
@@ -49,7 +54,8 @@ def _handle_errors(fn):
                 traceback.print_exc()
             else:
                 _err(
-                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)"
+                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc}"
+                    " (run with --debug for the traceback)"
                 )
             ctx.exit(EXIT_ERROR)
 
@@ -77,10 +83,10 @@ class _SessionBar:
 
     def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
         self.quiet, self.report_failures = quiet, report_failures
-        self.bar = None
+        self.bar: Any = None  # click's progress bar, made on the first update
         self.last = 0
 
-    def update(self, session_id, *, completed, total, status) -> None:
+    def update(self, session_id: str, *, completed: int, total: int, status: str) -> None:
         if self.quiet:
             return
         if self.bar is None:
@@ -94,7 +100,7 @@ class _SessionBar:
     def __enter__(self) -> _SessionBar:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
@@ -111,8 +117,8 @@ def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
         click.echo(text, nl=False)
 
 
-def _stage_printer(label: str):
-    def hook(stage: str, *, completed: int, total: int, **_):
+def _stage_printer(label: str) -> Callable[..., None]:
+    def hook(stage: str, *, completed: int, total: int, **_: Any) -> None:
         _err(f"[{label}] {stage} {completed}/{total}")
 
     return hook
@@ -197,9 +203,10 @@ def scan(
             video_options={"mode": "full"} if full_rate else None,
         )
         if html_path:
+            from interview_guard.pipeline.keyframes import load_key_frames
             from interview_guard.report.html import write_report_html
 
-            write_report_html(html_path, report)
+            write_report_html(html_path, report, key_frames=load_key_frames(report))
             if frames_tmp:
                 for result in report.analyzers.values():
                     for ev in result.evidence:
@@ -208,18 +215,31 @@ def scan(
                 _err(f"interview-guard: HTML report written to {html_path}")
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
-    text = report.to_json() if fmt == "json" else format_text(report)
+    if fmt == "json":
+        text = report.to_json()
+    else:
+        from interview_guard.report.text import format_text
+
+        text = format_text(report)
     _emit(text, output, quiet=quiet, what="report")
 
 
 @main.command("report")
 @click.argument("result", type=click.Path(dir_okay=False, path_type=str))
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text"]),
+    default="html",
+    show_default=True,
+    help="A self-contained HTML page, or the human summary scan --format text prints.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
-    help="Write the HTML page to FILE (atomically) instead of stdout.",
+    help="Write the page (or text) to FILE (atomically) instead of stdout.",
 )
 @click.option(
     "--frames",
@@ -240,14 +260,28 @@ def scan(
 @click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
 @_handle_errors
 def report_cmd(
-    result: str, output: str | None, frames_dir: str | None, video_path: str | None, title: str | None, quiet: bool
+    result: str,
+    fmt: str,
+    output: str | None,
+    frames_dir: str | None,
+    video_path: str | None,
+    title: str | None,
+    quiet: bool,
 ) -> None:
-    """Render a saved JSON report (from scan or batch) as a self-contained HTML page."""
-    from interview_guard.report.html import render_report
+    """Render a saved JSON report (from scan or batch) as a self-contained HTML page, or as text."""
     from interview_guard.report.model import read_report
 
     rep = read_report(result)
-    page = render_report(rep, frames_dir=frames_dir, video_path=video_path, title=title)
+    if fmt == "text":
+        from interview_guard.report.text import format_text
+
+        _emit(format_text(rep), output, quiet=quiet, what="report")
+        return
+    from interview_guard.pipeline.keyframes import load_key_frames
+    from interview_guard.report.html import render_report
+
+    key_frames = load_key_frames(rep, frames_dir=frames_dir, video_path=video_path)
+    page = render_report(rep, key_frames=key_frames, title=title)
     _emit(page, output, quiet=quiet, what="HTML report")
 
 
@@ -284,7 +318,7 @@ def report_cmd(
 @click.pass_context
 @_handle_errors
 def batch(
-    ctx,
+    ctx: click.Context,
     root: str,
     out_dir: str,
     jobs: int,
@@ -297,6 +331,7 @@ def batch(
     """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.batch import run_batch
+    from interview_guard.report.text import format_summary
 
     FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet, report_failures=True) as bar:
@@ -387,10 +422,10 @@ def synth(
     n: int,
     seed: int,
     kinds: str | None,
-    faces_dir,
-    speech_dir,
-    hands_dir,
-    keystrokes_dir,
+    faces_dir: str | None,
+    speech_dir: str | None,
+    hands_dir: str | None,
+    keystrokes_dir: str | None,
     max_seconds: float,
     typing_seconds: float,
     keyboard_audio: bool,
@@ -610,75 +645,6 @@ def serve(
         workers=jobs,
         job_timeout_s=scan_timeout,
     )
-
-
-def format_summary(summary_csv) -> str:
-    """The ranked batch summary as an aligned text table (what ``batch`` prints)."""
-    import csv
-
-    with open(summary_csv, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    cols = [
-        ("rank", "#"),
-        ("session", "session"),
-        ("risk_score", "risk"),
-        ("band", "band"),
-        ("status", "status"),
-        ("modalities", "modalities"),
-        ("error", "error"),
-    ]
-    table = [[h for _, h in cols]] + [[(r.get(c) or "")[:70] for c, _ in cols] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
-    return "".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n" for row in table)
-
-
-TEXT_EVIDENCE_MIN_SCORE = 0.2
-
-
-def format_text(report) -> str:
-    """A human summary of a report (what ``scan --format text`` prints)."""
-    s = report.session
-    lines = []
-    score = report.risk_score
-    lines.append(f"Session {s.get('id')}  ({s.get('path')})")
-    if report.status != "ok":
-        lines.append(f"  FAILED: {report.error}")
-        return "\n".join(lines) + "\n"
-    risk = "not assessed" if score is None else f"{score:.2f}"
-    lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
-    lines.append(f"  Duration: {s.get('duration_s', 0):.1f} s")
-    mods = s.get("modalities", {})
-    present = [m for m, v in mods.items() if v]
-    absent = [m for m, v in mods.items() if not v]
-    lines.append(
-        f"  Modalities: {', '.join(present) or 'none'}"
-        + (f"; absent, not checked: {', '.join(absent)}" if absent else "")
-    )
-    for name, r in report.analyzers.items():
-        if r.status.value == "ok":
-            lines.append(
-                f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})"
-                + (f" - {r.reason}" if r.reason else "")
-            )
-        else:
-            lines.append(f"  {name}: {r.status.value} - {r.reason}")
-        shown = [ev for ev in r.evidence if ev.score >= TEXT_EVIDENCE_MIN_SCORE]
-        if len(shown) < len(r.evidence):
-            lines.append(
-                f"    ({len(r.evidence) - len(shown)} minor finding(s) below {TEXT_EVIDENCE_MIN_SCORE} not shown; see the JSON report)"
-            )
-        for ev in shown:
-            lines.append(
-                textwrap.fill(
-                    f"[{ev.start_s:7.1f}-{ev.end_s:7.1f} s] ({ev.score:.2f}) {ev.summary}",
-                    width=100,
-                    initial_indent="    - ",
-                    subsequent_indent="      ",
-                )
-            )
-    for w in report.warnings:
-        lines.append(f"  warning: {w}")
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,12 +102,13 @@ def _scan_one(
     return _row(report, report_path)
 
 
-def _render_page(report, **options) -> str | None:
+def _render_page(report) -> str | None:
     """The report's HTML page, or None when rendering fails (the final pass retries from the JSON)."""
+    from interview_guard.pipeline.keyframes import load_key_frames
     from interview_guard.report.html import render_report
 
     try:
-        return render_report(report, **options)
+        return render_report(report, key_frames=load_key_frames(report))
     except Exception:  # a page is a view of the report: never fail the session over it
         return None
 
@@ -151,14 +152,14 @@ def write_batch_html(out_dir, rows: list[dict]) -> Path:
 
 
 def _row(report: Report, report_path) -> dict:
-    mods = report.session.get("modalities") or {}
+    mods = report.session.modalities or {}
     return {
         "session": report.session_id,
         "risk_score": "" if report.risk_score is None else f"{report.risk_score:.4f}",
         "band": report.band,
         "status": report.status,
         "error": report.error or "",
-        "duration_s": report.session.get("duration_s", ""),
+        "duration_s": "" if report.session.duration_s is None else report.session.duration_s,
         "modalities": "+".join(m for m, present in sorted(mods.items()) if present),
         "report": str(report_path),
     }
@@ -201,7 +202,7 @@ def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool
         fp = Session.open(path, session_id=session_id).fingerprint()
     except InterviewGuardError:
         fp = None
-    if report.session.get("fingerprint") != fp:
+    if report.session.fingerprint != fp:
         return None
     return _row(report, report_path)
 

@@ -19,7 +19,8 @@ from interview_guard.extract.session import extract_tracks
 from interview_guard.fusion.model import FusionModel
 from interview_guard.io.model_files import manifest_hashes
 from interview_guard.io.session import Session
-from interview_guard.report.model import Report
+from interview_guard.report.keyframes import key_frame_filename
+from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
 from interview_guard.tracks import Stream, Tracks
 
 __all__ = ["scan_session", "scan_tracks", "failed_report", "write_key_frames", "key_frame_filename"]
@@ -35,10 +36,10 @@ def scan_tracks(
     analyzers: Sequence[Analyzer] | None = None,
     fusion: FusionModel | None = None,
     progress: Callable[..., None] | None = None,
-) -> tuple[dict[str, AnalyzerResult], dict, dict[str, float]]:
+) -> tuple[dict[str, AnalyzerResult], Risk, dict[str, float]]:
     """Run ``analyzers`` on already extracted ``tracks`` and fuse the results.
 
-    Returns ``(results by name, risk dict, per-analyzer seconds)``.
+    Returns ``(results by name, fused risk, per-analyzer seconds)``.
     """
     analyzers = list(analyzers) if analyzers is not None else _analyzers.default_analyzers()
     fusion = fusion or FusionModel.load()
@@ -52,15 +53,15 @@ def scan_tracks(
             progress(f"analyzer:{an.name}", completed=i + 1, total=len(analyzers))
     fused = fusion.fuse(results.values())
     modalities = tracks.modalities()
-    risk = {
-        "score": None if fused.score is None else round(fused.score, 4),
-        "band": fused.band,
-        "contributions": {k: round(v, 4) for k, v in fused.contributions.items()},
-        "checked": list(fused.checked),
-        "not_checked": list(fused.not_checked),
-        "absent_modalities": sorted(m for m, present in modalities.items() if not present),
-        "fusion": {"version": fusion.version, "path": fusion.path, "sha256": fusion.sha256},
-    }
+    risk = Risk(
+        score=None if fused.score is None else round(fused.score, 4),
+        band=fused.band,
+        contributions={k: round(v, 4) for k, v in fused.contributions.items()},
+        checked=list(fused.checked),
+        not_checked=list(fused.not_checked),
+        absent_modalities=sorted(m for m, present in modalities.items() if not present),
+        fusion=FusionInfo(version=fusion.version, path=fusion.path, sha256=fusion.sha256),
+    )
     return results, risk, timings
 
 
@@ -106,17 +107,17 @@ def scan_session(
     if frames_dir is not None:
         write_key_frames(results, tracks, frames_dir, session.session_id)
     modalities = tracks.modalities()
-    session_info = {
-        "id": session.session_id,
-        "path": str(session.path),
-        "duration_s": round(tracks.duration_s, 3),
-        "modalities": modalities,
-        "files": {role: str(p) for role, p in session.files.items()},
-        "fingerprint": session.fingerprint(),
-        "keystrokes_aligned": tracks.keystrokes_aligned,
-        "video": None if tracks.video is None else tracks.video.to_dict(),
-        "metadata": tracks.metadata.to_dict(),
-    }
+    session_info = SessionInfo(
+        id=session.session_id,
+        path=str(session.path),
+        duration_s=round(tracks.duration_s, 3),
+        modalities=modalities,
+        files={role: str(p) for role, p in session.files.items()},
+        fingerprint=session.fingerprint(),
+        keystrokes_aligned=tracks.keystrokes_aligned,
+        video=None if tracks.video is None else tracks.video.to_dict(),
+        metadata=tracks.metadata.to_dict(),
+    )
     return Report(
         session=session_info,
         risk=risk,
@@ -131,12 +132,6 @@ def scan_session(
         status="ok",
         created_at=_now(),
     )
-
-
-def key_frame_filename(session_id: str, t: float) -> str:
-    """File name of the key frame at ``t`` seconds of a session (``<session_id>_<seconds>s.jpg``)."""
-    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
-    return f"{safe_id}_{t:09.3f}s.jpg"
 
 
 def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
@@ -168,8 +163,8 @@ def failed_report(session_id: str, path, error: BaseException | str, *, fingerpr
     """A report recording that a session could not be scanned (batch mode)."""
     msg = str(error) if isinstance(error, (InterviewGuardError, str)) else f"{error.__class__.__name__}: {error}"
     return Report(
-        session={"id": session_id, "path": str(Path(path)), "fingerprint": fingerprint},
-        risk={"score": None, "band": "unassessed"},
+        session=SessionInfo(id=session_id, path=str(Path(path)), fingerprint=fingerprint),
+        risk=Risk(score=None, band="unassessed"),
         status="failed",
         error=msg,
         created_at=_now(),

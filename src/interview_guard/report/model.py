@@ -8,17 +8,159 @@ r``). Its layout is documented field by field in ``docs/report-schema.md``;
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from interview_guard._version import __version__
-from interview_guard.analyzers.base import AnalyzerResult
+from interview_guard.analyzers.base import AnalyzerResult, Evidence
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InputError
 
-__all__ = ["SCHEMA_VERSION", "Report", "read_report"]
+__all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
 SCHEMA_VERSION = "1.0"
+
+
+def _opt_dict(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
+
+
+def _opt_list(value: Any) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
+@dataclass
+class SessionInfo:
+    """What was scanned: the report's ``session`` object.
+
+    A scanned session has every field (``video`` is None when the session
+    has no video); a ``failed`` report only ``id``, ``path`` and
+    ``fingerprint``: the other fields are None there and absent from its
+    JSON. Keys this version does not know are kept in ``extra`` (and written
+    back), so a report read and written again is unchanged.
+    """
+
+    id: str = ""
+    path: str = ""
+    duration_s: float | None = None
+    modalities: dict[str, bool] | None = None
+    files: dict[str, str] | None = None
+    fingerprint: str | None = None
+    keystrokes_aligned: bool | None = None
+    video: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the session was scanned (a failed report records only id, path and fingerprint)."""
+        return self.duration_s is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "path": self.path}
+        if self.duration_s is not None:
+            d["duration_s"] = self.duration_s
+        if self.modalities is not None:
+            d["modalities"] = self.modalities
+        if self.files is not None:
+            d["files"] = self.files
+        d["fingerprint"] = self.fingerprint
+        if self.keystrokes_aligned is not None:
+            d["keystrokes_aligned"] = self.keystrokes_aligned
+        if self.video is not None or self.scanned:
+            d["video"] = self.video
+        if self.metadata is not None:
+            d["metadata"] = self.metadata
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SessionInfo:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(
+            id=d.get("id") or "",
+            path=d.get("path") or "",
+            duration_s=d.get("duration_s"),
+            modalities=_opt_dict(d.get("modalities")),
+            files=_opt_dict(d.get("files")),
+            fingerprint=d.get("fingerprint"),
+            keystrokes_aligned=d.get("keystrokes_aligned"),
+            video=_opt_dict(d.get("video")),
+            metadata=_opt_dict(d.get("metadata")),
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+
+@dataclass
+class FusionInfo:
+    """The fusion parameter set a risk was computed with: ``risk.fusion``."""
+
+    version: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "path": self.path, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FusionInfo:
+        return cls(version=d.get("version"), path=d.get("path"), sha256=d.get("sha256"))
+
+
+@dataclass
+class Risk:
+    """The fused verdict: the report's ``risk`` object.
+
+    ``score`` is None when nothing could be checked. A ``failed`` report
+    records only ``score`` and ``band``: the other fields are None there and
+    absent from its JSON.
+    """
+
+    score: float | None = None
+    band: str = "unassessed"
+    #: log-odds each analyzer added to the risk
+    contributions: dict[str, float] | None = None
+    #: analyzers whose result entered the score
+    checked: list[str] | None = None
+    #: analyzers that were skipped or failed
+    not_checked: list[str] | None = None
+    #: modalities the session does not have
+    absent_modalities: list[str] | None = None
+    fusion: FusionInfo | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"score": self.score, "band": self.band}
+        if self.contributions is not None:
+            d["contributions"] = self.contributions
+        if self.checked is not None:
+            d["checked"] = self.checked
+        if self.not_checked is not None:
+            d["not_checked"] = self.not_checked
+        if self.absent_modalities is not None:
+            d["absent_modalities"] = self.absent_modalities
+        if self.fusion is not None:
+            d["fusion"] = self.fusion.to_dict()
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Risk:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        fusion = d.get("fusion")
+        return cls(
+            score=d.get("score"),
+            band=d.get("band") or "unassessed",
+            contributions=_opt_dict(d.get("contributions")),
+            checked=_opt_list(d.get("checked")),
+            not_checked=_opt_list(d.get("not_checked")),
+            absent_modalities=_opt_list(d.get("absent_modalities")),
+            fusion=None if fusion is None else FusionInfo.from_dict(fusion),
+            extra={k: v for k, v in d.items() if k not in known},
+        )
 
 
 @dataclass
@@ -27,20 +169,21 @@ class Report:
 
     Attributes
     ----------
-    session : dict
+    session : SessionInfo
         ``id``, ``path``, ``duration_s``, ``modalities`` (video / audio /
         keystrokes: present or not), ``files``, ``fingerprint``, ``metadata``.
-    risk : dict
+    risk : Risk
         ``score`` (None when nothing could be checked), ``band``,
         ``contributions`` (log-odds each analyzer added), ``checked``,
-        ``not_checked``, ``fusion`` (version, path, sha256 of the parameters).
+        ``not_checked``, ``absent_modalities``, ``fusion`` (version, path,
+        sha256 of the parameters).
     analyzers : dict of str to AnalyzerResult
     status : {"ok", "failed"}
         ``failed`` when the session could not be read at all (then ``error``).
     """
 
-    session: dict
-    risk: dict = field(default_factory=dict)
+    session: SessionInfo
+    risk: Risk = field(default_factory=Risk)
     analyzers: dict[str, AnalyzerResult] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -53,30 +196,30 @@ class Report:
 
     @property
     def session_id(self) -> str:
-        return self.session.get("id", "")
+        return self.session.id
 
     @property
     def risk_score(self) -> float | None:
-        return self.risk.get("score")
+        return self.risk.score
 
     @property
     def band(self) -> str:
-        return self.risk.get("band", "unassessed")
+        return self.risk.band
 
-    def evidence(self):
+    def evidence(self) -> list[Evidence]:
         """All evidence items of all analyzers, most suspicious first."""
         items = [e for r in self.analyzers.values() for e in r.evidence]
         return sorted(items, key=lambda e: (-e.score, e.start_s))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "tool_version": self.tool_version,
             "created_at": self.created_at,
             "status": self.status,
             "error": self.error,
-            "session": self.session,
-            "risk": self.risk,
+            "session": self.session.to_dict(),
+            "risk": self.risk.to_dict(),
             "analyzers": {name: r.to_dict() for name, r in self.analyzers.items()},
             "models": self.models,
             "timings": self.timings,
@@ -84,7 +227,7 @@ class Report:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Report:
+    def from_dict(cls, d: Mapping[str, Any]) -> Report:
         if "schema_version" not in d:
             raise InputError("not an interview-guard report (no schema_version)")
         major = str(d.get("schema_version", "")).split(".")[0]
@@ -98,8 +241,8 @@ class Report:
             created_at=d.get("created_at", ""),
             status=d.get("status", "ok"),
             error=d.get("error"),
-            session=dict(d.get("session", {})),
-            risk=dict(d.get("risk", {})),
+            session=SessionInfo.from_dict(d.get("session", {})),
+            risk=Risk.from_dict(d.get("risk", {})),
             analyzers={name: AnalyzerResult.from_dict(name, r) for name, r in d.get("analyzers", {}).items()},
             models=dict(d.get("models", {})),
             timings=dict(d.get("timings", {})),
@@ -113,12 +256,12 @@ class Report:
     def from_json(cls, text: str) -> Report:
         return cls.from_dict(json.loads(text))
 
-    def write(self, path) -> Path:
+    def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (temp file, then rename)."""
         return atomic_write_text(path, self.to_json())
 
 
-def read_report(path) -> Report:
+def read_report(path: str | os.PathLike[str]) -> Report:
     """Read a report written by :meth:`Report.write`.
 
     Raises

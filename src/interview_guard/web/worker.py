@@ -66,7 +66,10 @@ def _progress_hook(
 
 
 def render_job_page(job: Job) -> str:
-    """The report page of a finished job: ``html_report.render_report`` with the job's key frames and video."""
+    """The report page of a finished job: ``render_report`` with the job's key frames (or its video)."""
+    from dataclasses import replace
+
+    from interview_guard.pipeline.keyframes import load_key_frames
     from interview_guard.report.html import render_report
     from interview_guard.report.model import read_report
 
@@ -75,10 +78,9 @@ def render_job_page(job: Job) -> str:
     names = ", ".join(job.filenames[r] for r in ("video", "keystrokes", "metadata") if r in job.filenames)
     if names:
         # The page names the uploaded files, not the server's copy of them (report.json keeps the real path).
-        report.session = {**report.session, "path": f"uploaded: {names}"}
-    return render_report(
-        report, frames_dir=job.frames_dir, video_path=video, title=f"interview-guard: {names or report.session_id}"
-    )
+        report.session = replace(report.session, path=f"uploaded: {names}")
+    key_frames = load_key_frames(report, frames_dir=job.frames_dir, video_path=video)
+    return render_report(report, key_frames=key_frames, title=f"interview-guard: {names or report.session_id}")
 
 
 def _write_page(store: JobStore, job_id: str, report_path: Path) -> None:

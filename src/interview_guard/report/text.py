@@ -1,0 +1,79 @@
+"""Plain-text views of reports: what ``scan --format text``, ``report --format text`` and ``batch`` print."""
+
+from __future__ import annotations
+
+import csv
+import os
+import textwrap
+
+from interview_guard.report.model import Report
+
+__all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
+
+#: Evidence items scoring below this are counted, not listed, in the text report.
+TEXT_EVIDENCE_MIN_SCORE = 0.2
+
+
+def format_summary(summary_csv: str | os.PathLike[str]) -> str:
+    """The ranked batch summary as an aligned text table (what ``batch`` prints)."""
+    with open(summary_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = [
+        ("rank", "#"),
+        ("session", "session"),
+        ("risk_score", "risk"),
+        ("band", "band"),
+        ("status", "status"),
+        ("modalities", "modalities"),
+        ("error", "error"),
+    ]
+    table = [[h for _, h in cols]] + [[(r.get(c) or "")[:70] for c, _ in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n" for row in table)
+
+
+def format_text(report: Report) -> str:
+    """A human summary of a report (what ``scan --format text`` and ``report --format text`` print)."""
+    s = report.session
+    lines = []
+    score = report.risk_score
+    lines.append(f"Session {s.id}  ({s.path})")
+    if report.status != "ok":
+        lines.append(f"  FAILED: {report.error}")
+        return "\n".join(lines) + "\n"
+    risk = "not assessed" if score is None else f"{score:.2f}"
+    lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
+    lines.append(f"  Duration: {s.duration_s or 0:.1f} s")
+    mods = s.modalities or {}
+    present = [m for m, v in mods.items() if v]
+    absent = [m for m, v in mods.items() if not v]
+    lines.append(
+        f"  Modalities: {', '.join(present) or 'none'}"
+        + (f"; absent, not checked: {', '.join(absent)}" if absent else "")
+    )
+    for name, r in report.analyzers.items():
+        if r.status.value == "ok":
+            lines.append(
+                f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})"
+                + (f" - {r.reason}" if r.reason else "")
+            )
+        else:
+            lines.append(f"  {name}: {r.status.value} - {r.reason}")
+        shown = [ev for ev in r.evidence if ev.score >= TEXT_EVIDENCE_MIN_SCORE]
+        if len(shown) < len(r.evidence):
+            lines.append(
+                f"    ({len(r.evidence) - len(shown)} minor finding(s) below {TEXT_EVIDENCE_MIN_SCORE} not shown;"
+                " see the JSON report)"
+            )
+        for ev in shown:
+            lines.append(
+                textwrap.fill(
+                    f"[{ev.start_s:7.1f}-{ev.end_s:7.1f} s] ({ev.score:.2f}) {ev.summary}",
+                    width=100,
+                    initial_indent="    - ",
+                    subsequent_indent="      ",
+                )
+            )
+    for w in report.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines) + "\n"
