@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from interview_guard.errors import ModelError
+from interview_guard.signals.stats import logistic
 
 __all__ = ["FusionModel", "FusedRisk", "BANDS", "default_fusion_path"]
 
@@ -176,7 +177,7 @@ class FusionModel:
             z += dz
         if not checked:
             return FusedRisk(score=None, band=UNASSESSED, checked=(), not_checked=tuple(not_checked))
-        risk = 1.0 / (1.0 + math.exp(-z))
+        risk = logistic(z)
         return FusedRisk(
             score=risk,
             band=self.band(risk),

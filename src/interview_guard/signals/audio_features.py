@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from interview_guard.errors import ParameterError
+from interview_guard.signals.stats import robust_spread
 
 __all__ = [
     "band_power",
@@ -836,7 +837,7 @@ def core_spread(*, residuals: np.ndarray, half_width: float, n_iter: int = 60) -
     if n == 0:
         return {"mean": math.nan, "sd": math.nan, "weight": 0.0, "n": 0, "n_core": 0.0, "mad_sd": math.nan}
     med = float(np.median(r))
-    mad = float(1.4826 * np.median(np.abs(r - med)))
+    mad = robust_spread(r, center=med)
     mu, sd, w = med, max(mad, 0.5), 0.8
     u = 1.0 / (2.0 * half_width)
     for _ in range(n_iter):

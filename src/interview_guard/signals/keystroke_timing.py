@@ -27,6 +27,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from interview_guard.signals.stats import logistic, robust_spread
+
 __all__ = [
     "clock_resolution",
     "collapse_groups",
@@ -230,7 +232,7 @@ def binomial_surprise_many(*, k: np.ndarray, n: np.ndarray, p0: float) -> np.nda
 
 def surprise_score(surprise: float, *, at_half: float = 4.0, width: float = 0.8) -> float:
     """Map a surprise (-log10 p) to a score in [0, 1]; 0.5 at ``at_half``."""
-    return float(1.0 / (1.0 + math.exp(-(surprise - at_half) / width)))
+    return logistic((surprise - at_half) / width)
 
 
 def active_event_rate(*, t_ms: np.ndarray, pause_ms: float = 2000.0) -> float:
@@ -319,14 +321,13 @@ def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
     if lag.size < 5:
         return None
     med = float(np.median(lag))
-    mad = float(np.median(np.abs(lag - med)))
     synced = -50.0 <= med <= 10_000.0
     return {
         "n": int(lag.size),
         "median_ms": med,
         "p05_ms": float(np.percentile(lag, 5)),
         "p95_ms": float(np.percentile(lag, 95)),
-        "jitter_ms": 1.4826 * mad,
+        "jitter_ms": robust_spread(lag, center=med),
         "synced": bool(synced),
     }
 
@@ -359,7 +360,7 @@ def digraph_spread(
     n_used = 0
     for g in np.flatnonzero(counts >= min_count):
         x = sorted_dd[bounds[g] : bounds[g + 1]]
-        spreads.append(1.4826 * float(np.median(np.abs(x - np.median(x)))))
+        spreads.append(robust_spread(x))
         n_used += x.size
     if not spreads:
         return None

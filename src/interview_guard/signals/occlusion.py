@@ -23,7 +23,6 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +35,7 @@ from interview_guard.signals.face_geometry import (
     points_in_polygon,
     shape_descriptor,
 )
+from interview_guard.signals.stats import MAD_TO_SD, logistic, mad, robust_spread
 
 __all__ = [
     "OcclusionEvent",
@@ -179,10 +179,6 @@ def find_occlusion_events(
     return out
 
 
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def measure_event(
     ev: OcclusionEvent,
     *,
@@ -251,7 +247,7 @@ def measure_event(
             if zs:
                 m["face_change_z_during_crossings"] = round(float(np.median(zs)), 2)
                 # a real hand crossing the face changes it; a painted-over hand does not
-                s_cross *= _logistic((3.0 - float(np.median(zs))) / 0.6)
+                s_cross *= logistic((3.0 - float(np.median(zs))) / 0.6)
             else:
                 s_cross *= 0.6
         else:
@@ -304,7 +300,7 @@ def measure_event(
             scale = float(np.median(ref)) + 1e-6
             m["shape_jump_vs_clip"] = round(jump / scale, 3)
             m["shape_jump_percentile"] = round(pct, 3)
-            scores["shape_jump"] = _logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
+            scores["shape_jump"] = logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
 
     # 5. contour flicker during the event against the rest of the clip
     if pixels is not None and "ring_motion" in pixels:
@@ -317,8 +313,8 @@ def measure_event(
         base = rel[ok & ~span]
         ev_rel, base = ev_rel[np.isfinite(ev_rel)], base[np.isfinite(base)]
         if ev_rel.size >= 3 and base.size >= 10:
-            med, mad = float(np.median(base)), float(np.median(np.abs(base - np.median(base)))) + 1e-3
-            z = (float(np.median(ev_rel)) - med) / (1.4826 * mad)
+            med, spread = float(np.median(base)), MAD_TO_SD * (mad(base) + 1e-3)
+            z = (float(np.median(ev_rel)) - med) / spread
             # Measured, not scored: a real hand crossing the outline moves the
             # same band, so on real footage this rises for genuine waves too.
             m["contour_flicker_z"] = round(z, 2)
@@ -402,7 +398,7 @@ def _appearance_change(crops, t, face_present, clean, span_rows, hand_count, ev,
 
     null = change(null_rows)
     med = float(np.median(null))
-    spread = 1.4826 * float(np.median(np.abs(null - med))) + 0.02
+    spread = robust_spread(null, center=med) + 0.02
     rows_face = span_rows[face_present[span_rows]]
     if rows_face.size == 0:
         return None
@@ -488,7 +484,7 @@ def face_region_disturbance(
         out["reason"] = "too few consecutive analysed frames to know the face's own variation"
         return out
     med = float(np.median(null))
-    spread = 1.4826 * float(np.median(np.abs(null - med))) + 1e-3
+    spread = robust_spread(null, center=med) + 1e-3
     z = (d - med) / spread
     hit = pair_ok & inside & (z > min_z) & (d > min_ratio * med)
     # face lost inside the window between frames that have it
