@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
-from interview_guard.signals import audio_features as af
+from interview_guard.signals import speech as af
 from interview_guard.signals.stats import logistic_safe, robust_spread
 from interview_guard.tracks import Stream, Tracks
 
