@@ -35,7 +35,7 @@ def check_sr(sr: object) -> int:
     return int(sr)
 
 
-def _band_sos(sr: int, low_hz: float | None, high_hz: float | None, order: int):
+def _band_sos(sr: int, low_hz: float | None, high_hz: float | None, order: int) -> npt.NDArray[np.float64] | None:
     from scipy import signal  # noqa: PLC0415 - scipy.signal is slow to import; only here
 
     nyq = sr / 2.0
@@ -45,11 +45,14 @@ def _band_sos(sr: int, low_hz: float | None, high_hz: float | None, order: int):
         raise ParameterError(f"band {low_hz}-{high_hz} Hz is empty")
     if lo is None and hi is None:
         return None
+    sos: npt.NDArray[np.float64]
     if lo is not None and hi is not None:
-        return signal.butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
-    if lo is not None:
-        return signal.butter(order, lo, btype="highpass", fs=sr, output="sos")
-    return signal.butter(order, hi, btype="lowpass", fs=sr, output="sos")
+        sos = signal.butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
+    elif lo is not None:
+        sos = signal.butter(order, lo, btype="highpass", fs=sr, output="sos")
+    else:
+        sos = signal.butter(order, hi, btype="lowpass", fs=sr, output="sos")
+    return sos
 
 
 def band_power(

@@ -15,6 +15,7 @@ Sign convention: ``lag = click time - logged key time``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -210,7 +211,7 @@ def find_event_offset(
     scales_ms: tuple[float, ...] = (2.0, 8.0, 24.0),
     bin_ms: float = 2.0,
     exclude_ms: float = 150.0,
-) -> dict:
+) -> dict[str, float]:
     """The lag ``b - a`` at which two event trains coincide most, and how clearly.
 
     Coincidence counts (:func:`event_xcorr`) are summed over a window of
@@ -312,7 +313,8 @@ def _pair_lags(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray
         return np.zeros(0)
     ai = np.repeat(np.arange(a.size), cnt)
     offs = np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return b[np.repeat(j0, cnt) + offs] - a[ai]
+    lags: np.ndarray = b[np.repeat(j0, cnt) + offs] - a[ai]
+    return lags
 
 
 def match_events(
@@ -359,7 +361,7 @@ def match_events(
     return idx, res
 
 
-def core_spread(*, residuals: np.ndarray, half_width: float, n_iter: int = 60) -> dict:
+def core_spread(*, residuals: np.ndarray, half_width: float, n_iter: int = 60) -> dict[str, Any]:
     """Fit a Gaussian core plus a uniform background on ``[-half_width, half_width]`` (EM).
 
     Matched residual lags are a mix of true matches (the core, whose spread

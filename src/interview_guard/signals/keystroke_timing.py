@@ -23,6 +23,7 @@ key's press at the same millisecond (pairs only; seen in real logs).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -253,7 +254,7 @@ def send_tick(
     min_ms: float = 4.0,
     max_ms: float = 50.0,
     step_ms: float = 0.05,
-    exclude_ms=USB_POLL_MS,
+    exclude_ms: tuple[float, ...] = USB_POLL_MS,
     max_events: int = 20000,
 ) -> tuple[float, float]:
     """Strongest periodic grid in the event times (a relay's send tick).
@@ -301,7 +302,7 @@ def send_tick(
     return best_T, best_R
 
 
-def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
+def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict[str, Any] | None:
     """Statistics of ``recv_ms - t_ms`` (transport lag) where both are known.
 
     When the two clocks are plainly not synchronised (median lag below -50 ms
@@ -334,7 +335,7 @@ def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
 
 def digraph_spread(
     *, press_ms: np.ndarray, key_id: np.ndarray, min_count: int = 3, max_ms: float = 1000.0
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Consistency of repeated digraphs (same key pair typed several times).
 
     For each digraph typed at least ``min_count`` times with its key-down to

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
 from interview_guard.signals.band_power import EPS_POWER, band_power, check_1d, check_sr
@@ -113,7 +114,8 @@ def _running_percentile(x: np.ndarray, *, window: int, q: float) -> np.ndarray:
     centres = np.arange(0, n, step)
     half = window // 2
     vals = np.array([np.percentile(x[max(0, c - half) : c + half + 1], q) for c in centres])
-    return np.interp(np.arange(n), centres, vals).astype(np.float32)
+    out: npt.NDArray[np.float32] = np.interp(np.arange(n), centres, vals).astype(np.float32)
+    return out
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,9 +178,10 @@ def mouth_opening(*, landmarks: np.ndarray, aspect: float = 1.0, normalise: str 
         raise ParameterError(f"landmarks must have shape (n, 478, 2 or 3), got {L.shape}")
     scale = np.array([float(aspect), 1.0])
 
-    def dist(i, j):
+    def dist(i: int, j: int) -> npt.NDArray[np.float64]:
         d = (L[:, i, :2].astype(np.float64) - L[:, j, :2]) * scale
-        return np.hypot(d[:, 0], d[:, 1])
+        h: npt.NDArray[np.float64] = np.hypot(d[:, 0], d[:, 1])
+        return h
 
     if normalise == "face_height":
         ref = dist(_FOREHEAD, _CHIN)
