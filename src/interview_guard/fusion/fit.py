@@ -56,6 +56,11 @@ Array = npt.NDArray[np.float64]
 
 
 def _sigmoid(z: npt.ArrayLike) -> Array:
+    """Element-wise logistic as ``(1 + tanh(z / 2)) / 2`` (no overflow for any z; the solver's own rounding).
+
+    Not :mod:`interview_guard.signals.stats`: its forms round differently in the last bit, and the
+    fitted parameters are kept bit-identical. A scan evaluates the fitted model with ``stats.logistic``.
+    """
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
