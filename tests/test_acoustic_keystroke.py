@@ -11,7 +11,7 @@ from conftest import AALTO, SHARED_DATA, needs_shared, typing_events
 from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
 from interview_guard.analyzers.base import AnalyzerResult, Status
 from interview_guard.io.keystroke_log import parse_keystroke_lines
-from interview_guard.signals import audio_features as af
+from interview_guard.signals import clicks as af
 from interview_guard.tracks import Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.keystrokes import DOWN, UP, KeystrokeLog

@@ -128,7 +128,7 @@ def test_audio_track_helpers():
 
 def test_importing_the_audio_modules_stays_light():
     code = (
-        "import sys, interview_guard.io.audio_decode, interview_guard.signals.audio_features, "
+        "import sys, interview_guard.io.audio_decode, interview_guard.signals.speech, interview_guard.signals.clicks, "
         "interview_guard.analyzers.av_sync, interview_guard.analyzers.acoustic_keystroke; "
         "print(','.join(m for m in ('av', 'librosa', 'cv2', 'mediapipe') if m in sys.modules))"
     )

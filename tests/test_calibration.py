@@ -11,17 +11,12 @@ from conftest import AALTO, needs_shared, typing_events, write_jsonl
 from interview_guard.analyzers import AnalyzerResult, Status
 from interview_guard.cli import main
 from interview_guard.errors import InputError, ParameterError
-from interview_guard.fusion.calibration import (
-    ScoreTable,
-    collect_scores,
-    fit_fusion,
-    fit_logistic_nonneg,
-    read_label,
-    reliability_curve,
-    stratified_folds,
-)
+from interview_guard.fusion.fit import fit_fusion, fit_logistic_nonneg, stratified_folds
+from interview_guard.fusion.fit_metrics import reliability_curve
 from interview_guard.fusion.model import FusionModel
+from interview_guard.fusion.score_table import ScoreTable
 from interview_guard.io.keystroke_log import dumps_jsonl, read_keystroke_log
+from interview_guard.pipeline.calibrate import collect_scores, read_label
 from interview_guard.synth.relay_sim import PROFILES, simulate_relay
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -124,7 +119,7 @@ def test_fitted_model_is_the_fusion_formula(fitted):
     """The fusion.json gives, through FusionModel.fuse, exactly the risks the fit computed."""
     model = fitted.fusion_model()
     t = fitted.table
-    from interview_guard.fusion.calibration import _risk
+    from interview_guard.fusion.fit import _risk
 
     w = np.array([fitted.weights[a] for a in t.analyzers])
     c = np.array([fitted.centres[a] for a in t.analyzers])
@@ -380,7 +375,7 @@ def test_each_analyzers_auc_per_kind():
 
 
 def test_shrink_towards_the_base_weights():
-    from interview_guard.fusion.calibration import fit_logistic_nonneg
+    from interview_guard.fusion.fit import fit_logistic_nonneg
 
     rng = np.random.default_rng(3)
     y = np.r_[np.zeros(30), np.ones(30)]

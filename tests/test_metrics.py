@@ -42,3 +42,21 @@ def test_bad_inputs():
         roc_auc(labels=[0, 0], scores=[1, 2])
     with pytest.raises(ParameterError):
         roc_auc(labels=[0, 1], scores=[1, np.nan])
+
+
+def test_fusion_fit_metrics_round_and_handle_one_class(rng):
+    """fusion.fit_metrics: the report's rounded view of the metrics above."""
+    from interview_guard.fusion.fit_metrics import detection_metrics, reliability_curve, round_or_none
+
+    assert round_or_none(None) is None and round_or_none(float("nan")) is None and round_or_none(np.inf) is None
+    assert round_or_none(np.float64(0.123456)) == 0.1235 and round_or_none(0.123456, 2) == 0.12
+    y = rng.integers(0, 2, 200)
+    s = rng.normal(size=200) + y
+    d = detection_metrics(y, s, 0.05)
+    assert d["n"] == 200 and d["n_genuine"] + d["n_manipulated"] == 200
+    assert d["auc"] == round_or_none(roc_auc(labels=y, scores=s))
+    assert d["threshold_at_fpr"] == round_or_none(threshold_at_fpr(labels=y, scores=s, fpr=0.05))
+    one = detection_metrics(np.zeros(5, int), np.arange(5.0), 0.05)
+    assert one["auc"] is None and one["eer"] is None and "needs both" in one["note"]
+    bins = reliability_curve(np.array([0, 1, 1]), np.array([0.05, 0.95, 1.0]), bins=4)
+    assert [b["n"] for b in bins] == [1, 0, 0, 2] and bins[3]["observed_rate"] == 1.0 and bins[1]["mean_risk"] is None

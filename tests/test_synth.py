@@ -100,7 +100,7 @@ def test_typing_starts_inside_recording_and_runs_typing_seconds(generated):
 def test_keyboard_clicks_are_in_the_audio(generated):
     from interview_guard.io.audio_decode import decode_audio
     from interview_guard.io.keystroke_log import read_keystroke_log
-    from interview_guard.signals import audio_features as af
+    from interview_guard.signals import clicks as af
     from interview_guard.tracks.keystrokes import DOWN
 
     rendered = []

@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
-from interview_guard.signals import audio_features as af
+from interview_guard.signals import clicks as af
 from interview_guard.signals import keystroke_timing as kt
+from interview_guard.signals.stats import logistic_safe, robust_spread
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import UP
 
@@ -53,13 +54,6 @@ __all__ = ["AcousticKeystroke"]
 
 # Key presses per stretch when the whole log does not line up (clock drift): about a minute of typing.
 _CHUNK_KEYS = 200
-
-
-def _logistic(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 def _clip_t(t: float, duration: float) -> float:
@@ -312,7 +306,7 @@ class AcousticKeystroke(Analyzer):
         # lower 95 % bound of the sd (chi-square, approximately): few matches cannot make a large spread
         sd_low = sd * max(0.0, 1.0 - 1.645 / math.sqrt(max(2.0 * n_core, 1.0)))
         s_jitter = (
-            _logistic((sd_low - self.spread_at_half_ms) / (0.15 * self.spread_at_half_ms)) if n_core >= 10 else 0.0
+            logistic_safe((sd_low - self.spread_at_half_ms) / (0.15 * self.spread_at_half_ms)) if n_core >= 10 else 0.0
         )
         # heavy tail: matches beyond 3x the genuine spread, above what chance sounds put there
         far = 3.0 * self.spread_at_half_ms
@@ -366,7 +360,7 @@ class AcousticKeystroke(Analyzer):
         if aligned:
             # lag = click - key; keys logged after their click -> negative lag
             late = -offset
-            s_lag = _logistic((late - self.lag_at_half_ms) / (0.15 * self.lag_at_half_ms))
+            s_lag = logistic_safe((late - self.lag_at_half_ms) / (0.15 * self.lag_at_half_ms))
             scores["transport_lag"] = s_lag
             evidence.append(
                 Evidence(
@@ -443,7 +437,9 @@ class AcousticKeystroke(Analyzer):
         idle = (near > self.idle_gap_s * 1000.0) & (c_rise >= rise_thr) & in_span
         trains = self._trains(c_ms[idle])
         n_idle = int(sum(b - a for a, b in trains))
-        s_idle = _logistic((n_idle - self.idle_clicks_at_half) / (0.25 * self.idle_clicks_at_half)) if n_idle else 0.0
+        s_idle = (
+            logistic_safe((n_idle - self.idle_clicks_at_half) / (0.25 * self.idle_clicks_at_half)) if n_idle else 0.0
+        )
         scores["clicks_without_keys"] = s_idle
         ci = c_ms[idle]
         if trains:
@@ -648,8 +644,8 @@ class AcousticKeystroke(Analyzer):
             r = res[sel]
             s_j = 0.0
             if r.size >= 10:
-                sd_w = float(1.4826 * np.median(np.abs(r - mu)))
-                s_j = _logistic((sd_w - self.spread_at_half_ms) / (0.25 * self.spread_at_half_ms))
+                sd_w = robust_spread(r, center=mu)
+                s_j = logistic_safe((sd_w - self.spread_at_half_ms) / (0.25 * self.spread_at_half_ms))
             s_m = kt.surprise_score(float(miss_sur[i]), at_half=self.surprise_at_half)
             out.append(WindowScore(float(edges[i]), float(edges[i + 1]), float(max(s_j, s_m)), int(n_w[i])))
         return tuple(out)

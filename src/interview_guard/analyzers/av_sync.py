@@ -38,20 +38,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
-from interview_guard.signals import audio_features as af
+from interview_guard.signals import speech as af
+from interview_guard.signals.stats import logistic_safe, robust_spread
 from interview_guard.tracks import Stream, Tracks
 
 if TYPE_CHECKING:
     from interview_guard.extract.video_tracks import FaceTrack
 
 __all__ = ["AVSync", "mouth_signal"]
-
-
-def _logistic(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 def _norm_pdf(x: float) -> float:
@@ -257,11 +251,7 @@ class AVSync(Analyzer):
         w_conf = w_peak - np.nanmedian(corr, axis=1)
         confident = w_conf >= self.confident_peak
         med_conf = float(np.median(w_off[confident])) if confident.any() else math.nan
-        spread = (
-            float(1.4826 * np.median(np.abs(w_off[confident] - np.median(w_off[confident]))))
-            if confident.sum() >= 3
-            else math.nan
-        )
+        spread = robust_spread(w_off[confident]) if confident.sum() >= 3 else math.nan
         # correlation of each window at the session offset
         i_off = int(round(pos))
         at_off = corr[:, i_off]
@@ -303,7 +293,7 @@ class AVSync(Analyzer):
         p_out = _norm_cdf(dist / se)
         p_drift = 0.0
         if drift is not None:
-            p_drift = _logistic((abs(drift["change_ms"]) - self.drift_at_half_ms) / (0.2 * self.drift_at_half_ms))
+            p_drift = logistic_safe((abs(drift["change_ms"]) - self.drift_at_half_ms) / (0.2 * self.drift_at_half_ms))
             p_drift *= min(1.0, drift["n"] / 20.0)
         s_offset = p_sync * p_out
         s_drift = p_sync * p_drift

@@ -34,6 +34,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import keystroke_timing as kt
+from interview_guard.signals.stats import logistic, logistic_array
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import DOWN, UP, KeyPresses
 
@@ -46,10 +47,6 @@ def _fmt_duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     m, s = divmod(int(round(seconds)), 60)
     return f"{m} min {s} s"
-
-
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 class KeystrokeRelay(Analyzer):
@@ -173,12 +170,12 @@ class KeystrokeRelay(Analyzer):
             # candidate periods, R below sqrt((ln 1000 + 7) / n) is chance.
             n_t = min(n_ev, 20000)
             r_half = max(self.tick_r_at_half, math.sqrt((math.log(1000.0) + 7.0) / n_t))
-            scores["send_tick"] = _logistic((tick_R - r_half) / 0.05)
+            scores["send_tick"] = logistic((tick_R - r_half) / 0.05)
         lag = kt.transport_lag(t_ms=presses.press_ms, recv_ms=presses.recv_press_ms) if keys.has_recv else None
         if lag is not None:
-            s_jit = _logistic((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
+            s_jit = logistic((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
             s_med = (
-                _logistic((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
+                logistic((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
                 if lag["synced"]
                 else 0.0
             )
@@ -399,7 +396,7 @@ class KeystrokeRelay(Analyzer):
         k_inc = np.histogram(t_s[incident_idx], bins=edges)[0]
         lag = presses.recv_press_ms - presses.press_ms
         s_inc = kt.binomial_surprise_many(k=k_inc, n=n_ev, p0=p_inc)
-        inc_score = 1.0 / (1.0 + np.exp(-(s_inc - self.surprise_at_half) / 0.8))
+        inc_score = logistic_array((s_inc - self.surprise_at_half) / 0.8)
         lag_score = np.zeros(edges.size - 1)
         if lag_enabled:
             ok = np.isfinite(lag)
@@ -409,7 +406,7 @@ class KeystrokeRelay(Analyzer):
             for i in range(edges.size - 1):
                 vals = lag_ok[bounds[i] : bounds[i + 1]]
                 if vals.size >= 5:
-                    lag_score[i] = _logistic(
+                    lag_score[i] = logistic(
                         (float(np.median(vals)) - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms)
                     )
         score = 1.0 - (1.0 - inc_score) * (1.0 - lag_score)

@@ -39,7 +39,7 @@ def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tu
     """Stretches of speech where the video scan landmarks every frame for the lip-sync check."""
     from interview_guard.errors import MediaError
     from interview_guard.io.audio_decode import session_audio
-    from interview_guard.signals.audio_features import speech_activity, speech_envelope, speech_probe_windows
+    from interview_guard.signals.speech import speech_activity, speech_envelope, speech_probe_windows
 
     try:
         audio = session_audio(

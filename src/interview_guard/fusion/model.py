@@ -23,10 +23,13 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from interview_guard.errors import ModelError
+from interview_guard.signals.stats import logistic
 
 __all__ = ["FusionModel", "FusedRisk", "BANDS", "default_fusion_path"]
 
@@ -75,8 +78,8 @@ class FusionModel:
     """
 
     intercept: float = -2.0
-    weights: dict = field(default_factory=dict)
-    centres: dict = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    centres: dict[str, float] = field(default_factory=dict)
     default_weight: float = 4.0
     default_centre: float = 0.2
     medium: float = 0.4
@@ -87,7 +90,9 @@ class FusionModel:
     sha256: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict, *, path=None, sha256=None) -> FusionModel:
+    def from_dict(
+        cls, data: dict[str, Any], *, path: str | Path | None = None, sha256: str | None = None
+    ) -> FusionModel:
         try:
             if data.get("model") != "logistic":
                 raise ModelError(f"{path}: fusion model must be 'logistic', got {data.get('model')!r}")
@@ -118,7 +123,7 @@ class FusionModel:
         return m
 
     @classmethod
-    def load(cls, path=None) -> FusionModel:
+    def load(cls, path: str | Path | None = None) -> FusionModel:
         """Read fusion parameters: ``path``, else ``$INTERVIEW_GUARD_FUSION``, else ``models/fusion.json``."""
         p = Path(path or os.environ.get("INTERVIEW_GUARD_FUSION") or default_fusion_path())
         try:
@@ -131,7 +136,7 @@ class FusionModel:
             raise ModelError(f"{p}: fusion parameters are not valid JSON ({exc.msg}, line {exc.lineno})") from None
         return cls.from_dict(data, path=p, sha256=hashlib.sha256(raw).hexdigest())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         names = sorted(set(self.weights) | set(self.centres))
         return {
             "model": "logistic",
@@ -157,7 +162,7 @@ class FusionModel:
             return "medium"
         return "low"
 
-    def fuse(self, results) -> FusedRisk:
+    def fuse(self, results: Iterable[Any]) -> FusedRisk:
         """Fuse analyzer results (anything with name, status, score, confidence)."""
         z = self.intercept
         contributions: dict[str, float] = {}
@@ -176,7 +181,7 @@ class FusionModel:
             z += dz
         if not checked:
             return FusedRisk(score=None, band=UNASSESSED, checked=(), not_checked=tuple(not_checked))
-        risk = 1.0 / (1.0 + math.exp(-z))
+        risk = logistic(z)
         return FusedRisk(
             score=risk,
             band=self.band(risk),

@@ -6,7 +6,10 @@ Works on MediaPipe landmark arrays in normalised image coordinates (x, y in
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "FACE_OVAL",
@@ -90,15 +93,15 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
         return p
     p = p[np.lexsort((p[:, 1], p[:, 0]))]
 
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    def cross(o: npt.NDArray[np.float64], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+        return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
 
-    lower: list = []
+    lower: list[npt.NDArray[np.float64]] = []
     for q in p:
         while len(lower) >= 2 and cross(lower[-2], lower[-1], q) <= 0:
             lower.pop()
         lower.append(q)
-    upper: list = []
+    upper: list[npt.NDArray[np.float64]] = []
     for q in p[::-1]:
         while len(upper) >= 2 and cross(upper[-2], upper[-1], q) <= 0:
             upper.pop()
@@ -129,7 +132,8 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         xint = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
     crossing = cond & (x < xint)
-    return (np.count_nonzero(crossing, axis=1) % 2) == 1
+    inside: npt.NDArray[np.bool_] = (np.count_nonzero(crossing, axis=1) % 2) == 1
+    return inside
 
 
 def hand_face_overlap(face_landmarks: np.ndarray, hand_landmarks: np.ndarray, *, grid: int = 24) -> float:
@@ -180,7 +184,8 @@ def face_size(landmarks: np.ndarray) -> np.ndarray:
     np.ndarray [shape=(n,)]
     """
     lm = np.asarray(landmarks)
-    return np.linalg.norm(lm[:, 33, :2] - lm[:, 263, :2], axis=-1)
+    d: npt.NDArray[np.floating[Any]] = np.linalg.norm(lm[:, 33, :2] - lm[:, 263, :2], axis=-1)
+    return d
 
 
 def shape_descriptor(landmarks: np.ndarray, *, aspect: float = 1.0) -> np.ndarray:
@@ -205,4 +210,5 @@ def shape_descriptor(landmarks: np.ndarray, *, aspect: float = 1.0) -> np.ndarra
     flat = d[:, iu[0], iu[1]]
     eye = np.linalg.norm(lm[:, 0] - lm[:, 3], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return flat / eye[:, None]
+        out: npt.NDArray[np.float64] = flat / eye[:, None]
+    return out

@@ -23,9 +23,12 @@ key's press at the same millisecond (pairs only; seen in real logs).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from interview_guard.signals.stats import logistic, robust_spread
 
 __all__ = [
     "clock_resolution",
@@ -230,7 +233,7 @@ def binomial_surprise_many(*, k: np.ndarray, n: np.ndarray, p0: float) -> np.nda
 
 def surprise_score(surprise: float, *, at_half: float = 4.0, width: float = 0.8) -> float:
     """Map a surprise (-log10 p) to a score in [0, 1]; 0.5 at ``at_half``."""
-    return float(1.0 / (1.0 + math.exp(-(surprise - at_half) / width)))
+    return logistic((surprise - at_half) / width)
 
 
 def active_event_rate(*, t_ms: np.ndarray, pause_ms: float = 2000.0) -> float:
@@ -251,7 +254,7 @@ def send_tick(
     min_ms: float = 4.0,
     max_ms: float = 50.0,
     step_ms: float = 0.05,
-    exclude_ms=USB_POLL_MS,
+    exclude_ms: tuple[float, ...] = USB_POLL_MS,
     max_events: int = 20000,
 ) -> tuple[float, float]:
     """Strongest periodic grid in the event times (a relay's send tick).
@@ -299,7 +302,7 @@ def send_tick(
     return best_T, best_R
 
 
-def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
+def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict[str, Any] | None:
     """Statistics of ``recv_ms - t_ms`` (transport lag) where both are known.
 
     When the two clocks are plainly not synchronised (median lag below -50 ms
@@ -319,21 +322,20 @@ def transport_lag(*, t_ms: np.ndarray, recv_ms: np.ndarray) -> dict | None:
     if lag.size < 5:
         return None
     med = float(np.median(lag))
-    mad = float(np.median(np.abs(lag - med)))
     synced = -50.0 <= med <= 10_000.0
     return {
         "n": int(lag.size),
         "median_ms": med,
         "p05_ms": float(np.percentile(lag, 5)),
         "p95_ms": float(np.percentile(lag, 95)),
-        "jitter_ms": 1.4826 * mad,
+        "jitter_ms": robust_spread(lag, center=med),
         "synced": bool(synced),
     }
 
 
 def digraph_spread(
     *, press_ms: np.ndarray, key_id: np.ndarray, min_count: int = 3, max_ms: float = 1000.0
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Consistency of repeated digraphs (same key pair typed several times).
 
     For each digraph typed at least ``min_count`` times with its key-down to
@@ -359,7 +361,7 @@ def digraph_spread(
     n_used = 0
     for g in np.flatnonzero(counts >= min_count):
         x = sorted_dd[bounds[g] : bounds[g + 1]]
-        spreads.append(1.4826 * float(np.median(np.abs(x - np.median(x)))))
+        spreads.append(robust_spread(x))
         n_used += x.size
     if not spreads:
         return None

@@ -7,14 +7,17 @@ half a correct ordering).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
 
 __all__ = ["roc_curve", "roc_auc", "equal_error_rate", "threshold_at_fpr", "rates_at_threshold"]
 
 
-def _check(labels, scores):
+def _check(labels: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, dtype=np.float64)
     if y.shape != s.shape or y.ndim != 1:
@@ -28,7 +31,9 @@ def _check(labels, scores):
     return y, s
 
 
-def roc_curve(*, labels, scores):
+def roc_curve(
+    *, labels: npt.ArrayLike, scores: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """False- and true-positive rates at every distinct threshold.
 
     Returns
@@ -50,7 +55,7 @@ def roc_curve(*, labels, scores):
     return fpr, tpr, thr
 
 
-def roc_auc(*, labels, scores) -> float:
+def roc_auc(*, labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     """Area under the ROC curve (probability a positive outranks a negative)."""
     y, s = _check(labels, scores)
     from scipy.stats import rankdata
@@ -61,7 +66,7 @@ def roc_auc(*, labels, scores) -> float:
     return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def equal_error_rate(*, labels, scores) -> tuple[float, float]:
+def equal_error_rate(*, labels: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[float, float]:
     """Equal error rate and the threshold where FPR = FNR (linear interpolation)."""
     fpr, tpr, thr = roc_curve(labels=labels, scores=scores)
     fnr = 1.0 - tpr
@@ -75,7 +80,7 @@ def equal_error_rate(*, labels, scores) -> tuple[float, float]:
     return float(eer), float(t_hi + a * (thr[i] - t_hi))
 
 
-def threshold_at_fpr(*, labels, scores, fpr: float) -> float:
+def threshold_at_fpr(*, labels: npt.ArrayLike, scores: npt.ArrayLike, fpr: float) -> float:
     """Lowest threshold whose false-positive rate does not exceed ``fpr``."""
     if not 0.0 <= fpr <= 1.0:
         raise ParameterError("fpr must be in [0, 1]")
@@ -84,7 +89,7 @@ def threshold_at_fpr(*, labels, scores, fpr: float) -> float:
     return float(thr[ok[-1]])
 
 
-def rates_at_threshold(*, labels, scores, threshold: float) -> dict:
+def rates_at_threshold(*, labels: npt.ArrayLike, scores: npt.ArrayLike, threshold: float) -> dict[str, float]:
     """True- and false-positive rates when ``score >= threshold`` is flagged."""
     y, s = _check(labels, scores)
     flag = s >= threshold

@@ -23,8 +23,8 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from interview_guard.signals.face_geometry import (
     points_in_polygon,
     shape_descriptor,
 )
+from interview_guard.signals.stats import MAD_TO_SD, logistic, mad, robust_spread
 
 __all__ = [
     "OcclusionEvent",
@@ -55,8 +56,8 @@ class OcclusionEvent:
     end_s: float
     rows: np.ndarray  # track rows inside the event
     peak_overlap: float
-    measurements: dict = field(default_factory=dict)
-    scores: dict = field(default_factory=dict)
+    measurements: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -179,10 +180,6 @@ def find_occlusion_events(
     return out
 
 
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def measure_event(
     ev: OcclusionEvent,
     *,
@@ -193,19 +190,19 @@ def measure_event(
     hand_count: np.ndarray,
     overlap: np.ndarray,
     aspect: float = 1.0,
-    pixels: dict | None = None,
+    pixels: dict[str, np.ndarray] | None = None,
     context_s: float = 1.0,
     rng_seed: int = 0,
 ) -> OcclusionEvent:
     """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious)."""
     t = np.asarray(t_s, dtype=np.float64)
     rows = ev.rows
-    m: dict = {
+    m: dict[str, Any] = {
         "frames": int(rows.size),
         "duration_s": round(ev.end_s - ev.start_s, 3),
         "peak_overlap": round(ev.peak_overlap, 3),
     }
-    scores: dict = {}
+    scores: dict[str, float] = {}
 
     span = (t >= ev.start_s) & (t <= ev.end_s)
     span_rows = np.flatnonzero(span)
@@ -251,7 +248,7 @@ def measure_event(
             if zs:
                 m["face_change_z_during_crossings"] = round(float(np.median(zs)), 2)
                 # a real hand crossing the face changes it; a painted-over hand does not
-                s_cross *= _logistic((3.0 - float(np.median(zs))) / 0.6)
+                s_cross *= logistic((3.0 - float(np.median(zs))) / 0.6)
             else:
                 s_cross *= 0.6
         else:
@@ -304,7 +301,7 @@ def measure_event(
             scale = float(np.median(ref)) + 1e-6
             m["shape_jump_vs_clip"] = round(jump / scale, 3)
             m["shape_jump_percentile"] = round(pct, 3)
-            scores["shape_jump"] = _logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
+            scores["shape_jump"] = logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
 
     # 5. contour flicker during the event against the rest of the clip
     if pixels is not None and "ring_motion" in pixels:
@@ -317,17 +314,25 @@ def measure_event(
         base = rel[ok & ~span]
         ev_rel, base = ev_rel[np.isfinite(ev_rel)], base[np.isfinite(base)]
         if ev_rel.size >= 3 and base.size >= 10:
-            med, mad = float(np.median(base)), float(np.median(np.abs(base - np.median(base)))) + 1e-3
-            z = (float(np.median(ev_rel)) - med) / (1.4826 * mad)
+            med, spread = float(np.median(base)), MAD_TO_SD * (mad(base) + 1e-3)
+            z_flicker = (float(np.median(ev_rel)) - med) / spread
             # Measured, not scored: a real hand crossing the outline moves the
             # same band, so on real footage this rises for genuine waves too.
-            m["contour_flicker_z"] = round(z, 2)
+            m["contour_flicker_z"] = round(z_flicker, 2)
     ev.measurements = m
     ev.scores = {k: float(round(v, 4)) for k, v in scores.items()}
     return ev
 
 
-def _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect):
+def _hand_offsets(
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    rows: np.ndarray,
+    aspect: float,
+) -> np.ndarray:
     """Per row: horizontal offset of the nearest hand from the face centre, in face widths (NaN if none)."""
     out = np.full(rows.size, np.nan)
     for k, r in enumerate(rows):
@@ -348,7 +353,17 @@ def _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, r
     return out
 
 
-def _unseen_crossings(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect, *, pad_s=0.6):
+def _unseen_crossings(
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    ev: OcclusionEvent,
+    aspect: float,
+    *,
+    pad_s: float = 0.6,
+) -> list[tuple[float, float]]:
     """(t_from, t_to) of each pass of the hand from one side of the face to the other with no detection between."""
     rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
     off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
@@ -364,7 +379,17 @@ def _unseen_crossings(t, face_present, face_landmarks, hand_landmarks, hand_coun
     return out
 
 
-def _seen_at_centre(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect, *, pad_s=0.6):
+def _seen_at_centre(
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    ev: OcclusionEvent,
+    aspect: float,
+    *,
+    pad_s: float = 0.6,
+) -> bool:
     rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
     off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
     return bool(np.any(np.abs(off[np.isfinite(off)]) < 0.15))
@@ -377,7 +402,16 @@ def _crop_norm(c: np.ndarray) -> np.ndarray:
     return x
 
 
-def _appearance_change(crops, t, face_present, clean, span_rows, hand_count, ev, context_s):
+def _appearance_change(
+    crops: np.ndarray,
+    t: np.ndarray,
+    face_present: np.ndarray,
+    clean: np.ndarray,
+    span_rows: np.ndarray,
+    hand_count: np.ndarray,
+    ev: OcclusionEvent,
+    context_s: float,
+) -> tuple[float, float | None] | None:
     """Robust z of the face-region change during the event: (all event rows, event rows without a hand).
 
     Reference: the median normalised face crop of clean rows (face, no hand)
@@ -397,12 +431,13 @@ def _appearance_change(crops, t, face_present, clean, span_rows, hand_count, ev,
         return None
     ref = np.median(_crop_norm(crops[ref_rows]), axis=0)
 
-    def change(rows):
-        return np.mean(np.abs(_crop_norm(crops[rows]) - ref), axis=(-2, -1))
+    def change(rows: np.ndarray) -> np.ndarray:
+        c: np.ndarray = np.mean(np.abs(_crop_norm(crops[rows]) - ref), axis=(-2, -1))
+        return c
 
     null = change(null_rows)
     med = float(np.median(null))
-    spread = 1.4826 * float(np.median(np.abs(null - med))) + 0.02
+    spread = robust_spread(null, center=med) + 0.02
     rows_face = span_rows[face_present[span_rows]]
     if rows_face.size == 0:
         return None
@@ -413,7 +448,15 @@ def _appearance_change(crops, t, face_present, clean, span_rows, hand_count, ev,
 
 
 def _reference_jumps(
-    t, desc, ok, *, gap: float, width: float, exclude: tuple[float, float], seed: int, n: int = 40
+    t: np.ndarray,
+    desc: np.ndarray,
+    ok: np.ndarray,
+    *,
+    gap: float,
+    width: float,
+    exclude: tuple[float, float],
+    seed: int,
+    n: int = 40,
 ) -> np.ndarray:
     """Shape differences across stretches of length ``gap`` elsewhere in the clip (deterministic sample)."""
     lo, hi = float(t[0]) + width, float(t[-1]) - width - gap
@@ -446,7 +489,7 @@ def face_region_disturbance(
     min_frames: int = 2,
     max_gap_s: float = 0.25,
     settle_s: float = 1.0,
-) -> dict:
+) -> dict[str, Any]:
     """Whether something crossed the face region in ``[t_from, t_to]``, from the face crops alone.
 
     For a hand-wave request whose hand the hand landmarker never saw: a hand
@@ -469,7 +512,7 @@ def face_region_disturbance(
     """
     t = np.asarray(t_s, dtype=np.float64)
     present = np.asarray(face_present, bool)
-    out: dict = {"disturbed": False}
+    out: dict[str, Any] = {"disturbed": False}
     rows = np.flatnonzero(present)
     if rows.size < 8:
         out["reason"] = "too few frames with a face"
@@ -488,7 +531,7 @@ def face_region_disturbance(
         out["reason"] = "too few consecutive analysed frames to know the face's own variation"
         return out
     med = float(np.median(null))
-    spread = 1.4826 * float(np.median(np.abs(null - med))) + 1e-3
+    spread = robust_spread(null, center=med) + 1e-3
     z = (d - med) / spread
     hit = pair_ok & inside & (z > min_z) & (d > min_ratio * med)
     # face lost inside the window between frames that have it
