@@ -553,8 +553,9 @@ def calibrate(
     quiet: bool,
 ) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
-    from interview_guard.fusion.calibration import collect_scores, fit_fusion
+    from interview_guard.fusion.fit import fit_fusion
     from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.calibrate import collect_scores
 
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet) as bar:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from interview_guard.errors import ParameterError
+from interview_guard.signals.stats import MAD_TO_SD, mad
 
 __all__ = ["ScanTrigger", "MotionBaseline", "Intervals"]
-
-_MAD_SCALE = 1.4826
 
 
 @dataclass(frozen=True)
@@ -99,8 +98,8 @@ class MotionBaseline:
         if self._cached is None or self.n % self._every == 0:
             v = self.values[:n]
             med = float(np.median(v))
-            mad = float(np.median(np.abs(v - med)))
-            self._cached = max(tr.floor, med + tr.k_mad * _MAD_SCALE * mad, tr.ratio * med)
+            spread = mad(v, center=med)
+            self._cached = max(tr.floor, med + tr.k_mad * MAD_TO_SD * spread, tr.ratio * med)
         return self._cached
 
     def push(self, value: float) -> None:
