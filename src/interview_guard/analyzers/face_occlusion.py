@@ -24,11 +24,14 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.video import FaceTrack, HandTrack
 
 __all__ = ["FaceOcclusion"]
 
 _WHAT = {
-    "hand_vanished": "the hand crossed the face without being seen while the face stayed intact (face painted over the hand)",
+    "hand_vanished": (
+        "the hand crossed the face without being seen while the face stayed intact (face painted over the hand)"
+    ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }
 
@@ -61,6 +64,7 @@ class FaceOcclusion(Analyzer):
 
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         face, hands = tracks.face, tracks.hands
+        assert face is not None and hands is not None  # required streams: analyze() skipped when absent
         if len(face) != len(hands) or not np.allclose(face.t_s, hands.t_s):
             hands = _align(face, hands)
         n_face = int(face.present.sum())
@@ -111,7 +115,7 @@ class FaceOcclusion(Analyzer):
         dur = tracks.duration_s
         for ev in events:
             s = ev.score
-            worst = max(ev.scores, key=ev.scores.get) if ev.scores else None
+            worst = max(ev.scores, key=lambda k: ev.scores[k]) if ev.scores else None
             if worst is not None and ev.scores[worst] >= 0.5:
                 why = _WHAT[worst]
                 summary = (
@@ -151,7 +155,8 @@ class FaceOcclusion(Analyzer):
                         t0,
                         min(max(ev.end_s, t0), dur),
                         ev.score,
-                        f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at {ev.start_s:.1f}-{ev.end_s:.1f} s",
+                        f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at "
+                        f"{ev.start_s:.1f}-{ev.end_s:.1f} s",
                         {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
                     )
                 )
@@ -165,7 +170,8 @@ class FaceOcclusion(Analyzer):
                         min(t0 + self.challenge_window_s, dur),
                         0.3,
                         f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
-                        f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s after the request "
+                        f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s "
+                        "after the request "
                         "to check the test",
                         {"challenge_t_s": ch.t_s, "video_start_s": float(t[0]), "video_end_s": float(t[-1])},
                     )
@@ -197,8 +203,9 @@ class FaceOcclusion(Analyzer):
                             t0,
                             t1,
                             self.unverified_challenge_score,
-                            f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered the face "
-                            f"region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own frame-to-frame "
+                            f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered "
+                            f"the face region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own "
+                            "frame-to-frame "
                             "change, then back to the face): a hand-like occlusion seen in the pixels but not tracked, "
                             "so the swap test could not be judged",
                             details,
@@ -267,9 +274,8 @@ class FaceOcclusion(Analyzer):
         )
 
 
-def _align(face, hands):
+def _align(face: FaceTrack, hands: HandTrack) -> HandTrack:
     """Hands resampled onto the face rows (nearest analysed frame within half a frame)."""
-    from interview_guard.tracks.video import HandTrack
 
     idx = np.searchsorted(hands.t_s, face.t_s)
     idx = np.clip(idx, 0, max(len(hands) - 1, 0))
@@ -311,7 +317,7 @@ def _covered(t: np.ndarray, a: float, b: float) -> float:
     return max(0.0, hi - lo) / (b - a)
 
 
-def _key_frames(times, start, end):
+def _key_frames(times: list[float], start: float, end: float) -> list[float]:
     """Up to three key-frame times: before, during (middle) and after the event."""
     if not times:
         return []
@@ -325,7 +331,9 @@ def _key_frames(times, start, end):
     return out
 
 
-def _windows(duration_s, window_s, t, present, events):
+def _windows(
+    duration_s: float, window_s: float, t: np.ndarray, present: np.ndarray, events: list[occ.OcclusionEvent]
+) -> tuple[WindowScore, ...]:
     n = max(1, int(np.ceil(duration_s / window_s - 1e-9))) if duration_s > 0 else 1
     edges = np.minimum(np.arange(n + 1) * window_s, max(duration_s, 0.0))
     out = []

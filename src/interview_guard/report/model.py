@@ -186,7 +186,7 @@ class Report:
     risk: Risk = field(default_factory=Risk)
     analyzers: dict[str, AnalyzerResult] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)  # seconds by stage; "analyzers_s" by analyzer
     warnings: list[str] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
