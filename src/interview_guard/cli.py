@@ -19,6 +19,7 @@ import click
 
 from interview_guard._version import __version__
 from interview_guard.errors import InterviewGuardError
+from interview_guard.progress import ProgressHook, Stage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
 
@@ -79,14 +80,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 class _SessionBar:
-    """A progress bar on stderr fed by batch's ``progress(session_id, completed=, total=, status=)`` hook."""
+    """A progress bar on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=)``."""
 
     def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
         self.quiet, self.report_failures = quiet, report_failures
         self.bar: Any = None  # click's progress bar, made on the first update
         self.last = 0
 
-    def update(self, session_id: str, *, completed: int, total: int, status: str) -> None:
+    def update(self, stage: Stage, *, completed: int, total: int, **info: str) -> None:
         if self.quiet:
             return
         if self.bar is None:
@@ -94,8 +95,8 @@ class _SessionBar:
             self.bar.__enter__()
         self.bar.update(completed - self.last)
         self.last = completed
-        if self.report_failures and status == "failed":
-            _err(f"\ninterview-guard: session {session_id} failed (see its report)")
+        if self.report_failures and info.get("status") == "failed":
+            _err(f"\ninterview-guard: session {info.get('detail', '')} failed (see its report)")
 
     def __enter__(self) -> _SessionBar:
         return self
@@ -117,9 +118,10 @@ def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
         click.echo(text, nl=False)
 
 
-def _stage_printer(label: str) -> Callable[..., None]:
-    def hook(stage: str, *, completed: int, total: int, **_: Any) -> None:
-        _err(f"[{label}] {stage} {completed}/{total}")
+def _stage_printer(label: str) -> ProgressHook:
+    def hook(stage: Stage, *, completed: int, total: int, **info: str) -> None:
+        what = " ".join(x for x in (Stage(stage).value, info.get("detail", "")) if x)
+        _err(f"[{label}] {what} {completed}/{total}")
 
     return hook
 

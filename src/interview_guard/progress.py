@@ -32,9 +32,12 @@ class Stage(str, enum.Enum):
 
 
 class ProgressHook(Protocol):
-    """``hook(stage, completed=, total=, detail=, status=)``; must be cheap and must not raise for display reasons."""
+    """``hook(stage, completed=, total=, **info)``; ``info`` may hold ``detail`` and ``status`` (strings).
 
-    def __call__(self, stage: Stage, *, completed: int, total: int, detail: str = "", status: str = "") -> None: ...
+    A hook must be cheap; it may raise to stop the work (the web worker does when its job is withdrawn).
+    """
+
+    def __call__(self, stage: Stage, *, completed: int, total: int, **info: str) -> None: ...
 
 
 def notify(
@@ -42,7 +45,8 @@ def notify(
 ) -> None:
     """Call ``hook`` if there is one (so algorithms need no ``if progress:`` of their own)."""
     if hook is not None:
-        hook(stage, completed=completed, total=total, detail=detail, status=status)
+        info = {k: v for k, v in (("detail", detail), ("status", status)) if v}
+        hook(stage, completed=completed, total=total, **info)
 
 
 # Share of one scan at which each stage ends (measured on typical sessions: the video scan dominates).

@@ -28,6 +28,7 @@ from typing import Any
 
 from interview_guard.errors import InputError
 from interview_guard.extract.scan_results import VideoScan
+from interview_guard.progress import ProgressHook, Stage, notify
 
 __all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "scan_cache_key", "scan_cache_path", "load_or_scan"]
 
@@ -109,7 +110,7 @@ def load_or_scan(
     *,
     cache_dir: str | Path | None = None,
     refresh: bool = False,
-    progress: Any = None,
+    progress: ProgressHook | None = None,
     models_dir: str | Path | None = None,
     **params: Any,
 ) -> VideoScan:
@@ -133,7 +134,7 @@ def load_or_scan(
             try:
                 scan = VideoScan.load(entry)
                 if progress is not None:
-                    progress("video", completed=1, total=1)
+                    notify(progress, Stage.VIDEO, completed=1, total=1)
                 return scan
             except (InputError, OSError, ValueError, KeyError) as exc:
                 _log.warning("ignoring unreadable video cache entry %s (%s); scanning again", entry, exc)

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -34,6 +34,7 @@ from interview_guard.extract.pixels import (
 from interview_guard.extract.scan_results import VideoScan, face_rows, hand_rows, motion_rows, pixel_rows
 from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
+from interview_guard.progress import ProgressHook, Stage
 from interview_guard.tracks.video import FACE_SOURCES, FaceTrack, HandTrack, MotionTrack, PixelTrack
 
 __all__ = ["MAX_BUFFER_FRAMES", "Scanner"]
@@ -42,8 +43,6 @@ __all__ = ["MAX_BUFFER_FRAMES", "Scanner"]
 MAX_BUFFER_FRAMES = 64
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
-
-ProgressHook = Callable[..., None]
 
 
 class _Entry:
@@ -356,12 +355,12 @@ class Scanner:
         self.prev_entry = e
         self.done += 1
         if self.progress is not None and self.done % 30 == 0:
-            self.progress("video", completed=self.done, total=max(self.total, self.done))
+            self.progress(Stage.VIDEO, completed=self.done, total=max(self.total, self.done))
 
     def _finish_tail(self) -> None:
         self._close_active()
         if self.progress is not None:
-            self.progress("video", completed=self.done, total=self.done)
+            self.progress(Stage.VIDEO, completed=self.done, total=self.done)
 
     def _gray(self, e: _Entry) -> np.ndarray:
         if e.gray is None:

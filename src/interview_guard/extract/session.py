@@ -9,7 +9,7 @@ extracted.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,12 @@ import numpy as np
 
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.io.session import Session
+from interview_guard.progress import ProgressHook, Stage, notify
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.metadata import SessionMetadata
 
 __all__ = ["extract_tracks", "keystroke_origin_ms"]
 
-ProgressHook = Callable[..., None]
 
 # Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
 _EPOCH_MS_MIN = 1e11
@@ -112,7 +112,7 @@ def extract_tracks(
         tracks.video = info
         duration = max(duration, info.duration_s)
         if progress:
-            progress("probe", completed=1, total=1)
+            notify(progress, Stage.PROBE, completed=1, total=1)
     if session.audio is not None:
         from interview_guard.io.media import probe
 
@@ -144,7 +144,7 @@ def extract_tracks(
                 duration = max(duration, float(log.t_ms[-1]) / 1000.0)
         tracks.keystrokes = log
         if progress:
-            progress("keystrokes", completed=1, total=1)
+            notify(progress, Stage.KEYSTROKES, completed=1, total=1)
     if (
         session.video is not None
         and tracks.video is not None
@@ -193,7 +193,7 @@ def extract_tracks(
                 warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
             duration = max(duration, tracks.audio.end_s)
             if progress:
-                progress("audio", completed=1, total=1)
+                notify(progress, Stage.AUDIO, completed=1, total=1)
     if not math.isfinite(duration) or duration < 0:
         duration = 0.0
     tracks.duration_s = float(np.round(duration, 6))

@@ -98,7 +98,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -109,12 +108,11 @@ from interview_guard.extract.scan_results import SCAN_FORMAT_VERSION, VideoScan
 from interview_guard.extract.scanner import Scanner
 from interview_guard.extract.schedule import ScanTrigger
 from interview_guard.io.video_decode import DecodeStats
+from interview_guard.progress import ProgressHook
 
 __all__ = ["SCAN_MODES", "scan_video", "scan_parameters"]
 
 SCAN_MODES = ("adaptive", "full")
-
-ProgressHook = Callable[..., None]
 
 
 def _check_rate(name: str, v: Any) -> float:
@@ -168,7 +166,7 @@ def scan_video(
         MediaPipe cost (its models see fixed-size inputs) and a cheaper
         colour conversion; ``None`` keeps the decoded size.
     progress : callable, optional
-        ``progress("video", completed=i, total=n)`` every 30 frames, ``i``
+        ``progress(Stage.VIDEO, completed=i, total=n)`` every 30 frames, ``i``
         the frames done, ``n`` the estimated frame count. Always called from
         the calling thread.
     models_dir : path, optional

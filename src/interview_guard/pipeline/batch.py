@@ -27,7 +27,6 @@ import io
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pathlib import Path
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
 from interview_guard.io.session import Session, discover_sessions
+from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.model import Report, read_report
 
 __all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
@@ -214,7 +214,7 @@ def run_batch(
     jobs: int = 1,
     fusion_path: str | None = None,
     retry_failed: bool = True,
-    progress: Callable[..., None] | None = None,
+    progress: ProgressHook | None = None,
     summary_every_s: float = 5.0,
     cache_dir: str | None = None,
     html: bool = False,
@@ -235,7 +235,7 @@ def run_batch(
     cache_dir : str, optional
         Video-track cache shared by the workers (default ``$INTERVIEW_GUARD_CACHE``).
     progress : callable, optional
-        ``progress(session_id, completed=, total=, status=)`` after each session.
+        ``progress(Stage.SESSION, completed=, total=, detail=session_id, status=)`` after each session.
     html : bool
         Also write ``sessions/<id>.html`` per session and ``index.html`` (see
         :func:`write_batch_html`).
@@ -261,7 +261,7 @@ def run_batch(
     total = len(sessions)
     completed = skipped
     if progress and skipped:
-        progress("(already done)", completed=completed, total=total, status="skipped")
+        progress(Stage.SESSION, completed=completed, total=total, detail="(already done)", status="skipped")
     last_summary = time.monotonic()
 
     def record(row: dict) -> None:
@@ -269,7 +269,7 @@ def run_batch(
         rows[row["session"]] = row
         completed += 1
         if progress:
-            progress(row["session"], completed=completed, total=total, status=row["status"])
+            progress(Stage.SESSION, completed=completed, total=total, detail=row["session"], status=row["status"])
         if time.monotonic() - last_summary >= summary_every_s:
             _write_summary(summary_path, list(rows.values()))
             last_summary = time.monotonic()

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.fusion.score_table import ScoreTable
+from interview_guard.progress import ProgressHook
 
 __all__ = ["LABELS", "read_label", "collect_scores"]
 
@@ -53,7 +53,7 @@ def collect_scores(
     jobs: int = 1,
     cache_dir: str | Path | None = None,
     reports_dir: str | Path | None = None,
-    progress: Callable[..., None] | None = None,
+    progress: ProgressHook | None = None,
     fusion_path: str | Path | None = None,
 ) -> ScoreTable:
     """Scan the labelled sessions under ``root`` and tabulate analyzer scores.

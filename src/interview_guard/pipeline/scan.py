@@ -1,14 +1,14 @@
 """Scanning one session: extract, run the analyzers, fuse, report.
 
 :func:`scan_session` is the single entry point used by the CLI, batch mode and
-tests. Progress goes to an optional hook ``progress(stage, completed=, total=)``
-so the algorithm never draws anything itself.
+tests. Progress goes to an optional hook ``progress(stage, completed=, total=, **info)``
+(:mod:`interview_guard.progress`), so the algorithm never draws anything itself.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from interview_guard.extract.session import extract_tracks
 from interview_guard.fusion.model import FusionModel
 from interview_guard.io.model_files import manifest_hashes
 from interview_guard.io.session import Session
+from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import key_frame_filename
 from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
 from interview_guard.tracks import Stream, Tracks
@@ -35,7 +36,7 @@ def scan_tracks(
     *,
     analyzers: Sequence[Analyzer] | None = None,
     fusion: FusionModel | None = None,
-    progress: Callable[..., None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> tuple[dict[str, AnalyzerResult], Risk, dict[str, float]]:
     """Run ``analyzers`` on already extracted ``tracks`` and fuse the results.
 
@@ -50,7 +51,7 @@ def scan_tracks(
         results[an.name] = an.analyze(tracks)
         timings[an.name] = round(time.perf_counter() - t0, 4)
         if progress:
-            progress(f"analyzer:{an.name}", completed=i + 1, total=len(analyzers))
+            progress(Stage.ANALYZER, completed=i + 1, total=len(analyzers), detail=an.name)
     fused = fusion.fuse(results.values())
     modalities = tracks.modalities()
     risk = Risk(
@@ -70,7 +71,7 @@ def scan_session(
     *,
     analyzers: Sequence[Analyzer] | None = None,
     fusion: FusionModel | None = None,
-    progress: Callable[..., None] | None = None,
+    progress: ProgressHook | None = None,
     session_id: str | None = None,
     cache_dir=None,
     video_options: dict | None = None,
@@ -96,7 +97,7 @@ def scan_session(
     fusion = fusion or FusionModel.load()
     needed: set[Stream] = set()
     for an in analyzers:
-        needed |= set(an.requires)
+        needed |= set(an.requires) | set(an.uses)
     warnings: list[str] = []
     t0 = time.perf_counter()
     tracks = extract_tracks(

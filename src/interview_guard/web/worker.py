@@ -15,47 +15,30 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from interview_guard.progress import ProgressHook, Stage, scan_fraction
 from interview_guard.web.jobs import Job, JobStore
-
-# Share of the whole scan each stage of scan_session's progress hook ends at.
-_STAGE_SPAN = {
-    "probe": (0.0, 0.05),
-    "keystrokes": (0.05, 0.08),
-    "video": (0.08, 0.85),
-    "audio": (0.85, 0.88),
-    "analyzer": (0.88, 1.0),
-}
 
 
 class _ServerGone(BaseException):
     """The server that started this worker is gone: stop without recording anything."""
 
 
-def stage_fraction(stage: str, completed: int, total: int) -> float:
-    """Overall progress 0..1 from a ``progress(stage, completed=, total=)`` call."""
-    key = stage.split(":", 1)[0]
-    lo, hi = _STAGE_SPAN.get(key, (0.0, 0.0))
-    frac = 1.0 if total <= 0 else min(1.0, max(0.0, completed / total))
-    return lo + (hi - lo) * frac
-
-
 def _progress_hook(
     store: JobStore, job_id: str, attempt: int, parent_pid: int, min_interval_s: float = 0.3
-) -> Callable[..., None]:
+) -> ProgressHook:
     last_t = 0.0
     last_stage: str | None = None
     best = 0.0
 
-    def hook(stage: str, *, completed: int, total: int, **_: object) -> None:
+    def hook(stage: Stage, *, completed: int, total: int, **info: str) -> None:
         nonlocal last_t, last_stage, best
         if os.getppid() != parent_pid:
             raise _ServerGone()
-        p = max(best, stage_fraction(stage, completed, total))
+        p = max(best, scan_fraction(stage, completed, total))
         now = time.monotonic()
-        label = stage.replace("analyzer:", "analyzer ")
+        label = " ".join(x for x in (Stage(stage).value, info.get("detail", "")) if x)
         if label != last_stage or now - last_t >= min_interval_s:
             if not store.set_progress(job_id, attempt, label, min(p, 0.99)):
                 raise _ServerGone()  # the job was marked interrupted or re-run meanwhile
@@ -115,7 +98,7 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int) -> int:
     video_name = job.filenames.get("video") or job.filenames.get("keystrokes") or job_id
     session_id = os.path.splitext(video_name)[0] or job_id
     try:
-        hook("probe", completed=0, total=1)
+        hook(Stage.PROBE, completed=0, total=1)
         report = scan_session(job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir)
         report.write(report_path)
         store.set_progress(job_id, attempt, "rendering the report page", 0.99)
