@@ -1,0 +1,48 @@
+"""The ``interview-guard`` command line.
+
+Reports (JSON or text) go to stdout or to ``-o FILE``; progress, warnings and
+errors go to stderr only. Exit codes: 0 ok, 1 error (bad input, unreadable
+file, missing model), 2 usage error, 3 batch finished but some sessions failed.
+
+The commands live in :mod:`interview_guard.cli.scanning` (scan, report, batch,
+analyzers, serve) and :mod:`interview_guard.cli.research` (synth, calibrate).
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from interview_guard._version import __version__
+from interview_guard.cli import research, scanning
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="interview-guard")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Check recorded remote job-interview sessions for signs of fraud.
+
+    \b
+    Exit codes: 0 ok, 1 error, 2 usage error, 3 batch finished with failed sessions.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if debug:  # keep MediaPipe/TFLite's native log lines (io.native_stderr); worker processes inherit it
+        os.environ["INTERVIEW_GUARD_NATIVE_LOGS"] = "1"
+
+
+for _command in (
+    scanning.scan,
+    scanning.report_cmd,
+    scanning.batch,
+    research.synth,
+    research.calibrate,
+    scanning.list_analyzers,
+    scanning.serve,
+):
+    main.add_command(_command)

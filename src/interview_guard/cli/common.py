@@ -1,0 +1,102 @@
+"""What every command shares: exit codes, the one-line error handling, progress on stderr, writing output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from interview_guard.errors import InterviewGuardError
+from interview_guard.progress import ProgressHook, Stage
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn deliberate errors into one line on stderr and exit 1 (a traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        debug = bool(ctx.obj and ctx.obj.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except InterviewGuardError as exc:
+            if debug:
+                traceback.print_exc()
+            _err(f"interview-guard: error: {exc}")
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            _err("interview-guard: interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say so, briefly, unless debugging
+            if debug:
+                traceback.print_exc()
+            else:
+                _err(
+                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc}"
+                    " (run with --debug for the traceback)"
+                )
+            ctx.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+class _SessionBar:
+    """A progress bar on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=)``."""
+
+    def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
+        self.quiet, self.report_failures = quiet, report_failures
+        self.bar: Any = None  # click's progress bar, made on the first update
+        self.last = 0
+
+    def update(self, stage: Stage, *, completed: int, total: int, **info: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(completed - self.last)
+        self.last = completed
+        if self.report_failures and info.get("status") == "failed":
+            _err(f"\ninterview-guard: session {info.get('detail', '')} failed (see its report)")
+
+    def __enter__(self) -> _SessionBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
+    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout."""
+    from interview_guard.atomic import atomic_write_text
+
+    if output:
+        atomic_write_text(output, text)
+        if not quiet:
+            _err(f"interview-guard: {what} written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _stage_printer(label: str) -> ProgressHook:
+    def hook(stage: Stage, *, completed: int, total: int, **info: str) -> None:
+        what = " ".join(x for x in (Stage(stage).value, info.get("detail", "")) if x)
+        _err(f"[{label}] {what} {completed}/{total}")
+
+    return hook

@@ -1,0 +1,322 @@
+"""Commands that scan and report: ``scan``, ``report``, ``batch``, ``analyzers``, ``serve``."""
+
+from __future__ import annotations
+
+import textwrap
+
+import click
+
+from interview_guard.cli.common import (
+    EXIT_BATCH_FAILURES,
+    _emit,
+    _err,
+    _handle_errors,
+    _SessionBar,
+    _stage_printer,
+)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="JSON report or a human summary.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Fusion parameter file (default: models/fusion.json).",
+)
+@click.option(
+    "--frames",
+    "frames_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the key frames of video evidence as JPEG files into DIR.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="INTERVIEW_GUARD_CACHE",
+    help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].",
+)
+@click.option("--full-rate", is_flag=True, help="Landmark every video frame instead of the adaptive sampler (slow).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write a self-contained HTML report (key frames embedded) to FILE.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@_handle_errors
+def scan(
+    path: str,
+    fmt: str,
+    output: str | None,
+    params_path: str | None,
+    frames_dir: str | None,
+    cache_dir: str | None,
+    full_rate: bool,
+    html_path: str | None,
+    quiet: bool,
+) -> None:
+    """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
+    import tempfile
+
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
+
+    fusion = FusionModel.load(params_path)
+    with tempfile.TemporaryDirectory(prefix="ig-frames-") as tmp_frames:
+        # --html without --frames: the key frames go to a temporary directory, are embedded in
+        # the page, and their (soon deleted) paths are kept out of the JSON report
+        frames_tmp = html_path is not None and frames_dir is None
+        report = scan_session(
+            path,
+            fusion=fusion,
+            progress=None if quiet else _stage_printer("scan"),
+            cache_dir=cache_dir,
+            frames_dir=tmp_frames if frames_tmp else frames_dir,
+            video_options={"mode": "full"} if full_rate else None,
+        )
+        if html_path:
+            from interview_guard.pipeline.keyframes import load_key_frames
+            from interview_guard.report.html import write_report_html
+
+            write_report_html(html_path, report, key_frames=load_key_frames(report))
+            if frames_tmp:
+                for result in report.analyzers.values():
+                    for ev in result.evidence:
+                        ev.details.pop("key_frames", None)
+            if not quiet:
+                _err(f"interview-guard: HTML report written to {html_path}")
+    for w in report.warnings:
+        _err(f"interview-guard: warning: {w}")
+    if fmt == "json":
+        text = report.to_json()
+    else:
+        from interview_guard.report.text import format_text
+
+        text = format_text(report)
+    _emit(text, output, quiet=quiet, what="report")
+
+
+@click.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text"]),
+    default="html",
+    show_default=True,
+    help="A self-contained HTML page, or the human summary scan --format text prints.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the page (or text) to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--frames",
+    "frames_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory holding the key frames written by scan --frames (when their recorded paths moved).",
+)
+@click.option(
+    "--video",
+    "video_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The session's video, to decode key frames that were not saved "
+    "(default: the video recorded in the report, if still there).",
+)
+@click.option("--title", default=None, help="Page title (default: interview-guard: <session id>).")
+@click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
+@_handle_errors
+def report_cmd(
+    result: str,
+    fmt: str,
+    output: str | None,
+    frames_dir: str | None,
+    video_path: str | None,
+    title: str | None,
+    quiet: bool,
+) -> None:
+    """Render a saved JSON report (from scan or batch) as a self-contained HTML page, or as text."""
+    from interview_guard.report.model import read_report
+
+    rep = read_report(result)
+    if fmt == "text":
+        from interview_guard.report.text import format_text
+
+        _emit(format_text(rep), output, quiet=quiet, what="report")
+        return
+    from interview_guard.pipeline.keyframes import load_key_frames
+    from interview_guard.report.html import render_report
+
+    key_frames = load_key_frames(rep, frames_dir=frames_dir, video_path=video_path)
+    page = render_report(rep, key_frames=key_frames, title=title)
+    _emit(page, output, quiet=quiet, what="HTML report")
+
+
+@click.command()
+@click.argument("root", type=click.Path(path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Fusion parameter file (default: models/fusion.json).",
+)
+@click.option(
+    "--retry-failed/--no-retry-failed",
+    default=True,
+    show_default=True,
+    help="Re-scan sessions whose earlier report says failed.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="INTERVIEW_GUARD_CACHE",
+    help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].",
+)
+@click.option(
+    "--html",
+    is_flag=True,
+    help="Also write an HTML page per session (beside its JSON) and OUT/index.html ranking them.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+@_handle_errors
+def batch(
+    ctx: click.Context,
+    root: str,
+    out_dir: str,
+    jobs: int,
+    params_path: str | None,
+    retry_failed: bool,
+    cache_dir: str | None,
+    html: bool,
+    quiet: bool,
+) -> None:
+    """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.batch import run_batch
+    from interview_guard.report.text import format_summary
+
+    FusionModel.load(params_path)  # fail early on a bad parameter file
+    with _SessionBar(quiet, report_failures=True) as bar:
+        result = run_batch(
+            root,
+            out_dir,
+            jobs=jobs,
+            fusion_path=params_path,
+            retry_failed=retry_failed,
+            progress=bar.update,
+            cache_dir=cache_dir,
+            html=html,
+        )
+    click.echo(format_summary(result.summary_path), nl=False)
+    _err(
+        f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
+        f"{result.failed} failed; summary: {result.summary_path}"
+        + (f"; HTML index: {result.index_path}" if result.index_path else "")
+    )
+    if result.failed:
+        ctx.exit(EXIT_BATCH_FAILURES)
+
+
+@click.command("analyzers")
+@_handle_errors
+def list_analyzers() -> None:
+    """List the registered analyzers, what each needs, and its parameters."""
+    from interview_guard.analyzers import registry
+
+    for name, cls in registry().items():
+        needs = ", ".join(sorted(s.value for s in cls.requires))
+        click.echo(f"{name}")
+        click.echo(f"  needs: {needs}")
+        click.echo(textwrap.fill(cls.description, width=88, initial_indent="  ", subsequent_indent="  "))
+        params = ", ".join(f"{p}={spec.default!r}" for p, spec in cls.parameters.items())
+        click.echo(textwrap.fill(f"parameters: {params}", width=88, initial_indent="  ", subsequent_indent="    "))
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; on anything but loopback set a token (docs/web.md).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default="interview-guard-data",
+    show_default=True,
+    envvar="INTERVIEW_GUARD_DATA",
+    help="Uploads, reports and the jobs database [env: INTERVIEW_GUARD_DATA].",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="INTERVIEW_GUARD_TOKEN",
+    help="Access token: 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN "
+    "[env: INTERVIEW_GUARD_TOKEN].",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 1 << 20),
+    default=1024,
+    show_default=True,
+    help="Largest upload (video + keystroke log + session.json) in MB.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Scans running at the same time (one process each).",
+)
+@click.option("--scan-timeout", type=click.FloatRange(1.0), default=None, help="Stop a scan after this many seconds.")
+@_handle_errors
+def serve(
+    host: str, port: int, data_dir: str, token: str | None, max_upload_mb: int, jobs: int, scan_timeout: float | None
+) -> None:
+    """Serve the upload page: drop a recording in a browser, follow the scan, read the report."""
+    try:
+        from interview_guard.web.app import run_server  # FastAPI and uvicorn load only here
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise click.ClickException(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
+    run_server(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        token=token or None,
+        max_upload_bytes=max_upload_mb << 20,
+        workers=jobs,
+        job_timeout_s=scan_timeout,
+    )
+
