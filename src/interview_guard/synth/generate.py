@@ -155,7 +155,7 @@ class SynthInputs:
     """The input files found in the directories, with their licences."""
 
     def __init__(self, *, faces_dir, speech_dir, hands_dir, keystrokes_dir, permissive_only: bool = False) -> None:
-        from interview_guard.synth.hand_composite import hand_sources  # noqa: PLC0415 - no heavy imports there at module level
+        from interview_guard.synth.hands import hand_sources  # noqa: PLC0415
 
         self.licences = read_licences(faces_dir, speech_dir, hands_dir, keystrokes_dir)
         self.data_root = _sources_root(faces_dir, speech_dir, hands_dir, keystrokes_dir)
