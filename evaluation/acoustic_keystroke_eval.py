@@ -52,7 +52,8 @@ from interview_guard.io.audio_decode import decode_audio
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.signals.metrics import rates_at_threshold, roc_auc
 from interview_guard.synth import keyboard_sound
-from interview_guard.synth.relay_sim import PROFILES, simulate_relay
+from interview_guard.synth.relay_profiles import PROFILES
+from interview_guard.synth.relay_sim import simulate_relay
 from interview_guard.tracks import Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.keystrokes import DOWN, UP, KeystrokeLog

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.io.keystroke_log import dumps_jsonl, read_keystroke_log
-from interview_guard.synth.relay_sim import PROFILES, simulate_relay, simulate_transport
+from interview_guard.synth.relay_profiles import PROFILES
+from interview_guard.synth.relay_sim import simulate_relay, simulate_transport
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_sessions"
 
