@@ -21,7 +21,10 @@ OpenCV, PyAV and MediaPipe are imported lazily.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
@@ -71,7 +74,12 @@ def wave_positions(
 
 
 def composite_hand(
-    frame: np.ndarray, hand: HandCutout, *, centre_xy, height_px: float, angle_deg: float = 0.0
+    frame: np.ndarray,
+    hand: HandCutout,
+    *,
+    centre_xy: Sequence[float] | np.ndarray,
+    height_px: float,
+    angle_deg: float = 0.0,
 ) -> np.ndarray:
     """Alpha-blend ``hand`` (scaled to ``height_px`` tall, rotated) centred at ``centre_xy``; returns a new frame."""
     cv2 = _cv2()
@@ -133,20 +141,28 @@ def paint_face_over(
     if feather_px > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), feather_px)
     m = mask[..., None]
-    return np.clip(m * clean.astype(np.float32) + (1 - m) * occluded.astype(np.float32), 0, 255).astype(np.uint8)
+    return cast(
+        np.ndarray,
+        np.clip(m * clean.astype(np.float32) + (1 - m) * occluded.astype(np.float32), 0, 255).astype(np.uint8),
+    )
 
 
 # per-process cache of cut-outs per file: (path, size, mtime_ns, mask or None, models_dir, options) -> cut-outs
-_CUTOUT_CACHE: dict[tuple, tuple[HandCutout, ...]] = {}
+_CUTOUT_CACHE: dict[tuple[object, ...], tuple[HandCutout, ...]] = {}
 
 
-def _file_key(path: Path) -> tuple:
+def _file_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
 def load_hand_cutouts(
-    hands_dir, *, models_dir=None, include=None, segment_unmasked: bool = True, **photo_options
+    hands_dir: str | os.PathLike[str],
+    *,
+    models_dir: str | os.PathLike[str] | None = None,
+    include: Callable[[Path], bool] | None = None,
+    segment_unmasked: bool = True,
+    **photo_options: Any,
 ) -> list[HandCutout]:
     """Hand cut-outs from every photo of a directory, masked or not.
 
@@ -204,27 +220,28 @@ def load_hand_cutouts(
             if mask is not None:
                 cached = (load_hand_cutout(img, mask),)
             else:
-                cached = tuple(hand_cutouts_from_photo(img, models_dir=models_dir, **photo_options))
+                found = hand_cutouts_from_photo(img, models_dir=models_dir, **photo_options)
+                cached = tuple(cast("list[HandCutout]", found))
             _CUTOUT_CACHE[key] = cached
         out.extend(cached)
     return out
 
 
 def make_occlusion_clips(
-    source,
+    source: str | os.PathLike[str],
     *,
-    hand_image,
-    hand_mask,
-    out_genuine=None,
-    out_swap=None,
+    hand_image: str | os.PathLike[str],
+    hand_mask: str | os.PathLike[str],
+    out_genuine: str | os.PathLike[str] | None = None,
+    out_swap: str | os.PathLike[str] | None = None,
     start_s: float | None = None,
     wave_s: float = 1.6,
     passes: float = 2.0,
     hand_height: float = 1.3,
     amplitude: float = 0.9,
     crf: int = 20,
-    models_dir=None,
-) -> dict:
+    models_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Write labelled copies of a real face clip with a hand waved across the face.
 
     ``out_genuine`` gets the hand composited in front of the face (a real

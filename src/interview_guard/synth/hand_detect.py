@@ -23,8 +23,10 @@ MediaPipe and OpenCV are imported lazily; importing this module is cheap.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +49,7 @@ FINGERS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 1
 PALM = (0, 1, 5, 9, 13, 17)
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
@@ -105,7 +107,9 @@ def _windows(width: int, height: int, *, min_side: int, x0: int = 0, y0: int = 0
     return out
 
 
-def _window_image(image: np.ndarray, window: tuple[int, int, int], out_side: int, cell) -> np.ndarray:
+def _window_image(
+    image: np.ndarray, window: tuple[int, int, int], out_side: int, cell: tuple[int, int, int, int]
+) -> np.ndarray:
     """The window's pixels (outside ``cell`` = (x, y, w, h) black) scaled to ``out_side`` square."""
     cv2 = _cv2()
     x, y, side = window
@@ -205,7 +209,7 @@ def collage_cells(
 def find_hands(
     image_rgb: np.ndarray,
     *,
-    models_dir=None,
+    models_dir: str | os.PathLike[str] | None = None,
     max_hands: int = 2,
     min_confidence: float = 0.5,
     min_hand_px: float = 40.0,
@@ -268,7 +272,7 @@ def find_hands(
         raise ParameterError("find_hands: min_hand_px > 0, window_hand_ratio > 1 and detect_side >= 64 are required")
     H, W = img.shape[:2]
     model_path = verified_model_path(HAND_MODEL, None if models_dir is None else Path(models_dir))
-    mp, v, base = _vision()
+    mp, v, base = _vision()  # type: ignore[no-untyped-call, unused-ignore]  # io.landmarks helper, untyped
     opts = v.HandLandmarkerOptions(
         base_options=base(model_asset_path=str(model_path)),
         running_mode=v.RunningMode.IMAGE,

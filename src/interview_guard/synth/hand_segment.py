@@ -40,7 +40,9 @@ OpenCV and MediaPipe are imported lazily; importing this module is cheap.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
@@ -117,7 +119,7 @@ class _SegParams:
 
 
 def _draw_skeleton(
-    shape, lm: np.ndarray, L: float, *, bone_w: float, palm_shrink: float, tip_pull: float
+    shape: tuple[int, int], lm: np.ndarray, L: float, *, bone_w: float, palm_shrink: float, tip_pull: float
 ) -> np.ndarray:
     """A filled mask of the palm polygon and thick finger bones (uint8 0/1)."""
     cv2 = _cv2()
@@ -153,7 +155,7 @@ def _skin_distance(img_ycc: np.ndarray, sample: np.ndarray) -> np.ndarray:
     cov = np.cov(core.T) + np.eye(2) * 4.0  # a floor: JPEG chroma is quantised
     inv = np.linalg.inv(cov)
     d = img_ycc[..., 1:3].astype(np.float64) - mu
-    return np.sqrt(np.einsum("...i,ij,...j->...", d, inv, d))
+    return cast(np.ndarray, np.sqrt(np.einsum("...i,ij,...j->...", d, inv, d)))
 
 
 def _fill_holes(m: np.ndarray, max_area: float) -> np.ndarray:
@@ -282,7 +284,7 @@ def _segment(image_rgb: np.ndarray, landmarks_px: np.ndarray, p: _SegParams) -> 
     )
 
 
-def _params(kw: dict) -> _SegParams:
+def _params(kw: dict[str, Any]) -> _SegParams:
     unknown = set(kw) - set(_SegParams.__dataclass_fields__)
     if unknown:
         raise ParameterError(f"segment_hand: unknown option(s) {sorted(unknown)}")
@@ -292,7 +294,7 @@ def _params(kw: dict) -> _SegParams:
     return p
 
 
-def segment_hand(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
+def segment_hand(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
     """Cut one hand out of a photo, given its 21 landmarks.
 
     Parameters
@@ -330,7 +332,7 @@ def segment_hand(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options) -> 
     return seg.rgb, seg.alpha
 
 
-def segment_hand_mask(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options) -> np.ndarray:
+def segment_hand_mask(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options: Any) -> np.ndarray:
     """The alpha of :func:`segment_hand` mapped back onto the whole image.
 
     Returns
@@ -342,31 +344,34 @@ def segment_hand_mask(image_rgb: np.ndarray, landmarks_px: np.ndarray, **options
     return _paste(np.asarray(image_rgb).shape[:2], _segment(image_rgb, landmarks_px, _params(options)))
 
 
-def _paste(shape, seg: HandSegmentation) -> np.ndarray:
+def _paste(shape: tuple[int, ...], seg: HandSegmentation) -> np.ndarray:
     cv2 = _cv2()
     H, W = shape
     x, y, w, h = seg.box
     sx, sy = seg.alpha.shape[1] / w, seg.alpha.shape[0] / h
     # output pixel u (centre u + 0.5) -> working pixel index (u + 0.5 - x) * sx - 0.5
     M = np.array([[sx, 0.0, (0.5 - x) * sx - 0.5], [0.0, sy, (0.5 - y) * sy - 0.5]], np.float64)
-    return cv2.warpAffine(seg.alpha, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+    return cast(
+        np.ndarray,
+        cv2.warpAffine(seg.alpha, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0),
+    )
 
 
 # ----------------------------------------------------------------------------- photos -> cut-outs
 
 
-def _read_rgb(path) -> np.ndarray:
+def _read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     cv2 = _cv2()
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise InputError("cannot read image", path=path)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return cast(np.ndarray, cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
 
 
 def hand_cutouts_from_photo(
-    path,
+    path: str | os.PathLike[str],
     *,
-    models_dir=None,
+    models_dir: str | os.PathLike[str] | None = None,
     min_hand_px: float = 40.0,
     min_fingers: int = 3,
     hull_ratio_range: tuple[float, float] = (0.75, 1.9),
@@ -374,8 +379,8 @@ def hand_cutouts_from_photo(
     min_confidence: float = 0.5,
     split_collage: bool = True,
     return_rejects: bool = False,
-    **options,
-):
+    **options: Any,
+) -> list[HandCutout] | tuple[list[HandCutout], list[tuple[str, str]]]:
     """Good, open-palm-like hand cut-outs segmented from an unmasked photo.
 
     Hands are found with :func:`find_hands` (windows scanned, so collages of
@@ -425,7 +430,8 @@ def hand_cutouts_from_photo(
     dets = find_hands(
         img, models_dir=models_dir, min_hand_px=min_hand_px, min_confidence=min_confidence, split_collage=split_collage
     )
-    cutouts, rejects = [], []
+    cutouts: list[HandCutout] = []
+    rejects: list[tuple[str, str]] = []
     for det in dets:
         lm = det.landmarks_px
         cx, cy, cw, ch = det.cell if det.cell[2] > 0 else (0, 0, W, H)

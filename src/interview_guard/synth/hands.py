@@ -10,8 +10,10 @@ OpenCV is imported lazily.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from interview_guard.errors import InputError
 __all__ = ["HandCutout", "load_hand_cutout", "hand_files", "hand_sources"]
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
@@ -35,7 +37,9 @@ class HandCutout:
     source: str = ""
 
 
-def load_hand_cutout(image_path, mask_path, *, feather_px: float = 1.5, erode_px: int = 2) -> HandCutout:
+def load_hand_cutout(
+    image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str], *, feather_px: float = 1.5, erode_px: int = 2
+) -> HandCutout:
     """Cut a hand out of a photo with its binary mask (white = hand).
 
     Raises
@@ -72,7 +76,7 @@ def load_hand_cutout(image_path, mask_path, *, feather_px: float = 1.5, erode_px
     )
 
 
-def hand_files(hands_dir) -> list[tuple[Path, Path]]:
+def hand_files(hands_dir: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
     """(image, mask) pairs of a directory laid out like ../shared/data/hands (``*_mask.png`` beside ``*.jpg``)."""
     d = Path(hands_dir)
     out = []
@@ -86,7 +90,7 @@ def hand_files(hands_dir) -> list[tuple[Path, Path]]:
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def hand_sources(hands_dir) -> list[tuple[Path, Path | None]]:
+def hand_sources(hands_dir: str | os.PathLike[str]) -> list[tuple[Path, Path | None]]:
     """Every hand photo of a directory with its mask, or ``None`` when it has none.
 
     Photos are ``*.jpg``, ``*.jpeg`` and ``*.png`` files (``*_mask.png`` are

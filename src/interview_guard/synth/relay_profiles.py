@@ -216,7 +216,7 @@ _JITTER_MEAN_FACTOR = {
 }
 
 
-def check_number(value, what: str, *, lo: float, hi: float, hi_open: bool = False) -> float:
+def check_number(value: object, what: str, *, lo: float, hi: float, hi_open: bool = False) -> float:
     """``value`` as a float when it is a finite real number in ``[lo, hi]`` (``[lo, hi)`` with ``hi_open``).
 
     Raises

@@ -122,7 +122,7 @@ _MAX_ROUNDS = 64
 
 
 # -------------------------------------------------------------------- helpers
-def _rng(seed) -> np.random.Generator:
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
@@ -158,7 +158,7 @@ def _retransmission_delay(rng: np.random.Generator, loss: float, rto: float, siz
 
 def _factorize(values: np.ndarray) -> np.ndarray:
     """Integer ids for an object array (equal values, equal ids)."""
-    lut: dict = {}
+    lut: dict[object, int] = {}
     return np.fromiter((lut.setdefault(v, len(lut)) for v in values), dtype=np.int64, count=len(values))
 
 
@@ -227,7 +227,7 @@ def _stall_release(
     return held, release
 
 
-def _resolve_collisions(t: np.ndarray, kind, key, code, step: float) -> np.ndarray:
+def _resolve_collisions(t: np.ndarray, kind: np.ndarray, key: np.ndarray, code: np.ndarray, step: float) -> np.ndarray:
     """Move identical events (kind, key, code) that share a time apart by ``step``; keep order."""
     for _ in range(_MAX_ROUNDS):
         eq = t[1:] == t[:-1]
@@ -255,7 +255,7 @@ def _resolve_collisions(t: np.ndarray, kind, key, code, step: float) -> np.ndarr
     out = t.tolist()
     kinds, keys, codes = kind.tolist(), key.tolist(), code.tolist()
     prev = -math.inf
-    seen: set = set()
+    seen: set[tuple[object, object, object]] = set()
     for i in range(len(out)):
         ti = out[i] if out[i] > prev else prev
         ident = (kinds[i], keys[i], codes[i])
