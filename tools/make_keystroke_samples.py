@@ -41,8 +41,9 @@ def main() -> None:
         simulate_relay(b, PROFILES["intl_rdp_congested"], seed=20261128),
         {
             "candidate_id": "sample-typing-relayed-b",
-            "notes": "Typist b's real key-down timing (indutny/gradtype, MIT) passed through interview_guard.synth.relay_sim "
-            "profile intl_rdp_congested (seed 20261128): what a log looks like when the typist is abroad and types "
+            "notes": "Typist b's real key-down timing (indutny/gradtype, MIT) passed through "
+            "interview_guard.synth.relay_sim profile intl_rdp_congested (seed 20261128): "
+            "what a log looks like when the typist is abroad and types "
             "over a congested remote-desktop link. Label: relayed.",
         },
     )
