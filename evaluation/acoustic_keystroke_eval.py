@@ -52,7 +52,8 @@ from interview_guard.io.audio_decode import decode_audio
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.signals.metrics import rates_at_threshold, roc_auc
 from interview_guard.synth import keyboard_sound
-from interview_guard.synth.relay_sim import PROFILES, simulate_relay
+from interview_guard.synth.relay_profiles import PROFILES
+from interview_guard.synth.relay_sim import simulate_relay
 from interview_guard.tracks import Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.keystrokes import DOWN, UP, KeystrokeLog
@@ -95,7 +96,10 @@ def typing_times(log: KeystrokeLog) -> KeystrokeLog:
 
 
 def genuine_log(true: KeystrokeLog, rng, *, wireless: bool = False) -> KeystrokeLog:
-    """What the machine logs for keys typed on it (:func:`~interview_guard.synth.keyboard_sound.key_latency_ms`), 1 ms clock."""
+    """What the machine logs for keys typed on it, 1 ms clock.
+
+    The latency is :func:`~interview_guard.synth.keyboard_sound.key_latency_ms`.
+    """
     t = np.floor(true.t_ms + keyboard_sound.key_latency_ms(len(true), rng, wireless=wireless))
     order = np.argsort(t, kind="stable")
     out = true.select(order)
@@ -235,7 +239,8 @@ def main(argv=None) -> int:
     print("### acoustic_keystroke on rendered clicks\n")
     print(
         f"{len(files)} Aalto traces x {len(args.snr)} SNRs x 2 clock alignments x {len(RELAYS) + 5} cases = {n_an} "
-        f"analyses of {audio_s / 3 / len(args.snr) / len(files):.0f} s of audio on average; analysis {t_an:.1f} s in all "
+        f"analyses of {audio_s / 3 / len(args.snr) / len(files):.0f} s of audio on average; "
+        f"analysis {t_an:.1f} s in all "
         f"({1000 * t_an / n_an:.0f} ms each); whole run with rendering {total:.0f} s\n"
     )
     print("Offset recovery and click matching (genuine typing):\n")
@@ -290,7 +295,8 @@ def main(argv=None) -> int:
         y = np.r_[np.zeros(len(neg)), np.ones(len(pos))]
         rt = rates_at_threshold(labels=y, scores=np.r_[neg, pos], threshold=0.5)
         print(
-            f"| {case} | {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} | {100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
+            f"| {case} | {roc_auc(labels=y, scores=np.r_[neg, pos]):.3f} | "
+            f"{100 * rt['fpr']:.0f} % / {100 * rt['tpr']:.0f} % |"
         )
     fa = [r.metrics["clicks_per_min"] for r in sel("farm")]
     lined = sum(bool(r.metrics.get("offset_found")) for r in sel("farm"))

@@ -27,7 +27,8 @@ from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
 from interview_guard.fusion.model import FusionModel
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.signals.metrics import roc_auc
-from interview_guard.synth.relay_sim import PROFILES, simulate_relay
+from interview_guard.synth.relay_profiles import PROFILES
+from interview_guard.synth.relay_sim import simulate_relay
 from interview_guard.tracks import Tracks
 from interview_guard.tracks.keystrokes import KeystrokeLog
 
@@ -102,10 +103,10 @@ def main(argv=None) -> int:
             auc = roc_auc(labels=y, scores=np.r_[genuine, s])
             print(f"| {sig:g} | {rate:g} | {auc:.3f} | {np.mean(s >= threshold):.0%} | {np.median(s):.2f} |")
 
-    print("\nNamed presets of `interview_guard.synth.relay_sim.PROFILES`:\n")
+    print("\nNamed presets of `interview_guard.synth.relay_profiles.PROFILES`:\n")
     print("| preset | what | AUC | detected at score >= 0.5 |")
     print("| --- | --- | --- | --- |")
-    from interview_guard.synth.relay_sim import relay_description
+    from interview_guard.synth.relay_profiles import relay_description
 
     for name, prof in PROFILES.items():
         if prof.is_identity:

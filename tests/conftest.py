@@ -37,7 +37,7 @@ def typing_events(n_keys: int = 200, *, seed: int = 0, start_ms: float = 1000.0,
     letters = "etaoinshrdlucmfwypvbgkjqxz "
     t = start_ms
     events = []
-    for i in range(n_keys):
+    for _ in range(n_keys):
         t += float(r.gamma(4.0, 45.0)) + (600.0 if r.random() < 0.05 else 0.0)
         ch = letters[int(r.integers(len(letters)))]
         code = "Space" if ch == " " else f"Key{ch.upper()}"

@@ -3,15 +3,8 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from interview_guard.errors import InputError
-from interview_guard.synth.hand_composite import (
-    HandCutout,
-    composite_hand,
-    hand_files,
-    load_hand_cutout,
-    make_occlusion_clips,
-    paint_face_over,
-    wave_positions,
-)
+from interview_guard.synth.hand_composite import composite_hand, make_occlusion_clips, paint_face_over, wave_positions
+from interview_guard.synth.hands import HandCutout, hand_files, load_hand_cutout
 
 HANDS = SHARED_DATA / "hands"
 

@@ -5,14 +5,10 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from interview_guard.errors import ParameterError
-from interview_guard.synth.hand_composite import hand_files, hand_sources, load_hand_cutouts
-from interview_guard.synth.hand_segment import (
-    collage_cells,
-    extended_fingers,
-    find_hands,
-    segment_hand,
-    segment_hand_mask,
-)
+from interview_guard.synth.hand_composite import load_hand_cutouts
+from interview_guard.synth.hand_detect import collage_cells, extended_fingers, find_hands
+from interview_guard.synth.hand_segment import segment_hand, segment_hand_mask
+from interview_guard.synth.hands import hand_files, hand_sources
 
 cv2 = pytest.importorskip("cv2")
 

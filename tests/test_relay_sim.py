@@ -14,14 +14,8 @@ from interview_guard.io.keystroke_log import (
     parse_keystroke_lines,
     read_keystroke_log,
 )
-from interview_guard.synth.relay_sim import (
-    JITTER_DISTS,
-    PROFILES,
-    RelayProfile,
-    relay_description,
-    simulate_relay,
-    simulate_transport,
-)
+from interview_guard.synth.relay_profiles import JITTER_DISTS, PROFILES, RelayProfile, relay_description
+from interview_guard.synth.relay_sim import simulate_relay, simulate_transport
 from interview_guard.tracks.keystrokes import DOWN, KeystrokeLog
 
 AALTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "keystrokes" / "aalto136m"
@@ -438,10 +432,9 @@ def test_aalto_transport_lag(aalto_logs):
 
 
 def test_sequential_fallbacks_match_vectorised(monkeypatch):
-    from interview_guard.synth import (
-        relay_sim,
-    )  # dense, overlapping typing on a coarse tick: long chains of deferred key-ups
+    from interview_guard.synth import relay_sim
 
+    # dense, overlapping typing on a coarse tick: long chains of deferred key-ups
     log = typing_log(3000, gap_ms=40, hold_ms=80, seed=17)
     p = profile(base_delay_ms=30.0, send_tick_ms=50.0, key_up_coalesce=False, inject_quantum_ms=1.0)
     n = 60

@@ -29,7 +29,8 @@ def test_every_sample_is_in_sources_and_the_folder_is_small():
 
 
 def test_generated_samples_cover_every_kind_with_permissive_inputs():
-    from interview_guard.synth.generate import KINDS, is_permissive
+    from interview_guard.synth.generate import KINDS
+    from interview_guard.synth.inputs import is_permissive
 
     kinds = {_label(p)["kinds"][0] for p in VIDEO}
     assert {"genuine", "faceswap", "relay", "avoffset", "mismatched_audio"} <= kinds

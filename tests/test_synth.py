@@ -1,4 +1,4 @@
-"""The synthetic-session generator (interview_guard.synth.generate) and the graphics face swap."""
+"""The synthetic-session generator (interview_guard.synth.generate and its inputs) and the graphics face swap."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def _source(label: dict, key: str) -> Path:
 
 
 def test_every_kind_has_files_and_label(generated):
-    from interview_guard.synth.generate import KINDS, is_permissive
+    from interview_guard.synth.generate import KINDS
+    from interview_guard.synth.inputs import is_permissive
 
     assert set(generated["paths"]) == set(KINDS)
     assert generated["progress"][0] == ("synth", 0, len(KINDS))
@@ -122,7 +123,7 @@ def test_keyboard_clicks_are_in_the_audio(generated):
         keys = keys[keys < tr.samples.size / 16000 - 0.6]
         on = tr.start_s + af.click_onsets(y=tr.samples, sr=16000)["t_s"]
 
-        def near(k_s):
+        def near(k_s, on=on):
             return np.array([np.min(np.abs(on - k)) if on.size else 1.0 for k in k_s])
 
         # a click is heard 8-17 ms before each logged key
@@ -261,7 +262,7 @@ def test_handwave_marks_challenge(generated):
 
 
 def test_licences_and_permissive_filter():
-    from interview_guard.synth.generate import SynthInputs, default_inputs, is_permissive, read_licences
+    from interview_guard.synth.inputs import SynthInputs, default_inputs, is_permissive, read_licences
 
     lic = read_licences(SHARED_DATA / "faces_video")
     assert "MIT" in lic["obama.jpg"]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.io.keystroke_log import dumps_jsonl, read_keystroke_log
-from interview_guard.synth.relay_sim import PROFILES, simulate_relay, simulate_transport
+from interview_guard.synth.relay_profiles import PROFILES
+from interview_guard.synth.relay_sim import simulate_relay, simulate_transport
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_sessions"
 
@@ -40,8 +41,9 @@ def main() -> None:
         simulate_relay(b, PROFILES["intl_rdp_congested"], seed=20261128),
         {
             "candidate_id": "sample-typing-relayed-b",
-            "notes": "Typist b's real key-down timing (indutny/gradtype, MIT) passed through interview_guard.synth.relay_sim "
-            "profile intl_rdp_congested (seed 20261128): what a log looks like when the typist is abroad and types "
+            "notes": "Typist b's real key-down timing (indutny/gradtype, MIT) passed through "
+            "interview_guard.synth.relay_sim profile intl_rdp_congested (seed 20261128): "
+            "what a log looks like when the typist is abroad and types "
             "over a congested remote-desktop link. Label: relayed.",
         },
     )

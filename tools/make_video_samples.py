@@ -27,7 +27,8 @@ import tempfile
 from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
-from interview_guard.synth.generate import KINDS, default_inputs, generate, is_permissive
+from interview_guard.synth.generate import KINDS, generate
+from interview_guard.synth.inputs import default_inputs, is_permissive
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_sessions"
@@ -51,7 +52,8 @@ def keystroke_inputs(tmp: Path) -> Path:
     for name, src in GRADTYPE.items():
         shutil.copyfile(src, d / name)
         lines.append(
-            f"- {name} | indutny/gradtype via sample_sessions/{src.parent.name} | MIT (Copyright Fedor Indutny, 2019) | |"
+            f"- {name} | indutny/gradtype via sample_sessions/{src.parent.name} | "
+            "MIT (Copyright Fedor Indutny, 2019) | |"
         )
     (d / "SOURCES.md").write_text("\n".join(lines) + "\n")
     return d

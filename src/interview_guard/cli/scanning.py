@@ -319,4 +319,3 @@ def serve(
         workers=jobs,
         job_timeout_s=scan_timeout,
     )
-

@@ -47,6 +47,9 @@ OpenCV and MediaPipe are imported lazily.
 
 from __future__ import annotations
 
+import os
+from typing import Any, cast
+
 import numpy as np
 
 from interview_guard.errors import InputError
@@ -59,7 +62,7 @@ _MESH = np.arange(468)
 _ALIGN = np.array([33, 133, 362, 263, 1, 4, 168, 61, 291, 152, 10, 234, 454, 199, 6], dtype=np.int64)
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
@@ -79,7 +82,7 @@ def similarity_align(src: np.ndarray, dst: np.ndarray, *, idx: np.ndarray = _ALI
     R = u @ D @ vt
     var = (xa**2).sum() / len(idx)
     scale = float((s * np.diag(D)).sum() / max(var, 1e-12))
-    return (a - ma) @ R.T * scale + mb
+    return cast(np.ndarray, (a - ma) @ R.T * scale + mb)
 
 
 def delaunay_triangles(points: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
@@ -111,7 +114,7 @@ def delaunay_triangles(points: np.ndarray, size_wh: tuple[int, int]) -> np.ndarr
         ok[~ok] = d2[np.arange(flat.shape[0]), j] < 1e-2
     idx = nearest.reshape(-1, 3)
     keep = ok.reshape(-1, 3).all(1) & (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
-    return idx[keep].astype(np.int64)
+    return cast(np.ndarray, idx[keep].astype(np.int64))
 
 
 class FaceSwapper:
@@ -138,7 +141,13 @@ class FaceSwapper:
     ...     out, swapped = fs.swap(frame, t_s)
     """
 
-    def __init__(self, source_image_rgb: np.ndarray, *, models_dir=None, shape_transfer: float = 1.0) -> None:
+    def __init__(
+        self,
+        source_image_rgb: np.ndarray,
+        *,
+        models_dir: str | os.PathLike[str] | None = None,
+        shape_transfer: float = 1.0,
+    ) -> None:
         from interview_guard.io.landmarks import FaceLandmarkerRunner, FaceRunnerOptions  # noqa: PLC0415
 
         src = np.ascontiguousarray(np.asarray(source_image_rgb, dtype=np.uint8))
@@ -149,12 +158,12 @@ class FaceSwapper:
         opts = FaceRunnerOptions(blendshapes=False, image_mode=True)
         with FaceLandmarkerRunner(opts, models_dir=models_dir) as r:
             ob = r.process(src, 0.0)
-        if not ob.present:
+        if not ob.present or ob.landmarks is None:
             raise InputError("no face found in the source image")
         H, W = src.shape[:2]
         self._src_img = src
         self._src_pts = ob.landmarks[:, :2].astype(np.float64) * [W, H]
-        self._runner = FaceLandmarkerRunner(opts, models_dir=models_dir)
+        self._runner: FaceLandmarkerRunner | None = FaceLandmarkerRunner(opts, models_dir=models_dir)
         self._ref: np.ndarray | None = None  # target landmarks of the first swapped frame
         self.frames = 0
         self.swapped_frames = 0
@@ -168,12 +177,12 @@ class FaceSwapper:
     def __enter__(self) -> FaceSwapper:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
     def source_landmarks_px(self) -> np.ndarray:
-        return self._src_pts.copy()
+        return cast(np.ndarray, self._src_pts.copy())
 
     # --------------------------------------------------------------------- swap
     def destination_points(self, target_px: np.ndarray) -> np.ndarray:
@@ -185,7 +194,7 @@ class FaceSwapper:
             return t
         s_al = similarity_align(self._src_pts, t)
         r_al = similarity_align(self._ref, t)
-        return t + self.shape_transfer * (s_al - r_al)
+        return cast(np.ndarray, t + self.shape_transfer * (s_al - r_al))
 
     def swap(self, frame_rgb: np.ndarray, t_s: float) -> tuple[np.ndarray, bool]:
         """Swap the face in one frame (frames in time order).
@@ -202,6 +211,7 @@ class FaceSwapper:
         ob = self._runner.process(frame, float(t_s))
         if not ob.present:
             return frame.copy(), False
+        assert ob.landmarks is not None  # present
         H, W = frame.shape[:2]
         tgt = ob.landmarks[:, :2].astype(np.float64) * [W, H]
         out = self.render(frame, tgt)
@@ -299,7 +309,7 @@ class FaceSwapper:
 
 
 def _match_colour(src_rgb: np.ndarray, dst_rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Match mean and standard deviation per Lab channel of ``src`` to ``dst`` inside ``mask`` (uint8, non-zero inside)."""
+    """Match mean and standard deviation per Lab channel of ``src`` to ``dst`` inside ``mask`` (uint8, non-zero in)."""
     cv2 = _cv2()
     m = np.ascontiguousarray(mask, dtype=np.uint8)
     if cv2.countNonZero(m) < 10:
@@ -311,7 +321,7 @@ def _match_colour(src_rgb: np.ndarray, dst_rgb: np.ndarray, mask: np.ndarray) ->
     gain = (sb / np.maximum(sa, 1e-3)).astype(np.float32)
     out = (a.astype(np.float32) - ma.astype(np.float32)) * gain + mb.astype(np.float32)
     out = np.clip(out, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
+    return cast(np.ndarray, cv2.cvtColor(out, cv2.COLOR_LAB2RGB))
 
 
 def _blend(frame: np.ndarray, warped: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> np.ndarray:

@@ -10,81 +10,41 @@ Used to make labelled test material from real footage (the evaluation of
   does when a hand crosses the face (it draws its face layer on top of the
   hand, so the hand vanishes inside the face outline).
 
-OpenCV is imported lazily.
+:func:`load_hand_cutouts` gives the cut-outs of a directory of hand photos
+(masked ones through :mod:`~interview_guard.synth.hands`, unmasked ones
+segmented by :mod:`~interview_guard.synth.hand_segment`);
+:func:`make_occlusion_clips` writes both cases as labelled clips.
+
+OpenCV, PyAV and MediaPipe are imported lazily.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
 from interview_guard.errors import InputError
+from interview_guard.synth.hand_segment import hand_cutouts_from_photo
+from interview_guard.synth.hands import HandCutout, hand_sources, load_hand_cutout
 
 __all__ = [
-    "HandCutout",
-    "load_hand_cutout",
-    "hand_files",
-    "hand_sources",
     "load_hand_cutouts",
     "wave_positions",
     "composite_hand",
     "paint_face_over",
+    "make_occlusion_clips",
 ]
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # noqa: PLC0415 - heavy, imported on use
 
     return cv2
-
-
-@dataclass(frozen=True)
-class HandCutout:
-    """A segmented hand: RGB pixels and a soft alpha (both cropped to the hand)."""
-
-    rgb: np.ndarray  # (h, w, 3) uint8
-    alpha: np.ndarray  # (h, w) float32 in [0, 1]
-    source: str = ""
-
-
-def load_hand_cutout(image_path, mask_path, *, feather_px: float = 1.5, erode_px: int = 2) -> HandCutout:
-    """Cut a hand out of a photo with its binary mask (white = hand).
-
-    Raises
-    ------
-    InputError
-        When either file cannot be read or the mask is empty.
-    """
-    cv2 = _cv2()
-    img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise InputError("cannot read hand image", path=image_path)
-    if mask is None:
-        raise InputError("cannot read hand mask", path=mask_path)
-    if mask.shape != img.shape[:2]:
-        mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
-    m = (mask > 127).astype(np.uint8)
-    if erode_px > 0:  # masks drawn by hand overlap the background by a pixel or two
-        m = cv2.erode(m, np.ones((2 * erode_px + 1, 2 * erode_px + 1), np.uint8))
-    if m.sum() < 50:
-        raise InputError("hand mask is empty", path=mask_path)
-    # largest connected part only (stray mask pixels would float around)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    m = (labels == keep).astype(np.float32)
-    ys, xs = np.nonzero(m)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    alpha = m[y0:y1, x0:x1]
-    if feather_px > 0:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), feather_px)
-    rgb = cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2RGB)
-    return HandCutout(
-        rgb=np.ascontiguousarray(rgb), alpha=np.clip(alpha, 0, 1).astype(np.float32), source=str(image_path)
-    )
 
 
 def wave_positions(
@@ -114,7 +74,12 @@ def wave_positions(
 
 
 def composite_hand(
-    frame: np.ndarray, hand: HandCutout, *, centre_xy, height_px: float, angle_deg: float = 0.0
+    frame: np.ndarray,
+    hand: HandCutout,
+    *,
+    centre_xy: Sequence[float] | np.ndarray,
+    height_px: float,
+    angle_deg: float = 0.0,
 ) -> np.ndarray:
     """Alpha-blend ``hand`` (scaled to ``height_px`` tall, rotated) centred at ``centre_xy``; returns a new frame."""
     cv2 = _cv2()
@@ -176,51 +141,28 @@ def paint_face_over(
     if feather_px > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), feather_px)
     m = mask[..., None]
-    return np.clip(m * clean.astype(np.float32) + (1 - m) * occluded.astype(np.float32), 0, 255).astype(np.uint8)
-
-
-def hand_files(hands_dir) -> list[tuple[Path, Path]]:
-    """(image, mask) pairs of a directory laid out like ../shared/data/hands (``*_mask.png`` beside ``*.jpg``)."""
-    d = Path(hands_dir)
-    out = []
-    for mask in sorted(d.glob("*_mask.png")):
-        img = mask.with_name(mask.name.replace("_mask.png", ".jpg"))
-        if img.is_file():
-            out.append((img, mask))
-    return out
-
-
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def hand_sources(hands_dir) -> list[tuple[Path, Path | None]]:
-    """Every hand photo of a directory with its mask, or ``None`` when it has none.
-
-    Photos are ``*.jpg``, ``*.jpeg`` and ``*.png`` files (``*_mask.png`` are
-    masks, not photos); a photo ``x.jpg`` has the mask ``x_mask.png`` when
-    that file exists. Sorted by file name.
-    """
-    d = Path(hands_dir)
-    out: list[tuple[Path, Path | None]] = []
-    for f in sorted(d.iterdir()) if d.is_dir() else []:
-        if not f.is_file() or f.suffix.lower() not in _IMAGE_SUFFIXES or f.name.endswith("_mask.png"):
-            continue
-        mask = f.with_name(f.stem + "_mask.png")
-        out.append((f, mask if mask.is_file() else None))
-    return out
+    return cast(
+        np.ndarray,
+        np.clip(m * clean.astype(np.float32) + (1 - m) * occluded.astype(np.float32), 0, 255).astype(np.uint8),
+    )
 
 
 # per-process cache of cut-outs per file: (path, size, mtime_ns, mask or None, models_dir, options) -> cut-outs
-_CUTOUT_CACHE: dict[tuple, tuple[HandCutout, ...]] = {}
+_CUTOUT_CACHE: dict[tuple[object, ...], tuple[HandCutout, ...]] = {}
 
 
-def _file_key(path: Path) -> tuple:
+def _file_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
 def load_hand_cutouts(
-    hands_dir, *, models_dir=None, include=None, segment_unmasked: bool = True, **photo_options
+    hands_dir: str | os.PathLike[str],
+    *,
+    models_dir: str | os.PathLike[str] | None = None,
+    include: Callable[[Path], bool] | None = None,
+    segment_unmasked: bool = True,
+    **photo_options: Any,
 ) -> list[HandCutout]:
     """Hand cut-outs from every photo of a directory, masked or not.
 
@@ -278,29 +220,28 @@ def load_hand_cutouts(
             if mask is not None:
                 cached = (load_hand_cutout(img, mask),)
             else:
-                from interview_guard.synth.hand_segment import hand_cutouts_from_photo  # noqa: PLC0415 - MediaPipe, on use
-
-                cached = tuple(hand_cutouts_from_photo(img, models_dir=models_dir, **photo_options))
+                found = hand_cutouts_from_photo(img, models_dir=models_dir, **photo_options)
+                cached = tuple(cast("list[HandCutout]", found))
             _CUTOUT_CACHE[key] = cached
         out.extend(cached)
     return out
 
 
 def make_occlusion_clips(
-    source,
+    source: str | os.PathLike[str],
     *,
-    hand_image,
-    hand_mask,
-    out_genuine=None,
-    out_swap=None,
+    hand_image: str | os.PathLike[str],
+    hand_mask: str | os.PathLike[str],
+    out_genuine: str | os.PathLike[str] | None = None,
+    out_swap: str | os.PathLike[str] | None = None,
     start_s: float | None = None,
     wave_s: float = 1.6,
     passes: float = 2.0,
     hand_height: float = 1.3,
     amplitude: float = 0.9,
     crf: int = 20,
-    models_dir=None,
-) -> dict:
+    models_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Write labelled copies of a real face clip with a hand waved across the face.
 
     ``out_genuine`` gets the hand composited in front of the face (a real
@@ -327,7 +268,11 @@ def make_occlusion_clips(
         for f in iter_frames(source):
             H, W = f.image.shape[:2]
             ob = runner.process(f.image, f.t_s)
-            polys.append(ob.landmarks[FACE_OVAL, :2] * [W, H] if ob.present else np.full((FACE_OVAL.size, 2), np.nan))
+            polys.append(
+                ob.landmarks[FACE_OVAL, :2] * [W, H]
+                if ob.present and ob.landmarks is not None
+                else np.full((FACE_OVAL.size, 2), np.nan)
+            )
             times.append(f.t_s)
     t = np.asarray(times)
     good = [p for p in polys if np.all(np.isfinite(p))]

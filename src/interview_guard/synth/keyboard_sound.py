@@ -13,6 +13,7 @@ Pure numpy/scipy.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
 
@@ -61,7 +62,13 @@ def click_wave(rng: np.random.Generator, level: float, *, sr: int = 16000) -> np
 
 
 def render_clicks(
-    y: np.ndarray, *, times_s, level: float, rng: np.random.Generator, sr: int = 16000, level_sd_db: float = 4.0
+    y: np.ndarray,
+    *,
+    times_s: npt.ArrayLike,
+    level: float,
+    rng: np.random.Generator,
+    sr: int = 16000,
+    level_sd_db: float = 4.0,
 ) -> int:
     """Add a click at each time to ``y`` (in place); return how many fell inside it.
 
