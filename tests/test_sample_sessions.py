@@ -69,8 +69,10 @@ def test_samples_scan_and_the_targeted_analyzer_sees_the_manipulation(all_scanne
     # relayed typing: the keystroke analyzer flags it, the genuine typist's is low
     assert _score(scanned["relay"], "keystroke_relay") >= 0.5 > _score(g, "keystroke_relay")
     assert scanned["relay"]["risk"]["score"] > g["risk"]["score"]
-    # foreign audio: the keys in the log make no sound in it; the genuine sample's clicks line up with its log
-    assert _score(scanned["mismatched_audio"], "acoustic_keystroke") >= 0.5
+    # foreign audio: the keys in the log make no sound in it. A keyboard never heard is not evidence (a headset
+    # or noise suppression does the same, #12), so the check is skipped, not scored; the genuine sample's
+    # clicks line up with its log
+    assert scanned["mismatched_audio"]["analyzers"]["acoustic_keystroke"]["status"] == "skipped"
     assert _score(g, "acoustic_keystroke") < 0.2
     # the hand wave: the swap painted over the hand is caught, the real face under a real hand is not flagged
     assert _score(scanned["handwave_faceswap"], "face_occlusion") >= 0.5

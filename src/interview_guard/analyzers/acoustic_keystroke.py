@@ -11,11 +11,14 @@ spread that time by a few milliseconds). A relay breaks this in two ways:
   click-to-key lag spreads over tens of milliseconds, with a heavy tail and
   bursts after stalls;
 * the microphone is at the logged machine and the typist is elsewhere
-  (laptop farm), or someone else types: keys are logged and no click is
-  heard; or clicks are heard while the log is idle (typing elsewhere).
+  (laptop farm), or someone else types: where this keyboard is heard at all,
+  stretches of logged keys go unheard, or clicks are heard while the log is
+  idle (typing elsewhere). A keyboard never heard is *not* evidence: a
+  headset or a call app's noise suppression does the same, so the check is
+  skipped (absence of a signal never raises the risk).
 
 The analyzer detects click onsets (short broadband transients above 2 kHz:
-:func:`~interview_guard.signals.audio_features.click_onsets`), finds the lag at
+:func:`~interview_guard.signals.clicks.click_onsets`), finds the lag at
 which clicks and logged key-downs coincide (the keystroke clock's offset
 against the recording: searched over the whole session when the clocks are
 not known to be aligned, over +-1 s when they are), follows a slowly
@@ -28,11 +31,11 @@ drifting offset, matches each key to its click and measures:
 ``transport_lag``
     (aligned clocks only) keys logged long after their click.
 ``keys_without_sound``
-    keys logged with no click (the whole session, or stretches of it).
+    stretches of logged keys with no click, in a session whose keyboard is heard.
 ``clicks_without_keys``
     trains of keyboard-like clicks while the log is idle.
 
-Maths in :mod:`interview_guard.signals.audio_features`; rationale and measured
+Maths in :mod:`interview_guard.signals.clicks` and :mod:`interview_guard.signals.click_offset`; rationale and measured
 numbers in ``docs/audio-analyzers.md``.
 """
 
@@ -66,7 +69,8 @@ class AcousticKeystroke(Analyzer):
     requires = frozenset({Stream.KEYSTROKES, Stream.AUDIO})
     description = (
         "Key clicks in the audio against the keystroke log: click-to-key lag jitter (relayed typing heard "
-        "in the room), keys logged with no sound (laptop farm, injected keys), clicks while the log is idle."
+        "in the room), stretches of keys without sound and clicks while the log is idle. A keyboard that is "
+        "never heard (headset, noise suppression) is not evidence: the check is skipped."
     )
     min_keys = Param(30, 5, 1e6, "fewer key presses over the audio than this: skipped")
     full_confidence_keys = Param(300, 20, 1e7, "matched key presses for full confidence")
@@ -79,7 +83,6 @@ class AcousticKeystroke(Analyzer):
     track_window_s = Param(30.0, 5.0, 600.0, "half-window of the running offset that follows clock drift (s)")
     spread_at_half_ms = Param(6.0, 1.0, 100.0, "click-to-key lag spread (sd of the core) scoring 0.5")
     lag_at_half_ms = Param(60.0, 10.0, 2000.0, "aligned clocks: keys logged this long after their click score 0.5")
-    no_sound_score = Param(0.6, 0.0, 1.0, "score when keys are logged and no click lines up with them")
     idle_gap_s = Param(1.5, 0.2, 10.0, "no logged key event within this of a click: the log is idle there")
     idle_train_clicks = Param(8, 3, 1000, "least clicks in a train (gaps <= 1 s) heard while the log is idle")
     idle_clicks_at_half = Param(40, 5, 1e6, "clicks in idle-log trains scoring 0.5")
@@ -135,7 +138,7 @@ class AcousticKeystroke(Analyzer):
                 )
                 found, aligned = wide, False
         if found is None or not found["accepted"]:
-            return self._no_offset(tracks, key_ms, c_ms, n_clicks, audio_min, aligned, found, a0, a1)
+            return self._no_offset(key_ms, n_clicks, audio_min, aligned, found)
         result = self._with_offset(tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1)
         if note:
             result = AnalyzerResult(
@@ -187,75 +190,36 @@ class AcousticKeystroke(Analyzer):
     # ------------------------------------------------------------ no offset
     def _no_offset(
         self,
-        tracks: Tracks,
         key_ms: np.ndarray,
-        c_ms: np.ndarray,
         n_clicks: int,
         audio_min: float,
         aligned: bool,
         found: dict[str, Any] | None,
-        a0: float,
-        a1: float,
     ) -> AnalyzerResult:
-        """No click train lines up with the log: keys without sound (or a silent keyboard)."""
-        n_keys = int(key_ms.size)
-        dur = tracks.duration_s
-        if aligned:
-            t0, t1 = key_ms[0] / 1000.0, key_ms[-1] / 1000.0
-        else:
-            t0, t1 = a0, a1
-        ratio = 0.0 if found is None else found["ratio"]
-        score = float(self.no_sound_score)
-        confidence = float(min(1.0, n_keys / self.full_confidence_keys) * 0.5)
-        ev = Evidence(
-            analyzer=self.name,
-            kind="keys_without_sound",
-            start_s=_clip_t(t0, dur),
-            end_s=_clip_t(max(t0, t1), dur),
-            score=score,
-            summary=(
-                f"{n_keys} key presses are logged but no train of clicks in the audio lines up with them "
-                f"({n_clicks} click-like sounds, {n_clicks / max(audio_min, 1e-9):.0f}/min; best alignment "
-                f"{ratio:.1f}x the chance level, {self.min_peak_ratio:g}x needed): the keys were not typed "
-                f"near the microphone, or the keyboard is silent or filtered out by noise suppression"
-            ),
-            details={
-                "key_presses": n_keys,
-                "clicks": n_clicks,
-                "clicks_per_min": round(n_clicks / max(audio_min, 1e-9), 1),
-                "best_alignment_ratio": round(ratio, 2),
-                "needed_ratio": self.min_peak_ratio,
-                "searched_ms": None if found is None else [round(float(found.get("offset_ms", 0.0)), 1)],
-                "clocks_aligned": aligned,
-            },
-        )
-        windows = self._windows_no_offset(dur, key_ms, score)
-        metrics = {
-            "key_presses": n_keys,
-            "clicks": n_clicks,
-            "clicks_per_min": round(n_clicks / max(audio_min, 1e-9), 1),
-            "clocks_aligned": aligned,
-            "offset_found": False,
-            "peak_ratio": round(ratio, 2),
-            "feature_scores": {"keys_without_sound": round(score, 4)},
-        }
+        """No click train lines up with the log: not judged (absence of a signal is not evidence).
+
+        A headset or a call app's noise suppression removes key clicks; speech makes click-like sounds that
+        line up with nothing. Keys logged with nothing heard cannot be told from either, so the check is
+        skipped with the numbers, and the fusion leaves it out.
+        """
+        ratio = 0.0 if found is None else float(found["ratio"])
+        rate = n_clicks / max(audio_min, 1e-9)
         return AnalyzerResult(
             name=self.name,
-            status=Status.OK,
-            score=score,
-            confidence=confidence,
-            reason="no click train matches the log; a silent keyboard or noise suppression would look the same",
-            evidence=(ev,),
-            windows=windows,
-            metrics=metrics,
-        )
-
-    def _windows_no_offset(self, duration_s: float, key_ms: np.ndarray, score: float) -> tuple[WindowScore, ...]:
-        edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
-        n = np.histogram(key_ms / 1000.0, bins=edges)[0]
-        return tuple(
-            WindowScore(float(edges[i]), float(edges[i + 1]), float(score) if n[i] >= 10 else None, int(n[i]))
-            for i in range(edges.size - 1)
+            status=Status.SKIPPED,
+            reason=(
+                f"the keyboard is not heard: none of the {n_clicks} click-like sounds ({rate:.0f}/min) lines up "
+                f"with the {int(key_ms.size)} logged key presses (best alignment {ratio:.1f}x chance, "
+                f"{self.min_peak_ratio:g}x needed); a headset or noise suppression does this, so it is not judged"
+            ),
+            metrics={
+                "key_presses": int(key_ms.size),
+                "clicks": n_clicks,
+                "clicks_per_min": round(rate, 1),
+                "clocks_aligned": aligned,
+                "offset_found": False,
+                "peak_ratio": round(ratio, 2),
+            },
         )
 
     # ------------------------------------------------------------ with offset
