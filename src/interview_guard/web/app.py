@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -109,10 +110,25 @@ def create_app(
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return HTMLResponse(message_page(title, str(exc.detail), status=exc.status_code), status_code=exc.status_code)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        return await http_error(request, StarletteHTTPException(400, _validation_message(exc)))
+
     app.include_router(api.router)
     app.include_router(routes.router)
     app.add_middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts)
     return app
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line for FastAPI's parameter errors: ``bad query parameter 'offset': Input should be ...``."""
+    errors = exc.errors()
+    if not errors:
+        return "bad request parameters"
+    first = errors[0]
+    loc = [str(x) for x in first.get("loc", ())]
+    where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else "request"
+    return f"bad {where}: {first.get('msg', 'invalid value')}"
 
 
 class _RedactToken(logging.Filter):
