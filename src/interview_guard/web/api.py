@@ -41,11 +41,15 @@ async def healthz() -> dict[str, bool]:
 
 
 # Query integers are 64-bit (what SQLite takes); a larger one is a 400, not an overflow deeper down.
-_INT64 = {"ge": -(1 << 63), "le": (1 << 63) - 1}
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @router.get("/api/jobs", response_model=None)
-def api_jobs(request: Request, limit: int = Query(200, **_INT64), offset: int = Query(0, **_INT64)) -> dict[str, Any]:
+def api_jobs(
+    request: Request,
+    limit: int = Query(200, ge=_INT64_MIN, le=_INT64_MAX),
+    offset: int = Query(0, ge=_INT64_MIN, le=_INT64_MAX),
+) -> dict[str, Any]:
     store = store_of(request)
     limit = max(1, min(int(limit), 1000))
     return {

@@ -97,10 +97,12 @@ def check_keystroke_log(
         return int(answer["status"]), one_line(answer["message"])
     if done.returncode < 0 or b"MemoryError" in done.stderr:
         return 413, f"{name}: too large to check within the server's memory limit"
-    raise RuntimeError(f"the keystroke-log check exited with code {done.returncode}: {one_line(done.stderr[-300:])}")
+    tail = one_line(done.stderr[-300:].decode("utf-8", errors="replace"))
+    raise RuntimeError(f"the keystroke-log check exited with code {done.returncode}: {tail}")
 
 
 def _limit_memory(memory_mb: int) -> None:
+    """Limit this process's address space to ``memory_mb`` MiB (the parser is imported first)."""
     try:
         import resource
     except ImportError:  # not on this platform: the time limit still holds
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m interview_guard.web.validate PATH NAME [--memory-mb N]", file=sys.stderr)
         return 2
     if memory_mb:
+        import interview_guard.io.keystroke_log  # noqa: F401  (the parser's own code is loaded before the limit)
+
         _limit_memory(memory_mb)
     problem = check_keystroke_log_here(args[0], args[1])
     answer = {"ok": True} if problem is None else {"status": problem[0], "message": problem[1]}
