@@ -296,3 +296,20 @@ def test_a_shutdown_while_rendering_the_page_keeps_the_finished_report(data, mon
     with TestClient(app) as c:
         r = c.get(f"/jobs/{job_id}")
         assert r.status_code == 200 and 'id="risk-score"' in r.text
+
+
+def test_a_scan_that_runs_out_of_memory_is_a_clear_failure(data, monkeypatch):
+    from interview_guard.pipeline import scan
+    from interview_guard.web import worker
+
+    (job_id,) = _queued_jobs(data)
+    store = JobStore(data)
+    assert store.claim_next() == (job_id, 1)
+
+    def greedy(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(scan, "scan_session", greedy)
+    assert worker.run(data, job_id, 1) == 0
+    job = store.get(job_id)
+    assert job.status == "failed" and "ran out of memory" in job.error and "internal error" not in job.error

@@ -125,6 +125,11 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_repo
         store.finish_failed(job_id, attempt, msg)
         print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
         return 0
+    except MemoryError:
+        msg = "the scan ran out of memory (does the input claim an absurd time span?)"
+        store.finish_failed(job_id, attempt, msg)
+        print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
+        return 0
     except Exception as exc:  # a bug in an analyzer or a decoder: record it, the server keeps going
         import traceback
 
