@@ -163,7 +163,14 @@ class GuardMiddleware:
                 return
         except Exception as exc:  # a bug: one line in the log, a plain 500 page (with the headers) to the client
             path = scope.get("path", "")
-            _log.error("internal error on %s %s: %s: %s", scope.get("method", ""), path, type(exc).__name__, exc)
+            what = " ".join(str(exc).split())[:300]
+            _log.error(
+                "interview-guard: internal error on %s %s: %s: %s",
+                scope.get("method", ""),
+                path,
+                type(exc).__name__,
+                what,
+            )
             _log.debug("traceback", exc_info=True)
             if started:
                 return  # the answer is half sent: the connection is closed
