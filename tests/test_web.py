@@ -645,6 +645,10 @@ def test_report_page_is_rebuilt_from_report_json_and_a_broken_report_is_a_messag
         job = _wait_finished(c, r.json()["id"])
         assert job["status"] == "done"
         stored = JobStore(data).get(job["id"])
+        # The job is done as soon as report.json is written (#12); the worker renders the page after that.
+        deadline = time.monotonic() + 60
+        while not (stored.job_dir / "report.html").is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
         (stored.job_dir / "report.html").unlink()
         page = c.get(job["url"]).text
         assert _shown_score(page)[0] == repr(job["risk_score"])

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -40,8 +40,16 @@ async def healthz() -> dict[str, bool]:
     return {"ok": True}
 
 
+# Query integers are 64-bit (what SQLite takes); a larger one is a 400, not an overflow deeper down.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 @router.get("/api/jobs", response_model=None)
-def api_jobs(request: Request, limit: int = 200, offset: int = 0) -> dict[str, Any]:
+def api_jobs(
+    request: Request,
+    limit: int = Query(200, ge=_INT64_MIN, le=_INT64_MAX),
+    offset: int = Query(0, ge=_INT64_MIN, le=_INT64_MAX),
+) -> dict[str, Any]:
     store = store_of(request)
     limit = max(1, min(int(limit), 1000))
     return {

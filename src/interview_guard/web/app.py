@@ -31,16 +31,32 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_guard._version import __version__
 from interview_guard.web import api, routes
-from interview_guard.web.jobs import JobStore, Runner
+from interview_guard.web.jobs import (
+    DEFAULT_MAX_REPORT_MB,
+    DEFAULT_SCAN_MEMORY_MB,
+    DEFAULT_SCAN_TIMEOUT_S,
+    JobStore,
+    Runner,
+)
 from interview_guard.web.pages import message_page
 from interview_guard.web.security import COOKIE_NAME, GuardMiddleware, is_loopback, wants_json
 
-__all__ = ["create_app", "run_server", "DEFAULT_MAX_UPLOAD_BYTES", "COOKIE_NAME", "is_loopback"]
+__all__ = [
+    "create_app",
+    "run_server",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_MAX_REPORT_MB",
+    "DEFAULT_SCAN_MEMORY_MB",
+    "DEFAULT_SCAN_TIMEOUT_S",
+    "COOKIE_NAME",
+    "is_loopback",
+]
 
 DEFAULT_MAX_UPLOAD_BYTES = 1024 << 20
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -54,6 +70,8 @@ def create_app(
     workers: int = 1,
     allowed_hosts: set[str] | None = None,
     job_timeout_s: float | None = None,
+    scan_memory_mb: float | None = None,
+    max_report_mb: float | None = None,
     run_jobs: bool = True,
 ) -> FastAPI:
     """The FastAPI application serving the upload page over ``data_dir``.
@@ -73,7 +91,14 @@ def create_app(
         Accepted ``Host`` header names (``run_server`` passes the loopback
         names when bound to loopback, against DNS rebinding); None accepts any.
     job_timeout_s : float, optional
-        A scan running longer than this is stopped and recorded as failed.
+        A scan running longer than this (seconds) is stopped and recorded as failed.
+        None: :data:`DEFAULT_SCAN_TIMEOUT_S`; 0: no limit.
+    scan_memory_mb : float, optional
+        A scan process holding more resident memory than this (MiB) is stopped and recorded as
+        failed. None: :data:`DEFAULT_SCAN_MEMORY_MB`; 0: no limit.
+    max_report_mb : float, optional
+        A report larger than this (MiB) is not written and the scan is recorded as failed.
+        None: :data:`DEFAULT_MAX_REPORT_MB`; 0: no limit.
     run_jobs : bool
         Start the background runner with the application (tests may turn it off).
 
@@ -83,7 +108,13 @@ def create_app(
     store = JobStore(data_dir)
     store.initialise()
     recovered = store.recover()
-    runner = Runner(store, workers=workers, timeout_s=job_timeout_s)
+    runner = Runner(
+        store,
+        workers=workers,
+        timeout_s=DEFAULT_SCAN_TIMEOUT_S if job_timeout_s is None else job_timeout_s,
+        memory_mb=DEFAULT_SCAN_MEMORY_MB if scan_memory_mb is None else scan_memory_mb,
+        max_report_mb=DEFAULT_MAX_REPORT_MB if max_report_mb is None else max_report_mb,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,10 +140,25 @@ def create_app(
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return HTMLResponse(message_page(title, str(exc.detail), status=exc.status_code), status_code=exc.status_code)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        return await http_error(request, StarletteHTTPException(400, _validation_message(exc)))
+
     app.include_router(api.router)
     app.include_router(routes.router)
     app.add_middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts)
     return app
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line for FastAPI's parameter errors: ``bad query parameter 'offset': Input should be ...``."""
+    errors = exc.errors()
+    if not errors:
+        return "bad request parameters"
+    first = errors[0]
+    loc = [str(x) for x in first.get("loc", ())]
+    where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else "request"
+    return f"bad {where}: {first.get('msg', 'invalid value')}"
 
 
 class _RedactToken(logging.Filter):
@@ -135,8 +181,13 @@ def run_server(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     workers: int = 1,
     job_timeout_s: float | None = None,
+    scan_memory_mb: float | None = None,
+    max_report_mb: float | None = None,
 ) -> None:
-    """Serve the upload page with uvicorn until Ctrl-C (what ``interview-guard serve`` runs)."""
+    """Serve the upload page with uvicorn until Ctrl-C (what ``interview-guard serve`` runs).
+
+    The scan limits are :func:`create_app`'s (None: the default, 0: no limit).
+    """
     import uvicorn
 
     loopback = is_loopback(host)
@@ -154,6 +205,8 @@ def run_server(
         workers=workers,
         allowed_hosts=allowed,
         job_timeout_s=job_timeout_s,
+        scan_memory_mb=scan_memory_mb,
+        max_report_mb=max_report_mb,
     )
     rec = app.state.recovered
     if rec["interrupted"]:

@@ -19,7 +19,9 @@ after a restart.
 
 Each scan runs in its own process (``python -m interview_guard.web.worker``),
 at most ``workers`` at a time: a crash, a hang (``timeout_s``) or a memory
-blow-up costs one job, never the server. The worker writes progress and the
+blow-up (``memory_mb``: the runner polls the worker's resident memory and stops
+it past the limit) costs one job, never the server; the job is recorded as
+failed with the reason and the queue goes on. The worker writes progress and the
 result into the database itself; every write is guarded by the job's
 ``attempt`` number and ``running`` status, so a stale worker (one left over
 from a server that was killed) cannot overwrite a newer state.
@@ -44,7 +46,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Job", "JobStore", "Runner", "STATUSES", "valid_job_id", "new_job_id"]
+__all__ = [
+    "DEFAULT_MAX_REPORT_MB",
+    "DEFAULT_SCAN_MEMORY_MB",
+    "DEFAULT_SCAN_TIMEOUT_S",
+    "Job",
+    "JobStore",
+    "Runner",
+    "STATUSES",
+    "valid_job_id",
+    "new_job_id",
+]
+
+#: A scan running longer than this (seconds) is stopped and recorded as failed.
+DEFAULT_SCAN_TIMEOUT_S = 3600.0
+#: A scan whose process holds more memory than this (MiB, resident) is stopped and recorded as failed.
+DEFAULT_SCAN_MEMORY_MB = 4096
+#: A report larger than this (MiB) is not written; the scan is recorded as failed.
+DEFAULT_MAX_REPORT_MB = 64
 
 STATUSES = ("queued", "running", "done", "failed", "interrupted")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -330,12 +349,16 @@ class Runner:
         *,
         workers: int = 1,
         timeout_s: float | None = None,
+        memory_mb: float | None = None,
+        max_report_mb: float | None = None,
         python: str = sys.executable,
         poll_s: float = 1.0,
     ) -> None:
         self.store = store
         self.workers = max(1, int(workers))
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s or None  # None or 0: no limit
+        self.memory_mb = memory_mb or None
+        self.max_report_mb = max_report_mb or None
         self.python = python
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -392,6 +415,8 @@ class Runner:
         job_dir = self.store.job_dir(job_id)
         log_path = job_dir / "scan.log"
         cmd = [self.python, "-m", "interview_guard.web.worker", str(self.store.data_dir), job_id, str(attempt)]
+        if self.max_report_mb:
+            cmd += ["--max-report-mb", f"{self.max_report_mb:g}"]
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         with open(log_path, "ab") as log:
@@ -413,7 +438,12 @@ class Runner:
                         if self._stop.is_set():
                             reason = "The server was stopped while this scan was running. Re-run it to scan again."
                         elif self.timeout_s is not None and now - t0 > self.timeout_s:
-                            reason = f"the scan took longer than the limit of {self.timeout_s:.0f} s and was stopped"
+                            reason = f"the scan took longer than the limit of {self.timeout_s:g} s and was stopped"
+                        elif self.memory_mb is not None and (rss := _tree_rss_mb(proc.pid)) > self.memory_mb:
+                            reason = (
+                                f"the scan used more memory than the limit of {self.memory_mb:g} MB "
+                                f"({rss:.0f} MB) and was stopped"
+                            )
                         if reason is not None:
                             proc.terminate()
                             kill_at = now + 5.0
@@ -441,6 +471,28 @@ class Runner:
             attempt,
             f"the scan process {how}" + (f": {tail}" if tail else "") + " (details in scan.log in the job's directory)",
         )
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory (MiB) of a process and its children, from ``/proc`` (0 where there is no ``/proc``)."""
+    total_kb = 0
+    todo, seen = [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmRSS:"):
+                        total_kb += int(line.split()[1])
+                        break
+            with open(f"/proc/{p}/task/{p}/children", "rb") as fh:
+                todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024.0
 
 
 _ERROR_LINE = re.compile(r"^(interview-guard worker: |[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b)")

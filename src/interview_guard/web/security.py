@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from urllib.parse import parse_qsl, urlencode, urlsplit
+import logging
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -30,8 +31,12 @@ __all__ = [
     "PAGE_CSP",
     "REPORT_CSP",
     "is_loopback",
+    "local_path",
+    "same_origin",
     "wants_json",
 ]
+
+_log = logging.getLogger("interview_guard.web")
 
 COOKIE_NAME = "ig_token"
 
@@ -86,6 +91,33 @@ def wants_json(request_headers: Headers, path: str) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def local_path(path: str) -> str:
+    """``path`` as a redirect target that stays on this server.
+
+    A path such as ``//evil.example/`` or ``/\\evil.example`` is a protocol-relative address to a browser
+    (which also drops tabs and newlines): the path is percent-encoded and its leading slashes collapse to one.
+    """
+    quoted = quote(path, safe="/:@!$&'()*+,;=-._~")
+    return "/" + quoted.lstrip("/")
+
+
+def same_origin(scope: Scope, headers: Headers) -> bool:
+    """Whether a state-changing request comes from this server's own pages.
+
+    With an ``Origin`` header: its scheme and host:port must be the request's own (``null`` never is).
+    Without one: a browser's ``Sec-Fetch-Site`` of ``cross-site`` or ``same-site`` (another port or
+    subdomain) is refused; no header at all (curl, scripts with the token) is accepted.
+    """
+    origin = headers.get("origin")
+    if origin is None:
+        return headers.get("sec-fetch-site", "").strip().lower() not in ("cross-site", "same-site")
+    if origin == "null":
+        return False
+    o = urlsplit(origin)
+    scheme = str(scope.get("scheme", "http")).lower()
+    return o.scheme.lower() == scheme and o.netloc.lower() == headers.get("host", "").lower()
+
+
 def _parse_cookie(header: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for piece in header.split(";"):
@@ -113,23 +145,48 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in names]
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 
-        response = self._check(scope)
-        if response is not None:
-            await response(scope, receive, send_with_headers)
-            return
-        await self.app(scope, receive, send_with_headers)
+        try:
+            response = self._check(scope)
+            if response is None:
+                await self.app(scope, receive, send_with_headers)
+                return
+        except Exception as exc:  # a bug: one line in the log, a plain 500 page (with the headers) to the client
+            path = scope.get("path", "")
+            what = " ".join(str(exc).split())[:300]
+            _log.error(
+                "interview-guard: internal error on %s %s: %s: %s",
+                scope.get("method", ""),
+                path,
+                type(exc).__name__,
+                what,
+            )
+            _log.debug("traceback", exc_info=True)
+            if started:
+                return  # the answer is half sent: the connection is closed
+            response = self._deny(
+                500,
+                "internal error: the server could not answer this request (the server's log has a line about it)",
+                Headers(scope=scope),
+                path,
+                title="Internal error",
+            )
+        await response(scope, receive, send_with_headers)
 
-    def _deny(self, status: int, message: str, headers: Headers, path: str) -> Response:
+    def _deny(self, status: int, message: str, headers: Headers, path: str, *, title: str = "Not allowed") -> Response:
         if wants_json(headers, path):
             return JSONResponse({"detail": message}, status_code=status)
-        return HTMLResponse(message_page("Not allowed", message, status=status), status_code=status)
+        return HTMLResponse(message_page(title, message, status=status), status_code=status)
 
     def _check(self, scope: Scope) -> Response | None:
         headers = Headers(scope=scope)
@@ -139,12 +196,8 @@ class GuardMiddleware:
         if self.allowed_hosts is not None and hostname.lower() not in self.allowed_hosts:
             # DNS rebinding: a page on another site that resolves its own name to 127.0.0.1.
             return self._deny(400, f"unknown host {host!r}: open the page as http://127.0.0.1:PORT/", headers, path)
-        if scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS"):
-            origin = headers.get("origin")
-            if origin is not None:
-                o = urlsplit(origin)
-                if origin == "null" or o.netloc.lower() != host.lower():
-                    return self._deny(403, "cross-site request refused", headers, path)
+        if scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS") and not same_origin(scope, headers):
+            return self._deny(403, "cross-site request refused", headers, path)
         if self.token is None or self.cookie is None or path == "/healthz" or path.startswith("/static/"):
             return None
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
@@ -153,7 +206,8 @@ class GuardMiddleware:
             if not _token_ok(given[-1], self.token):
                 return self._deny(401, "wrong access token", headers, path)
             rest = urlencode([(k, v) for k, v in query if k != "token"])
-            resp = RedirectResponse(path + (f"?{rest}" if rest else ""), status_code=303)
+            # Only ever to a path on this server (a path like //evil.example/ would leave it).
+            resp = RedirectResponse(local_path(path) + (f"?{rest}" if rest else ""), status_code=303)
             resp.set_cookie(
                 COOKIE_NAME,
                 self.cookie,

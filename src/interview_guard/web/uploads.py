@@ -18,9 +18,11 @@ Checks, in the order they can be made:
 * a video's first bytes are a known container (ISO-BMFF mp4/mov, Matroska/WebM
   EBML, RIFF AVI) of the family its extension names;
 * ``session.json`` is at most :data:`MAX_METADATA_BYTES`;
-* after the body is complete, :func:`validate_session_files` parses the
-  keystroke log with the project's own parser and ``session.json`` with
-  :class:`~interview_guard.io.session.SessionMetadata`.
+* after the body is complete, :func:`validate_session_files` reads
+  ``session.json`` with the bounded JSON reader and
+  :class:`~interview_guard.tracks.metadata.SessionMetadata`, and parses the
+  keystroke log with the project's own parser in a child process with bounded
+  memory and time (:mod:`.validate`). Every parse failure is a 400.
 """
 
 from __future__ import annotations
@@ -339,40 +341,43 @@ def _mb(n: int) -> str:
     return f"{n / (1 << 20):.0f} MB" if n >= (1 << 20) else f"{n} bytes"
 
 
-def validate_session_files(files: dict[str, StoredFile]) -> None:
-    """Parse the uploaded keystroke log and session.json; raise ``UploadError(400)`` naming the problem.
+def validate_session_files(files: dict[str, StoredFile], *, in_process: bool = False) -> None:
+    """Check the uploaded keystroke log and session.json; raise ``UploadError`` (400, or 413) naming the problem.
 
-    Messages name the client's file (never the server's path).
+    ``session.json`` (at most :data:`MAX_METADATA_BYTES`) is read here with the bounded JSON reader
+    (depth, number length, BOM) and :class:`~interview_guard.tracks.metadata.SessionMetadata`. The
+    keystroke log, which may be large, is parsed in a child process with bounded memory and time
+    (:mod:`.validate`), so the server's own memory does not grow with it; ``in_process`` parses it
+    here instead. Every parse failure is a 400 with one line that names the client's file (never the
+    server's path).
     """
-    from interview_guard.errors import InputError, KeystrokeLogError
-    from interview_guard.io.keystroke_log import parse_keystroke_lines
-    from interview_guard.tracks.metadata import SessionMetadata
+    from interview_guard.web.validate import check_keystroke_log, check_keystroke_log_here
 
     if "video" not in files and "keystrokes" not in files:
         raise UploadError(400, "choose a recording (video) or a keystroke log to scan")
-    ks = files.get("keystrokes")
-    if ks is not None:
-        fmt = {".jsonl": "jsonl", ".csv": "csv"}.get(ks.path.suffix.lower(), "auto")
-        try:
-            with open(ks.path, encoding="utf-8", newline="") as fh:
-                log = parse_keystroke_lines(fh, path=ks.original_name, fmt=fmt)
-        except UnicodeDecodeError:
-            raise UploadError(400, f"{ks.original_name}: not UTF-8 text (is this really a keystroke log?)") from None
-        except KeystrokeLogError as exc:
-            raise UploadError(400, f"bad keystroke log: {exc}") from None
-        if len(log) == 0:
-            raise UploadError(400, f"{ks.original_name}: the keystroke log holds no events")
     meta = files.get("metadata")
     if meta is not None:
-        import json
+        _check_metadata(meta)
+    ks = files.get("keystrokes")
+    if ks is not None:
+        check = check_keystroke_log_here if in_process else check_keystroke_log
+        problem = check(ks.path, ks.original_name)
+        if problem is not None:
+            raise UploadError(*problem)
 
-        try:
-            data = json.loads(meta.path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise UploadError(400, f"{meta.original_name}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise UploadError(400, f"{meta.original_name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        try:
-            SessionMetadata.from_dict(data, path=meta.original_name)
-        except InputError as exc:
-            raise UploadError(400, f"bad session.json: {exc}") from None
+
+def _check_metadata(meta: StoredFile) -> None:
+    from interview_guard.errors import InputError
+    from interview_guard.io.bounded_json import read_json_file
+    from interview_guard.tracks.metadata import SessionMetadata
+    from interview_guard.web.validate import one_line
+
+    name = meta.original_name
+    try:
+        data = read_json_file(meta.path, what="session.json", max_bytes=MAX_METADATA_BYTES)
+        SessionMetadata.from_dict(data, path=name)
+    except InputError as exc:
+        # The reader names the server's copy of the file: name the client's instead.
+        raise UploadError(400, one_line(f"bad session.json: {str(exc).replace(str(meta.path), name)}")) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise UploadError(400, one_line(f"bad session.json: {name}: cannot be used ({type(exc).__name__})")) from None

@@ -1,9 +1,13 @@
 """One scan job, in a process of its own: ``python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT``.
 
-Started by :class:`interview_guard.web.jobs.Runner`. Scans ``jobs/<id>/input``
-with key frames into ``jobs/<id>/frames``, writes ``jobs/<id>/report.json``
-atomically, and records progress and the outcome in the jobs table (every
-write guarded by the attempt number, see :mod:`interview_guard.web.jobs`).
+Started by :class:`interview_guard.web.jobs.Runner` (which also enforces the
+time and memory limits). Scans ``jobs/<id>/input`` with key frames into
+``jobs/<id>/frames``, writes ``jobs/<id>/report.json`` atomically (a report
+over ``--max-report-mb`` is not written: the job fails with that reason),
+records the job done, and only then renders the report page (so a shutdown
+while rendering loses nothing: the page is rendered on demand). Progress and
+the outcome go into the jobs table (every write guarded by the attempt number,
+see :mod:`interview_guard.web.jobs`).
 Ctrl-C in the server's terminal is left to the server (which terminates this
 process and marks the job interrupted); if the server dies, the next progress
 update notices and the scan stops without writing anything.
@@ -84,7 +88,8 @@ def _write_page(store: JobStore, job_id: str, report_path: Path) -> None:
         )
 
 
-def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int) -> int:
+def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_report_mb: float | None = None) -> int:
+    from interview_guard.atomic import atomic_write_text
     from interview_guard.errors import InterviewGuardError
     from interview_guard.pipeline.scan import scan_session
 
@@ -100,15 +105,28 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int) -> int:
     try:
         hook(Stage.PROBE, completed=0, total=1)
         report = scan_session(job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir)
-        report.write(report_path)
-        store.set_progress(job_id, attempt, "rendering the report page", 0.99)
-        _write_page(store, job_id, report_path)
+        text = report.to_json()
+        size = len(text.encode("utf-8"))
+        if max_report_mb and size > max_report_mb * (1 << 20):
+            msg = (
+                f"the report would be {size / (1 << 20):.0f} MB, over the limit of {max_report_mb:g} MB; "
+                "it was not written (is a time span in the input absurd?)"
+            )
+            store.finish_failed(job_id, attempt, msg)
+            print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
+            return 0
+        atomic_write_text(report_path, text)
     except _ServerGone:
         print("interview-guard worker: the server is gone or the job was reset; stopping", file=sys.stderr)
         return 0
     except InterviewGuardError as exc:
         # Messages name the server's copy of the file; show the client's name instead.
         msg = str(exc).replace(str(job.session_dir) + os.sep, "")
+        store.finish_failed(job_id, attempt, msg)
+        print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
+        return 0
+    except MemoryError:
+        msg = "the scan ran out of memory (does the input claim an absurd time span?)"
         store.finish_failed(job_id, attempt, msg)
         print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
         return 0
@@ -120,17 +138,25 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int) -> int:
         return 1
     for w in report.warnings:
         print(f"interview-guard worker: warning: {w}", file=sys.stderr)
-    store.finish_done(job_id, attempt, report_path, report.risk_score, report.band)
+    # Done as soon as report.json is there: the page is a convenience (the server renders it on demand).
+    if store.finish_done(job_id, attempt, report_path, report.risk_score, report.band):
+        _write_page(store, job_id, report_path)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    max_report_mb = None
+    if len(argv) == 5 and argv[3] == "--max-report-mb":
+        max_report_mb = float(argv[4])
+        argv = argv[:3]
     if len(argv) != 3:
-        print("usage: python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT", file=sys.stderr)
+        print(
+            "usage: python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT [--max-report-mb N]", file=sys.stderr
+        )
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides; it sends SIGTERM
-    return run(argv[0], argv[1], int(argv[2]))
+    return run(argv[0], argv[1], int(argv[2]), max_report_mb=max_report_mb)
 
 
 if __name__ == "__main__":
