@@ -1,0 +1,102 @@
+"""Work bounded by the data, not by what a field claims (issue #12 item 4).
+
+Windows and arrays scale with the events and the media: a keystroke log with a
+gap of 1e11 or 1e12 ms scans ``ok`` in a small, bounded amount of memory and
+writes a small report; absurd spans and offsets are clear input errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interview_guard.signals.click_offset import _typing_grid
+from interview_guard.signals.clicks import event_xcorr
+from interview_guard.signals.windows import event_windows
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+# ---------------------------------------------------------------- event_windows
+def _check_contiguous(edges: np.ndarray, duration: float) -> None:
+    assert edges[0] == 0.0 and edges[-1] == pytest.approx(duration)
+    assert np.all(np.diff(edges) >= 0)
+
+
+def test_event_windows_contiguous_typing_is_the_fixed_grid():
+    t = np.arange(0.0, 95.0, 0.5)
+    edges, occ = event_windows(duration_s=95.0, window_s=30.0, event_s=t)
+    assert edges.tolist() == [0.0, 30.0, 60.0, 90.0, 95.0]
+    assert occ.all()
+
+
+def test_event_windows_merge_empty_runs():
+    t = np.r_[np.arange(0.0, 20.0), np.arange(3000.0, 3010.0)]
+    edges, occ = event_windows(duration_s=4000.0, window_s=30.0, event_s=t)
+    _check_contiguous(edges, 4000.0)
+    # occupied [0, 30] and [3000, 3030]; one window between and one after
+    assert edges.tolist() == [0.0, 30.0, 3000.0, 3030.0, 4000.0]
+    assert occ.tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("gap_s", [1e8, 1e9, 1e12, 1e15])
+def test_event_windows_count_is_bounded_by_the_events(gap_s):
+    rng = np.random.default_rng(0)
+    t = np.sort(np.r_[rng.uniform(5, 200, 300), gap_s + rng.uniform(0, 100, 300)])
+    edges, occ = event_windows(duration_s=float(t[-1]) + 50.0, window_s=30.0, event_s=t)
+    _check_contiguous(edges, float(t[-1]) + 50.0)
+    assert edges.size - 1 <= 2 * int(occ.sum()) + 1
+    assert edges.size - 1 <= 20
+    n = np.histogram(t, bins=edges)[0]
+    assert n.sum() == t.size and np.all(n[~occ] == 0)
+
+
+def test_event_windows_degenerate():
+    assert event_windows(duration_s=0.0, window_s=30.0, event_s=np.zeros(3))[0].tolist() == [0.0, 0.0]
+    assert event_windows(duration_s=float("inf"), window_s=30.0, event_s=np.zeros(3))[0].tolist() == [0.0, 0.0]
+    edges, occ = event_windows(duration_s=100.0, window_s=30.0, event_s=np.zeros(0))
+    assert edges.tolist() == [0.0, 100.0] and occ.tolist() == [False]
+    # events outside [0, duration] count in the first / last window
+    edges, occ = event_windows(duration_s=100.0, window_s=30.0, event_s=np.array([-5.0, 1e9]))
+    _check_contiguous(edges, 100.0)
+    assert occ[0] and occ[-1]
+
+
+# ------------------------------------------------------- span-sized signal arrays
+def _xcorr_dense(a, b, lo, hi, bin_ms=2.0):
+    """The counts as the FFT over the whole span gave them (reference)."""
+    k_lo, k_hi = int(np.floor(lo / bin_ms)), int(np.ceil(hi / bin_ms))
+    t0 = min(a.min(), b.min())
+    ia = np.floor((a - t0) / bin_ms + 0.5).astype(np.int64)
+    ib = np.floor((b - t0) / bin_ms + 0.5).astype(np.int64)
+    d = ib[None, :] - ia[:, None]
+    return np.array([np.count_nonzero(d == k) for k in range(k_lo, k_hi + 1)], float)
+
+
+def test_event_xcorr_closes_long_gaps_without_changing_counts():
+    rng = np.random.default_rng(1)
+    a = np.sort(np.r_[rng.uniform(0, 20_000, 150), 5e6 + rng.uniform(0, 20_000, 150)])
+    b = np.sort(np.r_[a + 37.0 + rng.normal(0, 2, a.size), rng.uniform(0, 5e6, 40)])
+    lags, cnt = event_xcorr(a_ms=a, b_ms=b, lo_ms=-500.0, hi_ms=500.0, bin_ms=2.0)
+    assert np.array_equal(cnt, _xcorr_dense(a, b, -500.0, 500.0))
+
+
+def test_event_xcorr_huge_gap_is_cheap():
+    rng = np.random.default_rng(2)
+    a = np.sort(np.r_[rng.uniform(0, 20_000, 200), 1e12 + rng.uniform(0, 20_000, 200)])
+    b = a + 40.0
+    lags, cnt = event_xcorr(a_ms=a, b_ms=b, lo_ms=-1000.0, hi_ms=1000.0, bin_ms=2.0)
+    assert cnt[np.argmin(np.abs(lags - 40.0))] >= a.size
+
+
+def test_click_offset_grid_skips_keyless_stretches():
+    key = np.r_[np.arange(0.0, 60_000.0, 150.0), 1e12 + np.arange(0.0, 60_000.0, 150.0)]
+    g = _typing_grid(key, step_ms=5000.0, half_ms=30_000.0)
+    assert g.size < 60
+    dense = np.arange(0.0, 60_000.0 + 5000.0, 5000.0)
+    assert np.array_equal(g[: dense.size], dense)
+    contiguous = np.arange(0.0, 600_000.0, 150.0)
+    full = np.arange(contiguous[0], contiguous[-1] + 5000.0, 5000.0)
+    assert np.array_equal(_typing_grid(contiguous, step_ms=5000.0, half_ms=30_000.0), full)
