@@ -100,3 +100,36 @@ def test_click_offset_grid_skips_keyless_stretches():
     contiguous = np.arange(0.0, 600_000.0, 150.0)
     full = np.arange(contiguous[0], contiguous[-1] + 5000.0, 5000.0)
     assert np.array_equal(_typing_grid(contiguous, step_ms=5000.0, half_ms=30_000.0), full)
+
+
+# ---------------------------------------------------------- keystroke field bounds
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        (
+            "keystrokes.csv",
+            "t,type,key,code,length\n1,down,a,KeyA,\n2,paste,,,1e30\n",
+            "'length' = 1e+30 is out of range",
+        ),
+        ("keystrokes.jsonl", '{"t": 1, "type": "paste", "length": 1e30}\n', "'length' = 1e+30 is out of range"),
+        ("keystrokes.jsonl", '{"t": 1, "type": "paste", "length": ' + "9" * 400 + "}\n", "a number of 400 characters"),
+        ("keystrokes.jsonl", '{"t": 1e300, "type": "down"}\n', "'t' = 1e+300 ms is out of range"),
+        ("keystrokes.csv", "t,type,recv_t\n1,down,-1e20\n", "'recv_t' = -1e+20 ms is out of range"),
+        (
+            "keystrokes.tsv",
+            "PRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE\n1\t2\ta\t1e400\n",
+            "KEYCODE must be (finite) numbers",
+        ),
+        ("keystrokes.tsv", "PRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE\n1e200\t2\ta\t65\n", "out of range"),
+    ],
+)
+def test_absurd_keystroke_values_are_clean_errors(tmp_path, name, text, words):
+    from interview_guard.errors import KeystrokeLogError
+    from interview_guard.io.keystroke_log import read_keystroke_log
+
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(KeystrokeLogError) as ei:
+        read_keystroke_log(p)
+    msg = str(ei.value)
+    assert str(p) in msg and "line " in msg and words in msg and "\n" not in msg
