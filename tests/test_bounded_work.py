@@ -7,11 +7,13 @@ writes a small report; absurd spans and offsets are clear input errors.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from corpus_bounds import CASES
 from interview_guard.signals.click_offset import _typing_grid
 from interview_guard.signals.clicks import event_xcorr
 from interview_guard.signals.windows import event_windows
@@ -133,3 +135,67 @@ def test_absurd_keystroke_values_are_clean_errors(tmp_path, name, text, words):
         read_keystroke_log(p)
     msg = str(ei.value)
     assert str(p) in msg and "line " in msg and words in msg and "\n" not in msg
+
+
+# ------------------------------------------------------ the corpus through the CLI
+def run_limited(args: list[str], *, mem_mb: int, cpu_s: int) -> tuple[int, str, str, dict[str, float]]:
+    """Run ``args`` under RLIMIT_AS / RLIMIT_CPU; exit code, stdout, stderr and the measured cost."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, preexec_fn=limits, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = code = os.waitstatus_to_exitcode(status)
+        cost = {
+            "wall_s": time.monotonic() - t0,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024,
+        }
+        out.seek(0)
+        err.seek(0)
+        return code, out.read().decode(), err.read().decode(), cost
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_corpus_case_through_the_cli(case, tmp_path):
+    made = case["make"](tmp_path)
+    exp = case["expect"]
+    report = tmp_path / "report.json"
+    code, _, err, cost = run_limited(
+        ["-m", "interview_guard.cli", "scan", made["path"], "--format", "json", "-o", str(report), "-q"],
+        mem_mb=exp["mem_mb"],
+        cpu_s=exp["cpu_s"],
+    )
+    print(case["id"], {k: round(v, 2) for k, v in cost.items()})
+    assert "Traceback" not in err and "internal error" not in err, err[-2000:]
+    assert code == exp["exit"], err[-2000:]
+    if code != 0:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert made["names"] in lines[0]
+        for w in exp.get("words", []):
+            assert w in lines[0]
+        assert not report.exists()
+        return
+    size = report.stat().st_size
+    assert size <= exp["max_report_bytes"]
+    r = json.loads(report.read_text(encoding="utf-8"))
+    assert r["status"] == "ok"
+    assert r["analyzers"]["keystroke_relay"]["status"] == "ok"
+    for name, a in r["analyzers"].items():
+        assert len(a["windows"]) <= exp["max_windows"], name
+        ends = [(w["start_s"], w["end_s"]) for w in a["windows"]]
+        assert all(ends[i][1] == ends[i + 1][0] for i in range(len(ends) - 1)), name  # contiguous
+    for w in exp.get("words", []):
+        assert any(w in x for x in r["warnings"]), r["warnings"]
