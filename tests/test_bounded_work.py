@@ -199,3 +199,37 @@ def test_corpus_case_through_the_cli(case, tmp_path):
         assert all(ends[i][1] == ends[i + 1][0] for i in range(len(ends) - 1)), name  # contiguous
     for w in exp.get("words", []):
         assert any(w in x for x in r["warnings"]), r["warnings"]
+
+
+# ---------------------------------------------------------------- report size bound
+def test_report_size_bound_trims_with_a_warning():
+    from interview_guard.analyzers.base import AnalyzerResult, Evidence, Status, WindowScore
+    from interview_guard.report import model as rm
+
+    ev = tuple(Evidence("x", "k", float(i), float(i) + 1.0, (i % 997) / 997.0, f"item {i}") for i in range(5000))
+    wins = tuple(
+        WindowScore(30.0 * i, 30.0 * (i + 1), None if i % 3 else (i % 101) / 100.0, i % 3) for i in range(100_001)
+    )
+    res = AnalyzerResult("x", Status.OK, 0.5, 1.0, evidence=ev, windows=wins)
+    r = rm.Report(
+        session=rm.SessionInfo(id="s", path="p", duration_s=wins[-1].end_s),
+        analyzers={"x": res},
+        warnings=[f"w{i}" for i in range(1000)] + ["y" * 100_000],
+    )
+    a = r.analyzers["x"]
+    assert len(a.evidence) == rm.MAX_EVIDENCE_PER_ANALYZER
+    assert (
+        min(e.score for e in a.evidence)
+        >= sorted((e.score for e in ev), reverse=True)[rm.MAX_EVIDENCE_PER_ANALYZER - 1]
+    )
+    assert len(a.windows) <= rm.MAX_WINDOWS_PER_ANALYZER
+    assert a.windows[0].start_s == 0.0 and a.windows[-1].end_s == wins[-1].end_s
+    assert all(a.windows[i].end_s == a.windows[i + 1].start_s for i in range(len(a.windows) - 1))
+    assert max(w.score for w in a.windows if w.score is not None) == 1.0
+    assert sum(w.n for w in a.windows) == sum(w.n for w in wins)
+    assert len(r.warnings) <= rm.MAX_WARNINGS and all(len(w) <= rm.MAX_WARNING_CHARS for w in r.warnings)
+    assert any("size bound" in w and "evidence" in w for w in r.warnings)
+    text = r.to_json()
+    assert len(text) < 2_000_000
+    again = rm.Report.from_json(text)
+    assert again.to_json() == text  # within the bound: read back unchanged

@@ -82,10 +82,11 @@ class SessionMetadata:
         if start not in (None, ""):
             if not isinstance(start, str):
                 raise InputError("'recording_start' must be an ISO 8601 string", path=path)
+            text = start
             try:
-                start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+                start = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                raise InputError(f"'recording_start' is not ISO 8601: {start[:60]!r}", path=path) from None
+                raise InputError(f"'recording_start' is not ISO 8601: {text[:60]!r}", path=path) from None
             if not RECORDING_YEARS[0] <= start.year <= RECORDING_YEARS[1]:
                 raise InputError(
                     f"'recording_start' {start.isoformat()} is out of range "
