@@ -233,3 +233,25 @@ def test_report_size_bound_trims_with_a_warning():
     assert len(text) < 2_000_000
     again = rm.Report.from_json(text)
     assert again.to_json() == text  # within the bound: read back unchanged
+
+
+def test_face_occlusion_windows_follow_the_frames_not_the_session_span():
+    from interview_guard.analyzers.face_occlusion import _windows
+
+    t = np.arange(0.0, 60.0, 0.1)
+    wins = _windows(1e9, 30.0, t, np.ones(t.size, bool), [])
+    assert [(w.start_s, w.end_s) for w in wins] == [(0.0, 30.0), (30.0, 60.0), (60.0, 1e9)]
+    assert wins[-1].score is None and wins[-1].n == 0
+
+
+def test_keystroke_relay_windows_on_a_huge_gap_in_process():
+    from corpus_bounds import typing_bursts
+    from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
+    from interview_guard.io.keystroke_log import parse_keystroke_lines
+    from interview_guard.tracks import Tracks
+
+    log = parse_keystroke_lines([json.dumps(e) for e in typing_bursts([1e12])])
+    r = KeystrokeRelay().analyze(Tracks(duration_s=float(log.t_ms[-1]) / 1000.0, keystrokes=log))
+    scored = [w for w in r.windows if w.score is not None]
+    assert 2 <= len(scored) and len(r.windows) <= 2 * len(scored) + 3
+    assert sum(w.n for w in r.windows) == log.n_keydown
