@@ -51,6 +51,7 @@ from interview_guard.signals import clicks as af
 from interview_guard.signals import keystroke_timing as kt
 from interview_guard.signals.click_offset import follow_click_offset
 from interview_guard.signals.stats import logistic_safe, robust_spread
+from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import UP
 
@@ -349,8 +350,8 @@ class AcousticKeystroke(Analyzer):
             )
 
         # stretches of the log with no clicks (keys injected, someone else typing)
-        edges = kt.window_edges(duration_s=dur, window_s=self.window_s)
         t_keys = key_ms / 1000.0
+        edges, _ = event_windows(duration_s=dur, window_s=self.window_s, event_s=t_keys)
         n_w = np.histogram(t_keys, bins=edges)[0]
         m_w = np.round(np.histogram(t_keys, bins=edges, weights=heard_p)[0]).astype(np.int64)
         rate = n_match / max(n_keys, 1)

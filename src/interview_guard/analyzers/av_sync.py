@@ -40,6 +40,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import speech as af
 from interview_guard.signals.stats import logistic_safe, robust_spread
+from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 
 if TYPE_CHECKING:
@@ -513,11 +514,9 @@ class AVSync(Analyzer):
         hi: float,
         p_sync: float,
     ) -> tuple[WindowScore, ...]:
-        from interview_guard.signals.keystroke_timing import window_edges  # noqa: PLC0415
-
         dur = duration_s if duration_s > 0 else float(grid[-1])
-        edges = window_edges(duration_s=dur, window_s=self.report_window_s)
         mid = grid[st] + wlen * step / 2
+        edges, _ = event_windows(duration_s=dur, window_s=self.report_window_s, event_s=mid)
         out = []
         for i in range(edges.size - 1):
             sel = (mid >= edges[i]) & (mid < edges[i + 1])

@@ -23,6 +23,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
+from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.video import FaceTrack, HandTrack
 
@@ -334,8 +335,8 @@ def _key_frames(times: list[float], start: float, end: float) -> list[float]:
 def _windows(
     duration_s: float, window_s: float, t: np.ndarray, present: np.ndarray, events: list[occ.OcclusionEvent]
 ) -> tuple[WindowScore, ...]:
-    n = max(1, int(np.ceil(duration_s / window_s - 1e-9))) if duration_s > 0 else 1
-    edges = np.minimum(np.arange(n + 1) * window_s, max(duration_s, 0.0))
+    edges, _ = event_windows(duration_s=duration_s, window_s=window_s, event_s=t)
+    n = edges.size - 1
     out = []
     for i in range(n):
         a, b = float(edges[i]), float(edges[i + 1])

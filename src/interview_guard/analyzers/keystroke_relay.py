@@ -35,6 +35,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import keystroke_timing as kt
 from interview_guard.signals.stats import logistic, logistic_array
+from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import DOWN, UP, KeyPresses
 
@@ -388,8 +389,8 @@ class KeystrokeRelay(Analyzer):
         lag_enabled: bool,
     ) -> tuple[WindowScore, ...]:
         """Per-window scores: relay incidents (and transport lag) within each window."""
-        edges = kt.window_edges(duration_s=duration_s, window_s=self.window_s)
         t_s = t / 1000.0
+        edges, _ = event_windows(duration_s=duration_s, window_s=self.window_s, event_s=t_s)
         p_s = presses.press_ms / 1000.0
         n_ev = np.histogram(t_s, bins=edges)[0]
         n_dn = np.histogram(p_s, bins=edges)[0]

@@ -27,6 +27,9 @@ __all__ = ["extract_tracks", "keystroke_origin_ms"]
 # Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
 _EPOCH_MS_MIN = 1e11
 
+#: Keystroke events this long (s) after the end of the video / audio get a warning (clocks misaligned?).
+KEYS_PAST_END_S = 60.0
+
 #: Videos up to this long are landmarked at every frame (cheap in absolute
 #: terms); longer ones go through the adaptive sampler.
 FULL_RATE_BELOW_S = 60.0
@@ -141,7 +144,15 @@ def extract_tracks(
                 log = log.select(~before)
             tracks.keystrokes_aligned = aligned
             if len(log):
-                duration = max(duration, float(log.t_ms[-1]) / 1000.0)
+                last_s = float(log.t_ms[-1]) / 1000.0
+                if duration > 0 and last_s > duration + KEYS_PAST_END_S:
+                    late = int(np.count_nonzero(log.t_ms > (duration + KEYS_PAST_END_S) * 1000.0))
+                    warn.append(
+                        f"{late} keystroke events fall more than {KEYS_PAST_END_S:g} s after the end of the "
+                        f"recording ({duration:.1f} s), the last at {last_s:.6g} s: check keystroke_clock_offset_ms "
+                        "or recording_start in session.json"
+                    )
+                duration = max(duration, last_s)
         tracks.keystrokes = log
         if progress:
             notify(progress, Stage.KEYSTROKES, completed=1, total=1)

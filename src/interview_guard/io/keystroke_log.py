@@ -76,6 +76,13 @@ KEYSTROKE_FILE_NAMES = ("keystrokes.jsonl", "keystrokes.csv", "keystrokes.tsv", 
 #: Refuse logs with more events than this (about 10 hours of non-stop fast typing).
 MAX_EVENTS = 20_000_000
 
+#: Largest event time accepted (ms, either sign): about 3000 years, far above epoch milliseconds
+#: (1.8e12 in 2027); a larger value is not a clock reading (microseconds, a corrupt field).
+MAX_TIME_MS = 1e14
+
+#: Largest pasted length accepted (characters).
+MAX_PASTE_LENGTH = 1_000_000_000
+
 # JavaScript keyCode -> KeyboardEvent.code on a US layout (used for the Aalto format).
 _KEYCODE_TO_CODE = {
     8: "Backspace",
@@ -133,9 +140,29 @@ def _code_for_keycode(keycode: int) -> str:
 def _finite_number(value: object, *, what: str, path: _PathArg | None, line: int) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise KeystrokeLogError(f"'{what}' must be a number, got {value!r}", path=path, line=line)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int too large for a float
+        x = math.inf
     if not math.isfinite(x):
-        raise KeystrokeLogError(f"'{what}' is not finite ({value!r})", path=path, line=line)
+        raise KeystrokeLogError(f"'{what}' is not finite ({_short(value)})", path=path, line=line)
+    return x
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def _time_ms(value: object, *, what: str, path: _PathArg | None, line: int) -> float:
+    """A finite time in ms within +-MAX_TIME_MS."""
+    x = _finite_number(value, what=what, path=path, line=line)
+    if abs(x) > MAX_TIME_MS:
+        raise KeystrokeLogError(
+            f"'{what}' = {x:.3g} ms is out of range (at most {MAX_TIME_MS:.0e} ms either way, about 3000 years)",
+            path=path,
+            line=line,
+        )
     return x
 
 
@@ -160,7 +187,7 @@ class _EventBuilder:
         path = self.path
         if "t" not in rec:
             raise KeystrokeLogError("missing field 't' (event time in ms)", path=path, line=line)
-        t = _finite_number(rec["t"], what="t", path=path, line=line)
+        t = _time_ms(rec["t"], what="t", path=path, line=line)
         typ = rec.get("type")
         if not isinstance(typ, str) or typ.lower() not in _TYPE_CODES:
             raise KeystrokeLogError(
@@ -181,13 +208,20 @@ class _EventBuilder:
             data = rec.get("data", "")
             key = data if isinstance(data, str) else ""
         recv = rec.get("recv_t")
-        recv_ms = math.nan if recv in (None, "") else _finite_number(recv, what="recv_t", path=path, line=line)
+        recv_ms = math.nan if recv in (None, "") else _time_ms(recv, what="recv_t", path=path, line=line)
         length = -1
         if kind == PASTE:
             raw_len = rec.get("length", -1)
             if raw_len in (None, ""):
                 raw_len = -1
-            length = int(_finite_number(raw_len, what="length", path=path, line=line))
+            n_chars = _finite_number(raw_len, what="length", path=path, line=line)
+            if not -1 <= n_chars <= MAX_PASTE_LENGTH:
+                raise KeystrokeLogError(
+                    f"'length' = {n_chars:.3g} is out of range (0 to {MAX_PASTE_LENGTH} characters)",
+                    path=path,
+                    line=line,
+                )
+            length = int(n_chars)
         rep = rec.get("repeat", False)
         if isinstance(rep, str):
             rep = rep.strip().lower() in ("1", "true", "yes")
@@ -369,12 +403,18 @@ def _parse_aalto(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max
             p = float(parts[i_press])
             r = float(parts[i_rel]) if parts[i_rel].strip() else math.nan
             kc = int(float(parts[i_code]))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an infinite KEYCODE
             raise KeystrokeLogError(
-                "PRESS_TIME, RELEASE_TIME and KEYCODE must be numbers", path=path, line=no
+                "PRESS_TIME, RELEASE_TIME and KEYCODE must be (finite) numbers", path=path, line=no
             ) from None
         if not math.isfinite(p):
             raise KeystrokeLogError("PRESS_TIME is not finite", path=path, line=no)
+        if abs(p) > MAX_TIME_MS or (math.isfinite(r) and abs(r) > MAX_TIME_MS):
+            raise KeystrokeLogError(
+                f"PRESS_TIME or RELEASE_TIME is out of range (at most {MAX_TIME_MS:.0e} ms either way)",
+                path=path,
+                line=no,
+            )
         letter = parts[i_letter]
         code = _code_for_keycode(kc)
         if letter in ("SHIFT", "CAPS_LOCK", "BKSP", "CTRL", "ALT", "TAB", "ENTER"):

@@ -7,6 +7,7 @@ r``). Its layout is documented field by field in ``docs/report-schema.md``;
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -15,13 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from interview_guard._version import __version__
-from interview_guard.analyzers.base import AnalyzerResult, Evidence
+from interview_guard.analyzers.base import AnalyzerResult, Evidence, WindowScore
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InputError
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
 SCHEMA_VERSION = "1.0"
+
+#: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
+MAX_EVIDENCE_PER_ANALYZER = 200
+#: ... and timeline windows (neighbours merged, keeping the higher score, until within it) ...
+MAX_WINDOWS_PER_ANALYZER = 2000
+#: ... and at most this many warnings (the first ones kept), each at most MAX_WARNING_CHARS long.
+MAX_WARNINGS = 100
+MAX_WARNING_CHARS = 1000
 
 
 def _opt_dict(value: Any) -> dict[str, Any] | None:
@@ -194,6 +203,40 @@ class Report:
     tool_version: str = __version__
     schema_version: str = SCHEMA_VERSION
 
+    def __post_init__(self) -> None:
+        self._bound_size()
+
+    def _bound_size(self) -> None:
+        """Trim what would make the report unboundedly large, with a warning saying what was trimmed.
+
+        Analyzers already size their windows by the data; this is the last guard, so a report stays
+        a few MB whatever the input (a report is never hundreds of MB).
+        """
+        notes = []
+        for name, r in list(self.analyzers.items()):
+            ev, wins = r.evidence, r.windows
+            if len(ev) > MAX_EVIDENCE_PER_ANALYZER:
+                keep = sorted(range(len(ev)), key=lambda i: (-ev[i].score, i))[:MAX_EVIDENCE_PER_ANALYZER]
+                ev = tuple(ev[i] for i in sorted(keep))
+                notes.append(
+                    f"{name}: {len(r.evidence)} evidence items, the {len(ev)} highest-scoring kept (report size bound)"
+                )
+            if len(wins) > MAX_WINDOWS_PER_ANALYZER:
+                wins = _merge_windows(wins, MAX_WINDOWS_PER_ANALYZER)
+                notes.append(
+                    f"{name}: {len(r.windows)} timeline windows merged into {len(wins)} "
+                    "(each keeps the higher score; report size bound)"
+                )
+            if ev is not r.evidence or wins is not r.windows:
+                self.analyzers[name] = dataclasses.replace(r, evidence=ev, windows=wins)
+        warnings = [w if len(w) <= MAX_WARNING_CHARS else w[: MAX_WARNING_CHARS - 3] + "..." for w in self.warnings]
+        if len(warnings) + len(notes) > MAX_WARNINGS:
+            room = max(0, MAX_WARNINGS - len(notes) - 1)
+            notes.append(f"{len(warnings) - room} more warnings left out (report size bound)")
+            warnings = warnings[:room]
+        if notes or warnings != self.warnings:
+            self.warnings = warnings + notes
+
     @property
     def session_id(self) -> str:
         return self.session.id
@@ -259,6 +302,21 @@ class Report:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (temp file, then rename)."""
         return atomic_write_text(path, self.to_json())
+
+
+def _merge_windows(windows: tuple[WindowScore, ...], limit: int) -> tuple[WindowScore, ...]:
+    """Neighbouring windows merged pairwise until at most ``limit`` remain (score: the higher; n: the sum)."""
+    out = list(windows)
+    while len(out) > limit:
+        merged = []
+        for i in range(0, len(out) - 1, 2):
+            a, b = out[i], out[i + 1]
+            scores = [s for s in (a.score, b.score) if s is not None]
+            merged.append(WindowScore(a.start_s, b.end_s, max(scores) if scores else None, a.n + b.n))
+        if len(out) % 2:
+            merged.append(out[-1])
+        out = merged
+    return tuple(out)
 
 
 def read_report(path: str | os.PathLike[str]) -> Report:

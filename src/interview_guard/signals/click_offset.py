@@ -39,7 +39,7 @@ def follow_click_offset(
     """
     half = window_s * 1000.0
     search = 15.0
-    grid = np.arange(key_ms[0], key_ms[-1] + 5000.0, 5000.0)
+    grid = _typing_grid(key_ms, step_ms=5000.0, half_ms=half)
     lo = np.searchsorted(key_ms, grid - half)
     hi = np.searchsorted(key_ms, grid + half, side="right")
     bins = np.arange(-search, search + 1.0, 1.0)
@@ -121,3 +121,25 @@ def follow_click_offset(
         local = curve(modes)
     idx, res = match_events(a_ms=key_ms, b_ms=click_ms, offset_ms=local, tol_ms=tolerance_ms)
     return idx, res, local
+
+
+def _typing_grid(key_ms: np.ndarray, *, step_ms: float, half_ms: float) -> np.ndarray:
+    """The points ``key_ms[0] + k * step_ms`` (up to the last key) that have a key within ``half_ms``.
+
+    The others see no key and give no mode, so leaving them out changes
+    nothing but the cost: the grid grows with the typing, not with a gap
+    of days between two stretches of it.
+    """
+    k_last = math.ceil((key_ms[-1] - key_ms[0]) / step_ms + 1.0) - 1
+    brk = np.flatnonzero(np.diff(key_ms) > 2.0 * half_ms) + 1
+    seg_a = key_ms[np.r_[0, brk]]
+    seg_b = key_ms[np.r_[brk, key_ms.size] - 1]
+    parts = []
+    for a, b in zip(seg_a.tolist(), seg_b.tolist()):
+        k0 = max(0, math.ceil((a - half_ms - key_ms[0]) / step_ms))
+        k1 = min(k_last, math.floor((b + half_ms - key_ms[0]) / step_ms))
+        if k1 >= k0:
+            parts.append(np.arange(k0, k1 + 1, dtype=np.float64))
+    ks = np.unique(np.concatenate(parts)) if parts else np.zeros(1)
+    out: np.ndarray = key_ms[0] + ks * step_ms
+    return out

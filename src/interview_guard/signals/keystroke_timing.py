@@ -41,7 +41,6 @@ __all__ = [
     "transport_lag",
     "digraph_spread",
     "correction_latency",
-    "window_edges",
     "active_event_rate",
 ]
 
@@ -382,13 +381,3 @@ def correction_latency(*, press_ms: np.ndarray, code: np.ndarray, max_ms: float 
     idx = idx[idx > 0]
     lat = p[idx] - p[idx - 1]
     return lat[(lat >= 0) & (lat <= max_ms)]
-
-
-def window_edges(*, duration_s: float, window_s: float) -> np.ndarray:
-    """Edges (s) of consecutive windows covering ``[0, duration_s]``."""
-    if duration_s <= 0:
-        return np.array([0.0, 0.0])
-    n = max(1, int(math.ceil(duration_s / window_s - 1e-9)))
-    edges = np.arange(n + 1, dtype=np.float64) * window_s
-    edges[-1] = duration_s
-    return edges

@@ -16,7 +16,17 @@ from interview_guard.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-__all__ = ["ChallengeMarker", "SessionMetadata"]
+__all__ = ["ChallengeMarker", "SessionMetadata", "MAX_CLOCK_OFFSET_MS", "MAX_SESSION_S", "RECORDING_YEARS"]
+
+#: Largest ``keystroke_clock_offset_ms`` accepted (either sign): about 3000 years, room for any
+#: epoch-millisecond clock (1.8e12 in 2027) and the bound keystroke times themselves have.
+MAX_CLOCK_OFFSET_MS = 1e14
+
+#: Latest challenge time accepted (s): the same bound in seconds.
+MAX_SESSION_S = 1e11
+
+#: Years a ``recording_start`` may fall in (a recording made with epoch-stamped keystrokes).
+RECORDING_YEARS = (1970, 2199)
 
 
 @dataclass(frozen=True)
@@ -72,16 +82,31 @@ class SessionMetadata:
         if start not in (None, ""):
             if not isinstance(start, str):
                 raise InputError("'recording_start' must be an ISO 8601 string", path=path)
+            text = start
             try:
-                start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+                start = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                raise InputError(f"'recording_start' is not ISO 8601: {start!r}", path=path) from None
+                raise InputError(f"'recording_start' is not ISO 8601: {text[:60]!r}", path=path) from None
+            if not RECORDING_YEARS[0] <= start.year <= RECORDING_YEARS[1]:
+                raise InputError(
+                    f"'recording_start' {start.isoformat()} is out of range "
+                    f"(years {RECORDING_YEARS[0]}-{RECORDING_YEARS[1]})",
+                    path=path,
+                )
         else:
             start = None
         offset = data.get("keystroke_clock_offset_ms")
         if offset is not None:
-            if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(offset):
+            if isinstance(offset, bool) or not isinstance(offset, (int, float)):
                 raise InputError("'keystroke_clock_offset_ms' must be a finite number", path=path)
+            if isinstance(offset, float) and not math.isfinite(offset):
+                raise InputError("'keystroke_clock_offset_ms' must be a finite number", path=path)
+            if not abs(offset) <= MAX_CLOCK_OFFSET_MS:  # compared before float(): a huge int does not fit one
+                raise InputError(
+                    "'keystroke_clock_offset_ms' is out of range "
+                    f"(at most {MAX_CLOCK_OFFSET_MS:.0e} ms either way, about 3000 years)",
+                    path=path,
+                )
             offset = float(offset)
         markers = []
         raw_markers = data.get("challenges", []) or []
@@ -91,8 +116,10 @@ class SessionMetadata:
             if not isinstance(m, dict) or not isinstance(m.get("kind"), str):
                 raise InputError(f"challenges[{i}] must be an object with a 'kind' string", path=path)
             t = m.get("t_s")
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
-                raise InputError(f"challenges[{i}].t_s must be a number of seconds >= 0", path=path)
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= MAX_SESSION_S:
+                raise InputError(
+                    f"challenges[{i}].t_s must be a number of seconds from 0 to {MAX_SESSION_S:.0e}", path=path
+                )
             markers.append(ChallengeMarker(kind=m["kind"], t_s=float(t), note=str(m.get("note", ""))))
         for key in ("candidate_id", "claimed_location", "claimed_timezone"):
             if data.get(key) is not None and not isinstance(data.get(key), str):
