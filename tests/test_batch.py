@@ -36,6 +36,7 @@ def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
     assert list(rows[0]) == [
         "rank",
         "session",
+        "path",
         "risk_score",
         "band",
         "status",

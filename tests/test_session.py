@@ -90,7 +90,7 @@ def test_discover_sessions(tmp_path):
     make_video(tmp_path / "loose" / "call.mp4", seconds=1)
     (tmp_path / "loose" / "readme.txt").write_text("not a session")
     found = discover_sessions(tmp_path)
-    assert [sid for sid, _ in found] == ["loose__call.mp4", "team_a__s1", "team_a__s2"]
+    assert [sid for sid, _ in found] == ["loose%2Fcall.mp4", "team_a%2Fs1", "team_a%2Fs2"]
 
 
 def test_fingerprint_changes_with_content(tmp_path):

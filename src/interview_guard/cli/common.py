@@ -23,6 +23,11 @@ def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a file name may hold a newline)."""
+    return " ".join(str(exc).splitlines())
+
+
 def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn deliberate errors into one line on stderr and exit 1 (a traceback with --debug)."""
 
@@ -37,7 +42,14 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except InterviewGuardError as exc:
             if debug:
                 traceback.print_exc()
-            _err(f"interview-guard: error: {exc}")
+            _err(f"interview-guard: error: {_one_line(exc)}")
+            ctx.exit(EXIT_ERROR)
+        except OSError as exc:  # a file we may not read or write: the input's or the set-up's fault, named
+            if debug:
+                traceback.print_exc()
+            from interview_guard.io.session import input_error_from_os_error
+
+            _err(f"interview-guard: error: {_one_line(input_error_from_os_error(exc))}")
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             _err("interview-guard: interrupted")
@@ -82,12 +94,60 @@ class _SessionBar:
             self.bar.__exit__(None, None, None)
 
 
+def check_output_path(output: str | None, *, what: str = "output") -> None:
+    """Make sure ``output`` can be written *before* any work, so a finished report is not lost.
+
+    A scratch file is created and removed in its directory (or, when that is missing, in the nearest
+    existing directory above it, where the writer will make the rest). Raises an :class:`InputError`
+    naming the path.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from interview_guard.errors import InputError
+    from interview_guard.io.session import input_error_from_os_error
+
+    if not output:
+        return
+    p = Path(output)
+    if p.is_dir():
+        raise InputError(f"the {what} is a directory", path=p)
+    # the nearest existing directory: the file goes there, or the missing directories are made there
+    d = p.absolute().parent
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    if not d.is_dir():
+        raise InputError(f"cannot write the {what} here ({d} is not a directory)", path=p)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, f"cannot write the {what} here", path=p) from None
+
+
 def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
-    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout."""
+    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout.
+
+    When ``output`` cannot be written after all (the disk filled, the directory went away),
+    the text is saved in the temporary directory instead and the error says where: a finished
+    report is never lost.
+    """
     from interview_guard.atomic import atomic_write_text
+    from interview_guard.errors import InputError
 
     if output:
-        atomic_write_text(output, text)
+        try:
+            atomic_write_text(output, text)
+        except OSError as exc:
+            import tempfile
+
+            fd, saved = tempfile.mkstemp(prefix="interview-guard-", suffix=".out")
+            with open(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            reason = exc.strerror or exc.__class__.__name__
+            raise InputError(f"cannot write the {what} ({reason}); it was saved to {saved}", path=output) from None
         if not quiet:
             _err(f"interview-guard: {what} written to {output}")
     else:

@@ -9,6 +9,7 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    check_output_path,
 )
 
 
@@ -214,6 +215,7 @@ def calibrate(
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.calibrate import collect_scores
 
+    check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet) as bar:
         table = collect_scores(

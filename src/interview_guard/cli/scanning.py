@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import textwrap
+from pathlib import Path
 
 import click
 
@@ -13,11 +16,19 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    check_output_path,
 )
 
 
+def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
+    """A hidden scratch directory beside the file ``beside`` (not in /tmp), removed on exit."""
+    parent = Path(beside).absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".ig-frames-", dir=parent)
+
+
 @click.command()
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str, readable=False))
 @click.option(
     "--format",
     "fmt",
@@ -76,22 +87,22 @@ def scan(
     quiet: bool,
 ) -> None:
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
-    import tempfile
-
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.scan import scan_session
 
+    check_output_path(output, what="report")  # before the scan: a finished report must not be lost
+    check_output_path(html_path, what="HTML report")
     fusion = FusionModel.load(params_path)
-    with tempfile.TemporaryDirectory(prefix="ig-frames-") as tmp_frames:
-        # --html without --frames: the key frames go to a temporary directory, are embedded in
-        # the page, and their (soon deleted) paths are kept out of the JSON report
-        frames_tmp = html_path is not None and frames_dir is None
+    # --html without --frames: the key frames go to a scratch directory beside the page, are
+    # embedded in it, and their (soon deleted) paths are kept out of the JSON report
+    frames_tmp = html_path is not None and frames_dir is None
+    with _scratch_dir(html_path) if html_path and frames_tmp else contextlib.nullcontext(frames_dir) as frames:
         report = scan_session(
             path,
             fusion=fusion,
             progress=None if quiet else _stage_printer("scan"),
             cache_dir=cache_dir,
-            frames_dir=tmp_frames if frames_tmp else frames_dir,
+            frames_dir=frames,
             video_options={"mode": "full"} if full_rate else None,
         )
         if html_path:
@@ -117,7 +128,7 @@ def scan(
 
 
 @click.command("report")
-@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str, readable=False))
 @click.option(
     "--format",
     "fmt",
@@ -163,6 +174,7 @@ def report_cmd(
     """Render a saved JSON report (from scan or batch) as a self-contained HTML page, or as text."""
     from interview_guard.report.model import read_report
 
+    check_output_path(output, what="report" if fmt == "text" else "HTML report")
     rep = read_report(result)
     if fmt == "text":
         from interview_guard.report.text import format_text
@@ -178,7 +190,7 @@ def report_cmd(
 
 
 @click.command()
-@click.argument("root", type=click.Path(path_type=str))
+@click.argument("root", type=click.Path(path_type=str, readable=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
 @click.option(
