@@ -244,6 +244,16 @@ def _unreadable_report(tmp_path: Path) -> dict:
     return {"argv": ["report", str(rep), "--format", "text"], "unprivileged": True, "area": area}
 
 
+def _unreadable_params(tmp_path: Path) -> dict:
+    area = _area(tmp_path, True)
+    d = _session(area / "s")
+    _open_to_all(d)
+    params = area / "fusion.json"
+    params.write_text("{}")
+    os.chmod(params, 0)
+    return {"argv": ["scan", str(d), "-q", "--params", str(params)], "unprivileged": True, "area": area}
+
+
 def _session_json(text: str):
     def make(tmp_path: Path) -> dict:
         d = _session(tmp_path / "s")
@@ -389,6 +399,12 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _unreadable_report,
         "expect": {"exit": 1, "words": ["r.json", "cannot read"]},
+    },
+    {
+        "id": "params-without-permission",
+        "cls": "input-error",
+        "make": _unreadable_params,
+        "expect": {"exit": 1, "words": ["fusion.json", "unreadable"]},
     },
     {
         "id": "session-json-deep-nesting",

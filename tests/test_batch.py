@@ -185,3 +185,30 @@ def test_worker_maps_unreadable_files_to_a_named_failure(tmp_path, monkeypatch):
     assert row["status"] == "failed"
     assert row["error"] == f"{root / 's' / 'keystrokes.jsonl'}: permission denied"
     assert "internal error" not in row["error"]
+
+
+def test_root_that_is_one_session_with_an_unreadable_file_is_a_failed_record(tmp_path, monkeypatch):
+    import builtins
+
+    d = tmp_path / "s1"
+    write_jsonl(d / "keystrokes.jsonl", typing_events(50))
+    real_open = builtins.open
+
+    def fake_open(file, *a, **k):
+        if str(file).endswith("keystrokes.jsonl"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    res = run_batch(d, tmp_path / "out")
+    assert (res.total, res.failed) == (1, 1)
+    row = read_summary(tmp_path / "out" / "summary.csv")[0]
+    assert row["session"] == "s1" and row["error"] == f"{d / 'keystrokes.jsonl'}: permission denied"
+
+
+def test_root_given_as_dot_has_its_own_name_as_id(tmp_path, monkeypatch):
+    d = tmp_path / "s1"
+    write_jsonl(d / "keystrokes.jsonl", typing_events(50))
+    monkeypatch.chdir(d)
+    run_batch(".", tmp_path / "out")
+    assert (tmp_path / "out" / "sessions" / "s1.json").is_file()

@@ -40,14 +40,14 @@ def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Write the report to FILE (atomically) instead of stdout.",
 )
 @click.option(
     "--params",
     "params_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Fusion parameter file (default: models/fusion.json).",
 )
@@ -69,7 +69,7 @@ def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Also write a self-contained HTML report (key frames embedded) to FILE.",
 )
@@ -140,7 +140,7 @@ def scan(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Write the page (or text) to FILE (atomically) instead of stdout.",
 )
@@ -196,7 +196,7 @@ def report_cmd(
 @click.option(
     "--params",
     "params_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Fusion parameter file (default: models/fusion.json).",
 )

@@ -309,8 +309,12 @@ def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
     except OSError as exc:
         raise input_error_from_os_error(exc, path=r) from None
     if not r.is_dir() or _is_session_dir(r):
-        s = Session.open(r)
-        return [FoundSession(s.session_id, r, ".")]
+        # root is one session: its files are checked when it is opened, so a file it cannot read
+        # becomes its failed record like any other session's (only a file of no known kind is refused here)
+        if not r.is_dir() and r.suffix.lower() not in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS:
+            Session.open(r)  # raises: unknown file type
+        name = r.absolute().resolve().name  # not "" for "."
+        return [FoundSession(name if r.is_dir() else Path(name).stem, r, ".")]
     found: list[FoundSession] = []
 
     def problem(rel: str, path: Path, why: str) -> None:
