@@ -159,6 +159,39 @@ def _link_loop(root: Path) -> None:
     (root / "grp" / "up").symlink_to("..")
 
 
+def _fifo(root: Path) -> None:
+    os.mkfifo(root / "pipe.mp4")  # opening it would wait for a writer forever
+
+
+def _non_utf8_name(tmp_path: Path) -> dict:
+    """A session directory whose name is not UTF-8 (bytes 0xFF): the batch must not die on it."""
+    root = tmp_path / "root"
+    _session(root / "good")
+    raw = os.fsencode(root) + b"/\xffsess"
+    os.mkdir(raw)
+    write_jsonl(Path(os.fsdecode(raw)) / "keystrokes.jsonl", typing_events(60, seed=7))
+    out = tmp_path / "out"
+
+    def check(proc) -> None:
+        rows = {r["session"]: r for r in summary(out)}
+        assert rows["%FFsess"]["status"] == "ok" and rows["%FFsess"]["path"] == "\\xffsess"
+        rep = json.loads((out / "sessions" / "%FFsess.json").read_text(encoding="utf-8"))
+        assert os.fsencode(rep["session"]["path"]) == raw
+
+    return {"argv": ["batch", str(root), "--out", str(out), "-q"], "check": check}
+
+
+def _scan_non_utf8_name(tmp_path: Path) -> dict:
+    raw = os.fsencode(tmp_path) + b"/\xffsess"
+    os.mkdir(raw)
+    write_jsonl(Path(os.fsdecode(raw)) / "keystrokes.jsonl", typing_events(60, seed=7))
+
+    def check(proc) -> None:
+        assert os.fsencode(json.loads(proc.stdout)["session"]["path"]) == raw
+
+    return {"argv": ["scan", os.fsdecode(raw), "-q"], "check": check}
+
+
 def _unreadable_root(tmp_path: Path) -> dict:
     area = _area(tmp_path, True)
     root = area / "root"
@@ -344,6 +377,24 @@ CASES: list[dict] = [
         "cls": "unreadable",
         "make": lambda t: _batch_with(t, _link_loop),
         "expect": {"exit": 3, "rows": 2, "words": ["up", "symbolic link loop"]},
+    },
+    {
+        "id": "batch-fifo-named-mp4",
+        "cls": "unreadable",
+        "make": lambda t: _batch_with(t, _fifo),
+        "expect": {"exit": 3, "rows": 2, "words": ["pipe.mp4", "not a regular file"]},
+    },
+    {
+        "id": "batch-non-utf8-name",
+        "cls": "batch-id",
+        "make": _non_utf8_name,
+        "expect": {"exit": 0, "rows": 2},
+    },
+    {
+        "id": "scan-non-utf8-name",
+        "cls": "input-error",
+        "make": _scan_non_utf8_name,
+        "expect": {"exit": 0},
     },
     {
         "id": "batch-root-without-permission",

@@ -132,6 +132,26 @@ def test_session_ids_unique_by_construction_and_reversible():
         assert "/" not in sid and "\n" not in sid and "\\" not in sid
 
 
+def test_non_utf8_names_have_ids_too():
+    import os
+    import urllib.parse
+
+    from interview_guard.io.session import session_id_for
+
+    name = os.fsdecode(b"\xffsess/\xfe")
+    sid = session_id_for(name)
+    assert sid == "%FFsess%2F%FE" and sid.isascii()
+    assert urllib.parse.unquote_to_bytes(sid) == b"\xffsess/\xfe"
+
+
+def test_a_pipe_is_not_a_session_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "p.mp4")
+    with pytest.raises(InputError, match="p.mp4: not a regular file"):
+        Session.open(tmp_path / "p.mp4")  # and does not wait for a writer
+
+
 def test_long_session_ids_stay_file_names_and_distinct():
     from interview_guard.io.session import session_id_for
 

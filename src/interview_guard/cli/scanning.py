@@ -119,7 +119,9 @@ def scan(
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     if fmt == "json":
-        text = report.to_json()
+        from interview_guard.pipeline.batch import report_json_text
+
+        text = report_json_text(report)  # a path that is not UTF-8 as JSON escapes
     else:
         from interview_guard.report.text import format_text
 

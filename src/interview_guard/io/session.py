@@ -47,6 +47,8 @@ __all__ = [
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac")
 _KEYSTROKE_EXTENSIONS = (".jsonl", ".csv", ".tsv", ".txt")
+_SESSION_FILE_EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS
+_NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 
 
 #: Largest ``session.json`` read (it holds a few fields; anything bigger is not metadata).
@@ -154,6 +156,8 @@ class Session:
                 keystrokes=keystrokes,
                 metadata_path=meta,
             )
+        if not p.is_file():
+            raise InputError(_NOT_REGULAR, path=p)
         suffix = p.suffix.lower()
         sid = session_id or p.stem
         if suffix in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS:
@@ -248,19 +252,28 @@ _ID_ESCAPE = frozenset("%/\\") | frozenset(chr(i) for i in range(32)) | {"\x7f"}
 _ID_MAX_BYTES = 200  # + ".json" / ".html" stays far below the usual 255-byte file-name limit
 
 
+def _escape_id_char(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # a byte of a file name that is not UTF-8 (os.fsdecode's surrogate)
+        return f"%{ord(c) - 0xDC00:02X}"
+    if c in _ID_ESCAPE:
+        return "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+    return c
+
+
 def session_id_for(relative_path: str | PathLike[str]) -> str:
     """The batch id of the session at ``relative_path`` (relative to the batch root).
 
     Unique by construction: ``%``, the separator ``/``, ``\\`` and control
     characters are percent-escaped (``grp/x`` -> ``grp%2Fx``; ``grp__x`` and
-    ``100%`` -> ``grp__x`` and ``100%25``), so two paths never share an id and
-    :func:`urllib.parse.unquote` gives the path back. A top-level name without
+    ``100%`` -> ``grp__x`` and ``100%25``), and so are the bytes of a file name
+    that is not UTF-8, so two paths never share an id and
+    :func:`urllib.parse.unquote` (``unquote_to_bytes`` for such bytes) gives the path back. A top-level name without
     those characters is its own id (``typing_genuine_a``). An id over 200
     bytes is cut and ends in ``%~`` and 16 hex digits of the path's SHA-256 (a
     form the escaping never makes), so it still names a file.
     """
     rel = Path(relative_path).as_posix()
-    sid = "".join("".join(f"%{b:02X}" for b in c.encode("utf-8")) if c in _ID_ESCAPE else c for c in rel)
+    sid = "".join(_escape_id_char(c) for c in rel)
     if len(sid.encode("utf-8")) <= _ID_MAX_BYTES:
         return sid
     digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16]
@@ -311,7 +324,7 @@ def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
     if not r.is_dir() or _is_session_dir(r):
         # root is one session: its files are checked when it is opened, so a file it cannot read
         # becomes its failed record like any other session's (only a file of no known kind is refused here)
-        if not r.is_dir() and r.suffix.lower() not in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS:
+        if not r.is_dir() and r.suffix.lower() not in _SESSION_FILE_EXTENSIONS:
             Session.open(r)  # raises: unknown file type
         name = r.absolute().resolve().name  # not "" for "."
         return [FoundSession(name if r.is_dir() else Path(name).stem, r, ".")]
@@ -337,9 +350,10 @@ def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
                     dirs.append((e, sub))
                 elif e.is_file():
                     files.append(e)
-                elif e.is_symlink():
-                    os.stat(e.path)  # raises: the reason the link does not resolve
-                    # (else a link to a device or a pipe: not a session file)
+                else:
+                    os.stat(e.path)  # a link that does not resolve raises here, with the reason
+                    if os.path.splitext(e.name)[1].lower() in _SESSION_FILE_EXTENSIONS:
+                        unreadable.append((sub, Path(e.path), _NOT_REGULAR))
             except OSError as exc:
                 if exc.errno == errno.ENOENT:
                     why = "broken symbolic link"

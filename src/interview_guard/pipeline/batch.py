@@ -34,6 +34,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -78,6 +79,25 @@ class BatchResult:
 
 def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def report_json_text(report: Report) -> str:
+    """The report's JSON, with the bytes of file names that are not UTF-8 as ``\\udcXX`` escapes.
+
+    Such names reach the report as lone surrogates (``os.fsdecode``), which no UTF-8 writer
+    accepts; JSON can carry them escaped (and reads them back as the same path).
+    """
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", report.to_json())
+
+
+def _write_report(report: Report, report_path) -> None:
+    try:
+        report.write(report_path)
+    except UnicodeEncodeError:  # a file name that is not UTF-8: escape it rather than lose the report
+        atomic_write_text(report_path, report_json_text(report))
 
 
 def _html_path(report_path) -> Path:
@@ -151,7 +171,7 @@ def _scan_one(
             for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
                 for ev in result.evidence:
                     ev.details.pop("key_frames", None)
-    report.write(report_path)
+    _write_report(report, report_path)
     if page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), page)
     return _row(report, report_path, relative_path)
@@ -163,7 +183,7 @@ def _unreadable_row(found: FoundSession, report_path: Path) -> dict:
 
     report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
     report.session.extra["relative_path"] = found.relative_path
-    report.write(report_path)
+    _write_report(report, report_path)
     return _row(report, report_path, found.relative_path)
 
 
@@ -253,7 +273,8 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
     w.writeheader()
     for r in summary_rows(rows):
         w.writerow(r)
-    atomic_write_text(path, buf.getvalue())
+    # the bytes of a file name that is not UTF-8 as \xNN text: the summary stays UTF-8
+    atomic_write_text(path, buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str) -> dict | None:
@@ -427,7 +448,7 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool =
                         sid, path, "worker process died while scanning this session (crash or out of memory)"
                     )
                     rep.session.extra["relative_path"] = rel
-                    rep.write(rp)
+                    _write_report(rep, rp)
                     rec(_row(rep, rp, rel))
                 else:
                     retry.append((sid, path, rp, rel))
