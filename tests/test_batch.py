@@ -212,3 +212,12 @@ def test_root_given_as_dot_has_its_own_name_as_id(tmp_path, monkeypatch):
     monkeypatch.chdir(d)
     run_batch(".", tmp_path / "out")
     assert (tmp_path / "out" / "sessions" / "s1.json").is_file()
+
+
+def test_output_inside_the_root_is_not_input(tmp_path):
+    root = tmp_path / "root"
+    write_jsonl(root / "session" / "keystrokes.jsonl", typing_events(50))  # its report is sessions/session.json
+    out = root / "results"
+    run_batch(root, out)
+    res = run_batch(root, out)
+    assert (res.total, res.skipped, res.failed) == (1, 1, 0)

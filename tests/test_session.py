@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from conftest import make_video, typing_events, write_jsonl
@@ -265,3 +267,19 @@ def test_metadata_with_bom(tmp_path):
     p = tmp_path / "session.json"
     p.write_text('\ufeff{"candidate_id": "c-9"}', encoding="utf-8")
     assert read_session_metadata(p).candidate_id == "c-9"
+
+
+def test_find_sessions_deep_tree_and_exclude(tmp_path):
+    import os
+
+    from interview_guard.io.session import find_sessions
+
+    d = os.fsencode(tmp_path)
+    for _ in range(1500):  # deeper than Python's recursion limit
+        d += b"/a"
+        os.mkdir(d)
+    write_jsonl(Path(os.fsdecode(d)) / "keystrokes.jsonl", typing_events(3))
+    write_jsonl(tmp_path / "out" / "sessions" / "session.json", [])  # looks like a session: excluded
+    found = find_sessions(tmp_path, exclude=[tmp_path / "out", tmp_path / "not-made-yet"])
+    assert len(found) == 1 and found[0].relative_path == "/".join(["a"] * 1500)
+    assert found[0].problem is None

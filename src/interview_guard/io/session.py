@@ -21,6 +21,7 @@ import errno
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -297,7 +298,11 @@ class FoundSession:
     problem: str | None = None
 
 
-def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
+def find_sessions(root: str | PathLike[str], *, exclude: Iterable[str | PathLike[str]] = ()) -> list[FoundSession]:
     """Every session under ``root``, and everything under it that could not be read, sorted by id.
 
     A directory that holds session files is one session (its sub-directories
@@ -307,7 +312,8 @@ def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
     :func:`session_id_for` of the path relative to ``root``. Nothing is
     skipped silently: a directory that cannot be listed, an entry that cannot
     be examined and a broken symbolic link are returned with a ``problem``.
-    ``root`` itself may be a session.
+    ``root`` itself may be a session. Directories in ``exclude`` (batch mode's
+    own output, when it lies under ``root``) are not searched.
 
     Raises
     ------
@@ -329,58 +335,79 @@ def find_sessions(root: str | PathLike[str]) -> list[FoundSession]:
         name = r.absolute().resolve().name  # not "" for "."
         return [FoundSession(name if r.is_dir() else Path(name).stem, r, ".")]
     found: list[FoundSession] = []
+    skip = set()
+    for x in exclude:
+        try:
+            skip.add(_identity(os.stat(x)))
+        except OSError:
+            pass  # not made yet: nothing of it to skip
+    # depth first with a stack, not recursion: a tree thousands of levels deep is no error
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [(r, "", frozenset({_identity(r.stat())}))]
+    while stack:
+        _visit(*stack.pop(), found=found, stack=stack, skip=skip)
+    found.sort(key=lambda f: f.session_id)
+    return found
+
+
+def _visit(
+    d: Path,
+    rel: str,
+    ancestors: frozenset[tuple[int, int]],
+    *,
+    found: list[FoundSession],
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]],
+    skip: set[tuple[int, int]],
+) -> None:
+    """One directory for :func:`find_sessions`: record it as a session, or its media files and what
+    cannot be read in it, and push its sub-directories on ``stack``."""
 
     def problem(rel: str, path: Path, why: str) -> None:
         found.append(FoundSession(session_id_for(rel), path, rel, why))
 
-    def visit(d: Path, rel: str, ancestors: frozenset[str]) -> None:
+    try:
+        with os.scandir(d) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as exc:
+        if not rel:
+            raise input_error_from_os_error(exc, "cannot read directory", path=d) from None
+        problem(rel, d, f"cannot read directory ({os_error_reason(exc)})")
+        return
+    files, dirs, unreadable = [], [], []
+    for e in entries:
+        sub = f"{rel}/{e.name}" if rel else e.name
         try:
-            with os.scandir(d) as it:
-                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+            if e.is_dir():
+                dirs.append((e, sub, _identity(e.stat())))
+            elif e.is_file():
+                files.append(e)
+            else:
+                os.stat(e.path)  # a link that does not resolve raises here, with the reason
+                if os.path.splitext(e.name)[1].lower() in _SESSION_FILE_EXTENSIONS:
+                    unreadable.append((sub, Path(e.path), _NOT_REGULAR))
         except OSError as exc:
-            if not rel:
-                raise input_error_from_os_error(exc, "cannot read directory", path=d) from None
-            problem(rel, d, f"cannot read directory ({os_error_reason(exc)})")
-            return
-        files, dirs, unreadable = [], [], []
-        for e in entries:
+            if exc.errno == errno.ENOENT:
+                why = "broken symbolic link"
+            elif exc.errno == errno.ELOOP:
+                why = "symbolic link loop"
+            else:
+                why = f"cannot examine ({os_error_reason(exc)})"
+            unreadable.append((sub, Path(e.path), why))
+    if rel and _is_session_dir_names({e.name.lower() for e in files}):
+        found.append(FoundSession(session_id_for(rel), d, rel))  # its own files are checked when it is opened
+        return
+    for args in unreadable:
+        problem(*args)
+    for e in files:
+        if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS:
             sub = f"{rel}/{e.name}" if rel else e.name
-            try:
-                if e.is_dir():
-                    dirs.append((e, sub))
-                elif e.is_file():
-                    files.append(e)
-                else:
-                    os.stat(e.path)  # a link that does not resolve raises here, with the reason
-                    if os.path.splitext(e.name)[1].lower() in _SESSION_FILE_EXTENSIONS:
-                        unreadable.append((sub, Path(e.path), _NOT_REGULAR))
-            except OSError as exc:
-                if exc.errno == errno.ENOENT:
-                    why = "broken symbolic link"
-                elif exc.errno == errno.ELOOP:
-                    why = "symbolic link loop"
-                else:
-                    why = f"cannot examine ({os_error_reason(exc)})"
-                unreadable.append((sub, Path(e.path), why))
-        if rel and _is_session_dir_names({e.name.lower() for e in files}):
-            found.append(FoundSession(session_id_for(rel), d, rel))  # its own files are checked when it is opened
-            return
-        for args in unreadable:
-            problem(*args)
-        for e in files:
-            if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS:
-                sub = f"{rel}/{e.name}" if rel else e.name
-                found.append(FoundSession(session_id_for(sub), Path(e.path), sub))
-        for e, sub in dirs:
-            real = os.path.realpath(e.path)
-            if real in ancestors:
-                problem(sub, Path(e.path), "symbolic link loop (links to a directory above it)")
-                continue
-            visit(Path(e.path), sub, ancestors | {real})
-
-    visit(r, "", frozenset({os.path.realpath(r)}))
-    found.sort(key=lambda f: f.session_id)
-    return found
+            found.append(FoundSession(session_id_for(sub), Path(e.path), sub))
+    for e, sub, ident in reversed(dirs):  # popped in name order
+        if ident in skip:
+            continue
+        if ident in ancestors:
+            problem(sub, Path(e.path), "symbolic link loop (links to a directory above it)")
+            continue
+        stack.append((Path(e.path), sub, ancestors | {ident}))
 
 
 def discover_sessions(root: str | PathLike[str]) -> list[tuple[str, Path]]:

@@ -330,7 +330,7 @@ def run_batch(
         :func:`write_batch_html`).
     """
     out = Path(out_dir)
-    sessions = find_sessions(root)
+    sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
     if not sessions:
         raise InterviewGuardError(
             f"{root}: no sessions found (directories with video.*, audio.* or keystrokes.*, or media files)"
