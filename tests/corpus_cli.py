@@ -177,8 +177,9 @@ def _non_utf8_name(tmp_path: Path) -> dict:
         assert rows["%FFsess"]["status"] == "ok" and rows["%FFsess"]["path"] == "\\xffsess"
         rep = json.loads((out / "sessions" / "%FFsess.json").read_text(encoding="utf-8"))
         assert os.fsencode(rep["session"]["path"]) == raw
+        assert (out / "sessions" / "%FFsess.html").is_file() and (out / "index.html").is_file()
 
-    return {"argv": ["batch", str(root), "--out", str(out), "-q"], "check": check}
+    return {"argv": ["batch", str(root), "--out", str(out), "-q", "--html"], "check": check}
 
 
 def _scan_non_utf8_name(tmp_path: Path) -> dict:
@@ -186,10 +187,13 @@ def _scan_non_utf8_name(tmp_path: Path) -> dict:
     os.mkdir(raw)
     write_jsonl(Path(os.fsdecode(raw)) / "keystrokes.jsonl", typing_events(60, seed=7))
 
+    page = tmp_path / "page.html"
+
     def check(proc) -> None:
         assert os.fsencode(json.loads(proc.stdout)["session"]["path"]) == raw
+        assert "sess" in page.read_text(encoding="utf-8")
 
-    return {"argv": ["scan", os.fsdecode(raw), "-q"], "check": check}
+    return {"argv": ["scan", os.fsdecode(raw), "-q", "--html", str(page)], "check": check}
 
 
 def _unreadable_root(tmp_path: Path) -> dict:

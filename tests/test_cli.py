@@ -199,12 +199,12 @@ def test_output_checked_before_the_scan(tmp_path, keystroke_session, monkeypatch
 
 
 def test_report_saved_elsewhere_when_output_fails_late(tmp_path, keystroke_session, monkeypatch):
-    import interview_guard.atomic as atomic
+    import interview_guard.cli.common as common
 
     def fail(path, text):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(atomic, "atomic_write_text", fail)
+    monkeypatch.setattr(common, "_write_text", fail)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
@@ -228,3 +228,26 @@ def test_oserror_is_a_one_line_error_not_internal(tmp_path, keystroke_session, m
     r = CliRunner().invoke(main, ["scan", str(keystroke_session), "-q"])
     assert r.exit_code == 1
     assert r.output.strip() == f"interview-guard: error: {keystroke_session / 'keystrokes.jsonl'}: permission denied"
+
+
+def test_json_report_still_out_when_the_page_cannot_be_written(tmp_path, keystroke_session, monkeypatch):
+    import interview_guard.cli.common as common
+
+    real = common._write_text
+
+    def fail_html(path, text):
+        if str(path).endswith(".html"):
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(common, "_write_text", fail_html)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(
+        main, ["scan", str(keystroke_session), "-q", "-o", str(out), "--html", str(tmp_path / "p.html")]
+    )
+    assert r.exit_code == 1 and "p.html: cannot write the HTML report" in r.output
+    assert json.loads(out.read_text())["session"]["id"] == "sess"  # the JSON report is not lost

@@ -127,6 +127,12 @@ def check_output_path(output: str | None, *, what: str = "output") -> None:
         raise input_error_from_os_error(exc, f"cannot write the {what} here", path=p) from None
 
 
+def _write_text(path: str, text: str) -> None:
+    from interview_guard.atomic import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
 def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
     """``text`` to ``output`` (atomically, with a note on stderr) or to stdout.
 
@@ -134,12 +140,13 @@ def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
     the text is saved in the temporary directory instead and the error says where: a finished
     report is never lost.
     """
-    from interview_guard.atomic import atomic_write_text
     from interview_guard.errors import InputError
+    from interview_guard.pipeline.batch import text_safe
 
+    text = text_safe(text)  # a file name that is not UTF-8 must not stop the output
     if output:
         try:
-            atomic_write_text(output, text)
+            _write_text(output, text)
         except OSError as exc:
             import tempfile
 

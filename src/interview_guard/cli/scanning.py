@@ -18,6 +18,7 @@ from interview_guard.cli.common import (
     _stage_printer,
     check_output_path,
 )
+from interview_guard.errors import InterviewGuardError
 
 
 def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
@@ -105,17 +106,24 @@ def scan(
             frames_dir=frames,
             video_options={"mode": "full"} if full_rate else None,
         )
+        page_error: InterviewGuardError | None = None
         if html_path:
             from interview_guard.pipeline.keyframes import load_key_frames
-            from interview_guard.report.html import write_report_html
+            from interview_guard.report.html import render_report
 
-            write_report_html(html_path, report, key_frames=load_key_frames(report))
+            try:  # a page that cannot be written is reported after the JSON report is out, not instead
+                _emit(
+                    render_report(report, key_frames=load_key_frames(report)),
+                    html_path,
+                    quiet=quiet,
+                    what="HTML report",
+                )
+            except InterviewGuardError as exc:
+                page_error = exc
             if frames_tmp:
                 for result in report.analyzers.values():
                     for ev in result.evidence:
                         ev.details.pop("key_frames", None)
-            if not quiet:
-                _err(f"interview-guard: HTML report written to {html_path}")
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     if fmt == "json":
@@ -127,6 +135,8 @@ def scan(
 
         text = format_text(report)
     _emit(text, output, quiet=quiet, what="report")
+    if page_error is not None:
+        raise page_error
 
 
 @click.command("report")

@@ -93,6 +93,11 @@ def report_json_text(report: Report) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", report.to_json())
 
 
+def text_safe(text: str) -> str:
+    """``text`` writable as UTF-8: a byte of a file name that is not UTF-8 shows as U+FFFD (pages, text)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _write_report(report: Report, report_path) -> None:
     try:
         report.write(report_path)
@@ -193,7 +198,7 @@ def _render_page(report) -> str | None:
     from interview_guard.report.html import render_report
 
     try:
-        return render_report(report, key_frames=load_key_frames(report))
+        return text_safe(render_report(report, key_frames=load_key_frames(report)))
     except Exception:  # a page is a view of the report: never fail the session over it
         return None
 
