@@ -283,3 +283,12 @@ def test_find_sessions_deep_tree_and_exclude(tmp_path):
     found = find_sessions(tmp_path, exclude=[tmp_path / "out", tmp_path / "not-made-yet"])
     assert len(found) == 1 and found[0].relative_path == "/".join(["a"] * 1500)
     assert found[0].problem is None
+
+
+def test_sample_session_ids_are_their_names():
+    from conftest import SAMPLES
+    from interview_guard.io.session import find_sessions
+
+    found = find_sessions(SAMPLES)
+    assert [f.session_id for f in found] == sorted(p.name for p in SAMPLES.iterdir() if p.is_dir())
+    assert "typing_genuine_a" in [f.session_id for f in found] and all(f.problem is None for f in found)
