@@ -10,7 +10,6 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from interview_guard.errors import InterviewGuardError
 from interview_guard.progress import ProgressHook, Stage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
@@ -39,27 +38,20 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except InterviewGuardError as exc:
-            if debug:
-                traceback.print_exc()
-            _err(f"interview-guard: error: {_one_line(exc)}")
-            ctx.exit(EXIT_ERROR)
-        except OSError as exc:  # a file we may not read or write: the input's or the set-up's fault, named
-            if debug:
-                traceback.print_exc()
-            from interview_guard.io.session import input_error_from_os_error
-
-            _err(f"interview-guard: error: {_one_line(input_error_from_os_error(exc))}")
-            ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             _err("interview-guard: interrupted")
             ctx.exit(130)
-        except Exception as exc:  # a bug: say so, briefly, unless debugging
+        except Exception as exc:
+            from interview_guard.io.session import as_input_error
+
+            known = as_input_error(exc)  # deliberate errors, and files that cannot be read or written
             if debug:
                 traceback.print_exc()
-            else:
+            if known is not None:
+                _err(f"interview-guard: error: {_one_line(known)}")
+            elif not debug:  # a bug: say so, briefly
                 _err(
-                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc}"
+                    f"interview-guard: internal error: {exc.__class__.__name__}: {_one_line(exc)}"
                     " (run with --debug for the traceback)"
                 )
             ctx.exit(EXIT_ERROR)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from interview_guard.errors import InputError
+from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.io.bounded_json import loads_bounded
 from interview_guard.io.keystroke_log import KEYSTROKE_FILE_NAMES
 from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
@@ -43,6 +43,7 @@ __all__ = [
     "FoundSession",
     "session_id_for",
     "input_error_from_os_error",
+    "as_input_error",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
@@ -219,6 +220,20 @@ def input_error_from_os_error(exc: OSError, what: str | None = None, path: objec
     where = path if path is not None else exc.filename
     reason = os_error_reason(exc)
     return InputError(f"{what} ({reason})" if what else reason, path=where)
+
+
+def as_input_error(exc: BaseException) -> InterviewGuardError | None:
+    """What the error family makes of ``exc``: the one mapping the CLI and batch mode share.
+
+    A deliberate error is itself; an :class:`OSError` (a file that cannot be read or written: the
+    input's or the set-up's fault, not a bug) becomes an :class:`InputError` naming the file; anything
+    else is a bug: None.
+    """
+    if isinstance(exc, InterviewGuardError):
+        return exc
+    if isinstance(exc, OSError):
+        return input_error_from_os_error(exc)
+    return None
 
 
 def _check_readable(f: Path) -> None:

@@ -46,7 +46,13 @@ from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
-from interview_guard.io.session import FoundSession, Session, find_sessions, input_error_from_os_error
+from interview_guard.io.session import (
+    FoundSession,
+    Session,
+    as_input_error,
+    find_sessions,
+    input_error_from_os_error,
+)
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.model import Report, read_report
 
@@ -162,14 +168,10 @@ def _scan_one(
                 cache_dir=cache_dir,
                 frames_dir=frames_dir,
             )
-        except InterviewGuardError as exc:
-            report = failed_report(session_id, path, exc, fingerprint=fingerprint)
-        except OSError as exc:  # a file of the session that cannot be read: the input's fault, named
-            report = failed_report(session_id, path, input_error_from_os_error(exc), fingerprint=fingerprint)
-        except Exception as exc:  # an unforeseen bug must not stop the batch
-            report = failed_report(
-                session_id, path, f"internal error: {exc.__class__.__name__}: {exc}", fingerprint=fingerprint
-            )
+        except Exception as exc:  # a bad input fails its session; so does a bug, but it must not stop the batch
+            known = as_input_error(exc)  # the same mapping as the CLI's
+            error = known if known is not None else f"internal error: {exc.__class__.__name__}: {exc}"
+            report = failed_report(session_id, path, error, fingerprint=fingerprint)
         report.session.extra["relative_path"] = relative_path
         if html:
             page = _render_page(report)  # while the key frames are in frames_dir
