@@ -273,6 +273,18 @@ def _batch_out_under_a_file(tmp_path: Path) -> dict:
     return {"argv": ["batch", str(root), "--out", str(tmp_path / "plain.txt" / "out"), "-q"]}
 
 
+def _batch_out_read_only(tmp_path: Path) -> dict:
+    area = _area(tmp_path, True)
+    root = area / "root"
+    _session(root / "s1")
+    _open_to_all(root)
+    out = area / "out"
+    (out / "sessions").mkdir(parents=True)
+    os.chmod(out / "sessions", 0o555)
+    os.chmod(out, 0o555)
+    return {"argv": ["batch", str(root), "--out", str(out), "-q"], "unprivileged": True, "area": area}
+
+
 def _unreadable_report(tmp_path: Path) -> dict:
     area = _area(tmp_path, True)
     rep = area / "r.json"
@@ -448,6 +460,12 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _batch_out_under_a_file,
         "expect": {"exit": 1, "words": ["out", "cannot create the output directory"]},
+    },
+    {
+        "id": "batch-out-read-only",
+        "cls": "input-error",
+        "make": _batch_out_read_only,
+        "expect": {"exit": 1, "words": ["out", "cannot write in the output directory (permission denied)"]},
     },
     {
         "id": "report-without-permission",

@@ -280,9 +280,15 @@ def test_find_sessions_deep_tree_and_exclude(tmp_path):
         os.mkdir(d)
     write_jsonl(Path(os.fsdecode(d)) / "keystrokes.jsonl", typing_events(3))
     write_jsonl(tmp_path / "out" / "sessions" / "session.json", [])  # looks like a session: excluded
-    found = find_sessions(tmp_path, exclude=[tmp_path / "out", tmp_path / "not-made-yet"])
-    assert len(found) == 1 and found[0].relative_path == "/".join(["a"] * 1500)
-    assert found[0].problem is None
+    try:
+        found = find_sessions(tmp_path, exclude=[tmp_path / "out", tmp_path / "not-made-yet"])
+        assert len(found) == 1 and found[0].relative_path == "/".join(["a"] * 1500)
+        assert found[0].problem is None
+    finally:  # from the bottom up: pytest's own clean-up of old temp dirs recurses and would fail on it
+        os.unlink(os.path.join(d, b"keystrokes.jsonl"))
+        while d != os.fsencode(tmp_path):
+            os.rmdir(d)
+            d = os.path.dirname(d)
 
 
 def test_sample_session_ids_are_their_names():

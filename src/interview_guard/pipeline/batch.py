@@ -346,6 +346,13 @@ def run_batch(
         (out / "sessions").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise input_error_from_os_error(exc, "cannot create the output directory", path=out) from None
+    try:  # before any scan: reports that cannot be written would be lost work
+        for d in (out, out / "sessions"):
+            fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=d)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
     _clean_stale_tmp(out)
     summary_path = out / "summary.csv"
     rows: dict[str, dict] = {}
