@@ -435,7 +435,6 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _csv_huge_length,
         "expect": {"exit": 1, "words": ["keystrokes.csv", "line 4", "length"]},
-        "needs": "io/keystroke_log.py: a finite, bounded 'length' (bounds12)",
     },
     {
         "id": "scan-output-under-a-file",
