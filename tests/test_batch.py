@@ -221,3 +221,19 @@ def test_output_inside_the_root_is_not_input(tmp_path):
     run_batch(root, out)
     res = run_batch(root, out)
     assert (res.total, res.skipped, res.failed) == (1, 1, 0)
+
+
+def test_ids_differing_in_case_are_refused_where_names_ignore_case(tmp_path, monkeypatch):
+    import os
+
+    from interview_guard.errors import InterviewGuardError
+
+    root = tmp_path / "root"
+    write_jsonl(root / "Sess" / "keystrokes.jsonl", typing_events(50))
+    write_jsonl(root / "sess" / "keystrokes.jsonl", typing_events(60))
+    res = run_batch(root, tmp_path / "out")  # a case-sensitive file system: two reports
+    assert res.total == 2 and len(list((tmp_path / "out" / "sessions").glob("*.json"))) == 2
+    real_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: True if ".CASE-PROBE-" in str(p) else real_exists(p))
+    with pytest.raises(InterviewGuardError, match="'Sess' and 'sess' differ only in case"):
+        run_batch(root, tmp_path / "out2")

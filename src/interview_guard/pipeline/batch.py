@@ -125,6 +125,28 @@ def _frames_tmp(report_path: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix=f"frames-{os.getpid()}-", dir=tmp)
 
 
+def _refuse_case_collisions(sessions: list[FoundSession], reports_dir: Path) -> None:
+    """Ids are unique, but two that differ only in case name one file where names ignore case
+    (macOS, Windows shares): refuse such an output directory rather than overwrite a report."""
+    seen: dict[str, str] = {}
+    for f in sessions:
+        other = seen.setdefault(f.session_id.casefold(), f.session_id)
+        if other == f.session_id:
+            continue
+        fd, probe = tempfile.mkstemp(prefix=".case-probe-", suffix="-aB", dir=reports_dir)
+        os.close(fd)
+        try:
+            insensitive = os.path.exists(os.path.join(reports_dir, os.path.basename(probe).swapcase()))
+        finally:
+            os.unlink(probe)
+        if insensitive:
+            raise InterviewGuardError(
+                f"{reports_dir}: sessions {other!r} and {f.session_id!r} differ only in case and this file system "
+                "ignores case in names; write the batch to a directory on a case-sensitive file system"
+            )
+        return
+
+
 def _clean_stale_tmp(out: Path) -> None:
     """Remove scratch directories left by killed runs (their process is gone)."""
     tmp = out / _TMP_DIR
@@ -353,6 +375,7 @@ def run_batch(
             os.unlink(probe)
     except OSError as exc:
         raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
+    _refuse_case_collisions(sessions, out / "sessions")
     _clean_stale_tmp(out)
     summary_path = out / "summary.csv"
     rows: dict[str, dict] = {}
