@@ -36,6 +36,7 @@ def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
     assert list(rows[0]) == [
         "rank",
         "session",
+        "path",
         "risk_score",
         "band",
         "status",
@@ -106,3 +107,133 @@ def test_cli_batch_progress_on_stderr_only(root, tmp_path):
     assert proc.returncode == 3
     assert "scanning" in proc.stderr and "scanning" not in proc.stdout
     assert proc.stdout.splitlines()[0].split()[:2] == ["#", "session"]
+
+
+def test_colliding_paths_get_distinct_ids_and_resume(tmp_path):
+    root = tmp_path / "root"
+    write_jsonl(root / "grp" / "x" / "keystrokes.jsonl", typing_events(50, seed=1))
+    write_jsonl(root / "grp__x" / "keystrokes.jsonl", typing_events(70, seed=2))
+    write_jsonl(root / "top" / "keystrokes.jsonl", typing_events(60, seed=3))
+    out = tmp_path / "out"
+    res = run_batch(root, out)
+    assert (res.total, res.scanned, res.failed) == (3, 3, 0)
+    rows = {r["session"]: r for r in read_summary(out / "summary.csv")}
+    assert {sid: r["path"] for sid, r in rows.items()} == {"grp%2Fx": "grp/x", "grp__x": "grp__x", "top": "top"}
+    reports = {p.stem: json.loads(p.read_text()) for p in (out / "sessions").glob("*.json")}
+    assert set(reports) == set(rows)
+    assert reports["grp%2Fx"]["session"]["relative_path"] == "grp/x"
+    assert reports["grp%2Fx"]["risk"] != reports["grp__x"]["risk"]  # two sessions, two results
+    res = run_batch(root, out)  # stable ids: everything is found done
+    assert (res.scanned, res.skipped) == (0, 3)
+    assert {r["session"]: r["path"] for r in read_summary(out / "summary.csv")} == {
+        sid: r["path"] for sid, r in rows.items()
+    }
+
+
+def test_unreadable_entries_are_failed_records(tmp_path, monkeypatch):
+    import os
+
+    root = tmp_path / "root"
+    write_jsonl(root / "ok" / "keystrokes.jsonl", typing_events(50))
+    write_jsonl(root / "grp" / "s" / "keystrokes.jsonl", typing_events(50))
+    (root / "gone").symlink_to(root / "nowhere")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("grp"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = tmp_path / "out"
+    res = run_batch(root, out)
+    assert (res.total, res.failed, res.unreadable) == (3, 2, 2)
+    rows = {r["session"]: r for r in read_summary(out / "summary.csv")}
+    assert rows["ok"]["status"] == "ok"
+    assert rows["grp"]["status"] == "failed"
+    assert rows["grp"]["error"] == f"{root / 'grp'}: cannot read directory (permission denied)"
+    assert rows["gone"]["error"] == f"{root / 'gone'}: broken symbolic link"
+    rep = json.loads((out / "sessions" / "grp.json").read_text())
+    assert rep["status"] == "failed" and rep["session"]["relative_path"] == "grp"
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-q"])
+    assert r.exit_code == 3 and "2 failed" in r.output
+
+
+def test_stale_scratch_of_a_killed_run_is_removed(tmp_path):
+    root = tmp_path / "root"
+    write_jsonl(root / "s" / "keystrokes.jsonl", typing_events(50))
+    out = tmp_path / "out"
+    stale = out / ".tmp" / "frames-999999999-abc"
+    stale.mkdir(parents=True)
+    (stale / "s_1.000s.jpg").write_bytes(b"x")
+    run_batch(root, out, html=True)
+    assert not (out / ".tmp").exists()
+    assert (out / "sessions" / "s.html").is_file()
+
+
+def test_worker_maps_unreadable_files_to_a_named_failure(tmp_path, monkeypatch):
+    from interview_guard.pipeline import batch
+
+    root = tmp_path / "root"
+    write_jsonl(root / "s" / "keystrokes.jsonl", typing_events(50))
+
+    def boom(*a, **k):
+        raise PermissionError(13, "Permission denied", str(root / "s" / "keystrokes.jsonl"))
+
+    monkeypatch.setattr("interview_guard.pipeline.scan.scan_session", boom)
+    row = batch._scan_one("s", str(root / "s"), str(tmp_path / "out" / "sessions" / "s.json"), None, None, False, "s")
+    assert row["status"] == "failed"
+    assert row["error"] == f"{root / 's' / 'keystrokes.jsonl'}: permission denied"
+    assert "internal error" not in row["error"]
+
+
+def test_root_that_is_one_session_with_an_unreadable_file_is_a_failed_record(tmp_path, monkeypatch):
+    import builtins
+
+    d = tmp_path / "s1"
+    write_jsonl(d / "keystrokes.jsonl", typing_events(50))
+    real_open = builtins.open
+
+    def fake_open(file, *a, **k):
+        if str(file).endswith("keystrokes.jsonl"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    res = run_batch(d, tmp_path / "out")
+    assert (res.total, res.failed) == (1, 1)
+    row = read_summary(tmp_path / "out" / "summary.csv")[0]
+    assert row["session"] == "s1" and row["error"] == f"{d / 'keystrokes.jsonl'}: permission denied"
+
+
+def test_root_given_as_dot_has_its_own_name_as_id(tmp_path, monkeypatch):
+    d = tmp_path / "s1"
+    write_jsonl(d / "keystrokes.jsonl", typing_events(50))
+    monkeypatch.chdir(d)
+    run_batch(".", tmp_path / "out")
+    assert (tmp_path / "out" / "sessions" / "s1.json").is_file()
+
+
+def test_output_inside_the_root_is_not_input(tmp_path):
+    root = tmp_path / "root"
+    write_jsonl(root / "session" / "keystrokes.jsonl", typing_events(50))  # its report is sessions/session.json
+    out = root / "results"
+    run_batch(root, out)
+    res = run_batch(root, out)
+    assert (res.total, res.skipped, res.failed) == (1, 1, 0)
+
+
+def test_ids_differing_in_case_are_refused_where_names_ignore_case(tmp_path, monkeypatch):
+    import os
+
+    from interview_guard.errors import InterviewGuardError
+
+    root = tmp_path / "root"
+    write_jsonl(root / "Sess" / "keystrokes.jsonl", typing_events(50))
+    write_jsonl(root / "sess" / "keystrokes.jsonl", typing_events(60))
+    res = run_batch(root, tmp_path / "out")  # a case-sensitive file system: two reports
+    assert res.total == 2 and len(list((tmp_path / "out" / "sessions").glob("*.json"))) == 2
+    real_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: True if ".CASE-PROBE-" in str(p) else real_exists(p))
+    with pytest.raises(InterviewGuardError, match="'Sess' and 'sess' differ only in case"):
+        run_batch(root, tmp_path / "out2")

@@ -154,3 +154,100 @@ def test_report_format_text_of_a_saved_report_is_the_scan_text(tmp_path, keystro
     text = tmp_path / "r.txt"
     r = run("report", str(out), "--format", "text", "-o", str(text), "-q")
     assert r.exit_code == 0 and r.output == "" and text.read_text() == scanned.output
+
+
+def _kill_at_first_progress(argv, tmpdir, cwd):
+    """Start the CLI, SIGKILL it at its first progress line, return what is left in ``tmpdir``."""
+    import os
+    import signal
+
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interview_guard.cli", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    line = proc.stderr.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert line, "the command printed no progress"
+    return sorted(p.name for p in tmpdir.iterdir())
+
+
+def test_killed_scan_leaves_nothing_in_tmp(tmp_path, keystroke_session):
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    assert _kill_at_first_progress(["scan", str(keystroke_session)], tmpdir, tmp_path) == []
+    out = tmp_path / "o"
+    argv = ["scan", str(keystroke_session), "-o", str(out / "r.json"), "--html", str(out / "r.html")]
+    assert _kill_at_first_progress(argv, tmpdir, tmp_path) == []  # the scratch is beside the page
+
+
+def test_output_checked_before_the_scan(tmp_path, keystroke_session, monkeypatch):
+    import interview_guard.pipeline.scan as scan_mod
+
+    def no_scan(*a, **k):
+        raise AssertionError("scanned although the output cannot be written")
+
+    monkeypatch.setattr(scan_mod, "scan_session", no_scan)
+    (tmp_path / "f").write_text("x")
+    r = CliRunner().invoke(main, ["scan", str(keystroke_session), "-q", "-o", str(tmp_path / "f" / "r.json")])
+    assert r.exit_code == 1 and "cannot write the report here" in r.output
+
+
+def test_report_saved_elsewhere_when_output_fails_late(tmp_path, keystroke_session, monkeypatch):
+    import interview_guard.cli.common as common
+
+    def fail(path, text):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(common, "_write_text", fail)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(main, ["scan", str(keystroke_session), "-q", "-o", str(out)])
+    assert r.exit_code == 1
+    line = r.output.strip()
+    assert "r.json: cannot write the report (No space left on device); it was saved to " in line
+    saved = line.rsplit("saved to ", 1)[1]
+    assert json.loads(open(saved).read())["session"]["id"] == "sess"
+
+
+def test_oserror_is_a_one_line_error_not_internal(tmp_path, keystroke_session, monkeypatch):
+    import interview_guard.pipeline.scan as scan_mod
+
+    def boom(*a, **k):
+        raise PermissionError(13, "Permission denied", str(keystroke_session / "keystrokes.jsonl"))
+
+    monkeypatch.setattr(scan_mod, "scan_session", boom)
+    r = CliRunner().invoke(main, ["scan", str(keystroke_session), "-q"])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"interview-guard: error: {keystroke_session / 'keystrokes.jsonl'}: permission denied"
+
+
+def test_json_report_still_out_when_the_page_cannot_be_written(tmp_path, keystroke_session, monkeypatch):
+    import interview_guard.cli.common as common
+
+    real = common._write_text
+
+    def fail_html(path, text):
+        if str(path).endswith(".html"):
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(common, "_write_text", fail_html)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(
+        main, ["scan", str(keystroke_session), "-q", "-o", str(out), "--html", str(tmp_path / "p.html")]
+    )
+    assert r.exit_code == 1 and "p.html: cannot write the HTML report" in r.output
+    assert json.loads(out.read_text())["session"]["id"] == "sess"  # the JSON report is not lost

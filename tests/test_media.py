@@ -67,3 +67,31 @@ def test_probe_real_clip():
     info = probe(SHARED_DATA / "faces_video" / "retalking_face3.mp4")
     assert info.has_video and info.has_audio and info.width == 590
     assert info.duration_s == pytest.approx(5.04, abs=0.1)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF"])
+def test_still_image_named_mp4_is_not_a_video(tmp_path, fmt):
+    import numpy as np
+    from PIL import Image
+
+    p = tmp_path / "video.mp4"
+    Image.fromarray((np.random.default_rng(0).random((48, 64, 3)) * 255).astype("uint8")).save(p, format=fmt)
+    with pytest.raises(MediaError, match=r"video.mp4: not a video: the file is a still image"):
+        probe(p)
+
+
+def test_one_frame_png_video_is_not_a_recording(tmp_path):
+    import av
+    import numpy as np
+
+    p = tmp_path / "still.mov"
+    with av.open(str(p), "w") as out:
+        s = out.add_stream("png", rate=1)
+        s.width, s.height, s.pix_fmt = 64, 48, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+        for pkt in s.encode(frame):
+            out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    with pytest.raises(MediaError, match="not a video: the file holds one still image"):
+        probe(p)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from conftest import make_video, typing_events, write_jsonl
@@ -90,7 +92,7 @@ def test_discover_sessions(tmp_path):
     make_video(tmp_path / "loose" / "call.mp4", seconds=1)
     (tmp_path / "loose" / "readme.txt").write_text("not a session")
     found = discover_sessions(tmp_path)
-    assert [sid for sid, _ in found] == ["loose__call.mp4", "team_a__s1", "team_a__s2"]
+    assert [sid for sid, _ in found] == ["loose%2Fcall.mp4", "team_a%2Fs1", "team_a%2Fs2"]
 
 
 def test_fingerprint_changes_with_content(tmp_path):
@@ -99,3 +101,200 @@ def test_fingerprint_changes_with_content(tmp_path):
     f1 = Session.open(d).fingerprint()
     write_jsonl(d / "keystrokes.jsonl", typing_events(4))
     assert Session.open(d).fingerprint() != f1
+
+
+def test_session_ids_unique_by_construction_and_reversible():
+    import urllib.parse
+
+    from interview_guard.io.session import session_id_for
+
+    paths = [
+        "typing_genuine_a",
+        "grp/x",
+        "grp__x",
+        "grp/x.mp4",
+        "grp__x.mp4",
+        "100%",
+        "100%25",
+        "a%2Fb",
+        "a/b",
+        "back\\slash",
+        "new\nline",
+        "ünïcode/名前",
+        "a_/_b",
+        "a/__b",
+        "a__/b",
+    ]
+    ids = [session_id_for(p) for p in paths]
+    assert len(set(ids)) == len(paths)
+    assert session_id_for("typing_genuine_a") == "typing_genuine_a"  # top-level names unchanged
+    assert session_id_for("grp/x") == "grp%2Fx" and session_id_for("grp__x") == "grp__x"
+    for p, sid in zip(paths, ids):
+        assert urllib.parse.unquote(sid) == p
+        assert "/" not in sid and "\n" not in sid and "\\" not in sid
+
+
+def test_non_utf8_names_have_ids_too():
+    import os
+    import urllib.parse
+
+    from interview_guard.io.session import session_id_for
+
+    name = os.fsdecode(b"\xffsess/\xfe")
+    sid = session_id_for(name)
+    assert sid == "%FFsess%2F%FE" and sid.isascii()
+    assert urllib.parse.unquote_to_bytes(sid) == b"\xffsess/\xfe"
+
+
+def test_a_pipe_is_not_a_session_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "p.mp4")
+    with pytest.raises(InputError, match="p.mp4: not a regular file"):
+        Session.open(tmp_path / "p.mp4")  # and does not wait for a writer
+
+
+def test_long_session_ids_stay_file_names_and_distinct():
+    from interview_guard.io.session import session_id_for
+
+    a = "/".join(["deep" * 10] * 8) + "/a"
+    b = "/".join(["deep" * 10] * 8) + "/b"
+    ia, ib = session_id_for(a), session_id_for(b)
+    assert ia != ib and len(ia.encode()) <= 200 and "%~" in ia
+    assert session_id_for(a) == ia  # stable
+    assert session_id_for("%" * 150).count("%~") == 1  # an escape is never cut in half
+    assert len(session_id_for("%" * 150).encode()) <= 200
+
+
+def test_find_sessions_reports_what_it_cannot_read(tmp_path, monkeypatch):
+    import os
+
+    from interview_guard.io.session import find_sessions
+
+    write_jsonl(tmp_path / "ok" / "keystrokes.jsonl", typing_events(3))
+    write_jsonl(tmp_path / "grp" / "locked" / "s" / "keystrokes.jsonl", typing_events(3))
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "grp" / "up").symlink_to("..")
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / ".hidden").symlink_to(tmp_path / "nowhere")  # hidden entries are not looked at
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = {f.relative_path: f for f in find_sessions(tmp_path)}
+    assert set(found) == {"ok", "grp/locked", "gone", "grp/up", "loop"}
+    assert found["ok"].problem is None and found["ok"].session_id == "ok"
+    assert found["grp/locked"].problem == "cannot read directory (permission denied)"
+    assert found["grp/locked"].session_id == "grp%2Flocked"
+    assert found["gone"].problem == "broken symbolic link"
+    assert found["grp/up"].problem.startswith("symbolic link loop")
+    assert found["loop"].problem == "symbolic link loop"
+    # the list form keeps them too: opening one says what is wrong
+    assert [sid for sid, _ in discover_sessions(tmp_path)] == sorted(f.session_id for f in found.values())
+
+
+def test_find_sessions_follows_links_to_sessions(tmp_path):
+    from interview_guard.io.session import find_sessions
+
+    write_jsonl(tmp_path / "store" / "s1" / "keystrokes.jsonl", typing_events(3))
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "linked").symlink_to(tmp_path / "store" / "s1")
+    assert [(f.session_id, f.problem) for f in find_sessions(tmp_path / "root")] == [("linked", None)]
+
+
+def test_unreadable_root_is_an_input_error(tmp_path, monkeypatch):
+    import os
+
+    from interview_guard.io.session import find_sessions
+
+    write_jsonl(tmp_path / "s" / "keystrokes.jsonl", typing_events(3))
+
+    def scandir(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(InputError, match="cannot read directory \\(permission denied\\)") as ei:
+        find_sessions(tmp_path)
+    assert str(tmp_path) in str(ei.value)
+
+
+def test_open_names_an_unreadable_file(tmp_path, monkeypatch):
+    import builtins
+
+    d = tmp_path / "s"
+    write_jsonl(d / "keystrokes.jsonl", typing_events(3))
+    real_open = builtins.open
+
+    def fake_open(file, *a, **k):
+        if str(file).endswith("keystrokes.jsonl"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    with pytest.raises(InputError, match="keystrokes.jsonl: permission denied"):
+        Session.open(d)
+    with pytest.raises(InputError, match="keystrokes.jsonl: permission denied"):
+        Session.open(d / "keystrokes.jsonl")
+
+
+def test_broken_link_given_directly(tmp_path):
+    (tmp_path / "v.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    with pytest.raises(InputError, match="v.mp4: broken symbolic link"):
+        Session.open(tmp_path / "v.mp4")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[" * 100_000, "session metadata is not acceptable: JSON nested deeper"),
+        ('{"keystroke_clock_offset_ms": ' + "9" * 5001 + "}", "a number of 5001 characters"),
+        ('{"x": 1e400}', "out of range"),
+    ],
+)
+def test_metadata_is_read_with_bounded_json(tmp_path, text, words):
+    p = tmp_path / "session.json"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=words) as ei:
+        read_session_metadata(p)
+    assert str(ei.value).startswith(str(p))
+
+
+def test_metadata_with_bom(tmp_path):
+    p = tmp_path / "session.json"
+    p.write_text('\ufeff{"candidate_id": "c-9"}', encoding="utf-8")
+    assert read_session_metadata(p).candidate_id == "c-9"
+
+
+def test_find_sessions_deep_tree_and_exclude(tmp_path):
+    import os
+
+    from interview_guard.io.session import find_sessions
+
+    d = os.fsencode(tmp_path)
+    for _ in range(1500):  # deeper than Python's recursion limit
+        d += b"/a"
+        os.mkdir(d)
+    write_jsonl(Path(os.fsdecode(d)) / "keystrokes.jsonl", typing_events(3))
+    write_jsonl(tmp_path / "out" / "sessions" / "session.json", [])  # looks like a session: excluded
+    try:
+        found = find_sessions(tmp_path, exclude=[tmp_path / "out", tmp_path / "not-made-yet"])
+        assert len(found) == 1 and found[0].relative_path == "/".join(["a"] * 1500)
+        assert found[0].problem is None
+    finally:  # from the bottom up: pytest's own clean-up of old temp dirs recurses and would fail on it
+        os.unlink(os.path.join(d, b"keystrokes.jsonl"))
+        while d != os.fsencode(tmp_path):
+            os.rmdir(d)
+            d = os.path.dirname(d)
+
+
+def test_sample_session_ids_are_their_names():
+    from conftest import SAMPLES
+    from interview_guard.io.session import find_sessions
+
+    found = find_sessions(SAMPLES)
+    assert [f.session_id for f in found] == sorted(p.name for p in SAMPLES.iterdir() if p.is_dir())
+    assert "typing_genuine_a" in [f.session_id for f in found] and all(f.problem is None for f in found)

@@ -10,7 +10,6 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from interview_guard.errors import InterviewGuardError
 from interview_guard.progress import ProgressHook, Stage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
@@ -21,6 +20,11 @@ R = TypeVar("R")
 
 def _err(msg: str) -> None:
     click.echo(msg, err=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a file name may hold a newline)."""
+    return " ".join(str(exc).splitlines())
 
 
 def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -34,20 +38,20 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except InterviewGuardError as exc:
-            if debug:
-                traceback.print_exc()
-            _err(f"interview-guard: error: {exc}")
-            ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             _err("interview-guard: interrupted")
             ctx.exit(130)
-        except Exception as exc:  # a bug: say so, briefly, unless debugging
+        except Exception as exc:
+            from interview_guard.io.session import as_input_error
+
+            known = as_input_error(exc)  # deliberate errors, and files that cannot be read or written
             if debug:
                 traceback.print_exc()
-            else:
+            if known is not None:
+                _err(f"interview-guard: error: {_one_line(known)}")
+            elif not debug:  # a bug: say so, briefly
                 _err(
-                    f"interview-guard: internal error: {exc.__class__.__name__}: {exc}"
+                    f"interview-guard: internal error: {exc.__class__.__name__}: {_one_line(exc)}"
                     " (run with --debug for the traceback)"
                 )
             ctx.exit(EXIT_ERROR)
@@ -82,12 +86,67 @@ class _SessionBar:
             self.bar.__exit__(None, None, None)
 
 
-def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
-    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout."""
+def check_output_path(output: str | None, *, what: str = "output") -> None:
+    """Make sure ``output`` can be written *before* any work, so a finished report is not lost.
+
+    A scratch file is created and removed in its directory (or, when that is missing, in the nearest
+    existing directory above it, where the writer will make the rest). Raises an :class:`InputError`
+    naming the path.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from interview_guard.errors import InputError
+    from interview_guard.io.session import input_error_from_os_error
+
+    if not output:
+        return
+    p = Path(output)
+    if p.is_dir():
+        raise InputError(f"the {what} is a directory", path=p)
+    # the nearest existing directory: the file goes there, or the missing directories are made there
+    d = p.absolute().parent
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    if not d.is_dir():
+        raise InputError(f"cannot write the {what} here ({d} is not a directory)", path=p)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, f"cannot write the {what} here", path=p) from None
+
+
+def _write_text(path: str, text: str) -> None:
     from interview_guard.atomic import atomic_write_text
 
+    atomic_write_text(path, text)
+
+
+def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
+    """``text`` to ``output`` (atomically, with a note on stderr) or to stdout.
+
+    When ``output`` cannot be written after all (the disk filled, the directory went away),
+    the text is saved in the temporary directory instead and the error says where: a finished
+    report is never lost.
+    """
+    from interview_guard.errors import InputError
+    from interview_guard.pipeline.batch import text_safe
+
+    text = text_safe(text)  # a file name that is not UTF-8 must not stop the output
     if output:
-        atomic_write_text(output, text)
+        try:
+            _write_text(output, text)
+        except OSError as exc:
+            import tempfile
+
+            fd, saved = tempfile.mkstemp(prefix="interview-guard-", suffix=".out")
+            with open(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            reason = exc.strerror or exc.__class__.__name__
+            raise InputError(f"cannot write the {what} ({reason}); it was saved to {saved}", path=output) from None
         if not quiet:
             _err(f"interview-guard: {what} written to {output}")
     else:

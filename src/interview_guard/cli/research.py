@@ -9,6 +9,7 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    check_output_path,
 )
 
 
@@ -118,12 +119,12 @@ def synth(
 
 
 @click.command()
-@click.argument("root", type=click.Path(exists=True, path_type=str))
+@click.argument("root", type=click.Path(exists=True, path_type=str, readable=False))
 @click.option(
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).",
 )
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
@@ -187,7 +188,7 @@ def synth(
 @click.option(
     "--params",
     "params_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).",
 )
@@ -214,6 +215,7 @@ def calibrate(
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.calibrate import collect_scores
 
+    check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     with _SessionBar(quiet) as bar:
         table = collect_scores(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import textwrap
+from pathlib import Path
 
 import click
 
@@ -13,11 +16,20 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    check_output_path,
 )
+from interview_guard.errors import InterviewGuardError
+
+
+def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
+    """A hidden scratch directory beside the file ``beside`` (not in /tmp), removed on exit."""
+    parent = Path(beside).absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".ig-frames-", dir=parent)
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str, readable=False))
 @click.option(
     "--format",
     "fmt",
@@ -29,14 +41,14 @@ from interview_guard.cli.common import (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Write the report to FILE (atomically) instead of stdout.",
 )
 @click.option(
     "--params",
     "params_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Fusion parameter file (default: models/fusion.json).",
 )
@@ -58,7 +70,7 @@ from interview_guard.cli.common import (
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Also write a self-contained HTML report (key frames embedded) to FILE.",
 )
@@ -76,48 +88,59 @@ def scan(
     quiet: bool,
 ) -> None:
     """Scan one session: a directory (video.*, audio.*, keystrokes.jsonl, session.json) or a single file."""
-    import tempfile
-
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.scan import scan_session
 
+    check_output_path(output, what="report")  # before the scan: a finished report must not be lost
+    check_output_path(html_path, what="HTML report")
     fusion = FusionModel.load(params_path)
-    with tempfile.TemporaryDirectory(prefix="ig-frames-") as tmp_frames:
-        # --html without --frames: the key frames go to a temporary directory, are embedded in
-        # the page, and their (soon deleted) paths are kept out of the JSON report
-        frames_tmp = html_path is not None and frames_dir is None
+    # --html without --frames: the key frames go to a scratch directory beside the page, are
+    # embedded in it, and their (soon deleted) paths are kept out of the JSON report
+    frames_tmp = html_path is not None and frames_dir is None
+    with _scratch_dir(html_path) if html_path and frames_tmp else contextlib.nullcontext(frames_dir) as frames:
         report = scan_session(
             path,
             fusion=fusion,
             progress=None if quiet else _stage_printer("scan"),
             cache_dir=cache_dir,
-            frames_dir=tmp_frames if frames_tmp else frames_dir,
+            frames_dir=frames,
             video_options={"mode": "full"} if full_rate else None,
         )
+        page_error: InterviewGuardError | None = None
         if html_path:
             from interview_guard.pipeline.keyframes import load_key_frames
-            from interview_guard.report.html import write_report_html
+            from interview_guard.report.html import render_report
 
-            write_report_html(html_path, report, key_frames=load_key_frames(report))
+            try:  # a page that cannot be written is reported after the JSON report is out, not instead
+                _emit(
+                    render_report(report, key_frames=load_key_frames(report)),
+                    html_path,
+                    quiet=quiet,
+                    what="HTML report",
+                )
+            except InterviewGuardError as exc:
+                page_error = exc
             if frames_tmp:
                 for result in report.analyzers.values():
                     for ev in result.evidence:
                         ev.details.pop("key_frames", None)
-            if not quiet:
-                _err(f"interview-guard: HTML report written to {html_path}")
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     if fmt == "json":
-        text = report.to_json()
+        from interview_guard.pipeline.batch import report_json_text
+
+        text = report_json_text(report)  # a path that is not UTF-8 as JSON escapes
     else:
         from interview_guard.report.text import format_text
 
         text = format_text(report)
     _emit(text, output, quiet=quiet, what="report")
+    if page_error is not None:
+        raise page_error
 
 
 @click.command("report")
-@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str, readable=False))
 @click.option(
     "--format",
     "fmt",
@@ -129,7 +152,7 @@ def scan(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Write the page (or text) to FILE (atomically) instead of stdout.",
 )
@@ -163,6 +186,7 @@ def report_cmd(
     """Render a saved JSON report (from scan or batch) as a self-contained HTML page, or as text."""
     from interview_guard.report.model import read_report
 
+    check_output_path(output, what="report" if fmt == "text" else "HTML report")
     rep = read_report(result)
     if fmt == "text":
         from interview_guard.report.text import format_text
@@ -178,13 +202,13 @@ def report_cmd(
 
 
 @click.command()
-@click.argument("root", type=click.Path(path_type=str))
+@click.argument("root", type=click.Path(path_type=str, readable=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
 @click.option(
     "--params",
     "params_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     default=None,
     help="Fusion parameter file (default: models/fusion.json).",
 )

@@ -37,7 +37,8 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
     ------
     MediaError
         Empty file, not a media container, no audio or video stream, no
-        decodable frame, or cut short.
+        decodable frame, cut short, or a still image (a PNG or JPEG named
+        ``.mp4``: not a recording).
     """
     av, container, p = open_container(path)
     with container:
@@ -45,6 +46,8 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
         astreams = list(container.streams.audio)
         if not vstreams and not astreams:
             raise MediaError("no audio or video stream in the file", path=p)
+        if vstreams and not astreams:
+            _refuse_still_image(container, vstreams[0], p)
         duration = 0.0
         if container.duration:
             duration = container.duration / 1_000_000
@@ -82,6 +85,23 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
         if duration <= 0.0:
             duration = max(last_t + (1.0 / fps if fps else 0.0), 0.0)
         return MediaInfo(duration_s=duration, **info)
+
+
+# FFmpeg's demuxers of single images (and image sequences): a still picture, never a recording
+_IMAGE_FORMATS = frozenset({"image2", "image2pipe", "gif", "apng", "ico", "webp", "jpegxl_anim"})
+# codecs of still pictures; a video of one such frame and no sound is a picture too
+_IMAGE_CODECS = frozenset({"png", "apng", "gif", "bmp", "tiff", "webp", "jpeg2000", "jpegls", "jpegxl", "qoi", "ppm"})
+
+
+def _refuse_still_image(container: Any, stream: Any, p: Path) -> None:
+    """Raise a :class:`MediaError` when a file without sound is a picture, not a recording."""
+    fmt = str(getattr(container.format, "name", "") or "")
+    codec = str(stream.codec_context.name or "")
+    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
+        kind = codec.upper() if codec else "an image"
+        raise MediaError(f"not a video: the file is a still image ({kind}), not a recording", path=p)
+    if codec in _IMAGE_CODECS and int(stream.frames or 0) <= 1:
+        raise MediaError(f"not a video: the file holds one still image ({codec.upper()}), not a recording", path=p)
 
 
 def _first_frame(av: ModuleType, container: Any, stream: Any, p: Path) -> tuple[float, int]:

@@ -17,14 +17,17 @@ validation of their fields are in :mod:`interview_guard.tracks.metadata`
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from interview_guard.errors import InputError
+from interview_guard.errors import InputError, InterviewGuardError
+from interview_guard.io.bounded_json import loads_bounded
 from interview_guard.io.keystroke_log import KEYSTROKE_FILE_NAMES
 from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
 
@@ -36,24 +39,48 @@ __all__ = [
     "Session",
     "read_session_metadata",
     "discover_sessions",
+    "find_sessions",
+    "FoundSession",
+    "session_id_for",
+    "input_error_from_os_error",
+    "as_input_error",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac")
 _KEYSTROKE_EXTENSIONS = (".jsonl", ".csv", ".tsv", ".txt")
+_SESSION_FILE_EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS
+_NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+
+
+#: Largest ``session.json`` read (it holds a few fields; anything bigger is not metadata).
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
+class _MetadataError(InputError):
+    """The bounded JSON reader's errors, worded for ``session.json``: ``session metadata is not valid JSON ...``."""
+
+    def __init__(self, message: str, *, path: object | None = None, line: int | None = None) -> None:
+        words = message if message.startswith("not ") else f"not acceptable: {message}"
+        super().__init__(f"session metadata is {words}" + (f" (line {line})" if line is not None else ""), path=path)
+        self.line = line
 
 
 def read_session_metadata(path: str | PathLike[str]) -> SessionMetadata:
-    """Read and validate a ``session.json`` file; an :class:`InputError` names the file and the problem."""
+    """Read and validate a ``session.json`` file; an :class:`InputError` names the file and the problem.
+
+    The JSON is parsed with :func:`interview_guard.io.bounded_json.loads_bounded` (bounded nesting
+    and number length, a BOM ignored); a file over :data:`MAX_METADATA_BYTES` is refused.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read session metadata ({exc.__class__.__name__})", path=p) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"session metadata is not valid JSON (line {exc.lineno}: {exc.msg})", path=p) from None
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_METADATA_BYTES + 1)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, "cannot read session metadata", path=p) from None
+    if len(raw) > MAX_METADATA_BYTES:
+        raise InputError(f"session metadata is larger than {MAX_METADATA_BYTES >> 20} MiB", path=p)
+    data = loads_bounded(raw, path=p, error=_MetadataError)
     return SessionMetadata.from_dict(data, path=p)
 
 
@@ -88,14 +115,27 @@ class Session:
         Raises
         ------
         InputError
-            When the path does not exist, is an empty directory, holds none of
-            the recognised files, or is a file of an unknown kind.
+            When the path does not exist, cannot be read (nor any file of the
+            session), is an empty directory, holds none of the recognised
+            files, or is a file of an unknown kind.
         """
         p = Path(path)
+        try:
+            return cls._open(p, session_id)
+        except OSError as exc:  # a directory we may not list, a file we may not read ...
+            raise input_error_from_os_error(exc, path=exc.filename or p) from None
+
+    @classmethod
+    def _open(cls, p: Path, session_id: str | None) -> Session:
         if not p.exists():
+            if p.is_symlink():
+                raise InputError("broken symbolic link", path=p)
             raise InputError("no such file or directory", path=p)
         if p.is_dir():
-            entries = [e for e in p.iterdir() if not e.name.startswith(".")]
+            try:
+                entries = [e for e in p.iterdir() if not e.name.startswith(".")]
+            except OSError as exc:
+                raise input_error_from_os_error(exc, "cannot read directory", path=p) from None
             if not entries:
                 raise InputError("session directory is empty", path=p)
             video = _pick(p, "video", VIDEO_EXTENSIONS)
@@ -107,6 +147,9 @@ class Session:
                     "no session files: expected video.* (mp4, webm, mkv, mov), audio.* or keystrokes.jsonl/.csv",
                     path=p,
                 )
+            for f in (video, audio, keystrokes, meta):
+                if f is not None:
+                    _check_readable(f)
             return cls(
                 path=p,
                 session_id=session_id or p.name,
@@ -115,8 +158,12 @@ class Session:
                 keystrokes=keystrokes,
                 metadata_path=meta,
             )
+        if not p.is_file():
+            raise InputError(_NOT_REGULAR, path=p)
         suffix = p.suffix.lower()
         sid = session_id or p.stem
+        if suffix in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + _KEYSTROKE_EXTENSIONS:
+            _check_readable(p)
         if suffix in VIDEO_EXTENSIONS:
             return cls(path=p, session_id=sid, video=p)
         if suffix in AUDIO_EXTENSIONS:
@@ -159,14 +206,48 @@ class Session:
         return h.hexdigest()[:32]
 
 
-def _is_session_dir(d: Path) -> bool:
+def os_error_reason(exc: OSError) -> str:
+    """The reason of an :class:`OSError` in a few words ("permission denied"), without the path."""
+    reason = exc.strerror or exc.__class__.__name__
+    return reason[:1].lower() + reason[1:]
+
+
+def input_error_from_os_error(exc: OSError, what: str | None = None, path: object | None = None) -> InputError:
+    """An :class:`InputError` naming the file of ``exc`` (or ``path``) and the reason.
+
+    ``<path>: permission denied``, or with ``what``: ``<path>: cannot read directory (permission denied)``.
+    """
+    where = path if path is not None else exc.filename
+    reason = os_error_reason(exc)
+    return InputError(f"{what} ({reason})" if what else reason, path=where)
+
+
+def as_input_error(exc: BaseException) -> InterviewGuardError | None:
+    """What the error family makes of ``exc``: the one mapping the CLI and batch mode share.
+
+    A deliberate error is itself; an :class:`OSError` (a file that cannot be read or written: the
+    input's or the set-up's fault, not a bug) becomes an :class:`InputError` naming the file; anything
+    else is a bug: None.
+    """
+    if isinstance(exc, InterviewGuardError):
+        return exc
+    if isinstance(exc, OSError):
+        return input_error_from_os_error(exc)
+    return None
+
+
+def _check_readable(f: Path) -> None:
+    """Open ``f`` for reading and close it: a file we cannot read fails here, naming itself, not deep in a decoder."""
     try:
-        names = {e.name.lower() for e in d.iterdir() if e.is_file()}
-    except OSError:
-        return False
-    if names & set(KEYSTROKE_FILE_NAMES):
-        return True
-    if "session.json" in names:
+        with open(f, "rb"):
+            pass
+    except OSError as exc:
+        raise input_error_from_os_error(exc, path=f) from None
+
+
+def _is_session_dir_names(names: set[str]) -> bool:
+    """Whether a directory holding the files ``names`` (lower case) is a session."""
+    if names & set(KEYSTROKE_FILE_NAMES) or "session.json" in names:
         return True
     for n in names:
         stem, ext = os.path.splitext(n)
@@ -175,33 +256,179 @@ def _is_session_dir(d: Path) -> bool:
     return False
 
 
-def discover_sessions(root: str | PathLike[str]) -> list[tuple[str, Path]]:
-    """Every session under ``root``, as ``(session_id, path)`` sorted by id.
+def _is_session_dir(d: Path) -> bool:
+    try:
+        names = {e.name.lower() for e in d.iterdir() if e.is_file()}
+    except OSError:
+        return False
+    return _is_session_dir_names(names)
+
+
+_ID_ESCAPE = frozenset("%/\\") | frozenset(chr(i) for i in range(32)) | {"\x7f"}
+_ID_MAX_BYTES = 200  # + ".json" / ".html" stays far below the usual 255-byte file-name limit
+
+
+def _escape_id_char(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # a byte of a file name that is not UTF-8 (os.fsdecode's surrogate)
+        return f"%{ord(c) - 0xDC00:02X}"
+    if c in _ID_ESCAPE:
+        return "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+    return c
+
+
+def session_id_for(relative_path: str | PathLike[str]) -> str:
+    """The batch id of the session at ``relative_path`` (relative to the batch root).
+
+    Unique by construction: ``%``, the separator ``/``, ``\\`` and control
+    characters are percent-escaped (``grp/x`` -> ``grp%2Fx``; ``grp__x`` and
+    ``100%`` -> ``grp__x`` and ``100%25``), and so are the bytes of a file name
+    that is not UTF-8, so two paths never share an id and
+    :func:`urllib.parse.unquote` (``unquote_to_bytes`` for such bytes) gives the path back. A top-level name without
+    those characters is its own id (``typing_genuine_a``). An id over 200
+    bytes is cut and ends in ``%~`` and 16 hex digits of the path's SHA-256 (a
+    form the escaping never makes), so it still names a file.
+    """
+    rel = Path(relative_path).as_posix()
+    sid = "".join(_escape_id_char(c) for c in rel)
+    if len(sid.encode("utf-8")) <= _ID_MAX_BYTES:
+        return sid
+    digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    head = sid.encode("utf-8")[: _ID_MAX_BYTES - 19].decode("utf-8", "ignore")
+    head = re.sub(r"%[0-9A-F]?$", "", head)  # never end in half an escape
+    return f"{head}%~{digest}"
+
+
+@dataclass(frozen=True)
+class FoundSession:
+    """One entry of :func:`find_sessions`: a session, or something under the root that could not be read.
+
+    ``problem`` is None for a session; otherwise it says why the entry could
+    not be read (``cannot read directory (permission denied)``, ``broken
+    symbolic link`` ...) and batch mode records it as a failed session.
+    """
+
+    session_id: str
+    path: Path
+    relative_path: str
+    problem: str | None = None
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
+def find_sessions(root: str | PathLike[str], *, exclude: Iterable[str | PathLike[str]] = ()) -> list[FoundSession]:
+    """Every session under ``root``, and everything under it that could not be read, sorted by id.
 
     A directory that holds session files is one session (its sub-directories
     are not searched further); any other video or audio file is a session of
-    its own. The id is the path relative to ``root`` with ``/`` replaced by
-    ``__`` so it can name an output file. ``root`` itself may be a session.
+    its own. Symbolic links to directories are followed (a link back to a
+    directory above it is reported as a loop). The id is
+    :func:`session_id_for` of the path relative to ``root``. Nothing is
+    skipped silently: a directory that cannot be listed, an entry that cannot
+    be examined and a broken symbolic link are returned with a ``problem``.
+    ``root`` itself may be a session. Directories in ``exclude`` (batch mode's
+    own output, when it lies under ``root``) are not searched.
+
+    Raises
+    ------
+    InputError
+        ``root`` does not exist or cannot be read.
     """
     r = Path(root)
-    if not r.exists():
-        raise InputError("no such file or directory", path=r)
-    if r.is_file() or _is_session_dir(r):
-        s = Session.open(r)
-        return [(s.session_id, r)]
-    found: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(r):
-        d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-        if d != r and _is_session_dir(d):
-            found.append(("__".join(d.relative_to(r).parts), d))
-            dirnames[:] = []
-            continue
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            if os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS:
-                f = d / name
-                found.append(("__".join(f.relative_to(r).parts), f))
-    found.sort()
+    try:
+        r.stat()
+    except FileNotFoundError:
+        raise InputError("no such file or directory", path=r) from None
+    except OSError as exc:
+        raise input_error_from_os_error(exc, path=r) from None
+    if not r.is_dir() or _is_session_dir(r):
+        # root is one session: its files are checked when it is opened, so a file it cannot read
+        # becomes its failed record like any other session's (only a file of no known kind is refused here)
+        if not r.is_dir() and r.suffix.lower() not in _SESSION_FILE_EXTENSIONS:
+            Session.open(r)  # raises: unknown file type
+        name = r.absolute().resolve().name  # not "" for "."
+        return [FoundSession(name if r.is_dir() else Path(name).stem, r, ".")]
+    found: list[FoundSession] = []
+    skip = set()
+    for x in exclude:
+        try:
+            skip.add(_identity(os.stat(x)))
+        except OSError:
+            pass  # not made yet: nothing of it to skip
+    # depth first with a stack, not recursion: a tree thousands of levels deep is no error
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [(r, "", frozenset({_identity(r.stat())}))]
+    while stack:
+        _visit(*stack.pop(), found=found, stack=stack, skip=skip)
+    found.sort(key=lambda f: f.session_id)
     return found
+
+
+def _visit(
+    d: Path,
+    rel: str,
+    ancestors: frozenset[tuple[int, int]],
+    *,
+    found: list[FoundSession],
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]],
+    skip: set[tuple[int, int]],
+) -> None:
+    """One directory for :func:`find_sessions`: record it as a session, or its media files and what
+    cannot be read in it, and push its sub-directories on ``stack``."""
+
+    def problem(rel: str, path: Path, why: str) -> None:
+        found.append(FoundSession(session_id_for(rel), path, rel, why))
+
+    try:
+        with os.scandir(d) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as exc:
+        if not rel:
+            raise input_error_from_os_error(exc, "cannot read directory", path=d) from None
+        problem(rel, d, f"cannot read directory ({os_error_reason(exc)})")
+        return
+    files, dirs, unreadable = [], [], []
+    for e in entries:
+        sub = f"{rel}/{e.name}" if rel else e.name
+        try:
+            if e.is_dir():
+                dirs.append((e, sub, _identity(e.stat())))
+            elif e.is_file():
+                files.append(e)
+            else:
+                os.stat(e.path)  # a link that does not resolve raises here, with the reason
+                if os.path.splitext(e.name)[1].lower() in _SESSION_FILE_EXTENSIONS:
+                    unreadable.append((sub, Path(e.path), _NOT_REGULAR))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                why = "broken symbolic link"
+            elif exc.errno == errno.ELOOP:
+                why = "symbolic link loop"
+            else:
+                why = f"cannot examine ({os_error_reason(exc)})"
+            unreadable.append((sub, Path(e.path), why))
+    if rel and _is_session_dir_names({e.name.lower() for e in files}):
+        found.append(FoundSession(session_id_for(rel), d, rel))  # its own files are checked when it is opened
+        return
+    for args in unreadable:
+        problem(*args)
+    for e in files:
+        if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS:
+            sub = f"{rel}/{e.name}" if rel else e.name
+            found.append(FoundSession(session_id_for(sub), Path(e.path), sub))
+    for e, sub, ident in reversed(dirs):  # popped in name order
+        if ident in skip:
+            continue
+        if ident in ancestors:
+            problem(sub, Path(e.path), "symbolic link loop (links to a directory above it)")
+            continue
+        stack.append((Path(e.path), sub, ancestors | {ident}))
+
+
+def discover_sessions(root: str | PathLike[str]) -> list[tuple[str, Path]]:
+    """Every session under ``root``, as ``(session_id, path)`` sorted by id (see :func:`find_sessions`).
+
+    Entries that could not be read are included too: opening them as a
+    :class:`Session` raises an :class:`InputError` naming the path.
+    """
+    return [(f.session_id, f.path) for f in find_sessions(root)]

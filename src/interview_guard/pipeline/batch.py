@@ -4,7 +4,7 @@ Layout of the output directory::
 
     OUT/
       sessions/<session_id>.json   one report per session (failed ones too)
-      summary.csv                  session, risk_score, band, status, error, ...
+      summary.csv                  session, path, risk_score, band, status, error, ...
                                    ranked by risk, rewritten as results arrive
       sessions/<session_id>.html   with html=True: one self-contained page per session
       index.html                   with html=True: the sessions ranked, linking their pages
@@ -18,12 +18,24 @@ page missing or older than its report is rendered from the report, and
 ``index.html`` is rewritten. A session that fails (bad file) gets a
 ``failed`` report and the rest carries on; a worker process that dies
 (segfault, out of memory) fails only the session it held.
+
+The session id is :func:`interview_guard.io.session.session_id_for` of the
+session's path relative to the root: unique by construction (``grp/x`` is
+``grp%2Fx``, ``grp__x`` stays ``grp__x``) and the same on every run, so a
+re-run finds its reports. The relative path is in the summary's ``path``
+column and in the report (``session.relative_path``). Whatever discovery
+cannot read (a directory without permission, a broken link) gets a failed
+report naming the path and a summary row, like a session that fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import re
+import shutil
 import tempfile
 import time
 import urllib.parse
@@ -34,13 +46,30 @@ from pathlib import Path
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
-from interview_guard.io.session import Session, discover_sessions
+from interview_guard.io.session import (
+    FoundSession,
+    Session,
+    as_input_error,
+    find_sessions,
+    input_error_from_os_error,
+)
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.model import Report, read_report
 
 __all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
 
-SUMMARY_COLUMNS = ("rank", "session", "risk_score", "band", "status", "error", "duration_s", "modalities", "report")
+SUMMARY_COLUMNS = (
+    "rank",
+    "session",
+    "path",
+    "risk_score",
+    "band",
+    "status",
+    "error",
+    "duration_s",
+    "modalities",
+    "report",
+)
 
 
 @dataclass
@@ -51,14 +80,89 @@ class BatchResult:
     failed: int
     summary_path: Path
     index_path: Path | None = None
+    unreadable: int = 0  # entries discovery could not read (counted in ``failed`` too)
 
 
 def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def report_json_text(report: Report) -> str:
+    """The report's JSON, with the bytes of file names that are not UTF-8 as ``\\udcXX`` escapes.
+
+    Such names reach the report as lone surrogates (``os.fsdecode``), which no UTF-8 writer
+    accepts; JSON can carry them escaped (and reads them back as the same path).
+    """
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", report.to_json())
+
+
+def text_safe(text: str) -> str:
+    """``text`` writable as UTF-8: a byte of a file name that is not UTF-8 shows as U+FFFD (pages, text)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _write_report(report: Report, report_path) -> None:
+    try:
+        report.write(report_path)
+    except UnicodeEncodeError:  # a file name that is not UTF-8: escape it rather than lose the report
+        atomic_write_text(report_path, report_json_text(report))
+
+
 def _html_path(report_path) -> Path:
     return Path(report_path).with_suffix(".html")
+
+
+_TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page is rendered)
+
+
+def _frames_tmp(report_path: str) -> tempfile.TemporaryDirectory[str]:
+    """A scratch directory for one session's key frames, in the output's own ``.tmp`` (never in /tmp)."""
+    tmp = Path(report_path).parent.parent / _TMP_DIR
+    tmp.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f"frames-{os.getpid()}-", dir=tmp)
+
+
+def _refuse_case_collisions(sessions: list[FoundSession], reports_dir: Path) -> None:
+    """Ids are unique, but two that differ only in case name one file where names ignore case
+    (macOS, Windows shares): refuse such an output directory rather than overwrite a report."""
+    seen: dict[str, str] = {}
+    for f in sessions:
+        other = seen.setdefault(f.session_id.casefold(), f.session_id)
+        if other == f.session_id:
+            continue
+        fd, probe = tempfile.mkstemp(prefix=".case-probe-", suffix="-aB", dir=reports_dir)
+        os.close(fd)
+        try:
+            insensitive = os.path.exists(os.path.join(reports_dir, os.path.basename(probe).swapcase()))
+        finally:
+            os.unlink(probe)
+        if insensitive:
+            raise InterviewGuardError(
+                f"{reports_dir}: sessions {other!r} and {f.session_id!r} differ only in case and this file system "
+                "ignores case in names; write the batch to a directory on a case-sensitive file system"
+            )
+        return
+
+
+def _clean_stale_tmp(out: Path) -> None:
+    """Remove scratch directories left by killed runs (their process is gone)."""
+    tmp = out / _TMP_DIR
+    if not tmp.is_dir():
+        return
+    for d in tmp.iterdir():
+        pid = d.name.split("-")[1] if d.name.startswith("frames-") and d.name.count("-") >= 2 else ""
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _scan_one(
@@ -68,6 +172,7 @@ def _scan_one(
     fusion_path: str | None,
     cache_dir: str | None = None,
     html: bool = False,
+    relative_path: str = "",
 ) -> dict:
     """Worker: scan one session and write its report (and page); never raises for bad input."""
     from interview_guard.fusion.model import FusionModel
@@ -75,7 +180,7 @@ def _scan_one(
 
     fingerprint = None
     page = None
-    with tempfile.TemporaryDirectory(prefix="ig-frames-") as frames_dir:
+    with _frames_tmp(report_path) if html else contextlib.nullcontext() as frames_dir:
         try:
             session = Session.open(path, session_id=session_id)
             fingerprint = session.fingerprint()
@@ -83,23 +188,32 @@ def _scan_one(
                 session,
                 fusion=FusionModel.load(fusion_path),
                 cache_dir=cache_dir,
-                frames_dir=frames_dir if html else None,
+                frames_dir=frames_dir,
             )
-        except InterviewGuardError as exc:
-            report = failed_report(session_id, path, exc, fingerprint=fingerprint)
-        except Exception as exc:  # an unforeseen bug must not stop the batch
-            report = failed_report(
-                session_id, path, f"internal error: {exc.__class__.__name__}: {exc}", fingerprint=fingerprint
-            )
+        except Exception as exc:  # a bad input fails its session; so does a bug, but it must not stop the batch
+            known = as_input_error(exc)  # the same mapping as the CLI's
+            error = known if known is not None else f"internal error: {exc.__class__.__name__}: {exc}"
+            report = failed_report(session_id, path, error, fingerprint=fingerprint)
+        report.session.extra["relative_path"] = relative_path
         if html:
             page = _render_page(report)  # while the key frames are in frames_dir
             for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
                 for ev in result.evidence:
                     ev.details.pop("key_frames", None)
-    report.write(report_path)
+    _write_report(report, report_path)
     if page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), page)
-    return _row(report, report_path)
+    return _row(report, report_path, relative_path)
+
+
+def _unreadable_row(found: FoundSession, report_path: Path) -> dict:
+    """Write the failed report of something discovery could not read, and return its row."""
+    from interview_guard.pipeline.scan import failed_report
+
+    report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
+    report.session.extra["relative_path"] = found.relative_path
+    _write_report(report, report_path)
+    return _row(report, report_path, found.relative_path)
 
 
 def _render_page(report) -> str | None:
@@ -108,7 +222,7 @@ def _render_page(report) -> str | None:
     from interview_guard.report.html import render_report
 
     try:
-        return render_report(report, key_frames=load_key_frames(report))
+        return text_safe(render_report(report, key_frames=load_key_frames(report)))
     except Exception:  # a page is a view of the report: never fail the session over it
         return None
 
@@ -151,10 +265,13 @@ def write_batch_html(out_dir, rows: list[dict]) -> Path:
     return write_index_html(out / "index.html", entries)
 
 
-def _row(report: Report, report_path) -> dict:
+def _row(report: Report, report_path, relative_path: str | None = None) -> dict:
     mods = report.session.modalities or {}
+    if relative_path is None:
+        relative_path = str(report.session.extra.get("relative_path") or "")
     return {
         "session": report.session_id,
+        "path": relative_path,
         "risk_score": "" if report.risk_score is None else f"{report.risk_score:.4f}",
         "band": report.band,
         "status": report.status,
@@ -185,10 +302,11 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
     w.writeheader()
     for r in summary_rows(rows):
         w.writerow(r)
-    atomic_write_text(path, buf.getvalue())
+    # the bytes of a file name that is not UTF-8 as \xNN text: the summary stays UTF-8
+    atomic_write_text(path, buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
-def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool) -> dict | None:
+def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str) -> dict | None:
     """The summary row of a finished session, or None when it must be (re)scanned."""
     if not report_path.is_file():
         return None
@@ -202,9 +320,9 @@ def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool
         fp = Session.open(path, session_id=session_id).fingerprint()
     except InterviewGuardError:
         fp = None
-    if report.session.fingerprint != fp:
+    if report.session.fingerprint != fp or report.session_id != session_id:
         return None
-    return _row(report, report_path)
+    return _row(report, report_path, relative_path)
 
 
 def run_batch(
@@ -241,23 +359,41 @@ def run_batch(
         :func:`write_batch_html`).
     """
     out = Path(out_dir)
-    (out / "sessions").mkdir(parents=True, exist_ok=True)
-    sessions = discover_sessions(root)
+    sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
     if not sessions:
         raise InterviewGuardError(
             f"{root}: no sessions found (directories with video.*, audio.* or keystrokes.*, or media files)"
         )
+    try:
+        (out / "sessions").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, "cannot create the output directory", path=out) from None
+    try:  # before any scan: reports that cannot be written would be lost work
+        for d in (out, out / "sessions"):
+            fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=d)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
+    _refuse_case_collisions(sessions, out / "sessions")
+    _clean_stale_tmp(out)
     summary_path = out / "summary.csv"
     rows: dict[str, dict] = {}
     todo = []
-    for sid, path in sessions:
+    unreadable = 0
+    for found in sessions:
+        sid, path = found.session_id, found.path
         rp = _report_path(out, sid)
-        row = _done_row(sid, path, rp, retry_failed)
+        if found.problem is not None:  # recorded now, and again on every run until it can be read
+            rows[sid] = _unreadable_row(found, rp)
+            unreadable += 1
+            continue
+        row = _done_row(sid, path, rp, retry_failed, found.relative_path)
         if row is None:
-            todo.append((sid, path, rp))
+            todo.append((sid, path, rp, found.relative_path))
         else:
             rows[sid] = row
-    skipped = len(rows)
+    skipped = len(rows) - unreadable
     total = len(sessions)
     completed = skipped
     if progress and skipped:
@@ -276,8 +412,8 @@ def run_batch(
 
     try:
         if jobs <= 1 or len(todo) <= 1:
-            for sid, path, rp in todo:
-                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html))
+            for sid, path, rp, rel in todo:
+                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html, rel))
         else:
             _run_pool(todo, jobs, fusion_path, record, cache_dir, html)
     finally:
@@ -285,8 +421,17 @@ def run_batch(
         _write_summary(summary_path, list(rows.values()))
     index_path = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
     failed = sum(1 for r in rows.values() if r["status"] != "ok")
+    tmp = out / _TMP_DIR
+    if tmp.is_dir() and not any(tmp.iterdir()):
+        tmp.rmdir()
     return BatchResult(
-        total=total, scanned=len(todo), skipped=skipped, failed=failed, summary_path=summary_path, index_path=index_path
+        total=total,
+        scanned=len(todo),
+        skipped=skipped,
+        failed=failed,
+        summary_path=summary_path,
+        index_path=index_path,
+        unreadable=unreadable,
     )
 
 
@@ -305,13 +450,13 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool =
         futures = {}
         broken = False
         try:
-            for sid, path, rp in pending:
-                futures[pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html)] = (sid, path, rp)
+            for sid, path, rp, rel in pending:
+                fut = pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html, rel)
+                futures[fut] = (sid, path, rp, rel)
             remaining = set(futures)
             while remaining:
                 done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    sid, path, rp = futures[fut]
                     try:
                         rec(fut.result())
                     except BrokenProcessPool:
@@ -326,12 +471,12 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool =
             # running are failed (a session that kills its worker would kill
             # the next one too); the ones never started are retried.
             retry = []
-            for fut, (sid, path, rp) in futures.items():
+            for fut, (sid, path, rp, rel) in futures.items():
                 if sid in recorded:
                     continue
                 if Path(rp).is_file():  # finished, but its result was lost with the pool
                     try:
-                        rec(_row(read_report(rp), rp))
+                        rec(_row(read_report(rp), rp, rel))
                         continue
                     except InterviewGuardError:
                         pass
@@ -339,8 +484,9 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool =
                     rep = failed_report(
                         sid, path, "worker process died while scanning this session (crash or out of memory)"
                     )
-                    rep.write(rp)
-                    rec(_row(rep, rp))
+                    rep.session.extra["relative_path"] = rel
+                    _write_report(rep, rp)
+                    rec(_row(rep, rp, rel))
                 else:
-                    retry.append((sid, path, rp))
+                    retry.append((sid, path, rp, rel))
             pending = retry
