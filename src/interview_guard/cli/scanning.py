@@ -127,9 +127,7 @@ def scan(
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     if fmt == "json":
-        from interview_guard.pipeline.batch import report_json_text
-
-        text = report_json_text(report)  # a path that is not UTF-8 as JSON escapes
+        text = report.to_json()  # a path that is not UTF-8 as JSON escapes
     else:
         from interview_guard.report.text import format_text
 
@@ -324,10 +322,35 @@ def list_analyzers() -> None:
     show_default=True,
     help="Scans running at the same time (one process each).",
 )
-@click.option("--scan-timeout", type=click.FloatRange(1.0), default=None, help="Stop a scan after this many seconds.")
+@click.option(
+    "--scan-timeout",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Stop a scan after this many seconds and record it as failed [default: 3600; 0: no limit].",
+)
+@click.option(
+    "--scan-memory-mb",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Stop a scan whose worker uses more memory than this (MB) [default: 4096; 0: no limit].",
+)
+@click.option(
+    "--max-report-mb",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Refuse a report larger than this (MB) [default: 64; 0: no limit].",
+)
 @_handle_errors
 def serve(
-    host: str, port: int, data_dir: str, token: str | None, max_upload_mb: int, jobs: int, scan_timeout: float | None
+    host: str,
+    port: int,
+    data_dir: str,
+    token: str | None,
+    max_upload_mb: int,
+    jobs: int,
+    scan_timeout: float | None,
+    scan_memory_mb: float | None,
+    max_report_mb: float | None,
 ) -> None:
     """Serve the upload page: drop a recording in a browser, follow the scan, read the report."""
     try:
@@ -342,4 +365,6 @@ def serve(
         max_upload_bytes=max_upload_mb << 20,
         workers=jobs,
         job_timeout_s=scan_timeout,
+        scan_memory_mb=scan_memory_mb,
+        max_report_mb=max_report_mb,
     )

@@ -34,7 +34,6 @@ import contextlib
 import csv
 import io
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -87,28 +86,13 @@ def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
 
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
-
-
-def report_json_text(report: Report) -> str:
-    """The report's JSON, with the bytes of file names that are not UTF-8 as ``\\udcXX`` escapes.
-
-    Such names reach the report as lone surrogates (``os.fsdecode``), which no UTF-8 writer
-    accepts; JSON can carry them escaped (and reads them back as the same path).
-    """
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", report.to_json())
-
-
 def text_safe(text: str) -> str:
     """``text`` writable as UTF-8: a byte of a file name that is not UTF-8 shows as U+FFFD (pages, text)."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _write_report(report: Report, report_path) -> None:
-    try:
-        report.write(report_path)
-    except UnicodeEncodeError:  # a file name that is not UTF-8: escape it rather than lose the report
-        atomic_write_text(report_path, report_json_text(report))
+    report.write(report_path)  # UTF-8 safe: a file name that is not UTF-8 is written as JSON escapes
 
 
 def _html_path(report_path) -> Path:

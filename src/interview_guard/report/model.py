@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,8 @@ from interview_guard._version import __version__
 from interview_guard.analyzers.base import AnalyzerResult, Evidence, WindowScore
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InputError
+
+_SURROGATE = re.compile("[\udc80-\udcff]")  # bytes of file names that are not UTF-8 (os.fsdecode)
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
@@ -293,7 +296,13 @@ class Report:
         )
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+        """The report as JSON text (UTF-8 safe).
+
+        A file name that is not UTF-8 reaches the report as lone surrogates (``os.fsdecode``), which no UTF-8
+        writer accepts; they are written as ``\\udcXX`` escapes, which JSON reads back as the same path.
+        """
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     @classmethod
     def from_json(cls, text: str) -> Report:
@@ -332,7 +341,11 @@ def read_report(path: str | os.PathLike[str]) -> Report:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("report file not found", path=p) from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the report ({(exc.strerror or exc.__class__.__name__).lower()})", path=p
+        ) from None
+    except ValueError as exc:
         raise InputError(f"cannot read the report ({exc.__class__.__name__})", path=p) from None
     try:
         return Report.from_json(text)

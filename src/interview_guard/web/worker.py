@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from interview_guard.io.session import as_input_error
 from interview_guard.progress import ProgressHook, Stage, scan_fraction
 from interview_guard.web.jobs import Job, JobStore
 
@@ -119,9 +120,9 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_repo
     except _ServerGone:
         print("interview-guard worker: the server is gone or the job was reset; stopping", file=sys.stderr)
         return 0
-    except InterviewGuardError as exc:
+    except (InterviewGuardError, OSError) as exc:  # the input's fault (io.session.as_input_error: one mapping)
         # Messages name the server's copy of the file; show the client's name instead.
-        msg = str(exc).replace(str(job.session_dir) + os.sep, "")
+        msg = str(as_input_error(exc)).replace(str(job.session_dir) + os.sep, "")
         store.finish_failed(job_id, attempt, msg)
         print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
         return 0
