@@ -74,6 +74,27 @@ def _gap_session(gap_ms: float) -> Callable[[Path], dict[str, Any]]:
     return make
 
 
+def _stall_released(tmp_path: Path) -> dict[str, Any]:
+    """A relay releasing a stall on one tick: one key's up, down and up share a time (was "duplicate event")."""
+    d = tmp_path / "stall"
+    events = typing_bursts([2000.0])
+    t = events[len(events) // 2]["t"] + 1000
+    tick = [{"t": t, "type": typ, "key": "Backspace", "code": "Backspace"} for typ in ("down", "up", "down", "up")]
+    tick[0]["t"] = t - 400
+    later = [{**e, "t": e["t"] + 2000} for e in events if e["t"] >= tick[0]["t"]]
+    _jsonl(d / "keystrokes.jsonl", [e for e in events if e["t"] < tick[0]["t"]] + tick + later)
+    return {"path": str(d)}
+
+
+def _no_clicks_heard(tmp_path: Path) -> dict[str, Any]:
+    """Keys logged, audio without a single key click (a headset, noise suppression): not evidence."""
+    d = tmp_path / "quiet"
+    _jsonl(d / "keystrokes.jsonl", typing_bursts([], keys=60))
+    write_wav(d / "audio.wav", seconds=15.0)
+    (d / "session.json").write_text(json.dumps({"keystroke_clock_offset_ms": 0}), encoding="utf-8")
+    return {"path": str(d)}
+
+
 def _sparse_session(tmp_path: Path) -> dict[str, Any]:
     """3000 short bursts an hour apart: every burst in its own window (the report bound merges them)."""
     d = tmp_path / "sparse"
@@ -131,6 +152,18 @@ _SCAN_OK = {"exit": 0, "max_report_bytes": 60_000, "max_windows": 12, "mem_mb": 
 _INPUT_ERROR = {"exit": 1, "mem_mb": 1500, "cpu_s": 60}
 
 CASES: list[dict[str, Any]] = [
+    {
+        "id": "relayed-stall-released-on-one-tick",
+        "cls": "relayed-log",
+        "make": _stall_released,
+        "expect": dict(_SCAN_OK),
+    },
+    {
+        "id": "keys-logged-no-clicks-heard",
+        "cls": "absence",
+        "make": _no_clicks_heard,
+        "expect": {**_SCAN_OK, "analyzers": {"acoustic_keystroke": "skipped"}},
+    },
     {"id": "keys-gap-1e9-ms", "cls": "bounded-work", "make": _gap_session(1e9), "expect": dict(_SCAN_OK)},
     {"id": "keys-gap-1e11-ms", "cls": "bounded-work", "make": _gap_session(1e11), "expect": dict(_SCAN_OK)},
     {"id": "keys-gap-1e12-ms", "cls": "bounded-work", "make": _gap_session(1e12), "expect": dict(_SCAN_OK)},

@@ -199,6 +199,8 @@ def test_corpus_case_through_the_cli(case, tmp_path):
         assert all(ends[i][1] == ends[i + 1][0] for i in range(len(ends) - 1)), name  # contiguous
     for w in exp.get("words", []):
         assert any(w in x for x in r["warnings"]), r["warnings"]
+    for name, status in exp.get("analyzers", {}).items():
+        assert r["analyzers"][name]["status"] == status, (name, r["analyzers"][name]["reason"])
 
 
 # ---------------------------------------------------------------- report size bound
