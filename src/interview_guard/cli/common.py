@@ -159,3 +159,25 @@ def _stage_printer(label: str) -> ProgressHook:
         _err(f"[{label}] {what} {completed}/{total}")
 
     return hook
+
+
+# ------------------------------------------------------------------ options several commands share
+def jobs_option() -> Any:
+    """``-j/--jobs``: worker processes."""
+    return click.option(
+        "-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes."
+    )
+
+
+def params_option(help: str = "Fusion parameter file (default: models/fusion.json).") -> Any:
+    """``--params FILE``: the fusion parameters (checked by the command itself, not by click)."""
+    return click.option(
+        "--params", "params_path", type=click.Path(dir_okay=False, readable=False), default=None, help=help
+    )
+
+
+def cache_dir_option(help: str = "Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].") -> Any:
+    """``--cache-dir DIR`` (or ``$INTERVIEW_GUARD_CACHE``): the video-track cache."""
+    return click.option(
+        "--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE", help=help
+    )

@@ -9,7 +9,10 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    cache_dir_option,
     check_output_path,
+    jobs_option,
+    params_option,
 )
 
 
@@ -67,7 +70,7 @@ from interview_guard.cli.common import (
     show_default=True,
     help="Render key clicks into the audio (30 %% of sessions get noise suppression).",
 )
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@jobs_option()
 @click.option(
     "--permissive-only",
     is_flag=True,
@@ -127,7 +130,7 @@ def synth(
     type=click.Path(dir_okay=False, readable=False),
     help="Fusion parameter file to write (also FILE.report.json and FILE.reliability.png).",
 )
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@jobs_option()
 @click.option(
     "--fpr",
     type=click.FloatRange(0.0, 0.5, min_open=True),
@@ -178,20 +181,8 @@ def synth(
     default=None,
     help="Keep the per-session reports here; a re-run reuses them (default: a temporary directory).",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    envvar="INTERVIEW_GUARD_CACHE",
-    help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].",
-)
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(dir_okay=False, readable=False),
-    default=None,
-    help="Base parameters: defaults and never-run analyzers (default: models/fusion.json).",
-)
+@cache_dir_option()
+@params_option("Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
 def calibrate(

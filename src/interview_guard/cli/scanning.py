@@ -16,7 +16,10 @@ from interview_guard.cli.common import (
     _handle_errors,
     _SessionBar,
     _stage_printer,
+    cache_dir_option,
     check_output_path,
+    jobs_option,
+    params_option,
 )
 from interview_guard.errors import InterviewGuardError
 
@@ -45,13 +48,7 @@ def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
     default=None,
     help="Write the report to FILE (atomically) instead of stdout.",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(dir_okay=False, readable=False),
-    default=None,
-    help="Fusion parameter file (default: models/fusion.json).",
-)
+@params_option()
 @click.option(
     "--frames",
     "frames_dir",
@@ -59,13 +56,7 @@ def _scratch_dir(beside: str) -> tempfile.TemporaryDirectory[str]:
     default=None,
     help="Write the key frames of video evidence as JPEG files into DIR.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    envvar="INTERVIEW_GUARD_CACHE",
-    help="Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].",
-)
+@cache_dir_option("Keep extracted video tracks here so a re-scan is instant [env: INTERVIEW_GUARD_CACHE].")
 @click.option("--full-rate", is_flag=True, help="Landmark every video frame instead of the adaptive sampler (slow).")
 @click.option(
     "--html",
@@ -202,27 +193,15 @@ def report_cmd(
 @click.command()
 @click.argument("root", type=click.Path(path_type=str, readable=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(dir_okay=False, readable=False),
-    default=None,
-    help="Fusion parameter file (default: models/fusion.json).",
-)
+@jobs_option()
+@params_option()
 @click.option(
     "--retry-failed/--no-retry-failed",
     default=True,
     show_default=True,
     help="Re-scan sessions whose earlier report says failed.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    envvar="INTERVIEW_GUARD_CACHE",
-    help="Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].",
-)
+@cache_dir_option()
 @click.option(
     "--html",
     is_flag=True,
