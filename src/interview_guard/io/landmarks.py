@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.errors import ModelError
+from interview_guard.io import landmark_types as _landmark_types
 from interview_guard.io.face_crops import crop_to_frame, cut_window, search_windows
 from interview_guard.io.landmark_types import (
     BLENDSHAPE_NAMES,
@@ -97,23 +98,8 @@ from interview_guard.io.mediapipe_tasks import (
 )
 from interview_guard.io.model_files import verified_model_path
 
-__all__ = [
-    "N_FACE_LANDMARKS",
-    "N_HAND_LANDMARKS",
-    "N_BLENDSHAPES",
-    "BLENDSHAPE_NAMES",
-    "FACE_MODEL",
-    "HAND_MODEL",
-    "FaceRunnerOptions",
-    "HandRunnerOptions",
-    "FaceObservation",
-    "HandObservation",
-    "FaceLandmarkerRunner",
-    "HandLandmarkerRunner",
-    "MonotonicMs",
-    "search_windows",
-    "crop_to_frame",
-]
+# the runners, and (re-exported, so callers keep one import) the option and observation types
+__all__ = [*_landmark_types.__all__, "FaceLandmarkerRunner", "HandLandmarkerRunner", "search_windows", "crop_to_frame"]
 
 
 class FaceLandmarkerRunner(TaskCloser):
