@@ -23,6 +23,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
+from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.video import FaceTrack, HandTrack
@@ -30,8 +31,14 @@ from interview_guard.tracks.video import FaceTrack, HandTrack
 __all__ = ["FaceOcclusion"]
 
 _WHAT = {
-    "hand_vanished": (
-        "the hand crossed the face without being seen while the face stayed intact (face painted over the hand)"
+    "painted_over": (
+        "the hand's pixels stop at the face outline: the face was painted over the hand "
+        "(a swap drawing its face on top of the hand, or its occlusion mask lagging behind the hand)"
+    ),
+    "ghosted_hand": "the face's own texture shows through the hand: a translucent, ghosted hand (a half-working mask)",
+    "face_flash": (
+        "the face region changed as a face-shaped patch, not as a hand, while the hand was there "
+        "(the swap dropped and another face flashed through)"
     ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }
@@ -85,6 +92,14 @@ class FaceOcclusion(Analyzer):
                 if hasattr(pixels, k)
             }
         )
+        zone = None
+        if pixels is not None and len(pixels) == len(face) and np.isfinite(pixels.zone_box).any():
+            assert pixels.zone_crop is not None and pixels.zone_box is not None
+            assert pixels.zone_oval is not None and pixels.zone_held is not None
+            zone = ZoneFrames(
+                face.t_s, pixels.zone_crop, pixels.zone_box, pixels.zone_oval, pixels.zone_held,
+                hands.landmarks, hands.count,
+            )  # fmt: skip
         t = face.t_s
         overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
         near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=aspect)
@@ -109,6 +124,7 @@ class FaceOcclusion(Analyzer):
                 overlap=overlap,
                 aspect=aspect,
                 pixels=pix,
+                zone=zone,
                 rng_seed=k,
             )
         key_times = sorted(tracks.key_frames or {})
@@ -120,18 +136,25 @@ class FaceOcclusion(Analyzer):
             if worst is not None and ev.scores[worst] >= 0.5:
                 why = _WHAT[worst]
                 summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {_covered_share(ev):.0%} covered): "
                     f"{why} (score {ev.scores[worst]:.2f})"
                 )
             else:
                 summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {ev.peak_overlap:.0%} covered): "
-                    "the face behaved as a real face does (hand visible while crossing, shape kept)"
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {_covered_share(ev):.0%} covered): "
+                    + (
+                        "the face behaved as a real face does (the hand covered it, shape kept)"
+                        if ev.scores
+                        else "too little of the crossing was seen to judge it"
+                    )
                 )
+            roles = _key_frame_roles(key_times, ev)
             details = {
                 **ev.measurements,
                 "scores": ev.scores,
-                "key_frame_times": _key_frames(key_times, ev.start_s, ev.end_s),
+                "covered_share": _covered_share(ev),
+                "key_frames": roles,
+                "key_frame_times": [r["t_s"] for r in roles],
             }
             evidence.append(
                 Evidence(self.name, "occlusion_event", min(ev.start_s, dur), min(ev.end_s, dur), s, summary, details)
@@ -158,7 +181,14 @@ class FaceOcclusion(Analyzer):
                         ev.score,
                         f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at "
                         f"{ev.start_s:.1f}-{ev.end_s:.1f} s",
-                        {"challenge_t_s": ch.t_s, "event_start_s": ev.start_s, "event_score": round(ev.score, 4)},
+                        {
+                            "challenge_t_s": ch.t_s,
+                            "event_start_s": ev.start_s,
+                            "event_score": round(ev.score, 4),
+                            "covered_share": _covered_share(ev),
+                            "key_frames": _key_frame_roles(key_times, ev),
+                            "key_frame_times": [r["t_s"] for r in _key_frame_roles(key_times, ev)],
+                        },
                     )
                 )
             elif not _response_recorded(t, ch.t_s, self.challenge_window_s):
@@ -232,16 +262,24 @@ class FaceOcclusion(Analyzer):
                         )
                     )
 
-        ev_scores = sorted((e.score for e in evidence), reverse=True)
+        # an answered request repeats its crossing's score: each crossing counts once
+        ev_scores = sorted((e.score for e in evidence if e.kind != "challenge_answered"), reverse=True)
         if ev_scores:
             score = 1.0 - float(np.prod([1.0 - s for s in ev_scores[:2]]))
         else:
             score = 0.05
-        # confidence: how much of the test we saw
-        if events:
-            dense = sum(int(ev.rows.size) for ev in events)
+        # confidence: how much of the test the pixels let us judge
+        judged = [ev for ev in events if ev.scores]
+        if judged:
+            dense = sum(int(ev.rows.size) for ev in judged)
             confidence = float(min(1.0, 0.4 + 0.6 * min(1.0, dense / 20.0)))
             reason = ""
+        elif events:
+            confidence = 0.25
+            reason = (
+                "a hand came to the face, but too little of the crossing was seen in the pixels to judge it: "
+                "the hand-over-face test could not be judged"
+            )
         else:
             confidence = 0.1
             reason = "no hand crossed the face: the hand-over-face test did not happen in this recording"
@@ -318,17 +356,34 @@ def _covered(t: np.ndarray, a: float, b: float) -> float:
     return max(0.0, hi - lo) / (b - a)
 
 
-def _key_frames(times: list[float], start: float, end: float) -> list[float]:
-    """Up to three key-frame times: before, during (middle) and after the event."""
+def _covered_share(ev: occ.OcclusionEvent) -> float:
+    """How much of the face the hand covered at most: the tracked hand's outline or the changed pixels."""
+    px = ev.measurements.get("pixels") or {}
+    cover = px.get("pixel_cover_peak") if px.get("ok") else None
+    return round(max(ev.peak_overlap, float(cover) if cover is not None else 0.0), 3)
+
+
+def _key_frame_roles(times: list[float], ev: occ.OcclusionEvent) -> list[dict[str, object]]:
+    """Up to three key frames with their role: before, the middle of the crossing, after.
+
+    The middle is the frame where the most of the face was covered (from the
+    per-frame pixel cover, else the event's midpoint).
+    """
     if not times:
         return []
     arr = np.asarray(times)
-    want = [start - 0.4, 0.5 * (start + end), end + 0.4]
-    out = []
-    for w in want:
+    mid = 0.5 * (ev.start_s + ev.end_s)
+    series = ev.series or {}
+    if series.get("t_s") and series.get("cover"):
+        mid = float(series["t_s"][int(np.argmax(series["cover"]))])
+    out: list[dict[str, object]] = []
+    used: set[float] = set()
+    for role, w in (("before", ev.start_s - 0.4), ("middle", mid), ("after", ev.end_s + 0.4)):
         j = int(np.argmin(np.abs(arr - w)))
-        if abs(arr[j] - w) <= 1.0 and float(arr[j]) not in out:
-            out.append(float(arr[j]))
+        tj = float(arr[j])
+        if abs(tj - w) <= 1.0 and tj not in used:
+            used.add(tj)
+            out.append({"role": role, "t_s": tj})
     return out
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "luma",
     "rgb_for_landmarks",
     "face_crop",
+    "face_zone",
+    "zone_crop",
     "pixel_row",
 ]
 
@@ -92,6 +94,49 @@ def face_crop(gray: np.ndarray, box: Any) -> np.ndarray | None:
         return None
     crop: np.ndarray = cv2.resize(gray[b:d, a:c], (PixelTrack.CROP, PixelTrack.CROP), interpolation=cv2.INTER_AREA)
     return crop
+
+
+def face_zone(face_lm: np.ndarray) -> tuple[tuple[float, float, float, float], np.ndarray] | None:
+    """The face zone of a face (normalised box: the face-oval box scaled ``FACE_ZONE_SCALE``) and its oval in it.
+
+    Returns ``(box, oval)`` with ``oval`` the face-oval points in zone
+    coordinates (0-1 across the box), or None when the landmarks are not finite.
+    """
+    oval = np.asarray(face_lm, dtype=np.float64)[FACE_OVAL, :2]
+    if not np.all(np.isfinite(oval)):
+        return None
+    (x0, y0), (x1, y1) = oval.min(axis=0), oval.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    hw, hh = max(x1 - x0, 1e-4) * FACE_ZONE_SCALE / 2, max(y1 - y0, 1e-4) * FACE_ZONE_SCALE / 2
+    box = (cx - hw, cy - hh, cx + hw, cy + hh)
+    rel = (oval - (box[0], box[1])) / (box[2] - box[0], box[3] - box[1])
+    return box, rel
+
+
+def zone_crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The zone ``box`` (normalised, may reach past the frame) of ``gray`` resized to PixelTrack.ZONE squared.
+
+    Parts outside the frame repeat the frame's edge pixels, so the crop keeps
+    its geometry (the oval stays where :func:`face_zone` put it).
+    """
+    cv2 = import_cv2()
+    H, W = gray.shape
+    x0, y0, x1, y1 = box[0] * W, box[1] * H, box[2] * W, box[3] * H
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    z = PixelTrack.ZONE
+    # affine map from the zone (z x z) to the frame; warpAffine samples with area-like smoothing when
+    # the source is larger: pre-blur by the scale so a big zone does not alias
+    sx, sy = (x1 - x0) / z, (y1 - y0) / z
+    src = gray
+    if sx > 1.5 or sy > 1.5:
+        k = int(2 * round(max(sx, sy) / 2) + 1)
+        src = cv2.blur(gray, (k, k))
+    m = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]], dtype=np.float64)
+    out: np.ndarray = cv2.warpAffine(
+        src, m, (z, z), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    return out
 
 
 def pixel_row(

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 3
+SCAN_FORMAT_VERSION = 4
 #: Format of a single face or hand track file (:func:`save_track_npz`).
 TRACK_FORMAT_VERSION = 1
 
@@ -346,6 +346,10 @@ def pixel_rows() -> Rows:
             "t_s": ((), np.float64, 0.0),
             **{c: ((), np.float32, nan) for c in PixelTrack.COLUMNS},
             "face_crop": ((PixelTrack.CROP, PixelTrack.CROP), np.uint8, 0),
+            "zone_crop": ((PixelTrack.ZONE, PixelTrack.ZONE), np.uint8, 0),
+            "zone_box": ((4,), np.float32, nan),
+            "zone_oval": ((PixelTrack.OVAL_POINTS, 2), np.float32, nan),
+            "zone_held": ((), np.bool_, False),
         }
     )
 

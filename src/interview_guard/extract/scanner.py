@@ -26,9 +26,11 @@ from interview_guard.extract.pixels import (
     THUMB_SIDE,
     WORK_SIDE,
     face_crop,
+    face_zone,
     import_cv2,
     luma,
     pixel_row,
+    zone_crop,
     rgb_for_landmarks,
 )
 from interview_guard.extract.scan_results import VideoScan, face_rows, hand_rows, motion_rows, pixel_rows
@@ -37,12 +39,14 @@ from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.tracks.video import FACE_SOURCES, FaceTrack, HandTrack, MotionTrack, PixelTrack
 
-__all__ = ["MAX_BUFFER_FRAMES", "Scanner"]
+__all__ = ["MAX_BUFFER_FRAMES", "ZONE_HOLD_S", "Scanner"]
 
 #: Hard cap on the look-back delay line (frames), whatever the frame rate.
 MAX_BUFFER_FRAMES = 64
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
+#: How long the anchored face zone is held while a hand is in it or the face is lost (s).
+ZONE_HOLD_S = 3.0
 
 
 class _Entry:
@@ -102,6 +106,8 @@ class Scanner:
         self.done = 0
         self.face_rows, self.hand_rows, self.pixel_rows = face_rows(), hand_rows(), pixel_rows()
         self.zone: tuple[float, float, float, float] | None = None
+        # The anchored face zone of the PixelTrack: (time, box, oval) of the last face with no hand in its zone.
+        self.anchor: tuple[float, tuple[float, float, float, float], np.ndarray] | None = None
         self.active: list[list[float]] = []
         self.in_active = False
         self.face_seen = False
@@ -421,6 +427,7 @@ class Scanner:
             crop = face_crop(gray, fobs.box)
             if crop is not None:
                 c["face_crop"][k] = crop
+        self._zone_pixels(e, c, k, fobs, hobs)
         t4 = perf()
         self.timing["pixels"] += t4 - t3
 
@@ -458,6 +465,39 @@ class Scanner:
         if dense:
             self.key_frames.offer(e.t, rgb)
             self.timing["keyframes"] += perf() - t4
+
+    def _zone_pixels(self, e: _Entry, c: dict[str, np.ndarray], k: int, fobs: Any, hobs: Any) -> None:
+        """The anchored face zone of this frame (PixelTrack ``zone_*`` columns).
+
+        The zone follows the face while no hand is in it; while a hand is in
+        it, or the face is lost, it stays where it was (at most
+        ``ZONE_HOLD_S``), so a crossing is seen at a fixed place.
+        """
+        here = face_zone(fobs.landmarks) if fobs.present else None
+        hand_in = False
+        if here is not None and hobs.count:
+            x0, y0, x1, y1 = here[0]
+            pts = np.asarray(hobs.landmarks, dtype=np.float64)[..., :2].reshape(-1, 2)
+            pts = pts[np.all(np.isfinite(pts), axis=1)]
+            hand_in = bool(np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)))
+        held = False
+        if here is not None and not hand_in:
+            self.anchor = (e.t, here[0], here[1])
+        elif self.anchor is not None and e.t - self.anchor[0] <= ZONE_HOLD_S:
+            held = True
+        elif here is not None:
+            self.anchor = (e.t, here[0], here[1])
+        else:
+            return
+        assert self.anchor is not None
+        _, box, oval = self.anchor
+        crop = zone_crop(self._gray(e), box)
+        if crop is None:
+            return
+        c["zone_crop"][k] = crop
+        c["zone_box"][k] = box
+        c["zone_oval"][k] = oval
+        c["zone_held"][k] = held
 
     def _close_active(self) -> None:
         self.in_active = False

@@ -36,6 +36,7 @@ from interview_guard.signals.face_geometry import (
     points_in_polygon,
     shape_descriptor,
 )
+from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
 from interview_guard.signals.stats import MAD_TO_SD, logistic, mad, robust_spread
 
 __all__ = [
@@ -58,6 +59,7 @@ class OcclusionEvent:
     peak_overlap: float
     measurements: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    series: dict[str, list[float]] = field(default_factory=dict)  # per-frame pixel cover, for the report
 
     @property
     def score(self) -> float:
@@ -191,10 +193,18 @@ def measure_event(
     overlap: np.ndarray,
     aspect: float = 1.0,
     pixels: dict[str, np.ndarray] | None = None,
+    zone: ZoneFrames | None = None,
     context_s: float = 1.0,
     rng_seed: int = 0,
 ) -> OcclusionEvent:
-    """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious)."""
+    """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious).
+
+    ``zone`` (the anchored face zone of the scan) gives the pixel measures of
+    :func:`~interview_guard.signals.hand_crossing.crossing_measures`; the
+    swap verdicts ``painted_over``, ``ghosted_hand`` and ``face_flash`` come
+    from them. A hand the hand landmarker lost is context, never a verdict on
+    its own: only what the pixels show is scored.
+    """
     t = np.asarray(t_s, dtype=np.float64)
     rows = ev.rows
     m: dict[str, Any] = {
@@ -234,26 +244,16 @@ def measure_event(
     )
     if crossings:
         m["crossings"] = [{"from_t_s": round(a, 3), "to_t_s": round(b, 3)} for a, b in crossings[:5]]
-        s_cross = 1.0 - 0.35 ** len(crossings)  # 0.65 for one, 0.88 for two
-        if m["hand_seen_at_face_centre"]:
-            s_cross *= 0.3  # the hand was also seen over the face at other moments
-        if pixels is not None and "face_crop" in pixels:
-            zs = []
-            for a, b in crossings:
-                rows = np.flatnonzero(face_present & (t > a) & (t < b))
-                if rows.size:
-                    z = _appearance_change(pixels["face_crop"], t, face_present, clean, rows, hand_count, ev, context_s)
-                    if z is not None:
-                        zs.append(z[0])
-            if zs:
-                m["face_change_z_during_crossings"] = round(float(np.median(zs)), 2)
-                # a real hand crossing the face changes it; a painted-over hand does not
-                s_cross *= logistic((3.0 - float(np.median(zs))) / 0.6)
-            else:
-                s_cross *= 0.6
-        else:
-            s_cross *= 0.6  # no pixel check possible
-        scores["hand_vanished"] = s_cross
+
+    # 2b. the pixels of the face zone while the hand crosses (the verdicts of a swap failure)
+    if zone is not None:
+        px = crossing_measures(frames=zone, start_s=ev.start_s, end_s=ev.end_s, hand_seen=hand_count > 0)
+        series = px.pop("series", None)
+        m["pixels"] = px
+        if series is not None:
+            ev.series = series
+        if px.get("ok"):
+            scores.update(_pixel_scores(px))
 
     # 3. covered landmarks move like uncovered ones (needs consecutive dense rows)
     ratios = []
@@ -322,6 +322,32 @@ def measure_event(
     ev.measurements = m
     ev.scores = {k: float(round(v, 4)) for k, v in scores.items()}
     return ev
+
+
+#: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
+#: (docs/face-occlusion.md lists them): below ``ENTRY`` the hand stops at the face outline;
+#: below ``GHOST`` the face's own texture shows through the hand; above ``SPILL`` the face
+#: changed as a face-shaped patch.
+ENTRY = (0.75, 0.06)
+GHOST = (0.92, 0.025)
+SPILL = (0.3, 0.04)
+#: Frames with the hand at the outline needed before the entry measure counts.
+MIN_ENTRY_FRAMES = 4
+
+
+def _pixel_scores(px: dict[str, Any]) -> dict[str, float]:
+    """The swap verdicts of one crossing from its pixel measures (see :mod:`.hand_crossing`)."""
+    out: dict[str, float] = {}
+    entry = px.get("entry_ratio_mean")
+    if entry is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
+        out["painted_over"] = logistic((ENTRY[0] - float(entry)) / ENTRY[1])
+    ghost = px.get("ghost_alpha")
+    if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
+        out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])
+    spill = px.get("spill_share_peak")
+    if spill is not None and float(spill) > float(px.get("spill_share_null", 0.0)) + 0.15:
+        out["face_flash"] = logistic((float(spill) - SPILL[0]) / SPILL[1])
+    return out
 
 
 def _hand_offsets(

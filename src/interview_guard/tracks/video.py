@@ -351,11 +351,17 @@ class PixelTrack:
     hand_inside_luma_delta: np.ndarray
     work_size: tuple[int, int] = (0, 0)
     face_crop: np.ndarray | None = None  # filled with zeros by __post_init__ when not given
+    zone_crop: np.ndarray | None = None  # zeros when not given
+    zone_box: np.ndarray | None = None  # NaN when not given
+    zone_oval: np.ndarray | None = None  # NaN when not given
+    zone_held: np.ndarray | None = None  # False when not given
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "ring_motion", "inner_motion", "bg_motion", "face_texture", "face_luma", "hand_inside_luma_delta",
     )  # fmt: skip
     CROP: ClassVar[int] = 32
+    ZONE: ClassVar[int] = 64
+    OVAL_POINTS: ClassVar[int] = 36
 
     def __post_init__(self) -> None:
         self.t_s = np.asarray(self.t_s, dtype=np.float64)
@@ -368,6 +374,19 @@ class PixelTrack:
         self.face_crop = np.asarray(self.face_crop, dtype=np.uint8)
         if self.face_crop.shape != (n, self.CROP, self.CROP):
             raise ParameterError(f"PixelTrack.face_crop has shape {self.face_crop.shape}, expected ({n}, 32, 32)")
+        z, k = self.ZONE, self.OVAL_POINTS
+        defaults: tuple[tuple[str, tuple[int, ...], Any, Any], ...] = (
+            ("zone_crop", (n, z, z), np.uint8, 0),
+            ("zone_box", (n, 4), np.float32, np.nan),
+            ("zone_oval", (n, k, 2), np.float32, np.nan),
+            ("zone_held", (n,), np.bool_, False),
+        )
+        for name, shape, dtype, fill in defaults:
+            v = getattr(self, name)
+            v = np.full(shape, fill, dtype) if v is None else np.asarray(v, dtype=dtype)
+            if v.shape != shape:
+                raise ParameterError(f"PixelTrack.{name} has shape {v.shape}, expected {shape}")
+            setattr(self, name, v)
         _check_rows("PixelTrack", self, self.COLUMNS)
 
     @classmethod
@@ -401,6 +420,10 @@ class PixelTrack:
             hand_inside_luma_delta=self.hand_inside_luma_delta[m],
             work_size=self.work_size,
             face_crop=self.face_crop[m],
+            zone_crop=None if self.zone_crop is None else self.zone_crop[m],
+            zone_box=None if self.zone_box is None else self.zone_box[m],
+            zone_oval=None if self.zone_oval is None else self.zone_oval[m],
+            zone_held=None if self.zone_held is None else self.zone_held[m],
         )
 
     def __eq__(self, other: object) -> bool:

@@ -1,0 +1,341 @@
+"""What the pixels of the face zone show while a hand crosses the face (pure numpy/scipy).
+
+Works on the *anchored face zone* of the video scan (``PixelTrack.zone_*``):
+64x64 luma crops of the face box scaled 1.6x, held at a fixed place while a
+hand is in it, with the anchoring face's outline. Each frame of a crossing is
+compared with the face zone just before it (the *reference*), against how
+much the zone changes in frames without a hand (the *null*), so every
+threshold is relative to the clip's own noise, speech and head motion.
+
+The measures (rationale and numbers in ``docs/face-occlusion.md``):
+
+``cut_share``
+    Where the hand's pixels reach the face outline from outside, does the
+    change continue inside the outline? A real hand crossing the outline
+    changes both sides; a swap that paints its face over the hand (or whose
+    occlusion mask lags behind a fast hand) cuts the hand at a face-shaped
+    boundary: changed outside, untouched inside.
+``palm_alpha``
+    Inside the palm (the hand landmarker's wrist and knuckle points) over the
+    face: how much of the face's own fine texture is gone. An opaque hand
+    hides it (alpha near 1); a translucent or ghosted hand lets the face's
+    edges through (alpha 0.2-0.8); a face painted over the hand keeps all of
+    it (alpha near 0).
+``spill_share``
+    Sectors of the outline where the inside changes and the outside does not,
+    at once: the face region changed as a face-shaped patch (the swap dropped
+    and the original face flashed through), not as a hand.
+``uncovered_change_z``
+    Change of the face where no hand is (the face minus the hand's region,
+    widened), against the null: a swapped face warping or jittering while a
+    hand is near.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from interview_guard.signals.face_geometry import convex_hull, points_in_polygon
+
+__all__ = [
+    "PALM_POINTS",
+    "ZoneFrames",
+    "oval_mask",
+    "hand_mask",
+    "crossing_measures",
+]
+
+#: Hand landmarks of the palm (wrist, thumb base, the four knuckles): a solid region of every hand pose.
+PALM_POINTS = np.array([0, 1, 5, 9, 13, 17])
+
+_SECTORS = 16
+_BAND_PX = 4
+
+
+@dataclass
+class ZoneFrames:
+    """The zone columns of a PixelTrack plus the hand landmarks, one row per analysed frame."""
+
+    t_s: np.ndarray  # (n,)
+    crop: np.ndarray  # (n, z, z) uint8
+    box: np.ndarray  # (n, 4) normalised frame coordinates, NaN where none
+    oval: np.ndarray  # (n, k, 2) zone coordinates 0-1
+    held: np.ndarray  # (n,) bool
+    hand_landmarks: np.ndarray  # (n, 2, 21, 3) normalised frame coordinates, NaN where none
+    hand_count: np.ndarray  # (n,)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_zone(self) -> np.ndarray:
+        return np.all(np.isfinite(self.box), axis=1)
+
+
+def oval_mask(*, oval: np.ndarray, side: int) -> np.ndarray:
+    """Pixels of a ``side`` x ``side`` grid inside the outline ``oval`` (zone coordinates 0-1)."""
+    g = (np.arange(side) + 0.5) / side
+    xx, yy = np.meshgrid(g, g)
+    pts = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    inside: np.ndarray = points_in_polygon(pts, np.asarray(oval, dtype=np.float64)).reshape(side, side)
+    return inside
+
+
+def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int, points: np.ndarray | None = None) -> np.ndarray:
+    """The convex hull of each tracked hand's ``points`` (all 21 by default), as a zone-grid mask."""
+    out = np.zeros((side, side), bool)
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
+        return out
+    for hand in np.asarray(hand_landmarks, dtype=np.float64):
+        pts = hand[:, :2] if points is None else hand[points, :2]
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        if pts.shape[0] < 3:
+            continue
+        rel = (pts - (x0, y0)) / (x1 - x0, y1 - y0)
+        if rel.max() < -0.2 or rel.min() > 1.2:
+            continue
+        hull = convex_hull(rel)
+        if hull.shape[0] < 3:
+            continue
+        out |= oval_mask(oval=hull, side=side)
+    return out
+
+
+def _blur(x: np.ndarray, size: int) -> np.ndarray:
+    from scipy.ndimage import uniform_filter  # noqa: PLC0415 - scipy.ndimage is slow to import
+
+    out: np.ndarray = uniform_filter(x, size=(1, size, size) if x.ndim == 3 else size, mode="nearest")
+    return out
+
+
+def _highpass(x: np.ndarray) -> np.ndarray:
+    return x - _blur(x, 5)
+
+
+def _bands(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inner band, outer band and the sector (0.._SECTORS-1) of every pixel around the outline."""
+    from scipy.ndimage import distance_transform_edt  # noqa: PLC0415
+
+    d_in = distance_transform_edt(face)
+    d_out = distance_transform_edt(~face)
+    inner = face & (d_in <= _BAND_PX)
+    outer = ~face & (d_out <= _BAND_PX)
+    side = face.shape[0]
+    ys, xs = np.nonzero(face)
+    cy, cx = (ys.mean(), xs.mean()) if ys.size else (side / 2, side / 2)
+    yy, xx = np.mgrid[0:side, 0:side]
+    ang = np.arctan2(yy - cy, xx - cx)
+    sector = ((ang + np.pi) / (2 * np.pi) * _SECTORS).astype(int) % _SECTORS
+    return inner, outer, sector
+
+
+def _sector_means(changed: np.ndarray, band: np.ndarray, sector: np.ndarray) -> np.ndarray:
+    """Share of changed pixels of ``band`` per sector (NaN for a sector with no band pixel)."""
+    s = sector[band]
+    tot = np.bincount(s, minlength=_SECTORS).astype(np.float64)
+    hit = np.bincount(s, weights=changed[band].astype(np.float64), minlength=_SECTORS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = np.where(tot > 0, hit / np.maximum(tot, 1), np.nan)
+    return out
+
+
+def _aligned(box_a: np.ndarray, box_b: np.ndarray, tol: float = 0.06) -> bool:
+    """Two zones at nearly the same place and size (tolerance: share of the zone's width)."""
+    w = float(box_a[2] - box_a[0])
+    return bool(np.all(np.abs(np.asarray(box_a) - np.asarray(box_b)) <= tol * max(w, 1e-6)))
+
+
+def crossing_measures(
+    *,
+    frames: ZoneFrames,
+    start_s: float,
+    end_s: float,
+    hand_seen: np.ndarray,
+    expected_over: np.ndarray | None = None,
+    context_s: float = 3.0,
+    ref_s: float = 1.0,
+    min_change: float = 10.0,
+) -> dict[str, Any]:
+    """The pixel measures of one crossing (``start_s``-``end_s``), see the module docstring.
+
+    Parameters
+    ----------
+    hand_seen : np.ndarray [shape=(n,), dtype=bool]
+        Rows where the hand landmarker found a hand at the face (for the
+        palm and the hand's region); the pixel measures do not need it.
+    expected_over : np.ndarray [shape=(n,), dtype=bool], optional
+        Rows where the hand is known to be over the face (its tracked outline
+        overlaps the face, or it is between being seen on one side of the face
+        and on the other). Only these rows count for ``inside_ratio`` and
+        ``cut_share``: a hand resting beside the face touches the outline
+        without crossing it. Default: every row of the crossing.
+    min_change : float
+        Smallest luma change (grey levels) that counts as changed, whatever the noise.
+
+    Returns
+    -------
+    dict
+        ``ok`` (bool; ``reason`` when not), the four measures (None when they
+        could not be taken), per-frame series for the report, counts.
+    """
+    t = np.asarray(frames.t_s, dtype=np.float64)
+    has = frames.has_zone
+    out: dict[str, Any] = {"ok": False}
+    ev_rows = np.flatnonzero(has & (t >= start_s) & (t <= end_s))
+    if ev_rows.size == 0:
+        out["reason"] = "no face zone during the crossing"
+        return out
+    # the anchor of the crossing: the zone most of its frames use
+    boxes = frames.box[ev_rows]
+    anchor = np.median(boxes, axis=0)
+    ev_rows = np.array([r for r in ev_rows if _aligned(frames.box[r], anchor)], dtype=int)
+    if ev_rows.size == 0:
+        out["reason"] = "the face zone moved during the crossing"
+        return out
+    aligned = np.array([bool(has[r]) and _aligned(frames.box[r], anchor) for r in range(t.size)])
+    clean = aligned & ~frames.held & (frames.hand_count == 0)
+    before = clean & (t < start_s) & (t >= start_s - ref_s)
+    after = clean & (t > end_s) & (t <= end_s + ref_s)
+    ref_rows = np.flatnonzero(before)
+    if ref_rows.size < 2:
+        ref_rows = np.flatnonzero(after)
+    null_rows = np.flatnonzero(
+        clean & (((t < start_s) & (t >= start_s - context_s)) | ((t > end_s) & (t <= end_s + context_s)))
+    )
+    null_rows = null_rows[~np.isin(null_rows, ref_rows)] if null_rows.size - ref_rows.size >= 3 else null_rows
+    if ref_rows.size < 2 or null_rows.size < 3:
+        out["reason"] = "too few frames of the face without a hand around the crossing"
+        return out
+    over = np.ones(t.size, bool) if expected_over is None else np.asarray(expected_over, bool)
+    side = frames.crop.shape[-1]
+    z = _blur(frames.crop.astype(np.float32), 3)
+    ref = np.median(z[ref_rows], axis=0)
+    ref_hp = _highpass(ref)
+    diff_null = np.abs(z[null_rows] - ref)
+    noise = np.percentile(diff_null, 90, axis=0)
+    thr = np.maximum(1.5 * noise + 4.0, min_change)
+    oval = np.nanmedian(frames.oval[ev_rows], axis=0)
+    face = oval_mask(oval=oval, side=side)
+    if face.sum() < 0.1 * side * side:
+        out["reason"] = "the face outline is too small in the zone"
+        return out
+    inner, outer, sector = _bands(face)
+    from scipy.ndimage import binary_dilation, label  # noqa: PLC0415
+
+    # null statistics of the uncovered-change measure and of the spill
+    null_change = np.array([float(np.mean(np.abs(z[r] - ref)[face])) for r in null_rows])
+    null_spill = []
+    for r in null_rows:
+        ch = np.abs(z[r] - ref) > thr
+        si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
+        null_spill.append(float(np.nanmean((si >= 0.5) & (so < 0.1))))
+    null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
+    nc_med = float(np.median(null_change))
+    nc_sd = 1.4826 * float(np.median(np.abs(null_change - nc_med))) + 0.5
+
+    cut, spill, cover, outside, alphas, palm_cover, unc = [], [], [], [], [], [], []
+    cont: list[float] = []
+    hull_cover: list[float] = []
+    entry: list[float] = []
+    ghost: list[float] = []
+    mag: list[float] = []
+    for r in ev_rows:
+        d = np.abs(z[r] - ref)
+        ch = d > thr
+        si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
+        at_outline = so >= 0.3
+        n_at = int(np.nansum(at_outline))
+        cut.append(float(np.sum(at_outline & (si < 0.1)) / n_at) if n_at >= 2 and over[r] else np.nan)
+        if n_at >= 2:
+            entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
+        inside_ch = ch & face
+        if inside_ch.sum() >= 0.1 * face.sum():
+            den = float(np.sum(ref_hp[inside_ch] ** 2))
+            if den > 1.0 * inside_ch.sum():
+                ghost.append(1.0 - float(np.sum(_highpass(z[r])[inside_ch] * ref_hp[inside_ch])) / den)
+        if n_at >= 2 and over[r]:
+            sel = np.isin(sector, np.flatnonzero(at_outline))
+            cont.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
+            mag.append(float(np.mean(d[inner & sel]) / max(float(np.mean(d[outer & sel])), 1e-6)))
+        spill.append(float(np.nanmean((si >= 0.5) & (so < 0.1))))
+        cover.append(float(ch[face].mean()))
+        outside.append(float(ch[~face].mean()))
+        hm = np.zeros((side, side), bool)
+        if hand_seen[r] and frames.hand_count[r] > 0:
+            palm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side, points=PALM_POINTS)
+            pf = palm & face
+            if pf.sum() >= 0.08 * face.sum():
+                hp = _highpass(z[r])
+                den = float(np.sum(ref_hp[pf] ** 2))
+                if den > 1.0 * pf.sum():  # the face has texture there (eyes, brows, nose, mouth)
+                    alphas.append(1.0 - float(np.sum(hp[pf] * ref_hp[pf])) / den)
+                    palm_cover.append(float(ch[pf].mean()))
+            hm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side)
+            hf, ho = hm & face, hm & ~face
+            if hf.sum() >= 0.08 * face.sum() and ho.sum() >= 0.03 * face.sum():
+                out_c = float(ch[ho].mean())
+                if out_c >= 0.3:  # the hand's pixels are there beside the face: not a phantom detection
+                    hull_cover.append(float(ch[hf].mean()) / out_c)
+        # the hand's region: tracked hull plus changed pixels joined to changes outside the face
+        lab, _ = label(ch)
+        from_out = np.unique(lab[ch & ~face])
+        joined = np.isin(lab, from_out[from_out > 0])
+        region = binary_dilation(hm | joined, iterations=4)
+        unc_mask = face & ~region
+        if unc_mask.sum() >= 0.25 * face.sum():
+            unc.append((float(np.mean(d[unc_mask])) - nc_med) / nc_sd)
+        else:
+            unc.append(np.nan)
+
+    cut_a, spill_a, unc_a = np.asarray(cut), np.asarray(spill), np.asarray(unc)
+    outside_a = np.asarray(outside)
+    spill_null = float(np.percentile(null_spill, 95)) if null_spill else 0.0
+    hand_at_outline = np.isfinite(cut_a)
+    out.update(
+        {
+            "ok": True,
+            "frames": int(ev_rows.size),
+            "reference_frames": int(ref_rows.size),
+            "null_frames": int(null_rows.size),
+            "pixel_cover_peak": round(float(np.max(cover)), 3),
+            "hand_outside_peak": round(float(np.max(outside_a)), 3),
+            "frames_hand_at_outline": int(hand_at_outline.sum()),
+            "cut_share": round(float(np.mean(cut_a[hand_at_outline])), 3) if hand_at_outline.sum() >= 2 else None,
+            "cut_share_peak": round(float(_peak(cut_a[hand_at_outline], 3)), 3) if hand_at_outline.sum() >= 3 else None,
+            "inside_ratio": round(float(np.median(cont)), 3) if len(cont) >= 2 else None,
+            "inside_mag_ratio": round(float(np.median(mag)), 3) if len(mag) >= 2 else None,
+            "entry_frames": len(entry),
+            "entry_ratio": round(float(np.percentile(entry, 80)), 3) if len(entry) >= 3 else None,
+            "entry_ratio_mean": round(float(np.mean(entry)), 3) if len(entry) >= 3 else None,
+            "ghost_frames": len(ghost),
+            "ghost_alpha": round(float(np.median(ghost)), 3) if len(ghost) >= 2 else None,
+            "hull_frames": len(hull_cover),
+            "hull_in_out_ratio": round(float(np.median(hull_cover)), 3) if len(hull_cover) >= 2 else None,
+            "palm_frames": len(alphas),
+            "palm_alpha": round(float(np.median(alphas)), 3) if len(alphas) >= 2 else None,
+            "palm_cover": round(float(np.median(palm_cover)), 3) if len(palm_cover) >= 2 else None,
+            "spill_share_peak": round(float(_peak(spill_a, 2)), 3),
+            "spill_share_null": round(spill_null, 3),
+            "null_moving_share": round(float(np.mean(null_moving)), 3),
+            "uncovered_change_z": round(float(_peak(unc_a[np.isfinite(unc_a)], 2)), 2)
+            if np.isfinite(unc_a).sum() >= 2
+            else None,
+            "series": {
+                "t_s": [round(float(x), 3) for x in t[ev_rows]],
+                "cover": [round(x, 3) for x in cover],
+            },
+        }
+    )
+    return out
+
+
+def _peak(x: np.ndarray, k: int) -> float:
+    """The k-th largest value (a peak that holds for k frames), or the smallest when fewer."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan")
+    s = np.sort(x)[::-1]
+    return float(s[min(k, s.size) - 1])
