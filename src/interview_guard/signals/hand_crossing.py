@@ -250,11 +250,6 @@ def crossing_measures(
         cut.append(float(np.sum(at_outline & (si < 0.1)) / n_at) if n_at >= 2 and over[r] else np.nan)
         if n_at >= 2:
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
-        inside_ch = ch & face
-        if inside_ch.sum() >= 0.1 * face.sum():
-            den = float(np.sum(ref_hp[inside_ch] ** 2))
-            if den > 1.0 * inside_ch.sum():
-                ghost.append(1.0 - float(np.sum(_highpass(z[r])[inside_ch] * ref_hp[inside_ch])) / den)
         if n_at >= 2 and over[r]:
             sel = np.isin(sector, np.flatnonzero(at_outline))
             cont.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
@@ -282,6 +277,12 @@ def crossing_measures(
         lab, _ = label(ch)
         from_out = np.unique(lab[ch & ~face])
         joined = np.isin(lab, from_out[from_out > 0])
+        # the face's texture inside the hand's changed pixels (joined to the hand outside: not a face's own motion)
+        inside_ch = joined & face
+        if inside_ch.sum() >= 0.1 * face.sum():
+            den = float(np.sum(ref_hp[inside_ch] ** 2))
+            if den > 1.0 * inside_ch.sum():
+                ghost.append(1.0 - float(np.sum(_highpass(z[r])[inside_ch] * ref_hp[inside_ch])) / den)
         region = binary_dilation(hm | joined, iterations=4)
         unc_mask = face & ~region
         if unc_mask.sum() >= 0.25 * face.sum():
@@ -309,6 +310,7 @@ def crossing_measures(
             "entry_frames": len(entry),
             "entry_ratio": round(float(np.percentile(entry, 80)), 3) if len(entry) >= 3 else None,
             "entry_ratio_mean": round(float(np.mean(entry)), 3) if len(entry) >= 3 else None,
+            "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if len(entry) >= 3 else None,
             "ghost_frames": len(ghost),
             "ghost_alpha": round(float(np.median(ghost)), 3) if len(ghost) >= 2 else None,
             "hull_frames": len(hull_cover),

@@ -325,12 +325,14 @@ def measure_event(
 
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
-#: (docs/face-occlusion.md lists them): below ``ENTRY`` the hand stops at the face outline;
+#: (docs/face-occlusion.md lists them): an entry ratio below ``ENTRY``, or a share of frames
+#: with the hand cut at the outline above ``ENTRY_CUT``: the hand stops at the face outline;
 #: below ``GHOST`` the face's own texture shows through the hand; above ``SPILL`` the face
 #: changed as a face-shaped patch.
-ENTRY = (0.75, 0.06)
-GHOST = (0.92, 0.025)
-SPILL = (0.3, 0.04)
+ENTRY = (0.5, 0.07)
+ENTRY_CUT = (0.3, 0.06)
+GHOST = (0.9, 0.02)
+SPILL = (0.28, 0.03)
 #: Frames with the hand at the outline needed before the entry measure counts.
 MIN_ENTRY_FRAMES = 4
 
@@ -338,9 +340,11 @@ MIN_ENTRY_FRAMES = 4
 def _pixel_scores(px: dict[str, Any]) -> dict[str, float]:
     """The swap verdicts of one crossing from its pixel measures (see :mod:`.hand_crossing`)."""
     out: dict[str, float] = {}
-    entry = px.get("entry_ratio_mean")
-    if entry is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
-        out["painted_over"] = logistic((ENTRY[0] - float(entry)) / ENTRY[1])
+    entry, cut = px.get("entry_ratio_mean"), px.get("entry_cut_share")
+    if entry is not None and cut is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
+        out["painted_over"] = max(
+            logistic((ENTRY[0] - float(entry)) / ENTRY[1]), logistic((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1])
+        )
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])
