@@ -63,6 +63,11 @@ def scan_tracks(
         absent_modalities=sorted(m for m, present in modalities.items() if not present),
         fusion=FusionInfo(version=fusion.version, path=fusion.path, sha256=fusion.sha256),
     )
+    if fused.decisive and fused.fused_score is not None:
+        risk.fused_score = round(fused.fused_score, 4)
+        risk.decisive = [
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in hit.to_dict().items()} for hit in fused.decisive
+        ]
     return results, risk, timings
 
 

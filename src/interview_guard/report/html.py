@@ -48,6 +48,7 @@ from interview_guard.report.wording import (
     MODALITY_WORDS,
     analyzer_label,
     contribution_words,
+    decisive_words,
     explain_result,
     flatten_metrics,
     kind_label,
@@ -162,7 +163,11 @@ def _drivers(report: Report) -> dict[str, Any]:
             }
         )
     positive = [r for r in ok if (contributions.get(r.name) or 0.0) > 0.005]
-    return {"drivers": drivers, "raised_by": [analyzer_label(r.name) for r in positive]}
+    return {
+        "drivers": drivers,
+        "raised_by": [analyzer_label(r.name) for r in positive],
+        "decisive": decisive_words(report.risk),
+    }
 
 
 def _registry_needs() -> dict[str, list[str]]:
@@ -320,6 +325,7 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
         "footer": _footer(report),
         "drivers": [],
         "raised_by": [],
+        "decisive": [],
         "not_checked": [],
         "timeline": None,
         "analyzers": [],

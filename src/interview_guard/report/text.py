@@ -7,6 +7,7 @@ import os
 import textwrap
 
 from interview_guard.report.model import Report
+from interview_guard.report.wording import decisive_words
 
 __all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
 
@@ -43,6 +44,8 @@ def format_text(report: Report) -> str:
         return "\n".join(lines) + "\n"
     risk = "not assessed" if score is None else f"{score:.2f}"
     lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
+    for words in decisive_words(report.risk):
+        lines.append(textwrap.fill(words + ".", width=100, initial_indent="  Why high: ", subsequent_indent="    "))
     lines.append(f"  Duration: {s.duration_s or 0:.1f} s")
     mods = s.modalities or {}
     present = [m for m, v in mods.items() if v]
