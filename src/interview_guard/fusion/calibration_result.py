@@ -82,7 +82,8 @@ class CalibrationResult:
             txt += f"; not fitted, base weight and centre kept (--keep-base): {', '.join(kept)}"
         if self.decisive:
             rules = ", ".join(
-                f"{r['analyzer']} >= {r['min_score']:g} with confidence >= {r['min_confidence']:g}" for r in self.decisive
+                f"{r['analyzer']} >= {r['min_score']:g} with confidence >= {r['min_confidence']:g}"
+                for r in self.decisive
             )
             txt += f"; decisive rule(s) carried over from the base, not fitted: {rules}"
         return txt

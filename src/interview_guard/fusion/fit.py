@@ -453,7 +453,11 @@ def fit_fusion(
         if rule.analyzer in table.analyzers:
             j = table.analyzers.index(rule.analyzer)
             with np.errstate(invalid="ignore"):
-                fires = ran[:, j] & (table.scores[:, j] >= rule.min_score) & (table.confidences[:, j] >= rule.min_confidence)
+                fires = (
+                    ran[:, j]
+                    & (table.scores[:, j] >= rule.min_score)
+                    & (table.confidences[:, j] >= rule.min_confidence)
+                )
         decisive.append(
             {
                 **rule.to_dict(),

@@ -170,9 +170,7 @@ class FusionModel:
             decisive = data.get("decisive", [])
             if not isinstance(decisive, list):
                 raise ModelError(f"{path}: 'decisive' must be a list of rules, got {type(decisive).__name__}")
-            rules = tuple(
-                DecisiveRule.from_dict(d, where=f"{path}: decisive[{i}]") for i, d in enumerate(decisive)
-            )
+            rules = tuple(DecisiveRule.from_dict(d, where=f"{path}: decisive[{i}]") for i, d in enumerate(decisive))
             m = cls(
                 intercept=float(data["intercept"]),
                 weights=weights,

@@ -6,6 +6,7 @@ import csv
 import os
 import textwrap
 
+from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
 from interview_guard.report.model import Report
 from interview_guard.report.wording import decisive_words
 
@@ -76,6 +77,13 @@ def format_text(report: Report) -> str:
                     initial_indent="    - ",
                     subsequent_indent="      ",
                 )
+            )
+    waves = hand_wave_requests(e for r in report.analyzers.values() for e in r.evidence)
+    if waves:
+        lines.append("  Hand-wave requests:")
+        for req in waves:
+            lines.append(
+                textwrap.fill(hand_wave_line(req), width=100, initial_indent="    - ", subsequent_indent="      ")
             )
     for w in report.warnings:
         lines.append(f"  warning: {w}")

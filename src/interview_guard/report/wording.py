@@ -54,6 +54,10 @@ _KIND_LABELS = {
     "occlusion_event": "Hand over the face",
     "catch_up_bursts": "Catch-up bursts",
     "collapsed_keydowns": "Collapsed key-downs",
+    "challenge_answered": "Hand-wave request answered",
+    "challenge_not_performed": "Hand-wave request not performed",
+    "challenge_unverified": "Hand-wave request: covered in the pixels, not tracked",
+    "challenge_not_recorded": "Hand-wave request not in the recording",
 }
 
 
