@@ -159,3 +159,23 @@ def test_calibration_carries_the_rule_over_and_counts_where_it_fires(tmp_path):
     assert FusionModel.load(paths["fusion"]).decisive == base.decisive
     # a base without rules writes none
     assert "decisive" not in fit_fusion(t, base=FusionModel()).fusion_dict()
+
+
+def test_html_says_why_the_session_is_high():
+    from interview_guard.report.html import render_report
+    from test_html_report import make_report, parse
+
+    rep = make_report()
+    rep.risk.fused_score = 0.6234
+    rep.risk.decisive = [{**RULE, "score": 0.97, "confidence": 0.62}]
+    page = render_report(Report.from_json(rep.to_json()))
+    drivers = " ".join(parse(page).text_by_id["drivers"].split())
+    assert (
+        "Why high: face_occlusion 0.97 (confidence 0.62) is decisive on its own: a score of at least 0.90 with a "
+        "confidence of at least 0.50 puts the session in the high band whatever the other analyzers say "
+        "(all analyzers fused together gave 0.62)." in drivers
+    )
+    # an entry this version cannot read is left out, never an error
+    rep.risk.decisive = [{"analyzer": "x"}, "nonsense"]
+    assert "Why high" not in render_report(rep)
+    assert "Why high" not in render_report(make_report())

@@ -102,14 +102,16 @@ def test_requests_in_time_order_with_outcome_cover_and_verdict():
     assert answered.score == 0.97 and "stayed sharp over the hand" in answered.summary
     assert unverified.covered_words == "35%"
     assert missed.covered_share is None and missed.covered_words == "unknown" and missed.score == 0.6
-    assert unrecorded.covered_words == "unknown" and "covers only" in unrecorded.summary
+    assert unrecorded.covered_words == "unknown" and unrecorded.summary == "the video covers only 0.0-88.0 s"
+    assert missed.summary == "no hand crossed the face within 10 s"  # the row already says when it was requested
     assert hand_wave_requests([challenges()[0]]) == []  # an occlusion alone is no request
 
 
 def test_answered_without_its_event_uses_its_own_words():
     ch = challenges()[1]
     [req] = hand_wave_requests([ch])
-    assert req.crossing == (40.8, 41.5) and req.covered_words == "unknown" and req.summary == ch.summary
+    assert req.crossing == (40.8, 41.5) and req.covered_words == "unknown"
+    assert req.summary == "a hand crossed the face at 40.8-41.5 s"
     odd = dataclasses.replace(ch, details={"covered_share": "much", "challenge_t_s": None})
     [req] = hand_wave_requests([odd])
     assert req.t_s == ch.start_s and req.covered_share is None and req.crossing is None
@@ -121,9 +123,9 @@ def test_text_report_lists_the_requests():
     lines = [ln for ln in section.splitlines() if ln.startswith("    - ")]
     assert len(lines) == 4
     assert lines[0].startswith("    - requested at 20.0 s: seen in the pixels but not tracked; face covered: 35%")
-    assert "requested at 38.0 s: answered (a hand crossed the face at 40.8–41.5 s); face covered: 80%" in section
+    assert "requested at 38.0 s: answered (a hand crossed the face at 40.8-41.5 s); face covered: 80%" in section
     assert "verdict 0.97: hand over the face" in section
-    assert "requested at 60.0 s: not performed; face covered: unknown; verdict 0.60" in section
+    assert "requested at 60.0 s: not performed; face covered: unknown; verdict 0.60: no hand crossed" in section
     assert "requested at 85.0 s: not in the recording" in section
     assert "Hand-wave requests" not in format_text(make_report())  # none logged: no section
 

@@ -14,6 +14,7 @@ Plain Python: no I/O.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,14 @@ OUTCOME_WORDS = {
     "challenge_unverified": "seen in the pixels but not tracked",
     "challenge_not_recorded": "not in the recording",
 }
+
+
+_REQUESTED = re.compile(r"^hand wave requested at [-+0-9.e]+ s(?:: |, but )")
+
+
+def _short(summary: str) -> str:
+    """A request's summary without the "hand wave requested at t s" the row already says."""
+    return _REQUESTED.sub("", summary, count=1) or summary
 
 
 def _number(v: Any) -> float | None:
@@ -71,11 +80,15 @@ class HandWaveRequest:
 
     @property
     def outcome_words(self) -> str:
-        """What happened, with the crossing's time for an answered request."""
+        """What happened, with the crossing's time for an answered request (``12.0–13.5 s``)."""
+        return self.outcome_text("–")
+
+    def outcome_text(self, dash: str = "-") -> str:
+        """:attr:`outcome_words` with ``dash`` between the crossing's start and end (ASCII for the text report)."""
         if self.crossing is None:
             return self.outcome
         a, b = self.crossing
-        span = f"{a:.1f} s" if abs(b - a) < 0.05 else f"{a:.1f}–{b:.1f} s"
+        span = f"{a:.1f} s" if abs(b - a) < 0.05 else f"{a:.1f}{dash}{b:.1f} s"
         return f"{self.outcome} (a hand crossed the face at {span})"
 
 
@@ -98,7 +111,7 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
         d = ev.details or {}
         t = _number(d.get("challenge_t_s"))
         crossing = None
-        summary = ev.summary
+        summary = _short(ev.summary)
         covered = _number(d.get("covered_share"))
         if ev.kind == "challenge_answered":
             event = _crossing_event(ev, events)
@@ -129,6 +142,6 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
 def hand_wave_line(req: HandWaveRequest) -> str:
     """One request in one line of text: requested at, what happened, face covered, verdict."""
     return (
-        f"requested at {req.t_s:.1f} s: {req.outcome_words}; face covered: {req.covered_words}; "
+        f"requested at {req.t_s:.1f} s: {req.outcome_text()}; face covered: {req.covered_words}; "
         f"verdict {req.score:.2f}: {req.summary}"
     )
