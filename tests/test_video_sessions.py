@@ -10,6 +10,7 @@ import pytest
 from conftest import SHARED_DATA, make_audio, make_video, needs_shared
 from interview_guard.errors import MediaError
 from interview_guard.pipeline.scan import scan_session
+from interview_guard.report.keyframes import key_frame_files
 
 pytestmark = pytest.mark.video
 
@@ -113,4 +114,6 @@ def test_swap_failure_composite_is_flagged_with_key_frames(tmp_path):
     assert occ.score > 0.5
     ev = occ.evidence[0]
     assert ev.kind == "occlusion_event" and ev.details["key_frames"]
-    assert all((tmp_path / "frames" / p.split("/")[-1]).is_file() for p in ev.details["key_frames"])
+    by_time, plain = key_frame_files(ev.details)  # paths in the role objects, or (no roles) a plain list
+    files = [*by_time.values(), *plain]
+    assert files and all((tmp_path / "frames" / p.split("/")[-1]).is_file() for p in files)

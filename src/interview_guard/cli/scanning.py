@@ -112,9 +112,11 @@ def scan(
             except InterviewGuardError as exc:
                 page_error = exc
             if frames_tmp:
+                from interview_guard.report.keyframes import forget_key_frame_files
+
                 for result in report.analyzers.values():
                     for ev in result.evidence:
-                        ev.details.pop("key_frames", None)
+                        forget_key_frame_files(ev.details)  # the roles stay, the paths go
     for w in report.warnings:
         _err(f"interview-guard: warning: {w}")
     if fmt == "json":

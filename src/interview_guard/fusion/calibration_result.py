@@ -10,7 +10,7 @@ and the text are drawn by :mod:`interview_guard.fusion.calibration_report`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ class CalibrationResult:
     settings: dict[str, Any]
     created: str = ""
     command: str = ""
+    #: decisive rules (``FusionModel.decisive``), not fitted: carried over from the base parameters
+    decisive: list[dict[str, Any]] = field(default_factory=list)
 
     # -- the fusion.json -----------------------------------------------------
 
@@ -78,6 +80,12 @@ class CalibrationResult:
             txt += f"; never ran, prior weight kept: {', '.join(prior)}"
         if kept:
             txt += f"; not fitted, base weight and centre kept (--keep-base): {', '.join(kept)}"
+        if self.decisive:
+            rules = ", ".join(
+                f"{r['analyzer']} >= {r['min_score']:g} with confidence >= {r['min_confidence']:g}"
+                for r in self.decisive
+            )
+            txt += f"; decisive rule(s) carried over from the base, not fitted: {rules}"
         return txt
 
     def fusion_dict(self) -> dict[str, Any]:
@@ -94,6 +102,7 @@ class CalibrationResult:
                 for n in sorted(self.weights)
             },
             "bands": {"medium": round(self.medium, 4), "high": round(self.high, 4)},
+            **({"decisive": [dict(r) for r in self.decisive]} if self.decisive else {}),
         }
 
     def fusion_model(self) -> FusionModel:

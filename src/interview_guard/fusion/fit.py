@@ -447,7 +447,31 @@ def fit_fusion(
         "brier": round_or_none(float(np.mean((oof - table.y) ** 2))),
         "log_loss": round_or_none(float(-np.mean(table.y * np.log(oof + eps) + (1 - table.y) * np.log(1 - oof + eps)))),
     }
+    decisive = []  # the base's decisive rules are not fitted; how often each fires on the labelled sessions
+    for rule in base.decisive:
+        fires = np.zeros(table.n, bool)
+        if rule.analyzer in table.analyzers:
+            j = table.analyzers.index(rule.analyzer)
+            with np.errstate(invalid="ignore"):
+                fires = (
+                    ran[:, j]
+                    & (table.scores[:, j] >= rule.min_score)
+                    & (table.confidences[:, j] >= rule.min_confidence)
+                )
+        decisive.append(
+            {
+                **rule.to_dict(),
+                "fires_genuine": int((fires & (table.y == 0)).sum()),
+                "fires_manipulated": int((fires & (table.y == 1)).sum()),
+            }
+        )
+        if (fires & (table.y == 0)).any():
+            warnings.append(
+                f"decisive rule {rule.analyzer} >= {rule.min_score:g} (confidence >= {rule.min_confidence:g}) "
+                f"fires on {int((fires & (table.y == 0)).sum())} genuine session(s)"
+            )
     metrics = {
+        "decisive": decisive,
         "analyzers": per_an,
         "fused": fused,
         "in_sample": {"auc": detection_metrics(table.y, in_sample, fpr)["auc"]},
@@ -499,4 +523,5 @@ def fit_fusion(
         settings=settings,
         created=created,
         command=command,
+        decisive=[r.to_dict() for r in base.decisive],
     )

@@ -13,6 +13,13 @@ its modality is reported as not checked, and the risk rests on what was
 checked (the prior ``intercept`` when nothing was). A session where no analyzer
 ran gets no score at all (band ``unassessed``), never a reassuring "low".
 
+A model may declare **decisive** rules (``"decisive": [{"analyzer": ...,
+"min_score": ..., "min_confidence": ...}]``): evidence that settles the
+question on its own, whatever the other analyzers say. When an analyzer that
+ran reaches both thresholds of its rule, the risk is raised to at least the
+high band's threshold and the band is ``high``; :class:`FusedRisk` keeps the
+fused value before the raise (``fused_score``) and the rules that fired.
+
 Parameters live in a versioned JSON file (``models/fusion.json`` by default)
 that ``interview-guard calibrate`` replaces with fitted values.
 """
@@ -31,7 +38,7 @@ from typing import Any
 from interview_guard.errors import ModelError
 from interview_guard.signals.stats import logistic
 
-__all__ = ["FusionModel", "FusedRisk", "BANDS", "default_fusion_path"]
+__all__ = ["FusionModel", "FusedRisk", "DecisiveRule", "DecisiveHit", "BANDS", "default_fusion_path"]
 
 BANDS = ("low", "medium", "high")
 UNASSESSED = "unassessed"
@@ -44,14 +51,71 @@ def default_fusion_path() -> Path:
 
 
 @dataclass(frozen=True)
+class DecisiveRule:
+    """Evidence decisive on its own: ``analyzer`` at ``score >= min_score`` with ``confidence >= min_confidence``.
+
+    The analyzer name is not checked against the registry: a rule for an analyzer this version does not
+    have never fires.
+    """
+
+    analyzer: str
+    min_score: float
+    min_confidence: float
+
+    def fires(self, score: float, confidence: float) -> bool:
+        return score >= self.min_score and confidence >= self.min_confidence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"analyzer": self.analyzer, "min_score": self.min_score, "min_confidence": self.min_confidence}
+
+    @classmethod
+    def from_dict(cls, d: Any, *, where: str) -> DecisiveRule:
+        """One entry of a model file's ``decisive`` list; :class:`ModelError` naming ``where`` when malformed."""
+        if not isinstance(d, dict):
+            raise ModelError(f"{where} must be an object with analyzer, min_score and min_confidence")
+        unknown = sorted(set(d) - {"analyzer", "min_score", "min_confidence"})
+        if unknown:
+            raise ModelError(f"{where} has unknown field(s): {', '.join(unknown)}")
+        name = d.get("analyzer")
+        if not isinstance(name, str) or not name.strip():
+            raise ModelError(f"{where}.analyzer must be a non-empty analyzer name, got {name!r}")
+        values = {}
+        for key in ("min_score", "min_confidence"):
+            v = d.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= float(v) <= 1.0):
+                raise ModelError(f"{where}.{key} must be a number in [0, 1], got {v!r}")
+            values[key] = float(v)
+        return cls(name, values["min_score"], values["min_confidence"])
+
+
+@dataclass(frozen=True)
+class DecisiveHit:
+    """A decisive rule that fired for one session: the rule and the analyzer's score and confidence."""
+
+    rule: DecisiveRule
+    score: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.rule.to_dict(), "score": self.score, "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
 class FusedRisk:
-    """Result of fusion for one session."""
+    """Result of fusion for one session.
+
+    ``score`` is the risk the session is reported with; ``fused_score`` the
+    logistic fusion before a decisive rule raised it (equal to ``score``
+    when none fired); ``decisive`` the rules that fired.
+    """
 
     score: float | None
     band: str
     contributions: dict[str, float] = field(default_factory=dict)  # analyzer -> log-odds added
     checked: tuple[str, ...] = ()
     not_checked: tuple[str, ...] = ()
+    fused_score: float | None = None
+    decisive: tuple[DecisiveHit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +137,8 @@ class FusionModel:
         Identifier of this parameter set (written into reports).
     source : str
         How it was made (hand-set prior, or the calibration command).
+    decisive : tuple of DecisiveRule
+        Evidence that puts a session in the high band on its own (module docstring).
     path : str or None
         File it was read from; ``sha256`` its hash.
     """
@@ -86,6 +152,7 @@ class FusionModel:
     high: float = 0.7
     version: str = "builtin"
     source: str = ""
+    decisive: tuple[DecisiveRule, ...] = ()
     path: str | None = None
     sha256: str | None = None
 
@@ -100,6 +167,10 @@ class FusionModel:
             weights = {k: float(v["weight"]) for k, v in an.items()}
             centres = {k: float(v.get("centre", data.get("default_centre", 0.2))) for k, v in an.items()}
             bands = data.get("bands", {})
+            decisive = data.get("decisive", [])
+            if not isinstance(decisive, list):
+                raise ModelError(f"{path}: 'decisive' must be a list of rules, got {type(decisive).__name__}")
+            rules = tuple(DecisiveRule.from_dict(d, where=f"{path}: decisive[{i}]") for i, d in enumerate(decisive))
             m = cls(
                 intercept=float(data["intercept"]),
                 weights=weights,
@@ -110,6 +181,7 @@ class FusionModel:
                 high=float(bands.get("high", 0.7)),
                 version=str(data.get("version", "unversioned")),
                 source=str(data.get("source", "")),
+                decisive=rules,
                 path=None if path is None else str(path),
                 sha256=sha256,
             )
@@ -138,7 +210,7 @@ class FusionModel:
 
     def to_dict(self) -> dict[str, Any]:
         names = sorted(set(self.weights) | set(self.centres))
-        return {
+        d: dict[str, Any] = {
             "model": "logistic",
             "version": self.version,
             "source": self.source,
@@ -154,6 +226,9 @@ class FusionModel:
             },
             "bands": {"medium": self.medium, "high": self.high},
         }
+        if self.decisive:
+            d["decisive"] = [r.to_dict() for r in self.decisive]
+        return d
 
     def band(self, risk: float) -> str:
         if risk >= self.high:
@@ -167,6 +242,7 @@ class FusionModel:
         z = self.intercept
         contributions: dict[str, float] = {}
         checked, not_checked = [], []
+        hits: list[DecisiveHit] = []
         for r in results:
             status = getattr(r.status, "value", r.status)
             if status != "ok" or r.score is None:
@@ -179,13 +255,19 @@ class FusionModel:
             dz = w * conf * (float(r.score) - c0)
             contributions[r.name] = dz
             z += dz
+            for rule in self.decisive:
+                if rule.analyzer == r.name and rule.fires(float(r.score), float(r.confidence)):
+                    hits.append(DecisiveHit(rule, float(r.score), float(r.confidence)))
         if not checked:
             return FusedRisk(score=None, band=UNASSESSED, checked=(), not_checked=tuple(not_checked))
-        risk = logistic(z)
+        fused = logistic(z)
+        risk = max(fused, self.high) if hits else fused
         return FusedRisk(
             score=risk,
-            band=self.band(risk),
+            band="high" if hits else self.band(risk),
             contributions=contributions,
             checked=tuple(checked),
             not_checked=tuple(not_checked),
+            fused_score=fused,
+            decisive=tuple(hits),
         )

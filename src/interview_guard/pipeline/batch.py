@@ -53,6 +53,7 @@ from interview_guard.io.session import (
     input_error_from_os_error,
 )
 from interview_guard.progress import ProgressHook, Stage
+from interview_guard.report.keyframes import forget_key_frame_files
 from interview_guard.report.model import Report, read_report
 
 __all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
@@ -183,7 +184,7 @@ def _scan_one(
             page = _render_page(report)  # while the key frames are in frames_dir
             for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
                 for ev in result.evidence:
-                    ev.details.pop("key_frames", None)
+                    forget_key_frame_files(ev.details)  # the roles stay, the paths go
     _write_report(report, report_path)
     if page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), page)

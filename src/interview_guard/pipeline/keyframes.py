@@ -3,9 +3,10 @@
 The scan writes the key frames of video evidence (``scan --frames DIR``,
 :func:`interview_guard.pipeline.scan.write_key_frames`). A page rendered
 later from the JSON report gets its images from :func:`load_key_frames`,
-for each time in an evidence item's ``details.key_frame_times`` the first of:
+for each key-frame time of an evidence item (``details.key_frame_times`` and
+the times of the role objects in ``details.key_frames``) the first of:
 
-1. the file listed in ``details.key_frames``;
+1. the file the scan recorded in ``details.key_frames``;
 2. the same file name in ``frames_dir``, or the standard name
    (:func:`~interview_guard.report.keyframes.key_frame_filename`) there;
 3. the frame decoded from the video (``video_path``, else the video the
@@ -29,6 +30,7 @@ from interview_guard.report.keyframes import (
     KeyFrames,
     evidence_key_frame_times,
     key_frame_filename,
+    key_frame_files,
     wanted_key_frame_times,
 )
 from interview_guard.report.model import Report
@@ -162,12 +164,12 @@ def load_key_frames(
         times = evidence_key_frame_times(details)
         if not times:
             continue
-        paths = [p for p in (details.get("key_frames") or []) if isinstance(p, str)]
+        by_time, paths = key_frame_files(details)
         for t in times:
             if t in out.images:
                 continue
             candidates = []
-            p = _file_for_time(paths, t, times) if paths else None
+            p = by_time.get(t) or (_file_for_time(paths, t, times) if paths else None)
             if p:
                 candidates.append(Path(p))
             if fdir is not None:

@@ -20,7 +20,7 @@ from interview_guard.fusion.model import FusionModel
 from interview_guard.io.model_files import manifest_hashes
 from interview_guard.io.session import Session
 from interview_guard.progress import ProgressHook, Stage
-from interview_guard.report.keyframes import key_frame_filename
+from interview_guard.report.keyframes import evidence_key_frame_times, key_frame_filename, record_key_frame_files
 from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
 from interview_guard.tracks import Stream, Tracks
 
@@ -63,6 +63,11 @@ def scan_tracks(
         absent_modalities=sorted(m for m, present in modalities.items() if not present),
         fusion=FusionInfo(version=fusion.version, path=fusion.path, sha256=fusion.sha256),
     )
+    if fused.decisive and fused.fused_score is not None:
+        risk.fused_score = round(fused.fused_score, 4)
+        risk.decisive = [
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in hit.to_dict().items()} for hit in fused.decisive
+        ]
     return results, risk, timings
 
 
@@ -82,7 +87,7 @@ def scan_session(
     ``cache_dir`` keeps extracted video tracks for instant re-scans;
     ``video_options`` go to the video scan (e.g. ``{"mode": "full"}``);
     ``frames_dir``, when given, receives the key frames of the evidence as
-    JPEG files, and each evidence item lists them under ``details.key_frames``.
+    JPEG files, and each evidence item records them in ``details.key_frames``.
 
     Raises
     ------
@@ -136,10 +141,12 @@ def scan_session(
 
 
 def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
-    """Write the key frames evidence items point at (``details.key_frame_times``) as JPEG files.
+    """Write the key frames evidence items point at as JPEG files.
 
-    Each file is ``<frames_dir>/<session_id>_<seconds>.jpg``; the paths are
-    added to the evidence item as ``details.key_frames``.
+    The times are those of ``details.key_frame_times`` and of the role objects in ``details.key_frames``
+    (:func:`~interview_guard.report.keyframes.evidence_key_frame_times`). Each file is
+    ``<frames_dir>/<session_id>_<seconds>s.jpg``; the paths are recorded in ``details.key_frames``
+    (:func:`~interview_guard.report.keyframes.record_key_frame_files`).
     """
     from interview_guard.atomic import atomic_write_bytes
 
@@ -147,16 +154,14 @@ def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str)
     written: dict[float, Path] = {}
     for r in results.values():
         for ev in r.evidence:
-            times = ev.details.get("key_frame_times") or []
-            paths = []
-            for t in times:
+            files = {}
+            for t in evidence_key_frame_times(ev.details):
                 if t not in frames:
                     continue
                 if t not in written:
                     written[t] = atomic_write_bytes(Path(frames_dir) / key_frame_filename(session_id, t), frames[t])
-                paths.append(str(written[t]))
-            if paths:
-                ev.details["key_frames"] = paths
+                files[t] = str(written[t])
+            record_key_frame_files(ev.details, files)
     return list(written.values())
 
 

@@ -12,9 +12,12 @@ page shows, top to bottom:
   log-odds it added in the fusion and the measurements behind it;
 * what was not checked: absent modalities, skipped and failed analyzers
   with their reasons;
+* the hand-wave requests the session logged: when, whether the wave
+  happened, how much of the face it covered and its verdict;
 * a timeline of every analyzer's per-window scores with the evidence marked;
-* the evidence, analyzer by analyzer, with the key frames (before, during,
-  after) of video evidence.
+* the evidence, analyzer by analyzer, with the key frames of video
+  evidence: the frame in the middle of a hand's crossing between the frames
+  before and after it, or (items without roles) the frames at their times.
 
 The markup is in Jinja2 templates (``report/templates/*.html``, autoescaped:
 every string taken from the report is escaped) and the style sheet in
@@ -41,13 +44,21 @@ from typing import TYPE_CHECKING, Any
 
 from interview_guard.analyzers.base import Evidence
 from interview_guard.atomic import atomic_write_text
-from interview_guard.report.keyframes import MAX_KEY_FRAMES, KeyFrames, evidence_key_frame_times
+from interview_guard.report.handwaves import hand_wave_requests
+from interview_guard.report.keyframes import (
+    MAX_KEY_FRAMES,
+    ROLE_LABELS,
+    KeyFrames,
+    evidence_key_frame_roles,
+    evidence_key_frame_times,
+)
 from interview_guard.report.timeline import analyzer_colour, timeline_png
 from interview_guard.report.wording import (
     BAND_WORDS,
     MODALITY_WORDS,
     analyzer_label,
     contribution_words,
+    decisive_words,
     explain_result,
     flatten_metrics,
     kind_label,
@@ -162,7 +173,11 @@ def _drivers(report: Report) -> dict[str, Any]:
             }
         )
     positive = [r for r in ok if (contributions.get(r.name) or 0.0) > 0.005]
-    return {"drivers": drivers, "raised_by": [analyzer_label(r.name) for r in positive]}
+    return {
+        "drivers": drivers,
+        "raised_by": [analyzer_label(r.name) for r in positive],
+        "decisive": decisive_words(report.risk),
+    }
 
 
 def _registry_needs() -> dict[str, list[str]]:
@@ -220,29 +235,65 @@ class _FramePlacer:
         self.embedded = 0
 
     def place(self, ev: Evidence) -> dict[str, Any]:
-        """``frames`` (label, t, src or None each) or ``frames_missing`` (stamps, why) of one evidence item."""
-        frames: list[tuple[float, bytes | None]] = []
-        for t in evidence_key_frame_times(ev.details):
+        """``frames`` (label, t, src or None each) or ``frames_missing`` (stamps, why) of one evidence item.
+
+        An item with role objects in ``details.key_frames`` shows those (before, middle of the crossing,
+        after: ``triptych``); otherwise its ``details.key_frame_times``, labelled by where they fall.
+        """
+        roles = evidence_key_frame_roles(ev.details)
+        labelled: list[tuple[str, float, str | None]]
+        if roles:
+            labelled = [(ROLE_LABELS[role], t, role) for role, t in roles]
+        else:
+            labelled = [(_frame_label(t, ev.start_s, ev.end_s), t, None) for t in evidence_key_frame_times(ev.details)]
+        frames: list[tuple[str, float, str | None, bytes | None]] = []
+        for label, t, role in labelled:
             img = None if self.embedded >= MAX_KEY_FRAMES else self.key_frames.get(t)
             if img is not None:
                 self.embedded += 1
-            frames.append((t, img))
+            frames.append((label, t, role, img))
         if not frames:
-            return {"frames": [], "frames_missing": None}
-        if not any(img is not None for _, img in frames):
+            return {"frames": [], "frames_missing": None, "triptych": False}
+        if not any(img is not None for *_, img in frames):
             if self.embedded >= MAX_KEY_FRAMES:
                 why = f"not embedded: this page already holds {MAX_KEY_FRAMES} frames"
             elif self.key_frames.video_error:
                 why = f"were not saved, and decoding them from the video failed ({self.key_frames.video_error})"
             else:
                 why = "were not saved (scan with --frames DIR, or render with --video PATH)"
-            stamps = ", ".join(f"{t:.2f} s" for t, _ in frames)
-            return {"frames": [], "frames_missing": {"stamps": stamps, "why": why}}
+            stamps = ", ".join((f"{label} " if role else "") + f"{t:.2f} s" for label, t, role, _ in frames)
+            return {"frames": [], "frames_missing": {"stamps": stamps, "why": why}, "triptych": bool(roles)}
         cells = [
-            {"t": t, "label": _frame_label(t, ev.start_s, ev.end_s), "src": None if img is None else _data_uri(img)}
-            for t, img in frames
+            {
+                "t": t,
+                "label": label,
+                "role": role,
+                "alt": f"{label} the crossing"
+                if role in ("before", "after")
+                else (label if role else f"{label} the event"),
+                "src": None if img is None else _data_uri(img),
+            }
+            for label, t, role, img in frames
         ]
-        return {"frames": cells, "frames_missing": None}
+        return {"frames": cells, "frames_missing": None, "triptych": bool(roles)}
+
+
+def _hand_waves(report: Report) -> list[dict[str, Any]]:
+    """The rows of the hand-wave requests section (empty when the session logged none)."""
+    rows = []
+    for req in hand_wave_requests(e for r in report.analyzers.values() for e in r.evidence):
+        rows.append(
+            {
+                "t": req.t_s,
+                "kind": req.kind,
+                "outcome": req.outcome_words,
+                "covered": req.covered_words,
+                "score": req.score,
+                "score_class": score_class(req.score),
+                "summary": req.summary[:1].upper() + req.summary[1:] if req.summary else "",
+            }
+        )
+    return rows
 
 
 def _evidence(report: Report, key_frames: KeyFrames | None) -> list[dict[str, Any]]:
@@ -320,13 +371,16 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
         "footer": _footer(report),
         "drivers": [],
         "raised_by": [],
+        "decisive": [],
         "not_checked": [],
+        "hand_waves": [],
         "timeline": None,
         "analyzers": [],
     }
     if not failed:
         context.update(_drivers(report))
         context["not_checked"] = _not_checked(report)
+        context["hand_waves"] = _hand_waves(report)
         png = timeline_png(report)
         context["timeline"] = None if png is None else _data_uri(png)
         context["analyzers"] = _evidence(report, key_frames)

@@ -1,24 +1,51 @@
 """Key frames of video evidence, as the report pages use them: names, times, images.
 
+An evidence item names its key frames in two ways:
+
+* ``details.key_frame_times``: times (s), shown labelled by where they fall
+  (before, during, after the item's span);
+* ``details.key_frames``: the frames by role, ``[{"role": "before", "t_s":
+  ...}, {"role": "middle", "t_s": ...}, {"role": "after", "t_s": ...}]`` (any
+  role may be missing), which the face-occlusion analyzer gives its events and
+  answered hand-wave requests: the page shows the middle of the crossing
+  between the frames before and after.
+
 The scan writes the key frames of video evidence as JPEG files
-(``<session_id>_<seconds>s.jpg``, :func:`key_frame_filename`) and lists them
-under ``details.key_frames`` of each evidence item; the times are in
-``details.key_frame_times``. The page renderer never reads a video: it
-embeds the images it is given as :class:`KeyFrames` (found by
+(``<session_id>_<seconds>s.jpg``, :func:`key_frame_filename`) and records
+each file in ``details.key_frames``: as a ``"path"`` in the role object of
+its time, as ``{"t_s": ..., "path": ...}`` for a time without a role, or,
+for an item without role objects, as the plain list of paths reports have
+always had (:func:`record_key_frame_files`). The page renderer never reads a
+video: it embeds the images it is given as :class:`KeyFrames` (found by
 :func:`interview_guard.pipeline.keyframes.load_key_frames` from the recorded
 files, a frames directory or the video). Plain Python: no file access.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MAX_KEY_FRAMES", "KeyFrames", "key_frame_filename", "evidence_key_frame_times", "wanted_key_frame_times"]
+__all__ = [
+    "MAX_KEY_FRAMES",
+    "ROLE_LABELS",
+    "KeyFrames",
+    "key_frame_filename",
+    "evidence_key_frame_roles",
+    "evidence_key_frame_times",
+    "key_frame_files",
+    "record_key_frame_files",
+    "forget_key_frame_files",
+    "wanted_key_frame_times",
+]
 
 #: At most this many key frames are embedded in one page (about 20 kB each).
 MAX_KEY_FRAMES = 60
+
+#: The roles of ``details.key_frames`` objects, in page order, with their captions.
+ROLE_LABELS = {"before": "before", "middle": "middle of the crossing", "after": "after"}
 
 
 def key_frame_filename(session_id: str, t: float) -> str:
@@ -27,14 +54,94 @@ def key_frame_filename(session_id: str, t: float) -> str:
     return f"{safe_id}_{t:09.3f}s.jpg"
 
 
+def _time(v: Any) -> float | None:
+    """``v`` as a time in seconds, None when it is not a finite number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _frame_objects(details: dict[str, Any]) -> list[dict[str, Any]]:
+    return [k for k in (details.get("key_frames") or []) if isinstance(k, dict)]
+
+
+def evidence_key_frame_roles(details: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(role, t)`` of an evidence item's ``details.key_frames`` objects, in the order before, middle, after.
+
+    Unknown roles, times that are not numbers and repeated roles (the first kept) are left out; empty when
+    the item has no role objects (then :func:`evidence_key_frame_times` labels its frames by time).
+    """
+    found: dict[str, float] = {}
+    for k in _frame_objects(details):
+        role, t = k.get("role"), _time(k.get("t_s"))
+        if isinstance(role, str) and role in ROLE_LABELS and role not in found and t is not None:
+            found[role] = t
+    return [(role, found[role]) for role in ROLE_LABELS if role in found]
+
+
 def evidence_key_frame_times(details: dict[str, Any]) -> list[float]:
-    """The key-frame times of one evidence item (``details.key_frame_times``; non-numbers left out)."""
-    return [float(t) for t in (details.get("key_frame_times") or []) if isinstance(t, (int, float))]
+    """Every key-frame time of one evidence item: ``details.key_frame_times``, then role times not among them.
+
+    Non-numbers are left out, each time once.
+    """
+    times = [t for t in map(_time, details.get("key_frame_times") or []) if t is not None]
+    for _, t in evidence_key_frame_roles(details):
+        times.append(t)
+    return list(dict.fromkeys(times))
 
 
 def wanted_key_frame_times(evidence_details: Iterable[dict[str, Any]]) -> list[float]:
-    """Every key-frame time of the given evidence items' ``details``, sorted, each once."""
+    """Every key-frame time of the given evidence items' ``details`` (times and roles), sorted, each once."""
     return sorted({t for d in evidence_details for t in evidence_key_frame_times(d)})
+
+
+def key_frame_files(details: dict[str, Any]) -> tuple[dict[float, str], list[str]]:
+    """The files the scan recorded for an item: ``({t: path}`` from the frame objects``, [plain paths])``."""
+    by_time: dict[float, str] = {}
+    for k in _frame_objects(details):
+        t, path = _time(k.get("t_s")), k.get("path")
+        if t is not None and isinstance(path, str):
+            by_time[t] = path
+    plain = [p for p in (details.get("key_frames") or []) if isinstance(p, str)]
+    return by_time, plain
+
+
+def record_key_frame_files(details: dict[str, Any], files: dict[float, str]) -> None:
+    """Record the files written for an item's key frames (``files``: time -> path) in ``details.key_frames``.
+
+    An item with role objects gets ``"path"`` in the object of each time, and ``{"t_s", "path"}`` for a
+    time without a role; an item without them the plain list of paths (in time order).
+    """
+    if not files:
+        return
+    objects = _frame_objects(details)
+    if not objects:
+        details["key_frames"] = [files[t] for t in evidence_key_frame_times(details) if t in files]
+        return
+    covered = set()
+    for k in objects:
+        t = _time(k.get("t_s"))
+        if t is not None and t in files:
+            k["path"] = files[t]
+            covered.add(t)
+    for t in evidence_key_frame_times(details):
+        if t in files and t not in covered:
+            details["key_frames"].append({"t_s": t, "path": files[t]})
+
+
+def forget_key_frame_files(details: dict[str, Any]) -> None:
+    """Undo :func:`record_key_frame_files` (the files were temporary): the roles stay, the paths go."""
+    frames = details.get("key_frames")
+    if not isinstance(frames, list):
+        return
+    kept = []
+    for k in frames:
+        if isinstance(k, dict) and "role" in k:
+            kept.append({key: v for key, v in k.items() if key != "path"})
+    if kept:
+        details["key_frames"] = kept
+    else:
+        details.pop("key_frames", None)
 
 
 @dataclass

@@ -25,7 +25,7 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes of file names that are not U
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: risk.fused_score and risk.decisive (a 1.0 report reads as is)
 
 #: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
 MAX_EVIDENCE_PER_ANALYZER = 200
@@ -128,7 +128,8 @@ class Risk:
 
     ``score`` is None when nothing could be checked. A ``failed`` report
     records only ``score`` and ``band``: the other fields are None there and
-    absent from its JSON.
+    absent from its JSON. ``fused_score`` and ``decisive`` are present only
+    when a decisive rule of the fusion model fired (schema 1.1).
     """
 
     score: float | None = None
@@ -142,6 +143,10 @@ class Risk:
     #: modalities the session does not have
     absent_modalities: list[str] | None = None
     fusion: FusionInfo | None = None
+    #: the logistic fusion before a decisive rule raised it to the high band
+    fused_score: float | None = None
+    #: decisive rules that fired: analyzer, min_score, min_confidence, and the analyzer's score and confidence
+    decisive: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +161,10 @@ class Risk:
             d["absent_modalities"] = self.absent_modalities
         if self.fusion is not None:
             d["fusion"] = self.fusion.to_dict()
+        if self.fused_score is not None:
+            d["fused_score"] = self.fused_score
+        if self.decisive is not None:
+            d["decisive"] = self.decisive
         d.update(self.extra)
         return d
 
@@ -171,6 +180,8 @@ class Risk:
             not_checked=_opt_list(d.get("not_checked")),
             absent_modalities=_opt_list(d.get("absent_modalities")),
             fusion=None if fusion is None else FusionInfo.from_dict(fusion),
+            fused_score=d.get("fused_score"),
+            decisive=None if d.get("decisive") is None else [dict(x) for x in d["decisive"]],
             extra={k: v for k, v in d.items() if k not in known},
         )
 

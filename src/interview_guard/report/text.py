@@ -6,7 +6,9 @@ import csv
 import os
 import textwrap
 
+from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
 from interview_guard.report.model import Report
+from interview_guard.report.wording import decisive_words
 
 __all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
 
@@ -43,6 +45,8 @@ def format_text(report: Report) -> str:
         return "\n".join(lines) + "\n"
     risk = "not assessed" if score is None else f"{score:.2f}"
     lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
+    for words in decisive_words(report.risk):
+        lines.append(textwrap.fill(words + ".", width=100, initial_indent="  Why high: ", subsequent_indent="    "))
     lines.append(f"  Duration: {s.duration_s or 0:.1f} s")
     mods = s.modalities or {}
     present = [m for m, v in mods.items() if v]
@@ -73,6 +77,13 @@ def format_text(report: Report) -> str:
                     initial_indent="    - ",
                     subsequent_indent="      ",
                 )
+            )
+    waves = hand_wave_requests(e for r in report.analyzers.values() for e in r.evidence)
+    if waves:
+        lines.append("  Hand-wave requests:")
+        for req in waves:
+            lines.append(
+                textwrap.fill(hand_wave_line(req), width=100, initial_indent="    - ", subsequent_indent="      ")
             )
     for w in report.warnings:
         lines.append(f"  warning: {w}")

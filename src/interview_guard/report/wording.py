@@ -17,6 +17,7 @@ __all__ = [
     "MODALITY_WORDS",
     "analyzer_label",
     "contribution_words",
+    "decisive_words",
     "explain_result",
     "flatten_metrics",
     "kind_label",
@@ -53,6 +54,10 @@ _KIND_LABELS = {
     "occlusion_event": "Hand over the face",
     "catch_up_bursts": "Catch-up bursts",
     "collapsed_keydowns": "Collapsed key-downs",
+    "challenge_answered": "Hand-wave request answered",
+    "challenge_not_performed": "Hand-wave request not performed",
+    "challenge_unverified": "Hand-wave request: covered in the pixels, not tracked",
+    "challenge_not_recorded": "Hand-wave request not in the recording",
 }
 
 
@@ -233,6 +238,30 @@ def contribution_words(dz: float | None) -> str:
     if dz < -0.005:
         return f"lowered the risk by {abs(dz):.2f} log-odds"
     return "left the risk unchanged"
+
+
+def decisive_words(risk: Any) -> list[str]:
+    """One sentence per decisive rule that fired (``risk.decisive``): why the session is high on its own.
+
+    E.g. "face_occlusion 0.97 (confidence 0.62) is decisive on its own: ...". Entries this version cannot
+    read are left out, never an error.
+    """
+    fused = getattr(risk, "fused_score", None)
+    out = []
+    for hit in getattr(risk, "decisive", None) or []:
+        try:
+            name = str(hit["analyzer"])
+            s = (
+                f"{name} {float(hit['score']):.2f} (confidence {float(hit['confidence']):.2f}) is decisive on its own: "
+                f"a score of at least {float(hit['min_score']):.2f} with a confidence of at least "
+                f"{float(hit['min_confidence']):.2f} puts the session in the high band whatever the other analyzers say"
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(fused, (int, float)) and not isinstance(fused, bool):
+            s += f" (all analyzers fused together gave {float(fused):.2f})"
+        out.append(s)
+    return out
 
 
 def flatten_metrics(d: Mapping[str, Any], prefix: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:

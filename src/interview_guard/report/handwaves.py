@@ -1,0 +1,147 @@
+"""The hand-wave requests of a session, as the text and HTML reports list them.
+
+When ``session.json`` logs that the interviewer asked for a hand wave, the
+face-occlusion analyzer gives each request one evidence item:
+``challenge_answered`` (a hand crossed the face near it), ``challenge_not_performed``
+(nothing crossed the face), ``challenge_unverified`` (something covered the face
+region in the pixels, but no hand was tracked) or ``challenge_not_recorded``
+(the video does not cover the time after the request). :func:`hand_wave_requests`
+turns them into one :class:`HandWaveRequest` per request: when it was asked,
+what happened, how much of the face was covered and the verdict of that wave.
+Plain Python: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from interview_guard.analyzers.base import Evidence
+
+__all__ = ["OUTCOME_WORDS", "HandWaveRequest", "hand_wave_requests", "hand_wave_line"]
+
+#: Evidence kind of a request -> what happened, in words.
+OUTCOME_WORDS = {
+    "challenge_answered": "answered",
+    "challenge_not_performed": "not performed",
+    "challenge_unverified": "seen in the pixels but not tracked",
+    "challenge_not_recorded": "not in the recording",
+}
+
+
+_REQUESTED = re.compile(r"^hand wave requested at [-+0-9.e]+ s(?:: |, but )")
+
+
+def _short(summary: str) -> str:
+    """A request's summary without the "hand wave requested at t s" the row already says."""
+    return _REQUESTED.sub("", summary, count=1) or summary
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+@dataclass(frozen=True)
+class HandWaveRequest:
+    """One requested hand wave.
+
+    Attributes
+    ----------
+    t_s : float
+        When it was requested (s).
+    kind : str
+        The evidence kind (``challenge_answered`` ...); ``outcome`` the same in words.
+    crossing : tuple of float or None
+        For an answered request, the span (s) of the hand crossing the face that answered it.
+    covered_share : float or None
+        How much of the face the hand covered (0..1), None when the analyzer did not say.
+    score : float
+        The verdict of that wave: its evidence score (for an answered request, the crossing's score).
+    summary : str
+        One line: what the crossing showed (the occlusion event's summary), else the request's own summary.
+    """
+
+    t_s: float
+    kind: str
+    outcome: str
+    crossing: tuple[float, float] | None
+    covered_share: float | None
+    score: float
+    summary: str
+
+    @property
+    def covered_words(self) -> str:
+        return "unknown" if self.covered_share is None else f"{self.covered_share:.0%}"
+
+    @property
+    def outcome_words(self) -> str:
+        """What happened, with the crossing's time for an answered request (``12.0–13.5 s``)."""
+        return self.outcome_text("–")
+
+    def outcome_text(self, dash: str = "-") -> str:
+        """:attr:`outcome_words` with ``dash`` between the crossing's start and end (ASCII for the text report)."""
+        if self.crossing is None:
+            return self.outcome
+        a, b = self.crossing
+        span = f"{a:.1f} s" if abs(b - a) < 0.05 else f"{a:.1f}{dash}{b:.1f} s"
+        return f"{self.outcome} (a hand crossed the face at {span})"
+
+
+def _crossing_event(ev: Evidence, events: list[Evidence]) -> Evidence | None:
+    start = _number(ev.details.get("event_start_s"))
+    if start is None:
+        return None
+    near = [e for e in events if abs(e.start_s - start) < 1e-3]
+    return max(near, key=lambda e: e.score) if near else None
+
+
+def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
+    """The hand-wave requests among ``evidence`` (any analyzers' items; the ``challenge_*`` kinds), by time."""
+    items = list(evidence)
+    events = [e for e in items if e.kind == "occlusion_event"]
+    out = []
+    for ev in items:
+        if ev.kind not in OUTCOME_WORDS:
+            continue
+        d = ev.details or {}
+        t = _number(d.get("challenge_t_s"))
+        crossing = None
+        summary = _short(ev.summary)
+        covered = _number(d.get("covered_share"))
+        if ev.kind == "challenge_answered":
+            event = _crossing_event(ev, events)
+            start = _number(d.get("event_start_s"))
+            if event is not None:
+                crossing = (event.start_s, event.end_s)
+                summary = event.summary or summary
+                if covered is None:
+                    covered = _number((event.details or {}).get("covered_share"))
+            elif start is not None:
+                crossing = (start, max(start, ev.end_s))
+        if covered is not None:
+            covered = min(max(covered, 0.0), 1.0)
+        out.append(
+            HandWaveRequest(
+                t_s=ev.start_s if t is None else t,
+                kind=ev.kind,
+                outcome=OUTCOME_WORDS[ev.kind],
+                crossing=crossing,
+                covered_share=covered,
+                score=float(ev.score),
+                summary=summary,
+            )
+        )
+    return sorted(out, key=lambda r: (r.t_s, r.kind))
+
+
+def hand_wave_line(req: HandWaveRequest) -> str:
+    """One request in one line of text: requested at, what happened, face covered, verdict."""
+    return (
+        f"requested at {req.t_s:.1f} s: {req.outcome_text()}; face covered: {req.covered_words}; "
+        f"verdict {req.score:.2f}: {req.summary}"
+    )
