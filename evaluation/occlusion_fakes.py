@@ -506,17 +506,26 @@ def _hand_path(
     return _Path(centre, np.asarray(ang, float), float(max(0.0, t0)), float(t1))
 
 
-def _place_hand(
-    hand_prem: np.ndarray, hand_a: np.ndarray, scale: float, angle: float, centre: np.ndarray, frame_wh: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Premultiplied RGB and alpha of the hand warped into the frame."""
-    h, w = hand_a.shape
-    M = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, scale)
-    M[:, 2] += centre - [w / 2.0, h / 2.0]
-    W, H = frame_wh
-    rgb = cv2.warpAffine(hand_prem, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-    a = cv2.warpAffine(hand_a, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-    return rgb, a
+@dataclass
+class _Layer:
+    """The hand in one frame: its region of interest (x0, y0, x1, y1), premultiplied RGB and alpha there."""
+
+    roi: tuple[int, int, int, int]
+    rgb: np.ndarray
+    a: np.ndarray
+
+
+def _in_roi(layer: _Layer | None, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """The alpha of ``layer`` in the coordinates of ``roi`` (zero where it does not reach)."""
+    x0, y0, x1, y1 = roi
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if layer is None:
+        return out
+    lx0, ly0, lx1, ly1 = layer.roi
+    ix0, iy0, ix1, iy1 = max(x0, lx0), max(y0, ly0), min(x1, lx1), min(y1, ly1)
+    if ix1 > ix0 and iy1 > iy0:
+        out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = layer.a[iy0 - ly0 : iy1 - ly0, ix0 - lx0 : ix1 - lx0]
+    return out
 
 
 def _motion_blur(rgb: np.ndarray, a: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -723,8 +732,11 @@ def make_wave_clip(
     if kind == "warp":
         meta_kind["warp_amplitude"] = round(warp_amp, 4)
 
-    # geometry pass: hand layers and coverage for every frame (needed ahead for dropout and lag)
-    layers: list[tuple[np.ndarray, np.ndarray] | None] = []
+    # geometry pass: hand layers and coverage for every frame (needed ahead for dropout and lag).
+    # Everything is computed in a region of interest (face and hand, padded), not the whole frame.
+    hh_px, hw_px = ha.shape
+    corners = np.array([[0, 0], [hw_px, 0], [0, hh_px], [hw_px, hh_px]], np.float64)
+    layers: list[_Layer | None] = []
     coverage = np.zeros(n)
     prev_c = None
     for i in range(n):
@@ -733,12 +745,33 @@ def make_wave_clip(
             layers.append(None)
             prev_c = None
             continue
-        rgb_i, a_i = _place_hand(hand_prem, ha, scale, float(path.angle[i]), c, (W, H))
+        M = cv2.getRotationMatrix2D((hw_px / 2.0, hh_px / 2.0), float(path.angle[i]), scale)
+        M[:, 2] += c - [hw_px / 2.0, hh_px / 2.0]
+        hc = corners @ M[:, :2].T + M[:, 2]
+        pad_h = 20 + float(np.abs(shadow_shift).max()) + 0.15 * fws[i]
+        pad_f = (0.15 + abs(grow) + 3 * feather) * fws[i] + 4
+        fx0, fy0 = lms[i].min(axis=0) - pad_f
+        fx1, fy1 = lms[i].max(axis=0) + pad_f
+        x0 = int(max(0, min(hc[:, 0].min() - pad_h, fx0)))
+        y0 = int(max(0, min(hc[:, 1].min() - pad_h, fy0)))
+        x1 = int(min(W, max(hc[:, 0].max() + pad_h, fx1) + 1))
+        y1 = int(min(H, max(hc[:, 1].max() + pad_h, fy1) + 1))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            layers.append(None)
+            prev_c = None
+            continue
+        M[:, 2] -= [x0, y0]
+        rw, rh = x1 - x0, y1 - y0
+        rgb_i = cv2.warpAffine(hand_prem, M, (rw, rh), flags=cv2.INTER_LINEAR, borderValue=0)
+        a_i = cv2.warpAffine(ha, M, (rw, rh), flags=cv2.INTER_LINEAR, borderValue=0)
         if prev_c is not None:
             rgb_i, a_i = _motion_blur(rgb_i, a_i, c - prev_c)
         prev_c = c
-        layers.append((rgb_i, a_i))
-        oval = _poly_mask((H, W), ovals[i])
+        if float(a_i.max()) <= 0.0:  # the hand's footprint lies outside the frame
+            layers.append(None)
+            continue
+        layers.append(_Layer((x0, y0, x1, y1), rgb_i, a_i))
+        oval = _poly_mask((rh, rw), ovals[i] - [x0, y0])
         if oval.any():
             coverage[i] = float((a_i[oval] > 0.5).mean())
     over = np.flatnonzero(coverage >= 0.05)
@@ -754,7 +787,7 @@ def make_wave_clip(
         if cand.size:
             k = int(krng.integers(2, 7))
             s0 = int(cand[int(krng.integers(0, cand.size))])
-            drop_frames = [i for i in range(s0, min(n, s0 + k))]
+            drop_frames = [i for i in range(s0, min(n, s0 + k)) if layers[i] is not None]
             donor_name, donor_img, donor_lm = _donor(face_video, krng)
             meta_kind["donor"] = donor_name
         meta_kind["dropout_frames"] = drop_frames
@@ -762,24 +795,26 @@ def make_wave_clip(
     out_frames: list[np.ndarray] = []
     field_prev = None
     for i in range(n):
-        clean = frames[i].astype(np.float32) / 255.0
         lay = layers[i]
-        if lay is None and kind != "warp":
-            out_frames.append(frames[i])
-            continue
-        lm = lms[i]
-        fw_i = float(fws[i])
-        m = _soft_face_mask((H, W), lm, grow, feather, fw_i)[..., None]
         if lay is None:
-            rgb_i, a_i = np.zeros_like(clean), np.zeros((H, W), np.float32)
-        else:
-            rgb_i, a_i = lay
+            out_frames.append(frames[i])
+            field_prev = None
+            continue
+        x0, y0, x1, y1 = lay.roi
+        rh, rw = y1 - y0, x1 - x0
+        origin = np.array([x0, y0], np.float64)
+        clean_u8 = frames[i][y0:y1, x0:x1]
+        clean = clean_u8.astype(np.float32) / 255.0
+        lm = lms[i] - origin
+        fw_i = float(fws[i])
+        m = _soft_face_mask((rh, rw), lm, grow, feather, fw_i)[..., None]
+        rgb_i, a_i = lay.rgb, lay.a
         # the scene behind the hand (with the hand's shadow, for a real hand)
         scene_i = clean
-        if shadow and lay is not None:
+        if shadow:
             sh = cv2.GaussianBlur(a_i, (0, 0), max(1.0, 0.04 * fw_i))
             Ms = np.float32([[1, 0, shadow_shift[0]], [0, 1, shadow_shift[1]]])
-            sh = cv2.warpAffine(sh, Ms, (W, H), borderValue=0)
+            sh = cv2.warpAffine(sh, Ms, (rw, rh), borderValue=0)
             scene_i = clean * (1.0 - 0.18 * sh[..., None])
         a3 = a_i[..., None]
         if kind == "genuine":
@@ -794,7 +829,8 @@ def make_wave_clip(
             res = base * (1 - a_eff) + rgb_i * (a_eff / np.maximum(a3, 1e-6))
         elif kind == "mask_lag":
             j = i - lag
-            a_old = layers[j][1] if j >= 0 and layers[j] is not None else np.zeros((H, W), np.float32)
+            old = layers[j] if j >= 0 else None
+            a_old = _in_roi(old, lay.roi)
             a_vis = a3 * (1 - m) + np.minimum(a3, a_old[..., None]) * m
             base = scene_i * (1 - m) + clean * m
             res = base * (1 - a_vis) + rgb_i * (a_vis / np.maximum(a3, 1e-6))
@@ -805,40 +841,43 @@ def make_wave_clip(
                 dst = lm[_ALIGN].astype(np.float32)
                 A, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
                 if A is not None:
-                    warped = cv2.warpAffine(donor_img, A, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-                    md = _soft_face_mask((H, W), lm, -0.03, 0.03, fw_i)
-                    warped = _colour_match(warped, frames[i], md)
+                    warped = cv2.warpAffine(
+                        donor_img, A, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+                    )
+                    md = _soft_face_mask((rh, rw), lm, -0.03, 0.03, fw_i)
+                    warped = _colour_match(warped, clean_u8, md)
                     face = clean * (1 - md[..., None]) + (warped.astype(np.float32) / 255.0) * md[..., None]
             base = scene_i * (1 - m) + face * m
             res = base * (1 - a3) + rgb_i
         elif kind == "warp":
             face = clean
             hc = path.centre[i]
-            prox = 0.0
-            if not np.isnan(hc[0]):
-                d = float(np.hypot(*(hc - centres[i]))) / fw_i
-                prox = float(np.clip(1.0 - (d - 0.5) / 1.0, 0.0, 1.0))
+            d = float(np.hypot(*(hc - centres[i]))) / fw_i
+            prox = float(np.clip(1.0 - (d - 0.5) / 1.0, 0.0, 1.0))
             if prox > 0:
-                x0, y0 = np.floor(lm.min(axis=0) - 0.15 * fw_i).astype(int)
-                x1, y1 = np.ceil(lm.max(axis=0) + 0.15 * fw_i).astype(int)
-                x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+                bx0, by0 = np.floor(lm.min(axis=0) - 0.15 * fw_i).astype(int)
+                bx1, by1 = np.ceil(lm.max(axis=0) + 0.15 * fw_i).astype(int)
+                bx0, by0, bx1, by1 = max(0, bx0), max(0, by0), min(rw, bx1), min(rh, by1)
                 g = krng.normal(0.0, 1.0, (2, 5, 5)).astype(np.float32)
                 field_prev = g if field_prev is None else 0.5 * field_prev + 0.5 * g
                 amp = warp_amp * fw_i * prox
-                dx = cv2.resize(field_prev[0], (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC) * amp
-                dy = cv2.resize(field_prev[1], (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC) * amp
-                gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-                face = clean.copy()
-                face[y0:y1, x0:x1] = cv2.remap(
-                    clean, gx + dx, gy + dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-                )
+                if bx1 - bx0 > 4 and by1 - by0 > 4:
+                    dx = cv2.resize(field_prev[0], (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_CUBIC) * amp
+                    dy = cv2.resize(field_prev[1], (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_CUBIC) * amp
+                    gy, gx = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
+                    face = clean.copy()
+                    face[by0:by1, bx0:bx1] = cv2.remap(
+                        clean, gx + dx, gy + dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+                    )
             else:
                 field_prev = None
             base = scene_i * (1 - m) + face * m
             res = base * (1 - a3) + rgb_i
         else:  # pragma: no cover - checked above
             raise AssertionError(kind)
-        out_frames.append(np.clip(res * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        out = frames[i].copy()
+        out[y0:y1, x0:x1] = np.clip(res * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out_frames.append(out)
 
     _write_clip(out_frames, rate, out_path)
     meta: dict[str, Any] = {
