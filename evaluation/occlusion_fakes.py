@@ -95,13 +95,16 @@ def _crop_rgba(rgb: np.ndarray, mask: np.ndarray, pad: int = 2) -> np.ndarray:
     return np.dstack([rgb[y0:y1, x0:x1], a]).astype(np.uint8)
 
 
-def _largest_components(mask: np.ndarray, keep_share: float = 0.25) -> np.ndarray:
-    """Components of at least ``keep_share`` of the largest one (both hands of a clasp stay)."""
+def _largest_components(mask: np.ndarray) -> np.ndarray:
+    """The largest component and those touching it within a tenth of its size (both hands of a clasp)."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return mask.astype(bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= keep_share * areas.max())
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    size = max(stats[big, cv2.CC_STAT_WIDTH], stats[big, cv2.CC_STAT_HEIGHT])
+    r = max(1, int(0.1 * size))
+    near = cv2.dilate((lab == big).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    keep = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= 20 and near[lab == k].any()]
     return np.isin(lab, keep)
 
 
