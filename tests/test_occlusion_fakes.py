@@ -28,10 +28,10 @@ def hand() -> of.Hand:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, hand):
-    """The same hand path composited four ways, the decoded clips, the clean frames and the landmarks."""
+    """The same hand path composited six ways, the decoded clips, the clean frames and the landmarks."""
     d = tmp_path_factory.mktemp("occ")
     out = {}
-    for kind in ("genuine", "pasted", "translucent", "mask_lag"):
+    for kind in ("genuine", "pasted", "translucent", "mask_lag", "dropout", "warp"):
         p = d / f"{kind}.mp4"
         meta = of.make_wave_clip(FACE, hand, p, kind=kind, alpha=0.5, cache_dir=d, **CLIP)
         frames, _ = of.read_frames(p, 10.0)
@@ -161,3 +161,43 @@ def test_clip_is_written_atomically_and_decodes(clips, hand):
     with pytest.raises(ValueError):
         of.make_wave_clip(FACE, hand, d / "x.mp4", kind="nope")
     assert not (d / "x.mp4").exists()
+
+
+def _face_change(clips, kind: str, i: int) -> float:
+    """Mean change from the clean frame over the inner face where the hand is not."""
+    out, clean, lms, _ = clips
+    g = out["genuine"][1][i]
+    free = _inner_oval(lms[i], g.shape[:2]) & (np.abs(g - clean[i]).mean(axis=-1) < 8.0)
+    if free.sum() < 100:
+        return float("nan")
+    return float(np.abs(out[kind][1][i] - clean[i]).mean(axis=-1)[free].mean())
+
+
+@pytest.mark.video
+def test_dropout_shows_another_face_for_a_few_frames(clips):
+    meta = clips[0]["dropout"][0]
+    drop = meta["dropout_frames"]
+    assert 2 <= len(drop) <= 6 and drop == list(range(drop[0], drop[0] + len(drop)))
+    assert meta["donor"] != FACE.stem
+    changed = [_face_change(clips, "dropout", i) for i in drop]
+    others = [_face_change(clips, "dropout", i) for i in range(len(clips[1])) if i not in drop]
+    assert np.nanmin(changed) > 8.0 and np.nanmax(others) < 4.0
+
+
+@pytest.mark.video
+def test_warp_moves_the_face_only_while_the_hand_is_near(clips):
+    meta = clips[0]["warp"][0]
+    cov = np.asarray(meta["coverage"])
+    near = [_face_change(clips, "warp", i) for i in np.flatnonzero(cov > 0.05)]
+    far = [_face_change(clips, "warp", i) for i in range(len(cov)) if i in (0, 1, len(cov) - 1)]
+    assert np.nanmax(near) > 3.0 and np.nanmax(far) < 3.0
+
+
+@pytest.mark.video
+def test_hagrid_cut_outs():
+    hands = of.load_hands("hagrid")
+    assert len(hands) >= 6
+    assert [h.id for h in hands] == [f"hagrid_{i}" for i in range(len(hands))]
+    for h in hands:
+        a = h.rgba[..., 3] > 0
+        assert min(h.rgba.shape[:2]) >= 24 and 0.25 < a.mean() < 0.95
