@@ -144,8 +144,8 @@ class FaceOcclusion(Analyzer):
                     f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {_covered_share(ev):.0%} covered): "
                     + (
                         "the face behaved as a real face does (the hand covered it, shape kept)"
-                        if ev.scores
-                        else "too little of the crossing was seen to judge it"
+                        if set(ev.scores) & set(occ.PIXEL_VERDICTS)
+                        else "too little of the crossing was seen in the pixels to judge it"
                     )
                 )
             roles = _key_frame_roles(key_times, ev)
@@ -269,7 +269,7 @@ class FaceOcclusion(Analyzer):
         else:
             score = 0.05
         # confidence: how much of the test the pixels let us judge
-        judged = [ev for ev in events if ev.scores]
+        judged = [ev for ev in events if set(ev.scores) & set(occ.PIXEL_VERDICTS)]
         if judged:
             dense = sum(int(ev.rows.size) for ev in judged)
             confidence = float(min(1.0, 0.4 + 0.6 * min(1.0, dense / 20.0)))

@@ -222,7 +222,7 @@ def crossing_measures(
         out["reason"] = "the face outline is too small in the zone"
         return out
     inner, outer, sector = _bands(face)
-    from scipy.ndimage import binary_dilation, label  # noqa: PLC0415
+    from scipy.ndimage import binary_dilation, binary_erosion, label  # noqa: PLC0415
 
     # null statistics of the uncovered-change measure and of the spill
     null_change = np.array([float(np.mean(np.abs(z[r] - ref)[face])) for r in null_rows])
@@ -230,7 +230,7 @@ def crossing_measures(
     for r in null_rows:
         ch = np.abs(z[r] - ref) > thr
         si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
-        null_spill.append(float(np.nanmean((si >= 0.5) & (so < 0.1))))
+        null_spill.append(float(np.nanmean((si >= 0.5) & (so < 0.35))))
     null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
     nc_med = float(np.median(null_change))
     nc_sd = 1.4826 * float(np.median(np.abs(null_change - nc_med))) + 0.5
@@ -240,6 +240,7 @@ def crossing_measures(
     hull_cover: list[float] = []
     entry: list[float] = []
     ghost: list[float] = []
+    last_shift = (0, 0)
     mag: list[float] = []
     for r in ev_rows:
         d = np.abs(z[r] - ref)
@@ -254,7 +255,7 @@ def crossing_measures(
             sel = np.isin(sector, np.flatnonzero(at_outline))
             cont.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
             mag.append(float(np.mean(d[inner & sel]) / max(float(np.mean(d[outer & sel])), 1e-6)))
-        spill.append(float(np.nanmean((si >= 0.5) & (so < 0.1))))
+        spill.append(float(np.nanmean((si >= 0.5) & (so < 0.35))))
         cover.append(float(ch[face].mean()))
         outside.append(float(ch[~face].mean()))
         hm = np.zeros((side, side), bool)
@@ -277,13 +278,29 @@ def crossing_measures(
         lab, _ = label(ch)
         from_out = np.unique(lab[ch & ~face])
         joined = np.isin(lab, from_out[from_out > 0])
-        # the face's texture inside the hand's changed pixels (joined to the hand outside: not a face's own motion)
-        inside_ch = joined & face
-        if inside_ch.sum() >= 0.1 * face.sum():
-            den = float(np.sum(ref_hp[inside_ch] ** 2))
-            if den > 1.0 * inside_ch.sum():
-                ghost.append(1.0 - float(np.sum(_highpass(z[r])[inside_ch] * ref_hp[inside_ch])) / den)
         region = binary_dilation(hm | joined, iterations=4)
+        # the face's texture inside the hand's changed pixels (joined to the hand outside: not a face's own
+        # motion), against the reference shifted to follow the head (matched on the uncovered face)
+        inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
+        if inside_ch.sum() >= 0.1 * face.sum():
+            hp = _highpass(z[r])
+            dy, dx = _best_shift(hp, ref_hp, face & ~region, fallback=last_shift)
+            last_shift = (dy, dx)
+            rs = np.roll(ref_hp, (dy, dx), axis=(0, 1))
+            unc_face = face & ~region
+            den_in, den_out = float(np.sum(rs[inside_ch] ** 2)), float(np.sum(rs[unc_face] ** 2))
+            if den_in > 1.0 * inside_ch.sum() and unc_face.sum() >= 0.15 * face.sum() and den_out > 0:
+                # how much of the face's texture is kept under the hand, relative to how much is kept where
+                # no hand is in the same frame (motion and compression lower both alike)
+                p_in = float(np.sum(hp[inside_ch] * rs[inside_ch])) / den_in
+                p_out = float(np.sum(hp[unc_face] * rs[unc_face])) / den_out
+                if p_out >= 0.25:
+                    kept = p_in / p_out
+                    # light the hand adds on top of the kept face: a shadow keeps the face's texture too, but
+                    # dims it as much as its light (nothing added); a ghosted hand adds its own light
+                    zr = np.roll(ref, (dy, dx), axis=(0, 1))
+                    added = float(np.mean(z[r][inside_ch] - 16.0)) / max(float(np.mean(zr[inside_ch] - 16.0)), 1.0) - kept
+                    ghost.append(1.0 - kept if added >= 0.15 else 1.0)
         unc_mask = face & ~region
         if unc_mask.sum() >= 0.25 * face.sum():
             unc.append((float(np.mean(d[unc_mask])) - nc_med) / nc_sd)
@@ -331,6 +348,48 @@ def crossing_measures(
         }
     )
     return out
+
+
+def _core_persistence(hp: np.ndarray, ref_hp: np.ndarray, region: np.ndarray, *, tile: int = 6) -> float | None:
+    """How much of the reference texture is kept in the core of ``region``: the lower quartile over tiles.
+
+    Per tile (``tile`` px square, mostly inside ``region``, with texture in
+    the reference) the projection of ``hp`` on ``ref_hp``. The lower quartile
+    is the hand's core: an opaque hand keeps none of the face there even when
+    its edge or its shadow keep some; a translucent hand keeps some everywhere.
+    """
+    side = hp.shape[0]
+    vals = []
+    for y in range(0, side - tile + 1, tile):
+        for x in range(0, side - tile + 1, tile):
+            m = region[y : y + tile, x : x + tile]
+            if m.mean() < 0.6:
+                continue
+            r = ref_hp[y : y + tile, x : x + tile][m]
+            den = float(np.sum(r**2))
+            if den <= 2.0 * m.sum():  # no face texture to lose here
+                continue
+            vals.append(float(np.sum(hp[y : y + tile, x : x + tile][m] * r)) / den)
+    if len(vals) < 3:
+        return None
+    return float(np.percentile(vals, 25))
+
+
+def _best_shift(
+    hp: np.ndarray, ref_hp: np.ndarray, where: np.ndarray, *, fallback: tuple[int, int], reach: int = 3
+) -> tuple[int, int]:
+    """The whole-pixel shift (dy, dx) of ``ref_hp`` that best matches ``hp`` over ``where`` (the uncovered face)."""
+    if where.sum() < 40:
+        return fallback
+    best, arg = -np.inf, fallback
+    a = hp[where]
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            b = np.roll(ref_hp, (dy, dx), axis=(0, 1))[where]
+            c = float(np.dot(a, b)) / (float(np.linalg.norm(b)) + 1e-6)
+            if c > best:
+                best, arg = c, (dy, dx)
+    return arg
 
 
 def _peak(x: np.ndarray, k: int) -> float:

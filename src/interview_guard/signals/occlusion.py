@@ -46,6 +46,7 @@ __all__ = [
     "measure_event",
     "hand_near_face",
     "face_region_disturbance",
+    "PIXEL_VERDICTS",
 ]
 
 
@@ -327,12 +328,12 @@ def measure_event(
 #: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
 #: (docs/face-occlusion.md lists them): an entry ratio below ``ENTRY``, or a share of frames
 #: with the hand cut at the outline above ``ENTRY_CUT``: the hand stops at the face outline;
-#: below ``GHOST`` the face's own texture shows through the hand; above ``SPILL`` the face
-#: changed as a face-shaped patch.
+#: below ``GHOST`` the face's own texture shows through the hand.
 ENTRY = (0.5, 0.07)
+#: The verdicts the pixels of a crossing give (a crossing without one was not judged).
+PIXEL_VERDICTS = ("painted_over", "ghosted_hand")
 ENTRY_CUT = (0.3, 0.06)
-GHOST = (0.9, 0.02)
-SPILL = (0.28, 0.03)
+GHOST = (0.5, 0.05)
 #: Frames with the hand at the outline needed before the entry measure counts.
 MIN_ENTRY_FRAMES = 4
 
@@ -348,9 +349,6 @@ def _pixel_scores(px: dict[str, Any]) -> dict[str, float]:
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])
-    spill = px.get("spill_share_peak")
-    if spill is not None and float(spill) > float(px.get("spill_share_null", 0.0)) + 0.15:
-        out["face_flash"] = logistic((float(spill) - SPILL[0]) / SPILL[1])
     return out
 
 

@@ -1,0 +1,279 @@
+"""Transient failures of a face swap while a hand crosses the face (pure numpy/scipy).
+
+Works on the anchored face zone (:class:`~interview_guard.signals.hand_crossing.ZoneFrames`)
+like :mod:`interview_guard.signals.hand_crossing`, and measures what the swap
+does to the part of the face the hand does *not* cover:
+
+``flash_z``
+    *Dropout / face flash*: for 2-6 frames the swap drops and another face
+    shows through, then the swapped face returns. Tested as a step up and a
+    step back: for every run of ``L`` frames (2..6) the face interior away
+    from the hand (the tracked hand hull of every frame of the run and its two
+    bracketing frames, widened) is compared with the frame just before and the
+    frame just after the run. Per pixel ``min(|run - before|, |run - after|)
+    - |after - before|``: large only where the run differs from *both*
+    brackets while the brackets agree with each other. Its median over the
+    uncovered interior (the median ignores parts of the hand the hull misses,
+    a talking mouth and the eyes blinking) is the run's score; ``flash_z`` is
+    the largest score of the crossing, as a z against the same score on runs
+    of the same length in the clip's frames without a hand (talking, head
+    motion). A real hand moving over a real face changes the face only where
+    the hand is, and a head that moves does not come back within 6 frames
+    while the brackets agree.
+``warp_z``
+    *Warp / jitter*: the swapped face's texture warps with a smooth random
+    displacement, new every frame, while the hand is near. Every consecutive
+    pair of frames is matched block by block (8x8 blocks of the uncovered face
+    interior, Lucas-Kanade on the smoothed zone): a real face moves rigidly
+    (one shift for all blocks, up to a small affine change) or not at all; a
+    warped one has block shifts that disagree. The pair's score is the median
+    distance of the block shifts from their least-squares affine fit (pixels);
+    ``warp_z`` is a high quantile of the crossing's pair scores, as a z against
+    the same score on pairs of frames without a hand.
+
+Both are None when the crossing does not leave enough of the face uncovered,
+or the clip has too few frames without a hand around the crossing. Thresholds
+and the numbers behind them: ``docs/face-occlusion.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from interview_guard.signals.hand_crossing import ZoneFrames, hand_mask, oval_mask
+
+__all__ = ["transient_measures", "block_flow_incoherence", "flash_scores"]
+
+_BLOCK = 8
+_STRIDE = 4
+_RUNS = (2, 3, 4, 5, 6)
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter  # noqa: PLC0415 - scipy.ndimage is slow to import
+
+    out: np.ndarray = gaussian_filter(x, sigma=(0, sigma, sigma) if x.ndim == 3 else sigma, mode="nearest")
+    return out
+
+
+def _aligned(box_a: np.ndarray, box_b: np.ndarray, tol: float = 0.06) -> bool:
+    w = float(box_a[2] - box_a[0])
+    return bool(np.all(np.abs(np.asarray(box_a) - np.asarray(box_b)) <= tol * max(w, 1e-6)))
+
+
+def _robust_z(value: float, null: np.ndarray, floor: float) -> float:
+    """(value - median) / (1.4826 MAD + floor) of the null sample."""
+    med = float(np.median(null))
+    sd = 1.4826 * float(np.median(np.abs(null - med))) + floor
+    return (value - med) / sd
+
+
+def block_flow_incoherence(
+    *, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, min_blocks: int = 6, min_texture: float = 2.0
+) -> float:
+    """How much the local shifts of 8x8 blocks from ``prev`` to ``cur`` disagree (pixels; NaN when too few blocks).
+
+    Lucas-Kanade per block (on 8x8 blocks every 4 pixels), only blocks wholly
+    inside ``mask`` with texture in both directions; the result is the median
+    distance of the block shifts from their median shift, so a rigid move
+    (a shift, and a small rotation or zoom) scores near 0 and a few blocks
+    spoiled by something moving over the face do not count.
+    """
+    from scipy.ndimage import uniform_filter  # noqa: PLC0415
+
+    a = np.asarray(prev, np.float64)
+    b = np.asarray(cur, np.float64)
+    gy, gx = np.gradient(0.5 * (a + b))
+    gt = b - a
+    h = _BLOCK // 2
+    side = a.shape[0]
+    cs = np.arange(h, side - h + 1, _STRIDE)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = uniform_filter(x, size=_BLOCK, mode="nearest")
+        return out[np.ix_(cs, cs)]
+
+    sxx, sxy, syy = box(gx * gx), box(gx * gy), box(gy * gy)
+    sxt, syt = box(gx * gt), box(gy * gt)
+    full = box(mask.astype(np.float64)) >= 1.0 - 1e-9
+    tr = sxx + syy
+    det = sxx * syy - sxy * sxy
+    lam_min = 0.5 * (tr - np.sqrt(np.maximum(tr * tr - 4 * det, 0.0)))
+    ok = full & (lam_min >= min_texture)
+    if int(ok.sum()) < min_blocks:
+        return float("nan")
+    d = det[ok]
+    u = -(syy[ok] * sxt[ok] - sxy[ok] * syt[ok]) / d
+    v = -(sxx[ok] * syt[ok] - sxy[ok] * sxt[ok]) / d
+    res = np.hypot(u - np.median(u), v - np.median(v))
+    return float(np.median(res))
+
+
+def flash_scores(
+    *, z: np.ndarray, box: np.ndarray, keep: list[np.ndarray], run: int, agree_below: float = 10.0
+) -> np.ndarray:
+    """The flash score of the run of ``run`` frames starting at each row (NaN where not taken).
+
+    ``z``: smoothed zone frames (n, s, s); ``box``: the zone boxes (a run and
+    its brackets must share one zone); ``keep``: per row, the pixels to
+    measure (the face interior minus that row's hand region; empty where the
+    row is not usable).
+    """
+    n = z.shape[0]
+    out = np.full(n, np.nan)
+    for a in range(1, n - run):
+        b = a + run - 1
+        rows = np.arange(a - 1, b + 2)
+        if not all(_aligned(box[r], box[a - 1]) for r in rows):
+            continue
+        msk = keep[a - 1].copy()
+        for r in rows[1:]:
+            msk &= keep[r]
+        if msk.sum() < 40:
+            continue
+        mid = np.median(z[a : b + 1], axis=0) if run > 2 else z[a : b + 1].mean(axis=0)
+        on = np.abs(mid - z[a - 1])
+        off = np.abs(mid - z[b + 1])
+        agree = msk & (np.abs(z[b + 1] - z[a - 1]) < agree_below)
+        if agree.sum() < 40:
+            continue
+        out[a] = float(np.median(np.minimum(on, off)[agree]))
+    return out
+
+
+def transient_measures(
+    *,
+    frames: ZoneFrames,
+    start_s: float,
+    end_s: float,
+    context_s: float = 3.0,
+    pad_s: float = 0.5,
+    hand_grow_px: int = 4,
+    warp_grow_px: int = 8,
+    interior_px: int = 2,
+    warp_quantile: float = 75.0,
+) -> dict[str, Any]:
+    """Flash and warp measures of one crossing (``start_s``-``end_s``), see the module docstring.
+
+    Parameters
+    ----------
+    context_s : float
+        The null: frames without a hand (and the zone not held) within this
+        many seconds of the crossing's frames.
+    pad_s : float
+        Frames with a hand up to this long before and after the crossing count
+        too (the detected crossing often ends before the hand leaves the
+        face, and a swap can fail while the hand is just beside it).
+    hand_grow_px, warp_grow_px : int
+        The tracked hand hull is widened by this many zone pixels (for the
+        flash and for the warp measure).
+    interior_px : int
+        The face outline is shrunk by this many zone pixels (the outline
+        itself moves with the head and the swap's blend).
+
+    Returns
+    -------
+    dict
+        ``ok`` (bool; ``reason`` when not), ``flash_z``, ``flash_raw`` (grey
+        levels), ``flash_at_s``, ``flash_frames``, ``warp_z``, ``warp_raw``
+        (pixels), ``warp_null`` (pixels), counts; measures are None when
+        they could not be taken.
+    """
+    from scipy.ndimage import binary_dilation, binary_erosion  # noqa: PLC0415
+
+    t = np.asarray(frames.t_s, dtype=np.float64)
+    n = t.size
+    has = frames.has_zone
+    held = np.asarray(frames.held, bool)
+    hand = np.asarray(frames.hand_count) > 0
+    out: dict[str, Any] = {"ok": False, "flash_z": None, "flash_raw": None, "warp_z": None, "warp_raw": None}
+    win = has & (t >= start_s - pad_s) & (t <= end_s + pad_s) & (hand | held)
+    win |= has & (t >= start_s) & (t <= end_s)
+    if win.sum() < 3:
+        out["reason"] = "no face zone during the crossing"
+        return out
+    ev_rows = np.flatnonzero(win)
+    t0, t1 = t[ev_rows[0]], t[ev_rows[-1]]
+    null = has & ~held & ~hand & ~win & (t >= t0 - context_s) & (t <= t1 + context_s)
+    if null.sum() < 8:
+        out["reason"] = "too few frames of the face without a hand around the crossing"
+        return out
+    side = frames.crop.shape[-1]
+    z = _blur(frames.crop.astype(np.float32), 1.0)
+    used = win | null
+
+    # per row: the face interior minus the tracked hand (widened), for the flash and for the warp
+    keep: list[np.ndarray] = []
+    keep_w: list[np.ndarray] = []
+    empty = np.zeros((side, side), bool)
+    face_px = []
+    for r in range(n):
+        if not used[r] or not np.isfinite(frames.oval[r]).all():
+            keep.append(empty)
+            keep_w.append(empty)
+            continue
+        face = oval_mask(oval=frames.oval[r], side=side)
+        face_px.append(int(face.sum()))
+        interior = binary_erosion(face, iterations=interior_px) if interior_px > 0 else face
+        if hand[r]:
+            hm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side)
+            if hm.any():
+                keep.append(interior & ~binary_dilation(hm, iterations=hand_grow_px))
+                keep_w.append(interior & ~binary_dilation(hm, iterations=warp_grow_px))
+                continue
+        keep.append(interior)
+        keep_w.append(interior)
+    face_size = float(np.median(face_px)) if face_px else 0.0
+    if face_size < 0.1 * side * side:
+        out["reason"] = "the face outline is too small in the zone"
+        return out
+    out["ok"] = True
+    out["frames"] = int(win.sum())
+    out["null_frames"] = int(null.sum())
+
+    # -- flash: a run of 2-6 frames that differs from both its brackets, away from the hand
+    best: tuple[float, float, int, int] | None = None
+    for run in _RUNS:
+        sc = flash_scores(z=z, box=frames.box, keep=keep, run=run)
+        starts = np.flatnonzero(np.isfinite(sc))
+        is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
+        touches = np.array([win[a : a + run].any() for a in starts], bool)
+        null_sc = sc[starts[is_null]]
+        ev_sc = starts[touches & ~is_null]
+        if null_sc.size < 4 or ev_sc.size == 0:
+            continue
+        for a in ev_sc:
+            zv = _robust_z(float(sc[a]), null_sc, floor=0.5)
+            if best is None or zv > best[0]:
+                best = (zv, float(sc[a]), int(a), run)
+    if best is not None:
+        out["flash_z"] = round(best[0], 2)
+        out["flash_raw"] = round(best[1], 2)
+        out["flash_at_s"] = round(float(t[best[2]]), 3)
+        out["flash_frames"] = best[3]
+
+    # -- warp: block shifts of the uncovered face that disagree, pair by pair
+    def pair_score(r: int) -> float:
+        if not _aligned(frames.box[r - 1], frames.box[r]):
+            return float("nan")
+        msk = keep_w[r - 1] & keep_w[r]
+        if msk.sum() < 0.15 * face_size:
+            return float("nan")
+        return block_flow_incoherence(prev=z[r - 1], cur=z[r], mask=msk)
+
+    null_pairs = [r for r in range(1, n) if null[r] and null[r - 1]]
+    ev_pairs = [r for r in range(1, n) if win[r] and used[r - 1]]
+    null_w = np.array([pair_score(r) for r in null_pairs])
+    null_w = null_w[np.isfinite(null_w)]
+    ev_w = np.array([pair_score(r) for r in ev_pairs])
+    ev_w = ev_w[np.isfinite(ev_w)]
+    out["warp_pairs"] = int(ev_w.size)
+    out["warp_null_pairs"] = int(null_w.size)
+    if ev_w.size >= 3 and null_w.size >= 4:
+        raw = float(np.percentile(ev_w, warp_quantile))
+        out["warp_raw"] = round(raw, 3)
+        out["warp_null"] = round(float(np.median(null_w)), 3)
+        out["warp_z"] = round(_robust_z(raw, null_w, floor=0.02), 2)
+    return out
