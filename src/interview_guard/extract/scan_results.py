@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 4
+SCAN_FORMAT_VERSION = 5
 #: Format of a single face or hand track file (:func:`save_track_npz`).
 TRACK_FORMAT_VERSION = 1
 

@@ -108,6 +108,7 @@ class Scanner:
         self.zone: tuple[float, float, float, float] | None = None
         # The anchored face zone of the PixelTrack: (time, box, oval) of the last face with no hand in its zone.
         self.anchor: tuple[float, tuple[float, float, float, float], np.ndarray] | None = None
+        self._hand_in_zone = False
         self.active: list[list[float]] = []
         self.in_active = False
         self.face_seen = False
@@ -463,7 +464,7 @@ class Scanner:
                     for a0, a1 in add:
                         self.intervals.add(a0, a1)
         if dense:
-            self.key_frames.offer(e.t, rgb)
+            self.key_frames.offer(e.t, rgb, hand=self._hand_in_zone)
             self.timing["keyframes"] += perf() - t4
 
     def _zone_pixels(self, e: _Entry, c: dict[str, np.ndarray], k: int, fobs: Any, hobs: Any) -> None:
@@ -480,6 +481,7 @@ class Scanner:
             pts = np.asarray(hobs.landmarks, dtype=np.float64)[..., :2].reshape(-1, 2)
             pts = pts[np.all(np.isfinite(pts), axis=1)]
             hand_in = bool(np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)))
+        self._hand_in_zone = hand_in or (here is None and bool(hobs.count))
         held = False
         if here is not None and not hand_in:
             self.anchor = (e.t, here[0], here[1])

@@ -6,34 +6,37 @@ does to the part of the face the hand does *not* cover:
 
 ``flash_z``
     *Dropout / face flash*: for 2-6 frames the swap drops and another face
-    shows through, then the swapped face returns. Tested as a step up and a
-    step back: for every run of ``L`` frames (2..6) the face interior away
-    from the hand (the tracked hand hull of every frame of the run and its two
-    bracketing frames, widened) is compared with the frame just before and the
-    frame just after the run. Per pixel ``min(|run - before|, |run - after|)
-    - |after - before|``: large only where the run differs from *both*
-    brackets while the brackets agree with each other. Its median over the
-    uncovered interior (the median ignores parts of the hand the hull misses,
-    a talking mouth and the eyes blinking) is the run's score; ``flash_z`` is
-    the largest score of the crossing, as a z against the same score on runs
-    of the same length in the clip's frames without a hand (talking, head
-    motion). A real hand moving over a real face changes the face only where
-    the hand is, and a head that moves does not come back within 6 frames
-    while the brackets agree.
+    shows through, then the swapped face returns. Tested as a step away and a
+    step back: for every run of ``L`` frames (2..6), the face interior (the
+    outline shrunk by ``interior_px``) minus the tracked hand hull of the run
+    and its two bracketing frames (widened by ``hand_grow_px``), restricted to
+    the pixels where the two brackets (the frame just before and the frame
+    just after the run) agree within ``agree_below`` grey levels: there, per
+    pixel, ``min(|run - before|, |run - after|)``. Pixels a hand covers in
+    either bracket (also parts of it the hull misses) do not agree and drop
+    out; what is left changes in the run only if the face itself changed and
+    came back. Its median (robust to a talking mouth, a blink, a hand's edge)
+    is the run's score; ``flash_z`` is the largest score of the crossing's
+    runs as a z against runs of the same length in the clip's frames without
+    a hand (speech, head motion). ``flash_at_s`` locates the run.
 ``warp_z``
     *Warp / jitter*: the swapped face's texture warps with a smooth random
     displacement, new every frame, while the hand is near. Every consecutive
-    pair of frames is matched block by block (8x8 blocks of the uncovered face
-    interior, Lucas-Kanade on the smoothed zone): a real face moves rigidly
-    (one shift for all blocks, up to a small affine change) or not at all; a
-    warped one has block shifts that disagree. The pair's score is the median
-    distance of the block shifts from their least-squares affine fit (pixels);
-    ``warp_z`` is a high quantile of the crossing's pair scores, as a z against
-    the same score on pairs of frames without a hand.
+    pair of frames with a hand (or the zone held) is matched block by block
+    (8x8 blocks every 4 px of the face interior away from the hand,
+    Lucas-Kanade on the lightly smoothed zone): a real face moves rigidly or
+    not at all, so its block shifts agree; a warped one has block shifts that
+    disagree. Excluded: the tracked hand hull widened by ``warp_grow_px``,
+    and changed pixels (``motion_grey``) joined to changes outside the face
+    or in blobs of ``motion_blob_px`` or more (a hand or shadow the tracker
+    missed). The pair's score is the median distance of the block shifts
+    from their median shift (pixels); ``warp_z`` is the ``warp_quantile``
+    percentile of the crossing's pair scores as a z against the same score
+    on consecutive frames without a hand.
 
 Both are None when the crossing does not leave enough of the face uncovered,
-or the clip has too few frames without a hand around the crossing. Thresholds
-and the numbers behind them: ``docs/face-occlusion.md``.
+or the clip has too few frames without a hand around the crossing. The
+thresholds are the analyzer's (``face_occlusion``).
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ def block_flow_incoherence(
 
     a = np.asarray(prev, np.float64)
     b = np.asarray(cur, np.float64)
-    gy, gx = np.gradient(0.5 * (a + b))
+    grads = np.gradient(0.5 * (a + b))
+    gy: np.ndarray = np.asarray(grads[0])
+    gx: np.ndarray = np.asarray(grads[1])
     gt = b - a
     h = _BLOCK // 2
     side = a.shape[0]
@@ -93,7 +98,8 @@ def block_flow_incoherence(
 
     def box(x: np.ndarray) -> np.ndarray:
         out: np.ndarray = uniform_filter(x, size=_BLOCK, mode="nearest")
-        return out[np.ix_(cs, cs)]
+        sel: np.ndarray = out[np.ix_(cs, cs)]
+        return sel
 
     sxx, sxy, syy = box(gx * gx), box(gx * gy), box(gy * gy)
     sxt, syt = box(gx * gt), box(gy * gt)
@@ -153,7 +159,12 @@ def transient_measures(
     hand_grow_px: int = 4,
     warp_grow_px: int = 8,
     interior_px: int = 2,
-    warp_quantile: float = 75.0,
+    warp_quantile: float = 65.0,
+    motion_grey: float = 20.0,
+    motion_px: int = 3,
+    motion_blob_px: int = 40,
+    warp_min_texture: float = 6.0,
+    agree_below: float = 10.0,
 ) -> dict[str, Any]:
     """Flash and warp measures of one crossing (``start_s``-``end_s``), see the module docstring.
 
@@ -172,23 +183,43 @@ def transient_measures(
     interior_px : int
         The face outline is shrunk by this many zone pixels (the outline
         itself moves with the head and the swap's blend).
+    warp_quantile : float
+        Percentile of the crossing's pair scores that makes ``warp_raw``.
+    motion_grey, motion_px, motion_blob_px : float, int, int
+        For the warp measure, pixels that change by more than
+        ``motion_grey`` between two frames, in a component that reaches
+        outside the face or has ``motion_blob_px`` pixels or more, are taken
+        as a hand (widened by ``motion_px``) and left out.
+    warp_min_texture : float
+        Smallest eigenvalue of a block's mean gradient tensor for the block to
+        be matched (grey levels squared per pixel).
+    agree_below : float
+        For the flash measure, the brackets of a run agree at a pixel when
+        they differ by less than this many grey levels.
 
     Returns
     -------
     dict
         ``ok`` (bool; ``reason`` when not), ``flash_z``, ``flash_raw`` (grey
         levels), ``flash_at_s``, ``flash_frames``, ``warp_z``, ``warp_raw``
-        (pixels), ``warp_null`` (pixels), counts; measures are None when
-        they could not be taken.
+        (pixels), ``warp_null`` (pixels), ``warp_ratio`` (raw / null),
+        counts; measures are None when they could not be taken.
     """
-    from scipy.ndimage import binary_dilation, binary_erosion  # noqa: PLC0415
+    from scipy.ndimage import binary_dilation, binary_erosion, label  # noqa: PLC0415
 
     t = np.asarray(frames.t_s, dtype=np.float64)
     n = t.size
     has = frames.has_zone
     held = np.asarray(frames.held, bool)
     hand = np.asarray(frames.hand_count) > 0
-    out: dict[str, Any] = {"ok": False, "flash_z": None, "flash_raw": None, "warp_z": None, "warp_raw": None}
+    out: dict[str, Any] = {
+        "ok": False,
+        "flash_z": None,
+        "flash_raw": None,
+        "warp_z": None,
+        "warp_raw": None,
+        "warp_ratio": None,
+    }
     win = has & (t >= start_s - pad_s) & (t <= end_s + pad_s) & (hand | held)
     win |= has & (t >= start_s) & (t <= end_s)
     if win.sum() < 3:
@@ -229,6 +260,8 @@ def transient_measures(
     if face_size < 0.1 * side * side:
         out["reason"] = "the face outline is too small in the zone"
         return out
+    ok_oval = np.flatnonzero(used & np.all(np.isfinite(frames.oval), axis=(1, 2)))
+    outer_face = oval_mask(oval=np.nanmedian(frames.oval[ok_oval], axis=0), side=side)
     out["ok"] = True
     out["frames"] = int(win.sum())
     out["null_frames"] = int(null.sum())
@@ -236,7 +269,7 @@ def transient_measures(
     # -- flash: a run of 2-6 frames that differs from both its brackets, away from the hand
     best: tuple[float, float, int, int] | None = None
     for run in _RUNS:
-        sc = flash_scores(z=z, box=frames.box, keep=keep, run=run)
+        sc = flash_scores(z=z, box=frames.box, keep=keep, run=run, agree_below=agree_below)
         starts = np.flatnonzero(np.isfinite(sc))
         is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
         touches = np.array([win[a : a + run].any() for a in starts], bool)
@@ -259,12 +292,22 @@ def transient_measures(
         if not _aligned(frames.box[r - 1], frames.box[r]):
             return float("nan")
         msk = keep_w[r - 1] & keep_w[r]
+        if motion_px > 0:
+            # whatever moves in from outside the face (a hand the tracker missed, its shadow)
+            ch = np.abs(z[r] - z[r - 1]) > motion_grey
+            lab, nlab = label(ch)
+            from_out = np.unique(lab[ch & ~outer_face])
+            big = np.flatnonzero(np.bincount(lab.ravel(), minlength=nlab + 1) >= motion_blob_px)
+            moving = np.union1d(from_out, big)
+            joined = np.isin(lab, moving[moving > 0])
+            if joined.any():
+                msk = msk & ~binary_dilation(joined, iterations=motion_px)
         if msk.sum() < 0.15 * face_size:
             return float("nan")
-        return block_flow_incoherence(prev=z[r - 1], cur=z[r], mask=msk)
+        return block_flow_incoherence(prev=z[r - 1], cur=z[r], mask=msk, min_texture=warp_min_texture)
 
     null_pairs = [r for r in range(1, n) if null[r] and null[r - 1]]
-    ev_pairs = [r for r in range(1, n) if win[r] and used[r - 1]]
+    ev_pairs = [r for r in range(1, n) if win[r] and used[r - 1] and (hand[r] or held[r])]
     null_w = np.array([pair_score(r) for r in null_pairs])
     null_w = null_w[np.isfinite(null_w)]
     ev_w = np.array([pair_score(r) for r in ev_pairs])
@@ -275,5 +318,6 @@ def transient_measures(
         raw = float(np.percentile(ev_w, warp_quantile))
         out["warp_raw"] = round(raw, 3)
         out["warp_null"] = round(float(np.median(null_w)), 3)
+        out["warp_ratio"] = round(raw / max(float(np.median(null_w)), 1e-3), 2)
         out["warp_z"] = round(_robust_z(raw, null_w, floor=0.02), 2)
     return out

@@ -333,7 +333,7 @@ ENTRY = (0.5, 0.07)
 #: The verdicts the pixels of a crossing give (a crossing without one was not judged).
 PIXEL_VERDICTS = ("painted_over", "ghosted_hand")
 ENTRY_CUT = (0.3, 0.06)
-GHOST = (0.5, 0.05)
+GHOST = (0.55, 0.05)
 #: Frames with the hand at the outline needed before the entry measure counts.
 MIN_ENTRY_FRAMES = 4
 

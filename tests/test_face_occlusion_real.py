@@ -1,0 +1,105 @@
+"""face_occlusion on real faces and real hand photos, one test per swap failure mode.
+
+The clips are made by the evaluation's own compositor (evaluation/occlusion_fakes.py), written
+independently of ``interview_guard.synth``, from a face and hands of the *tuning* sources
+(retalking_face1 and liveportrait_d10; HandOverFace 21, 23 and 24): what the thresholds were set
+on. The held-out numbers are in docs/face-occlusion.md. Each clip is scanned at full rate with a
+logged hand-wave request at the crossing, and fused with the shipped model, so the decisive rule
+(face_occlusion >= 0.9 with confidence >= 0.5 -> high band) is tested end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import REPO, SHARED_DATA, needs_shared
+
+sys.path.insert(0, str(REPO / "evaluation"))
+
+import occlusion_fakes as of  # noqa: E402
+
+FACES = SHARED_DATA / "faces_video"
+pytestmark = [needs_shared(FACES), pytest.mark.shared, pytest.mark.video]
+
+
+@pytest.fixture(scope="module")
+def hands():
+    return {h.id: h for h in of.load_hands("handoverface")}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("occ-real")
+
+
+def _scan(work, hands, face: str, hand: str, kind: str, motion: str, seed: int, **kw):
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
+
+    d = work / f"{face}-{hand}-{kind}-{motion}-{seed}"
+    d.mkdir()
+    kw.setdefault("max_s", 3.5)
+    meta = of.make_wave_clip(
+        FACES / f"{face}.mp4", hands[hand], d / "video.mp4", kind=kind, motion=motion, seed=seed, **kw
+    )
+    (d / "session.json").write_text(json.dumps({"challenges": [{"kind": "hand_wave", "t_s": meta["crossing_start_s"]}]}))
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+
+    rep = scan_session(d, analyzers=[FaceOcclusion()], fusion=FusionModel.load(), video_options={"mode": "full"})
+    return rep, rep.analyzers["face_occlusion"]
+
+
+def _events(res):
+    return [e for e in res.evidence if e.kind == "occlusion_event"]
+
+
+def test_genuine_wave_is_not_flagged(work, hands):
+    rep, res = _scan(work, hands, "retalking_face1", "hof_23", "genuine", "wave", 1)
+    assert res.status.value == "ok" and _events(res), res.reason
+    assert res.score < 0.5, [e.details["scores"] for e in _events(res)]
+    assert rep.band != "high"
+    answered = [e for e in res.evidence if e.kind == "challenge_answered"]
+    assert answered and answered[0].details["covered_share"] > 0.2
+    roles = [k["role"] for k in answered[0].details["key_frames"]]
+    assert "middle" in roles
+
+
+def test_face_pasted_over_the_hand_is_decisive(work, hands):
+    rep, res = _scan(work, hands, "retalking_face1", "hof_21", "pasted", "sweep", 0)
+    top = max(_events(res), key=lambda e: e.score)
+    assert top.details["scores"]["painted_over"] >= 0.9, top.details["pixels"]
+    assert "stop at the face outline" in top.summary
+    assert res.score >= 0.9 and res.confidence >= 0.5
+    assert rep.band == "high" and rep.risk.decisive  # the decisive rule put it there
+
+
+def test_lagging_occlusion_mask_is_caught(work, hands):
+    _, res = _scan(work, hands, "liveportrait_d10", "hof_24", "mask_lag", "wave", 10)
+    top = max(_events(res), key=lambda e: e.score)
+    assert top.details["scores"]["painted_over"] >= 0.8, top.details["pixels"]
+
+
+def test_ghosted_hand_is_caught(work, hands):
+    # the same face, hand, path and seed: once opaque, once ghosted at alpha 0.25
+    _, opaque = _scan(work, hands, "retalking_face1", "hof_23", "genuine", "sweep", 1)
+    _, ghost = _scan(work, hands, "retalking_face1", "hof_23", "translucent", "sweep", 1, alpha=0.25)
+    a_opaque = max(_events(opaque), key=lambda e: e.score).details["pixels"]["ghost_alpha"]
+    top = max(_events(ghost), key=lambda e: e.score)
+    a_ghost = top.details["pixels"]["ghost_alpha"]
+    assert a_ghost < 0.6 and a_opaque > a_ghost + 0.25, (a_ghost, a_opaque)
+    assert top.details["scores"]["ghosted_hand"] >= 0.5 > opaque.score
+
+
+@pytest.mark.xfail(strict=True, reason="a few frames of another face under a moving hand: not detected yet")
+def test_swap_dropout_flash_is_caught(work, hands):
+    _, res = _scan(work, hands, "retalking_face1", "hof_21", "dropout", "sweep", 0)
+    assert res.score >= 0.5
+
+
+@pytest.mark.xfail(strict=True, reason="the swapped face warping near the hand: not detected yet")
+def test_face_warping_near_the_hand_is_caught(work, hands):
+    _, res = _scan(work, hands, "retalking_face1", "hof_21", "warp", "sweep", 0)
+    assert res.score >= 0.5
