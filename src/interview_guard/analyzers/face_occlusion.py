@@ -37,8 +37,12 @@ _WHAT = {
     ),
     "ghosted_hand": "the face's own texture shows through the hand: a translucent, ghosted hand (a half-working mask)",
     "face_flash": (
-        "the face region changed as a face-shaped patch, not as a hand, while the hand was there "
-        "(the swap dropped and another face flashed through)"
+        "for a few frames the face away from the hand turned into another face and back "
+        "(the swap dropped and the face under it flashed through)"
+    ),
+    "face_warp": (
+        "the face away from the hand warped, its parts moving against each other, while the hand was near "
+        "(a swapped face jittering)"
     ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }

@@ -74,7 +74,7 @@ def _robust_z(value: float, null: np.ndarray, floor: float) -> float:
 
 
 def block_flow_incoherence(
-    *, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, min_blocks: int = 6, min_texture: float = 2.0
+    *, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, min_blocks: int = 6, min_texture: float = 6.0
 ) -> float:
     """How much the local shifts of 8x8 blocks from ``prev`` to ``cur`` disagree (pixels; NaN when too few blocks).
 
@@ -129,10 +129,11 @@ def flash_scores(
     """
     n = z.shape[0]
     out = np.full(n, np.nan)
+    usable = np.array([bool(k.any()) for k in keep])
     for a in range(1, n - run):
         b = a + run - 1
         rows = np.arange(a - 1, b + 2)
-        if not all(_aligned(box[r], box[a - 1]) for r in rows):
+        if not usable[a - 1 : b + 2].all() or not all(_aligned(box[r], box[a - 1]) for r in rows):
             continue
         msk = keep[a - 1].copy()
         for r in rows[1:]:
@@ -254,7 +255,9 @@ def transient_measures(
                 keep.append(interior & ~binary_dilation(hm, iterations=hand_grow_px))
                 keep_w.append(interior & ~binary_dilation(hm, iterations=warp_grow_px))
                 continue
-        keep.append(interior)
+        # a crossing frame without a tracked hand: nothing tells the hand's pixels from the face's, so the
+        # flash measure leaves it out (a lost hand must not read as another face)
+        keep.append(empty if win[r] else interior)
         keep_w.append(interior)
     face_size = float(np.median(face_px)) if face_px else 0.0
     if face_size < 0.1 * side * side:

@@ -195,7 +195,7 @@ def crossing_measures(
         out["reason"] = "the face zone moved during the crossing"
         return out
     aligned = np.array([bool(has[r]) and _aligned(frames.box[r], anchor) for r in range(t.size)])
-    clean = aligned & ~frames.held & (frames.hand_count == 0)
+    clean = aligned & ~frames.held  # a face with no hand in its zone (a hand elsewhere in the frame is fine)
     before = clean & (t < start_s) & (t >= start_s - ref_s)
     after = clean & (t > end_s) & (t <= end_s + ref_s)
     ref_rows = np.flatnonzero(before)

@@ -4,11 +4,19 @@ Works on the face and hand tracks (one row per analysed frame, same rows for
 both) and, where available, the per-frame pixel measurements of the video
 scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
 
-``hand_vanished``
-    A hand tracked onto the face disappears *inside* it while the face
-    region keeps looking like an unoccluded face: a swap painted its face over
-    the hand. (The hand landmarker also loses real hands in front of faces, but
-    then the pixels of the face region show that something covers it.)
+``painted_over``, ``ghosted_hand`` (from :mod:`.hand_crossing`)
+    What the pixels of the anchored face zone show while the hand crosses:
+    the hand cut at the face outline (a face painted over it, or an
+    occlusion mask lagging behind it), or the face's texture showing through
+    the hand. These are the swap verdicts.
+``face_flash``, ``face_warp`` (from :mod:`.face_transients`)
+    The face away from the hand turns into another face for a few frames and
+    back (the swap dropped), or moves incoherently, block against block (the
+    swapped face warping near the hand).
+``unseen_crossings`` (measured, not scored)
+    The hand was seen on one side of the face, next on the other, never over
+    it. The hand landmarker loses real hands in front of faces too: a lost
+    hand is context, never a verdict on its own.
 ``covered_motion_ratio`` (measured, not scored)
     How face landmarks under the hand move compared with the uncovered ones.
 ``shape_jump``
@@ -36,6 +44,7 @@ from interview_guard.signals.face_geometry import (
     points_in_polygon,
     shape_descriptor,
 )
+from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
 from interview_guard.signals.stats import MAD_TO_SD, logistic, mad, robust_spread
 
@@ -195,6 +204,7 @@ def measure_event(
     aspect: float = 1.0,
     pixels: dict[str, np.ndarray] | None = None,
     zone: ZoneFrames | None = None,
+    crossing_pad_s: float = 0.1,
     context_s: float = 1.0,
     rng_seed: int = 0,
 ) -> OcclusionEvent:
@@ -248,7 +258,14 @@ def measure_event(
 
     # 2b. the pixels of the face zone while the hand crosses (the verdicts of a swap failure)
     if zone is not None:
-        px = crossing_measures(frames=zone, start_s=ev.start_s, end_s=ev.end_s, hand_seen=hand_count > 0)
+        # the whole crossing: where the hand passed unseen between two sightings, those frames too
+        lo = min([ev.start_s] + [a for a, _ in crossings]) - crossing_pad_s
+        hi = max([ev.end_s] + [b for _, b in crossings]) + crossing_pad_s
+        px = crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0)
+        tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
+        px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames")})
+        if not tr.get("ok"):
+            px["transients_reason"] = tr.get("reason")
         series = px.pop("series", None)
         m["pixels"] = px
         if series is not None:
@@ -328,12 +345,17 @@ def measure_event(
 #: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
 #: (docs/face-occlusion.md lists them): an entry ratio below ``ENTRY``, or a share of frames
 #: with the hand cut at the outline above ``ENTRY_CUT``: the hand stops at the face outline;
-#: below ``GHOST`` the face's own texture shows through the hand.
+#: below ``GHOST`` the face's own texture shows through the hand; a ``flash_z`` above
+#: ``FLASH_Z`` is another face for a few frames; ``warp_z`` above ``WARP_Z`` and a
+#: ``warp_ratio`` above ``WARP_RATIO``: the uncovered face warps (see :mod:`.face_transients`).
 ENTRY = (0.5, 0.07)
 #: The verdicts the pixels of a crossing give (a crossing without one was not judged).
-PIXEL_VERDICTS = ("painted_over", "ghosted_hand")
+PIXEL_VERDICTS = ("painted_over", "ghosted_hand", "face_flash", "face_warp")
 ENTRY_CUT = (0.3, 0.06)
 GHOST = (0.55, 0.05)
+FLASH_Z = (9.0, 1.0)
+WARP_Z = (1.5, 0.2)
+WARP_RATIO = (2.4, 0.15)
 #: Frames with the hand at the outline needed before the entry measure counts.
 MIN_ENTRY_FRAMES = 4
 
@@ -345,6 +367,14 @@ def _pixel_scores(px: dict[str, Any]) -> dict[str, float]:
     if entry is not None and cut is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
         out["painted_over"] = max(
             logistic((ENTRY[0] - float(entry)) / ENTRY[1]), logistic((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1])
+        )
+    flash = px.get("flash_z")
+    if flash is not None:
+        out["face_flash"] = logistic((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+    wz, wr = px.get("warp_z"), px.get("warp_ratio")
+    if wz is not None and wr is not None:
+        out["face_warp"] = min(
+            logistic((float(wz) - WARP_Z[0]) / WARP_Z[1]), logistic((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1])
         )
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
