@@ -97,9 +97,13 @@ class FaceOcclusion(Analyzer):
             }
         )
         zone = None
-        if pixels is not None and len(pixels) == len(face) and np.isfinite(pixels.zone_box).any():
-            assert pixels.zone_crop is not None and pixels.zone_box is not None
-            assert pixels.zone_oval is not None and pixels.zone_held is not None
+        if (
+            pixels is not None
+            and len(pixels) == len(face)
+            and pixels.zone_box is not None
+            and np.isfinite(pixels.zone_box).any()
+        ):
+            assert pixels.zone_crop is not None and pixels.zone_oval is not None and pixels.zone_held is not None
             zone = ZoneFrames(
                 face.t_s, pixels.zone_crop, pixels.zone_box, pixels.zone_oval, pixels.zone_held,
                 hands.landmarks, hands.count,

@@ -30,8 +30,8 @@ from interview_guard.extract.pixels import (
     import_cv2,
     luma,
     pixel_row,
-    zone_crop,
     rgb_for_landmarks,
+    zone_crop,
 )
 from interview_guard.extract.scan_results import VideoScan, face_rows, hand_rows, motion_rows, pixel_rows
 from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger

@@ -70,7 +70,8 @@ class ZoneFrames:
 
     @property
     def has_zone(self) -> np.ndarray:
-        return np.all(np.isfinite(self.box), axis=1)
+        out: np.ndarray = np.all(np.isfinite(self.box), axis=1)
+        return out
 
 
 def oval_mask(*, oval: np.ndarray, side: int) -> np.ndarray:
@@ -82,7 +83,9 @@ def oval_mask(*, oval: np.ndarray, side: int) -> np.ndarray:
     return inside
 
 
-def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int, points: np.ndarray | None = None) -> np.ndarray:
+def hand_mask(
+    *, hand_landmarks: np.ndarray, box: np.ndarray, side: int, points: np.ndarray | None = None
+) -> np.ndarray:
     """The convex hull of each tracked hand's ``points`` (all 21 by default), as a zone-grid mask."""
     out = np.zeros((side, side), bool)
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -111,7 +114,8 @@ def _blur(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def _highpass(x: np.ndarray) -> np.ndarray:
-    return x - _blur(x, 5)
+    out: np.ndarray = x - _blur(x, 5)
+    return out
 
 
 def _bands(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,7 +303,8 @@ def crossing_measures(
                     # light the hand adds on top of the kept face: a shadow keeps the face's texture too, but
                     # dims it as much as its light (nothing added); a ghosted hand adds its own light
                     zr = np.roll(ref, (dy, dx), axis=(0, 1))
-                    added = float(np.mean(z[r][inside_ch] - 16.0)) / max(float(np.mean(zr[inside_ch] - 16.0)), 1.0) - kept
+                    lit = float(np.mean(z[r][inside_ch] - 16.0)) / max(float(np.mean(zr[inside_ch] - 16.0)), 1.0)
+                    added = lit - kept
                     ghost.append(1.0 - kept if added >= 0.15 else 1.0)
         unc_mask = face & ~region
         if unc_mask.sum() >= 0.25 * face.sum():

@@ -1,0 +1,55 @@
+"""The swap verdicts of a hand crossing from its pixel measures (pure numpy).
+
+Each verdict is a logistic of one measure of :mod:`.hand_crossing` or
+:mod:`.face_transients` around a threshold set on the *tuning* sources only
+(docs/face-occlusion.md: the split, the numbers per held-out source). A
+verdict is given only when its measure could be taken: what a detector did
+not see is never a verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interview_guard.signals.stats import logistic
+
+__all__ = ["PIXEL_VERDICTS", "ENTRY", "ENTRY_CUT", "GHOST", "FLASH_Z", "WARP_Z", "WARP_RATIO", "pixel_verdicts"]
+
+#: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
+#: (docs/face-occlusion.md lists them): an entry ratio below ``ENTRY``, or a share of frames
+#: with the hand cut at the outline above ``ENTRY_CUT``: the hand stops at the face outline;
+#: below ``GHOST`` the face's own texture shows through the hand; a ``flash_z`` above
+#: ``FLASH_Z`` is another face for a few frames; ``warp_z`` above ``WARP_Z`` and a
+#: ``warp_ratio`` above ``WARP_RATIO``: the uncovered face warps (see :mod:`.face_transients`).
+ENTRY = (0.5, 0.07)
+#: The verdicts the pixels of a crossing give (a crossing without one was not judged).
+PIXEL_VERDICTS = ("painted_over", "ghosted_hand", "face_flash", "face_warp")
+ENTRY_CUT = (0.3, 0.06)
+GHOST = (0.55, 0.05)
+FLASH_Z = (9.0, 1.0)
+WARP_Z = (1.5, 0.2)
+WARP_RATIO = (2.4, 0.15)
+#: Frames with the hand at the outline needed before the entry measure counts.
+MIN_ENTRY_FRAMES = 4
+
+
+def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
+    """The swap verdicts of one crossing from its pixel measures (see :mod:`.hand_crossing`)."""
+    out: dict[str, float] = {}
+    entry, cut = px.get("entry_ratio_mean"), px.get("entry_cut_share")
+    if entry is not None and cut is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
+        out["painted_over"] = max(
+            logistic((ENTRY[0] - float(entry)) / ENTRY[1]), logistic((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1])
+        )
+    flash = px.get("flash_z")
+    if flash is not None:
+        out["face_flash"] = logistic((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+    wz, wr = px.get("warp_z"), px.get("warp_ratio")
+    if wz is not None and wr is not None:
+        out["face_warp"] = min(
+            logistic((float(wz) - WARP_Z[0]) / WARP_Z[1]), logistic((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1])
+        )
+    ghost = px.get("ghost_alpha")
+    if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
+        out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])
+    return out
