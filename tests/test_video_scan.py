@@ -18,7 +18,7 @@ import pytest
 
 from interview_guard.errors import InputError, MediaError, ParameterError
 from interview_guard.extract import pixels, schedule
-from interview_guard.extract.keyframes import KEYFRAMES_PER_INTERVAL
+from interview_guard.extract.keyframes import HAND_KEYFRAMES_PER_INTERVAL, KEYFRAMES_PER_INTERVAL, KeyFrameCollector
 from interview_guard.extract.scan_results import VideoScan
 from interview_guard.extract.schedule import ScanTrigger
 from interview_guard.extract.video_scan import scan_video
@@ -321,7 +321,7 @@ def test_adaptive_sampler_with_fake_landmarkers(square_clip, fakes):
     # the delay line is bounded: lookback_s, plus the head's lead of 0.5 s in parallel mode
     assert st["buffer_max_frames"] <= st["buffer_cap_frames"] == math.ceil(0.6 * FPS) + FPS // 2 + 2
     # keyframes: inside active intervals, at most KEYFRAMES_PER_INTERVAL each, small JPEGs
-    assert 1 <= len(scan.keyframes) <= KEYFRAMES_PER_INTERVAL
+    assert 1 <= len(scan.keyframes) <= KEYFRAMES_PER_INTERVAL + HAND_KEYFRAMES_PER_INTERVAL
     assert scan.active_mask(list(scan.keyframes)).all()
     img = scan.keyframe_image(next(iter(scan.keyframes)))
     assert max(img.shape[:2]) <= 320 and img.shape[2] == 3
@@ -334,7 +334,7 @@ def test_full_mode_landmarks_every_frame(square_clip, fakes):
     assert len(scan.face) == len(scan.motion) == scan.stats["frames_decoded"]
     assert np.array_equal(scan.face.frame_index, np.arange(len(scan.face)))
     assert scan.active == [(scan.motion.t_s[0], scan.motion.t_s[-1])]
-    assert len(scan.keyframes) <= KEYFRAMES_PER_INTERVAL
+    assert len(scan.keyframes) <= KEYFRAMES_PER_INTERVAL + HAND_KEYFRAMES_PER_INTERVAL
     assert np.isfinite(scan.pixels.ring_motion[1:]).all()
 
 
@@ -529,7 +529,7 @@ def test_adaptive_scan_catches_a_hand_sweep(sweep_scans):
     assert events and all(ada.active_mask([(a + b) / 2]).all() for a, b in events)
     assert np.isfinite(full.pixels.hand_inside_luma_delta).any()
     # keyframes only inside active intervals, bounded
-    assert 1 <= len(ada.keyframes) <= KEYFRAMES_PER_INTERVAL * len(ada.active)
+    assert 1 <= len(ada.keyframes) <= (KEYFRAMES_PER_INTERVAL + HAND_KEYFRAMES_PER_INTERVAL) * len(ada.active)
     assert ada.active_mask(list(ada.keyframes)).all()
 
 
@@ -541,3 +541,18 @@ def test_real_clip_hand_near_face_is_active():
     assert scan.active_mask([4.4]).all(), scan.active
     assert scan.stats["frames_landmarked"] < scan.stats["frames_decoded"]
     assert scan.stats["buffer_max_frames"] <= scan.stats["buffer_cap_frames"]
+
+
+def test_key_frames_follow_a_hand_in_the_face_zone():
+    # 4 s of an active interval at 30 fps; a hand is in the face zone from 1.0 to 2.0 s
+    kc = KeyFrameCollector(tol=0.5 / 30)
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i in range(120):
+        t = i / 30
+        kc.offer(t, img, hand=1.0 <= t < 2.0)
+    kc.close_interval()
+    times = np.array(sorted(kc.frames))
+    during = times[(times >= 1.0) & (times < 2.0)]
+    # the crossing keeps a frame every 0.15 s, to the next frame (the middle is never far from one)
+    assert 6 <= during.size <= 8 and np.max(np.diff(during)) <= 0.15 + 1 / 30 + 1e-6
+    assert len(times) <= KEYFRAMES_PER_INTERVAL + HAND_KEYFRAMES_PER_INTERVAL
