@@ -117,6 +117,29 @@ def block_flow_incoherence(
     return float(np.median(res))
 
 
+def _hand_centre(frames: ZoneFrames, r: int, side: int) -> np.ndarray | None:
+    """Centre of the tracked hands' landmarks of row ``r`` in zone pixels (None without a hand or a zone)."""
+    if r < 0 or r >= len(frames.t_s) or frames.hand_count[r] == 0:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in frames.box[r])
+    pts = np.asarray(frames.hand_landmarks[r], dtype=np.float64)[..., :2].reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if pts.shape[0] == 0 or not np.isfinite([x0, y0, x1, y1]).all() or x1 <= x0 or y1 <= y0:
+        return None
+    c: np.ndarray = (pts.mean(axis=0) - (x0, y0)) / (x1 - x0, y1 - y0) * side
+    return c
+
+
+def _hand_speed_px(frames: ZoneFrames, r: int, side: int) -> int:
+    """How far (zone pixels, rounded up) the hand's centre moves to the row before or after ``r``."""
+    here = _hand_centre(frames, r, side)
+    if here is None:
+        return 0
+    d = [float(np.linalg.norm(here - o)) for o in (_hand_centre(frames, r - 1, side), _hand_centre(frames, r + 1, side))
+         if o is not None]  # fmt: skip
+    return int(np.ceil(min(max(d, default=0.0), 12.0)))
+
+
 def flash_scores(
     *, z: np.ndarray, box: np.ndarray, keep: list[np.ndarray], run: int, agree_below: float = 10.0
 ) -> np.ndarray:
@@ -252,7 +275,9 @@ def transient_measures(
         if hand[r]:
             hm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side)
             if hm.any():
-                keep.append(interior & ~binary_dilation(hm, iterations=hand_grow_px))
+                # a fast hand smears beyond its landmarks: widen by how far it moves from frame to frame
+                grow = hand_grow_px + _hand_speed_px(frames, r, side)
+                keep.append(interior & ~binary_dilation(hm, iterations=grow))
                 keep_w.append(interior & ~binary_dilation(hm, iterations=warp_grow_px))
                 continue
         # a crossing frame without a tracked hand: nothing tells the hand's pixels from the face's, so the

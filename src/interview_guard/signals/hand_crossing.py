@@ -53,6 +53,8 @@ PALM_POINTS = np.array([0, 1, 5, 9, 13, 17])
 
 _SECTORS = 16
 _BAND_PX = 4
+#: A hand at the outline reaches this far out (zone pixels); a moving face edge does not.
+_FAR_PX = 10
 
 
 @dataclass
@@ -118,21 +120,22 @@ def _highpass(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bands(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inner band, outer band and the sector (0.._SECTORS-1) of every pixel around the outline."""
+def _bands(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inner band, outer band, the band beyond it, and the sector (0.._SECTORS-1) of every pixel."""
     from scipy.ndimage import distance_transform_edt  # noqa: PLC0415
 
     d_in = distance_transform_edt(face)
     d_out = distance_transform_edt(~face)
     inner = face & (d_in <= _BAND_PX)
     outer = ~face & (d_out <= _BAND_PX)
+    beyond = ~face & (d_out > _BAND_PX) & (d_out <= _FAR_PX)
     side = face.shape[0]
     ys, xs = np.nonzero(face)
     cy, cx = (ys.mean(), xs.mean()) if ys.size else (side / 2, side / 2)
     yy, xx = np.mgrid[0:side, 0:side]
     ang = np.arctan2(yy - cy, xx - cx)
     sector = ((ang + np.pi) / (2 * np.pi) * _SECTORS).astype(int) % _SECTORS
-    return inner, outer, sector
+    return inner, outer, beyond, sector
 
 
 def _sector_means(changed: np.ndarray, band: np.ndarray, sector: np.ndarray) -> np.ndarray:
@@ -225,7 +228,7 @@ def crossing_measures(
     if face.sum() < 0.1 * side * side:
         out["reason"] = "the face outline is too small in the zone"
         return out
-    inner, outer, sector = _bands(face)
+    inner, outer, beyond, sector = _bands(face)
     from scipy.ndimage import binary_dilation, binary_erosion, label  # noqa: PLC0415
 
     # null statistics of the uncovered-change measure and of the spill
@@ -250,10 +253,12 @@ def crossing_measures(
         d = np.abs(z[r] - ref)
         ch = d > thr
         si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
-        at_outline = so >= 0.3
+        # the hand at the outline from outside: changed next to the outline and further out (a head moving in a
+        # held zone changes a thin crescent along its edge, not the band beyond it)
+        at_outline = (so >= 0.3) & (_sector_means(ch, beyond, sector) >= 0.3)
         n_at = int(np.nansum(at_outline))
         cut.append(float(np.sum(at_outline & (si < 0.1)) / n_at) if n_at >= 2 and over[r] else np.nan)
-        if n_at >= 2:
+        if n_at >= 2 and over[r]:
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
         if n_at >= 2 and over[r]:
             sel = np.isin(sector, np.flatnonzero(at_outline))

@@ -47,7 +47,7 @@ from interview_guard.signals.face_geometry import (
 )
 from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
-from interview_guard.signals.stats import MAD_TO_SD, logistic, mad, robust_spread
+from interview_guard.signals.stats import MAD_TO_SD, mad, robust_spread
 
 __all__ = [
     "OcclusionEvent",
@@ -320,7 +320,10 @@ def measure_event(
             scale = float(np.median(ref)) + 1e-6
             m["shape_jump_vs_clip"] = round(jump / scale, 3)
             m["shape_jump_percentile"] = round(pct, 3)
-            scores["shape_jump"] = logistic((jump / scale - 3.0) / 0.5) * (pct >= 0.95)
+            # Measured, not scored: on real faces the face landmarker settles on a different fit after a
+            # real hand passed as often as a swap re-acquires another face (docs/face-occlusion.md); a
+            # flash of another face is judged on the pixels (face_flash).
+            m["shape_jump_suspicious"] = bool(jump / scale > 3.0 and pct >= 0.95)
 
     # 5. contour flicker during the event against the rest of the clip
     if pixels is not None and "ring_motion" in pixels:
