@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import SHARED_DATA, make_audio, make_video, needs_shared
+from conftest import REPO, SHARED_DATA, make_audio, make_video, needs_shared
 from interview_guard.errors import MediaError
 from interview_guard.pipeline.scan import scan_session
 from interview_guard.report.keyframes import key_frame_files
@@ -93,20 +93,17 @@ def test_real_talking_head_scan_with_key_frames_and_cache(tmp_path):
 
 @needs_shared()
 def test_swap_failure_composite_is_flagged_with_key_frames(tmp_path):
-    from interview_guard.synth.hand_composite import make_occlusion_clips
+    # the evaluation's own compositor (independent of synth), a face and a hand of the tuning sources
+    sys.path.insert(0, str(REPO / "evaluation"))
+    import occlusion_fakes as of
 
-    src = SHARED_DATA / "faces_video" / "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"
-    hand = SHARED_DATA / "hands" / "handoverface_24"
+    src = SHARED_DATA / "faces_video" / "retalking_face1.mp4"
+    hand = next(h for h in of.load_hands("handoverface") if h.id == "hof_21")
     d_real, d_swap = tmp_path / "real", tmp_path / "swap"
     d_real.mkdir()
     d_swap.mkdir()
-    make_occlusion_clips(
-        src,
-        hand_image=f"{hand}.jpg",
-        hand_mask=f"{hand}_mask.png",
-        out_genuine=d_real / "video.mp4",
-        out_swap=d_swap / "video.mp4",
-    )
+    for kind, d in (("genuine", d_real), ("pasted", d_swap)):
+        of.make_wave_clip(src, hand, d / "video.mp4", kind=kind, motion="sweep", seed=0, max_s=3.5)
     real = scan_session(d_real)
     swap = scan_session(d_swap, frames_dir=tmp_path / "frames")
     assert real.analyzers["face_occlusion"].score < 0.5

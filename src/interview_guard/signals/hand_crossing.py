@@ -258,7 +258,7 @@ def crossing_measures(
         at_outline = (so >= 0.3) & (_sector_means(ch, beyond, sector) >= 0.3)
         n_at = int(np.nansum(at_outline))
         cut.append(float(np.sum(at_outline & (si < 0.1)) / n_at) if n_at >= 2 and over[r] else np.nan)
-        if n_at >= 2 and over[r]:
+        if n_at >= 3 and over[r]:
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
         if n_at >= 2 and over[r]:
             sel = np.isin(sector, np.flatnonzero(at_outline))
