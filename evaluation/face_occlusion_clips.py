@@ -30,43 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("GLOG_minloglevel", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def split_side_by_side(src: Path, out_dir: Path) -> tuple[Path, Path]:
-    """Left and right halves of a side-by-side clip, as two H.264 files."""
-    import av
-
-    left, right = out_dir / f"{src.stem}_left.mp4", out_dir / f"{src.stem}_right.mp4"
-    if left.is_file() and right.is_file():
-        return left, right
-    with av.open(str(src)) as c:
-        v = c.streams.video[0]
-        W, H = v.codec_context.width, v.codec_context.height
-        w, h = (W // 2) // 2 * 2, H // 2 * 2
-        outs = []
-        for p in (left, right):
-            o = av.open(str(p), "w")
-            s = o.add_stream("libx264", rate=v.average_rate or 30)
-            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-            s.options = {"crf": "18"}
-            outs.append((o, s))
-        for fr in c.decode(v):
-            img = fr.to_ndarray(format="rgb24")
-            for k, (o, s) in enumerate(outs):
-                sub = np.ascontiguousarray(img[:h, k * (W // 2) : k * (W // 2) + w])
-                for pkt in s.encode(av.VideoFrame.from_ndarray(sub, format="rgb24")):
-                    o.mux(pkt)
-        for o, s in outs:
-            for pkt in s.encode():
-                o.mux(pkt)
-            o.close()
-    return left, right
+from face_occlusion_heldout import split_side_by_side  # noqa: E402 - a sibling script
 
 
 def clips(work: Path) -> list[tuple[str, str, Path]]:

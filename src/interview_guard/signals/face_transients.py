@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import ZoneFrames, hand_mask, oval_mask
+from interview_guard.signals.hand_crossing import ZoneFrames, hand_mask, oval_mask, zones_aligned
 
 __all__ = ["transient_measures", "block_flow_incoherence", "flash_scores"]
 
@@ -59,11 +59,6 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
 
     out: np.ndarray = gaussian_filter(x, sigma=(0, sigma, sigma) if x.ndim == 3 else sigma, mode="nearest")
     return out
-
-
-def _aligned(box_a: np.ndarray, box_b: np.ndarray, tol: float = 0.06) -> bool:
-    w = float(box_a[2] - box_a[0])
-    return bool(np.all(np.abs(np.asarray(box_a) - np.asarray(box_b)) <= tol * max(w, 1e-6)))
 
 
 def _robust_z(value: float, null: np.ndarray, floor: float) -> float:
@@ -156,7 +151,7 @@ def flash_scores(
     for a in range(1, n - run):
         b = a + run - 1
         rows = np.arange(a - 1, b + 2)
-        if not usable[a - 1 : b + 2].all() or not all(_aligned(box[r], box[a - 1]) for r in rows):
+        if not usable[a - 1 : b + 2].all() or not all(zones_aligned(box[r], box[a - 1]) for r in rows):
             continue
         msk = keep[a - 1].copy()
         for r in rows[1:]:
@@ -317,7 +312,7 @@ def transient_measures(
 
     # -- warp: block shifts of the uncovered face that disagree, pair by pair
     def pair_score(r: int) -> float:
-        if not _aligned(frames.box[r - 1], frames.box[r]):
+        if not zones_aligned(frames.box[r - 1], frames.box[r]):
             return float("nan")
         msk = keep_w[r - 1] & keep_w[r]
         if motion_px > 0:

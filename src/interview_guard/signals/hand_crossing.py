@@ -45,6 +45,7 @@ __all__ = [
     "ZoneFrames",
     "oval_mask",
     "hand_mask",
+    "zones_aligned",
     "crossing_measures",
 ]
 
@@ -148,7 +149,7 @@ def _sector_means(changed: np.ndarray, band: np.ndarray, sector: np.ndarray) -> 
     return out
 
 
-def _aligned(box_a: np.ndarray, box_b: np.ndarray, tol: float = 0.06) -> bool:
+def zones_aligned(box_a: np.ndarray, box_b: np.ndarray, tol: float = 0.06) -> bool:
     """Two zones at nearly the same place and size (tolerance: share of the zone's width)."""
     w = float(box_a[2] - box_a[0])
     return bool(np.all(np.abs(np.asarray(box_a) - np.asarray(box_b)) <= tol * max(w, 1e-6)))
@@ -197,11 +198,11 @@ def crossing_measures(
     # the anchor of the crossing: the zone most of its frames use
     boxes = frames.box[ev_rows]
     anchor = np.median(boxes, axis=0)
-    ev_rows = np.array([r for r in ev_rows if _aligned(frames.box[r], anchor)], dtype=int)
+    ev_rows = np.array([r for r in ev_rows if zones_aligned(frames.box[r], anchor)], dtype=int)
     if ev_rows.size == 0:
         out["reason"] = "the face zone moved during the crossing"
         return out
-    aligned = np.array([bool(has[r]) and _aligned(frames.box[r], anchor) for r in range(t.size)])
+    aligned = np.array([bool(has[r]) and zones_aligned(frames.box[r], anchor) for r in range(t.size)])
     clean = aligned & ~frames.held  # a face with no hand in its zone (a hand elsewhere in the frame is fine)
     before = clean & (t < start_s) & (t >= start_s - ref_s)
     after = clean & (t > end_s) & (t <= end_s + ref_s)
