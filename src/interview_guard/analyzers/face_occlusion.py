@@ -136,6 +136,9 @@ class FaceOcclusion(Analyzer):
                 rng_seed=k,
             )
         key_times = sorted(tracks.key_frames or {})
+        # per crossing, for its evidence and for the request it answers: how much of the face, which frames
+        covered = {id(ev): _covered_share(ev) for ev in events}
+        roles = {id(ev): _key_frame_roles(key_times, ev) for ev in events}
         evidence = []
         dur = tracks.duration_s
         for ev in events:
@@ -144,25 +147,24 @@ class FaceOcclusion(Analyzer):
             if worst is not None and ev.scores[worst] >= 0.5:
                 why = _WHAT[worst]
                 summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {_covered_share(ev):.0%} covered): "
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
                     f"{why} (score {ev.scores[worst]:.2f})"
                 )
             else:
                 summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {_covered_share(ev):.0%} covered): "
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
                     + (
                         "the face behaved as a real face does (the hand covered it, shape kept)"
                         if set(ev.scores) & set(occ.PIXEL_VERDICTS)
                         else "too little of the crossing was seen in the pixels to judge it"
                     )
                 )
-            roles = _key_frame_roles(key_times, ev)
             details = {
                 **ev.measurements,
                 "scores": ev.scores,
-                "covered_share": _covered_share(ev),
-                "key_frames": roles,
-                "key_frame_times": [r["t_s"] for r in roles],
+                "covered_share": covered[id(ev)],
+                "key_frames": roles[id(ev)],
+                "key_frame_times": [r["t_s"] for r in roles[id(ev)]],
             }
             evidence.append(
                 Evidence(self.name, "occlusion_event", min(ev.start_s, dur), min(ev.end_s, dur), s, summary, details)
@@ -193,9 +195,9 @@ class FaceOcclusion(Analyzer):
                             "challenge_t_s": ch.t_s,
                             "event_start_s": ev.start_s,
                             "event_score": round(ev.score, 4),
-                            "covered_share": _covered_share(ev),
-                            "key_frames": _key_frame_roles(key_times, ev),
-                            "key_frame_times": [r["t_s"] for r in _key_frame_roles(key_times, ev)],
+                            "covered_share": covered[id(ev)],
+                            "key_frames": roles[id(ev)],
+                            "key_frame_times": [r["t_s"] for r in roles[id(ev)]],
                         },
                     )
                 )

@@ -259,14 +259,18 @@ def transient_measures(
     keep_w: list[np.ndarray] = []
     empty = np.zeros((side, side), bool)
     face_px = []
+    outlines: dict[bytes, tuple[int, np.ndarray]] = {}
     for r in range(n):
         if not used[r] or not np.isfinite(frames.oval[r]).all():
             keep.append(empty)
             keep_w.append(empty)
             continue
-        face = oval_mask(oval=frames.oval[r], side=side)
-        face_px.append(int(face.sum()))
-        interior = binary_erosion(face, iterations=interior_px) if interior_px > 0 else face
+        key = frames.oval[r].tobytes()  # a held zone repeats its outline: rasterise each outline once
+        if key not in outlines:
+            face = oval_mask(oval=frames.oval[r], side=side)
+            outlines[key] = (int(face.sum()), binary_erosion(face, iterations=interior_px) if interior_px > 0 else face)
+        n_face, interior = outlines[key]
+        face_px.append(n_face)
         if hand[r]:
             hm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side)
             if hm.any():

@@ -9,31 +9,22 @@ threshold is relative to the clip's own noise, speech and head motion.
 
 The measures (rationale and numbers in ``docs/face-occlusion.md``):
 
-``cut_share``
+``entry_ratio_mean``, ``entry_cut_share``
     Where the hand's pixels reach the face outline from outside, does the
     change continue inside the outline? A real hand crossing the outline
     changes both sides; a swap that paints its face over the hand (or whose
     occlusion mask lags behind a fast hand) cuts the hand at a face-shaped
     boundary: changed outside, untouched inside.
-``palm_alpha``
-    Inside the palm (the hand landmarker's wrist and knuckle points) over the
-    face: how much of the face's own fine texture is gone. An opaque hand
-    hides it (alpha near 1); a translucent or ghosted hand lets the face's
-    edges through (alpha 0.2-0.8); a face painted over the hand keeps all of
-    it (alpha near 0).
-``spill_share``
-    Sectors of the outline where the inside changes and the outside does not,
-    at once: the face region changed as a face-shaped patch (the swap dropped
-    and the original face flashed through), not as a hand.
-``uncovered_change_z``
-    Change of the face where no hand is (the face minus the hand's region,
-    widened), against the null: a swapped face warping or jittering while a
-    hand is near.
+``ghost_alpha``
+    Inside the hand's changed pixels over the face: how much of the face's
+    own fine texture is gone, relative to how much is kept where no hand is
+    in the same frame. An opaque hand hides it (alpha near 1); a translucent
+    or ghosted hand lets the face's edges through (alpha near its opacity).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,16 +32,12 @@ import numpy as np
 from interview_guard.signals.face_geometry import convex_hull, points_in_polygon
 
 __all__ = [
-    "PALM_POINTS",
     "ZoneFrames",
     "oval_mask",
     "hand_mask",
     "zones_aligned",
     "crossing_measures",
 ]
-
-#: Hand landmarks of the palm (wrist, thumb base, the four knuckles): a solid region of every hand pose.
-PALM_POINTS = np.array([0, 1, 5, 9, 13, 17])
 
 _SECTORS = 16
 _BAND_PX = 4
@@ -69,7 +56,6 @@ class ZoneFrames:
     held: np.ndarray  # (n,) bool
     hand_landmarks: np.ndarray  # (n, 2, 21, 3) normalised frame coordinates, NaN where none
     hand_count: np.ndarray  # (n,)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_zone(self) -> np.ndarray:
@@ -86,16 +72,14 @@ def oval_mask(*, oval: np.ndarray, side: int) -> np.ndarray:
     return inside
 
 
-def hand_mask(
-    *, hand_landmarks: np.ndarray, box: np.ndarray, side: int, points: np.ndarray | None = None
-) -> np.ndarray:
-    """The convex hull of each tracked hand's ``points`` (all 21 by default), as a zone-grid mask."""
+def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
+    """The convex hull of each tracked hand's landmarks, as a zone-grid mask."""
     out = np.zeros((side, side), bool)
     x0, y0, x1, y1 = (float(v) for v in box)
     if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
         return out
     for hand in np.asarray(hand_landmarks, dtype=np.float64):
-        pts = hand[:, :2] if points is None else hand[points, :2]
+        pts = hand[:, :2]
         pts = pts[np.all(np.isfinite(pts), axis=1)]
         if pts.shape[0] < 3:
             continue
@@ -161,7 +145,6 @@ def crossing_measures(
     start_s: float,
     end_s: float,
     hand_seen: np.ndarray,
-    expected_over: np.ndarray | None = None,
     context_s: float = 3.0,
     ref_s: float = 1.0,
     min_change: float = 10.0,
@@ -171,22 +154,16 @@ def crossing_measures(
     Parameters
     ----------
     hand_seen : np.ndarray [shape=(n,), dtype=bool]
-        Rows where the hand landmarker found a hand at the face (for the
-        palm and the hand's region); the pixel measures do not need it.
-    expected_over : np.ndarray [shape=(n,), dtype=bool], optional
-        Rows where the hand is known to be over the face (its tracked outline
-        overlaps the face, or it is between being seen on one side of the face
-        and on the other). Only these rows count for ``inside_ratio`` and
-        ``cut_share``: a hand resting beside the face touches the outline
-        without crossing it. Default: every row of the crossing.
+        Rows where the hand landmarker found a hand at the face (its outline
+        joins the hand's region); the pixel measures do not need it.
     min_change : float
         Smallest luma change (grey levels) that counts as changed, whatever the noise.
 
     Returns
     -------
     dict
-        ``ok`` (bool; ``reason`` when not), the four measures (None when they
-        could not be taken), per-frame series for the report, counts.
+        ``ok`` (bool; ``reason`` when not), the measures (None when they
+        could not be taken), per-frame cover for the report, counts.
     """
     t = np.asarray(frames.t_s, dtype=np.float64)
     has = frames.has_zone
@@ -216,7 +193,6 @@ def crossing_measures(
     if ref_rows.size < 2 or null_rows.size < 3:
         out["reason"] = "too few frames of the face without a hand around the crossing"
         return out
-    over = np.ones(t.size, bool) if expected_over is None else np.asarray(expected_over, bool)
     side = frames.crop.shape[-1]
     z = _blur(frames.crop.astype(np.float32), 3)
     ref = np.median(z[ref_rows], axis=0)
@@ -232,126 +208,72 @@ def crossing_measures(
     inner, outer, beyond, sector = _bands(face)
     from scipy.ndimage import binary_dilation, binary_erosion, label  # noqa: PLC0415
 
-    # null statistics of the uncovered-change measure and of the spill
-    null_change = np.array([float(np.mean(np.abs(z[r] - ref)[face])) for r in null_rows])
-    null_spill = []
-    for r in null_rows:
-        ch = np.abs(z[r] - ref) > thr
-        si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
-        null_spill.append(float(np.nanmean((si >= 0.5) & (so < 0.35))))
+    # how often the face moves on its own between frames without a hand (the ghost measure needs it still)
     null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
-    nc_med = float(np.median(null_change))
-    nc_sd = 1.4826 * float(np.median(np.abs(null_change - nc_med))) + 0.5
 
-    cut, spill, cover, outside, alphas, palm_cover, unc = [], [], [], [], [], [], []
-    cont: list[float] = []
-    hull_cover: list[float] = []
-    entry: list[float] = []
-    ghost: list[float] = []
+    cover, outside, entry, ghost = [], [], [], []
+    at_outline_frames = 0
     last_shift = (0, 0)
-    mag: list[float] = []
     for r in ev_rows:
-        d = np.abs(z[r] - ref)
-        ch = d > thr
+        ch = np.abs(z[r] - ref) > thr
         si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
         # the hand at the outline from outside: changed next to the outline and further out (a head moving in a
         # held zone changes a thin crescent along its edge, not the band beyond it)
         at_outline = (so >= 0.3) & (_sector_means(ch, beyond, sector) >= 0.3)
         n_at = int(np.nansum(at_outline))
-        cut.append(float(np.sum(at_outline & (si < 0.1)) / n_at) if n_at >= 2 and over[r] else np.nan)
-        if n_at >= 3 and over[r]:
+        at_outline_frames += n_at >= 2
+        if n_at >= 3:  # a hand against the outline, not a touch
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
-        if n_at >= 2 and over[r]:
-            sel = np.isin(sector, np.flatnonzero(at_outline))
-            cont.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
-            mag.append(float(np.mean(d[inner & sel]) / max(float(np.mean(d[outer & sel])), 1e-6)))
-        spill.append(float(np.nanmean((si >= 0.5) & (so < 0.35))))
         cover.append(float(ch[face].mean()))
         outside.append(float(ch[~face].mean()))
         hm = np.zeros((side, side), bool)
         if hand_seen[r] and frames.hand_count[r] > 0:
-            palm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side, points=PALM_POINTS)
-            pf = palm & face
-            if pf.sum() >= 0.08 * face.sum():
-                hp = _highpass(z[r])
-                den = float(np.sum(ref_hp[pf] ** 2))
-                if den > 1.0 * pf.sum():  # the face has texture there (eyes, brows, nose, mouth)
-                    alphas.append(1.0 - float(np.sum(hp[pf] * ref_hp[pf])) / den)
-                    palm_cover.append(float(ch[pf].mean()))
             hm = hand_mask(hand_landmarks=frames.hand_landmarks[r], box=frames.box[r], side=side)
-            hf, ho = hm & face, hm & ~face
-            if hf.sum() >= 0.08 * face.sum() and ho.sum() >= 0.03 * face.sum():
-                out_c = float(ch[ho].mean())
-                if out_c >= 0.3:  # the hand's pixels are there beside the face: not a phantom detection
-                    hull_cover.append(float(ch[hf].mean()) / out_c)
         # the hand's region: tracked hull plus changed pixels joined to changes outside the face
         lab, _ = label(ch)
         from_out = np.unique(lab[ch & ~face])
         joined = np.isin(lab, from_out[from_out > 0])
-        region = binary_dilation(hm | joined, iterations=4)
+        inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
+        if inside_ch.sum() < 0.1 * face.sum():
+            continue
         # the face's texture inside the hand's changed pixels (joined to the hand outside: not a face's own
         # motion), against the reference shifted to follow the head (matched on the uncovered face)
-        inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
-        if inside_ch.sum() >= 0.1 * face.sum():
-            hp = _highpass(z[r])
-            dy, dx = _best_shift(hp, ref_hp, face & ~region, fallback=last_shift)
-            last_shift = (dy, dx)
-            rs = np.roll(ref_hp, (dy, dx), axis=(0, 1))
-            unc_face = face & ~region
-            den_in, den_out = float(np.sum(rs[inside_ch] ** 2)), float(np.sum(rs[unc_face] ** 2))
-            if den_in > 1.0 * inside_ch.sum() and unc_face.sum() >= 0.15 * face.sum() and den_out > 0:
-                # how much of the face's texture is kept under the hand, relative to how much is kept where
-                # no hand is in the same frame (motion and compression lower both alike)
-                p_in = float(np.sum(hp[inside_ch] * rs[inside_ch])) / den_in
-                p_out = float(np.sum(hp[unc_face] * rs[unc_face])) / den_out
-                if p_out >= 0.25:
-                    kept = p_in / p_out
-                    # light the hand adds on top of the kept face: a shadow keeps the face's texture too, but
-                    # dims it as much as its light (nothing added); a ghosted hand adds its own light
-                    zr = np.roll(ref, (dy, dx), axis=(0, 1))
-                    lit = float(np.mean(z[r][inside_ch] - 16.0)) / max(float(np.mean(zr[inside_ch] - 16.0)), 1.0)
-                    added = lit - kept
-                    ghost.append(1.0 - kept if added >= 0.15 else 1.0)
-        unc_mask = face & ~region
-        if unc_mask.sum() >= 0.25 * face.sum():
-            unc.append((float(np.mean(d[unc_mask])) - nc_med) / nc_sd)
-        else:
-            unc.append(np.nan)
+        unc_face = face & ~binary_dilation(hm | joined, iterations=4)
+        hp = _highpass(z[r])
+        dy, dx = _best_shift(hp, ref_hp, unc_face, fallback=last_shift)
+        last_shift = (dy, dx)
+        rs = np.roll(ref_hp, (dy, dx), axis=(0, 1))
+        den_in, den_out = float(np.sum(rs[inside_ch] ** 2)), float(np.sum(rs[unc_face] ** 2))
+        if den_in <= 1.0 * inside_ch.sum() or unc_face.sum() < 0.15 * face.sum() or den_out <= 0:
+            continue
+        # how much of the face's texture is kept under the hand, relative to how much is kept where no hand is
+        # in the same frame (motion and compression lower both alike)
+        p_out = float(np.sum(hp[unc_face] * rs[unc_face])) / den_out
+        if p_out < 0.25:
+            continue
+        kept = float(np.sum(hp[inside_ch] * rs[inside_ch])) / den_in / p_out
+        # light the hand adds on top of the kept face: a shadow keeps the face's texture too, but dims it as
+        # much as its light (nothing added); a ghosted hand adds its own light
+        zr = np.roll(ref, (dy, dx), axis=(0, 1))
+        lit = float(np.mean(z[r][inside_ch] - 16.0)) / max(float(np.mean(zr[inside_ch] - 16.0)), 1.0)
+        ghost.append(1.0 - kept if lit - kept >= 0.15 else 1.0)
 
-    cut_a, spill_a, unc_a = np.asarray(cut), np.asarray(spill), np.asarray(unc)
-    outside_a = np.asarray(outside)
-    spill_null = float(np.percentile(null_spill, 95)) if null_spill else 0.0
-    hand_at_outline = np.isfinite(cut_a)
+    n_entry = len(entry)
     out.update(
         {
             "ok": True,
             "frames": int(ev_rows.size),
             "reference_frames": int(ref_rows.size),
             "null_frames": int(null_rows.size),
-            "pixel_cover_peak": round(float(np.max(cover)), 3),
-            "hand_outside_peak": round(float(np.max(outside_a)), 3),
-            "frames_hand_at_outline": int(hand_at_outline.sum()),
-            "cut_share": round(float(np.mean(cut_a[hand_at_outline])), 3) if hand_at_outline.sum() >= 2 else None,
-            "cut_share_peak": round(float(_peak(cut_a[hand_at_outline], 3)), 3) if hand_at_outline.sum() >= 3 else None,
-            "inside_ratio": round(float(np.median(cont)), 3) if len(cont) >= 2 else None,
-            "inside_mag_ratio": round(float(np.median(mag)), 3) if len(mag) >= 2 else None,
-            "entry_frames": len(entry),
-            "entry_ratio": round(float(np.percentile(entry, 80)), 3) if len(entry) >= 3 else None,
-            "entry_ratio_mean": round(float(np.mean(entry)), 3) if len(entry) >= 3 else None,
-            "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if len(entry) >= 3 else None,
+            "pixel_cover_peak": round(max(cover), 3),
+            "hand_outside_peak": round(max(outside), 3),
+            "frames_hand_at_outline": int(at_outline_frames),
+            "entry_frames": n_entry,
+            "entry_ratio_mean": round(float(np.mean(entry)), 3) if n_entry >= 3 else None,
+            "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if n_entry >= 3 else None,
             "ghost_frames": len(ghost),
             "ghost_alpha": round(float(np.median(ghost)), 3) if len(ghost) >= 2 else None,
-            "hull_frames": len(hull_cover),
-            "hull_in_out_ratio": round(float(np.median(hull_cover)), 3) if len(hull_cover) >= 2 else None,
-            "palm_frames": len(alphas),
-            "palm_alpha": round(float(np.median(alphas)), 3) if len(alphas) >= 2 else None,
-            "palm_cover": round(float(np.median(palm_cover)), 3) if len(palm_cover) >= 2 else None,
-            "spill_share_peak": round(float(_peak(spill_a, 2)), 3),
-            "spill_share_null": round(spill_null, 3),
             "null_moving_share": round(float(np.mean(null_moving)), 3),
-            "uncovered_change_z": round(float(_peak(unc_a[np.isfinite(unc_a)], 2)), 2)
-            if np.isfinite(unc_a).sum() >= 2
-            else None,
             "series": {
                 "t_s": [round(float(x), 3) for x in t[ev_rows]],
                 "cover": [round(x, 3) for x in cover],
@@ -359,31 +281,6 @@ def crossing_measures(
         }
     )
     return out
-
-
-def _core_persistence(hp: np.ndarray, ref_hp: np.ndarray, region: np.ndarray, *, tile: int = 6) -> float | None:
-    """How much of the reference texture is kept in the core of ``region``: the lower quartile over tiles.
-
-    Per tile (``tile`` px square, mostly inside ``region``, with texture in
-    the reference) the projection of ``hp`` on ``ref_hp``. The lower quartile
-    is the hand's core: an opaque hand keeps none of the face there even when
-    its edge or its shadow keep some; a translucent hand keeps some everywhere.
-    """
-    side = hp.shape[0]
-    vals = []
-    for y in range(0, side - tile + 1, tile):
-        for x in range(0, side - tile + 1, tile):
-            m = region[y : y + tile, x : x + tile]
-            if m.mean() < 0.6:
-                continue
-            r = ref_hp[y : y + tile, x : x + tile][m]
-            den = float(np.sum(r**2))
-            if den <= 2.0 * m.sum():  # no face texture to lose here
-                continue
-            vals.append(float(np.sum(hp[y : y + tile, x : x + tile][m] * r)) / den)
-    if len(vals) < 3:
-        return None
-    return float(np.percentile(vals, 25))
 
 
 def _best_shift(
@@ -401,13 +298,3 @@ def _best_shift(
             if c > best:
                 best, arg = c, (dy, dx)
     return arg
-
-
-def _peak(x: np.ndarray, k: int) -> float:
-    """The k-th largest value (a peak that holds for k frames), or the smallest when fewer."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan")
-    s = np.sort(x)[::-1]
-    return float(s[min(k, s.size) - 1])
