@@ -78,7 +78,7 @@ def test_face_pasted_over_the_hand_is_decisive(work, hands):
 
 
 def test_lagging_occlusion_mask_is_caught(work, hands):
-    _, res = _scan(work, hands, "liveportrait_d10", "hof_24", "mask_lag", "wave", 10)
+    _, res = _scan(work, hands, "liveportrait_d9", "hof_21", "mask_lag", "fast", 10)
     top = max(_events(res), key=lambda e: e.score)
     assert top.details["scores"]["painted_over"] >= 0.8, top.details["pixels"]
 

@@ -23,6 +23,8 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
+from interview_guard.signals.crossing_events import with_pixel_windows
+from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -44,6 +46,10 @@ _WHAT = {
         "the face away from the hand warped, its parts moving against each other, while the hand was near "
         "(a swapped face jittering)"
     ),
+    "face_never_covered": (
+        "a hand stood at the face outline but the face inside it never changed: a face drawn over the hand, "
+        "or a hand held beside the face instead of passing in front of it (look at the frames)"
+    ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }
 
@@ -58,6 +64,9 @@ class FaceOcclusion(Analyzer):
     )
     min_overlap = Param(0.1, 0.01, 0.9, "share of the face a hand must cover to make an occlusion")
     near_faces = Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face")
+    seed_near_faces = Param(
+        1.2, 0.1, 5.0, "a tracked hand this close to the face centre (face widths) starts a crossing the pixels follow"
+    )
     lost_window_s = Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded")
     merge_gap_s = Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event")
     challenge_window_s = Param(10.0, 1.0, 120.0, "an occlusion this close to a logged hand-wave request answers it")
@@ -121,6 +130,14 @@ class FaceOcclusion(Analyzer):
             lost_window_s=self.lost_window_s,
             merge_gap_s=self.merge_gap_s,
         )
+        if zone is not None:
+            # where the pixels put each hand seen at the face (the landmarker loses hands in front of faces,
+            # and a swap painting over the hand hides it): the crossings are placed and found by the pixels
+            seeds = hand_at_face(
+                near=near, overlap=overlap, hand_count=hands.count, near_faces=self.seed_near_faces,
+                min_overlap=self.min_overlap,
+            )  # fmt: skip
+            events = with_pixel_windows(events, crossing_windows(frames=zone, seeds=seeds), t_s=t, overlap=overlap)
         for k, ev in enumerate(events):
             occ.measure_event(
                 ev,

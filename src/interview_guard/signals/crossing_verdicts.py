@@ -13,7 +13,18 @@ from typing import Any
 
 from interview_guard.signals.stats import logistic
 
-__all__ = ["PIXEL_VERDICTS", "ENTRY", "ENTRY_CUT", "GHOST", "FLASH_Z", "WARP_Z", "WARP_RATIO", "pixel_verdicts"]
+__all__ = [
+    "PIXEL_VERDICTS",
+    "ENTRY",
+    "ENTRY_CUT",
+    "GHOST",
+    "FLASH_Z",
+    "WARP_Z",
+    "WARP_RATIO",
+    "NEVER_COVERED",
+    "NEVER_COVERED_CAP",
+    "pixel_verdicts",
+]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the tuning sources only
 #: (docs/face-occlusion.md lists them): an entry ratio below ``ENTRY``, or a share of frames
@@ -23,7 +34,7 @@ __all__ = ["PIXEL_VERDICTS", "ENTRY", "ENTRY_CUT", "GHOST", "FLASH_Z", "WARP_Z",
 #: ``warp_ratio`` above ``WARP_RATIO``: the uncovered face warps (see :mod:`.face_transients`).
 ENTRY = (0.5, 0.07)
 #: The verdicts the pixels of a crossing give (a crossing without one was not judged).
-PIXEL_VERDICTS = ("painted_over", "ghosted_hand", "face_flash", "face_warp")
+PIXEL_VERDICTS = ("painted_over", "ghosted_hand", "face_flash", "face_warp", "face_never_covered")
 ENTRY_CUT = (0.3, 0.06)
 GHOST = (0.55, 0.05)
 FLASH_Z = (9.0, 1.0)
@@ -31,6 +42,14 @@ WARP_Z = (1.5, 0.2)
 WARP_RATIO = (2.4, 0.15)
 #: Frames with the hand at the outline needed before the entry measure counts.
 MIN_ENTRY_FRAMES = 4
+#: ``pixel_cover_peak`` below ``NEVER_COVERED``: a hand stood at the face outline and the face inside it never
+#: changed. A face painted over the hand does that; so does a hand held beside the face without passing in
+#: front of it, so the verdict is capped below the decisive level: it asks for a look, it does not decide.
+NEVER_COVERED = (0.08, 0.012)
+NEVER_COVERED_CAP = 0.85
+#: Frames with the hand at the outline (2 sectors or more) the never-covered verdict needs (a hand the
+#: landmarker imagines on a face for a frame, while the head moves, gives up to 3 on real footage).
+MIN_OUTLINE_FRAMES = 5
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
@@ -49,6 +68,9 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         out["face_warp"] = min(
             logistic((float(wz) - WARP_Z[0]) / WARP_Z[1]), logistic((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1])
         )
+    cover = px.get("pixel_cover_peak")
+    if cover is not None and int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES:
+        out["face_never_covered"] = NEVER_COVERED_CAP * logistic((NEVER_COVERED[0] - float(cover)) / NEVER_COVERED[1])
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])

@@ -277,6 +277,7 @@ def crossing_measures(
             "series": {
                 "t_s": [round(float(x), 3) for x in t[ev_rows]],
                 "cover": [round(x, 3) for x in cover],
+                "outside": [round(x, 3) for x in outside],
             },
         }
     )

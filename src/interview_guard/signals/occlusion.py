@@ -17,16 +17,10 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
     The hand was seen on one side of the face, next on the other, never over
     it. The hand landmarker loses real hands in front of faces too: a lost
     hand is context, never a verdict on its own.
-``covered_motion_ratio`` (measured, not scored)
-    How face landmarks under the hand move compared with the uncovered ones.
-``shape_jump``
-    The face's shape (identity-bearing landmark distances) differs after the
-    hand has passed more than it differs across any other stretch of the
-    same length in the clip: the swap re-acquired a different geometry.
-``contour_flicker_z`` (measured, not scored)
-    Frame-to-frame change along the face outline against the rest of the
-    clip; a swap's mask edge shimmers, but a real hand crossing the outline
-    moves the same band, so it does not separate the two on its own.
+``covered_motion_ratio``, ``shape_jump``, ``contour_flicker_z`` (measured, not scored)
+    Landmarks under the hand against the uncovered ones; the face's shape
+    after the hand against other stretches of the clip; the outline's
+    shimmer. Real hands move all three as much as swaps do.
 """
 
 from __future__ import annotations
@@ -71,6 +65,9 @@ class OcclusionEvent:
     measurements: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     series: dict[str, list[float]] = field(default_factory=dict)  # per-frame pixel cover, for the report
+    found_by: str = "hand"  # "hand" (the hand tracks), "pixels" (a hand seen at the face, followed in the zone), "both"
+    window: dict[str, Any] = field(default_factory=dict)  # how the pixels placed it (CrossingWindow fields)
+    hand_span: tuple[float, float] | None = None  # the hand-track events it joined, before the pixels moved it
 
     @property
     def score(self) -> float:
@@ -220,6 +217,8 @@ def measure_event(
     t = np.asarray(t_s, dtype=np.float64)
     rows = ev.rows
     m: dict[str, Any] = {
+        "found_by": ev.found_by,
+        **({"pixel_window": ev.window} if ev.window else {}),
         "frames": int(rows.size),
         "duration_s": round(ev.end_s - ev.start_s, 3),
         "peak_overlap": round(ev.peak_overlap, 3),
@@ -263,6 +262,10 @@ def measure_event(
         lo = min([ev.start_s] + [a for a, _ in crossings]) - crossing_pad_s
         hi = max([ev.end_s] + [b for _, b in crossings]) + crossing_pad_s
         px = crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0)
+        if not px.get("ok") and ev.hand_span is not None:  # not judgeable where the pixels put it: the hand's span
+            lo = min([ev.hand_span[0]] + [a for a, _ in crossings]) - crossing_pad_s
+            hi = max([ev.hand_span[1]] + [b for _, b in crossings]) + crossing_pad_s
+            px = {**crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0), "judged_on": "hand"}
         tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
         px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames")})
         if not tr.get("ok"):

@@ -1,0 +1,117 @@
+"""Crossings placed by the face zone's pixels (signals/crossing_window.py), their merge with the hand-track
+events (signals/crossing_events.py) and the face_never_covered verdict, on synthetic tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interview_guard.signals import occlusion as occ
+from interview_guard.signals.crossing_events import with_pixel_windows
+from interview_guard.signals.crossing_verdicts import MIN_OUTLINE_FRAMES, NEVER_COVERED_CAP, pixel_verdicts
+from interview_guard.signals.crossing_window import CrossingWindow, crossing_windows, hand_at_face
+from interview_guard.signals.hand_crossing import ZoneFrames
+from synth_tracks import make_tracks
+
+
+def _zone(face, hands, pixels) -> ZoneFrames:
+    return ZoneFrames(
+        face.t_s, pixels.zone_crop, pixels.zone_box, pixels.zone_oval, pixels.zone_held, hands.landmarks, hands.count
+    )
+
+
+def _seeds(face, hands, near_faces=1.2):
+    ov = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
+    near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=640 / 480)
+    return hand_at_face(near=near, overlap=ov, hand_count=hands.count, near_faces=near_faces, min_overlap=0.1), ov
+
+
+def test_hand_at_face_needs_a_tracked_hand_near_or_over_the_face():
+    near = np.array([0.5, 0.5, 2.0, 2.0, np.inf])
+    overlap = np.array([0.0, 0.0, 0.0, 0.3, 0.0])
+    count = np.array([1, 0, 1, 1, 0])
+    got = hand_at_face(near=near, overlap=overlap, hand_count=count, near_faces=1.2, min_overlap=0.1)
+    assert got.tolist() == [True, False, False, True, False]
+
+
+def test_a_hand_seen_for_one_frame_is_followed_in_the_pixels_across_the_face():
+    face, hands, pixels = make_tracks(mode="genuine", sweep=(4.0, 5.2))
+    seeds, _ = _seeds(face, hands)
+    # the landmarker saw the hand at the face for one frame only, as it came in
+    first = int(np.flatnonzero(seeds)[0])
+    one = np.zeros_like(seeds)
+    one[first] = True
+    wins = crossing_windows(frames=_zone(face, hands, pixels), seeds=one)
+    assert len(wins) == 1
+    w = wins[0]
+    assert w.confirmed and w.active_frames >= 5, w
+    # the pixels carry the crossing on past the single sighting, across the face
+    assert w.seed_start_s == w.seed_end_s == pytest.approx(face.t_s[first])
+    assert w.end_s >= w.seed_end_s + 0.3, w
+    assert 3.8 <= w.start_s <= 4.6 and w.end_s <= 5.2 + 0.2, w
+
+
+def test_a_hand_the_pixels_do_not_see_is_an_unconfirmed_window():
+    face, hands, pixels = make_tracks(mode="genuine", sweep=(4.0, 5.2))
+    zone = _zone(face, hands, pixels)
+    # an imagined hand at the face for one frame, 2 s before the real one, where the zone did not change
+    seeds = np.zeros(len(face), bool)
+    seeds[np.searchsorted(face.t_s, 2.0)] = True
+    (w,) = crossing_windows(frames=zone, seeds=seeds)
+    assert not w.confirmed and w.reason == "the face zone hardly changed around the hand"
+    assert w.start_s == w.end_s == pytest.approx(face.t_s[np.searchsorted(face.t_s, 2.0)])
+    assert w.level is not None  # the pixels were looked at, and saw nothing
+
+
+def test_no_seed_no_window_and_no_reference_no_placement():
+    face, hands, pixels = make_tracks(mode="genuine")
+    zone = _zone(face, hands, pixels)
+    assert crossing_windows(frames=zone, seeds=np.zeros(len(face), bool)) == []
+    seeds = np.zeros(len(face), bool)
+    seeds[0] = True  # nothing before the first frame to compare with
+    (w,) = crossing_windows(frames=zone, seeds=seeds)
+    assert not w.confirmed and w.level is None and "before the crossing" in w.reason
+
+
+def _event(a, b, t):
+    rows = np.flatnonzero((t >= a) & (t <= b))
+    return occ.OcclusionEvent(start_s=a, end_s=b, rows=rows, peak_overlap=0.2)
+
+
+def test_pixel_windows_move_the_events_they_confirm_and_add_the_ones_the_hand_tracks_missed():
+    t = np.arange(0, 10, 0.1)
+    overlap = np.zeros(t.size)
+    events = [_event(4.5, 5.0, t), _event(8.0, 8.3, t)]
+    wins = [
+        CrossingWindow(3.9, 5.2, 4.0, 4.2, True, 10, 0.1),  # confirmed, overlaps the first event: joins it
+        CrossingWindow(6.0, 6.5, 6.0, 6.1, True, 5, 0.1),  # no event there: a crossing of its own
+        CrossingWindow(8.1, 8.1, 8.1, 8.1, False, 0, None),  # no reference: never moves an event
+    ]
+    out = with_pixel_windows(events, wins, t_s=t, overlap=overlap)
+    spans = [(e.start_s, e.end_s, e.found_by) for e in out]
+    assert spans == [(3.9, 5.2, "both"), (6.0, 6.5, "pixels"), (8.0, 8.3, "hand")]
+    assert out[0].hand_span == (4.5, 5.0) and out[1].hand_span is None
+    assert out[0].window["confirmed"] and out[0].window["hand_at_face_s"] == [4.0, 4.2]
+
+
+def test_the_analyzer_judges_a_crossing_the_hand_landmarker_only_saw_coming():
+    """A face painted over the hand, the hand seen only beside the face: the pixels judge the crossing."""
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.tracks import Tracks
+    from interview_guard.tracks.metadata import SessionMetadata
+
+    face, hands, pixels = make_tracks(mode="pasted", sweep=(4.0, 5.2))
+    tr = Tracks(face=face, hands=hands, pixels=pixels, metadata=SessionMetadata(), duration_s=10.0)
+    res = FaceOcclusion().analyze(tr)
+    ev = [e for e in res.evidence if e.kind == "occlusion_event"]
+    assert ev and ev[0].details["found_by"] in ("both", "pixels")
+    assert "pixel_window" in ev[0].details
+    assert res.score >= 0.5, [e.details["scores"] for e in ev]
+
+
+def test_face_never_covered_needs_a_hand_at_the_outline_and_is_capped():
+    px = {"pixel_cover_peak": 0.02, "frames_hand_at_outline": MIN_OUTLINE_FRAMES}
+    v = pixel_verdicts(px)["face_never_covered"]
+    assert 0.8 < v <= NEVER_COVERED_CAP < 0.9  # asks for a look; never decisive on its own
+    assert "face_never_covered" not in pixel_verdicts({**px, "frames_hand_at_outline": MIN_OUTLINE_FRAMES - 1})
+    assert pixel_verdicts({**px, "pixel_cover_peak": 0.3})["face_never_covered"] < 0.01
