@@ -63,9 +63,13 @@ def _naive_conv(x, w, b, stride, same):
     return out + b
 
 
-@pytest.mark.parametrize(("k", "stride", "same", "size"), [(3, 1, True, 9), (3, 2, False, 9), (7, 2, False, 16)])
-def test_conv_layer_matches_a_plain_convolution(rng, k, stride, same, size):
-    cin, cout = 3, 5
+@pytest.mark.parametrize(
+    ("k", "stride", "same", "size", "cin"),
+    [(3, 1, True, 9, 32), (3, 2, False, 9, 32), (3, 2, False, 8, 16), (3, 1, True, 7, 3), (7, 2, False, 16, 3)],
+)
+def test_conv_layer_matches_a_plain_convolution(rng, k, stride, same, size, cin):
+    """Both im2col layouts (few input channels, many), 'same' and stride-2 'valid'."""
+    cout = 5
     t = {
         "l/conv/filters": rng.normal(size=(k, k, cin, cout)).astype(np.float32),
         "l/conv/bias": rng.normal(size=cout).astype(np.float32),

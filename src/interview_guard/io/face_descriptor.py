@@ -151,7 +151,7 @@ def _read_tensors(bin_path: Path, manifest_path: Path) -> dict[str, np.ndarray]:
 class _Conv:
     """One conv layer with its bias and scale folded in: filters as an im2col matrix."""
 
-    __slots__ = ("k", "cin", "cout", "w", "b")
+    __slots__ = ("k", "cin", "cout", "w", "b", "window_view")
 
     def __init__(self, t: dict[str, np.ndarray], prefix: str, bin_path: Path) -> None:
         try:
@@ -165,8 +165,9 @@ class _Conv:
         if kh != kw or bias.shape != (cout,) or sw.shape != (cout,) or sb.shape != (cout,):
             raise ModelError(f"{bin_path}: layer {prefix!r} has inconsistent shapes")
         self.k, self.cin, self.cout = int(kh), int(cin), int(cout)
-        # patch order (c, kh, kw) of sliding_window_view, kept contiguous for the matmul
-        w = np.transpose(f, (2, 0, 1, 3)).reshape(cin * kh * kw, cout) * sw
+        # rows in the patch order of __call__: (c, kh, kw) for the RGB stem, (kh, kw, c) otherwise
+        self.window_view = cin < 16
+        w = (np.transpose(f, (2, 0, 1, 3)) if self.window_view else f).reshape(kh * kw * cin, cout) * sw
         self.w = np.ascontiguousarray(w, dtype=np.float32)
         self.b = (bias * sw + sb).astype(np.float32)
 
@@ -176,13 +177,20 @@ class _Conv:
         if same and k > 1:
             p = k // 2
             x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-        n = x.shape[0]
-        if k == 1:
-            cols = x[:, ::stride, ::stride, :]
-        else:
-            cols = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
-        oh, ow = cols.shape[1], cols.shape[2]
-        y = cols.reshape(n * oh * ow, -1) @ self.w
+        n, h, w, c = x.shape
+        oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+        if self.window_view:  # few channels: one copy of a sliding-window view is the faster im2col
+            view = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+            cols = view.reshape(n * oh * ow, c * k * k)
+        else:  # many channels: k*k strided slice copies, each with long contiguous rows
+            patches = np.empty((n, oh, ow, k, k, c), dtype=np.float32)
+            for i in range(k):
+                for j in range(k):
+                    patches[:, :, :, i, j] = x[
+                        :, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride
+                    ]
+            cols = patches.reshape(n * oh * ow, k * k * c)
+        y = cols @ self.w
         y += self.b
         if relu:
             np.maximum(y, 0.0, out=y)
