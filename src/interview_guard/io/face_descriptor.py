@@ -137,11 +137,11 @@ def _read_tensors(bin_path: Path, manifest_path: Path) -> dict[str, np.ndarray]:
                 if len(chunk) != nbytes:
                     raise EOFError
                 arr = (np.frombuffer(chunk, dtype=np.uint8) * float(q["scale"]) + float(q["min"])).astype(np.float32)
+            out[name] = arr.reshape(shape)
         except EOFError:
             raise ModelError(f"{bin_path}: truncated: ends inside tensor {name!r} (at byte {len(raw)})") from None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{manifest_path}: bad entry for tensor {name!r} ({exc})") from None
-        out[name] = arr.reshape(shape)
         pos += nbytes
     if pos != len(raw):
         raise ModelError(f"{bin_path}: {len(raw) - pos} bytes left over after the {len(names)} listed tensors")
