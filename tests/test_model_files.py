@@ -12,7 +12,12 @@ def test_bundled_models_match_manifest():
         p = verified_model_path(name)
         assert p == d / name and sha256_file(p) == entry["sha256"]
         assert entry["licence"] and entry["source"]
-    assert set(manifest_hashes()) == {"face_landmarker.task", "hand_landmarker.task"}
+    assert set(manifest_hashes()) == {
+        "face_landmarker.task",
+        "hand_landmarker.task",
+        "face_recognition_model.bin",
+        "face_recognition_model-weights_manifest.json",
+    }
 
 
 @pytest.fixture
