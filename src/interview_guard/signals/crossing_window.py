@@ -187,27 +187,10 @@ def crossing_windows(
         # bridged: a frame or two where the hand's change dips under the level); rows whose zone is elsewhere
         # (the face moved away) are not looked at
         span_list = [int(r) for r in span]
-        start_r, end_r = a, b
         k0 = next((k for k, r in enumerate(span_list) if r >= a), len(span_list))
-        miss = 0
-        for k in range(k0 - 1, -1, -1):
-            r = span_list[k]
-            if act[r]:
-                start_r, miss = r, 0
-            else:
-                miss += 1
-                if miss > 2:
-                    break
         k1 = max((k for k, r in enumerate(span_list) if r <= b), default=-1)
-        miss = 0
-        for k in range(k1 + 1, len(span_list)):
-            r = span_list[k]
-            if act[r]:
-                end_r, miss = r, 0
-            else:
-                miss += 1
-                if miss > 2:
-                    break
+        start_r = _grow(span_list[k0 - 1 :: -1] if k0 > 0 else [], act, a)
+        end_r = _grow(span_list[k1 + 1 :], act, b)
         n_active = sum(act[r] for r in span_list if t[start_r] <= t[r] <= t[end_r])
         win = CrossingWindow(
             float(min(t[start_r], ta)),
@@ -221,6 +204,19 @@ def crossing_windows(
         )
         out.append(win)
     return _merge(out)
+
+
+def _grow(rows: list[int], active: dict[int, bool], start: int, bridge: int = 2) -> int:
+    """The last active row walking ``rows`` from ``start``, across gaps of up to ``bridge`` inactive rows."""
+    last, miss = start, 0
+    for r in rows:
+        if active[r]:
+            last, miss = r, 0
+        else:
+            miss += 1
+            if miss > bridge:
+                break
+    return last
 
 
 def _with_reason(w: CrossingWindow, reason: str) -> CrossingWindow:
