@@ -63,9 +63,8 @@ class FaceOcclusion(Analyzer):
         "whether the hand stays visible, the face region changes, and the face keeps its shape and outline."
     )
     min_overlap = Param(0.1, 0.01, 0.9, "share of the face a hand must cover to make an occlusion")
-    near_faces = Param(1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face")
-    seed_near_faces = Param(
-        1.2, 0.1, 5.0, "a tracked hand this close to the face centre (face widths) starts a crossing the pixels follow"
+    near_faces = Param(
+        1.2, 0.2, 5.0, "a hand this close to the face centre (face widths) is at the face (and starts a crossing)"
     )
     lost_window_s = Param(0.6, 0.0, 5.0, "after a hand at the face vanishes, this long counts as occluded")
     merge_gap_s = Param(0.3, 0.0, 5.0, "occluded stretches closer than this are one event")
@@ -134,7 +133,7 @@ class FaceOcclusion(Analyzer):
             # where the pixels put each hand seen at the face (the landmarker loses hands in front of faces,
             # and a swap painting over the hand hides it): the crossings are placed and found by the pixels
             seeds = hand_at_face(
-                near=near, overlap=overlap, hand_count=hands.count, near_faces=self.seed_near_faces,
+                near=near, overlap=overlap, hand_count=hands.count, near_faces=self.near_faces,
                 min_overlap=self.min_overlap,
             )  # fmt: skip
             events = with_pixel_windows(events, crossing_windows(frames=zone, seeds=seeds), t_s=t, overlap=overlap)

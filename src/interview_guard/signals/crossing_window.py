@@ -125,11 +125,10 @@ def crossing_windows(
     seed_rows = np.flatnonzero(seeds)
     # near any seed: not a no-hand frame
     seed_t = t[seed_rows]
-    near_seed = np.zeros(n, bool)
-    for i in range(n):
-        k = np.searchsorted(seed_t, t[i])
-        d = min(abs(t[i] - seed_t[k]) if k < seed_t.size else np.inf, abs(t[i] - seed_t[k - 1]) if k > 0 else np.inf)
-        near_seed[i] = d <= 0.3
+    k = np.searchsorted(seed_t, t)
+    after = np.abs(seed_t[np.minimum(k, seed_t.size - 1)] - t)
+    before = np.abs(t - seed_t[np.maximum(k - 1, 0)])
+    near_seed = np.minimum(after, before) <= 0.3
     side = int(frames.crop.shape[-1]) if frames.crop.ndim == 3 else 0
     out: list[CrossingWindow] = []
     for a, b in _clusters(t, seed_rows, seed_gap_s):
