@@ -22,7 +22,19 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     log = log.shifted(-log.t_ms[0])
     face, hands, pixels = make_tracks(seconds=8.0, sweep=(3.0, 4.2), swap_failure=bool(seed % 2), seed=seed)
     from interview_guard.tracks.audio import AudioTrack
+    from interview_guard.tracks.blending import BlendTrack
 
+    rng = np.random.default_rng(seed)
+    n = len(face)
+    blending = BlendTrack(
+        t_s=face.t_s,
+        detail_inner=rng.uniform(1.0, 2.0, n),
+        detail_outer=rng.uniform(1.0, 2.0, n),
+        tone_step=rng.uniform(1.0, 6.0, n),
+        tone_outline=rng.uniform(3.0, 20.0, n),
+        seam_change=rng.uniform(1.0, 3.0, n),
+        core_change=rng.uniform(1.0, 3.0, n),
+    )
     noise = np.random.default_rng(seed).normal(0, 0.05, 8 * 16000).astype(np.float32)
     tracks = Tracks(
         duration_s=max(float(log.t_ms[-1]) / 1000.0, 8.0),
@@ -31,6 +43,7 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
         hands=hands,
         audio=AudioTrack(noise, 16000),
         pixels=pixels,
+        blending=blending,
     )
     return tracks
 

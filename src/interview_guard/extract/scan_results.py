@@ -20,6 +20,7 @@ import numpy as np
 from interview_guard.errors import InputError, ParameterError
 from interview_guard.extract.keyframes import decode_key_frame
 from interview_guard.io.video_decode import DecodeStats
+from interview_guard.tracks.blending import BlendTrack
 from interview_guard.tracks.video import (
     N_BLENDSHAPES,
     N_FACE_LANDMARKS,
@@ -39,13 +40,14 @@ __all__ = [
     "face_rows",
     "hand_rows",
     "pixel_rows",
+    "blend_rows",
     "motion_rows",
     "save_track_npz",
     "load_track_npz",
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 5
+SCAN_FORMAT_VERSION = 6
 #: Format of a single face or hand track file (:func:`save_track_npz`).
 TRACK_FORMAT_VERSION = 1
 
@@ -73,6 +75,8 @@ class VideoScan:
     stats : dict
         Counts, timings, mode and parameters; ``stats["decode"]`` is the
         :class:`~interview_guard.io.video_decode.DecodeStats` as a dict.
+    blending : BlendTrack
+        Same rows as ``face`` (all NaN when not given).
     """
 
     face: FaceTrack
@@ -82,6 +86,11 @@ class VideoScan:
     active: list[tuple[float, float]] = field(default_factory=list)
     keyframes: KeyFrames = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    blending: BlendTrack | None = None
+
+    def __post_init__(self) -> None:
+        if self.blending is None:
+            self.blending = BlendTrack.empty(len(self.face), self.face.frame_size)
 
     @property
     def decode_stats(self) -> DecodeStats:
@@ -110,7 +119,7 @@ class VideoScan:
             "version": np.array(SCAN_FORMAT_VERSION),
         }
         for prefix, obj in (("face/", self.face), ("hands/", self.hands), ("pixels/", self.pixels),
-                            ("motion/", self.motion)):  # fmt: skip
+                            ("motion/", self.motion), ("blending/", self.blending)):  # fmt: skip
             arrays.update(_dataclass_arrays(obj, prefix))
         arrays["active"] = np.array(self.active, dtype=np.float64).reshape(-1, 2)
         times = sorted(self.keyframes)
@@ -148,6 +157,7 @@ class VideoScan:
                 hands = _dataclass_from(HandTrack, data, "hands/")
                 pixels = _dataclass_from(PixelTrack, data, "pixels/")
                 motion = _dataclass_from(MotionTrack, data, "motion/")
+                blending = _dataclass_from(BlendTrack, data, "blending/")
                 active = [(float(a), float(b)) for a, b in np.asarray(data["active"]).reshape(-1, 2)]
                 kt = data["keyframes/t_s"]
                 off = data["keyframes/offsets"]
@@ -160,7 +170,7 @@ class VideoScan:
             raise InputError("file not found", path=p) from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParameterError) as exc:
             raise InputError(f"damaged video scan file ({exc.__class__.__name__}: {exc})", path=p) from None
-        return cls(face, hands, pixels, motion, active, keyframes, stats)
+        return cls(face, hands, pixels, motion, active, keyframes, stats, blending)
 
     def __repr__(self) -> str:
         return (
@@ -352,6 +362,11 @@ def pixel_rows() -> Rows:
             "zone_held": ((), np.bool_, False),
         }
     )
+
+
+def blend_rows() -> Rows:
+    nan = np.float32(np.nan)
+    return Rows({"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, nan) for c in BlendTrack.COLUMNS}})
 
 
 def motion_rows() -> Rows:

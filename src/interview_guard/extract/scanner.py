@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.errors import MediaError
+from interview_guard.extract.blending import BlendState, add_blend_row
 from interview_guard.extract.keyframes import KeyFrameCollector
 from interview_guard.extract.pixels import (
     FACE_ZONE_SCALE,
@@ -33,10 +34,18 @@ from interview_guard.extract.pixels import (
     rgb_for_landmarks,
     zone_crop,
 )
-from interview_guard.extract.scan_results import VideoScan, face_rows, hand_rows, motion_rows, pixel_rows
+from interview_guard.extract.scan_results import (
+    VideoScan,
+    blend_rows,
+    face_rows,
+    hand_rows,
+    motion_rows,
+    pixel_rows,
+)
 from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
 from interview_guard.progress import ProgressHook, Stage
+from interview_guard.tracks.blending import BlendTrack
 from interview_guard.tracks.video import FACE_SOURCES, FaceTrack, HandTrack, MotionTrack, PixelTrack
 
 __all__ = ["MAX_BUFFER_FRAMES", "ZONE_HOLD_S", "Scanner"]
@@ -105,6 +114,8 @@ class Scanner:
         self.last_lm_t = -math.inf
         self.done = 0
         self.face_rows, self.hand_rows, self.pixel_rows = face_rows(), hand_rows(), pixel_rows()
+        self.blend_rows = blend_rows()
+        self.blend_state: BlendState | None = None
         self.zone: tuple[float, float, float, float] | None = None
         # The anchored face zone of the PixelTrack: (time, box, oval) of the last face with no hand in its zone.
         self.anchor: tuple[float, tuple[float, float, float, float], np.ndarray] | None = None
@@ -116,7 +127,9 @@ class Scanner:
         self.key_frames = KeyFrameCollector()
         self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0, "triggers_hand": 0,
                        "triggers_face_lost": 0}  # fmt: skip
-        self.timing = dict.fromkeys(("decode", "motion", "convert", "face", "hands", "pixels", "keyframes"), 0.0)
+        self.timing = dict.fromkeys(
+            ("decode", "motion", "convert", "face", "hands", "pixels", "blending", "keyframes"), 0.0
+        )
         self.wall0 = time.perf_counter()
         self.cpu0 = time.process_time()
 
@@ -431,6 +444,11 @@ class Scanner:
         self._zone_pixels(e, c, k, fobs, hobs)
         t4 = perf()
         self.timing["pixels"] += t4 - t3
+        self.blend_state = add_blend_row(self.blend_rows, rgb, fobs.landmarks if fobs.present else None, e.t,
+                                         self.blend_state)  # fmt: skip
+        t5 = perf()
+        self.timing["blending"] += t5 - t4
+        t4 = t5
 
         # The face zone (for this tail and, through the history, the head), and the landmark triggers.
         if fobs.present:
@@ -573,4 +591,5 @@ class Scanner:
             "keyframes_dropped": self.key_frames.dropped,
             "decode": st.to_dict(),
         }
-        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats)
+        blending = BlendTrack(**self.blend_rows.finish(), frame_size=size)
+        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats, blending)

@@ -35,7 +35,9 @@ KEYS_PAST_END_S = 60.0
 FULL_RATE_BELOW_S = 60.0
 
 #: The streams one video scan produces (asking for any of them runs it).
-_VIDEO_SCAN_STREAMS = frozenset({Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES})
+_VIDEO_SCAN_STREAMS = frozenset(
+    {Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES, Stream.BLENDING}
+)
 
 
 def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tuple[float, float]]:
@@ -172,6 +174,7 @@ def extract_tracks(
         scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
         tracks.pixels, tracks.motion, tracks.key_frames = scan.pixels, scan.motion, scan.keyframes
+        tracks.blending = scan.blending
         name = session.video.name
         dec = scan.decode_stats
         if dec.truncated:
