@@ -82,6 +82,8 @@ def scan_one(clip: dict[str, str], cache: str) -> dict[str, Any]:
     analyzers = {}
     for name, r in rep.analyzers.items():
         analyzers[name] = {"status": r.status.value, "score": r.score, "confidence": r.confidence}
+        if name == "face_artifacts" and r.status.value == "ok":
+            analyzers[name]["measures"] = r.metrics.get("measures", {})
         if name in FACE_ANALYZERS:
             analyzers[name]["evidence"] = [
                 {"kind": e.kind, "t": round(e.start_s, 2), "summary": e.summary} for e in r.evidence[:3]
@@ -105,6 +107,35 @@ def _score(r: dict[str, Any], key: str) -> float:
     return float(a["score"]) if a and a["status"] == "ok" and a["score"] is not None else 0.0
 
 
+def threshold_rule(results: list[dict[str, Any]]) -> dict[str, float]:
+    """The face_artifacts thresholds the rule gives on the TUNE_GENUINE clips.
+
+    The rule, fixed before the held-out clips were looked at: the most swap-like session median among the tuning
+    clips, pushed 3 median absolute deviations (of those medians) further out.
+    """
+    import numpy as np
+
+    med: dict[str, list[float]] = {"softness": [], "tone": [], "flicker": []}
+    for r in results:
+        a = r["analyzers"].get("face_artifacts")
+        if r["name"] in TUNE_GENUINE and a and a["status"] == "ok":
+            for k in med:
+                v = a["measures"][k]["median"]
+                if v == v:  # not NaN
+                    med[k].append(float(v))
+    out = {}
+    for k, sign, key in (
+        ("softness", -1, "softness_floor"),
+        ("tone", 1, "tone_ceiling"),
+        ("flicker", 1, "flicker_ceiling"),
+    ):
+        x = np.array(med[k])
+        if x.size:
+            mad = float(np.median(np.abs(x - np.median(x))))
+            out[key] = round(float(x.max() + 3 * mad) if sign > 0 else float(x.min() - 3 * mad), 3)
+    return out
+
+
 def tables(results: list[dict[str, Any]]) -> str:
     keys = ["risk", *[k for k in FACE_ANALYZERS if any(k in r["analyzers"] for r in results)]]
     gen = [r for r in results if r["label"] == "genuine"]
@@ -126,6 +157,7 @@ def tables(results: list[dict[str, Any]]) -> str:
         bands = ", ".join(sorted(r["band"] for r in sw))
         lines.append(f"| {src} | {len(sw)} | " + " | ".join(cells) + f" | {bands} |")
     high = [r["name"] for r in gen if r["band"] == "high"]
+    lines += ["", f"face_artifacts thresholds by the rule on the tuning clips: {threshold_rule(results)}"]
     head = "| clip | label | source | risk | band | " + " | ".join(keys[1:]) + " |"
     rule = "| --- | --- | --- | ---: | --- | " + " | ".join("---:" for _ in keys[1:]) + " |"
     lines += ["", f"genuine clips in the high band: {len(high)} {high}", "", head, rule]

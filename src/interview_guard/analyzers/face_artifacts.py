@@ -52,9 +52,9 @@ class FaceArtifacts(Analyzer):
     requires = frozenset({Stream.BLENDING})
     uses = frozenset({Stream.HANDS, Stream.FACE})
 
-    softness_floor = Param(-1.2, -3.0, 1.0, "a session median of log(inner / outer detail) below this is soft")
-    tone_ceiling = Param(8.6, 1.0, 60.0, "a median chroma step (core vs outline skin) above this is reported")
-    flicker_ceiling = Param(0.47, 0.0, 3.0, "a session median log(seam / core change) above this is flicker")
+    softness_floor = Param(-1.22, -3.0, 1.0, "a session median of log(inner / outer detail) below this is soft")
+    tone_ceiling = Param(8.63, 1.0, 60.0, "a median chroma step (core vs outline skin) above this is reported")
+    flicker_ceiling = Param(0.46, 0.0, 3.0, "a session median log(seam / core change) above this is flicker")
     spike_z = Param(6.0, 2.0, 20.0, "a frame pair this many robust deviations above the clip's flicker is a spike")
     spike_share_ceiling = Param(0.12, 0.01, 1.0, "a share of spike pairs above this is bursty seam flicker")
     width = Param(0.25, 0.01, 5.0, "softness of the score around each threshold, as a share of its distance scale")
