@@ -63,7 +63,7 @@ class Scanner:
     def __init__(self, *, mode: str, base_fps: float, dense_fps: float, lookback_s: float, hold_s: float,
                  trigger: ScanTrigger, max_side: int | None, face_runner: Any, hand_runner: Any,
                  stats: DecodeStats, progress: ProgressHook | None, total: int, pool: Any = None,
-                 dense_windows: Any = ()) -> None:  # fmt: skip
+                 dense_windows: Any = (), identity: Any = None) -> None:  # fmt: skip
         self.mode = mode
         self.sync_windows = deque(sorted((float(a), float(b)) for a, b in dense_windows if b > a))
         self.base_fps, self.dense_fps = base_fps, dense_fps
@@ -71,6 +71,7 @@ class Scanner:
         self.trig: ScanTrigger = trigger
         self.max_side = max_side
         self.face_runner, self.hand_runner = face_runner, hand_runner
+        self.identity = identity  # an extract.identity.IdentityCollector when identity is asked for
         self.pool = pool
         self.st = stats
         self.progress, self.total = progress, total
@@ -431,6 +432,9 @@ class Scanner:
         self._zone_pixels(e, c, k, fobs, hobs)
         t4 = perf()
         self.timing["pixels"] += t4 - t3
+        if self.identity is not None:
+            self.identity.offer(e.t, e.idx, rgb, fobs, dense)
+            t4 = perf()
 
         # The face zone (for this tail and, through the history, the head), and the landmark triggers.
         if fobs.present:
@@ -536,6 +540,7 @@ class Scanner:
         pixels = PixelTrack(**self.pixel_rows.finish(), work_size=(wh, ww) if swap else (ww, wh))
         tw, th = self.thumb_src_size
         motion = MotionTrack(**self.motion.finish(), thumb_size=(th, tw) if swap else (tw, th))
+        identity = None if self.identity is None else self.identity.finish()
         wall = time.perf_counter() - self.wall0
         cpu = time.process_time() - self.cpu0
         n_dec = len(motion)
@@ -572,5 +577,6 @@ class Scanner:
             "keyframes": len(self.key_frames.frames),
             "keyframes_dropped": self.key_frames.dropped,
             "decode": st.to_dict(),
+            **({} if identity is None else {"identity": identity.meta}),
         }
-        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats)
+        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats, identity)

@@ -17,6 +17,7 @@ from interview_guard.tracks.metadata import SessionMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
     from interview_guard.tracks.audio import AudioTrack
+    from interview_guard.tracks.identity import IdentityTrack
     from interview_guard.tracks.video import FaceTrack, HandTrack, KeyFrames, MotionTrack, PixelTrack
 
 __all__ = ["Stream", "MediaInfo", "Tracks"]
@@ -34,6 +35,7 @@ class Stream(str, enum.Enum):
     PIXELS = "pixels"  # per landmarked frame: pixel measurements around the face (video scan)
     MOTION = "motion"  # per decoded frame: cheap motion in the face zone and overall (video scan)
     KEY_FRAMES = "key_frames"  # small JPEGs of the densely analysed moments (video scan)
+    IDENTITY = "identity"  # per described face: a 128-d identity descriptor (video scan), the enrolment photo's
 
     @property
     def modality(self) -> str:
@@ -48,6 +50,7 @@ class Stream(str, enum.Enum):
             Stream.PIXELS: "video",
             Stream.MOTION: "video",
             Stream.KEY_FRAMES: "video",
+            Stream.IDENTITY: "video",
         }[self]
 
 
@@ -94,6 +97,8 @@ class Tracks:
         Motion of every decoded frame.
     key_frames : dict of float to bytes, or None
         JPEG key frames of the densely analysed moments, by frame time.
+    identity : IdentityTrack or None
+        Identity descriptors of the faces (sampled), and the enrolment photo's.
     audio : AudioTrack or None
         Mono float32 at ``audio.sr``, sample 0 at session time ``audio.start_s``.
     audio_file : MediaInfo or None
@@ -113,6 +118,7 @@ class Tracks:
     pixels: PixelTrack | None = None
     motion: MotionTrack | None = None
     key_frames: KeyFrames | None = None
+    identity: IdentityTrack | None = None
     audio: AudioTrack | None = None
     audio_file: MediaInfo | None = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)
