@@ -52,7 +52,11 @@ class FaceIdentity(Analyzer):
     )
     min_quality = Param(0.3, 0.0, 1.0, "faces of lower quality (small, turned away) are left out")
     change_distance = Param(
-        0.6, 0.3, 1.5, "robust centroids of two stretches this far apart are two people (dlib's threshold: 0.6)"
+        0.5,
+        0.3,
+        1.5,
+        "robust centroids of two stretches this far apart are two people (genuine clips: at most 0.30; "
+        "different people: from 0.47)",
     )
     min_segment_s = Param(3.0, 0.0, 600.0, "each side of an identity change lasts at least this long (s)")
     min_segment_rows = Param(5, 2, 1000, "each side of an identity change has at least this many good faces")
@@ -111,7 +115,7 @@ class FaceIdentity(Analyzer):
         main_k = int(np.argmax(sizes))
         if idt.enrolment is not None:  # the enrolled person is the candidate when they are on camera
             enr_d = [float(np.linalg.norm(c - idt.enrolment)) for c in centres]
-            if min(enr_d) < self.change_distance:
+            if min(enr_d) < self.enrolment_distance:
                 main_k = int(np.argmin(enr_d))
         own = np.array([np.linalg.norm(g.descriptor[i] - centres[labels[i]]) for i in range(len(g))])
         metrics.update(
@@ -171,8 +175,8 @@ class FaceIdentity(Analyzer):
     # -- evidence ---------------------------------------------------------------------------
 
     def _change_evidence(self, c: dict[str, Any], g: IdentityTrack, dur: float) -> Evidence:
-        s = fi.logistic(x=c["distance"], centre=self.change_distance, width=0.05)
-        s = float(np.clip(s, 0.5, 0.97))
+        s = fi.logistic(x=c["distance"], centre=self.change_distance + 0.05, width=0.05)
+        s = float(np.clip(s, 0.35, 0.97))
         k = int(c["row"])
         frames = {
             "before": {"t_s": _r(g.t_s[k - 1]), "frame_index": int(g.frame_index[k - 1])},
@@ -181,7 +185,8 @@ class FaceIdentity(Analyzer):
         summary = (
             f"the person on camera changed at about {c['t_s']:.1f} s: the faces before it ({c['rows_before']} "
             f"described, up to {c['before_s']:.1f} s) and after it ({c['rows_after']} described, from "
-            f"{c['after_s']:.1f} s) are {c['distance']:.2f} apart (one person: under {self.change_distance:.2f})"
+            f"{c['after_s']:.1f} s) are {c['distance']:.2f} apart (one person's stretches: under "
+            f"{self.change_distance:.2f})"
         )
         return Evidence(
             self.name,
