@@ -598,8 +598,9 @@ def main() -> None:
 
 def identity_rows(rec: Path) -> None:
     """The adaptive scan without and with identity descriptors (several dense caps): speed, descriptor seconds."""
-    print("\n| adaptive scan | faces described (base + dense) | descriptor s | wall s | x real time | other load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    head = "adaptive scan | faces described (base + dense) | descriptor s | wall s | x real time | CPU s | other load"
+    print(f"\n| {head} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, kw in (("no identity", {}), *((f"identity, dense cap {c:g}/s", {"identity": True,
                       "identity_dense_fps": c}) for c in (2.0, 5.0, 15.0))):  # fmt: skip
         r = stage("scan", rec, mode="adaptive", **kw)
@@ -607,7 +608,8 @@ def identity_rows(rec: Path) -> None:
         sec = i.get("seconds", {})
         n = f"{i['described']} ({r['counts']['base_landmarked']} base frames)" if i else "-"
         d = f"{sec.get('describe', 0) + sec.get('align', 0):.1f}" if i else "-"
-        print(f"| {label} | {n} | {d} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | {r['others']:.2f} |")
+        speed = f"{r['wall_s']:.1f} | {r['x_realtime']:.2f} | {r['cpu_s']:.1f} | {r['others']:.2f}"
+        print(f"| {label} | {n} | {d} | {speed} |")
 
 
 def occlusion_events(face, hands) -> list[tuple[float, float]]:

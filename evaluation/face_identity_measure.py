@@ -57,6 +57,11 @@ CLIPS = {
     "deepfakes/ffpp_real.mp4": "anchor",
     "deepfakes/dfdc_style_real.mp4": "dfdc_woman",
 }
+# real face swaps and the genuine clips they were made from
+FAKES = {
+    "deepfakes/ffpp_fake.mp4": "deepfakes/ffpp_real.mp4",
+    "deepfakes/dfdc_style_fake.mp4": "deepfakes/dfdc_style_real.mp4",
+}
 PHOTOS = {"obama.jpg": "obama", "biden.jpg": "biden", "two_people.jpg": None}
 
 
@@ -82,6 +87,7 @@ def main() -> None:
     from interview_guard.io.enrolment import describe_enrolment_photo
     from interview_guard.signals import face_identity as fi
     from interview_guard.tracks import Tracks
+    from interview_guard.tracks.identity import IdentityTrack
 
     names = [n for n in CLIPS if not args.clips or Path(n).stem in args.clips]
     cents: dict[str, np.ndarray] = {}
@@ -122,6 +128,26 @@ def main() -> None:
     same = [p[0] for p in pairs if CLIPS[p[1]] == CLIPS[p[2]]]
     print(f"\ndifferent people: {len(diff)} pairs, min {min(diff):.3f}, median {np.median(diff):.3f}; "
           f"same person in two clips: {[round(v, 3) for v in same]}")  # fmt: skip
+    print("\n| swap | its original | faces | changes | flashes | score | vs original | as enrolment: p(other) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for fake, real in FAKES.items():
+        if real not in cents:
+            continue
+        s = scan(fake, args.cache)
+        idt = s.identity
+        g = idt.select((idt.face == 0) & (idt.quality >= a.min_quality))
+        c = fi.robust_centroid(descriptors=g.descriptor, weights=g.quality)
+        dur = float(s.motion.t_s[-1]) if len(s.motion) else 0.0
+        enrolled = IdentityTrack(
+            **{k: getattr(idt, k) for k in idt.ARRAYS}, enrolment=cents[real], enrolment_status="ok"
+        )
+        r = a.analyze(Tracks(duration_s=dur, identity=idt))
+        re = a.analyze(Tracks(duration_s=dur, identity=enrolled))
+        kinds = [e.kind for e in r.evidence]
+        p_other = next((e.score for e in re.evidence if e.kind.startswith("enrolment")), float("nan"))
+        print(f"| {Path(fake).stem} | {Path(real).stem} | {len(g)} | {kinds.count('identity_change')} | "
+              f"{kinds.count('identity_flash')} | {r.score:.2f} | "
+              f"{np.linalg.norm(c - cents[real]):.3f} | {p_other:.2f} |")  # fmt: skip
     print("\n| photo | status | nearest clip (distance) | distance to the same person's clip |")
     print("| --- | --- | --- | ---: |")
     for photo, who in PHOTOS.items():

@@ -404,3 +404,94 @@ class TestRealFaces:
         assert "identity_change" in kinds and "enrolment_match" in kinds, [(e.kind, e.summary) for e in r.evidence]
         ch = next(e for e in r.evidence if e.kind == "identity_change")
         assert 3.5 <= ch.start_s <= ch.end_s <= 4.5
+
+
+# -- several faces ---------------------------------------------------------------------------
+
+
+def test_cluster_persons_groups_faces_by_person():
+    a = make_identity(seconds=10, seed=4)
+    b = make_identity(seconds=4, seed=4, switch_at=0.0)  # every row the second person
+    x = np.concatenate([a.descriptor, b.descriptor])
+    q = np.concatenate([a.quality, b.quality])
+    q[3] = 0.1
+    labels, centres = fi.cluster_persons(descriptors=x, quality=q)
+    assert len(centres) == 2 and labels[3] == -1
+    assert set(labels[: len(a)]) - {-1} == {0} and set(labels[len(a) :]) == {1}
+    empty, none = fi.cluster_persons(descriptors=np.zeros((0, 128)), quality=np.zeros(0))
+    assert empty.shape == (0,) and len(none) == 0
+
+
+def _with_other_face(idt: IdentityTrack, other: IdentityTrack) -> IdentityTrack:
+    """``idt`` plus ``other``'s rows as a second face (face 1) in the same frames."""
+    rows = {k: np.concatenate([getattr(idt, k), getattr(other, k)]) for k in idt.ARRAYS}
+    rows["face"] = np.concatenate([idt.face, np.ones(len(other), np.int8)])
+    order = np.argsort(rows["t_s"], kind="stable")
+    return IdentityTrack(**{k: v[order] for k, v in rows.items()})
+
+
+def test_other_persons_are_reported_not_scored():
+    a = FaceIdentity()
+    cand = make_identity(seconds=30, seed=2)
+    tile = make_identity(seconds=30, seed=2, switch_at=0.0)  # the interviewer, on screen all along
+    tile = tile.select(np.arange(0, len(tile), 2))  # described at base-rate frames only
+    r = a.analyze(_tracks(_with_other_face(cand, tile)))
+    ev = [e for e in r.evidence if e.kind == "other_persons"]
+    assert r.score == a.analyze(_tracks(cand)).score and len(ev) == 1 and ev[0].score == 0.0
+    p = ev[0].details["persons"]
+    assert (
+        len(p) == 1 and p[0]["faces"] == len(tile) and p[0]["seconds_on_screen"] == 30 and p[0]["as_tracked_face"] == 0
+    )
+
+
+def test_a_flash_of_someone_else_on_screen_is_not_a_swap_dropping():
+    a = FaceIdentity()
+    cand = make_identity(seconds=30, seed=2, flash_at=10.0)  # the tracked face jumps to the other person
+    tile = make_identity(seconds=30, seed=2, switch_at=0.0).select(np.arange(0, 60, 2))
+    r = a.analyze(_tracks(_with_other_face(cand, tile)))
+    fl = [e for e in r.evidence if e.kind == "identity_flash"]
+    assert len(fl) == 1 and fl[0].details["another_person_on_screen"] and fl[0].score <= 0.1 and r.score < 0.2
+    alone = a.analyze(_tracks(cand))
+    assert alone.score > 0.7
+
+
+def test_the_landmarker_keeps_the_face_it_had():
+    from types import SimpleNamespace
+
+    from interview_guard.io.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
+
+    state = SimpleNamespace(
+        options=FaceRunnerOptions(num_faces=2), _now=1.0, _last_seen_t=0.9, _size=(100, 100),
+        _last_box_px=(10.0, 10.0, 30.0, 30.0),
+    )  # fmt: skip
+    small, large = np.array([0.11, 0.1, 0.3, 0.31]), np.array([0.5, 0.2, 0.95, 0.8])
+    pick = FaceLandmarkerRunner._continuing_face
+    assert pick(state, [large, small], [0.27, 0.04]) == 1  # the small face continues the last one
+    state._last_seen_t = -5.0  # too long ago: the largest
+    assert pick(state, [large, small], [0.27, 0.04]) == 0
+    state._last_seen_t, state._last_box_px = 0.9, (60.0, 60.0, 70.0, 70.0)  # overlaps neither much
+    assert pick(state, [small, large], [0.04, 0.27]) == 1
+
+
+@needs_shared(STILLS)
+@pytest.mark.shared
+@pytest.mark.video
+def test_two_real_faces_on_one_frame_are_described_as_two_persons():
+    import cv2
+
+    from interview_guard.extract.identity import IdentityCollector
+    from interview_guard.io.landmarks import FaceLandmarkerRunner, FaceRunnerOptions
+
+    rgb = np.ascontiguousarray(cv2.imread(str(STILLS / "two_people.jpg"))[..., ::-1])
+    with FaceLandmarkerRunner(FaceRunnerOptions(num_faces=2, blendshapes=False, image_mode=True)) as runner:
+        obs = runner.process(rgb, 0.0)
+    assert obs.n_faces == 2 and obs.others is not None and obs.others.shape == (1, 478, 3)
+    col = IdentityCollector(_describer(), dense_fps=5.0)
+    col.offer(0.0, 0, rgb, obs, dense=False)
+    col.offer(0.1, 3, rgb, obs, dense=True)  # inside an active interval only the tracked face is described
+    idt = col.finish()
+    np.testing.assert_array_equal(idt.face, [0, 1, 0])
+    assert np.linalg.norm(idt.descriptor[0] - idt.descriptor[1]) > 0.6
+    assert np.linalg.norm(idt.descriptor[0] - idt.descriptor[2]) < 1e-4
+    labels, _ = fi.cluster_persons(descriptors=idt.descriptor, quality=idt.quality)
+    assert labels.tolist() == [0, 1, 0]

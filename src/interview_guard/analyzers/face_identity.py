@@ -141,9 +141,13 @@ class FaceIdentity(Analyzer):
             max_flash_s=self.max_flash_s,
             max_gap_s=self.flash_gap_s,
         )
+        persons = self._persons(idt, main_centre=centres[main_k])
         for f in flashes:
-            evidence.append(self._flash_evidence(f, main, dur))
+            evidence.append(self._flash_evidence(f, main, dur, persons))
         metrics["flashes"] = len(flashes)
+        if persons is not None and len(persons["others"]):
+            evidence.append(self._persons_evidence(persons, dur))
+            metrics["other_persons"] = len(persons["others"])
 
         conf = 0.2 + 0.7 * min(1.0, n_good / float(self.full_confidence_faces))
         reason = ""
@@ -157,7 +161,8 @@ class FaceIdentity(Analyzer):
                 metrics["enrolment_distance"] = enr.details["distance"]
             else:
                 conf *= 0.8
-        scores = sorted((e.score for e in evidence if e.kind != "enrolment_unusable"), reverse=True)
+        informative = ("enrolment_unusable", "other_persons")
+        scores = sorted((e.score for e in evidence if e.kind not in informative), reverse=True)
         score = 1.0 - float(np.prod([1.0 - s for s in scores[:3]])) if scores else _BASE_SCORE
         score = float(np.clip(max(score, _BASE_SCORE), 0.0, 1.0))
         windows = _windows(dur, self.window_s, main.t_s, evidence)
@@ -198,17 +203,67 @@ class FaceIdentity(Analyzer):
             {**c, "frames": frames, "key_frame_times": [frames["before"]["t_s"], frames["after"]["t_s"]]},
         )
 
-    def _flash_evidence(self, f: dict[str, Any], main: IdentityTrack, dur: float) -> Evidence:
+    def _persons(self, idt: IdentityTrack, *, main_centre: np.ndarray) -> dict[str, Any] | None:
+        """Everyone described (other faces too) clustered into persons; None when only the main face was."""
+        if not np.any(idt.face != 0):
+            return None
+        labels, centres = fi.cluster_persons(
+            descriptors=idt.descriptor, quality=idt.quality, min_quality=self.min_quality, distance=self.change_distance
+        )
+        if len(centres) == 0:
+            return None
+        cand = int(np.argmin(np.linalg.norm(centres - main_centre, axis=1)))
+        others: list[dict[str, Any]] = []
+        for k in range(len(centres)):
+            rows = labels == k
+            if k == cand or not rows.any():
+                continue
+            t = idt.t_s[rows]
+            others.append(
+                {
+                    "person": len(others) + 1,
+                    "faces": int(rows.sum()),
+                    "seconds_on_screen": int(np.unique(np.floor(t)).size),  # distinct seconds it was seen in
+                    "first_s": _r(t.min()),
+                    "last_s": _r(t.max()),
+                    "as_tracked_face": int((rows & (idt.face == 0)).sum()),
+                    "distance_to_candidate": _r(float(np.linalg.norm(centres[k] - centres[cand])), 4),
+                }
+            )
+        rest = np.delete(centres, cand, axis=0)
+        return {"others": others, "other_centres": rest}
+
+    def _persons_evidence(self, persons: dict[str, Any], dur: float) -> Evidence:
+        others = persons["others"]
+        first = min(p["first_s"] for p in others)
+        last = max(p["last_s"] for p in others)
+        seen = ", ".join(f"{p['seconds_on_screen']} s ({p['first_s']:.0f}-{p['last_s']:.0f} s)" for p in others[:5])
+        summary = (
+            f"{len(others)} other person{'s' if len(others) > 1 else ''} on screen besides the candidate "
+            f"(an interviewer's tile, someone nearby), seen for {seen}; left out of the identity checks"
+        )
+        return Evidence(self.name, "other_persons", min(first, dur), min(last, dur), 0.0, summary, {"persons": others})
+
+    def _flash_evidence(
+        self, f: dict[str, Any], main: IdentityTrack, dur: float, persons: dict[str, Any] | None
+    ) -> Evidence:
         s = fi.logistic(x=f["distance"], centre=self.flash_distance + 0.1, width=0.06)
         if len(f["rows"]) == 1:
             s *= 0.8  # one face alone: a strong, good-quality one, but still one
         s = float(np.clip(s, 0.3, 0.9))
         rows = f["rows"]
+        onscreen = False
+        if persons is not None and len(persons["other_centres"]):
+            d_other = np.linalg.norm(main.descriptor[rows][:, None, :] - persons["other_centres"][None], axis=2)
+            onscreen = bool(np.median(d_other.min(axis=1)) < self.change_distance)
+        if onscreen:  # the tracked face jumped to someone else on screen, not a face under a swap
+            s = 0.1
         details = {
             **{k: v for k, v in f.items() if k != "rows"},
             "faces": len(rows),
             "frame_indices": [int(main.frame_index[r]) for r in rows],
             "dense": bool(main.dense[rows].all()),
+            "another_person_on_screen": onscreen,
             "key_frame_times": [f["before_s"], f["start_s"], f["after_s"]],
         }
         n = len(rows)
@@ -217,7 +272,11 @@ class FaceIdentity(Analyzer):
             + (f"-{f['end_s']:.2f}" if n > 1 else "")
             + f" s ({n} described face{'s' if n > 1 else ''}, {f['distance']:.2f} from the person seen at "
             f"{f['before_s']:.1f} s and {f['after_s']:.1f} s; one person: under {self.flash_distance:.2f}): "
-            "a face swap dropping for a moment shows the face under it"
+            + (
+                "it is another person seen on screen, so the face tracking jumped to them for a moment"
+                if onscreen
+                else "a face swap dropping for a moment shows the face under it"
+            )
         )
         return Evidence(self.name, "identity_flash", min(f["start_s"], dur), min(f["end_s"], dur), s, summary, details)
 

@@ -5,7 +5,8 @@ when an analyzer asks for :attr:`~interview_guard.tracks.Stream.IDENTITY`. For
 every landmarked frame with a face it cuts the aligned chip from the
 landmark RGB frame (:func:`~interview_guard.io.face_descriptor.align_chip`)
 at every base-rate frame, and inside active intervals at most
-``dense_fps`` times a second; chips are described in small batches
+``dense_fps`` times a second; the other faces of the frame (a landmarker
+run with ``num_faces > 1``) at base-rate frames only. Chips are described in small batches
 (:class:`~interview_guard.io.face_descriptor.FaceDescriber`, about 14 ms per
 face on one BLAS thread). The rows become an
 :class:`~interview_guard.tracks.identity.IdentityTrack`; the speed budget and
@@ -88,15 +89,27 @@ class IdentityCollector:
         except ParameterError:  # landmarks off the frame or collapsed: nothing to describe
             self.counts["unalignable"] += 1
             return
-        h, w = rgb.shape[:2]
-        a, i = self.rows.add()
-        a["t_s"][i], a["frame_index"][i], a["dense"][i] = t, frame_index, dense
-        a["box"][i] = fobs.box
-        a["quality"][i] = face_quality(landmarks=fobs.landmarks[None], frame_size=(w, h))[0]
-        self._pending.append((a, i, chip))
+        self._add(t, frame_index, rgb, 0, fobs.landmarks, fobs.box, chip, dense)
+        if not dense and fobs.others is not None:
+            for k, (lm, box) in enumerate(zip(fobs.others, fobs.other_boxes), start=1):
+                try:
+                    other = align_chip(rgb, lm)
+                except ParameterError:
+                    self.counts["unalignable"] += 1
+                    continue
+                self._add(t, frame_index, rgb, k, lm, box, other, dense)
         self.seconds["align"] += time.perf_counter() - t0
         if len(self._pending) >= DESCRIBE_BATCH:
             self.flush()
+
+    def _add(self, t: float, frame_index: int, rgb: np.ndarray, face: int, lm: np.ndarray, box: np.ndarray,
+             chip: np.ndarray, dense: bool) -> None:  # fmt: skip
+        h, w = rgb.shape[:2]
+        a, i = self.rows.add()
+        a["t_s"][i], a["frame_index"][i], a["dense"][i], a["face"][i] = t, frame_index, dense, min(face, 127)
+        a["box"][i] = box
+        a["quality"][i] = face_quality(landmarks=lm[None], frame_size=(w, h))[0]
+        self._pending.append((a, i, chip))
 
     def flush(self) -> None:
         """Describe the chips waiting for a batch."""

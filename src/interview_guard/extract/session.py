@@ -189,7 +189,11 @@ def extract_tracks(
         if Stream.AUDIO in wanted and opts["mode"] != "full":
             opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
         if Stream.IDENTITY in wanted:
+            from interview_guard.io.landmark_types import FaceRunnerOptions
+
             opts.setdefault("identity", True)  # the descriptors cost time: only when an analyzer reads them
+            # two faces: the other one (an interviewer's tile, someone behind) is described and kept apart
+            opts.setdefault("face_options", FaceRunnerOptions(num_faces=2))
         scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
         if Stream.IDENTITY in wanted and scan.identity is not None:

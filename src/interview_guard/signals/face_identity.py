@@ -25,6 +25,7 @@ __all__ = [
     "find_changes",
     "segment_labels",
     "find_flashes",
+    "cluster_persons",
     "logistic",
 ]
 
@@ -339,6 +340,78 @@ def find_flashes(
             }
         )
     return out
+
+
+def cluster_persons(
+    *, descriptors: np.ndarray, quality: np.ndarray, min_quality: float = 0.3, distance: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group faces into persons: descriptors within ``distance`` of a person's centroid are that person.
+
+    Leader clustering in order of decreasing quality (each face joins the
+    nearest person whose centroid is within ``distance``, else starts a new
+    one), then two rounds of re-centring (robust centroids) and re-assigning,
+    and persons whose centroids end up within ``distance`` merged.
+    Deterministic; faces under ``min_quality`` get label -1.
+
+    Parameters
+    ----------
+    descriptors : ndarray, shape (n, d)
+    quality : ndarray, shape (n,)
+
+    Returns
+    -------
+    labels : ndarray of int64, shape (n,)
+        Person of each face (0, 1, ... in order of first appearance in the
+        input), -1 for faces left out.
+    centres : ndarray of float64, shape (k, d)
+    """
+    x = np.asarray(descriptors, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    n = x.shape[0] if x.ndim == 2 else 0
+    labels = np.full(n, -1, np.int64)
+    if n == 0 or q.shape != (n,):
+        return labels, np.zeros((0, x.shape[1] if x.ndim == 2 else 0))
+    good = np.flatnonzero((q >= min_quality) & np.isfinite(x).all(axis=1))
+    if good.size == 0:
+        return labels, np.zeros((0, x.shape[1]))
+    order = good[np.argsort(-q[good], kind="stable")]
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    for r in order:
+        if sums:
+            cents = np.stack(sums) / np.asarray(counts, dtype=np.float64)[:, None]
+            dd = np.linalg.norm(cents - x[r], axis=1)
+            k = int(np.argmin(dd))
+            if dd[k] < distance:
+                sums[k] = sums[k] + x[r]
+                counts[k] += 1
+                labels[r] = k
+                continue
+        sums.append(x[r].copy())
+        counts.append(1)
+        labels[r] = len(sums) - 1
+    centres = np.stack(sums) / np.asarray(counts, dtype=np.float64)[:, None]
+    for _ in range(2):
+        centres = np.stack(
+            [
+                robust_centroid(descriptors=x[labels == k], weights=q[labels == k]) if np.any(labels == k) else c
+                for k, c in enumerate(centres)
+            ]
+        )
+        # merge persons whose centres are one person's
+        keep: list[int] = []
+        for k in range(len(centres)):
+            if any(np.linalg.norm(centres[k] - centres[j]) < distance for j in keep):
+                continue
+            keep.append(k)
+        centres = centres[keep]
+        dd = np.linalg.norm(x[good][:, None, :] - centres[None], axis=2)
+        labels[good] = np.argmin(dd, axis=1)
+    # number persons by first appearance
+    used = [int(v) for v in dict.fromkeys(labels[labels >= 0].tolist())]
+    remap = {old: new for new, old in enumerate(used)}
+    out = np.array([remap.get(int(v), -1) for v in labels], dtype=np.int64)
+    return out, centres[used]
 
 
 def logistic(*, x: float, centre: float, width: float) -> float:
