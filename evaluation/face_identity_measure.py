@@ -2,7 +2,8 @@
 
 Each clip is scanned as ``extract_tracks`` scans a short recording (every
 frame landmarked, ``mode="full"``; descriptors at 5 per second inside the
-active interval, which then covers the whole clip) with ``identity=True``.
+active interval, which then covers the whole clip; two faces looked for)
+with ``identity=True``.
 Per clip: faces described, quality, the distance of each face to the clip's
 robust centroid (within-clip spread), what ``find_changes`` and
 ``find_flashes`` report with the analyzer's defaults (a genuine clip should
@@ -68,11 +69,12 @@ PHOTOS = {"obama.jpg": "obama", "biden.jpg": "biden", "two_people.jpg": None}
 def scan(name: str, cache: Path):
     from interview_guard.extract.scan_results import VideoScan
     from interview_guard.extract.video_scan import scan_video
+    from interview_guard.io.landmark_types import FaceRunnerOptions
 
     out = cache / (Path(name).stem + ".scan.npz")
     if out.is_file():
         return VideoScan.load(out)
-    s = scan_video(DATA / name, mode="full", identity=True)
+    s = scan_video(DATA / name, mode="full", identity=True, face_options=FaceRunnerOptions(num_faces=2))
     s.save(out)
     return s
 
@@ -92,13 +94,14 @@ def main() -> None:
     names = [n for n in CLIPS if not args.clips or Path(n).stem in args.clips]
     cents: dict[str, np.ndarray] = {}
     print("| clip | person | faces (dense) | quality median (min) | within: median / p90 / max | changes | flashes "
-          "| score | descr. s |")  # fmt: skip
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| score | descr. s | other faces |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     a = FaceIdentity()
     for name in names:
         s = scan(name, args.cache)
         idt = s.identity
         main_rows = idt.select(idt.face == 0)
+        n_other = int((idt.face != 0).sum())
         good = main_rows.quality >= a.min_quality
         g = main_rows.select(good)
         c = fi.robust_centroid(descriptors=g.descriptor, weights=g.quality)
@@ -112,7 +115,7 @@ def main() -> None:
             f"| {Path(name).stem} | {CLIPS[name]} | {len(main_rows)} ({int(main_rows.dense.sum())}) | "
             f"{np.median(main_rows.quality):.2f} ({main_rows.quality.min():.2f}) | "
             f"{np.median(d):.3f} / {np.quantile(d, 0.9):.3f} / {d.max():.3f} | {kinds.count('identity_change')} | "
-            f"{kinds.count('identity_flash')} | {r.score:.2f} | {sec.get('describe', 0):.1f} |"
+            f"{kinds.count('identity_flash')} | {r.score:.2f} | {sec.get('describe', 0):.1f} | {n_other} |"
         )
         for e in r.evidence:
             print(f"    {e.kind} {e.start_s:.2f}-{e.end_s:.2f} score {e.score:.2f}: {e.details.get('distance')}")
