@@ -30,9 +30,14 @@ Each stage also reports its CPU time and how busy the rest of the machine
 was meanwhile ("other load", in cores): on a shared machine the wall-clock
 speed drops with it.
 
+``--identity`` instead measures the identity descriptors: the adaptive scan
+without them, with them at a few caps of the descriptor rate inside active
+intervals (``identity_dense_fps``), and the seconds the descriptors took.
+Stage processes run with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), as the CLI does.
+
 Usage::
 
-    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--keep DIR]
+    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--identity] [--keep DIR]
 
 Prints Markdown tables; asserts nothing.
 """
@@ -50,7 +55,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads; the CLI sets it too
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -322,7 +330,8 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
     else:
         from interview_guard.extract.video_scan import scan_video
 
-        keys = ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s", "parallel")
+        keys = ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s", "parallel", "identity",
+                "identity_dense_fps")  # fmt: skip
         kw = {k: v for k, v in args.items() if k in keys}
         scan = scan_video(clip, **kw)
         st = scan.stats
@@ -345,6 +354,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
             },  # fmt: skip
             buffer_max=st["buffer_max_frames"],
             keyframes=st["keyframes"],
+            identity=st.get("identity"),
         )
         if out:
             scan.save(out)
@@ -403,6 +413,7 @@ def main() -> None:
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     ap.add_argument("--keep", type=Path, help="build (or reuse) the recordings in this directory")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--identity", action="store_true", help="only the identity descriptors' cost (adaptive scans)")
     ap.add_argument("--_stage")
     ap.add_argument("--_build")
     ap.add_argument("--_clip")
@@ -450,6 +461,9 @@ def main() -> None:
                 remux(rec, path, secs)
         clip60 = clip1
 
+        if args.identity:
+            identity_rows(rec)
+            return
         rows = []
         dec = stage("decode", rec)
         rows.append(("decode only (PyAV frames, no conversion)", dec))
@@ -580,6 +594,22 @@ def main() -> None:
     finally:
         if tmpctx is not None:
             tmpctx.cleanup()
+
+
+def identity_rows(rec: Path) -> None:
+    """The adaptive scan without and with identity descriptors (several dense caps): speed, descriptor seconds."""
+    head = "adaptive scan | faces described (base + dense) | descriptor s | wall s | x real time | CPU s | other load"
+    print(f"\n| {head} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, kw in (("no identity", {}), *((f"identity, dense cap {c:g}/s", {"identity": True,
+                      "identity_dense_fps": c}) for c in (2.0, 5.0, 15.0))):  # fmt: skip
+        r = stage("scan", rec, mode="adaptive", **kw)
+        i = r.get("identity") or {}
+        sec = i.get("seconds", {})
+        n = f"{i['described']} ({r['counts']['base_landmarked']} base frames)" if i else "-"
+        d = f"{sec.get('describe', 0) + sec.get('align', 0):.1f}" if i else "-"
+        speed = f"{r['wall_s']:.1f} | {r['x_realtime']:.2f} | {r['cpu_s']:.1f} | {r['others']:.2f}"
+        print(f"| {label} | {n} | {d} | {speed} |")
 
 
 def occlusion_events(face, hands) -> list[tuple[float, float]]:

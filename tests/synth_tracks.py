@@ -156,3 +156,35 @@ def make_tracks(
         zone_held=np.isfinite(hand_x),
     )
     return face, hands, pixels
+
+
+def make_identity(*, seconds=8.0, fps=2.0, switch_at=None, flash_at=None, seed=0, spread=0.03):
+    """An IdentityTrack of one person (or two, switching at ``switch_at`` s; or a one-frame-pair flash).
+
+    Descriptors are a random unit-ish 128-d identity plus per-coordinate noise ``spread`` (distance to the
+    person's centre about ``spread * sqrt(128)``, 0.34 at the default: like real frames of one clip); two
+    random identities lie about 1.0 apart (different people: 0.84 on real faces).
+    """
+    from interview_guard.tracks.identity import IdentityTrack
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, seconds, 1.0 / fps)
+    n = t.size
+    a = rng.normal(0, 1, 128) * 0.0625
+    b = rng.normal(0, 1, 128) * 0.0625
+    centre = np.tile(a, (n, 1))
+    if switch_at is not None:
+        centre[t >= switch_at] = b
+    if flash_at is not None:
+        k = int(np.searchsorted(t, flash_at))
+        centre[k : k + 2] = b
+    desc = centre + rng.normal(0, spread, (n, 128))
+    return IdentityTrack(
+        t_s=t,
+        frame_index=np.round(t * 30).astype(np.int64),
+        face=np.zeros(n, np.int8),
+        box=np.tile(np.array([0.4, 0.3, 0.6, 0.6], np.float32), (n, 1)),
+        descriptor=desc.astype(np.float32),
+        quality=np.full(n, 0.9, np.float32),
+        dense=np.zeros(n, bool),
+    )

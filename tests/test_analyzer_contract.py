@@ -16,7 +16,7 @@ NAMES = list(registry())
 
 def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     """Tracks with every stream an analyzer of the registry can need, small but real-shaped."""
-    from synth_tracks import make_tracks
+    from synth_tracks import make_identity, make_tracks
 
     log = parse_keystroke_lines([json.dumps(e) for e in typing_events(n_keys, seed=seed)])
     log = log.shifted(-log.t_ms[0])
@@ -44,6 +44,7 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
         audio=AudioTrack(noise, 16000),
         pixels=pixels,
         blending=blending,
+        identity=make_identity(seconds=8.0, seed=seed, switch_at=5.0 if seed % 2 else None),
     )
     return tracks
 
@@ -120,6 +121,7 @@ def test_evidence_times_inside_session_when_shifted(name):
     tracks.face.t_s += 20.0
     tracks.hands.t_s += 20.0
     tracks.pixels.t_s = tracks.face.t_s
+    tracks.identity.t_s += 20.0
     r = create(name).analyze(tracks)
     for ev in r.evidence:
         assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import os
 
-import click
+# One BLAS thread per process, set before numpy loads: the face descriptor's small matrix products get slower,
+# not faster, with more (docs/face-descriptor.md), and batch workers (forked from here) and the web server's scan
+# processes inherit it. An explicit setting in the environment wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from interview_guard._version import __version__
-from interview_guard.cli import research, scanning
+import click  # noqa: E402
+
+from interview_guard._version import __version__  # noqa: E402
+from interview_guard.cli import research, scanning  # noqa: E402
 
 __all__ = ["main"]
 

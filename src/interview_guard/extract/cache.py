@@ -65,14 +65,16 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return _HASHES[key]
 
 
-def _model_hashes(models_dir: str | Path | None, face: bool, hands: bool) -> dict[str, str]:
+def _model_hashes(models_dir: str | Path | None, face: bool, hands: bool, identity: bool = False) -> dict[str, str]:
+    from interview_guard.io.face_descriptor import MODEL_FILE, MODEL_MANIFEST  # noqa: PLC0415 - light module
     from interview_guard.io.landmarks import FACE_MODEL, HAND_MODEL  # noqa: PLC0415 - light module
     from interview_guard.io.model_files import read_manifest, verified_model_path  # noqa: PLC0415
 
     d = None if models_dir is None else Path(models_dir)
     manifest = read_manifest(d)
     out: dict[str, str] = {}
-    for name, wanted in ((FACE_MODEL, face), (HAND_MODEL, hands)):
+    described = ((MODEL_FILE, identity), (MODEL_MANIFEST, identity))
+    for name, wanted in ((FACE_MODEL, face), (HAND_MODEL, hands), *described):
         if wanted:
             verified_model_path(name, d)  # the file on disk is the one the manifest names
             out[name] = manifest[name]["sha256"]
@@ -86,7 +88,8 @@ _TRACKS_FORMAT = 1
 def scan_cache_key(path: str | Path, *, models_dir: str | Path | None = None, **params: Any) -> str:
     """The cache key (hex sha256) of ``scan_video(path, **params)``.
 
-    Covers the video's content hash, both model hashes, the parameters that
+    Covers the video's content hash, both model hashes (and the face
+    descriptor's files when identity is asked for), the parameters that
     change the result and the scan format.
     """
     from interview_guard.extract import scan_results, video_scan  # noqa: PLC0415
@@ -94,7 +97,7 @@ def scan_cache_key(path: str | Path, *, models_dir: str | Path | None = None, **
     desc = {
         "format": ["video_scan", scan_results.SCAN_FORMAT_VERSION, _TRACKS_FORMAT],
         "video_sha256": file_sha256(path),
-        "models": _model_hashes(models_dir, True, True),
+        "models": _model_hashes(models_dir, True, True, bool(params.get("identity"))),
         "params": video_scan.scan_parameters(**params),
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

@@ -21,6 +21,7 @@ from interview_guard.errors import InputError, ParameterError
 from interview_guard.extract.keyframes import decode_key_frame
 from interview_guard.io.video_decode import DecodeStats
 from interview_guard.tracks.blending import BlendTrack
+from interview_guard.tracks.identity import IdentityTrack
 from interview_guard.tracks.video import (
     N_BLENDSHAPES,
     N_FACE_LANDMARKS,
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: Bump when the arrays or the scan algorithm change (invalidates caches).
-SCAN_FORMAT_VERSION = 6
+SCAN_FORMAT_VERSION = 7  # 6: the optional identity track; 7: the blending track
 #: Format of a single face or hand track file (:func:`save_track_npz`).
 TRACK_FORMAT_VERSION = 1
 
@@ -77,6 +78,8 @@ class VideoScan:
         :class:`~interview_guard.io.video_decode.DecodeStats` as a dict.
     blending : BlendTrack
         Same rows as ``face`` (all NaN when not given).
+    identity : IdentityTrack or None
+        Identity descriptors of the sampled faces (scans asked for them only); no enrolment.
     """
 
     face: FaceTrack
@@ -86,6 +89,7 @@ class VideoScan:
     active: list[tuple[float, float]] = field(default_factory=list)
     keyframes: KeyFrames = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    identity: IdentityTrack | None = None
     blending: BlendTrack | None = None
 
     def __post_init__(self) -> None:
@@ -121,6 +125,8 @@ class VideoScan:
         for prefix, obj in (("face/", self.face), ("hands/", self.hands), ("pixels/", self.pixels),
                             ("motion/", self.motion), ("blending/", self.blending)):  # fmt: skip
             arrays.update(_dataclass_arrays(obj, prefix))
+        if self.identity is not None:
+            arrays.update(_dataclass_arrays(self.identity, "identity/"))
         arrays["active"] = np.array(self.active, dtype=np.float64).reshape(-1, 2)
         times = sorted(self.keyframes)
         blobs = [self.keyframes[t] for t in times]
@@ -164,13 +170,16 @@ class VideoScan:
                 blob = data["keyframes/data"].tobytes()
                 keyframes = {float(t): blob[int(off[i]) : int(off[i + 1])] for i, t in enumerate(kt)}
                 stats = json.loads(str(data["stats"][()]))
+                identity = None
+                if "identity/__schema__" in data.files:
+                    identity = _dataclass_from(IdentityTrack, data, "identity/")
         except InputError:
             raise
         except FileNotFoundError:
             raise InputError("file not found", path=p) from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParameterError) as exc:
             raise InputError(f"damaged video scan file ({exc.__class__.__name__}: {exc})", path=p) from None
-        return cls(face, hands, pixels, motion, active, keyframes, stats, blending)
+        return cls(face, hands, pixels, motion, active, keyframes, stats, identity=identity, blending=blending)
 
     def __repr__(self) -> str:
         return (

@@ -34,14 +34,7 @@ from interview_guard.extract.pixels import (
     rgb_for_landmarks,
     zone_crop,
 )
-from interview_guard.extract.scan_results import (
-    VideoScan,
-    blend_rows,
-    face_rows,
-    hand_rows,
-    motion_rows,
-    pixel_rows,
-)
+from interview_guard.extract.scan_results import VideoScan, blend_rows, face_rows, hand_rows, motion_rows, pixel_rows
 from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
 from interview_guard.progress import ProgressHook, Stage
@@ -72,7 +65,7 @@ class Scanner:
     def __init__(self, *, mode: str, base_fps: float, dense_fps: float, lookback_s: float, hold_s: float,
                  trigger: ScanTrigger, max_side: int | None, face_runner: Any, hand_runner: Any,
                  stats: DecodeStats, progress: ProgressHook | None, total: int, pool: Any = None,
-                 dense_windows: Any = ()) -> None:  # fmt: skip
+                 dense_windows: Any = (), identity: Any = None) -> None:  # fmt: skip
         self.mode = mode
         self.sync_windows = deque(sorted((float(a), float(b)) for a, b in dense_windows if b > a))
         self.base_fps, self.dense_fps = base_fps, dense_fps
@@ -80,6 +73,7 @@ class Scanner:
         self.trig: ScanTrigger = trigger
         self.max_side = max_side
         self.face_runner, self.hand_runner = face_runner, hand_runner
+        self.identity = identity  # an extract.identity.IdentityCollector when identity is asked for
         self.pool = pool
         self.st = stats
         self.progress, self.total = progress, total
@@ -449,6 +443,9 @@ class Scanner:
         t5 = perf()
         self.timing["blending"] += t5 - t4
         t4 = t5
+        if self.identity is not None:
+            self.identity.offer(e.t, e.idx, rgb, fobs, dense)
+            t4 = perf()
 
         # The face zone (for this tail and, through the history, the head), and the landmark triggers.
         if fobs.present:
@@ -554,6 +551,7 @@ class Scanner:
         pixels = PixelTrack(**self.pixel_rows.finish(), work_size=(wh, ww) if swap else (ww, wh))
         tw, th = self.thumb_src_size
         motion = MotionTrack(**self.motion.finish(), thumb_size=(th, tw) if swap else (tw, th))
+        identity = None if self.identity is None else self.identity.finish()
         wall = time.perf_counter() - self.wall0
         cpu = time.process_time() - self.cpu0
         n_dec = len(motion)
@@ -590,6 +588,8 @@ class Scanner:
             "keyframes": len(self.key_frames.frames),
             "keyframes_dropped": self.key_frames.dropped,
             "decode": st.to_dict(),
+            **({} if identity is None else {"identity": identity.meta}),
         }
         blending = BlendTrack(**self.blend_rows.finish(), frame_size=size)
-        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats, blending)
+        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats, identity=identity,
+                         blending=blending)  # fmt: skip

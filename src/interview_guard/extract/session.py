@@ -36,7 +36,7 @@ FULL_RATE_BELOW_S = 60.0
 
 #: The streams one video scan produces (asking for any of them runs it).
 _VIDEO_SCAN_STREAMS = frozenset(
-    {Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES, Stream.BLENDING}
+    {Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES, Stream.BLENDING, Stream.IDENTITY}
 )
 
 
@@ -60,6 +60,23 @@ def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tu
     hop = 0.02
     env, t0 = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=hop)
     return speech_probe_windows(speech=speech_activity(env_db=env, hop_s=hop), hop_s=hop, t0_s=audio.start_s + t0)
+
+
+def _with_enrolment(
+    identity: Any, session: Session, meta: SessionMetadata, warn: list[str], models_dir: str | Path | None
+) -> Any:
+    """The scan's identity track with the enrolment photo of ``session.json`` described and attached."""
+    import dataclasses
+
+    if meta.enrolment_photo is None:
+        return identity
+    from interview_guard.io.enrolment import describe_enrolment_photo
+
+    root = session.path if session.path.is_dir() else session.path.parent
+    enr = describe_enrolment_photo(root, meta.enrolment_photo, models_dir=models_dir)
+    if enr.status != "ok":
+        warn.append(enr.note)
+    return dataclasses.replace(identity, enrolment=enr.descriptor, enrolment_status=enr.status, enrolment_note=enr.note)
 
 
 def keystroke_origin_ms(t_first_ms: float, metadata: SessionMetadata) -> tuple[float, bool, str | None]:
@@ -171,8 +188,16 @@ def extract_tracks(
         opts.setdefault("mode", "full" if tracks.video.duration_s <= FULL_RATE_BELOW_S else "adaptive")
         if Stream.AUDIO in wanted and opts["mode"] != "full":
             opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
+        if Stream.IDENTITY in wanted:
+            from interview_guard.io.landmark_types import FaceRunnerOptions
+
+            opts.setdefault("identity", True)  # the descriptors cost time: only when an analyzer reads them
+            # two faces: the other one (an interviewer's tile, someone behind) is described and kept apart
+            opts.setdefault("face_options", FaceRunnerOptions(num_faces=2))
         scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
+        if Stream.IDENTITY in wanted and scan.identity is not None:
+            tracks.identity = _with_enrolment(scan.identity, session, meta, warn, models_dir)
         tracks.pixels, tracks.motion, tracks.key_frames = scan.pixels, scan.motion, scan.keyframes
         tracks.blending = scan.blending
         name = session.video.name

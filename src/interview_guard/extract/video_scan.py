@@ -137,6 +137,8 @@ def scan_video(
     hand_options: Any = None,
     parallel: bool = True,
     dense_windows: Any = (),
+    identity: bool = False,
+    identity_dense_fps: float = 5.0,
 ) -> VideoScan:
     """Scan a video: motion on every frame, face and hand landmarks where needed.
 
@@ -177,6 +179,13 @@ def scan_video(
         thread landmarks, and run the hand landmarker on a second helper
         thread beside the face landmarker. The result is identical either
         way (see "Threads" in the module notes); only the speed differs.
+    identity : bool
+        Also describe the face's identity (:class:`~interview_guard.tracks.identity.IdentityTrack`
+        in ``VideoScan.identity``): at every base-rate frame with a face and,
+        inside active intervals, at most ``identity_dense_fps`` times a second.
+    identity_dense_fps : float
+        Cap on the descriptor rate inside active intervals (default 5: see
+        ``docs/face-identity.md`` for the speed measurement behind it).
 
     Returns
     -------
@@ -204,6 +213,7 @@ def scan_video(
         raise ParameterError(f"max_side must be at least 64, got {max_side!r}")
     trigger = trigger or ScanTrigger()
     trigger.validate()
+    identity_dense_fps = _check_rate("identity_dense_fps", identity_dense_fps)
 
     from interview_guard.io import landmarks as lm  # noqa: PLC0415 - resolved at call time (tests may patch the runners)
     from interview_guard.io import video_decode  # noqa: PLC0415
@@ -212,6 +222,12 @@ def scan_video(
     total = video_decode.estimate_frame_count(path)  # MediaError here, before the models load
     av = decode._import_av()
     stats = DecodeStats()
+    collector = None
+    if identity:
+        from interview_guard.extract.identity import IdentityCollector  # noqa: PLC0415
+        from interview_guard.io.face_descriptor import FaceDescriber  # noqa: PLC0415
+
+        collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0)
     with lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
         with lm.HandLandmarkerRunner(hand_options, models_dir=models_dir) as hand_runner:
             container, stream, p = decode._open_video(path)
@@ -224,7 +240,7 @@ def scan_video(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,
                     hand_runner=hand_runner, stats=stats, progress=progress, total=total, pool=pool,
-                    dense_windows=dense_windows,
+                    dense_windows=dense_windows, identity=collector,
                 )  # fmt: skip
                 try:
                     frames = scanner.frames(av, container, stream, p)
@@ -267,8 +283,11 @@ def scan_parameters(**params: Any) -> dict[str, Any]:
     out["trigger"] = asdict(out["trigger"] or ScanTrigger())
     out["face_options"] = asdict(out["face_options"] or FaceRunnerOptions())
     out["hand_options"] = asdict(out["hand_options"] or HandRunnerOptions())
-    for k in ("base_fps", "dense_fps", "lookback_s", "hold_s"):
+    for k in ("base_fps", "dense_fps", "lookback_s", "hold_s", "identity_dense_fps"):
         out[k] = float(out[k])
+    out["identity"] = bool(out["identity"])
+    if not out["identity"]:
+        del out["identity_dense_fps"]  # no effect without identity
     out["max_side"] = None if out["max_side"] is None else int(out["max_side"])
     out["dense_windows"] = [[float(a), float(b)] for a, b in sorted(out["dense_windows"] or ())]
     out["format"] = SCAN_FORMAT_VERSION

@@ -46,7 +46,10 @@ class FaceRunnerOptions:
     Attributes
     ----------
     num_faces : int
-        Faces the full-frame landmarker looks for (the track keeps the largest).
+        Faces the full-frame landmarker looks for. The track keeps one: the face
+        whose box overlaps the last kept face's most (seen within
+        ``box_memory_s``), else the largest; the others' landmarks are in
+        :attr:`FaceObservation.others`.
     min_detection_confidence, min_presence_confidence, min_tracking_confidence : float
         Passed to MediaPipe.
     blendshapes : bool
@@ -137,9 +140,13 @@ class FaceObservation:
     box : ndarray of float32, shape (4,) or None
         x0, y0, x1, y1 of the landmarks, normalised, clipped to [0, 1].
     n_faces : int
-        Faces found (the largest is reported).
+        Faces found (one is reported: the one continuing the last frame's face, else the largest).
     source : str
         ``"full"``, ``"track"`` (tracking crop), ``"search"`` or ``""``.
+    others : ndarray of float32, shape (k, 478, 3), or None
+        Landmarks of the other faces found in the frame (``num_faces > 1``), largest first.
+    other_boxes : ndarray of float32, shape (k, 4), or None
+        Their boxes.
     """
 
     present: bool = False
@@ -148,6 +155,8 @@ class FaceObservation:
     box: np.ndarray | None = None
     n_faces: int = 0
     source: str = ""
+    others: np.ndarray | None = None
+    other_boxes: np.ndarray | None = None
 
 
 @dataclass

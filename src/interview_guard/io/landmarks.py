@@ -141,6 +141,8 @@ class FaceLandmarkerRunner(TaskCloser):
         self._reset_state()
 
     def _reset_state(self) -> None:
+        self._now = 0.0
+        self._size = (1, 1)
         self._last_box_px: tuple[float, float, float, float] | None = None
         self._last_seen_t = -math.inf
         self._crop_mode = False
@@ -183,6 +185,7 @@ class FaceLandmarkerRunner(TaskCloser):
         if not self._tasks:
             raise ModelError(f"{self.model_path}: the face landmarker was closed")
         h, w = image.shape[:2]
+        self._now, self._size = t_s, (w, h)
         o = self.options
         obs = None
         ran_full = False
@@ -227,13 +230,37 @@ class FaceLandmarkerRunner(TaskCloser):
             arrays = [crop_to_frame(a, window=window, frame_size=frame_size) for a in arrays]
         boxes = [landmark_box(a) for a in arrays]
         areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
-        i = int(np.argmax(areas))
+        i = self._continuing_face(boxes, areas)
         bs = None
         if self.options.blendshapes and result.face_blendshapes and len(result.face_blendshapes) > i:
             bs = np.array([c.score for c in result.face_blendshapes[i]], dtype=np.float32)
             if bs.shape != (N_BLENDSHAPES,):
                 raise ModelError(f"{self.model_path}: {bs.shape[0]} blendshapes, expected {N_BLENDSHAPES}")
-        return FaceObservation(True, arrays[i], bs, boxes[i], len(arrays), source)
+        rest = sorted((j for j in range(len(arrays)) if j != i), key=lambda j: -areas[j])
+        others = np.stack([arrays[j] for j in rest]).astype(np.float32) if rest else None
+        other_boxes = np.stack([boxes[j] for j in rest]).astype(np.float32) if rest else None
+        return FaceObservation(True, arrays[i], bs, boxes[i], len(arrays), source, others, other_boxes)
+
+    def _continuing_face(self, boxes: list[np.ndarray], areas: list[float]) -> int:
+        """Which of several faces to keep: the one overlapping the last kept face most, else the largest.
+
+        Keeps the same person from frame to frame when another face is on screen (an interviewer's tile,
+        someone walking behind), so the face analyzers are not handed the other person when it is larger.
+        """
+        largest = int(np.argmax(areas))
+        if len(boxes) < 2 or self._last_box_px is None or self._now - self._last_seen_t > self.options.box_memory_s:
+            return largest
+        w, h = self._size
+        x0, y0, x1, y1 = self._last_box_px
+        best, best_iou = largest, 0.0
+        for j, b in enumerate(boxes):
+            bx0, by0, bx1, by1 = float(b[0]) * w, float(b[1]) * h, float(b[2]) * w, float(b[3]) * h
+            iw, ih = max(0.0, min(x1, bx1) - max(x0, bx0)), max(0.0, min(y1, by1) - max(y0, by0))
+            union = (x1 - x0) * (y1 - y0) + (bx1 - bx0) * (by1 - by0) - iw * ih
+            iou = iw * ih / union if union > 0 else 0.0
+            if iou > best_iou:
+                best, best_iou = j, iou
+        return best if best_iou >= 0.1 else largest
 
     def _run_full(self, image: np.ndarray, t_s: float, size: tuple[int, int]) -> FaceObservation | None:
         self._last_full_t = t_s

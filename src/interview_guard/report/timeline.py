@@ -21,6 +21,7 @@ __all__ = ["analyzer_colour", "timeline_png"]
 _COLOURS = {
     "keystroke_relay": "#2563eb",
     "face_occlusion": "#9333ea",
+    "face_identity": "#dc2626",
     "av_sync": "#0d9488",
     "acoustic_keystroke": "#ca8a04",
 }

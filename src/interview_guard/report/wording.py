@@ -30,6 +30,7 @@ __all__ = [
 _LABELS = {
     "keystroke_relay": "Keystroke relay",
     "face_occlusion": "Hand over face",
+    "face_identity": "Face identity",
     "av_sync": "Lip sync",
     "acoustic_keystroke": "Key clicks vs key log",
 }
@@ -58,6 +59,12 @@ _KIND_LABELS = {
     "challenge_not_performed": "Hand-wave request not performed",
     "challenge_unverified": "Hand-wave request: covered in the pixels, not tracked",
     "challenge_not_recorded": "Hand-wave request not in the recording",
+    "identity_change": "The person on camera changed",
+    "identity_flash": "Another face flashed through",
+    "enrolment_match": "Matches the enrolment photo",
+    "enrolment_mismatch": "Does not match the enrolment photo",
+    "enrolment_unusable": "Enrolment photo not usable",
+    "other_persons": "Other people on screen",
 }
 
 
@@ -167,6 +174,23 @@ def _explain_face_occlusion(m: Mapping[str, Any], evidence: Iterable[Evidence]) 
     return s
 
 
+def _explain_face_identity(m: Mapping[str, Any]) -> str:
+    good = int(m["good_faces"])
+    persons = int(m.get("persons_over_time") or 1)
+    s = f"{good:,} clear faces described" + (
+        ", one person throughout" if persons == 1 else f", {persons} different people one after another"
+    )
+    if m.get("flashes"):
+        s += f", {int(m['flashes'])} flash{'es' if int(m['flashes']) != 1 else ''} of another face"
+    if m.get("enrolment_distance") is not None:
+        s += f"; {float(m['enrolment_distance']):.2f} from the enrolment photo"
+    elif m.get("enrolment_status") not in (None, "none", "ok"):
+        s += f"; enrolment photo not usable ({str(m['enrolment_status']).replace('_', ' ')})"
+    if m.get("other_persons"):
+        s += f"; {int(m['other_persons'])} other person(s) on screen left out"
+    return s
+
+
 def _explain_av_sync(m: Mapping[str, Any]) -> str:
     off = float(m["offset_ms"])
     side = "late" if off > 0 else "early"
@@ -220,6 +244,8 @@ def explain_result(result: Any) -> str:
             return _explain_keystroke_relay(m)
         if result.name == "face_occlusion":
             return _explain_face_occlusion(m, result.evidence)
+        if result.name == "face_identity":
+            return _explain_face_identity(m)
         if result.name == "av_sync":
             return _explain_av_sync(m)
         if result.name == "acoustic_keystroke":

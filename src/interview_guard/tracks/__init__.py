@@ -18,6 +18,7 @@ from interview_guard.tracks.metadata import SessionMetadata
 if TYPE_CHECKING:  # pragma: no cover
     from interview_guard.tracks.audio import AudioTrack
     from interview_guard.tracks.blending import BlendTrack
+    from interview_guard.tracks.identity import IdentityTrack
     from interview_guard.tracks.video import FaceTrack, HandTrack, KeyFrames, MotionTrack, PixelTrack
 
 __all__ = ["Stream", "MediaInfo", "Tracks"]
@@ -36,6 +37,7 @@ class Stream(str, enum.Enum):
     MOTION = "motion"  # per decoded frame: cheap motion in the face zone and overall (video scan)
     KEY_FRAMES = "key_frames"  # small JPEGs of the densely analysed moments (video scan)
     BLENDING = "blending"  # per landmarked frame: detail, tone and change inside and around the face (video scan)
+    IDENTITY = "identity"  # per described face: a 128-d identity descriptor (video scan), the enrolment photo's
 
     @property
     def modality(self) -> str:
@@ -51,6 +53,7 @@ class Stream(str, enum.Enum):
             Stream.MOTION: "video",
             Stream.KEY_FRAMES: "video",
             Stream.BLENDING: "video",
+            Stream.IDENTITY: "video",
         }[self]
 
 
@@ -99,6 +102,8 @@ class Tracks:
         JPEG key frames of the densely analysed moments, by frame time.
     blending : BlendTrack or None
         Detail, tone and frame-to-frame change inside and around the face, same rows as ``face``.
+    identity : IdentityTrack or None
+        Identity descriptors of the faces (sampled), and the enrolment photo's.
     audio : AudioTrack or None
         Mono float32 at ``audio.sr``, sample 0 at session time ``audio.start_s``.
     audio_file : MediaInfo or None
@@ -119,6 +124,7 @@ class Tracks:
     motion: MotionTrack | None = None
     key_frames: KeyFrames | None = None
     blending: BlendTrack | None = None
+    identity: IdentityTrack | None = None
     audio: AudioTrack | None = None
     audio_file: MediaInfo | None = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)

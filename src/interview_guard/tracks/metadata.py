@@ -53,6 +53,10 @@ class SessionMetadata:
         Add this to a keystroke ``t`` to get milliseconds since the start of
         the recording. When absent, see :func:`keystroke_origin_ms`.
     challenges : tuple of ChallengeMarker
+    enrolment_photo : str or None
+        A photo of the candidate (application, ID), as a path relative to the
+        session directory, ``/``-separated; absolute paths and paths leaving
+        the directory are refused.
     extra : dict
         Any other keys, kept for the report.
     """
@@ -63,6 +67,7 @@ class SessionMetadata:
     recording_start: datetime | None = None
     keystroke_clock_offset_ms: float | None = None
     challenges: tuple[ChallengeMarker, ...] = ()
+    enrolment_photo: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     _KNOWN = (
@@ -72,6 +77,7 @@ class SessionMetadata:
         "recording_start",
         "keystroke_clock_offset_ms",
         "challenges",
+        "enrolment_photo",
     )
 
     @classmethod
@@ -124,6 +130,7 @@ class SessionMetadata:
         for key in ("candidate_id", "claimed_location", "claimed_timezone"):
             if data.get(key) is not None and not isinstance(data.get(key), str):
                 raise InputError(f"'{key}' must be a string", path=path)
+        photo = _relative_photo_path(data.get("enrolment_photo"), path)
         return cls(
             candidate_id=data.get("candidate_id"),
             claimed_location=data.get("claimed_location"),
@@ -131,6 +138,7 @@ class SessionMetadata:
             recording_start=start,
             keystroke_clock_offset_ms=offset,
             challenges=tuple(markers),
+            enrolment_photo=photo,
             extra={k: v for k, v in data.items() if k not in cls._KNOWN},
         )
 
@@ -145,5 +153,27 @@ class SessionMetadata:
                 {"kind": c.kind, "t_s": c.t_s, **({"note": c.note} if c.note else {})} for c in self.challenges
             ],
         }
+        if self.enrolment_photo is not None:
+            out["enrolment_photo"] = self.enrolment_photo
         out.update(self.extra)
         return out
+
+
+def _relative_photo_path(value: Any, path: str | Path | None) -> str | None:
+    """``enrolment_photo`` checked by its text alone: a relative path that stays inside the session directory.
+
+    (The file itself is found, and symbolic links leaving the directory refused, where it is read:
+    :mod:`interview_guard.io.enrolment`.)
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError("'enrolment_photo' must be a string (a path relative to the session directory)", path=path)
+    text = value.replace("\\", "/")
+    shown = value[:80]
+    if text.startswith("/") or (len(text) >= 2 and text[1] == ":") or "\0" in text:
+        raise InputError(f"'enrolment_photo' must be relative to the session directory, got {shown!r}", path=path)
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InputError(f"'enrolment_photo' must name a file inside the session directory, got {shown!r}", path=path)
+    return "/".join(parts)

@@ -110,7 +110,8 @@ class FaceTrack:
     box : ndarray of float32, shape (n, 4)
         x0, y0, x1, y1 of the landmarks, normalised; NaN where absent.
     n_faces : ndarray of int8, shape (n,)
-        Faces found in the frame (the largest is kept; >1 only with ``num_faces > 1``).
+        Faces found in the frame (>1 only with ``num_faces > 1``); the row holds one: the face
+        continuing the previous frame's (box overlap), else the largest.
     source : ndarray of int8, shape (n,)
         Index into :data:`FACE_SOURCES`: 0 none, 1 full frame, 2 tracking crop, 3 search crop.
     frame_size : (int, int)

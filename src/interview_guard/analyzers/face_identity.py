@@ -1,0 +1,339 @@
+"""``face_identity``: is the person on camera one person all along, and the person on the enrolment photo?
+
+A real-time face swap keeps one synthetic identity while it works; when it
+drops for a few frames (a hand near the face, a fast turn), the operator's
+own face flashes through. A person who hands over to someone else mid-session
+changes identity for good. Both show in the 128-d face descriptors the scan
+samples (:class:`~interview_guard.tracks.identity.IdentityTrack`): at every
+base-rate frame and, capped, inside active intervals.
+
+* *Identity change*: the session's descriptors split in time into two (or
+  more) groups whose robust centroids lie beyond the same-person distance,
+  each long and consistent enough (:func:`~interview_guard.signals.face_identity.find_changes`).
+* *Flashes*: short runs far from the main identity with the main identity
+  before and after (:func:`~interview_guard.signals.face_identity.find_flashes`);
+  one low-quality (small, turned) outlier never fires.
+* *Enrolment*: the distance of the main identity to the enrolment photo's
+  descriptor, mapped to a probability of two different people with the
+  threshold calibrated in ``docs/face-identity.md``. A photo with no face or
+  several faces lowers the confidence; it never raises the score.
+
+Thresholds and the measurements behind them: ``docs/face-identity.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.signals import face_identity as fi
+from interview_guard.signals.windows import event_windows
+from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.identity import IdentityTrack
+
+__all__ = ["FaceIdentity"]
+
+_BASE_SCORE = 0.05
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return float(round(float(x), nd))
+
+
+class FaceIdentity(Analyzer):
+    name = "face_identity"
+    requires = frozenset({Stream.IDENTITY})
+    uses = frozenset({Stream.METADATA})
+    description = (
+        "Face identity over the session: a change of person, short flashes of another face (a face swap "
+        "dropping), and the match to the enrolment photo, from 128-d face descriptors."
+    )
+    min_quality = Param(0.3, 0.0, 1.0, "faces of lower quality (small, turned away) are left out")
+    change_distance = Param(
+        0.5,
+        0.3,
+        1.5,
+        "robust centroids of two stretches this far apart are two people (genuine clips: at most 0.30; "
+        "different people: from 0.47)",
+    )
+    min_segment_s = Param(3.0, 0.0, 600.0, "each side of an identity change lasts at least this long (s)")
+    min_segment_rows = Param(5, 2, 1000, "each side of an identity change has at least this many good faces")
+    flash_distance = Param(0.6, 0.3, 1.5, "a face this far from the main identity is another person's")
+    flash_strong_distance = Param(0.8, 0.4, 2.0, "a single face this far (good quality) is a flash on its own")
+    flash_good_quality = Param(0.6, 0.0, 1.0, "quality a single-face flash needs")
+    max_flash_s = Param(2.0, 0.1, 30.0, "longest flash (s); longer stretches are identity changes")
+    flash_gap_s = Param(1.5, 0.1, 30.0, "the main identity must be seen within this long before and after a flash")
+    enrolment_distance = Param(
+        0.55, 0.3, 1.0, "distance to the enrolment photo at which a mismatch is as likely as a match"
+    )
+    enrolment_width = Param(0.04, 0.01, 0.3, "softness of the enrolment decision (distance units)")
+    full_confidence_faces = Param(30, 1, 10000, "good faces at which the confidence stops growing")
+    window_s = Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)")
+
+    def _run(self, tracks: Tracks) -> AnalyzerResult:
+        idt = tracks.identity
+        assert idt is not None  # required stream: analyze() skipped when absent
+        dur = tracks.duration_s
+        main = idt.select(idt.face == 0)
+        good = (main.quality >= self.min_quality) & np.isfinite(main.descriptor).all(axis=1)
+        n_good = int(good.sum())
+        metrics: dict[str, Any] = {
+            "faces_described": len(idt),
+            "main_faces": len(main),
+            "good_faces": n_good,
+            "dense_faces": int(main.dense.sum()),
+            "median_quality": _r(float(np.median(main.quality)) if len(main) else 0.0),
+            "enrolment_status": idt.enrolment_status,
+        }
+        if n_good == 0:
+            return AnalyzerResult(
+                self.name,
+                Status.OK,
+                _BASE_SCORE,
+                0.05,
+                reason=f"{len(main)} faces were described, none of them large and frontal enough to tell who it is",
+                metrics=metrics,
+            )
+        g = main.select(good)
+        changes = fi.find_changes(
+            t_s=g.t_s,
+            descriptors=g.descriptor,
+            quality=g.quality,
+            min_quality=self.min_quality,
+            distance=self.change_distance,
+            min_segment_rows=int(self.min_segment_rows),
+            min_segment_s=self.min_segment_s,
+        )
+        labels = fi.segment_labels(n=len(g), change_rows=[c["row"] for c in changes])
+        centres = [
+            fi.robust_centroid(descriptors=g.descriptor[labels == k], weights=g.quality[labels == k])
+            for k in range(len(changes) + 1)
+        ]
+        sizes = [int((labels == k).sum()) for k in range(len(changes) + 1)]
+        main_k = int(np.argmax(sizes))
+        if idt.enrolment is not None:  # the enrolled person is the candidate when they are on camera
+            enr_d = [float(np.linalg.norm(c - idt.enrolment)) for c in centres]
+            if min(enr_d) < self.enrolment_distance:
+                main_k = int(np.argmin(enr_d))
+        own = np.array([np.linalg.norm(g.descriptor[i] - centres[labels[i]]) for i in range(len(g))])
+        metrics.update(
+            persons_over_time=len(changes) + 1,
+            spread_median=_r(float(np.median(own)), 4),
+            spread_p90=_r(float(np.quantile(own, 0.9)), 4),
+        )
+
+        evidence: list[Evidence] = []
+        for c in changes:
+            evidence.append(self._change_evidence(c, g, dur))
+        # flashes: far from the identity of the stretch they sit in (all rows of the main face, quality-gated inside)
+        seg_all = _segments_of(main.t_s, [c["t_s"] for c in changes])
+        d_all = np.array([np.linalg.norm(main.descriptor[i] - centres[seg_all[i]]) for i in range(len(main))])
+        flashes = fi.find_flashes(
+            t_s=main.t_s,
+            distance=d_all,
+            quality=main.quality,
+            far=self.flash_distance,
+            strong=self.flash_strong_distance,
+            min_quality=self.min_quality,
+            good_quality=self.flash_good_quality,
+            max_flash_s=self.max_flash_s,
+            max_gap_s=self.flash_gap_s,
+        )
+        persons = self._persons(idt, main_centre=centres[main_k])
+        for f in flashes:
+            evidence.append(self._flash_evidence(f, main, dur, persons))
+        metrics["flashes"] = len(flashes)
+        if persons is not None and len(persons["others"]):
+            evidence.append(self._persons_evidence(persons, dur))
+            metrics["other_persons"] = len(persons["others"])
+
+        conf = 0.2 + 0.7 * min(1.0, n_good / float(self.full_confidence_faces))
+        reason = ""
+        if n_good < self.full_confidence_faces:
+            reason = f"only {n_good} good faces described: the identity checks have little to go on"
+        enr = self._enrolment(idt, centres[main_k], dur, tracks)
+        if enr is not None:
+            evidence.append(enr)
+            if idt.enrolment is not None:
+                conf = min(1.0, conf + 0.1)
+                metrics["enrolment_distance"] = enr.details["distance"]
+            else:
+                conf *= 0.8
+        informative = ("enrolment_unusable", "other_persons")
+        scores = sorted((e.score for e in evidence if e.kind not in informative), reverse=True)
+        score = 1.0 - float(np.prod([1.0 - s for s in scores[:3]])) if scores else _BASE_SCORE
+        score = float(np.clip(max(score, _BASE_SCORE), 0.0, 1.0))
+        windows = _windows(dur, self.window_s, main.t_s, evidence)
+        return AnalyzerResult(
+            name=self.name,
+            status=Status.OK,
+            score=score,
+            confidence=float(np.clip(conf, 0.0, 1.0)),
+            reason=reason,
+            evidence=tuple(sorted(evidence, key=lambda e: (-e.score, e.start_s))),
+            windows=windows,
+            metrics=metrics,
+        )
+
+    # -- evidence ---------------------------------------------------------------------------
+
+    def _change_evidence(self, c: dict[str, Any], g: IdentityTrack, dur: float) -> Evidence:
+        s = fi.logistic(x=c["distance"], centre=self.change_distance + 0.05, width=0.05)
+        s = float(np.clip(s, 0.35, 0.97))
+        k = int(c["row"])
+        frames = {
+            "before": {"t_s": _r(g.t_s[k - 1]), "frame_index": int(g.frame_index[k - 1])},
+            "after": {"t_s": _r(g.t_s[k]), "frame_index": int(g.frame_index[k])},
+        }
+        summary = (
+            f"the person on camera changed at about {c['t_s']:.1f} s: the faces before it ({c['rows_before']} "
+            f"described, up to {c['before_s']:.1f} s) and after it ({c['rows_after']} described, from "
+            f"{c['after_s']:.1f} s) are {c['distance']:.2f} apart (one person's stretches: under "
+            f"{self.change_distance:.2f})"
+        )
+        return Evidence(
+            self.name,
+            "identity_change",
+            min(c["before_s"], dur),
+            min(c["after_s"], dur),
+            s,
+            summary,
+            {**c, "frames": frames, "key_frame_times": [frames["before"]["t_s"], frames["after"]["t_s"]]},
+        )
+
+    def _persons(self, idt: IdentityTrack, *, main_centre: np.ndarray) -> dict[str, Any] | None:
+        """Everyone described (other faces too) clustered into persons; None when only the main face was."""
+        if not np.any(idt.face != 0):
+            return None
+        labels, centres = fi.cluster_persons(
+            descriptors=idt.descriptor, quality=idt.quality, min_quality=self.min_quality, distance=self.change_distance
+        )
+        if len(centres) == 0:
+            return None
+        cand = int(np.argmin(np.linalg.norm(centres - main_centre, axis=1)))
+        others: list[dict[str, Any]] = []
+        for k in range(len(centres)):
+            rows = labels == k
+            if k == cand or not rows.any():
+                continue
+            t = idt.t_s[rows]
+            others.append(
+                {
+                    "person": len(others) + 1,
+                    "faces": int(rows.sum()),
+                    "seconds_on_screen": int(np.unique(np.floor(t)).size),  # distinct seconds it was seen in
+                    "first_s": _r(t.min()),
+                    "last_s": _r(t.max()),
+                    "as_tracked_face": int((rows & (idt.face == 0)).sum()),
+                    "distance_to_candidate": _r(float(np.linalg.norm(centres[k] - centres[cand])), 4),
+                }
+            )
+        rest = np.delete(centres, cand, axis=0)
+        return {"others": others, "other_centres": rest}
+
+    def _persons_evidence(self, persons: dict[str, Any], dur: float) -> Evidence:
+        others = persons["others"]
+        first = min(p["first_s"] for p in others)
+        last = max(p["last_s"] for p in others)
+        seen = ", ".join(f"{p['seconds_on_screen']} s ({p['first_s']:.0f}-{p['last_s']:.0f} s)" for p in others[:5])
+        summary = (
+            f"{len(others)} other person{'s' if len(others) > 1 else ''} on screen besides the candidate "
+            f"(an interviewer's tile, someone nearby), seen for {seen}; left out of the identity checks"
+        )
+        return Evidence(self.name, "other_persons", min(first, dur), min(last, dur), 0.0, summary, {"persons": others})
+
+    def _flash_evidence(
+        self, f: dict[str, Any], main: IdentityTrack, dur: float, persons: dict[str, Any] | None
+    ) -> Evidence:
+        s = fi.logistic(x=f["distance"], centre=self.flash_distance + 0.1, width=0.06)
+        if len(f["rows"]) == 1:
+            s *= 0.8  # one face alone: a strong, good-quality one, but still one
+        s = float(np.clip(s, 0.3, 0.9))
+        rows = f["rows"]
+        onscreen = False
+        if persons is not None and len(persons["other_centres"]):
+            d_other = np.linalg.norm(main.descriptor[rows][:, None, :] - persons["other_centres"][None], axis=2)
+            onscreen = bool(np.median(d_other.min(axis=1)) < self.change_distance)
+        if onscreen:  # the tracked face jumped to someone else on screen, not a face under a swap
+            s = 0.1
+        details = {
+            **{k: v for k, v in f.items() if k != "rows"},
+            "faces": len(rows),
+            "frame_indices": [int(main.frame_index[r]) for r in rows],
+            "dense": bool(main.dense[rows].all()),
+            "another_person_on_screen": onscreen,
+            "key_frame_times": [f["before_s"], f["start_s"], f["after_s"]],
+        }
+        n = len(rows)
+        summary = (
+            f"another face flashed through at {f['start_s']:.2f}"
+            + (f"-{f['end_s']:.2f}" if n > 1 else "")
+            + f" s ({n} described face{'s' if n > 1 else ''}, {f['distance']:.2f} from the person seen at "
+            f"{f['before_s']:.1f} s and {f['after_s']:.1f} s; one person: under {self.flash_distance:.2f}): "
+            + (
+                "it is another person seen on screen, so the face tracking jumped to them for a moment"
+                if onscreen
+                else "a face swap dropping for a moment shows the face under it"
+            )
+        )
+        return Evidence(self.name, "identity_flash", min(f["start_s"], dur), min(f["end_s"], dur), s, summary, details)
+
+    def _enrolment(self, idt: IdentityTrack, centre: np.ndarray, dur: float, tracks: Tracks) -> Evidence | None:
+        photo = tracks.metadata.enrolment_photo
+        if idt.enrolment_status == "none":
+            return None
+        if idt.enrolment is None:
+            what = {
+                "no_face": "no face was found on it",
+                "several_faces": "it shows several faces, so which one is the candidate is unknown",
+                "unreadable": "it could not be read",
+            }.get(idt.enrolment_status, idt.enrolment_status)
+            return Evidence(
+                self.name,
+                "enrolment_unusable",
+                0.0,
+                0.0,
+                0.0,
+                f"enrolment photo {photo or ''} not compared: {what} ({idt.enrolment_note})".replace("  ", " "),
+                {"status": idt.enrolment_status, "note": idt.enrolment_note},
+            )
+        d = float(np.linalg.norm(centre - idt.enrolment))
+        p = fi.logistic(x=d, centre=self.enrolment_distance, width=self.enrolment_width)
+        same = d < self.enrolment_distance
+        summary = (
+            f"the face on camera is {d:.2f} from the enrolment photo: "
+            + ("the same person" if same else "a different person")
+            + f" (decision at {self.enrolment_distance:.2f}; probability of a different person {p:.2f})"
+        )
+        return Evidence(
+            self.name,
+            "enrolment_match" if same else "enrolment_mismatch",
+            0.0,
+            max(0.0, dur),
+            float(np.clip(p, 0.0, 1.0)),
+            summary,
+            {"distance": _r(d, 4), "threshold": self.enrolment_distance, "note": idt.enrolment_note},
+        )
+
+
+def _segments_of(t: np.ndarray, change_times: list[float]) -> np.ndarray:
+    """Segment number of each time, the segments split at ``change_times``."""
+    return np.searchsorted(np.asarray(sorted(change_times), dtype=np.float64), t, side="right").astype(np.int64)
+
+
+def _windows(duration_s: float, window_s: float, t: np.ndarray, evidence: list[Evidence]) -> tuple[WindowScore, ...]:
+    edges, _ = event_windows(duration_s=duration_s, window_s=window_s, event_s=t)
+    n = edges.size - 1
+    out = []
+    timed = [e for e in evidence if e.kind in ("identity_change", "identity_flash")]
+    for i in range(n):
+        a, b = float(edges[i]), float(edges[i + 1])
+        in_win = (t >= a) & (t < b) if i < n - 1 else (t >= a) & (t <= b)
+        if not in_win.any():
+            out.append(WindowScore(a, b, None, 0))
+            continue
+        s = max((e.score for e in timed if e.start_s <= b and e.end_s >= a), default=_BASE_SCORE)
+        out.append(WindowScore(a, b, float(s), int(in_win.sum())))
+    return tuple(out)
