@@ -176,28 +176,51 @@ def relay_effect(logs: dict[str, list[KeystrokeLog]], ids: list[str], seeds: int
     from interview_guard.synth.relay_sim import simulate_relay
 
     lines = [
-        "| relay preset | median same-typist distance | median distance to other typists | rank-1 | AUC |",
-        "| --- | --- | --- | --- | --- |",
+        "| relay preset | median same-typist distance | median distance to other typists | rank-1 | AUC "
+        "| relay_robust: rank-1 | relay_robust: AUC |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     base = {u: profile_of(logs[u][0])[0] for u in ids}
+    clean2 = {u: profile_of(logs[u][1])[0] for u in ids}
+    shifts = []
     for name in ["as recorded", *(p for p in PROFILES if p != "none")]:
         same, diff, hits, n = [], [], 0, 0
+        same_r, diff_r, hits_r = [], [], 0
+        moved: list[np.ndarray] = []
         for seed in range(seeds if name != "as recorded" else 1):
             for u in ids:
                 second = logs[u][1]
                 if name != "as recorded":
                     second = simulate_relay(second.shifted(-float(second.t_ms[0])), PROFILES[name], seed=seed)
                 v = profile_of(second)[0]
+                moved.append((v - clean2[u])[: len(tp.GLOBAL_FEATURES)] / tp.FEATURE_SCALES[: len(tp.GLOBAL_FEATURES)])
                 d = np.array([tp.profile_distance(v, base[w]) for w in ids])
                 same.append(d[ids.index(u)])
                 diff.extend(np.delete(d, ids.index(u)).tolist())
                 hits += int(ids[int(np.nanargmin(d))] == u)
                 n += 1
+                dr = np.array([tp.profile_distance(v, base[w], relay_robust=True) for w in ids])
+                same_r.append(dr[ids.index(u)])
+                diff_r.extend(np.delete(dr, ids.index(u)).tolist())
+                hits_r += int(ids[int(np.nanargmin(dr))] == u)
+        if name != "as recorded":
+            shifts.append((name, np.nanmedian(np.array(moved), axis=0)))
         lab = np.r_[np.ones(len(same)), np.zeros(len(diff))]
         auc = roc_auc(labels=lab, scores=-np.r_[same, diff])
+        auc_r = roc_auc(labels=lab, scores=-np.r_[same_r, diff_r])
         lines.append(
-            f"| {name} | {np.median(same):.2f} | {np.median(diff):.2f} | {hits / n:.2f} ({hits}/{n}) | {auc:.3f} |"
+            f"| {name} | {np.median(same):.2f} | {np.median(diff):.2f} | {hits / n:.2f} ({hits}/{n}) | {auc:.3f} "
+            f"| {hits_r / n:.2f} | {auc_r:.3f} |"
         )
+    lines += [
+        "",
+        "Median shift of each global feature (relayed minus as recorded, in population scales):",
+        "",
+        "| preset | " + " | ".join(tp.GLOBAL_FEATURES) + " |",
+        "| --- " * (len(tp.GLOBAL_FEATURES) + 1) + "|",
+    ]
+    for name, m in shifts:
+        lines.append(f"| {name} | " + " | ".join(f"{x:+.2f}" for x in m) + " |")
     return lines
 
 
@@ -212,15 +235,20 @@ def profiles_of(logs: dict[str, list[KeystrokeLog]]) -> tuple[dict[str, list[np.
 
 
 def report(profiles: dict[str, list[np.ndarray]], sets: list[tuple[str, list[str]]]) -> None:
-    print("| typists | n | rank-1 | EER | AUC | same pairs | different pairs | median P(same) same / different |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| typists | n | rank-1 | EER | AUC | same pairs | different pairs | median P(same) same / different "
+        "| P(same) >= 0.5: same / different |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, sel in sets:
         r = evaluate(profiles, sel, scales=tp.FEATURE_SCALES, weights=tp.GROUP_WEIGHTS)
         ps = np.median([tp.same_person_probability(x) for x in r["same"]])
         pd = np.median([tp.same_person_probability(x) for x in r["diff"]])
+        hit_s = np.mean([tp.same_person_probability(x) >= 0.5 for x in r["same"]])
+        hit_d = np.mean([tp.same_person_probability(x) >= 0.5 for x in r["diff"]])
         print(
             f"| {name} | {len(sel)} | {r['rank1']:.2f} (chance {1 / len(sel):.2f}) | {r['eer']:.3f} | "
-            f"{r['auc']:.3f} | {r['n_same']} | {r['n_diff']} | {ps:.2f} / {pd:.2f} |"
+            f"{r['auc']:.3f} | {r['n_same']} | {r['n_diff']} | {ps:.2f} / {pd:.2f} | {hit_s:.2f} / {hit_d:.3f} |"
         )
 
 
@@ -293,6 +321,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.relay and parts == 2:
             print("Relayed second session against every typist's first session (all typists):\n")
             print("\n".join(relay_effect(logs, ids, args.seeds)) + "\n")
+
+    print("## How much typing: sessions per typist (module constants)\n")
+    print(
+        "| sessions per typist | presses per session (median) | held-out rank-1 / EER / AUC | all rank-1 / EER / AUC |"
+    )
+    print("| --- | --- | --- | --- |")
+    for parts in (2, 3, 4, 6, 8):
+        profiles, _, counts = profiles_of(load_aalto(parts))
+        cells = []
+        for sel in (held, ids):
+            r = evaluate(profiles, sel, scales=tp.FEATURE_SCALES, weights=tp.GROUP_WEIGHTS)
+            cells.append(f"{r['rank1']:.2f} / {r['eer']:.3f} / {r['auc']:.3f}")
+        print(f"| {parts} | {np.median(counts):.0f} | {cells[0]} | {cells[1]} |")
+    print()
 
     k = keystroke100()
     if k is not None:

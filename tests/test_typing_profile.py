@@ -195,3 +195,21 @@ def test_real_aalto_typists_same_halves_closer():
     tune = list(tune_logs)[0::2]
     pop = np.array([ev.profile_of(x)[0] for u in tune for x in tune_logs[u]])
     assert np.allclose(tp.population_scales(pop), tp.FEATURE_SCALES, rtol=0.01)
+
+
+def test_relay_robust_leaves_out_the_spread_features_jitter_changes(rng):
+    p, r, c = synthetic_typist(seed=8, hold_ms=100.0, dd_ms=180.0, n_words=200)
+    clean, _ = profile(p, r, c)
+    # independent jitter on every event (a relay with 15 ms lognormal jitter, in order per key)
+    jp = p + rng.lognormal(np.log(15.0), 0.8, p.size)
+    jr = r + rng.lognormal(np.log(15.0), 0.8, r.size)
+    jittered, _ = profile(jp, jr, c)
+    names = list(tp.FEATURE_NAMES)
+    i = names.index("hold_iqr")
+    assert jittered[i] > clean[i]  # jitter widens the hold spread
+    plain = tp.profile_distance(clean, jittered)
+    robust = tp.profile_distance(clean, jittered, relay_robust=True)
+    assert robust < plain
+    w = jittered.copy()
+    w[[names.index(n) for n in tp.RELAY_SENSITIVE]] += 5.0
+    assert tp.profile_distance(clean, w, relay_robust=True) == pytest.approx(robust)
