@@ -22,10 +22,11 @@ _COLOURS = {
     "keystroke_relay": "#2563eb",
     "face_occlusion": "#9333ea",
     "face_identity": "#dc2626",
+    "face_artifacts": "#ea580c",
     "av_sync": "#0d9488",
     "acoustic_keystroke": "#ca8a04",
 }
-_SPARE_COLOURS = ("#db2777", "#4b5563", "#65a30d", "#ea580c")
+_SPARE_COLOURS = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
 
 
 def analyzer_colour(name: str, i: int) -> str:

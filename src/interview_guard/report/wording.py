@@ -31,6 +31,7 @@ _LABELS = {
     "keystroke_relay": "Keystroke relay",
     "face_occlusion": "Hand over face",
     "face_identity": "Face identity",
+    "face_artifacts": "Pasted-face traces",
     "av_sync": "Lip sync",
     "acoustic_keystroke": "Key clicks vs key log",
 }
@@ -65,6 +66,10 @@ _KIND_LABELS = {
     "enrolment_mismatch": "Does not match the enrolment photo",
     "enrolment_unusable": "Enrolment photo not usable",
     "other_persons": "Other people on screen",
+    "face_softness": "Inner face softer than its surroundings",
+    "face_tone_step": "Colour step at the face outline",
+    "seam_flicker": "Face outline flickers",
+    "seam_flicker_bursts": "Face outline jumps in bursts",
 }
 
 
@@ -191,6 +196,17 @@ def _explain_face_identity(m: Mapping[str, Any]) -> str:
     return s
 
 
+def _explain_face_artifacts(m: Mapping[str, Any]) -> str:
+    meas = m["measures"]
+    s = f"{int(m['frames_measured']):,} face frames measured ({int(m['frames_usable']):,} without a hand at the face)"
+    soft, flick = meas.get("softness") or {}, meas.get("flicker") or {}
+    if soft.get("frames"):
+        s += f"; inner/outer detail {math.exp(float(soft['median'])):.2f}x"
+    if flick.get("frames"):
+        s += f", outline/inner frame change {math.exp(float(flick['median'])):.2f}x"
+    return s
+
+
 def _explain_av_sync(m: Mapping[str, Any]) -> str:
     off = float(m["offset_ms"])
     side = "late" if off > 0 else "early"
@@ -246,6 +262,8 @@ def explain_result(result: Any) -> str:
             return _explain_face_occlusion(m, result.evidence)
         if result.name == "face_identity":
             return _explain_face_identity(m)
+        if result.name == "face_artifacts":
+            return _explain_face_artifacts(m)
         if result.name == "av_sync":
             return _explain_av_sync(m)
         if result.name == "acoustic_keystroke":
