@@ -495,3 +495,19 @@ def test_two_real_faces_on_one_frame_are_described_as_two_persons():
     assert np.linalg.norm(idt.descriptor[0] - idt.descriptor[2]) < 1e-4
     labels, _ = fi.cluster_persons(descriptors=idt.descriptor, quality=idt.quality)
     assert labels.tolist() == [0, 1, 0]
+
+
+def test_an_unusable_enrolment_photo_is_a_warning_and_a_status(tmp_path):
+    from interview_guard.extract.session import _with_enrolment
+    from interview_guard.io.session import Session
+
+    (tmp_path / "keystrokes.jsonl").write_text("")
+    (tmp_path / "session.json").write_text(json.dumps({"enrolment_photo": "id/photo.jpg"}))
+    session = Session.open(tmp_path)
+    warn: list[str] = []
+    idt = _with_enrolment(make_identity(seconds=2), session, session.metadata(), warn, None)
+    assert idt.enrolment_status == "unreadable" and idt.enrolment is None
+    assert warn == ["enrolment photo id/photo.jpg: file not found"]
+    plain: list[str] = []
+    same = _with_enrolment(make_identity(seconds=2), session, SessionMetadata(), plain, None)
+    assert same.enrolment_status == "none" and not plain
