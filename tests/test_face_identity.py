@@ -80,6 +80,13 @@ def test_find_changes_finds_the_switch_and_nothing_in_one_person():
     assert fi.find_changes(t_s=np.zeros(0), descriptors=np.zeros((0, 128)), quality=np.zeros(0)) == []
 
 
+def test_a_long_session_splits_exactly_at_the_change_between_the_tried_splits():
+    """With more rows than tried splits, the refinement still reaches the exact change (one change, not three)."""
+    idt = make_identity(seconds=600, fps=2, seed=5, switch_at=301.5)  # 1200 rows, 48 splits tried
+    ch = fi.find_changes(t_s=idt.t_s, descriptors=idt.descriptor, quality=idt.quality, distance=0.5)
+    assert [(c["before_s"], c["after_s"]) for c in ch] == [(301.0, 301.5)]
+
+
 def test_find_flashes_needs_two_faces_or_one_strong_good_one():
     t = np.arange(20) * 0.5
     d = np.full(20, 0.3)
@@ -495,3 +502,19 @@ def test_two_real_faces_on_one_frame_are_described_as_two_persons():
     assert np.linalg.norm(idt.descriptor[0] - idt.descriptor[2]) < 1e-4
     labels, _ = fi.cluster_persons(descriptors=idt.descriptor, quality=idt.quality)
     assert labels.tolist() == [0, 1, 0]
+
+
+def test_an_unusable_enrolment_photo_is_a_warning_and_a_status(tmp_path):
+    from interview_guard.extract.session import _with_enrolment
+    from interview_guard.io.session import Session
+
+    (tmp_path / "keystrokes.jsonl").write_text("")
+    (tmp_path / "session.json").write_text(json.dumps({"enrolment_photo": "id/photo.jpg"}))
+    session = Session.open(tmp_path)
+    warn: list[str] = []
+    idt = _with_enrolment(make_identity(seconds=2), session, session.metadata(), warn, None)
+    assert idt.enrolment_status == "unreadable" and idt.enrolment is None
+    assert warn == ["enrolment photo id/photo.jpg: file not found"]
+    plain: list[str] = []
+    same = _with_enrolment(make_identity(seconds=2), session, SessionMetadata(), plain, None)
+    assert same.enrolment_status == "none" and not plain

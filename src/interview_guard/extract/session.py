@@ -189,11 +189,11 @@ def extract_tracks(
         if Stream.AUDIO in wanted and opts["mode"] != "full":
             opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
         if Stream.IDENTITY in wanted:
-            from interview_guard.io.landmark_types import FaceRunnerOptions
-
-            opts.setdefault("identity", True)  # the descriptors cost time: only when an analyzer reads them
-            # two faces: the other one (an interviewer's tile, someone behind) is described and kept apart
-            opts.setdefault("face_options", FaceRunnerOptions(num_faces=2))
+            # the descriptors cost time: only when an analyzer reads them. Other faces are described too when the
+            # face landmarker looks for several (video_options face_options=FaceRunnerOptions(num_faces=2)); not by
+            # default: MediaPipe then re-detects on every frame, which moves the landmarks the other face analyzers
+            # read (docs/face-identity.md)
+            opts.setdefault("identity", True)
         scan = load_or_scan(session.video, cache_dir=cache_dir, progress=progress, models_dir=models_dir, **opts)
         tracks.face, tracks.hands = scan.face, scan.hands
         if Stream.IDENTITY in wanted and scan.identity is not None:

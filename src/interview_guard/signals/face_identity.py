@@ -141,18 +141,17 @@ def _best_split(
     ks = [k for k in range(min_rows, n - min_rows + 1) if t[k - 1] - t[0] >= min_s and t[-1] - t[k] >= min_s]
     if not ks:
         return None
-    if len(ks) > candidates:
-        ks = [ks[int(i)] for i in np.linspace(0, len(ks) - 1, candidates).round()]
+    tried = ks if len(ks) <= candidates else [ks[int(i)] for i in np.linspace(0, len(ks) - 1, candidates).round()]
     best: tuple[int, float, np.ndarray, np.ndarray] | None = None
-    for k in ks:
+    for k in tried:
         ca = robust_centroid(descriptors=x[:k], weights=w[:k])
         cb = robust_centroid(descriptors=x[k:], weights=w[k:])
         d = float(np.linalg.norm(ca - cb))
         if best is None or d > best[1]:
             best = (k, d, ca, cb)
     assert best is not None
-    # refine: the split that leaves the fewest rows on the side of the other person
-    k0, _, ca, cb = best
+    # refine, over every admissible split: the one that leaves the fewest rows on the side of the other person
+    _, _, ca, cb = best
     cost = _split_cost(x, ca, cb)
     allowed = np.zeros(n + 1, bool)
     allowed[ks] = True
