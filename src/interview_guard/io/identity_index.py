@@ -68,7 +68,7 @@ CREATE INDEX IF NOT EXISTS descriptors_candidate ON descriptors (candidate_id);
 CREATE INDEX IF NOT EXISTS descriptors_modality ON descriptors (modality);
 """
 
-#: ``distance(query (d,), rows (n, d)) -> (n,)``; NaN for rows it cannot compare.
+#: ``distance(queries (q, d), rows (n, d)) -> (q, n)``; NaN for pairs it cannot compare.
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -256,8 +256,7 @@ class IdentityIndex:
         """
         want = None if session_ids is None else set(session_ids)
         cur = self._db.execute(
-            "SELECT session_id, candidate_id, dim, vector, quality FROM descriptors WHERE modality = ? "
-            "ORDER BY session_id",
+            "SELECT session_id, candidate_id, dim, vector, quality FROM descriptors WHERE modality = ?",
             (modality,),
         )
         dim: int | None = None
@@ -307,10 +306,18 @@ class VectorSearch(Protocol):
 class ExactSearch:
     """Exact search: every query against every stored row, streamed from the index in chunks."""
 
-    def __init__(self, index: IdentityIndex, distance: Callable[[str], DistanceFn], *, chunk_rows: int = 65536) -> None:
+    def __init__(
+        self,
+        index: IdentityIndex,
+        distance: Callable[[str], DistanceFn],
+        *,
+        chunk_rows: int = 65536,
+        query_block: int = 128,
+    ) -> None:
         self.index = index
         self.distance = distance  # modality -> distance function
         self.chunk_rows = chunk_rows
+        self.query_block = max(1, int(query_block))
 
     def neighbours(self, modality: str, queries: np.ndarray, *, max_distance: float | None = None) -> list[Neighbour]:
         q = np.asarray(queries, dtype=np.float32)
@@ -321,13 +328,19 @@ class ExactSearch:
         for chunk in self.index.chunks(modality, chunk_rows=self.chunk_rows):
             if chunk.vectors.shape[1] != q.shape[1]:
                 continue
-            for i in range(q.shape[0]):
-                d = fn(q[i], chunk.vectors)
+            for lo in range(0, q.shape[0], self.query_block):  # (block, chunk) distances: 128 x 65536 x 8 B = 64 MB
+                d = fn(q[lo : lo + self.query_block], chunk.vectors)
                 ok = np.isfinite(d)
                 if max_distance is not None:
                     ok &= d <= max_distance
-                for j in np.flatnonzero(ok).tolist():
+                for i, j in zip(*np.nonzero(ok)):
                     out.append(
-                        Neighbour(i, chunk.session_id[j], chunk.candidate_id[j], float(d[j]), float(chunk.quality[j]))
+                        Neighbour(
+                            lo + int(i),
+                            chunk.session_id[j],
+                            chunk.candidate_id[j],
+                            float(d[i, j]),
+                            float(chunk.quality[j]),
+                        )
                     )
         return out

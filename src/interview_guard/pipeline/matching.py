@@ -105,7 +105,7 @@ class Match:
 
 
 def _distance(modality: str) -> DistanceFn:
-    return lambda q, rows: im.pair_distances(modality, q, rows)
+    return lambda queries, rows: im.distance_matrix(modality, queries, rows)
 
 
 def _radius(modality: str, min_score: float | None) -> float | None:

@@ -43,6 +43,7 @@ __all__ = [
     "face_distances",
     "typing_distances",
     "pair_distances",
+    "distance_matrix",
     "same_person_score",
     "match_band",
     "max_distance_for_score",
@@ -61,13 +62,16 @@ FACE_MIN_FACES = 3
 
 # P(same person) = logistic(a + b * distance) for two sessions' face centroids, fitted
 # (typing_profile.fit_same_person_logistic, class-balanced) on the real clips of ../shared/data cut in
-# time into sessions: 76 same-person and 1198 different-person pairs (evaluation/identity_match_measure.py,
-# docs/identity-matching.md). P = 0.5 at distance 0.383.
+# time into sessions (halves and thirds): 81 same-person and 1755 different-person pairs
+# (evaluation/identity_match_measure.py, docs/identity-matching.md). P = 0.5 at distance 0.445.
 FACE_SAME_PERSON_LOGIT: tuple[float, float] = (10.49, -23.58)
-#: Face pairs at most this far apart are ``strong``: under every one of the 1198 measured different-person
-#: pairs (smallest 0.437, East Asian faces), so their false-match rate there is 0 (<= 0.1 %).
+#: Face pairs at most this far apart are ``strong``: under every one of the 1755 measured different-person
+#: pairs (smallest 0.443, two East Asian men), so their false-match rate there is 0 (<= 0.1 %); 80 of the 81
+#: same-person pairs are under it.
 FACE_STRONG_DISTANCE = 0.40
-#: Least P(same person) of a ``possible`` pair, per modality.
+#: Least P(same person) of a ``possible`` pair, per modality. Face 0.1 (distance 0.538): 2.3 % of the measured
+#: different-person pairs, all among the East Asian faces, are worth a look; typing 0.9 (distance 0.82): 0.8 % of
+#: the Aalto different-typist pairs and 13 of 14 same-typist pairs.
 POSSIBLE_FLOOR: dict[str, float] = {FACE: 0.1, TYPING: 0.9}
 
 # the face_identity defaults the candidate is picked with
@@ -182,6 +186,27 @@ def pair_distances(modality: str, query: npt.ArrayLike, matrix: npt.ArrayLike) -
     if modality == TYPING:
         return typing_distances(query, matrix)
     return np.full(np.asarray(matrix).shape[0], np.nan)
+
+
+def distance_matrix(modality: str, queries: npt.ArrayLike, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The modality's distance of each query (q, d) to each row (n, d), shape (q, n).
+
+    Face: one matrix product (``|a|^2 + |b|^2 - 2 a.b``) for the whole block; typing: row by row.
+    """
+    q = np.asarray(queries)
+    m = np.asarray(matrix)
+    if q.ndim == 1:
+        q = q[None]
+    n = m.shape[0] if m.ndim == 2 else 0
+    if modality == FACE and m.ndim == 2 and q.shape[1] == m.shape[1]:
+        mf = m.astype(np.float32, copy=False)
+        qf = q.astype(np.float32, copy=False)
+        sq = np.einsum("ij,ij->i", mf, mf)[None, :] + np.einsum("ij,ij->i", qf, qf)[:, None] - 2.0 * (qf @ mf.T)
+        out: npt.NDArray[np.float64] = np.sqrt(np.maximum(sq.astype(np.float64), 0.0))
+        return out
+    if modality in MODALITIES:
+        return np.stack([pair_distances(modality, v, m) for v in q]) if q.shape[0] else np.zeros((0, n))
+    return np.full((q.shape[0], n), np.nan)
 
 
 def same_person_score(modality: str, distance: float, *, prior: float = 0.5) -> float:
