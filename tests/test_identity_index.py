@@ -270,3 +270,28 @@ def test_real_face_sessions_match_strong_only_for_the_same_person(tmp_path):
     assert [m for m in ms if m.band == "strong"] == [same]
     seen = also_seen_as(ms, "d14_late")
     assert seen[0]["candidate_id"] == "cand-1" and seen[0]["band"] == "strong"
+
+
+def test_also_seen_as_round_trips_and_shows_in_text_and_html():
+    from interview_guard.report.html import IndexEntry, render_index, render_report
+    from interview_guard.report.model import Report, SessionInfo
+    from interview_guard.report.text import format_text
+
+    def rep(sid, cand, seen):
+        info = SessionInfo(id=sid, path=f"/x/{sid}", duration_s=10.0, modalities={}, metadata={"candidate_id": cand})
+        return Report(session=info, also_seen_as=seen)
+
+    a = rep("s1", "A", [{"candidate_id": "B", "session": "s2", "modality": "face", "score": 0.99, "band": "strong"}])
+    b = rep("s2", "B", [{"candidate_id": "A", "session": "s1", "modality": "face", "score": 0.99, "band": "strong"}])
+    c = rep("s3", "C", None)
+    again = Report.from_json(a.to_json())
+    assert again.also_seen_as == a.also_seen_as and again.to_dict() == a.to_dict()
+    assert "also_seen_as" not in c.to_dict()  # absent unless matched: what a 1.1 reader wrote stays as it was
+    old = c.to_dict() | {"schema_version": "1.1"}
+    assert Report.from_dict(old).also_seen_as is None
+    assert "Also seen as: candidate B (session s2): face match, score 0.99, strong" in format_text(a)
+    page = render_report(a)
+    assert 'id="also-seen-as"' in page and ">B<" in page
+    index = render_index([IndexEntry(a, "sessions/s1.html"), IndexEntry(b, None), IndexEntry(c, None)])
+    group = index[index.index('id="match-groups"') :]
+    assert "s1" in group and "s2" in group and "s3" not in group.split("</section>")[0]
