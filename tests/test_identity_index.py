@@ -295,3 +295,19 @@ def test_also_seen_as_round_trips_and_shows_in_text_and_html():
     index = render_index([IndexEntry(a, "sessions/s1.html"), IndexEntry(b, None), IndexEntry(c, None)])
     group = index[index.index('id="match-groups"') :]
     assert "s1" in group and "s2" in group and "s3" not in group.split("</section>")[0]
+
+
+def test_exact_search_keeps_the_k_nearest_across_chunks(tmp_path, rng):
+    from interview_guard.io.identity_index import ExactSearch
+
+    vecs = rng.normal(0, 0.2, (50, 128)).astype(np.float32)
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        ix.insert_many([(f"s{i:02d}", f"c{i}", "face", v, 1.0) for i, v in enumerate(vecs)])
+        search = ExactSearch(ix, lambda m: lambda q, r: im.distance_matrix(m, q, r), chunk_rows=7, query_block=2)
+        got = search.neighbours("face", vecs[:5], k=3)
+        full = search.neighbours("face", vecs[:5])
+    assert len(full) == 5 * 50
+    for qi in range(5):
+        want = sorted(np.linalg.norm(vecs - vecs[qi], axis=1))[:3]
+        mine = sorted(n.distance for n in got if n.query == qi)
+        assert np.allclose(mine, want, atol=5e-3)  # float32 |a|^2 + |b|^2 - 2ab: ~1e-3 near 0

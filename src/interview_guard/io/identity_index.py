@@ -292,14 +292,15 @@ class IdentityIndex:
 class VectorSearch(Protocol):
     """Neighbours of many queries among the stored descriptors of one modality.
 
-    ``neighbours(modality, queries, max_distance=)`` returns every stored
-    descriptor within ``max_distance`` (all comparable ones when None) of each
-    query. :class:`ExactSearch` is the exact implementation; an ANN index
-    (faiss, usearch) would implement the same call with a ``k`` bound.
+    ``neighbours(modality, queries, max_distance=, k=)`` returns the stored
+    descriptors within ``max_distance`` (all comparable ones when None) of each
+    query, at most the ``k`` nearest per query when ``k`` is given.
+    :class:`ExactSearch` is the exact implementation; an ANN index (faiss,
+    usearch) would implement the same call (approximately, with ``k`` set).
     """
 
     def neighbours(
-        self, modality: str, queries: np.ndarray, *, max_distance: float | None = None
+        self, modality: str, queries: np.ndarray, *, max_distance: float | None = None, k: int | None = None
     ) -> list[Neighbour]: ...
 
 
@@ -319,12 +320,14 @@ class ExactSearch:
         self.chunk_rows = chunk_rows
         self.query_block = max(1, int(query_block))
 
-    def neighbours(self, modality: str, queries: np.ndarray, *, max_distance: float | None = None) -> list[Neighbour]:
+    def neighbours(
+        self, modality: str, queries: np.ndarray, *, max_distance: float | None = None, k: int | None = None
+    ) -> list[Neighbour]:
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:
             q = q[None]
         fn = self.distance(modality)
-        out: list[Neighbour] = []
+        found: list[list[Neighbour]] = [[] for _ in range(q.shape[0])]
         for chunk in self.index.chunks(modality, chunk_rows=self.chunk_rows):
             if chunk.vectors.shape[1] != q.shape[1]:
                 continue
@@ -333,14 +336,20 @@ class ExactSearch:
                 ok = np.isfinite(d)
                 if max_distance is not None:
                     ok &= d <= max_distance
-                for i, j in zip(*np.nonzero(ok)):
-                    out.append(
-                        Neighbour(
-                            lo + int(i),
-                            chunk.session_id[j],
-                            chunk.candidate_id[j],
-                            float(d[i, j]),
-                            float(chunk.quality[j]),
-                        )
-                    )
+                for i in range(d.shape[0]):
+                    cols = np.flatnonzero(ok[i])
+                    if k is not None and cols.size > k:  # the k nearest of this chunk
+                        cols = cols[np.argpartition(d[i, cols], k - 1)[:k]]
+                    hits = found[lo + i]
+                    sid, cid, qual = chunk.session_id, chunk.candidate_id, chunk.quality
+                    hits += (Neighbour(lo + i, sid[j], cid[j], float(d[i, j]), float(qual[j])) for j in cols.tolist())
+                    if k is not None and len(hits) > 4 * k:  # bound the memory across chunks
+                        hits.sort(key=lambda n: n.distance)
+                        del hits[k:]
+        out: list[Neighbour] = []
+        for hits in found:
+            if k is not None and len(hits) > k:
+                hits.sort(key=lambda n: n.distance)
+                del hits[k:]
+            out += hits
         return out

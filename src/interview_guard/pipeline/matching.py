@@ -41,10 +41,14 @@ __all__ = [
     "also_seen_as",
     "INDEX_NAME",
     "MATCHES_NAME",
+    "MAX_PER_SESSION",
 ]
 
 INDEX_NAME = "identity.sqlite"  # OUT/identity.sqlite: the batch's own index (unless batch --index PATH)
 MATCHES_NAME = "matches.csv"
+#: Default bound on the matches listed per session and modality: in a large index, typing's ``possible`` band
+#: (0.8 % of different-typist pairs measured) would otherwise list thousands of pairs per session.
+MAX_PER_SESSION = 50
 MATCH_COLUMNS = ("session_a", "session_b", "candidate_a", "candidate_b", "modality", "score", "band", "distance")
 
 
@@ -127,6 +131,7 @@ def find_matches(
     min_score: float | None = None,
     search: VectorSearch | None = None,
     prior: float = 0.5,
+    per_session: int | None = None,
 ) -> list[Match]:
     """Pairs of sessions with different candidate ids whose descriptors match, most likely first.
 
@@ -142,7 +147,12 @@ def find_matches(
         Default :class:`~interview_guard.io.identity_index.ExactSearch`.
     prior : float
         Base rate of same-person pairs for the scores (0.5: the likelihood ratio alone).
+    per_session : int, optional
+        At most this many nearest matches per queried session and modality
+        (default: :data:`MAX_PER_SESSION` unless ``min_score`` is given, then no bound).
     """
+    if per_session is None and min_score is None:
+        per_session = MAX_PER_SESSION
     search = search or ExactSearch(index, _distance)
     seen: dict[tuple[str, str, str], Match] = {}
     for modality in index.modalities():
@@ -157,7 +167,8 @@ def find_matches(
             continue
         queries = np.concatenate(q_vec)
         radius = _radius(modality, min_score)
-        for nb in search.neighbours(modality, queries, max_distance=radius):
+        k = None if per_session is None else per_session + 1  # the session itself is among its neighbours
+        for nb in search.neighbours(modality, queries, max_distance=radius, k=k):
             a, ca = q_ids[nb.query], q_cand[nb.query]
             b, cb = nb.session_id, nb.candidate_id
             if a == b or not _differ(ca, cb):
