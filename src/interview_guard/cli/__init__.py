@@ -5,7 +5,8 @@ errors go to stderr only. Exit codes: 0 ok, 1 error (bad input, unreadable
 file, missing model), 2 usage error, 3 batch finished but some sessions failed.
 
 The commands live in :mod:`interview_guard.cli.scanning` (scan, report, batch,
-analyzers, serve) and :mod:`interview_guard.cli.research` (synth, calibrate).
+analyzers, serve), :mod:`interview_guard.cli.matching` (matches) and
+:mod:`interview_guard.cli.research` (synth, calibrate).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import click  # noqa: E402
 
 from interview_guard._version import __version__  # noqa: E402
-from interview_guard.cli import research, scanning  # noqa: E402
+from interview_guard.cli import matching, research, scanning  # noqa: E402
 
 __all__ = ["main"]
 
@@ -46,6 +47,7 @@ for _command in (
     scanning.scan,
     scanning.report_cmd,
     scanning.batch,
+    matching.matches,
     research.synth,
     research.calibrate,
     scanning.list_analyzers,

@@ -209,6 +209,14 @@ def report_cmd(
     is_flag=True,
     help="Also write an HTML page per session (beside its JSON) and OUT/index.html ranking them.",
 )
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(dir_okay=False, readable=False),
+    default=None,
+    help="Identity index to add the sessions to and match them against (default: OUT/identity.sqlite); "
+    "one long-lived index matches every new batch against all earlier ones.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_handle_errors
@@ -221,9 +229,14 @@ def batch(
     retry_failed: bool,
     cache_dir: str | None,
     html: bool,
+    index_path: str | None,
     quiet: bool,
 ) -> None:
-    """Scan every session under ROOT in parallel; resumable (finished sessions are skipped)."""
+    """Scan every session under ROOT in parallel; resumable (finished sessions are skipped).
+
+    Each session's face and typing descriptors go into an identity index; OUT/matches.csv lists the pairs of
+    sessions under different candidate ids that match (see the matches command).
+    """
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.batch import run_batch
     from interview_guard.report.text import format_summary
@@ -239,12 +252,14 @@ def batch(
             progress=bar.update,
             cache_dir=cache_dir,
             html=html,
+            index_path=index_path,
         )
     click.echo(format_summary(result.summary_path), nl=False)
     _err(
         f"interview-guard: {result.total} sessions: {result.scanned} scanned, {result.skipped} already done, "
         f"{result.failed} failed; summary: {result.summary_path}"
         + (f"; HTML index: {result.index_path}" if result.index_path else "")
+        + f"; {result.matches} identity match(es): {result.matches_path}"
     )
     if result.failed:
         ctx.exit(EXIT_BATCH_FAILURES)

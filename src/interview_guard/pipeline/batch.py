@@ -8,6 +8,9 @@ Layout of the output directory::
                                    ranked by risk, rewritten as results arrive
       sessions/<session_id>.html   with html=True: one self-contained page per session
       index.html                   with html=True: the sessions ranked, linking their pages
+      identity.sqlite              the identity index: each session's face and typing descriptors
+                                   (``index_path`` puts it elsewhere, e.g. one index for many batches)
+      matches.csv                  pairs of sessions under different candidate ids that match
 
 Each report is written atomically by the worker that produced it, so a
 killed run leaves only whole files; a re-run skips every session whose report
@@ -18,6 +21,14 @@ page missing or older than its report is rendered from the report, and
 ``index.html`` is rewritten. A session that fails (bad file) gets a
 ``failed`` report and the rest carries on; a worker process that dies
 (segfault, out of memory) fails only the session it held.
+
+Each worker stores its session's identity descriptors in the index (one
+transaction, an idempotent upsert) *before* writing the report, so a session
+with a report is in the index; a finished session the index lacks (a batch
+run before the index existed, another index) is scanned again. At the end,
+the batch's sessions are matched against the whole index: ``matches.csv``, and
+each report whose "also seen as" changed is rewritten
+(:mod:`interview_guard.pipeline.matching`).
 
 The session id is :func:`interview_guard.io.session.session_id_for` of the
 session's path relative to the root: unique by construction (``grp/x`` is
@@ -81,6 +92,9 @@ class BatchResult:
     summary_path: Path
     index_path: Path | None = None
     unreadable: int = 0  # entries discovery could not read (counted in ``failed`` too)
+    identity_index: Path | None = None  # the identity index the sessions went into
+    matches_path: Path | None = None  # OUT/matches.csv
+    matches: int = 0  # pairs in it
 
 
 def _report_path(out_dir: Path, session_id: str) -> Path:
@@ -158,13 +172,16 @@ def _scan_one(
     cache_dir: str | None = None,
     html: bool = False,
     relative_path: str = "",
+    index_path: str | None = None,
 ) -> dict:
-    """Worker: scan one session and write its report (and page); never raises for bad input."""
+    """Worker: scan one session, index its descriptors, write its report (and page); never raises for bad input."""
     from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.matching import SessionDescriptors
     from interview_guard.pipeline.scan import failed_report, scan_session
 
     fingerprint = None
     page = None
+    found: list[SessionDescriptors] = []
     with _frames_tmp(report_path) if html else contextlib.nullcontext() as frames_dir:
         try:
             session = Session.open(path, session_id=session_id)
@@ -174,7 +191,10 @@ def _scan_one(
                 fusion=FusionModel.load(fusion_path),
                 cache_dir=cache_dir,
                 frames_dir=frames_dir,
+                descriptors=found.append,
             )
+            if index_path is not None and found:  # before the report: a session with a report is indexed
+                _index_session(index_path, found[0], fingerprint)
         except Exception as exc:  # a bad input fails its session; so does a bug, but it must not stop the batch
             known = as_input_error(exc)  # the same mapping as the CLI's
             error = known if known is not None else f"internal error: {exc.__class__.__name__}: {exc}"
@@ -189,6 +209,37 @@ def _scan_one(
     if page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), page)
     return _row(report, report_path, relative_path)
+
+
+def _index_session(index_path: str, found, fingerprint: str | None) -> None:
+    from interview_guard.io.identity_index import IdentityIndex
+
+    with IdentityIndex(index_path) as ix:
+        ix.upsert_session(
+            found.session_id, candidate_id=found.candidate_id, fingerprint=fingerprint, descriptors=found.descriptors
+        )
+
+
+def _match_batch(index_path: Path, out: Path, rows: dict[str, dict]) -> int:
+    """``matches.csv`` of the batch's sessions against the whole index; "also seen as" into changed reports."""
+    from interview_guard.io.identity_index import IdentityIndex
+    from interview_guard.pipeline.matching import MATCHES_NAME, also_seen_as, find_matches, write_matches_csv
+
+    ok = sorted(sid for sid, r in rows.items() if r["status"] == "ok")
+    with IdentityIndex(index_path) as ix:
+        matches = find_matches(ix, session_ids=ok)
+    write_matches_csv(out / MATCHES_NAME, matches)
+    for sid in ok:
+        rp = Path(rows[sid]["report"])
+        try:
+            report = read_report(rp)
+        except InterviewGuardError:
+            continue
+        seen = also_seen_as(matches, sid)
+        if (report.also_seen_as or []) != seen:
+            report.also_seen_as = seen
+            _write_report(report, rp)
+    return len(matches)
 
 
 def _unreadable_row(found: FoundSession, report_path: Path) -> dict:
@@ -291,8 +342,10 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
-def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str) -> dict | None:
-    """The summary row of a finished session, or None when it must be (re)scanned."""
+def _done_row(
+    session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str, indexed: dict
+) -> dict | None:
+    """The summary row of a finished session, or None when it must be (re)scanned (also: ok but not indexed)."""
     if not report_path.is_file():
         return None
     try:
@@ -306,6 +359,8 @@ def _done_row(session_id: str, path: Path, report_path: Path, retry_failed: bool
     except InterviewGuardError:
         fp = None
     if report.session.fingerprint != fp or report.session_id != session_id:
+        return None
+    if report.status == "ok" and indexed.get(session_id, (None, False))[0] != fp:
         return None
     return _row(report, report_path, relative_path)
 
@@ -321,6 +376,7 @@ def run_batch(
     summary_every_s: float = 5.0,
     cache_dir: str | None = None,
     html: bool = False,
+    index_path: str | None = None,
 ) -> BatchResult:
     """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
 
@@ -342,6 +398,9 @@ def run_batch(
     html : bool
         Also write ``sessions/<id>.html`` per session and ``index.html`` (see
         :func:`write_batch_html`).
+    index_path : path, optional
+        The identity index (default ``OUT/identity.sqlite``); a long-lived
+        index shared by many batches matches each new batch against all.
     """
     out = Path(out_dir)
     sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
@@ -362,6 +421,12 @@ def run_batch(
         raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
     _refuse_case_collisions(sessions, out / "sessions")
     _clean_stale_tmp(out)
+    from interview_guard.io.identity_index import IdentityIndex
+    from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME
+
+    idx = Path(index_path) if index_path is not None else out / INDEX_NAME
+    with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
+        indexed = ix.indexed_sessions()
     summary_path = out / "summary.csv"
     rows: dict[str, dict] = {}
     todo = []
@@ -373,7 +438,7 @@ def run_batch(
             rows[sid] = _unreadable_row(found, rp)
             unreadable += 1
             continue
-        row = _done_row(sid, path, rp, retry_failed, found.relative_path)
+        row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed)
         if row is None:
             todo.append((sid, path, rp, found.relative_path))
         else:
@@ -398,13 +463,14 @@ def run_batch(
     try:
         if jobs <= 1 or len(todo) <= 1:
             for sid, path, rp, rel in todo:
-                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html, rel))
+                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html, rel, str(idx)))
         else:
-            _run_pool(todo, jobs, fusion_path, record, cache_dir, html)
+            _run_pool(todo, jobs, fusion_path, record, cache_dir, html, str(idx))
     finally:
         # whatever happened (Ctrl-C included), the summary lists what is done
         _write_summary(summary_path, list(rows.values()))
-    index_path = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
+    n_matches = _match_batch(idx, out, rows)
+    html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
     failed = sum(1 for r in rows.values() if r["status"] != "ok")
     tmp = out / _TMP_DIR
     if tmp.is_dir() and not any(tmp.iterdir()):
@@ -415,12 +481,15 @@ def run_batch(
         skipped=skipped,
         failed=failed,
         summary_path=summary_path,
-        index_path=index_path,
+        index_path=html_index,
+        identity_index=idx,
+        matches_path=out / MATCHES_NAME,
+        matches=n_matches,
         unreadable=unreadable,
     )
 
 
-def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool = False) -> None:
+def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool = False, index_path=None) -> None:
     from interview_guard.pipeline.scan import failed_report
 
     pending = list(todo)
@@ -436,7 +505,7 @@ def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool =
         broken = False
         try:
             for sid, path, rp, rel in pending:
-                fut = pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html, rel)
+                fut = pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html, rel, index_path)
                 futures[fut] = (sid, path, rp, rel)
             remaining = set(futures)
             while remaining:

@@ -8,7 +8,7 @@ tests. Progress goes to an optional hook ``progress(stage, completed=, total=, *
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from interview_guard.extract.session import extract_tracks
 from interview_guard.fusion.model import FusionModel
 from interview_guard.io.model_files import manifest_hashes
 from interview_guard.io.session import Session
+from interview_guard.pipeline.matching import SessionDescriptors, session_descriptors
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import evidence_key_frame_times, key_frame_filename, record_key_frame_files
 from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
@@ -81,6 +82,7 @@ def scan_session(
     cache_dir=None,
     video_options: dict | None = None,
     frames_dir=None,
+    descriptors: Callable[[SessionDescriptors], None] | None = None,
 ) -> Report:
     """Scan one session (directory or file) and return its report.
 
@@ -88,6 +90,10 @@ def scan_session(
     ``video_options`` go to the video scan (e.g. ``{"mode": "full"}``);
     ``frames_dir``, when given, receives the key frames of the evidence as
     JPEG files, and each evidence item records them in ``details.key_frames``.
+    ``descriptors``, when given, is called once with the session's identity
+    descriptors (:func:`~interview_guard.pipeline.matching.session_descriptors`:
+    the candidate's face centroid, the typing profile, each with a quality),
+    computed from the tracks of this scan.
 
     Raises
     ------
@@ -109,6 +115,8 @@ def scan_session(
         session, needed, progress=progress, warnings=warnings, cache_dir=cache_dir, video_options=video_options
     )
     t_extract = time.perf_counter() - t0
+    if descriptors is not None:
+        descriptors(session_descriptors(tracks, session.session_id))
     results, risk, an_timings = scan_tracks(tracks, analyzers=analyzers, fusion=fusion, progress=progress)
     if frames_dir is not None:
         write_key_frames(results, tracks, frames_dir, session.session_id)

@@ -376,6 +376,7 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
         "hand_waves": [],
         "timeline": None,
         "analyzers": [],
+        "also_seen_as": _also_seen_as(report),
     }
     if not failed:
         context.update(_drivers(report))
@@ -385,6 +386,60 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
         context["timeline"] = None if png is None else _data_uri(png)
         context["analyzers"] = _evidence(report, key_frames)
     return _render("report.html", **context)
+
+
+def _also_seen_as(report: Report) -> list[dict[str, Any]]:
+    """The report's "also seen as" entries, formatted for the page."""
+    return [
+        {
+            "candidate_id": m.get("candidate_id") or "(no candidate id)",
+            "session": m.get("session", ""),
+            "modality": m.get("modality", ""),
+            "score": f"{float(m.get('score') or 0.0):.2f}",
+            "band": m.get("band", ""),
+        }
+        for m in report.also_seen_as or []
+    ]
+
+
+def _match_groups(items: list[IndexEntry]) -> list[list[dict[str, Any]]]:
+    """Sessions linked by "also seen as" (on this page), as connected groups of two or more, largest first."""
+    present = {it.report.session_id: it for it in items}
+    parent = {sid: sid for sid in present}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    best: dict[str, dict[str, Any]] = {}
+    for sid, it in present.items():
+        for m in it.report.also_seen_as or []:
+            other = str(m.get("session", ""))
+            if other in present:
+                parent[root(sid)] = root(other)
+                if sid not in best or float(m.get("score") or 0) > float(best[sid].get("score") or 0):
+                    best[sid] = m
+    groups: dict[str, list[str]] = {}
+    for sid in present:
+        groups.setdefault(root(sid), []).append(sid)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        out.append(
+            [
+                {
+                    "session_id": sid,
+                    "href": present[sid].href,
+                    "candidate_id": (present[sid].report.session.metadata or {}).get("candidate_id") or "—",
+                    "link": best.get(sid),
+                }
+                for sid in sorted(members)
+            ]
+        )
+    return sorted(out, key=lambda g: (-len(g), g[0]["session_id"]))
 
 
 def write_report_html(path: str | os.PathLike[str], report: Report, **options: Any) -> Path:
@@ -477,7 +532,8 @@ def render_index(
     order = ["high", "medium", "low", "unassessed", "failed"]
     tally = ", ".join(f"{counts[k]} {k}" for k in order + sorted(set(counts) - set(order)) if counts.get(k))
     rows = [_index_row(i, it) for i, it in enumerate(items, 1)]
-    return _render("index.html", title=title, sessions=len(items), tally=tally, rows=rows)
+    groups = _match_groups(items)
+    return _render("index.html", title=title, sessions=len(items), tally=tally, rows=rows, groups=groups)
 
 
 def write_index_html(

@@ -25,7 +25,7 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes of file names that are not U
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
-SCHEMA_VERSION = "1.1"  # 1.1: risk.fused_score and risk.decisive (a 1.0 report reads as is)
+SCHEMA_VERSION = "1.2"  # 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as (older reports read as is)
 
 #: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
 MAX_EVIDENCE_PER_ANALYZER = 200
@@ -216,6 +216,9 @@ class Report:
     created_at: str = ""
     tool_version: str = __version__
     schema_version: str = SCHEMA_VERSION
+    #: other candidate ids whose sessions match this one (batch with an identity index; schema 1.2), each
+    #: ``{"candidate_id", "session", "modality", "score", "band"}``; None when the session was not matched
+    also_seen_as: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self._bound_size()
@@ -281,6 +284,7 @@ class Report:
             "models": self.models,
             "timings": self.timings,
             "warnings": list(self.warnings),
+            **({} if self.also_seen_as is None else {"also_seen_as": [dict(x) for x in self.also_seen_as]}),
         }
 
     @classmethod
@@ -304,6 +308,7 @@ class Report:
             models=dict(d.get("models", {})),
             timings=dict(d.get("timings", {})),
             warnings=list(d.get("warnings", [])),
+            also_seen_as=None if d.get("also_seen_as") is None else [dict(x) for x in d["also_seen_as"]],
         )
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -55,6 +55,11 @@ def format_text(report: Report) -> str:
         f"  Modalities: {', '.join(present) or 'none'}"
         + (f"; absent, not checked: {', '.join(absent)}" if absent else "")
     )
+    for m in report.also_seen_as or []:
+        lines.append(
+            f"  Also seen as: candidate {m.get('candidate_id') or '(none)'} (session {m.get('session')}): "
+            f"{m.get('modality')} match, score {float(m.get('score') or 0.0):.2f}, {m.get('band')}"
+        )
     for name, r in report.analyzers.items():
         if r.status.value == "ok":
             lines.append(

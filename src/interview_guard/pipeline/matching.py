@@ -1,0 +1,220 @@
+"""Cross-session identity matching: session descriptors from tracks, the index, matches, "also seen as".
+
+* :func:`session_descriptors`: a scanned session's face and typing descriptors
+  (with quality), from its tracks (``scan_session(..., descriptors=sink)``
+  hands them out).
+* :func:`find_matches`: pairs of sessions whose descriptors are near, scored
+  (P(same person)) and banded per modality
+  (:mod:`interview_guard.signals.identity_match`), from an
+  :class:`~interview_guard.io.identity_index.IdentityIndex` by exact search.
+* :func:`write_matches_csv`, :func:`matches_json`, :func:`also_seen_as`: the outputs.
+
+Details and the numbers behind the scores: ``docs/identity-matching.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from interview_guard.atomic import atomic_write_text
+from interview_guard.io.identity_index import DistanceFn, ExactSearch, IdentityIndex, VectorSearch
+from interview_guard.signals import identity_match as im
+from interview_guard.signals.typing_profile import typing_profile
+from interview_guard.tracks import Tracks
+
+__all__ = [
+    "MATCH_COLUMNS",
+    "Match",
+    "SessionDescriptors",
+    "session_descriptors",
+    "find_matches",
+    "write_matches_csv",
+    "matches_csv",
+    "matches_json",
+    "also_seen_as",
+    "INDEX_NAME",
+    "MATCHES_NAME",
+    "MAX_PER_SESSION",
+]
+
+INDEX_NAME = "identity.sqlite"  # OUT/identity.sqlite: the batch's own index (unless batch --index PATH)
+MATCHES_NAME = "matches.csv"
+#: Default bound on the matches listed per session and modality: in a large index, typing's ``possible`` band
+#: (0.8 % of different-typist pairs measured) would otherwise list thousands of pairs per session.
+MAX_PER_SESSION = 50
+MATCH_COLUMNS = ("session_a", "session_b", "candidate_a", "candidate_b", "modality", "score", "band", "distance")
+
+
+@dataclass
+class SessionDescriptors:
+    """One scanned session's identity descriptors: ``(modality, vector, quality)`` each."""
+
+    session_id: str
+    candidate_id: str | None
+    descriptors: list[tuple[str, np.ndarray, float]] = field(default_factory=list)
+    faces: int = 0  # good faces the face descriptor rests on
+
+
+def session_descriptors(tracks: Tracks, session_id: str = "") -> SessionDescriptors:
+    """Face descriptor (the candidate's robust centroid) and typing profile of a scanned session's tracks.
+
+    A modality with too little data (no identity track or fewer than 3 good
+    faces of the candidate; fewer than 40 key presses) is left out.
+    """
+    out = SessionDescriptors(session_id, tracks.metadata.candidate_id)
+    idt = tracks.identity
+    if idt is not None and len(idt):
+        main = idt.select(idt.face == 0)
+        vec, q, n = im.face_session_descriptor(
+            t_s=main.t_s, descriptors=main.descriptor, quality=main.quality, enrolment=idt.enrolment
+        )
+        out.faces = n
+        if vec is not None and q > 0:
+            out.descriptors.append((im.FACE, vec, q))
+    if tracks.keystrokes is not None:
+        pr = tracks.keystrokes.presses()
+        prof, q = typing_profile(press_ms=pr.press_ms, release_ms=pr.release_ms, code=pr.code)
+        if q > 0:
+            out.descriptors.append((im.TYPING, prof.astype(np.float32), float(q)))
+    return out
+
+
+@dataclass(frozen=True)
+class Match:
+    """Two sessions whose descriptors of one modality are near."""
+
+    session_a: str
+    session_b: str
+    candidate_a: str | None
+    candidate_b: str | None
+    modality: str
+    score: float
+    band: str
+    distance: float
+
+    def row(self) -> dict[str, object]:
+        d = asdict(self)
+        d["candidate_a"] = d["candidate_a"] or ""
+        d["candidate_b"] = d["candidate_b"] or ""
+        d["score"] = f"{self.score:.4f}"
+        d["distance"] = f"{self.distance:.4f}"
+        return d
+
+
+def _distance(modality: str) -> DistanceFn:
+    return lambda queries, rows: im.distance_matrix(modality, queries, rows)
+
+
+def _radius(modality: str, min_score: float | None) -> float | None:
+    """Search radius: every pair that can reach ``min_score`` (default: every banded pair)."""
+    if min_score is None:
+        r = im.max_distance_for_score(modality, im.POSSIBLE_FLOOR.get(modality, 1.0))
+        return max(r or 0.0, im.FACE_STRONG_DISTANCE) if modality == im.FACE else r
+    return im.max_distance_for_score(modality, min_score)
+
+
+def _differ(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a != b
+
+
+def find_matches(
+    index: IdentityIndex,
+    *,
+    session_ids: Sequence[str] | None = None,
+    min_score: float | None = None,
+    search: VectorSearch | None = None,
+    prior: float = 0.5,
+    per_session: int | None = None,
+) -> list[Match]:
+    """Pairs of sessions with different candidate ids whose descriptors match, most likely first.
+
+    Parameters
+    ----------
+    session_ids : sequence of str, optional
+        Only pairs with at least one of these sessions (a batch against the
+        whole index); all pairs in the index when None.
+    min_score : float, optional
+        Pairs scoring at least this (0: every scored pair). Default: the pairs
+        with a band (``strong`` or ``possible``).
+    search : VectorSearch, optional
+        Default :class:`~interview_guard.io.identity_index.ExactSearch`.
+    prior : float
+        Base rate of same-person pairs for the scores (0.5: the likelihood ratio alone).
+    per_session : int, optional
+        At most this many nearest matches per queried session and modality
+        (default: :data:`MAX_PER_SESSION` unless ``min_score`` is given, then no bound).
+    """
+    if per_session is None and min_score is None:
+        per_session = MAX_PER_SESSION
+    search = search or ExactSearch(index, _distance)
+    seen: dict[tuple[str, str, str], Match] = {}
+    for modality in index.modalities():
+        q_ids: list[str] = []
+        q_cand: list[str | None] = []
+        q_vec: list[np.ndarray] = []
+        for chunk in index.chunks(modality, session_ids=session_ids):
+            q_ids += chunk.session_id
+            q_cand += chunk.candidate_id
+            q_vec.append(chunk.vectors)
+        if not q_ids:
+            continue
+        queries = np.concatenate(q_vec)
+        radius = _radius(modality, min_score)
+        k = None if per_session is None else per_session + 1  # the session itself is among its neighbours
+        for nb in search.neighbours(modality, queries, max_distance=radius, k=k):
+            a, ca = q_ids[nb.query], q_cand[nb.query]
+            b, cb = nb.session_id, nb.candidate_id
+            if a == b or not _differ(ca, cb):
+                continue
+            if b < a:
+                a, b, ca, cb = b, a, cb, ca
+            key = (a, b, modality)
+            if key in seen:
+                continue
+            score = im.same_person_score(modality, nb.distance, prior=prior)
+            band = im.match_band(modality, nb.distance, score)
+            if min_score is None and band == "none":
+                continue
+            if min_score is not None and not score >= min_score:
+                continue
+            seen[key] = Match(a, b, ca, cb, modality, round(score, 4), band, round(nb.distance, 4))
+    order = {b: i for i, b in enumerate(im.BANDS)}
+    return sorted(seen.values(), key=lambda m: (order[m.band], -m.score, m.modality, m.session_a, m.session_b))
+
+
+def matches_csv(matches: Iterable[Match]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=MATCH_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for m in matches:
+        w.writerow(m.row())
+    return buf.getvalue()
+
+
+def write_matches_csv(path: str | Path, matches: Iterable[Match]) -> Path:
+    """Write the matches table atomically (a killed run leaves the old table or the new one)."""
+    text = matches_csv(matches).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return atomic_write_text(path, text)
+
+
+def matches_json(matches: Iterable[Match]) -> str:
+    return json.dumps([asdict(m) for m in matches], indent=2, ensure_ascii=False) + "\n"
+
+
+def also_seen_as(matches: Iterable[Match], session_id: str) -> list[dict[str, object]]:
+    """The other candidate ids a session matches: ``candidate_id``, ``session``, ``modality``, ``score``, ``band``."""
+    out = []
+    for m in matches:
+        if m.band == "none" or session_id not in (m.session_a, m.session_b):
+            continue
+        other, cand = (m.session_b, m.candidate_b) if m.session_a == session_id else (m.session_a, m.candidate_a)
+        out.append({"candidate_id": cand, "session": other, "modality": m.modality, "score": m.score, "band": m.band})
+    order = {b: i for i, b in enumerate(im.BANDS)}
+    return sorted(out, key=lambda d: (order[str(d["band"])], -float(d["score"]), str(d["session"])))  # type: ignore[arg-type]

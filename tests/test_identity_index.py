@@ -1,0 +1,313 @@
+"""Cross-session identity matching: descriptors, the SQLite index, scores and bands, batch resume, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import AALTO, SAMPLES, SHARED_DATA, needs_shared
+from interview_guard.cli import main
+from interview_guard.errors import InputError
+from interview_guard.io.identity_index import IdentityIndex
+from interview_guard.pipeline.batch import run_batch
+from interview_guard.pipeline.matching import also_seen_as, find_matches, session_descriptors
+from interview_guard.report.model import read_report
+from interview_guard.signals import identity_match as im
+from interview_guard.signals import typing_profile as tp
+
+FACES = SHARED_DATA / "faces_video"
+TYPING = ["typing_genuine_a", "typing_genuine_b", "typing_relayed_b", "typing_slow_path_a"]
+
+
+# ------------------------------------------------------------------ signals
+
+
+def _person(rng, centre, n, spread=0.05):
+    return centre + rng.normal(0, spread / np.sqrt(128), (n, 128))
+
+
+def test_face_descriptor_is_the_main_persons_centroid(rng):
+    a, b = rng.normal(0, 0.1, 128), rng.normal(0, 0.1, 128)
+    b = a + (b - a) / np.linalg.norm(b - a) * 0.9  # another person 0.9 away
+    x = np.r_[_person(rng, a, 40), _person(rng, b, 20)]  # a for 8 s, then b for 4 s
+    t = np.arange(len(x)) * 0.2
+    q = np.full(len(x), 0.8)
+    v, qual, n = im.face_session_descriptor(t_s=t, descriptors=x, quality=q)
+    assert n == 40 and np.linalg.norm(v - a) < 0.05
+    assert 0.79 < qual <= 0.8
+    # the enrolment photo names the candidate: the shorter stretch
+    v, _, n = im.face_session_descriptor(t_s=t, descriptors=x, quality=q, enrolment=b + 0.01)
+    assert n == 20 and np.linalg.norm(v - b) < 0.05
+    # too few good faces, odd input: no descriptor, no exception
+    assert im.face_session_descriptor(t_s=t, descriptors=x, quality=np.full(len(x), 0.1))[0] is None
+    assert im.face_session_descriptor(t_s=[], descriptors=np.zeros((0, 128)), quality=[])[0] is None
+
+
+def test_typing_distances_equal_profile_distance(rng):
+    m = rng.normal(0, 0.3, (20, tp.N_FEATURES))
+    m[rng.random(m.shape) < 0.4] = np.nan
+    m[3, 5:] = np.nan  # too few shared features
+    q = m[0]
+    got = im.typing_distances(q, m)
+    want = np.array([tp.profile_distance(q, r) for r in m])
+    assert np.allclose(got, want, equal_nan=True) and np.isnan(got[3])
+
+
+def test_scores_and_bands():
+    assert im.match_band("face", 0.2, im.same_person_score("face", 0.2)) == "strong"
+    assert im.match_band("face", im.FACE_STRONG_DISTANCE + 0.01, 0.6) == "possible"
+    assert im.match_band("face", 0.8, im.same_person_score("face", 0.8)) == "none"
+    assert im.match_band("typing", 0.0, im.same_person_score("typing", 0.0)) == "possible"  # never strong alone
+    assert im.same_person_score("face", 0.1) > 0.99 > im.same_person_score("face", 0.6)
+    for mod in im.MODALITIES:
+        d = im.max_distance_for_score(mod, 0.3)
+        assert abs(im.same_person_score(mod, d) - 0.3) < 1e-9
+        assert im.max_distance_for_score(mod, 0.0) is None
+
+
+# ------------------------------------------------------------------ the index
+
+
+def test_index_upsert_is_idempotent_and_search_is_exact(tmp_path, rng):
+    vecs = rng.normal(0, 0.2, (5, 128)).astype(np.float32)
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        for _ in range(2):
+            for i, v in enumerate(vecs):
+                ix.upsert_session(f"s{i}", candidate_id=f"c{i}", fingerprint="f", descriptors=[("face", v, 0.9)])
+        ix.upsert_session("s4", candidate_id="c4", fingerprint="g", descriptors=[])  # re-scan without a face
+        assert ix.count() == 4 and ix.count("face") == 4 and len(ix.indexed_sessions()) == 5
+        ms = find_matches(ix, min_score=0)
+        assert len(ms) == 6  # every pair of the 4
+        want = {(f"s{i}", f"s{j}"): float(np.linalg.norm(vecs[i] - vecs[j])) for i in range(4) for j in range(i + 1, 4)}
+        for m in ms:
+            assert abs(m.distance - want[(m.session_a, m.session_b)]) < 1e-3
+        chunks = list(ix.chunks("face", chunk_rows=3))
+        assert [len(c) for c in chunks] == [3, 1]
+
+
+def test_only_pairs_under_different_candidate_ids(tmp_path, rng):
+    v = rng.normal(0, 0.2, 128)
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        ix.upsert_session("a", candidate_id="same", fingerprint=None, descriptors=[("face", v, 1.0)])
+        ix.upsert_session("b", candidate_id="same", fingerprint=None, descriptors=[("face", v + 0.001, 1.0)])
+        ix.upsert_session("c", candidate_id="other", fingerprint=None, descriptors=[("face", v + 0.002, 1.0)])
+        ms = find_matches(ix)
+    assert {(m.session_a, m.session_b) for m in ms} == {("a", "c"), ("b", "c")}
+    assert all(m.band == "strong" for m in ms)
+    seen = also_seen_as(ms, "c")
+    assert [s["candidate_id"] for s in seen] == ["same", "same"]
+
+
+def test_bad_index_files_give_one_error_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not sqlite at all, just some bytes" * 10)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    for path, words in ((bad, "not a readable identity index"), (other, "not an interview-guard identity index")):
+        with pytest.raises(InputError, match=words) as err:
+            IdentityIndex(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(InputError, match="identity index not found"):
+        IdentityIndex(tmp_path / "absent.sqlite", create=False)
+    r = CliRunner().invoke(main, ["matches", str(bad)])
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1 and str(bad) in r.stderr
+    r = CliRunner().invoke(main, ["matches", str(tmp_path / "nothing")])
+    assert r.exit_code == 1 and "identity index not found" in r.stderr
+
+
+# ------------------------------------------------------------------ batch, resume, CLI
+
+
+def _typing_root(tmp_path, names=TYPING) -> Path:
+    root = tmp_path / "root"
+    for n in names:
+        shutil.copytree(SAMPLES / n, root / n)
+    return root
+
+
+def _index_rows(path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return sorted(db.execute("SELECT session_id, modality FROM descriptors").fetchall())
+
+
+def test_killed_batch_rerun_leaves_each_session_once(tmp_path):
+    root = _typing_root(tmp_path)
+    part = tmp_path / "part"
+    for n in TYPING[:2]:  # "killed" after two sessions: a run on a subset ...
+        shutil.copytree(root / n, part / n)
+    out = tmp_path / "out"
+    run_batch(part, out)
+    ix_path = out / "identity.sqlite"
+    assert _index_rows(ix_path) == [(n, "typing") for n in TYPING[:2]]
+    # ... and killed between the index write and the report of one more session (its report is absent)
+    with IdentityIndex(ix_path) as ix:
+        ix.upsert_session(TYPING[2], candidate_id="x", fingerprint="stale", descriptors=[("typing", np.zeros(100), 1)])
+    res = run_batch(root, out)  # the re-run on all of them
+    assert res.skipped == 2 and res.scanned == 2
+    assert _index_rows(ix_path) == [(n, "typing") for n in sorted(TYPING)]
+    # a session with a report that the index lacks (an index from before, another index) is scanned again
+    with sqlite3.connect(ix_path) as db:
+        db.execute("DELETE FROM sessions WHERE session_id = ?", (TYPING[0],))
+        db.execute("DELETE FROM descriptors WHERE session_id = ?", (TYPING[0],))
+    res = run_batch(root, out)
+    assert res.scanned == 1 and _index_rows(ix_path) == [(n, "typing") for n in sorted(TYPING)]
+    rows = list(csv.DictReader((out / "matches.csv").open(encoding="utf-8")))
+    assert rows and set(rows[0]) >= {"session_a", "session_b", "candidate_a", "candidate_b", "modality", "score"}
+    assert all(r["candidate_a"] != r["candidate_b"] for r in rows)
+    pair = {rows[0]["session_a"], rows[0]["session_b"]}
+    assert pair == {"typing_genuine_a", "typing_slow_path_a"}  # one typist's log under two candidate ids
+    rep = read_report(out / "sessions" / "typing_genuine_a.json")
+    assert rep.also_seen_as and rep.also_seen_as[0]["candidate_id"] == "sample-typing-slow-path-a"
+    assert rep.schema_version == "1.2"
+
+
+def test_long_lived_index_and_forget(tmp_path):
+    ix_path = tmp_path / "all.sqlite"
+    run_batch(_typing_root(tmp_path / "1", TYPING[:1]), tmp_path / "out1", index_path=str(ix_path))
+    res = run_batch(_typing_root(tmp_path / "2", TYPING[3:]), tmp_path / "out2", index_path=str(ix_path))
+    assert res.matches == 1 and not (tmp_path / "out2" / "identity.sqlite").exists()  # matched with batch 1
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--min-score", "0", "--format", "json"])
+    assert r.exit_code == 0 and '"typing_genuine_a"' in r.stdout
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "sample-typing-a"])
+    assert r.exit_code == 0 and "1 descriptor(s) of 1 session(s) deleted" in r.stderr
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--min-score", "0"])
+    assert r.exit_code == 0 and "typing_genuine_a" not in r.stdout
+    # a re-run of the first batch does not put the forgotten descriptors back
+    run_batch(_typing_root(tmp_path / "1b", TYPING[:1]), tmp_path / "out1", index_path=str(ix_path))
+    assert _index_rows(ix_path) == [("typing_slow_path_a", "typing")]
+
+
+# ------------------------------------------------------------------ real data
+
+
+@needs_shared(AALTO)
+@pytest.mark.shared
+def test_aalto_same_typist_ranks_above_others(tmp_path):
+    from interview_guard.io.keystroke_log import read_keystroke_log
+    from interview_guard.signals.metrics import roc_auc
+    from interview_guard.tracks import Tracks
+
+    files = sorted(AALTO.glob("*_keystrokes.txt"))
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        for f in files:
+            log = read_keystroke_log(f)
+            cut = float(np.median(log.t_ms))
+            for half, sel in enumerate((log.t_ms < cut, log.t_ms >= cut)):
+                d = session_descriptors(Tracks(keystrokes=log.select(sel)))
+                sid = f"{f.name.split('_')[0]}-{half}"
+                ix.upsert_session(sid, candidate_id=sid, fingerprint=None, descriptors=d.descriptors)
+        ms = find_matches(ix, min_score=0)
+    same = [m.session_a.split("-")[0] == m.session_b.split("-")[0] for m in ms]
+    assert sum(same) == len(files) and len(ms) == len(files) * (2 * len(files) - 1)
+    assert roc_auc(labels=np.array(same, float), scores=np.array([m.score for m in ms])) >= 0.95
+    assert not any(m.band == "strong" for m in ms)  # typing alone is never strong
+    top1 = 0
+    for f in files:
+        probe = f"{f.name.split('_')[0]}-0"
+        best = max((m for m in ms if probe in (m.session_a, m.session_b)), key=lambda m: m.score)
+        top1 += best.session_a.split("-")[0] == best.session_b.split("-")[0]
+    assert top1 >= 12  # of 14
+
+
+def _cut(src: Path, dst: Path, start_s: float, seconds: float) -> Path:
+    """Re-encode ``seconds`` of ``src`` from ``start_s`` (video only) into ``dst``: a session of its own."""
+    import av
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or 25
+        vs = out.add_stream("libx264", rate=rate)
+        vs.width, vs.height, vs.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        for fr in inp.decode(vin):
+            t = float(fr.time)
+            if t < start_s:
+                continue
+            if t >= start_s + seconds:
+                break
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(fr.to_ndarray(format="rgb24"), format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    return dst
+
+
+@needs_shared(FACES)
+@pytest.mark.shared
+@pytest.mark.video
+def test_real_face_sessions_match_strong_only_for_the_same_person(tmp_path):
+    root = tmp_path / "root"
+    cuts = {  # session: (clip, start, candidate id)
+        "d14_early": ("liveportrait_d14.mp4", 1.0, "cand-1"),
+        "d14_late": ("liveportrait_d14.mp4", 12.0, "cand-2"),
+        "d11": ("liveportrait_d11.mp4", 2.0, "cand-3"),  # East Asian, like d14: the closest kind of stranger
+    }
+    from interview_guard.analyzers.face_identity import FaceIdentity
+    from interview_guard.pipeline.scan import scan_session
+
+    found = []
+    for sid, (clip, start, cand) in cuts.items():
+        _cut(FACES / clip, root / sid / "video.mp4", start, 2.0)
+        (root / sid / "session.json").write_text(f'{{"candidate_id": "{cand}"}}', encoding="utf-8")
+        # the batch runs this same scan with every analyzer; face_identity alone asks for what the face needs
+        scan_session(root / sid, analyzers=[FaceIdentity()], descriptors=found.append)
+    with IdentityIndex(tmp_path / "identity.sqlite") as ix:
+        for d in found:
+            assert [m for m, _, _ in d.descriptors] == ["face"] and d.faces >= 8
+            ix.upsert_session(d.session_id, candidate_id=d.candidate_id, fingerprint=None, descriptors=d.descriptors)
+        ms = find_matches(ix, min_score=0)
+    assert len(ms) == 3
+    by_pair = {(m.session_a, m.session_b): m for m in ms}
+    same = by_pair[("d14_early", "d14_late")]
+    assert same.band == "strong" and same.score > 0.9
+    assert [m for m in ms if m.band == "strong"] == [same]
+    seen = also_seen_as(ms, "d14_late")
+    assert seen[0]["candidate_id"] == "cand-1" and seen[0]["band"] == "strong"
+
+
+def test_also_seen_as_round_trips_and_shows_in_text_and_html():
+    from interview_guard.report.html import IndexEntry, render_index, render_report
+    from interview_guard.report.model import Report, SessionInfo
+    from interview_guard.report.text import format_text
+
+    def rep(sid, cand, seen):
+        info = SessionInfo(id=sid, path=f"/x/{sid}", duration_s=10.0, modalities={}, metadata={"candidate_id": cand})
+        return Report(session=info, also_seen_as=seen)
+
+    a = rep("s1", "A", [{"candidate_id": "B", "session": "s2", "modality": "face", "score": 0.99, "band": "strong"}])
+    b = rep("s2", "B", [{"candidate_id": "A", "session": "s1", "modality": "face", "score": 0.99, "band": "strong"}])
+    c = rep("s3", "C", None)
+    again = Report.from_json(a.to_json())
+    assert again.also_seen_as == a.also_seen_as and again.to_dict() == a.to_dict()
+    assert "also_seen_as" not in c.to_dict()  # absent unless matched: what a 1.1 reader wrote stays as it was
+    old = c.to_dict() | {"schema_version": "1.1"}
+    assert Report.from_dict(old).also_seen_as is None
+    assert "Also seen as: candidate B (session s2): face match, score 0.99, strong" in format_text(a)
+    page = render_report(a)
+    assert 'id="also-seen-as"' in page and ">B<" in page
+    index = render_index([IndexEntry(a, "sessions/s1.html"), IndexEntry(b, None), IndexEntry(c, None)])
+    group = index[index.index('id="match-groups"') :]
+    assert "s1" in group and "s2" in group and "s3" not in group.split("</section>")[0]
+
+
+def test_exact_search_keeps_the_k_nearest_across_chunks(tmp_path, rng):
+    from interview_guard.io.identity_index import ExactSearch
+
+    vecs = rng.normal(0, 0.2, (50, 128)).astype(np.float32)
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        ix.insert_many([(f"s{i:02d}", f"c{i}", "face", v, 1.0) for i, v in enumerate(vecs)])
+        search = ExactSearch(ix, lambda m: lambda q, r: im.distance_matrix(m, q, r), chunk_rows=7, query_block=2)
+        got = search.neighbours("face", vecs[:5], k=3)
+        full = search.neighbours("face", vecs[:5])
+    assert len(full) == 5 * 50
+    for qi in range(5):
+        want = sorted(np.linalg.norm(vecs - vecs[qi], axis=1))[:3]
+        mine = sorted(n.distance for n in got if n.query == qi)
+        assert np.allclose(mine, want, atol=5e-3)  # float32 |a|^2 + |b|^2 - 2ab: ~1e-3 near 0
