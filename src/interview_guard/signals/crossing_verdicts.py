@@ -23,6 +23,7 @@ __all__ = [
     "WARP_RATIO",
     "NEVER_COVERED",
     "NEVER_COVERED_CAP",
+    "DECIDING_FRAMES",
     "pixel_verdicts",
 ]
 
@@ -47,6 +48,11 @@ MIN_ENTRY_FRAMES = 4
 #: front of it, so the verdict is capped below the decisive level: it asks for a look, it does not decide.
 NEVER_COVERED = (0.08, 0.012)
 NEVER_COVERED_CAP = 0.85
+#: Frames (entry frames for ``painted_over``, frame pairs for ``face_warp``) a verdict needs before it may reach
+#: the decisive level: fewer keep it at ``NEVER_COVERED_CAP`` at most. On real footage a hand seen entering the
+#: face in 4 frames flipped between 0.00 and 0.9994 (painted over) from one scan to the next (the landmarker in
+#: video mode differs slightly under load), and 6 frame pairs of a genuine generated wave gave face_warp 0.996.
+DECIDING_FRAMES = 8
 #: Frames with the hand at the outline (2 sectors or more) the never-covered verdict needs (a hand the
 #: landmarker imagines on a face for a frame, while the head moves, gives up to 3 on real footage).
 MIN_OUTLINE_FRAMES = 5
@@ -60,6 +66,8 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         out["painted_over"] = max(
             logistic((ENTRY[0] - float(entry)) / ENTRY[1]), logistic((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1])
         )
+        if int(px.get("entry_frames", 0)) < DECIDING_FRAMES:
+            out["painted_over"] = min(out["painted_over"], NEVER_COVERED_CAP)
     flash = px.get("flash_z")
     if flash is not None:
         out["face_flash"] = logistic((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
@@ -68,6 +76,8 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         out["face_warp"] = min(
             logistic((float(wz) - WARP_Z[0]) / WARP_Z[1]), logistic((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1])
         )
+        if int(px.get("warp_pairs", 0)) < DECIDING_FRAMES:
+            out["face_warp"] = min(out["face_warp"], NEVER_COVERED_CAP)
     cover = px.get("pixel_cover_peak")
     if cover is not None and int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES:
         out["face_never_covered"] = NEVER_COVERED_CAP * logistic((NEVER_COVERED[0] - float(cover)) / NEVER_COVERED[1])
