@@ -61,7 +61,8 @@ def test_real_hand_crossing_is_not_suspicious():
 
 def test_swap_painting_over_the_hand_is_flagged():
     # the hand is seen beside the face, lost over it, and the face zone shows it cut at the face outline
-    face, hands, pixels = make_tracks(swap_failure=True)
+    # (at 30 fps the hand is seen entering in 14 frames: enough to decide)
+    face, hands, pixels = make_tracks(swap_failure=True, fps=30.0)
     r = run(face, hands, pixels)
     ev = [e for e in r.evidence if e.kind == "occlusion_event"]
     assert ev and ev[0].details["unseen_crossings"] >= 1
@@ -69,7 +70,19 @@ def test_swap_painting_over_the_hand_is_flagged():
     assert "stop at the face outline" in ev[0].summary
     assert 3.5 <= ev[0].start_s <= ev[0].end_s <= 5.8
     px = ev[0].details["pixels"]
-    assert px["entry_ratio_mean"] < 0.5 and px["entry_frames"] >= 4
+    assert px["entry_ratio_mean"] < 0.5 and px["entry_frames"] >= 8
+
+
+def test_a_painted_over_verdict_from_few_frames_never_decides():
+    # the same swap failure landmarked at 15 fps: 6 entry frames. It still says "painted over", capped below the
+    # fusion's decisive 0.9 (a 4-frame verdict flipped 0.00 <-> 0.9994 between two scans of real footage)
+    from interview_guard.signals.crossing_verdicts import DECIDING_FRAMES, NEVER_COVERED_CAP
+
+    face, hands, pixels = make_tracks(swap_failure=True, fps=15.0)
+    ev = [e for e in run(face, hands, pixels).evidence if e.kind == "occlusion_event"]
+    assert ev[0].details["pixels"]["entry_frames"] < DECIDING_FRAMES
+    assert ev[0].details["scores"]["painted_over"] == pytest.approx(NEVER_COVERED_CAP)
+    assert "stop at the face outline" in ev[0].summary
 
 
 def test_translucent_hand_is_flagged():
