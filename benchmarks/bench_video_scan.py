@@ -322,7 +322,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
         from interview_guard.pipeline.scan import scan_session
 
         rep = scan_session(Path(clip), cache_dir=None)
-        info.update(video_s=float(rep.duration_s), timings=rep.timings, band=rep.risk.band)
+        info.update(video_s=float(rep.session.duration_s or 0.0), timings=rep.timings, band=rep.risk.band)
     elif stage == "decode":
         import av
 
