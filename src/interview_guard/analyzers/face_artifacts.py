@@ -35,6 +35,7 @@ from interview_guard.signals.face_artifacts import (
     session_measures,
     spike_share,
 )
+from interview_guard.signals.occlusion import hand_near_face
 from interview_guard.signals.stats import logistic_safe
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -42,6 +43,9 @@ from interview_guard.tracks import Stream, Tracks
 __all__ = ["FaceArtifacts"]
 
 _KIND = {"softness": "face_softness", "tone": "face_tone_step", "flicker": "seam_flicker"}
+#: A hand nearer the face centre than this (in face sizes: outer eye-corner distances, as
+#: :func:`~interview_guard.signals.occlusion.hand_near_face` measures) leaves the frame out: about 0.8 face widths.
+HAND_AT_FACE = 1.8
 #: The measures that make the score (tone is evidence only: see the module docstring).
 _SCORED = ("softness", "flicker")
 
@@ -109,16 +113,12 @@ class FaceArtifacts(Analyzer):
         face, hands = tracks.face, tracks.hands
         if face is not None and len(face) == n:
             ok &= face.present
-            if hands is not None and len(hands) == n and hands.landmarks.size:
-                box = np.asarray(face.box, dtype=np.float64)  # (n, 4) x0, y0, x1, y1
-                cx, cy = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
-                hw, hh = (box[:, 2] - box[:, 0]) * 0.8, (box[:, 3] - box[:, 1]) * 0.8
-                pts = np.asarray(hands.landmarks, dtype=np.float64)[..., :2].reshape(n, -1, 2)
-                with np.errstate(invalid="ignore"):
-                    near = (np.abs(pts[..., 0] - cx[:, None]) <= hw[:, None]) & (
-                        np.abs(pts[..., 1] - cy[:, None]) <= hh[:, None]
-                    )
-                ok &= ~np.any(near, axis=1)
+            if hands is not None and len(hands) == n:
+                w, h = face.frame_size
+                near = hand_near_face(
+                    face.landmarks, hands.landmarks, face.present, hands.count, aspect=w / h if w and h else 1.0
+                )
+                ok &= near > HAND_AT_FACE
         return ok
 
     def _logistic(self, excess: float, scale: float) -> float:

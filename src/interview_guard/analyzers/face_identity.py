@@ -97,7 +97,7 @@ class FaceIdentity(Analyzer):
                 metrics=metrics,
             )
         g = main.select(good)
-        changes = fi.find_changes(
+        changes, labels, centres, main_k = fi.identity_stretches(
             t_s=g.t_s,
             descriptors=g.descriptor,
             quality=g.quality,
@@ -105,19 +105,10 @@ class FaceIdentity(Analyzer):
             distance=self.change_distance,
             min_segment_rows=int(self.min_segment_rows),
             min_segment_s=self.min_segment_s,
+            enrolment=idt.enrolment,
+            enrolment_distance=self.enrolment_distance,
         )
-        labels = fi.segment_labels(n=len(g), change_rows=[c["row"] for c in changes])
-        centres = [
-            fi.robust_centroid(descriptors=g.descriptor[labels == k], weights=g.quality[labels == k])
-            for k in range(len(changes) + 1)
-        ]
-        sizes = [int((labels == k).sum()) for k in range(len(changes) + 1)]
-        main_k = int(np.argmax(sizes))
-        if idt.enrolment is not None:  # the enrolled person is the candidate when they are on camera
-            enr_d = [float(np.linalg.norm(c - idt.enrolment)) for c in centres]
-            if min(enr_d) < self.enrolment_distance:
-                main_k = int(np.argmin(enr_d))
-        own = np.array([np.linalg.norm(g.descriptor[i] - centres[labels[i]]) for i in range(len(g))])
+        own = np.linalg.norm(g.descriptor - np.asarray(centres)[labels], axis=1)
         metrics.update(
             persons_over_time=len(changes) + 1,
             spread_median=_r(float(np.median(own)), 4),
@@ -129,7 +120,7 @@ class FaceIdentity(Analyzer):
             evidence.append(self._change_evidence(c, g, dur))
         # flashes: far from the identity of the stretch they sit in (all rows of the main face, quality-gated inside)
         seg_all = _segments_of(main.t_s, [c["t_s"] for c in changes])
-        d_all = np.array([np.linalg.norm(main.descriptor[i] - centres[seg_all[i]]) for i in range(len(main))])
+        d_all = np.linalg.norm(main.descriptor - np.asarray(centres)[seg_all], axis=1)
         flashes = fi.find_flashes(
             t_s=main.t_s,
             distance=d_all,

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from interview_guard.signals.stats import logistic_safe
+
 __all__ = [
     "EYE_OUTER",
     "NOSE_TIP",
@@ -24,6 +26,7 @@ __all__ = [
     "distances",
     "find_changes",
     "segment_labels",
+    "identity_stretches",
     "find_flashes",
     "cluster_persons",
     "logistic",
@@ -255,6 +258,57 @@ def segment_labels(*, n: int, change_rows: list[int]) -> np.ndarray:
     return labels
 
 
+def identity_stretches(
+    *,
+    t_s: np.ndarray,
+    descriptors: np.ndarray,
+    quality: np.ndarray,
+    min_quality: float,
+    distance: float,
+    min_segment_rows: int,
+    min_segment_s: float,
+    enrolment: np.ndarray | None = None,
+    enrolment_distance: float = 0.55,
+) -> tuple[list[dict[str, Any]], np.ndarray, list[np.ndarray], int]:
+    """The stretches of one person between identity changes, and which one is the candidate.
+
+    Rows in time order. Changes are :func:`find_changes`'; each stretch's centre is its quality-weighted
+    :func:`robust_centroid`. The candidate is the stretch with the most rows, or, when an ``enrolment``
+    descriptor lies within ``enrolment_distance`` of a stretch's centre, the nearest such stretch (the enrolled
+    person is the candidate when they are on camera).
+
+    Returns
+    -------
+    changes : list of dict
+    labels : ndarray of int64, shape (n,)
+        The stretch of each row.
+    centres : list of ndarray, shape (128,)
+    main : int
+        The candidate's stretch.
+    """
+    changes = find_changes(
+        t_s=t_s,
+        descriptors=descriptors,
+        quality=quality,
+        min_quality=min_quality,
+        distance=distance,
+        min_segment_rows=min_segment_rows,
+        min_segment_s=min_segment_s,
+    )
+    n = int(np.asarray(t_s).shape[0])
+    labels = segment_labels(n=n, change_rows=[int(c["row"]) for c in changes])
+    k = len(changes) + 1
+    centres = [robust_centroid(descriptors=descriptors[labels == i], weights=quality[labels == i]) for i in range(k)]
+    main = int(np.argmax([int((labels == i).sum()) for i in range(k)]))
+    if enrolment is not None:
+        e = np.asarray(enrolment, dtype=np.float64).reshape(-1)
+        if e.shape == (descriptors.shape[1],) and np.isfinite(e).all():
+            d = [float(np.linalg.norm(c - e)) for c in centres]
+            if min(d) < enrolment_distance:
+                main = int(np.argmin(d))
+    return changes, labels, centres, main
+
+
 def find_flashes(
     *,
     t_s: np.ndarray,
@@ -415,5 +469,4 @@ def cluster_persons(
 
 def logistic(*, x: float, centre: float, width: float) -> float:
     """``1 / (1 + exp(-(x - centre) / width))``: 0.5 at ``centre``, 0.73 one ``width`` above it."""
-    z = (float(x) - float(centre)) / max(float(width), 1e-9)
-    return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
+    return logistic_safe((float(x) - float(centre)) / max(float(width), 1e-9))

@@ -122,7 +122,7 @@ def face_session_descriptor(
     t, x, q = t[good], x[good], q[good]
     order = np.argsort(t, kind="stable")
     t, x, q = t[order], x[order], q[order]
-    changes = fi.find_changes(
+    _, labels, centres, main = fi.identity_stretches(
         t_s=t,
         descriptors=x,
         quality=q,
@@ -130,17 +130,9 @@ def face_session_descriptor(
         distance=change_distance,
         min_segment_rows=min_segment_rows,
         min_segment_s=min_segment_s,
+        enrolment=None if enrolment is None else np.asarray(enrolment),
+        enrolment_distance=enrolment_distance,
     )
-    labels = fi.segment_labels(n=t.size, change_rows=[int(c["row"]) for c in changes])
-    k = len(changes) + 1
-    centres = [fi.robust_centroid(descriptors=x[labels == i], weights=q[labels == i]) for i in range(k)]
-    main = int(np.argmax([int((labels == i).sum()) for i in range(k)]))
-    if enrolment is not None:
-        e = np.asarray(enrolment, dtype=np.float64).reshape(-1)
-        if e.shape == (x.shape[1],) and np.isfinite(e).all():
-            d = [float(np.linalg.norm(c - e)) for c in centres]
-            if min(d) < enrolment_distance:
-                main = int(np.argmin(d))
     rows = labels == main
     n = int(rows.sum())
     if n < FACE_MIN_FACES or not np.isfinite(centres[main]).all():

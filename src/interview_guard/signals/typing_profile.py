@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
+from interview_guard.signals.stats import logistic_array, logistic_safe
 
 __all__ = [
     "KEYS",
@@ -322,8 +323,7 @@ def same_person_probability(
         return float("nan")
     a, b = SAME_PERSON_LOGIT if params is None else params
     pr = min(max(float(prior), 1e-12), 1.0 - 1e-12)
-    z = a + b * float(distance) + np.log(pr / (1.0 - pr))
-    return float(1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0))))
+    return logistic_safe(a + b * float(distance) + float(np.log(pr / (1.0 - pr))))
 
 
 def fit_same_person_logistic(
@@ -352,7 +352,7 @@ def fit_same_person_logistic(
     reg = np.diag([0.0, ridge])
     for _ in range(iterations):
         z = design @ beta
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0)))
+        p = logistic_array(np.clip(z, -700.0, 700.0))
         grad = design.T @ (w * (p - y)) + reg @ beta
         hess = (design * (w * p * (1.0 - p))[:, None]).T @ design + reg
         step = np.linalg.solve(hess + 1e-12 * np.eye(2), grad)
