@@ -91,7 +91,18 @@ TEST_FACES = (
     "deepfacelive_Liu_Lice_0_left",
 )
 TEST_HANDS = HELDOUT_HANDS
-SPLITS = ("tune", "heldout", "test")
+# ... and a second TEST split (round 5, 2026-11-29), after the first had been scored: the faces of ../shared/data
+# never composited before (a LivePortrait driving clip, the swapped sides of FF++/DFDC and one DeepFaceLive
+# output: a wave over a swapped face is still a genuine wave in front of that face), two held-out hands per face;
+# composited and scored with the code before the round's changes, then scored once with the round's code
+TEST2_FACES = (
+    "liveportrait_d0",
+    "ffpp_fake",
+    "dfdc_style_fake",
+    "deepfacelive_Keanu_Reeves_1_right",
+)
+TEST2_HANDS = HELDOUT_HANDS
+SPLITS = ("tune", "heldout", "test", "test2")
 # ---------------------------------------------------------------------------------------
 
 
@@ -127,8 +138,8 @@ def build_grid(
 ) -> list[dict[str, Any]]:
     """Clip specs: per face a few hands (seeded), genuine x every motion, each fake kind x two motions."""
     specs: list[dict[str, Any]] = []
-    faces_of = {"tune": TUNE_FACES, "heldout": HELDOUT_FACES, "test": TEST_FACES}
-    hands_of = {"tune": TUNE_HANDS, "heldout": HELDOUT_HANDS, "test": TEST_HANDS}
+    faces_of = {"tune": TUNE_FACES, "heldout": HELDOUT_FACES, "test": TEST_FACES, "test2": TEST2_FACES}
+    hands_of = {"tune": TUNE_HANDS, "heldout": HELDOUT_HANDS, "test": TEST_HANDS, "test2": TEST2_HANDS}
     n_hands = 1 if quick else hands_per_face
     for split in splits:
         faces = faces_of[split][: (1 if split == "tune" else 2)] if quick else faces_of[split]
@@ -421,6 +432,7 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
     for split, split_faces, split_hands in (
         ("heldout", HELDOUT_FACES, HELDOUT_HANDS),
         ("test", TEST_FACES, TEST_HANDS),
+        ("test2", TEST2_FACES, TEST2_HANDS),
     ):
         held = [r for r in clips if r["split"] == split]
         if not held:

@@ -115,3 +115,35 @@ def test_face_never_covered_needs_a_hand_at_the_outline_and_is_capped():
     assert 0.8 < v <= NEVER_COVERED_CAP < 0.9  # asks for a look; never decisive on its own
     assert "face_never_covered" not in pixel_verdicts({**px, "frames_hand_at_outline": MIN_OUTLINE_FRAMES - 1})
     assert pixel_verdicts({**px, "pixel_cover_peak": 0.3})["face_never_covered"] < 0.01
+
+
+def test_hand_behind_face_needs_a_hand_across_the_outline_and_is_capped():
+    from interview_guard.signals.crossing_verdicts import BEHIND_FRAMES, BEHIND_SPAN
+
+    px = {"inside_share_p90": 0.1, "hand_frames_in_zone": BEHIND_FRAMES, "outline_span": BEHIND_SPAN}
+    v = pixel_verdicts(px)["hand_behind_face"]
+    assert 0.8 < v <= NEVER_COVERED_CAP < 0.9  # asks for a look; never decisive on its own
+    # a hand at one side of the face only, or seen in too few frames: no verdict
+    assert "hand_behind_face" not in pixel_verdicts({**px, "outline_span": BEHIND_SPAN - 1})
+    assert "hand_behind_face" not in pixel_verdicts({**px, "hand_frames_in_zone": BEHIND_FRAMES - 1})
+    # most of the hand's change inside the outline at some point: it passed in front
+    assert pixel_verdicts({**px, "inside_share_p90": 0.7})["hand_behind_face"] < 0.01
+
+
+@pytest.mark.parametrize("mode", ["genuine", "pasted"])
+def test_inside_share_tells_a_hand_in_front_from_a_face_drawn_over_it(mode):
+    """A hand sweeping across the face: in front, most of its change lands inside the outline; behind a face
+    drawn over it, none does (the hand landmarker is not asked)."""
+    from interview_guard.signals.hand_crossing import crossing_measures
+
+    face, hands, pixels = make_tracks(mode=mode, sweep=(4.0, 5.2))
+    zone = _zone(face, hands, pixels)
+    px = crossing_measures(frames=zone, start_s=4.0, end_s=5.2, hand_seen=np.zeros(len(face), bool))
+    assert px["ok"], px
+    assert px["hand_frames_in_zone"] >= 5 and px["outline_span"] >= 6, px
+    if mode == "genuine":
+        assert px["inside_share_p90"] >= 0.55, px
+        assert pixel_verdicts(px).get("hand_behind_face", 0.0) < 0.05
+    else:
+        assert px["inside_share_p90"] <= 0.3, px
+        assert pixel_verdicts(px)["hand_behind_face"] >= 0.8

@@ -106,3 +106,19 @@ def test_face_warping_near_the_hand_is_caught(work, hands):
     top = max(_events(res), key=lambda e: e.score)
     assert top.details["scores"]["face_warp"] >= 0.9, top.details["pixels"]
     assert "warped" in top.summary
+
+
+def test_hand_passing_behind_the_face_is_caught(work, hands):
+    # the same face, hand, path and seed: once in front of the face, once behind a face drawn over it
+    _, front = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "wave", 3)
+    _, behind = _scan(work, hands, "liveportrait_d10", "hof_23", "pasted", "wave", 3)
+    ev_front = max(_events(front), key=lambda e: e.score)
+    px_front = ev_front.details["pixels"]
+    top = max(_events(behind), key=lambda e: e.score)
+    px_behind = top.details["pixels"]
+    assert px_behind["inside_share_p90"] < 0.15 < px_front["inside_share_p90"] - 0.15, (px_behind, px_front)
+    assert top.details["scores"]["hand_behind_face"] >= 0.8, px_behind
+    assert ev_front.details["scores"]["hand_behind_face"] < 0.1, px_front
+    assert behind.score >= 0.8
+    # (this genuine wave still scores high through face_flash: d10's face changes expression within 6 frames,
+    # docs/face-occlusion.md, "Limits")

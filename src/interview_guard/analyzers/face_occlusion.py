@@ -50,6 +50,10 @@ _WHAT = {
         "a hand stood at the face outline but the face inside it never changed: a face drawn over the hand, "
         "or a hand held beside the face instead of passing in front of it (look at the frames)"
     ),
+    "hand_behind_face": (
+        "the hand passed across the face but its pixels stayed outside the face outline, as if it went behind "
+        "the face: a face drawn over the hand (look at the frames)"
+    ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }
 

@@ -24,6 +24,7 @@ __all__ = [
     "NEVER_COVERED",
     "NEVER_COVERED_CAP",
     "DECIDING_FRAMES",
+    "BEHIND",
     "pixel_verdicts",
 ]
 
@@ -35,7 +36,9 @@ __all__ = [
 #: ``warp_ratio`` above ``WARP_RATIO``: the uncovered face warps (see :mod:`.face_transients`).
 ENTRY = (0.5, 0.07)
 #: The verdicts the pixels of a crossing give (a crossing without one was not judged).
-PIXEL_VERDICTS = ("painted_over", "ghosted_hand", "face_flash", "face_warp", "face_never_covered")
+PIXEL_VERDICTS = (
+    "painted_over", "ghosted_hand", "face_flash", "face_warp", "face_never_covered", "hand_behind_face",
+)  # fmt: skip
 ENTRY_CUT = (0.3, 0.06)
 GHOST = (0.55, 0.05)
 FLASH_Z = (9.0, 1.0)
@@ -56,6 +59,15 @@ DECIDING_FRAMES = 8
 #: Frames with the hand at the outline (2 sectors or more) the never-covered verdict needs (a hand the
 #: landmarker imagines on a face for a frame, while the head moves, gives up to 3 on real footage).
 MIN_OUTLINE_FRAMES = 5
+#: ``inside_share_p90`` below ``BEHIND``: the hand reached the face outline at places at least
+#: ``BEHIND_SPAN`` sectors (of 16) apart, in ``BEHIND_FRAMES`` or more frames with a hand-sized change in the
+#: zone, and never put much of its change inside the outline: it went behind the face, i.e. the face was drawn
+#: over it (``hand_seen_both_sides``, the hand landmarker's sightings on both sides of the face, also say it
+#: went across). Capped like ``face_never_covered`` (a hand moving around the face, not in front of it, does that too).
+BEHIND = (0.24, 0.03)
+BEHIND_SPAN = 6
+BEHIND_FRAMES = 5
+BEHIND_FRAMES_SEEN_ACROSS = 3
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
@@ -81,6 +93,14 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     cover = px.get("pixel_cover_peak")
     if cover is not None and int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES:
         out["face_never_covered"] = NEVER_COVERED_CAP * logistic((NEVER_COVERED[0] - float(cover)) / NEVER_COVERED[1])
+    inside = px.get("inside_share_p90")
+    frames = int(px.get("hand_frames_in_zone", 0))
+    # across the face: the hand reached the outline on far sides of it, or the hand landmarker saw it on one side
+    # and then on the other (two sightings, not a miss); fewer frames do when the sightings say it went across
+    across = int(px.get("outline_span", 0)) >= BEHIND_SPAN or bool(px.get("hand_seen_both_sides"))
+    need = BEHIND_FRAMES_SEEN_ACROSS if px.get("hand_seen_both_sides") else BEHIND_FRAMES
+    if inside is not None and across and frames >= need:
+        out["hand_behind_face"] = NEVER_COVERED_CAP * logistic((BEHIND[0] - float(inside)) / BEHIND[1])
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])

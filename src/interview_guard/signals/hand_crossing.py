@@ -15,6 +15,13 @@ The measures (rationale and numbers in ``docs/face-occlusion.md``):
     changes both sides; a swap that paints its face over the hand (or whose
     occlusion mask lags behind a fast hand) cuts the hand at a face-shaped
     boundary: changed outside, untouched inside.
+``inside_share_p90``, ``outline_span``
+    Of all the pixels of the face zone the hand changes, the share inside
+    the face outline and joined to the change outside it (90th percentile
+    over the frames with a hand-sized change in the zone), and how far
+    apart around the outline the hand reached it (sectors of 16). A hand passing in front of the face puts
+    most of its change inside the outline at some point; a face painted
+    over the hand keeps it outside, whichever side the hand is on.
 ``ghost_alpha``
     Inside the hand's changed pixels over the face: how much of the face's
     own fine texture is gone, relative to how much is kept where no hand is
@@ -43,6 +50,8 @@ _SECTORS = 16
 _BAND_PX = 4
 #: A hand at the outline reaches this far out (zone pixels); a moving face edge does not.
 _FAR_PX = 10
+#: A frame counts for the inside share when this share of the zone changed (a hand, not speech or noise).
+_HAND_IN_ZONE = 0.04
 
 
 @dataclass
@@ -208,10 +217,14 @@ def crossing_measures(
     inner, outer, beyond, sector = _bands(face)
     from scipy.ndimage import binary_dilation, binary_erosion, label  # noqa: PLC0415
 
+    face_in = binary_erosion(face, iterations=2)  # inside the outline, past a head's moving edge
+
     # how often the face moves on its own between frames without a hand (the ghost measure needs it still)
     null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
 
     cover, outside, entry, ghost = [], [], [], []
+    inside_share: list[float] = []
+    outline_sectors: set[int] = set()
     at_outline_frames = 0
     last_shift = (0, 0)
     for r in ev_rows:
@@ -222,6 +235,7 @@ def crossing_measures(
         at_outline = (so >= 0.3) & (_sector_means(ch, beyond, sector) >= 0.3)
         n_at = int(np.nansum(at_outline))
         at_outline_frames += n_at >= 2
+        outline_sectors.update(int(k) for k in np.flatnonzero(at_outline))
         if n_at >= 3:  # a hand against the outline, not a touch
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
         cover.append(float(ch[face].mean()))
@@ -233,6 +247,10 @@ def crossing_measures(
         lab, _ = label(ch)
         from_out = np.unique(lab[ch & ~face])
         joined = np.isin(lab, from_out[from_out > 0])
+        if ch.mean() >= _HAND_IN_ZONE:
+            # a hand-sized change: how much of it lies inside the outline, joined to the change outside it (a
+            # face's own motion, the mouth or the eyes, is not joined to the hand)
+            inside_share.append(float((joined & face_in).sum()) / float(ch.sum()))
         inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
         if inside_ch.sum() < 0.1 * face.sum():
             continue
@@ -271,6 +289,9 @@ def crossing_measures(
             "entry_frames": n_entry,
             "entry_ratio_mean": round(float(np.mean(entry)), 3) if n_entry >= 3 else None,
             "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if n_entry >= 3 else None,
+            "hand_frames_in_zone": len(inside_share),
+            "inside_share_p90": round(float(np.percentile(inside_share, 90)), 3) if inside_share else None,
+            "outline_span": _circular_span(outline_sectors),
             "ghost_frames": len(ghost),
             "ghost_alpha": round(float(np.median(ghost)), 3) if len(ghost) >= 2 else None,
             "null_moving_share": round(float(np.mean(null_moving)), 3),
@@ -282,6 +303,15 @@ def crossing_measures(
         }
     )
     return out
+
+
+def _circular_span(sectors: set[int]) -> int:
+    """The largest circular distance (in sectors) between two of ``sectors`` (0 for fewer than two)."""
+    ks = np.array(sorted(sectors), dtype=int)
+    if ks.size < 2:
+        return 0
+    d = np.abs(ks[:, None] - ks[None, :]) % _SECTORS
+    return int(np.minimum(d, _SECTORS - d).max())
 
 
 def _best_shift(

@@ -4,19 +4,18 @@ Works on the face and hand tracks (one row per analysed frame, same rows for
 both) and, where available, the per-frame pixel measurements of the video
 scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
 
-``painted_over``, ``ghosted_hand`` (from :mod:`.hand_crossing`)
-    What the pixels of the anchored face zone show while the hand crosses:
-    the hand cut at the face outline (a face painted over it, or an
-    occlusion mask lagging behind it), or the face's texture showing through
-    the hand. These are the swap verdicts.
+``painted_over``, ``hand_behind_face``, ``ghosted_hand`` (from :mod:`.hand_crossing`)
+    What the pixels of the anchored face zone show while the hand crosses: the
+    hand cut at the face outline or kept outside it (a face painted over it,
+    an occlusion mask lagging behind it), or the face showing through it.
 ``face_flash``, ``face_warp`` (from :mod:`.face_transients`)
     The face away from the hand turns into another face for a few frames and
     back (the swap dropped), or moves incoherently, block against block (the
     swapped face warping near the hand).
-``unseen_crossings`` (measured, not scored)
+``unseen_crossings`` (context for ``hand_behind_face``, never a verdict)
     The hand was seen on one side of the face, next on the other, never over
     it. The hand landmarker loses real hands in front of faces too: a lost
-    hand is context, never a verdict on its own.
+    hand is never a verdict on its own; the pixels say in front or behind.
 ``covered_motion_ratio``, ``shape_jump``, ``contour_flicker_z`` (measured, not scored)
     Landmarks under the hand against the uncovered ones; the face's shape
     after the hand against other stretches of the clip; the outline's
@@ -275,6 +274,7 @@ def measure_event(
         if series is not None:
             ev.series = series
         if px.get("ok"):
+            px["hand_seen_both_sides"] = bool(crossings)  # it went across: in front or behind, the pixels say
             scores.update(pixel_verdicts(px))
 
     # 3. covered landmarks move like uncovered ones (needs consecutive dense rows)
