@@ -91,10 +91,14 @@ class Environment(Analyzer):
         audio = tracks.audio if tracks.has(Stream.AUDIO) else None
         client = meta.client
         has_claim = country is not None or claimed_tz is not None
-        if not has_claim and not tags:
+        software = recording_software(tags)
+        if not has_claim and not any(f["score"] >= 0.2 for f in software):
+            # without a claim only a virtual camera or face-swap tool in the tags is a finding; an ordinary
+            # recorder or nothing at all is "not checked", never a reassuring score
             return AnalyzerResult.skipped(
                 self.name,
-                "no claimed country, location or time zone in session.json, and no container tags: nothing to compare",
+                "no claimed country, location or time zone in session.json (and no virtual camera or face-swap "
+                "tool named in the file): nothing to compare",
             )
         if has_claim and not tags and keys is None and audio is None and (client is None or client.empty):
             return AnalyzerResult.skipped(
@@ -169,9 +173,8 @@ class Environment(Analyzer):
         # ---------------------------------------------------------------- recording software
         if tags:
             checked.append("container tags")
-            found = recording_software(tags)
-            metrics["recording_software"] = [{k: f[k] for k in ("category", "tag", "value")} for f in found]
-            for f in found:
+            metrics["recording_software"] = [{k: f[k] for k in ("category", "tag", "value")} for f in software]
+            for f in software:
                 evidence.append(
                     (
                         Evidence(
