@@ -275,10 +275,28 @@ def measure(data: Path) -> dict[str, Any]:
             rate[f"{lvl:g} dB / {f0:g} Hz"] = {"files": len(speech), "detected": got, "other_grid": wrong}
     out["hum_native"] = native
     out["hum_detection"] = rate
+    # one long recording: every real speech file, resampled to a common rate, one after the other
+    from interview_guard.signals.environment_hum import mains_hum
+
+    sr0 = speech[0][1].sr
+    longest = np.concatenate([a.samples for _, a in speech if a.sr == sr0])
+    no_radio = np.concatenate([a.samples for n, a in speech if a.sr == sr0 and not n.startswith("sadtalker_RD_Radio")])
+    long_rows: dict[str, Any] = {}
+    for label, y0 in (("all", longest), ("without_radio_clips", no_radio)):
+        row: dict[str, Any] = {"seconds": round(y0.size / sr0, 1)}
+        r0 = mains_hum(y=y0, sr=sr0)
+        row["no_hum"] = {"detected_hz": r0["detected_hz"], "confidence": r0["confidence"]}
+        for lvl in levels:
+            for f0 in (50.0, 60.0):
+                r1 = mains_hum(y=add_hum(y0, sr0, f0, lvl, seed=7), sr=sr0)
+                row[f"{lvl:g} dB / {f0:g} Hz"] = {"detected_hz": r1["detected_hz"], "confidence": r1["confidence"]}
+        long_rows[label] = row
+    out["hum_long_recording"] = long_rows
     # fusion bands: consistent sessions against contradictions
     from interview_guard.tracks.audio import AudioTrack
 
-    a0 = speech[0][1]
+    # the hum cases on the long recording without the radio clips (an interview lasts minutes, not seconds)
+    a0 = AudioTrack(no_radio, sr0)
     consistent = {
         "US keyboard, 60 Hz hum, US claim": run_env(
             log=logs[0][1],
@@ -318,7 +336,7 @@ def measure(data: Path) -> dict[str, Any]:
                 "client": {"timezone": "Asia/Seoul"},
             },
         ),
-        "50 Hz hum, US claim": run_env(
+        "50 Hz hum at -30 dB, US claim": run_env(
             audio=AudioTrack(add_hum(a0.samples, a0.sr, 50, -30), a0.sr), meta={"claimed_country": "US"}
         ),
         "AZERTY keyboard, US claim": run_env(log=inject(logs[0][1], "azerty"), meta={"claimed_country": "US"}),

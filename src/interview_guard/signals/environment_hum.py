@@ -83,7 +83,8 @@ def mains_hum(
     dict
         ``detected_hz`` (50, 60 or None), ``confidence`` in [0, 1], ``frames``, ``seconds`` and per
         candidate (``"50"``, ``"60"``): ``ratio_db`` (best harmonic), ``harmonic_hz``, ``frame_share``,
-        ``freq_std_hz`` (spread of the best line over the frames, scaled to the fundamental) and
+        ``freq_std_hz`` (robust spread of the best line over the frames where it stands out, scaled to the
+        fundamental) and
         ``harmonics_db`` (every harmonic's ratio). ``detected_hz`` None with ``frames`` 0 when the audio is
         too short (less than two frames).
     """
@@ -138,9 +139,12 @@ def mains_hum(
         c, r_db, line, nb = best
         fr_line = spec[:, line]
         fr_ratio = fr_line.max(axis=1) / np.maximum(np.median(spec[:, nb], axis=1), 1e-30)
-        share = float(np.mean(fr_ratio >= 10 ** (min_ratio_db / 20.0)))  # half the dB threshold per frame
+        stands = fr_ratio >= 10 ** (min_ratio_db / 20.0)  # half the dB threshold per frame
+        share = float(np.mean(stands))
         peak_f = freqs[line][np.argmax(fr_line, axis=1)]
-        std = float(np.std(peak_f)) * f0 / c
+        # the line's wander where it stands out (robust spread: frames where speech covers it say nothing)
+        steady_f = peak_f[stands] if int(stands.sum()) >= 2 else peak_f
+        std = 1.4826 * float(np.median(np.abs(steady_f - np.median(steady_f)))) * f0 / c
         per[str(int(f0))] = {
             "ratio_db": round(r_db, 2),
             "harmonic_hz": c,
