@@ -219,14 +219,14 @@ def keyboard_observations(
         s = char_script(k)
         if s is not None:
             script_t.setdefault(s, []).append(t)
-            if len(script_ex.setdefault(s, [])) < 8:
+            if len(script_ex.setdefault(s, [])) < 8 and f"{c}->{k}" not in script_ex[s]:
                 script_ex[s].append(f"{c}->{k}")
             continue
         pair = (c, k.lower())
         for fam, sig in _SIGNATURES.items():
             if pair in sig:
                 sig_t[fam].append(t)
-                if len(sig_ex[fam]) < 8:
+                if len(sig_ex[fam]) < 8 and f"{c}->{k}" not in sig_ex[fam]:
                     sig_ex[fam].append(f"{c}->{k}")
             elif pair in _ANTI[fam]:
                 anti[fam] += 1
