@@ -74,3 +74,11 @@ def test_real_speech_alone_is_no_contradiction_for_its_grid(claim):
             assert name.startswith("sadtalker_RD_Radio"), name
             continue
         assert not [e for e in r.evidence if e.kind == "mains_hum_mismatch"], (name, claim)
+
+
+def test_frames_are_capped_and_spread_over_the_session():
+    rng = np.random.default_rng(4)
+    y = add_hum(rng.normal(0, 0.1, 120 * SR).astype(np.float32), SR, 60, -20.0, seed=1)
+    capped = mains_hum(y=y, sr=SR, max_frames=40)
+    assert capped["frames"] == 40 and capped["detected_hz"] == 60
+    assert mains_hum(y=y, sr=SR)["frames"] == 119

@@ -38,10 +38,13 @@ def _harmonics(f0: float, top_hz: float) -> list[float]:
     return out
 
 
-def _frames(y: np.ndarray, n: int, hop: int) -> np.ndarray:
-    count = 1 + (y.shape[0] - n) // hop
-    idx = np.arange(n)[None, :] + hop * np.arange(count)[:, None]
-    out: np.ndarray = y[idx]
+def _frame_starts(length: int, n: int, hop: int, max_frames: int) -> np.ndarray:
+    """Start indices of the frames, at most ``max_frames`` of them spread evenly."""
+    count = 1 + (length - n) // hop
+    starts = hop * np.arange(count)
+    if count > max_frames:
+        starts = starts[np.linspace(0, count - 1, max_frames).round().astype(int)]
+    out: np.ndarray = starts
     return out
 
 
@@ -88,36 +91,35 @@ def mains_hum(
         ``harmonics_db`` (every harmonic's ratio). ``detected_hz`` None with ``frames`` 0 when the audio is
         too short (less than two frames).
     """
-    x = np.asarray(y, dtype=np.float64)
+    x = np.asarray(y)  # not copied: frames are cut and converted a batch at a time (bounded memory)
     n = int(round(frame_s * sr))
     hop = max(1, int(round(hop_s * sr)))
     empty: dict[str, Any] = {"detected_hz": None, "confidence": 0.0, "frames": 0, "seconds": 0.0}
-    if sr < 2 * top_hz or n < 16 or x.shape[0] < n + hop:
+    if x.ndim != 1 or sr < 2 * top_hz or n < 16 or x.shape[0] < n + hop:
         return empty
-    if not np.isfinite(x).all():
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    frames = _frames(x, n, hop)
-    if frames.shape[0] > max_frames:
-        frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).round().astype(int)]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    energy = np.sqrt(np.mean(frames**2, axis=1))
-    live = energy > 1e-6  # digital silence says nothing
-    if int(live.sum()) < 2:
-        return {**empty, "frames": int(live.sum())}
-    frames = frames[live]
+    starts = _frame_starts(int(x.shape[0]), n, hop, max_frames)
     nfft = 2 * n
     df = sr / nfft
     top_bin = int(math.ceil((top_hz + 8.0) / df)) + 1
     win = np.hanning(n)
-    spec = np.empty((frames.shape[0], top_bin))
-    for i0 in range(0, frames.shape[0], 64):  # batches keep memory bounded
-        block = np.fft.rfft(frames[i0 : i0 + 64] * win, n=nfft, axis=1)[:, :top_bin]
-        spec[i0 : i0 + 64] = block.real**2 + block.imag**2
+    spec = np.empty((starts.size, top_bin))
+    live = np.zeros(starts.size, bool)
+    offsets = np.arange(n)
+    for i0 in range(0, starts.size, 64):  # batches of 64 frames keep memory bounded
+        block = np.asarray(x[starts[i0 : i0 + 64, None] + offsets], dtype=np.float64)
+        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+        block -= block.mean(axis=1, keepdims=True)
+        live[i0 : i0 + 64] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
+        f = np.fft.rfft(block * win, n=nfft, axis=1)[:, :top_bin]
+        spec[i0 : i0 + 64] = f.real**2 + f.imag**2
+    if int(live.sum()) < 2:
+        return {**empty, "frames": int(live.sum())}
+    spec = spec[live]
     # per-frame normalisation: loud frames must not dominate the median
     spec /= np.maximum(np.median(spec, axis=1, keepdims=True), 1e-30)
     med = np.median(spec, axis=0)
     freqs = np.arange(top_bin) * df
-    out: dict[str, Any] = {"frames": int(frames.shape[0]), "seconds": round(float(frames.shape[0] * hop_s), 1)}
+    out: dict[str, Any] = {"frames": int(spec.shape[0]), "seconds": round(float(spec.shape[0] * hop_s), 1)}
     per: dict[str, dict[str, Any]] = {}
     for f0 in HUM_CANDIDATES:
         ratios = []
