@@ -246,3 +246,15 @@ def test_media_tags_are_bounded_and_prefixed():
     tags = media_tags(C())
     assert tags["format:encoder"] == "OBS Studio"
     assert len(tags) <= 64 and all(len(v) <= 200 for v in tags.values())
+
+
+def test_creation_time_tag_dates_the_session(tmp_path):
+    from interview_guard.io.media import creation_time
+
+    assert creation_time({"format:creation_time": "2026-07-01T12:00:00.000000Z"}).month == 7
+    assert creation_time({"format:creation_time": "1970-01-01T00:00:00Z"}) is None
+    assert creation_time({"video:creation_time": "not a date"}) is None
+    m = SessionMetadata.from_dict({"claimed_timezone": "Europe/Berlin"})
+    assert with_zone_offsets(m, creation_time({"format:creation_time": "2026-07-01T12:00:00Z"})).zone_offsets == {
+        "Europe/Berlin": (120,)
+    }

@@ -7,6 +7,7 @@ reported with a clear message before any analysis starts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,7 @@ from interview_guard.errors import MediaError
 from interview_guard.io.video_decode import _ff_message, open_container
 from interview_guard.tracks import MediaInfo
 
-__all__ = ["probe", "media_tags"]
+__all__ = ["probe", "media_tags", "creation_time"]
 
 #: Most metadata tags kept per file, and the longest tag value kept (characters).
 MAX_TAGS = 64
@@ -45,6 +46,21 @@ def media_tags(container: Any) -> dict[str, str]:
             if text and key not in out:
                 out[key] = text
     return out
+
+
+def creation_time(tags: dict[str, str]) -> datetime | None:
+    """The file's ``creation_time`` tag (format, else a stream's) as an aware datetime; None when absent or bad."""
+    for key in ("format:creation_time", "video:creation_time", "audio:creation_time"):
+        text = tags.get(key)
+        if not text:
+            continue
+        try:
+            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if 1971 <= when.year <= 2199:  # 1970 / 1904 epochs are "unset"
+            return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return None
 
 
 def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
