@@ -258,3 +258,11 @@ def test_creation_time_tag_dates_the_session(tmp_path):
     assert with_zone_offsets(m, creation_time({"format:creation_time": "2026-07-01T12:00:00Z"})).zone_offsets == {
         "Europe/Berlin": (120,)
     }
+
+
+def test_an_empty_key_log_with_a_claim_says_nothing_was_compared():
+    from interview_guard.tracks.keystrokes import KeystrokeLog
+
+    r = _run(keystrokes=KeystrokeLog.empty(), metadata=_meta(claimed_country="US"))
+    assert r.status.value == "ok" and r.score == 0.0 and r.confidence == 0.0
+    assert r.reason.startswith("nothing could be held against the claim")

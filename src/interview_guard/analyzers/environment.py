@@ -251,11 +251,12 @@ class Environment(Analyzer):
         else:
             # nothing contradicts the claim: a low score with a low confidence (absence is not evidence)
             confidence = min(0.3, 0.075 * len(checked))
-            reason = (
-                "nothing found that contradicts the claim"
-                if checked
-                else "no claim to compare with: only the recording software was looked at"
-            )
+            if checked:
+                reason = "nothing found that contradicts the claim"
+            elif has_claim:
+                reason = "nothing could be held against the claim (no typed keys, no grid or zone to compare)"
+            else:
+                reason = "no claim to compare with: only the recording software was looked at"
         metrics["checked"] = checked
         metrics["consistent"] = consistent
         metrics["contradictions"] = len(scored)
