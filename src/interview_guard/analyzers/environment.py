@@ -243,7 +243,9 @@ class Environment(Analyzer):
                     )
 
         # ---------------------------------------------------------------- score
-        scored = [(e, c) for e, c in evidence if e.score >= 0.2]
+        # every contradiction of the claim, and a virtual camera or face-swap tool (an ordinary recorder or
+        # transcoder is reported, not counted)
+        scored = [(e, c) for e, c in evidence if e.kind != "recording_software" or e.score >= 0.2]
         score = 1.0 - float(np.prod([1.0 - e.score for e, _ in evidence])) if evidence else 0.0
         if scored:
             confidence = max(c for _, c in scored)
