@@ -28,12 +28,13 @@ def registry() -> dict[str, type[Analyzer]]:
     """Every registered analyzer class, by name, in report order."""
     from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
     from interview_guard.analyzers.av_sync import AVSync
+    from interview_guard.analyzers.environment import Environment
     from interview_guard.analyzers.face_artifacts import FaceArtifacts
     from interview_guard.analyzers.face_identity import FaceIdentity
     from interview_guard.analyzers.face_occlusion import FaceOcclusion
     from interview_guard.analyzers.keystroke_relay import KeystrokeRelay
 
-    classes = [FaceOcclusion, FaceIdentity, FaceArtifacts, AVSync, KeystrokeRelay, AcousticKeystroke]
+    classes = [FaceOcclusion, FaceIdentity, FaceArtifacts, AVSync, KeystrokeRelay, AcousticKeystroke, Environment]
     return {cls.name: cls for cls in classes}
 
 

@@ -132,6 +132,13 @@ def extract_tracks(
         if not info.has_video:
             warn.append(f"{session.video.name} has no video stream (audio only): video checks not possible")
         tracks.video = info
+        if meta.recording_start is None:  # the session's date for the time zones: the file's creation time
+            from interview_guard.io.media import creation_time
+            from interview_guard.io.session import with_zone_offsets
+
+            created = creation_time(info.tags)
+            if created is not None:
+                tracks.metadata = with_zone_offsets(meta, created)
         duration = max(duration, info.duration_s)
         if progress:
             notify(progress, Stage.PROBE, completed=1, total=1)

@@ -8,7 +8,8 @@ read that and never open files. :func:`read_keystroke_log` reads
 
 * JSON lines (``keystrokes.jsonl``): one object per line,
   ``{"t": 1234.5, "type": "down", "key": "a", "code": "KeyA"}`` with optional
-  ``recv_t`` (server receive time, ms, server clock), ``repeat`` (auto-repeat
+  ``recv_t`` (server receive time, ms, server clock), ``keyCode`` (legacy key code, 229 while
+  an IME composes; ``keycode`` and ``which`` are accepted too), ``repeat`` (auto-repeat
   flag as the browser reports it), ``{"type": "paste", "length": N}`` and IME
   ``compositionstart`` / ``compositionupdate`` / ``compositionend`` events;
 * CSV with the same column names and a header line;
@@ -179,6 +180,7 @@ class _EventBuilder:
         self.recv: list[float] = []
         self.repeat: list[bool] = []
         self.length: list[int] = []
+        self.keycode: list[int] = []
         self._prev_raw: str | None = None  # the previous line as read
         self.repeated_lines = 0
         self._prev_line = 0
@@ -222,6 +224,18 @@ class _EventBuilder:
                     line=line,
                 )
             length = int(n_chars)
+        keycode = -1
+        for name in ("keyCode", "keycode", "which"):
+            raw_kc = rec.get(name)
+            if raw_kc in (None, ""):
+                continue
+            kc = _finite_number(raw_kc, what=name, path=path, line=line)
+            if not 0 <= kc <= 65535 or kc != int(kc):
+                raise KeystrokeLogError(
+                    f"'{name}' must be a whole number from 0 to 65535, got {kc:g}", path=path, line=line
+                )
+            keycode = int(kc)
+            break
         rep = rec.get("repeat", False)
         if isinstance(rep, str):
             rep = rep.strip().lower() in ("1", "true", "yes")
@@ -250,6 +264,7 @@ class _EventBuilder:
         self.recv.append(recv_ms)
         self.repeat.append(bool(rep))
         self.length.append(length)
+        self.keycode.append(keycode)
         self._prev_line = line
 
     def build(self, warnings: tuple[str, ...] = ()) -> KeystrokeLog:
@@ -268,6 +283,7 @@ class _EventBuilder:
             length=self.length,
             source=None if self.path is None else str(self.path),
             warnings=warnings,
+            keycode=self.keycode,
         )
 
 
@@ -350,7 +366,7 @@ def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_e
         raise KeystrokeLogError(
             f"CSV header must name columns 't' and 'type' (got {', '.join(header)!s})", path=path, line=header_no
         )
-    numeric = {"t", "recv_t", "length"}
+    numeric = {"t", "recv_t", "length", "keycode", "which"}
     b = _EventBuilder(path, max_events)
     for no, raw in numbered:
         if not raw.strip():
@@ -390,7 +406,7 @@ def _parse_aalto(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max
         raise KeystrokeLogError(
             "Aalto header must have PRESS_TIME, RELEASE_TIME, LETTER and KEYCODE columns", path=path, line=header_no
         ) from None
-    press, release, keys, codes = [], [], [], []
+    press, release, keys, codes, keycodes = [], [], [], [], []
     for no, raw in numbered:
         if not raw.strip():
             continue
@@ -425,10 +441,16 @@ def _parse_aalto(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max
         release.append(r if math.isfinite(r) and r >= p else math.nan)
         keys.append(letter)
         codes.append(code)
+        keycodes.append(kc if 0 <= kc <= 65535 else -1)
         if len(press) > max_events:
             raise KeystrokeLogError(f"log has more than {max_events} presses; split the session", path=path, line=no)
     return keystroke_log_from_presses(
-        press_ms=press, release_ms=release, key=keys, code=codes, source=None if path is None else str(path)
+        press_ms=press,
+        release_ms=release,
+        key=keys,
+        code=codes,
+        keycode=keycodes,
+        source=None if path is None else str(path),
     )
 
 
@@ -441,6 +463,7 @@ def keystroke_log_from_presses(
     recv_press_ms: Any = None,
     recv_release_ms: Any = None,
     source: str | None = None,
+    keycode: Any = None,
 ) -> KeystrokeLog:
     """Build an event log from presses (down time, up time), sorting by time.
 
@@ -456,6 +479,7 @@ def keystroke_log_from_presses(
     codes[:] = [""] * n if code is None else list(code)
     rp = np.full(n, np.nan) if recv_press_ms is None else np.asarray(recv_press_ms, dtype=np.float64)
     rr = np.full(n, np.nan) if recv_release_ms is None else np.asarray(recv_release_ms, dtype=np.float64)
+    kcs = np.full(n, -1, np.int32) if keycode is None else np.asarray(keycode, dtype=np.int32)
     warnings = []
     if n:
         # drop exact duplicates
@@ -467,7 +491,7 @@ def keystroke_log_from_presses(
         if first.size < n:
             warnings.append(f"dropped {n - first.size} duplicate press rows")
             keep = np.sort(first)
-            p, r, keys, codes, rp, rr = p[keep], r[keep], keys[keep], codes[keep], rp[keep], rr[keep]
+            p, r, keys, codes, rp, rr, kcs = p[keep], r[keep], keys[keep], codes[keep], rp[keep], rr[keep], kcs[keep]
             n = p.shape[0]
     has_up = np.isfinite(r)
     t = np.concatenate([p, r[has_up]])
@@ -475,6 +499,7 @@ def keystroke_log_from_presses(
     k = np.concatenate([keys, keys[has_up]])
     c = np.concatenate([codes, codes[has_up]])
     recv = np.concatenate([rp, rr[has_up]])
+    kcc = np.concatenate([kcs, kcs[has_up]])
     # time order; at equal times a down sorts before an up
     order = np.lexsort((kind, t))
     return KeystrokeLog(
@@ -487,6 +512,7 @@ def keystroke_log_from_presses(
         length=np.full(t.shape[0], -1, np.int64),
         source=source,
         warnings=tuple(warnings),
+        keycode=kcc[order],
     )
 
 
@@ -531,6 +557,8 @@ def dumps_jsonl(log: KeystrokeLog) -> str:
         }
         if np.isfinite(log.recv_ms[i]):
             rec["recv_t"] = round(float(log.recv_ms[i]), 3)
+        if log.keycode[i] >= 0:
+            rec["keyCode"] = int(log.keycode[i])
         if log.repeat[i]:
             rec["repeat"] = True
         if log.kind[i] == PASTE:

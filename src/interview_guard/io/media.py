@@ -7,6 +7,7 @@ reported with a clear message before any analysis starts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,50 @@ from interview_guard.errors import MediaError
 from interview_guard.io.video_decode import _ff_message, open_container
 from interview_guard.tracks import MediaInfo
 
-__all__ = ["probe"]
+__all__ = ["probe", "media_tags", "creation_time"]
+
+#: Most metadata tags kept per file, and the longest tag value kept (characters).
+MAX_TAGS = 64
+MAX_TAG_CHARS = 200
+
+
+def media_tags(container: Any) -> dict[str, str]:
+    """The container's and its streams' metadata tags, keyed ``format:KEY`` / ``video:KEY`` / ``audio:KEY``.
+
+    Encoder, handler and device names, ``creation_time`` and the QuickTime keys (``com.apple.quicktime.*``)
+    are what the ``environment`` analyzer reads; keys are lower-cased, values cut to
+    :data:`MAX_TAG_CHARS`, at most :data:`MAX_TAGS` tags (bounded whatever the file holds).
+    """
+    out: dict[str, str] = {}
+    sources: list[tuple[str, Any]] = [("format", getattr(container, "metadata", None))]
+    for s in list(getattr(container, "streams", []) or []):
+        sources.append((str(getattr(s, "type", "") or "stream"), getattr(s, "metadata", None)))
+    for prefix, tags in sources:
+        if not isinstance(tags, dict):
+            continue
+        for k, v in tags.items():
+            if len(out) >= MAX_TAGS:
+                return out
+            key = f"{prefix}:{str(k).strip().lower()[:80]}"
+            text = str(v).replace("\x00", "").strip()[:MAX_TAG_CHARS]
+            if text and key not in out:
+                out[key] = text
+    return out
+
+
+def creation_time(tags: dict[str, str]) -> datetime | None:
+    """The file's ``creation_time`` tag (format, else a stream's) as an aware datetime; None when absent or bad."""
+    for key in ("format:creation_time", "video:creation_time", "audio:creation_time"):
+        text = tags.get(key)
+        if not text:
+            continue
+        try:
+            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if 1971 <= when.year <= 2199:  # 1970 / 1904 epochs are "unset"
+            return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return None
 
 
 def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
@@ -51,7 +95,9 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
         duration = 0.0
         if container.duration:
             duration = container.duration / 1_000_000
-        info: dict[str, Any] = dict(path=str(p), has_video=bool(vstreams), has_audio=bool(astreams))
+        info: dict[str, Any] = dict(
+            path=str(p), has_video=bool(vstreams), has_audio=bool(astreams), tags=media_tags(container)
+        )
         if astreams:
             a = astreams[0]
             info.update(audio_codec=a.codec_context.name or "", audio_sample_rate=int(a.codec_context.sample_rate or 0))

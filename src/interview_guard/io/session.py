@@ -22,7 +22,8 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
 
@@ -38,6 +39,8 @@ __all__ = [
     "SessionMetadata",
     "Session",
     "read_session_metadata",
+    "zone_offsets",
+    "with_zone_offsets",
     "discover_sessions",
     "find_sessions",
     "FoundSession",
@@ -81,7 +84,45 @@ def read_session_metadata(path: str | PathLike[str]) -> SessionMetadata:
     if len(raw) > MAX_METADATA_BYTES:
         raise InputError(f"session metadata is larger than {MAX_METADATA_BYTES >> 20} MiB", path=p)
     data = loads_bounded(raw, path=p, error=_MetadataError)
-    return SessionMetadata.from_dict(data, path=p)
+    return with_zone_offsets(SessionMetadata.from_dict(data, path=p))
+
+
+def zone_offsets(name: str, when: datetime | None = None) -> tuple[int, ...]:
+    """UTC offsets (minutes, east positive) of the IANA zone ``name`` at ``when``, sorted.
+
+    With ``when`` None (the session's date unknown), every offset the zone takes over the current year
+    (standard and daylight time). An unknown zone name gives ``()`` (zoneinfo reads the tzdata files,
+    which is why this lives in ``io/``).
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ()
+    if when is not None:
+        at = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        off = at.astimezone(zone).utcoffset()
+        return () if off is None else (int(off.total_seconds() // 60),)
+    year = datetime.now(UTC).year
+    found = set()
+    for day in range(0, 366, 7):
+        t = datetime(year, 1, 1, 12, tzinfo=UTC) + timedelta(days=day)
+        off = t.astimezone(zone).utcoffset()
+        if off is not None:
+            found.add(int(off.total_seconds() // 60))
+    return tuple(sorted(found))
+
+
+def with_zone_offsets(meta: SessionMetadata, when: datetime | None = None) -> SessionMetadata:
+    """``meta`` with :attr:`SessionMetadata.zone_offsets` filled for its claimed and browser time zones.
+
+    The offsets are taken at ``when``, else at ``recording_start``, else over the year.
+    """
+    names = [meta.claimed_timezone, None if meta.client is None else meta.client.timezone]
+    at = when or meta.recording_start
+    offsets = {n: zone_offsets(n, at) for n in names if n}
+    return replace(meta, zone_offsets=offsets) if offsets or meta.zone_offsets else meta
 
 
 def _pick(directory: Path, stem: str, extensions: tuple[str, ...]) -> Path | None:

@@ -25,6 +25,7 @@ _COLOURS = {
     "face_artifacts": "#ea580c",
     "av_sync": "#0d9488",
     "acoustic_keystroke": "#ca8a04",
+    "environment": "#4d7c0f",
 }
 _SPARE_COLOURS = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
 

@@ -34,6 +34,7 @@ _LABELS = {
     "face_artifacts": "Pasted-face traces",
     "av_sync": "Lip sync",
     "acoustic_keystroke": "Key clicks vs key log",
+    "environment": "Where it was made",
 }
 MODALITY_WORDS = {"keystrokes": "keystroke log", "audio": "audio", "video": "video"}
 BAND_WORDS = {
@@ -70,6 +71,11 @@ _KIND_LABELS = {
     "face_tone_step": "Colour step at the face outline",
     "seam_flicker": "Face outline flickers",
     "seam_flicker_bursts": "Face outline jumps in bursts",
+    "keyboard_layout": "Keyboard or input method of another country",
+    "timezone_mismatch": "Browser time zone differs from the claim",
+    "file_timezone_mismatch": "File's local time zone differs from the claim",
+    "recording_software": "Recording software or camera named in the file",
+    "mains_hum_mismatch": "Mains hum of another grid",
 }
 
 
@@ -237,6 +243,25 @@ def _explain_acoustic_keystroke(m: Mapping[str, Any]) -> str:
     )
 
 
+def _explain_environment(m: Mapping[str, Any]) -> str:
+    checked = list(m.get("checked") or [])
+    n = int(m.get("contradictions") or 0)
+    country = m.get("claimed_country") or m.get("claimed_timezone") or "no country"
+    if not checked:
+        s = "no claimed country or time zone: only the recording software was looked at"
+    elif n:
+        s = f"{n} trace{'s' if n != 1 else ''} contradicting the claim ({country}) among: {', '.join(checked)}"
+    else:
+        s = f"nothing contradicts the claim ({country}); looked at: {', '.join(checked)}"
+    consistent = list(m.get("consistent") or [])
+    if consistent:
+        s += f"; consistent with it: {', '.join(consistent)}"
+    hum = m.get("mains_hum") or {}
+    if isinstance(hum, Mapping) and hum.get("detected_hz"):
+        s += f"; {hum['detected_hz']} Hz mains hum heard"
+    return s
+
+
 def _explain_generic(m: Mapping[str, Any]) -> str:
     parts = []
     for k, v in m.items():
@@ -268,6 +293,8 @@ def explain_result(result: Any) -> str:
             return _explain_av_sync(m)
         if result.name == "acoustic_keystroke":
             return _explain_acoustic_keystroke(m)
+        if result.name == "environment":
+            return _explain_environment(m)
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
     return _explain_generic(m)

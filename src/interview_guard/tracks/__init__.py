@@ -73,9 +73,14 @@ class MediaInfo:
     audio_sample_rate: int = 0
     rotation: int = 0  # display rotation, degrees counter-clockwise (video_decode.rotate_upright applies it)
     frames: int = 0  # frame count from the container header (0 when unknown)
+    # container and stream metadata tags ("format:encoder", "video:handler_name", "format:creation_time", ...)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        if not self.tags:
+            del d["tags"]
+        return d
 
 
 @dataclass

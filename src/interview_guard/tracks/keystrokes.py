@@ -81,6 +81,9 @@ class KeystrokeLog:
         File the log came from, for messages.
     warnings : tuple of str
         Non-fatal oddities met while reading (e.g. duplicate Aalto rows dropped).
+    keycode : np.ndarray [shape=(n,), dtype=int32]
+        The legacy ``KeyboardEvent.keyCode`` as logged (229 while an IME composes), -1 where not given;
+        built as -1 everywhere when omitted.
     """
 
     t_ms: np.ndarray
@@ -92,10 +95,13 @@ class KeystrokeLog:
     length: np.ndarray
     source: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    keycode: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def __post_init__(self) -> None:
         n = self.t_ms.shape[0]
-        for name in ("kind", "key", "code", "recv_ms", "repeat", "length"):
+        if self.keycode.shape != (n,) and self.keycode.size == 0:
+            object.__setattr__(self, "keycode", np.full(n, -1, np.int32))
+        for name in ("kind", "key", "code", "recv_ms", "repeat", "length", "keycode"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"KeystrokeLog.{name} must have shape ({n},)")
 
@@ -120,6 +126,7 @@ class KeystrokeLog:
         length: Any = None,
         source: str | None = None,
         warnings: tuple[str, ...] = (),
+        keycode: Any = None,
     ) -> KeystrokeLog:
         """Build a log from array-likes; missing columns get neutral defaults."""
         t = np.asarray(t_ms, dtype=np.float64)
@@ -142,6 +149,7 @@ class KeystrokeLog:
             length=np.full(n, -1, np.int64) if length is None else np.asarray(length, dtype=np.int64),
             source=source,
             warnings=tuple(warnings),
+            keycode=np.full(n, -1, np.int32) if keycode is None else np.asarray(keycode, dtype=np.int32),
         )
 
     # ------------------------------------------------------------------ views
@@ -182,6 +190,7 @@ class KeystrokeLog:
             length=self.length,
             source=self.source,
             warnings=self.warnings,
+            keycode=self.keycode,
         )
 
     def select(self, mask: np.ndarray) -> KeystrokeLog:
@@ -196,6 +205,7 @@ class KeystrokeLog:
             length=self.length[mask],
             source=self.source,
             warnings=self.warnings,
+            keycode=self.keycode[mask],
         )
 
     def presses(self) -> KeyPresses:

@@ -16,7 +16,14 @@ from interview_guard.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-__all__ = ["ChallengeMarker", "SessionMetadata", "MAX_CLOCK_OFFSET_MS", "MAX_SESSION_S", "RECORDING_YEARS"]
+__all__ = [
+    "ChallengeMarker",
+    "ClientInfo",
+    "SessionMetadata",
+    "MAX_CLOCK_OFFSET_MS",
+    "MAX_SESSION_S",
+    "RECORDING_YEARS",
+]
 
 #: Largest ``keystroke_clock_offset_ms`` accepted (either sign): about 3000 years, room for any
 #: epoch-millisecond clock (1.8e12 in 2027) and the bound keystroke times themselves have.
@@ -38,6 +45,40 @@ class ChallengeMarker:
     note: str = ""
 
 
+#: Largest ``client.utc_offset_min`` accepted (either sign): UTC+14 (Kiribati) is the farthest zone.
+MAX_UTC_OFFSET_MIN = 14 * 60
+
+#: Most ``client.languages`` entries kept (browsers list a handful).
+MAX_LANGUAGES = 32
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the interview platform captured from the candidate's browser (``client`` in ``session.json``).
+
+    Attributes
+    ----------
+    timezone : str or None
+        IANA zone name (``Intl.DateTimeFormat().resolvedOptions().timeZone``).
+    utc_offset_min : int or None
+        Offset of the browser's clock from UTC in minutes, **east positive** (UTC+9 is 540, UTC-6 is -360);
+        that is ``-new Date().getTimezoneOffset()`` in JavaScript.
+    languages : tuple of str
+        ``navigator.languages`` (BCP 47 tags, first preferred).
+    """
+
+    timezone: str | None = None
+    utc_offset_min: int | None = None
+    languages: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timezone": self.timezone, "utc_offset_min": self.utc_offset_min, "languages": list(self.languages)}
+
+    @property
+    def empty(self) -> bool:
+        return self.timezone is None and self.utc_offset_min is None and not self.languages
+
+
 @dataclass(frozen=True)
 class SessionMetadata:
     """Contents of ``session.json`` (every field optional).
@@ -53,6 +94,15 @@ class SessionMetadata:
         Add this to a keystroke ``t`` to get milliseconds since the start of
         the recording. When absent, see :func:`keystroke_origin_ms`.
     challenges : tuple of ChallengeMarker
+    claimed_country : str or None
+        ISO 3166-1 alpha-2 code of the country the candidate claims to be in (upper case); when absent the
+        ``environment`` analyzer derives it from ``claimed_location`` where it can.
+    client : ClientInfo or None
+        What the interview platform captured from the browser (time zone, UTC offset, languages).
+    zone_offsets : dict of str to tuple of int
+        UTC offsets (minutes, east positive) of the IANA zones named in the file (``claimed_timezone``,
+        ``client.timezone``) at the session's date, or every offset the zone has in the year when the date
+        is unknown; filled by :mod:`interview_guard.io.session` (zoneinfo), empty for an unknown zone.
     enrolment_photo : str or None
         A photo of the candidate (application, ID), as a path relative to the
         session directory, ``/``-separated; absolute paths and paths leaving
@@ -68,9 +118,14 @@ class SessionMetadata:
     keystroke_clock_offset_ms: float | None = None
     challenges: tuple[ChallengeMarker, ...] = ()
     enrolment_photo: str | None = None
+    claimed_country: str | None = None
+    client: ClientInfo | None = None
+    zone_offsets: dict[str, tuple[int, ...]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     _KNOWN = (
+        "claimed_country",
+        "client",
         "candidate_id",
         "claimed_location",
         "claimed_timezone",
@@ -131,7 +186,19 @@ class SessionMetadata:
             if data.get(key) is not None and not isinstance(data.get(key), str):
                 raise InputError(f"'{key}' must be a string", path=path)
         photo = _relative_photo_path(data.get("enrolment_photo"), path)
+        country = data.get("claimed_country")
+        if country in (None, ""):
+            country = None
+        elif not isinstance(country, str) or not (len(country) == 2 and country.isascii() and country.isalpha()):
+            raise InputError(
+                f"'claimed_country' must be an ISO 3166-1 alpha-2 code such as 'US', got {str(country)[:40]!r}",
+                path=path,
+            )
+        else:
+            country = country.upper()
         return cls(
+            claimed_country=country,
+            client=_client_info(data.get("client"), path),
             candidate_id=data.get("candidate_id"),
             claimed_location=data.get("claimed_location"),
             claimed_timezone=data.get("claimed_timezone"),
@@ -143,7 +210,7 @@ class SessionMetadata:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "candidate_id": self.candidate_id,
             "claimed_location": self.claimed_location,
             "claimed_timezone": self.claimed_timezone,
@@ -155,8 +222,44 @@ class SessionMetadata:
         }
         if self.enrolment_photo is not None:
             out["enrolment_photo"] = self.enrolment_photo
+        if self.claimed_country is not None:
+            out["claimed_country"] = self.claimed_country
+        if self.client is not None:
+            out["client"] = self.client.to_dict()
         out.update(self.extra)
         return out
+
+
+def _client_info(value: Any, path: str | Path | None) -> ClientInfo | None:
+    """The optional ``client`` object, validated field by field (a wrong type names the field)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError("'client' must be an object (timezone, utc_offset_min, languages)", path=path)
+    tz = value.get("timezone")
+    if tz in (None, ""):
+        tz = None
+    elif not isinstance(tz, str) or len(tz) > 64:
+        raise InputError("'client.timezone' must be an IANA time zone name such as 'Europe/Berlin'", path=path)
+    off = value.get("utc_offset_min")
+    if off is not None:
+        if isinstance(off, bool) or not isinstance(off, (int, float)) or not math.isfinite(float(off)):
+            raise InputError("'client.utc_offset_min' must be a number of minutes (east of UTC positive)", path=path)
+        if not abs(off) <= MAX_UTC_OFFSET_MIN or float(off) != int(off):
+            raise InputError(
+                f"'client.utc_offset_min' must be a whole number of minutes from -{MAX_UTC_OFFSET_MIN} "
+                f"to {MAX_UTC_OFFSET_MIN}, got {off!r}",
+                path=path,
+            )
+        off = int(off)
+    langs = value.get("languages", [])
+    if langs is None:
+        langs = []
+    if isinstance(langs, str):
+        langs = [langs]
+    if not isinstance(langs, list) or not all(isinstance(x, str) and len(x) <= 35 for x in langs):
+        raise InputError("'client.languages' must be a list of language tags such as ['en-US', 'en']", path=path)
+    return ClientInfo(timezone=tz, utc_offset_min=off, languages=tuple(langs[:MAX_LANGUAGES]))
 
 
 def _relative_photo_path(value: Any, path: str | Path | None) -> str | None:
