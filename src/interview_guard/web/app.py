@@ -193,7 +193,7 @@ def _validation_message(exc: RequestValidationError) -> str:
         return "bad request parameters"
     first = errors[0]
     loc = [str(x) for x in first.get("loc", ())]
-    where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else "request"
+    where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else f"request {loc[0] if loc else ''}".strip()
     return f"bad {where}: {first.get('msg', 'invalid value')}"
 
 
