@@ -189,7 +189,8 @@ def reviewed(tmp_path_factory):
 def test_report_page_shows_the_parameter_file_and_the_scan_used_it(reviewed):
     c, job_id, status, params_path = reviewed
     page = c.get(f"/jobs/{job_id}").text
-    assert 'id="params-version">team-a-profile<' in page and str(params_path) in page
+    assert 'id="params-version">team-a-profile<' in page and f'id="params-file">{params_path.name}<' in page
+    assert str(params_path.parent) not in page, "no server paths"
     assert 'id="params-medium">0.30<' in page and 'id="params-high">0.60<' in page
     report = c.get(f"/jobs/{job_id}/report.json").json()
     assert report["risk"]["fusion"]["version"] == "team-a-profile"

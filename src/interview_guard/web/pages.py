@@ -14,6 +14,7 @@ bar on top of it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from importlib import resources
@@ -133,10 +134,10 @@ def jobs_page(
 
 
 def params_summary(params: FusionModel) -> dict[str, Any]:
-    """What a page says about the parameter file the server scans with."""
+    """What a page says about the parameter file the server scans with (its file name, not its path)."""
     return {
         "version": params.version,
-        "file": params.path or "built-in",
+        "file": os.path.basename(params.path) if params.path else "built-in",  # its name: no server paths
         "sha256": (params.sha256 or "")[:12],
         "medium": params.medium,
         "high": params.high,
@@ -190,6 +191,12 @@ def inject_nav(
             verdicts=VERDICTS,
             max_note=MAX_NOTE_CHARS,
         ).rstrip("\n")
+        # The report document says ``no-referrer`` (for the file on its own); under it a browser sends
+        # ``Origin: null`` with the verdict form, which the same-origin check refuses. ``same-origin`` sends this
+        # server's origin to itself only.
+        page = page.replace(
+            '<meta name="referrer" content="no-referrer">', '<meta name="referrer" content="same-origin">'
+        )
     m = re.search(r"<body[^>]*>", page)
     if m is None:
         return nav + page

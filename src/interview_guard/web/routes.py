@@ -23,7 +23,7 @@ from interview_guard.web.reviews import (
     set_verdict,
     verdict_history,
 )
-from interview_guard.web.security import REPORT_CSP, reviewer_of, wants_json
+from interview_guard.web.security import FORM_PAGE_HEADERS, REPORT_CSP, reviewer_of, wants_json
 from interview_guard.web.worker import render_job_page
 
 __all__ = ["router", "store_of", "runner_of", "job_or_404", "job_filter", "report_page"]
@@ -138,7 +138,7 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     if job.status in ("queued", "running"):
         return HTMLResponse(pages.job_progress_page(job))
     if job.status in ("failed", "interrupted"):
-        return HTMLResponse(pages.job_ended_page(job))
+        return HTMLResponse(pages.job_ended_page(job), headers=FORM_PAGE_HEADERS)
     return report_page(request, job)
 
 
@@ -170,7 +170,7 @@ def report_page(request: Request, job: Job) -> HTMLResponse:
         reviewer=reviewer_of(request.scope),
     )
     # The report document has inline CSS and style attributes and no script: its own, stricter policy.
-    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
+    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP, **FORM_PAGE_HEADERS})
 
 
 @router.post("/jobs/{job_id}/verdict")

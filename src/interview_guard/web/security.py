@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interview_guard.web.pages import message_page
 
 __all__ = [
+    "FORM_PAGE_HEADERS",
     "ANONYMOUS",
     "COOKIE_NAME",
     "GuardMiddleware",
@@ -68,6 +69,12 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+
+
+# Pages with a form that posts back (the report page's verdict form, the failed page's re-run button): under
+# ``no-referrer`` a browser sends ``Origin: null`` with a form post, which the same-origin check must refuse;
+# ``same-origin`` sends this server's own origin to itself and still nothing to another site.
+FORM_PAGE_HEADERS = {"Referrer-Policy": "same-origin"}
 
 
 def is_loopback(host: str) -> bool:
