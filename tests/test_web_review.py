@@ -24,7 +24,7 @@ from interview_guard.errors import InputError  # noqa: E402
 from interview_guard.web.app import create_app  # noqa: E402
 from interview_guard.web.jobs import _SCHEMA, JobStore, new_job_id  # noqa: E402
 from interview_guard.web.retention import disk_use, purge_uploads  # noqa: E402
-from interview_guard.web.reviews import JobFilter, csv_export, filtered_jobs, set_verdict  # noqa: E402
+from interview_guard.web.reviews import JobFilter, csv_export, filtered_jobs, set_verdict, verdict_history  # noqa: E402
 from interview_guard.web.security import load_token_file  # noqa: E402
 
 TOKENS = {"Dana Reviewer": "dana-token-abcdef", "eve": "eve-token-123456"}
@@ -351,3 +351,31 @@ def test_serve_refuses_a_bad_parameter_file_in_one_line(tmp_path):
     assert r.exit_code == 1 and str(bad) in r.stderr and "bands" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     shutil.rmtree(tmp_path / "d", ignore_errors=True)
+
+
+def test_a_relative_parameter_file_reaches_the_scan(tmp_path, monkeypatch):
+    """Scans run in their job directory: a --params path relative to where serve started must still be found."""
+    params = json.loads((REPO / "models" / "fusion.json").read_text())
+    params["version"] = "relative-profile"
+    (tmp_path / "rel.json").write_text(json.dumps(params))
+    monkeypatch.chdir(tmp_path)
+    app = create_app("data", params_path="rel.json", run_jobs=True)
+    with TestClient(app) as c:
+        job_id = keystroke_upload(c, "typing_genuine_b")
+        status = wait_done(c, job_id)
+        assert status["status"] == "done", status
+        assert c.get(f"/jobs/{job_id}/report.json").json()["risk"]["fusion"]["version"] == "relative-profile"
+
+
+@pytest.mark.parametrize("token,expected", [(None, "anonymous"), ("one-shared-token-xyz", "shared-token")])
+def test_reviewer_name_without_named_tokens(tmp_path, token, expected):
+    app = create_app(tmp_path / "data", token=token, run_jobs=False)
+    store = app.state.store
+    job = add_finished(store, risk=0.3, band="low", name="k.jsonl")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with TestClient(app) as c:
+        r = c.put(f"/api/v1/scans/{job}/verdict", json={"verdict": "genuine"}, headers=headers)
+        assert r.status_code == 200 and r.json()["verdict"]["by"] == expected
+        r = c.post(f"/jobs/{job}/verdict", data={"verdict": "unsure"}, headers=headers, follow_redirects=False)
+        assert r.status_code == 303
+    assert [h.who for h in verdict_history(store, job)] == [expected, expected]

@@ -134,7 +134,7 @@ def create_app(
         timeout_s=DEFAULT_SCAN_TIMEOUT_S if job_timeout_s is None else job_timeout_s,
         memory_mb=DEFAULT_SCAN_MEMORY_MB if scan_memory_mb is None else scan_memory_mb,
         max_report_mb=DEFAULT_MAX_REPORT_MB if max_report_mb is None else max_report_mb,
-        params_path=params.path,
+        params_path=None if params.path is None else str(Path(params.path).resolve()),  # scans run in the job dir
     )
     retention = RetentionThread(store, retain_days) if retain_days is not None else None
 
