@@ -150,4 +150,8 @@ def test_bad_data_dirs_are_one_line_errors(tmp_path):
     assert r.exit_code == 2 and "not both" in r.stderr
     r = run_cli("calibrate", "-o", str(tmp_path / "f.json"))
     assert r.exit_code == 2 and "--from-reviews" in r.stderr
+    r = run_cli(
+        "calibrate", "--from-reviews", str(tmp_path / "empty"), "--reports", str(tmp_path / "r"), "-o", "f.json"
+    )
+    assert r.exit_code == 2 and "--reports" in r.stderr
     assert not (tmp_path / "f.json").exists()

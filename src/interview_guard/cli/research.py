@@ -221,6 +221,8 @@ def calibrate(
 
     if (root is None) == (reviews_dir is None):
         raise click.UsageError("give either ROOT (labelled sessions) or --from-reviews DATA_DIR, not both")
+    if reviews_dir is not None and (reports_dir is not None or cache_dir is not None):
+        raise click.UsageError("--reports and --cache-dir are for ROOT: --from-reviews reads the server's reports")
     check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     if reviews_dir is not None:
