@@ -80,8 +80,17 @@ def _serve_command() -> list[str]:
 class ServeProcess:
     """``interview-guard serve`` in a subprocess on 127.0.0.1:<free port>; a context manager."""
 
-    def __init__(self, data_dir, *, token: str | None = None, jobs: int = 1, start_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        data_dir,
+        *,
+        token: str | None = None,
+        jobs: int = 1,
+        start_timeout_s: float = 60.0,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.extra_args = tuple(extra_args)
         self.token = token
         self.jobs = jobs
         self.start_timeout_s = start_timeout_s
@@ -106,6 +115,7 @@ class ServeProcess:
             str(self.data_dir),
             "--jobs",
             str(self.jobs),
+            *self.extra_args,
         ]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env)

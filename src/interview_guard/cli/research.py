@@ -122,7 +122,16 @@ def synth(
 
 
 @click.command()
-@click.argument("root", type=click.Path(exists=True, path_type=str, readable=False))
+@click.argument("root", required=False, type=click.Path(exists=True, path_type=str, readable=False))
+@click.option(
+    "--from-reviews",
+    "reviews_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=str),
+    default=None,
+    metavar="DATA_DIR",
+    help="Fit on the verdicts of 'serve' reviewers in DATA_DIR instead of labelled sessions under ROOT "
+    "(fraud = manipulated, genuine = genuine, unsure left out).",
+)
 @click.option(
     "-o",
     "--output",
@@ -186,7 +195,8 @@ def synth(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
 def calibrate(
-    root: str,
+    root: str | None,
+    reviews_dir: str | None,
     output: str,
     jobs: int,
     fpr: float,
@@ -201,17 +211,33 @@ def calibrate(
     params_path: str | None,
     quiet: bool,
 ) -> None:
-    """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json)."""
+    """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json).
+
+    With --from-reviews DATA_DIR instead of ROOT: on the scans reviewers gave a verdict in 'serve'.
+    """
     from interview_guard.fusion.fit import fit_fusion
     from interview_guard.fusion.model import FusionModel
-    from interview_guard.pipeline.calibrate import collect_scores
+    from interview_guard.pipeline.calibrate import collect_review_scores, collect_scores
 
+    if (root is None) == (reviews_dir is None):
+        raise click.UsageError("give either ROOT (labelled sessions) or --from-reviews DATA_DIR, not both")
+    if reviews_dir is not None and (reports_dir is not None or cache_dir is not None):
+        raise click.UsageError("--reports and --cache-dir are for ROOT: --from-reviews reads the server's reports")
     check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
-    with _SessionBar(quiet) as bar:
-        table = collect_scores(
-            root, jobs=jobs, cache_dir=cache_dir, reports_dir=reports_dir, progress=bar.update, fusion_path=params_path
-        )
+    if reviews_dir is not None:
+        table = collect_review_scores(reviews_dir)  # the server's reports: nothing to scan
+    else:
+        assert root is not None
+        with _SessionBar(quiet) as bar:
+            table = collect_scores(
+                root,
+                jobs=jobs,
+                cache_dir=cache_dir,
+                reports_dir=reports_dir,
+                progress=bar.update,
+                fusion_path=params_path,
+            )
     result = fit_fusion(
         table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, keep_base=keep_base, base=base
     )

@@ -304,6 +304,26 @@ def list_analyzers() -> None:
     "[env: INTERVIEW_GUARD_TOKEN].",
 )
 @click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Named reviewer tokens, one 'name:token' per line; verdicts are recorded under the name.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Parameter file every scan uses: band thresholds and fusion parameters (models/fusion.json's format; "
+    "default: $INTERVIEW_GUARD_FUSION or models/fusion.json). Shown on every report page.",
+)
+@click.option(
+    "--retain-days",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    help="Delete uploaded files (not reports or verdicts) of scans older than N days [default: keep].",
+)
+@click.option(
     "--max-upload-mb",
     type=click.IntRange(1, 1 << 20),
     default=1024,
@@ -342,22 +362,30 @@ def serve(
     port: int,
     data_dir: str,
     token: str | None,
+    token_file: str | None,
+    params_path: str | None,
+    retain_days: float | None,
     max_upload_mb: int,
     jobs: int,
     scan_timeout: float | None,
     scan_memory_mb: float | None,
     max_report_mb: float | None,
 ) -> None:
-    """Serve the upload page: drop a recording in a browser, follow the scan, read the report."""
+    """Serve the upload page: drop a recording in a browser, follow the scan, read the report, record a verdict."""
     try:
         from interview_guard.web.app import run_server  # FastAPI and uvicorn load only here
+        from interview_guard.web.security import load_token_file
     except ImportError as exc:  # pragma: no cover - a broken install
         raise click.ClickException(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
+    tokens = load_token_file(token_file) if token_file else None
     run_server(
         host=host,
         port=port,
         data_dir=data_dir,
         token=token or None,
+        tokens=tokens,
+        params_path=params_path,
+        retain_days=retain_days,
         max_upload_bytes=max_upload_mb << 20,
         workers=jobs,
         job_timeout_s=scan_timeout,

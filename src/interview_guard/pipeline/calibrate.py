@@ -3,6 +3,10 @@
 ::
 
     collect_scores(root)   label.json of each session + run_batch into a reports dir -> ScoreTable
+    collect_review_scores(data_dir)
+                           the verdicts of a server's reviewers (``serve``'s jobs.sqlite3) and the
+                           reports of those scans -> ScoreTable (fraud = manipulated, genuine =
+                           genuine, unsure left out)
     fit_fusion(table)      interview_guard.fusion.fit (pure numpy) -> CalibrationResult
     result.write(path)     fusion.json, path.report.json, path.reliability.png
 
@@ -23,9 +27,13 @@ from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.fusion.score_table import ScoreTable
 from interview_guard.progress import ProgressHook
 
-__all__ = ["LABELS", "read_label", "collect_scores"]
+__all__ = ["LABELS", "REVIEW_LABELS", "read_label", "collect_scores", "collect_review_scores"]
 
 LABELS = {"genuine": 0, "manipulated": 1}
+#: A reviewer's verdict as a label; ``unsure`` is none.
+REVIEW_LABELS = {"genuine": 0, "fraud": 1}
+
+_Row = tuple[str, int, tuple[str, ...], dict[str, tuple[float, float]]]
 
 
 def read_label(path: str | Path) -> tuple[int, tuple[str, ...]]:
@@ -72,7 +80,6 @@ def collect_scores(
     """
     from interview_guard.io.session import discover_sessions
     from interview_guard.pipeline.batch import run_batch
-    from interview_guard.report.model import read_report
 
     sessions = discover_sessions(root)
     labels: dict[str, tuple[int, tuple[str, ...]]] = {}
@@ -99,29 +106,43 @@ def collect_scores(
             progress=progress,
             fusion_path=None if fusion_path is None else str(fusion_path),
         )
-        rows: list[tuple[str, int, tuple[str, ...], dict[str, tuple[float, float]]]] = []
+        rows: list[_Row] = []
         names: list[str] = []
         for sid, (y, kinds) in sorted(labels.items()):
-            rp = Path(reports_dir) / "sessions" / f"{sid}.json"
-            try:
-                rep = read_report(rp)
-            except InterviewGuardError as exc:
-                excluded.append((sid, f"report unreadable: {exc}"))
-                continue
-            if rep.status != "ok":
-                excluded.append((sid, f"scan failed: {rep.error}"))
-                continue
-            vals: dict[str, tuple[float, float]] = {}
-            for name, r in rep.analyzers.items():
-                if name not in names:
-                    names.append(name)
-                st = getattr(r.status, "value", r.status)
-                if st == "ok" and r.score is not None:
-                    vals[name] = (float(r.score), min(max(float(r.confidence), 0.0), 1.0))
-            rows.append((sid, y, kinds, vals))
+            row = _report_row(Path(reports_dir) / "sessions" / f"{sid}.json", sid, y, kinds, names, excluded)
+            if row is not None:
+                rows.append(row)
     finally:
         if tmp is not None:
             tmp.cleanup()
+    return _table(rows, names, excluded, str(root))
+
+
+def _report_row(
+    path: Path, sid: str, y: int, kinds: tuple[str, ...], names: list[str], excluded: list[tuple[str, str]]
+) -> _Row | None:
+    """One session's analyzer scores from its report (None, and a line in ``excluded``, when unusable)."""
+    from interview_guard.report.model import read_report
+
+    try:
+        rep = read_report(path)
+    except InterviewGuardError as exc:
+        excluded.append((sid, f"report unreadable: {exc}"))
+        return None
+    if rep.status != "ok":
+        excluded.append((sid, f"scan failed: {rep.error}"))
+        return None
+    vals: dict[str, tuple[float, float]] = {}
+    for name, r in rep.analyzers.items():
+        if name not in names:
+            names.append(name)
+        st = getattr(r.status, "value", r.status)
+        if st == "ok" and r.score is not None:
+            vals[name] = (float(r.score), min(max(float(r.confidence), 0.0), 1.0))
+    return sid, y, kinds, vals
+
+
+def _table(rows: list[_Row], names: list[str], excluded: list[tuple[str, str]], root: str) -> ScoreTable:
     names = sorted(names)
     n, k = len(rows), len(names)
     scores = np.full((n, k), np.nan)
@@ -138,5 +159,77 @@ def collect_scores(
         confidences=conf,
         kinds=[r[2] for r in rows],
         excluded=sorted(excluded),
-        root=str(root),
+        root=root,
     )
+
+
+def _report_session_id(path: Path) -> str | None:
+    """The ``session.id`` a report names (without parsing the whole report model), or None."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    sid = data.get("session", {}).get("id") if isinstance(data, dict) else None
+    return sid if isinstance(sid, str) and sid else None
+
+
+def collect_review_scores(data_dir: str | Path) -> ScoreTable:
+    """The analyzer scores of the scans reviewers gave a verdict on, in ``serve``'s data directory.
+
+    Reads ``DATA_DIR/jobs.sqlite3`` (read-only; schema 2, see ``web/jobs.py``): every finished scan with
+    a verdict; ``fraud`` is labelled manipulated, ``genuine`` genuine, ``unsure`` is left out (listed in
+    ``excluded``, as are verdicts on scans without a readable report). The scores are the ones in each
+    scan's ``report.json`` (the analyzers' scores do not depend on the fusion parameters the server
+    used). Sessions are named by the report's session id (the uploaded file's name), with the scan id
+    added when two scans share one, and ordered by that name, as :func:`collect_scores` orders them.
+
+    Raises
+    ------
+    InputError
+        No ``jobs.sqlite3``, a database without verdicts (written before reviews existed), or no scan
+        with a ``genuine`` or ``fraud`` verdict.
+    """
+    import sqlite3
+
+    root = Path(data_dir)
+    db_path = root / "jobs.sqlite3"
+    if not db_path.is_file():
+        raise InputError("no jobs.sqlite3 here: not a data directory of 'interview-guard serve'", path=root)
+    try:
+        db = sqlite3.connect(f"file:{db_path.resolve()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+            if "verdict" not in cols:
+                raise InputError("the jobs database has no verdicts (start 'serve' once to upgrade it)", path=db_path)
+            found = db.execute(
+                "SELECT id, status, report_path, verdict FROM jobs WHERE verdict IS NOT NULL ORDER BY created, id"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot read the jobs database ({exc})", path=db_path) from None
+    excluded: list[tuple[str, str]] = []
+    picked: list[tuple[str, str, int, Path]] = []  # (report session id, job id, y, report path)
+    for job_id, status, report_path, verdict in found:
+        if verdict not in REVIEW_LABELS:
+            excluded.append((str(job_id), f"verdict {verdict}"))
+            continue
+        rp = root / str(report_path) if report_path else None
+        if status != "done" or rp is None or not rp.is_file():
+            excluded.append((str(job_id), f"no report (the scan is {status})"))
+            continue
+        picked.append((_report_session_id(rp) or str(job_id), str(job_id), REVIEW_LABELS[verdict], rp))
+    seen: dict[str, int] = {}
+    for sid, _, _, _ in picked:
+        seen[sid] = seen.get(sid, 0) + 1
+    named = sorted(((f"{sid}~{jid[:8]}" if seen[sid] > 1 else sid), y, rp) for sid, jid, y, rp in picked)
+    rows: list[_Row] = []
+    names: list[str] = []
+    for sid, y, rp in named:
+        row = _report_row(rp, sid, y, (), names, excluded)
+        if row is not None:
+            rows.append(row)
+    if not rows:
+        raise InputError("no scan with a 'genuine' or 'fraud' verdict and a report", path=root)
+    return _table(rows, names, excluded, str(root))

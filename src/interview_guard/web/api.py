@@ -22,7 +22,7 @@ from interview_guard.web.routes import job_or_404, runner_of, store_of
 from interview_guard.web.security import wants_json
 from interview_guard.web.uploads import UploadError, UploadSink, validate_session_files
 
-__all__ = ["router", "api_job"]
+__all__ = ["router", "api_job", "accept_upload", "Refused"]
 
 router = APIRouter()
 
@@ -92,24 +92,29 @@ class _Body:
             return
 
 
-@router.post("/upload")
-async def upload(request: Request) -> Response:
+class Refused(Exception):
+    """An upload the server does not take: HTTP ``status`` and a one-line ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def accept_upload(request: Request) -> str:
+    """Stream a multipart upload to disk, check it, queue it as a job; its id. :class:`Refused` otherwise.
+
+    Shared by ``POST /upload`` (the page) and ``POST /api/v1/scans``.
+    """
     store = store_of(request)
     max_upload_bytes: int = request.app.state.max_upload_bytes
-    json_answer = wants_json(request.headers, request.url.path)
-
-    def refuse(status: int, message: str) -> Response:
-        if json_answer:
-            return JSONResponse({"detail": message}, status_code=status)
-        return HTMLResponse(message_page("Upload refused", message, status=status), status_code=status)
-
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
-            return refuse(400, "bad Content-Length header")
+            raise Refused(400, "bad Content-Length header")
         if int(length) > max_upload_bytes:
             # Refused before a byte of the body is read.
-            return refuse(
+            raise Refused(
                 413,
                 f"the upload ({int(length) / 1048576:.1f} MB) is larger than the limit of "
                 f"{max_upload_bytes / 1048576:.0f} MB",
@@ -131,12 +136,12 @@ async def upload(request: Request) -> Response:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.status != 413:
             await body.drain(max_upload_bytes - (sink.received if sink is not None else 0))
-        return refuse(exc.status, exc.message)
+        raise Refused(exc.status, exc.message) from None
     except ClientDisconnect:
         if sink is not None:
             sink.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        return refuse(400, "the upload was cut off before it was complete")
+        raise Refused(400, "the upload was cut off before it was complete") from None
     except BaseException:
         if sink is not None:
             sink.close()
@@ -145,6 +150,18 @@ async def upload(request: Request) -> Response:
     os.replace(tmp, store.job_dir(job_id))
     store.add(job_id, {role: f.original_name for role, f in files.items()})
     runner_of(request).notify()
+    return job_id
+
+
+@router.post("/upload")
+async def upload(request: Request) -> Response:
+    json_answer = wants_json(request.headers, request.url.path)
+    try:
+        job_id = await accept_upload(request)
+    except Refused as exc:
+        if json_answer:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return HTMLResponse(message_page("Upload refused", exc.message, status=exc.status), status_code=exc.status)
     url = f"/jobs/{job_id}"
     if json_answer:
         return JSONResponse({"id": job_id, "url": url}, status_code=201, headers={"Location": url})

@@ -10,6 +10,12 @@ Layout of the data directory::
       jobs/<id>/scan.log           the scan process's stderr (warnings, a crash's traceback)
       tmp/                         uploads in progress; emptied at start-up
 
+Schema 2 adds the reviewer's verdict to each job (``verdict``, ``verdict_note``,
+``verdict_by``, ``verdict_at``), ``uploads_deleted`` (when ``--retain-days``
+removed ``input/``) and the ``verdict_log`` table (every change: who, when,
+before and after; :mod:`.reviews`). A schema-1 database is migrated in place
+at start-up (:meth:`JobStore.initialise`).
+
 A job is ``queued`` -> ``running`` -> ``done`` / ``failed``. A job that was
 ``running`` when the server stopped (Ctrl-C, crash, power loss) is marked
 ``interrupted`` at the next start-up, with a message; it can be re-run from its
@@ -67,7 +73,7 @@ DEFAULT_MAX_REPORT_MB = 64
 
 STATUSES = ("queued", "running", "done", "failed", "interrupted")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -90,6 +96,30 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+"""
+
+# Schema 2: the columns added to a schema-1 jobs table, and the audit trail of verdicts.
+_V2_COLUMNS = (
+    ("verdict", "TEXT CHECK (verdict IN ('genuine', 'fraud', 'unsure'))"),
+    ("verdict_note", "TEXT"),
+    ("verdict_by", "TEXT"),
+    ("verdict_at", "TEXT"),
+    ("uploads_deleted", "TEXT"),
+)
+_V2_SCHEMA = """
+CREATE TABLE IF NOT EXISTS verdict_log (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id          TEXT NOT NULL REFERENCES jobs (id),
+    at              TEXT NOT NULL,
+    who             TEXT NOT NULL,
+    verdict_before  TEXT,
+    note_before     TEXT,
+    verdict_after   TEXT,
+    note_after      TEXT
+);
+CREATE INDEX IF NOT EXISTS verdict_log_job ON verdict_log (job_id, seq);
+CREATE INDEX IF NOT EXISTS jobs_verdict ON jobs (verdict);
+CREATE INDEX IF NOT EXISTS jobs_risk ON jobs (risk);
 """
 
 
@@ -123,6 +153,11 @@ class Job:
     attempt: int
     started: str | None
     finished: str | None
+    verdict: str | None = None
+    verdict_note: str | None = None
+    verdict_by: str | None = None
+    verdict_at: str | None = None
+    uploads_deleted: str | None = None
 
     @property
     def job_dir(self) -> Path:
@@ -148,6 +183,11 @@ class Job:
             "attempt": self.attempt,
             "started": self.started,
             "finished": self.finished,
+            "verdict": self.verdict,
+            "verdict_note": self.verdict_note,
+            "verdict_by": self.verdict_by,
+            "verdict_at": self.verdict_at,
+            "uploads_deleted": self.uploads_deleted,
         }
 
 
@@ -174,8 +214,17 @@ class JobStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise RuntimeError(f"{self.db_path} was written by a newer interview-guard (schema {version})")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            db.execute("BEGIN IMMEDIATE")  # one process migrates; another waits and finds it done
+            try:
+                for stmt in _SCHEMA.split(";"):  # not executescript: it would commit the transaction
+                    if stmt.strip():
+                        db.execute(stmt)
+                _migrate_v2(db)
+                db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def recover(self) -> dict[str, int]:
         """At start-up: mark jobs a previous process left ``running`` as interrupted; clear ``tmp/``.
@@ -225,6 +274,11 @@ class JobStore:
             attempt=int(row["attempt"]),
             started=row["started"],
             finished=row["finished"],
+            verdict=row["verdict"],
+            verdict_note=row["verdict_note"],
+            verdict_by=row["verdict_by"],
+            verdict_at=row["verdict_at"],
+            uploads_deleted=row["uploads_deleted"],
         )
 
     def get(self, job_id: str) -> Job | None:
@@ -335,6 +389,17 @@ class JobStore:
             return cur.rowcount == 1
 
 
+def _migrate_v2(db: sqlite3.Connection) -> None:
+    """Bring a schema-1 jobs table to schema 2 (idempotent: only the missing columns are added)."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+    for name, decl in _V2_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+    for stmt in _V2_SCHEMA.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
 class Runner:
     """Runs queued jobs, each in a ``python -m interview_guard.web.worker`` process, ``workers`` at a time.
 
@@ -351,6 +416,7 @@ class Runner:
         timeout_s: float | None = None,
         memory_mb: float | None = None,
         max_report_mb: float | None = None,
+        params_path: str | None = None,
         python: str = sys.executable,
         poll_s: float = 1.0,
     ) -> None:
@@ -359,6 +425,7 @@ class Runner:
         self.timeout_s = timeout_s or None  # None or 0: no limit
         self.memory_mb = memory_mb or None
         self.max_report_mb = max_report_mb or None
+        self.params_path = params_path
         self.python = python
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -417,6 +484,8 @@ class Runner:
         cmd = [self.python, "-m", "interview_guard.web.worker", str(self.store.data_dir), job_id, str(attempt)]
         if self.max_report_mb:
             cmd += ["--max-report-mb", f"{self.max_report_mb:g}"]
+        if self.params_path:
+            cmd += ["--params", str(self.params_path)]
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         with open(log_path, "ab") as log:

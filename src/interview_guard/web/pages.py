@@ -14,15 +14,22 @@ bar on top of it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import jinja2
 
 from interview_guard.web.jobs import Job
 from interview_guard.web.uploads import ROLES
+
+if TYPE_CHECKING:
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.web.retention import DiskUse
+    from interview_guard.web.reviews import JobFilter, VerdictChange
 
 __all__ = [
     "STATIC_TYPES",
@@ -31,6 +38,7 @@ __all__ = [
     "job_progress_page",
     "jobs_page",
     "message_page",
+    "params_summary",
     "static_file",
     "upload_page",
 ]
@@ -89,9 +97,53 @@ def upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
     )
 
 
-def jobs_page(jobs: list[Job]) -> str:
-    """Every scan, newest first."""
-    return _render("jobs.html", title="interview-guard: all scans", jobs=jobs)
+def fmt_bytes(n: int) -> str:
+    """``1536000`` -> ``1.5 MB``."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def jobs_page(
+    jobs: list[Job],
+    *,
+    total: int,
+    flt: JobFilter,
+    disk: DiskUse | None = None,
+    retain_days: float | None = None,
+) -> str:
+    """The scans ``flt`` selects (band, verdict, dates; newest or riskiest first), the CSV link, the disk use."""
+    from interview_guard.web.reviews import BAND_CHOICES, SORTS, VERDICT_CHOICES
+
+    query = urlencode(flt.query())
+    return _render(
+        "jobs.html",
+        title="interview-guard: all scans",
+        jobs=jobs,
+        total=total,
+        flt=flt,
+        bands=BAND_CHOICES,
+        verdicts=VERDICT_CHOICES,
+        sorts=SORTS,
+        csv_url="/jobs.csv" + (f"?{query}" if query else ""),
+        disk=disk,
+        fmt_bytes=fmt_bytes,
+        retain_days=retain_days,
+    )
+
+
+def params_summary(params: FusionModel) -> dict[str, Any]:
+    """What a page says about the parameter file the server scans with (its file name, not its path)."""
+    return {
+        "version": params.version,
+        "file": os.path.basename(params.path) if params.path else "built-in",  # its name: no server paths
+        "sha256": (params.sha256 or "")[:12],
+        "medium": params.medium,
+        "high": params.high,
+        "analyzers": len(params.weights),
+        "decisive": len(params.decisive),
+    }
 
 
 def job_progress_page(job: Job) -> str:
@@ -111,11 +163,40 @@ def job_ended_page(job: Job) -> str:
     )
 
 
-def inject_nav(page: str, job: Job) -> str:
-    """Put the server's navigation bar (and a link to the raw report) at the top of a report page."""
+def inject_nav(
+    page: str,
+    job: Job,
+    *,
+    params: FusionModel | None = None,
+    history: list[VerdictChange] | None = None,
+    reviewer: str | None = None,
+) -> str:
+    """Put the server's navigation bar (and a link to the raw report) at the top of a report page.
+
+    With ``params``, the review panel follows it: the server's parameter file (version, band thresholds),
+    the current verdict, the form to set it (a plain POST: the report page runs no script) and ``history``.
+    """
+    from interview_guard.web.reviews import MAX_NOTE_CHARS, VERDICTS
+
     nav = '<link rel="stylesheet" href="/static/nav.css">' + _render(
         "_nav.html", report_json_url=f"/jobs/{job.id}/report.json"
     ).rstrip("\n")
+    if params is not None:
+        nav += "\n" + _render(
+            "_review.html",
+            job=job,
+            params=params_summary(params),
+            history=history or [],
+            reviewer=reviewer,
+            verdicts=VERDICTS,
+            max_note=MAX_NOTE_CHARS,
+        ).rstrip("\n")
+        # The report document says ``no-referrer`` (for the file on its own); under it a browser sends
+        # ``Origin: null`` with the verdict form, which the same-origin check refuses. ``same-origin`` sends this
+        # server's origin to itself only.
+        page = page.replace(
+            '<meta name="referrer" content="no-referrer">', '<meta name="referrer" content="same-origin">'
+        )
     m = re.search(r"<body[^>]*>", page)
     if m is None:
         return nav + page

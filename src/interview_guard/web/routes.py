@@ -1,4 +1,5 @@
-"""The HTML routes: upload page, scan list, job page (progress, failure, report), re-run, report.json, static files.
+"""The HTML routes: upload page, scan list (filters, CSV), job page (progress, failure, report and review), re-run,
+verdict, report.json, static files.
 
 The application's state (``request.app.state``: ``store``, ``runner``,
 ``max_upload_bytes``) is set by :func:`interview_guard.web.app.create_app`.
@@ -6,16 +7,26 @@ The application's state (``request.app.state``: ``store``, ``runner``,
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_guard.web import pages
 from interview_guard.web.jobs import Job, JobStore, Runner, valid_job_id
-from interview_guard.web.security import REPORT_CSP, wants_json
+from interview_guard.web.reviews import (
+    MAX_NOTE_CHARS,
+    VERDICTS,
+    FilterError,
+    JobFilter,
+    csv_export,
+    filtered_jobs,
+    set_verdict,
+    verdict_history,
+)
+from interview_guard.web.security import FORM_PAGE_HEADERS, REPORT_CSP, reviewer_of, wants_json
 from interview_guard.web.worker import render_job_page
 
-__all__ = ["router", "store_of", "runner_of", "job_or_404"]
+__all__ = ["router", "store_of", "runner_of", "job_or_404", "job_filter", "report_page"]
 
 router = APIRouter()
 
@@ -43,9 +54,65 @@ def index(request: Request) -> HTMLResponse:
     return HTMLResponse(pages.upload_page(store.list(limit=20), store.count(), request.app.state.max_upload_bytes))
 
 
+def job_filter(
+    band: str | None = None,
+    verdict: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    sort: str | None = None,
+) -> JobFilter:
+    """The list filter from query parameters; a value the list does not know is a 400 naming it."""
+    try:
+        return JobFilter.parse(band=band, verdict=verdict, date_from=date_from, date_to=date_to, sort=sort)
+    except FilterError as exc:
+        raise StarletteHTTPException(400, f"bad query parameter: {exc}") from None
+
+
+_FILTER_QUERY = {
+    "band": Query(None, max_length=40),
+    "verdict": Query(None, max_length=40),
+    "date_from": Query(None, max_length=40),
+    "date_to": Query(None, max_length=40),
+    "sort": Query(None, max_length=40),
+}
+
+
 @router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(request: Request) -> HTMLResponse:
-    return HTMLResponse(pages.jobs_page(store_of(request).list(limit=1000)))
+def jobs_page(
+    request: Request,
+    band: str | None = _FILTER_QUERY["band"],
+    verdict: str | None = _FILTER_QUERY["verdict"],
+    date_from: str | None = _FILTER_QUERY["date_from"],
+    date_to: str | None = _FILTER_QUERY["date_to"],
+    sort: str | None = _FILTER_QUERY["sort"],
+) -> HTMLResponse:
+    from interview_guard.web.retention import disk_use
+
+    flt = job_filter(band, verdict, date_from, date_to, sort)
+    store = store_of(request)
+    jobs, total = filtered_jobs(store, flt, limit=1000)
+    return HTMLResponse(
+        pages.jobs_page(jobs, total=total, flt=flt, disk=disk_use(store), retain_days=request.app.state.retain_days)
+    )
+
+
+@router.get("/jobs.csv")
+def jobs_csv(
+    request: Request,
+    band: str | None = _FILTER_QUERY["band"],
+    verdict: str | None = _FILTER_QUERY["verdict"],
+    date_from: str | None = _FILTER_QUERY["date_from"],
+    date_to: str | None = _FILTER_QUERY["date_to"],
+    sort: str | None = _FILTER_QUERY["sort"],
+) -> Response:
+    """Every scan the filter selects (no page limit), as CSV."""
+    flt = job_filter(band, verdict, date_from, date_to, sort)
+    jobs, _ = filtered_jobs(store_of(request), flt, limit=-1)
+    return Response(
+        csv_export(jobs),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="interview-guard-scans.csv"'},
+    )
 
 
 @router.get("/static/{name}")
@@ -71,7 +138,12 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     if job.status in ("queued", "running"):
         return HTMLResponse(pages.job_progress_page(job))
     if job.status in ("failed", "interrupted"):
-        return HTMLResponse(pages.job_ended_page(job))
+        return HTMLResponse(pages.job_ended_page(job), headers=FORM_PAGE_HEADERS)
+    return report_page(request, job)
+
+
+def report_page(request: Request, job: Job) -> HTMLResponse:
+    """A finished scan's report page, with the navigation bar and the review panel on top."""
     cached = job.job_dir / "report.html"
     page = None
     if (
@@ -90,8 +162,34 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
             message = str(exc).replace(str(store_of(request).data_dir), "DATA")
             return HTMLResponse(pages.message_page("The report cannot be shown", message, status=500), status_code=500)
         atomic_write_text(cached, page)
+    page = pages.inject_nav(
+        page,
+        job,
+        params=request.app.state.params,
+        history=verdict_history(store_of(request), job.id),
+        reviewer=reviewer_of(request.scope),
+    )
     # The report document has inline CSS and style attributes and no script: its own, stricter policy.
-    return HTMLResponse(pages.inject_nav(page, job), headers={"Content-Security-Policy": REPORT_CSP})
+    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP, **FORM_PAGE_HEADERS})
+
+
+@router.post("/jobs/{job_id}/verdict")
+async def verdict_form(request: Request, job_id: str) -> Response:
+    """The review panel's form: ``verdict`` and ``note`` -> recorded under the reviewer's name, 303 back."""
+    job = job_or_404(request, job_id)
+    if job.status != "done":
+        raise StarletteHTTPException(409, f"this scan is {job.status}; a verdict needs a finished report")
+    form = await request.form(max_files=0, max_fields=10)
+    verdict = form.get("verdict")
+    note = form.get("note") or ""
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise StarletteHTTPException(400, f"choose a verdict: {', '.join(VERDICTS)}")
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        raise StarletteHTTPException(400, f"the note must be text of at most {MAX_NOTE_CHARS} characters")
+    set_verdict(store_of(request), job.id, verdict, note.strip(), reviewer_of(request.scope))
+    if wants_json(request.headers, request.url.path):
+        return JSONResponse({"id": job.id, "verdict": verdict, "note": note.strip()})
+    return RedirectResponse(f"/jobs/{job.id}#review", status_code=303)
 
 
 @router.post("/jobs/{job_id}/rerun")

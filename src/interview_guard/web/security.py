@@ -17,6 +17,9 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
+import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import Headers
@@ -26,8 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interview_guard.web.pages import message_page
 
 __all__ = [
+    "FORM_PAGE_HEADERS",
+    "ANONYMOUS",
     "COOKIE_NAME",
     "GuardMiddleware",
+    "SHARED_TOKEN_NAME",
+    "load_token_file",
+    "reviewer_of",
     "PAGE_CSP",
     "REPORT_CSP",
     "is_loopback",
@@ -39,6 +47,11 @@ __all__ = [
 _log = logging.getLogger("interview_guard.web")
 
 COOKIE_NAME = "ig_token"
+#: The reviewer name of the single ``--token`` (named tokens come from ``--token-file``).
+SHARED_TOKEN_NAME = "shared-token"
+#: The reviewer name when the server has no token at all.
+ANONYMOUS = "anonymous"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}$")
 
 _COMMON_CSP = (
     "img-src 'self' data: blob:; media-src 'self' data: blob:; form-action 'self'; base-uri 'none'; "
@@ -56,6 +69,12 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+
+
+# Pages with a form that posts back (the report page's verdict form, the failed page's re-run button): under
+# ``no-referrer`` a browser sends ``Origin: null`` with a form post, which the same-origin check must refuse;
+# ``same-origin`` sends this server's own origin to itself and still nothing to another site.
+FORM_PAGE_HEADERS = {"Referrer-Policy": "same-origin"}
 
 
 def is_loopback(host: str) -> bool:
@@ -81,6 +100,55 @@ def _token_ok(given: str | None, token: str) -> bool:
 def _cookie_value(token: str) -> str:
     """What the cookie holds: derived from the token, so the token itself never sits in the browser's cookie jar."""
     return hmac.new(token.encode("utf-8"), b"interview-guard session cookie v1", hashlib.sha256).hexdigest()
+
+
+def load_token_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read named tokens: one ``name:token`` per line (blank lines and ``#`` comments skipped).
+
+    Names are 1-64 characters (letters, digits, space and ``._@+-``, starting with a letter or digit) and
+    unique; tokens have no white space, are at least 8 characters and unique. Returns name -> token.
+    Raises :class:`~interview_guard.errors.InputError` naming the file and the line.
+    """
+    from interview_guard.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"token file unreadable ({exc.strerror or exc.__class__.__name__})", path=path) from None
+    except UnicodeDecodeError:
+        raise InputError("token file is not UTF-8 text", path=path) from None
+    tokens: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if ":" not in line:
+            raise InputError("expected 'name:token'", path=path, line=n)
+        name, token = (x.strip() for x in line.split(":", 1))
+        if not _NAME_RE.match(name):
+            raise InputError(
+                f"bad reviewer name {name[:70]!r} (1-64 letters, digits, space or ._@+-)", path=path, line=n
+            )
+        if not token or any(c.isspace() for c in token) or len(token) < 8:
+            raise InputError(f"the token of {name!r} must be at least 8 characters without spaces", path=path, line=n)
+        if name in tokens:
+            raise InputError(f"reviewer {name!r} is listed twice", path=path, line=n)
+        if token in seen:
+            raise InputError(f"{name!r} has the same token as {seen[token]!r}", path=path, line=n)
+        tokens[name] = token
+        seen[token] = name
+    if not tokens:
+        raise InputError("no 'name:token' line in the token file", path=path)
+    return tokens
+
+
+def reviewer_of(scope: Mapping[str, object]) -> str:
+    """The name the middleware identified the request's token as (:data:`ANONYMOUS` without tokens)."""
+    state = scope.get("state")
+    name = state.get("reviewer") if isinstance(state, dict) else None
+    return name if isinstance(name, str) else ANONYMOUS
 
 
 def wants_json(request_headers: Headers, path: str) -> bool:
@@ -134,10 +202,20 @@ class GuardMiddleware:
     the "needs an access token" page itself is styled; the Host check applies to them too.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str | None, allowed_hosts: set[str] | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None = None,
+        tokens: Mapping[str, str] | None = None,
+        allowed_hosts: set[str] | None = None,
+    ) -> None:
         self.app = app
-        self.token = token or None
-        self.cookie = _cookie_value(token) if token else None
+        named = dict(tokens or {})
+        if token:
+            named.setdefault(SHARED_TOKEN_NAME, token)
+        # name -> (token, cookie value); every token sets its own cookie, so the cookie names the reviewer too.
+        self.tokens = {name: (t, _cookie_value(t)) for name, t in named.items()}
         self.allowed_hosts = None if allowed_hosts is None else {h.strip("[]").lower() for h in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,6 +261,14 @@ class GuardMiddleware:
             )
         await response(scope, receive, send_with_headers)
 
+    def _match(self, given: str, which: int) -> str | None:
+        """The name whose token (``which`` 0) or cookie value (1) ``given`` is; every entry is compared."""
+        found = None
+        for name, values in self.tokens.items():
+            if _token_ok(given, values[which]):
+                found = name
+        return found
+
     def _deny(self, status: int, message: str, headers: Headers, path: str, *, title: str = "Not allowed") -> Response:
         if wants_json(headers, path):
             return JSONResponse({"detail": message}, status_code=status)
@@ -198,19 +284,20 @@ class GuardMiddleware:
             return self._deny(400, f"unknown host {host!r}: open the page as http://127.0.0.1:PORT/", headers, path)
         if scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS") and not same_origin(scope, headers):
             return self._deny(403, "cross-site request refused", headers, path)
-        if self.token is None or self.cookie is None or path == "/healthz" or path.startswith("/static/"):
+        if not self.tokens or path == "/healthz" or path.startswith("/static/"):
             return None
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         given = [v for k, v in query if k == "token"]
         if given:
-            if not _token_ok(given[-1], self.token):
+            name = self._match(given[-1], 0)
+            if name is None:
                 return self._deny(401, "wrong access token", headers, path)
             rest = urlencode([(k, v) for k, v in query if k != "token"])
             # Only ever to a path on this server (a path like //evil.example/ would leave it).
             resp = RedirectResponse(local_path(path) + (f"?{rest}" if rest else ""), status_code=303)
             resp.set_cookie(
                 COOKIE_NAME,
-                self.cookie,
+                self.tokens[name][1],
                 httponly=True,
                 samesite="strict",
                 path="/",
@@ -218,10 +305,13 @@ class GuardMiddleware:
             )
             return resp
         auth = headers.get("authorization", "")
-        if auth[:7].lower() == "bearer " and _token_ok(auth[7:].strip(), self.token):
-            return None
-        cookie = _parse_cookie(headers.get("cookie", "")).get(COOKIE_NAME)
-        if cookie is not None and hmac.compare_digest(_digest(cookie), _digest(self.cookie)):
+        name = self._match(auth[7:].strip(), 0) if auth[:7].lower() == "bearer " else None
+        if name is None:
+            cookie = _parse_cookie(headers.get("cookie", "")).get(COOKIE_NAME)
+            name = None if cookie is None else self._match(cookie, 1)
+        if name is not None:
+            state = scope.setdefault("state", {})
+            state["reviewer"] = name
             return None
         return self._deny(
             401,

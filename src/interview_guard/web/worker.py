@@ -89,9 +89,17 @@ def _write_page(store: JobStore, job_id: str, report_path: Path) -> None:
         )
 
 
-def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_report_mb: float | None = None) -> int:
+def run(
+    data_dir: str | os.PathLike[str],
+    job_id: str,
+    attempt: int,
+    *,
+    max_report_mb: float | None = None,
+    params_path: str | None = None,
+) -> int:
     from interview_guard.atomic import atomic_write_text
     from interview_guard.errors import InterviewGuardError
+    from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.scan import scan_session
 
     store = JobStore(data_dir)
@@ -105,7 +113,10 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_repo
     session_id = os.path.splitext(video_name)[0] or job_id
     try:
         hook(Stage.PROBE, completed=0, total=1)
-        report = scan_session(job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir)
+        fusion = FusionModel.load(params_path)  # the server's --params (checked when it started)
+        report = scan_session(
+            job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir, fusion=fusion
+        )
         text = report.to_json()
         size = len(text.encode("utf-8"))
         if max_report_mb and size > max_report_mb * (1 << 20):
@@ -146,18 +157,26 @@ def run(data_dir: str | os.PathLike[str], job_id: str, attempt: int, *, max_repo
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    max_report_mb = None
-    if len(argv) == 5 and argv[3] == "--max-report-mb":
-        max_report_mb = float(argv[4])
-        argv = argv[:3]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options: dict[str, str] = {}
+    while len(argv) >= 5 and argv[-2] in ("--max-report-mb", "--params") and argv[-2] not in options:
+        options[argv[-2]] = argv[-1]
+        argv = argv[:-2]
     if len(argv) != 3:
         print(
-            "usage: python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT [--max-report-mb N]", file=sys.stderr
+            "usage: python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT [--max-report-mb N] [--params FILE]",
+            file=sys.stderr,
         )
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides; it sends SIGTERM
-    return run(argv[0], argv[1], int(argv[2]), max_report_mb=max_report_mb)
+    mb = options.get("--max-report-mb")
+    return run(
+        argv[0],
+        argv[1],
+        int(argv[2]),
+        max_report_mb=None if mb is None else float(mb),
+        params_path=options.get("--params"),
+    )
 
 
 if __name__ == "__main__":
