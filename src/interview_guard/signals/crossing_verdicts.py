@@ -65,6 +65,9 @@ MIN_OUTLINE_FRAMES = 5
 #: over it (``hand_seen_both_sides``, the hand landmarker's sightings on both sides of the face, also say it
 #: went across). Capped like ``face_never_covered`` (a hand moving around the face, not in front of it, does that too).
 BEHIND = (0.24, 0.03)
+#: ... and ``inside_net_p90`` (the change inside the outline beyond the face's own 90th percentile without a hand,
+#: as a share of the zone's change) below ``BEHIND_NET``.
+BEHIND_NET = (0.30, 0.03)
 BEHIND_SPAN = 6
 BEHIND_FRAMES = 5
 BEHIND_FRAMES_SEEN_ACROSS = 3
@@ -99,8 +102,13 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     # and then on the other (two sightings, not a miss); fewer frames do when the sightings say it went across
     across = int(px.get("outline_span", 0)) >= BEHIND_SPAN or bool(px.get("hand_seen_both_sides"))
     need = BEHIND_FRAMES_SEEN_ACROSS if px.get("hand_seen_both_sides") else BEHIND_FRAMES
-    if inside is not None and across and frames >= need:
-        out["hand_behind_face"] = NEVER_COVERED_CAP * logistic((BEHIND[0] - float(inside)) / BEHIND[1])
+    net = px.get("inside_net_p90")
+    if inside is not None and net is not None and across and frames >= need:
+        # both: little of the hand's change joined to it inside the outline, and little change inside the outline
+        # beyond the face's own (a small hand wholly inside the outline is not joined to anything outside)
+        out["hand_behind_face"] = NEVER_COVERED_CAP * min(
+            logistic((BEHIND[0] - float(inside)) / BEHIND[1]), logistic((BEHIND_NET[0] - float(net)) / BEHIND_NET[1])
+        )
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])

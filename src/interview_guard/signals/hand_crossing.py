@@ -19,7 +19,9 @@ The measures (rationale and numbers in ``docs/face-occlusion.md``):
     Of all the pixels of the face zone the hand changes, the share inside
     the face outline and joined to the change outside it (90th percentile
     over the frames with a hand-sized change in the zone), and how far
-    apart around the outline the hand reached it (sectors of 16). A hand passing in front of the face puts
+    apart around the outline the hand reached it (sectors of 16).
+    ``inside_net_p90``: the change inside the outline beyond the face's own
+    change without a hand (its 90th percentile), as a share of the zone's. A hand passing in front of the face puts
     most of its change inside the outline at some point; a face painted
     over the hand keeps it outside, whichever side the hand is on.
 ``ghost_alpha``
@@ -221,9 +223,12 @@ def crossing_measures(
 
     # how often the face moves on its own between frames without a hand (the ghost measure needs it still)
     null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
+    # the face's own change inside the outline without a hand (speech, expression, head motion): 90th percentile
+    own_inside = float(np.percentile([float(((np.abs(z[r] - ref) > thr) & face_in).sum()) for r in null_rows], 90))
 
     cover, outside, entry, ghost = [], [], [], []
     inside_share: list[float] = []
+    inside_net: list[float] = []
     outline_sectors: set[int] = set()
     at_outline_frames = 0
     last_shift = (0, 0)
@@ -251,6 +256,9 @@ def crossing_measures(
             # a hand-sized change: how much of it lies inside the outline, joined to the change outside it (a
             # face's own motion, the mouth or the eyes, is not joined to the hand)
             inside_share.append(float((joined & face_in).sum()) / float(ch.sum()))
+            n_in = float((ch & face_in).sum())
+            own = min(own_inside, n_in)
+            inside_net.append((n_in - own) / max(float(ch.sum()) - own, 1.0))
         inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
         if inside_ch.sum() < 0.1 * face.sum():
             continue
@@ -291,6 +299,7 @@ def crossing_measures(
             "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if n_entry >= 3 else None,
             "hand_frames_in_zone": len(inside_share),
             "inside_share_p90": round(float(np.percentile(inside_share, 90)), 3) if inside_share else None,
+            "inside_net_p90": round(float(np.percentile(inside_net, 90)), 3) if inside_net else None,
             "outline_span": _circular_span(outline_sectors),
             "ghost_frames": len(ghost),
             "ghost_alpha": round(float(np.median(ghost)), 3) if len(ghost) >= 2 else None,
