@@ -267,7 +267,9 @@ def test_a_session_whose_workers_keep_dying_is_recorded_failed(tmp_path):
     env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     code, rows, held, err = _kill_a_busy_worker_mid_batch(tmp_path, scheduler_env=env)
     failed = [r for r in rows if r["status"] == "failed"]
-    assert code == 3 and 1 <= len(failed) <= len(held), (rows, held)
+    # the killed worker held one session or two (one thread: one running, one queued at most, the scheduler's
+    # worker-saturation 1.1 rounded up); the snapshot of what it held may be one behind
+    assert code == 3 and 1 <= len(failed) <= 2, (rows, held)
     for r in failed:
         assert r["error"].startswith("the Dask worker scanning this session died once"), r["error"]
     assert all(r["status"] == "ok" for r in rows if r not in failed)

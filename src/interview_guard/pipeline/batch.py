@@ -127,8 +127,6 @@ _TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a pag
 def _frames_tmp(scratch_dir: str | None) -> tempfile.TemporaryDirectory[str]:
     """A scratch directory for one session's key frames: in the output's own ``.tmp`` (never in /tmp) for
     local workers, in the Dask worker's local directory on a cluster (the output is not there)."""
-    if scratch_dir is None:
-        scratch_dir = worker_scratch_dir()
     if scratch_dir is not None:
         Path(scratch_dir).mkdir(parents=True, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix=f"frames-{os.getpid()}-", dir=scratch_dir)
@@ -201,11 +199,13 @@ def scan_task(job: ScanJob) -> ScanOutcome:
     """Worker: scan one session into a report (and its page); writes nothing but scratch; never raises for bad input."""
     from interview_guard.pipeline.scan import failed_report, scan_session
 
-    one_blas_thread()  # a no-op in the CLI's forked workers; a Dask worker is a process of its own
+    worker_dir = worker_scratch_dir()  # None unless this runs as a Dask task
+    if worker_dir is not None:  # a Dask worker is not the CLI's child: it gets one BLAS thread here
+        one_blas_thread()
     fingerprint = None
     page = None
     found: list[SessionDescriptors] = []
-    with _frames_tmp(job.scratch_dir) if job.html else contextlib.nullcontext() as frames_dir:
+    with _frames_tmp(job.scratch_dir or worker_dir) if job.html else contextlib.nullcontext() as frames_dir:
         try:
             session = Session.open(job.path, session_id=job.session_id)
             fingerprint = session.fingerprint()
