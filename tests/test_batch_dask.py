@@ -43,7 +43,8 @@ class Cluster:
         self.workers: list[subprocess.Popen] = []
         tmp.mkdir(parents=True, exist_ok=True)
         sched_file = tmp / "scheduler.json"
-        env = {**os.environ, **(scheduler_env or {})}
+        # Dask's scratch (the scheduler's too) in the test's directory, not in /tmp/dask-scratch-space
+        env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp / "scratch"), **(scheduler_env or {})}
         self._start(
             ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
             "scheduler",
@@ -53,13 +54,14 @@ class Cluster:
             self.address = self._wait_for_file(sched_file)
             # workers as interview-guard's docs start them, minus the nanny (so a kill is the worker itself) and
             # without the BLAS variables the nanny would set: the batch must limit BLAS threads on its own
-            wenv = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
+            wenv = {k: v for k, v in env.items() if k not in BLAS_VARS}
             for i in range(n_workers):
                 argv = ["worker", self.address, "--nthreads", "1", "--no-nanny", "--name", f"w{i}"]
                 argv += ["--no-dashboard", "--local-directory", str(tmp / f"w{i}"), "--death-timeout", "60"]
                 self.workers.append(self._start(argv, f"worker{i}", wenv))
             self.client = distributed.Client(self.address, timeout=30, set_as_default=False)
-            self.client.wait_for_workers(n_workers, timeout=START_TIMEOUT_S)
+            if n_workers:
+                self.client.wait_for_workers(n_workers, timeout=START_TIMEOUT_S)
         except BaseException as exc:
             logs = self.logs()
             self.stop()
@@ -274,6 +276,48 @@ def test_a_session_whose_workers_keep_dying_is_recorded_failed(tmp_path):
         assert r["error"].startswith("the Dask worker scanning this session died once"), r["error"]
     assert all(r["status"] == "ok" for r in rows if r not in failed)
     assert f"session {failed[0]['session']} failed" in err
+
+
+@pytest.mark.video
+def test_a_lost_scheduler_stops_the_batch_in_one_line_and_a_re_run_resumes(tmp_path):
+    root = copy_sessions(VIDEO[:3] + TYPING, tmp_path / "root")
+    out = tmp_path / "out"
+    c = Cluster(tmp_path / "cluster")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(out)]
+            + ["--scheduler", c.address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        end = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < end and not any(c.client.processing().values()):
+            time.sleep(0.05)
+        os.killpg(c.procs[0].pid, signal.SIGKILL)  # the scheduler, while the workers scan
+        _, err = proc.communicate(timeout=300)
+    finally:
+        c.stop()
+    assert proc.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"interview-guard: error: {c.address}: lost the connection to the Dask scheduler; "), err
+    assert "Traceback" not in err
+    done = read_summary(out / "summary.csv")  # what finished before is kept, and listed
+    assert all(r["status"] == "ok" for r in done) and len(done) < len(list(root.iterdir()))
+    res = run_batch(root, out, jobs=2)  # the re-run (here on the local pool) scans only the rest
+    assert (res.skipped, res.scanned, res.failed) == (len(done), len(list(root.iterdir())) - len(done), 0)
+
+
+def test_a_scheduler_without_workers_is_one_line(tmp_path):
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.dask_executor import DaskExecutor
+
+    c = Cluster(tmp_path / "cluster", n_workers=0)
+    try:
+        with pytest.raises(InterviewGuardError, match="no Dask worker connected to the scheduler within 2 s"):
+            DaskExecutor(c.address, no_workers_timeout_s=2)
+    finally:
+        c.stop()
 
 
 def test_unreachable_scheduler_is_one_line_naming_it(tmp_path):

@@ -24,6 +24,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 from interview_guard.errors import InterviewGuardError
@@ -130,6 +131,8 @@ class DaskExecutor(Executor):
                     with self.client.as_current():  # not the process's default client: another may be
                         dask_wait(list(futures), timeout=_POLL_S, return_when="FIRST_COMPLETED")
                 except TimeoutError:
+                    pass
+                except CancelledError:  # the scheduler went away (FuturesCancelledError): said below, in one line
                     pass
                 for fut in [f for f in futures if f.done() and f.status != "cancelled"]:
                     value = self._outcome(fut, KilledWorker)
