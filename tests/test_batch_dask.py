@@ -25,7 +25,14 @@ from conftest import SAMPLES
 from interview_guard.cli import main
 from interview_guard.pipeline.batch import run_batch
 
-distributed = pytest.importorskip("distributed", reason="the cluster extra: pip install -e '.[test]'")
+try:
+    import distributed
+except ImportError:  # the test extra brings the cluster extra: in CI a missing Dask is a failure, not a skip
+    if os.environ.get("CI"):
+        raise
+    pytest.skip(
+        "Dask is not installed: pip install -e '.[test]' (it includes the cluster extra)", allow_module_level=True
+    )
 
 START_TIMEOUT_S = 90.0  # a scheduler and two workers start in a few seconds; CI machines are busy
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

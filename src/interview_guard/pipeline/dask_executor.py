@@ -39,7 +39,7 @@ _POLL_S = 1.0
 
 
 def worker_facts() -> dict[str, Any]:
-    """Run on each worker at connect: its interview-guard version and its threads (checked by the driver)."""
+    """Run on each worker at connect: its interview-guard version (the driver refuses another)."""
     from interview_guard._version import __version__
 
     return {"version": __version__}
