@@ -368,3 +368,26 @@ def test_scheduler_without_the_cluster_extra_says_how_to_install(tmp_path, monke
 def test_batch_help_documents_scheduler():
     r = CliRunner().invoke(main, ["batch", "--help"])
     assert r.exit_code == 0 and "--scheduler tcp://HOST:PORT" in r.output and "docs/cluster.md" in r.output
+
+
+def _echo_or_die(x: str) -> str:
+    if x == "die":
+        os._exit(1)  # a worker that crashes (segfault, out of memory)
+    time.sleep(0.2)
+    return x.upper()
+
+
+def test_local_pool_executor_yields_every_task_once_when_a_worker_dies():
+    """The local side of the executor interface: a dead worker's task is lost, never dropped or doubled."""
+    from interview_guard.pipeline.executors import InProcessExecutor, LocalPoolExecutor, TaskLost
+
+    keys = ["a", "b", "die", "c", "d", "e"]
+    with LocalPoolExecutor(2) as ex:
+        got = list(ex.run(_echo_or_die, [(k, (k,)) for k in keys]))
+    assert sorted(k for k, _ in got) == sorted(keys)  # each once
+    outcome = dict(got)
+    assert isinstance(outcome["die"], TaskLost) and "worker process died" in outcome["die"].reason
+    assert all(v == k.upper() or isinstance(v, TaskLost) for k, v in outcome.items())
+    assert any(v == k.upper() for k, v in outcome.items())  # the others went on (or were retried)
+    got = dict(InProcessExecutor().run(lambda x: 1 / x, [("one", (1,)), ("zero", (0,))]))
+    assert got["one"] == 1.0 and got["zero"] == TaskLost("internal error: ZeroDivisionError: division by zero")
