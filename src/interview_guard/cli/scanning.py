@@ -217,6 +217,14 @@ def report_cmd(
     help="Identity index to add the sessions to and match them against (default: OUT/identity.sqlite); "
     "one long-lived index matches every new batch against all earlier ones.",
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Scan on the Dask cluster whose scheduler listens here (dask scheduler / dask worker, started by you; "
+    "inputs on a path every worker sees) instead of local processes; -j is then ignored. Reports are written "
+    "here. Needs pip install 'interview-guard[cluster]'; see docs/cluster.md.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_handle_errors
@@ -230,6 +238,7 @@ def batch(
     cache_dir: str | None,
     html: bool,
     index_path: str | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Scan every session under ROOT in parallel; resumable (finished sessions are skipped).
@@ -242,7 +251,19 @@ def batch(
     from interview_guard.report.text import format_summary
 
     FusionModel.load(params_path)  # fail early on a bad parameter file
-    with _SessionBar(quiet, report_failures=True) as bar:
+    executor = None
+    if scheduler is not None:  # connect (and check the workers) before any work: one line if it cannot
+        from interview_guard.pipeline.executors import make_executor
+
+        executor = make_executor(scheduler=scheduler)
+        for note in executor.notes:
+            _err(f"interview-guard: warning: {note}")
+        if not quiet:
+            _err(f"interview-guard: scanning on {executor.description}")
+    with (
+        executor if executor is not None else contextlib.nullcontext(),
+        _SessionBar(quiet, report_failures=True) as bar,
+    ):
         result = run_batch(
             root,
             out_dir,
@@ -253,6 +274,7 @@ def batch(
             cache_dir=cache_dir,
             html=html,
             index_path=index_path,
+            executor=executor,
         )
     click.echo(format_summary(result.summary_path), nl=False)
     _err(

@@ -12,23 +12,26 @@ Layout of the output directory::
                                    (``index_path`` puts it elsewhere, e.g. one index for many batches)
       matches.csv                  pairs of sessions under different candidate ids that match
 
-Each report is written atomically by the worker that produced it, so a
-killed run leaves only whole files; a re-run skips every session whose report
-is present, readable, ``ok`` and made from the same input files (same
-fingerprint), and scans the rest. With ``html=True`` each worker renders its
-session's page (key frames embedded) right after the report; at the end any
-page missing or older than its report is rendered from the report, and
-``index.html`` is rewritten. A session that fails (bad file) gets a
-``failed`` report and the rest carries on; a worker process that dies
-(segfault, out of memory) fails only the session it held.
-
-Each worker stores its session's identity descriptors in the index (one
-transaction, an idempotent upsert) *before* writing the report, so a session
-with a report is in the index; a finished session the index lacks (a batch
-run before the index existed, another index) is scanned again. At the end,
-the batch's sessions are matched against the whole index: ``matches.csv``, and
-each report whose "also seen as" changed is rewritten
-(:mod:`interview_guard.pipeline.matching`).
+Workers scan; the driver (the process that called :func:`run_batch`) writes.
+A worker returns its session's report as JSON, its page (``html=True``, key
+frames embedded) and its identity descriptors; the driver stores the
+descriptors in the index (one transaction, an idempotent upsert), then writes
+the report atomically, then the page. So a killed run leaves only whole files,
+a session with a report is in the index, and the workers need not see the
+output directory: they run in this process (``jobs=1``), in a local process
+pool (``jobs=N``) or on a Dask cluster (``scheduler="tcp://HOST:PORT"``, see
+:mod:`interview_guard.pipeline.executors` and ``docs/cluster.md``), with the
+same outputs. A re-run skips every session whose report is present, readable,
+``ok``, indexed and made from the same input files (same fingerprint), and
+scans the rest; a finished session the index lacks (a batch run before the
+index existed, another index) is scanned again. At the end any page missing
+or older than its report is rendered from the report, and ``index.html`` is
+rewritten. A session that fails (bad file) gets a ``failed`` report and the
+rest carries on; a worker process that dies (segfault, out of memory) fails
+only the sessions it held (on a cluster after the scheduler's retries on other
+workers). At the end, the batch's sessions are matched against the whole
+index: ``matches.csv``, and each report whose "also seen as" changed is
+rewritten (:mod:`interview_guard.pipeline.matching`).
 
 The session id is :func:`interview_guard.io.session.session_id_for` of the
 session's path relative to the root: unique by construction (``grp/x`` is
@@ -49,10 +52,9 @@ import shutil
 import tempfile
 import time
 import urllib.parse
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
@@ -63,9 +65,14 @@ from interview_guard.io.session import (
     find_sessions,
     input_error_from_os_error,
 )
+from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import forget_key_frame_files
 from interview_guard.report.model import Report, read_report
+
+if TYPE_CHECKING:
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.matching import SessionDescriptors
 
 __all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
 
@@ -117,11 +124,12 @@ def _html_path(report_path) -> Path:
 _TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page is rendered)
 
 
-def _frames_tmp(report_path: str) -> tempfile.TemporaryDirectory[str]:
-    """A scratch directory for one session's key frames, in the output's own ``.tmp`` (never in /tmp)."""
-    tmp = Path(report_path).parent.parent / _TMP_DIR
-    tmp.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=f"frames-{os.getpid()}-", dir=tmp)
+def _frames_tmp(scratch_dir: str | None) -> tempfile.TemporaryDirectory[str]:
+    """A scratch directory for one session's key frames: in the output's own ``.tmp`` (never in /tmp) for
+    local workers, in the Dask worker's local directory on a cluster (the output is not there)."""
+    if scratch_dir is not None:
+        Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f"frames-{os.getpid()}-", dir=scratch_dir)
 
 
 def _refuse_case_collisions(sessions: list[FoundSession], reports_dir: Path) -> None:
@@ -164,6 +172,81 @@ def _clean_stale_tmp(out: Path) -> None:
             continue
 
 
+@dataclass(frozen=True)
+class ScanJob:
+    """One session to scan, as sent to a worker (a local process or a Dask worker on another machine)."""
+
+    session_id: str
+    path: str  # the same path on every machine (docs/cluster.md)
+    relative_path: str
+    fusion: FusionModel  # loaded once by the driver: workers need not see the parameter file
+    cache_dir: str | None = None
+    html: bool = False
+    scratch_dir: str | None = None  # key frames while the page is rendered (None: the worker's own)
+
+
+@dataclass
+class ScanOutcome:
+    """What a worker sends back: the driver writes every file (reports, pages, the index)."""
+
+    report_json: str
+    page: str | None = None
+    descriptors: SessionDescriptors | None = None  # for the identity index (scans that succeeded)
+    fingerprint: str | None = None
+
+
+def scan_task(job: ScanJob) -> ScanOutcome:
+    """Worker: scan one session into a report (and its page); writes nothing but scratch; never raises for bad input."""
+    from interview_guard.pipeline.scan import failed_report, scan_session
+
+    worker_dir = worker_scratch_dir()  # None unless this runs as a Dask task
+    if worker_dir is not None:  # a Dask worker is not the CLI's child: it gets one BLAS thread here
+        one_blas_thread()
+    fingerprint = None
+    page = None
+    found: list[SessionDescriptors] = []
+    with _frames_tmp(job.scratch_dir or worker_dir) if job.html else contextlib.nullcontext() as frames_dir:
+        try:
+            session = Session.open(job.path, session_id=job.session_id)
+            fingerprint = session.fingerprint()
+            report = scan_session(
+                session, fusion=job.fusion, cache_dir=job.cache_dir, frames_dir=frames_dir, descriptors=found.append
+            )
+        except Exception as exc:  # a bad input fails its session; so does a bug, but it must not stop the batch
+            known = as_input_error(exc)  # the same mapping as the CLI's
+            error = known if known is not None else f"internal error: {exc.__class__.__name__}: {exc}"
+            report = failed_report(job.session_id, job.path, error, fingerprint=fingerprint)
+            found = []
+        report.session.extra["relative_path"] = job.relative_path
+        if job.html:
+            page = _render_page(report)  # while the key frames are in frames_dir
+            for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
+                for ev in result.evidence:
+                    forget_key_frame_files(ev.details)  # the roles stay, the paths go
+    return ScanOutcome(report.to_json(), page, found[0] if found else None, fingerprint)
+
+
+def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: str | None) -> dict:
+    """Driver: the session's descriptors into the index, then its report (atomically), then its page."""
+    report = Report.from_json(outcome.report_json)
+    if index_path is not None and outcome.descriptors is not None:  # before the report: reported means indexed
+        _index_session(index_path, outcome.descriptors, outcome.fingerprint)
+    atomic_write_text(report_path, outcome.report_json)
+    if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
+        atomic_write_text(_html_path(report_path), outcome.page)
+    return _row(report, report_path, relative_path)
+
+
+def _lost_row(job: ScanJob, lost: TaskLost, report_path) -> dict:
+    """Driver: the failed report of a session whose worker died (or whose task raised)."""
+    from interview_guard.pipeline.scan import failed_report
+
+    rep = failed_report(job.session_id, job.path, lost.reason)
+    rep.session.extra["relative_path"] = job.relative_path
+    _write_report(rep, report_path)
+    return _row(rep, report_path, job.relative_path)
+
+
 def _scan_one(
     session_id: str,
     path: str,
@@ -174,41 +257,12 @@ def _scan_one(
     relative_path: str = "",
     index_path: str | None = None,
 ) -> dict:
-    """Worker: scan one session, index its descriptors, write its report (and page); never raises for bad input."""
+    """Scan one session here and write its report: :func:`scan_task` and the driver's commit in one call."""
     from interview_guard.fusion.model import FusionModel
-    from interview_guard.pipeline.matching import SessionDescriptors
-    from interview_guard.pipeline.scan import failed_report, scan_session
 
-    fingerprint = None
-    page = None
-    found: list[SessionDescriptors] = []
-    with _frames_tmp(report_path) if html else contextlib.nullcontext() as frames_dir:
-        try:
-            session = Session.open(path, session_id=session_id)
-            fingerprint = session.fingerprint()
-            report = scan_session(
-                session,
-                fusion=FusionModel.load(fusion_path),
-                cache_dir=cache_dir,
-                frames_dir=frames_dir,
-                descriptors=found.append,
-            )
-            if index_path is not None and found:  # before the report: a session with a report is indexed
-                _index_session(index_path, found[0], fingerprint)
-        except Exception as exc:  # a bad input fails its session; so does a bug, but it must not stop the batch
-            known = as_input_error(exc)  # the same mapping as the CLI's
-            error = known if known is not None else f"internal error: {exc.__class__.__name__}: {exc}"
-            report = failed_report(session_id, path, error, fingerprint=fingerprint)
-        report.session.extra["relative_path"] = relative_path
-        if html:
-            page = _render_page(report)  # while the key frames are in frames_dir
-            for result in report.analyzers.values():  # their paths die with frames_dir: keep them out of the JSON
-                for ev in result.evidence:
-                    forget_key_frame_files(ev.details)  # the roles stay, the paths go
-    _write_report(report, report_path)
-    if page is not None:  # after the report: a page at least as new as its report is up to date
-        atomic_write_text(_html_path(report_path), page)
-    return _row(report, report_path, relative_path)
+    scratch = str(Path(report_path).parent.parent / _TMP_DIR)
+    job = ScanJob(session_id, path, relative_path, FusionModel.load(fusion_path), cache_dir, html, scratch)
+    return _commit(scan_task(job), report_path, relative_path, index_path)
 
 
 def _index_session(index_path: str, found, fingerprint: str | None) -> None:
@@ -377,6 +431,8 @@ def run_batch(
     cache_dir: str | None = None,
     html: bool = False,
     index_path: str | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> BatchResult:
     """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
 
@@ -386,7 +442,7 @@ def run_batch(
         A directory of sessions (or a single session).
     out_dir : path
     jobs : int
-        Worker processes (1 = in this process, no pool).
+        Worker processes (1 = in this process, no pool); ignored with ``scheduler`` or ``executor``.
     fusion_path : str, optional
         Fusion parameter file (default ``models/fusion.json``).
     retry_failed : bool
@@ -401,6 +457,18 @@ def run_batch(
     index_path : path, optional
         The identity index (default ``OUT/identity.sqlite``); a long-lived
         index shared by many batches matches each new batch against all.
+    scheduler : str, optional
+        A Dask scheduler (``tcp://HOST:PORT``): scan on that cluster instead of local processes
+        (``docs/cluster.md``). Connected to only when some session needs scanning.
+    executor : Executor, optional
+        Run the scans on this executor (:mod:`interview_guard.pipeline.executors`), which the caller made
+        and closes (e.g. one cluster connection for several batches).
+
+    Raises
+    ------
+    InterviewGuardError
+        No sessions, an output directory that cannot be written, a bad index; the scheduler cannot be
+        reached or is lost mid-run (the summary then lists what finished; a re-run does the rest).
     """
     out = Path(out_dir)
     sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
@@ -461,13 +529,17 @@ def run_batch(
             last_summary = time.monotonic()
 
     try:
-        if jobs <= 1 or len(todo) <= 1:
-            for sid, path, rp, rel in todo:
-                record(_scan_one(sid, str(path), str(rp), fusion_path, cache_dir, html, rel, str(idx)))
-        else:
-            _run_pool(todo, jobs, fusion_path, record, cache_dir, html, str(idx))
+        if todo:
+            from interview_guard.fusion.model import FusionModel
+
+            fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
+            scans = {
+                sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / _TMP_DIR)), rp)
+                for sid, p, rp, rel in todo
+            }
+            _run_jobs(scans, executor, jobs, scheduler, record, str(idx))
     finally:
-        # whatever happened (Ctrl-C included), the summary lists what is done
+        # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
         _write_summary(summary_path, list(rows.values()))
     n_matches = _match_batch(idx, out, rows)
     html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
@@ -489,58 +561,26 @@ def run_batch(
     )
 
 
-def _run_pool(todo, jobs: int, fusion_path, record, cache_dir=None, html: bool = False, index_path=None) -> None:
-    from interview_guard.pipeline.scan import failed_report
-
-    pending = list(todo)
-    recorded: set[str] = set()
-
-    def rec(row: dict) -> None:
-        recorded.add(row["session"])
-        record(row)
-
-    while pending:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)))
-        futures = {}
-        broken = False
-        try:
-            for sid, path, rp, rel in pending:
-                fut = pool.submit(_scan_one, sid, str(path), str(rp), fusion_path, cache_dir, html, rel, index_path)
-                futures[fut] = (sid, path, rp, rel)
-            remaining = set(futures)
-            while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    try:
-                        rec(fut.result())
-                    except BrokenProcessPool:
-                        broken = True
-            pending = []
-        except BrokenProcessPool:
-            broken = True
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if broken:
-            # A worker died. Sessions without a report: the ones that were
-            # running are failed (a session that kills its worker would kill
-            # the next one too); the ones never started are retried.
-            retry = []
-            for fut, (sid, path, rp, rel) in futures.items():
-                if sid in recorded:
-                    continue
-                if Path(rp).is_file():  # finished, but its result was lost with the pool
-                    try:
-                        rec(_row(read_report(rp), rp, rel))
-                        continue
-                    except InterviewGuardError:
-                        pass
-                if fut.done() and not fut.cancelled():
-                    rep = failed_report(
-                        sid, path, "worker process died while scanning this session (crash or out of memory)"
-                    )
-                    rep.session.extra["relative_path"] = rel
-                    _write_report(rep, rp)
-                    rec(_row(rep, rp, rel))
-                else:
-                    retry.append((sid, path, rp, rel))
-            pending = retry
+def _run_jobs(
+    jobs_by_id: dict[str, tuple[ScanJob, Path]],
+    executor: Executor | None,
+    jobs: int,
+    scheduler: str | None,
+    record,
+    index_path: str,
+) -> None:
+    """Run the scans on the executor; commit each outcome here, in the driver, as it arrives."""
+    own = executor is None
+    ex = executor if executor is not None else make_executor(jobs=jobs, scheduler=scheduler, tasks=len(jobs_by_id))
+    try:
+        # a cluster's workers need not see OUT: their key frames go to their own scratch directories
+        tasks = [(sid, (job if ex.local else replace(job, scratch_dir=None),)) for sid, (job, _) in jobs_by_id.items()]
+        for sid, outcome in ex.run(scan_task, tasks):
+            job, rp = jobs_by_id[sid]
+            if isinstance(outcome, TaskLost):
+                record(_lost_row(job, outcome, rp))
+            else:
+                record(_commit(outcome, rp, job.relative_path, index_path))
+    finally:
+        if own:
+            ex.close()

@@ -1,0 +1,233 @@
+"""Where batch tasks run: in this process, a local process pool, or a Dask distributed cluster.
+
+One small interface, :class:`Executor`, with one method that matters::
+
+    with make_executor(jobs=4) as ex:                        # or make_executor(scheduler="tcp://host:8786")
+        for key, outcome in ex.run(fn, [(key, args), ...]):
+            if isinstance(outcome, TaskLost): ...            # the worker died (after the backend's retries)
+            else: ...                                        # fn(*args)'s return value
+
+:meth:`Executor.run` yields every key exactly once, in the order tasks finish.
+``fn`` must be a module-level function of ``interview_guard`` (workers import it
+by name) that catches its own errors: a task's exception is a bug and comes out
+as a :class:`TaskLost` naming it. Results travel back to the caller, which
+writes every file (the workers write nothing), so the local pool and a cluster
+whose machines share only the input path give the same outputs.
+
+* :class:`InProcessExecutor` (``jobs=1``): runs each task here, in order.
+* :class:`LocalPoolExecutor` (``jobs=N``): N worker processes; a worker that dies
+  (segfault, out of memory) breaks the pool: the sessions that were running are
+  lost, the ones not started go to a new pool.
+* :class:`~interview_guard.pipeline.dask_executor.DaskExecutor`
+  (``scheduler="tcp://HOST:PORT"``): a Dask distributed cluster the user started
+  (``docs/cluster.md``). Dask is imported only here, only when asked for. A worker
+  that dies has its tasks rescheduled by the scheduler on other workers, up to
+  the scheduler's ``distributed.scheduler.allowed-failures`` (default 3) times;
+  then the task is lost.
+
+``batch``, ``calibrate`` (through :func:`~interview_guard.pipeline.batch.run_batch`) and the web server's
+runner can all take an executor: the choice is made once, by :func:`make_executor`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from interview_guard.errors import InterviewGuardError
+
+__all__ = [
+    "BLAS_VARS",
+    "ClusterError",
+    "Executor",
+    "InProcessExecutor",
+    "LocalPoolExecutor",
+    "TaskLost",
+    "make_executor",
+    "one_blas_thread",
+    "worker_scratch_dir",
+]
+
+#: The thread-count variables of the BLAS and OpenMP runtimes numpy, scipy and OpenCV may load.
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+LOCAL_WORKER_DIED = "worker process died while scanning this session (crash or out of memory)"
+
+Task = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class TaskLost:
+    """A task that produced no result: its worker died (after the backend's retries), or the task raised."""
+
+    reason: str
+
+
+class ClusterError(InterviewGuardError):
+    """The executor itself is unusable (scheduler unreachable or gone, no workers): stop, nothing is lost.
+
+    A deliberate error (one line on the CLI, exit 1); the batch keeps what finished and leaves the rest for a
+    re-run.
+    """
+
+
+class Executor:
+    """Runs ``fn(*args)`` for many tasks; see the module docstring."""
+
+    #: How tasks run, for messages ("this process", "4 local processes", "Dask scheduler tcp://...").
+    description = "this process"
+    #: Workers on this machine: they see every path the caller sees (a cluster's see only the shared input).
+    local = True
+    #: Warnings about the workers, one line each (e.g. a Dask worker with several threads); the CLI prints them.
+    notes: list[str] = []
+
+    def run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
+        """Yield ``(key, fn(*args))`` or ``(key, TaskLost)`` for every task, once each, as they finish."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the workers (a pool) or the connection (a cluster). Idempotent."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class InProcessExecutor(Executor):
+    """Every task in this process, one after the other (``jobs=1``: nothing to start, easy to debug)."""
+
+    description = "this process"
+
+    def run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
+        for key, args in tasks:
+            try:
+                value = fn(*args)
+            except Exception as exc:  # fn catches its own errors: this is a bug, but it must not stop the rest
+                value = TaskLost(f"internal error: {exc.__class__.__name__}: {exc}")
+            yield key, value
+
+
+class LocalPoolExecutor(Executor):
+    """``jobs`` worker processes on this machine (forked: they inherit one BLAS thread from the CLI)."""
+
+    #: Pools broken in a row without a single task finishing before the rest is given up as lost.
+    MAX_BROKEN_ROUNDS = 3
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, int(jobs))
+        self.description = f"{self.jobs} local process(es)"
+
+    def run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
+        pending = list(tasks)
+        yielded: set[str] = set()
+        idle_rounds = 0
+        while pending:
+            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)))
+            futures: dict[Any, Task] = {}
+            broken = False
+            before = len(yielded)
+            try:
+                for key, args in pending:
+                    futures[pool.submit(fn, *args)] = (key, args)
+                remaining = set(futures)
+                while remaining:
+                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        key = futures[fut][0]
+                        try:
+                            value = fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        except Exception as exc:  # e.g. a result that cannot be pickled: a bug
+                            value = TaskLost(f"internal error: {exc.__class__.__name__}: {exc}")
+                        yielded.add(key)
+                        yield key, value
+                pending = []
+            except BrokenProcessPool:
+                broken = True
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if not broken:
+                break
+            # A worker died. The sessions that were running are lost (a session that kills its worker would
+            # kill the next one too); the ones never started go to a new pool.
+            retry = []
+            for fut, (key, args) in futures.items():
+                if key in yielded:
+                    continue
+                if fut.done() and not fut.cancelled():
+                    yielded.add(key)
+                    yield key, TaskLost(LOCAL_WORKER_DIED)
+                else:
+                    retry.append((key, args))
+            idle_rounds = idle_rounds + 1 if len(yielded) == before else 0
+            if idle_rounds >= self.MAX_BROKEN_ROUNDS:  # the pool cannot even start: do not loop for ever
+                for key, _ in retry:
+                    yield key, TaskLost(LOCAL_WORKER_DIED)
+                retry = []
+            pending = retry
+
+
+def make_executor(*, jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Executor:
+    """The executor for ``jobs`` local processes, or the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``).
+
+    ``tasks``: how many tasks will run (a pool is not started for one). Raises
+    :class:`~interview_guard.errors.InterviewGuardError` naming the address when the
+    scheduler cannot be reached or Dask is not installed.
+    """
+    if scheduler is not None:
+        from interview_guard.pipeline.dask_executor import DaskExecutor
+
+        return DaskExecutor(scheduler)
+    if jobs <= 1 or (tasks is not None and tasks <= 1):
+        return InProcessExecutor()
+    return LocalPoolExecutor(jobs)
+
+
+_BLAS_LIMITED = False
+
+
+def one_blas_thread() -> None:
+    """One BLAS/OpenMP thread in this worker process, as the CLI sets for its local pool.
+
+    The CLI sets ``OPENBLAS_NUM_THREADS`` (and the others) to 1 before numpy loads, and forked pool workers
+    inherit it. A Dask worker is a process of its own, with numpy possibly loaded already: set the variables
+    (for anything loaded or started later) and limit the loaded runtimes with threadpoolctl when it is
+    installed. An explicit setting in the worker's environment wins, as it does for the CLI. Idempotent.
+    """
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return
+    for var in BLAS_VARS:
+        os.environ.setdefault(var, "1")
+    wanted = os.environ["OPENBLAS_NUM_THREADS"]
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (librosa's dependency)
+        pass
+    else:
+        threadpool_limits(limits=int(wanted) if wanted.isdigit() and int(wanted) > 0 else 1)
+    _BLAS_LIMITED = True
+
+
+def worker_scratch_dir() -> str | None:
+    """This Dask worker's own scratch directory (``dask worker --local-directory``), or None elsewhere."""
+    if "distributed" not in sys.modules:  # never import Dask for this question
+        return None
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().local_directory)
+    except (ImportError, ValueError, AttributeError):  # not inside a Dask task
+        return None
