@@ -391,3 +391,28 @@ def test_local_pool_executor_yields_every_task_once_when_a_worker_dies():
     assert any(v == k.upper() for k, v in outcome.items())  # the others went on (or were retried)
     got = dict(InProcessExecutor().run(lambda x: 1 / x, [("one", (1,)), ("zero", (0,))]))
     assert got["one"] == 1.0 and got["zero"] == TaskLost("internal error: ZeroDivisionError: division by zero")
+
+
+def test_calibrate_on_the_cluster_fits_what_it_fits_locally(cluster, tmp_path):
+    """calibrate --scheduler: the same executor choice as batch, the same parameters as the local fit."""
+    from test_calibration import make_labelled_root
+
+    root = make_labelled_root(tmp_path / "root", n_genuine=6, n_relay=6, n_keys=150)
+    outs = {}
+    for where, extra in (("local", ["-j", "2"]), ("dask", ["--scheduler", cluster.address])):
+        out = tmp_path / where / "fusion.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "interview_guard.cli", "calibrate", str(root), "-o", str(out), "--folds", "3"]
+            + extra,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert ("scanning on Dask scheduler" in proc.stderr) == (where == "dask"), proc.stderr
+        outs[where] = json.loads(out.read_text())
+    strip = ("created_at", "fitted_at", "created")
+    assert {k: v for k, v in outs["dask"].items() if k not in strip} == {
+        k: v for k, v in outs["local"].items() if k not in strip
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from interview_guard.cli.common import (
@@ -192,6 +194,13 @@ def synth(
 )
 @cache_dir_option()
 @params_option("Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Scan the sessions on this Dask cluster instead of local processes, as batch --scheduler does "
+    "(docs/cluster.md); -j is then ignored.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors
 def calibrate(
@@ -209,6 +218,7 @@ def calibrate(
     reports_dir: str | None,
     cache_dir: str | None,
     params_path: str | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Fit the fusion parameters on the labelled sessions under ROOT (session dirs with label.json).
@@ -221,15 +231,26 @@ def calibrate(
 
     if (root is None) == (reviews_dir is None):
         raise click.UsageError("give either ROOT (labelled sessions) or --from-reviews DATA_DIR, not both")
-    if reviews_dir is not None and (reports_dir is not None or cache_dir is not None):
-        raise click.UsageError("--reports and --cache-dir are for ROOT: --from-reviews reads the server's reports")
+    if reviews_dir is not None and (reports_dir is not None or cache_dir is not None or scheduler is not None):
+        raise click.UsageError(
+            "--reports, --cache-dir and --scheduler are for ROOT: --from-reviews reads the server's reports"
+        )
     check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
     if reviews_dir is not None:
         table = collect_review_scores(reviews_dir)  # the server's reports: nothing to scan
     else:
         assert root is not None
-        with _SessionBar(quiet) as bar:
+        executor = None
+        if scheduler is not None:  # connect (and check the workers) before any work, as batch does
+            from interview_guard.pipeline.executors import make_executor
+
+            executor = make_executor(scheduler=scheduler)
+            for note in executor.notes:
+                _err(f"interview-guard: warning: {note}")
+            if not quiet:
+                _err(f"interview-guard: scanning on {executor.description}")
+        with executor if executor is not None else contextlib.nullcontext(), _SessionBar(quiet) as bar:
             table = collect_scores(
                 root,
                 jobs=jobs,
@@ -237,6 +258,7 @@ def calibrate(
                 reports_dir=reports_dir,
                 progress=bar.update,
                 fusion_path=params_path,
+                executor=executor,
             )
     result = fit_fusion(
         table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, keep_base=keep_base, base=base

@@ -25,6 +25,7 @@ import numpy as np
 
 from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.fusion.score_table import ScoreTable
+from interview_guard.pipeline.executors import Executor
 from interview_guard.progress import ProgressHook
 
 __all__ = ["LABELS", "REVIEW_LABELS", "read_label", "collect_scores", "collect_review_scores"]
@@ -63,6 +64,7 @@ def collect_scores(
     reports_dir: str | Path | None = None,
     progress: ProgressHook | None = None,
     fusion_path: str | Path | None = None,
+    executor: Executor | None = None,
 ) -> ScoreTable:
     """Scan the labelled sessions under ``root`` and tabulate analyzer scores.
 
@@ -71,7 +73,9 @@ def collect_scores(
     ones are listed in ``excluded``). The scan is :func:`interview_guard.pipeline.batch.run_batch`
     into ``reports_dir``: a re-run with the same ``reports_dir`` reuses every
     finished report whose input files are unchanged. With ``reports_dir=None``
-    a temporary directory is used and removed afterwards.
+    a temporary directory is used and removed afterwards. ``executor`` (e.g. a Dask
+    cluster, :func:`interview_guard.pipeline.executors.make_executor`) runs the scans
+    instead of ``jobs`` local processes, as for ``batch``.
 
     Raises
     ------
@@ -105,6 +109,7 @@ def collect_scores(
             cache_dir=None if cache_dir is None else str(cache_dir),
             progress=progress,
             fusion_path=None if fusion_path is None else str(fusion_path),
+            executor=executor,
         )
         rows: list[_Row] = []
         names: list[str] = []
