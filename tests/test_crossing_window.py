@@ -125,12 +125,15 @@ def test_hand_behind_face_needs_a_hand_across_the_outline_and_is_capped():
         "inside_net_p90": 0.1,
         "hand_frames_in_zone": BEHIND_FRAMES,
         "outline_span": BEHIND_SPAN,
+        "frames_hand_at_outline": MIN_OUTLINE_FRAMES,
     }
     v = pixel_verdicts(px)["hand_behind_face"]
     assert 0.8 < v <= NEVER_COVERED_CAP < 0.9  # asks for a look; never decisive on its own
     # a hand at one side of the face only, or seen in too few frames: no verdict
     assert "hand_behind_face" not in pixel_verdicts({**px, "outline_span": BEHIND_SPAN - 1})
     assert "hand_behind_face" not in pixel_verdicts({**px, "hand_frames_in_zone": BEHIND_FRAMES - 1})
+    # a head moving in a held zone around a phantom hand: the hand never stood at the outline
+    assert "hand_behind_face" not in pixel_verdicts({**px, "frames_hand_at_outline": MIN_OUTLINE_FRAMES - 1})
     # most of the hand's change inside the outline at some point: it passed in front
     assert pixel_verdicts({**px, "inside_share_p90": 0.7})["hand_behind_face"] < 0.01
     # little of it joined to the outside, but much more change inside than the face makes on its own

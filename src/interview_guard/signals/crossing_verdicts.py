@@ -63,7 +63,9 @@ MIN_OUTLINE_FRAMES = 5
 #: ``BEHIND_SPAN`` sectors (of 16) apart, in ``BEHIND_FRAMES`` or more frames with a hand-sized change in the
 #: zone, and never put much of its change inside the outline: it went behind the face, i.e. the face was drawn
 #: over it (``hand_seen_both_sides``, the hand landmarker's sightings on both sides of the face, also say it
-#: went across). Capped like ``face_never_covered`` (a hand moving around the face, not in front of it, does that too).
+#: went across), with the hand at the outline in ``MIN_OUTLINE_FRAMES`` frames as for ``face_never_covered``
+#: (liveportrait_d9, a real clip without any hand, has a phantom hand on the mouth and a moving head).
+#: Capped like ``face_never_covered`` (a hand moving around the face, not in front of it, does that too).
 BEHIND = (0.24, 0.03)
 #: ... and ``inside_net_p90`` (the change inside the outline beyond the face's own 90th percentile without a hand,
 #: as a share of the zone's change) below ``BEHIND_NET``.
@@ -103,7 +105,8 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     across = int(px.get("outline_span", 0)) >= BEHIND_SPAN or bool(px.get("hand_seen_both_sides"))
     need = BEHIND_FRAMES_SEEN_ACROSS if px.get("hand_seen_both_sides") else BEHIND_FRAMES
     net = px.get("inside_net_p90")
-    if inside is not None and net is not None and across and frames >= need:
+    at_outline = int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES  # a hand, not a phantom one
+    if inside is not None and net is not None and across and at_outline and frames >= need:
         # both: little of the hand's change joined to it inside the outline, and little change inside the outline
         # beyond the face's own (a small hand wholly inside the outline is not joined to anything outside)
         out["hand_behind_face"] = NEVER_COVERED_CAP * min(
