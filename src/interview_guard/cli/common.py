@@ -181,3 +181,21 @@ def cache_dir_option(help: str = "Keep extracted video tracks here [env: INTERVI
     return click.option(
         "--cache-dir", type=click.Path(file_okay=False), default=None, envvar="INTERVIEW_GUARD_CACHE", help=help
     )
+
+
+def connect_scheduler(scheduler: str | None, *, quiet: bool) -> Any:
+    """The executor of ``--scheduler`` (connected and its workers checked before any work), or None without one.
+
+    An address that cannot be reached is one line naming it (the executor's error); its notes (a worker with
+    several threads) are warnings on stderr.
+    """
+    if scheduler is None:
+        return None
+    from interview_guard.pipeline.executors import make_executor
+
+    executor = make_executor(scheduler=scheduler)
+    for note in executor.notes:
+        _err(f"interview-guard: warning: {note}")
+    if not quiet:
+        _err(f"interview-guard: scanning on {executor.description}")
+    return executor

@@ -13,6 +13,7 @@ from interview_guard.cli.common import (
     _stage_printer,
     cache_dir_option,
     check_output_path,
+    connect_scheduler,
     jobs_option,
     params_option,
 )
@@ -241,15 +242,7 @@ def calibrate(
         table = collect_review_scores(reviews_dir)  # the server's reports: nothing to scan
     else:
         assert root is not None
-        executor = None
-        if scheduler is not None:  # connect (and check the workers) before any work, as batch does
-            from interview_guard.pipeline.executors import make_executor
-
-            executor = make_executor(scheduler=scheduler)
-            for note in executor.notes:
-                _err(f"interview-guard: warning: {note}")
-            if not quiet:
-                _err(f"interview-guard: scanning on {executor.description}")
+        executor = connect_scheduler(scheduler, quiet=quiet)  # before any work, as batch does
         with executor if executor is not None else contextlib.nullcontext(), _SessionBar(quiet) as bar:
             table = collect_scores(
                 root,

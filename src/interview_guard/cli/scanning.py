@@ -18,6 +18,7 @@ from interview_guard.cli.common import (
     _stage_printer,
     cache_dir_option,
     check_output_path,
+    connect_scheduler,
     jobs_option,
     params_option,
 )
@@ -251,15 +252,7 @@ def batch(
     from interview_guard.report.text import format_summary
 
     FusionModel.load(params_path)  # fail early on a bad parameter file
-    executor = None
-    if scheduler is not None:  # connect (and check the workers) before any work: one line if it cannot
-        from interview_guard.pipeline.executors import make_executor
-
-        executor = make_executor(scheduler=scheduler)
-        for note in executor.notes:
-            _err(f"interview-guard: warning: {note}")
-        if not quiet:
-            _err(f"interview-guard: scanning on {executor.description}")
+    executor = connect_scheduler(scheduler, quiet=quiet)  # connect and check the workers before any work
     with (
         executor if executor is not None else contextlib.nullcontext(),
         _SessionBar(quiet, report_failures=True) as bar,

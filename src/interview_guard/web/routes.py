@@ -7,7 +7,7 @@ The application's state (``request.app.state``: ``store``, ``runner``,
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -55,40 +55,27 @@ def index(request: Request) -> HTMLResponse:
 
 
 def job_filter(
-    band: str | None = None,
-    verdict: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    sort: str | None = None,
+    band: str | None = Query(None, max_length=40),
+    verdict: str | None = Query(None, max_length=40),
+    date_from: str | None = Query(None, max_length=40),
+    date_to: str | None = Query(None, max_length=40),
+    sort: str | None = Query(None, max_length=40),
 ) -> JobFilter:
-    """The list filter from query parameters; a value the list does not know is a 400 naming it."""
+    """The list filter from query parameters (a route's dependency, or called with the values); a value the list
+    does not know is a 400 naming it."""
     try:
         return JobFilter.parse(band=band, verdict=verdict, date_from=date_from, date_to=date_to, sort=sort)
     except FilterError as exc:
         raise StarletteHTTPException(400, f"bad query parameter: {exc}") from None
 
 
-_FILTER_QUERY = {
-    "band": Query(None, max_length=40),
-    "verdict": Query(None, max_length=40),
-    "date_from": Query(None, max_length=40),
-    "date_to": Query(None, max_length=40),
-    "sort": Query(None, max_length=40),
-}
+_FILTER = Depends(job_filter)  # the list filter of /jobs and /jobs.csv, from the same query parameters
 
 
 @router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(
-    request: Request,
-    band: str | None = _FILTER_QUERY["band"],
-    verdict: str | None = _FILTER_QUERY["verdict"],
-    date_from: str | None = _FILTER_QUERY["date_from"],
-    date_to: str | None = _FILTER_QUERY["date_to"],
-    sort: str | None = _FILTER_QUERY["sort"],
-) -> HTMLResponse:
+def jobs_page(request: Request, flt: JobFilter = _FILTER) -> HTMLResponse:
     from interview_guard.web.retention import disk_use
 
-    flt = job_filter(band, verdict, date_from, date_to, sort)
     store = store_of(request)
     jobs, total = filtered_jobs(store, flt, limit=1000)
     return HTMLResponse(
@@ -97,16 +84,8 @@ def jobs_page(
 
 
 @router.get("/jobs.csv")
-def jobs_csv(
-    request: Request,
-    band: str | None = _FILTER_QUERY["band"],
-    verdict: str | None = _FILTER_QUERY["verdict"],
-    date_from: str | None = _FILTER_QUERY["date_from"],
-    date_to: str | None = _FILTER_QUERY["date_to"],
-    sort: str | None = _FILTER_QUERY["sort"],
-) -> Response:
+def jobs_csv(request: Request, flt: JobFilter = _FILTER) -> Response:
     """Every scan the filter selects (no page limit), as CSV."""
-    flt = job_filter(band, verdict, date_from, date_to, sort)
     jobs, _ = filtered_jobs(store_of(request), flt, limit=-1)
     return Response(
         csv_export(jobs),
