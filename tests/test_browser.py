@@ -6,28 +6,18 @@ Without them the test is skipped, except under CI (env ``CI`` set), where it fai
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from browser_support import Browser, ServeProcess, browser_missing, full_page_screenshot, get_json, upload_and_wait
+from browser_support import Browser, ServeProcess, full_page_screenshot, get_json, upload_and_wait
 from conftest import REPO, SAMPLES, make_video
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = REPO / "test-artifacts"
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    why = browser_missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run under CI: {why}")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")

@@ -11,26 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 
 import pytest
 
-from browser_support import Browser, ServeProcess, browser_missing, full_page_screenshot, upload_and_wait
+from browser_support import Browser, ServeProcess, full_page_screenshot, upload_and_wait
 from conftest import REPO, SAMPLES
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = REPO / "test-artifacts"
 REVIEWER, TOKEN = "Rita Reviewer", "rita-browser-token-0123"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    why = browser_missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run under CI: {why}")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
