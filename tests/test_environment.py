@@ -17,7 +17,7 @@ from interview_guard.io.media import media_tags
 from interview_guard.io.session import read_session_metadata, with_zone_offsets, zone_offsets
 from interview_guard.report.wording import explain_result, kind_label
 from interview_guard.signals.environment_time import recording_software, tag_offsets
-from interview_guard.tracks import MediaInfo, Tracks
+from interview_guard.tracks import MediaInfo, Stream, Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.metadata import SessionMetadata
 
@@ -110,6 +110,38 @@ def test_browser_time_zone_against_the_claim():
     assert not _run(metadata=summer).evidence
     winter = _meta(claimed_timezone="Europe/Berlin", client={"utc_offset_min": 120})
     assert _run(metadata=winter).evidence[0].details["difference_min"] == 60
+
+
+def test_browser_time_zone_against_the_claimed_country_without_a_claimed_zone(tmp_path):
+    """No claimed_timezone: every zone of the claimed country (tzdata's zone.tab) at the session's date."""
+    from interview_guard.extract.session import extract_tracks
+    from interview_guard.io.session import COUNTRY_ZONES, Session, country_zone_offsets
+
+    assert country_zone_offsets("KR") == (540,) and country_zone_offsets("XX") == ()
+    us = country_zone_offsets("US", datetime(2026, 11, 28, 15, tzinfo=UTC))
+    assert us[0] <= -600 and us[-1] == -300 and -360 in us  # Hawaii .. the east coast, in November
+    seoul = _meta(claimed_country="US", client={"timezone": "Asia/Seoul"})
+    assert seoul.zone_offsets[COUNTRY_ZONES + "US"] == us
+    ev = _run(metadata=seoul).evidence[0]
+    assert ev.kind == "timezone_mismatch" and ev.details["difference_min"] == 840  # 9 h east of UTC-5
+    assert "every time zone of US" in ev.summary and "to UTC-05:00" in ev.summary
+    denver = _meta(claimed_country="US", client={"timezone": "America/Denver"})
+    assert not _run(metadata=denver).evidence  # another US zone: no evidence
+    # the country read off claimed_location (no claimed_country): filled when the session's tracks are made
+    (tmp_path / "session.json").write_text(
+        json.dumps(
+            {
+                "claimed_location": "Berlin, Germany",
+                "client": {"timezone": "America/New_York"},
+                "recording_start": "2026-11-28T15:00:00Z",
+            }
+        )
+    )
+    (tmp_path / "keystrokes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typing_events(60, seed=1)))
+    tracks = extract_tracks(Session.open(tmp_path), {Stream.KEYSTROKES, Stream.METADATA})
+    assert tracks.metadata.zone_offsets[COUNTRY_ZONES + "DE"] == (60,)
+    ev = _run(metadata=tracks.metadata).evidence[0]
+    assert ev.kind == "timezone_mismatch" and ev.details["difference_min"] == 360
 
 
 def test_file_time_zone_tag():

@@ -133,6 +133,10 @@ class Environment(Analyzer):
 
         # ---------------------------------------------------------------- time zones
         claimed_off = tuple(meta.zone_offsets.get(claimed_tz, ())) if claimed_tz else ()
+        tz_words = claimed_tz or ""
+        if not claimed_off and claimed_tz is None and country is not None:  # no claimed zone: the country's
+            claimed_off = tuple(meta.zone_offsets.get(f"country:{country.upper()}", ()))
+            tz_words = f"every time zone of {country.upper()}"
         metrics["claimed_utc_offsets_min"] = list(claimed_off)
         if client is not None:
             metrics["client"] = client.to_dict()
@@ -145,9 +149,7 @@ class Environment(Analyzer):
                 observed.append(("browser clock", int(client.utc_offset_min)))
             if observed and claimed_off:
                 checked.append("browser time zone")
-                ev_tz = self._tz_evidence(
-                    observed, claimed_off, claimed_tz or "", claim_words, dur, "timezone_mismatch"
-                )
+                ev_tz = self._tz_evidence(observed, claimed_off, tz_words, claim_words, dur, "timezone_mismatch")
                 if ev_tz is None:
                     consistent.append("browser time zone")
                 else:
@@ -160,7 +162,7 @@ class Environment(Analyzer):
                 ev_f = self._tz_evidence(
                     [(f"the file's tag {k}", v) for k, v in file_offsets],
                     claimed_off,
-                    claimed_tz or "",
+                    tz_words,
                     claim_words,
                     dur,
                     "file_timezone_mismatch",
@@ -335,7 +337,11 @@ class Environment(Analyzer):
             return None
         score = float(self.tz_max_score) * (1.0 - math.exp(-miss / self.tz_scale_min))
         what, off = min(observed, key=lambda wo: min(abs(wo[1] - c) for c in claimed_off))
-        claimed = " or ".join(fmt_offset(c) for c in claimed_off)
+        claimed = (
+            " or ".join(fmt_offset(c) for c in claimed_off)
+            if len(claimed_off) <= 3
+            else f"{fmt_offset(claimed_off[0])} to {fmt_offset(claimed_off[-1])}"
+        )
         hours = miss / 60.0
         return Evidence(
             analyzer=self.name,

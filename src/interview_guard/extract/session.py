@@ -124,6 +124,7 @@ def extract_tracks(
     warn = warnings if warnings is not None else []
     meta = session.metadata()
     tracks = Tracks(metadata=meta)
+    created = None
     duration = 0.0
     if session.video is not None:
         from interview_guard.io.media import probe
@@ -134,14 +135,21 @@ def extract_tracks(
         tracks.video = info
         if meta.recording_start is None:  # the session's date for the time zones: the file's creation time
             from interview_guard.io.media import creation_time
-            from interview_guard.io.session import with_zone_offsets
 
             created = creation_time(info.tags)
-            if created is not None:
-                tracks.metadata = with_zone_offsets(meta, created)
         duration = max(duration, info.duration_s)
         if progress:
             notify(progress, Stage.PROBE, completed=1, total=1)
+    # the time zones at the session's date, and those of a country read off claimed_location (no claimed zone)
+    country = None
+    if meta.claimed_timezone is None and meta.claimed_country is None and meta.claimed_location:
+        from interview_guard.signals.environment_data import country_from_location
+
+        country = country_from_location(meta.claimed_location)
+    if created is not None or country is not None:
+        from interview_guard.io.session import with_zone_offsets
+
+        tracks.metadata = with_zone_offsets(meta, created, country=country)
     if session.audio is not None:
         from interview_guard.io.media import probe
 

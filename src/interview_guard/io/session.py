@@ -18,6 +18,7 @@ validation of their fields are in :mod:`interview_guard.tracks.metadata`
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -41,6 +42,8 @@ __all__ = [
     "read_session_metadata",
     "zone_offsets",
     "with_zone_offsets",
+    "country_zone_offsets",
+    "COUNTRY_ZONES",
     "discover_sessions",
     "find_sessions",
     "FoundSession",
@@ -114,14 +117,60 @@ def zone_offsets(name: str, when: datetime | None = None) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-def with_zone_offsets(meta: SessionMetadata, when: datetime | None = None) -> SessionMetadata:
+#: Key of :attr:`SessionMetadata.zone_offsets` for every offset of a claimed country's zones (no claimed zone).
+COUNTRY_ZONES = "country:"
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_table() -> dict[str, tuple[str, ...]]:
+    """ISO 3166-1 alpha-2 code -> IANA zones, from the tz database's ``zone.tab`` (the tzdata package, else the
+    system's zoneinfo directories); empty when neither is there."""
+    import zoneinfo
+
+    texts: list[str] = []
+    try:
+        from importlib.resources import files
+
+        texts.append(files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8"))
+    except (ImportError, OSError, ModuleNotFoundError):
+        for d in zoneinfo.TZPATH:
+            tab = Path(d) / "zone.tab"
+            if tab.is_file():
+                texts.append(tab.read_text(encoding="utf-8"))
+                break
+    table: dict[str, list[str]] = {}
+    for text in texts[:1]:
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if line.startswith("#") or len(parts) < 3:
+                continue
+            table.setdefault(parts[0].strip().upper(), []).append(parts[2].strip())
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def country_zone_offsets(country: str, when: datetime | None = None) -> tuple[int, ...]:
+    """Every UTC offset (minutes) any IANA zone of ``country`` (ISO alpha-2) has at ``when`` (or over the year)."""
+    zones = _zone_table().get(country.strip().upper(), ())
+    return tuple(sorted({o for z in zones for o in zone_offsets(z, when)}))
+
+
+def with_zone_offsets(
+    meta: SessionMetadata, when: datetime | None = None, *, country: str | None = None
+) -> SessionMetadata:
     """``meta`` with :attr:`SessionMetadata.zone_offsets` filled for its claimed and browser time zones.
 
-    The offsets are taken at ``when``, else at ``recording_start``, else over the year.
+    The offsets are taken at ``when``, else at ``recording_start``, else over the year. Without a claimed
+    time zone, the offsets of every zone of the claimed country (``country``, e.g. read off
+    ``claimed_location`` by the caller, else ``claimed_country``) go under ``COUNTRY_ZONES + code``.
     """
     names = [meta.claimed_timezone, None if meta.client is None else meta.client.timezone]
     at = when or meta.recording_start
     offsets = {n: zone_offsets(n, at) for n in names if n}
+    country = country or meta.claimed_country
+    if country and not meta.claimed_timezone:
+        offs = country_zone_offsets(country, at)
+        if offs:
+            offsets[COUNTRY_ZONES + country.upper()] = offs
     return replace(meta, zone_offsets=offsets) if offsets or meta.zone_offsets else meta
 
 
