@@ -24,7 +24,8 @@ a fresh process:
   60 s (face presence, frames with hands, occlusion events);
 * peak RSS (VmHWM) of an adaptive scan of a 1-minute and a 10-minute
   recording (cut from / looped from the built one by remuxing, so the
-  picture is the same), each in its own process.
+  picture is the same), each in its own process; with ``--long`` also a
+  60-minute loop, against the 5-minute recording.
 
 Each stage also reports its CPU time and how busy the rest of the machine
 was meanwhile ("other load", in cores): on a shared machine the wall-clock
@@ -41,7 +42,8 @@ Stage processes run with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), as the CL
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--identity | --session] [--keep DIR]
+    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--long] [--keep DIR]
+    .venv/bin/python benchmarks/bench_video_scan.py (--identity | --session) [--keep DIR]
 
 Prints Markdown tables; asserts nothing.
 """
@@ -424,6 +426,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--identity", action="store_true", help="only the identity descriptors' cost (adaptive scans)")
     ap.add_argument("--session", action="store_true", help="only the whole scan (scan_session, every analyzer)")
+    ap.add_argument(
+        "--long", action="store_true", help="also an adaptive scan of a 60-minute loop (peak RSS against 5 minutes)"
+    )
     ap.add_argument("--_stage")
     ap.add_argument("--_build")
     ap.add_argument("--_clip")
@@ -493,6 +498,13 @@ def main() -> None:
         rss10 = stage("scan", clip10, mode="adaptive")
         rows.append(("adaptive scan, 1-minute recording", rss1))
         rows.append(("adaptive scan, 10-minute recording", rss10))
+        rss60 = None
+        if args.long:
+            clip3600 = work / "loop_60min.mp4"
+            if not clip3600.is_file():
+                remux(rec, clip3600, 3600.0)
+            rss60 = stage("scan", clip3600, mode="adaptive")
+            rows.append(("adaptive scan, 60-minute recording", rss60))
 
         print()
         print("| stage | video s | frames landmarked | wall s | x real time | CPU s | other load | peak RSS MB |")
@@ -525,6 +537,12 @@ def main() -> None:
             f"peak RSS 1 min -> 10 min: {rss1['peak_rss_mb']:.0f} -> {rss10['peak_rss_mb']:.0f} MB "
             f"({100 * (rss10['peak_rss_mb'] / rss1['peak_rss_mb'] - 1):+.1f} %)"
         )
+        if rss60 is not None:
+            print(
+                f"peak RSS 5 min -> 60 min: {ada['peak_rss_mb']:.0f} -> {rss60['peak_rss_mb']:.0f} MB "
+                f"({100 * (rss60['peak_rss_mb'] / ada['peak_rss_mb'] - 1):+.1f} %); 60 min at "
+                f"{rss60['x_realtime']:.2f}x real time"
+            )
 
         scan_a = VideoScan.load(work / "adaptive.npz")
         scan_f = VideoScan.load(work / "full.npz")
