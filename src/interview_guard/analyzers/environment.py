@@ -39,6 +39,7 @@ from interview_guard.signals.environment_hum import mains_hum
 from interview_guard.signals.environment_keys import judge_keyboard, keyboard_observations, script_words
 from interview_guard.signals.environment_time import fmt_offset, offset_mismatch, recording_software, tag_offsets
 from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.metadata import COUNTRY_ZONES
 
 __all__ = ["Environment"]
 
@@ -135,7 +136,7 @@ class Environment(Analyzer):
         claimed_off = tuple(meta.zone_offsets.get(claimed_tz, ())) if claimed_tz else ()
         tz_words = claimed_tz or ""
         if not claimed_off and claimed_tz is None and country is not None:  # no claimed zone: the country's
-            claimed_off = tuple(meta.zone_offsets.get(f"country:{country.upper()}", ()))
+            claimed_off = tuple(meta.zone_offsets.get(COUNTRY_ZONES + country.upper(), ()))
             tz_words = f"every time zone of {country.upper()}"
         metrics["claimed_utc_offsets_min"] = list(claimed_off)
         if client is not None:

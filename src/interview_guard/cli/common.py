@@ -6,11 +6,14 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from interview_guard.progress import ProgressHook, Stage
+
+if TYPE_CHECKING:
+    from interview_guard.pipeline.executors import Executor
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BATCH_FAILURES = 0, 1, 2, 3
 
@@ -183,7 +186,7 @@ def cache_dir_option(help: str = "Keep extracted video tracks here [env: INTERVI
     )
 
 
-def connect_scheduler(scheduler: str | None, *, quiet: bool) -> Any:
+def connect_scheduler(scheduler: str | None, *, quiet: bool) -> Executor | None:
     """The executor of ``--scheduler`` (connected and its workers checked before any work), or None without one.
 
     An address that cannot be reached is one line naming it (the executor's error); its notes (a worker with

@@ -31,7 +31,7 @@ from pathlib import Path
 from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.io.bounded_json import loads_bounded
 from interview_guard.io.keystroke_log import KEYSTROKE_FILE_NAMES
-from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
+from interview_guard.tracks.metadata import COUNTRY_ZONES, ChallengeMarker, SessionMetadata
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -117,33 +117,22 @@ def zone_offsets(name: str, when: datetime | None = None) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-#: Key of :attr:`SessionMetadata.zone_offsets` for every offset of a claimed country's zones (no claimed zone).
-COUNTRY_ZONES = "country:"
-
-
 @functools.lru_cache(maxsize=1)
 def _zone_table() -> dict[str, tuple[str, ...]]:
     """ISO 3166-1 alpha-2 code -> IANA zones, from the tz database's ``zone.tab`` (the tzdata package, else the
     system's zoneinfo directories); empty when neither is there."""
     import zoneinfo
+    from importlib.resources import files
 
-    texts: list[str] = []
     try:
-        from importlib.resources import files
-
-        texts.append(files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8"))
-    except (ImportError, OSError, ModuleNotFoundError):
-        for d in zoneinfo.TZPATH:
-            tab = Path(d) / "zone.tab"
-            if tab.is_file():
-                texts.append(tab.read_text(encoding="utf-8"))
-                break
+        text = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        tabs = [Path(d) / "zone.tab" for d in zoneinfo.TZPATH if (Path(d) / "zone.tab").is_file()]
+        text = tabs[0].read_text(encoding="utf-8") if tabs else ""
     table: dict[str, list[str]] = {}
-    for text in texts[:1]:
-        for line in text.splitlines():
-            parts = line.split("\t")
-            if line.startswith("#") or len(parts) < 3:
-                continue
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if not line.startswith("#") and len(parts) >= 3:
             table.setdefault(parts[0].strip().upper(), []).append(parts[2].strip())
     return {k: tuple(v) for k, v in table.items()}
 

@@ -25,8 +25,9 @@ whose machines share only the input path give the same outputs.
   the scheduler's ``distributed.scheduler.allowed-failures`` (default 3) times;
   then the task is lost.
 
-``batch``, ``calibrate`` (through :func:`~interview_guard.pipeline.batch.run_batch`) and the web server's
-runner can all take an executor: the choice is made once, by :func:`make_executor`.
+``batch`` and ``calibrate`` (through :func:`~interview_guard.pipeline.batch.run_batch`) take an executor:
+the choice is made once, by :func:`make_executor`. The web server's runner does not use one yet (its worker
+processes write the job's progress and enforce its time and memory limits).
 """
 
 from __future__ import annotations

@@ -221,10 +221,11 @@ def crossing_measures(
 
     face_in = binary_erosion(face, iterations=2)  # inside the outline, past a head's moving edge
 
+    null_changed = diff_null > thr  # (n_null, side, side): the change of the frames without a hand
     # how often the face moves on its own between frames without a hand (the ghost measure needs it still)
-    null_moving = [float((np.abs(z[r] - ref) > thr)[face].mean() >= 0.1) for r in null_rows]
+    null_moving = null_changed[:, face].mean(axis=1) >= 0.1
     # the face's own change inside the outline without a hand (speech, expression, head motion): 90th percentile
-    own_inside = float(np.percentile([float(((np.abs(z[r] - ref) > thr) & face_in).sum()) for r in null_rows], 90))
+    own_inside = float(np.percentile(null_changed[:, face_in].sum(axis=1), 90))
 
     cover, outside, entry, ghost = [], [], [], []
     inside_share: list[float] = []

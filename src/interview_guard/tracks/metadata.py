@@ -79,6 +79,11 @@ class ClientInfo:
         return self.timezone is None and self.utc_offset_min is None and not self.languages
 
 
+#: Key prefix of :attr:`SessionMetadata.zone_offsets` for every offset of a claimed country's zones (used when
+#: no zone is claimed): ``COUNTRY_ZONES + "US"``.
+COUNTRY_ZONES = "country:"
+
+
 @dataclass(frozen=True)
 class SessionMetadata:
     """Contents of ``session.json`` (every field optional).
@@ -103,6 +108,7 @@ class SessionMetadata:
         UTC offsets (minutes, east positive) of the IANA zones named in the file (``claimed_timezone``,
         ``client.timezone``) at the session's date, or every offset the zone has in the year when the date
         is unknown; filled by :mod:`interview_guard.io.session` (zoneinfo), empty for an unknown zone.
+        Without a claimed zone, ``COUNTRY_ZONES + code`` holds every offset of the claimed country's zones.
     enrolment_photo : str or None
         A photo of the candidate (application, ID), as a path relative to the
         session directory, ``/``-separated; absolute paths and paths leaving
