@@ -383,7 +383,8 @@ class JobStore:
         with self._connect() as db:
             cur = db.execute(
                 "UPDATE jobs SET status='queued', stage='queued', progress=0, error=NULL, risk=NULL, band=NULL, "
-                "report_path=NULL, finished=NULL, updated=? WHERE id=? AND status IN ('failed', 'interrupted')",
+                "report_path=NULL, finished=NULL, updated=? WHERE id=? AND status IN ('failed', 'interrupted') "
+                "AND uploads_deleted IS NULL",
                 (_now(), job_id),
             )
             return cur.rowcount == 1

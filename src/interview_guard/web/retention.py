@@ -34,17 +34,20 @@ def purge_uploads(store: JobStore, days: float, *, now: datetime | None = None) 
         ).fetchall()
     purged = 0
     for row in rows:
-        input_dir = store.data_dir / row["session_dir"]
-        if input_dir.is_dir() and not input_dir.is_symlink():
-            shutil.rmtree(input_dir)
         with store._connect() as db:
-            # Only while the scan is still finished: a re-run queued meanwhile keeps its input.
+            # Marked first, and only while the scan is still finished: a re-run queued meanwhile keeps its input,
+            # and a marked scan is never queued again (JobStore.requeue).
             cur = db.execute(
                 "UPDATE jobs SET uploads_deleted=? WHERE id=? AND uploads_deleted IS NULL "
                 "AND status NOT IN ('queued', 'running')",
                 (_now(), row["id"]),
             )
-        purged += cur.rowcount
+        if cur.rowcount != 1:
+            continue
+        input_dir = store.data_dir / row["session_dir"]
+        if input_dir.is_dir() and not input_dir.is_symlink():
+            shutil.rmtree(input_dir)
+        purged += 1
     return purged
 
 
