@@ -120,3 +120,19 @@ def test_hand_passing_behind_the_face_is_caught(work, hands):
     assert top.details["scores"]["hand_behind_face"] >= 0.8, px_behind
     assert ev_front.details["scores"]["hand_behind_face"] < 0.1, px_front
     assert behind.score >= 0.8 and front.score < 0.5
+
+
+def test_face_mesh_unmoved_under_a_painted_or_ghosted_hand(work, hands):
+    # the same face, hand, path and seed: a real hand in front bends the face landmarker's mesh; a face drawn
+    # over the hand, or the hand let through at half opacity, hands the landmarker an intact face
+    runs = {
+        kind: _scan(work, hands, "retalking_face1", "hof_24", kind, "fast", 5, **kw)[1]
+        for kind, kw in (("genuine", {}), ("pasted", {}), ("translucent", {"alpha": 0.5}))
+    }
+    mesh = {k: max(_events(r), key=lambda e: e.score).details["mesh"] for k, r in runs.items()}
+    scores = {k: max(_events(r), key=lambda e: e.score).details["scores"] for k, r in runs.items()}
+    dev = {k: m["mesh_dev_max"] for k, m in mesh.items()}
+    assert dev["genuine"] > 1.5 * max(dev["pasted"], dev["translucent"]), dev
+    assert scores["genuine"].get("face_mesh_unmoved", 0.0) < 0.1, (dev, scores["genuine"])
+    assert scores["pasted"]["face_mesh_unmoved"] >= 0.5 and scores["translucent"]["face_mesh_unmoved"] >= 0.5, dev
+    assert runs["genuine"].score < 0.5

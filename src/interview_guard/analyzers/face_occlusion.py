@@ -54,8 +54,17 @@ _WHAT = {
         "the hand passed across the face but its pixels stayed outside the face outline, as if it went behind "
         "the face: a face drawn over the hand (look at the frames)"
     ),
+    "face_mesh_unmoved": (
+        "the hand crossed the face but the face landmarker's mesh kept the shape it had before the hand came, "
+        "as it does when the face it fits is intact: a face drawn over the hand, or a hand let through as a ghost "
+        "(a real hand in front of the face bends the mesh; look at the middle frame)"
+    ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
 }
+
+
+#: The verdicts that judge a crossing (the pixels' and the face mesh's).
+_JUDGING = frozenset(occ.PIXEL_VERDICTS) | frozenset(occ.MESH_VERDICTS)
 
 
 class FaceOcclusion(Analyzer):
@@ -175,7 +184,7 @@ class FaceOcclusion(Analyzer):
                     f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
                     + (
                         "the face behaved as a real face does (the hand covered it, shape kept)"
-                        if set(ev.scores) & set(occ.PIXEL_VERDICTS)
+                        if set(ev.scores) & _JUDGING
                         else "too little of the crossing was seen in the pixels to judge it"
                     )
                 )
@@ -299,7 +308,7 @@ class FaceOcclusion(Analyzer):
         else:
             score = 0.05
         # confidence: how much of the test the pixels let us judge
-        judged = [ev for ev in events if set(ev.scores) & set(occ.PIXEL_VERDICTS)]
+        judged = [ev for ev in events if set(ev.scores) & _JUDGING]
         if judged:
             dense = sum(int(ev.rows.size) for ev in judged)
             confidence = float(min(1.0, 0.4 + 0.6 * min(1.0, dense / 20.0)))

@@ -15,6 +15,10 @@ from interview_guard.signals.stats import logistic
 
 __all__ = [
     "PIXEL_VERDICTS",
+    "MESH_VERDICTS",
+    "MESH_STILL",
+    "MESH_HAND_SEEN",
+    "mesh_verdicts",
     "ENTRY",
     "ENTRY_CUT",
     "GHOST",
@@ -73,6 +77,33 @@ BEHIND_NET = (0.30, 0.03)
 BEHIND_SPAN = 6
 BEHIND_FRAMES = 5
 BEHIND_FRAMES_SEEN_ACROSS = 3
+
+
+#: The verdicts the face landmarker's mesh gives (:mod:`.face_mesh`).
+MESH_VERDICTS = ("face_mesh_unmoved",)
+#: ``mesh_dev_max`` (units of the face's RMS radius) at which ``face_mesh_unmoved`` is 0.5, and its width.
+MESH_STILL = (0.05, 0.007)
+#: Share of the face zone outside the outline a hand must have changed in some frame for the mesh to be judged.
+MESH_HAND_SEEN = 0.04
+
+
+def mesh_verdicts(mesh: dict[str, Any], px: dict[str, Any] | None = None) -> dict[str, float]:
+    """``face_mesh_unmoved``: the face mesh kept its hand-free shape while the hand crossed the face.
+
+    Not given when the face landmarker lost the face during the crossing (that is what a hand in front
+    does), or when the pixels saw no hand in the face zone (:data:`MESH_HAND_SEEN`). Below
+    :data:`DECIDING_FRAMES` measured face frames it is capped below the decisive level.
+    """
+    dev = mesh.get("mesh_dev_max")
+    if dev is None or int(mesh.get("mesh_face_lost", 0)) > 0:
+        return {}
+    # a hand the pixels saw: a phantom hand (the hand landmarker on a moving head) leaves the zone unchanged
+    if px is None or not px.get("ok") or float(px.get("hand_outside_peak") or 0.0) < MESH_HAND_SEEN:
+        return {}
+    v = logistic((MESH_STILL[0] - float(dev)) / MESH_STILL[1])
+    if int(mesh.get("mesh_frames", 0)) < DECIDING_FRAMES:
+        v = min(v, NEVER_COVERED_CAP)
+    return {"face_mesh_unmoved": v}
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:

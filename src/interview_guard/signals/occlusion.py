@@ -12,6 +12,9 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
     The face away from the hand turns into another face for a few frames and
     back (the swap dropped), or moves incoherently, block against block (the
     swapped face warping near the hand).
+``face_mesh_unmoved`` (from :mod:`.face_mesh`)
+    The face landmarker's mesh kept its hand-free shape while the hand
+    crossed: it was fitted to an intact face where a hand should have been.
 ``unseen_crossings`` (context for ``hand_behind_face``, never a verdict)
     The hand was seen on one side of the face, next on the other, never over
     it. The hand landmarker loses real hands in front of faces too: a lost
@@ -29,15 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.crossing_verdicts import PIXEL_VERDICTS, pixel_verdicts
+from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, mesh_verdicts, pixel_verdicts
 from interview_guard.signals.face_geometry import (
     FACE_OVAL,
-    convex_hull,
     face_size,
     hand_face_overlap,
-    points_in_polygon,
     shape_descriptor,
 )
+from interview_guard.signals.face_mesh import covered_motion_ratio, mesh_disturbance
 from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
 from interview_guard.signals.stats import MAD_TO_SD, mad, robust_spread
@@ -50,6 +52,7 @@ __all__ = [
     "hand_near_face",
     "face_region_disturbance",
     "PIXEL_VERDICTS",
+    "MESH_VERDICTS",
 ]
 
 
@@ -277,34 +280,28 @@ def measure_event(
             px["hand_seen_both_sides"] = bool(crossings)  # it went across: in front or behind, the pixels say
             scores.update(pixel_verdicts(px))
 
-    # 3. covered landmarks move like uncovered ones (needs consecutive dense rows)
-    ratios = []
-    for a, b in zip(span_rows[:-1], span_rows[1:]):
-        # only frames where the hand covers a good part of the face: a hand at the
-        # chin or the outline leaves the "covered" landmarks visible
-        if not (face_present[a] and face_present[b]) or hand_count[b] == 0 or t[b] - t[a] > 0.12 or overlap[b] < 0.25:
-            continue
-        hull_pts = hand_landmarks[b][np.isfinite(hand_landmarks[b][:, 0, 0])].reshape(-1, 3)
-        if hull_pts.shape[0] < 3:
-            continue
-        hull = convex_hull(hull_pts)
-        covered = points_in_polygon(face_landmarks[b][:, :2], hull)
-        if covered.sum() < 20 or (~covered).sum() < 20:
-            continue
-        size = float(face_size(face_landmarks[b : b + 1])[0])
-        disp = np.linalg.norm((face_landmarks[b, :, :2] - face_landmarks[a, :, :2]) * [aspect, 1.0], axis=1) / max(
-            size * aspect, 1e-6
-        )
-        ratios.append(float(np.median(disp[covered]) / max(np.median(disp[~covered]), 1e-4)))
-    if len(ratios) >= 3:
-        q = float(np.median(ratios))
-        m["covered_motion_ratio"] = round(q, 3)
-        m["covered_motion_pairs"] = len(ratios)
-        # Measured, not scored: on real footage with a real hand composited in
-        # front, the landmarker's covered points sometimes move just like the
-        # uncovered ones (ratio ~1), so this alone does not separate a swap.
-    elif ratios:
-        m["covered_motion_pairs"] = len(ratios)
+    # 3. the face mesh under the hand: bent by a real hand, kept whole by a face painted over it
+    lo_m = min([ev.start_s] + [a for a, _ in crossings]) - crossing_pad_s
+    hi_m = max([ev.end_s] + [b for _, b in crossings]) + crossing_pad_s
+    mesh = mesh_disturbance(
+        t_s=t, face_present=face_present, face_landmarks=face_landmarks, clean=clean, start_s=lo_m, end_s=hi_m,
+        aspect=aspect,
+    )  # fmt: skip
+    m["mesh"] = mesh
+    if mesh.get("ok"):
+        scores.update(mesh_verdicts(mesh, m.get("pixels")))
+    m.update(
+        covered_motion_ratio(
+            t_s=t,
+            span_rows=span_rows,
+            face_present=face_present,
+            face_landmarks=face_landmarks,
+            hand_landmarks=hand_landmarks,
+            hand_count=hand_count,
+            overlap=overlap,
+            aspect=aspect,
+        )  # fmt: skip
+    )
 
     # 4. shape jump across the event against jumps across other stretches of the clip
     desc = shape_descriptor(face_landmarks, aspect=aspect)

@@ -1,0 +1,99 @@
+"""The face-mesh measure of a hand crossing (signals.face_mesh) and its verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interview_guard.signals.crossing_verdicts import (
+    DECIDING_FRAMES,
+    MESH_HAND_SEEN,
+    MESH_STILL,
+    NEVER_COVERED_CAP,
+    mesh_verdicts,
+)
+from interview_guard.signals.face_mesh import mesh_disturbance
+
+
+def _mesh(n: int = 478, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    rad = np.sqrt(rng.uniform(0, 1, n))
+    return np.stack([0.5 + 0.1 * rad * np.cos(ang), 0.5 + 0.13 * rad * np.sin(ang), np.zeros(n)], axis=1)
+
+
+def _track(frames: int = 60, fps: float = 30.0):
+    t = np.arange(frames) / fps
+    base = _mesh()
+    lm = np.repeat(base[None], frames, axis=0).astype(np.float32)
+    present = np.ones(frames, bool)
+    clean = np.ones(frames, bool)
+    return t, lm, present, clean, base
+
+
+def _rigid(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    xy = points[:, :2] - 0.5
+    out = points.copy()
+    out[:, :2] = scale * xy @ np.array([[c, -s], [s, c]]).T + 0.5 + np.array(shift)
+    return out
+
+
+def test_head_motion_is_not_disturbance():
+    t, lm, present, clean, base = _track()
+    for i in range(30, 45):  # the head turns in the image plane, moves and comes closer while the hand crosses
+        lm[i] = _rigid(base, 0.02 * (i - 30), 1.0 + 0.01 * (i - 30), (0.002 * (i - 30), -0.001 * (i - 30)))
+    clean[30:45] = False
+    m = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm, clean=clean, start_s=1.0, end_s=1.5)
+    assert m["ok"] and m["mesh_dev_max"] < 1e-3, m
+    assert m["mesh_reference"] >= 3 and m["mesh_frames"] == 16
+
+
+def test_a_bent_mesh_is_disturbance_and_counted_in_face_units():
+    t, lm, present, clean, base = _track()
+    bent = base.copy()
+    lower = base[:, 1] > 0.55  # the hand pulls the lower face sideways
+    bent[lower, 0] += 0.02
+    lm[38] = bent
+    clean[30:45] = False
+    m = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm, clean=clean, start_s=1.0, end_s=1.5)
+    assert m["ok"] and m["mesh_dev_max"] > 0.05 and m["mesh_dev_p50"] < 1e-3, m
+    # the same bend on a face twice the size is the same disturbance
+    lm2 = lm.copy()
+    lm2[..., :2] = 0.5 + 2 * (lm[..., :2] - 0.5)
+    m2 = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm2, clean=clean, start_s=1.0, end_s=1.5)
+    assert abs(m2["mesh_dev_max"] - m["mesh_dev_max"]) < 1e-3
+
+
+def test_reference_from_after_the_crossing_and_not_measurable_without_one():
+    t, lm, present, clean, _ = _track()
+    clean[:30] = False  # a hand near the face from the start: the reference comes from after the crossing
+    m = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm, clean=clean, start_s=0.5, end_s=1.0)
+    assert m["ok"]
+    clean[:] = False
+    m = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm, clean=clean, start_s=0.5, end_s=1.0)
+    assert not m["ok"] and "hand-free" in m["reason"]
+
+
+def test_lost_face_frames_are_counted():
+    t, lm, present, clean, _ = _track()
+    present[32:36] = False
+    clean[30:45] = False
+    m = mesh_disturbance(t_s=t, face_present=present, face_landmarks=lm, clean=clean, start_s=1.0, end_s=1.5)
+    assert m["ok"] and m["mesh_face_lost"] == 4
+
+
+def test_verdict_needs_a_seen_hand_and_a_present_face_and_is_capped_on_few_frames():
+    px = {"ok": True, "hand_outside_peak": MESH_HAND_SEEN + 0.05}
+    still = {"ok": True, "mesh_dev_max": MESH_STILL[0] - 4 * MESH_STILL[1], "mesh_frames": DECIDING_FRAMES,
+             "mesh_face_lost": 0}  # fmt: skip
+    assert mesh_verdicts(still, px)["face_mesh_unmoved"] > 0.95
+    bent = {**still, "mesh_dev_max": MESH_STILL[0] + 4 * MESH_STILL[1]}
+    assert mesh_verdicts(bent, px)["face_mesh_unmoved"] < 0.05
+    # the landmarker lost the face: what a hand in front does, no verdict
+    assert mesh_verdicts({**still, "mesh_face_lost": 1}, px) == {}
+    # no hand in the pixels (a phantom hand on a moving head), or no pixels at all: no verdict
+    assert mesh_verdicts(still, {**px, "hand_outside_peak": MESH_HAND_SEEN / 2}) == {}
+    assert mesh_verdicts(still, None) == {}
+    assert mesh_verdicts(still, {**px, "ok": False}) == {}
+    few = {**still, "mesh_frames": DECIDING_FRAMES - 1}
+    assert mesh_verdicts(few, px)["face_mesh_unmoved"] == NEVER_COVERED_CAP
