@@ -14,7 +14,9 @@ face zone shows the hand over the face: ``"genuine"`` (opaque hand),
 ``"pasted"`` (the face drawn over the hand inside the outline),
 ``"translucent"`` (the hand at ``alpha`` over the face inside the outline) or
 ``"flash"`` (opaque hand, and another face inside the outline for 4 frames
-while the hand is over it). ``swap_failure=True`` means ``"pasted"``.
+while the hand is over it). ``swap_failure=True`` means ``"pasted"``. An
+opaque hand over the face also bends the face mesh (as the face landmarker's
+does on real faces); a pasted or translucent one leaves it whole.
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ def make_tracks(
         cx = 0.25 + 0.5 * u  # left to right across the face (centre 0.5)
         over_face = abs(cx - 0.5) < 0.12
         hand_x[i], over[i] = cx, over_face
+        if over_face and mode in ("genuine", "flash"):
+            # a real hand in front bends the face landmarker's mesh (docs/face-occlusion.md, round 6): points
+            # near the hand are pushed away from it and the face is fitted taller, as measured on real faces
+            dx = face_lm[i, :, 0] - cx
+            face_lm[i, :, 0] += 0.02 * np.sign(dx) * np.exp(-((dx / 0.06) ** 2))
+            face_lm[i, :, 1] = 0.45 + 1.08 * (face_lm[i, :, 1] - 0.45)
         if lose_hand and over_face:
             continue  # the hand is painted over: not detected, face crop unchanged
         pts = np.stack([cx + rng.uniform(-0.06, 0.06, 21), 0.45 + rng.uniform(-0.1, 0.1, 21), np.zeros(21)], axis=1)

@@ -172,12 +172,12 @@ class FaceOcclusion(Analyzer):
         dur = tracks.duration_s
         for ev in events:
             s = ev.score
-            worst = max(ev.scores, key=lambda k: ev.scores[k]) if ev.scores else None
-            if worst is not None and ev.scores[worst] >= 0.5:
-                why = _WHAT[worst]
+            flagged = sorted((k for k in ev.scores if ev.scores[k] >= 0.5), key=lambda k: -ev.scores[k])
+            if flagged:
+                # the strongest verdict, and the next one when two measures say it (an interviewer checks both)
+                why = "; and ".join(f"{_WHAT[k]} (score {ev.scores[k]:.2f})" for k in flagged[:2])
                 summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
-                    f"{why} (score {ev.scores[worst]:.2f})"
+                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): {why}"
                 )
             else:
                 summary = (
