@@ -157,3 +157,13 @@ def test_inside_share_tells_a_hand_in_front_from_a_face_drawn_over_it(mode):
     else:
         assert px["inside_share_p90"] <= 0.3, px
         assert pixel_verdicts(px)["hand_behind_face"] >= 0.8
+
+
+def test_face_flash_needs_a_face_in_the_flash_frames():
+    from interview_guard.signals.crossing_verdicts import FLASH_FACE_PRESENT, FLASH_Z
+
+    px = {"flash_z": FLASH_Z[0] + 5 * FLASH_Z[1], "flash_face_present": 1.0}
+    assert pixel_verdicts(px)["face_flash"] > 0.99
+    # the face landmarker found no face in the flash's frames: a hand hiding the face, not another face
+    assert "face_flash" not in pixel_verdicts({**px, "flash_face_present": FLASH_FACE_PRESENT / 2})
+    assert pixel_verdicts({k: v for k, v in px.items() if k != "flash_face_present"})["face_flash"] > 0.99

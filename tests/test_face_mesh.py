@@ -97,3 +97,21 @@ def test_verdict_needs_a_seen_hand_and_a_present_face_and_is_capped_on_few_frame
     assert mesh_verdicts(still, {**px, "ok": False}) == {}
     few = {**still, "mesh_frames": DECIDING_FRAMES - 1}
     assert mesh_verdicts(few, px)["face_mesh_unmoved"] == NEVER_COVERED_CAP
+
+
+def test_a_face_lost_under_the_hand_rules_out_the_never_covered_verdicts():
+    from interview_guard.signals.crossing_verdicts import FACE_LOST_FRAMES, UNCOVERED_VERDICTS, with_mesh_verdicts
+
+    scores = {"face_never_covered": 0.8, "hand_behind_face": 0.8, "face_warp": 0.9}
+    px = {"ok": True, "hand_outside_peak": 0.2}
+    lost = {"ok": True, "mesh_dev_max": 0.2, "mesh_frames": 20, "mesh_face_lost": FACE_LOST_FRAMES}
+    out = with_mesh_verdicts(scores, lost, px)
+    assert not set(UNCOVERED_VERDICTS) & set(out) and out["face_warp"] == 0.9
+    assert "face_mesh_unmoved" not in out  # the face was lost: no mesh verdict either
+    kept = with_mesh_verdicts(scores, {**lost, "mesh_face_lost": FACE_LOST_FRAMES - 1}, px)
+    assert kept["face_never_covered"] == 0.8 and "face_mesh_unmoved" not in kept
+    # not measurable (no reference) but the face was lost: the rule still holds
+    out = with_mesh_verdicts(scores, {"ok": False, "reason": "x", "mesh_face_lost": FACE_LOST_FRAMES}, px)
+    assert "hand_behind_face" not in out
+    whole = with_mesh_verdicts({}, {**lost, "mesh_face_lost": 0, "mesh_dev_max": 0.01}, px)
+    assert whole["face_mesh_unmoved"] > 0.95 and scores["hand_behind_face"] == 0.8  # the input is not changed

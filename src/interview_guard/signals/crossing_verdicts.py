@@ -19,10 +19,14 @@ __all__ = [
     "MESH_STILL",
     "MESH_HAND_SEEN",
     "mesh_verdicts",
+    "with_mesh_verdicts",
+    "FACE_LOST_FRAMES",
+    "UNCOVERED_VERDICTS",
     "ENTRY",
     "ENTRY_CUT",
     "GHOST",
     "FLASH_Z",
+    "FLASH_FACE_PRESENT",
     "WARP_Z",
     "WARP_RATIO",
     "NEVER_COVERED",
@@ -46,6 +50,8 @@ PIXEL_VERDICTS = (
 ENTRY_CUT = (0.3, 0.06)
 GHOST = (0.55, 0.05)
 FLASH_Z = (9.0, 1.0)
+#: Share of a flash's frames the face landmarker must have found a face in.
+FLASH_FACE_PRESENT = 0.5
 WARP_Z = (1.5, 0.2)
 WARP_RATIO = (2.4, 0.15)
 #: Frames with the hand at the outline needed before the entry measure counts.
@@ -106,6 +112,24 @@ def mesh_verdicts(mesh: dict[str, Any], px: dict[str, Any] | None = None) -> dic
     return {"face_mesh_unmoved": v}
 
 
+#: Crossing frames without a face (the landmarker lost it) that rule out the verdicts saying the hand never covered it.
+FACE_LOST_FRAMES = 3
+#: The verdicts that say the hand did not cover the face: a face the landmarker lost under the hand says it did.
+UNCOVERED_VERDICTS = ("face_never_covered", "hand_behind_face")
+
+
+def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[str, Any] | None) -> dict[str, float]:
+    """``scores`` with the mesh's verdict added, and without :data:`UNCOVERED_VERDICTS` when the face landmarker
+    lost the face in :data:`FACE_LOST_FRAMES` or more frames of the crossing (a hand hid it)."""
+    out = dict(scores)
+    if int(mesh.get("mesh_face_lost", 0)) >= FACE_LOST_FRAMES:
+        for k in UNCOVERED_VERDICTS:
+            out.pop(k, None)
+    if mesh.get("ok"):
+        out.update(mesh_verdicts(mesh, px))
+    return out
+
+
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     """The swap verdicts of one crossing from its pixel measures (see :mod:`.hand_crossing`)."""
     out: dict[str, float] = {}
@@ -117,7 +141,9 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         if int(px.get("entry_frames", 0)) < DECIDING_FRAMES:
             out["painted_over"] = min(out["painted_over"], NEVER_COVERED_CAP)
     flash = px.get("flash_z")
-    if flash is not None:
+    # the face landmarker found a face in the flash's frames: a run of frames without one is the hand hiding the
+    # face (a real hand over most of it), not another face showing through
+    if flash is not None and float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
         out["face_flash"] = logistic((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
     wz, wr = px.get("warp_z"), px.get("warp_ratio")
     if wz is not None and wr is not None:

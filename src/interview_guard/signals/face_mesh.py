@@ -14,7 +14,8 @@ mesh keeps the shape it had before the hand came. This is the landmarker
     transform (so head motion and zoom do not count); the frame's deviation is
     the median point residual in units of the reference mesh's RMS radius. The
     crossing's measure is the largest frame deviation. A frame where the face
-    is lost counts as disturbed (the landmarker could not fit a face at all).
+    is lost is counted (``mesh_face_lost``): the landmarker could not fit a face
+    at all there, which is what a hand in front does.
 ``covered_motion_ratio``
     Between consecutive dense frames where the hand landmarker sees the hand
     over a good part of the face: how the mesh points under the hand's hull
@@ -80,13 +81,13 @@ def mesh_disturbance(
     t = np.asarray(t_s, dtype=np.float64)
     present = np.asarray(face_present, dtype=bool)
     span = (t >= start_s) & (t <= end_s)
+    lost = int((span & ~present).sum())
     ref_rows = np.flatnonzero(clean & (t < start_s - REFERENCE_GAP_S) & (t >= start_s - REFERENCE_S))
     if ref_rows.size < MIN_REFERENCE_FRAMES:
         ref_rows = np.flatnonzero(clean & (t > end_s + REFERENCE_GAP_S) & (t <= end_s + REFERENCE_S))
     if ref_rows.size < MIN_REFERENCE_FRAMES:
-        return {"ok": False, "reason": "no hand-free face frames next to the crossing"}
+        return {"ok": False, "reason": "no hand-free face frames next to the crossing", "mesh_face_lost": lost}
     rows = np.flatnonzero(span & present)
-    lost = int((span & ~present).sum())
     if rows.size < MIN_MESH_FRAMES:
         return {"ok": False, "reason": "too few face frames in the crossing", "mesh_face_lost": lost}
     xy = np.asarray(face_landmarks[..., :2], dtype=np.float64) * np.array([aspect, 1.0])

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, mesh_verdicts, pixel_verdicts
+from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, pixel_verdicts, with_mesh_verdicts
 from interview_guard.signals.face_geometry import (
     FACE_OVAL,
     face_size,
@@ -270,6 +270,9 @@ def measure_event(
             px = {**crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0), "judged_on": "hand"}
         tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
         px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames")})
+        if "flash_at_s" in px:  # another face flashing through needs a face: a hand hiding it is no flash
+            fl = np.flatnonzero(t >= px["flash_at_s"] - 1e-6)[: int(px["flash_frames"])]
+            px["flash_face_present"] = round(float(np.mean(face_present[fl])), 2) if fl.size else 0.0
         if not tr.get("ok"):
             px["transients_reason"] = tr.get("reason")
         series = px.pop("series", None)
@@ -288,8 +291,7 @@ def measure_event(
         aspect=aspect,
     )  # fmt: skip
     m["mesh"] = mesh
-    if mesh.get("ok"):
-        scores.update(mesh_verdicts(mesh, m.get("pixels")))
+    scores = with_mesh_verdicts(scores, mesh, m.get("pixels"))
     m.update(
         covered_motion_ratio(
             t_s=t,
