@@ -203,3 +203,45 @@ def test_a_failure_in_the_head_stops_the_decoding_thread(tmp_path, fakes, monkey
         scan_video(clip, parallel=True)
     assert threading.active_count() == before
     assert FakeFace.instances  # the scan got as far as the landmarkers
+
+
+class _MeanDescriber:
+    """A stand-in describer: each chip's per-channel means and a few pixels, in 128 numbers (no model)."""
+
+    def __init__(self):
+        self.threads = set()
+
+    def describe(self, chips):
+        self.threads.add(threading.current_thread().name)
+        flat = chips.reshape(len(chips), -1).astype(np.float32)
+        return np.concatenate([flat[:, :125], chips.mean(axis=(1, 2))], axis=1) / 255.0
+
+
+def test_identity_descriptors_on_a_helper_thread_are_the_same_rows(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from interview_guard.extract.identity import DESCRIBE_BATCH, IdentityCollector
+    from interview_guard.io import face_descriptor
+    from interview_guard.io.landmarks import FaceObservation
+    from test_video_scan import oval_landmarks
+
+    monkeypatch.setattr(face_descriptor, "align_chip", lambda rgb, lm: np.ascontiguousarray(rgb[:150, :150]))
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(3 * DESCRIBE_BATCH + 3)]
+    lm = oval_landmarks((0.3, 0.2, 0.7, 0.8))
+    obs = FaceObservation(True, lm, None, np.array([0.3, 0.2, 0.7, 0.8], np.float32), 1, "full")
+    tracks = []
+    for executor in (None, ThreadPoolExecutor(1, thread_name_prefix="ig-describe")):
+        d = _MeanDescriber()
+        col = IdentityCollector(d, dense_fps=100.0, executor=executor)
+        for k, img in enumerate(frames):
+            col.offer(k / 30, k, img, obs, dense=k % 2 == 1)
+        tracks.append(col.finish())
+        if executor is not None:
+            executor.shutdown()
+            assert d.threads == {"ig-describe_0"}
+    a, b = tracks
+    assert len(a.t_s) == len(frames) and np.all(np.isfinite(a.descriptor))
+    for name in ("t_s", "frame_index", "face", "box", "descriptor", "quality", "dense"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.meta["described"] == b.meta["described"] == len(frames)

@@ -236,6 +236,10 @@ def scan_video(
                 pool = None
                 if parallel:
                     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ig-hands"))
+                    if collector is not None:  # descriptors beside the landmarkers (waited for in finish())
+                        collector.executor = stack.enter_context(
+                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe")
+                        )
                 scanner = Scanner(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,
