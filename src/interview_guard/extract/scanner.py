@@ -49,7 +49,7 @@ __all__ = ["MAX_BUFFER_FRAMES", "ZONE_HOLD_S", "Scanner"]
 MAX_BUFFER_FRAMES = 64
 #: Threaded scan: decoded frames (bytes of 8-bit 4:2:0 pictures) the decoding thread may hold ahead of the head,
 #: at most MAX_PREFETCH_FRAMES. The decoder's threading (PyAV ``thread_type``), in both drivers.
-PREFETCH_BYTES = 64 << 20
+PREFETCH_BYTES = 32 << 20
 MAX_PREFETCH_FRAMES = 120
 DECODE_THREAD_TYPE = "NONE"
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
@@ -57,10 +57,10 @@ _HEAD_SLACK_S = 0.5
 
 
 class _Entry:
-    __slots__ = ("idx", "t", "vf", "gray", "thumb")
+    __slots__ = ("idx", "t", "vf", "gray")
 
-    def __init__(self, idx: int, t: float, vf: Any, thumb: np.ndarray) -> None:
-        self.idx, self.t, self.vf, self.thumb = idx, t, vf, thumb
+    def __init__(self, idx: int, t: float, vf: Any) -> None:
+        self.idx, self.t, self.vf = idx, t, vf
         self.gray: np.ndarray | None = None
 
 
@@ -126,7 +126,7 @@ class Scanner:
         self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0, "triggers_hand": 0,
                        "triggers_face_lost": 0}  # fmt: skip
         self.timing = dict.fromkeys(
-            ("decode", "thumbs", "motion", "convert", "face", "hands", "pixels", "blending", "keyframes"), 0.0
+            ("decode", "motion", "convert", "face", "hands", "pixels", "blending", "keyframes"), 0.0
         )
         self.wall0 = time.perf_counter()
         self.cpu0 = time.process_time()
@@ -168,7 +168,7 @@ class Scanner:
     # -- decoding -----------------------------------------------------------------------
 
     def frames(self, av: Any, container: Any, stream: Any, p: Any) -> Iterator[_Entry]:
-        """Decoded frames as entries with their motion thumbnails, in presentation order (fills the DecodeStats)."""
+        """Decoded frames as entries, in presentation order (fills the DecodeStats)."""
         from interview_guard.io.video_decode import prepare_stream  # noqa: PLC0415
 
         # One decoding thread, no FFmpeg threads, in both drivers: beside the landmarkers frame threads only add
@@ -200,12 +200,8 @@ class Scanner:
             if st.first_t is None:
                 st.first_t = t
             st.last_t = t
-            t1 = perf()
-            self.timing["decode"] += t1 - t_mark
-            thumb = self._upright(luma(vf, self.thumb_src_size))
-            t_mark = perf()
-            self.timing["thumbs"] += t_mark - t1
-            yield _Entry(n, t, vf, thumb)
+            self.timing["decode"] += perf() - t_mark
+            yield _Entry(n, t, vf)
             n += 1
             t_mark = perf()
         self.timing["decode"] += perf() - t_mark
@@ -330,7 +326,7 @@ class Scanner:
     def _head(self, e: _Entry) -> None:
         t0 = time.perf_counter()
         cv2 = self.cv2
-        thumb = e.thumb
+        thumb = self._upright(luma(e.vf, self.thumb_src_size))
         diff = None
         if self.prev_thumb is not None and self.prev_thumb.shape == thumb.shape:
             diff = cv2.absdiff(thumb, self.prev_thumb)
