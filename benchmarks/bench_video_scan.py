@@ -10,6 +10,12 @@ face) or slowly (2-3.5 s), and going back down. The face position comes
 from a landmark pass over the source clip. Then it measures, each stage in
 a fresh process:
 
+* first the speed table of issue #17: decode only (FFmpeg's frame threads, the
+  fastest decode; and one decoding thread, as the scan decodes), the adaptive
+  scan and the whole scan (``scan_session``), with each run's wall time over
+  the fastest decode's in the same run, for the 720p30 recording and a 1080p30
+  one built the same way (the source frames upscaled; ``--no-1080p`` leaves it
+  out, ``--speed`` stops after the table), and each scan's CPU by thread;
 * decode only (PyAV frames, no conversion) and ``scan_video(mode="full")``
   (every frame landmarked; the reference) -- with ``--quick`` the full scan
   covers only the first 60 s and its speed is extrapolated;
@@ -42,7 +48,7 @@ Stage processes run with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), as the CL
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--long] [--keep DIR]
+    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--long] [--no-1080p | --speed] [--keep DIR]
     .venv/bin/python benchmarks/bench_video_scan.py (--identity | --session) [--keep DIR]
 
 Prints Markdown tables; asserts nothing.
@@ -709,7 +715,7 @@ def ensure_recording(rec: Path, args: argparse.Namespace, *, height: int | None 
 
 SPEED_RUNS = (
     ("decode", "decode only, FFmpeg frame + slice threads (the fastest decode)", {"thread_type": "AUTO"}),
-    ("decode1", "decode only, one decoding thread (slice threads, as in the scan)", {"thread_type": "SLICE"}),
+    ("decode1", "decode only, one decoding thread (no FFmpeg threads, as in the scan)", {"thread_type": "NONE"}),
     ("adaptive", "adaptive scan (scan_video defaults)", {"mode": "adaptive"}),
     ("session", "whole scan (scan_session: identity, every analyzer)", {}),
 )
