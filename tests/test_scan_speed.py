@@ -245,3 +245,20 @@ def test_identity_descriptors_on_a_helper_thread_are_the_same_rows(monkeypatch):
     for name in ("t_s", "frame_index", "face", "box", "descriptor", "quality", "dense"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.meta["described"] == b.meta["described"] == len(frames)
+
+
+def test_a_stream_without_a_declared_size_gets_a_small_queue(tmp_path, fakes, monkeypatch):
+    from interview_guard.io import video_decode
+
+    real = video_decode.prepare_stream
+
+    def undeclared(container, stream, st, **kw):
+        rot = real(container, stream, st, **kw)
+        st.width = st.height = 0  # as for a stream whose size is known only once a frame is decoded
+        return rot
+
+    monkeypatch.setattr(video_decode, "prepare_stream", undeclared)
+    clip = encode(tmp_path / "square.mp4", square_frames(2.0))
+    scan = scan_video(clip, parallel=True)
+    assert scan.stats["prefetch"]["cap_frames"] == 8
+    assert scan.stats["frames_decoded"] == 60

@@ -236,7 +236,8 @@ class Scanner:
         cond = self.cond
         self.threaded = True
         # Decoding runs on its own thread, ahead of the head by up to PREFETCH_BYTES of decoded frames.
-        frame_bytes = max(self.st.width * self.st.height * 3 // 2, 1)
+        # (a size the stream does not declare before decoding counts as 4 MB: 8 frames)
+        frame_bytes = self.st.width * self.st.height * 3 // 2 or 4 << 20
         prefetch = BackgroundFrames(frames, min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES))
         self.prefetch = prefetch
 
