@@ -10,6 +10,12 @@ face) or slowly (2-3.5 s), and going back down. The face position comes
 from a landmark pass over the source clip. Then it measures, each stage in
 a fresh process:
 
+* first the speed table of issue #17: decode only (FFmpeg's frame threads, the
+  fastest decode; and one decoding thread, as the scan decodes), the adaptive
+  scan and the whole scan (``scan_session``), with each run's wall time over
+  the fastest decode's in the same run, for the 720p30 recording and a 1080p30
+  one built the same way (the source frames upscaled; ``--no-1080p`` leaves it
+  out, ``--speed`` stops after the table), and each scan's CPU by thread;
 * decode only (PyAV frames, no conversion) and ``scan_video(mode="full")``
   (every frame landmarked; the reference) -- with ``--quick`` the full scan
   covers only the first 60 s and its speed is extrapolated;
@@ -42,7 +48,7 @@ Stage processes run with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), as the CL
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--long] [--keep DIR]
+    .venv/bin/python benchmarks/bench_video_scan.py [--minutes 5] [--quick] [--long] [--no-1080p | --speed] [--keep DIR]
     .venv/bin/python benchmarks/bench_video_scan.py (--identity | --session) [--keep DIR]
 
 Prints Markdown tables; asserts nothing.
@@ -181,8 +187,11 @@ def _hand_centre(sw: dict, t: float, fw: float, fh: float, frame_h: int, fcy: fl
     return _path(sw["kind"], u, side)
 
 
-def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7) -> dict:
-    """Encode the looped recording with composited sweeps; returns the ground truth."""
+def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7, height: int | None = None) -> dict:
+    """Encode the looped recording with composited sweeps; returns the ground truth.
+
+    ``height``: scale the source frames (bicubic) to this height first (1080 for the 1080p recording).
+    """
     import av
     import cv2
 
@@ -204,6 +213,10 @@ def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7) -
                 else (boxes[-1] if boxes else np.array([W * 0.4, H * 0.2, W * 0.6, H * 0.6]))
             )
     boxes = np.array(boxes, dtype=np.float64)
+    scale = 1.0 if not height or height == H else height / H
+    if scale != 1.0:  # the same picture and sweeps, upscaled frame by frame while encoding
+        W, H = int(round(W * scale / 2)) * 2, int(height)
+        boxes *= scale
     cutouts = {name: _cutout(name) for name in HAND_NAMES}
     sweeps = plan_sweeps(seconds, seed)
     n_src = len(frames)
@@ -220,6 +233,8 @@ def build_recording(source: Path, out: Path, seconds: float, *, seed: int = 7) -
             i = k % period
             j = i if i < n_src else period - i
             img = frames[j]
+            if scale != 1.0:
+                img = cv2.resize(img, (W, H), interpolation=cv2.INTER_CUBIC)
             for sw in sweeps:
                 if not (sw["t0"] <= t < sw["t1"]):
                     continue
@@ -314,8 +329,62 @@ def machine_busy_s() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+class ThreadCpu:
+    """CPU seconds of this process's threads, by thread (Linux ``/proc/self/task``; empty elsewhere).
+
+    Sampled every ``every`` seconds, so a thread that ends is counted up to its last sample. Python threads go by
+    their ``threading`` name, the native ones (MediaPipe's graph and inference threads, FFmpeg's) by their
+    system name.
+    """
+
+    def __init__(self, every: float = 0.1) -> None:
+        import threading
+
+        self.last: dict[int, tuple[str, float]] = {}
+        self.every = every
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self._stop = threading.Event()
+        self._names = {}
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import threading
+
+        py = {t.native_id: t.name for t in threading.enumerate()}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as fh:
+                    raw = fh.read()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
+            f = raw[raw.rindex(")") + 2 :].split()
+            name = py.get(int(tid), name if int(tid) != os.getpid() else "MainThread")
+            self.last[int(tid)] = (name, (int(f[11]) + int(f[12])) / self.tick)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds by thread name (threads of one name summed), largest first."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        out: dict[str, float] = {}
+        for name, sec in self.last.values():
+            out[name] = out.get(name, 0.0) + sec
+        return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1]) if v >= 0.05}
+
+
 def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
     sys.path.insert(0, str(REPO / "src"))
+    sampler = ThreadCpu()
     t0 = time.perf_counter()
     c0 = time.process_time()
     busy0 = machine_busy_s()
@@ -330,7 +399,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
 
         with av.open(clip) as c:
             s = c.streams.video[0]
-            s.thread_type = "AUTO"
+            s.thread_type = args.get("thread_type", "AUTO")
             n = 0
             first = last = None
             for vf in c.decode(s):
@@ -364,6 +433,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
                 )
             },  # fmt: skip
             buffer_max=st["buffer_max_frames"],
+            prefetch=st.get("prefetch"),
             keyframes=st["keyframes"],
             identity=st.get("identity"),
         )
@@ -377,6 +447,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
         others=round(max(machine_busy_s() - busy0 - cpu, 0.0) / wall, 2),
         x_realtime=round(info["video_s"] / wall, 2),
         peak_rss_mb=round(peak_rss_mb(), 1),
+        threads_cpu_s=sampler.stop(),
     )
     return info
 
@@ -429,6 +500,9 @@ def main() -> None:
     ap.add_argument(
         "--long", action="store_true", help="also an adaptive scan of a 60-minute loop (peak RSS against 5 minutes)"
     )
+    ap.add_argument("--no-1080p", action="store_true", help="leave out the 1080p recording of the speed table")
+    ap.add_argument("--speed", action="store_true", help="only the speed table (decode vs scans, 720p and 1080p)")
+    ap.add_argument("--_height", type=int)
     ap.add_argument("--_stage")
     ap.add_argument("--_build")
     ap.add_argument("--_clip")
@@ -440,7 +514,7 @@ def main() -> None:
         return
     if args._build:
         out = Path(args._build)
-        truth = build_recording(args.source, out, args.minutes * 60, seed=args.seed)
+        truth = build_recording(args.source, out, args.minutes * 60, seed=args.seed, height=args._height)
         out.with_suffix(".json").write_text(json.dumps(truth, indent=1))
         return
     if not args.source.is_file():
@@ -455,13 +529,11 @@ def main() -> None:
     try:
         rec = work / f"sweeps_{args.minutes:g}min.mp4"
         truth_path = rec.with_suffix(".json")
-        if not (rec.is_file() and truth_path.is_file()):
-            # in its own process: the source frames it holds (~0.8 GB) stay out of this one
-            cmd = [sys.executable, __file__, "--_build", str(rec), "--minutes", str(args.minutes), "--seed",
-                   str(args.seed), "--source", str(args.source)]  # fmt: skip
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise SystemExit(f"building the recording failed:\n{r.stderr[-3000:]}")
+        ensure_recording(rec, args)
+        rec_hd = None
+        if not args.no_1080p and not (args.identity or args.session):
+            rec_hd = work / f"sweeps_{args.minutes:g}min_1080p.mp4"
+            ensure_recording(rec_hd, args, height=1080)
         truth = json.loads(truth_path.read_text())
         sweeps = truth["sweeps"]
         print(
@@ -482,10 +554,12 @@ def main() -> None:
         if args.session:
             session_rows(rec)
             return
+        speed = speed_table([("720p30", rec, work / "adaptive.npz"), *([("1080p30", rec_hd, None)] if rec_hd else [])])
+        if args.speed:
+            return
         rows = []
-        dec = stage("decode", rec)
+        dec, ada = speed["720p30"]["decode"], speed["720p30"]["adaptive"]
         rows.append(("decode only (PyAV frames, no conversion)", dec))
-        ada = stage("scan", rec, work / "adaptive.npz", mode="adaptive")
         rows.append(("adaptive scan (base 1 fps, dense 15 fps, 640 px)", ada))
         full_clip = clip60 if args.quick else rec
         full = stage("scan", full_clip, work / "full.npz", mode="full")
@@ -625,6 +699,62 @@ def main() -> None:
     finally:
         if tmpctx is not None:
             tmpctx.cleanup()
+
+
+def ensure_recording(rec: Path, args: argparse.Namespace, *, height: int | None = None) -> None:
+    """Build ``rec`` (and its ground truth beside it) unless both exist."""
+    if rec.is_file() and rec.with_suffix(".json").is_file():
+        return
+    # in its own process: the source frames it holds (~0.8 GB) stay out of this one
+    cmd = [sys.executable, __file__, "--_build", str(rec), "--minutes", str(args.minutes), "--seed", str(args.seed),
+           "--source", str(args.source), *(["--_height", str(height)] if height else [])]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"building the recording failed:\n{r.stderr[-3000:]}")
+
+
+SPEED_RUNS = (
+    ("decode", "decode only, FFmpeg frame + slice threads (the fastest decode)", {"thread_type": "AUTO"}),
+    ("decode1", "decode only, one decoding thread (no FFmpeg threads, as in the scan)", {"thread_type": "NONE"}),
+    ("adaptive", "adaptive scan (scan_video defaults)", {"mode": "adaptive"}),
+    ("session", "whole scan (scan_session: identity, every analyzer)", {}),
+)
+
+
+def speed_table(recordings: list[tuple[str, Path, Path | None]]) -> dict[str, dict[str, dict]]:
+    """Decode only against the adaptive scan and the whole scan, each recording measured in one run (issue #17).
+
+    Prints one table (ratio: wall time over the fastest decode-only wall time of the same recording) and where
+    each scan's CPU went by thread; returns the stage results by recording label and run key.
+    """
+    out: dict[str, dict[str, dict]] = {}
+    for label, rec, npz in recordings:
+        res = out[label] = {}
+        for key, _, kw in SPEED_RUNS:
+            name = "scan" if key == "adaptive" else ("decode" if key.startswith("decode") else "session")
+            res[key] = stage(name, rec, npz if key == "adaptive" else None, **kw)
+    print("\n| recording | run | wall s | x real time | ratio to decode | CPU s | other load | peak RSS MB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, res in out.items():
+        base = res["decode"]["wall_s"]
+        for key, what, _ in SPEED_RUNS:
+            r = res[key]
+            print(f"| {label} | {what} | {r['wall_s']:.1f} | {r['x_realtime']:.1f} | {r['wall_s'] / base:.2f} | "
+                  f"{r['cpu_s']:.1f} | {r['others']:.2f} | {r['peak_rss_mb']:.0f} |")  # fmt: skip
+    print(
+        "\n(ratio: wall time over the first row's of the same recording, both in this run. Other load: CPU time "
+        f"other processes used meanwhile, in cores of {os.cpu_count()}: the wall times are comparable only when it "
+        "is low.)"
+    )
+    for label, res in out.items():
+        for key in ("decode1", "adaptive", "session"):
+            r = res[key]
+            extra = f"; stage seconds {r['seconds']}; prefetch {r.get('prefetch')}" if key == "adaptive" else ""
+            if key == "session":
+                t = {k: round(v, 1) for k, v in r["timings"].items() if isinstance(v, (int, float))}
+                extra = f"; timings {t}"
+            print(f"{label} {key}: CPU s by thread {r.get('threads_cpu_s')}{extra}")
+    return out
 
 
 def identity_rows(rec: Path) -> None:

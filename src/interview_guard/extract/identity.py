@@ -8,7 +8,8 @@ at every base-rate frame, and inside active intervals at most
 ``dense_fps`` times a second; the other faces of the frame (a landmarker
 run with ``num_faces > 1``) at base-rate frames only. Chips are described in small batches
 (:class:`~interview_guard.io.face_descriptor.FaceDescriber`, about 14 ms per
-face on one BLAS thread). The rows become an
+face on one BLAS thread), on a helper thread when the scan gives the collector an executor (the descriptors
+then overlap with the landmarkers; the rows are the same). The rows become an
 :class:`~interview_guard.tracks.identity.IdentityTrack`; the speed budget and
 the chosen rate are in ``docs/face-identity.md``.
 """
@@ -58,16 +59,21 @@ class IdentityCollector:
         Most descriptors per second inside active intervals (base-rate frames are all described).
     tol : float
         Slack (s) on the dense period (half a source frame).
+    executor : concurrent.futures.Executor, optional
+        Describe the batches there (one worker: batches are described in order); None: on the calling thread.
     """
 
-    def __init__(self, describer: Any, *, dense_fps: float, tol: float = 0.0) -> None:
+    def __init__(self, describer: Any, *, dense_fps: float, tol: float = 0.0, executor: Any = None) -> None:
         if not (isinstance(dense_fps, (int, float)) and math.isfinite(dense_fps) and dense_fps > 0):
             raise ParameterError(f"identity_dense_fps must be a positive number, got {dense_fps!r}")
         self.describer = describer
         self.dense_fps = float(dense_fps)
         self.tol = tol
         self.rows = identity_rows()
-        self._pending: list[tuple[dict[str, np.ndarray], int, np.ndarray]] = []
+        self.executor = executor
+        self._pending: list[np.ndarray] = []
+        # The descriptors of the rows so far, in row order: arrays, or futures of them (written at finish()).
+        self._described: list[Any] = []
         self._last_dense_t = -math.inf
         self.counts = {"described": 0, "dense_skipped": 0, "unalignable": 0}
         self.seconds = {"align": 0.0, "describe": 0.0}
@@ -109,19 +115,23 @@ class IdentityCollector:
         a["t_s"][i], a["frame_index"][i], a["dense"][i], a["face"][i] = t, frame_index, dense, min(face, 127)
         a["box"][i] = box
         a["quality"][i] = face_quality(landmarks=lm[None], frame_size=(w, h))[0]
-        self._pending.append((a, i, chip))
+        self._pending.append(chip)
+
+    def _describe(self, chips: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        desc = np.asarray(self.describer.describe(chips), dtype=np.float32)
+        self.seconds["describe"] += time.perf_counter() - t0
+        return desc
 
     def flush(self) -> None:
-        """Describe the chips waiting for a batch."""
+        """Describe the chips waiting for a batch (or hand them to the executor)."""
         if not self._pending:
             return
-        t0 = time.perf_counter()
-        desc = self.describer.describe(np.stack([c for _, _, c in self._pending]))
-        for (a, i, _), d in zip(self._pending, desc):
-            a["descriptor"][i] = d
+        chips = np.stack(self._pending)
         self.counts["described"] += len(self._pending)
         self._pending = []
-        self.seconds["describe"] += time.perf_counter() - t0
+        self._described.append(self._describe(chips) if self.executor is None else self.executor.submit(
+            self._describe, chips))  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -133,4 +143,9 @@ class IdentityCollector:
     def finish(self) -> IdentityTrack:
         """The track of every face described (flushes the last batch)."""
         self.flush()
-        return IdentityTrack(**self.rows.finish(), meta=self.stats())
+        rows = self.rows.finish()
+        done = [d if isinstance(d, np.ndarray) else d.result() for d in self._described]
+        self._described = []
+        if done:
+            rows["descriptor"] = np.concatenate(done).reshape(-1, DESCRIPTOR_DIM)
+        return IdentityTrack(**rows, meta=self.stats())

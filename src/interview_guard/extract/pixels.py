@@ -30,6 +30,8 @@ __all__ = [
     "face_zone",
     "zone_crop",
     "pixel_row",
+    "ZONE_HOLD_S",
+    "ZoneAnchor",
 ]
 
 #: Longer side of the per-frame motion thumbnails (pixels).
@@ -40,6 +42,8 @@ WORK_SIDE = 320
 FACE_ZONE_SCALE = 1.6
 #: Width of the band around the face outline, as a share of the face width (each side).
 BAND_FRACTION = 0.08
+#: How long the anchored face zone is held while a hand is in it or the face is lost (s).
+ZONE_HOLD_S = 3.0
 
 # Pixel formats whose first plane is 8-bit luma (taken as is for the gray images).
 _Y8_FORMATS = frozenset(
@@ -111,6 +115,43 @@ def face_zone(face_lm: np.ndarray) -> tuple[tuple[float, float, float, float], n
     box = (cx - hw, cy - hh, cx + hw, cy + hh)
     rel = (oval - (box[0], box[1])) / (box[2] - box[0], box[3] - box[1])
     return box, rel
+
+
+class ZoneAnchor:
+    """The anchored face zone of the PixelTrack (``zone_*`` columns), frame after landmarked frame.
+
+    The zone follows the face while no hand is in it; while a hand is in it, or the face is lost, it stays where it
+    was (at most ``ZONE_HOLD_S``), so a crossing is seen at a fixed place. ``hand_in_zone``: the last frame had a
+    hand in the face's zone (or a hand and no face).
+    """
+
+    def __init__(self) -> None:
+        # (time, box, oval) of the last face with no hand in its zone
+        self.anchor: tuple[float, tuple[float, float, float, float], np.ndarray] | None = None
+        self.hand_in_zone = False
+
+    def update(
+        self, t: float, face_lm: np.ndarray | None, hand_lm: np.ndarray, hand_count: int
+    ) -> tuple[tuple[float, float, float, float], np.ndarray, bool] | None:
+        """``(box, oval, held)`` of the zone for this frame (None: no zone yet); ``face_lm`` None without a face."""
+        here = face_zone(face_lm) if face_lm is not None else None
+        hand_in = False
+        if here is not None and hand_count:
+            x0, y0, x1, y1 = here[0]
+            pts = np.asarray(hand_lm, dtype=np.float64)[..., :2].reshape(-1, 2)
+            pts = pts[np.all(np.isfinite(pts), axis=1)]
+            hand_in = bool(np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)))
+        self.hand_in_zone = hand_in or (here is None and bool(hand_count))
+        held = False
+        if here is not None and not hand_in:
+            self.anchor = (t, here[0], here[1])
+        elif self.anchor is not None and t - self.anchor[0] <= ZONE_HOLD_S:
+            held = True
+        elif here is not None:
+            self.anchor = (t, here[0], here[1])
+        else:
+            return None
+        return self.anchor[1], self.anchor[2], held
 
 
 def zone_crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:

@@ -26,8 +26,9 @@ from interview_guard.extract.pixels import (
     FACE_ZONE_SCALE,
     THUMB_SIDE,
     WORK_SIDE,
+    ZONE_HOLD_S,
+    ZoneAnchor,
     face_crop,
-    face_zone,
     import_cv2,
     luma,
     pixel_row,
@@ -36,6 +37,7 @@ from interview_guard.extract.pixels import (
 )
 from interview_guard.extract.scan_results import VideoScan, blend_rows, face_rows, hand_rows, motion_rows, pixel_rows
 from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
+from interview_guard.io.frame_queue import BackgroundFrames
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.tracks.blending import BlendTrack
@@ -45,10 +47,13 @@ __all__ = ["MAX_BUFFER_FRAMES", "ZONE_HOLD_S", "Scanner"]
 
 #: Hard cap on the look-back delay line (frames), whatever the frame rate.
 MAX_BUFFER_FRAMES = 64
+#: Threaded scan: decoded frames (bytes of 8-bit 4:2:0 pictures) the decoding thread may hold ahead of the head,
+#: at most MAX_PREFETCH_FRAMES. The decoder's threading (PyAV ``thread_type``), in both drivers.
+PREFETCH_BYTES = 32 << 20
+MAX_PREFETCH_FRAMES = 120
+DECODE_THREAD_TYPE = "NONE"
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
-#: How long the anchored face zone is held while a hand is in it or the face is lost (s).
-ZONE_HOLD_S = 3.0
 
 
 class _Entry:
@@ -89,6 +94,7 @@ class Scanner:
         self.stop = False
         self.threaded = False
         self.error: BaseException | None = None
+        self.prefetch: BackgroundFrames[_Entry] | None = None
         # Geometry (set from the first frame).
         self.rotation = 0
         self.lm_src_size = self.thumb_src_size = self.work_src_size = (0, 0)
@@ -111,9 +117,7 @@ class Scanner:
         self.blend_rows = blend_rows()
         self.blend_state: BlendState | None = None
         self.zone: tuple[float, float, float, float] | None = None
-        # The anchored face zone of the PixelTrack: (time, box, oval) of the last face with no hand in its zone.
-        self.anchor: tuple[float, tuple[float, float, float, float], np.ndarray] | None = None
-        self._hand_in_zone = False
+        self.zone_anchor = ZoneAnchor()
         self.active: list[list[float]] = []
         self.in_active = False
         self.face_seen = False
@@ -165,10 +169,18 @@ class Scanner:
 
     def frames(self, av: Any, container: Any, stream: Any, p: Any) -> Iterator[_Entry]:
         """Decoded frames as entries, in presentation order (fills the DecodeStats)."""
-        from interview_guard.io.video_decode import demux_video_frames, prepare_stream  # noqa: PLC0415
+        from interview_guard.io.video_decode import prepare_stream  # noqa: PLC0415
+
+        # One decoding thread, no FFmpeg threads, in both drivers: beside the landmarkers frame threads only add
+        # CPU (45.5 against 41.5 CPU s for the 5-minute benchmark scan) and conceal a damaged frame differently;
+        # slice threads gave run-to-run different pictures after a damaged packet.
+        legacy_rot = prepare_stream(container, stream, self.st, thread_type=DECODE_THREAD_TYPE)
+        return self._decoded(av, container, stream, p, legacy_rot)
+
+    def _decoded(self, av: Any, container: Any, stream: Any, p: Any, legacy_rot: int) -> Iterator[_Entry]:
+        from interview_guard.io.video_decode import demux_video_frames  # noqa: PLC0415
 
         st = self.st
-        legacy_rot = prepare_stream(container, stream, st)
         last_t = -math.inf
         n = 0
         perf = time.perf_counter
@@ -223,10 +235,15 @@ class Scanner:
     def run_threaded(self, frames: Iterator[_Entry]) -> None:
         cond = self.cond
         self.threaded = True
+        # Decoding runs on its own thread, ahead of the head by up to PREFETCH_BYTES of decoded frames.
+        # (a size the stream does not declare before decoding counts as 4 MB: 8 frames)
+        frame_bytes = self.st.width * self.st.height * 3 // 2 or 4 << 20
+        prefetch = BackgroundFrames(frames, min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES))
+        self.prefetch = prefetch
 
         def produce() -> None:
             try:
-                for e in frames:
+                for e in prefetch:
                     self._head(e)  # waits for the tail where the zone rule needs it
                     with cond:
                         while not self.stop and len(self.buffer) >= self.buffer_cap:
@@ -244,7 +261,7 @@ class Scanner:
                     self.head_done = True
                     cond.notify_all()
 
-        worker = threading.Thread(target=produce, name="ig-decode", daemon=True)
+        worker = threading.Thread(target=produce, name="ig-head", daemon=True)
         worker.start()
         try:
             while True:
@@ -269,6 +286,7 @@ class Scanner:
             with cond:
                 self.stop = not self.head_done
                 cond.notify_all()
+            prefetch.close()  # before the head: it may be waiting for a frame
             worker.join()
         if self.error is not None:
             raise self.error
@@ -479,42 +497,15 @@ class Scanner:
                     for a0, a1 in add:
                         self.intervals.add(a0, a1)
         if dense:
-            self.key_frames.offer(e.t, rgb, hand=self._hand_in_zone)
+            self.key_frames.offer(e.t, rgb, hand=self.zone_anchor.hand_in_zone)
             self.timing["keyframes"] += perf() - t4
 
     def _zone_pixels(self, e: _Entry, c: dict[str, np.ndarray], k: int, fobs: Any, hobs: Any) -> None:
-        """The anchored face zone of this frame (PixelTrack ``zone_*`` columns).
-
-        The zone follows the face while no hand is in it; while a hand is in
-        it, or the face is lost, it stays where it was (at most
-        ``ZONE_HOLD_S``), so a crossing is seen at a fixed place.
-        """
-        here = face_zone(fobs.landmarks) if fobs.present else None
-        hand_in = False
-        if here is not None and hobs.count:
-            x0, y0, x1, y1 = here[0]
-            pts = np.asarray(hobs.landmarks, dtype=np.float64)[..., :2].reshape(-1, 2)
-            pts = pts[np.all(np.isfinite(pts), axis=1)]
-            hand_in = bool(np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)))
-        self._hand_in_zone = hand_in or (here is None and bool(hobs.count))
-        held = False
-        if here is not None and not hand_in:
-            self.anchor = (e.t, here[0], here[1])
-        elif self.anchor is not None and e.t - self.anchor[0] <= ZONE_HOLD_S:
-            held = True
-        elif here is not None:
-            self.anchor = (e.t, here[0], here[1])
-        else:
-            return
-        assert self.anchor is not None
-        _, box, oval = self.anchor
-        crop = zone_crop(self._gray(e), box)
-        if crop is None:
-            return
-        c["zone_crop"][k] = crop
-        c["zone_box"][k] = box
-        c["zone_oval"][k] = oval
-        c["zone_held"][k] = held
+        """The anchored face zone of this frame (PixelTrack ``zone_*`` columns; see :class:`ZoneAnchor`)."""
+        z = self.zone_anchor.update(e.t, fobs.landmarks if fobs.present else None, hobs.landmarks, hobs.count)
+        crop = None if z is None else zone_crop(self._gray(e), z[0])
+        if z is not None and crop is not None:
+            c["zone_crop"][k], c["zone_box"][k], c["zone_oval"][k], c["zone_held"][k] = crop, *z
 
     def _close_active(self) -> None:
         self.in_active = False
@@ -528,7 +519,7 @@ class Scanner:
         self.prev_entry = None
 
     def result(self) -> VideoScan:
-        st = self.st
+        st, pf = self.st, self.prefetch
         size = (st.out_width, st.out_height)
         common = {
             "fps": None,
@@ -584,6 +575,13 @@ class Scanner:
             "x_realtime": round(video_s / wall, 2) if wall > 0 else 0.0,
             "seconds": {k: round(v, 3) for k, v in self.timing.items()},
             "buffer_max_frames": self.buffer_max,
+            "prefetch": pf
+            and {
+                "cap_frames": pf.cap,
+                "max_frames": pf.max_len,
+                "decoder_wait_s": round(pf.producer_wait_s, 3),
+                "head_wait_s": round(pf.consumer_wait_s, 3),
+            },  # fmt: skip
             "buffer_cap_frames": self.buffer_cap,
             "keyframes": len(self.key_frames.frames),
             "keyframes_dropped": self.key_frames.dropped,

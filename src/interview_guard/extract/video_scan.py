@@ -54,15 +54,20 @@ Look-back buffer and frame order
     (``VideoScan.stats["buffer_max_frames"]``).
 
 Threads (``parallel=True``)
-    The head (decoding, thumbnails, motion trigger) runs on a helper thread
-    and may run up to 0.5 s of frames ahead of the look-back window while
-    the calling thread landmarks; the hand landmarker runs on another
-    helper thread beside the face landmarker. The result is the same as
-    with ``parallel=False``: the tail decides a frame only once the head
-    has seen ``lookback_s`` past it (later head triggers cannot reach back
-    that far), and the head takes the face zone from landmarks at or before
-    ``lookback_s`` before the frame decoded 0.5 s of frames earlier,
-    waiting for the tail to get there.
+    Decoding runs on its own thread (``ig-decode``, one FFmpeg decoding
+    thread), which hands decoded frames to the head through a bounded queue
+    (:class:`~interview_guard.io.frame_queue.BackgroundFrames`, at most
+    :data:`~interview_guard.extract.scanner.PREFETCH_BYTES` of pictures), so
+    it keeps decoding while the head waits for the tail. The head
+    (thumbnails, motion trigger) runs on a second helper thread and may run
+    up to 0.5 s of frames ahead of the look-back window while the calling
+    thread landmarks; the hand landmarker runs on a third beside the face
+    landmarker, and identity descriptors (when asked for) are computed on a
+    fourth. The result is the same as with ``parallel=False``: the tail
+    decides a frame only once the head has seen ``lookback_s`` past it
+    (later head triggers cannot reach back that far), and the head takes
+    the face zone from landmarks at or before ``lookback_s`` before the
+    frame decoded 0.5 s of frames earlier, waiting for the tail to get there.
 
 Per landmarked frame (< 1 ms on top of the landmarkers)
     One :class:`~interview_guard.tracks.video.PixelTrack` row from the luma
@@ -175,9 +180,9 @@ def scan_video(
     face_options : FaceRunnerOptions, optional
     hand_options : HandRunnerOptions, optional
     parallel : bool
-        Decode (and measure motion) on a helper thread while the calling
-        thread landmarks, and run the hand landmarker on a second helper
-        thread beside the face landmarker. The result is identical either
+        Decode on a helper thread and measure motion on another while the
+        calling thread landmarks, run the hand landmarker on a third beside
+        the face landmarker and describe identities on a fourth. The result is identical either
         way (see "Threads" in the module notes); only the speed differs.
     identity : bool
         Also describe the face's identity (:class:`~interview_guard.tracks.identity.IdentityTrack`
@@ -236,6 +241,10 @@ def scan_video(
                 pool = None
                 if parallel:
                     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ig-hands"))
+                    if collector is not None:  # descriptors beside the landmarkers (waited for in finish())
+                        collector.executor = stack.enter_context(
+                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe")
+                        )
                 scanner = Scanner(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,

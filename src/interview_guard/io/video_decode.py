@@ -461,13 +461,14 @@ def _declared_end(container: Any, stream: Any) -> float:
     return 0.0
 
 
-def prepare_stream(container: Any, stream: Any, st: DecodeStats) -> int:
-    """Threaded decoding, and the stream's size, nominal rate and declared end into ``st``.
+def prepare_stream(container: Any, stream: Any, st: DecodeStats, *, thread_type: str = "AUTO") -> int:
+    """Decoder threading (PyAV's ``thread_type``: ``"AUTO"`` frame and slice threads, ``"SLICE"``, ``"NONE"``),
+    and the stream's size, nominal rate and declared end into ``st``.
 
     Returns the legacy ``rotate`` tag (degrees, 0 when absent), which applies
     when the frames carry no display matrix.
     """
-    stream.thread_type = "AUTO"
+    stream.thread_type = thread_type
     cc = stream.codec_context
     st.width, st.height = int(cc.width or 0), int(cc.height or 0)
     st.nominal_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
