@@ -32,7 +32,7 @@ __all__ = ["IdentityCollector", "identity_rows", "DESCRIBE_BATCH"]
 DESCRIBE_BATCH = 8
 
 
-def identity_rows() -> Rows:
+def identity_rows(spill: Any = None) -> Rows:
     nan = np.float32(np.nan)
     return Rows(
         {
@@ -43,7 +43,9 @@ def identity_rows() -> Rows:
             "descriptor": ((DESCRIPTOR_DIM,), np.float32, nan),
             "quality": ((), np.float32, 0.0),
             "dense": ((), np.bool_, False),
-        }
+        },
+        spill=spill,  # an io.spill.SpillDir: the rows on disk (a row stays writable for Rows.CHUNK more rows)
+        name="identity",
     )
 
 
@@ -60,13 +62,13 @@ class IdentityCollector:
         Slack (s) on the dense period (half a source frame).
     """
 
-    def __init__(self, describer: Any, *, dense_fps: float, tol: float = 0.0) -> None:
+    def __init__(self, describer: Any, *, dense_fps: float, tol: float = 0.0, spill: Any = None) -> None:
         if not (isinstance(dense_fps, (int, float)) and math.isfinite(dense_fps) and dense_fps > 0):
             raise ParameterError(f"identity_dense_fps must be a positive number, got {dense_fps!r}")
         self.describer = describer
         self.dense_fps = float(dense_fps)
         self.tol = tol
-        self.rows = identity_rows()
+        self.rows = identity_rows(spill)
         self._pending: list[tuple[dict[str, np.ndarray], int, np.ndarray]] = []
         self._last_dense_t = -math.inf
         self.counts = {"described": 0, "dense_skipped": 0, "unalignable": 0}

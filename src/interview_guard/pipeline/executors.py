@@ -133,7 +133,7 @@ class LocalPoolExecutor(Executor):
         yielded: set[str] = set()
         idle_rounds = 0
         while pending:
-            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)))
+            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start)
             futures: dict[Any, Task] = {}
             broken = False
             before = len(yielded)
@@ -178,6 +178,13 @@ class LocalPoolExecutor(Executor):
                     yield key, TaskLost(LOCAL_WORKER_DIED)
                 retry = []
             pending = retry
+
+
+def _pool_worker_start() -> None:
+    """In each local pool worker: a SIGTERM removes the worker's scan spill files before it dies."""
+    from interview_guard.io.spill import remove_spill_on_sigterm
+
+    remove_spill_on_sigterm()
 
 
 def make_executor(*, jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Executor:

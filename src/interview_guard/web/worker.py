@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides; it sends SIGTERM
+    from interview_guard.io.spill import remove_spill_on_sigterm
+
+    remove_spill_on_sigterm()  # a stopped scan leaves no spill files behind
     mb = options.get("--max-report-mb")
     return run(
         argv[0],
