@@ -149,12 +149,14 @@ def test_a_keystroke_job_on_the_in_process_executor_equals_the_local_worker(tmp_
     assert _comparable(reports[0]) == _comparable(reports[1])
 
 
-def _finished(client, job_id: str, timeout_s: float = WAIT_S) -> dict:
+def _finished(client, job_id: str, timeout_s: float = WAIT_S, seen: list | None = None) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         j = client.get(f"/api/jobs/{job_id}").json()
         if j["status"] in ("done", "failed", "interrupted"):
             return j
+        if seen is not None and j["status"] == "running":
+            seen.append((j["stage"], j["progress"]))
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish within {timeout_s} s")
 
@@ -210,8 +212,11 @@ def test_an_uploaded_session_scanned_on_dask_equals_the_local_scan(tmp_path):
                 data = tmp_path / name
                 with TestClient(create_app(data, executor=executor)) as c:
                     job_id = post_parts(c, parts).json()["id"]
-                    job = _finished(c, job_id)
+                    seen: list = []
+                    job = _finished(c, job_id, seen=seen)
                     assert job["status"] == "done", job
+                    # the task's progress reached the jobs table while it ran
+                    assert any(stage.startswith("video") and 0.08 < p < 0.99 for stage, p in seen), seen[-20:]
                     report = c.get(f"/jobs/{job_id}/report.json").json()
                     stored = JobStore(data).get(job_id)
                     frames = sorted(p.name for p in stored.frames_dir.glob("*.jpg"))

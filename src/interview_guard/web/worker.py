@@ -196,18 +196,19 @@ class _Cancelled(BaseException):
 def _task_hook(min_interval_s: float = 1.0) -> ProgressHook:
     from interview_guard.pipeline.executors import task_cancelled, task_progress
 
-    last_t, last_label, best = 0.0, "", 0.0
+    last_t, last_label, last_p, best = 0.0, "", 0.0, 0.0
 
     def hook(stage: Stage, *, completed: int, total: int, **info: str) -> None:
-        nonlocal last_t, last_label, best
+        nonlocal last_t, last_label, last_p, best
         if task_cancelled():
             raise _Cancelled()
         p = max(best, scan_fraction(stage, completed, total))
         label = " ".join(x for x in (Stage(stage).value, info.get("detail", "")) if x)
         now = time.monotonic()
-        if label != last_label or now - last_t >= min_interval_s:
+        # a new stage, or 1 % more at most once a second: a scan sends ~100 messages (Dask keeps them)
+        if label != last_label or (now - last_t >= min_interval_s and p - last_p >= 0.01):
             task_progress([label, min(p, 0.99)])
-            last_t, last_label = now, label
+            last_t, last_label, last_p = now, label, p
         best = p
 
     return hook
