@@ -385,6 +385,7 @@ class ThreadCpu:
 def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
     sys.path.insert(0, str(REPO / "src"))
     sampler = ThreadCpu()
+    anon = AnonPeak()
     t0 = time.perf_counter()
     c0 = time.process_time()
     busy0 = machine_busy_s()
@@ -437,6 +438,8 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
             keyframes=st["keyframes"],
             identity=st.get("identity"),
         )
+        info["peak_rss_mb"], info["peak_anon_mb"] = round(peak_rss_mb(), 1), round(anon.stop(), 1)  # before the save
+        info["end_anon_mb"], info["end_file_mb"] = round(status_mb("RssAnon"), 1), round(status_mb("RssFile"), 1)
         if out:
             scan.save(out)
     wall = time.perf_counter() - t0
@@ -446,10 +449,46 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
         cpu_s=round(cpu, 2),
         others=round(max(machine_busy_s() - busy0 - cpu, 0.0) / wall, 2),
         x_realtime=round(info["video_s"] / wall, 2),
-        peak_rss_mb=round(peak_rss_mb(), 1),
         threads_cpu_s=sampler.stop(),
     )
+    info.setdefault("peak_rss_mb", round(peak_rss_mb(), 1))
+    info.setdefault("peak_anon_mb", round(anon.stop(), 1))
     return info
+
+
+def status_mb(field: str) -> float:
+    """One memory line of /proc/self/status in MB (0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class AnonPeak:
+    """Peak anonymous memory (RssAnon: heap and stacks, not mapped file pages), sampled every 20 ms.
+
+    VmHWM counts mapped file pages the process touched too; RssAnon has no high-water mark of its own."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = status_mb("RssAnon")
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, status_mb("RssAnon"))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return max(self.peak, status_mb("RssAnon"))
 
 
 def peak_rss_mb() -> float:
@@ -581,18 +620,23 @@ def main() -> None:
             rows.append(("adaptive scan, 60-minute recording", rss60))
 
         print()
-        print("| stage | video s | frames landmarked | wall s | x real time | CPU s | other load | peak RSS MB |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            "| stage | video s | frames landmarked | wall s | x real time | CPU s | other load | peak RSS MB | "
+            "peak anon MB |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for label, r in rows:
             lmk = f"{r['landmarked']} ({100 * r['landmarked_share']:.1f} %)" if "landmarked" in r else "-"
             print(
                 f"| {label} | {r['video_s']:.0f} | {lmk} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | "
                 f"{r['cpu_s']:.1f} | "
-                f"{r['others']:.2f} | {r['peak_rss_mb']:.0f} |"
+                f"{r['others']:.2f} | {r['peak_rss_mb']:.0f} | {r['peak_anon_mb']:.0f} |"
             )
         print(
             f"\n(CPU s: user + system time of the stage's process, all threads. Other load: CPU time other processes "
-            f"used meanwhile, in cores (of {os.cpu_count()}); when it is high the wall-clock speed drops.)"
+            f"used meanwhile, in cores (of {os.cpu_count()}); when it is high the wall-clock speed drops. Peak RSS: "
+            "VmHWM of the stage's process when the scan returned (mapped file pages it touched included); peak "
+            "anon: the highest RssAnon sampled every 20 ms (heap, no file pages).)"
         )
         print()
         print(
@@ -614,8 +658,11 @@ def main() -> None:
         if rss60 is not None:
             print(
                 f"peak RSS 5 min -> 60 min: {ada['peak_rss_mb']:.0f} -> {rss60['peak_rss_mb']:.0f} MB "
-                f"({100 * (rss60['peak_rss_mb'] / ada['peak_rss_mb'] - 1):+.1f} %); 60 min at "
-                f"{rss60['x_realtime']:.2f}x real time"
+                f"({100 * (rss60['peak_rss_mb'] / ada['peak_rss_mb'] - 1):+.1f} %); peak anon "
+                f"{ada['peak_anon_mb']:.0f} -> {rss60['peak_anon_mb']:.0f} MB "
+                f"({100 * (rss60['peak_anon_mb'] / ada['peak_anon_mb'] - 1):+.1f} %); after the scan: anon "
+                f"{ada['end_anon_mb']:.0f} -> {rss60['end_anon_mb']:.0f} MB, file pages {ada['end_file_mb']:.0f} -> "
+                f"{rss60['end_file_mb']:.0f} MB; 60 min at {rss60['x_realtime']:.2f}x real time"
             )
 
         scan_a = VideoScan.load(work / "adaptive.npz")

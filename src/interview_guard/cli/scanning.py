@@ -348,10 +348,20 @@ def list_analyzers() -> None:
 @click.option(
     "-j",
     "--jobs",
+    "--workers",
+    "jobs",
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Scans running at the same time (one process each).",
+    help="Scans running at the same time (one local process each, or tasks on the --scheduler cluster).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Run the scans on the Dask cluster whose scheduler listens here, as batch --scheduler does (the data "
+    "directory on a path every worker sees; --scan-memory-mb is then the workers' own --memory-limit). Needs "
+    "pip install 'interview-guard[cluster]'; see docs/cluster.md.",
 )
 @click.option(
     "--scan-timeout",
@@ -382,6 +392,7 @@ def serve(
     retain_days: float | None,
     max_upload_mb: int,
     jobs: int,
+    scheduler: str | None,
     scan_timeout: float | None,
     scan_memory_mb: float | None,
     max_report_mb: float | None,
@@ -393,17 +404,20 @@ def serve(
     except ImportError as exc:  # pragma: no cover - a broken install
         raise click.ClickException(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
     tokens = load_token_file(token_file) if token_file else None
-    run_server(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        token=token or None,
-        tokens=tokens,
-        params_path=params_path,
-        retain_days=retain_days,
-        max_upload_bytes=max_upload_mb << 20,
-        workers=jobs,
-        job_timeout_s=scan_timeout,
-        scan_memory_mb=scan_memory_mb,
-        max_report_mb=max_report_mb,
-    )
+    executor = connect_scheduler(scheduler, quiet=False)  # an unreachable scheduler: one line, before serving
+    with executor if executor is not None else contextlib.nullcontext():
+        run_server(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            token=token or None,
+            tokens=tokens,
+            params_path=params_path,
+            retain_days=retain_days,
+            max_upload_bytes=max_upload_mb << 20,
+            workers=jobs,
+            executor=executor,
+            job_timeout_s=scan_timeout,
+            scan_memory_mb=scan_memory_mb,
+            max_report_mb=max_report_mb,
+        )

@@ -11,7 +11,9 @@ entry by
   and :data:`~interview_guard.extract.scan_results.SCAN_FORMAT_VERSION`,
 
 and stores one ``<key>.scan.npz`` (written atomically) holding the
-:class:`~interview_guard.extract.scan_results.VideoScan`. The directory is the
+:class:`~interview_guard.extract.scan_results.VideoScan`; a hit maps its large arrays from the file
+(read-only) rather than reading them into memory. While a cached scan runs, its rows spill to
+``<cache>/spill/`` (:mod:`interview_guard.io.spill`; gone when the scan returns). The directory is the
 ``cache_dir`` argument, else ``$INTERVIEW_GUARD_CACHE``; with neither, nothing
 is cached. An entry that cannot be read (damaged, truncated, another format)
 is ignored and rewritten.
@@ -30,7 +32,7 @@ from interview_guard.errors import InputError
 from interview_guard.extract.scan_results import VideoScan
 from interview_guard.progress import ProgressHook, Stage, notify
 
-__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "scan_cache_key", "scan_cache_path", "load_or_scan"]
+__all__ = ["CACHE_ENV", "cache_dir", "file_sha256", "scan_cache_key", "scan_cache_path", "spill_root", "load_or_scan"]
 
 CACHE_ENV = "INTERVIEW_GUARD_CACHE"
 
@@ -103,6 +105,13 @@ def scan_cache_key(path: str | Path, *, models_dir: str | Path | None = None, **
     return hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+def spill_root(directory: str | Path) -> Path:
+    """Where a cached scan spills its rows while it runs: ``<cache>/spill`` (:mod:`interview_guard.io.spill`)."""
+    from interview_guard.io.spill import default_spill_root  # noqa: PLC0415
+
+    return default_spill_root(directory)
+
+
 def scan_cache_path(directory: str | Path, key: str) -> Path:
     """Where the entry for ``key`` lives in ``directory``."""
     return Path(directory) / key[:2] / f"{key}.scan.npz"
@@ -141,6 +150,8 @@ def load_or_scan(
                 return scan
             except (InputError, OSError, ValueError, KeyError) as exc:
                 _log.warning("ignoring unreadable video cache entry %s (%s); scanning again", entry, exc)
+    if directory is not None and params.get("spill_dir") is None:
+        params["spill_dir"] = spill_root(directory)  # beside the entry it becomes (same disk)
     scan = video_scan.scan_video(path, progress=progress, models_dir=models_dir, **params)
     if entry is not None:
         try:

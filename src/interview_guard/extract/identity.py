@@ -33,7 +33,7 @@ __all__ = ["IdentityCollector", "identity_rows", "DESCRIBE_BATCH"]
 DESCRIBE_BATCH = 8
 
 
-def identity_rows() -> Rows:
+def identity_rows(spill: Any = None) -> Rows:
     nan = np.float32(np.nan)
     return Rows(
         {
@@ -44,7 +44,9 @@ def identity_rows() -> Rows:
             "descriptor": ((DESCRIPTOR_DIM,), np.float32, nan),
             "quality": ((), np.float32, 0.0),
             "dense": ((), np.bool_, False),
-        }
+        },
+        spill=spill,  # an io.spill.SpillDir: the rows on disk (a row stays writable for Rows.CHUNK more rows)
+        name="identity",
     )
 
 
@@ -61,15 +63,20 @@ class IdentityCollector:
         Slack (s) on the dense period (half a source frame).
     executor : concurrent.futures.Executor, optional
         Describe the batches there (one worker: batches are described in order); None: on the calling thread.
+    spill : io.spill.SpillDir, optional
+        Keep the rows on disk as they come (see :class:`~interview_guard.extract.scan_results.Rows`).
     """
 
-    def __init__(self, describer: Any, *, dense_fps: float, tol: float = 0.0, executor: Any = None) -> None:
+    def __init__(
+        self, describer: Any, *, dense_fps: float, tol: float = 0.0, executor: Any = None, spill: Any = None
+    ) -> None:
         if not (isinstance(dense_fps, (int, float)) and math.isfinite(dense_fps) and dense_fps > 0):
             raise ParameterError(f"identity_dense_fps must be a positive number, got {dense_fps!r}")
         self.describer = describer
         self.dense_fps = float(dense_fps)
         self.tol = tol
-        self.rows = identity_rows()
+        # on disk with a spill (io.spill.SpillDir); the descriptors (512 bytes a face) are kept apart, in memory
+        self.rows = identity_rows(spill)
         self.executor = executor
         self._pending: list[np.ndarray] = []
         # The descriptors of the rows so far, in row order: arrays, or futures of them (written at finish()).

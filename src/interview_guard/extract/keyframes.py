@@ -11,6 +11,8 @@ crossing; at most :data:`MAX_KEYFRAMES` in all, each a JPEG with longer side
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from interview_guard.extract.pixels import import_cv2
@@ -42,9 +44,10 @@ _KEYFRAME_STEP_S = 0.25
 class KeyFrameCollector:
     """Key frames of the active intervals, in time order (the scan's tail feeds it)."""
 
-    def __init__(self, tol: float = 0.0) -> None:
+    def __init__(self, tol: float = 0.0, store: Any = None) -> None:
         self.tol = tol  # half a frame: spacing slack
-        self.frames: KeyFrames = {}
+        # the kept key frames: in memory, or appended to a spill file (``store``: an io.spill.BlobAppender)
+        self.frames: Any = {} if store is None else store
         self.dropped = 0
         self._open: list[tuple[float, bytes]] = []
         self._hand: list[tuple[float, bytes]] = []
@@ -78,6 +81,10 @@ class KeyFrameCollector:
             self._open = self._open[::2]
             self._step *= 2
 
+    def finish(self) -> KeyFrames:
+        """The key frames kept (a mapping of time to JPEG bytes; mapped from the spill file when there is one)."""
+        return dict(self.frames) if isinstance(self.frames, dict) else self.frames.finish()
+
     @staticmethod
     def _encode(rgb: np.ndarray) -> bytes | None:
         cv2 = import_cv2()
@@ -92,7 +99,10 @@ class KeyFrameCollector:
     def close_interval(self) -> None:
         """The active interval ended: keep its key frames, start the next one afresh."""
         for t, b in self._open + self._hand:
-            self.frames[t] = b
+            if isinstance(self.frames, dict):
+                self.frames[t] = b
+            else:
+                self.frames.add(t, b)
         self._open, self._hand = [], []
         self._step = _KEYFRAME_STEP_S
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from interview_guard.errors import InputError, ParameterError
 from interview_guard.extract.keyframes import decode_key_frame
+from interview_guard.io.spill import MappedBlobs, NpyAppender, SpillDir, load_npz_mapped
 from interview_guard.io.video_decode import DecodeStats
 from interview_guard.tracks.blending import BlendTrack
 from interview_guard.tracks.identity import IdentityTrack
@@ -148,31 +149,31 @@ class VideoScan:
         InputError
             Missing, damaged, not a scan file, or of another format version.
         """
-        import zipfile  # noqa: PLC0415
-
         p = Path(path)
         try:
-            with np.load(p, allow_pickle=False) as data:
-                kind = str(data["kind"][()]) if "kind" in data.files else "?"
-                if kind != "video_scan":
-                    raise InputError(f"not a video scan file (kind {kind!r})", path=p)
-                version = int(data["version"][()])
-                if version != SCAN_FORMAT_VERSION:
-                    raise InputError(f"video scan format {version}, this version reads {SCAN_FORMAT_VERSION}", path=p)
-                face = _dataclass_from(FaceTrack, data, "face/")
-                hands = _dataclass_from(HandTrack, data, "hands/")
-                pixels = _dataclass_from(PixelTrack, data, "pixels/")
-                motion = _dataclass_from(MotionTrack, data, "motion/")
-                blending = _dataclass_from(BlendTrack, data, "blending/")
-                active = [(float(a), float(b)) for a, b in np.asarray(data["active"]).reshape(-1, 2)]
-                kt = data["keyframes/t_s"]
-                off = data["keyframes/offsets"]
-                blob = data["keyframes/data"].tobytes()
-                keyframes = {float(t): blob[int(off[i]) : int(off[i + 1])] for i, t in enumerate(kt)}
-                stats = json.loads(str(data["stats"][()]))
-                identity = None
-                if "identity/__schema__" in data.files:
-                    identity = _dataclass_from(IdentityTrack, data, "identity/")
+            data = load_npz_mapped(p)  # the large arrays stay in the file (mapped read-only)
+            kind = str(data["kind"][()]) if "kind" in data else "?"
+            if kind != "video_scan":
+                raise InputError(f"not a video scan file (kind {kind!r})", path=p)
+            version = int(data["version"][()])
+            if version != SCAN_FORMAT_VERSION:
+                raise InputError(f"video scan format {version}, this version reads {SCAN_FORMAT_VERSION}", path=p)
+            face = _dataclass_from(FaceTrack, data, "face/")
+            hands = _dataclass_from(HandTrack, data, "hands/")
+            pixels = _dataclass_from(PixelTrack, data, "pixels/")
+            motion = _dataclass_from(MotionTrack, data, "motion/")
+            blending = _dataclass_from(BlendTrack, data, "blending/")
+            active = [(float(a), float(b)) for a, b in np.asarray(data["active"]).reshape(-1, 2)]
+            kt = data["keyframes/t_s"]
+            off = data["keyframes/offsets"]
+            index = {float(t): (int(off[i]), int(off[i + 1] - off[i])) for i, t in enumerate(kt)}
+            if int(off[-1]) > data["keyframes/data"].shape[0]:
+                raise ValueError("key frame offsets past the data")
+            keyframes = MappedBlobs(data["keyframes/data"], index)
+            stats = json.loads(str(data["stats"][()]))
+            identity = None
+            if "identity/__schema__" in data:
+                identity = _dataclass_from(IdentityTrack, data, "identity/")
         except InputError:
             raise
         except FileNotFoundError:
@@ -293,22 +294,45 @@ _Spec = dict[str, tuple[tuple[int, ...], Any, Any]]
 
 
 class Rows:
-    """Append-only row storage in fixed-size chunks (no doubling copies); ``finish`` stacks them."""
+    """Append-only row storage in fixed-size chunks (no doubling copies); ``finish`` gives the columns.
+
+    Without ``spill`` the chunks stay in memory and ``finish`` stacks them. With a
+    :class:`~interview_guard.io.spill.SpillDir`, at most two chunks are in memory: when a third is needed the
+    oldest is appended to the column files (``<name>.<column>.npy``) and its arrays are reused, and ``finish``
+    returns the columns mapped read-only from those files. A row handed out by :meth:`add` stays writable until
+    :data:`CHUNK` more rows have been added (the identity collector fills its descriptors a few rows late).
+    """
 
     CHUNK = 256
 
-    def __init__(self, specs: _Spec) -> None:
+    def __init__(self, specs: _Spec, *, spill: SpillDir | None = None, name: str = "rows") -> None:
         self._specs = specs
         self._chunks: list[dict[str, np.ndarray]] = []
         self._used = self.CHUNK
         self.n = 0
+        self._files: dict[str, NpyAppender] | None = None
+        if spill is not None:
+            self._files = {k: spill.npy(f"{name}.{k}", shape, dtype) for k, (shape, dtype, _f) in specs.items()}
+
+    def _fresh(self, reuse: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        if reuse is None:
+            return {k: np.full((self.CHUNK, *shape), fill, dtype) for k, (shape, dtype, fill) in self._specs.items()}
+        for k, (_shape, _dtype, fill) in self._specs.items():
+            reuse[k].fill(fill)
+        return reuse
+
+    def _spill_oldest(self, used: int) -> dict[str, np.ndarray]:
+        assert self._files is not None
+        chunk = self._chunks.pop(0)
+        for k, f in self._files.items():
+            f.append(chunk[k][:used])
+        return chunk
 
     def add(self) -> tuple[dict[str, np.ndarray], int]:
         """A fresh row (filled with the defaults): ``(arrays, index)`` to write it."""
         if self._used == self.CHUNK:
-            self._chunks.append(
-                {k: np.full((self.CHUNK, *shape), fill, dtype) for k, (shape, dtype, fill) in self._specs.items()}
-            )
+            reuse = self._spill_oldest(self.CHUNK) if self._files is not None and len(self._chunks) >= 2 else None
+            self._chunks.append(self._fresh(reuse))
             self._used = 0
         i = self._used
         self._used += 1
@@ -317,6 +341,12 @@ class Rows:
 
     def finish(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self._files is not None:
+            while self._chunks:
+                self._spill_oldest(self.CHUNK if len(self._chunks) > 1 else self._used)
+            out = {k: f.finish() for k, f in self._files.items()}
+            self._files = None
+            return out
         for k, (shape, dtype, _fill) in self._specs.items():
             parts = [c[k] for c in self._chunks]
             if parts:
@@ -328,23 +358,25 @@ class Rows:
         return out
 
 
-def face_rows() -> Rows:
+def face_rows(spill: SpillDir | None = None) -> Rows:
     nan = np.float32(np.nan)
     return Rows(
         {
             "t_s": ((), np.float64, 0.0),
             "frame_index": ((), np.int64, 0),
-            "present": ((), bool, False),
+            "present": ((), np.bool_, False),
             "landmarks": ((N_FACE_LANDMARKS, 3), np.float32, nan),
             "blendshapes": ((N_BLENDSHAPES,), np.float32, nan),
             "box": ((4,), np.float32, nan),
             "n_faces": ((), np.int8, 0),
             "source": ((), np.int8, 0),
-        }
+        },
+        spill=spill,
+        name="face",
     )
 
 
-def hand_rows() -> Rows:
+def hand_rows(spill: SpillDir | None = None) -> Rows:
     nan = np.float32(np.nan)
     return Rows(
         {
@@ -354,11 +386,13 @@ def hand_rows() -> Rows:
             "landmarks": ((2, N_HAND_LANDMARKS, 3), np.float32, nan),
             "handedness": ((2,), np.int8, 0),
             "score": ((2,), np.float32, 0.0),
-        }
+        },
+        spill=spill,
+        name="hands",
     )
 
 
-def pixel_rows() -> Rows:
+def pixel_rows(spill: SpillDir | None = None) -> Rows:
     nan = np.float32(np.nan)
     return Rows(
         {
@@ -369,14 +403,24 @@ def pixel_rows() -> Rows:
             "zone_box": ((4,), np.float32, nan),
             "zone_oval": ((PixelTrack.OVAL_POINTS, 2), np.float32, nan),
             "zone_held": ((), np.bool_, False),
-        }
+        },
+        spill=spill,
+        name="pixels",
     )
 
 
-def blend_rows() -> Rows:
+def blend_rows(spill: SpillDir | None = None) -> Rows:
     nan = np.float32(np.nan)
-    return Rows({"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, nan) for c in BlendTrack.COLUMNS}})
+    return Rows(
+        {"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, nan) for c in BlendTrack.COLUMNS}},
+        spill=spill,
+        name="blending",
+    )
 
 
-def motion_rows() -> Rows:
-    return Rows({"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, 0.0) for c in MotionTrack.COLUMNS}})
+def motion_rows(spill: SpillDir | None = None) -> Rows:
+    return Rows(
+        {"t_s": ((), np.float64, 0.0), **{c: ((), np.float32, 0.0) for c in MotionTrack.COLUMNS}},
+        spill=spill,
+        name="motion",
+    )

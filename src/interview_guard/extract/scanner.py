@@ -70,7 +70,7 @@ class Scanner:
     def __init__(self, *, mode: str, base_fps: float, dense_fps: float, lookback_s: float, hold_s: float,
                  trigger: ScanTrigger, max_side: int | None, face_runner: Any, hand_runner: Any,
                  stats: DecodeStats, progress: ProgressHook | None, total: int, pool: Any = None,
-                 dense_windows: Any = (), identity: Any = None) -> None:  # fmt: skip
+                 dense_windows: Any = (), identity: Any = None, spill: Any = None) -> None:  # fmt: skip
         self.mode = mode
         self.sync_windows = deque(sorted((float(a), float(b)) for a, b in dense_windows if b > a))
         self.base_fps, self.dense_fps = base_fps, dense_fps
@@ -108,13 +108,13 @@ class Scanner:
         self.head_times: deque[float] = deque()
         self.head_zone: tuple[float, float, float, float] | None = None
         self.baseline: MotionBaseline | None = None  # set from the first frame (needs its rate)
-        self.motion = motion_rows()
+        self.motion = motion_rows(spill)  # spill: an io.spill.SpillDir (per-frame rows on disk) or None
         # Tail state.
         self.prev_entry: _Entry | None = None
         self.last_lm_t = -math.inf
         self.done = 0
-        self.face_rows, self.hand_rows, self.pixel_rows = face_rows(), hand_rows(), pixel_rows()
-        self.blend_rows = blend_rows()
+        self.face_rows, self.hand_rows, self.pixel_rows = face_rows(spill), hand_rows(spill), pixel_rows(spill)
+        self.blend_rows = blend_rows(spill)
         self.blend_state: BlendState | None = None
         self.zone: tuple[float, float, float, float] | None = None
         self.zone_anchor = ZoneAnchor()
@@ -122,7 +122,7 @@ class Scanner:
         self.in_active = False
         self.face_seen = False
         self.lost_since: float | None = None
-        self.key_frames = KeyFrameCollector()
+        self.key_frames = KeyFrameCollector(store=None if spill is None else spill.blobs("keyframes"))
         self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0, "triggers_hand": 0,
                        "triggers_face_lost": 0}  # fmt: skip
         self.timing = dict.fromkeys(
@@ -589,5 +589,5 @@ class Scanner:
             **({} if identity is None else {"identity": identity.meta}),
         }
         blending = BlendTrack(**self.blend_rows.finish(), frame_size=size)
-        return VideoScan(face, hands, pixels, motion, active, dict(self.key_frames.frames), stats, identity=identity,
+        return VideoScan(face, hands, pixels, motion, active, self.key_frames.finish(), stats, identity=identity,
                          blending=blending)  # fmt: skip

@@ -144,6 +144,7 @@ def scan_video(
     dense_windows: Any = (),
     identity: bool = False,
     identity_dense_fps: float = 5.0,
+    spill_dir: str | Path | None = None,
 ) -> VideoScan:
     """Scan a video: motion on every frame, face and hand landmarks where needed.
 
@@ -191,6 +192,11 @@ def scan_video(
     identity_dense_fps : float
         Cap on the descriptor rate inside active intervals (default 5: see
         ``docs/face-identity.md`` for the speed measurement behind it).
+    spill_dir : path, optional
+        Where the per-frame rows and key frames go while the scan runs (a fresh
+        ``ig-spill-<pid>-*`` directory under it, removed before this returns: the
+        returned arrays are mapped from its unlinked files; :mod:`interview_guard.io.spill`).
+        Default: the system temporary directory.
 
     Returns
     -------
@@ -227,13 +233,17 @@ def scan_video(
     total = video_decode.estimate_frame_count(path)  # MediaError here, before the models load
     av = decode._import_av()
     stats = DecodeStats()
+    from interview_guard.io.spill import SpillDir  # noqa: PLC0415
+
+    spill = SpillDir(spill_dir)  # its directory is made with the first row spilled and removed by the with below
     collector = None
     if identity:
         from interview_guard.extract.identity import IdentityCollector  # noqa: PLC0415
         from interview_guard.io.face_descriptor import FaceDescriber  # noqa: PLC0415
 
-        collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0)
-    with lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
+        collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0,
+                                      spill=spill)  # fmt: skip
+    with spill, lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
         with lm.HandLandmarkerRunner(hand_options, models_dir=models_dir) as hand_runner:
             container, stream, p = decode._open_video(path)
             stats.path = str(p)
@@ -249,7 +259,7 @@ def scan_video(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,
                     hand_runner=hand_runner, stats=stats, progress=progress, total=total, pool=pool,
-                    dense_windows=dense_windows, identity=collector,
+                    dense_windows=dense_windows, identity=collector, spill=spill,
                 )  # fmt: skip
                 try:
                     frames = scanner.frames(av, container, stream, p)
@@ -266,7 +276,7 @@ def scan_video(
 _SCAN_VIDEO = scan_video
 
 #: Arguments of :func:`scan_video` that do not change its result.
-_RESULT_NEUTRAL = ("path", "progress", "models_dir", "parallel")
+_RESULT_NEUTRAL = ("path", "progress", "models_dir", "parallel", "spill_dir")
 
 
 def scan_parameters(**params: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 from interview_guard.errors import InterviewGuardError
-from interview_guard.pipeline.executors import ClusterError, Executor, Task, TaskLost
+from interview_guard.pipeline.executors import ClusterError, Executor, Task, TaskHandle, TaskLost
 
 __all__ = ["DaskExecutor", "worker_facts"]
 
@@ -188,6 +188,13 @@ class DaskExecutor(Executor):
             )
         return since
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> TaskHandle:
+        """One task on the cluster (the web runner's scans): progress through the worker's event log under the
+        task's key, cancellation through a Dask ``Event`` the task checks at most once a second."""
+        key = f"interview-guard-{uuid.uuid4().hex}"
+        fut = self.client.submit(_run_reporting, fn, args, key, key=key, pure=False)
+        return _DaskTask(self, fut, key)
+
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
@@ -196,6 +203,75 @@ class DaskExecutor(Executor):
                 client.close(timeout=10)
             except Exception:  # closing a client whose scheduler is gone
                 pass
+
+
+def _run_reporting(fn: Callable[..., Any], args: tuple[Any, ...], topic: str) -> Any:
+    """On a Dask worker: ``fn(*args)`` with :func:`~interview_guard.pipeline.executors.task_progress` and
+    :func:`~interview_guard.pipeline.executors.task_cancelled` wired to the submitting client."""
+    from distributed import Event, get_worker
+
+    from interview_guard.pipeline import executors
+
+    worker = get_worker()
+    checked = [0.0, False]
+
+    def progress(value: Any) -> None:
+        worker.log_event(topic, value)
+
+    def cancelled() -> bool:
+        now = time.monotonic()
+        if now - checked[0] >= 1.0:  # a round trip to the scheduler: at most once a second
+            checked[0] = now
+            try:
+                checked[1] = checked[1] or bool(Event(f"{topic}-cancel").is_set())
+            except Exception:  # the scheduler is going: the task's result will be dropped anyway
+                pass
+        return bool(checked[1])
+
+    executors._TASK.progress, executors._TASK.cancelled = progress, cancelled
+    try:
+        return fn(*args)
+    finally:
+        executors._TASK.progress = executors._TASK.cancelled = None
+
+
+class _DaskTask(TaskHandle):
+    def __init__(self, executor: DaskExecutor, fut: Any, topic: str) -> None:
+        self._ex, self._fut, self._topic = executor, fut, topic
+        self._cancelled = False
+
+    def done(self) -> bool:
+        return self._cancelled or bool(self._fut.done()) or not self._ex._alive()
+
+    def outcome(self) -> Any:
+        from distributed.scheduler import KilledWorker
+
+        if self._cancelled:
+            return TaskLost("cancelled")
+        if not self._ex._alive():
+            return TaskLost(f"{self._ex.address}: lost the connection to the Dask scheduler")
+        value = self._ex._outcome(self._fut, KilledWorker)
+        self._fut.release()
+        return TaskLost(f"{self._ex.address}: lost the connection to the Dask scheduler") if value is None else value
+
+    def progress(self) -> Any:
+        try:
+            events = self._ex.client.get_events(self._topic)
+        except Exception:  # the scheduler is going: done() says so
+            return None
+        return events[-1][1] if events else None
+
+    def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        from distributed import Event
+
+        try:
+            Event(f"{self._topic}-cancel", client=self._ex.client).set()
+            self._fut.cancel()
+        except Exception:  # the scheduler is gone: nothing runs there any more
+            pass
 
 
 def _check_address(address: str) -> None:

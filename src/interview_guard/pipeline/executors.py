@@ -25,15 +25,20 @@ whose machines share only the input path give the same outputs.
   the scheduler's ``distributed.scheduler.allowed-failures`` (default 3) times;
   then the task is lost.
 
-``batch`` and ``calibrate`` (through :func:`~interview_guard.pipeline.batch.run_batch`) take an executor:
-the choice is made once, by :func:`make_executor`. The web server's runner does not use one yet (its worker
-processes write the job's progress and enforce its time and memory limits).
+``batch`` and ``calibrate`` (through :func:`~interview_guard.pipeline.batch.run_batch`) and the web server's
+job runner (``serve --scheduler``, :class:`~interview_guard.web.jobs.Runner`) take an executor: the choice is
+made once, by :func:`make_executor`. The runner submits one long task at a time per slot with
+:meth:`Executor.submit`, which returns a :class:`TaskHandle`: whether the task is done, its outcome, the last
+progress it reported (a task calls :func:`task_progress` from inside), and a way to stop it
+(:func:`task_cancelled` tells the task). Without a scheduler the web runner keeps its own worker processes,
+one per scan (they write the job's progress and the runner enforces their time and memory limits).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -47,6 +52,9 @@ __all__ = [
     "BLAS_VARS",
     "ClusterError",
     "Executor",
+    "TaskHandle",
+    "task_cancelled",
+    "task_progress",
     "InProcessExecutor",
     "LocalPoolExecutor",
     "TaskLost",
@@ -78,6 +86,84 @@ class ClusterError(InterviewGuardError):
     """
 
 
+class TaskHandle:
+    """One task submitted with :meth:`Executor.submit`."""
+
+    def done(self) -> bool:
+        """Whether the outcome is there (a value or a :class:`TaskLost`)."""
+        raise NotImplementedError
+
+    def outcome(self) -> Any:
+        """``fn(*args)``'s value, or :class:`TaskLost` (the task raised, its worker died, or it was cancelled)."""
+        raise NotImplementedError
+
+    def progress(self) -> Any:
+        """The last value the task passed to :func:`task_progress`, or None."""
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Stop the task: it is told through :func:`task_cancelled`; its outcome is dropped. Idempotent."""
+        raise NotImplementedError
+
+
+# What the task running in this thread reports to and asks: (progress sink, cancelled check), set by an executor.
+_TASK = threading.local()
+
+
+def task_progress(value: Any) -> None:
+    """Inside a task: report progress (any small picklable value) to the caller's :meth:`TaskHandle.progress`.
+
+    A no-op outside a task submitted with :meth:`Executor.submit`.
+    """
+    sink = getattr(_TASK, "progress", None)
+    if sink is not None:
+        sink(value)
+
+
+def task_cancelled() -> bool:
+    """Inside a task: whether the caller cancelled it (the task should stop soon). False outside one."""
+    check = getattr(_TASK, "cancelled", None)
+    return bool(check is not None and check())
+
+
+class _ThreadTask(TaskHandle):
+    """A task run on a thread of this process (:meth:`InProcessExecutor.submit`)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._cancel = threading.Event()
+        self._progress: Any = None
+        self._outcome: Any = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="ig-task", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        _TASK.progress = self._set_progress
+        _TASK.cancelled = self._cancel.is_set
+        try:
+            self._outcome = fn(*args)
+        except BaseException as exc:  # fn catches its own errors: a bug, or stopped on cancel
+            self._outcome = TaskLost(f"internal error: {exc.__class__.__name__}: {exc}")
+        finally:
+            self._done.set()
+
+    def _set_progress(self, value: Any) -> None:
+        self._progress = value
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def outcome(self) -> Any:
+        self._done.wait()
+        return TaskLost("cancelled") if self._cancel.is_set() else self._outcome
+
+    def progress(self) -> Any:
+        return self._progress
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
 class Executor:
     """Runs ``fn(*args)`` for many tasks; see the module docstring."""
 
@@ -91,6 +177,10 @@ class Executor:
     def run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
         """Yield ``(key, fn(*args))`` or ``(key, TaskLost)`` for every task, once each, as they finish."""
         raise NotImplementedError
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> TaskHandle:
+        """Start one task ``fn(*args)`` and return its handle (here: on a thread of this process)."""
+        return _ThreadTask(fn, args)
 
     def close(self) -> None:
         """Release the workers (a pool) or the connection (a cluster). Idempotent."""
@@ -133,7 +223,7 @@ class LocalPoolExecutor(Executor):
         yielded: set[str] = set()
         idle_rounds = 0
         while pending:
-            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)))
+            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start)
             futures: dict[Any, Task] = {}
             broken = False
             before = len(yielded)
@@ -178,6 +268,13 @@ class LocalPoolExecutor(Executor):
                     yield key, TaskLost(LOCAL_WORKER_DIED)
                 retry = []
             pending = retry
+
+
+def _pool_worker_start() -> None:
+    """In each local pool worker: a SIGTERM removes the worker's scan spill files before it dies."""
+    from interview_guard.io.spill import remove_spill_on_sigterm
+
+    remove_spill_on_sigterm()
 
 
 def make_executor(*, jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Executor:

@@ -12,6 +12,7 @@ the scale of x). Times are the frames' exact presentation times in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -53,8 +54,9 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
 #: Codes of :attr:`FaceTrack.source`: how the face of each frame was found.
 FACE_SOURCES: tuple[str, ...] = ("", "full", "track", "search")
 
-#: Key frames: small JPEG images (bytes) of analysed frames, by frame time (seconds).
-KeyFrames = dict[float, bytes]
+#: Key frames: small JPEG images (bytes) of analysed frames, by frame time (seconds). A scan's are read from a
+#: mapped file on access (:class:`~interview_guard.io.spill.MappedBlobs`); tests may give a dict.
+KeyFrames = Mapping[float, bytes]
 
 
 def _as_mask(mask: Any, n: int) -> np.ndarray:

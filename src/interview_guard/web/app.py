@@ -32,6 +32,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +81,7 @@ def create_app(
     params_path: str | os.PathLike[str] | None = None,
     retain_days: float | None = None,
     run_jobs: bool = True,
+    executor: Any = None,
 ) -> FastAPI:
     """The FastAPI application serving the upload page over ``data_dir``.
 
@@ -118,6 +120,9 @@ def create_app(
         start and every hour (:mod:`.retention`). None: keep them.
     run_jobs : bool
         Start the background runner (and the retention thread) with the application (tests may turn it off).
+    executor : Executor, optional
+        Where scans run (:func:`interview_guard.pipeline.executors.make_executor`, e.g. a Dask cluster for
+        ``serve --scheduler``); None: a local worker process per scan. The caller closes it.
 
     Jobs a previous process left running are marked interrupted as soon as the
     application is created.
@@ -135,6 +140,7 @@ def create_app(
         memory_mb=DEFAULT_SCAN_MEMORY_MB if scan_memory_mb is None else scan_memory_mb,
         max_report_mb=DEFAULT_MAX_REPORT_MB if max_report_mb is None else max_report_mb,
         params_path=None if params.path is None else str(Path(params.path).resolve()),  # scans run in the job dir
+        executor=executor,
     )
     retention = RetentionThread(store, retain_days) if retain_days is not None else None
 
@@ -222,11 +228,12 @@ def run_server(
     max_report_mb: float | None = None,
     params_path: str | os.PathLike[str] | None = None,
     retain_days: float | None = None,
+    executor: Any = None,
 ) -> None:
     """Serve the upload page with uvicorn until Ctrl-C (what ``interview-guard serve`` runs).
 
     The scan limits are :func:`create_app`'s (None: the default, 0: no limit), as are ``tokens``,
-    ``params_path`` and ``retain_days``.
+    ``params_path``, ``retain_days`` and ``executor`` (which the caller closes).
     """
     import uvicorn
 
@@ -250,6 +257,7 @@ def run_server(
         max_report_mb=max_report_mb,
         params_path=params_path,
         retain_days=retain_days,
+        executor=executor,
     )
     rec = app.state.recovered
     if rec["interrupted"]:

@@ -31,6 +31,11 @@ failed with the reason and the queue goes on. The worker writes progress and the
 result into the database itself; every write is guarded by the job's
 ``attempt`` number and ``running`` status, so a stale worker (one left over
 from a server that was killed) cannot overwrite a newer state.
+
+With an executor (``serve --scheduler``, a Dask cluster) each claimed job is a
+task on it instead (:func:`~interview_guard.web.worker.run_on_executor`; the
+runner writes, the task reads ``jobs/<id>/input`` on a path every worker sees);
+``memory_mb`` is then the Dask workers' own ``--memory-limit``.
 """
 
 from __future__ import annotations
@@ -420,8 +425,11 @@ class Runner:
         params_path: str | None = None,
         python: str = sys.executable,
         poll_s: float = 1.0,
+        executor: Any = None,
     ) -> None:
         self.store = store
+        self.executor = executor  # a pipeline.executors.Executor (a Dask cluster), or None: local worker processes
+        self._tasks: dict[str, Any] = {}
         self.workers = max(1, int(workers))
         self.timeout_s = timeout_s or None  # None or 0: no limit
         self.memory_mb = memory_mb or None
@@ -456,6 +464,10 @@ class Runner:
         for p in procs:
             with contextlib.suppress(ProcessLookupError):
                 p.send_signal(signal.SIGTERM)
+        with self._lock:
+            tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
         for t in self._threads:
             t.join(timeout=grace_s + 5.0)
         self._threads.clear()
@@ -480,6 +492,11 @@ class Runner:
                 )
 
     def _run(self, job_id: str, attempt: int) -> None:
+        if self.executor is not None:
+            from interview_guard.web.worker import run_on_executor
+
+            run_on_executor(self, job_id, attempt)
+            return
         job_dir = self.store.job_dir(job_id)
         log_path = job_dir / "scan.log"
         cmd = [self.python, "-m", "interview_guard.web.worker", str(self.store.data_dir), job_id, str(attempt)]

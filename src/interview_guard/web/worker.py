@@ -1,5 +1,8 @@
 """One scan job, in a process of its own: ``python -m interview_guard.web.worker DATA_DIR JOB_ID ATTEMPT``.
 
+(With ``serve --scheduler`` the job runs instead as :func:`scan_job` on a Dask worker, which writes nothing and
+returns the report and its key frames; the server's runner writes them with :func:`commit_scan`.)
+
 Started by :class:`interview_guard.web.jobs.Runner` (which also enforces the
 time and memory limits). Scans ``jobs/<id>/input`` with key frames into
 ``jobs/<id>/frames``, writes ``jobs/<id>/report.json`` atomically (a report
@@ -19,11 +22,13 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from interview_guard.io.session import as_input_error
 from interview_guard.progress import ProgressHook, Stage, scan_fraction
-from interview_guard.web.jobs import Job, JobStore
+from interview_guard.web.jobs import Job, JobStore, Runner
 
 
 class _ServerGone(BaseException):
@@ -51,6 +56,12 @@ def _progress_hook(
         best = p
 
     return hook
+
+
+def job_session_id(job: Job) -> str:
+    """The session id a job's report carries: the uploaded video's (else keystroke log's) name without extension."""
+    name = job.filenames.get("video") or job.filenames.get("keystrokes") or job.id
+    return os.path.splitext(name)[0] or job.id
 
 
 def render_job_page(job: Job) -> str:
@@ -109,8 +120,7 @@ def run(
         return 0
     report_path = job.job_dir / "report.json"
     hook = _progress_hook(store, job_id, attempt, os.getppid())
-    video_name = job.filenames.get("video") or job.filenames.get("keystrokes") or job_id
-    session_id = os.path.splitext(video_name)[0] or job_id
+    session_id = job_session_id(job)
     try:
         hook(Stage.PROBE, completed=0, total=1)
         fusion = FusionModel.load(params_path)  # the server's --params (checked when it started)
@@ -156,6 +166,190 @@ def run(
     return 0
 
 
+# ----------------------------------------------------------------------------- on an executor (serve --scheduler)
+
+
+@dataclass(frozen=True)
+class ScanJobSpec:
+    """One upload to scan on an executor's worker (a Dask worker that sees the data directory's path)."""
+
+    session_dir: str
+    session_id: str
+    frames_dir: str  # the server's frames directory: the report records the key frames there
+    fusion: Any  # the server's FusionModel (loaded once; workers need not see the parameter file)
+
+
+@dataclass
+class ScanJobOutcome:
+    """What :func:`scan_job` returns: the report (JSON) and its key frames, or the one-line failure."""
+
+    report_json: str | None = None
+    frames: dict[str, bytes] = field(default_factory=dict)  # file name -> JPEG
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Cancelled(BaseException):
+    """The runner cancelled the task (timeout, server stopping, job withdrawn)."""
+
+
+def _task_hook(min_interval_s: float = 1.0) -> ProgressHook:
+    from interview_guard.pipeline.executors import task_cancelled, task_progress
+
+    last_t, last_label, last_p, best = 0.0, "", 0.0, 0.0
+
+    def hook(stage: Stage, *, completed: int, total: int, **info: str) -> None:
+        nonlocal last_t, last_label, last_p, best
+        if task_cancelled():
+            raise _Cancelled()
+        p = max(best, scan_fraction(stage, completed, total))
+        label = " ".join(x for x in (Stage(stage).value, info.get("detail", "")) if x)
+        now = time.monotonic()
+        # a new stage, or 1 % more at most once a second: a scan sends ~100 messages (Dask keeps them)
+        if label != last_label or (now - last_t >= min_interval_s and p - last_p >= 0.01):
+            task_progress([label, min(p, 0.99)])
+            last_t, last_label, last_p = now, label, p
+        best = p
+
+    return hook
+
+
+def scan_job(spec: ScanJobSpec) -> ScanJobOutcome:
+    """Executor task: scan one upload into its report and key frames; writes nothing but its scratch files.
+
+    Bad input is an outcome with ``error`` (as :func:`run` records it); so is running out of memory. A bug is
+    ``error`` too, prefixed "internal error". Cancelled (:func:`~interview_guard.pipeline.executors.task_cancelled`):
+    ``error`` says so and nothing else is returned.
+    """
+    import shutil
+    import tempfile
+
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.executors import one_blas_thread, worker_scratch_dir
+    from interview_guard.pipeline.scan import scan_session
+    from interview_guard.report.keyframes import (
+        evidence_key_frame_times,
+        forget_key_frame_files,
+        key_frame_filename,
+        record_key_frame_files,
+    )
+
+    scratch = worker_scratch_dir()
+    if scratch is not None:  # a Dask worker is not the server's child: one BLAS thread here
+        one_blas_thread()
+    tmp = tempfile.mkdtemp(prefix=f"frames-{os.getpid()}-", dir=scratch)
+    try:
+        try:
+            report = scan_session(
+                Path(spec.session_dir),
+                session_id=spec.session_id,
+                progress=_task_hook(),
+                frames_dir=tmp,
+                fusion=spec.fusion,
+            )
+        except _Cancelled:
+            return ScanJobOutcome(error="cancelled")
+        except (InterviewGuardError, OSError) as exc:
+            msg = str(as_input_error(exc)).replace(spec.session_dir.rstrip(os.sep) + os.sep, "")
+            return ScanJobOutcome(error=msg)
+        except MemoryError:
+            return ScanJobOutcome(error="the scan ran out of memory (does the input claim an absurd time span?)")
+        except Exception as exc:  # a bug: the outcome says so, the server keeps going
+            return ScanJobOutcome(error=f"internal error: {exc.__class__.__name__}: {exc}")
+        frames: dict[str, bytes] = {}
+        for result in report.analyzers.values():  # the frames were written here; the report names the server's
+            for ev in result.evidence:
+                forget_key_frame_files(ev.details)
+                files = {}
+                for t in evidence_key_frame_times(ev.details):
+                    name = key_frame_filename(spec.session_id, t)
+                    if (Path(tmp) / name).is_file():
+                        frames[name] = (Path(tmp) / name).read_bytes()
+                        files[t] = str(Path(spec.frames_dir) / name)
+                record_key_frame_files(ev.details, files)
+        return ScanJobOutcome(report_json=report.to_json(), frames=frames, warnings=list(report.warnings))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def commit_scan(store: JobStore, job: Job, attempt: int, outcome: Any, *, max_report_mb: float | None) -> None:
+    """The runner's part for a job scanned on an executor: key frames, then report.json (atomically), then done.
+
+    ``outcome`` is :func:`scan_job`'s, or a :class:`~interview_guard.pipeline.executors.TaskLost` (its worker
+    died); either failure is recorded as the job's error. Every write is guarded by the attempt number.
+    """
+    from interview_guard.atomic import atomic_write_bytes, atomic_write_text
+    from interview_guard.report.model import Report
+
+    if not isinstance(outcome, ScanJobOutcome):
+        store.finish_failed(job.id, attempt, f"the scan was lost: {getattr(outcome, 'reason', outcome)}")
+        return
+    if outcome.report_json is None:
+        store.finish_failed(job.id, attempt, outcome.error or "the scan failed")
+        return
+    size = len(outcome.report_json.encode("utf-8"))
+    if max_report_mb and size > max_report_mb * (1 << 20):
+        store.finish_failed(
+            job.id,
+            attempt,
+            f"the report would be {size / (1 << 20):.0f} MB, over the limit of {max_report_mb:g} MB; "
+            "it was not written (is a time span in the input absurd?)",
+        )
+        return
+    current = store.get(job.id)
+    if current is None or current.status != "running" or current.attempt != attempt:
+        return  # withdrawn meanwhile
+    for name, data in outcome.frames.items():
+        atomic_write_bytes(job.frames_dir / Path(name).name, data)
+    report_path = job.job_dir / "report.json"
+    atomic_write_text(report_path, outcome.report_json)
+    report = Report.from_json(outcome.report_json)
+    if store.finish_done(job.id, attempt, report_path, report.risk_score, report.band):
+        _write_page(store, job.id, report_path)
+
+
+def run_on_executor(runner: Runner, job_id: str, attempt: int) -> None:
+    """The runner's job on its executor: submit :func:`scan_job`, relay progress, stop it on timeout or shutdown
+    (the local workers' messages), then :func:`commit_scan`."""
+    from interview_guard.fusion.model import FusionModel
+
+    job = runner.store.get(job_id)
+    if job is None:
+        return
+    fusion = FusionModel.load(runner.params_path)  # the server's --params, checked when it started
+    spec = ScanJobSpec(str(job.session_dir), job_session_id(job), str(job.frames_dir), fusion)
+    task = runner.executor.submit(scan_job, spec)
+    with runner._lock:
+        runner._tasks[job_id] = task
+    t0 = time.monotonic()
+    reason = None
+    shown = None
+    try:
+        while not task.done():
+            runner._stop.wait(min(runner.poll_s, 0.5))
+            progress = task.progress()
+            if progress is not None and progress != shown:
+                shown = progress
+                stage, fraction = progress
+                if not runner.store.set_progress(job_id, attempt, str(stage), float(fraction)):
+                    task.cancel()  # the job was withdrawn (re-run, marked interrupted) meanwhile
+                    return
+            if runner._stop.is_set():
+                reason = "The server was stopped while this scan was running. Re-run it to scan again."
+            elif runner.timeout_s is not None and time.monotonic() - t0 > runner.timeout_s:
+                reason = f"the scan took longer than the limit of {runner.timeout_s:g} s and was stopped"
+            if reason is not None:
+                task.cancel()
+                break
+    finally:
+        with runner._lock:
+            runner._tasks.pop(job_id, None)
+    if reason is not None:
+        runner.store.finish_failed(job_id, attempt, reason, status="interrupted" if runner._stop.is_set() else "failed")
+        return
+    commit_scan(runner.store, job, attempt, task.outcome(), max_report_mb=runner.max_report_mb)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     options: dict[str, str] = {}
@@ -169,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides; it sends SIGTERM
+    from interview_guard.io.spill import remove_spill_on_sigterm
+
+    remove_spill_on_sigterm()  # a stopped scan leaves no spill files behind
     mb = options.get("--max-report-mb")
     return run(
         argv[0],

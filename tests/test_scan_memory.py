@@ -1,0 +1,305 @@
+"""The video scan's per-frame rows and key frames spill to disk (io/spill.py): same results, files cleaned up.
+
+Memory itself is measured in ``benchmarks/bench_video_scan.py --long`` (docs/face-occlusion.md, "Speed and
+memory"); these tests check what makes it flat: rows leave RAM as the scan goes, the tracks the scan returns are
+read-only mappings of files, the spill directory is gone when the scan returns (also after an error and after
+SIGTERM of a worker), a killed scan's directory is removed by the next one, and cache entries are mapped too.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interview_guard.errors import InputError
+from interview_guard.extract.keyframes import KeyFrameCollector
+from interview_guard.extract.scan_results import Rows, VideoScan, face_rows, pixel_rows
+from interview_guard.io.spill import SPILL_PREFIX, MappedBlobs, SpillDir, clean_stale_spill, load_npz_mapped
+from test_video_scan import FakeFace, encode, fakes, square_clip, square_frames  # noqa: F401 - fixtures
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _spill_dirs(root: Path) -> list[Path]:
+    return sorted(root.glob(f"{SPILL_PREFIX}*")) if root.is_dir() else []
+
+
+def _mapped(a: np.ndarray) -> bool:
+    """Whether ``a`` is a view of a file mapping (not process memory)."""
+    b = a
+    while b is not None:
+        if isinstance(b, (mmap.mmap, np.memmap)):
+            return True
+        b = b.base if isinstance(b, np.ndarray) else getattr(b, "obj", None)
+        if isinstance(b, memoryview):
+            b = b.obj
+    return False
+
+
+def _fill(rows: Rows, n: int, seed: int = 0, late: int = 0) -> None:
+    """``n`` random rows; each row's ``landmarks`` written ``late`` rows after it was handed out."""
+    rng = np.random.default_rng(seed)
+    pending = []
+    for i in range(n):
+        a, j = rows.add()
+        a["t_s"][j] = i / 30
+        a["frame_index"][j] = i
+        a["present"][j] = bool(i % 3)
+        pending.append((a, j, rng.normal(size=(478, 3)).astype(np.float32)))
+        if len(pending) > late:
+            b, k, lm = pending.pop(0)
+            b["landmarks"][k] = lm
+    for b, k, lm in pending:
+        b["landmarks"][k] = lm
+
+
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 1000])
+def test_spilled_rows_equal_rows_in_memory_and_are_mapped(tmp_path, n):
+    with SpillDir(tmp_path) as spill:
+        a = face_rows(spill)
+        b = face_rows()
+        _fill(a, n, late=8)
+        _fill(b, n, late=8)
+        assert len(a._chunks) <= 2  # at most two chunks in memory
+        fa, fb = a.finish(), b.finish()
+        assert len(_spill_dirs(tmp_path)) == 1
+    assert _spill_dirs(tmp_path) == []  # closing removed the directory ...
+    for k in fb:
+        assert fa[k].dtype == fb[k].dtype and fa[k].shape == fb[k].shape
+        assert np.array_equal(fa[k], fb[k], equal_nan=fa[k].dtype.kind == "f"), k  # ... the mapped data stays
+        assert not fa[k].flags.writeable
+        if n:
+            assert _mapped(fa[k]), k
+
+
+def test_a_row_stays_writable_for_a_chunk_of_rows(tmp_path):
+    """The identity collector describes its faces in batches: a row is written up to 8 rows after it was added."""
+    with SpillDir(tmp_path) as spill:
+        a, b = face_rows(spill), face_rows()
+        _fill(a, 800, seed=2, late=Rows.CHUNK - 1)
+        _fill(b, 800, seed=2, late=Rows.CHUNK - 1)
+        fa, fb = a.finish(), b.finish()
+    assert np.array_equal(fa["landmarks"], fb["landmarks"])
+
+
+def test_pixel_rows_spill_crops(tmp_path):
+    rng = np.random.default_rng(1)
+    with SpillDir(tmp_path) as spill:
+        r = pixel_rows(spill)
+        crops = rng.integers(0, 255, (600, 64, 64), dtype=np.uint8)
+        for c in crops:
+            a, i = r.add()
+            a["zone_crop"][i] = c
+        out = r.finish()
+    assert np.array_equal(out["zone_crop"], crops)
+    assert np.isnan(out["zone_box"]).all() and not out["zone_held"].any()  # defaults of reused chunks
+
+
+def test_spill_dir_is_made_on_first_use_and_closed_idempotently(tmp_path):
+    spill = SpillDir(tmp_path / "root")
+    assert not (tmp_path / "root").exists()  # nothing made until a row spills
+    f = spill.npy("x", (2,), np.float32)
+    f.append(np.ones((3, 2)))
+    assert len(_spill_dirs(tmp_path / "root")) == 1
+    spill.close()
+    spill.close()
+    assert _spill_dirs(tmp_path / "root") == []
+    with pytest.raises(RuntimeError, match="closed"):
+        spill.npy("y", (), np.int8)
+
+
+def test_stale_spill_of_a_dead_process_is_removed(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{SPILL_PREFIX}{int(proc.stdout)}-abc"
+    alive = tmp_path / f"{SPILL_PREFIX}{os.getppid()}-abc"
+    other = tmp_path / "ig-spill-notapid"
+    for d in (dead, alive, other):
+        d.mkdir()
+        (d / "face.landmarks.npy").write_bytes(b"x")
+    assert clean_stale_spill(tmp_path) == [dead]
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    SpillDir(tmp_path).npy("t", (), np.float64)  # a new scan sweeps too
+    assert alive.is_dir()
+
+
+def test_key_frames_spill_to_a_mapped_file(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    with SpillDir(tmp_path) as spill:
+        a, b = KeyFrameCollector(store=spill.blobs("keyframes")), KeyFrameCollector()
+        for c in (a, b):
+            for k in range(40):
+                c.offer(k * 0.1, rgb, hand=k % 4 == 0)
+                if k % 15 == 14:
+                    c.close_interval()
+            c.close_interval()
+        fa, fb = a.finish(), b.finish()
+    assert isinstance(fa, MappedBlobs) and isinstance(fb, dict)
+    assert fa == fb and list(fa) == sorted(fb)
+    assert len(fa) == len(fb) > 0
+    import pickle
+
+    assert pickle.loads(pickle.dumps(fa)) == fb  # crosses a process boundary as a dict
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """20 s: 600 frames, more than two chunks of rows at full rate."""
+    return encode(tmp_path_factory.mktemp("spill") / "long.mp4", square_frames(20.0, move=(12.0, 13.0)))
+
+
+def test_scan_returns_mapped_tracks_and_leaves_no_spill(long_clip, fakes, tmp_path):  # noqa: F811
+    from interview_guard.extract.video_scan import scan_video
+
+    root = tmp_path / "spill"
+    scan = scan_video(long_clip, spill_dir=root, mode="full")
+    assert root.is_dir() and _spill_dirs(root) == []
+    assert len(scan.face) == 600
+    for arr in (scan.face.landmarks, scan.hands.landmarks, scan.pixels.zone_crop, scan.motion.t_s):
+        assert _mapped(arr) and not arr.flags.writeable
+    assert scan.blending is not None and _mapped(scan.blending.detail_inner)
+    assert isinstance(scan.keyframes, MappedBlobs) and len(scan.keyframes) > 0
+    assert scan.keyframe_image(next(iter(scan.keyframes))).ndim == 3
+    # same tracks as the scan of another process would give (parallel and serial drivers, both spilled)
+    other = scan_video(long_clip, spill_dir=root, parallel=False, mode="full")
+    assert other.face == scan.face and other.pixels == scan.pixels and other.motion == scan.motion
+    assert other.keyframes == scan.keyframes
+    # and the same as rows kept in memory (Rows without a spill directory)
+    import interview_guard.extract.scanner as scanner_mod
+
+    class NoSpill(scanner_mod.Scanner):
+        def __init__(self, **kw):
+            kw["spill"] = None
+            super().__init__(**kw)
+
+    import unittest.mock
+
+    with unittest.mock.patch("interview_guard.extract.video_scan.Scanner", NoSpill):
+        mem = scan_video(long_clip, spill_dir=root, mode="full")
+    assert not _mapped(mem.face.landmarks) and isinstance(mem.keyframes, dict)
+    assert mem.face == scan.face and mem.hands == scan.hands and mem.pixels == scan.pixels
+    assert mem.motion == scan.motion and mem.blending == scan.blending and mem.keyframes == scan.keyframes
+
+
+def test_a_failing_scan_removes_its_spill(square_clip, fakes, tmp_path, monkeypatch):  # noqa: F811
+    from interview_guard.extract.video_scan import scan_video
+
+    original = FakeFace.process
+
+    def boom(self, image, t_s):
+        if t_s > 4.0:
+            raise RuntimeError("landmarker failed")
+        return original(self, image, t_s)
+
+    monkeypatch.setattr(FakeFace, "process", boom)
+    with pytest.raises(RuntimeError, match="landmarker failed"):
+        scan_video(square_clip, spill_dir=tmp_path, mode="full")
+    assert _spill_dirs(tmp_path) == []
+
+
+def test_cached_scan_spills_under_the_cache_and_a_hit_is_mapped(square_clip, fakes, tmp_path):  # noqa: F811
+    from interview_guard.extract import cache
+
+    seen = []
+    real = SpillDir.__init__
+
+    def spy(self, root=None):
+        seen.append(root)
+        real(self, root)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(SpillDir, "__init__", spy):
+        first = cache.load_or_scan(square_clip, cache_dir=tmp_path / "c", mode="full")
+    assert seen == [tmp_path / "c" / "spill"]
+    assert _spill_dirs(tmp_path / "c" / "spill") == []
+    hit = cache.load_or_scan(square_clip, cache_dir=tmp_path / "c", mode="full")
+    assert hit.face == first.face and hit.pixels == first.pixels and hit.keyframes == first.keyframes
+    assert hit.stats == first.stats
+    assert _mapped(hit.face.landmarks) and _mapped(hit.pixels.zone_crop)
+    assert bytes(hit.keyframes[next(iter(hit.keyframes))])[:2] == b"\xff\xd8"  # a JPEG
+
+
+def test_load_npz_mapped_equals_np_load(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "big": rng.normal(size=(300, 478, 3)).astype(np.float32),
+        "small": np.arange(5),
+        "text": np.array("hello"),
+        "empty": np.zeros((0, 4), np.float32),
+        "a/b": rng.integers(0, 255, (100, 64, 64), dtype=np.uint8),
+    }
+    np.savez(tmp_path / "x.npz", **arrays)
+    got = load_npz_mapped(tmp_path / "x.npz")
+    assert set(got) == set(arrays)
+    for k, v in arrays.items():
+        assert got[k].dtype == v.dtype and np.array_equal(got[k], v), k
+    assert _mapped(got["big"]) and _mapped(got["a/b"]) and not _mapped(got["small"])
+    np.savez_compressed(tmp_path / "z.npz", **arrays)  # compressed members are read
+    got = load_npz_mapped(tmp_path / "z.npz")
+    assert np.array_equal(got["big"], arrays["big"])
+
+
+def test_truncated_cache_entry_is_an_input_error(square_clip, fakes, tmp_path):  # noqa: F811
+    from interview_guard.extract.video_scan import scan_video
+
+    p = scan_video(square_clip, mode="full", spill_dir=tmp_path).save(tmp_path / "s.npz")
+    data = p.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="damaged"):
+        VideoScan.load(tmp_path / "cut.npz")
+
+
+_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from interview_guard.io import landmarks
+    from interview_guard.pipeline.executors import _pool_worker_start
+    import test_video_scan as t
+
+    landmarks.FaceLandmarkerRunner, landmarks.HandLandmarkerRunner = t.FakeFace, t.FakeHands
+    slow = t.FakeFace.process
+
+    def process(self, image, t_s):
+        if t_s > 1.0:
+            print("scanning", flush=True)
+            time.sleep(0.2)
+        return slow(self, image, t_s)
+
+    t.FakeFace.process = process
+    _pool_worker_start()  # what every local batch worker runs first
+    from interview_guard.extract.video_scan import scan_video
+
+    scan_video({clip!r}, spill_dir={root!r}, mode="full")
+    """
+)
+
+
+def test_sigterm_of_a_batch_worker_removes_its_spill(square_clip, tmp_path):  # noqa: F811
+    root = tmp_path / "spill"
+    code = _WORKER.format(tests=str(Path(__file__).parent), clip=str(square_clip), root=str(root))
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "scanning"
+        deadline = time.monotonic() + 30
+        while not _spill_dirs(root) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_spill_dirs(root)) == 1  # rows spilling while it scans
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == -signal.SIGTERM  # still dies of the signal (what the pool and the web runner expect)
+    assert _spill_dirs(root) == []
