@@ -576,13 +576,15 @@ def _fake_python(tmp_path, body: str) -> str:
     return str(script)
 
 
-def _queued_job(data) -> str:
+def queued_jobs(data, n: int = 1, *, keys: int = 120) -> list[str]:
+    """Ids of ``n`` keystroke-only scans queued in ``data`` by an app that runs nothing (shared by the web tests)."""
     app = create_app(data, run_jobs=False)
     with TestClient(app) as c:
-        return post_parts(c, [("keystrokes", "k.jsonl", keystroke_bytes())]).json()["id"]
+        return [post_parts(c, [("keystrokes", f"k{i}.jsonl", keystroke_bytes(keys))]).json()["id"] for i in range(n)]
 
 
-def _wait_status(store, job_id, statuses, timeout_s=30.0):
+def wait_status(store, job_id, statuses, timeout_s=30.0):
+    """The job once its status is one of ``statuses`` (AssertionError after ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = store.get(job_id)
@@ -607,12 +609,12 @@ def _wait_status(store, job_id, statuses, timeout_s=30.0):
 def test_runner_records_crashes_and_timeouts_as_failed(data, tmp_path, body, timeout_s, words):
     from interview_guard.web.jobs import Runner
 
-    job_id = _queued_job(data)
+    (job_id,) = queued_jobs(data)
     store = JobStore(data)
     runner = Runner(store, python=_fake_python(tmp_path, body), timeout_s=timeout_s, poll_s=0.05)
     runner.start()
     try:
-        job = _wait_status(store, job_id, {"failed", "done", "interrupted"})
+        job = wait_status(store, job_id, {"failed", "done", "interrupted"})
     finally:
         runner.stop()
     assert job.status == "failed"
@@ -624,11 +626,11 @@ def test_runner_records_crashes_and_timeouts_as_failed(data, tmp_path, body, tim
 def test_runner_stop_marks_the_running_job_interrupted(data, tmp_path):
     from interview_guard.web.jobs import Runner
 
-    job_id = _queued_job(data)
+    (job_id,) = queued_jobs(data)
     store = JobStore(data)
     runner = Runner(store, python=_fake_python(tmp_path, "exec sleep 30"), poll_s=0.05)
     runner.start()
-    _wait_status(store, job_id, {"running"})
+    wait_status(store, job_id, {"running"})
     time.sleep(0.3)
     t0 = time.monotonic()
     runner.stop()

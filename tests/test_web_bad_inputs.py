@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -238,21 +237,15 @@ def data(tmp_path):
 
 def _queued_jobs(data, n: int = 1) -> list[str]:
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_web import keystroke_bytes, post_parts
+    from test_web import queued_jobs
 
-    app = create_app(data, run_jobs=False)
-    with TestClient(app) as c:
-        return [post_parts(c, [("keystrokes", f"k{i}.jsonl", keystroke_bytes(150))]).json()["id"] for i in range(n)]
+    return queued_jobs(data, n, keys=150)
 
 
 def _wait(store, job_id, statuses, timeout_s=120.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = store.get(job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job stayed {store.get(job_id).status}")
+    from test_web import wait_status
+
+    return wait_status(store, job_id, statuses, timeout_s)
 
 
 def test_a_worker_over_the_memory_limit_is_stopped_and_the_queue_goes_on(data, tmp_path):

@@ -24,7 +24,7 @@ from interview_guard.pipeline.executors import InProcessExecutor, TaskLost, task
 from interview_guard.web import worker
 from interview_guard.web.app import create_app
 from interview_guard.web.jobs import JobStore, Runner
-from test_web import keystroke_bytes, post_parts
+from test_web import keystroke_bytes, post_parts, queued_jobs, wait_status
 
 WAIT_S = 300.0
 
@@ -35,19 +35,11 @@ def data(tmp_path):
 
 
 def _queued(data, n: int = 1) -> list[str]:
-    app = create_app(data, run_jobs=False)
-    with TestClient(app) as c:
-        return [post_parts(c, [("keystrokes", f"k{i}.jsonl", keystroke_bytes(150))]).json()["id"] for i in range(n)]
+    return queued_jobs(data, n, keys=150)
 
 
 def _wait(store, job_id, statuses, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = store.get(job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job stayed {store.get(job_id).status}")
+    return wait_status(store, job_id, statuses, timeout_s)
 
 
 def _slow_scan(spec):
