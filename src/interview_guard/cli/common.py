@@ -179,6 +179,11 @@ def params_option(help: str = "Fusion parameter file (default: models/fusion.jso
     )
 
 
+def scheduler_option(help: str) -> Any:
+    """``--scheduler tcp://HOST:PORT``: run on a Dask cluster (see :func:`connect_scheduler`); ``help`` says how."""
+    return click.option("--scheduler", metavar="tcp://HOST:PORT", default=None, help=help)
+
+
 def cache_dir_option(help: str = "Keep extracted video tracks here [env: INTERVIEW_GUARD_CACHE].") -> Any:
     """``--cache-dir DIR`` (or ``$INTERVIEW_GUARD_CACHE``): the video-track cache."""
     return click.option(

@@ -16,6 +16,7 @@ from interview_guard.cli.common import (
     connect_scheduler,
     jobs_option,
     params_option,
+    scheduler_option,
 )
 
 
@@ -195,12 +196,9 @@ def synth(
 )
 @cache_dir_option()
 @params_option("Base parameters: defaults and never-run analyzers (default: models/fusion.json).")
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:PORT",
-    default=None,
-    help="Scan the sessions on this Dask cluster instead of local processes, as batch --scheduler does "
-    "(docs/cluster.md); -j is then ignored.",
+@scheduler_option(
+    "Scan the sessions on this Dask cluster instead of local processes, as batch --scheduler does "
+    "(docs/cluster.md); -j is then ignored."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handle_errors

@@ -21,6 +21,7 @@ from interview_guard.cli.common import (
     connect_scheduler,
     jobs_option,
     params_option,
+    scheduler_option,
 )
 from interview_guard.errors import InterviewGuardError
 
@@ -218,13 +219,10 @@ def report_cmd(
     help="Identity index to add the sessions to and match them against (default: OUT/identity.sqlite); "
     "one long-lived index matches every new batch against all earlier ones.",
 )
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:PORT",
-    default=None,
-    help="Scan on the Dask cluster whose scheduler listens here (dask scheduler / dask worker, started by you; "
+@scheduler_option(
+    "Scan on the Dask cluster whose scheduler listens here (dask scheduler / dask worker, started by you; "
     "inputs on a path every worker sees) instead of local processes; -j is then ignored. Reports are written "
-    "here. Needs pip install 'interview-guard[cluster]'; see docs/cluster.md.",
+    "here. Needs pip install 'interview-guard[cluster]'; see docs/cluster.md."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -355,13 +353,10 @@ def list_analyzers() -> None:
     show_default=True,
     help="Scans running at the same time (one local process each, or tasks on the --scheduler cluster).",
 )
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:PORT",
-    default=None,
-    help="Run the scans on the Dask cluster whose scheduler listens here, as batch --scheduler does (the data "
+@scheduler_option(
+    "Run the scans on the Dask cluster whose scheduler listens here, as batch --scheduler does (the data "
     "directory on a path every worker sees; --scan-memory-mb is then the workers' own --memory-limit). Needs "
-    "pip install 'interview-guard[cluster]'; see docs/cluster.md.",
+    "pip install 'interview-guard[cluster]'; see docs/cluster.md."
 )
 @click.option(
     "--scan-timeout",
