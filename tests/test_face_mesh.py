@@ -115,3 +115,22 @@ def test_a_face_lost_under_the_hand_rules_out_the_never_covered_verdicts():
     assert "hand_behind_face" not in out
     whole = with_mesh_verdicts({}, {**lost, "mesh_face_lost": 0, "mesh_dev_max": 0.01}, px)
     assert whole["face_mesh_unmoved"] > 0.95 and scores["hand_behind_face"] == 0.8  # the input is not changed
+
+
+def test_a_bent_mesh_or_a_lost_face_keeps_a_ghosted_hand_from_deciding():
+    from interview_guard.signals.crossing_verdicts import MESH_BENT, NEVER_COVERED_CAP, with_mesh_verdicts
+
+    scores = {"ghosted_hand": 0.97, "painted_over": 0.95}
+    px = {"ok": True, "hand_outside_peak": 0.2}
+    whole = {"ok": True, "mesh_dev_max": MESH_BENT - 0.01, "mesh_frames": 20, "mesh_face_lost": 0}
+    # the face's features stayed for the landmarker: a ghost is what the texture said, and it decides
+    assert with_mesh_verdicts(scores, whole, px)["ghosted_hand"] == 0.97
+    bent = with_mesh_verdicts(scores, {**whole, "mesh_dev_max": MESH_BENT + 0.01}, px)
+    assert bent["ghosted_hand"] == NEVER_COVERED_CAP
+    assert bent["painted_over"] == 0.95  # a face painted over the hand is not judged by the mesh this way
+    lost = with_mesh_verdicts(scores, {**whole, "mesh_face_lost": 1}, px)
+    assert lost["ghosted_hand"] == NEVER_COVERED_CAP
+    # no mesh measure at all: nothing contradicts the texture
+    assert with_mesh_verdicts(scores, {"ok": False, "reason": "x", "mesh_face_lost": 0}, px)["ghosted_hand"] == 0.97
+    low = with_mesh_verdicts({"ghosted_hand": 0.3}, {**whole, "mesh_dev_max": 0.2}, px)
+    assert low["ghosted_hand"] == 0.3  # a cap, never a raise

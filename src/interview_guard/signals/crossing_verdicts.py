@@ -18,6 +18,7 @@ __all__ = [
     "MESH_VERDICTS",
     "MESH_STILL",
     "MESH_HAND_SEEN",
+    "MESH_BENT",
     "mesh_verdicts",
     "with_mesh_verdicts",
     "FACE_LOST_FRAMES",
@@ -118,13 +119,29 @@ FACE_LOST_FRAMES = 3
 UNCOVERED_VERDICTS = ("face_never_covered", "hand_behind_face")
 
 
+#: ``mesh_dev_max`` from which the mesh clearly bent (``face_mesh_unmoved`` below 0.05: three widths above
+#: :data:`MESH_STILL`'s centre): the hand took the face's features away from the landmarker.
+MESH_BENT = MESH_STILL[0] + 3 * MESH_STILL[1]
+
+
 def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[str, Any] | None) -> dict[str, float]:
-    """``scores`` with the mesh's verdict added, and without :data:`UNCOVERED_VERDICTS` when the face landmarker
-    lost the face in :data:`FACE_LOST_FRAMES` or more frames of the crossing (a hand hid it)."""
+    """``scores`` with the mesh's verdict added; without :data:`UNCOVERED_VERDICTS` when the face landmarker
+    lost the face in :data:`FACE_LOST_FRAMES` or more frames of the crossing (a hand hid it); and
+    ``ghosted_hand`` capped at :data:`NEVER_COVERED_CAP` when the mesh contradicts it.
+
+    A ghosted hand lets the face's eyes, nose and mouth through, so the landmarker keeps fitting the face: a
+    mesh that clearly bent (:data:`MESH_BENT`) or a face lost in any crossing frame says an opaque hand hid
+    the features, whatever the texture measure read (a compressed face's block pattern can survive under a
+    real hand). The verdict then asks for a look; it does not decide.
+    """
     out = dict(scores)
-    if int(mesh.get("mesh_face_lost", 0)) >= FACE_LOST_FRAMES:
+    lost = int(mesh.get("mesh_face_lost", 0))
+    if lost >= FACE_LOST_FRAMES:
         for k in UNCOVERED_VERDICTS:
             out.pop(k, None)
+    bent = bool(mesh.get("ok")) and float(mesh.get("mesh_dev_max", 0.0)) >= MESH_BENT
+    if "ghosted_hand" in out and (bent or lost > 0):
+        out["ghosted_hand"] = min(out["ghosted_hand"], NEVER_COVERED_CAP)
     if mesh.get("ok"):
         out.update(mesh_verdicts(mesh, px))
     return out
