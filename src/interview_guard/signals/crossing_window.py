@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import ZoneFrames, oval_mask, zones_aligned
+from interview_guard.signals.hand_crossing import ZoneFrames, aligned_rows, oval_mask
 
 __all__ = ["CrossingWindow", "hand_at_face", "crossing_windows"]
 
@@ -140,7 +140,7 @@ def crossing_windows(
             out.append(_with_reason(unconfirmed, "no face zone without a hand before the crossing"))
             continue
         anchor = frames.box[anchor_rows[0]]
-        aligned = np.array([bool(has[r]) and zones_aligned(frames.box[r], anchor) for r in range(n)])
+        aligned = has & aligned_rows(frames.box, anchor)
         quiet = aligned & ~held & ~near_seed
         # the reference: the last ``ref_s`` of the face without a hand before the seeds (within ``null_s``: a hand
         # can wait beside the face, in the zone, before it crosses)

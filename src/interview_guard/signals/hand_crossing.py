@@ -38,13 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.face_geometry import convex_hull, points_in_polygon
+from interview_guard.signals.face_geometry import convex_hull
 
 __all__ = [
     "ZoneFrames",
     "oval_mask",
     "hand_mask",
     "zones_aligned",
+    "aligned_rows",
     "crossing_measures",
 ]
 
@@ -75,12 +76,32 @@ class ZoneFrames:
 
 
 def oval_mask(*, oval: np.ndarray, side: int) -> np.ndarray:
-    """Pixels of a ``side`` x ``side`` grid inside the outline ``oval`` (zone coordinates 0-1)."""
+    """Pixels of a ``side`` x ``side`` grid inside the outline ``oval`` (zone coordinates 0-1).
+
+    The even-odd rule of :func:`~interview_guard.signals.face_geometry.points_in_polygon` (the same pixels), with
+    each edge's crossing computed once per grid row instead of once per pixel.
+    """
+    poly = np.asarray(oval, dtype=np.float64)
+    if poly.shape[0] < 3 or not np.all(np.isfinite(poly)):
+        return np.zeros((side, side), bool)
     g = (np.arange(side) + 0.5) / side
-    xx, yy = np.meshgrid(g, g)
-    pts = np.stack([xx.ravel(), yy.ravel()], axis=1)
-    inside: np.ndarray = points_in_polygon(pts, np.asarray(oval, dtype=np.float64)).reshape(side, side)
+    y = g[:, None]
+    x1, y1 = poly[:, 0], poly[:, 1]
+    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    cond = (y1 > y) != (y2 > y)  # (rows, edges): the edge spans the row
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xint = np.where(cond, x1 + (y - y1) * (x2 - x1) / (y2 - y1), -np.inf)
+    inside: np.ndarray = (np.count_nonzero(g[None, :, None] < xint[:, None, :], axis=2) % 2) == 1
     return inside
+
+
+def aligned_rows(box: np.ndarray, anchor: np.ndarray, tol: float = 0.06) -> np.ndarray:
+    """:func:`zones_aligned` of every row's zone ``box`` (n, 4) with ``anchor``; False where a box is not finite."""
+    b = np.asarray(box, dtype=np.float64)
+    w = np.maximum(b[:, 2] - b[:, 0], 1e-6)
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = np.all(np.abs(b - np.asarray(anchor, dtype=np.float64)) <= tol * w[:, None], axis=1)
+    return out
 
 
 def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
@@ -186,11 +207,11 @@ def crossing_measures(
     # the anchor of the crossing: the zone most of its frames use
     boxes = frames.box[ev_rows]
     anchor = np.median(boxes, axis=0)
-    ev_rows = np.array([r for r in ev_rows if zones_aligned(frames.box[r], anchor)], dtype=int)
+    aligned = has & aligned_rows(frames.box, anchor)
+    ev_rows = ev_rows[aligned[ev_rows]]
     if ev_rows.size == 0:
         out["reason"] = "the face zone moved during the crossing"
         return out
-    aligned = np.array([bool(has[r]) and zones_aligned(frames.box[r], anchor) for r in range(t.size)])
     clean = aligned & ~frames.held  # a face with no hand in its zone (a hand elsewhere in the frame is fine)
     before = clean & (t < start_s) & (t >= start_s - ref_s)
     after = clean & (t > end_s) & (t <= end_s + ref_s)
