@@ -26,7 +26,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from interview_guard.signals.stats import logistic, robust_spread
 
@@ -201,6 +200,8 @@ def poisson_tail(*, k: int, mu: float) -> float:
     """P(X >= k) for X ~ Poisson(mu)."""
     if k <= 0:
         return 1.0
+    from scipy import stats  # noqa: PLC0415 - scipy.stats takes 1-2 s to import; only keystroke logs need it
+
     return float(stats.poisson.sf(k - 1, mu))
 
 
@@ -212,6 +213,8 @@ def binomial_surprise(*, k: int, n: int, p0: float) -> float:
     if n <= 0 or k <= 0:
         return 0.0
     p0 = min(max(p0, 1e-12), 1 - 1e-12)
+    from scipy import stats  # noqa: PLC0415 - slow to import (see poisson_tail)
+
     sf = stats.binom.sf(k - 1, n, p0)
     if sf <= 0:
         return 50.0
@@ -223,6 +226,8 @@ def binomial_surprise_many(*, k: np.ndarray, n: np.ndarray, p0: float) -> np.nda
     k = np.asarray(k, dtype=np.int64)
     n = np.asarray(n, dtype=np.int64)
     p0 = min(max(p0, 1e-12), 1 - 1e-12)
+    from scipy import stats  # noqa: PLC0415 - slow to import (see poisson_tail)
+
     sf = stats.binom.sf(k - 1, np.maximum(n, 1), p0)
     with np.errstate(divide="ignore"):
         s = np.where(sf > 0, -np.log10(np.maximum(sf, 1e-300)), 50.0)
