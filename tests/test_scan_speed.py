@@ -262,3 +262,47 @@ def test_a_stream_without_a_declared_size_gets_a_small_queue(tmp_path, fakes, mo
     scan = scan_video(clip, parallel=True)
     assert scan.stats["prefetch"]["cap_frames"] == 8
     assert scan.stats["frames_decoded"] == 60
+
+
+def test_a_waiting_producer_resumes_only_when_a_quarter_of_the_queue_is_taken():
+    q = BackgroundFrames(iter(range(400)), 8, name="ig-test-decode")
+    assert q.resume_len == 6
+    out = []
+    for k in q:
+        time.sleep(0.001)  # the slower side: the producer keeps finding the queue full
+        out.append(k)
+    q.close()
+    assert out == list(range(400))
+    # one wait per two items taken (8 -> 6), not one per item
+    assert 50 <= q.producer_waits <= 400 // 2 + 5
+
+
+def test_face_work_runs_while_the_hand_landmarker_works(tmp_path, fakes, monkeypatch):
+    """Pixels, blending and identity need only the face: they are measured while the hand landmarker runs on
+    the same frame (extract/scanner.py), and the rows are those of the serial scan."""
+    from test_video_scan import FakeHands
+
+    blended = threading.Event()
+    overlapped = []
+
+    class WaitingHands(FakeHands):
+        def process(self, image, t_s=0.0):
+            # returns once the frame's blending row is made (it is, beside this call), else after a timeout
+            overlapped.append(blended.wait(timeout=0.5))
+            blended.clear()
+            return super().process(image, t_s)
+
+    real_blend = scanner_mod.add_blend_row
+
+    def blend(*args, **kw):
+        blended.set()
+        return real_blend(*args, **kw)
+
+    monkeypatch.setattr(landmarks, "HandLandmarkerRunner", WaitingHands)
+    monkeypatch.setattr(scanner_mod, "add_blend_row", blend)
+    clip = encode(tmp_path / "square.mp4", square_frames(0.5))
+    a = scan_video(clip, parallel=True, mode="full")
+    assert len(overlapped) == len(a.face) == 15 and all(overlapped)
+    b = scan_video(clip, parallel=False, mode="full")
+    _same(a, b)
+    assert a.blending == b.blending
