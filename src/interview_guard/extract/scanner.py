@@ -36,7 +36,7 @@ from interview_guard.extract.pixels import (
     zone_crop,
 )
 from interview_guard.extract.scan_results import VideoScan, blend_rows, face_rows, hand_rows, motion_rows, pixel_rows
-from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
+from interview_guard.extract.schedule import Intervals, LandmarkTriggers, MotionBaseline, ScanTrigger
 from interview_guard.io.frame_queue import BackgroundFrames
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
 from interview_guard.progress import ProgressHook, Stage
@@ -52,6 +52,8 @@ MAX_BUFFER_FRAMES = 64
 PREFETCH_BYTES = 32 << 20
 MAX_PREFETCH_FRAMES = 120
 DECODE_THREAD_TYPE = "NONE"
+#: Threaded scan: nice increments of the decoding thread and of the identity descriptors' thread (Linux).
+DECODE_NICE = DESCRIBE_NICE = 0
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
 
@@ -120,11 +122,9 @@ class Scanner:
         self.zone_anchor = ZoneAnchor()
         self.active: list[list[float]] = []
         self.in_active = False
-        self.face_seen = False
-        self.lost_since: float | None = None
+        self.lm_triggers = LandmarkTriggers(trigger, hold_s)
         self.key_frames = KeyFrameCollector(store=None if spill is None else spill.blobs("keyframes"))
-        self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0, "triggers_hand": 0,
-                       "triggers_face_lost": 0}  # fmt: skip
+        self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0}
         self.timing = dict.fromkeys(
             ("decode", "motion", "convert", "face", "hands", "pixels", "blending", "identity", "keyframes"), 0.0
         )
@@ -238,7 +238,8 @@ class Scanner:
         # Decoding runs on its own thread, ahead of the head by up to PREFETCH_BYTES of decoded frames.
         # (a size the stream does not declare before decoding counts as 4 MB: 8 frames)
         frame_bytes = self.st.width * self.st.height * 3 // 2 or 4 << 20
-        prefetch = BackgroundFrames(frames, min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES))
+        cap = min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES)
+        prefetch = BackgroundFrames(frames, cap, nice=DECODE_NICE)
         self.prefetch = prefetch
 
         def produce() -> None:
@@ -461,25 +462,8 @@ class Scanner:
             self.zone = (max(cx - hw, 0.0), max(cy - hh, 0.0), min(cx + hw, 1.0), min(cy + hh, 1.0))
             with self.cond:
                 self.zone_history.append((e.t, self.zone))
-            self.face_seen = True
         if self.mode == "adaptive":
-            tr = self.trig
-            add = []
-            if tr.hand_in_zone and hobs.count and self.zone is not None:
-                pts = hobs.landmarks[..., :2].reshape(-1, 2)
-                pts = pts[np.all(np.isfinite(pts), axis=1)]
-                x0, y0, x1, y1 = self.zone
-                if np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)):
-                    self.counts["triggers_hand"] += 1
-                    add.append((e.t, e.t + self.hold_s))
-            if fobs.present:
-                self.lost_since = None
-            elif self.face_seen and tr.face_lost_s > 0:
-                if self.lost_since is None:
-                    self.lost_since = e.t
-                if e.t - self.lost_since <= tr.face_lost_s:
-                    self.counts["triggers_face_lost"] += 1
-                    add.append((e.t, min(e.t + self.hold_s, self.lost_since + tr.face_lost_s)))
+            add = self.lm_triggers.update(e.t, fobs.present, self.zone, hobs.count, hobs.landmarks)
             if add:
                 with self.cond:
                     for a0, a1 in add:
@@ -572,6 +556,8 @@ class Scanner:
             "frames_landmarked": len(face),
             "landmarked_share": round(len(face) / n_dec, 4) if n_dec else 0.0,
             **self.counts,
+            "triggers_hand": self.lm_triggers.counts["hand"],
+            "triggers_face_lost": self.lm_triggers.counts["face_lost"],
             "active_intervals": len(active),
             "active_s": round(sum(b - a + 1.0 / fps for a, b in active), 3),
             "video_s": round(video_s, 3),

@@ -109,9 +109,11 @@ from pathlib import Path
 from typing import Any
 
 from interview_guard.errors import ParameterError
+from interview_guard.extract import scanner as scanner_mod
 from interview_guard.extract.scan_results import SCAN_FORMAT_VERSION, VideoScan
 from interview_guard.extract.scanner import Scanner
 from interview_guard.extract.schedule import ScanTrigger
+from interview_guard.io.frame_queue import lower_thread_priority
 from interview_guard.io.video_decode import DecodeStats
 from interview_guard.progress import ProgressHook
 
@@ -253,8 +255,9 @@ def scan_video(
                     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ig-hands"))
                     if collector is not None:  # descriptors beside the landmarkers (waited for in finish())
                         collector.executor = stack.enter_context(
-                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe")
-                        )
+                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe", initializer=lower_thread_priority,
+                                               initargs=(scanner_mod.DESCRIBE_NICE,))
+                        )  # fmt: skip
                 scanner = Scanner(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,
