@@ -306,3 +306,26 @@ def test_face_work_runs_while_the_hand_landmarker_works(tmp_path, fakes, monkeyp
     b = scan_video(clip, parallel=False, mode="full")
     _same(a, b)
     assert a.blending == b.blending
+
+
+def test_the_scan_runs_with_one_opencv_thread_and_restores_the_setting(tmp_path, fakes, monkeypatch):
+    import cv2
+
+    from test_video_scan import FakeFace
+
+    seen = []
+
+    class CountingFace(FakeFace):
+        def process(self, image, t_s):
+            seen.append(cv2.getNumThreads())
+            return super().process(image, t_s)
+
+    monkeypatch.setattr(landmarks, "FaceLandmarkerRunner", CountingFace)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        scan_video(encode(tmp_path / "square.mp4", square_frames(1.0)), parallel=True)
+        assert seen and set(seen) == {1}
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)

@@ -9,7 +9,9 @@ differences in those levels.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "FACE_ZONE_SCALE",
     "BAND_FRACTION",
     "import_cv2",
+    "one_cv2_thread",
     "luma",
     "rgb_for_landmarks",
     "face_crop",
@@ -60,6 +63,24 @@ def import_cv2() -> Any:
     except ImportError as exc:  # pragma: no cover - opencv is a hard dependency
         raise MediaError(f"OpenCV (cv2, installed with mediapipe) is missing ({exc}); pip install mediapipe") from None
     return cv2
+
+
+@contextlib.contextmanager
+def one_cv2_thread() -> Iterator[None]:
+    """OpenCV's own thread pool off while the block runs (restored after).
+
+    The scan runs its stages on threads of its own (decoding, motion, the two landmarkers, descriptors); OpenCV
+    splitting each small resize or colour conversion over the cores besides only adds hand-offs: 1.4 and 0.7 of
+    15 CPU s less on a 1-minute 720p scan (docs/face-artifacts.md, "Speed of the whole scan"). The pictures are
+    the same (OpenCV splits by rows).
+    """
+    cv2 = import_cv2()
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def luma(vf: Any, size: tuple[int, int]) -> np.ndarray:

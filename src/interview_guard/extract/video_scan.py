@@ -245,7 +245,9 @@ def scan_video(
 
         collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0,
                                       spill=spill)  # fmt: skip
-    with spill, lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
+    from interview_guard.extract.pixels import one_cv2_thread  # noqa: PLC0415 - imports cv2
+
+    with spill, one_cv2_thread(), lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
         with lm.HandLandmarkerRunner(hand_options, models_dir=models_dir) as hand_runner:
             container, stream, p = decode._open_video(path)
             stats.path = str(p)
