@@ -329,3 +329,22 @@ def test_the_scan_runs_with_one_opencv_thread_and_restores_the_setting(tmp_path,
         assert cv2.getNumThreads() == 3
     finally:
         cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 7, 9, 11])
+def test_area_resize_gives_opencvs_pixels(k):
+    import cv2
+
+    from interview_guard.extract.pixels import area_resize
+
+    rng = np.random.default_rng(k)
+    for h, w in ((36, 64), (5, 7), (1, 1)):
+        padded = rng.integers(0, 256, (h * k, w * k + 13), dtype=np.uint8)
+        for img in (padded[:, : w * k], np.ascontiguousarray(padded[:, : w * k])):  # a plane with row padding too
+            np.testing.assert_array_equal(
+                area_resize(img, (w, h)), cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            )
+    for img in (np.full((9, 9), 255, np.uint8), np.zeros((9, 9), np.uint8)):  # the extremes
+        np.testing.assert_array_equal(area_resize(img, (3, 3)), cv2.resize(img, (3, 3), interpolation=cv2.INTER_AREA))
+    odd = rng.integers(0, 256, (100, 150), dtype=np.uint8)  # not a whole factor: OpenCV's own
+    np.testing.assert_array_equal(area_resize(odd, (40, 27)), cv2.resize(odd, (40, 27), interpolation=cv2.INTER_AREA))
