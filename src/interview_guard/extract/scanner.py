@@ -52,8 +52,6 @@ MAX_BUFFER_FRAMES = 64
 PREFETCH_BYTES = 32 << 20
 MAX_PREFETCH_FRAMES = 120
 DECODE_THREAD_TYPE = "NONE"
-#: Threaded scan: nice increments of the decoding thread and of the identity descriptors' thread (Linux).
-DECODE_NICE = DESCRIBE_NICE = 0
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
 
@@ -239,7 +237,7 @@ class Scanner:
         # (a size the stream does not declare before decoding counts as 4 MB: 8 frames)
         frame_bytes = self.st.width * self.st.height * 3 // 2 or 4 << 20
         cap = min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES)
-        prefetch = BackgroundFrames(frames, cap, nice=DECODE_NICE)
+        prefetch = BackgroundFrames(frames, cap)
         self.prefetch = prefetch
 
         def produce() -> None:

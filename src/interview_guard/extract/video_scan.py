@@ -109,11 +109,10 @@ from pathlib import Path
 from typing import Any
 
 from interview_guard.errors import ParameterError
-from interview_guard.extract import scanner as scanner_mod
+from interview_guard.extract.pixels import one_cv2_thread
 from interview_guard.extract.scan_results import SCAN_FORMAT_VERSION, VideoScan
 from interview_guard.extract.scanner import Scanner
 from interview_guard.extract.schedule import ScanTrigger
-from interview_guard.io.frame_queue import lower_thread_priority
 from interview_guard.io.video_decode import DecodeStats
 from interview_guard.progress import ProgressHook
 
@@ -245,8 +244,6 @@ def scan_video(
 
         collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0,
                                       spill=spill)  # fmt: skip
-    from interview_guard.extract.pixels import one_cv2_thread  # noqa: PLC0415 - imports cv2
-
     with spill, one_cv2_thread(), lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
         with lm.HandLandmarkerRunner(hand_options, models_dir=models_dir) as hand_runner:
             container, stream, p = decode._open_video(path)
@@ -257,9 +254,8 @@ def scan_video(
                     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ig-hands"))
                     if collector is not None:  # descriptors beside the landmarkers (waited for in finish())
                         collector.executor = stack.enter_context(
-                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe", initializer=lower_thread_priority,
-                                               initargs=(scanner_mod.DESCRIBE_NICE,))
-                        )  # fmt: skip
+                            ThreadPoolExecutor(1, thread_name_prefix="ig-describe")
+                        )
                 scanner = Scanner(
                     mode=mode, base_fps=base_fps, dense_fps=dense_fps, lookback_s=float(lookback_s),
                     hold_s=float(hold_s), trigger=trigger, max_side=max_side, face_runner=face_runner,

@@ -6,33 +6,15 @@ on a machine with several cores: PyAV releases the GIL while it decodes, MediaPi
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-__all__ = ["BackgroundFrames", "lower_thread_priority"]
+__all__ = ["BackgroundFrames"]
 
 _T = TypeVar("_T")
-
-
-def lower_thread_priority(increment: int) -> bool:
-    """Raise the calling thread's nice value by ``increment`` (Linux: threads have their own; elsewhere nothing).
-
-    For helpers whose work can wait (the decoding thread that runs ahead through a queue, the identity
-    descriptors): the landmarkers, the scan's critical path, then get the cores first and the helpers the
-    rest. Returns whether it was applied.
-    """
-    if increment <= 0 or not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + int(increment))
-    except OSError:  # pragma: no cover - not permitted: run as is
-        return False
-    return True
 
 
 class BackgroundFrames(Generic[_T]):
@@ -46,8 +28,6 @@ class BackgroundFrames(Generic[_T]):
     exception raised by the iterator is raised in the consumer once the items produced before it are consumed.
     :meth:`close` (also on leaving a ``with`` block) stops the producer, drops the queued items and joins the
     thread: call it before closing the container the iterator reads.
-
-    ``nice``: raise the producer thread's nice value by this much (:func:`lower_thread_priority`).
 
     Attributes
     ----------
@@ -63,9 +43,8 @@ class BackgroundFrames(Generic[_T]):
         How many times the producer waited for room.
     """
 
-    def __init__(self, items: Iterator[_T], max_items: int, *, name: str = "ig-decode", nice: int = 0) -> None:
+    def __init__(self, items: Iterator[_T], max_items: int, *, name: str = "ig-decode") -> None:
         self._items = items
-        self._nice = nice
         self.cap = max(int(max_items), 1)
         self.resume_len = self.cap - max(self.cap // 4, 1)
         self._queue: deque[_T] = deque()
@@ -81,7 +60,6 @@ class BackgroundFrames(Generic[_T]):
 
     def _run(self) -> None:
         cond, queue = self._cond, self._queue
-        lower_thread_priority(self._nice)
         try:
             for item in self._items:
                 with cond:
