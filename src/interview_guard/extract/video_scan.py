@@ -62,8 +62,11 @@ Threads (``parallel=True``)
     (thumbnails, motion trigger) runs on a second helper thread and may run
     up to 0.5 s of frames ahead of the look-back window while the calling
     thread landmarks; the hand landmarker runs on a third beside the face
-    landmarker, and identity descriptors (when asked for) are computed on a
-    fourth. The result is the same as with ``parallel=False``: the tail
+    landmarker (it takes about twice the face's time: what needs only the
+    face, the pixel measures, blending row and identity chip, is done on the
+    calling thread meanwhile), and identity descriptors (when asked for) are
+    computed on a fourth. OpenCV's own thread pool is off during the scan.
+    The result is the same as with ``parallel=False``: the tail
     decides a frame only once the head has seen ``lookback_s`` past it
     (later head triggers cannot reach back that far), and the head takes
     the face zone from landmarks at or before ``lookback_s`` before the
