@@ -391,10 +391,24 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
     busy0 = machine_busy_s()
     info: dict = {"stage": stage}
     if stage == "session":
+        from interview_guard.extract import video_scan
         from interview_guard.pipeline.scan import scan_session
 
+        scans = []
+        real_scan = video_scan.scan_video
+
+        def keep_stats(*a, **kw):  # the video scan's own stats (tail timings, queue waits), not in the report
+            scan = real_scan(*a, **kw)
+            scans.append(scan.stats)
+            return scan
+
+        video_scan.scan_video = keep_stats
         rep = scan_session(Path(clip), cache_dir=None)
         info.update(video_s=float(rep.session.duration_s or 0.0), timings=rep.timings, band=rep.risk.band)
+        if scans:
+            st = scans[-1]
+            info.update(scan_wall_s=st["wall_s"], seconds=st["seconds"], prefetch=st.get("prefetch"),
+                        landmarked=st["frames_landmarked"], identity=st.get("identity"))  # fmt: skip
     elif stage == "decode":
         import av
 
@@ -799,7 +813,8 @@ def speed_table(recordings: list[tuple[str, Path, Path | None]]) -> dict[str, di
             extra = f"; stage seconds {r['seconds']}; prefetch {r.get('prefetch')}" if key == "adaptive" else ""
             if key == "session":
                 t = {k: round(v, 1) for k, v in r["timings"].items() if isinstance(v, (int, float))}
-                extra = f"; timings {t}"
+                extra = (f"; timings {t}; video scan {r.get('scan_wall_s')} s wall, {r.get('landmarked')} frames "
+                         f"landmarked, stage seconds {r.get('seconds')}; prefetch {r.get('prefetch')}")  # fmt: skip
             print(f"{label} {key}: CPU s by thread {r.get('threads_cpu_s')}{extra}")
     return out
 

@@ -262,3 +262,89 @@ def test_a_stream_without_a_declared_size_gets_a_small_queue(tmp_path, fakes, mo
     scan = scan_video(clip, parallel=True)
     assert scan.stats["prefetch"]["cap_frames"] == 8
     assert scan.stats["frames_decoded"] == 60
+
+
+def test_a_waiting_producer_resumes_only_when_a_quarter_of_the_queue_is_taken():
+    q = BackgroundFrames(iter(range(400)), 8, name="ig-test-decode")
+    assert q.resume_len == 6
+    out = []
+    for k in q:
+        time.sleep(0.001)  # the slower side: the producer keeps finding the queue full
+        out.append(k)
+    q.close()
+    assert out == list(range(400))
+    # one wait per two items taken (8 -> 6), not one per item
+    assert 50 <= q.producer_waits <= 400 // 2 + 5
+
+
+def test_face_work_runs_while_the_hand_landmarker_works(tmp_path, fakes, monkeypatch):
+    """Pixels, blending and identity need only the face: they are measured while the hand landmarker runs on
+    the same frame (extract/scanner.py), and the rows are those of the serial scan."""
+    from test_video_scan import FakeHands
+
+    blended = threading.Event()
+    overlapped = []
+
+    class WaitingHands(FakeHands):
+        def process(self, image, t_s=0.0):
+            # returns once the frame's blending row is made (it is, beside this call), else after a timeout
+            overlapped.append(blended.wait(timeout=0.5))
+            blended.clear()
+            return super().process(image, t_s)
+
+    real_blend = scanner_mod.add_blend_row
+
+    def blend(*args, **kw):
+        blended.set()
+        return real_blend(*args, **kw)
+
+    monkeypatch.setattr(landmarks, "HandLandmarkerRunner", WaitingHands)
+    monkeypatch.setattr(scanner_mod, "add_blend_row", blend)
+    clip = encode(tmp_path / "square.mp4", square_frames(0.5))
+    a = scan_video(clip, parallel=True, mode="full")
+    assert len(overlapped) == len(a.face) == 15 and all(overlapped)
+    b = scan_video(clip, parallel=False, mode="full")
+    _same(a, b)
+    assert a.blending == b.blending
+
+
+def test_the_scan_runs_with_one_opencv_thread_and_restores_the_setting(tmp_path, fakes, monkeypatch):
+    import cv2
+
+    from test_video_scan import FakeFace
+
+    seen = []
+
+    class CountingFace(FakeFace):
+        def process(self, image, t_s):
+            seen.append(cv2.getNumThreads())
+            return super().process(image, t_s)
+
+    monkeypatch.setattr(landmarks, "FaceLandmarkerRunner", CountingFace)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        scan_video(encode(tmp_path / "square.mp4", square_frames(1.0)), parallel=True)
+        assert seen and set(seen) == {1}
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 7, 9, 11])
+def test_area_resize_gives_opencvs_pixels(k):
+    import cv2
+
+    from interview_guard.extract.pixels import area_resize
+
+    rng = np.random.default_rng(k)
+    for h, w in ((36, 64), (5, 7), (1, 1)):
+        padded = rng.integers(0, 256, (h * k, w * k + 13), dtype=np.uint8)
+        for img in (padded[:, : w * k], np.ascontiguousarray(padded[:, : w * k])):  # a plane with row padding too
+            np.testing.assert_array_equal(
+                area_resize(img, (w, h)), cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            )
+    for img in (np.full((9, 9), 255, np.uint8), np.zeros((9, 9), np.uint8)):  # the extremes
+        np.testing.assert_array_equal(area_resize(img, (3, 3)), cv2.resize(img, (3, 3), interpolation=cv2.INTER_AREA))
+    odd = rng.integers(0, 256, (100, 150), dtype=np.uint8)  # not a whole factor: OpenCV's own
+    np.testing.assert_array_equal(area_resize(odd, (40, 27)), cv2.resize(odd, (40, 27), interpolation=cv2.INTER_AREA))

@@ -9,7 +9,9 @@ differences in those levels.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,12 +26,15 @@ __all__ = [
     "FACE_ZONE_SCALE",
     "BAND_FRACTION",
     "import_cv2",
+    "one_cv2_thread",
     "luma",
     "rgb_for_landmarks",
+    "area_resize",
     "face_crop",
     "face_zone",
     "zone_crop",
     "pixel_row",
+    "FacePixels",
     "ZONE_HOLD_S",
     "ZoneAnchor",
 ]
@@ -59,6 +64,24 @@ def import_cv2() -> Any:
     except ImportError as exc:  # pragma: no cover - opencv is a hard dependency
         raise MediaError(f"OpenCV (cv2, installed with mediapipe) is missing ({exc}); pip install mediapipe") from None
     return cv2
+
+
+@contextlib.contextmanager
+def one_cv2_thread() -> Iterator[None]:
+    """OpenCV's own thread pool off while the block runs (restored after).
+
+    The scan runs its stages on threads of its own (decoding, motion, the two landmarkers, descriptors); OpenCV
+    splitting each small resize or colour conversion over the cores besides only adds hand-offs: 1.4 and 0.7 of
+    15 CPU s less on a 1-minute 720p scan (docs/face-artifacts.md, "Speed of the whole scan"). The pictures are
+    the same (OpenCV splits by rows).
+    """
+    cv2 = import_cv2()
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def luma(vf: Any, size: tuple[int, int]) -> np.ndarray:
@@ -184,70 +207,124 @@ def pixel_row(
     gray: np.ndarray, prev: np.ndarray | None, face_lm: np.ndarray, hand_lm: np.ndarray
 ) -> tuple[float, float, float, float, float, float]:
     """The six PixelTrack values of one frame (see :class:`PixelTrack`)."""
-    cv2 = import_cv2()
-    H, W = gray.shape
-    poly = face_lm[FACE_OVAL, :2].astype(np.float64) * (W, H)
-    if not np.all(np.isfinite(poly)):
-        return (np.nan,) * 6
-    x0, y0 = poly.min(axis=0)
-    x1, y1 = poly.max(axis=0)
-    fw, fh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    band = max(1, int(round(BAND_FRACTION * fw)))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    hz_w, hz_h = FACE_ZONE_SCALE * fw / 2, FACE_ZONE_SCALE * fh / 2
-    # Region of interest: the 1.6x face zone, widened by the band, clipped to the image.
-    rx0 = int(max(math.floor(min(cx - hz_w, x0 - band)), 0))
-    ry0 = int(max(math.floor(min(cy - hz_h, y0 - band)), 0))
-    rx1 = int(min(math.ceil(max(cx + hz_w, x1 + band)) + 1, W))
-    ry1 = int(min(math.ceil(max(cy + hz_h, y1 + band)) + 1, H))
-    if rx1 - rx0 < 2 or ry1 - ry0 < 2:
-        return (np.nan,) * 6
-    roi = gray[ry0:ry1, rx0:rx1]
-    shape = roi.shape
-    pts = np.round((poly - (rx0, ry0)) * 4).astype(np.int32).reshape(-1, 1, 2)  # 2 fractional bits
-    face_mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(face_mask, [pts], 255, lineType=cv2.LINE_8, shift=2)
-    ring_mask = np.zeros(shape, np.uint8)
-    cv2.polylines(ring_mask, [pts], True, 255, thickness=2 * band + 1, lineType=cv2.LINE_8, shift=2)
-    inner_mask = face_mask.copy()
-    cv2.polylines(inner_mask, [pts], True, 0, thickness=2 * band + 1, lineType=cv2.LINE_8, shift=2)
-    n_face = int(cv2.countNonZero(face_mask))
-    if n_face == 0:
-        return (np.nan,) * 6
-    face_luma = cv2.mean(roi, mask=face_mask)[0]
-    lap = cv2.convertScaleAbs(cv2.Laplacian(roi, cv2.CV_16S, ksize=3))
-    texture = cv2.mean(lap, mask=face_mask)[0] / (face_luma + 1.0)
-    ring = inner = bg = np.nan
-    if prev is not None and prev.shape == gray.shape:
-        diff = cv2.absdiff(gray, prev)
-        droi = diff[ry0:ry1, rx0:rx1]
-        ring = cv2.mean(droi, mask=ring_mask)[0]
-        if cv2.countNonZero(inner_mask):
-            inner = cv2.mean(droi, mask=inner_mask)[0]
-        bx0, by0 = int(max(round(cx - hz_w), 0)), int(max(round(cy - hz_h), 0))
-        bx1, by1 = int(min(round(cx + hz_w), W)), int(min(round(cy + hz_h), H))
-        total = float(diff.sum(dtype=np.int64))
-        zone = float(diff[by0:by1, bx0:bx1].sum(dtype=np.int64)) if bx1 > bx0 and by1 > by0 else 0.0
-        n_out = W * H - max(bx1 - bx0, 0) * max(by1 - by0, 0)
-        bg = (total - zone) / n_out if n_out > 0 else np.nan
-    delta = np.nan
-    hp = np.asarray(hand_lm, dtype=np.float64).reshape(-1, hand_lm.shape[-1])[:, :2]
-    hp = hp[np.all(np.isfinite(hp), axis=1)] * (W, H)
-    if hp.shape[0]:
-        inside = hp[points_in_polygon(hp, poly)]
-        if inside.shape[0]:
-            blur = cv2.blur(roi, (3, 3))
-            xi = np.clip(np.round(inside[:, 0] - rx0).astype(int), 0, shape[1] - 1)
-            yi = np.clip(np.round(inside[:, 1] - ry0).astype(int), 0, shape[0] - 1)
-            delta = float(blur[yi, xi].mean()) - face_luma
-    return ring, inner, bg, texture, face_luma, delta
+    face = FacePixels(gray, prev, face_lm)
+    return face.row(hand_lm)
+
+
+class FacePixels:
+    """The PixelTrack values of one frame measured from the face alone; :meth:`row` adds the hand's.
+
+    The scan measures the face part while the hand landmarker still runs on the same frame
+    (:mod:`interview_guard.extract.scanner`); ``FacePixels(gray, prev, face_lm).row(hand_lm)`` is
+    :func:`pixel_row`.
+    """
+
+    def __init__(self, gray: np.ndarray, prev: np.ndarray | None, face_lm: np.ndarray) -> None:
+        self.values: tuple[float, float, float, float, float] = (np.nan,) * 5
+        self._roi: tuple[np.ndarray, np.ndarray, int, int] | None = None  # poly, roi, its corner
+        self._size = (int(gray.shape[0]), int(gray.shape[1]))
+        self._measure(gray, prev, face_lm)
+
+    def row(self, hand_lm: np.ndarray) -> tuple[float, float, float, float, float, float]:
+        """The six values: ring, inner, background motion, texture, face luma, hand delta."""
+        if self._roi is None:
+            return (np.nan,) * 6
+        poly, roi, rx0, ry0 = self._roi
+        face_luma = self.values[4]
+        delta = np.nan
+        H, W = self._size
+        hp = np.asarray(hand_lm, dtype=np.float64).reshape(-1, hand_lm.shape[-1])[:, :2]
+        hp = hp[np.all(np.isfinite(hp), axis=1)] * (W, H)
+        if hp.shape[0]:
+            inside = hp[points_in_polygon(hp, poly)]
+            if inside.shape[0]:
+                cv2 = import_cv2()
+                blur = cv2.blur(roi, (3, 3))
+                xi = np.clip(np.round(inside[:, 0] - rx0).astype(int), 0, roi.shape[1] - 1)
+                yi = np.clip(np.round(inside[:, 1] - ry0).astype(int), 0, roi.shape[0] - 1)
+                delta = float(blur[yi, xi].mean()) - face_luma
+        return (*self.values, delta)
+
+    def _measure(self, gray: np.ndarray, prev: np.ndarray | None, face_lm: np.ndarray) -> None:
+        cv2 = import_cv2()
+        H, W = gray.shape
+        poly = face_lm[FACE_OVAL, :2].astype(np.float64) * (W, H)
+        if not np.all(np.isfinite(poly)):
+            return
+        x0, y0 = poly.min(axis=0)
+        x1, y1 = poly.max(axis=0)
+        fw, fh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+        band = max(1, int(round(BAND_FRACTION * fw)))
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        hz_w, hz_h = FACE_ZONE_SCALE * fw / 2, FACE_ZONE_SCALE * fh / 2
+        # Region of interest: the 1.6x face zone, widened by the band, clipped to the image.
+        rx0 = int(max(math.floor(min(cx - hz_w, x0 - band)), 0))
+        ry0 = int(max(math.floor(min(cy - hz_h, y0 - band)), 0))
+        rx1 = int(min(math.ceil(max(cx + hz_w, x1 + band)) + 1, W))
+        ry1 = int(min(math.ceil(max(cy + hz_h, y1 + band)) + 1, H))
+        if rx1 - rx0 < 2 or ry1 - ry0 < 2:
+            return
+        roi = gray[ry0:ry1, rx0:rx1]
+        shape = roi.shape
+        pts = np.round((poly - (rx0, ry0)) * 4).astype(np.int32).reshape(-1, 1, 2)  # 2 fractional bits
+        face_mask = np.zeros(shape, np.uint8)
+        cv2.fillPoly(face_mask, [pts], 255, lineType=cv2.LINE_8, shift=2)
+        ring_mask = np.zeros(shape, np.uint8)
+        cv2.polylines(ring_mask, [pts], True, 255, thickness=2 * band + 1, lineType=cv2.LINE_8, shift=2)
+        inner_mask = face_mask.copy()
+        cv2.polylines(inner_mask, [pts], True, 0, thickness=2 * band + 1, lineType=cv2.LINE_8, shift=2)
+        n_face = int(cv2.countNonZero(face_mask))
+        if n_face == 0:
+            return
+        face_luma = cv2.mean(roi, mask=face_mask)[0]
+        lap = cv2.convertScaleAbs(cv2.Laplacian(roi, cv2.CV_16S, ksize=3))
+        texture = cv2.mean(lap, mask=face_mask)[0] / (face_luma + 1.0)
+        ring = inner = bg = np.nan
+        if prev is not None and prev.shape == gray.shape:
+            diff = cv2.absdiff(gray, prev)
+            droi = diff[ry0:ry1, rx0:rx1]
+            ring = cv2.mean(droi, mask=ring_mask)[0]
+            if cv2.countNonZero(inner_mask):
+                inner = cv2.mean(droi, mask=inner_mask)[0]
+            bx0, by0 = int(max(round(cx - hz_w), 0)), int(max(round(cy - hz_h), 0))
+            bx1, by1 = int(min(round(cx + hz_w), W)), int(min(round(cy + hz_h), H))
+            total = float(diff.sum(dtype=np.int64))
+            zone = float(diff[by0:by1, bx0:bx1].sum(dtype=np.int64)) if bx1 > bx0 and by1 > by0 else 0.0
+            n_out = W * H - max(bx1 - bx0, 0) * max(by1 - by0, 0)
+            bg = (total - zone) / n_out if n_out > 0 else np.nan
+        self.values = (ring, inner, bg, texture, face_luma)
+        self._roi = (poly, roi, rx0, ry0)
+
+
+def area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(img, size, interpolation=cv2.INTER_AREA)`` of a 2-d uint8 image, the same pixels.
+
+    An odd whole-number factor k (3 to 11) in both directions, as 1920x1080 -> 640x360, is summed in k x k
+    blocks with numpy and rounded to the nearest level (k squared is odd: never a tie, so OpenCV's rounding
+    gives the same): 2.0 against 3.7-4.0 ms for the three planes of a 1080p frame. Any other factor goes to
+    OpenCV.
+    """
+    w, h = size
+    H, W = img.shape[:2]
+    k = W // w if w else 0
+    if img.ndim != 2 or img.dtype != np.uint8 or k % 2 == 0 or not 3 <= k <= 11 or (W, H) != (k * w, k * h):
+        out: np.ndarray = import_cv2().resize(img, size, interpolation=import_cv2().INTER_AREA)
+        return out
+    rows = img.reshape(h, k, W).sum(axis=1, dtype=np.uint32 if k > 7 else np.uint16)  # k rows summed
+    blocks = rows.reshape(h, w, k)
+    total = blocks[:, :, 0] + blocks[:, :, 1]
+    for i in range(2, k):
+        total += blocks[:, :, i]
+    area = k * k
+    rounded: np.ndarray = ((total * 2 + area) // (2 * area)).astype(np.uint8)  # round(total / area), no ties
+    return rounded
 
 
 def rgb_for_landmarks(vf: Any, size: tuple[int, int] | None) -> np.ndarray:
     """RGB of a decoded frame at ``size`` (width, height; None: as decoded), source orientation.
 
     yuv420p (nearly every recording): the three planes are scaled with OpenCV
-    (area averaging) and converted with ``cv2.COLOR_YUV2RGB_I420`` (BT.601,
+    (area averaging, :func:`area_resize`) and converted with ``cv2.COLOR_YUV2RGB_I420`` (BT.601,
     limited range, like libswscale's default): 0.2 ms for 1280x720 -> 640x360,
     against 1.4 ms for libswscale scaling with area averaging. Other formats
     go through libswscale.
@@ -261,7 +338,7 @@ def rgb_for_landmarks(vf: Any, size: tuple[int, int] | None) -> np.ndarray:
                 pl = vf.planes[k]
                 a = np.frombuffer(pl, np.uint8).reshape(-1, pl.line_size)[: pl.height, : pl.width]
                 if (pl.width, pl.height) != (pw, ph):
-                    a = cv2.resize(a, (pw, ph), interpolation=cv2.INTER_AREA)
+                    a = area_resize(a, (pw, ph))
                 planes.append(a)
             i420 = np.concatenate([p.reshape(-1) for p in planes]).reshape(h * 3 // 2, w)
             out: np.ndarray = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)

@@ -27,16 +27,16 @@ from interview_guard.extract.pixels import (
     THUMB_SIDE,
     WORK_SIDE,
     ZONE_HOLD_S,
+    FacePixels,
     ZoneAnchor,
     face_crop,
     import_cv2,
     luma,
-    pixel_row,
     rgb_for_landmarks,
     zone_crop,
 )
 from interview_guard.extract.scan_results import VideoScan, blend_rows, face_rows, hand_rows, motion_rows, pixel_rows
-from interview_guard.extract.schedule import Intervals, MotionBaseline, ScanTrigger
+from interview_guard.extract.schedule import Intervals, LandmarkTriggers, MotionBaseline, ScanTrigger
 from interview_guard.io.frame_queue import BackgroundFrames
 from interview_guard.io.video_decode import DecodeStats, rotate_upright, scaled_size
 from interview_guard.progress import ProgressHook, Stage
@@ -120,13 +120,11 @@ class Scanner:
         self.zone_anchor = ZoneAnchor()
         self.active: list[list[float]] = []
         self.in_active = False
-        self.face_seen = False
-        self.lost_since: float | None = None
+        self.lm_triggers = LandmarkTriggers(trigger, hold_s)
         self.key_frames = KeyFrameCollector(store=None if spill is None else spill.blobs("keyframes"))
-        self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0, "triggers_hand": 0,
-                       "triggers_face_lost": 0}  # fmt: skip
+        self.counts = {"dense_landmarked": 0, "base_landmarked": 0, "triggers_motion": 0}
         self.timing = dict.fromkeys(
-            ("decode", "motion", "convert", "face", "hands", "pixels", "blending", "keyframes"), 0.0
+            ("decode", "motion", "convert", "face", "hands", "pixels", "blending", "identity", "keyframes"), 0.0
         )
         self.wall0 = time.perf_counter()
         self.cpu0 = time.process_time()
@@ -238,7 +236,8 @@ class Scanner:
         # Decoding runs on its own thread, ahead of the head by up to PREFETCH_BYTES of decoded frames.
         # (a size the stream does not declare before decoding counts as 4 MB: 8 frames)
         frame_bytes = self.st.width * self.st.height * 3 // 2 or 4 << 20
-        prefetch = BackgroundFrames(frames, min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES))
+        cap = min(max(PREFETCH_BYTES // frame_bytes, 4), MAX_PREFETCH_FRAMES)
+        prefetch = BackgroundFrames(frames, cap)
         self.prefetch = prefetch
 
         def produce() -> None:
@@ -405,65 +404,53 @@ class Scanner:
         rgb = self._upright(rgb_for_landmarks(e.vf, self.lm_resize))
         t1 = perf()
         if self.pool is not None:
-            # The two landmarkers are independent and single-threaded: run the hand one beside the face one.
+            # The two landmarkers are independent and single-threaded: run the hand one beside the face one. The
+            # hand landmarker takes about twice the face's time: what needs only the face is done meanwhile.
             fut = self.pool.submit(self.hand_runner.process, rgb, e.t)
             try:
                 fobs = self.face_runner.process(rgb, e.t)
-            finally:
                 t2 = perf()
+                face_px = self._face_work(e, rgb, fobs, dense)
+            finally:
+                t3 = perf()
                 hobs = fut.result()
         else:
             fobs = self.face_runner.process(rgb, e.t)
             t2 = perf()
+            face_px = self._face_work(e, rgb, fobs, dense)
+            t3 = perf()
             hobs = self.hand_runner.process(rgb, e.t)
-        t3 = perf()
+        t4 = perf()
         self.timing["convert"] += t1 - t0
         self.timing["face"] += t2 - t1
-        self.timing["hands"] += t3 - t2  # in parallel mode: only the wait beyond the face landmarker
+        self.timing["hands"] += t4 - t3  # in parallel mode: only the wait beyond the face and _face_work
         self.counts["dense_landmarked" if dense else "base_landmarked"] += 1
 
         a, i = self.face_rows.add()
         a["t_s"][i], a["frame_index"][i] = e.t, e.idx
         if fobs.present:
-            a["present"][i] = True
-            a["landmarks"][i] = fobs.landmarks
+            a["present"][i], a["landmarks"][i], a["box"][i] = True, fobs.landmarks, fobs.box
+            a["n_faces"][i], a["source"][i] = fobs.n_faces, FACE_SOURCES.index(fobs.source)
             if fobs.blendshapes is not None:
                 a["blendshapes"][i] = fobs.blendshapes
-            a["box"][i] = fobs.box
-            a["n_faces"][i] = fobs.n_faces
-            a["source"][i] = FACE_SOURCES.index(fobs.source)
         b, j = self.hand_rows.add()
         b["t_s"][j], b["frame_index"][j], b["count"][j] = e.t, e.idx, hobs.count
         if hobs.count:
-            b["landmarks"][j] = hobs.landmarks
-            b["handedness"][j] = hobs.handedness
-            b["score"][j] = hobs.score
+            b["landmarks"][j], b["handedness"][j], b["score"][j] = hobs.landmarks, hobs.handedness, hobs.score
 
-        # Pixels around the face.
+        # Pixels around the face (the face's part measured in _face_work).
         c, k = self.pixel_rows.add()
         c["t_s"][k] = e.t
-        if fobs.present:
-            prev = None
-            if self.prev_entry is not None and (self.prev_entry.gray is not None or self.prev_entry.vf is not None):
-                prev = self._gray(self.prev_entry)
-            gray = self._gray(e)
-            vals = pixel_row(gray, prev, fobs.landmarks, hobs.landmarks)
-            for name, v in zip(PixelTrack.COLUMNS, vals):
+        if face_px is not None:
+            px, crop = face_px
+            for name, v in zip(PixelTrack.COLUMNS, px.row(hobs.landmarks)):
                 c[name][k] = v
-            crop = face_crop(gray, fobs.box)
             if crop is not None:
                 c["face_crop"][k] = crop
         self._zone_pixels(e, c, k, fobs, hobs)
-        t4 = perf()
-        self.timing["pixels"] += t4 - t3
-        self.blend_state = add_blend_row(self.blend_rows, rgb, fobs.landmarks if fobs.present else None, e.t,
-                                         self.blend_state)  # fmt: skip
         t5 = perf()
-        self.timing["blending"] += t5 - t4
+        self.timing["pixels"] += t5 - t4
         t4 = t5
-        if self.identity is not None:
-            self.identity.offer(e.t, e.idx, rgb, fobs, dense)
-            t4 = perf()
 
         # The face zone (for this tail and, through the history, the head), and the landmark triggers.
         if fobs.present:
@@ -473,25 +460,8 @@ class Scanner:
             self.zone = (max(cx - hw, 0.0), max(cy - hh, 0.0), min(cx + hw, 1.0), min(cy + hh, 1.0))
             with self.cond:
                 self.zone_history.append((e.t, self.zone))
-            self.face_seen = True
         if self.mode == "adaptive":
-            tr = self.trig
-            add = []
-            if tr.hand_in_zone and hobs.count and self.zone is not None:
-                pts = hobs.landmarks[..., :2].reshape(-1, 2)
-                pts = pts[np.all(np.isfinite(pts), axis=1)]
-                x0, y0, x1, y1 = self.zone
-                if np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)):
-                    self.counts["triggers_hand"] += 1
-                    add.append((e.t, e.t + self.hold_s))
-            if fobs.present:
-                self.lost_since = None
-            elif self.face_seen and tr.face_lost_s > 0:
-                if self.lost_since is None:
-                    self.lost_since = e.t
-                if e.t - self.lost_since <= tr.face_lost_s:
-                    self.counts["triggers_face_lost"] += 1
-                    add.append((e.t, min(e.t + self.hold_s, self.lost_since + tr.face_lost_s)))
+            add = self.lm_triggers.update(e.t, fobs.present, self.zone, hobs.count, hobs.landmarks)
             if add:
                 with self.cond:
                     for a0, a1 in add:
@@ -499,6 +469,30 @@ class Scanner:
         if dense:
             self.key_frames.offer(e.t, rgb, hand=self.zone_anchor.hand_in_zone)
             self.timing["keyframes"] += perf() - t4
+
+    def _face_work(self, e: _Entry, rgb: np.ndarray, fobs: Any, dense: bool) -> tuple[FacePixels, Any] | None:
+        """What a landmarked frame needs from the face alone (run while the hand landmarker works on it): the
+        face's pixel measures and crop, the blending row, the identity chip. Returns the pixel part (None
+        without a face)."""
+        perf = time.perf_counter
+        t0 = perf()
+        out = None
+        if fobs.present:
+            prev = None
+            if self.prev_entry is not None and (self.prev_entry.gray is not None or self.prev_entry.vf is not None):
+                prev = self._gray(self.prev_entry)
+            gray = self._gray(e)
+            out = FacePixels(gray, prev, fobs.landmarks), face_crop(gray, fobs.box)
+        t1 = perf()
+        self.blend_state = add_blend_row(self.blend_rows, rgb, fobs.landmarks if fobs.present else None, e.t,
+                                         self.blend_state)  # fmt: skip
+        t2 = perf()
+        if self.identity is not None:
+            self.identity.offer(e.t, e.idx, rgb, fobs, dense)
+        self.timing["pixels"] += t1 - t0
+        self.timing["blending"] += t2 - t1
+        self.timing["identity"] += perf() - t2
+        return out
 
     def _zone_pixels(self, e: _Entry, c: dict[str, np.ndarray], k: int, fobs: Any, hobs: Any) -> None:
         """The anchored face zone of this frame (PixelTrack ``zone_*`` columns; see :class:`ZoneAnchor`)."""
@@ -521,15 +515,8 @@ class Scanner:
     def result(self) -> VideoScan:
         st, pf = self.st, self.prefetch
         size = (st.out_width, st.out_height)
-        common = {
-            "fps": None,
-            "sampling": self.mode,
-            "max_side": self.max_side,
-            "start_s": 0.0,
-            "end_s": None,
-            "source_fps": st.nominal_fps,
-            "rotation": st.rotation,
-        }
+        common = {"fps": None, "sampling": self.mode, "max_side": self.max_side, "start_s": 0.0, "end_s": None,
+                  "source_fps": st.nominal_fps, "rotation": st.rotation}  # fmt: skip
         face = FaceTrack(
             **self.face_rows.finish(),
             frame_size=size,
@@ -567,6 +554,8 @@ class Scanner:
             "frames_landmarked": len(face),
             "landmarked_share": round(len(face) / n_dec, 4) if n_dec else 0.0,
             **self.counts,
+            "triggers_hand": self.lm_triggers.counts["hand"],
+            "triggers_face_lost": self.lm_triggers.counts["face_lost"],
             "active_intervals": len(active),
             "active_s": round(sum(b - a + 1.0 / fps for a, b in active), 3),
             "video_s": round(video_s, 3),

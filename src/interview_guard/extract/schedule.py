@@ -15,7 +15,7 @@ import numpy as np
 from interview_guard.errors import ParameterError
 from interview_guard.signals.stats import MAD_TO_SD, mad
 
-__all__ = ["ScanTrigger", "MotionBaseline", "Intervals"]
+__all__ = ["ScanTrigger", "MotionBaseline", "Intervals", "LandmarkTriggers"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,38 @@ class Intervals:
         while items and items[0][1] < t - 1e-9:
             items.pop(0)
         return bool(items) and items[0][0] <= t + 1e-9
+
+
+class LandmarkTriggers:
+    """The triggers that come from a landmarked frame: a hand landmark inside the face zone, a lost face.
+
+    :meth:`update` takes each landmarked frame in time order and returns the intervals it makes active:
+    ``(t, t + hold_s)`` for a hand in the zone; for a face lost (after one was seen) ``(t, t + hold_s)``
+    clipped to ``face_lost_s`` after the loss. ``counts``: ``hand`` and ``face_lost`` triggers so far.
+    """
+
+    def __init__(self, trigger: ScanTrigger, hold_s: float) -> None:
+        self.trig, self.hold_s = trigger, hold_s
+        self.face_seen = False
+        self.lost_since: float | None = None
+        self.counts = {"hand": 0, "face_lost": 0}
+
+    def update(self, t: float, face_present: bool, zone: tuple[float, float, float, float] | None,
+               hand_count: int, hand_lm: np.ndarray) -> list[tuple[float, float]]:  # fmt: skip
+        tr, add = self.trig, []
+        if tr.hand_in_zone and hand_count and zone is not None:
+            pts = hand_lm[..., :2].reshape(-1, 2)
+            pts = pts[np.all(np.isfinite(pts), axis=1)]
+            x0, y0, x1, y1 = zone
+            if np.any((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)):
+                self.counts["hand"] += 1
+                add.append((t, t + self.hold_s))
+        if face_present:
+            self.face_seen, self.lost_since = True, None
+        elif self.face_seen and tr.face_lost_s > 0:
+            if self.lost_since is None:
+                self.lost_since = t
+            if t - self.lost_since <= tr.face_lost_s:
+                self.counts["face_lost"] += 1
+                add.append((t, min(t + self.hold_s, self.lost_since + tr.face_lost_s)))
+        return add
