@@ -17,6 +17,7 @@ most frames, well above the other grid's; otherwise the answer is "no hum found"
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ def mains_hum(
     min_frame_share: float = 0.5,
     margin_db: float = 6.0,
     max_frames: int = 1200,
+    release: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Mains-hum evidence in a mono waveform.
 
@@ -80,6 +82,9 @@ def mains_hum(
         ... and this far above the other grid's best line.
     max_frames : int
         At most this many frames are used, spread evenly over the waveform (bounded cost on long sessions).
+    release : callable, optional
+        ``release(i0, i1)`` is called with the samples of each batch of frames once they are read (a waveform
+        mapped from a file then need not stay resident; ``AudioTrack.release_samples``).
 
     Returns
     -------
@@ -107,6 +112,8 @@ def mains_hum(
     offsets = np.arange(n)
     for i0 in range(0, starts.size, 64):  # batches of 64 frames keep memory bounded
         block = np.asarray(x[starts[i0 : i0 + 64, None] + offsets], dtype=np.float64)
+        if release is not None:
+            release(int(starts[i0]), int(starts[i0 : i0 + 64][-1]) + n)
         block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         block -= block.mean(axis=1, keepdims=True)
         live[i0 : i0 + 64] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
