@@ -28,6 +28,11 @@ HUM_CANDIDATES = (50.0, 60.0)
 _SHARED = 300.0  # 6 x 50 = 5 x 60: says nothing about which grid
 
 
+# Frames transformed at once: a batch of 2 s frames at 16 kHz costs about 1.5 MB a frame in temporaries (the
+# gathered samples, their float64 copies, the zero-padded spectrum), so 16 frames ~25 MB (64 took ~100 MB).
+_BATCH = 16
+
+
 def _harmonics(f0: float, top_hz: float) -> list[float]:
     out = []
     h = 1
@@ -110,15 +115,16 @@ def mains_hum(
     spec = np.empty((starts.size, top_bin))
     live = np.zeros(starts.size, bool)
     offsets = np.arange(n)
-    for i0 in range(0, starts.size, 64):  # batches of 64 frames keep memory bounded
-        block = np.asarray(x[starts[i0 : i0 + 64, None] + offsets], dtype=np.float64)
+    for i0 in range(0, starts.size, _BATCH):  # batches of frames keep memory bounded
+        i1 = i0 + _BATCH
+        block = np.asarray(x[starts[i0:i1, None] + offsets], dtype=np.float64)
         if release is not None:
-            release(int(starts[i0]), int(starts[i0 : i0 + 64][-1]) + n)
+            release(int(starts[i0]), int(starts[i0:i1][-1]) + n)
         block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         block -= block.mean(axis=1, keepdims=True)
-        live[i0 : i0 + 64] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
+        live[i0:i1] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
         f = np.fft.rfft(block * win, n=nfft, axis=1)[:, :top_bin]
-        spec[i0 : i0 + 64] = f.real**2 + f.imag**2
+        spec[i0:i1] = f.real**2 + f.imag**2
     if int(live.sum()) < 2:
         return {**empty, "frames": int(live.sum())}
     spec = spec[live]
