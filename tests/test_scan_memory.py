@@ -417,3 +417,56 @@ def test_read_audio_pages_leave_the_process(tmp_path):
     assert _mapping_rss_kb("audio-") > 0.9 * total_kb  # ... keeps the whole waveform resident
     audio.release_samples()
     assert _mapping_rss_kb("audio-") < 0.1 * total_kb
+
+
+# ----------------------------------------------------------------------------- face_occlusion's pixel measures
+
+
+def _padded_zone(pad: int):
+    """The flash crossing of test_face_transients after ``pad`` earlier rows of the plain face (a longer
+    recording: the same crossing, 20 s or more after the padding ends)."""
+    import dataclasses
+
+    from test_face_transients import FPS, _frames
+
+    z = _frames("flash")  # its row 0: the face alone, before the hand comes
+    t_pad = z.t_s[0] - 20.0 - (pad - np.arange(pad)) / FPS
+    return dataclasses.replace(
+        z,
+        t_s=np.r_[t_pad, z.t_s],
+        crop=np.concatenate([np.repeat(z.crop[:1], pad, axis=0), z.crop]),
+        box=np.concatenate([np.repeat(z.box[:1], pad, axis=0), z.box]),
+        oval=np.concatenate([np.repeat(z.oval[:1], pad, axis=0), z.oval]),
+        held=np.r_[np.zeros(pad, bool), z.held],
+        hand_landmarks=np.concatenate([np.full((pad, *z.hand_landmarks.shape[1:]), np.nan), z.hand_landmarks]),
+        hand_count=np.r_[np.zeros(pad, z.hand_count.dtype), z.hand_count],
+    )
+
+
+def test_crossing_pixel_measures_do_not_grow_with_the_recording():
+    """crossing_measures and transient_measures on one crossing in a 560- and a 2,060-row zone track: the same
+    results, and a traced peak that does not grow with the rows far from the crossing (smoothing every row's crop,
+    as they did, added 2 x 16 KB a row: 49 MB here)."""
+    import tracemalloc
+
+    from interview_guard.signals.face_transients import transient_measures
+    from interview_guard.signals.hand_crossing import crossing_measures
+    from test_face_transients import END, START
+
+    peaks, results = [], []
+    for pad in (500, 2000):
+        zone = _padded_zone(pad)
+        t0, t1 = float(zone.t_s[pad + START]), float(zone.t_s[pad + END])
+        tracemalloc.start()
+        try:
+            tr = transient_measures(frames=zone, start_s=t0, end_s=t1)
+            cr = crossing_measures(frames=zone, start_s=t0, end_s=t1, hand_seen=zone.hand_count > 0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        cr.pop("series", None)
+        results.append((tr, cr))
+        assert tr["ok"] and cr["ok"], (tr.get("reason"), cr.get("reason"))
+    assert results[0][0] == results[1][0] and results[0][1] == results[1][1]
+    crops_growth = 1500 * 64 * 64 * 4  # float32 bytes of the extra rows' crops
+    assert peaks[1] - peaks[0] < 0.1 * crops_growth, peaks
