@@ -203,7 +203,9 @@ def shape_descriptor(landmarks: np.ndarray, *, aspect: float = 1.0) -> np.ndarra
         Pairwise distances among :data:`SHAPE_POINTS`, divided by the
         inter-ocular distance (NaN for frames without a face).
     """
-    lm = np.asarray(landmarks, dtype=np.float64)[:, SHAPE_POINTS, :2].copy()
+    # the shape points picked before the float64 copy: converting every landmark of an hour's track first
+    # (face_occlusion asks once per event) took 11 KB a frame of temporaries
+    lm = np.array(np.asarray(landmarks)[:, SHAPE_POINTS, :2], dtype=np.float64)
     lm[..., 0] *= aspect
     d = np.linalg.norm(lm[:, :, None, :] - lm[:, None, :, :], axis=-1)
     iu = np.triu_indices(len(SHAPE_POINTS), k=1)
