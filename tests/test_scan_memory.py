@@ -470,3 +470,32 @@ def test_crossing_pixel_measures_do_not_grow_with_the_recording():
     assert results[0][0] == results[1][0] and results[0][1] == results[1][1]
     crops_growth = 1500 * 64 * 64 * 4  # float32 bytes of the extra rows' crops
     assert peaks[1] - peaks[0] < 0.1 * crops_growth, peaks
+
+
+def test_aligned_click_search_does_not_grow_with_the_session():
+    """event_xcorr over +-1 s (the search around an aligned clock) on 15 and on 60 minutes of keys and clicks:
+    the same counts as the FFT, and a traced peak that does not grow with the span (the FFT's transforms span
+    the whole session: about 130 MB at an hour)."""
+    import tracemalloc
+
+    from interview_guard.signals import clicks
+
+    rng = np.random.default_rng(4)
+    peaks = []
+    for minutes in (15, 60):
+        keys = np.cumsum(rng.uniform(100.0, 700.0, int(minutes * 60 * 3)))
+        found = np.sort(np.r_[keys + rng.normal(25.0, 3.0, keys.size), rng.uniform(0, keys[-1], keys.size)])
+        tracemalloc.start()
+        try:
+            lags, direct = clicks.event_xcorr(a_ms=keys, b_ms=found, lo_ms=-1000.0, hi_ms=1000.0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        saved = clicks._DIRECT_MAX_PAIRS
+        clicks._DIRECT_MAX_PAIRS = -1  # the FFT
+        try:
+            assert np.array_equal(direct, clicks.event_xcorr(a_ms=keys, b_ms=found, lo_ms=-1000.0, hi_ms=1000.0)[1])
+        finally:
+            clicks._DIRECT_MAX_PAIRS = saved
+        assert direct[(lags >= 10.0) & (lags <= 40.0)].sum() > 0.9 * keys.size  # the keys' clicks are found
+    assert peaks[1] - peaks[0] < 8 * 2**20, peaks  # the FFT grew by ~100 MB here

@@ -221,6 +221,9 @@ def event_xcorr(
     ia_f = np.floor((a - t0) / bin_ms + 0.5)
     ib_f = np.floor((b - t0) / bin_ms + 0.5)
     ia, ib = _close_gaps(ia_f, ib_f, keep=max(abs(k_lo), abs(k_hi)) + 2)
+    direct = _pair_counts(ia, ib, k_lo, k_hi)
+    if direct is not None:
+        return lags, direct
     n = int(max(ia.max(), ib.max())) + 1
     size = 1 << int(math.ceil(math.log2(2 * n + 1)))
     fa = np.fft.rfft(np.bincount(ia, minlength=n).astype(np.float64), size)
@@ -233,6 +236,44 @@ def event_xcorr(
     ks = np.arange(k_lo, k_hi + 1)
     counts = np.where(np.abs(ks) < n, cc[ks % size], 0.0)
     return lags, np.maximum(np.round(counts), 0.0)
+
+
+# Count the pairs one by one when there are at most this many in the lag range (a search around an aligned
+# clock: a few per key); else the FFT, whose transforms span the whole session (an hour at 2 ms bins is
+# 1.8 M bins, four float64 / complex arrays of 14-67 MB each).
+_DIRECT_MAX_PAIRS = 4_000_000
+# Pairs expanded at once by the direct count.
+_PAIR_BLOCK = 1 << 18
+
+
+def _pair_counts(ia: np.ndarray, ib: np.ndarray, k_lo: int, k_hi: int) -> np.ndarray | None:
+    """Per lag ``k`` in ``k_lo..k_hi``: the pairs with ``ib[j] - ia[i] == k`` (float64), counted pair by pair a
+    block at a time; None when there are more than :data:`_DIRECT_MAX_PAIRS` of them (the FFT is cheaper)."""
+    a = np.sort(np.asarray(ia, dtype=np.int64))
+    b = np.sort(np.asarray(ib, dtype=np.int64))
+    lo = np.searchsorted(b, a + k_lo, side="left")
+    hi = np.searchsorted(b, a + k_hi, side="right")
+    per_a = hi - lo
+    total = int(per_a.sum())
+    if total > _DIRECT_MAX_PAIRS:
+        return None
+    m = k_hi - k_lo + 1
+    counts = np.zeros(m, np.int64)
+    ends = np.cumsum(per_a)
+    i0 = 0
+    while i0 < a.size:
+        # the a's whose pairs fit in one block (at least one a)
+        done = int(ends[i0 - 1]) if i0 else 0
+        i1 = max(i0 + 1, int(np.searchsorted(ends, done + _PAIR_BLOCK, side="right")))
+        n_i = per_a[i0:i1]
+        k = int(n_i.sum())
+        if k:
+            first = np.repeat(lo[i0:i1] - (np.cumsum(n_i) - n_i), n_i)  # index of each pair's b, less its rank
+            j = first + np.arange(k)
+            counts += np.bincount(b[j] - np.repeat(a[i0:i1], n_i) - k_lo, minlength=m)
+        i0 = i1
+    out: np.ndarray = counts.astype(np.float64)
+    return out
 
 
 def _close_gaps(ia: np.ndarray, ib: np.ndarray, *, keep: int) -> tuple[np.ndarray, np.ndarray]:
