@@ -93,6 +93,33 @@ def test_audio_of_a_video_and_session_choice(tmp_path):
     assert session_audio(video_path=v).source.endswith("v.mp4")
 
 
+def test_spilled_decoding_equals_decoding_in_memory(tmp_path):
+    """decode_audio(spill=) gives the same samples, start and facts, read-only and mapped from a file whose
+    directory may go at once; with a gap filled, a limit, and the video's audio track."""
+    from interview_guard.io.spill import SpillDir
+
+    sr = 16000
+    tone = (3000 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)).astype(np.int16)[None, :]
+    chunks = [(s, tone[:, s : s + 1000]) for s in range(0, sr, 1000)]
+    chunks += [(2 * sr + s, tone[:, s : s + 1000]) for s in range(0, sr, 1000)]
+    gap = write_pcm(tmp_path / "gap.mka", chunks, sr=sr)
+    stereo = write_pcm(tmp_path / "imp.wav", impulses(44100, 3.0, [0.5, 2.0]), sr=44100, layout="stereo")
+    video = make_video(tmp_path / "v.mp4", seconds=2.0, audio=True)
+    for path, kw in ((gap, {}), (stereo, {}), (stereo, {"max_seconds": 1.3, "sr": 8000}), (video, {})):
+        mem = decode_audio(path, **kw)
+        with SpillDir(tmp_path / "spill") as spill:
+            mapped = decode_audio(path, spill=spill, **kw)
+        assert not list((tmp_path / "spill").glob("ig-spill-*"))  # the directory went; the mapping stays valid
+        assert np.array_equal(mapped.samples, mem.samples) and mapped.samples.dtype == np.float32
+        assert (mapped.sr, mapped.start_s, mapped.meta) == (mem.sr, mem.start_s, mem.meta)
+        assert not mapped.samples.flags.writeable and mapped.release is not None and mem.release is None
+        mapped.release_samples()  # pages dropped: the data are read again from the file
+        assert np.array_equal(mapped.samples, mem.samples)
+        mem.release_samples()  # a no-op in memory
+    with SpillDir(tmp_path / "spill") as spill:
+        assert session_audio(video_path=video, spill=spill).release is not None
+
+
 @pytest.mark.parametrize(
     "content, match",
     [(None, "file not found"), (b"", "empty"), (b"this is not audio at all" * 100, "cannot open")],

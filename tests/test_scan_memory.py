@@ -303,3 +303,199 @@ def test_sigterm_of_a_batch_worker_removes_its_spill(square_clip, tmp_path):  # 
             proc.kill()
     assert rc == -signal.SIGTERM  # still dies of the signal (what the pool and the web runner expect)
     assert _spill_dirs(root) == []
+
+
+# ----------------------------------------------------------------------------- the audio stage
+
+
+def _audio_session(root: Path, seconds: float, sr: int = 16000) -> Path:
+    """A session of ``seconds``: ``audio.flac`` (noise with a 50 Hz hum and a key click 30 ms before each logged
+    key), ``keystrokes.jsonl`` (a key every 0.15-0.8 s) and ``session.json`` claiming a country (the hum check runs)."""
+    import json
+
+    import soundfile as sf
+
+    from interview_guard.synth.keyboard_sound import render_clicks
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = (rng.normal(0, 0.003, n) + 0.01 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+    keys = 1.0 + np.cumsum(rng.uniform(0.15, 0.8, int(seconds * 2.5)))
+    keys = keys[keys < seconds - 1.0]
+    render_clicks(y, times_s=keys - 0.03, level=0.05, rng=rng, sr=sr)
+    sf.write(root / "audio.flac", y, sr)
+    lines = [json.dumps({"t": round(k * 1000, 1), "type": kind, "key": "a", "code": "KeyA"})
+             for k0 in keys for k, kind in ((k0, "down"), (k0 + 0.08, "up"))]  # fmt: skip
+    (root / "keystrokes.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "session.json").write_text(json.dumps({"keystroke_clock_offset_ms": 0, "claimed_country": "US"}))
+    return root
+
+
+def _audio_stage(session_dir: Path, spill_root: Path) -> tuple[int, int, dict]:
+    """(traced peak of the extraction, traced peak of the audio analyzers, their statuses) for one session."""
+    import tracemalloc
+
+    from interview_guard.analyzers.acoustic_keystroke import AcousticKeystroke
+    from interview_guard.analyzers.environment import Environment
+    from interview_guard.extract.session import extract_tracks
+    from interview_guard.io.session import Session
+    from interview_guard.signals.speech import speech_activity, speech_envelope
+    from interview_guard.tracks import Stream
+
+    session = Session.open(session_dir)
+    tracemalloc.start()
+    try:
+        tracks = extract_tracks(session, {Stream.AUDIO, Stream.KEYSTROKES, Stream.METADATA}, cache_dir=spill_root)
+        extract_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        status = {an.name: an.analyze(tracks).status for an in (AcousticKeystroke(), Environment())}
+        audio = tracks.audio
+        assert audio is not None
+        env, _ = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=0.01, release=audio.release_samples)
+        speech_activity(env_db=env, hop_s=0.01)  # what av_sync and the lip-sync probes read
+        analyzer_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert _mapped(audio.samples) and not audio.samples.flags.writeable
+    return extract_peak, analyzer_peak, status
+
+
+def test_the_audio_stage_holds_no_whole_recording_array(tmp_path):
+    """Decoding and the audio analyzers on 80 s and on 320 s of audio: the traced (heap) peak grows by far less
+    than the 15 MB the longer waveform adds. The old decoder held the waveform itself, so its peak grew by at
+    least that. (Both are longer than the hum check's batch of frames, whose temporaries do not grow after.)"""
+    short = _audio_stage(_audio_session(tmp_path / "short", 80.0), tmp_path / "cache")
+    long = _audio_stage(_audio_session(tmp_path / "long", 320.0), tmp_path / "cache")
+    assert short[2] == long[2] and set(long[2].values()) == {"ok"}, (short[2], long[2])  # both checks really ran
+    grown = (320.0 - 80.0) * 16000 * 4  # bytes the longer float32 waveform adds
+    assert long[0] - short[0] < 0.1 * grown, (short[0], long[0])  # decoding: the samples go to the spill file
+    # the analyzers keep frame-rate arrays (1 ms hop for the clicks: 1/16 of the samples' bytes) and blocks
+    assert long[1] - short[1] < 0.25 * grown, (short[1], long[1])
+    assert _spill_dirs(tmp_path / "cache" / "spill") == []  # the spill directory went once the file was mapped
+
+
+def _mapping_rss_kb(name_part: str) -> int:
+    """Resident KB of this process's mappings whose file name contains ``name_part`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5 and ":" not in head[0]:  # a mapping's header line
+                inside = name_part in line
+            elif inside and line.startswith("Rss:"):
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_read_audio_pages_leave_the_process(tmp_path):
+    """A spilled waveform read through band_power with the track's release stays resident one block at a time;
+    without the release every page read stays in the process (and in its peak, VmHWM)."""
+    from interview_guard.io.audio_decode import decode_audio
+    from interview_guard.io.spill import SpillDir
+    from interview_guard.signals.band_power import band_power, strided_max_abs
+
+    sess = _audio_session(tmp_path / "s", 240.0)
+    with SpillDir(tmp_path) as spill:
+        audio = decode_audio(sess / "audio.flac", spill=spill)
+    total_kb = len(audio) * 4 // 1024
+    assert _mapping_rss_kb("audio-") < 0.1 * total_kb  # nothing read yet
+    seen: list[int] = []
+
+    def release(i0: int, i1: int) -> None:
+        seen.append(_mapping_rss_kb("audio-"))  # what is resident just before a block is let go
+        audio.release_samples(i0, i1)
+
+    p = band_power(y=audio.samples, sr=audio.sr, frame_length=480, hop_length=160, low_hz=300.0, release=release)
+    assert p.size and len(seen) > 4
+    assert max(seen) < 0.25 * total_kb, (max(seen), total_kb)  # one 2**19-sample block (2 MB) of 15 MB
+    assert strided_max_abs(audio.samples, 7, release=audio.release_samples) > 0
+    assert _mapping_rss_kb("audio-") < 0.1 * total_kb
+    np.asarray(audio.samples).sum()  # a reader that does not release ...
+    assert _mapping_rss_kb("audio-") > 0.9 * total_kb  # ... keeps the whole waveform resident
+    audio.release_samples()
+    assert _mapping_rss_kb("audio-") < 0.1 * total_kb
+
+
+# ----------------------------------------------------------------------------- face_occlusion's pixel measures
+
+
+def _padded_zone(pad: int):
+    """The flash crossing of test_face_transients after ``pad`` earlier rows of the plain face (a longer
+    recording: the same crossing, 20 s or more after the padding ends)."""
+    import dataclasses
+
+    from test_face_transients import FPS, _frames
+
+    z = _frames("flash")  # its row 0: the face alone, before the hand comes
+    t_pad = z.t_s[0] - 20.0 - (pad - np.arange(pad)) / FPS
+    return dataclasses.replace(
+        z,
+        t_s=np.r_[t_pad, z.t_s],
+        crop=np.concatenate([np.repeat(z.crop[:1], pad, axis=0), z.crop]),
+        box=np.concatenate([np.repeat(z.box[:1], pad, axis=0), z.box]),
+        oval=np.concatenate([np.repeat(z.oval[:1], pad, axis=0), z.oval]),
+        held=np.r_[np.zeros(pad, bool), z.held],
+        hand_landmarks=np.concatenate([np.full((pad, *z.hand_landmarks.shape[1:]), np.nan), z.hand_landmarks]),
+        hand_count=np.r_[np.zeros(pad, z.hand_count.dtype), z.hand_count],
+    )
+
+
+def test_crossing_pixel_measures_do_not_grow_with_the_recording():
+    """crossing_measures and transient_measures on one crossing in a 560- and a 2,060-row zone track: the same
+    results, and a traced peak that does not grow with the rows far from the crossing (smoothing every row's crop,
+    as they did, added 2 x 16 KB a row: 49 MB here)."""
+    import tracemalloc
+
+    from interview_guard.signals.face_transients import transient_measures
+    from interview_guard.signals.hand_crossing import crossing_measures
+    from test_face_transients import END, START
+
+    peaks, results = [], []
+    for pad in (500, 2000):
+        zone = _padded_zone(pad)
+        t0, t1 = float(zone.t_s[pad + START]), float(zone.t_s[pad + END])
+        tracemalloc.start()
+        try:
+            tr = transient_measures(frames=zone, start_s=t0, end_s=t1)
+            cr = crossing_measures(frames=zone, start_s=t0, end_s=t1, hand_seen=zone.hand_count > 0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        cr.pop("series", None)
+        results.append((tr, cr))
+        assert tr["ok"] and cr["ok"], (tr.get("reason"), cr.get("reason"))
+    assert results[0][0] == results[1][0] and results[0][1] == results[1][1]
+    crops_growth = 1500 * 64 * 64 * 4  # float32 bytes of the extra rows' crops
+    assert peaks[1] - peaks[0] < 0.1 * crops_growth, peaks
+
+
+def test_aligned_click_search_does_not_grow_with_the_session():
+    """event_xcorr over +-1 s (the search around an aligned clock) on 15 and on 60 minutes of keys and clicks:
+    the same counts as the FFT, and a traced peak that does not grow with the span (the FFT's transforms span
+    the whole session: about 130 MB at an hour)."""
+    import tracemalloc
+
+    from interview_guard.signals import clicks
+
+    rng = np.random.default_rng(4)
+    peaks = []
+    for minutes in (15, 60):
+        keys = np.cumsum(rng.uniform(100.0, 700.0, int(minutes * 60 * 3)))
+        found = np.sort(np.r_[keys + rng.normal(25.0, 3.0, keys.size), rng.uniform(0, keys[-1], keys.size)])
+        tracemalloc.start()
+        try:
+            lags, direct = clicks.event_xcorr(a_ms=keys, b_ms=found, lo_ms=-1000.0, hi_ms=1000.0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        saved = clicks._DIRECT_MAX_PAIRS
+        clicks._DIRECT_MAX_PAIRS = -1  # the FFT
+        try:
+            assert np.array_equal(direct, clicks.event_xcorr(a_ms=keys, b_ms=found, lo_ms=-1000.0, hi_ms=1000.0)[1])
+        finally:
+            clicks._DIRECT_MAX_PAIRS = saved
+        assert direct[(lags >= 10.0) & (lags <= 40.0)].sum() > 0.9 * keys.size  # the keys' clicks are found
+    assert peaks[1] - peaks[0] < 8 * 2**20, peaks  # the FFT grew by ~100 MB here

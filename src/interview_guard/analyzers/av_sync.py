@@ -39,6 +39,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import speech as af
+from interview_guard.signals.band_power import strided_max_abs
 from interview_guard.signals.stats import logistic_safe, robust_spread
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -161,11 +162,12 @@ class AVSync(Analyzer):
             return AnalyzerResult.skipped(self.name, "the audio is shorter than half a second")
         if len(np.asarray(face.t_s)) < 3 or not np.asarray(face.present, bool).any():
             return AnalyzerResult.skipped(self.name, "no face found in the video")
-        if float(np.max(np.abs(y[:: max(1, y.size // 2_000_000)]))) < 1e-4:
+        release = getattr(audio, "release_samples", None)  # a mapped waveform: read pages leave memory
+        if strided_max_abs(y, max(1, y.size // 2_000_000), release=release) < 1e-4:
             return AnalyzerResult.skipped(self.name, "the audio is silent (muted or empty track)")
 
         step = self.grid_ms / 1000.0
-        env, t0 = af.speech_envelope(y=y, sr=sr, hop_s=step)
+        env, t0 = af.speech_envelope(y=y, sr=sr, hop_s=step, release=release)
         env_t0 = a0 + t0
         speech_env = af.speech_activity(env_db=env, hop_s=step, margin_db=self.speech_margin_db)
         aspect = self._aspect(tracks, face)

@@ -197,7 +197,13 @@ class Environment(Analyzer):
 
         # ---------------------------------------------------------------- mains hum
         if audio is not None and len(audio):
-            hum = mains_hum(y=audio.samples, sr=audio.sr, frame_s=self.hum_frame_s, min_ratio_db=self.hum_min_ratio_db)
+            hum = mains_hum(
+                y=audio.samples,
+                sr=audio.sr,
+                frame_s=self.hum_frame_s,
+                min_ratio_db=self.hum_min_ratio_db,
+                release=getattr(audio, "release_samples", None),  # a mapped waveform: read pages leave memory
+            )
             metrics["mains_hum"] = {
                 "detected_hz": hum["detected_hz"],
                 "confidence": hum["confidence"],

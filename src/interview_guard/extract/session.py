@@ -19,6 +19,7 @@ from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.io.session import Session
 from interview_guard.progress import ProgressHook, Stage, notify
 from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.metadata import SessionMetadata
 
 __all__ = ["extract_tracks", "keystroke_origin_ms"]
@@ -40,17 +41,36 @@ _VIDEO_SCAN_STREAMS = frozenset(
 )
 
 
-def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tuple[float, float]]:
+def _decode_audio(session: Session, tracks: Tracks, cache_dir: str | Path | None) -> AudioTrack | None:
+    """The session's audio, spilled: its samples are a read-only mapping of a file, not process memory.
+
+    An hour at 16 kHz is 230 MB of float32; mapped, the analyzers read it a block at a time and release what
+    they have read (``AudioTrack.release_samples``), so it costs the scan a block whatever the length. The spill
+    directory goes as soon as the file is mapped (:mod:`interview_guard.io.spill`).
+    """
+    from interview_guard.extract.cache import cache_dir as resolve_cache_dir
+    from interview_guard.io.audio_decode import session_audio
+    from interview_guard.io.spill import SpillDir, default_spill_root
+
+    has_file = tracks.audio_file is not None
+    # where the video scan spills: beside the cache when there is one, else the temporary directory
+    with SpillDir(default_spill_root(resolve_cache_dir(cache_dir))) as spill:
+        return session_audio(
+            audio_path=session.audio if has_file else None,
+            video_path=None if has_file else session.video,
+            spill=spill,
+        )
+
+
+def _speech_probes(
+    session: Session, tracks: Tracks, warn: list[str], cache_dir: str | Path | None
+) -> list[tuple[float, float]]:
     """Stretches of speech where the video scan landmarks every frame for the lip-sync check."""
     from interview_guard.errors import MediaError
-    from interview_guard.io.audio_decode import session_audio
     from interview_guard.signals.speech import speech_activity, speech_envelope, speech_probe_windows
 
     try:
-        audio = session_audio(
-            audio_path=session.audio if tracks.audio_file is not None else None,
-            video_path=None if tracks.audio_file is not None else session.video,
-        )
+        audio = _decode_audio(session, tracks, cache_dir)
     except MediaError as exc:
         warn.append(f"audio not decodable ({exc}): lip sync not checked")
         return []
@@ -58,7 +78,7 @@ def _speech_probes(session: Session, tracks: Tracks, warn: list[str]) -> list[tu
         return []
     tracks.audio = audio  # decoded once, reused below
     hop = 0.02
-    env, t0 = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=hop)
+    env, t0 = speech_envelope(y=audio.samples, sr=audio.sr, hop_s=hop, release=audio.release_samples)
     return speech_probe_windows(speech=speech_activity(env_db=env, hop_s=hop), hop_s=hop, t0_s=audio.start_s + t0)
 
 
@@ -202,7 +222,7 @@ def extract_tracks(
         # short recordings are landmarked whole; the adaptive sampler pays off on long ones
         opts.setdefault("mode", "full" if tracks.video.duration_s <= FULL_RATE_BELOW_S else "adaptive")
         if Stream.AUDIO in wanted and opts["mode"] != "full":
-            opts.setdefault("dense_windows", _speech_probes(session, tracks, warn))
+            opts.setdefault("dense_windows", _speech_probes(session, tracks, warn, cache_dir))
         if Stream.IDENTITY in wanted:
             # the descriptors cost time: only when an analyzer reads them. Other faces are described too when the
             # face landmarker looks for several (video_options face_options=FaceRunnerOptions(num_faces=2)); not by
@@ -232,11 +252,7 @@ def extract_tracks(
         if tracks.audio is None:  # not decoded yet for the lip-sync probes
             has_file = tracks.audio_file is not None
             if has_file or (tracks.video is not None and tracks.video.has_audio):
-                from interview_guard.io.audio_decode import session_audio
-
-                tracks.audio = session_audio(
-                    audio_path=session.audio if has_file else None, video_path=None if has_file else session.video
-                )
+                tracks.audio = _decode_audio(session, tracks, cache_dir)
         if tracks.audio is not None:
             m, name = tracks.audio.meta, Path(tracks.audio.source).name
             if m.get("gaps_filled"):

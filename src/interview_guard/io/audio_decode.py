@@ -9,6 +9,14 @@ and re-exported here). The only full-length array is the output itself: it
 is preallocated from the duration the container declares (and grown if the
 file holds more), and every decoded chunk is written straight into it.
 
+With ``spill=`` (a :class:`~interview_guard.io.spill.SpillDir`) there is no
+full-length array in memory at all: the chunks are appended to a ``.npy``
+file as they are decoded, and the track's samples are that file mapped
+read-only, with a ``release`` that drops pages the analyzers have read (an
+hour at 16 kHz is 230 MB of float32; mapped and released block by block it
+costs the process one block). The whole scan decodes this way
+(:mod:`interview_guard.extract.session`).
+
 Times
 -----
 The track's ``start_s`` is the presentation time of the first decoded
@@ -24,15 +32,19 @@ when the session has one, else the video's audio track.
 
 from __future__ import annotations
 
+import itertools
 import math
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interview_guard.errors import MediaError, ParameterError
 from interview_guard.io.video_decode import _ff_message, open_container
 from interview_guard.tracks.audio import DEFAULT_SR, AudioTrack
+
+if TYPE_CHECKING:
+    from interview_guard.io.spill import SpillDir
 
 __all__ = ["AudioTrack", "decode_audio", "session_audio", "DEFAULT_SR"]
 
@@ -42,6 +54,9 @@ _GAP_TOLERANCE_S = 0.05
 # Give up after this many damaged packets in a row.
 _MAX_CONSECUTIVE_ERRORS = 100
 _MAX_ERROR_MESSAGES = 10
+# Spilled samples are written in pieces of at most this many (4 MB of float32).
+_SPILL_BLOCK = 1 << 20
+_spill_names = itertools.count()
 
 
 class _Buffer:
@@ -93,7 +108,50 @@ class _Buffer:
         return self.data[: self.n].copy()
 
 
-def decode_audio(path: str | PathLike[str], *, sr: int = DEFAULT_SR, max_seconds: float | None = None) -> AudioTrack:
+class _SpillBuffer:
+    """The :class:`_Buffer` interface over a spill file: samples go to disk as they come; the result is mapped."""
+
+    def __init__(self, spill: SpillDir, limit: int | None) -> None:
+        self.limit = limit
+        self.file = spill.npy(f"audio-{next(_spill_names)}", (), np.float32)
+        self.n = 0
+        self.release: Any = None
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.n >= self.limit
+
+    def append(self, x: np.ndarray) -> None:
+        if self.limit is not None:
+            x = x[: max(self.limit - self.n, 0)]
+        if x.size:
+            x = np.asarray(x, np.float32)
+            if not np.isfinite(x).all():  # pragma: no cover - decoders give finite floats
+                x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+            self.file.append(x)
+            self.n += x.size
+
+    def zeros(self, count: int) -> None:
+        if self.limit is not None:
+            count = min(count, max(self.limit - self.n, 0))
+        while count > 0:
+            k = min(count, _SPILL_BLOCK)
+            self.file.append(np.zeros(k, np.float32))
+            self.n += k
+            count -= k
+
+    def finish(self) -> np.ndarray:
+        samples, self.release = self.file.finish_releasable()
+        return samples
+
+
+def decode_audio(
+    path: str | PathLike[str],
+    *,
+    sr: int = DEFAULT_SR,
+    max_seconds: float | None = None,
+    spill: SpillDir | None = None,
+) -> AudioTrack:
     """Decode the first audio stream of ``path`` to mono float32 at ``sr`` Hz.
 
     Parameters
@@ -104,11 +162,16 @@ def decode_audio(path: str | PathLike[str], *, sr: int = DEFAULT_SR, max_seconds
         Output sample rate (Hz); 16000 by default.
     max_seconds : float, optional, keyword-only
         Stop after this many seconds of output.
+    spill : SpillDir, optional, keyword-only
+        Write the samples to a file in this spill directory as they are
+        decoded and return them mapped read-only from it (module notes); the
+        directory may be closed as soon as this returns.
 
     Returns
     -------
     AudioTrack
-        ``start_s`` is the first sample's time on the container clock.
+        ``start_s`` is the first sample's time on the container clock. Its
+        samples are read-only, with a ``release``, when spilled.
 
     Raises
     ------
@@ -145,7 +208,7 @@ def decode_audio(path: str | PathLike[str], *, sr: int = DEFAULT_SR, max_seconds
             declared = container.duration / 1_000_000
         limit = None if max_seconds is None else int(math.ceil(max_seconds * sr))
         capacity = int(declared * sr * 1.01) + sr if declared > 0 else 60 * sr
-        buf = _Buffer(capacity, limit)
+        buf: _Buffer | _SpillBuffer = _Buffer(capacity, limit) if spill is None else _SpillBuffer(spill, limit)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
         meta: dict[str, Any] = {
             "codec": cc.name or "",
@@ -221,9 +284,10 @@ def decode_audio(path: str | PathLike[str], *, sr: int = DEFAULT_SR, max_seconds
             raise MediaError(f"audio does not decode ({meta['errors'][0]})", path=p)
         raise MediaError("the audio stream holds no samples", path=p)
     samples = buf.finish()
-    if not np.isfinite(samples).all():  # pragma: no cover - decoders give finite floats
+    if isinstance(buf, _Buffer) and not np.isfinite(samples).all():  # pragma: no cover - decoders give finite floats
         np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return AudioTrack(samples=samples, sr=sr, start_s=start_s, source=str(p), meta=meta)
+    release = buf.release if isinstance(buf, _SpillBuffer) else None
+    return AudioTrack(samples=samples, sr=sr, start_s=start_s, source=str(p), meta=meta, release=release)
 
 
 def _note(meta: dict[str, Any], message: str) -> None:
@@ -237,6 +301,7 @@ def session_audio(
     audio_path: str | PathLike[str] | None = None,
     video_path: str | PathLike[str] | None = None,
     sr: int = DEFAULT_SR,
+    spill: SpillDir | None = None,
 ) -> AudioTrack | None:
     """The session's audio: the separate audio file if given, else the video's audio track.
 
@@ -245,6 +310,8 @@ def session_audio(
     audio_path, video_path : str or Path, optional, keyword-only
         The session's ``audio.*`` and ``video.*`` files (``None`` when absent).
     sr : int, keyword-only
+    spill : SpillDir, optional, keyword-only
+        Spill the samples to a file there (:func:`decode_audio`).
 
     Returns
     -------
@@ -257,7 +324,7 @@ def session_audio(
         The audio file (or the video's audio track) exists but cannot be decoded.
     """
     if audio_path is not None:
-        return decode_audio(audio_path, sr=sr)
+        return decode_audio(audio_path, sr=sr, spill=spill)
     if video_path is None:
         return None
     _, container, p = open_container(video_path)
@@ -265,4 +332,4 @@ def session_audio(
         has_audio = bool(container.streams.audio)
     if not has_audio:
         return None
-    return decode_audio(p, sr=sr)
+    return decode_audio(p, sr=sr, spill=spill)

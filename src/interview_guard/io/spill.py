@@ -47,6 +47,8 @@ __all__ = [
     "clean_stale_spill",
     "default_spill_root",
     "load_npz_mapped",
+    "PageReleaser",
+    "map_npy",
     "remove_spill_on_sigterm",
 ]
 
@@ -228,10 +230,74 @@ class NpyAppender:
         arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
         return np.asarray(arr)  # a plain ndarray view of the mapping (read-only)
 
+    def finish_releasable(self) -> tuple[np.ndarray, PageReleaser]:
+        """Like :meth:`finish`, with a :class:`PageReleaser` that drops the rows' pages from the process."""
+        self.finish()
+        return map_npy(self.path)
+
     def abort(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+class PageReleaser:
+    """Drops pages of a read-only file mapping from this process (``madvise(MADV_DONTNEED)``).
+
+    Touched pages of a mapped file count in the process's resident memory (and its peak, ``VmHWM``) until the
+    mapping goes. Code that reads a long mapped array front to back once (the audio waveform, a block at a time)
+    calls ``release(i0, i1)`` for the rows it is done with: their pages leave the process and are read again
+    from the page cache (or the file) if touched later, so the data stays valid and only its residency is
+    bounded. ``release()`` drops them all. Rows are along the first axis; the range is widened to whole pages.
+    A no-op where ``madvise`` is unavailable.
+    """
+
+    def __init__(self, mm: mmap.mmap | None, offset: int, row_bytes: int, n: int) -> None:
+        self._mm = mm
+        self._offset = int(offset)
+        self._row_bytes = int(row_bytes)
+        self._n = int(n)
+        self.calls = 0  # how many releases were asked for (tests)
+
+    def __call__(self, i0: int = 0, i1: int | None = None) -> None:
+        mm = self._mm
+        if mm is None or self._n == 0 or not hasattr(mm, "madvise") or mm.closed:
+            return
+        i1 = self._n if i1 is None else min(int(i1), self._n)
+        i0 = max(int(i0), 0)
+        if i1 <= i0:
+            return
+        page = mmap.PAGESIZE
+        start = (self._offset + i0 * self._row_bytes) // page * page
+        end = min(-(-(self._offset + i1 * self._row_bytes) // page) * page, len(mm))
+        if end > start:
+            self.calls += 1
+            mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+
+def map_npy(path: str | os.PathLike[str]) -> tuple[np.ndarray, PageReleaser]:
+    """A ``.npy`` file's array mapped read-only, and a :class:`PageReleaser` for its rows.
+
+    The mapping (and with it the file's data) lives as long as the array or the releaser is referenced.
+    """
+    p = Path(path)
+    with open(p, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        fmt = np.lib.format
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh, max_header_size=1 << 20)
+        if dtype.hasobject or fortran:
+            raise ValueError(f"{p.name}: only C-ordered plain arrays are mapped")
+        offset = fh.tell()
+        count = int(np.prod(shape, dtype=np.int64))
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64)) if shape else dtype.itemsize
+        if count == 0:
+            return np.zeros(shape, dtype), PageReleaser(None, 0, row_bytes, 0)
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if offset + count * dtype.itemsize > len(mm):
+        raise ValueError(f"{p.name}: truncated array")
+    arr = np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(shape)
+    return arr, PageReleaser(mm, offset, row_bytes, shape[0] if shape else 1)
 
 
 class BlobAppender:

@@ -8,6 +8,7 @@ an hour of 16 kHz audio needs no second full-length copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,10 @@ import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
 
-__all__ = ["EPS_POWER", "band_power", "check_1d", "check_sr"]
+__all__ = ["EPS_POWER", "band_power", "check_1d", "check_sr", "strided_max_abs"]
+
+#: ``release(i0, i1)``: samples ``[i0, i1)`` of the waveform were read (see ``AudioTrack.release``).
+Release = Callable[[int, int], None]
 
 EPS_POWER = 1e-12  # -120 dBFS: below any real recording's noise floor
 
@@ -65,6 +69,7 @@ def band_power(
     high_hz: float | None = None,
     order: int = 4,
     block_frames: int | None = None,
+    release: Release | None = None,
 ) -> np.ndarray:
     """Mean power of ``y`` in a frequency band, frame by frame.
 
@@ -88,6 +93,10 @@ def band_power(
     block_frames : int, optional
         Frames per processing block; default about 2**19 samples (33 s at
         16 kHz) per block.
+    release : callable, optional
+        Called as ``release(i0, i1)`` once samples ``[i0, i1)`` are read (a
+        block at a time), so a waveform mapped from a file need not stay
+        resident (``AudioTrack.release_samples``).
 
     Returns
     -------
@@ -119,6 +128,8 @@ def band_power(
         f1 = min(n_frames, f0 + block_frames)
         s_end = (f1 - 1) * hop_length + frame_length
         new = np.asarray(y[pos:s_end], dtype=np.float64)
+        if release is not None:
+            release(pos, s_end)
         if sos is not None:
             new, zi = signal.sosfilt(sos, new, zi=zi)
         seg = np.concatenate([carry, new]) if carry.size else new
@@ -129,3 +140,19 @@ def band_power(
         out[f0:f1] = np.maximum((c[idx + frame_length] - c[idx]) / frame_length, 0.0)
         carry = seg[(f1 - f0) * hop_length :]
     return out
+
+
+def strided_max_abs(y: np.ndarray, step: int, *, release: Release | None = None, block: int = 1 << 20) -> float:
+    """``max(abs(y[::step]))`` (0 for empty ``y``), read ``block`` samples at a time, each then released."""
+    a = check_1d(y, "y")
+    step = max(int(step), 1)
+    block = max(int(block) // step, 1) * step  # blocks start on the stride
+    best = 0.0
+    for i0 in range(0, a.shape[0], block):
+        i1 = min(i0 + block, a.shape[0])
+        part = a[i0:i1:step]
+        if part.size:
+            best = max(best, float(np.max(np.abs(part))))
+        if release is not None:
+            release(i0, i1)
+    return best

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.errors import ParameterError
-from interview_guard.signals.band_power import EPS_POWER, band_power, check_1d, check_sr
+from interview_guard.signals.band_power import EPS_POWER, Release, band_power, check_1d, check_sr
 from interview_guard.signals.stats import robust_spread
 
 __all__ = [
@@ -47,6 +47,7 @@ def click_onsets(
     min_gap_ms: float = 15.0,
     floor_margin_db: float = 6.0,
     block_frames: int | None = None,
+    release: Release | None = None,
 ) -> dict[str, np.ndarray]:
     """Onsets of short broadband transients (key clicks) in the high band.
 
@@ -80,6 +81,8 @@ def click_onsets(
         (10th percentile of the high-band level).
     block_frames : int, optional
         Frames per processing block (memory bound; see :func:`band_power`).
+    release : callable, optional
+        Told which samples are read (see :func:`band_power`).
 
     Returns
     -------
@@ -92,40 +95,34 @@ def click_onsets(
     sr = check_sr(sr)
     hop = max(1, int(round(hop_ms * sr / 1000.0)))
     frame = max(hop, int(round(frame_ms * sr / 1000.0)))
-    p = band_power(y=y, sr=sr, frame_length=frame, hop_length=hop, low_hz=low_hz, block_frames=block_frames)
+    p = band_power(
+        y=y, sr=sr, frame_length=frame, hop_length=hop, low_hz=low_hz, block_frames=block_frames, release=release
+    )
     empty = {k: np.zeros(0) for k in ("t_s", "rise_db", "peak_db", "decay_ms")}
     if p.size < 8:
         return empty
-    L = 10.0 * np.log10(np.maximum(p, EPS_POWER)).astype(np.float32)
+    L = np.maximum(p, EPS_POWER)  # the level in dB, computed in place: one frame-rate array
     del p
+    np.log10(L, out=L)
+    L *= 10.0
     hop_s = hop / sr
     near = max(1, int(round(pre_ms[0] / 1000.0 / hop_s)))
     far = max(near + 1, int(round(pre_ms[1] / 1000.0 / hop_s)))
     dec = max(2, int(round(decay_ms / 1000.0 / hop_s)))
-    from scipy.ndimage import maximum_filter1d  # noqa: PLC0415
-
     # reference level: max of L over [k - far, k - near] (a centred max filter, shifted)
     width = far - near + 1
     if width % 2 == 0:
         width += 1
         far += 1
     shift = (far + near) // 2
-    cmax = maximum_filter1d(L, size=width, mode="nearest")
-    ref = np.empty_like(L)
-    ref[:shift] = np.inf  # no history yet: no onset in the first frames
-    ref[shift:] = cmax[:-shift]
-    del cmax
-    # level now: max of L over [k, k + 2]
-    c3 = maximum_filter1d(L, size=3, mode="nearest")
-    peak_now = np.r_[c3[1:], c3[-1:]]
-    del c3
     floor = float(np.percentile(L[:: max(1, L.size // 200000)], 10))
-    cand = np.flatnonzero((peak_now - ref >= rise_db) & (peak_now >= floor + floor_margin_db))
+    cand, rise_all = _rise_candidates(L, width=width, shift=shift, rise_db=rise_db, min_peak=floor + floor_margin_db)
     if cand.size == 0:
         return empty
     # one onset per min_gap: the first candidate of each cluster
     gap = max(1, int(round(min_gap_ms / 1000.0 / hop_s)))
-    on = cand[np.r_[True, np.diff(cand) > gap]]
+    first = np.r_[True, np.diff(cand) > gap]
+    on = cand[first]
     # peak within the next 5 ms, then the decay test
     look = max(3, int(round(0.005 / hop_s)))
     win = np.minimum(on[:, None] + np.arange(look)[None, :], L.size - 1)
@@ -138,7 +135,7 @@ def click_onsets(
     first_drop = np.argmax(drops, axis=1) + 1
     # onset: the first frame within 6 dB of the peak
     first_high = np.argmax(Lw >= (pk_db - 6.0)[:, None], axis=1)
-    rise = (peak_now[on] - ref[on]).astype(np.float64)
+    rise = rise_all[first].astype(np.float64)
     onset = on + first_high
     t = (onset * hop + frame / 2.0) / sr
     t, rise, pk_db, first_drop = t[good], rise[good], pk_db[good], first_drop[good]
@@ -148,6 +145,41 @@ def click_onsets(
         "peak_db": pk_db.astype(np.float64),
         "decay_ms": first_drop * hop_s * 1000.0,
     }
+
+
+def _rise_candidates(
+    L: np.ndarray, *, width: int, shift: int, rise_db: float, min_peak: float, block: int = 1 << 18
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``k`` where the level now (max of ``L[k:k+3]``) rises ``rise_db`` over the reference (a ``width``
+    max filter of ``L`` centred ``shift`` frames back; none in the first ``shift``) and reaches ``min_peak``,
+    with each one's rise (float32).
+
+    Computed ``block`` frames at a time on slices with margins wide enough for both max filters, so the result
+    equals that of the filters over the whole of ``L`` while the temporaries stay one block long.
+    """
+    from scipy.ndimage import maximum_filter1d  # noqa: PLC0415
+
+    n = L.size
+    margin = width // 2 + 2
+    found: list[np.ndarray] = []
+    rises: list[np.ndarray] = []
+    for b0 in range(0, n, block):
+        b1 = min(n, b0 + block)
+        lo, hi = max(0, b0 - shift - margin), min(n, b1 + 1 + margin)
+        seg = L[lo:hi]
+        k = np.arange(b0, b1)
+        # level now at k: the 3-frame max centred on k + 1 (the last frame repeats its own)
+        peak_now = maximum_filter1d(seg, size=3, mode="nearest")[np.minimum(k + 1, n - 1) - lo]
+        ref = np.full(k.size, np.inf, np.float32)
+        past = k >= shift
+        ref[past] = maximum_filter1d(seg, size=width, mode="nearest")[k[past] - shift - lo]
+        rise = peak_now - ref
+        hit = np.flatnonzero((rise >= rise_db) & (peak_now >= min_peak))
+        found.append(hit + b0)
+        rises.append(rise[hit])
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(found), np.concatenate(rises)
 
 
 def event_xcorr(
@@ -189,6 +221,9 @@ def event_xcorr(
     ia_f = np.floor((a - t0) / bin_ms + 0.5)
     ib_f = np.floor((b - t0) / bin_ms + 0.5)
     ia, ib = _close_gaps(ia_f, ib_f, keep=max(abs(k_lo), abs(k_hi)) + 2)
+    direct = _pair_counts(ia, ib, k_lo, k_hi)
+    if direct is not None:
+        return lags, direct
     n = int(max(ia.max(), ib.max())) + 1
     size = 1 << int(math.ceil(math.log2(2 * n + 1)))
     fa = np.fft.rfft(np.bincount(ia, minlength=n).astype(np.float64), size)
@@ -201,6 +236,44 @@ def event_xcorr(
     ks = np.arange(k_lo, k_hi + 1)
     counts = np.where(np.abs(ks) < n, cc[ks % size], 0.0)
     return lags, np.maximum(np.round(counts), 0.0)
+
+
+# Count the pairs one by one when there are at most this many in the lag range (a search around an aligned
+# clock: a few per key); else the FFT, whose transforms span the whole session (an hour at 2 ms bins is
+# 1.8 M bins, four float64 / complex arrays of 14-67 MB each).
+_DIRECT_MAX_PAIRS = 4_000_000
+# Pairs expanded at once by the direct count.
+_PAIR_BLOCK = 1 << 18
+
+
+def _pair_counts(ia: np.ndarray, ib: np.ndarray, k_lo: int, k_hi: int) -> np.ndarray | None:
+    """Per lag ``k`` in ``k_lo..k_hi``: the pairs with ``ib[j] - ia[i] == k`` (float64), counted pair by pair a
+    block at a time; None when there are more than :data:`_DIRECT_MAX_PAIRS` of them (the FFT is cheaper)."""
+    a = np.sort(np.asarray(ia, dtype=np.int64))
+    b = np.sort(np.asarray(ib, dtype=np.int64))
+    lo = np.searchsorted(b, a + k_lo, side="left")
+    hi = np.searchsorted(b, a + k_hi, side="right")
+    per_a = hi - lo
+    total = int(per_a.sum())
+    if total > _DIRECT_MAX_PAIRS:
+        return None
+    m = k_hi - k_lo + 1
+    counts = np.zeros(m, np.int64)
+    ends = np.cumsum(per_a)
+    i0 = 0
+    while i0 < a.size:
+        # the a's whose pairs fit in one block (at least one a)
+        done = int(ends[i0 - 1]) if i0 else 0
+        i1 = max(i0 + 1, int(np.searchsorted(ends, done + _PAIR_BLOCK, side="right")))
+        n_i = per_a[i0:i1]
+        k = int(n_i.sum())
+        if k:
+            first = np.repeat(lo[i0:i1] - (np.cumsum(n_i) - n_i), n_i)  # index of each pair's b, less its rank
+            j = first + np.arange(k)
+            counts += np.bincount(b[j] - np.repeat(a[i0:i1], n_i) - k_lo, minlength=m)
+        i0 = i1
+    out: np.ndarray = counts.astype(np.float64)
+    return out
 
 
 def _close_gaps(ia: np.ndarray, ib: np.ndarray, *, keep: int) -> tuple[np.ndarray, np.ndarray]:

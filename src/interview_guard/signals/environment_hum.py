@@ -17,6 +17,7 @@ most frames, well above the other grid's; otherwise the answer is "no hum found"
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,11 @@ __all__ = ["mains_hum", "HUM_CANDIDATES"]
 
 HUM_CANDIDATES = (50.0, 60.0)
 _SHARED = 300.0  # 6 x 50 = 5 x 60: says nothing about which grid
+
+
+# Frames transformed at once: a batch of 2 s frames at 16 kHz costs about 1.5 MB a frame in temporaries (the
+# gathered samples, their float64 copies, the zero-padded spectrum), so 16 frames ~25 MB (64 took ~100 MB).
+_BATCH = 16
 
 
 def _harmonics(f0: float, top_hz: float) -> list[float]:
@@ -59,6 +65,7 @@ def mains_hum(
     min_frame_share: float = 0.5,
     margin_db: float = 6.0,
     max_frames: int = 1200,
+    release: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Mains-hum evidence in a mono waveform.
 
@@ -80,6 +87,9 @@ def mains_hum(
         ... and this far above the other grid's best line.
     max_frames : int
         At most this many frames are used, spread evenly over the waveform (bounded cost on long sessions).
+    release : callable, optional
+        ``release(i0, i1)`` is called with the samples of each batch of frames once they are read (a waveform
+        mapped from a file then need not stay resident; ``AudioTrack.release_samples``).
 
     Returns
     -------
@@ -105,13 +115,16 @@ def mains_hum(
     spec = np.empty((starts.size, top_bin))
     live = np.zeros(starts.size, bool)
     offsets = np.arange(n)
-    for i0 in range(0, starts.size, 64):  # batches of 64 frames keep memory bounded
-        block = np.asarray(x[starts[i0 : i0 + 64, None] + offsets], dtype=np.float64)
+    for i0 in range(0, starts.size, _BATCH):  # batches of frames keep memory bounded
+        i1 = i0 + _BATCH
+        block = np.asarray(x[starts[i0:i1, None] + offsets], dtype=np.float64)
+        if release is not None:
+            release(int(starts[i0]), int(starts[i0:i1][-1]) + n)
         block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         block -= block.mean(axis=1, keepdims=True)
-        live[i0 : i0 + 64] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
+        live[i0:i1] = np.sqrt(np.mean(block**2, axis=1)) > 1e-6  # digital silence says nothing
         f = np.fft.rfft(block * win, n=nfft, axis=1)[:, :top_bin]
-        spec[i0 : i0 + 64] = f.real**2 + f.imag**2
+        spec[i0:i1] = f.real**2 + f.imag**2
     if int(live.sum()) < 2:
         return {**empty, "frames": int(live.sum())}
     spec = spec[live]

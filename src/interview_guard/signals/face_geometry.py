@@ -69,6 +69,8 @@ FACE_OVAL = np.array(
 #: and base, mouth corners, chin, forehead, cheeks (identity-bearing geometry,
 #: little affected by expression).
 SHAPE_POINTS = np.array([33, 133, 362, 263, 1, 4, 168, 61, 291, 152, 10, 234, 454, 199, 6], dtype=np.int64)
+# Frames per block of shape_descriptor (its temporaries: about 6 KB a frame).
+_SHAPE_BLOCK = 1024
 
 
 def face_outline(landmarks: np.ndarray) -> np.ndarray:
@@ -203,12 +205,19 @@ def shape_descriptor(landmarks: np.ndarray, *, aspect: float = 1.0) -> np.ndarra
         Pairwise distances among :data:`SHAPE_POINTS`, divided by the
         inter-ocular distance (NaN for frames without a face).
     """
-    lm = np.asarray(landmarks, dtype=np.float64)[:, SHAPE_POINTS, :2].copy()
-    lm[..., 0] *= aspect
-    d = np.linalg.norm(lm[:, :, None, :] - lm[:, None, :, :], axis=-1)
-    iu = np.triu_indices(len(SHAPE_POINTS), k=1)
-    flat = d[:, iu[0], iu[1]]
-    eye = np.linalg.norm(lm[:, 0] - lm[:, 3], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: npt.NDArray[np.float64] = flat / eye[:, None]
+    src = np.asarray(landmarks)
+    k = len(SHAPE_POINTS)
+    iu = np.triu_indices(k, k=1)
+    out: npt.NDArray[np.float64] = np.empty((src.shape[0], iu[0].size))
+    # a block of frames at a time, the shape points picked before the float64 copy: all 478 landmarks of an
+    # hour's track converted at once, and the pairwise differences of all its frames, took about 18 KB a frame
+    # of temporaries (face_occlusion asks once per event, over the whole face track)
+    for b0 in range(0, src.shape[0], _SHAPE_BLOCK):
+        lm = np.array(src[b0 : b0 + _SHAPE_BLOCK, SHAPE_POINTS, :2], dtype=np.float64)
+        lm[..., 0] *= aspect
+        d = np.linalg.norm(lm[:, :, None, :] - lm[:, None, :, :], axis=-1)
+        flat = d[:, iu[0], iu[1]]
+        eye = np.linalg.norm(lm[:, 0] - lm[:, 3], axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[b0 : b0 + _SHAPE_BLOCK] = flat / eye[:, None]
     return out

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import ZoneFrames, hand_mask, oval_mask, zones_aligned
+from interview_guard.signals.hand_crossing import FrameRows, ZoneFrames, hand_mask, oval_mask, zones_aligned
 
 __all__ = ["transient_measures", "block_flow_incoherence", "flash_scores"]
 
@@ -136,12 +136,12 @@ def _hand_speed_px(frames: ZoneFrames, r: int, side: int) -> int:
 
 
 def flash_scores(
-    *, z: np.ndarray, box: np.ndarray, keep: list[np.ndarray], run: int, agree_below: float = 10.0
+    *, z: np.ndarray | FrameRows, box: np.ndarray, keep: list[np.ndarray], run: int, agree_below: float = 10.0
 ) -> np.ndarray:
     """The flash score of the run of ``run`` frames starting at each row (NaN where not taken).
 
-    ``z``: smoothed zone frames (n, s, s); ``box``: the zone boxes (a run and
-    its brackets must share one zone); ``keep``: per row, the pixels to
+    ``z``: smoothed zone frames (n, s, s; or a :class:`FrameRows` holding the
+    usable ones); ``box``: the zone boxes (a run and its brackets must share one zone); ``keep``: per row, the pixels to
     measure (the face interior minus that row's hand region; empty where the
     row is not usable).
     """
@@ -251,8 +251,10 @@ def transient_measures(
         out["reason"] = "too few frames of the face without a hand around the crossing"
         return out
     side = frames.crop.shape[-1]
-    z = _blur(frames.crop.astype(np.float32), 1.0)
     used = win | null
+    # only the used rows are read (flash runs and warp pairs of usable rows): smoothed alone, not the recording's
+    used_rows = np.flatnonzero(used)
+    z = FrameRows(_blur(frames.crop[used_rows].astype(np.float32), 1.0), used_rows, n)
 
     # per row: the face interior minus the tracked hand (widened), for the flash and for the warp
     keep: list[np.ndarray] = []

@@ -42,6 +42,7 @@ from interview_guard.signals.face_geometry import convex_hull
 
 __all__ = [
     "ZoneFrames",
+    "FrameRows",
     "oval_mask",
     "hand_mask",
     "zones_aligned",
@@ -55,6 +56,42 @@ _BAND_PX = 4
 _FAR_PX = 10
 #: A frame counts for the inside share when this share of the zone changed (a hand, not speech or noise).
 _HAND_IN_ZONE = 0.04
+
+
+class FrameRows:
+    """Some rows of a per-frame array, indexed by their row numbers in the whole track.
+
+    A crossing reads the smoothed zone crops of its own frames and of the few seconds around it; smoothing the
+    crops of the whole recording for each crossing grew with the recording (an hour's crops as float32 are
+    hundreds of MB). ``FrameRows(values, rows)`` holds ``values[i]`` for row ``rows[i]`` (``rows`` sorted)
+    and answers ``z[r]``, ``z[array of rows]`` and ``z[a:b]`` (a run of rows, all of them held) like the full
+    array would; ``shape`` is the full array's. Asking for a row it does not hold raises ``KeyError``.
+    """
+
+    def __init__(self, values: np.ndarray, rows: np.ndarray, n: int) -> None:
+        self.values = values
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (int(n), *values.shape[1:])
+
+    def _pos(self, r: Any) -> Any:
+        pos = np.searchsorted(self.rows, r)
+        if not np.array_equal(self.rows[np.minimum(pos, self.rows.size - 1)], r) or np.any(pos >= self.rows.size):
+            raise KeyError(f"row(s) {r} not held")
+        return pos
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                raise KeyError("only contiguous runs of rows")
+            if stop <= start:
+                return self.values[:0]
+            i0 = int(self._pos(start))
+            if int(self._pos(stop - 1)) != i0 + (stop - start - 1):
+                raise KeyError(f"rows {start}..{stop - 1} not all held")
+            return self.values[i0 : i0 + (stop - start)]
+        out: np.ndarray = self.values[self._pos(key)]
+        return out
 
 
 @dataclass
@@ -226,7 +263,8 @@ def crossing_measures(
         out["reason"] = "too few frames of the face without a hand around the crossing"
         return out
     side = frames.crop.shape[-1]
-    z = _blur(frames.crop.astype(np.float32), 3)
+    held_rows = np.unique(np.concatenate([ref_rows, null_rows, ev_rows]))  # the only rows read below
+    z = FrameRows(_blur(frames.crop[held_rows].astype(np.float32), 3), held_rows, t.size)
     ref = np.median(z[ref_rows], axis=0)
     ref_hp = _highpass(ref)
     diff_null = np.abs(z[null_rows] - ref)

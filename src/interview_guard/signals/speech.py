@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
-from interview_guard.signals.band_power import EPS_POWER, band_power, check_1d, check_sr
+from interview_guard.signals.band_power import EPS_POWER, Release, band_power, check_1d, check_sr
 
 __all__ = [
     "speech_envelope",
@@ -40,8 +40,12 @@ def speech_envelope(
     win_s: float = 0.03,
     low_hz: float = 300.0,
     high_hz: float = 3400.0,
+    release: Release | None = None,
 ) -> tuple[np.ndarray, float]:
     """Log energy of the speech band, one value every ``hop_s``.
+
+    ``release`` is passed to :func:`~interview_guard.signals.band_power.band_power` (read samples of a mapped
+    waveform leave memory).
 
     Returns
     -------
@@ -54,7 +58,9 @@ def speech_envelope(
     sr = check_sr(sr)
     hop = max(1, int(round(hop_s * sr)))
     win = max(hop, int(round(win_s * sr)))
-    p = band_power(y=y, sr=sr, frame_length=win, hop_length=hop, low_hz=low_hz, high_hz=min(high_hz, 0.45 * sr))
+    p = band_power(
+        y=y, sr=sr, frame_length=win, hop_length=hop, low_hz=low_hz, high_hz=min(high_hz, 0.45 * sr), release=release
+    )
     env = (10.0 * np.log10(np.maximum(p, EPS_POWER))).astype(np.float32)
     return env, (win / 2.0) / sr
 

@@ -6,6 +6,7 @@ Produced by :mod:`interview_guard.io.audio_decode`; tests build one from arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,14 @@ class AudioTrack:
     meta : dict
         JSON-serialisable facts about the decoding (codec, source rate and
         channels, gaps filled, decode errors).
+    release : callable, optional
+        ``release(i0, i1)`` says samples ``[i0, i1)`` were read and are not
+        needed in memory now. The decoder sets it when ``samples`` is a
+        read-only mapping of a spill file (:mod:`interview_guard.io.spill`):
+        the pages leave the process and are read again if touched, so a
+        reader that goes through an hour of audio a block at a time keeps one
+        block resident, not the hour. ``None`` (arrays in memory): nothing to do.
+        Call it through :meth:`release_samples`.
     """
 
     samples: np.ndarray
@@ -43,6 +52,7 @@ class AudioTrack:
     start_s: float = 0.0
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    release: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         y = np.asarray(self.samples)
@@ -62,6 +72,11 @@ class AudioTrack:
     def empty(cls, sr: int = DEFAULT_SR) -> AudioTrack:
         """A track with no samples (a recording whose audio stream is empty)."""
         return cls(np.zeros(0, np.float32), sr)
+
+    def release_samples(self, i0: int = 0, i1: int | None = None) -> None:
+        """Samples ``[i0, i1)`` (all by default) are read: drop them from memory if they are mapped from a file."""
+        if self.release is not None:
+            self.release(int(i0), len(self) if i1 is None else int(i1))
 
     def __len__(self) -> int:
         return int(self.samples.shape[0])
