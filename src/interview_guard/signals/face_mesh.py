@@ -90,10 +90,13 @@ def mesh_disturbance(
     rows = np.flatnonzero(span & present)
     if rows.size < MIN_MESH_FRAMES:
         return {"ok": False, "reason": "too few face frames in the crossing", "mesh_face_lost": lost}
-    xy = np.asarray(face_landmarks[..., :2], dtype=np.float64) * np.array([aspect, 1.0])
-    ref = np.median(xy[ref_rows], axis=0)
-    dev = np.array([np.nanmedian(_residuals(xy[i], ref)) for i in rows])
-    ref_dev = np.array([np.nanmedian(_residuals(xy[i], ref)) for i in ref_rows])
+    # only the rows measured are converted (a whole recording's meshes in float64 is ~7.7 KB a frame)
+    scale = np.array([aspect, 1.0])
+    ref_xy = np.asarray(face_landmarks[ref_rows, :, :2], dtype=np.float64) * scale
+    ref = np.median(ref_xy, axis=0)
+    xy = np.asarray(face_landmarks[rows, :, :2], dtype=np.float64) * scale
+    dev = np.array([np.nanmedian(_residuals(x, ref)) for x in xy])
+    ref_dev = np.array([np.nanmedian(_residuals(x, ref)) for x in ref_xy])
     if not np.isfinite(dev).any():
         return {"ok": False, "reason": "degenerate face mesh"}
     return {

@@ -35,7 +35,6 @@ import numpy as np
 from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, pixel_verdicts, with_mesh_verdicts
 from interview_guard.signals.face_geometry import (
     FACE_OVAL,
-    face_size,
     hand_face_overlap,
     shape_descriptor,
 )
@@ -116,8 +115,9 @@ def hand_near_face(
     if rows.size == 0:
         return out
     scale = np.array([aspect, 1.0])
-    centre = np.nanmean(face_landmarks[rows][:, FACE_OVAL, :2], axis=1) * scale
-    size = face_size(face_landmarks[rows]) * aspect
+    # the rows' outline and eye corners only, not every landmark of every row
+    centre = np.nanmean(face_landmarks[rows[:, None], FACE_OVAL[None, :], :2], axis=1) * scale
+    size = np.linalg.norm(face_landmarks[rows, 33, :2] - face_landmarks[rows, 263, :2], axis=-1) * aspect  # face_size
     hands = hand_landmarks[rows][..., :2] * scale  # (m, 2, 21, 2)
     d = np.linalg.norm(hands - centre[:, None, None, :], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
