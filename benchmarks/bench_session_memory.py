@@ -39,22 +39,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads; the CL
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from bench_video_scan import status_mb  # noqa: E402 - this directory is the script's sys.path[0]
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO.parent / "shared" / "data" / "speech"
 AUDIO_SR = 48000
-
-
-def status_mb(field: str) -> float:
-    """One memory line of /proc/self/status in MB (0 where unavailable)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def reset_peak() -> bool:
