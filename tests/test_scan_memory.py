@@ -371,8 +371,10 @@ def test_the_audio_stage_holds_no_whole_recording_array(tmp_path):
     assert short[2] == long[2] and set(long[2].values()) == {"ok"}, (short[2], long[2])  # both checks really ran
     grown = (320.0 - 80.0) * 16000 * 4  # bytes the longer float32 waveform adds
     assert long[0] - short[0] < 0.1 * grown, (short[0], long[0])  # decoding: the samples go to the spill file
-    # the analyzers keep frame-rate arrays (1 ms hop for the clicks: 1/16 of the samples' bytes) and blocks
-    assert long[1] - short[1] < 0.25 * grown, (short[1], long[1])
+    # the analyzers keep frame-rate arrays (the clicks' 1 ms hop and the other features: about a quarter of the
+    # samples' bytes, 0.24-0.25x measured) and blocks; a reader holding the waveform grows by 1x or more (the old
+    # code: 1.2x)
+    assert long[1] - short[1] < 0.5 * grown, (short[1], long[1])
     assert _spill_dirs(tmp_path / "cache" / "spill") == []  # the spill directory went once the file was mapped
 
 
