@@ -174,19 +174,22 @@ def hand_face_overlap(face_landmarks: np.ndarray, hand_landmarks: np.ndarray, *,
     return float(np.count_nonzero(covered & inside) / np.count_nonzero(inside))
 
 
-def face_size(landmarks: np.ndarray) -> np.ndarray:
+def face_size(landmarks: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Face size per frame: distance between the outer eye corners (33, 263).
 
     Parameters
     ----------
     landmarks : np.ndarray [shape=(n, 478, 3)]
+    rows : np.ndarray, optional
+        Only these frames (read without copying every landmark of them).
 
     Returns
     -------
-    np.ndarray [shape=(n,)]
+    np.ndarray [shape=(n,) or (len(rows),)]
     """
     lm = np.asarray(landmarks)
-    d: npt.NDArray[np.floating[Any]] = np.linalg.norm(lm[:, 33, :2] - lm[:, 263, :2], axis=-1)
+    sel = slice(None) if rows is None else rows
+    d: npt.NDArray[np.floating[Any]] = np.linalg.norm(lm[sel, 33, :2] - lm[sel, 263, :2], axis=-1)
     return d
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, pixel_verdicts, with_mesh_verdicts
 from interview_guard.signals.face_geometry import (
     FACE_OVAL,
+    face_size,
     hand_face_overlap,
     shape_descriptor,
 )
@@ -117,7 +118,7 @@ def hand_near_face(
     scale = np.array([aspect, 1.0])
     # the rows' outline and eye corners only, not every landmark of every row
     centre = np.nanmean(face_landmarks[rows[:, None], FACE_OVAL[None, :], :2], axis=1) * scale
-    size = np.linalg.norm(face_landmarks[rows, 33, :2] - face_landmarks[rows, 263, :2], axis=-1) * aspect  # face_size
+    size = face_size(face_landmarks, rows) * aspect
     hands = hand_landmarks[rows][..., :2] * scale  # (m, 2, 21, 2)
     d = np.linalg.norm(hands - centre[:, None, None, :], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
