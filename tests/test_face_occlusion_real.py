@@ -101,6 +101,18 @@ def test_swap_dropout_flash_is_caught(work, hands):
     assert "another face" in top.summary
 
 
+def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):
+    # the hand landmarker loses the hand in the frames the other face shows (a tuning clip of the evaluation,
+    # same seed): the flash is measured on the whole face, and the face's layout kept tells it from a lost hand
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "retalking_face3", "hof_25", "dropout", "sweep", 4423, **kw)
+    top = max(_events(res), key=lambda e: e.score)
+    assert top.details["scores"]["face_flash"] >= 0.9, top.details["pixels"]
+    assert rep.band == "high"
+    _, gen = _scan(work, hands, "retalking_face3", "hof_25", "genuine", "sweep", 4423, **kw)
+    assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
+
+
 def test_face_warping_near_the_hand_is_caught(work, hands):
     _, res = _scan(work, hands, "liveportrait_d10", "hof_24", "warp", "wave", 10)
     top = max(_events(res), key=lambda e: e.score)

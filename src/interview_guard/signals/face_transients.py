@@ -19,6 +19,14 @@ does to the part of the face the hand does *not* cover:
     is the run's score; ``flash_z`` is the largest score of the crossing's
     runs as a z against runs of the same length in the clip's frames without
     a hand (speech, head motion). ``flash_at_s`` locates the run.
+    Frames of the crossing where the hand landmarker lost the hand are
+    measured too (the whole interior; a dropout often comes with a lost
+    hand), but a run that holds one must keep the face's *layout*: the run's
+    frames, smoothed to the scale of eyes and mouth (``layout_sigma_px``),
+    correlate with its brackets by at least ``layout_min`` over the measured
+    pixels. Another face shown through the swap sits where the swapped one
+    sat (same eyes, nose, mouth, different detail); an untracked hand over
+    the face breaks the layout, so a lost hand is not read as a flash.
 ``warp_z``
     *Warp / jitter*: the swapped face's texture warps with a smooth random
     displacement, new every frame, while the hand is near. Every consecutive
@@ -47,7 +55,7 @@ import numpy as np
 
 from interview_guard.signals.hand_crossing import FrameRows, ZoneFrames, hand_mask, oval_mask, zones_aligned
 
-__all__ = ["transient_measures", "block_flow_incoherence", "flash_scores"]
+__all__ = ["transient_measures", "block_flow_incoherence", "flash_scores", "layout_agreement"]
 
 _BLOCK = 8
 _STRIDE = 4
@@ -135,19 +143,48 @@ def _hand_speed_px(frames: ZoneFrames, r: int, side: int) -> int:
     return int(np.ceil(min(max(d, default=0.0), 12.0)))
 
 
+def layout_agreement(*, run_face: np.ndarray, brackets: np.ndarray, mask: np.ndarray, sigma_px: float) -> float:
+    """Correlation of ``run_face`` with ``brackets`` over ``mask``, both smoothed by ``sigma_px`` (NaN if flat).
+
+    At a scale of a few zone pixels only the face's layout is left (eyes,
+    brows, nostrils, mouth as dark blobs where the landmarks put them): another
+    face drawn on the same landmarks keeps it, a hand over the face does not.
+    """
+    from scipy.ndimage import gaussian_filter  # noqa: PLC0415
+
+    a = gaussian_filter(np.asarray(run_face, np.float64), sigma_px, mode="nearest")[mask]
+    b = gaussian_filter(np.asarray(brackets, np.float64), sigma_px, mode="nearest")[mask]
+    a -= a.mean()
+    b -= b.mean()
+    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den > 1e-9 else float("nan")
+
+
 def flash_scores(
-    *, z: np.ndarray | FrameRows, box: np.ndarray, keep: list[np.ndarray], run: int, agree_below: float = 10.0
+    *,
+    z: np.ndarray | FrameRows,
+    box: np.ndarray,
+    keep: list[np.ndarray],
+    run: int,
+    agree_below: float = 10.0,
+    unsure: np.ndarray | None = None,
+    layout_min: float = 0.8,
+    layout_sigma_px: float = 3.0,
 ) -> np.ndarray:
     """The flash score of the run of ``run`` frames starting at each row (NaN where not taken).
 
     ``z``: smoothed zone frames (n, s, s; or a :class:`FrameRows` holding the
     usable ones); ``box``: the zone boxes (a run and its brackets must share one zone); ``keep``: per row, the pixels to
     measure (the face interior minus that row's hand region; empty where the
-    row is not usable).
+    row is not usable); ``unsure``: per row, True where ``keep`` could not
+    leave the hand out (the landmarker lost it): a run holding such a row
+    (brackets included) is taken only when its :func:`layout_agreement` with
+    the brackets is at least ``layout_min``.
     """
     n = z.shape[0]
     out = np.full(n, np.nan)
     usable = np.array([bool(k.any()) for k in keep])
+    unsure = np.zeros(n, bool) if unsure is None else np.asarray(unsure, bool)
     for a in range(1, n - run):
         b = a + run - 1
         rows = np.arange(a - 1, b + 2)
@@ -164,6 +201,11 @@ def flash_scores(
         agree = msk & (np.abs(z[b + 1] - z[a - 1]) < agree_below)
         if agree.sum() < 40:
             continue
+        if unsure[a - 1 : b + 2].any():
+            brackets = 0.5 * (z[a - 1] + z[b + 1])
+            lay = layout_agreement(run_face=mid, brackets=brackets, mask=agree, sigma_px=layout_sigma_px)
+            if not lay >= layout_min:
+                continue
         out[a] = float(np.median(np.minimum(on, off)[agree]))
     return out
 
@@ -184,6 +226,8 @@ def transient_measures(
     motion_blob_px: int = 40,
     warp_min_texture: float = 6.0,
     agree_below: float = 10.0,
+    layout_min: float = 0.8,
+    layout_sigma_px: float = 3.0,
 ) -> dict[str, Any]:
     """Flash and warp measures of one crossing (``start_s``-``end_s``), see the module docstring.
 
@@ -215,6 +259,10 @@ def transient_measures(
     agree_below : float
         For the flash measure, the brackets of a run agree at a pixel when
         they differ by less than this many grey levels.
+    layout_min, layout_sigma_px : float
+        A flash run holding a frame whose hand was not tracked must correlate
+        with its brackets by at least ``layout_min`` after smoothing both by
+        ``layout_sigma_px`` zone pixels (the face's layout kept).
 
     Returns
     -------
@@ -259,6 +307,7 @@ def transient_measures(
     # per row: the face interior minus the tracked hand (widened), for the flash and for the warp
     keep: list[np.ndarray] = []
     keep_w: list[np.ndarray] = []
+    unsure = np.zeros(n, bool)
     empty = np.zeros((side, side), bool)
     face_px = []
     outlines: dict[bytes, tuple[int, np.ndarray]] = {}
@@ -281,9 +330,10 @@ def transient_measures(
                 keep.append(interior & ~binary_dilation(hm, iterations=grow))
                 keep_w.append(interior & ~binary_dilation(hm, iterations=warp_grow_px))
                 continue
-        # a crossing frame without a tracked hand: nothing tells the hand's pixels from the face's, so the
-        # flash measure leaves it out (a lost hand must not read as another face)
-        keep.append(empty if win[r] else interior)
+        # a crossing frame without a tracked hand: nothing tells the hand's pixels from the face's, so a flash run
+        # holding it must keep the face's layout (a lost hand must not read as another face)
+        unsure[r] = bool(win[r])
+        keep.append(interior)
         keep_w.append(interior)
     face_size = float(np.median(face_px)) if face_px else 0.0
     if face_size < 0.1 * side * side:
@@ -298,7 +348,10 @@ def transient_measures(
     # -- flash: a run of 2-6 frames that differs from both its brackets, away from the hand
     best: tuple[float, float, int, int] | None = None
     for run in _RUNS:
-        sc = flash_scores(z=z, box=frames.box, keep=keep, run=run, agree_below=agree_below)
+        sc = flash_scores(
+            z=z, box=frames.box, keep=keep, run=run, agree_below=agree_below, unsure=unsure, layout_min=layout_min,
+            layout_sigma_px=layout_sigma_px,
+        )  # fmt: skip
         starts = np.flatnonzero(np.isfinite(sc))
         is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
         touches = np.array([win[a : a + run].any() for a in starts], bool)
