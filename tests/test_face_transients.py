@@ -210,3 +210,17 @@ def test_not_enough_null_frames() -> None:
     f.hand_count[:] = 1
     m = transient_measures(frames=f, start_s=START / FPS, end_s=END / FPS)
     assert not m["ok"] and m["flash_z"] is None and m["warp_z"] is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_run_median_is_numpys_median(dtype: type) -> None:
+    from interview_guard.signals.face_transients import _run_median
+
+    rng = np.random.default_rng(7)
+    for k in range(1, 7):
+        for rounded in (False, True):  # ties too
+            x = (rng.random((k, SIDE, SIDE)) * 255).astype(dtype)
+            x = np.round(x) if rounded else x
+            want = np.median(x, axis=0) if k > 2 else x.mean(axis=0)
+            got = _run_median(x)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (k, rounded)
