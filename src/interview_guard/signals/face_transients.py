@@ -177,7 +177,8 @@ def _run_median(frames: np.ndarray) -> np.ndarray:
             s[j], s[j + 1] = lo, hi
     h = k // 2
     if k % 2:
-        return s[h]
+        middle: np.ndarray = s[h]
+        return middle
     mean: np.ndarray = (s[h - 1] + s[h]) / s[h].dtype.type(2)  # np.median's mean of the middle two
     return mean
 
