@@ -214,7 +214,9 @@ def flash_scores(
         place[z.rows] = np.arange(z.rows.size)
     else:
         vals, place = np.asarray(z), np.arange(n)
-    for a in range(1, n - run):
+    held = np.flatnonzero(usable)  # a run and its brackets lie between the first and the last usable row
+    first, last = (int(held[0]), int(held[-1])) if held.size else (0, -1)
+    for a in range(max(1, first + 1), min(n - run, last - run + 1)):
         b = a + run - 1
         rows = np.arange(a - 1, b + 2)
         if not usable[a - 1 : b + 2].all() or not all(zones_aligned(box[r], box[a - 1]) for r in rows):
