@@ -108,6 +108,7 @@ def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):
     rep, res = _scan(work, hands, "retalking_face3", "hof_25", "dropout", "sweep", 4423, **kw)
     top = max(_events(res), key=lambda e: e.score)
     assert top.details["scores"]["face_flash"] >= 0.9, top.details["pixels"]
+    assert top.details["pixels"]["flash_hand_lost"] and top.details["pixels"]["flash_layout"] >= 0.8
     assert rep.band == "high"
     _, gen = _scan(work, hands, "retalking_face3", "hof_25", "genuine", "sweep", 4423, **kw)
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]

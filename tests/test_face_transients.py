@@ -144,6 +144,7 @@ def test_flash_fires_on_a_face_flash_only() -> None:
     assert m["flash_z"] is not None and m["flash_z"] > 10.0
     # located at the flash (a run of 2-6 frames starting at or next to it)
     assert abs(m["flash_at_s"] - FLASH[0] / FPS) <= 2.5 / FPS
+    assert not m["flash_hand_lost"] and "flash_layout" not in m
     g = _measure("genuine")
     assert m["flash_z"] > 3 * max(g["flash_z"], 1.0)
 
@@ -154,6 +155,7 @@ def test_flash_is_found_while_the_hand_landmarker_has_lost_the_hand(seed: int) -
     m = _measure("flash_layout", seed, tracked=False)
     assert m["ok"], m
     assert m["flash_z"] is not None and m["flash_z"] > 10.0, m
+    assert m["flash_hand_lost"] and m["flash_layout"] >= 0.8, m  # the report says how it was judged
     assert abs(m["flash_at_s"] - FLASH[0] / FPS) <= 2.5 / FPS
     g = _measure("genuine", seed, tracked=False)
     assert g["flash_z"] is None or g["flash_z"] < 6.0, g

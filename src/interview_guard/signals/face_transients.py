@@ -404,6 +404,18 @@ def transient_measures(
         out["flash_raw"] = round(best[1], 2)
         out["flash_at_s"] = round(float(t[best[2]]), 3)
         out["flash_frames"] = best[3]
+        a, b = best[2], best[2] + best[3] - 1
+        # the run held a frame whose hand the landmarker had lost: it counted because the face's layout held
+        out["flash_hand_lost"] = bool(unsure[a - 1 : b + 2].any())
+        if out["flash_hand_lost"]:
+            before, after = z[a - 1], z[b + 1]
+            agree = keep[a - 1].copy()
+            for r in range(a, b + 2):
+                agree &= keep[r]
+            agree &= np.abs(after - before) < agree_below
+            mid = _run_median(z[a : b + 1])
+            lay = layout_agreement(run_face=mid, brackets=0.5 * (before + after), mask=agree, sigma_px=layout_sigma_px)
+            out["flash_layout"] = round(lay, 3)
 
     # -- warp: block shifts of the uncovered face that disagree, pair by pair
     def pair_score(r: int) -> float:
