@@ -12,8 +12,9 @@ each analyzer, the report -- the peak resident memory inside that stage (VmHWM, 
 ``/proc/self/clear_refs``; it counts mapped file pages the process touched), the peak anonymous memory (RssAnon,
 sampled every 20 ms: heap and stacks, not file pages) and the anonymous memory when the stage ended.
 
-``--cache DIR`` scans each session twice into a scan cache and reports the second run: the video scan is then
-read from the cache (memory-mapped), so the analyzers are measured in a minute, not the video scan's time.
+``--cache DIR`` scans each session twice into a scan cache, in two processes, and reports the second run: the
+video scan is then read from the cache (memory-mapped), so the analyzers are measured in a minute, not the video
+scan's time, from a process that has not scanned before.
 ``--trace`` adds each stage's tracemalloc peak (numpy's arrays are traced; slower).
 
 Usage::
@@ -127,9 +128,6 @@ def run_session(session: str, cache: str | None, trace: bool) -> dict:
     sys.path.insert(0, str(REPO / "src"))
     from interview_guard.pipeline.scan import scan_session
 
-    if cache:
-        scan_session(Path(session), cache_dir=cache)  # fills the cache; the second run is measured
-        reset_peak()
     meter = StageMeter(trace)
     t0 = time.perf_counter()
     rep = scan_session(Path(session), cache_dir=cache, progress=meter)
@@ -240,7 +238,14 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="measure a re-scan from this scan cache")
     ap.add_argument("--trace", action="store_true", help="tracemalloc peak per stage (slower)")
     ap.add_argument("--_session", help=argparse.SUPPRESS)
+    ap.add_argument("--_fill", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._session and args._fill:  # fills the scan cache; a fresh process measures the re-scan
+        sys.path.insert(0, str(REPO / "src"))
+        from interview_guard.pipeline.scan import scan_session
+
+        scan_session(Path(args._session), cache_dir=str(args.cache))
+        return
     if args._session:
         print(json.dumps(run_session(args._session, str(args.cache) if args.cache else None, args.trace)))
         return
@@ -256,6 +261,9 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--_session", str(sess)]
         if args.cache:
             cmd += ["--cache", str(args.cache / sess.name)]
+            r = subprocess.run([*cmd, "--_fill"], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"scan of {sess} into the cache failed:\n{r.stderr[-3000:]}")
         if args.trace:
             cmd.append("--trace")
         r = subprocess.run(cmd, capture_output=True, text=True)

@@ -501,3 +501,189 @@ def test_aligned_click_search_does_not_grow_with_the_session():
             clicks._DIRECT_MAX_PAIRS = saved
         assert direct[(lags >= 10.0) & (lags <= 40.0)].sum() > 0.9 * keys.size  # the keys' clicks are found
     assert peaks[1] - peaks[0] < 8 * 2**20, peaks  # the FFT grew by ~100 MB here
+
+
+# ----------------------------------------------------------------------------- the analyzers' mapped rows
+
+
+def _mapped_face_tracks(root: Path, n: int, seed: int = 0):
+    """Face and hand tracks of ``n`` rows spilled to files and mapped (as a scan returns them), with the
+    extraction's page releaser; a hand is near the face in a few stretches (occlusion events to measure)."""
+    from interview_guard.extract.session import _page_releaser
+    from interview_guard.tracks import Tracks
+    from interview_guard.tracks.video import FaceTrack, HandTrack
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 10.0
+    base = np.c_[rng.uniform(0.4, 0.6, (478, 2)), rng.normal(0, 0.01, (478, 1))].astype(np.float32)
+    hands_at = (np.arange(n) % 400) < 12  # 1.2 s of every 40 s
+    with SpillDir(root) as spill:
+        fl, hl = spill.npy("face_lm", (478, 3), np.float32), spill.npy("hand_lm", (2, 21, 3), np.float32)
+        for i0 in range(0, n, 1000):
+            m = min(1000, n - i0)
+            fl.append(base[None] + rng.normal(0, 0.002, (m, 478, 3)).astype(np.float32))
+            h = np.full((m, 2, 21, 3), np.nan, np.float32)
+            at = hands_at[i0 : i0 + m]
+            h[at, 0] = np.r_[0.5, 0.5, 0.0] + rng.normal(0, 0.04, (int(at.sum()), 21, 3))
+            hl.append(h)
+        face_lm, hand_lm = fl.finish(), hl.finish()
+    face = FaceTrack(
+        t_s=t, frame_index=np.arange(n), present=np.ones(n, bool), landmarks=face_lm,
+        blendshapes=np.full((n, 52), np.nan, np.float32), box=np.tile(np.float32([0.4, 0.4, 0.6, 0.6]), (n, 1)),
+        n_faces=np.ones(n, np.int8), source=np.ones(n, np.int8), frame_size=(640, 480),
+    )  # fmt: skip
+    hands = HandTrack(
+        t_s=t, frame_index=np.arange(n), count=hands_at.astype(np.int8), landmarks=hand_lm,
+        handedness=np.c_[hands_at.astype(np.int8), np.zeros(n, np.int8)],
+        score=np.c_[hands_at.astype(np.float32), np.zeros(n, np.float32)], frame_size=(640, 480),
+    )  # fmt: skip
+    tracks = Tracks(duration_s=float(t[-1]), face=face, hands=hands)
+    tracks.release = _page_releaser(tracks)
+    return tracks
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_released_track_pages_leave_the_process(tmp_path):
+    """Every page of the mapped per-frame rows read so far leaves the process on ``Tracks.release_pages`` (the
+    scan calls it between analyzers); the data stays readable."""
+    tracks = _mapped_face_tracks(tmp_path, 3000)
+    assert tracks.face is not None and _mapped(tracks.face.landmarks) and tracks.release is not None
+    total_kb = tracks.face.landmarks.nbytes // 1024
+    checksum = float(np.asarray(tracks.face.landmarks, dtype=np.float64).sum())  # touches every row
+    assert _mapping_rss_kb("face_lm") > 0.9 * total_kb
+    tracks.release_pages()
+    assert _mapping_rss_kb("face_lm") < 0.05 * total_kb
+    assert float(np.asarray(tracks.face.landmarks, dtype=np.float64).sum()) == checksum
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_face_analyzers_keep_a_chunk_of_the_mapped_landmarks_resident(tmp_path):
+    """face_occlusion, face_artifacts and av_sync's mouth signal on 2,500 and on 10,000 mapped rows: the resident
+    pages of the landmarks file, sampled whenever the tracks are released (pages only accumulate in between) and
+    at the end, grow by far less than the file; the results equal those on the same tracks in memory. A pass
+    over every row at once (the old code) keeps the whole file resident: growth 1x."""
+    import dataclasses
+
+    from interview_guard.analyzers.av_sync import mouth_signal
+    from interview_guard.analyzers.face_artifacts import FaceArtifacts
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+
+    peaks, sizes = [], []
+    for n in (2500, 10000):
+        tracks = _mapped_face_tracks(tmp_path / str(n), n)
+        assert tracks.face is not None and tracks.release is not None
+        real, seen = tracks.release, []
+
+        def release(real=real, seen=seen) -> None:
+            seen.append(_mapping_rss_kb("face_lm"))
+            real()
+
+        tracks.release = release
+        tracks.release_pages()
+        got = [FaceOcclusion().analyze(tracks), FaceArtifacts().analyze(tracks)]
+        got_mouth = mouth_signal(tracks.face, release=tracks.release_pages)
+        seen.append(_mapping_rss_kb("face_lm"))
+        peaks.append(max(seen))
+        sizes.append(tracks.face.landmarks.nbytes // 1024)
+        assert got[0].status.value == "ok" and got[0].evidence, got[0].reason  # the crossings were measured
+        mem = dataclasses.replace(
+            tracks,
+            face=dataclasses.replace(tracks.face, landmarks=np.array(tracks.face.landmarks)),
+            release=None,
+        )
+        want = [FaceOcclusion().analyze(mem), FaceArtifacts().analyze(mem)]
+        for a, b in zip(got, want, strict=True):
+            assert a.to_dict() == b.to_dict()
+        want_mouth = mouth_signal(mem.face)
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got_mouth[:2], want_mouth[:2], strict=True))
+    # one chunk of 2,048 rows (11 MB) and what the kernel maps around it, at either length
+    assert peaks[1] - peaks[0] < 0.25 * (sizes[1] - sizes[0]), (peaks, sizes)
+
+
+def _traced_peak(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_identity_stretches_temporaries_do_not_grow_with_the_faces():
+    """identity_stretches (face_identity's change search) on 2,000 and on 8,000 float32 descriptors with one
+    change of person: the same change found, and a traced peak that grows by less than 1.5x the float64 bytes of
+    the extra rows (a float32 copy of the rows and blocks: 0.9x measured; old code: whole float64 copies, 4.1x)."""
+    from interview_guard.signals.face_identity import identity_stretches
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(0, 0.05, 128), rng.normal(0, 0.05, 128) + 0.1
+    peaks = []
+    for n in (2000, 8000):
+        x = (np.where(np.arange(n)[:, None] < n // 2, a, b) + rng.normal(0, 0.02, (n, 128))).astype(np.float32)
+        t = np.arange(n) * 0.45
+        q = rng.uniform(0.5, 1.0, n).astype(np.float32)
+        (changes, labels, _, _), peak = _traced_peak(
+            lambda x=x, t=t, q=q: identity_stretches(
+                t_s=t, descriptors=x, quality=q, min_quality=0.3, distance=0.6, min_segment_rows=5, min_segment_s=3.0
+            )
+        )
+        assert len(changes) == 1 and changes[0]["row"] == n // 2 and labels[-1] == 1, changes
+        peaks.append(peak)
+    grown = 6000 * 128 * 8  # float64 bytes of the extra rows
+    assert peaks[1] - peaks[0] < 1.5 * grown, peaks
+
+
+def test_send_tick_temporaries_do_not_grow_with_the_keys():
+    """send_tick (keystroke_relay's relay-tick search) on 2,000 and on 9,600 key events (an hour of typing): the
+    traced peak stays about one block of phases (16 MB measured at both; old code: 4M-value blocks, 61 MB at
+    9,600 events, 27 MB at 2,000)."""
+    from interview_guard.signals.keystroke_timing import send_tick
+
+    rng = np.random.default_rng(5)
+    peaks = []
+    for n in (2000, 9600):
+        t = np.cumsum(rng.exponential(180.0, n))
+        (period, r), peak = _traced_peak(lambda t=t: send_tick(t_ms=t, resolution_ms=1.0))
+        assert 0.0 < r < 1.0 and period > 0.0
+        peaks.append(peak)
+    assert peaks[1] - peaks[0] < 8 * 2**20, peaks
+    assert peaks[1] < 48 * 2**20, peaks
+
+
+def test_identity_descriptors_spill_as_they_are_described(tmp_path, monkeypatch):
+    """With a spill the identity descriptors go to a file of their own as their batches are described (on the
+    scan's thread or a helper's), not a list held to the end of the scan and copied there: the track's
+    descriptors are mapped, and every row equals the collector's without a spill."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from interview_guard.extract.identity import DESCRIBE_BATCH, IdentityCollector
+    from interview_guard.io import face_descriptor
+    from interview_guard.io.landmarks import FaceObservation
+    from test_scan_speed import _MeanDescriber
+    from test_video_scan import oval_landmarks
+
+    monkeypatch.setattr(face_descriptor, "align_chip", lambda rgb, lm: np.ascontiguousarray(rgb[:150, :150]))
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (160, 160, 3), dtype=np.uint8) for _ in range(40 * DESCRIBE_BATCH + 5)]
+    obs = FaceObservation(
+        True, oval_landmarks((0.3, 0.2, 0.7, 0.8)), None, np.array([0.3, 0.2, 0.7, 0.8], np.float32), 1, "full"
+    )
+    tracks, held = [], []
+    for spill_root, executor in ((None, None), (tmp_path, None), (tmp_path, ThreadPoolExecutor(1))):
+        with SpillDir(spill_root) if spill_root else SpillDir(tmp_path / "unused") as spill:
+            col = IdentityCollector(_MeanDescriber(), dense_fps=100.0, executor=executor, spill=spill_root and spill)
+            for k, img in enumerate(frames):
+                col.offer(k / 30, k, img, obs, dense=False)
+            held.append(len(col._described))  # batches waiting in memory when the last frame came
+            tracks.append(col.finish())
+            if executor is not None:
+                executor.shutdown(wait=True)
+    plain, spilled, threaded = tracks
+    assert len(plain.t_s) == len(frames) and np.all(np.isfinite(plain.descriptor))
+    assert not _mapped(plain.descriptor) and _mapped(spilled.descriptor) and _mapped(threaded.descriptor)
+    for name in ("t_s", "frame_index", "face", "box", "descriptor", "quality", "dense"):
+        np.testing.assert_array_equal(getattr(spilled, name), getattr(plain, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(plain, name), err_msg=name)
+    assert held[0] == 40 and held[1] == 0  # (on the helper thread, those not described yet wait: timing)

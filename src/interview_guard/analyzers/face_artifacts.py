@@ -115,9 +115,10 @@ class FaceArtifacts(Analyzer):
             ok &= face.present
             if hands is not None and len(hands) == n:
                 w, h = face.frame_size
-                near = hand_near_face(
-                    face.landmarks, hands.landmarks, face.present, hands.count, aspect=w / h if w and h else 1.0
-                )
+                aspect = w / h if w and h else 1.0
+                flm, hlm, fpr, hct = face.landmarks, hands.landmarks, face.present, hands.count
+                # a chunk of rows at a time: the mapped landmarks read leave memory after each (Tracks.by_rows)
+                near = tracks.by_rows(lambda s: hand_near_face(flm[s], hlm[s], fpr[s], hct[s], aspect=aspect), n)
                 ok &= near > HAND_AT_FACE
         return ok
 

@@ -108,7 +108,7 @@ class FaceIdentity(Analyzer):
             enrolment=idt.enrolment,
             enrolment_distance=self.enrolment_distance,
         )
-        own = np.linalg.norm(g.descriptor - np.asarray(centres)[labels], axis=1)
+        own = fi.distances_to(descriptors=g.descriptor, centres=np.asarray(centres), labels=labels)
         metrics.update(
             persons_over_time=len(changes) + 1,
             spread_median=_r(float(np.median(own)), 4),
@@ -120,7 +120,7 @@ class FaceIdentity(Analyzer):
             evidence.append(self._change_evidence(c, g, dur))
         # flashes: far from the identity of the stretch they sit in (all rows of the main face, quality-gated inside)
         seg_all = _segments_of(main.t_s, [c["t_s"] for c in changes])
-        d_all = np.linalg.norm(main.descriptor - np.asarray(centres)[seg_all], axis=1)
+        d_all = fi.distances_to(descriptors=main.descriptor, centres=np.asarray(centres), labels=seg_all)
         flashes = fi.find_flashes(
             t_s=main.t_s,
             distance=d_all,

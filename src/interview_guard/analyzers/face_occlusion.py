@@ -25,6 +25,7 @@ from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, P
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
+from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -130,8 +131,10 @@ class FaceOcclusion(Analyzer):
                 hands.landmarks, hands.count,
             )  # fmt: skip
         t = face.t_s
-        overlap = occ.frame_overlap(face.landmarks, hands.landmarks, face.present, hands.count)
-        near = occ.hand_near_face(face.landmarks, hands.landmarks, face.present, hands.count, aspect=aspect)
+        # a chunk of rows at a time: the mapped landmarks read leave memory after each (Tracks.by_rows)
+        flm, hlm, fpr, hct = face.landmarks, hands.landmarks, face.present, hands.count
+        overlap = tracks.by_rows(lambda s: occ.frame_overlap(flm[s], hlm[s], fpr[s], hct[s]), len(face))
+        near = tracks.by_rows(lambda s: occ.hand_near_face(flm[s], hlm[s], fpr[s], hct[s], aspect=aspect), len(face))
         events = occ.find_occlusion_events(
             t_s=t,
             overlap=overlap,
@@ -149,7 +152,12 @@ class FaceOcclusion(Analyzer):
                 near=near, overlap=overlap, hand_count=hands.count, near_faces=self.near_faces,
                 min_overlap=self.min_overlap,
             )  # fmt: skip
-            events = with_pixel_windows(events, crossing_windows(frames=zone, seeds=seeds), t_s=t, overlap=overlap)
+            events = with_pixel_windows(
+                events, crossing_windows(frames=zone, seeds=seeds, release=tracks.release_pages), t_s=t, overlap=overlap
+            )
+            tracks.release_pages()
+        # the face's shape per row, read once for every event, a chunk of rows at a time
+        shape = tracks.by_rows(lambda s: shape_descriptor(flm[s], aspect=aspect), len(face)) if events else None
         for k, ev in enumerate(events):
             occ.measure_event(
                 ev,
@@ -163,7 +171,9 @@ class FaceOcclusion(Analyzer):
                 pixels=pix,
                 zone=zone,
                 rng_seed=k,
+                shape=shape,
             )
+            tracks.release_pages()  # the rows this event read
         key_times = sorted(tracks.key_frames or {})
         # per crossing, for its evidence and for the request it answers: how much of the face, which frames
         covered = {id(ev): _covered_share(ev) for ev in events}

@@ -79,8 +79,10 @@ class IdentityCollector:
         self.rows = identity_rows(spill)
         self.executor = executor
         self._pending: list[np.ndarray] = []
-        # The descriptors of the rows so far, in row order: arrays, or futures of them (written at finish()).
+        # The descriptors of the rows so far, in row order: arrays, or futures of them; with a spill, those done
+        # are appended to a file of their own as the scan goes (an hour's faces: 7 MB, and a copy at the end)
         self._described: list[Any] = []
+        self._spilled = None if spill is None else spill.npy("identity.described", (DESCRIPTOR_DIM,), np.float32)
         self._last_dense_t = -math.inf
         self.counts = {"described": 0, "dense_skipped": 0, "unalignable": 0}
         self.seconds = {"align": 0.0, "describe": 0.0}
@@ -139,6 +141,20 @@ class IdentityCollector:
         self._pending = []
         self._described.append(self._describe(chips) if self.executor is None else self.executor.submit(
             self._describe, chips))  # fmt: skip
+        self._drain(wait=False)
+
+    def _drain(self, *, wait: bool) -> None:
+        """Append the descriptors described so far, in row order, to the spill file (all of them if ``wait``)."""
+        if self._spilled is None:
+            return
+        while self._described:
+            d = self._described[0]
+            if not isinstance(d, np.ndarray):
+                if not (wait or d.done()):
+                    return
+                d = d.result()
+            self._spilled.append(np.asarray(d, dtype=np.float32).reshape(-1, DESCRIPTOR_DIM))
+            self._described.pop(0)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -151,6 +167,12 @@ class IdentityCollector:
         """The track of every face described (flushes the last batch)."""
         self.flush()
         rows = self.rows.finish()
+        if self._spilled is not None:
+            self._drain(wait=True)
+            if self._spilled.n:
+                rows["descriptor"] = self._spilled.finish()  # mapped read-only from the file
+            self._spilled.abort()
+            return IdentityTrack(**rows, meta=self.stats())
         done = [d if isinstance(d, np.ndarray) else d.result() for d in self._described]
         self._described = []
         if done:

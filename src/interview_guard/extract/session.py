@@ -99,6 +99,35 @@ def _with_enrolment(
     return dataclasses.replace(identity, enrolment=enr.descriptor, enrolment_status=enr.status, enrolment_note=enr.note)
 
 
+def _page_releaser(tracks: Tracks) -> Any:
+    """``Tracks.release`` for the video scan's tracks: drops the pages of the files they are mapped from.
+
+    The per-frame rows of a scan (spill files, or the scan cache) are read-only mappings; every page an analyzer
+    touches counts in the process's resident memory (and its peak) until the mapping goes, so over an hour's
+    analyzers they add up to the size of the files. Released between analyzers and between a reader's chunks,
+    they cost about what one reads at a time. None when nothing is mapped (tracks in memory).
+    """
+    import dataclasses
+
+    from interview_guard.io.spill import mapping_of, release_mapped
+
+    objs: list[Any] = []
+    for track in (tracks.face, tracks.hands, tracks.pixels, tracks.motion, tracks.blending, tracks.identity):
+        if track is not None and dataclasses.is_dataclass(track):
+            objs += [v for f in dataclasses.fields(track) if isinstance(v := getattr(track, f.name), np.ndarray)]
+    if tracks.key_frames is not None:
+        objs.append(tracks.key_frames)
+    maps = {id(mm): mm for o in objs if (mm := mapping_of(o)) is not None}
+    if not maps:
+        return None
+    held = list(maps.values())  # the mappings, not the arrays: they live as long as the tracks do anyway
+
+    def release() -> None:
+        release_mapped(held)
+
+    return release
+
+
 def keystroke_origin_ms(t_first_ms: float, metadata: SessionMetadata) -> tuple[float, bool, str | None]:
     """How to move keystroke times onto the session clock.
 
@@ -268,4 +297,5 @@ def extract_tracks(
         duration = 0.0
     tracks.duration_s = float(np.round(duration, 6))
     tracks.requested = frozenset(wanted)
+    tracks.release = _page_releaser(tracks)
     return tracks

@@ -49,6 +49,8 @@ __all__ = [
     "load_npz_mapped",
     "PageReleaser",
     "map_npy",
+    "mapping_of",
+    "release_mapped",
     "remove_spill_on_sigterm",
 ]
 
@@ -298,6 +300,52 @@ def map_npy(path: str | os.PathLike[str]) -> tuple[np.ndarray, PageReleaser]:
         raise ValueError(f"{p.name}: truncated array")
     arr = np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(shape)
     return arr, PageReleaser(mm, offset, row_bytes, shape[0] if shape else 1)
+
+
+def mapping_of(obj: Any) -> mmap.mmap | None:
+    """The read-only file mapping an array (or a :class:`MappedBlobs`) is a view of, or None (process memory).
+
+    Follows the array's ``base`` chain: ``np.load(mmap_mode="r")`` arrays end in a ``np.memmap`` whose base is
+    the ``mmap``; :func:`map_npy` and :func:`load_npz_mapped` arrays in the ``mmap`` itself.
+    """
+    if isinstance(obj, MappedBlobs):
+        obj = obj._buf
+    seen = 0
+    while obj is not None and seen < 16:
+        if isinstance(obj, mmap.mmap):
+            return obj
+        if isinstance(obj, memoryview):
+            obj = obj.obj
+        else:
+            obj = getattr(obj, "base", None)
+        seen += 1
+    return None
+
+
+def release_mapped(objs: Any) -> int:
+    """Drop every page of the file mappings behind ``objs`` (arrays, :class:`MappedBlobs`) from this process.
+
+    ``madvise(MADV_DONTNEED)`` over each distinct mapping, whole: the data stays valid (a page touched again is
+    read back from the page cache or the file) and only its residency goes, so a reader that calls this between
+    chunks keeps about one chunk of a long track resident, and the pages one analyzer touched do not stay
+    counted while the next runs. Only read-only mappings are released (a private writable one would lose its
+    changes). Returns how many mappings were released; a no-op where ``madvise`` is unavailable.
+    """
+    done: dict[int, mmap.mmap] = {}
+    for o in objs:
+        mm = mapping_of(o)
+        if mm is not None and id(mm) not in done:
+            done[id(mm)] = mm
+    n = 0
+    for mm in done.values():
+        if mm.closed or not hasattr(mm, "madvise") or len(mm) == 0:
+            continue
+        with memoryview(mm) as view:  # ACCESS_READ exports a read-only buffer; anonymous and copy maps do not
+            if not view.readonly:
+                continue
+        mm.madvise(mmap.MADV_DONTNEED)
+        n += 1
+    return n
 
 
 class BlobAppender:

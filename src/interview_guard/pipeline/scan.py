@@ -49,10 +49,12 @@ def scan_tracks(
     timings: dict[str, float] = {}
     for i, an in enumerate(analyzers):
         t0 = time.perf_counter()
+        tracks.release_pages()  # what the scan or the last analyzer touched of the mapped rows leaves memory
         results[an.name] = an.analyze(tracks)
         timings[an.name] = round(time.perf_counter() - t0, 4)
         if progress:
             progress(Stage.ANALYZER, completed=i + 1, total=len(analyzers), detail=an.name)
+    tracks.release_pages()
     fused = fusion.fuse(results.values())
     modalities = tracks.modalities()
     risk = Risk(

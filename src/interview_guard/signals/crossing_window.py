@@ -18,6 +18,7 @@ returned with ``confirmed=False``: a lost hand is context, never a verdict.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,7 @@ def crossing_windows(
     min_level: float = 0.08,
     ring_px: int = 8,
     min_active: int = 3,
+    release: Callable[[], None] | None = None,
 ) -> list[CrossingWindow]:
     """The crossings of the clip, one per cluster of seed rows, each placed by the zone's pixels.
 
@@ -109,6 +111,9 @@ def crossing_windows(
         Width of the surround outside the face outline (zone pixels): a hand comes in through it.
     min_active : int
         Fewer active rows: the window is returned unconfirmed, at the seeds.
+    release : callable, optional
+        Called before each crossing (``Tracks.release_pages``): the rows the last one read of a track mapped
+        from a file leave memory, so an hour's crossings keep one crossing's rows resident.
 
     Returns
     -------
@@ -132,6 +137,8 @@ def crossing_windows(
     side = int(frames.crop.shape[-1]) if frames.crop.ndim == 3 else 0
     out: list[CrossingWindow] = []
     for a, b in _clusters(t, seed_rows, seed_gap_s):
+        if release is not None:
+            release()
         ta, tb = float(t[a]), float(t[b])
         unconfirmed = CrossingWindow(ta, tb, ta, tb, False, 0, None)
         before = np.flatnonzero(has[:a]) if a > 0 else np.array([], dtype=int)

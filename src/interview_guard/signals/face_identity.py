@@ -24,6 +24,7 @@ __all__ = [
     "face_quality",
     "robust_centroid",
     "distances",
+    "distances_to",
     "find_changes",
     "segment_labels",
     "identity_stretches",
@@ -83,12 +84,65 @@ def face_quality(*, landmarks: np.ndarray, frame_size: tuple[int, int]) -> np.nd
     return np.where(np.isfinite(q), q, 0.0).astype(np.float32)
 
 
+#: Rows of descriptors converted to float64 at a time (128 values: 1 KB a row), so the temporaries of an hour's
+#: faces stay a block's, not the session's (each row's result is the one the whole array gives).
+_BLOCK_ROWS = 2048
+
+
 def distances(*, descriptors: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """Euclidean distance of each descriptor (n, d) to ``centre`` (d,), shape (n,)."""
-    x = np.asarray(descriptors, dtype=np.float64)
+    x = np.asarray(descriptors)
     if x.size == 0:
         return np.zeros(0)
-    return np.asarray(np.linalg.norm(x - np.asarray(centre, dtype=np.float64), axis=1))
+    c = np.asarray(centre, dtype=np.float64)
+    return np.concatenate(
+        [
+            np.linalg.norm(np.asarray(x[b : b + _BLOCK_ROWS], dtype=np.float64) - c, axis=1)
+            for b in range(0, x.shape[0], _BLOCK_ROWS)
+        ]
+    )
+
+
+def distances_to(*, descriptors: np.ndarray, centres: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Distance of each descriptor (n, d) to the centre of its label: ``centres[labels[i]]``, shape (n,)."""
+    x = np.asarray(descriptors)
+    c = np.asarray(centres, dtype=np.float64)
+    lab = np.asarray(labels)
+    if x.shape[0] == 0:
+        return np.zeros(0)
+    return np.concatenate(
+        [
+            np.linalg.norm(x[b : b + _BLOCK_ROWS] - c[lab[b : b + _BLOCK_ROWS]], axis=1)
+            for b in range(0, x.shape[0], _BLOCK_ROWS)
+        ]
+    )
+
+
+def _column_median(x: np.ndarray) -> np.ndarray:
+    """``np.median(x as float64, axis=0)``, a block of columns at a time (the median copies what it sorts)."""
+    step = max(1, (_BLOCK_ROWS * 16) // max(x.shape[0], 1))
+    return np.concatenate(
+        [np.median(np.asarray(x[:, j : j + step], dtype=np.float64), axis=0) for j in range(0, x.shape[1], step)]
+    )
+
+
+def _weighted_mean(x: np.ndarray, keep: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``np.average(x[keep] as float64, axis=0, weights=w[keep])``, the same sums, a block of rows at a time.
+
+    The column sums run down the rows in order; each block's rows are added on to the running sums (stacked
+    under them), so the additions are those of the whole array's, in the same order.
+    """
+    wk = w[keep]
+    scl = wk.sum(dtype=np.float64)
+    acc: np.ndarray | None = None
+    for b in range(0, x.shape[0], _BLOCK_ROWS):
+        kb = keep[b : b + _BLOCK_ROWS]
+        if not kb.any():
+            continue
+        part = np.multiply(np.asarray(x[b : b + _BLOCK_ROWS][kb], dtype=np.float64), w[b : b + _BLOCK_ROWS][kb, None])
+        acc = part.sum(axis=0) if acc is None else np.concatenate([acc[None], part]).sum(axis=0)
+    assert acc is not None
+    return np.asarray(acc / scl)
 
 
 def robust_centroid(
@@ -98,7 +152,7 @@ def robust_centroid(
 
     Starts at the coordinate-wise median, then ``iterations`` times takes the
     (weighted) mean of the rows within ``keep_within`` of the current centre
-    (all rows when fewer than two are that close).
+    (all rows when fewer than two are that close). Computed in float64 a block of rows at a time.
 
     Parameters
     ----------
@@ -113,25 +167,25 @@ def robust_centroid(
     ndarray of float64, shape (d,)
         NaN-filled when ``n`` is 0.
     """
-    x = np.asarray(descriptors, dtype=np.float64)
+    x = np.asarray(descriptors)
     if x.ndim != 2 or x.shape[0] == 0:
         return np.full(x.shape[-1] if x.ndim == 2 else 0, np.nan)
     w = np.ones(x.shape[0]) if weights is None else np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
     if not np.any(w > 0):
         w = np.ones(x.shape[0])
-    c = np.median(x, axis=0)
+    c = _column_median(x)
     for _ in range(max(int(iterations), 0)):
-        d = np.linalg.norm(x - c, axis=1)
+        d = distances(descriptors=x, centre=c)
         keep = (d <= keep_within) & (w > 0)
         if keep.sum() < 2:
             break
-        c = np.average(x[keep], axis=0, weights=w[keep])
+        c = _weighted_mean(x, keep, w)
     return np.asarray(c)
 
 
 def _split_cost(x: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
     """For each split k (0..n): rows before k nearer ``cb`` plus rows from k on nearer ``ca``."""
-    nearer_b = np.linalg.norm(x - cb, axis=1) < np.linalg.norm(x - ca, axis=1)
+    nearer_b = distances(descriptors=x, centre=cb) < distances(descriptors=x, centre=ca)
     before = np.concatenate([[0], np.cumsum(nearer_b)])
     after = np.concatenate([np.cumsum((~nearer_b)[::-1])[::-1], [0]])
     return np.asarray(before + after)
@@ -206,7 +260,9 @@ def find_changes(
         ``consistency_after``.
     """
     t = np.asarray(t_s, dtype=np.float64)
-    x = np.asarray(descriptors, dtype=np.float64)
+    x = np.asarray(descriptors)  # float32 kept: every use below meets a float64 centre (the same values)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
     q = np.asarray(quality, dtype=np.float64)
     if t.ndim != 1 or x.ndim != 2 or x.shape[0] != t.shape[0] or q.shape != t.shape:
         return []
@@ -226,8 +282,8 @@ def find_changes(
         k, d, ca, cb = found
         if d < distance:
             continue
-        cons_a = float(np.mean(np.linalg.norm(x[rows[:k]] - ca, axis=1) < distance))
-        cons_b = float(np.mean(np.linalg.norm(x[rows[k:]] - cb, axis=1) < distance))
+        cons_a = float(np.mean(distances(descriptors=x[rows[:k]], centre=ca) < distance))
+        cons_b = float(np.mean(distances(descriptors=x[rows[k:]], centre=cb) < distance))
         if min(cons_a, cons_b) < min_consistency:
             continue
         before, after = float(t[rows[k - 1]]), float(t[rows[k]])

@@ -251,6 +251,10 @@ def active_event_rate(*, t_ms: np.ndarray, pause_ms: float = 2000.0) -> float:
     return float(active.size / total) if total > 0 else 0.0
 
 
+#: Phase values :func:`send_tick` computes at a time (periods x events).
+_SEND_TICK_BLOCK = 1 << 20
+
+
 def send_tick(
     *,
     t_ms: np.ndarray,
@@ -295,7 +299,9 @@ def send_tick(
     if periods.size == 0:
         return 0.0, 0.0
     best_T, best_R = 0.0, 0.0
-    chunk = max(1, 4_000_000 // t.size)
+    # periods a block at a time, each block's phases ~1M values (8 MB a temporary) whatever the session's length
+    # (4M made 32 MB temporaries once an hour's events outnumbered the periods); R of each period is the same
+    chunk = max(1, _SEND_TICK_BLOCK // t.size)
     for i in range(0, periods.size, chunk):
         P = periods[i : i + chunk]
         ph = 2.0 * np.pi * (t[None, :] / P[:, None])

@@ -33,12 +33,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, pixel_verdicts, with_mesh_verdicts
-from interview_guard.signals.face_geometry import (
-    FACE_OVAL,
-    face_size,
-    hand_face_overlap,
-    shape_descriptor,
-)
+from interview_guard.signals.face_geometry import FACE_OVAL, face_size, hand_face_overlap, shape_descriptor
 from interview_guard.signals.face_mesh import covered_motion_ratio, mesh_disturbance
 from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
@@ -208,8 +203,11 @@ def measure_event(
     crossing_pad_s: float = 0.1,
     context_s: float = 1.0,
     rng_seed: int = 0,
+    shape: np.ndarray | None = None,
 ) -> OcclusionEvent:
     """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious).
+
+    ``shape``: ``shape_descriptor(face_landmarks)`` when the caller computed it once for all its events.
 
     ``zone`` (the anchored face zone of the scan) gives the pixel measures of
     :func:`~interview_guard.signals.hand_crossing.crossing_measures`; the
@@ -307,7 +305,7 @@ def measure_event(
     )
 
     # 4. shape jump across the event against jumps across other stretches of the clip
-    desc = shape_descriptor(face_landmarks, aspect=aspect)
+    desc = shape_descriptor(face_landmarks, aspect=aspect) if shape is None else shape
     ok = face_present & np.all(np.isfinite(desc), axis=1) & (overlap < 0.02) & (hand_count == 0)
     before = ok & (t < ev.start_s) & (t >= ev.start_s - context_s)
     after = ok & (t > ev.end_s) & (t <= ev.end_s + context_s)

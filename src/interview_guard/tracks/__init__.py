@@ -9,8 +9,9 @@ milliseconds for keystrokes) since the start of the session.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from interview_guard.tracks.keystrokes import KeystrokeLog
 from interview_guard.tracks.metadata import SessionMetadata
@@ -21,7 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from interview_guard.tracks.identity import IdentityTrack
     from interview_guard.tracks.video import FaceTrack, HandTrack, KeyFrames, MotionTrack, PixelTrack
 
-__all__ = ["Stream", "MediaInfo", "Tracks"]
+__all__ = ["Stream", "MediaInfo", "Tracks", "ROW_CHUNK"]
+
+#: Rows :meth:`Tracks.by_rows` reads at a time (face landmarks are 5.6 KB a row: 11 MB of a mapped track).
+ROW_CHUNK = 2048
 
 
 class Stream(str, enum.Enum):
@@ -117,6 +121,12 @@ class Tracks:
     metadata : SessionMetadata
     requested : frozenset of Stream
         The streams the extraction was asked for.
+    release : callable, optional
+        ``release()`` says the pages of the per-frame tracks read so far are not needed in memory now. The
+        extraction sets it when the tracks are read-only mappings of files (the video scan's spill files, the
+        scan cache; :mod:`interview_guard.io.spill`): their pages leave the process and are read again if
+        touched, so what one analyzer (or one chunk of rows) touched does not stay resident while the next
+        runs. ``None`` (arrays in memory): nothing to do. Call it through :meth:`release_pages`.
     """
 
     duration_s: float = 0.0
@@ -134,6 +144,28 @@ class Tracks:
     audio_file: MediaInfo | None = None
     metadata: SessionMetadata = field(default_factory=SessionMetadata)
     requested: frozenset[Stream] = frozenset()
+    release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def release_pages(self) -> None:
+        """Drop the mapped tracks' pages from memory (see ``release``); the data stays readable."""
+        if self.release is not None:
+            self.release()
+
+    def by_rows(self, fn: Callable[[slice], Any], n: int, rows: int = ROW_CHUNK) -> Any:
+        """``fn`` over ``n`` rows a chunk at a time, its per-row results concatenated (a 1-D array).
+
+        ``fn(sl)`` reads rows ``sl`` of the per-frame tracks and returns one value per row; the mapped tracks'
+        pages are released after each chunk (:meth:`release_pages`), so a pass over an hour's landmarks keeps
+        about a chunk resident. For functions whose rows do not depend on each other, the result is the one
+        ``fn(slice(0, n))`` gives.
+        """
+        import numpy as np  # noqa: PLC0415
+
+        parts = []
+        for i0 in range(0, n, rows):
+            parts.append(np.asarray(fn(slice(i0, min(i0 + rows, n)))))
+            self.release_pages()
+        return np.concatenate(parts) if parts else np.asarray(fn(slice(0, 0)))
 
     def has(self, stream: Stream) -> bool:
         """Whether ``stream`` is present (and non-empty where that applies)."""
