@@ -193,6 +193,7 @@ def flash_scores(
     unsure: np.ndarray | None = None,
     layout_min: float = 0.8,
     layout_sigma_px: float = 3.0,
+    layout_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The flash score of the run of ``run`` frames starting at each row (NaN where not taken).
 
@@ -202,7 +203,8 @@ def flash_scores(
     row is not usable); ``unsure``: per row, True where ``keep`` could not
     leave the hand out (the landmarker lost it): a run holding such a row
     (brackets included) is taken only when its :func:`layout_agreement` with
-    the brackets is at least ``layout_min``.
+    the brackets is at least ``layout_min``; ``layout_out`` (n,), when given,
+    receives that agreement at each such run's start (NaN elsewhere).
     """
     n = z.shape[0]
     out = np.full(n, np.nan)
@@ -214,8 +216,10 @@ def flash_scores(
         place[z.rows] = np.arange(z.rows.size)
     else:
         vals, place = np.asarray(z), np.arange(n)
-    held = np.flatnonzero(usable)  # a run and its brackets lie between the first and the last usable row
-    first, last = (int(held[0]), int(held[-1])) if held.size else (0, -1)
+    usable_rows = np.flatnonzero(usable)  # a run and its brackets lie between the first and the last usable row
+    first, last = (int(usable_rows[0]), int(usable_rows[-1])) if usable_rows.size else (0, -1)
+    if layout_out is not None:
+        layout_out[:] = np.nan
     for a in range(max(1, first + 1), min(n - run, last - run + 1)):
         b = a + run - 1
         rows = np.arange(a - 1, b + 2)
@@ -240,6 +244,8 @@ def flash_scores(
         if unsure[a - 1 : b + 2].any():
             brackets = 0.5 * (before + after)
             lay = layout_agreement(run_face=mid, brackets=brackets, mask=agree, sigma_px=layout_sigma_px)
+            if layout_out is not None:
+                layout_out[a] = lay
             if not lay >= layout_min:
                 continue
         out[a] = float(np.median(np.minimum(on, off)[agree]))
@@ -383,10 +389,12 @@ def transient_measures(
 
     # -- flash: a run of 2-6 frames that differs from both its brackets, away from the hand
     best: tuple[float, float, int, int] | None = None
+    best_layout = float("nan")
     for run in _RUNS:
+        lay = np.full(n, np.nan)
         sc = flash_scores(
             z=z, box=frames.box, keep=keep, run=run, agree_below=agree_below, unsure=unsure, layout_min=layout_min,
-            layout_sigma_px=layout_sigma_px,
+            layout_sigma_px=layout_sigma_px, layout_out=lay,
         )  # fmt: skip
         starts = np.flatnonzero(np.isfinite(sc))
         is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
@@ -399,23 +407,16 @@ def transient_measures(
             zv = _robust_z(float(sc[a]), null_sc, floor=0.5)
             if best is None or zv > best[0]:
                 best = (zv, float(sc[a]), int(a), run)
+                best_layout = float(lay[a])
     if best is not None:
         out["flash_z"] = round(best[0], 2)
         out["flash_raw"] = round(best[1], 2)
         out["flash_at_s"] = round(float(t[best[2]]), 3)
         out["flash_frames"] = best[3]
-        a, b = best[2], best[2] + best[3] - 1
         # the run held a frame whose hand the landmarker had lost: it counted because the face's layout held
-        out["flash_hand_lost"] = bool(unsure[a - 1 : b + 2].any())
+        out["flash_hand_lost"] = bool(np.isfinite(best_layout))
         if out["flash_hand_lost"]:
-            before, after = z[a - 1], z[b + 1]
-            agree = keep[a - 1].copy()
-            for r in range(a, b + 2):
-                agree &= keep[r]
-            agree &= np.abs(after - before) < agree_below
-            mid = _run_median(z[a : b + 1])
-            lay = layout_agreement(run_face=mid, brackets=0.5 * (before + after), mask=agree, sigma_px=layout_sigma_px)
-            out["flash_layout"] = round(lay, 3)
+            out["flash_layout"] = round(best_layout, 3)
 
     # -- warp: block shifts of the uncovered face that disagree, pair by pair
     def pair_score(r: int) -> float:
