@@ -581,7 +581,7 @@ def test_face_analyzers_keep_a_chunk_of_the_mapped_landmarks_resident(tmp_path):
         tracks.release = release
         tracks.release_pages()
         got = [FaceOcclusion().analyze(tracks), FaceArtifacts().analyze(tracks)]
-        got_mouth = mouth_signal(tracks.face, release=tracks.release_pages)
+        got_mouth = mouth_signal(tracks.face, by_rows=tracks.by_rows)
         seen.append(_mapping_rss_kb("face_lm"))
         peaks.append(max(seen))
         sizes.append(tracks.face.landmarks.nbytes // 1024)

@@ -74,12 +74,8 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
     return z
 
 
-#: Face rows read at a time for the mouth opening (a row of landmarks is 5.6 KB: 11 MB of the mapped track).
-MOUTH_CHUNK_ROWS = 2048
-
-
 def mouth_signal(
-    face: FaceTrack, *, aspect: float = 1.0, release: Callable[[], None] | None = None
+    face: FaceTrack, *, aspect: float = 1.0, by_rows: Callable[[Callable[[slice], Any], int], Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-frame mouth motion signal from a face track.
 
@@ -95,9 +91,9 @@ def mouth_signal(
         with ``blendshape_names``.
     aspect : float
         Frame width / height.
-    release : callable, optional
-        Called after each :data:`MOUTH_CHUNK_ROWS` rows of landmarks are read (``Tracks.release_pages``): a
-        track mapped from a file then keeps one chunk resident, not the session's landmarks.
+    by_rows : callable, optional
+        ``Tracks.by_rows``: the landmarks are read a chunk of rows at a time, releasing each, so a track mapped
+        from a file keeps one chunk resident, not the session's landmarks (the same values).
 
     Returns
     -------
@@ -110,12 +106,10 @@ def mouth_signal(
     t = np.asarray(face.t_s, dtype=np.float64)
     present = np.asarray(face.present, dtype=bool)
     lm = np.asarray(face.landmarks)
-    parts = []
-    for i0 in range(0, max(lm.shape[0], 1), MOUTH_CHUNK_ROWS):  # row by row: the same values, chunk by chunk
-        parts.append(af.mouth_opening(landmarks=lm[i0 : i0 + MOUTH_CHUNK_ROWS], aspect=aspect))
-        if release is not None:
-            release()
-    lips = np.concatenate(parts)
+    if by_rows is None:
+        lips = af.mouth_opening(landmarks=lm, aspect=aspect)
+    else:
+        lips = np.asarray(by_rows(lambda s: af.mouth_opening(landmarks=lm[s], aspect=aspect), lm.shape[0]))
     lips[~present] = np.nan
     z = _robust_z(lips)
     kind = "lips"
@@ -186,7 +180,7 @@ class AVSync(Analyzer):
         env_t0 = a0 + t0
         speech_env = af.speech_activity(env_db=env, hop_s=step, margin_db=self.speech_margin_db)
         aspect = self._aspect(tracks, face)
-        ft, mouth, mouth_kind = mouth_signal(face, aspect=aspect, release=getattr(tracks, "release_pages", None))
+        ft, mouth, mouth_kind = mouth_signal(face, aspect=aspect, by_rows=tracks.by_rows)
 
         # common grid over the overlap of audio and face track
         g0 = max(env_t0, float(ft[0]))
