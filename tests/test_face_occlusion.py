@@ -111,6 +111,31 @@ def test_a_lost_hand_alone_is_never_a_verdict():
     assert "could not be judged" in without.reason
 
 
+def test_a_crossing_nothing_judged_scores_as_no_crossing():
+    """A crossing the pixels could not judge carries no information either way: it scores what a recording without
+    a crossing scores (only the confidence says the test could not be judged), not the near-zero of a crossing
+    judged to be a real hand, so a security team's ranking puts it above a checked genuine wave."""
+    from interview_guard.analyzers.face_occlusion import NOT_JUDGED_SCORE
+
+    face, hands, _ = make_tracks(swap_failure=True)
+    unjudged = run(face, hands)  # no pixels: the crossing is found, nothing judges it
+    ev = [e for e in unjudged.evidence if e.kind == "occlusion_event"]
+    assert ev and not ev[0].details["scores"]
+    assert ev[0].score == NOT_JUDGED_SCORE and unjudged.score == NOT_JUDGED_SCORE
+    assert unjudged.confidence <= 0.3
+    assert all(w.score in (None, NOT_JUDGED_SCORE) for w in unjudged.windows)
+    nothing = run(*make_tracks(sweep=(100.0, 101.0)))
+    assert nothing.score == unjudged.score and nothing.confidence < unjudged.confidence
+    judged_genuine = run(*make_tracks(mode="genuine"))
+    assert judged_genuine.confidence > unjudged.confidence
+    assert judged_genuine.score < unjudged.score
+    # a requested wave answered by that crossing says the same
+    meta = SessionMetadata(challenges=(ChallengeMarker("hand_wave", 4.5),))
+    req = run(face, hands, metadata=meta, duration=40.0)
+    ans = [e for e in req.evidence if e.kind == "challenge_answered"]
+    assert ans and ans[0].score == NOT_JUDGED_SCORE and req.score == NOT_JUDGED_SCORE
+
+
 def test_no_hand_means_nothing_to_judge():
     face, hands, pixels = make_tracks(sweep=(100.0, 101.0))
     r = run(face, hands, pixels)

@@ -66,6 +66,19 @@ _WHAT = {
 
 #: The verdicts that judge a crossing (the pixels' and the face mesh's).
 _JUDGING = frozenset(occ.PIXEL_VERDICTS) | frozenset(occ.MESH_VERDICTS)
+#: The score with nothing judged (no crossing, or only crossings too little of which was seen): no information
+#: either way. A crossing the pixels could not judge is not evidence of a real face: it scores this, as a
+#: recording without a crossing does, and only lowers the confidence.
+NOT_JUDGED_SCORE = 0.05
+
+
+def _judged(ev: occ.OcclusionEvent) -> bool:
+    return bool(set(ev.scores) & _JUDGING)
+
+
+def _event_score(ev: occ.OcclusionEvent) -> float:
+    """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
+    return ev.score if _judged(ev) else NOT_JUDGED_SCORE
 
 
 class FaceOcclusion(Analyzer):
@@ -181,7 +194,7 @@ class FaceOcclusion(Analyzer):
         evidence = []
         dur = tracks.duration_s
         for ev in events:
-            s = ev.score
+            s = _event_score(ev)
             flagged = sorted((k for k in ev.scores if ev.scores[k] >= 0.5), key=lambda k: -ev.scores[k])
             if flagged:
                 # the strongest verdict, and the next one when two measures say it (an interviewer checks both)
@@ -194,7 +207,7 @@ class FaceOcclusion(Analyzer):
                     f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
                     + (
                         "the face behaved as a real face does (the hand covered it, shape kept)"
-                        if set(ev.scores) & _JUDGING
+                        if _judged(ev)
                         else "too little of the crossing was seen in the pixels to judge it"
                     )
                 )
@@ -220,20 +233,20 @@ class FaceOcclusion(Analyzer):
             ]
             t0 = min(max(ch.t_s, 0.0), dur)
             if near_ev:
-                ev = max(near_ev, key=lambda e: e.score)
+                ev = max(near_ev, key=_event_score)
                 evidence.append(
                     Evidence(
                         self.name,
                         "challenge_answered",
                         t0,
                         min(max(ev.end_s, t0), dur),
-                        ev.score,
+                        _event_score(ev),
                         f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at "
                         f"{ev.start_s:.1f}-{ev.end_s:.1f} s",
                         {
                             "challenge_t_s": ch.t_s,
                             "event_start_s": ev.start_s,
-                            "event_score": round(ev.score, 4),
+                            "event_score": round(_event_score(ev), 4),
                             "covered_share": covered[id(ev)],
                             "key_frames": roles[id(ev)],
                             "key_frame_times": [r["t_s"] for r in roles[id(ev)]],
@@ -311,14 +324,21 @@ class FaceOcclusion(Analyzer):
                         )
                     )
 
-        # an answered request repeats its crossing's score: each crossing counts once
-        ev_scores = sorted((e.score for e in evidence if e.kind != "challenge_answered"), reverse=True)
+        # an answered request repeats its crossing's score: each crossing counts once; a crossing nothing judged
+        # counts as none (NOT_JUDGED_SCORE, and the confidence below says so)
+        ev_scores = sorted(
+            [
+                *(e.score for e in evidence if e.kind not in ("challenge_answered", "occlusion_event")),
+                *(ev.score for ev in events if _judged(ev)),
+            ],
+            reverse=True,
+        )
         if ev_scores:
             score = 1.0 - float(np.prod([1.0 - s for s in ev_scores[:2]]))
         else:
-            score = 0.05
+            score = NOT_JUDGED_SCORE
         # confidence: how much of the test the pixels let us judge
-        judged = [ev for ev in events if set(ev.scores) & _JUDGING]
+        judged = [ev for ev in events if _judged(ev)]
         if judged:
             dense = sum(int(ev.rows.size) for ev in judged)
             confidence = float(min(1.0, 0.4 + 0.6 * min(1.0, dense / 20.0)))
@@ -448,6 +468,6 @@ def _windows(
         if not present[in_win].any():
             out.append(WindowScore(a, b, None, 0))
             continue
-        s = max((ev.score for ev in events if ev.start_s < b and ev.end_s >= a), default=0.05)
+        s = max((_event_score(ev) for ev in events if ev.start_s < b and ev.end_s >= a), default=NOT_JUDGED_SCORE)
         out.append(WindowScore(a, b, float(s), int(in_win.sum())))
     return tuple(out)
