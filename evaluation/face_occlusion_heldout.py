@@ -19,11 +19,14 @@ Prints Markdown tables:
 (c) genuine waves: how many fall in the high risk band, the highest score;
 (d) every real clip in ../shared/data scanned as is (score must be <= 0.5);
 (e) the real DeepFaceLive swap with a hand near the mouth (right half of
-    deepfacelive_Liu_Lice_0).
+    deepfacelive_Liu_Lice_0);
+(f) with ``--identity``: what ``face_identity`` adds (it reads the face's identity, so a swap dropping
+    for a few frames can show the operator's face): AUC of the risk fused from ``face_occlusion`` alone
+    and from both, per split and kind, identity evidence on genuine waves, and the real clips.
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python evaluation/face_occlusion_heldout.py --work DIR [-j 2] [--quick]
+    PYTHONPATH=src .venv/bin/python evaluation/face_occlusion_heldout.py --work DIR [-j 2] [--quick] [--identity]
 
 Size and time: the default grid is 13 faces x 1 hand x (4 genuine + 5 kinds x 2
 motions) = 182 clips of 4.5 s plus 22 real clips; it took 33 min wall with
@@ -258,7 +261,7 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
         _write_json(meta_path, meta)
     meta = json.loads(meta_path.read_text())
     t_make = time.perf_counter() - t0
-    row = {**spec, **_scan_with_and_without_request(d, meta, work)}
+    row = {**spec, **_scan_with_and_without_request(d, meta, work, bool(spec.get("identity")))}
     row.update(
         {
             "crossing_start_s": meta["crossing_start_s"],
@@ -273,7 +276,22 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     return row
 
 
-def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path) -> dict[str, Any]:
+def _identity_fields(res: dict[str, Any], fusion: Any) -> dict[str, Any]:
+    """``face_identity``'s result and the risk fused from it and ``face_occlusion`` (``--identity``)."""
+    fi = res["face_identity"]
+    both = fusion.fuse([res["face_occlusion"], fi])
+    return {
+        "id_score": fi.score,
+        "id_confidence": fi.confidence,
+        "id_status": fi.status.value,
+        "id_evidence": sorted({e.kind for e in fi.evidence}),
+        "both_risk": both.score,
+        "both_band": both.band,
+    }
+
+
+def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path, identity: bool) -> dict[str, Any]:
+    from interview_guard.analyzers.face_identity import FaceIdentity
     from interview_guard.analyzers.face_occlusion import FaceOcclusion
     from interview_guard.extract.session import extract_tracks
     from interview_guard.io.session import Session
@@ -281,9 +299,12 @@ def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path) ->
     from interview_guard.tracks.metadata import SessionMetadata
 
     an = FaceOcclusion()
+    wanted = set(an.requires) | set(an.uses)
+    if identity:
+        wanted |= set(FaceIdentity.requires) | set(FaceIdentity.uses)
     session = Session.open(d)
     t0 = time.perf_counter()
-    tracks = extract_tracks(session, set(an.requires) | set(an.uses), cache_dir=work / "scan_cache")
+    tracks = extract_tracks(session, wanted, cache_dir=work / "scan_cache")
     t_extract = time.perf_counter() - t0
     res_req, risk_req, _ = scan_tracks(tracks, analyzers=[FaceOcclusion()], fusion=_fusion())
     bare = copy.copy(tracks)
@@ -294,6 +315,9 @@ def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path) ->
         **_result_fields(res_req["face_occlusion"], risk_req, "req_"),
         "extract_s": round(t_extract, 2),
     }
+    if identity:
+        both, _, _ = scan_tracks(bare, analyzers=[FaceOcclusion(), FaceIdentity()], fusion=_fusion())
+        out.update(_identity_fields(both, _fusion()))
     # baseline: share of frames during the crossing in which the hand landmarker finds a hand
     h = tracks.hands
     share = None
@@ -306,18 +330,22 @@ def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path) ->
     return out
 
 
-def run_real(name: str, label: str, path: str, work: Path) -> dict[str, Any]:
+def run_real(name: str, label: str, path: str, work: Path, identity: bool = False) -> dict[str, Any]:
     res_path = work / "results" / f"real__{name}.json"
     if res_path.is_file():
         return json.loads(res_path.read_text())
+    from interview_guard.analyzers.face_identity import FaceIdentity
     from interview_guard.analyzers.face_occlusion import FaceOcclusion
     from interview_guard.pipeline.scan import scan_session
 
     t0 = time.perf_counter()
     try:
-        rep = scan_session(Path(path), analyzers=[FaceOcclusion()], fusion=_fusion(), cache_dir=work / "scan_cache")
+        analyzers = [FaceOcclusion(), FaceIdentity()] if identity else [FaceOcclusion()]
+        rep = scan_session(Path(path), analyzers=analyzers, fusion=_fusion(), cache_dir=work / "scan_cache")
         r = rep.analyzers["face_occlusion"]
-        row = {"id": f"real__{name}", "clip": name, "label": label, **_result_fields(r, rep.risk)}
+        row = {"id": f"real__{name}", "clip": name, "label": label, **_result_fields(r, _fusion().fuse([r]))}
+        if identity:
+            row.update(_identity_fields(dict(rep.analyzers), _fusion()))
     except Exception as exc:  # noqa: BLE001 - an unreadable clip is a row, not a crash
         row = {"id": f"real__{name}", "clip": name, "label": label, "status": "error", "reason": str(exc)}
     row["total_s"] = round(time.perf_counter() - t0, 2)
@@ -498,6 +526,54 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
             f"| {r['clip']} | {r['label']} | {r.get('status')} | {_f(r.get('score'))} | "
             f"{_f(r.get('confidence'))} | {r.get('band', '-')} | {', '.join(r.get('evidence', [])) or '-'} |"
         )
+    with_id = [r for r in clips if r.get("both_risk") is not None]
+    if with_id:
+        out.append(_identity_table(with_id, [r for r in reals + swaps if r.get("both_risk") is not None]))
+    return "\n".join(out)
+
+
+def _identity_table(clips: list[dict[str, Any]], reals: list[dict[str, Any]]) -> str:
+    """(f): what ``face_identity`` adds: AUC of the fused risk of ``face_occlusion`` alone and of both."""
+    out = ["\n### (f) with face_identity (`--identity`): AUC of the fused risk, face_occlusion alone -> both\n"]
+    out.append(
+        "| split | kind | risk, face_occlusion | risk, both | face_identity score | identity flash or change (fakes) |"
+    )
+    out.append("| --- | --- | --- | --- | --- | --- |")
+    fired = {"identity_flash", "identity_change"}
+    for split in SPLITS:
+        sr = [r for r in clips if r["split"] == split]
+        gens = [r for r in sr if r["kind"] == "genuine"]
+        for kind in (*FAKE_KINDS, "all"):
+            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
+            if not fakes or not gens:
+                continue
+            cells = [
+                _f(auc([r["risk"] for r in fakes], [r["risk"] for r in gens])),
+                _f(auc([r["both_risk"] for r in fakes], [r["both_risk"] for r in gens])),
+                _f(auc([r["id_score"] for r in fakes], [r["id_score"] for r in gens])),
+                f"{sum(bool(fired & set(r['id_evidence'])) for r in fakes)} of {len(fakes)}",
+            ]
+            out.append(f"| {split} | {kind} | " + " | ".join(cells) + " |")
+    out.append("\n| split | genuine waves | identity flash or change | high band, face_occlusion | high band, both |")
+    out.append("| --- | --- | --- | --- | --- |")
+    for split in SPLITS:
+        g = [r for r in clips if r["split"] == split and r["kind"] == "genuine"]
+        if g:
+            out.append(
+                f"| {split} | {len(g)} | {sum(bool(fired & set(r['id_evidence'])) for r in g)} | "
+                f"{sum(r['band'] == 'high' for r in g)} | {sum(r['both_band'] == 'high' for r in g)} |"
+            )
+    if reals:
+        out.append(
+            "\n| real clip | label | face_identity | evidence | risk, face_occlusion | risk, both | band, both |"
+        )
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in reals:
+            out.append(
+                f"| {r['clip']} | {r['label']} | {_f(r.get('id_score'))} | "
+                f"{', '.join(r.get('id_evidence', [])) or '-'} "
+                f"| {_f(r.get('risk'))} | {_f(r.get('both_risk'))} | {r.get('both_band')} |"
+            )
     return "\n".join(out)
 
 
@@ -513,6 +589,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hands-per-face", type=int, default=1, help="hands per face (sources alternate across faces)")
     ap.add_argument("--no-reals", action="store_true", help="skip tables (d) and (e)")
     ap.add_argument("--report-only", action="store_true", help="print the tables from the results in --work so far")
+    ap.add_argument(
+        "--identity",
+        action="store_true",
+        help="also run face_identity (scans with face descriptors) and add table (f): the risk fused from both",
+    )
     ap.add_argument(
         "--splits",
         default=",".join(SPLITS),
@@ -545,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown split(s): {', '.join(unknown)}")
     specs = build_grid(hands, quick=args.quick, seed=args.seed, hands_per_face=args.hands_per_face, splits=splits)
+    if args.identity:
+        specs = [{**s, "identity": True} for s in specs]
     faces = sorted({s["face"] for s in specs})
     ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=ctx, initializer=_init_worker) as ex:
@@ -556,8 +639,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(specs)} clips ({time.perf_counter() - t0:.0f} s so far)", file=sys.stderr)
         futs = [ex.submit(run_clip, s, work) for s in specs]
         reals_spec, swaps_spec = ([], []) if args.no_reals else real_clips(work, args.quick)
-        rfuts = [ex.submit(run_real, n, lab, p, work) for n, lab, p in reals_spec]
-        sfuts = [ex.submit(run_real, n, lab, p, work) for n, lab, p in swaps_spec]
+        rfuts = [ex.submit(run_real, n, lab, p, work, args.identity) for n, lab, p in reals_spec]
+        sfuts = [ex.submit(run_real, n, lab, p, work, args.identity) for n, lab, p in swaps_spec]
         rows = []
         for i, f in enumerate(futs):
             try:
