@@ -13,6 +13,9 @@ base-rate frame and, capped, inside active intervals.
 * *Flashes*: short runs far from the main identity with the main identity
   before and after (:func:`~interview_guard.signals.face_identity.find_flashes`);
   one low-quality (small, turned) outlier never fires.
+* Faces a tracked hand covers (``max_hand_cover`` of the face or more) are left
+  out like low-quality ones: the descriptor sees the hand, and a real hand over
+  half the face reads as another person for a sample or two.
 * *Enrolment*: the distance of the main identity to the enrolment photo's
   descriptor, mapped to a probability of two different people with the
   threshold calibrated in ``docs/face-identity.md``. A photo with no face or
@@ -23,12 +26,14 @@ Thresholds and the measurements behind them: ``docs/face-identity.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import face_identity as fi
+from interview_guard.signals.occlusion import frame_overlap
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.identity import IdentityTrack
@@ -42,10 +47,40 @@ def _r(x: float, nd: int = 3) -> float:
     return float(round(float(x), nd))
 
 
+def _hand_cover(tracks: Tracks, t_s: np.ndarray) -> np.ndarray:
+    """Share of the face a tracked hand covers at each time of ``t_s`` (0 without face or hand tracks).
+
+    Reads only the face and hand rows nearest those times (within 20 ms: the described faces are landmarked
+    frames), so a mapped hour of landmarks is not read whole.
+    """
+    out = np.zeros(len(t_s), np.float64)
+    face, hands = tracks.face, tracks.hands
+    if face is None or hands is None or not len(t_s) or not len(face) or not len(hands):
+        return out
+
+    def nearest(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = np.clip(np.searchsorted(ref, t_s), 1, max(len(ref) - 1, 1))
+        k = np.where(np.abs(ref[k - 1] - t_s) <= np.abs(ref[np.minimum(k, len(ref) - 1)] - t_s), k - 1, k)
+        k = np.clip(k, 0, len(ref) - 1)
+        return k, np.abs(ref[k] - t_s) <= 0.02
+
+    fk, f_ok = nearest(np.asarray(face.t_s, dtype=np.float64))
+    hk, h_ok = nearest(np.asarray(hands.t_s, dtype=np.float64))
+    sel = np.flatnonzero(f_ok & h_ok)
+    if sel.size:
+        out[sel] = frame_overlap(
+            np.asarray(face.landmarks[fk[sel]]),
+            np.asarray(hands.landmarks[hk[sel]]),
+            np.asarray(face.present[fk[sel]], dtype=bool),
+            np.asarray(hands.count[hk[sel]]),
+        )
+    return out
+
+
 class FaceIdentity(Analyzer):
     name = "face_identity"
     requires = frozenset({Stream.IDENTITY})
-    uses = frozenset({Stream.METADATA})
+    uses = frozenset({Stream.METADATA, Stream.FACE, Stream.HANDS})
     description = (
         "Face identity over the session: a change of person, short flashes of another face (a face swap "
         "dropping), and the match to the enrolment photo, from 128-d face descriptors."
@@ -63,6 +98,13 @@ class FaceIdentity(Analyzer):
     flash_distance = Param(0.6, 0.3, 1.5, "a face this far from the main identity is another person's")
     flash_strong_distance = Param(0.8, 0.4, 2.0, "a single face this far (good quality) is a flash on its own")
     flash_good_quality = Param(0.6, 0.0, 1.0, "quality a single-face flash needs")
+    max_hand_cover = Param(
+        0.4,
+        0.0,
+        1.0,
+        "faces a tracked hand covers this share of or more are left out (the descriptor sees the hand; "
+        "docs/face-identity.md)",
+    )
     max_flash_s = Param(2.0, 0.1, 30.0, "longest flash (s); longer stretches are identity changes")
     flash_gap_s = Param(1.5, 0.1, 30.0, "the main identity must be seen within this long before and after a flash")
     enrolment_distance = Param(
@@ -77,11 +119,16 @@ class FaceIdentity(Analyzer):
         assert idt is not None  # required stream: analyze() skipped when absent
         dur = tracks.duration_s
         main = idt.select(idt.face == 0)
+        cover = _hand_cover(tracks, main.t_s)
+        under_hand = cover >= self.max_hand_cover
+        if under_hand.any():  # left out like a small or turned face
+            main = dataclasses.replace(main, quality=np.where(under_hand, 0.0, main.quality).astype(main.quality.dtype))
         good = (main.quality >= self.min_quality) & np.isfinite(main.descriptor).all(axis=1)
         n_good = int(good.sum())
         metrics: dict[str, Any] = {
             "faces_described": len(idt),
             "main_faces": len(main),
+            "faces_under_hand": int(under_hand.sum()),
             "good_faces": n_good,
             "dense_faces": int(main.dense.sum()),
             "median_quality": _r(float(np.median(main.quality)) if len(main) else 0.0),
