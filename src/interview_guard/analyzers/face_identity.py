@@ -59,9 +59,9 @@ def _hand_cover(tracks: Tracks, t_s: np.ndarray) -> np.ndarray:
         return out
 
     def nearest(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = np.clip(np.searchsorted(ref, t_s), 1, max(len(ref) - 1, 1))
-        k = np.where(np.abs(ref[k - 1] - t_s) <= np.abs(ref[np.minimum(k, len(ref) - 1)] - t_s), k - 1, k)
-        k = np.clip(k, 0, len(ref) - 1)
+        k = np.clip(np.searchsorted(ref, t_s), 0, len(ref) - 1)
+        prev = np.clip(k - 1, 0, None)
+        k = np.where(np.abs(ref[prev] - t_s) < np.abs(ref[k] - t_s), prev, k)
         return k, np.abs(ref[k] - t_s) <= 0.02
 
     fk, f_ok = nearest(np.asarray(face.t_s, dtype=np.float64))
