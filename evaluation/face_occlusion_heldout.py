@@ -316,8 +316,8 @@ def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path, id
         "extract_s": round(t_extract, 2),
     }
     if identity:
-        both, _, _ = scan_tracks(bare, analyzers=[FaceOcclusion(), FaceIdentity()], fusion=_fusion())
-        out.update(_identity_fields(both, _fusion()))
+        fi, _, _ = scan_tracks(bare, analyzers=[FaceIdentity()], fusion=_fusion())
+        out.update(_identity_fields({**res, **fi}, _fusion()))
     # baseline: share of frames during the crossing in which the hand landmarker finds a hand
     h = tracks.hands
     share = None
