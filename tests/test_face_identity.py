@@ -233,11 +233,10 @@ def test_faces_under_a_tracked_hand_are_left_out():
     for r in (20, 21):  # a hand over about 60 % of the face at the flash's two faces
         lm[r, 0, :, :2], lm[r, 0, :, 2], count[r] = grid, 0.0, 1
     covered = dataclasses.replace(hands, landmarks=lm, count=count)
-    a = FaceIdentity()
 
-    def run(h):
+    def run(h, analyzer=None):
         tr = Tracks(duration_s=30.5, identity=idt, face=face, hands=h, metadata=SessionMetadata())
-        return a.analyze(tr)
+        return (analyzer or FaceIdentity()).analyze(tr)
 
     free = run(hands)
     assert [e.kind for e in free.evidence if e.kind == "identity_flash"] == ["identity_flash"]
@@ -245,13 +244,8 @@ def test_faces_under_a_tracked_hand_are_left_out():
     assert not [e for e in under.evidence if e.kind == "identity_flash"]
     assert under.metrics["faces_under_hand"] == 2 and under.score < free.score
     # a hand that covers less than max_hand_cover leaves the faces in
-    assert [
-        e.kind
-        for e in FaceIdentity(max_hand_cover=0.7)
-        .analyze(Tracks(duration_s=30.5, identity=idt, face=face, hands=covered, metadata=SessionMetadata()))
-        .evidence
-        if e.kind == "identity_flash"
-    ] == ["identity_flash"]
+    looser = run(covered, FaceIdentity(max_hand_cover=0.7))
+    assert [e.kind for e in looser.evidence if e.kind == "identity_flash"] == ["identity_flash"]
 
 
 def test_poor_faces_lower_confidence_never_raise_risk():
