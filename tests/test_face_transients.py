@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from interview_guard.signals.face_transients import block_flow_incoherence, layout_agreement, transient_measures
-from interview_guard.signals.hand_crossing import ZoneFrames, oval_mask
+from interview_guard.signals.hand_crossing import ZoneFrames, forearm_quad, hand_mask, oval_mask
 
 SIDE = 64
 N = 60
@@ -64,7 +64,8 @@ def _frames(mode: str, seed: int = 0, *, tracked: bool = True) -> ZoneFrames:
 
     ``mode``: ``genuine``, ``warp``, ``flash`` (another texture in ``FLASH``), ``flash_layout`` (another face's
     detail on this face's layout in ``FLASH``), ``fast_hand`` (genuine, and a second hand over most of the face in
-    ``FLASH`` only); ``tracked=False``: the hand landmarker loses the hands in the crossing's frames.
+    ``FLASH`` only), ``forearm`` (genuine, the hand higher and its forearm across the lower face);
+    ``tracked=False``: the hand landmarker loses the hands in the crossing's frames.
     """
     rng = np.random.default_rng(seed)
     oval = _oval_pts()
@@ -95,17 +96,23 @@ def _frames(mode: str, seed: int = 0, *, tracked: bool = True) -> ZoneFrames:
         if mode == "fast_hand" and FLASH[0] <= r < FLASH[1]:
             img = np.where((xx >= 14) & (xx < 50) & (yy >= 10) & (yy < 50), hand_tex, img)
         if START - 2 <= r <= END + 2:
-            # hand: a 22x26 block moving left to right across the lower-left of the face
+            # hand: a 22x26 block moving left to right across the lower-left of the face (``forearm``: across the
+            # eyes, its forearm, 12 px wide, from the wrist down out of the zone, over the mouth and chin)
             frac = (r - (START - 2)) / (END - START + 4)
             x0 = int(-10 + frac * 60)
-            y0 = 30
+            y0 = 6 if mode == "forearm" else 30
             hx = (xx >= x0) & (xx < x0 + 22) & (yy >= y0) & (yy < y0 + 26)
+            if mode == "forearm":
+                hx |= (xx >= x0 + 5) & (xx < x0 + 17) & (yy >= y0 + 26)
             img = np.where(hx, hand_tex, img)
-            # landmarks: 21 points spread over the block, in frame coordinates
+            # landmarks: 21 points spread over the block, in frame coordinates; the wrist (0) at the bottom of the
+            # palm, the knuckles (5, 9, 17) at its top, as a hand raised with its fingers up
             px = rng.uniform(x0 + 1, x0 + 21, 21) / SIDE
             py = rng.uniform(y0 + 1, y0 + 25, 21) / SIDE
             px[:4] = np.array([x0 + 1, x0 + 21, x0 + 1, x0 + 21]) / SIDE
             py[:4] = np.array([y0 + 1, y0 + 1, y0 + 25, y0 + 25]) / SIDE
+            px[[0, 5, 9, 17]] = np.array([x0 + 11, x0 + 3, x0 + 11, x0 + 19]) / SIDE
+            py[[0, 5, 9, 17]] = np.array([y0 + 25, y0 + 8, y0 + 8, y0 + 8]) / SIDE
             fx = BOX[0] + px * (BOX[2] - BOX[0])
             fy = BOX[1] + py * (BOX[3] - BOX[1])
             if tracked or not START <= r <= END:
@@ -169,6 +176,32 @@ def test_an_untracked_hand_over_the_face_is_no_flash(seed: int) -> None:
     # without the layout check the same run reads as a flash (what the check is there for)
     loose = _measure("fast_hand", seed, tracked=False, layout_min=-1.0)
     assert loose["flash_z"] is not None and loose["flash_z"] > 10.0, loose
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_forearm_behind_a_tracked_hand_is_no_flash(seed: int) -> None:
+    # the hand landmarker puts points on the hand only; its forearm sweeps over the mouth and chin for a few
+    # frames each and must not read as another face (a genuine fast sweep did, round 10)
+    m = _measure("forearm", seed)
+    assert m["ok"], m
+    assert m["flash_z"] is not None and m["flash_z"] < 6.0, m
+    g = _measure("genuine", seed)
+    assert g["flash_z"] < 6.0
+
+
+def test_hand_mask_takes_the_forearm_behind_the_wrist() -> None:
+    fr = _frames("forearm")
+    r = (START + END) // 2
+    with_arm = hand_mask(hand_landmarks=fr.hand_landmarks[r], box=fr.box[r], side=SIDE)
+    hand_only = hand_mask(hand_landmarks=fr.hand_landmarks[r], box=fr.box[r], side=SIDE, forearm=False)
+    assert (hand_only & ~with_arm).sum() == 0
+    # the forearm: below the wrist (row 31 of the zone), across the face's lower half, to the zone's edge
+    extra = with_arm & ~hand_only
+    ys, xs = np.nonzero(extra)
+    assert ys.min() >= 30 and ys.max() == SIDE - 1, (ys.min(), ys.max())
+    wrist_x = fr.hand_landmarks[r, 0, 0, 0]
+    assert abs(float(np.median(xs)) / SIDE - (wrist_x - BOX[0]) / (BOX[2] - BOX[0])) < 0.05
+    assert forearm_quad(np.full((21, 3), np.nan)) is None
 
 
 def test_layout_agreement_same_layout_vs_hand() -> None:

@@ -45,6 +45,9 @@ __all__ = [
     "FrameRows",
     "oval_mask",
     "hand_mask",
+    "forearm_quad",
+    "FOREARM_PALM_LENGTHS",
+    "FOREARM_HALF_WIDTH",
     "zones_aligned",
     "aligned_rows",
     "crossing_measures",
@@ -56,6 +59,11 @@ _BAND_PX = 4
 _FAR_PX = 10
 #: A frame counts for the inside share when this share of the zone changed (a hand, not speech or noise).
 _HAND_IN_ZONE = 0.04
+#: The forearm taken to come with a tracked hand (:func:`forearm_quad`): its length in palm lengths and its
+#: half-width in palm widths. Set on the tuning split (round 10, docs/face-occlusion.md): a band of 2.5 x 0.5
+#: measured within 0.01 of it.
+FOREARM_PALM_LENGTHS = 4.0
+FOREARM_HALF_WIDTH = 0.6
 
 
 class FrameRows:
@@ -141,24 +149,45 @@ def aligned_rows(box: np.ndarray, anchor: np.ndarray, tol: float = 0.06) -> np.n
     return out
 
 
-def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
-    """The convex hull of each tracked hand's landmarks, as a zone-grid mask."""
+def forearm_quad(hand: np.ndarray) -> np.ndarray | None:
+    """The forearm behind one tracked hand (21 landmarks, x and y first), as four points; None without a wrist.
+
+    The hand landmarker places points on the hand only, but the arm comes with it: across the face in a wave,
+    over the mouth and chin in a sweep from below. The forearm is taken as a band from the wrist away from the
+    fingers, :data:`FOREARM_PALM_LENGTHS` palm lengths (wrist to middle-finger knuckle) long and
+    ``2 * FOREARM_HALF_WIDTH`` palm widths (index to little-finger knuckle) wide.
+    """
+    pts = np.asarray(hand, dtype=np.float64)[:, :2]
+    if not np.all(np.isfinite(pts[[0, 5, 9, 17]])):
+        return None
+    wrist, along, across = pts[0], pts[0] - pts[9], FOREARM_HALF_WIDTH * (pts[5] - pts[17])
+    far = wrist + FOREARM_PALM_LENGTHS * along
+    return np.array([wrist + across, far + across, far - across, wrist - across])
+
+
+def hand_mask(*, hand_landmarks: np.ndarray, box: np.ndarray, side: int, forearm: bool = True) -> np.ndarray:
+    """The convex hull of each tracked hand's landmarks, with its forearm (:func:`forearm_quad`) unless
+    ``forearm`` is False, as a zone-grid mask."""
     out = np.zeros((side, side), bool)
     x0, y0, x1, y1 = (float(v) for v in box)
     if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
         return out
     for hand in np.asarray(hand_landmarks, dtype=np.float64):
         pts = hand[:, :2]
+        arm = forearm_quad(hand) if forearm else None
         pts = pts[np.all(np.isfinite(pts), axis=1)]
         if pts.shape[0] < 3:
             continue
-        rel = (pts - (x0, y0)) / (x1 - x0, y1 - y0)
-        if rel.max() < -0.2 or rel.min() > 1.2:
-            continue
-        hull = convex_hull(rel)
-        if hull.shape[0] < 3:
-            continue
-        out |= oval_mask(oval=hull, side=side)
+        for shape in (pts, arm):
+            if shape is None:
+                continue
+            rel = (shape - (x0, y0)) / (x1 - x0, y1 - y0)
+            if rel.max() < -0.2 or rel.min() > 1.2:
+                continue
+            hull = convex_hull(rel)
+            if hull.shape[0] < 3:
+                continue
+            out |= oval_mask(oval=hull, side=side)
     return out
 
 
