@@ -60,8 +60,8 @@ _FAR_PX = 10
 #: A frame counts for the inside share when this share of the zone changed (a hand, not speech or noise).
 _HAND_IN_ZONE = 0.04
 #: The forearm taken to come with a tracked hand (:func:`forearm_quad`): its length in palm lengths and its
-#: half-width in palm widths. Set on the tuning split (round 10, docs/face-occlusion.md): a band of 2.5 x 0.5
-#: measured within 0.01 of it.
+#: half-width in palm widths. Set on the tuning split (round 10, docs/face-occlusion.md): a band 2.5 palm lengths
+#: long and 0.5 palm widths to each side measured within 0.01 of it.
 FOREARM_PALM_LENGTHS = 4.0
 FOREARM_HALF_WIDTH = 0.6
 
