@@ -34,6 +34,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import face_identity as fi
 from interview_guard.signals.occlusion import frame_overlap
+from interview_guard.signals.timebase import nearest_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.identity import IdentityTrack
@@ -58,15 +59,9 @@ def _hand_cover(tracks: Tracks, t_s: np.ndarray) -> np.ndarray:
     if face is None or hands is None or not len(t_s) or not len(face) or not len(hands):
         return out
 
-    def nearest(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = np.clip(np.searchsorted(ref, t_s), 0, len(ref) - 1)
-        prev = np.clip(k - 1, 0, None)
-        k = np.where(np.abs(ref[prev] - t_s) < np.abs(ref[k] - t_s), prev, k)
-        return k, np.abs(ref[k] - t_s) <= 0.02
-
-    fk, f_ok = nearest(np.asarray(face.t_s, dtype=np.float64))
-    hk, h_ok = nearest(np.asarray(hands.t_s, dtype=np.float64))
-    sel = np.flatnonzero(f_ok & h_ok)
+    fk, f_dt = nearest_rows(face.t_s, t_s)
+    hk, h_dt = nearest_rows(hands.t_s, t_s)
+    sel = np.flatnonzero((f_dt <= 0.02) & (h_dt <= 0.02))
     if sel.size:
         out[sel] = frame_overlap(
             np.asarray(face.landmarks[fk[sel]]),

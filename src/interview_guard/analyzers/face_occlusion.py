@@ -27,6 +27,7 @@ from interview_guard.signals.crossing_events import with_pixel_windows
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
+from interview_guard.signals.timebase import nearest_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.video import FaceTrack, HandTrack
@@ -385,14 +386,11 @@ class FaceOcclusion(Analyzer):
 def _align(face: FaceTrack, hands: HandTrack) -> HandTrack:
     """Hands resampled onto the face rows (nearest analysed frame within half a frame)."""
 
-    idx = np.searchsorted(hands.t_s, face.t_s)
-    idx = np.clip(idx, 0, max(len(hands) - 1, 0))
     if len(hands) == 0:
         return HandTrack.empty(frame_size=face.frame_size, n=len(face))
-    prev = np.clip(idx - 1, 0, len(hands) - 1)
-    pick = np.where(np.abs(hands.t_s[prev] - face.t_s) < np.abs(hands.t_s[idx] - face.t_s), prev, idx)
+    pick, dt = nearest_rows(hands.t_s, face.t_s)
     sel = hands.select(pick)
-    far = np.abs(hands.t_s[pick] - face.t_s) > 0.05
+    far = dt > 0.05
     count = sel.count.copy()
     count[far] = 0
     lm = sel.landmarks.copy()

@@ -1,0 +1,20 @@
+"""Matching rows of two tracks by time (pure numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["nearest_rows"]
+
+
+def nearest_rows(ref_t: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each time of ``t``, the row of the sorted, non-empty ``ref_t`` nearest to it and how far it is (s).
+
+    Ties go to the later row.
+    """
+    ref = np.asarray(ref_t, dtype=np.float64)
+    tt = np.asarray(t, dtype=np.float64)
+    k = np.clip(np.searchsorted(ref, tt), 0, len(ref) - 1)
+    prev = np.clip(k - 1, 0, None)
+    k = np.where(np.abs(ref[prev] - tt) < np.abs(ref[k] - tt), prev, k)
+    return k, np.abs(ref[k] - tt)
