@@ -24,9 +24,15 @@ Prints Markdown tables:
     for a few frames can show the operator's face): AUC of the risk fused from ``face_occlusion`` alone
     and from both, per split and kind, identity evidence on genuine waves, and the real clips.
 
+Table (a) gives each AUC a 95 % bootstrap interval that resamples faces (the clips of one face are not
+independent evidence); ``--compare OTHER_WORK`` adds, per split and kind, this run's AUC minus that of another
+work directory holding the same clips (an older version's results), with a paired interval: where it holds 0,
+these clips cannot tell the two versions apart.
+
 Usage::
 
     PYTHONPATH=src .venv/bin/python evaluation/face_occlusion_heldout.py --work DIR [-j 2] [--quick] [--identity]
+        [--compare OLD_DIR]
 
 Size and time: the default grid is 13 faces x 1 hand x (4 genuine + 5 kinds x 2
 motions) = 182 clips of 4.5 s plus 22 real clips; it took 33 min wall with
@@ -428,13 +434,67 @@ def auc(pos: Iterable[float | None], neg: Iterable[float | None]) -> float | Non
     return roc_auc(labels=[1] * len(p) + [0] * len(n), scores=p + n)
 
 
+def auc_ci(fakes: list[dict[str, Any]], gens: list[dict[str, Any]], key: str = "score") -> str:
+    """The 95 % bootstrap interval of the AUC, resampling faces (clips of one face are not independent)."""
+    from interview_guard.signals.metrics import auc_interval
+
+    rows = fakes + gens
+    if not fakes or not gens:
+        return "-"
+    _, lo, hi = auc_interval(
+        labels=[1] * len(fakes) + [0] * len(gens),
+        scores=[0.0 if r[key] is None else float(r[key]) for r in rows],
+        groups=[r["face"] for r in rows],
+    )
+    return f"{lo:.2f}-{hi:.2f}"
+
+
+def compare_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], other_name: str) -> str:
+    """Per split and kind: this run's AUC minus ``other``'s on the same clips, with a paired 95 % interval.
+
+    Faces are resampled (both runs together): an interval that holds 0 says these clips cannot tell the two
+    versions apart.
+    """
+    from interview_guard.signals.metrics import auc_difference_interval
+
+    by_id = {r["id"]: r for r in other if "kind" in r and "score" in r}
+    clips = [r for r in rows if "kind" in r and "score" in r and r["id"] in by_id]
+    out = [
+        f"### paired AUC difference: this run minus {other_name} (95 % interval, faces resampled)\n",
+        "| split | kind | AUC this | AUC other | difference | interval | n fake/genuine |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for split in SPLITS:
+        sr = [r for r in clips if r["split"] == split]
+        gens = [r for r in sr if r["kind"] == "genuine"]
+        for kind in (*FAKE_KINDS, "all"):
+            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
+            if not fakes or not gens:
+                continue
+            both = fakes + gens
+
+            def col(rs: list[dict[str, Any]]) -> list[float]:
+                return [0.0 if r["score"] is None else float(r["score"]) for r in rs]
+
+            labels = [1] * len(fakes) + [0] * len(gens)
+            a, b = col(both), col([by_id[r["id"]] for r in both])
+            d, lo, hi = auc_difference_interval(labels=labels, scores_a=a, scores_b=b, groups=[r["face"] for r in both])
+            out.append(
+                f"| {split} | {kind} | {_f(auc(a[: len(fakes)], a[len(fakes) :]))} | "
+                f"{_f(auc(b[: len(fakes)], b[len(fakes) :]))} | {d:+.2f} | {lo:+.2f} to {hi:+.2f} | "
+                f"{len(fakes)}/{len(gens)} |"
+            )
+    return "\n".join(out)
+
+
 def _f(x: float | None, nd: int = 2) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
-def _auc_cells(fakes: list[dict[str, Any]], gens: list[dict[str, Any]]) -> list[str]:
+def _auc_cells(fakes: list[dict[str, Any]], gens: list[dict[str, Any]], ci: bool = False) -> list[str]:
     return [
         _f(auc([r["score"] for r in fakes], [r["score"] for r in gens])),
+        *([auc_ci(fakes, gens)] if ci else []),
         _f(auc([r["req_score"] for r in fakes], [r["req_score"] for r in gens])),
         _f(auc([r["baseline"] for r in fakes], [r["baseline"] for r in gens])),
         f"{len(fakes)}/{len(gens)}",
@@ -448,15 +508,15 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
     head = "| AUC score | AUC score + request | AUC baseline | n fake/genuine | no score |"
     sep = "| --- | --- | --- | --- | --- |"
     out.append("### (a) per split and fake kind (fake vs genuine waves of the split)\n")
-    out.append("| split | kind " + head)
-    out.append("| --- | --- " + sep)
+    out.append("| split | kind | AUC score | 95 % interval (faces resampled) " + head.split("| AUC score ", 1)[1])
+    out.append("| --- | --- | --- " + sep)
     for split in SPLITS:
         sr = [r for r in clips if r["split"] == split]
         gens = [r for r in sr if r["kind"] == "genuine"]
         for kind in (*FAKE_KINDS, "all"):
             fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
             if fakes:
-                out.append(f"| {split} | {kind} | " + " | ".join(_auc_cells(fakes, gens)) + " |")
+                out.append(f"| {split} | {kind} | " + " | ".join(_auc_cells(fakes, gens, ci=True)) + " |")
     for split, split_faces, split_hands in (
         ("heldout", HELDOUT_FACES, HELDOUT_HANDS),
         ("test", TEST_FACES, TEST_HANDS),
@@ -580,6 +640,11 @@ def _identity_table(clips: list[dict[str, Any]], reals: list[dict[str, Any]]) ->
 # ---------------------------------------------------------------------------------------
 
 
+def _results(work: Path) -> list[dict[str, Any]]:
+    """The per-clip rows kept in ``work/results``."""
+    return [json.loads(p.read_text()) for p in sorted((work / "results").glob("*.json"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=None, help="keeps clips and per-clip results (a re-run resumes)")
@@ -595,6 +660,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also run face_identity (scans with face descriptors) and add table (f): the risk fused from both",
     )
     ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="another --work directory of the same clips (an older version's results): adds the paired difference",
+    )
+    ap.add_argument(
         "--splits",
         default=",".join(SPLITS),
         help=f"comma-separated splits to run (default: all of {', '.join(SPLITS)})",
@@ -604,11 +675,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         if args.work is None:
             ap.error("--report-only needs --work")
-        done = [json.loads(p.read_text()) for p in sorted((args.work / "results").glob("*.json"))]
+        done = _results(args.work)
         clips = [r for r in done if not r["id"].startswith("real__")]
         reals = [r for r in done if r["id"].startswith("real__") and not r["label"].startswith("fake")]
         swaps = [r for r in done if r["id"].startswith("real__") and r["label"].startswith("fake")]
         print(tables(clips, reals, swaps))
+        if args.compare is not None:
+            print("\n" + compare_table(clips, _results(args.compare), str(args.compare)))
         print(f"\n{len(clips)} clips, {len(reals)} real clips, {len(swaps)} swaps done so far in {args.work}")
         return 0
     if not SHARED.is_dir():
@@ -655,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     _write_json(work / "results.json", {"clips": rows, "reals": reals, "swaps": swaps, "wall_s": round(wall, 1)})
     print(tables(rows, reals, swaps))
+    if args.compare is not None:
+        print("\n" + compare_table(rows, _results(args.compare), str(args.compare)))
     n_err = sum("error" in r for r in rows)
     print(
         f"\n{len(rows)} clips ({n_err} failed), {len(reals)} real clips, {len(swaps)} swaps; "

@@ -14,7 +14,15 @@ import numpy.typing as npt
 
 from interview_guard.errors import ParameterError
 
-__all__ = ["roc_curve", "roc_auc", "equal_error_rate", "threshold_at_fpr", "rates_at_threshold"]
+__all__ = [
+    "roc_curve",
+    "roc_auc",
+    "auc_interval",
+    "auc_difference_interval",
+    "equal_error_rate",
+    "threshold_at_fpr",
+    "rates_at_threshold",
+]
 
 
 def _check(labels: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
@@ -98,3 +106,104 @@ def rates_at_threshold(*, labels: npt.ArrayLike, scores: npt.ArrayLike, threshol
         "fpr": float(flag[y == 0].mean()),
         "threshold": float(threshold),
     }
+
+
+def _group_index(groups: npt.ArrayLike | None, n: int) -> list[npt.NDArray[np.intp]]:
+    """Row numbers of each group (each row its own group when ``groups`` is None)."""
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ParameterError("groups must give one group per score")
+    _, inverse = np.unique(g, return_inverse=True)
+    return [np.flatnonzero(inverse == k) for k in range(int(inverse.max()) + 1)]
+
+
+def _boot_aucs(
+    y: npt.NDArray[Any], columns: list[npt.NDArray[np.float64]], groups: npt.ArrayLike | None, n_boot: int, seed: int
+) -> npt.NDArray[np.float64]:
+    """AUC of each score column on ``n_boot`` resamples of the groups (with replacement); (n_boot, columns).
+
+    A resample is a count per session (how often its group was drawn); the AUC of a resample is the
+    count-weighted share of (manipulated, genuine) pairs ranked right, ties half, so all resamples are one
+    matrix product. Resamples that hold one class only are drawn again.
+    """
+    members = _group_index(groups, y.size)
+    rng = np.random.default_rng(seed)
+    of_group = np.empty(y.size, np.intp)
+    for k, rows in enumerate(members):
+        of_group[rows] = k
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    wins = [np.sign(s[pos][:, None] - s[neg][None, :]) * 0.5 + 0.5 for s in columns]  # 1, 0.5 or 0 per pair
+    out = np.empty((0, len(columns)))
+    for _ in range(20):
+        draws = rng.integers(0, len(members), (n_boot, len(members)))
+        per_group = np.zeros((n_boot, len(members)))
+        np.add.at(per_group, (np.arange(n_boot)[:, None], draws), 1.0)
+        w = per_group[:, of_group]  # (n_boot, sessions): how often each session is in the resample
+        wp, wn = w[:, pos], w[:, neg]
+        den = wp.sum(axis=1) * wn.sum(axis=1)
+        ok = den > 0
+        aucs = np.stack([np.einsum("bi,ij,bj->b", wp[ok], c, wn[ok]) / den[ok] for c in wins], axis=1)
+        out = np.concatenate([out, aucs])[:n_boot]
+        if out.shape[0] == n_boot:
+            return out
+    raise ParameterError("too few groups hold both genuine and manipulated examples to resample")
+
+
+def _check_level(level: float, n_boot: int) -> None:
+    if not 0.0 < level < 1.0:
+        raise ParameterError("level must be between 0 and 1")
+    if n_boot < 100:
+        raise ParameterError("n_boot must be at least 100")
+
+
+def auc_interval(
+    *,
+    labels: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    groups: npt.ArrayLike | None = None,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """The AUC and a percentile bootstrap interval for it: ``(auc, low, high)``.
+
+    ``groups`` (one label per score, e.g. the person or clip a session was made from) makes the bootstrap
+    resample whole groups, so sessions that share a source are not counted as independent evidence; without
+    it every score is its own group. Resamples that hold only one class are drawn again. Deterministic for a
+    given ``seed``.
+    """
+    y, s = _check(labels, scores)
+    _check_level(level, n_boot)
+    boot = _boot_aucs(y, [s], groups, n_boot, seed)[:, 0]
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [a, 1.0 - a])
+    return roc_auc(labels=y, scores=s), float(lo), float(hi)
+
+
+def auc_difference_interval(
+    *,
+    labels: npt.ArrayLike,
+    scores_a: npt.ArrayLike,
+    scores_b: npt.ArrayLike,
+    groups: npt.ArrayLike | None = None,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """AUC(a) - AUC(b) on the same sessions and a paired bootstrap interval for it: ``(diff, low, high)``.
+
+    Both score columns are resampled together (the same groups in every resample), so what the two detectors
+    share (the same hard sessions) cancels out; an interval that holds 0 says the data do not tell them apart.
+    """
+    y, a_s = _check(labels, scores_a)
+    _, b_s = _check(labels, scores_b)
+    if b_s.shape != a_s.shape:
+        raise ParameterError("scores_a and scores_b must score the same sessions")
+    _check_level(level, n_boot)
+    boot = _boot_aucs(y, [a_s, b_s], groups, n_boot, seed)
+    d = boot[:, 0] - boot[:, 1]
+    q = (1.0 - level) / 2.0
+    lo, hi = np.quantile(d, [q, 1.0 - q])
+    return roc_auc(labels=y, scores=a_s) - roc_auc(labels=y, scores=b_s), float(lo), float(hi)
