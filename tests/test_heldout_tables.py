@@ -1,0 +1,51 @@
+"""The held-out evaluation's tables: intervals that resample faces, and the paired comparison of two runs."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "evaluation"))
+
+import face_occlusion_heldout as ev  # noqa: E402
+
+
+def _rows(rng: np.random.Generator, push: float = 0.0) -> list[dict]:
+    rows = []
+    for f in range(5):
+        for kind in ("genuine", "genuine", "pasted", "dropout"):
+            for m in range(2):
+                s = float(rng.uniform(0.0, 0.6)) + (push if kind == "pasted" else 0.0)
+                rows.append(
+                    {"id": f"tune__face{f}__{kind}__{m}__{len(rows)}", "split": "tune", "face": f"face{f}",
+                     "hand": "h", "hand_source": "hagrid", "kind": kind, "score": min(s, 1.0),
+                     "req_score": min(s, 1.0), "baseline": 0.0, "band": "low", "req_band": "low"}
+                )  # fmt: skip
+    return rows
+
+
+def test_table_a_gives_each_auc_an_interval():
+    rows = _rows(np.random.default_rng(3))
+    text = ev.tables(rows, [], [])
+    line = next(x for x in text.splitlines() if x.startswith("| tune | pasted |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    auc, interval = float(cells[2]), cells[3]
+    lo, hi = (float(v) for v in interval.split("-"))
+    assert 0.0 <= lo <= auc <= hi <= 1.0 and hi - lo > 0.05
+
+
+def test_compare_table_pairs_the_same_clips():
+    old = _rows(np.random.default_rng(3))
+    new = [{**r, "score": min(r["score"] + (0.5 if r["kind"] == "pasted" else 0.0), 1.0)} for r in old]
+    same = ev.compare_table(old, old, "old")
+    assert "| tune | pasted | " in same and "+0.00 | +0.00 to +0.00" in same
+    better = ev.compare_table(new, old, "old")
+    line = next(x for x in better.splitlines() if x.startswith("| tune | pasted |"))
+    diff, interval = [c.strip() for c in line.strip("|").split("|")][4:6]
+    lo = float(interval.split(" to ")[0])
+    assert float(diff) > 0.2 and lo > 0
+    # dropout did not change: its difference is exactly zero
+    assert next(x for x in better.splitlines() if x.startswith("| tune | dropout |")).count("+0.00") == 3
