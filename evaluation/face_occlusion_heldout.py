@@ -726,7 +726,12 @@ def main(argv: list[str] | None = None) -> int:
         reals = [f.result() for f in rfuts]
         swaps = [f.result() for f in sfuts]
     wall = time.perf_counter() - t0
-    _write_json(work / "results.json", {"clips": rows, "reals": reals, "swaps": swaps, "wall_s": round(wall, 1)})
+    from interview_guard.io.runtime import runtime_versions
+
+    _write_json(
+        work / "results.json",
+        {"clips": rows, "reals": reals, "swaps": swaps, "wall_s": round(wall, 1), "runtime": runtime_versions()},
+    )
     print(tables(rows, reals, swaps))
     if args.compare is not None:
         print("\n" + compare_table(rows, _results(args.compare), str(args.compare)))

@@ -11,7 +11,7 @@ from interview_guard.fusion.fit import fit_fusion
 from interview_guard.fusion.model import DecisiveRule, FusionModel
 from interview_guard.fusion.score_table import ScoreTable
 from interview_guard.pipeline.scan import scan_tracks
-from interview_guard.report.model import Report, Risk, SessionInfo
+from interview_guard.report.model import SCHEMA_VERSION, Report, Risk, SessionInfo
 from interview_guard.report.text import format_text
 
 RULE = {"analyzer": "face_occlusion", "min_score": 0.9, "min_confidence": 0.5}
@@ -118,7 +118,7 @@ def test_scan_report_records_the_rule_and_round_trips(monkeypatch):
     rep = Report(session=SessionInfo(id="s", path="/s", duration_s=60.0, modalities={}), risk=risk, analyzers=results)
     again = Report.from_json(rep.to_json())
     assert again.risk == rep.risk and again.to_dict() == rep.to_dict()
-    assert rep.schema_version == "1.2"
+    assert rep.schema_version == SCHEMA_VERSION
     text = format_text(rep)
     assert "face_occlusion 0.97 (confidence 0.62) is decisive on its own" in text
     assert f"gave {risk.fused_score:.2f}" in text

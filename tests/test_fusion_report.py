@@ -125,6 +125,41 @@ def test_report_round_trips_through_json(tmp_path):
         assert key in d
 
 
+def test_report_records_the_runtime_and_reads_reports_without_it(tmp_path):
+    """Schema 1.3: the library versions a scan ran on round-trip; a 1.2 report (no ``runtime``) reads as {}."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    from interview_guard.io.runtime import runtime_versions
+    from interview_guard.pipeline.scan import failed_report
+    from interview_guard.report.html import render_report
+
+    rt = runtime_versions()
+    assert rt["numpy"] == metadata.version("numpy") and rt["mediapipe"] == metadata.version("mediapipe")
+    assert rt["opencv"] == metadata.version("opencv-contrib-python") and rt["av"] == metadata.version("av")
+    assert rt["python"] == ".".join(map(str, sys.version_info[:3]))
+    rep = make_report()
+    rep.runtime = rt
+    again = Report.from_json(rep.to_json())
+    assert again.runtime == rt and again.to_dict() == rep.to_dict()
+    assert f"MediaPipe {rt['mediapipe']}" in render_report(again)
+    old = rep.to_dict()
+    old["schema_version"] = "1.2"
+    del old["runtime"]
+    assert Report.from_dict(old).runtime == {}
+    assert "scanned with" not in render_report(Report.from_dict(old))
+    # a failed scan says what it ran on too (a codec PyAV lacks is a runtime question)
+    assert failed_report("s", tmp_path, "s/video.mp4: no video stream").runtime == rt
+    # reading the versions imports none of the libraries
+    code = (
+        "import sys; from interview_guard.io.runtime import runtime_versions; runtime_versions(); "
+        "print(sorted(m for m in ('cv2', 'mediapipe', 'av', 'librosa', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_report_rejects_other_schema_major():
     d = make_report().to_dict()
     d["schema_version"] = "2.0"

@@ -17,7 +17,7 @@ from interview_guard.errors import InputError
 from interview_guard.io.identity_index import IdentityIndex
 from interview_guard.pipeline.batch import run_batch
 from interview_guard.pipeline.matching import also_seen_as, find_matches, session_descriptors
-from interview_guard.report.model import read_report
+from interview_guard.report.model import SCHEMA_VERSION, read_report
 from interview_guard.signals import identity_match as im
 from interview_guard.signals import typing_profile as tp
 
@@ -165,7 +165,7 @@ def test_killed_batch_rerun_leaves_each_session_once(tmp_path):
     assert pair == {"typing_genuine_a", "typing_slow_path_a"}  # one typist's log under two candidate ids
     rep = read_report(out / "sessions" / "typing_genuine_a.json")
     assert rep.also_seen_as and rep.also_seen_as[0]["candidate_id"] == "sample-typing-slow-path-a"
-    assert rep.schema_version == "1.2"
+    assert rep.schema_version == SCHEMA_VERSION
 
 
 def test_long_lived_index_and_forget(tmp_path):

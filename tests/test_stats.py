@@ -15,8 +15,10 @@ def test_logistic_forms_match_the_formulas_they_replaced():
         e = math.exp(x)
         assert logistic_safe(x) == (1.0 / (1.0 + math.exp(-x)) if x >= 0 else e / (1.0 + e))
     assert np.array_equal(logistic_array(xs), 1.0 / (1.0 + np.exp(-xs)))
-    # the element-wise form rounds like the scalar one
-    assert np.array_equal(logistic_array(xs), np.array([logistic(float(x)) for x in xs]))
+    # the element-wise form agrees with the scalar one to the last bits: numpy's vectorised exp is not the C
+    # library's (on an AMD EPYC with numpy 2.4, 86 of these 2000 exponentials differ by an ulp), so not bit for bit
+    scalar = np.array([logistic(float(x)) for x in xs])
+    assert np.all(np.abs(logistic_array(xs) - scalar) <= 4 * np.spacing(scalar))
 
 
 def test_logistic_values_and_range():

@@ -18,6 +18,7 @@ from interview_guard.errors import InterviewGuardError
 from interview_guard.extract.session import extract_tracks
 from interview_guard.fusion.model import FusionModel
 from interview_guard.io.model_files import manifest_hashes
+from interview_guard.io.runtime import runtime_versions
 from interview_guard.io.session import Session
 from interview_guard.pipeline.matching import SessionDescriptors, session_descriptors
 from interview_guard.progress import ProgressHook, Stage
@@ -139,6 +140,7 @@ def scan_session(
         risk=risk,
         analyzers=results,
         models=manifest_hashes(),
+        runtime=runtime_versions(),
         timings={
             "extract_s": round(t_extract, 4),
             "analyzers_s": an_timings,
@@ -183,5 +185,6 @@ def failed_report(session_id: str, path, error: BaseException | str, *, fingerpr
         risk=Risk(score=None, band="unassessed"),
         status="failed",
         error=msg,
+        runtime=runtime_versions(),
         created_at=_now(),
     )

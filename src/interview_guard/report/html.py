@@ -331,12 +331,21 @@ def _evidence(report: Report, key_frames: KeyFrames | None) -> list[dict[str, An
     return blocks
 
 
+#: The runtime versions the page's footer names (report key, name shown).
+_RUNTIME_SHOWN = (
+    ("python", "Python"), ("mediapipe", "MediaPipe"), ("opencv", "OpenCV"), ("av", "PyAV"), ("numpy", "numpy"),
+)  # fmt: skip
+
+
 def _footer(report: Report) -> list[str]:
     fusion = report.risk.fusion
     parts = [f"interview-guard {report.tool_version}", f"report schema {report.schema_version}"]
     if fusion is not None and fusion.version:
         sha = str(fusion.sha256 or "")[:12]
         parts.append(f"fusion parameters {fusion.version}" + (f" (sha256 {sha}…)" if sha else ""))
+    libs = [f"{name} {report.runtime[key]}" for key, name in _RUNTIME_SHOWN if report.runtime.get(key)]
+    if libs:
+        parts.append("scanned with " + ", ".join(libs))
     return parts
 
 

@@ -25,7 +25,8 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes of file names that are not U
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
-SCHEMA_VERSION = "1.2"  # 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as (older reports read as is)
+#: 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as; 1.3: runtime (older reports read as is)
+SCHEMA_VERSION = "1.3"
 
 #: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
 MAX_EVIDENCE_PER_ANALYZER = 200
@@ -201,6 +202,11 @@ class Report:
         ``not_checked``, ``absent_modalities``, ``fusion`` (version, path,
         sha256 of the parameters).
     analyzers : dict of str to AnalyzerResult
+    models : dict of str to str
+        sha256 of each model file, by file name.
+    runtime : dict of str to str
+        Python, the machine type and the versions of the libraries that decide the numbers (MediaPipe,
+        OpenCV, PyAV, numpy, scipy, librosa): the same file and models can measure differently under others.
     status : {"ok", "failed"}
         ``failed`` when the session could not be read at all (then ``error``).
     """
@@ -209,6 +215,8 @@ class Report:
     risk: Risk = field(default_factory=Risk)
     analyzers: dict[str, AnalyzerResult] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
+    #: the Python and library versions the scan ran on (schema 1.3; empty in older reports)
+    runtime: dict[str, str] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)  # seconds by stage; "analyzers_s" by analyzer
     warnings: list[str] = field(default_factory=list)
     status: str = "ok"
@@ -282,6 +290,7 @@ class Report:
             "risk": self.risk.to_dict(),
             "analyzers": {name: r.to_dict() for name, r in self.analyzers.items()},
             "models": self.models,
+            "runtime": self.runtime,
             "timings": self.timings,
             "warnings": list(self.warnings),
             **({} if self.also_seen_as is None else {"also_seen_as": [dict(x) for x in self.also_seen_as]}),
@@ -306,6 +315,7 @@ class Report:
             risk=Risk.from_dict(d.get("risk", {})),
             analyzers={name: AnalyzerResult.from_dict(name, r) for name, r in d.get("analyzers", {}).items()},
             models=dict(d.get("models", {})),
+            runtime={str(k): str(v) for k, v in dict(d.get("runtime") or {}).items()},
             timings=dict(d.get("timings", {})),
             warnings=list(d.get("warnings", [])),
             also_seen_as=None if d.get("also_seen_as") is None else [dict(x) for x in d["also_seen_as"]],
