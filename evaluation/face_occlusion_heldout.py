@@ -449,6 +449,24 @@ def auc_ci(fakes: list[dict[str, Any]], gens: list[dict[str, Any]], key: str = "
     return f"{lo:.2f}-{hi:.2f}"
 
 
+def _scores(rows: list[dict[str, Any]]) -> list[float]:
+    """The clips' ``score`` (a missing one counts as 0, as in :func:`auc`)."""
+    return [0.0 if r["score"] is None else float(r["score"]) for r in rows]
+
+
+def _by_split_and_kind(
+    clips: list[dict[str, Any]], *, need_genuine: bool = True
+) -> Iterable[tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]]:
+    """``(split, kind, fakes, genuine waves)`` for every split and fake kind (and ``all``) holding fakes."""
+    for split in SPLITS:
+        sr = [r for r in clips if r["split"] == split]
+        gens = [r for r in sr if r["kind"] == "genuine"]
+        for kind in (*FAKE_KINDS, "all"):
+            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
+            if fakes and (gens or not need_genuine):
+                yield split, kind, fakes, gens
+
+
 def compare_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], other_name: str) -> str:
     """Per split and kind: this run's AUC minus ``other``'s on the same clips, with a paired 95 % interval.
 
@@ -464,26 +482,16 @@ def compare_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], other
         "| split | kind | AUC this | AUC other | difference | interval | n fake/genuine |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for split in SPLITS:
-        sr = [r for r in clips if r["split"] == split]
-        gens = [r for r in sr if r["kind"] == "genuine"]
-        for kind in (*FAKE_KINDS, "all"):
-            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
-            if not fakes or not gens:
-                continue
-            both = fakes + gens
-
-            def col(rs: list[dict[str, Any]]) -> list[float]:
-                return [0.0 if r["score"] is None else float(r["score"]) for r in rs]
-
-            labels = [1] * len(fakes) + [0] * len(gens)
-            a, b = col(both), col([by_id[r["id"]] for r in both])
-            d, lo, hi = auc_difference_interval(labels=labels, scores_a=a, scores_b=b, groups=[r["face"] for r in both])
-            out.append(
-                f"| {split} | {kind} | {_f(auc(a[: len(fakes)], a[len(fakes) :]))} | "
-                f"{_f(auc(b[: len(fakes)], b[len(fakes) :]))} | {d:+.2f} | {lo:+.2f} to {hi:+.2f} | "
-                f"{len(fakes)}/{len(gens)} |"
-            )
+    for split, kind, fakes, gens in _by_split_and_kind(clips):
+        both = fakes + gens
+        labels = [1] * len(fakes) + [0] * len(gens)
+        a, b = _scores(both), _scores([by_id[r["id"]] for r in both])
+        d, lo, hi = auc_difference_interval(labels=labels, scores_a=a, scores_b=b, groups=[r["face"] for r in both])
+        out.append(
+            f"| {split} | {kind} | {_f(auc(a[: len(fakes)], a[len(fakes) :]))} | "
+            f"{_f(auc(b[: len(fakes)], b[len(fakes) :]))} | {d:+.2f} | {lo:+.2f} to {hi:+.2f} | "
+            f"{len(fakes)}/{len(gens)} |"
+        )
     return "\n".join(out)
 
 
@@ -510,13 +518,8 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
     out.append("### (a) per split and fake kind (fake vs genuine waves of the split)\n")
     out.append("| split | kind | AUC score | 95 % interval (faces resampled) " + head.split("| AUC score ", 1)[1])
     out.append("| --- | --- | --- " + sep)
-    for split in SPLITS:
-        sr = [r for r in clips if r["split"] == split]
-        gens = [r for r in sr if r["kind"] == "genuine"]
-        for kind in (*FAKE_KINDS, "all"):
-            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
-            if fakes:
-                out.append(f"| {split} | {kind} | " + " | ".join(_auc_cells(fakes, gens, ci=True)) + " |")
+    for split, kind, fakes, gens in _by_split_and_kind(clips, need_genuine=False):
+        out.append(f"| {split} | {kind} | " + " | ".join(_auc_cells(fakes, gens, ci=True)) + " |")
     for split, split_faces, split_hands in (
         ("heldout", HELDOUT_FACES, HELDOUT_HANDS),
         ("test", TEST_FACES, TEST_HANDS),
@@ -600,20 +603,14 @@ def _identity_table(clips: list[dict[str, Any]], reals: list[dict[str, Any]]) ->
     )
     out.append("| --- | --- | --- | --- | --- | --- |")
     fired = {"identity_flash", "identity_change"}
-    for split in SPLITS:
-        sr = [r for r in clips if r["split"] == split]
-        gens = [r for r in sr if r["kind"] == "genuine"]
-        for kind in (*FAKE_KINDS, "all"):
-            fakes = [r for r in sr if r["kind"] != "genuine" and (kind == "all" or r["kind"] == kind)]
-            if not fakes or not gens:
-                continue
-            cells = [
-                _f(auc([r["risk"] for r in fakes], [r["risk"] for r in gens])),
-                _f(auc([r["both_risk"] for r in fakes], [r["both_risk"] for r in gens])),
-                _f(auc([r["id_score"] for r in fakes], [r["id_score"] for r in gens])),
-                f"{sum(bool(fired & set(r['id_evidence'])) for r in fakes)} of {len(fakes)}",
-            ]
-            out.append(f"| {split} | {kind} | " + " | ".join(cells) + " |")
+    for split, kind, fakes, gens in _by_split_and_kind(clips):
+        cells = [
+            _f(auc([r["risk"] for r in fakes], [r["risk"] for r in gens])),
+            _f(auc([r["both_risk"] for r in fakes], [r["both_risk"] for r in gens])),
+            _f(auc([r["id_score"] for r in fakes], [r["id_score"] for r in gens])),
+            f"{sum(bool(fired & set(r['id_evidence'])) for r in fakes)} of {len(fakes)}",
+        ]
+        out.append(f"| {split} | {kind} | " + " | ".join(cells) + " |")
     out.append("\n| split | genuine waves | identity flash or change | high band, face_occlusion | high band, both |")
     out.append("| --- | --- | --- | --- | --- |")
     for split in SPLITS:
