@@ -211,6 +211,24 @@ def test_workers_scan_with_one_blas_thread(cluster, tmp_path):
         assert pools and all(n == 1 for _, n in pools), pools
 
 
+def test_workers_report_their_runtime_and_a_different_one_is_a_warning(cluster):
+    """Each worker tells its library versions at connect; the same environment gives no note, another one a
+    warning naming a worker and what differs (not an error: the worker still scans)."""
+    from interview_guard.io.runtime import runtime_versions
+    from interview_guard.pipeline.dask_executor import runtime_note, worker_facts
+
+    mine = runtime_versions()
+    facts = cluster.client.run(worker_facts)
+    assert len(facts) == 2 and all(f["runtime"] == mine for f in facts.values())
+    assert runtime_note(mine, facts) is None
+    w = sorted(facts)[1]
+    other = {**facts, w: {**facts[w], "runtime": {**mine, "mediapipe": "0.10.14"}}}
+    del other[w]["runtime"]["librosa"]
+    note = runtime_note(mine, other)
+    assert note is not None and note.startswith("1 of 2 Dask worker(s) run other library versions")
+    assert f"{w}: librosa missing (here {mine['librosa']}), mediapipe 0.10.14 (here {mine['mediapipe']})" in note
+
+
 @pytest.mark.video
 def test_sample_sessions_summary_is_the_same_on_the_cluster(cluster, tmp_path):
     """Every bundled sample session: the summary from two Dask workers equals the local pool's."""

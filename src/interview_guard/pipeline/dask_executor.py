@@ -30,7 +30,7 @@ from typing import Any
 from interview_guard.errors import InterviewGuardError
 from interview_guard.pipeline.executors import ClusterError, Executor, Task, TaskHandle, TaskLost
 
-__all__ = ["DaskExecutor", "worker_facts"]
+__all__ = ["DaskExecutor", "runtime_note", "worker_facts"]
 
 #: How long to wait for a first worker when the scheduler has none, and how long a cluster may have no worker
 #: at all in the middle of a batch before the batch stops (seconds).
@@ -39,10 +39,36 @@ _POLL_S = 1.0
 
 
 def worker_facts() -> dict[str, Any]:
-    """Run on each worker at connect: its interview-guard version (the driver refuses another)."""
+    """Run on each worker at connect: its interview-guard version (the driver refuses another) and its runtime
+    (Python and library versions, :func:`~interview_guard.io.runtime.runtime_versions`: the driver warns when they
+    differ from its own)."""
     from interview_guard._version import __version__
+    from interview_guard.io.runtime import runtime_versions
 
-    return {"version": __version__}
+    return {"version": __version__, "runtime": runtime_versions()}
+
+
+def runtime_note(mine: dict[str, str], facts: dict[str, dict[str, Any]]) -> str | None:
+    """A warning when some workers' runtimes (``facts[worker]["runtime"]``) differ from ``mine``, else None.
+
+    Not an error: the same interview-guard under another MediaPipe, OpenCV, PyAV or numpy still scans, but its
+    measurements can differ (docs/face-occlusion.md, round 11), and every report records the runtime it ran on.
+    """
+    differ: dict[str, list[str]] = {}
+    for worker, f in facts.items():
+        theirs = f.get("runtime") or {}
+        keys = sorted(k for k in set(mine) | set(theirs) if theirs.get(k) != mine.get(k))
+        if keys:
+            differ[worker] = keys
+    if not differ:
+        return None
+    worker = sorted(differ)[0]
+    theirs = facts[worker].get("runtime") or {}
+    what = ", ".join(f"{k} {theirs.get(k, 'missing')} (here {mine.get(k, 'missing')})" for k in differ[worker])
+    return (
+        f"{len(differ)} of {len(facts)} Dask worker(s) run other library versions than this machine (e.g. {worker}: "
+        f"{what}): their scores can differ a little from this machine's; each report records its runtime"
+    )
 
 
 class DaskExecutor(Executor):
@@ -103,6 +129,11 @@ class DaskExecutor(Executor):
                 f"{self.address}: worker {w} runs interview-guard {v}, this machine {__version__}: "
                 "install the same version on every machine (scores would differ)"
             )
+        from interview_guard.io.runtime import runtime_versions
+
+        note = runtime_note(runtime_versions(), facts)
+        if note:
+            self.notes.append(note)
         nthreads = self.client.nthreads()
         self.description = f"Dask scheduler {self.address} ({len(nthreads)} workers, {sum(nthreads.values())} threads)"
         threads = {w: n for w, n in nthreads.items() if n > 1}
