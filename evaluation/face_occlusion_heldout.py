@@ -516,7 +516,10 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
     head = "| AUC score | AUC score + request | AUC baseline | n fake/genuine | no score |"
     sep = "| --- | --- | --- | --- | --- |"
     out.append("### (a) per split and fake kind (fake vs genuine waves of the split)\n")
-    out.append("| split | kind | AUC score | 95 % interval (faces resampled) " + head.split("| AUC score ", 1)[1])
+    out.append(
+        "| split | kind | AUC score | 95 % interval (faces resampled) | AUC score + request | AUC baseline "
+        "| n fake/genuine | no score |"
+    )
     out.append("| --- | --- | --- " + sep)
     for split, kind, fakes, gens in _by_split_and_kind(clips, need_genuine=False):
         out.append(f"| {split} | {kind} | " + " | ".join(_auc_cells(fakes, gens, ci=True)) + " |")

@@ -13,12 +13,12 @@ sys.path.insert(0, str(REPO / "evaluation"))
 import face_occlusion_heldout as ev  # noqa: E402
 
 
-def _rows(rng: np.random.Generator, push: float = 0.0) -> list[dict]:
+def _rows(rng: np.random.Generator) -> list[dict]:
     rows = []
     for f in range(5):
         for kind in ("genuine", "genuine", "pasted", "dropout"):
             for m in range(2):
-                s = float(rng.uniform(0.0, 0.6)) + (push if kind == "pasted" else 0.0)
+                s = float(rng.uniform(0.0, 0.6))
                 rows.append(
                     {"id": f"tune__face{f}__{kind}__{m}__{len(rows)}", "split": "tune", "face": f"face{f}",
                      "hand": "h", "hand_source": "hagrid", "kind": kind, "score": min(s, 1.0),
