@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLES, make_video, typing_events, write_jsonl
+from interview_guard._version import __version__
 from interview_guard.cli import main
 from interview_guard.report.model import Report
 
@@ -19,7 +20,13 @@ def run(*args):
 
 def test_version_and_analyzers():
     r = run("--version")
-    assert r.exit_code == 0 and "interview-guard" in r.output
+    assert r.exit_code == 0 and r.output.splitlines()[0] == f"interview-guard, version {__version__}"
+    # the runtime line: what a report scanned here records (docs/report-schema.md), for comparing machines
+    from importlib import metadata
+
+    runtime = r.output.splitlines()[1]
+    assert runtime.startswith("runtime: python ")
+    assert f"mediapipe {metadata.version('mediapipe')}" in runtime and f"av {metadata.version('av')}" in runtime
     r = run("analyzers")
     assert r.exit_code == 0 and "keystroke_relay" in r.output and "needs: keystrokes" in r.output
 

@@ -27,8 +27,26 @@ from interview_guard.cli import matching, research, scanning  # noqa: E402
 __all__ = ["main"]
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the version, then the runtime a report made here would record (``runtime``)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from interview_guard.io.runtime import runtime_versions
+
+    click.echo(f"interview-guard, version {__version__}")
+    click.echo("runtime: " + ", ".join(f"{k} {v}" for k, v in runtime_versions().items()))
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="interview-guard")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and the library versions a report made here records, and exit.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
