@@ -158,6 +158,13 @@ def _check_level(level: float, n_boot: int) -> None:
         raise ParameterError("n_boot must be at least 100")
 
 
+def _percentile_interval(values: npt.NDArray[np.float64], level: float) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap values (percentile method)."""
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
 def auc_interval(
     *,
     labels: npt.ArrayLike,
@@ -176,10 +183,8 @@ def auc_interval(
     """
     y, s = _check(labels, scores)
     _check_level(level, n_boot)
-    boot = _boot_aucs(y, [s], groups, n_boot, seed)[:, 0]
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(boot, [a, 1.0 - a])
-    return roc_auc(labels=y, scores=s), float(lo), float(hi)
+    lo, hi = _percentile_interval(_boot_aucs(y, [s], groups, n_boot, seed)[:, 0], level)
+    return roc_auc(labels=y, scores=s), lo, hi
 
 
 def auc_difference_interval(
@@ -203,7 +208,5 @@ def auc_difference_interval(
         raise ParameterError("scores_a and scores_b must score the same sessions")
     _check_level(level, n_boot)
     boot = _boot_aucs(y, [a_s, b_s], groups, n_boot, seed)
-    d = boot[:, 0] - boot[:, 1]
-    q = (1.0 - level) / 2.0
-    lo, hi = np.quantile(d, [q, 1.0 - q])
-    return roc_auc(labels=y, scores=a_s) - roc_auc(labels=y, scores=b_s), float(lo), float(hi)
+    lo, hi = _percentile_interval(boot[:, 0] - boot[:, 1], level)
+    return roc_auc(labels=y, scores=a_s) - roc_auc(labels=y, scores=b_s), lo, hi
