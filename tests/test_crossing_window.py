@@ -167,3 +167,11 @@ def test_face_flash_needs_a_face_in_the_flash_frames():
     # the face landmarker found no face in the flash's frames: a hand hiding the face, not another face
     assert "face_flash" not in pixel_verdicts({**px, "flash_face_present": FLASH_FACE_PRESENT / 2})
     assert pixel_verdicts({k: v for k, v in px.items() if k != "flash_face_present"})["face_flash"] > 0.99
+
+
+def test_extreme_measures_give_a_verdict_not_an_overflow():
+    # warp_z is a robust z against the no-hand frame pairs with a floor of 0.02 px: a crossing much steadier than
+    # a jittery null lands hundreds below 0. The verdict is then 0; it raised an OverflowError (failing the
+    # analyzer) before the verdicts' logistic was the safe one.
+    v = pixel_verdicts({"warp_z": -400.0, "warp_ratio": 0.1, "warp_pairs": 10, "flash_z": -800.0})
+    assert 0.0 <= v["face_warp"] < 1e-12 and 0.0 <= v["face_flash"] < 1e-12

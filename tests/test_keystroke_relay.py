@@ -102,6 +102,22 @@ def test_unsynchronised_clocks_use_spread_only():
     assert next(e for e in jittery.evidence if e.kind == "transport_lag").score > 0.5
 
 
+def test_server_clock_stepped_back_late_in_the_session_is_analysed_not_failed():
+    # An NTP step or a server restart sets the receiving clock back 8 s: from then on presses arrive "before" they
+    # were typed. A relay's log can look like that, so it is analysed (it failed with an OverflowError in the
+    # per-window lag score before), and a clock step never raises the score.
+    log = simulate_transport(synthetic(400, seed=3), lag_ms=8.0, jitter_ms=2.0, seed=3)
+    recv = log.recv_ms.copy()
+    late = np.flatnonzero(np.isfinite(recv))
+    recv[late[int(0.7 * late.size) :]] -= 8000.0
+    base = analyze(log)
+    stepped = analyze(dataclasses.replace(log, recv_ms=recv))
+    assert stepped.status is Status.OK, stepped.reason
+    assert 0.0 <= stepped.score <= base.score + 0.02
+    assert next(e for e in stepped.evidence if e.kind == "transport_lag").details["synced"]
+    assert all(w.score is None or 0.0 <= w.score <= 1.0 for w in stepped.windows)
+
+
 def test_synthetic_local_typing_is_low():
     for seed in range(3):
         r = analyze(synthetic(500, seed=seed))

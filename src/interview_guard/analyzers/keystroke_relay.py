@@ -34,7 +34,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import keystroke_timing as kt
-from interview_guard.signals.stats import logistic, logistic_array
+from interview_guard.signals.stats import logistic_array, logistic_safe
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import DOWN, UP, KeyPresses
@@ -171,12 +171,12 @@ class KeystrokeRelay(Analyzer):
             # candidate periods, R below sqrt((ln 1000 + 7) / n) is chance.
             n_t = min(n_ev, 20000)
             r_half = max(self.tick_r_at_half, math.sqrt((math.log(1000.0) + 7.0) / n_t))
-            scores["send_tick"] = logistic((tick_R - r_half) / 0.05)
+            scores["send_tick"] = logistic_safe((tick_R - r_half) / 0.05)
         lag = kt.transport_lag(t_ms=presses.press_ms, recv_ms=presses.recv_press_ms) if keys.has_recv else None
         if lag is not None:
-            s_jit = logistic((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
+            s_jit = logistic_safe((lag["jitter_ms"] - self.jitter_at_half_ms) / (0.2 * self.jitter_at_half_ms))
             s_med = (
-                logistic((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
+                logistic_safe((lag["median_ms"] - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms))
                 if lag["synced"]
                 else 0.0
             )
@@ -407,7 +407,7 @@ class KeystrokeRelay(Analyzer):
             for i in range(edges.size - 1):
                 vals = lag_ok[bounds[i] : bounds[i + 1]]
                 if vals.size >= 5:
-                    lag_score[i] = logistic(
+                    lag_score[i] = logistic_safe(
                         (float(np.median(vals)) - self.lag_at_half_ms) / (0.12 * self.lag_at_half_ms)
                     )
         score = 1.0 - (1.0 - inc_score) * (1.0 - lag_score)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from interview_guard.signals.stats import logistic
+from interview_guard.signals.stats import logistic_safe
 
 __all__ = [
     "PIXEL_VERDICTS",
@@ -107,7 +107,7 @@ def mesh_verdicts(mesh: dict[str, Any], px: dict[str, Any] | None = None) -> dic
     # a hand the pixels saw: a phantom hand (the hand landmarker on a moving head) leaves the zone unchanged
     if px is None or not px.get("ok") or float(px.get("hand_outside_peak") or 0.0) < MESH_HAND_SEEN:
         return {}
-    v = logistic((MESH_STILL[0] - float(dev)) / MESH_STILL[1])
+    v = logistic_safe((MESH_STILL[0] - float(dev)) / MESH_STILL[1])
     if int(mesh.get("mesh_frames", 0)) < DECIDING_FRAMES:
         v = min(v, NEVER_COVERED_CAP)
     return {"face_mesh_unmoved": v}
@@ -153,7 +153,8 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     entry, cut = px.get("entry_ratio_mean"), px.get("entry_cut_share")
     if entry is not None and cut is not None and int(px.get("entry_frames", 0)) >= MIN_ENTRY_FRAMES:
         out["painted_over"] = max(
-            logistic((ENTRY[0] - float(entry)) / ENTRY[1]), logistic((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1])
+            logistic_safe((ENTRY[0] - float(entry)) / ENTRY[1]),
+            logistic_safe((float(cut) - ENTRY_CUT[0]) / ENTRY_CUT[1]),
         )
         if int(px.get("entry_frames", 0)) < DECIDING_FRAMES:
             out["painted_over"] = min(out["painted_over"], NEVER_COVERED_CAP)
@@ -161,17 +162,20 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     # the face landmarker found a face in the flash's frames: a run of frames without one is the hand hiding the
     # face (a real hand over most of it), not another face showing through
     if flash is not None and float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
-        out["face_flash"] = logistic((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+        out["face_flash"] = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
     wz, wr = px.get("warp_z"), px.get("warp_ratio")
     if wz is not None and wr is not None:
         out["face_warp"] = min(
-            logistic((float(wz) - WARP_Z[0]) / WARP_Z[1]), logistic((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1])
+            logistic_safe((float(wz) - WARP_Z[0]) / WARP_Z[1]),
+            logistic_safe((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1]),
         )
         if int(px.get("warp_pairs", 0)) < DECIDING_FRAMES:
             out["face_warp"] = min(out["face_warp"], NEVER_COVERED_CAP)
     cover = px.get("pixel_cover_peak")
     if cover is not None and int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES:
-        out["face_never_covered"] = NEVER_COVERED_CAP * logistic((NEVER_COVERED[0] - float(cover)) / NEVER_COVERED[1])
+        out["face_never_covered"] = NEVER_COVERED_CAP * logistic_safe(
+            (NEVER_COVERED[0] - float(cover)) / NEVER_COVERED[1]
+        )
     inside = px.get("inside_share_p90")
     frames = int(px.get("hand_frames_in_zone", 0))
     # across the face: the hand reached the outline on far sides of it, or the hand landmarker saw it on one side
@@ -184,9 +188,10 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         # both: little of the hand's change joined to it inside the outline, and little change inside the outline
         # beyond the face's own (a small hand wholly inside the outline is not joined to anything outside)
         out["hand_behind_face"] = NEVER_COVERED_CAP * min(
-            logistic((BEHIND[0] - float(inside)) / BEHIND[1]), logistic((BEHIND_NET[0] - float(net)) / BEHIND_NET[1])
+            logistic_safe((BEHIND[0] - float(inside)) / BEHIND[1]),
+            logistic_safe((BEHIND_NET[0] - float(net)) / BEHIND_NET[1]),
         )
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
-        out["ghosted_hand"] = logistic((GHOST[0] - float(ghost)) / GHOST[1])
+        out["ghosted_hand"] = logistic_safe((GHOST[0] - float(ghost)) / GHOST[1])
     return out
