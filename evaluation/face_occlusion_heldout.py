@@ -282,6 +282,26 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     return row
 
 
+def crossing_records(result: Any) -> list[dict[str, Any]]:
+    """Each crossing's span and the two measure records its verdicts come from (the pixels' without their per-frame
+    series, the face mesh's): what ``evaluation/verdict_search.py`` judges again with other thresholds."""
+    out = []
+    for e in result.evidence:
+        if e.kind != "occlusion_event":
+            continue
+        det = e.details or {}
+        px = {k: v for k, v in (det.get("pixels") or {}).items() if k != "series"}
+        out.append(
+            {
+                "t": [round(e.start_s, 3), round(e.end_s, 3)],
+                "score": e.score,
+                "pixels": px,
+                "mesh": det.get("mesh") or {},
+            }
+        )
+    return out
+
+
 def _identity_fields(res: dict[str, Any], fusion: Any) -> dict[str, Any]:
     """``face_identity``'s result and the risk fused from it and ``face_occlusion`` (``--identity``)."""
     fi = res["face_identity"]
@@ -320,6 +340,7 @@ def _scan_with_and_without_request(d: Path, meta: dict[str, Any], work: Path, id
         **_result_fields(res["face_occlusion"], risk),
         **_result_fields(res_req["face_occlusion"], risk_req, "req_"),
         "extract_s": round(t_extract, 2),
+        "crossings": crossing_records(res["face_occlusion"]),
     }
     if identity:
         fi, _, _ = scan_tracks(bare, analyzers=[FaceIdentity()], fusion=_fusion())

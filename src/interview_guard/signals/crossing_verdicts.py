@@ -35,6 +35,7 @@ __all__ = [
     "DECIDING_FRAMES",
     "BEHIND",
     "pixel_verdicts",
+    "crossing_verdicts",
 ]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the development sources only
@@ -199,3 +200,14 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic_safe((GHOST[0] - float(ghost)) / GHOST[1])
     return out
+
+
+def crossing_verdicts(px: dict[str, Any] | None, mesh: dict[str, Any] | None) -> dict[str, float]:
+    """Every verdict of one crossing from its two measure records: the pixels' (:func:`pixel_verdicts`, when the
+    pixels could be measured) and the face mesh's (:func:`with_mesh_verdicts`).
+
+    This is all a crossing's verdicts depend on, so a run's cached records can be judged again with other
+    thresholds without scanning (``evaluation/verdict_search.py``).
+    """
+    scores = pixel_verdicts(px) if px is not None and px.get("ok") else {}
+    return with_mesh_verdicts(scores, mesh or {}, px)

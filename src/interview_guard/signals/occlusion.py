@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, pixel_verdicts, with_mesh_verdicts
+from interview_guard.signals.crossing_verdicts import MESH_VERDICTS, PIXEL_VERDICTS, crossing_verdicts
 from interview_guard.signals.face_geometry import FACE_OVAL, face_size, hand_face_overlap, shape_descriptor
 from interview_guard.signals.face_mesh import covered_motion_ratio, mesh_disturbance
 from interview_guard.signals.face_transients import transient_measures
@@ -224,7 +224,6 @@ def measure_event(
         "duration_s": round(ev.end_s - ev.start_s, 3),
         "peak_overlap": round(ev.peak_overlap, 3),
     }
-    scores: dict[str, float] = {}
 
     span = (t >= ev.start_s) & (t <= ev.end_s)
     span_rows = np.flatnonzero(span)
@@ -280,7 +279,6 @@ def measure_event(
             ev.series = series
         if px.get("ok"):
             px["hand_seen_both_sides"] = bool(crossings)  # it went across: in front or behind, the pixels say
-            scores.update(pixel_verdicts(px))
 
     # 3. the face mesh under the hand: bent by a real hand, kept whole by a face painted over it
     lo_m = min([ev.start_s] + [a for a, _ in crossings]) - crossing_pad_s
@@ -290,7 +288,8 @@ def measure_event(
         aspect=aspect,
     )  # fmt: skip
     m["mesh"] = mesh
-    scores = with_mesh_verdicts(scores, mesh, m.get("pixels"))
+    # the verdicts are a function of these two measure records alone (evaluation/verdict_search.py re-scores them)
+    scores = crossing_verdicts(m.get("pixels"), mesh)
     m.update(
         covered_motion_ratio(
             t_s=t,
