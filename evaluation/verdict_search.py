@@ -12,10 +12,10 @@ scanning or measuring anything again, and a search can pick constants on some sp
     python evaluation/verdict_search.py --work /tmp/occ_full /tmp/occ_test --set "ENTRY_CUT=(0.5, 0.04)"
 
 The clip score is rebuilt as the analyzer builds it without a request (each judged crossing scores its largest
-verdict, rounded as the analyzer rounds; the two largest combine as ``1 - (1 - a)(1 - b)``; nothing judged scores
-``NOT_JUDGED_SCORE``), and the run first checks that, with the shipped constants, it gives back every stored score.
-The table compares the searched (or set) constants with the shipped ones on the same clips: AUC per split and kind
-with a paired 95 % interval (faces resampled), genuine waves at 0.5 / 0.9 or more, and fakes at 0.9 or more.
+verdict, rounded as the analyzer rounds; the analyzer's ``combined_score`` combines the two largest), and the run
+first checks that, with the shipped constants, it gives back every stored score. The table compares the searched
+(or set) constants with the shipped ones on the same clips: AUC per split and kind with a paired 95 % interval
+(faces resampled), genuine waves at 0.5 / 0.9 or more, and fakes at 0.9 or more.
 Only the tuning splits decide; a test split's number is reported, never used.
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from interview_guard.analyzers.face_occlusion import NOT_JUDGED_SCORE  # noqa: E402
+from interview_guard.analyzers.face_occlusion import combined_score  # noqa: E402
 from interview_guard.signals import crossing_verdicts as cv  # noqa: E402
 from interview_guard.signals.metrics import auc_difference_interval, roc_auc  # noqa: E402
 
@@ -120,10 +120,7 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
         verdicts = {k: float(round(v, 4)) for k, v in cv.crossing_verdicts(c.get("pixels"), c.get("mesh")).items()}
         if set(verdicts) & _JUDGING:
             judged.append(max(verdicts.values()))
-    if not judged:
-        return NOT_JUDGED_SCORE
-    judged.sort(reverse=True)
-    return 1.0 - (1.0 - judged[0]) * (1.0 - (judged[1] if len(judged) > 1 else 0.0))
+    return combined_score(judged)
 
 
 def scores(rows: Sequence[dict[str, Any]], overrides: dict[str, Any] | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@ frame-to-frame change is a wave whose hand was not tracked
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.video import FaceTrack, HandTrack
 
-__all__ = ["FaceOcclusion"]
+__all__ = ["FaceOcclusion", "NOT_JUDGED_SCORE", "combined_score"]
 
 _WHAT = {
     "painted_over": (
@@ -80,6 +81,13 @@ def _judged(ev: occ.OcclusionEvent) -> bool:
 def _event_score(ev: occ.OcclusionEvent) -> float:
     """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
     return ev.score if _judged(ev) else NOT_JUDGED_SCORE
+
+
+def combined_score(findings: Iterable[float]) -> float:
+    """The analyzer's score from its findings' scores (judged crossings, unanswered requests): the two most
+    suspicious combined, ``1 - (1 - a)(1 - b)``; :data:`NOT_JUDGED_SCORE` with none."""
+    top = sorted(findings, reverse=True)[:2]
+    return 1.0 - float(np.prod([1.0 - s for s in top])) if top else NOT_JUDGED_SCORE
 
 
 class FaceOcclusion(Analyzer):
@@ -327,17 +335,12 @@ class FaceOcclusion(Analyzer):
 
         # an answered request repeats its crossing's score: each crossing counts once; a crossing nothing judged
         # counts as none (NOT_JUDGED_SCORE, and the confidence below says so)
-        ev_scores = sorted(
+        score = combined_score(
             [
                 *(e.score for e in evidence if e.kind not in ("challenge_answered", "occlusion_event")),
                 *(ev.score for ev in events if _judged(ev)),
-            ],
-            reverse=True,
+            ]
         )
-        if ev_scores:
-            score = 1.0 - float(np.prod([1.0 - s for s in ev_scores[:2]]))
-        else:
-            score = NOT_JUDGED_SCORE
         # confidence: how much of the test the pixels let us judge
         judged = [ev for ev in events if _judged(ev)]
         if judged:
