@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -41,6 +42,10 @@ def test_constants_are_restored_and_checked():
     assert (cv.ENTRY_CUT, cv.MESH_STILL, cv.MESH_BENT) == before
     with pytest.raises(KeyError), vs.constants({"pixel_verdicts": 1}):
         pass
+    # the search's grid names constants that exist, each with its shipped value's shape
+    for name, values in vs.GRID.items():
+        shipped = getattr(cv, name)
+        assert all(type(v) is type(shipped) and np.shape(v) == np.shape(shipped) for v in values), name
 
 
 def _row(i: int, split: str, kind: str, cut: float) -> dict:
