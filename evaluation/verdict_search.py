@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -35,11 +34,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+import face_occlusion_heldout as heldout  # noqa: E402  (the evaluation whose results this reads)
+
 from interview_guard.analyzers.face_occlusion import combined_score  # noqa: E402
 from interview_guard.signals import crossing_verdicts as cv  # noqa: E402
-from interview_guard.signals.metrics import auc_difference_interval, roc_auc  # noqa: E402
+from interview_guard.signals.metrics import roc_auc  # noqa: E402
 
-KINDS = ("pasted", "translucent", "dropout", "warp", "mask_lag")
+KINDS = heldout.FAKE_KINDS
 _JUDGING = frozenset(cv.PIXEL_VERDICTS) | frozenset(cv.MESH_VERDICTS)
 
 #: The constants the search tries (each with the values listed; the shipped value is always a candidate).
@@ -76,12 +77,11 @@ def load_rows(works: Iterable[Path]) -> list[dict[str, Any]]:
     """
     rows: list[dict[str, Any]] = []
     for work in works:
-        for f in sorted((Path(work) / "results").glob("*.json")):
-            r = json.loads(f.read_text())
+        for r in heldout._results(Path(work)):
             if "kind" not in r or r.get("status") != "ok":
                 continue
             if "crossings" not in r:
-                raise SystemExit(f"{f}: no crossing records; run evaluation/face_occlusion_heldout.py again")
+                raise SystemExit(f"{work}: {r['id']} has no crossing records; run face_occlusion_heldout.py again")
             rows.append(r)
     return rows
 
@@ -190,32 +190,21 @@ def search(
     return {k: v for k, v in chosen.items() if v != getattr(cv, k)}
 
 
-def report(rows: Sequence[dict[str, Any]], overrides: dict[str, Any], *, n_boot: int = 2000) -> str:
-    """Shipped constants against ``overrides`` on every split of ``rows``: a Markdown table."""
+def report(rows: Sequence[dict[str, Any]], overrides: dict[str, Any]) -> str:
+    """``overrides`` against the shipped constants on every split of ``rows``: the evaluation's paired table
+    (:func:`face_occlusion_heldout.compare_table`), then genuine waves and fakes at the decisive level."""
     base, new = scores(rows), scores(rows, overrides)
-    faces = np.array([r["face"] for r in rows])
-    fake = np.array([r["kind"] != "genuine" for r in rows])
     lines = [
-        "| split | kind | AUC shipped | AUC new | difference | 95 % interval (faces resampled) | n fake/genuine |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        heldout.compare_table(
+            [{**r, "score": float(x)} for r, x in zip(rows, new)],
+            [{**r, "score": float(x)} for r, x in zip(rows, base)],
+            "the shipped constants",
+        ),
+        "",
+        "| split | genuine >= 0.5 | genuine >= 0.9 | fakes >= 0.9 |",
+        "| --- | --- | --- | --- |",
     ]
-    splits = sorted({r["split"] for r in rows})
-    for sp in splits:
-        for kind in (*KINDS, None):
-            m = _subset(rows, [sp], kind)
-            y = fake[m]
-            if y.all() or not y.any():
-                continue
-            d, lo, hi = auc_difference_interval(
-                labels=y, scores_a=new[m], scores_b=base[m], groups=faces[m], n_boot=n_boot
-            )
-            a_old, a_new = roc_auc(labels=y, scores=base[m]), roc_auc(labels=y, scores=new[m])
-            lines.append(
-                f"| {sp} | {kind or 'all'} | {a_old:.2f} | {a_new:.2f} | {d:+.2f} | {lo:+.2f} to {hi:+.2f} "
-                f"| {int(y.sum())}/{int((~y).sum())} |"
-            )
-    lines += ["", "| split | genuine >= 0.5 | genuine >= 0.9 | fakes >= 0.9 |", "| --- | --- | --- | --- |"]
-    for sp in splits:
+    for sp in sorted({r["split"] for r in rows}):
         g = np.array([r["split"] == sp and r["kind"] == "genuine" for r in rows])
         f = np.array([r["split"] == sp and r["kind"] != "genuine" for r in rows])
         cells = [

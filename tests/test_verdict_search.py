@@ -73,7 +73,7 @@ def test_search_keeps_genuine_waves_below_the_decisive_level():
     chosen = vs.search(rows, ["tune"], grid={"ENTRY_CUT": [(0.5, 0.04), (0.8, 0.04)]})
     assert chosen == {"ENTRY_CUT": (0.8, 0.04)}
     assert vs.objective(rows, vs.scores(rows, chosen), ["tune"]) == 1.0
-    table = vs.report(rows, chosen, n_boot=200)
+    table = vs.report(rows, chosen)
     assert "| test | 6 -> 0 of 6 | 6 -> 0 | 6 -> 6 of 6 |" in table
 
 
