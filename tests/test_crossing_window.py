@@ -169,6 +169,22 @@ def test_face_flash_needs_a_face_in_the_flash_frames():
     assert pixel_verdicts({k: v for k, v in px.items() if k != "flash_face_present"})["face_flash"] > 0.99
 
 
+def test_face_flash_takes_the_reach_flash_too():
+    from interview_guard.signals.crossing_verdicts import FLASH_FACE_PRESENT, FLASH_REACH_Z, FLASH_Z
+
+    weak = {"flash_z": FLASH_Z[0] - 5 * FLASH_Z[1], "flash_face_present": 1.0}
+    assert pixel_verdicts(weak)["face_flash"] < 0.01
+    strong = FLASH_REACH_Z[0] + 5 * FLASH_REACH_Z[1]
+    assert pixel_verdicts({**weak, "flash_reach_z": strong})["face_flash"] > 0.99
+    assert pixel_verdicts({"flash_reach_z": strong})["face_flash"] > 0.99  # the bracket flash not measured
+    # its frames are those whose hand was tracked (and left out): the face-present rule is the bracket flash's
+    absent = {"flash_z": FLASH_Z[0] + 5 * FLASH_Z[1], "flash_face_present": FLASH_FACE_PRESENT / 2}
+    assert "face_flash" not in pixel_verdicts(absent)
+    assert pixel_verdicts({**absent, "flash_reach_z": FLASH_REACH_Z[0] - 5 * FLASH_REACH_Z[1]})["face_flash"] < 0.01
+    # the stricter centre: a reach z at the bracket flash's centre is no verdict
+    assert pixel_verdicts({"flash_reach_z": FLASH_Z[0]})["face_flash"] < 0.05
+
+
 def test_extreme_measures_give_a_verdict_not_an_overflow():
     # warp_z is a robust z against the no-hand frame pairs with a floor of 0.02 px: a crossing much steadier than
     # a jittery null lands hundreds below 0. The verdict is then 0; it raised an OverflowError (failing the

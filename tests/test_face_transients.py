@@ -168,11 +168,39 @@ def test_flash_is_found_while_the_hand_landmarker_has_lost_the_hand(seed: int) -
     assert g["flash_z"] is None or g["flash_z"] < 6.0, g
 
 
+def _lose_hand(frames: ZoneFrames, rows: list[int]) -> ZoneFrames:
+    """``frames`` with the hand landmarker's hand taken out of ``rows`` (it lost the hand there)."""
+    for r in rows:
+        frames.hand_landmarks[r] = np.nan
+        frames.hand_count[r] = 0
+    return frames
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reach_flash_bridges_the_frames_whose_hand_was_lost(seed: int) -> None:
+    # another face for four frames while the hand is tracked, but lost in the frame just before and just after:
+    # the bracket-based flash must measure those frames on the whole face and the layout check turns the run
+    # down; bracketing each pixel by the nearest frames in which it was seen (and the hand tracked) finds it
+    lost = [FLASH[0] - 1, FLASH[1]]
+    m = transient_measures(frames=_lose_hand(_frames("flash", seed), lost), start_s=START / FPS, end_s=END / FPS)
+    assert m["ok"], m
+    assert m["flash_z"] is not None and m["flash_z"] < 6.0, m  # what round 12 measured
+    assert m["flash_reach_z"] is not None and m["flash_reach_z"] > 20.0, m
+    assert abs(m["flash_reach_at_s"] - FLASH[0] / FPS) <= 2.5 / FPS
+    g = transient_measures(frames=_lose_hand(_frames("genuine", seed), lost), start_s=START / FPS, end_s=END / FPS)
+    assert g["flash_reach_z"] is not None and g["flash_reach_z"] < 6.0, g
+    # with every frame tracked both measures find it
+    both = _measure("flash", seed)
+    assert both["flash_z"] > 20.0 and both["flash_reach_z"] > 20.0
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_an_untracked_hand_over_the_face_is_no_flash(seed: int) -> None:
     # a second hand over most of the face for four frames only, the hands lost: it breaks the face's layout
     m = _measure("fast_hand", seed, tracked=False)
     assert m["flash_z"] is None or m["flash_z"] < 6.0, m
+    # the reach flash measures no frame whose hand was lost
+    assert m["flash_reach_z"] is None or m["flash_reach_z"] < 6.0, m
     # without the layout check the same run reads as a flash (what the check is there for)
     loose = _measure("fast_hand", seed, tracked=False, layout_min=-1.0)
     assert loose["flash_z"] is not None and loose["flash_z"] > 10.0, loose

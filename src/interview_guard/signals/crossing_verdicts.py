@@ -27,6 +27,7 @@ __all__ = [
     "ENTRY_CUT",
     "GHOST",
     "FLASH_Z",
+    "FLASH_REACH_Z",
     "FLASH_FACE_PRESENT",
     "WARP_Z",
     "WARP_RATIO",
@@ -56,6 +57,10 @@ PIXEL_VERDICTS = (
 ENTRY_CUT = (0.5, 0.04)
 GHOST = (0.55, 0.05)
 FLASH_Z = (9.0, 1.0)
+#: ``flash_reach_z`` above this is another face too (the flash with each pixel bracketed by the nearest frames in
+#: which the hand did not cover it; round 13, set on the 13 development faces): stricter than ``FLASH_Z``, since
+#: brackets up to 0.4 s away differ more with the head's own motion.
+FLASH_REACH_Z = (12.0, 1.0)
 #: Share of a flash's frames the face landmarker must have found a face in.
 FLASH_FACE_PRESENT = 0.5
 WARP_Z = (2.5, 0.4)
@@ -168,6 +173,12 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     # face (a real hand over most of it), not another face showing through
     if flash is not None and float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
         out["face_flash"] = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+    # measured only on frames whose hand was tracked (its pixels left out) or without a hand: no lost hand in it
+    reach = px.get("flash_reach_z")
+    if reach is not None:
+        out["face_flash"] = max(
+            out.get("face_flash", 0.0), logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1])
+        )
     wz, wr = px.get("warp_z"), px.get("warp_ratio")
     if wz is not None and wr is not None:
         out["face_warp"] = min(

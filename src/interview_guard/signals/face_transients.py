@@ -55,7 +55,7 @@ import numpy as np
 
 from interview_guard.signals.hand_crossing import FrameRows, ZoneFrames, hand_mask, oval_mask, zones_aligned
 
-__all__ = ["transient_measures", "block_flow_incoherence", "flash_scores", "layout_agreement"]
+__all__ = ["transient_measures", "block_flow_incoherence", "flash_scores", "reach_flash_scores", "layout_agreement"]
 
 _BLOCK = 8
 _STRIDE = 4
@@ -252,6 +252,68 @@ def flash_scores(
     return out
 
 
+def reach_flash_scores(
+    *,
+    z: np.ndarray | FrameRows,
+    t_s: np.ndarray,
+    box: np.ndarray,
+    keep: list[np.ndarray],
+    usable: np.ndarray,
+    starts: np.ndarray,
+    run: int,
+    reach_s: float = 0.4,
+    agree_below: float = 10.0,
+    min_px: int = 40,
+) -> np.ndarray:
+    """The flash score of the run of ``run`` frames at each of ``starts``, each pixel bracketed where it was seen.
+
+    ``keep``: per row, the face pixels not under the hand; ``usable``: rows whose ``keep`` can be trusted (the
+    hand tracked, or no hand); ``box``: the zone boxes (the run and every bracket frame share the run's zone). For
+    each pixel kept in every frame of the run, its bracket before is the nearest usable row before the run, at
+    most ``reach_s`` earlier, that keeps it, and likewise after; the score is the median over the pixels whose two
+    brackets agree within ``agree_below`` of ``min(|run median - before|, |run median - after|)``. NaN where the
+    run is not usable or fewer than ``min_px`` pixels are left.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    n = t.size
+    out = np.full(len(starts), np.nan)
+    usable = np.asarray(usable, bool)
+    for i, a in enumerate(np.asarray(starts, dtype=np.int64)):
+        b = int(a) + run - 1
+        if a < 1 or b + 1 >= n or not usable[a : b + 1].all():
+            continue
+        anchor = box[a]
+        if not all(zones_aligned(box[r], anchor) for r in range(a, b + 1)):
+            continue
+        msk = keep[a].copy()
+        for r in range(a + 1, b + 1):
+            msk &= keep[r]
+        if msk.sum() < min_px:
+            continue
+        side = msk.shape[0]
+        brackets = []
+        for step, first in ((-1, a - 1), (1, b + 1)):
+            val = np.full((side, side), np.nan, np.float32)
+            todo = msk.copy()
+            r = first
+            while 0 <= r < n and abs(t[r] - t[a if step < 0 else b]) <= reach_s and todo.any():
+                if usable[r] and zones_aligned(box[r], anchor):
+                    got = todo & keep[r]
+                    if got.any():
+                        val[got] = z[r][got]
+                        todo &= ~got
+                r += step
+            brackets.append(val)
+        before, after = brackets
+        with np.errstate(invalid="ignore"):
+            agree = msk & np.isfinite(before) & np.isfinite(after) & (np.abs(after - before) < agree_below)
+        if agree.sum() < min_px:
+            continue
+        mid = _run_median(np.asarray(z[a : b + 1]))
+        out[i] = float(np.median(np.minimum(np.abs(mid - before), np.abs(mid - after))[agree]))
+    return out
+
+
 def transient_measures(
     *,
     frames: ZoneFrames,
@@ -270,6 +332,7 @@ def transient_measures(
     agree_below: float = 10.0,
     layout_min: float = 0.8,
     layout_sigma_px: float = 3.0,
+    reach_s: float = 0.4,
 ) -> dict[str, Any]:
     """Flash and warp measures of one crossing (``start_s``-``end_s``), see the module docstring.
 
@@ -305,12 +368,16 @@ def transient_measures(
         A flash run holding a frame whose hand was not tracked must correlate
         with its brackets by at least ``layout_min`` after smoothing both by
         ``layout_sigma_px`` zone pixels (the face's layout kept).
+    reach_s : float
+        For ``flash_reach_z``, how far before and after a run a pixel's
+        bracket frame may lie.
 
     Returns
     -------
     dict
         ``ok`` (bool; ``reason`` when not), ``flash_z``, ``flash_raw`` (grey
-        levels), ``flash_at_s``, ``flash_frames``, ``warp_z``, ``warp_raw``
+        levels), ``flash_at_s``, ``flash_frames``, ``flash_reach_z`` (with its
+        ``_raw``, ``_at_s``, ``_frames``), ``warp_z``, ``warp_raw``
         (pixels), ``warp_null`` (pixels), ``warp_ratio`` (raw / null),
         counts; measures are None when they could not be taken.
     """
@@ -417,6 +484,39 @@ def transient_measures(
         out["flash_hand_lost"] = bool(np.isfinite(best_layout))
         if out["flash_hand_lost"]:
             out["flash_layout"] = round(best_layout, 3)
+
+    # -- the same flash with each pixel bracketed by the nearest frames in which the hand did not cover it
+    reach_ok = np.array([bool(k.any()) for k in keep]) & ~unsure
+    reach_rows = np.flatnonzero(reach_ok)
+    best_reach: tuple[float, float, int, int] | None = None
+    if reach_rows.size:
+        lo, hi = int(reach_rows[0]), int(reach_rows[-1])
+        for run in _RUNS:
+            cand = np.arange(max(1, lo + 1), max(max(1, lo + 1), hi - run + 1))
+            if cand.size == 0:
+                continue
+            is_null = np.array([null[a - 1 : a + run + 1].all() for a in cand], bool)
+            touches = np.array([win[a : a + run].any() for a in cand], bool)
+            null_starts, ev_starts = cand[is_null], cand[touches & ~is_null]
+            if null_starts.size < 4 or ev_starts.size == 0:
+                continue
+            kw = {"z": z, "t_s": t, "box": frames.box, "keep": keep, "usable": reach_ok, "run": run}
+            null_sc = reach_flash_scores(starts=null_starts, reach_s=reach_s, agree_below=agree_below, **kw)
+            null_sc = null_sc[np.isfinite(null_sc)]
+            if null_sc.size < 4:
+                continue
+            ev_sc = reach_flash_scores(starts=ev_starts, reach_s=reach_s, agree_below=agree_below, **kw)
+            for a, v in zip(ev_starts, ev_sc, strict=True):
+                if not np.isfinite(v):
+                    continue
+                zv = _robust_z(float(v), null_sc, floor=0.5)
+                if best_reach is None or zv > best_reach[0]:
+                    best_reach = (zv, float(v), int(a), run)
+    if best_reach is not None:
+        out["flash_reach_z"] = round(best_reach[0], 2)
+        out["flash_reach_raw"] = round(best_reach[1], 2)
+        out["flash_reach_at_s"] = round(float(t[best_reach[2]]), 3)
+        out["flash_reach_frames"] = best_reach[3]
 
     # -- warp: block shifts of the uncovered face that disagree, pair by pair
     def pair_score(r: int) -> float:
