@@ -457,6 +457,7 @@ def transient_measures(
     # -- flash: a run of 2-6 frames that differs from both its brackets, away from the hand
     best: tuple[float, float, int, int] | None = None
     best_layout = float("nan")
+    null_runs: dict[int, np.ndarray] = {}  # the scores of the runs without a hand, per run length (both flashes)
     for run in _RUNS:
         lay = np.full(n, np.nan)
         sc = flash_scores(
@@ -467,6 +468,7 @@ def transient_measures(
         is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
         touches = np.array([win[a : a + run].any() for a in starts], bool)
         null_sc = sc[starts[is_null]]
+        null_runs[run] = null_sc
         ev_sc = starts[touches & ~is_null]
         if null_sc.size < 4 or ev_sc.size == 0:
             continue
@@ -495,16 +497,14 @@ def transient_measures(
             cand = np.arange(max(1, lo + 1), max(max(1, lo + 1), hi - run + 1))
             if cand.size == 0:
                 continue
+            # the null: the bracket flash's runs without a hand (there every pixel's brackets are the run's neighbours)
+            null_sc = null_runs.get(run, np.empty(0))
             is_null = np.array([null[a - 1 : a + run + 1].all() for a in cand], bool)
             touches = np.array([win[a : a + run].any() for a in cand], bool)
-            null_starts, ev_starts = cand[is_null], cand[touches & ~is_null]
-            if null_starts.size < 4 or ev_starts.size == 0:
+            ev_starts = cand[touches & ~is_null]
+            if null_sc.size < 4 or ev_starts.size == 0:
                 continue
             kw = {"z": z, "t_s": t, "box": frames.box, "keep": keep, "usable": reach_ok, "run": run}
-            null_sc = reach_flash_scores(starts=null_starts, reach_s=reach_s, agree_below=agree_below, **kw)
-            null_sc = null_sc[np.isfinite(null_sc)]
-            if null_sc.size < 4:
-                continue
             ev_sc = reach_flash_scores(starts=ev_starts, reach_s=reach_s, agree_below=agree_below, **kw)
             for a, v in zip(ev_starts, ev_sc, strict=True):
                 if not np.isfinite(v):
