@@ -185,6 +185,19 @@ def test_face_flash_takes_the_reach_flash_too():
     assert pixel_verdicts({"flash_reach_z": FLASH_Z[0]})["face_flash"] < 0.05
 
 
+def test_flash_seen_at_names_the_run_that_gave_the_verdict():
+    from interview_guard.signals.crossing_verdicts import FLASH_FACE_PRESENT, FLASH_REACH_Z, FLASH_Z, flash_seen_at
+
+    bracket = {"flash_z": FLASH_Z[0] + 5, "flash_at_s": 1.2, "flash_face_present": 1.0}
+    reach = {"flash_reach_z": FLASH_REACH_Z[0] + 5, "flash_reach_at_s": 2.4}
+    assert flash_seen_at(bracket) == 1.2 and flash_seen_at(reach) == 2.4
+    assert flash_seen_at({**bracket, "flash_reach_z": 0.0, "flash_reach_at_s": 2.4}) == 1.2
+    assert flash_seen_at({**reach, "flash_z": 0.0, "flash_at_s": 1.2}) == 2.4
+    # a bracket flash the face-present rule set aside does not place it
+    assert flash_seen_at({**bracket, "flash_face_present": FLASH_FACE_PRESENT / 2, **reach}) == 2.4
+    assert flash_seen_at({}) is None and flash_seen_at(None) is None
+
+
 def test_extreme_measures_give_a_verdict_not_an_overflow():
     # warp_z is a robust z against the no-hand frame pairs with a floor of 0.02 px: a crossing much steadier than
     # a jittery null lands hundreds below 0. The verdict is then 0; it raised an OverflowError (failing the

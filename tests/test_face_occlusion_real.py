@@ -49,6 +49,7 @@ def _scan(work, hands, face: str, hand: str, kind: str, motion: str, seed: int, 
     challenge = {"kind": "hand_wave", "t_s": meta["crossing_start_s"]}
     (d / "session.json").write_text(json.dumps({"challenges": [challenge]}))
 
+    (d / "meta.json").write_text(json.dumps(meta))
     rep = scan_session(d, analyzers=[FaceOcclusion()], fusion=FusionModel.load())
     return rep, rep.analyzers["face_occlusion"]
 
@@ -106,6 +107,26 @@ def test_swap_dropout_flash_is_caught(work, hands):
     top = max(_events(res), key=lambda e: e.score)
     assert top.details["scores"]["face_flash"] >= 0.9, top.details["pixels"]
     assert "another face" in top.summary
+
+
+def test_swap_dropout_beside_a_waving_hand_is_caught_and_timed(work, hands):
+    # another face for six frames while the hand waves over the face (a tuning clip of the evaluation, same seed):
+    # the hand's hulls over a run and its two neighbours leave too little of the face for the bracket flash; each
+    # pixel bracketed by the nearest frames in which the hand did not cover it finds the other face (round 13)
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "retalking_face1", "hof_24", "dropout", "wave", 77951, **kw)
+    top = max(_events(res), key=lambda e: e.score)
+    px = top.details["pixels"]
+    assert top.details["scores"]["face_flash"] >= 0.9 and px["flash_reach_z"] > 20.0, px
+    assert px["flash_z"] is None or px["flash_z"] < 6.0, px  # what round 12 measured
+    # the summary says when: inside the frames the generator swapped
+    meta = json.loads((work / "retalking_face1-hof_24-dropout-wave-77951" / "meta.json").read_text())
+    t_drop = [i / meta["fps"] for i in meta["dropout_frames"]]
+    at = float(top.summary.split("another face and back")[1].split(", at ")[1].split(" s")[0])
+    assert t_drop[0] - 0.1 <= at <= t_drop[-1], (at, t_drop, top.summary)
+    assert rep.band == "high"
+    _, gen = _scan(work, hands, "retalking_face1", "hof_24", "genuine", "wave", 77951, **kw)
+    assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
 
 
 def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):

@@ -25,6 +25,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
+from interview_guard.signals.crossing_verdicts import flash_seen_at
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
@@ -207,7 +208,7 @@ class FaceOcclusion(Analyzer):
             flagged = sorted((k for k in ev.scores if ev.scores[k] >= 0.5), key=lambda k: -ev.scores[k])
             if flagged:
                 # the strongest verdict, and the next one when two measures say it (an interviewer checks both)
-                why = "; and ".join(f"{_WHAT[k]} (score {ev.scores[k]:.2f})" for k in flagged[:2])
+                why = "; and ".join(f"{_WHAT[k]}{_when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2])
                 summary = (
                     f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): {why}"
                 )
@@ -431,6 +432,14 @@ def _covered_share(ev: occ.OcclusionEvent) -> float:
     px = ev.measurements.get("pixels") or {}
     cover = px.get("pixel_cover_peak") if px.get("ok") else None
     return round(max(ev.peak_overlap, float(cover) if cover is not None else 0.0), 3)
+
+
+def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
+    """Where in the crossing a verdict's frames are, when it names a few frames (another face flashing through)."""
+    if verdict != "face_flash":
+        return ""
+    at = flash_seen_at(ev.measurements.get("pixels"))
+    return "" if at is None else f", at {at:.2f} s"
 
 
 def _key_frame_roles(times: list[float], ev: occ.OcclusionEvent) -> list[dict[str, object]]:

@@ -37,6 +37,7 @@ __all__ = [
     "BEHIND",
     "pixel_verdicts",
     "crossing_verdicts",
+    "flash_seen_at",
 ]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the development sources only
@@ -211,6 +212,28 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic_safe((GHOST[0] - float(ghost)) / GHOST[1])
     return out
+
+
+def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float]]:
+    """``face_flash``'s two parts as (verdict, time of the run) where measured: the bracket flash, the reach flash."""
+    parts = []
+    flash = px.get("flash_z")
+    if flash is not None and px.get("flash_at_s") is not None:
+        if float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
+            parts.append((logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1]), float(px["flash_at_s"])))
+    reach = px.get("flash_reach_z")
+    if reach is not None and px.get("flash_reach_at_s") is not None:
+        parts.append(
+            (logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), float(px["flash_reach_at_s"]))
+        )
+    return parts
+
+
+def flash_seen_at(px: dict[str, Any] | None) -> float | None:
+    """The start (s) of the run of frames that gave ``face_flash`` its verdict (the larger of its two measures), or
+    None when neither was measured: where in the crossing an interviewer looks for the other face."""
+    parts = _flash_parts(px or {})
+    return max(parts)[1] if parts else None
 
 
 def crossing_verdicts(px: dict[str, Any] | None, mesh: dict[str, Any] | None) -> dict[str, float]:

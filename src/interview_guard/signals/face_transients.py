@@ -504,8 +504,10 @@ def transient_measures(
             ev_starts = cand[touches & ~is_null]
             if null_sc.size < 4 or ev_starts.size == 0:
                 continue
-            kw = {"z": z, "t_s": t, "box": frames.box, "keep": keep, "usable": reach_ok, "run": run}
-            ev_sc = reach_flash_scores(starts=ev_starts, reach_s=reach_s, agree_below=agree_below, **kw)
+            ev_sc = reach_flash_scores(
+                z=z, t_s=t, box=frames.box, keep=keep, usable=reach_ok, starts=ev_starts, run=run, reach_s=reach_s,
+                agree_below=agree_below,
+            )  # fmt: skip
             for a, v in zip(ev_starts, ev_sc, strict=True):
                 if not np.isfinite(v):
                     continue
