@@ -269,10 +269,31 @@ def test_block_flow_incoherence_rigid_vs_warped() -> None:
 
 
 def test_not_enough_null_frames() -> None:
+    # a hand in the face zone in every frame (the scan holds the zone): no frame of the face without a hand
     f = _frames("genuine")
     f.hand_count[:] = 1
+    f.held[:] = True
     m = transient_measures(frames=f, start_s=START / FPS, end_s=END / FPS)
     assert not m["ok"] and m["flash_z"] is None and m["warp_z"] is None
+
+
+@pytest.mark.parametrize("mode", ["genuine", "flash"])
+def test_a_hand_elsewhere_in_the_frame_leaves_the_null_in_place(mode: str) -> None:
+    # a second hand far from the face in every frame (at the chest, on a keyboard): the zone is not held there, so
+    # the frames around the crossing still say how the face changes without a hand over it (they did not until
+    # round 13: a hand anywhere in the frame took a frame out of the null, and the crossing went unjudged)
+    f = _frames(mode)
+    far = np.zeros((21, 3))
+    far[:, 0], far[:, 1] = np.linspace(0.02, 0.1, 21), np.linspace(0.9, 0.98, 21)
+    f.hand_landmarks[:, 1] = far
+    f.hand_count[:] = f.hand_count + 1
+    m = transient_measures(frames=f, start_s=START / FPS, end_s=END / FPS)
+    assert m["ok"] and m["null_frames"] >= 20, m  # all but the crossing's frames and the 0.5 s around it
+    assert m["warp_z"] is not None and m["warp_z"] < 2.0, m
+    if mode == "flash":
+        assert m["flash_z"] > 10.0 and m["flash_reach_z"] > 10.0, m
+    else:
+        assert m["flash_z"] < 6.0 and m["flash_reach_z"] < 6.0, m
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

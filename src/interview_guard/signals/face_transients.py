@@ -403,7 +403,8 @@ def transient_measures(
         return out
     ev_rows = np.flatnonzero(win)
     t0, t1 = t[ev_rows[0]], t[ev_rows[-1]]
-    null = has & ~held & ~hand & ~win & (t >= t0 - context_s) & (t <= t1 + context_s)
+    # a face with no hand in its zone (held: a hand in it, or the face lost); a hand elsewhere in the frame is fine
+    null = has & ~held & ~win & (t >= t0 - context_s) & (t <= t1 + context_s)
     if null.sum() < 8:
         out["reason"] = "too few frames of the face without a hand around the crossing"
         return out

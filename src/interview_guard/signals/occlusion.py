@@ -228,7 +228,12 @@ def measure_event(
     span = (t >= ev.start_s) & (t <= ev.end_s)
     span_rows = np.flatnonzero(span)
     no_hand = hand_count[span_rows] == 0
-    clean = face_present & (overlap < 0.02) & (hand_count == 0)
+    # a face with no hand near it: none in the frame, or (with the scan's face zone) none in the zone; a hand
+    # elsewhere in the frame (at the chest, on a keyboard, a sweep that starts at the frame's edge) is fine
+    hand_free = hand_count == 0
+    if zone is not None:
+        hand_free = hand_free | (zone.has_zone & ~np.asarray(zone.held, bool))
+    clean = face_present & (overlap < 0.02) & hand_free
 
     # 1. how much the face region changed while covered, against the clip's own
     #    frame-to-frame variation: a hand in front of a face changes it a lot; a
