@@ -124,6 +124,9 @@ def test_swap_dropout_beside_a_waving_hand_is_caught_and_timed(work, hands):
     t_drop = [i / meta["fps"] for i in meta["dropout_frames"]]
     at = float(top.summary.split("another face and back")[1].split(", at ")[1].split(" s")[0])
     assert t_drop[0] - 0.1 <= at <= t_drop[-1], (at, t_drop, top.summary)
+    # and the report shows a frame of the other face next to the crossing's before / middle / after
+    flash = [k["t_s"] for k in top.details["key_frames"] if k["role"] == "flash"]
+    assert len(flash) == 1 and t_drop[0] - 1e-3 <= flash[0] <= t_drop[-1] + 1e-3, (flash, t_drop)
     assert rep.band == "high"
     _, gen = _scan(work, hands, "retalking_face1", "hof_24", "genuine", "wave", 77951, **kw)
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]

@@ -4,6 +4,8 @@ import dataclasses
 import json
 import re
 
+import pytest
+
 from interview_guard.analyzers.base import AnalyzerResult, Evidence, Status
 from interview_guard.pipeline.keyframes import load_key_frames
 from interview_guard.pipeline.scan import write_key_frames
@@ -177,6 +179,46 @@ def test_triptych_labels_before_middle_after():
     # none of them saved: one line with the roles
     page = render_report(rep)
     assert "Key frames (before 40.50 s, middle of the crossing 41.00 s, after 41.90 s) were not saved" in page
+
+
+def test_a_flash_frame_is_shown_between_the_middle_and_after():
+    ev = challenges()[0]
+    flash = {"role": "flash", "t_s": 41.2}
+    with_flash = dataclasses.replace(ev, details={**ev.details, "key_frames": [ROLES[0], ROLES[1], ROLES[2], flash]})
+    assert evidence_key_frame_roles(with_flash.details) == [
+        ("before", 40.5), ("middle", 41.0), ("flash", 41.2), ("after", 41.9),
+    ]  # fmt: skip
+    blobs = {40.5: jpeg((200, 0, 0)), 41.0: jpeg((0, 200, 0)), 41.2: jpeg((90, 90, 90)), 41.9: jpeg((0, 0, 200))}
+    page = render_report(report_with([with_flash]), key_frames=KeyFrames(images=dict(blobs)))
+    assert re.findall(r"<figcaption>([^<]+)</figcaption>", page) == [
+        "before · 40.50 s",
+        "middle of the crossing · 41.00 s",
+        "another face showed · 41.20 s",
+        "after · 41.90 s",
+    ]
+    assert 'class="frame role-flash"' in page and 'alt="another face showed, at 41.20 s"' in page
+
+
+def test_face_occlusion_puts_the_flash_frame_inside_the_run():
+    import numpy as np
+
+    from interview_guard.analyzers.face_occlusion import _key_frame_roles
+    from interview_guard.signals import occlusion as occ
+
+    t = np.arange(0, 60) / 30.0  # analysed frames at 30 fps
+    ev = occ.OcclusionEvent(start_s=0.8, end_s=1.4, rows=np.arange(24, 43), peak_overlap=0.5)
+    ev.scores = {"face_flash": 0.99}
+    ev.measurements = {"pixels": {"flash_reach_z": 40.0, "flash_reach_at_s": 1.0, "flash_reach_frames": 4}}
+    kept = [0.4, 0.55, 0.7, 0.85, 1.0 + 2 / 30, 1.15, 1.3, 1.45, 1.6, 1.75, 1.9]  # every 0.15 s, one in the run
+    roles = {r["role"]: r["t_s"] for r in _key_frame_roles(kept, ev, t)}
+    assert roles["flash"] == pytest.approx(1.0 + 2 / 30)  # the kept frame inside frames 30-33
+    assert [r["role"] for r in _key_frame_roles(kept, ev, t)] == ["before", "middle", "flash", "after"]
+    # no kept frame in the run: its first frame (the report decodes it from the video)
+    roles = {r["role"]: r["t_s"] for r in _key_frame_roles([0.4, 0.7, 1.3, 1.9], ev, t)}
+    assert roles["flash"] == pytest.approx(1.0)
+    # no flash verdict, no flash frame
+    ev.scores = {"face_flash": 0.2, "painted_over": 0.95}
+    assert "flash" not in {r["role"] for r in _key_frame_roles(kept, ev, t)}
 
 
 def test_without_roles_the_times_are_shown_as_before():

@@ -25,11 +25,11 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
-from interview_guard.signals.crossing_verdicts import flash_seen_at
+from interview_guard.signals.crossing_verdicts import flash_run, flash_seen_at
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
-from interview_guard.signals.timebase import nearest_rows
+from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.video import FaceTrack, HandTrack
@@ -200,7 +200,7 @@ class FaceOcclusion(Analyzer):
         key_times = sorted(tracks.key_frames or {})
         # per crossing, for its evidence and for the request it answers: how much of the face, which frames
         covered = {id(ev): _covered_share(ev) for ev in events}
-        roles = {id(ev): _key_frame_roles(key_times, ev) for ev in events}
+        roles = {id(ev): _key_frame_roles(key_times, ev, t) for ev in events}
         evidence = []
         dur = tracks.duration_s
         for ev in events:
@@ -442,11 +442,17 @@ def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
     return "" if at is None else f", at {at:.2f} s"
 
 
-def _key_frame_roles(times: list[float], ev: occ.OcclusionEvent) -> list[dict[str, object]]:
-    """Up to three key frames with their role: before, the middle of the crossing, after.
+def _key_frame_roles(
+    times: list[float], ev: occ.OcclusionEvent, t_s: np.ndarray | None = None
+) -> list[dict[str, object]]:
+    """Up to four key frames with their role: before, the middle of the crossing, the flash, after.
 
     The middle is the frame where the most of the face was covered (from the
-    per-frame pixel cover, else the event's midpoint).
+    per-frame pixel cover, else the event's midpoint). ``flash`` (when the
+    crossing's ``face_flash`` verdict is 0.5 or more, and ``t_s``, the
+    analysed frames' times, is given): a frame of the run in which another face
+    showed, a kept key frame inside the run when there is one, else the run's
+    first frame (the report decodes it from the video).
     """
     if not times:
         return []
@@ -463,6 +469,14 @@ def _key_frame_roles(times: list[float], ev: occ.OcclusionEvent) -> list[dict[st
         if abs(tj - w) <= 1.0 and tj not in used:
             used.add(tj)
             out.append({"role": role, "t_s": tj})
+    run = flash_run(ev.measurements.get("pixels")) if ev.scores.get("face_flash", 0.0) >= 0.5 else None
+    if run is not None and t_s is not None:
+        rows = run_rows(t_s, run[0], run[1])
+        if rows.size:
+            a, b = float(t_s[rows[0]]), float(t_s[rows[-1]])
+            inside = arr[(arr >= a - 1e-6) & (arr <= b + 1e-6)]
+            tf = float(inside[0]) if inside.size else a
+            out.insert(len([r for r in out if r["role"] != "after"]), {"role": "flash", "t_s": tf})
     return out
 
 

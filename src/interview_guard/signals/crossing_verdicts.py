@@ -38,6 +38,7 @@ __all__ = [
     "pixel_verdicts",
     "crossing_verdicts",
     "flash_seen_at",
+    "flash_run",
 ]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the development sources only
@@ -214,26 +215,36 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float]]:
-    """``face_flash``'s two parts as (verdict, time of the run) where measured: the bracket flash, the reach flash."""
+def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float, int]]:
+    """``face_flash``'s two parts as (verdict, start of the run, its frames) where measured: the bracket flash, the
+    reach flash."""
     parts = []
     flash = px.get("flash_z")
     if flash is not None and px.get("flash_at_s") is not None:
         if float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
-            parts.append((logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1]), float(px["flash_at_s"])))
+            v = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+            parts.append((v, float(px["flash_at_s"]), int(px.get("flash_frames") or 1)))
     reach = px.get("flash_reach_z")
     if reach is not None and px.get("flash_reach_at_s") is not None:
-        parts.append(
-            (logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), float(px["flash_reach_at_s"]))
-        )
+        v = logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1])
+        parts.append((v, float(px["flash_reach_at_s"]), int(px.get("flash_reach_frames") or 1)))
     return parts
 
 
-def flash_seen_at(px: dict[str, Any] | None) -> float | None:
-    """The start (s) of the run of frames that gave ``face_flash`` its verdict (the larger of its two measures), or
-    None when neither was measured: where in the crossing an interviewer looks for the other face."""
+def flash_run(px: dict[str, Any] | None) -> tuple[float, int] | None:
+    """``(start s, frames)`` of the run of frames that gave ``face_flash`` its verdict (the larger of its two
+    measures), or None when neither was measured: where in the crossing an interviewer looks for the other face."""
     parts = _flash_parts(px or {})
-    return max(parts)[1] if parts else None
+    if not parts:
+        return None
+    _, at, frames = max(parts)
+    return at, frames
+
+
+def flash_seen_at(px: dict[str, Any] | None) -> float | None:
+    """The start (s) of :func:`flash_run`, or None."""
+    run = flash_run(px)
+    return None if run is None else run[0]
 
 
 def crossing_verdicts(px: dict[str, Any] | None, mesh: dict[str, Any] | None) -> dict[str, float]:

@@ -38,6 +38,7 @@ from interview_guard.signals.face_mesh import covered_motion_ratio, mesh_disturb
 from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
 from interview_guard.signals.stats import MAD_TO_SD, mad, robust_spread
+from interview_guard.signals.timebase import run_rows
 
 __all__ = [
     "OcclusionEvent",
@@ -228,12 +229,9 @@ def measure_event(
     span = (t >= ev.start_s) & (t <= ev.end_s)
     span_rows = np.flatnonzero(span)
     no_hand = hand_count[span_rows] == 0
-    # a face with no hand near it: none in the frame, or (with the scan's face zone) none in the zone; a hand
-    # elsewhere in the frame (at the chest, on a keyboard, a sweep that starts at the frame's edge) is fine
-    hand_free = hand_count == 0
-    if zone is not None:
-        hand_free = hand_free | (zone.has_zone & ~np.asarray(zone.held, bool))
-    clean = face_present & (overlap < 0.02) & hand_free
+    # a face with no hand near it: none in the frame, or none in the scan's face zone (a hand elsewhere is fine)
+    away = zone.has_zone & ~np.asarray(zone.held, bool) if zone is not None else False
+    clean = face_present & (overlap < 0.02) & ((hand_count == 0) | away)
 
     # 1. how much the face region changed while covered, against the clip's own
     #    frame-to-frame variation: a hand in front of a face changes it a lot; a
@@ -274,7 +272,7 @@ def measure_event(
         tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
         px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames")})
         if "flash_at_s" in px:  # another face flashing through needs a face: a hand hiding it is no flash
-            fl = np.flatnonzero(t >= px["flash_at_s"] - 1e-6)[: int(px["flash_frames"])]
+            fl = run_rows(t, float(px["flash_at_s"]), int(px["flash_frames"]))  # flash_at_s is rounded to 1 ms
             px["flash_face_present"] = round(float(np.mean(face_present[fl])), 2) if fl.size else 0.0
         if not tr.get("ok"):
             px["transients_reason"] = tr.get("reason")
