@@ -271,8 +271,9 @@ def reach_flash_scores(
     hand tracked, or no hand); ``box``: the zone boxes (the run and every bracket frame share the run's zone). For
     each pixel kept in every frame of the run, its bracket before is the nearest usable row before the run, at
     most ``reach_s`` earlier, that keeps it, and likewise after; the score is the median over the pixels whose two
-    brackets agree within ``agree_below`` of ``min(|run median - before|, |run median - after|)``. NaN where the
-    run is not usable or fewer than ``min_px`` pixels are left.
+    brackets agree within ``agree_below`` of ``min(|run median - before|, |run median - after|, |run median -
+    frame a - 1|, |run median - frame b + 1|)`` (the run also steps away from the frames right beside it). NaN where
+    the run is not usable or fewer than ``min_px`` pixels are left.
     """
     t = np.asarray(t_s, dtype=np.float64)
     n = t.size
@@ -310,7 +311,17 @@ def reach_flash_scores(
         if agree.sum() < min_px:
             continue
         mid = _run_median(np.asarray(z[a : b + 1]))
-        out[i] = float(np.median(np.minimum(np.abs(mid - before), np.abs(mid - after))[agree]))
+        away = np.minimum(np.abs(mid - before), np.abs(mid - after))
+        # and a step at the run's own edges: the run differs from the frames just before and just after it too. A
+        # part of the hand the landmarker's hull leaves out (fingers it places short, a hand it fits too small) is
+        # in those frames as well, another face shown for the run is not (a fresh genuine sweep on a tuning face
+        # read as a flash without this, round 13)
+        for r in (a - 1, b + 1):
+            try:
+                away = np.minimum(away, np.abs(mid - z[r]))
+            except KeyError:  # a frame not among the measured ones
+                pass
+        out[i] = float(np.median(away[agree]))
     return out
 
 
