@@ -143,9 +143,17 @@ def _seed(*parts: object) -> int:
 
 
 def build_grid(
-    hands: dict[str, list[str]], *, quick: bool, seed: int, hands_per_face: int, splits: tuple[str, ...] = SPLITS
+    hands: dict[str, list[str]],
+    *,
+    quick: bool,
+    seed: int,
+    hands_per_face: int,
+    splits: tuple[str, ...] = SPLITS,
+    kinds: tuple[str, ...] = ("genuine", *FAKE_KINDS),
 ) -> list[dict[str, Any]]:
-    """Clip specs: per face a few hands (seeded), genuine x every motion, each fake kind x two motions."""
+    """Clip specs: per face a few hands (seeded), genuine x every motion, each fake kind x two motions; only the
+    ``kinds`` asked for (the same specs otherwise: ``kinds=("genuine",)`` with another ``seed`` counts false alarms
+    on more genuine waves of the same faces)."""
     specs: list[dict[str, Any]] = []
     faces_of = {"tune": TUNE_FACES, "heldout": HELDOUT_FACES, "test": TEST_FACES, "test2": TEST2_FACES}
     hands_of = {"tune": TUNE_HANDS, "heldout": HELDOUT_HANDS, "test": TEST_HANDS, "test2": TEST2_HANDS}
@@ -171,6 +179,8 @@ def build_grid(
                     order = [MOTIONS[int(i)] for i in rng.permutation(len(MOTIONS))]
                     combos += [(kind, m) for m in order[: 1 if quick else 2]]
                 for kind, motion in combos:
+                    if kind not in kinds:
+                        continue
                     cid = f"{split}__{face}__{hand}__{kind}__{motion}"
                     specs.append(
                         {
@@ -674,6 +684,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hands-per-face", type=int, default=1, help="hands per face (sources alternate across faces)")
     ap.add_argument("--no-reals", action="store_true", help="skip tables (d) and (e)")
+    ap.add_argument(
+        "--kinds",
+        default=",".join(("genuine", *FAKE_KINDS)),
+        help="comma-separated kinds to make (default: all); 'genuine' with another --seed counts false alarms",
+    )
     ap.add_argument("--report-only", action="store_true", help="print the tables from the results in --work so far")
     ap.add_argument(
         "--identity",
@@ -719,7 +734,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         ap.error(f"unknown split(s): {', '.join(unknown)}")
-    specs = build_grid(hands, quick=args.quick, seed=args.seed, hands_per_face=args.hands_per_face, splits=splits)
+    kinds = tuple(x for x in args.kinds.split(",") if x)
+    bad_kinds = sorted(set(kinds) - {"genuine", *FAKE_KINDS})
+    if bad_kinds:
+        ap.error(f"unknown kind(s): {', '.join(bad_kinds)}")
+    specs = build_grid(
+        hands, quick=args.quick, seed=args.seed, hands_per_face=args.hands_per_face, splits=splits, kinds=kinds
+    )
     if args.identity:
         specs = [{**s, "identity": True} for s in specs]
     faces = sorted({s["face"] for s in specs})

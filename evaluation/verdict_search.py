@@ -101,17 +101,20 @@ def constants(overrides: dict[str, Any] | None) -> Iterator[None]:
         if not name.isupper() or not hasattr(cv, name):
             raise KeyError(f"{name}: not a constant of interview_guard.signals.crossing_verdicts")
     saved = {name: getattr(cv, name) for name in overrides}
-    bent = cv.MESH_BENT
+    bent, reach_cap = cv.MESH_BENT, cv.FLASH_REACH_CAP
     try:
         for name, value in overrides.items():
             setattr(cv, name, value)
         if "MESH_STILL" in overrides and "MESH_BENT" not in overrides:  # it is defined from MESH_STILL
             cv.MESH_BENT = cv.MESH_STILL[0] + 3 * cv.MESH_STILL[1]
+        if "NEVER_COVERED_CAP" in overrides and "FLASH_REACH_CAP" not in overrides:  # ... and this from that
+            cv.FLASH_REACH_CAP = cv.NEVER_COVERED_CAP
         yield
     finally:
         for name, value in saved.items():
             setattr(cv, name, value)
         cv.MESH_BENT = bent
+        cv.FLASH_REACH_CAP = reach_cap
 
 
 def clip_score(crossings: Sequence[dict[str, Any]]) -> float:

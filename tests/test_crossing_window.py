@@ -170,13 +170,18 @@ def test_face_flash_needs_a_face_in_the_flash_frames():
 
 
 def test_face_flash_takes_the_reach_flash_too():
-    from interview_guard.signals.crossing_verdicts import FLASH_FACE_PRESENT, FLASH_REACH_Z, FLASH_Z
+    from interview_guard.signals.crossing_verdicts import FLASH_FACE_PRESENT, FLASH_REACH_CAP, FLASH_REACH_Z, FLASH_Z
 
     weak = {"flash_z": FLASH_Z[0] - 5 * FLASH_Z[1], "flash_face_present": 1.0}
     assert pixel_verdicts(weak)["face_flash"] < 0.01
     strong = FLASH_REACH_Z[0] + 5 * FLASH_REACH_Z[1]
-    assert pixel_verdicts({**weak, "flash_reach_z": strong})["face_flash"] > 0.99
-    assert pixel_verdicts({"flash_reach_z": strong})["face_flash"] > 0.99  # the bracket flash not measured
+    # the reach flash asks for a look, it does not decide: capped below the fusion's decisive 0.9
+    assert FLASH_REACH_CAP < 0.9
+    assert pixel_verdicts({**weak, "flash_reach_z": strong})["face_flash"] == pytest.approx(FLASH_REACH_CAP)
+    assert pixel_verdicts({"flash_reach_z": strong})["face_flash"] == pytest.approx(FLASH_REACH_CAP)
+    # the bracket flash still decides on its own
+    both = {"flash_z": FLASH_Z[0] + 5 * FLASH_Z[1], "flash_face_present": 1.0, "flash_reach_z": strong}
+    assert pixel_verdicts(both)["face_flash"] > 0.99
     # its frames are those whose hand was tracked (and left out): the face-present rule is the bracket flash's
     absent = {"flash_z": FLASH_Z[0] + 5 * FLASH_Z[1], "flash_face_present": FLASH_FACE_PRESENT / 2}
     assert "face_flash" not in pixel_verdicts(absent)

@@ -117,7 +117,8 @@ def test_swap_dropout_beside_a_waving_hand_is_caught_and_timed(work, hands):
     rep, res = _scan(work, hands, "retalking_face1", "hof_24", "dropout", "wave", 77951, **kw)
     top = max(_events(res), key=lambda e: e.score)
     px = top.details["pixels"]
-    assert top.details["scores"]["face_flash"] >= 0.9 and px["flash_reach_z"] > 20.0, px
+    # caught, and capped below the decisive level: a flash seen against brackets up to 0.4 s away asks for a look
+    assert top.details["scores"]["face_flash"] >= 0.8 and px["flash_reach_z"] > 20.0, px
     assert px["flash_z"] is None or px["flash_z"] < 6.0, px  # what round 12 measured
     # the summary says when: inside the frames the generator swapped
     meta = json.loads((work / "retalking_face1-hof_24-dropout-wave-77951" / "meta.json").read_text())
@@ -127,7 +128,7 @@ def test_swap_dropout_beside_a_waving_hand_is_caught_and_timed(work, hands):
     # and the report shows a frame of the other face next to the crossing's before / middle / after
     flash = [k["t_s"] for k in top.details["key_frames"] if k["role"] == "flash"]
     assert len(flash) == 1 and t_drop[0] - 1e-3 <= flash[0] <= t_drop[-1] + 1e-3, (flash, t_drop)
-    assert rep.band == "high"
+    assert rep.band != "low"
     _, gen = _scan(work, hands, "retalking_face1", "hof_24", "genuine", "wave", 77951, **kw)
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
 

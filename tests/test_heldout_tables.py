@@ -49,3 +49,16 @@ def test_compare_table_pairs_the_same_clips():
     assert float(diff) > 0.2 and lo > 0
     # dropout did not change: its difference is exactly zero
     assert next(x for x in better.splitlines() if x.startswith("| tune | dropout |")).count("+0.00") == 3
+
+
+def test_the_grid_of_one_kind_is_that_kind_of_the_whole_grid():
+    hands = {"handoverface": [f"hof_{i}" for i in range(21, 31)], "hagrid": ["hagrid_0", "hagrid_1"]}
+    kw = {"quick": False, "seed": 1, "hands_per_face": 2, "splits": ("tune", "heldout")}
+    whole = ev.build_grid(hands, **kw)
+    genuine = ev.build_grid(hands, **kw, kinds=("genuine",))
+    assert genuine == [s for s in whole if s["kind"] == "genuine"]
+    assert len(genuine) == (len(ev.TUNE_FACES) + len(ev.HELDOUT_FACES)) * 2 * len(ev.MOTIONS)
+    # another seed: other hands or paths, the same faces and motions
+    other = ev.build_grid(hands, **{**kw, "seed": 2}, kinds=("genuine",))
+    assert {(s["face"], s["motion"]) for s in other} == {(s["face"], s["motion"]) for s in genuine}
+    assert [s["seed"] for s in other] != [s["seed"] for s in genuine]

@@ -28,6 +28,7 @@ __all__ = [
     "GHOST",
     "FLASH_Z",
     "FLASH_REACH_Z",
+    "FLASH_REACH_CAP",
     "FLASH_FACE_PRESENT",
     "WARP_Z",
     "WARP_RATIO",
@@ -75,6 +76,10 @@ MIN_ENTRY_FRAMES = 4
 #: front of it, so the verdict is capped below the decisive level: it asks for a look, it does not decide.
 NEVER_COVERED = (0.08, 0.012)
 NEVER_COVERED_CAP = 0.85
+#: The highest verdict ``flash_reach_z`` gives: it asks for a look, it does not decide. Its brackets lie up to 0.4 s
+#: away, where a part of the hand the landmarks' hull leaves out may have been elsewhere: on 104 more genuine waves
+#: of the development faces (round 13) it read two of them as a flash at z 18 and 33.
+FLASH_REACH_CAP = NEVER_COVERED_CAP
 #: Frames (entry frames for ``painted_over``, frame pairs for ``face_warp``) a verdict needs before it may reach
 #: the decisive level: fewer keep it at ``NEVER_COVERED_CAP`` at most. On real footage a hand seen entering the
 #: face in 4 frames flipped between 0.00 and 0.9994 (painted over) from one scan to the next (the landmarker in
@@ -179,9 +184,8 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     # measured only on frames whose hand was tracked (its pixels left out) or without a hand: no lost hand in it
     reach = px.get("flash_reach_z")
     if reach is not None:
-        out["face_flash"] = max(
-            out.get("face_flash", 0.0), logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1])
-        )
+        reach_v = min(logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), FLASH_REACH_CAP)
+        out["face_flash"] = max(out.get("face_flash", 0.0), reach_v)
     wz, wr = px.get("warp_z"), px.get("warp_ratio")
     if wz is not None and wr is not None:
         out["face_warp"] = min(
@@ -227,7 +231,7 @@ def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float, int]]:
             parts.append((v, float(px["flash_at_s"]), int(px.get("flash_frames") or 1)))
     reach = px.get("flash_reach_z")
     if reach is not None and px.get("flash_reach_at_s") is not None:
-        v = logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1])
+        v = min(logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), FLASH_REACH_CAP)
         parts.append((v, float(px["flash_reach_at_s"]), int(px.get("flash_reach_frames") or 1)))
     return parts
 
