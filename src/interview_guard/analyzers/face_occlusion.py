@@ -476,7 +476,8 @@ def _key_frame_roles(
             a, b = float(t_s[rows[0]]), float(t_s[rows[-1]])
             inside = arr[(arr >= a - 1e-6) & (arr <= b + 1e-6)]
             tf = float(inside[0]) if inside.size else a
-            out.insert(len([r for r in out if r["role"] != "after"]), {"role": "flash", "t_s": tf})
+            before_after = len(out) - (out[-1]["role"] == "after") if out else 0  # the page order: before "after"
+            out.insert(before_after, {"role": "flash", "t_s": tf})
     return out
 
 

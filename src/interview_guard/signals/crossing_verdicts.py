@@ -176,16 +176,9 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
         )
         if int(px.get("entry_frames", 0)) < DECIDING_FRAMES:
             out["painted_over"] = min(out["painted_over"], NEVER_COVERED_CAP)
-    flash = px.get("flash_z")
-    # the face landmarker found a face in the flash's frames: a run of frames without one is the hand hiding the
-    # face (a real hand over most of it), not another face showing through
-    if flash is not None and float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
-        out["face_flash"] = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
-    # measured only on frames whose hand was tracked (its pixels left out) or without a hand: no lost hand in it
-    reach = px.get("flash_reach_z")
-    if reach is not None:
-        reach_v = min(logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), FLASH_REACH_CAP)
-        out["face_flash"] = max(out.get("face_flash", 0.0), reach_v)
+    flash = _flash_parts(px)
+    if flash:
+        out["face_flash"] = max(v for v, _, _ in flash)
     wz, wr = px.get("warp_z"), px.get("warp_ratio")
     if wz is not None and wr is not None:
         out["face_warp"] = min(
@@ -220,26 +213,28 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float, int]]:
-    """``face_flash``'s two parts as (verdict, start of the run, its frames) where measured: the bracket flash, the
-    reach flash."""
-    parts = []
+def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float | None, int]]:
+    """``face_flash``'s two parts where measured, as (verdict, start of the run, its frames): the bracket flash and
+    the reach flash."""
+    parts: list[tuple[float, float | None, int]] = []
     flash = px.get("flash_z")
-    if flash is not None and px.get("flash_at_s") is not None:
-        if float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
-            v = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
-            parts.append((v, float(px["flash_at_s"]), int(px.get("flash_frames") or 1)))
+    # the face landmarker found a face in the flash's frames: a run of frames without one is the hand hiding the
+    # face (a real hand over most of it), not another face showing through
+    if flash is not None and float(px.get("flash_face_present", 1.0)) >= FLASH_FACE_PRESENT:
+        v = logistic_safe((float(flash) - FLASH_Z[0]) / FLASH_Z[1])
+        parts.append((v, px.get("flash_at_s"), int(px.get("flash_frames") or 1)))
+    # measured only on frames whose hand was tracked (its pixels left out) or without a hand: no lost hand in it
     reach = px.get("flash_reach_z")
-    if reach is not None and px.get("flash_reach_at_s") is not None:
+    if reach is not None:
         v = min(logistic_safe((float(reach) - FLASH_REACH_Z[0]) / FLASH_REACH_Z[1]), FLASH_REACH_CAP)
-        parts.append((v, float(px["flash_reach_at_s"]), int(px.get("flash_reach_frames") or 1)))
+        parts.append((v, px.get("flash_reach_at_s"), int(px.get("flash_reach_frames") or 1)))
     return parts
 
 
 def flash_run(px: dict[str, Any] | None) -> tuple[float, int] | None:
     """``(start s, frames)`` of the run of frames that gave ``face_flash`` its verdict (the larger of its two
     measures), or None when neither was measured: where in the crossing an interviewer looks for the other face."""
-    parts = _flash_parts(px or {})
+    parts = [(v, float(at), frames) for v, at, frames in _flash_parts(px or {}) if at is not None]
     if not parts:
         return None
     _, at, frames = max(parts)
