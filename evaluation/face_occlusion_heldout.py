@@ -181,7 +181,8 @@ def build_grid(
                 for kind, motion in combos:
                     if kind not in kinds:
                         continue
-                    cid = f"{split}__{face}__{hand}__{kind}__{motion}"
+                    # another seed makes other clips of the same names: they get their own ids (and directories)
+                    cid = f"{split}__{face}__{hand}__{kind}__{motion}" + (f"__seed{seed}" if seed else "")
                     specs.append(
                         {
                             "id": cid,

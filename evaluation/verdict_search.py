@@ -74,15 +74,23 @@ def load_rows(works: Iterable[Path]) -> list[dict[str, Any]]:
     Raises
     ------
     SystemExit
-        A result without ``crossings`` (a run made before they were kept: run the evaluation again).
+        A result without ``crossings`` (a run made before they were kept: run the evaluation again), or a clip id
+        in two of ``works`` (the paired tables match clips by id).
     """
     rows: list[dict[str, Any]] = []
+    seen: dict[str, Path] = {}
     for work in works:
         for r in heldout._results(Path(work)):
             if "kind" not in r or r.get("status") != "ok":
                 continue
             if "crossings" not in r:
                 raise SystemExit(f"{work}: {r['id']} has no crossing records; run face_occlusion_heldout.py again")
+            if r["id"] in seen:  # the paired tables match clips by id
+                raise SystemExit(
+                    f"{work}: {r['id']} is also in {seen[r['id']]}; runs of other seeds need their own ids (made "
+                    "since round 13), so make that run again"
+                )
+            seen[r["id"]] = Path(work)
             rows.append(r)
     return rows
 

@@ -62,3 +62,7 @@ def test_the_grid_of_one_kind_is_that_kind_of_the_whole_grid():
     other = ev.build_grid(hands, **{**kw, "seed": 2}, kinds=("genuine",))
     assert {(s["face"], s["motion"]) for s in other} == {(s["face"], s["motion"]) for s in genuine}
     assert [s["seed"] for s in other] != [s["seed"] for s in genuine]
+    # ... and other ids, so two runs never pair (or resume) each other's clips; seed 0 keeps the ids it always had
+    assert not {s["id"] for s in other} & {s["id"] for s in genuine}
+    assert all(s["id"].endswith("__seed1") for s in genuine)
+    assert not any("__seed" in s["id"] for s in ev.build_grid(hands, **{**kw, "seed": 0}))

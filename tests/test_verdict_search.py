@@ -90,3 +90,16 @@ def test_the_command_checks_the_stored_scores(tmp_path, capsys):
     (tmp_path / "results" / f"{rows[0]['id']}.json").write_text(json.dumps(bad))
     with pytest.raises(SystemExit, match="1 of 24 stored scores"):
         vs.main(["--work", str(tmp_path)])
+
+
+def test_a_clip_id_in_two_work_directories_is_refused(tmp_path):
+    # the paired tables match clips by id: two runs of other seeds under one id would pair the wrong clips
+    rows = _rows()
+    for name in ("a", "b"):
+        (tmp_path / name / "results").mkdir(parents=True)
+    for r in rows:
+        (tmp_path / "a" / "results" / f"{r['id']}.json").write_text(json.dumps(r))
+    (tmp_path / "b" / "results" / f"{rows[3]['id']}.json").write_text(json.dumps(rows[3]))
+    assert len(vs.load_rows([tmp_path / "a"])) == len(rows)
+    with pytest.raises(SystemExit, match=f"{rows[3]['id']} is also in"):
+        vs.load_rows([tmp_path / "a", tmp_path / "b"])
