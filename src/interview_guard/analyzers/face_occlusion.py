@@ -476,8 +476,8 @@ def _key_frame_roles(
             a, b = float(t_s[rows[0]]), float(t_s[rows[-1]])
             inside = arr[(arr >= a - 1e-6) & (arr <= b + 1e-6)]
             tf = float(inside[0]) if inside.size else a
-            before_after = len(out) - (out[-1]["role"] == "after") if out else 0  # the page order: before "after"
-            out.insert(before_after, {"role": "flash", "t_s": tf})
+            at = len(out) - 1 if out and out[-1]["role"] == "after" else len(out)  # page order: before "after"
+            out.insert(at, {"role": "flash", "t_s": tf})
     return out
 
 

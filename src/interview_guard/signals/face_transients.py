@@ -506,9 +506,7 @@ def transient_measures(
     if reach_rows.size:
         lo, hi = int(reach_rows[0]), int(reach_rows[-1])
         for run in _RUNS:
-            cand = np.arange(max(1, lo + 1), max(max(1, lo + 1), hi - run + 1))
-            if cand.size == 0:
-                continue
+            cand = np.arange(max(1, lo + 1), hi - run + 1)  # empty when the usable rows hold no run
             # the null: the bracket flash's runs without a hand (there every pixel's brackets are the run's neighbours)
             null_sc = null_runs.get(run, np.empty(0))
             is_null = np.array([null[a - 1 : a + run + 1].all() for a in cand], bool)
