@@ -209,3 +209,63 @@ def test_extreme_measures_give_a_verdict_not_an_overflow():
     # analyzer) before the verdicts' logistic was the safe one.
     v = pixel_verdicts({"warp_z": -400.0, "warp_ratio": 0.1, "warp_pairs": 10, "flash_z": -800.0})
     assert 0.0 <= v["face_warp"] < 1e-12 and 0.0 <= v["face_flash"] < 1e-12
+
+
+def _unseen(mode):
+    """A sweep whose hand the hand landmarker never saw (no hand rows, the zone never held)."""
+    import dataclasses
+
+    face, hands, pixels = make_tracks(mode=mode, sweep=(4.0, 5.2))
+    n = len(face)
+    hands = dataclasses.replace(
+        hands,
+        count=np.zeros(n, np.int8),
+        landmarks=np.full_like(hands.landmarks, np.nan),
+        score=np.zeros_like(hands.score),
+    )
+    pixels = dataclasses.replace(pixels, zone_held=np.zeros(n, bool))
+    return face, hands, pixels
+
+
+@pytest.mark.parametrize("mode", ["genuine", "pasted"])
+def test_surround_seeds_find_a_hand_nobody_tracked_only_where_asked(mode):
+    from interview_guard.signals.crossing_window import surround_seeds
+
+    face, hands, pixels = _unseen(mode)
+    zone = _zone(face, hands, pixels)
+    t = face.t_s
+    everywhere = surround_seeds(frames=zone, within=np.ones(len(face), bool))
+    assert everywhere.any() and np.all((t[everywhere] >= 4.0) & (t[everywhere] <= 5.4)), t[everywhere]
+    assert not surround_seeds(frames=zone, within=t < 3.5).any()
+    # a head moving its zone by more than `still` between the compared frames: no seed
+    moved = pixels.zone_box.copy()
+    moved[:, [0, 2]] += 0.02 * np.arange(len(face))[:, None] * (moved[:, 2:3] - moved[:, 0:1])  # 0.02 a row
+    shaken = ZoneFrames(zone.t_s, zone.crop, moved, zone.oval, zone.held, zone.hand_landmarks, zone.hand_count)
+    assert not surround_seeds(frames=shaken, within=np.ones(len(face), bool)).any()
+
+
+def test_an_unanswered_request_is_looked_at_in_the_pixels_and_judged_capped():
+    """A face painted over a hand the hand landmarker never saw: without a request nothing is a crossing (no
+    hand was seen); with one, the pixels find the hand at the outline, and their verdict asks for a look
+    (capped at OUTLINE_CAP), never decides; the same sweep in front of the face is judged real."""
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.signals.crossing_verdicts import OUTLINE_CAP
+    from interview_guard.tracks import Tracks
+    from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
+
+    def run(mode, challenges):
+        face, hands, pixels = _unseen(mode)
+        md = SessionMetadata(challenges=challenges)
+        return FaceOcclusion().analyze(Tracks(face=face, hands=hands, pixels=pixels, metadata=md, duration_s=10.0))
+
+    assert not [e for e in run("pasted", []).evidence if e.kind == "occlusion_event"]
+    ask = [ChallengeMarker(kind="hand_wave", t_s=3.9)]
+    res = run("pasted", ask)
+    (ev,) = [e for e in res.evidence if e.kind == "occlusion_event"]
+    assert ev.details["pixel_window"]["seeded_by"] == "outline" and ev.details["pixels"]["seeded_by"] == "outline"
+    assert 0.5 <= ev.score <= OUTLINE_CAP < 0.9, ev.details["scores"]
+    assert not {"face_flash", "face_warp"} & set(ev.details["scores"])
+    assert [e.kind for e in res.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+    real = run("genuine", ask)
+    assert [e.kind for e in real.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+    assert real.score < 0.1, [e.details.get("scores") for e in real.evidence]

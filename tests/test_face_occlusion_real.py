@@ -181,3 +181,23 @@ def test_face_mesh_unmoved_under_a_painted_or_ghosted_hand(work, hands):
     assert scores["genuine"].get("face_mesh_unmoved", 0.0) < 0.1, (dev, scores["genuine"])
     assert scores["pasted"]["face_mesh_unmoved"] >= 0.5 and scores["translucent"]["face_mesh_unmoved"] >= 0.5, dev
     assert runs["genuine"].score < 0.5
+
+
+@pytest.fixture(scope="module")
+def hagrid():
+    return {h.id: h for h in of.load_hands("hagrid")}
+
+
+def test_a_request_no_tracked_hand_answered_is_judged_by_the_outline(work, hagrid):
+    # HaGRID hand 5 on a face of the former held-out set (no tuning clip has a hand the landmarker never sees):
+    # the evaluation's own clips (seeds of face_occlusion_heldout.py); max_s as there
+    _, pasted = _scan(work, hagrid, "retalking_face2", "hagrid_5", "pasted", "sweep", 36739, max_s=4.5)
+    (ev,) = _events(pasted)
+    assert ev.details["pixel_window"]["seeded_by"] == "outline", ev.details.get("pixel_window")
+    assert ev.details["pixels"]["hand_tracked_frames"] == 0
+    assert 0.5 <= ev.score <= 0.85, ev.details["scores"]  # asks for a look, never decides
+    assert [e.kind for e in pasted.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+    # a real hand the landmarker never saw: before, "something crossed, unverified"; now judged real
+    _, real = _scan(work, hagrid, "retalking_face5", "hagrid_5", "genuine", "cover", 55361, max_s=4.5)
+    assert [e.kind for e in real.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+    assert real.score < 0.1, [e.details.get("scores") for e in _events(real)]

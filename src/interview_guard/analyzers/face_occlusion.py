@@ -25,13 +25,14 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
-from interview_guard.signals.crossing_verdicts import flash_run, flash_seen_at
-from interview_guard.signals.crossing_window import crossing_windows, hand_at_face
+from interview_guard.signals.crossing_verdicts import MIN_OUTLINE_FRAMES, flash_run, flash_seen_at
+from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks.metadata import ChallengeMarker
 from interview_guard.tracks.video import FaceTrack, HandTrack
 
 __all__ = ["FaceOcclusion", "NOT_JUDGED_SCORE", "combined_score"]
@@ -79,6 +80,21 @@ def _judged(ev: occ.OcclusionEvent) -> bool:
     return bool(set(ev.scores) & _JUDGING)
 
 
+def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
+    """A crossing started by :func:`surround_seeds` in which the pixels saw no hand at the outline from outside."""
+    if (ev.window or {}).get("seeded_by") != "outline":
+        return False
+    px = ev.measurements.get("pixels") or {}
+    return (
+        not px.get("ok")
+        or int(px.get("frames_hand_at_outline", 0)) < MIN_OUTLINE_FRAMES
+        # a face still around it: a head in motion changes the band around the outline in every frame
+        or int(px.get("reference_frames", 0)) < 5
+        or int(px.get("null_frames", 0)) < 10
+        or float(px.get("null_moving_share", 1.0)) >= 0.2
+    )
+
+
 def _event_score(ev: occ.OcclusionEvent) -> float:
     """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
     return ev.score if _judged(ev) else NOT_JUDGED_SCORE
@@ -118,6 +134,18 @@ class FaceOcclusion(Analyzer):
     )
     min_face_frames = Param(5, 1, 1e6, "fewer analysed frames with a face: skipped")
     window_s = Param(30.0, 1.0, 3600.0, "length of the per-window scores (s)")
+
+    def _unanswered(
+        self, challenges: Iterable[ChallengeMarker], taken: list[tuple[float, float]], t: np.ndarray
+    ) -> np.ndarray:
+        """Rows within ``challenge_window_s`` of a hand-wave request that no crossing in ``taken`` answers (the
+        rule the requests are matched by below)."""
+        out = np.zeros(t.size, bool)
+        w = self.challenge_window_s
+        for ch in challenges:
+            if ch.kind in _REQUEST_KINDS and not any(a - w <= ch.t_s <= b + w for a, b in taken):
+                out |= (t >= ch.t_s - w) & (t <= ch.t_s + w)
+        return out
 
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         face, hands = tracks.face, tracks.hands
@@ -175,9 +203,19 @@ class FaceOcclusion(Analyzer):
                 near=near, overlap=overlap, hand_count=hands.count, near_faces=self.near_faces,
                 min_overlap=self.min_overlap,
             )  # fmt: skip
-            events = with_pixel_windows(
-                events, crossing_windows(frames=zone, seeds=seeds, release=tracks.release_pages), t_s=t, overlap=overlap
-            )
+            found = crossing_windows(frames=zone, seeds=seeds, release=tracks.release_pages)
+            # a hand-wave request no tracked hand answered: where something came up to the outline all the same
+            # (a swap can hide the whole hand from the landmarker); only windows the pixels confirm
+            taken = [(w.start_s, w.end_s) for w in found] + [(ev.start_s, ev.end_s) for ev in events]
+            within = self._unanswered(tracks.metadata.challenges, taken, t)
+            if within.any():
+                unseen = surround_seeds(frames=zone, within=within, release=tracks.release_pages)
+                found += [
+                    dataclasses.replace(w, seeded_by="outline")
+                    for w in crossing_windows(frames=zone, seeds=unseen, release=tracks.release_pages)
+                    if w.confirmed and not any(a <= w.end_s + 0.1 and b >= w.start_s - 0.1 for a, b in taken)
+                ]
+            events = with_pixel_windows(events, found, t_s=t, overlap=overlap)
             tracks.release_pages()
         # the face's shape per row, read once for every event, a chunk of rows at a time
         shape = tracks.by_rows(lambda s: shape_descriptor(flm[s], aspect=aspect), len(face)) if events else None
@@ -197,6 +235,9 @@ class FaceOcclusion(Analyzer):
                 shape=shape,
             )
             tracks.release_pages()  # the rows this event read
+        # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
+        # turning or a shoulder moving in the zone changes the band around the face too)
+        events = [ev for ev in events if not _outline_without_hand(ev)]
         key_times = sorted(tracks.key_frames or {})
         # per crossing, for its evidence and for the request it answers: how much of the face, which frames
         covered = {id(ev): _covered_share(ev) for ev in events}
@@ -234,7 +275,7 @@ class FaceOcclusion(Analyzer):
 
         # logged hand-wave requests
         for ch in tracks.metadata.challenges:
-            if ch.kind not in ("hand_wave", "hand_over_face", "occlusion"):
+            if ch.kind not in _REQUEST_KINDS:
                 continue
             near_ev = [
                 ev
@@ -385,6 +426,9 @@ class FaceOcclusion(Analyzer):
             windows=windows,
             metrics=metrics,
         )
+
+
+_REQUEST_KINDS = ("hand_wave", "hand_over_face", "occlusion")
 
 
 def _align(face: FaceTrack, hands: HandTrack) -> HandTrack:

@@ -55,6 +55,7 @@ def with_pixel_windows(
                 "active_frames": w.active_frames,
                 "level": w.level,
                 **({"reason": w.reason} if w.reason else {}),
+                **({"seeded_by": w.seeded_by} if w.seeded_by != "hand" else {}),
             },
         )
         used.update(hit)

@@ -18,6 +18,7 @@ __all__ = [
     "MESH_VERDICTS",
     "MESH_STILL",
     "MESH_HAND_SEEN",
+    "OUTLINE_CAP",
     "MESH_BENT",
     "mesh_verdicts",
     "with_mesh_verdicts",
@@ -130,6 +131,12 @@ def mesh_verdicts(mesh: dict[str, Any], px: dict[str, Any] | None = None) -> dic
         v = min(v, NEVER_COVERED_CAP)
     return {"face_mesh_unmoved": v}
 
+
+#: The cap of every verdict of a crossing the hand landmarker never saw at the face (started by the zone's pixels
+#: alone: :func:`~interview_guard.signals.crossing_window.surround_seeds`; ``seeded_by`` "outline").
+OUTLINE_CAP = 0.85
+#: The verdicts such a crossing does not give.
+OUTLINE_UNJUDGED = ("face_flash", "face_warp")
 
 #: Crossing frames without a face (the landmarker lost it) that rule out the verdicts saying the hand never covered it.
 FACE_LOST_FRAMES = 3
@@ -255,4 +262,11 @@ def crossing_verdicts(px: dict[str, Any] | None, mesh: dict[str, Any] | None) ->
     thresholds without scanning (``evaluation/verdict_search.py``).
     """
     scores = pixel_verdicts(px) if px is not None and px.get("ok") else {}
-    return with_mesh_verdicts(scores, mesh or {}, px)
+    out = with_mesh_verdicts(scores, mesh or {}, px)
+    # a crossing the hand landmarker never saw at the face (started by the outline's pixels at a request): the
+    # pixels alone say something crossed the outline, and anything passing behind the head changes the same
+    # pixels: the verdicts ask for a look; the flash and the warp, which leave the tracked hand's pixels out, are
+    # not given (nothing tells the hand's pixels from the face's)
+    if px is not None and px.get("ok") and px.get("seeded_by") == "outline":
+        out = {k: min(v, OUTLINE_CAP) for k, v in out.items() if k not in OUTLINE_UNJUDGED}
+    return out

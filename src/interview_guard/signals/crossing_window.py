@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import ZoneFrames, aligned_rows, oval_mask
+from interview_guard.signals.hand_crossing import ZoneFrames, _bands, _sector_means, aligned_rows, oval_mask
 
-__all__ = ["CrossingWindow", "hand_at_face", "crossing_windows"]
+__all__ = ["CrossingWindow", "hand_at_face", "crossing_windows", "surround_seeds"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class CrossingWindow:
     active_frames: int
     level: float | None  # changed share of the zone that counted as "a hand is there"
     reason: str = ""
+    seeded_by: str = "hand"  # "hand": the hand landmarker saw a hand at the face; "outline": surround_seeds
 
 
 def hand_at_face(
@@ -210,6 +211,83 @@ def crossing_windows(
         )
         out.append(win)
     return _merge(out)
+
+
+def surround_seeds(
+    *,
+    frames: ZoneFrames,
+    within: np.ndarray,
+    lag_s: float = 0.2,
+    min_change: float = 12.0,
+    min_sectors: int = 3,
+    still: float = 0.03,
+    chunk: int = 256,
+    release: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Rows where something came up to the face outline from outside while the hand landmarker saw no hand there.
+
+    A swap that paints its face over the hand can hide the whole hand from the hand landmarker (HaGRID-like hands,
+    a hand from below), so no seed of :func:`hand_at_face` starts a crossing. Here the zone's own pixels do: a row
+    is a seed when, against the zone ``lag_s`` earlier (the same anchored zone, the face held still), at least
+    ``min_sectors`` of the outline's sectors changed both right outside the outline and further out (the rule
+    ``crossing_measures`` counts a hand at the outline by: a head moving in its zone changes a thin crescent, not
+    the band beyond). Anything passing behind the head does the same, and so does an expressive face in a zone
+    that follows it, so the caller looks only where a hand is expected and none was tracked (``within``: a
+    logged hand-wave request nothing answered).
+
+    Parameters
+    ----------
+    frames : ZoneFrames
+        The anchored face zone of every analysed row.
+    within : np.ndarray [shape=(n,), dtype=bool]
+        The rows to look at.
+    lag_s : float
+        How far back the zone is compared (a hand moves into the band within it; a still face does not change).
+    min_change : float
+        Smallest luma change (grey levels, after a 3x3 blur) that counts as changed.
+    min_sectors : int
+        Sectors of the outline (of 16) the change must reach from outside.
+    still : float
+        Largest move of the zone's box over ``lag_s`` (share of its width): the face held still.
+    chunk : int
+        Rows read at a time (the crops of a long recording stay on disk).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=bool]
+    """
+    t = np.asarray(frames.t_s, dtype=np.float64)
+    n = t.size
+    out = np.zeros(n, bool)
+    if n == 0 or frames.crop.ndim != 3:
+        return out
+    side = int(frames.crop.shape[-1])
+    ok = np.asarray(within, dtype=bool) & frames.has_zone & ~np.asarray(frames.held, dtype=bool)
+    ok &= np.asarray(frames.hand_count) == 0
+    prev = np.searchsorted(t, t - lag_s, side="right") - 1
+    ok &= (prev >= 0) & (t - t[np.maximum(prev, 0)] <= 2.5 * lag_s)
+    rows = np.flatnonzero(ok)
+    prev_ok = frames.has_zone[prev[rows]]
+    rows = rows[prev_ok]
+    for c0 in range(0, rows.size, chunk):
+        if release is not None:
+            release()
+        r = rows[c0 : c0 + chunk]
+        q = prev[r]
+        box_r, box_q = frames.box[r].astype(np.float64), frames.box[q].astype(np.float64)
+        w = np.maximum(box_r[:, 2] - box_r[:, 0], 1e-6)
+        # the same zone, and a face that hardly moved (a moving head shifts the background around the outline)
+        same = np.all(np.abs(box_r - box_q) <= still * w[:, None], axis=1)
+        ch = np.abs(_blur3(frames.crop[r].astype(np.float32)) - _blur3(frames.crop[q].astype(np.float32))) > min_change
+        cand = same & (ch.mean(axis=(1, 2)) >= 0.03)
+        for i in np.flatnonzero(cand):
+            face = oval_mask(oval=frames.oval[r[i]], side=side)
+            if face.sum() < 0.1 * side * side:
+                continue
+            _, outer, beyond, sector = _bands(face)
+            at = (_sector_means(ch[i], outer, sector) >= 0.3) & (_sector_means(ch[i], beyond, sector) >= 0.3)
+            out[r[i]] = int(np.nansum(at)) >= min_sectors
+    return out
 
 
 def _grow(rows: list[int], active: dict[int, bool], start: int, bridge: int = 2) -> int:

@@ -387,6 +387,7 @@ def crossing_measures(
             "entry_ratio_mean": round(float(np.mean(entry)), 3) if n_entry >= 3 else None,
             "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if n_entry >= 3 else None,
             "hand_frames_in_zone": len(inside_share),
+            "hand_tracked_frames": int(np.count_nonzero(hand_seen[ev_rows] & (frames.hand_count[ev_rows] > 0))),
             "inside_share_p90": round(float(np.percentile(inside_share, 90)), 3) if inside_share else None,
             "inside_net_p90": round(float(np.percentile(inside_net, 90)), 3) if inside_net else None,
             "outline_span": _circular_span(outline_sectors),

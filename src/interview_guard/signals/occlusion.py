@@ -276,6 +276,8 @@ def measure_event(
             px["flash_face_present"] = round(float(np.mean(face_present[fl])), 2) if fl.size else 0.0
         if not tr.get("ok"):
             px["transients_reason"] = tr.get("reason")
+        if (ev.window or {}).get("seeded_by") == "outline":  # its verdicts are capped (crossing_verdicts)
+            px["seeded_by"] = "outline"
         series = px.pop("series", None)
         m["pixels"] = px
         if series is not None:
