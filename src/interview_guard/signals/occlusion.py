@@ -16,9 +16,8 @@ scan. The rationale of every measurement is in ``docs/face-occlusion.md``:
     The face landmarker's mesh kept its hand-free shape while the hand
     crossed: it was fitted to an intact face where a hand should have been.
 ``unseen_crossings`` (context for ``hand_behind_face``, never a verdict)
-    The hand was seen on one side of the face, next on the other, never over
-    it. The hand landmarker loses real hands in front of faces too: a lost
-    hand is never a verdict on its own; the pixels say in front or behind.
+    The hand was seen on one side of the face, next on the other, never over it. The hand landmarker loses
+    real hands in front of faces too: a lost hand is never a verdict on its own; the pixels say in front or behind.
 ``covered_motion_ratio``, ``shape_jump``, ``contour_flicker_z`` (measured, not scored)
     Landmarks under the hand against the uncovered ones; the face's shape
     after the hand against other stretches of the clip; the outline's
@@ -274,10 +273,9 @@ def measure_event(
         if "flash_at_s" in px:  # another face flashing through needs a face: a hand hiding it is no flash
             fl = run_rows(t, float(px["flash_at_s"]), int(px["flash_frames"]))  # flash_at_s is rounded to 1 ms
             px["flash_face_present"] = round(float(np.mean(face_present[fl])), 2) if fl.size else 0.0
-        if not tr.get("ok"):
-            px["transients_reason"] = tr.get("reason")
-        if (ev.window or {}).get("seeded_by") == "outline":  # its verdicts are capped (crossing_verdicts)
-            px["seeded_by"] = "outline"
+        # why the transients were not measured; a crossing the outline's pixels started (its verdicts are capped)
+        px.update({"transients_reason": tr.get("reason")} if not tr.get("ok") else {})
+        px.update({"seeded_by": "outline"} if (ev.window or {}).get("seeded_by") == "outline" else {})
         series = px.pop("series", None)
         m["pixels"] = px
         if series is not None:
