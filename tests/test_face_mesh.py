@@ -108,13 +108,36 @@ def test_a_face_lost_under_the_hand_rules_out_the_never_covered_verdicts():
     out = with_mesh_verdicts(scores, lost, px)
     assert not set(UNCOVERED_VERDICTS) & set(out) and out["face_warp"] == 0.9
     assert "face_mesh_unmoved" not in out  # the face was lost: no mesh verdict either
-    kept = with_mesh_verdicts(scores, {**lost, "mesh_face_lost": FACE_LOST_FRAMES - 1}, px)
+    kept = with_mesh_verdicts(scores, {**lost, "mesh_face_lost": FACE_LOST_FRAMES - 1, "mesh_dev_max": 0.1}, px)
     assert kept["face_never_covered"] == 0.8 and "face_mesh_unmoved" not in kept
     # not measurable (no reference) but the face was lost: the rule still holds
     out = with_mesh_verdicts(scores, {"ok": False, "reason": "x", "mesh_face_lost": FACE_LOST_FRAMES}, px)
     assert "hand_behind_face" not in out
-    whole = with_mesh_verdicts({}, {**lost, "mesh_face_lost": 0, "mesh_dev_max": 0.01}, px)
+    whole = with_mesh_verdicts({"painted_over": 0.6}, {**lost, "mesh_face_lost": 0, "mesh_dev_max": 0.01}, px)
     assert whole["face_mesh_unmoved"] > 0.95 and scores["hand_behind_face"] == 0.8  # the input is not changed
+
+
+def test_a_mesh_bent_far_says_the_hand_was_over_the_face():
+    from interview_guard.signals.crossing_verdicts import MESH_COVERED, UNCOVERED_VERDICTS, with_mesh_verdicts
+
+    scores = {"face_never_covered": 0.8, "hand_behind_face": 0.8, "face_warp": 0.9}
+    px = {"ok": True, "hand_outside_peak": 0.2}
+    bent = {"ok": True, "mesh_dev_max": MESH_COVERED, "mesh_frames": 20, "mesh_face_lost": 0}
+    out = with_mesh_verdicts(scores, bent, px)
+    assert not set(UNCOVERED_VERDICTS) & set(out) and out["face_warp"] == 0.9
+    assert set(UNCOVERED_VERDICTS) <= set(with_mesh_verdicts(scores, {**bent, "mesh_dev_max": MESH_COVERED - 0.01}, px))
+    # not measured: no rule
+    assert set(UNCOVERED_VERDICTS) <= set(with_mesh_verdicts(scores, {**bent, "ok": False}, px))
+
+
+def test_the_mesh_alone_asks_for_a_look_and_decides_beside_a_pixel_verdict():
+    from interview_guard.signals.crossing_verdicts import DECISIVE, MESH_ALONE, MESH_CAP, with_mesh_verdicts
+
+    px = {"ok": True, "hand_outside_peak": 0.2}
+    still = {"ok": True, "mesh_dev_max": 0.01, "mesh_frames": 20, "mesh_face_lost": 0}
+    assert with_mesh_verdicts({}, still, px)["face_mesh_unmoved"] == MESH_CAP < DECISIVE
+    assert with_mesh_verdicts({"painted_over": MESH_ALONE - 0.01}, still, px)["face_mesh_unmoved"] == MESH_CAP
+    assert with_mesh_verdicts({"painted_over": MESH_ALONE}, still, px)["face_mesh_unmoved"] > 0.95
 
 
 def test_a_bent_mesh_or_a_lost_face_keeps_a_ghosted_hand_from_deciding():

@@ -251,3 +251,23 @@ def test_request_without_pixels_stays_not_performed():
     r = run(face, _untracked(hands), metadata=meta, duration=12.0)
     missed = [e for e in r.evidence if e.kind == "challenge_not_performed"]
     assert missed and "no pixel check" in missed[0].summary
+
+
+def test_two_looks_rank_above_one_but_only_a_decisive_finding_decides():
+    from interview_guard.analyzers.face_occlusion import BELOW_DECISIVE, NOT_JUDGED_SCORE, combined_score
+    from interview_guard.signals.crossing_verdicts import DECISIVE, NEVER_COVERED_CAP
+
+    assert combined_score([]) == NOT_JUDGED_SCORE
+    look = NEVER_COVERED_CAP
+    assert look < combined_score([look, look]) == BELOW_DECISIVE < DECISIVE
+    assert combined_score([0.5, 0.5]) == pytest.approx(0.75)
+    assert combined_score([0.95, 0.5]) == pytest.approx(0.975)  # a decisive finding: the two combine freely
+    assert combined_score([0.3, 0.2, 0.9]) == pytest.approx(0.93)
+
+
+def test_the_decisive_level_is_the_fusion_models_rule():
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.signals.crossing_verdicts import DECISIVE
+
+    rules = [r for r in FusionModel.load().decisive if r.analyzer == "face_occlusion"]
+    assert [r.min_score for r in rules] == [DECISIVE]

@@ -25,7 +25,7 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
-from interview_guard.signals.crossing_verdicts import MIN_OUTLINE_FRAMES, flash_run, flash_seen_at
+from interview_guard.signals.crossing_verdicts import DECISIVE, MIN_OUTLINE_FRAMES, flash_run, flash_seen_at
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
@@ -100,11 +100,21 @@ def _event_score(ev: occ.OcclusionEvent) -> float:
     return ev.score if _judged(ev) else NOT_JUDGED_SCORE
 
 
+#: The most two findings below the decisive level give together (round 14): each asks for a look, and two looks
+#: rank above one, but only a decisive finding decides (two capped crossings of a genuine sweep, 0.97 and 0.50,
+#: combined to 0.98 before).
+BELOW_DECISIVE = 0.89
+
+
 def combined_score(findings: Iterable[float]) -> float:
     """The analyzer's score from its findings' scores (judged crossings, unanswered requests): the two most
-    suspicious combined, ``1 - (1 - a)(1 - b)``; :data:`NOT_JUDGED_SCORE` with none."""
+    suspicious combined, ``1 - (1 - a)(1 - b)``, at most :data:`BELOW_DECISIVE` unless one of them is decisive
+    on its own (:data:`~interview_guard.signals.crossing_verdicts.DECISIVE`); :data:`NOT_JUDGED_SCORE` with none."""
     top = sorted(findings, reverse=True)[:2]
-    return 1.0 - float(np.prod([1.0 - s for s in top])) if top else NOT_JUDGED_SCORE
+    if not top:
+        return NOT_JUDGED_SCORE
+    both = 1.0 - float(np.prod([1.0 - s for s in top]))
+    return both if top[0] >= DECISIVE else min(both, max(BELOW_DECISIVE, top[0]))
 
 
 class FaceOcclusion(Analyzer):

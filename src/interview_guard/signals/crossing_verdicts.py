@@ -18,7 +18,10 @@ __all__ = [
     "MESH_VERDICTS",
     "MESH_STILL",
     "MESH_HAND_SEEN",
+    "MESH_CAP",
+    "MESH_ALONE",
     "OUTLINE_CAP",
+    "MESH_COVERED",
     "MESH_BENT",
     "mesh_verdicts",
     "with_mesh_verdicts",
@@ -35,6 +38,7 @@ __all__ = [
     "WARP_RATIO",
     "NEVER_COVERED",
     "NEVER_COVERED_CAP",
+    "DECISIVE",
     "DECIDING_FRAMES",
     "BEHIND",
     "pixel_verdicts",
@@ -77,6 +81,9 @@ MIN_ENTRY_FRAMES = 4
 #: front of it, so the verdict is capped below the decisive level: it asks for a look, it does not decide.
 NEVER_COVERED = (0.08, 0.012)
 NEVER_COVERED_CAP = 0.85
+#: The score from which ``face_occlusion`` decides on its own: the decisive rule of ``models/fusion.json``
+#: (with confidence 0.5). Every cap here lies below it.
+DECISIVE = 0.9
 #: The highest verdict ``flash_reach_z`` gives: it asks for a look, it does not decide. Its brackets lie up to 0.4 s
 #: away, where a part of the hand the landmarks' hull leaves out may have been elsewhere: on 104 more genuine waves
 #: of the development faces (round 13) it read two of them as a flash at z 18 and 33.
@@ -111,6 +118,13 @@ MESH_VERDICTS = ("face_mesh_unmoved",)
 MESH_STILL = (0.05, 0.004)
 #: Share of the face zone outside the outline a hand must have changed in some frame for the mesh to be judged.
 MESH_HAND_SEEN = 0.04
+#: The most ``face_mesh_unmoved`` gives when no pixel verdict of the crossing reaches ``MESH_ALONE`` (round 14):
+#: the face landmarker holds its mesh under many partial covers of a real hand (liveportrait_d9 and _s18: hands
+#: over the eyes tracked, the mesh within 0.02-0.04 of its hand-free shape), which gave 3 of the 5 decisive false
+#: alarms on the 104 more genuine waves of the development faces; the mesh alone asks for a look, with a pixel
+#: verdict beside it it decides.
+MESH_CAP = NEVER_COVERED_CAP
+MESH_ALONE = 0.5
 
 
 def mesh_verdicts(mesh: dict[str, Any], px: dict[str, Any] | None = None) -> dict[str, float]:
@@ -142,6 +156,8 @@ OUTLINE_UNJUDGED = ("face_flash", "face_warp")
 FACE_LOST_FRAMES = 3
 #: The verdicts that say the hand did not cover the face: a face the landmarker lost under the hand says it did.
 UNCOVERED_VERDICTS = ("face_never_covered", "hand_behind_face")
+#: ``mesh_dev_max`` from which those are not given either: a mesh bent that far says the hand was over the face.
+MESH_COVERED = 0.15
 
 
 #: ``mesh_dev_max`` from which the mesh clearly bent (``face_mesh_unmoved`` below 0.05: three widths above
@@ -161,14 +177,18 @@ def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[
     """
     out = dict(scores)
     lost = int(mesh.get("mesh_face_lost", 0))
-    if lost >= FACE_LOST_FRAMES:
+    dev = float(mesh.get("mesh_dev_max", 0.0)) if mesh.get("ok") else 0.0
+    if lost >= FACE_LOST_FRAMES or dev >= MESH_COVERED:
         for k in UNCOVERED_VERDICTS:
             out.pop(k, None)
     bent = bool(mesh.get("ok")) and float(mesh.get("mesh_dev_max", 0.0)) >= MESH_BENT
     if "ghosted_hand" in out and (bent or lost > 0):
         out["ghosted_hand"] = min(out["ghosted_hand"], NEVER_COVERED_CAP)
     if mesh.get("ok"):
-        out.update(mesh_verdicts(mesh, px))
+        mv = mesh_verdicts(mesh, px)
+        if mv and max(out.values(), default=0.0) < MESH_ALONE:
+            mv = {k: min(v, MESH_CAP) for k, v in mv.items()}
+        out.update(mv)
     return out
 
 
