@@ -61,6 +61,8 @@ GRID: dict[str, list[Any]] = {
     "MIN_ENTRY_FRAMES": [2, 3, 4, 5, 6, 8],
     "MIN_OUTLINE_FRAMES": [3, 4, 5, 6, 8],
     "MESH_HAND_SEEN": [0.0, 0.02, 0.04, 0.06, 0.08],
+    "MESH_ALONE": [0.0, 0.3, 0.5, 0.7, 1.1],
+    "MESH_COVERED": [0.1, 0.12, 0.15, 0.2, 99.0],
     "FLASH_FACE_PRESENT": [0.0, 0.3, 0.5, 0.7, 1.0],
     "BEHIND_SPAN": [4, 5, 6, 7, 8],
     "BEHIND_FRAMES": [3, 4, 5, 6, 8],
@@ -109,7 +111,7 @@ def constants(overrides: dict[str, Any] | None) -> Iterator[None]:
         if not name.isupper() or not hasattr(cv, name):
             raise KeyError(f"{name}: not a constant of interview_guard.signals.crossing_verdicts")
     saved = {name: getattr(cv, name) for name in overrides}
-    bent, reach_cap = cv.MESH_BENT, cv.FLASH_REACH_CAP
+    bent, reach_cap, mesh_cap = cv.MESH_BENT, cv.FLASH_REACH_CAP, cv.MESH_CAP
     try:
         for name, value in overrides.items():
             setattr(cv, name, value)
@@ -117,12 +119,15 @@ def constants(overrides: dict[str, Any] | None) -> Iterator[None]:
             cv.MESH_BENT = cv.MESH_STILL[0] + 3 * cv.MESH_STILL[1]
         if "NEVER_COVERED_CAP" in overrides and "FLASH_REACH_CAP" not in overrides:  # ... and this from that
             cv.FLASH_REACH_CAP = cv.NEVER_COVERED_CAP
+        if "NEVER_COVERED_CAP" in overrides and "MESH_CAP" not in overrides:  # ... and this too
+            cv.MESH_CAP = cv.NEVER_COVERED_CAP
         yield
     finally:
         for name, value in saved.items():
             setattr(cv, name, value)
         cv.MESH_BENT = bent
         cv.FLASH_REACH_CAP = reach_cap
+        cv.MESH_CAP = mesh_cap
 
 
 def clip_score(crossings: Sequence[dict[str, Any]]) -> float:

@@ -42,6 +42,11 @@ def test_constants_are_restored_and_checked():
     assert (cv.ENTRY_CUT, cv.MESH_STILL, cv.MESH_BENT) == before
     with pytest.raises(KeyError), vs.constants({"pixel_verdicts": 1}):
         pass
+    # the caps defined from NEVER_COVERED_CAP follow it, and come back
+    caps = (cv.FLASH_REACH_CAP, cv.MESH_CAP)
+    with vs.constants({"NEVER_COVERED_CAP": 0.7}):
+        assert cv.FLASH_REACH_CAP == cv.MESH_CAP == 0.7
+    assert (cv.FLASH_REACH_CAP, cv.MESH_CAP) == caps
     # the search's grid names constants that exist, each with its shipped value's shape
     for name, values in vs.GRID.items():
         shipped = getattr(cv, name)
