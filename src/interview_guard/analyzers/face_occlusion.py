@@ -95,6 +95,13 @@ def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
     )
 
 
+def _what_crossed(ev: occ.OcclusionEvent) -> str:
+    """How a crossing's summary names it: a hand, or (started by the outline's pixels at a request) something."""
+    if (ev.window or {}).get("seeded_by") == "outline":
+        return "no hand tracked, but something came up to the face outline at the hand-wave request,"
+    return "hand over the face"
+
+
 def _event_score(ev: occ.OcclusionEvent) -> float:
     """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
     return ev.score if _judged(ev) else NOT_JUDGED_SCORE
@@ -257,21 +264,16 @@ class FaceOcclusion(Analyzer):
         for ev in events:
             s = _event_score(ev)
             flagged = sorted((k for k in ev.scores if ev.scores[k] >= 0.5), key=lambda k: -ev.scores[k])
+            head = f"{_what_crossed(ev)} {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
             if flagged:
                 # the strongest verdict, and the next one when two measures say it (an interviewer checks both)
-                why = "; and ".join(f"{_WHAT[k]}{_when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2])
-                summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): {why}"
+                summary = head + "; and ".join(
+                    f"{_WHAT[k]}{_when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
                 )
+            elif _judged(ev):
+                summary = head + "the face behaved as a real face does (the hand covered it, shape kept)"
             else:
-                summary = (
-                    f"hand over the face {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "
-                    + (
-                        "the face behaved as a real face does (the hand covered it, shape kept)"
-                        if _judged(ev)
-                        else "too little of the crossing was seen in the pixels to judge it"
-                    )
-                )
+                summary = head + "too little of the crossing was seen in the pixels to judge it"
             details = {
                 **ev.measurements,
                 "scores": ev.scores,
