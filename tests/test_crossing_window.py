@@ -265,7 +265,12 @@ def test_an_unanswered_request_is_looked_at_in_the_pixels_and_judged_capped():
     assert ev.details["pixel_window"]["seeded_by"] == "outline" and ev.details["pixels"]["seeded_by"] == "outline"
     assert 0.5 <= ev.score <= OUTLINE_CAP < 0.9, ev.details["scores"]
     assert not {"face_flash", "face_warp"} & set(ev.details["scores"])
-    assert [e.kind for e in res.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+    (ans,) = [e for e in res.evidence if e.kind.startswith("challenge")]
+    assert ans.kind == "challenge_answered" and "something came up to the face outline at" in ans.summary
+    from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
+
+    (req,) = hand_wave_requests(res.evidence)
+    assert "(no hand tracked; something came up to the face outline at " in hand_wave_line(req)
     real = run("genuine", ask)
     assert [e.kind for e in real.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
     assert real.score < 0.1, [e.details.get("scores") for e in real.evidence]

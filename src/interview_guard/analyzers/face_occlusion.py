@@ -82,7 +82,7 @@ def _judged(ev: occ.OcclusionEvent) -> bool:
 
 def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
     """A crossing started by :func:`surround_seeds` in which the pixels saw no hand at the outline from outside."""
-    if (ev.window or {}).get("seeded_by") != "outline":
+    if not _outline(ev):
         return False
     px = ev.measurements.get("pixels") or {}
     return (
@@ -95,9 +95,14 @@ def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
     )
 
 
+def _outline(ev: occ.OcclusionEvent) -> bool:
+    """The crossing was started by the outline's pixels (:func:`surround_seeds`) at a request, no hand tracked."""
+    return (ev.window or {}).get("seeded_by") == "outline"
+
+
 def _what_crossed(ev: occ.OcclusionEvent) -> str:
     """How a crossing's summary names it: a hand, or (started by the outline's pixels at a request) something."""
-    if (ev.window or {}).get("seeded_by") == "outline":
+    if _outline(ev):
         return "no hand tracked, but something came up to the face outline at the hand-wave request,"
     return "hand over the face"
 
@@ -304,8 +309,9 @@ class FaceOcclusion(Analyzer):
                         t0,
                         min(max(ev.end_s, t0), dur),
                         _event_score(ev),
-                        f"hand wave requested at {ch.t_s:.1f} s: a hand crossed the face at "
-                        f"{ev.start_s:.1f}-{ev.end_s:.1f} s",
+                        f"hand wave requested at {ch.t_s:.1f} s: "
+                        + ("something came up to the face outline" if _outline(ev) else "a hand crossed the face")
+                        + f" at {ev.start_s:.1f}-{ev.end_s:.1f} s",
                         {
                             "challenge_t_s": ch.t_s,
                             "event_start_s": ev.start_s,

@@ -64,6 +64,9 @@ class HandWaveRequest:
         The verdict of that wave: its evidence score (for an answered request, the crossing's score).
     summary : str
         One line: what the crossing showed (the occlusion event's summary), else the request's own summary.
+    what : str
+        What answered it: a hand crossing the face, or (a crossing the outline's pixels found where the hand
+        landmarker tracked no hand) something coming up to the face outline.
     """
 
     t_s: float
@@ -73,6 +76,7 @@ class HandWaveRequest:
     covered_share: float | None
     score: float
     summary: str
+    what: str = "a hand crossed the face"
 
     @property
     def covered_words(self) -> str:
@@ -89,7 +93,7 @@ class HandWaveRequest:
             return self.outcome
         a, b = self.crossing
         span = f"{a:.1f} s" if abs(b - a) < 0.05 else f"{a:.1f}{dash}{b:.1f} s"
-        return f"{self.outcome} (a hand crossed the face at {span})"
+        return f"{self.outcome} ({self.what} at {span})"
 
 
 def _crossing_event(ev: Evidence, events: list[Evidence]) -> Evidence | None:
@@ -113,12 +117,16 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
         crossing = None
         summary = _short(ev.summary)
         covered = _number(d.get("covered_share"))
+        what = "a hand crossed the face"
         if ev.kind == "challenge_answered":
             event = _crossing_event(ev, events)
             start = _number(d.get("event_start_s"))
             if event is not None:
                 crossing = (event.start_s, event.end_s)
                 summary = event.summary or summary
+                window = (event.details or {}).get("pixel_window")
+                if isinstance(window, dict) and window.get("seeded_by") == "outline":
+                    what = "no hand tracked; something came up to the face outline"
                 if covered is None:
                     covered = _number((event.details or {}).get("covered_share"))
             elif start is not None:
@@ -134,6 +142,7 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
                 covered_share=covered,
                 score=float(ev.score),
                 summary=summary,
+                what=what,
             )
         )
     return sorted(out, key=lambda r: (r.t_s, r.kind))
