@@ -349,6 +349,8 @@ def crossing_measures(
             own = min(own_inside, n_in)
             inside_net.append((n_in - own) / max(float(ch.sum()) - own, 1.0))
         inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
+        if hm.any():  # where the landmarker tracked the hand, only its hull (and forearm): a head moving in the
+            inside_ch &= binary_dilation(hm, iterations=2)  # held zone changes face pixels joined to the hand too
         if inside_ch.sum() < 0.1 * face.sum():
             continue
         # the face's texture inside the hand's changed pixels (joined to the hand outside: not a face's own
