@@ -165,7 +165,7 @@ class FaceOcclusion(Analyzer):
         out = np.zeros(t.size, bool)
         w = self.challenge_window_s
         for ch in challenges:
-            if ch.kind in _REQUEST_KINDS and not any(a - w <= ch.t_s <= b + w for a, b in taken):
+            if ch.kind in _REQUEST_KINDS and not any(_answers(a, b, ch.t_s, w) for a, b in taken):
                 out |= (t >= ch.t_s - w) & (t <= ch.t_s + w)
         return out
 
@@ -294,11 +294,7 @@ class FaceOcclusion(Analyzer):
         for ch in tracks.metadata.challenges:
             if ch.kind not in _REQUEST_KINDS:
                 continue
-            near_ev = [
-                ev
-                for ev in events
-                if ev.start_s - self.challenge_window_s <= ch.t_s <= ev.end_s + self.challenge_window_s
-            ]
+            near_ev = [ev for ev in events if _answers(ev.start_s, ev.end_s, ch.t_s, self.challenge_window_s)]
             t0 = min(max(ch.t_s, 0.0), dur)
             if near_ev:
                 ev = max(near_ev, key=_event_score)
@@ -447,6 +443,11 @@ class FaceOcclusion(Analyzer):
 
 
 _REQUEST_KINDS = ("hand_wave", "hand_over_face", "occlusion")
+
+
+def _answers(start_s: float, end_s: float, t_request: float, window_s: float) -> bool:
+    """A crossing over ``start_s``-``end_s`` answers a request at ``t_request``: within ``window_s`` of it."""
+    return start_s - window_s <= t_request <= end_s + window_s
 
 
 def _align(face: FaceTrack, hands: HandTrack) -> HandTrack:

@@ -181,7 +181,7 @@ def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[
     if lost >= FACE_LOST_FRAMES or dev >= MESH_COVERED:
         for k in UNCOVERED_VERDICTS:
             out.pop(k, None)
-    bent = bool(mesh.get("ok")) and float(mesh.get("mesh_dev_max", 0.0)) >= MESH_BENT
+    bent = dev >= MESH_BENT
     if "ghosted_hand" in out and (bent or lost > 0):
         out["ghosted_hand"] = min(out["ghosted_hand"], NEVER_COVERED_CAP)
     if mesh.get("ok"):

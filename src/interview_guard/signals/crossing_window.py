@@ -23,7 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import ZoneFrames, _bands, _sector_means, aligned_rows, oval_mask
+from interview_guard.signals.hand_crossing import (
+    ZoneFrames,
+    _bands,
+    _sector_means,
+    aligned_rows,
+    oval_mask,
+    zones_aligned,
+)
 
 __all__ = ["CrossingWindow", "hand_at_face", "crossing_windows", "surround_seeds"]
 
@@ -274,10 +281,8 @@ def surround_seeds(
             release()
         r = rows[c0 : c0 + chunk]
         q = prev[r]
-        box_r, box_q = frames.box[r].astype(np.float64), frames.box[q].astype(np.float64)
-        w = np.maximum(box_r[:, 2] - box_r[:, 0], 1e-6)
         # the same zone, and a face that hardly moved (a moving head shifts the background around the outline)
-        same = np.all(np.abs(box_r - box_q) <= still * w[:, None], axis=1)
+        same = np.array([zones_aligned(frames.box[i], frames.box[j], tol=still) for i, j in zip(r, q)], bool)
         ch = np.abs(_blur3(frames.crop[r].astype(np.float32)) - _blur3(frames.crop[q].astype(np.float32))) > min_change
         cand = same & (ch.mean(axis=(1, 2)) >= 0.03)
         for i in np.flatnonzero(cand):
