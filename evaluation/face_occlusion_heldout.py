@@ -23,6 +23,9 @@ Prints Markdown tables:
 (f) with ``--identity``: what ``face_identity`` adds (it reads the face's identity, so a swap dropping
     for a few frames can show the operator's face): AUC of the risk fused from ``face_occlusion`` alone
     and from both, per split and kind, identity evidence on genuine waves, and the real clips.
+(g) per split and kind, whether a missed fake is one with little to see: the fakes split at the median of
+    how much of the face differs from their genuine twin (``artifact_sum``, from the compositor), the AUC
+    of each half, and the rank correlation of that amount with the score.
 
 Table (a) gives each AUC a 95 % bootstrap interval that resamples faces (the clips of one face are not
 independent evidence); ``--compare OTHER_WORK`` adds, per split and kind, this run's AUC minus that of another
@@ -277,6 +280,25 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
         _write_json(d / "session.json", {"challenges": [{"kind": "hand_wave", "t_s": meta["crossing_start_s"]}]})
         _write_json(meta_path, meta)
     meta = json.loads(meta_path.read_text())
+    if "artifact_sum" not in meta:  # a clip made before the artifact measures: composite again, keep the video
+        hand = next(h for h in of.load_hands(spec["hand_source"], cache_dir=work) if h.id == spec["hand"])
+        again = of.make_wave_clip(
+            face_path(spec["face"], work),
+            hand,
+            video,
+            kind=spec["kind"],
+            motion=spec["motion"],
+            seed=spec["seed"],
+            start_s=START_S,
+            crossing_s=CROSSING_S,
+            max_s=MAX_S,
+            cache_dir=work,
+            write=False,
+        )
+        if again["coverage"] != meta["coverage"]:
+            raise RuntimeError(f"{meta_path}: compositing again gave another clip; remove {d} to make it anew")
+        meta.update({k: v for k, v in again.items() if k.startswith("artifact")})
+        _write_json(meta_path, meta)
     t_make = time.perf_counter() - t0
     row = {**spec, **_scan_with_and_without_request(d, meta, work, bool(spec.get("identity")))}
     row.update(
@@ -284,6 +306,9 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
             "crossing_start_s": meta["crossing_start_s"],
             "crossing_end_s": meta["crossing_end_s"],
             "coverage_max": max(meta["coverage"]),
+            "artifact_peak": meta["artifact_peak"],
+            "artifact_frames": meta["artifact_frames"],
+            "artifact_sum": meta["artifact_sum"],
             "params": {k: meta.get(k) for k in ("alpha", "lag_frames", "warp_amplitude", "dropout_frames", "donor")},
             "make_s": round(t_make, 2),
             "total_s": round(time.perf_counter() - t0, 2),
@@ -624,9 +649,41 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
             f"| {r['clip']} | {r['label']} | {r.get('status')} | {_f(r.get('score'))} | "
             f"{_f(r.get('confidence'))} | {r.get('band', '-')} | {', '.join(r.get('evidence', [])) or '-'} |"
         )
+    if any("artifact_sum" in r for r in clips):
+        out.append(artifact_table(clips))
     with_id = [r for r in clips if r.get("both_risk") is not None]
     if with_id:
         out.append(_identity_table(with_id, [r for r in reals + swaps if r.get("both_risk") is not None]))
+    return "\n".join(out)
+
+
+def artifact_table(clips: list[dict[str, Any]]) -> str:
+    """(g) Is a missed fake one with little to see? Per split and kind, the fakes split at the median of
+    ``artifact_sum`` (how much of the face differs from the genuine twin, summed over frames: face-frames,
+    :func:`occlusion_fakes.make_wave_clip`): the AUC of each half against the split's genuine waves, and the
+    rank correlation of artifact and score over the kind's fakes."""
+    from scipy.stats import spearmanr
+
+    out = [
+        "\n### (g) AUC by how much of the swap's failure there is to see (artifact: face-frames differing from the "
+        "genuine twin by 20+ grey levels)\n",
+        "| split | kind | n | smaller half: artifact | AUC | larger half: artifact | AUC | rank correlation |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for split, kind, fakes, gens in _by_split_and_kind(
+        [r for r in clips if "artifact_sum" in r or r["kind"] == "genuine"]
+    ):
+        if kind == "all" or len(fakes) < 4:
+            continue
+        f = sorted(fakes, key=lambda r: float(r["artifact_sum"]))
+        h = len(f) // 2
+        g = [r["score"] for r in gens]
+        rho = spearmanr([r["artifact_sum"] for r in f], _scores(f)).statistic
+        out.append(
+            f"| {split} | {kind} | {len(f)} | {f[0]['artifact_sum']:.1f}-{f[h - 1]['artifact_sum']:.1f} | "
+            f"{_f(auc([r['score'] for r in f[:h]], g))} | {f[h]['artifact_sum']:.1f}-{f[-1]['artifact_sum']:.1f} | "
+            f"{_f(auc([r['score'] for r in f[h:]], g))} | {_f(float(rho))} |"
+        )
     return "\n".join(out)
 
 

@@ -20,7 +20,7 @@ sweeps, with motion blur) and other failure modes of real-time swaps:
 * ``mask_lag``: the occlusion mask lags the hand by 3-6 frames, so inside the
   face mask the leading edge of the hand is painted over.
 
-API: :data:`HAND_SOURCES`, :func:`load_hands`, :func:`make_wave_clip`.
+API: :data:`HAND_SOURCES`, :data:`ARTIFACT_LEVEL`, :func:`load_hands`, :func:`make_wave_clip`.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ FACE_OVAL = np.array(
 )
 # alignment points for the dropout face: eye corners, nose tip, mouth corners
 _ALIGN = np.array([33, 133, 362, 263, 1, 61, 291, 199])
+
+#: A pixel of a fake differs visibly from its genuine twin at this change (0-1, any channel: about 20 grey levels).
+ARTIFACT_LEVEL = 0.08
 
 HOF_IDS = tuple(range(21, 31))
 HAGRID_FILES = ("hagrid_samples_collage.jpg", "hagrid_example_collage.jpeg")
@@ -640,6 +643,7 @@ def make_wave_clip(
     alpha: float | None = None,
     max_s: float = 5.0,
     cache_dir: Path | None = None,
+    write: bool = True,
 ) -> dict[str, Any]:
     """Write a clip of ``face_video`` with ``hand`` crossing the face, composited as ``kind``.
 
@@ -664,6 +668,10 @@ def make_wave_clip(
         Hand opacity inside the face for ``translucent`` (default: seeded in [0.25, 0.75]).
     cache_dir : path, optional
         Keeps the face landmarks of ``face_video`` between calls.
+    write : bool
+        Write the clip (False: only the returned record, e.g. to add the
+        artifact measures to the record of a clip made before them; the
+        compositing is deterministic, the encoder is not asked).
 
     Returns
     -------
@@ -672,6 +680,12 @@ def make_wave_clip(
         motion_start_s, motion_end_s, crossing_start_s, crossing_end_s``
         (first and last frame with the hand over at least 5 % of the face
         oval), ``coverage`` (per frame share of the face oval under the hand),
+        ``artifact`` (per frame share of the face oval where the clip differs
+        from its genuine twin, the same hand on the same path in front of the
+        face, by :data:`ARTIFACT_LEVEL` or more in any channel: how much of
+        the swap's failure there is to see; 0 for ``genuine``),
+        ``artifact_peak``, ``artifact_frames`` (frames with 2 % or more),
+        ``artifact_sum`` (the shares summed: face-frames),
         ``alpha`` and the kind's own parameters.
     """
     if kind not in KINDS:
@@ -797,6 +811,7 @@ def make_wave_clip(
 
     out_frames: list[np.ndarray] = []
     field_prev = None
+    artifact = np.zeros(n)
     for i in range(n):
         lay = layers[i]
         if lay is None:
@@ -878,11 +893,17 @@ def make_wave_clip(
             res = base * (1 - a3) + rgb_i
         else:  # pragma: no cover - checked above
             raise AssertionError(kind)
+        if kind != "genuine":  # how far this frame is from its genuine twin over the face
+            twin = scene_i * (1 - a3) + rgb_i
+            oval = _poly_mask((rh, rw), ovals[i] - [x0, y0])
+            if oval.any():
+                artifact[i] = float((np.abs(res - twin).max(axis=2)[oval] >= ARTIFACT_LEVEL).mean())
         out = frames[i].copy()
         out[y0:y1, x0:x1] = np.clip(res * 255.0 + 0.5, 0, 255).astype(np.uint8)
         out_frames.append(out)
 
-    _write_clip(out_frames, rate, out_path)
+    if write:
+        _write_clip(out_frames, rate, out_path)
     meta: dict[str, Any] = {
         "kind": kind,
         "motion": motion,
@@ -902,6 +923,10 @@ def make_wave_clip(
         "crossing_start_s": round(cross0, 4),
         "crossing_end_s": round(cross1, 4),
         "coverage": [round(float(c), 4) for c in coverage],
+        "artifact": [round(float(c), 4) for c in artifact],
+        "artifact_peak": round(float(artifact.max()), 4),
+        "artifact_frames": int(np.count_nonzero(artifact >= 0.02)),
+        "artifact_sum": round(float(artifact.sum()), 3),
         "alpha": meta_kind.get("alpha"),
         **meta_kind,
     }

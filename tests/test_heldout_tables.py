@@ -66,3 +66,22 @@ def test_the_grid_of_one_kind_is_that_kind_of_the_whole_grid():
     assert not {s["id"] for s in other} & {s["id"] for s in genuine}
     assert all(s["id"].endswith("__seed1") for s in genuine)
     assert not any("__seed" in s["id"] for s in ev.build_grid(hands, **{**kw, "seed": 0}))
+
+
+def test_artifact_table_splits_the_fakes_by_how_much_there_is_to_see():
+    rng = np.random.default_rng(5)
+    rows = _rows(rng)
+    for r in rows:  # the score follows the artifact: the larger half is caught, the smaller is not
+        r["artifact_sum"] = 0.0 if r["kind"] == "genuine" else float(rng.uniform(0.1, 10.0))
+        if r["kind"] != "genuine":
+            r["score"] = r["req_score"] = min(1.0, r["artifact_sum"] / 10.0 + 0.1)
+    text = ev.tables(rows, [], [])
+    assert "### (g)" in text
+    line = next(x for x in text.split("### (g)")[1].splitlines() if x.startswith("| tune | pasted |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    n, small, large = int(cells[2]), cells[3], cells[5]
+    auc_small, auc_large, rho = float(cells[4]), float(cells[6]), float(cells[7])
+    assert n == 10 and float(small.split("-")[1]) <= float(large.split("-")[0])
+    assert auc_large > auc_small and auc_large > 0.9 and rho > 0.9
+    # results made before the artifact measures print no such table
+    assert "### (g)" not in ev.tables(_rows(np.random.default_rng(5)), [], [])

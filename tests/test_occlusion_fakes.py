@@ -163,6 +163,29 @@ def test_clip_is_written_atomically_and_decodes(clips, hand):
     assert not (d / "x.mp4").exists()
 
 
+@pytest.mark.video
+def test_artifact_is_what_differs_from_the_genuine_twin(clips, hand):
+    out, _, lms, d = clips
+    gen = out["genuine"][0]
+    assert gen["artifact_peak"] == 0.0 and gen["artifact_frames"] == 0 and not any(gen["artifact"])
+    for kind in ("pasted", "translucent", "mask_lag", "dropout", "warp"):
+        meta = out[kind][0]
+        assert meta["artifact_peak"] > 0.02 and meta["artifact_frames"] >= 1, kind
+        assert meta["artifact_sum"] == pytest.approx(sum(meta["artifact"]), abs=0.01)
+    # the record's share against the decoded clips: where pasted and genuine differ by 20+ grey levels over the face
+    i = _busiest(clips)
+    oval = np.zeros(out["genuine"][1][i].shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lms[i][of.FACE_OVAL]).astype(np.int32)], 1)
+    seen = (np.abs(out["pasted"][1][i] - out["genuine"][1][i]).max(axis=-1) >= 20.0)[oval.astype(bool)].mean()
+    assert out["pasted"][0]["artifact"][i] == pytest.approx(float(seen), abs=0.08)
+    assert out["pasted"][0]["artifact"][i] > out["translucent"][0]["artifact"][i] > 0.05  # alpha 0.5 shows half
+    # write=False: the same record, no file
+    again = of.make_wave_clip(
+        FACE, hand, d / "unwritten.mp4", kind="pasted", alpha=0.5, cache_dir=d, write=False, **CLIP
+    )
+    assert again == out["pasted"][0] and not (d / "unwritten.mp4").exists()
+
+
 def _face_change(clips, kind: str, i: int) -> float:
     """Mean change from the clean frame over the inner face where the hand is not."""
     out, clean, lms, _ = clips
