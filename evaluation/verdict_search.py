@@ -67,9 +67,6 @@ GRID: dict[str, list[Any]] = {
     "BEHIND_SPAN": [4, 5, 6, 7, 8],
     "BEHIND_FRAMES": [3, 4, 5, 6, 8],
     "FACE_LOST_FRAMES": [1, 2, 3, 5, 99],
-    "LATE": [(c, w) for c in (0.04, 0.05, 0.06, 0.08, 0.1, 9.0) for w in (0.004, 0.006, 0.01)],
-    "LATE_MOTION": [0.0, 0.005, 0.01, 0.02, 0.04],
-    "LATE_FRAMES": [1, 2, 3, 4],
 }
 
 

@@ -274,34 +274,3 @@ def test_an_unanswered_request_is_looked_at_in_the_pixels_and_judged_capped():
     real = run("genuine", ask)
     assert [e.kind for e in real.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
     assert real.score < 0.1, [e.details.get("scores") for e in real.evidence]
-
-
-def test_a_hand_standing_cut_at_the_outline_before_it_shows_inside_is_a_lagging_mask():
-    from interview_guard.signals.crossing_verdicts import LATE_MOTION
-
-    moving = 0.08
-    late = pixel_verdicts({"ok": True, "entry_late_s": 0.133, "entry_late_frames": 4, "entry_late_motion": moving})
-    assert late["mask_lagging"] == pytest.approx(NEVER_COVERED_CAP, abs=0.01)  # asks for a look, never decides
-    # one frame (at 25 fps too): what a real hand takes to cross the outline band; two frames at 60 fps: as short
-    one = pixel_verdicts({"ok": True, "entry_late_s": 0.04, "entry_late_frames": 1, "entry_late_motion": moving})
-    assert "mask_lagging" not in one
-    two = pixel_verdicts({"ok": True, "entry_late_s": 0.033, "entry_late_frames": 2, "entry_late_motion": moving})
-    assert two["mask_lagging"] < 0.02
-    # a hand resting at the outline before it moves in is not late; a hand never shown inside is not measured
-    resting = {"ok": True, "entry_late_s": 0.5, "entry_late_frames": 15, "entry_late_motion": LATE_MOTION / 2}
-    assert "mask_lagging" not in pixel_verdicts(resting)
-    never = {"ok": True, "entry_late_s": None, "entry_late_frames": None, "entry_late_motion": None}
-    assert "mask_lagging" not in pixel_verdicts(never)
-
-
-def test_the_late_entry_counts_the_cut_frames_before_the_hand_shows_inside():
-    from interview_guard.signals.hand_crossing import _late_entry
-
-    t = np.arange(40) / 30.0
-    # cut for three entry frames (one row missing between them), then inside
-    got = _late_entry([10, 11, 13, 14, 15], [0.1, 0.2, 0.25, 0.7, 0.9], [np.nan, 0.05, 0.07, 0.1, 0.1], t)
-    assert got["entry_late_frames"] == 3 and got["entry_late_s"] == pytest.approx(4 / 30, abs=1e-3)
-    assert got["entry_late_motion"] == pytest.approx(0.06)
-    # inside at once; never inside
-    assert _late_entry([10, 11], [0.6, 0.8], [np.nan, 0.1], t)["entry_late_frames"] == 0
-    assert _late_entry([10, 11, 12], [0.1, 0.1, 0.2], [np.nan, 0.1, 0.1], t)["entry_late_s"] is None

@@ -59,10 +59,6 @@ _WHAT = {
         "the hand passed across the face but its pixels stayed outside the face outline, as if it went behind "
         "the face: a face drawn over the hand (look at the frames)"
     ),
-    "mask_lagging": (
-        "when the hand reached the face outline it stood cut there for a few frames before any of it showed inside "
-        "the face: a swap's occlusion mask lagging behind the hand (look at the first frames of the crossing)"
-    ),
     "face_mesh_unmoved": (
         "the hand crossed the face but the face landmarker's mesh kept the shape it had before the hand came, "
         "as it does when the face it fits is intact: a face drawn over the hand, or a hand let through as a ghost "

@@ -41,9 +41,6 @@ __all__ = [
     "DECISIVE",
     "DECIDING_FRAMES",
     "BEHIND",
-    "LATE",
-    "LATE_MOTION",
-    "LATE_FRAMES",
     "pixel_verdicts",
     "crossing_verdicts",
     "flash_seen_at",
@@ -64,7 +61,6 @@ ENTRY = (0.3, 0.05)
 #: The verdicts the pixels of a crossing give (a crossing without one was not judged).
 PIXEL_VERDICTS = (
     "painted_over", "ghosted_hand", "face_flash", "face_warp", "face_never_covered", "hand_behind_face",
-    "mask_lagging",
 )  # fmt: skip
 ENTRY_CUT = (0.5, 0.04)
 GHOST = (0.55, 0.05)
@@ -112,19 +108,6 @@ BEHIND = (0.24, 0.03)
 #: as a share of the zone's change) below ``BEHIND_NET``.
 BEHIND_NET = (0.30, 0.03)
 BEHIND_SPAN = 6
-#: ``entry_late_s`` above ``LATE``: when the hand first reached the face outline it stood cut there (its pixels
-#: outside, nothing inside) for longer than a real hand takes to cross the outline, then showed inside: an occlusion
-#: mask lagging the hand paints the face over its leading part for the lag's frames (round 15: one frame at 30 fps,
-#: 0.033 s, on every one of the 156 development genuine waves; two or more frames on 10 of 26 development mask lags).
-#: Centred between one and two frames at 30 fps; given only when the hand stood cut in ``LATE_FRAMES`` or more
-#: entry frames (one frame is what a real hand takes at 25-30 fps: 0.033-0.045 s on the development genuine waves;
-#: the time keeps two frames of a 60 fps video, 0.033 s, at 0.01). Capped like ``face_never_covered``: a few
-#: frames ask for a look, they do not decide.
-LATE = (0.05, 0.004)
-LATE_FRAMES = 2
-#: ... given only while the hand moved (``entry_late_motion``: share of the zone outside the face changed from the
-#: frame before; 0.04 or more for every moving genuine hand): a hand resting at the outline is not late.
-LATE_MOTION = 0.01
 BEHIND_FRAMES = 5
 BEHIND_FRAMES_SEEN_ACROSS = 3
 
@@ -251,10 +234,6 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
             logistic_safe((BEHIND[0] - float(inside)) / BEHIND[1]),
             logistic_safe((BEHIND_NET[0] - float(net)) / BEHIND_NET[1]),
         )
-    late, moving = px.get("entry_late_s"), px.get("entry_late_motion")
-    cut_frames = int(px.get("entry_late_frames") or 0)
-    if late is not None and moving is not None and float(moving) >= LATE_MOTION and cut_frames >= LATE_FRAMES:
-        out["mask_lagging"] = NEVER_COVERED_CAP * logistic_safe((float(late) - LATE[0]) / LATE[1])
     ghost = px.get("ghost_alpha")
     if ghost is not None and int(px.get("ghost_frames", 0)) >= 3 and px.get("null_moving_share", 1.0) < 0.2:
         out["ghosted_hand"] = logistic_safe((GHOST[0] - float(ghost)) / GHOST[1])

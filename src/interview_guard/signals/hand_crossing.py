@@ -15,11 +15,6 @@ The measures (rationale and numbers in ``docs/face-occlusion.md``):
     changes both sides; a swap that paints its face over the hand (or whose
     occlusion mask lags behind a fast hand) cuts the hand at a face-shaped
     boundary: changed outside, untouched inside.
-``entry_late_frames``, ``entry_late_s``, ``entry_late_motion``
-    When the hand first reaches the outline, how many frames it stands cut there before any of it shows inside
-    (and whether it moves meanwhile). A real hand changes the inside the frame after it reaches the outline; an
-    occlusion mask that lags the hand by a few frames paints the face over its leading part for those frames,
-    then lets it through.
 ``inside_share_p90``, ``outline_span``
     Of all the pixels of the face zone the hand changes, the share inside
     the face outline and joined to the change outside it (90th percentile
@@ -53,7 +48,6 @@ __all__ = [
     "forearm_quad",
     "FOREARM_PALM_LENGTHS",
     "FOREARM_HALF_WIDTH",
-    "ENTRY_CUT_RATIO",
     "zones_aligned",
     "aligned_rows",
     "crossing_measures",
@@ -65,9 +59,6 @@ _BAND_PX = 4
 _FAR_PX = 10
 #: A frame counts for the inside share when this share of the zone changed (a hand, not speech or noise).
 _HAND_IN_ZONE = 0.04
-#: An entry frame whose entry ratio (inside change / outside change at the outline) is below this cuts the hand at
-#: the outline.
-ENTRY_CUT_RATIO = 0.3
 #: The forearm taken to come with a tracked hand (:func:`forearm_quad`): its length in palm lengths and its
 #: half-width in palm widths. Set on the tuning split (round 10, docs/face-occlusion.md): a band 2.5 palm lengths
 #: long and 0.5 palm widths to each side measured within 0.01 of it.
@@ -325,17 +316,12 @@ def crossing_measures(
     own_inside = float(np.percentile(null_changed[:, face_in].sum(axis=1), 90))
 
     cover, outside, entry, ghost = [], [], [], []
-    entry_rows: list[int] = []
-    entry_motion: list[float] = []
-    prev_row: int | None = None
     inside_share: list[float] = []
     inside_net: list[float] = []
     outline_sectors: set[int] = set()
     at_outline_frames = 0
     last_shift = (0, 0)
     for r in ev_rows:
-        r = int(r)
-        last, prev_row = prev_row, r  # the crossing's frame before this one
         ch = np.abs(z[r] - ref) > thr
         si, so = _sector_means(ch, inner, sector), _sector_means(ch, outer, sector)
         # the hand at the outline from outside: changed next to the outline and further out (a head moving in a
@@ -346,11 +332,6 @@ def crossing_measures(
         outline_sectors.update(int(k) for k in np.flatnonzero(at_outline))
         if n_at >= 3:  # a hand against the outline, not a touch
             entry.append(float(np.nanmean(si[at_outline]) / max(float(np.nanmean(so[at_outline])), 1e-6)))
-            entry_rows.append(int(r))
-            # is the hand moving (a hand resting at the chin is not): the zone outside the face against the last frame
-            entry_motion.append(
-                float((np.abs(z[r] - z[last]) > thr)[~face].mean()) if last is not None and r - last <= 2 else np.nan
-            )
         cover.append(float(ch[face].mean()))
         outside.append(float(ch[~face].mean()))
         hm = np.zeros((side, side), bool)
@@ -395,7 +376,6 @@ def crossing_measures(
         ghost.append(1.0 - kept if lit - kept >= 0.15 else 1.0)
 
     n_entry = len(entry)
-    late = _late_entry(entry_rows, entry, entry_motion, t)
     out.update(
         {
             "ok": True,
@@ -407,8 +387,7 @@ def crossing_measures(
             "frames_hand_at_outline": int(at_outline_frames),
             "entry_frames": n_entry,
             "entry_ratio_mean": round(float(np.mean(entry)), 3) if n_entry >= 3 else None,
-            "entry_cut_share": round(float(np.mean(np.asarray(entry) < ENTRY_CUT_RATIO)), 3) if n_entry >= 3 else None,
-            **late,
+            "entry_cut_share": round(float(np.mean(np.asarray(entry) < 0.3)), 3) if n_entry >= 3 else None,
             "hand_frames_in_zone": len(inside_share),
             "hand_tracked_frames": int(np.count_nonzero(hand_seen[ev_rows] & (frames.hand_count[ev_rows] > 0))),
             "inside_share_p90": round(float(np.percentile(inside_share, 90)), 3) if inside_share else None,
@@ -425,28 +404,6 @@ def crossing_measures(
         }
     )
     return out
-
-
-def _late_entry(rows: list[int], ratios: list[float], motion: list[float], t: np.ndarray) -> dict[str, Any]:
-    """How long the hand stood cut at the outline when it first reached it, before any of it showed inside.
-
-    ``rows``/``ratios``/``motion``: the entry frames (hand at the outline in 3+ sectors), their entry ratios and
-    the share of the zone outside the face that changed from the crossing's frame before (NaN without one). The
-    entry frames before the first one whose ratio reaches :data:`ENTRY_CUT_RATIO` (the hand showing inside):
-    ``entry_late_frames``, ``entry_late_s`` (from the first entry frame to that one) and ``entry_late_motion``
-    (the median motion over them: a hand resting at the outline does not move). None when the hand never
-    showed inside (a face painted over it throughout is ``entry_cut_share``'s case).
-    """
-    none: dict[str, Any] = {"entry_late_frames": None, "entry_late_s": None, "entry_late_motion": None}
-    for i, (r, e) in enumerate(zip(rows, ratios)):
-        if e >= ENTRY_CUT_RATIO:
-            run = np.asarray(motion[:i], dtype=np.float64)
-            return {
-                "entry_late_frames": i,
-                "entry_late_s": round(float(t[r] - t[rows[0]]), 3),
-                "entry_late_motion": round(float(np.nanmedian(run)), 4) if np.isfinite(run).any() else None,
-            }
-    return none
 
 
 def _circular_span(sectors: set[int]) -> int:
