@@ -25,7 +25,9 @@ Prints Markdown tables:
     and from both, per split and kind, identity evidence on genuine waves, and the real clips.
 (g) per split and kind, whether a missed fake is one with little to see: the fakes split at the median of
     how much of the face differs from their genuine twin (``artifact_sum``, from the compositor), the AUC
-    of each half, and the rank correlation of that amount with the score.
+    of each half, and the rank correlation of that amount with the score;
+(h) per split and motion (sweep, wave, cover from below, fast): the AUC of every fake of that motion, and
+    how many got no crossing at all (the hand landmarker never saw their hand at the face).
 
 Table (a) gives each AUC a 95 % bootstrap interval that resamples faces (the clips of one face are not
 independent evidence); ``--compare OTHER_WORK`` adds, per split and kind, this run's AUC minus that of another
@@ -651,9 +653,36 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
         )
     if any("artifact_sum" in r for r in clips):
         out.append(artifact_table(clips))
+    out.append(motion_table(clips))
     with_id = [r for r in clips if r.get("both_risk") is not None]
     if with_id:
         out.append(_identity_table(with_id, [r for r in reals + swaps if r.get("both_risk") is not None]))
+    return "\n".join(out)
+
+
+def motion_table(clips: list[dict[str, Any]]) -> str:
+    """(h) Which way of waving the test holds for: per split and motion, the AUC of all fake kinds of that motion
+    against every genuine wave of the split, and how many of those fakes got no crossing at all."""
+    from occlusion_fakes import MOTIONS
+
+    out = [
+        "\n### (h) per split and motion (all fake kinds of the motion vs all genuine waves of the split)\n",
+        "| split | " + " | ".join(f"{m}: AUC | {m}: no crossing" for m in MOTIONS) + " |",
+        "| --- |" + " --- | --- |" * len(MOTIONS),
+    ]
+    for split in SPLITS:
+        sr = [r for r in clips if r["split"] == split]
+        g = [r["score"] for r in sr if r["kind"] == "genuine"]
+        if not g:
+            continue
+        cells = []
+        for m in MOTIONS:
+            f = [r for r in sr if r["kind"] != "genuine" and r.get("motion") == m]
+            cells += [
+                _f(auc([r["score"] for r in f], g)) if f else "-",
+                f"{sum(not r.get('crossings') for r in f)}/{len(f)}",
+            ]
+        out.append(f"| {split} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

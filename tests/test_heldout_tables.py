@@ -85,3 +85,18 @@ def test_artifact_table_splits_the_fakes_by_how_much_there_is_to_see():
     assert auc_large > auc_small and auc_large > 0.9 and rho > 0.9
     # results made before the artifact measures print no such table
     assert "### (g)" not in ev.tables(_rows(np.random.default_rng(5)), [], [])
+
+
+def test_motion_table_gives_each_motion_its_auc_and_its_fakes_without_a_crossing():
+    rows = _rows(np.random.default_rng(7))
+    for i, r in enumerate(rows):
+        r["motion"] = ("sweep", "cover")[i % 2]
+        r["crossings"] = [] if (r["kind"] != "genuine" and r["motion"] == "cover") else [{"t": [1.0, 2.0]}]
+        if r["kind"] != "genuine" and r["motion"] == "sweep":
+            r["score"] = 1.0  # every sweep fake caught
+    text = ev.tables(rows, [], [])
+    line = next(x for x in text.split("### (h)")[1].splitlines() if x.startswith("| tune |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1] == "1.00" and cells[2] == "0/10"  # sweep: AUC, fakes without a crossing
+    assert cells[6] == "10/10"  # cover: no fake got a crossing
+    assert cells[3] == "-" and cells[7] == "-"  # no wave or fast clips (order of occlusion_fakes.MOTIONS)
