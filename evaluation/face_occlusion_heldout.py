@@ -335,6 +335,7 @@ def crossing_records(result: Any) -> list[dict[str, Any]]:
                 "score": e.score,
                 "pixels": px,
                 "mesh": det.get("mesh") or {},
+                "hand_path": det.get("hand_path") or {},
             }
         )
     return out

@@ -271,3 +271,36 @@ def test_frames_dir_finds_role_frames_when_paths_moved(tmp_path):
     rep = report_with([dataclasses.replace(ev, details=details)])
     page = render_report(rep, key_frames=load_key_frames(rep, frames_dir=tmp_path))
     assert embedded_frames(page) == list(blobs.values())
+
+
+def test_a_wave_the_test_judges_poorly_asks_for_a_side_to_side_pass():
+    from interview_guard.report.handwaves import ASK_AGAIN
+
+    def answered(score, path):
+        ev = occ_event(40.8, 41.5, score, "hand over the face 40.8-41.5 s (up to 60% covered): as a real face does")
+        ch = Evidence(
+            "face_occlusion",
+            "challenge_answered",
+            38.0,
+            41.5,
+            score,
+            "hand wave requested at 38.0 s: a hand crossed the face at 40.8-41.5 s",
+            {"challenge_t_s": 38.0, "event_start_s": 40.8, "event_score": score, "hand_path": path},
+        )
+        return [ev, ch]
+
+    [below] = hand_wave_requests(answered(0.02, "from below"))
+    assert below.path == "from below" and "came up from below" in below.advice and ASK_AGAIN in below.advice
+    [across] = hand_wave_requests(answered(0.02, "side to side"))
+    assert across.advice == ""  # the way of waving the test judges best
+    [flagged] = hand_wave_requests(answered(0.97, "from below"))
+    assert flagged.advice == ""  # it already shows something to look at
+    [untracked] = hand_wave_requests(answered(0.02, None))
+    assert untracked.path is None and untracked.advice == ""  # a tracked hand crossed; its path is unknown
+    unverified = next(r for r in hand_wave_requests(challenges()) if r.kind == "challenge_unverified")
+    assert "no hand was tracked" in unverified.advice
+    # both reports say it
+    text = " ".join(format_text(report_with(answered(0.02, "from below"))).split())  # the text report wraps lines
+    assert f"came up from below, the way of waving this test judges least well: {ASK_AGAIN}" in text
+    page = render_report(report_with(answered(0.02, "from below")))
+    assert '<em class="advice">The hand came up from below' in page

@@ -29,6 +29,7 @@ from interview_guard.signals.crossing_verdicts import DECISIVE, MIN_OUTLINE_FRAM
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
+from interview_guard.signals.hand_path import hand_path
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -256,6 +257,16 @@ class FaceOcclusion(Analyzer):
                 rng_seed=k,
                 shape=shape,
             )
+            # which way the hand went (the report tells the interviewer: the test judges a side-to-side pass best)
+            ev.measurements["hand_path"] = hand_path(
+                t=t,
+                face_present=face.present,
+                face_landmarks=face.landmarks,
+                hand_landmarks=hands.landmarks,
+                hand_count=hands.count,
+                start_s=ev.start_s,
+                end_s=ev.end_s,
+            )
             tracks.release_pages()  # the rows this event read
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
@@ -313,6 +324,7 @@ class FaceOcclusion(Analyzer):
                             "event_start_s": ev.start_s,
                             "event_score": round(_event_score(ev), 4),
                             "covered_share": covered[id(ev)],
+                            "hand_path": (ev.measurements.get("hand_path") or {}).get("path"),
                             "key_frames": roles[id(ev)],
                             "key_frame_times": [r["t_s"] for r in roles[id(ev)]],
                         },

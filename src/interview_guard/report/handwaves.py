@@ -21,7 +21,7 @@ from typing import Any
 
 from interview_guard.analyzers.base import Evidence
 
-__all__ = ["OUTCOME_WORDS", "HandWaveRequest", "hand_wave_requests", "hand_wave_line"]
+__all__ = ["OUTCOME_WORDS", "ASK_AGAIN", "HandWaveRequest", "hand_wave_requests", "hand_wave_line"]
 
 #: Evidence kind of a request -> what happened, in words.
 OUTCOME_WORDS = {
@@ -32,7 +32,22 @@ OUTCOME_WORDS = {
 }
 
 
+#: What to ask for when the wave was one the test judges poorly: a side-to-side pass is judged at AUC 0.80-0.95 on
+#: faces and hands it was not tuned on, a hand raised from below and held at 0.68-0.79 (docs/face-occlusion.md,
+#: round 15, table (h)).
+ASK_AGAIN = "ask for a slow pass of the hand from one side of the face to the other, across the eyes"
+#: :func:`~interview_guard.signals.hand_path.hand_path`'s paths other than a side-to-side pass, in words.
+_PATH_WORDS = {
+    "from below": "came up from below",
+    "from above": "came down from above",
+    "from one side": "came in from one side and went back",
+}
+
+
 _REQUESTED = re.compile(r"^hand wave requested at [-+0-9.e]+ s(?:: |, but )")
+
+
+_HAND = "a hand crossed the face"
 
 
 def _short(summary: str) -> str:
@@ -67,6 +82,8 @@ class HandWaveRequest:
     what : str
         What answered it: a hand crossing the face, or (a crossing the outline's pixels found where the hand
         landmarker tracked no hand) something coming up to the face outline.
+    path : str or None
+        Which way the hand went (:data:`~interview_guard.signals.hand_path.HAND_PATHS`), None when not tracked.
     """
 
     t_s: float
@@ -76,7 +93,21 @@ class HandWaveRequest:
     covered_share: float | None
     score: float
     summary: str
-    what: str = "a hand crossed the face"
+    what: str = _HAND
+    path: str | None = None
+
+    @property
+    def advice(self) -> str:
+        """What to ask for next when this wave tested the face poorly ("" otherwise): a wave that showed nothing to
+        look at (score below 0.5) whose hand did not pass from one side of the face to the other, or that no
+        tracked hand answered."""
+        if self.score >= 0.5:
+            return ""  # it already shows something to look at
+        if self.kind == "challenge_answered" and self.path in _PATH_WORDS:
+            return f"the hand {_PATH_WORDS[self.path]}, the way of waving this test judges least well: {ASK_AGAIN}"
+        if self.kind == "challenge_unverified" or (self.kind == "challenge_answered" and self.what != _HAND):
+            return f"no hand was tracked over the face: {ASK_AGAIN}"
+        return ""
 
     @property
     def covered_words(self) -> str:
@@ -117,7 +148,8 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
         crossing = None
         summary = _short(ev.summary)
         covered = _number(d.get("covered_share"))
-        what = "a hand crossed the face"
+        what = _HAND
+        path = d.get("hand_path") if isinstance(d.get("hand_path"), str) else None
         if ev.kind == "challenge_answered":
             event = _crossing_event(ev, events)
             start = _number(d.get("event_start_s"))
@@ -143,6 +175,7 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
                 score=float(ev.score),
                 summary=summary,
                 what=what,
+                path=path,
             )
         )
     return sorted(out, key=lambda r: (r.t_s, r.kind))
@@ -150,7 +183,8 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
 
 def hand_wave_line(req: HandWaveRequest) -> str:
     """One request in one line of text: requested at, what happened, face covered, verdict."""
-    return (
+    line = (
         f"requested at {req.t_s:.1f} s: {req.outcome_text()}; face covered: {req.covered_words}; "
         f"verdict {req.score:.2f}: {req.summary}"
     )
+    return f"{line}; {req.advice}" if req.advice else line

@@ -291,6 +291,7 @@ def _hand_waves(report: Report) -> list[dict[str, Any]]:
                 "score": req.score,
                 "score_class": score_class(req.score),
                 "summary": req.summary[:1].upper() + req.summary[1:] if req.summary else "",
+                "advice": req.advice[:1].upper() + req.advice[1:] if req.advice else "",
             }
         )
     return rows

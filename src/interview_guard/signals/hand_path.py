@@ -1,0 +1,106 @@
+"""Which way a hand moved over the face in one crossing, from the hand landmarker's sightings (pure numpy).
+
+The hand-over-face test is not equally good for every way of waving: a hand passed from one side of the face to the
+other is judged far better than a hand raised from below and held over the face (docs/face-occlusion.md, round 15,
+table (h)), so the report tells the interviewer which one it got. The hand's centre (the mean of its landmarks) is
+placed against the face's outline in each frame the landmarker found both, around the crossing:
+
+``side to side``
+    seen left of the face and right of it (beyond :data:`SIDE` face widths from the face's centre each way);
+``from below`` / ``from above``
+    otherwise, coming up (down) to the face: from its first sighting to where it came closest to the face's centre
+    it moved more up (down) than across (seen only at its closest: first seen more than :data:`BELOW` face
+    heights under, over, the face's centre);
+``from one side``
+    otherwise (came in from one side and went back, or stayed).
+
+None when the hand was seen in fewer than :data:`MIN_ROWS` frames: a hand the landmarker does not track has no path
+here (a miss is no evidence either way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from interview_guard.signals.face_geometry import FACE_OVAL
+
+__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "hand_path"]
+
+#: The paths :func:`hand_path` tells apart.
+HAND_PATHS = ("side to side", "from below", "from above", "from one side")
+#: How far from the face's centre (face widths) the hand must be seen on each side for a side-to-side pass.
+SIDE = 0.3
+#: How far under (over) the face's centre (face heights) the hand's first sighting must be to come from below (above).
+BELOW = 0.5
+#: Frames with the hand seen that a path needs.
+MIN_ROWS = 3
+
+
+def hand_path(
+    *,
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    start_s: float,
+    end_s: float,
+    pad_s: float = 0.6,
+) -> dict[str, Any]:
+    """The path of the hand nearest the face over ``start_s - pad_s`` .. ``end_s + pad_s`` (see the module docstring).
+
+    Parameters
+    ----------
+    t : np.ndarray [shape=(n,)]
+        Frame times (s) of the rows.
+    face_present : np.ndarray [shape=(n,), dtype=bool]
+    face_landmarks : np.ndarray [shape=(n, 478, >=2)]
+        Normalised image coordinates.
+    hand_landmarks : np.ndarray [shape=(n, 2, 21, >=2)]
+        Normalised image coordinates, NaN where no hand.
+    hand_count : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    dict
+        ``path`` (one of :data:`HAND_PATHS`, or None), ``x_span_faces`` (how far the hand's centre travelled
+        across the face, face widths; None without a path) and ``rows`` (frames the hand was seen in).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
+    offs = []
+    for r in rows:
+        if not face_present[r] or hand_count[r] == 0:
+            continue
+        oval = np.asarray(face_landmarks[r], dtype=np.float64)[FACE_OVAL, :2]
+        if not np.all(np.isfinite(oval)):
+            continue
+        lo, hi = oval.min(axis=0), oval.max(axis=0)
+        size = hi - lo
+        if np.any(size <= 0):
+            continue
+        centres = np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2]
+        centres = np.array([h.mean(axis=0) for h in centres if np.all(np.isfinite(h))])
+        if centres.size == 0:
+            continue
+        rel = (centres - (lo + hi) / 2.0) / size  # face widths across, face heights down
+        offs.append(rel[int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))])
+    if len(offs) < MIN_ROWS:
+        return {"path": None, "x_span_faces": None, "rows": len(offs)}
+    o = np.array(offs)
+    x, y = o[:, 0], o[:, 1]
+    # how it came in: from its first sighting to where it came closest to the face's centre
+    near = int(np.argmin(np.hypot(x, y)))
+    dx, dy = x[near] - x[0], y[near] - y[0]
+    vertical = abs(dy) > abs(dx) if near > 0 else abs(y[0]) >= BELOW
+    if x.min() <= -SIDE and x.max() >= SIDE:
+        path = "side to side"
+    elif vertical and (dy < 0 if near > 0 else y[0] > 0):
+        path = "from below"
+    elif vertical:
+        path = "from above"
+    else:
+        path = "from one side"
+    return {"path": path, "x_span_faces": round(float(x.max() - x.min()), 3), "rows": len(offs)}

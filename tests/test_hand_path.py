@@ -1,0 +1,68 @@
+"""Which way the hand went over the face: side to side, from below, from one side, or not tracked."""
+
+import numpy as np
+import pytest
+
+from interview_guard.signals.face_geometry import FACE_OVAL
+from interview_guard.signals.hand_path import MIN_ROWS, hand_path
+
+N = 40
+T = np.arange(N) / 20.0
+
+
+def _face() -> np.ndarray:
+    lm = np.full((N, 478, 3), 0.5)
+    ang = np.linspace(0, 2 * np.pi, FACE_OVAL.size, endpoint=False)
+    lm[:, FACE_OVAL, 0] = 0.5 + 0.1 * np.cos(ang)  # a face 0.2 wide and 0.3 high, centred at (0.5, 0.5)
+    lm[:, FACE_OVAL, 1] = 0.5 + 0.15 * np.sin(ang)
+    return lm
+
+
+def _hands(xs, ys, seen=None):
+    hl = np.full((N, 2, 21, 3), np.nan)
+    seen = np.ones(N, bool) if seen is None else seen
+    for i in range(N):
+        if seen[i]:
+            hl[i, 0, :, 0] = xs[i] + np.linspace(-0.02, 0.02, 21)
+            hl[i, 0, :, 1] = ys[i] + np.linspace(-0.03, 0.03, 21)
+            hl[i, 0, :, 2] = 0.0
+    return hl, seen.astype(int)
+
+
+def _path(xs, ys, seen=None, **kw):
+    hl, count = _hands(xs, ys, seen)
+    return hand_path(
+        t=T, face_present=np.ones(N, bool), face_landmarks=_face(), hand_landmarks=hl, hand_count=count,
+        start_s=0.5, end_s=1.5, **kw,
+    )  # fmt: skip
+
+
+def test_a_pass_across_the_face_is_side_to_side():
+    got = _path(np.linspace(0.3, 0.7, N), np.full(N, 0.5))
+    assert got["path"] == "side to side" and got["x_span_faces"] > 1.0
+
+
+def test_a_hand_raised_from_below_and_held_is_from_below():
+    ys = np.r_[np.linspace(0.85, 0.5, N // 2), np.full(N - N // 2, 0.5)]
+    assert _path(np.full(N, 0.52), ys)["path"] == "from below"
+    assert _path(np.full(N, 0.52), 1.0 - ys)["path"] == "from above"
+
+
+def test_a_hand_that_comes_in_from_one_side_and_goes_back_is_from_one_side():
+    xs = np.r_[np.linspace(0.3, 0.5, N // 2), np.linspace(0.5, 0.3, N - N // 2)]
+    assert _path(xs, np.full(N, 0.5))["path"] == "from one side"
+
+
+def test_a_hand_seen_in_too_few_frames_has_no_path():
+    seen = np.zeros(N, bool)
+    seen[20 : 20 + MIN_ROWS - 1] = True
+    got = _path(np.linspace(0.3, 0.7, N), np.full(N, 0.5), seen=seen)
+    assert got == {"path": None, "x_span_faces": None, "rows": MIN_ROWS - 1}
+
+
+@pytest.mark.parametrize("pad", [0.0, 0.6])
+def test_only_the_crossing_and_its_pad_count(pad):
+    # across the face only before the crossing's window: with no pad the hand is seen on one side only
+    xs = np.r_[np.linspace(0.3, 0.7, 10), np.full(N - 10, 0.7)]
+    got = _path(xs, np.full(N, 0.5), pad_s=pad)
+    assert got["path"] == ("side to side" if pad else "from one side")
