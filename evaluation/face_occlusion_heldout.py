@@ -255,10 +255,29 @@ def prep_face(face: str, work: Path) -> dict[str, Any]:
     return {"face": face, "ok": True}
 
 
-def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Make (if needed) and scan one clip; the row is kept in ``work/results``."""
+def _composite(spec: dict[str, Any], work: Path, video: Path, *, write: bool) -> dict[str, Any]:
+    """The compositor's record of one clip of the grid (and the clip itself at ``video`` when ``write``)."""
     import occlusion_fakes as of
 
+    hand = next(h for h in of.load_hands(spec["hand_source"], cache_dir=work) if h.id == spec["hand"])
+    meta: dict[str, Any] = of.make_wave_clip(
+        face_path(spec["face"], work),
+        hand,
+        video,
+        kind=spec["kind"],
+        motion=spec["motion"],
+        seed=spec["seed"],
+        start_s=START_S,
+        crossing_s=CROSSING_S,
+        max_s=MAX_S,
+        cache_dir=work,
+        write=write,
+    )
+    return meta
+
+
+def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Make (if needed) and scan one clip; the row is kept in ``work/results``."""
     res_path = work / "results" / f"{spec['id']}.json"
     if res_path.is_file():
         return json.loads(res_path.read_text())
@@ -266,37 +285,12 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     d = work / "clips" / spec["id"]
     video, meta_path = d / "video.mp4", d / "meta.json"
     if not (video.is_file() and meta_path.is_file()):
-        hand = next(h for h in of.load_hands(spec["hand_source"], cache_dir=work) if h.id == spec["hand"])
-        meta = of.make_wave_clip(
-            face_path(spec["face"], work),
-            hand,
-            video,
-            kind=spec["kind"],
-            motion=spec["motion"],
-            seed=spec["seed"],
-            start_s=START_S,
-            crossing_s=CROSSING_S,
-            max_s=MAX_S,
-            cache_dir=work,
-        )
+        meta = _composite(spec, work, video, write=True)
         _write_json(d / "session.json", {"challenges": [{"kind": "hand_wave", "t_s": meta["crossing_start_s"]}]})
         _write_json(meta_path, meta)
     meta = json.loads(meta_path.read_text())
     if "artifact_sum" not in meta:  # a clip made before the artifact measures: composite again, keep the video
-        hand = next(h for h in of.load_hands(spec["hand_source"], cache_dir=work) if h.id == spec["hand"])
-        again = of.make_wave_clip(
-            face_path(spec["face"], work),
-            hand,
-            video,
-            kind=spec["kind"],
-            motion=spec["motion"],
-            seed=spec["seed"],
-            start_s=START_S,
-            crossing_s=CROSSING_S,
-            max_s=MAX_S,
-            cache_dir=work,
-            write=False,
-        )
+        again = _composite(spec, work, video, write=False)
         if again["coverage"] != meta["coverage"]:
             raise RuntimeError(f"{meta_path}: compositing again gave another clip; remove {d} to make it anew")
         meta.update({k: v for k, v in again.items() if k.startswith("artifact")})
