@@ -55,6 +55,7 @@ def fetch_text(driver, url: str) -> str:
 def test_upload_review_filter_and_export_in_chromium(server, driver):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver.get(f"{server.base}/?token={TOKEN}")  # sign in once: the cookie names the reviewer
@@ -81,7 +82,11 @@ def test_upload_review_filter_and_export_in_chromium(server, driver):
     note = driver.find_element(By.ID, "verdict-note")
     note.clear()
     note.send_keys("Typing arrives in bursts after long stalls; candidate could not repeat the answer live.")
+    before = driver.find_element(By.ID, "current-verdict")
     driver.find_element(By.ID, "verdict-submit").click()
+    # the post reloads the page: wait until the old page is gone before reading the new one (an element looked up
+    # while the page was being replaced failed with "Node with given id does not belong to the document")
+    WebDriverWait(driver, 30).until(EC.staleness_of(before))
     WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element(By.ID, "current-verdict").get_attribute("data-verdict") == "fraud"
     )
