@@ -267,7 +267,11 @@ def test_two_looks_rank_above_one_but_only_a_decisive_finding_decides():
 
 def test_the_decisive_level_is_the_fusion_models_rule():
     from interview_guard.fusion.model import FusionModel
-    from interview_guard.signals.crossing_verdicts import DECISIVE
+    from interview_guard.io.model_files import models_dir
+    from interview_guard.signals.crossing_verdicts import DECISIVE, NEVER_COVERED_CAP
 
-    rules = [r for r in FusionModel.load().decisive if r.analyzer == "face_occlusion"]
-    assert [r.min_score for r in rules] == [DECISIVE]
+    for path in (None, models_dir() / "fusion-prior.json"):
+        rules = [r for r in FusionModel.load(path).decisive if r.analyzer == "face_occlusion"]
+        assert [r.min_score for r in rules if r.band == "high"] == [DECISIVE]
+        # the level every capped verdict gives ("look") puts a session at least in the medium band
+        assert [r.min_score for r in rules if r.band == "medium"] == [NEVER_COVERED_CAP]

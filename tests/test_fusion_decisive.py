@@ -87,6 +87,7 @@ def test_a_rule_for_an_unknown_analyzer_is_kept_and_never_fires(tmp_path):
         ([{**RULE, "min_confidence": True}], r"min_confidence must be a number"),
         ([RULE, {**RULE, "analyzer": ""}], r"decisive\[1\]\.analyzer must be a non-empty"),
         ([{**RULE, "min_scor": 0.9}], "unknown field"),
+        ([{**RULE, "band": "low"}], r"decisive\[0\]\.band must be one of medium, high, got 'low'"),
     ],
 )
 def test_bad_decisive_rules_name_the_file(tmp_path, decisive, words):
@@ -179,3 +180,76 @@ def test_html_says_why_the_session_is_high():
     rep.risk.decisive = [{"analyzer": "x"}, "nonsense"]
     assert "Why high" not in render_report(rep)
     assert "Why high" not in render_report(make_report())
+
+
+LOOK = {"analyzer": "face_occlusion", "min_score": 0.85, "min_confidence": 0.5, "band": "medium"}
+
+
+def test_shipped_models_put_a_look_at_least_in_the_medium_band():
+    m = FusionModel.load()
+    prior = FusionModel.load(m.path.replace("fusion.json", "fusion-prior.json"))
+    for mm in (m, prior):
+        assert DecisiveRule("face_occlusion", 0.85, 0.5, "medium") in mm.decisive
+
+
+def test_a_look_is_never_reported_low():
+    m = model(decisive=[RULE, LOOK])
+    # a capped verdict (0.85: "look at this crossing") at confidence 0.55 beside clean face analyzers fuses low
+    clean = [ok("face_identity", 0.05), ok("face_artifacts", 0.05), ok("av_sync", 0.1)]
+    fused = m.fuse([ok("face_occlusion", 0.85, 0.55), *clean])
+    assert fused.fused_score is not None and fused.fused_score < m.medium  # the logistic alone says low
+    assert fused.band == "medium" and fused.score == pytest.approx(m.medium)
+    assert [(h.rule.band, h.score, h.confidence) for h in fused.decisive] == [("medium", 0.85, 0.55)]
+    # below either threshold nothing is raised
+    for score, conf in ((0.8499, 1.0), (0.85, 0.4999)):
+        quiet = m.fuse([ok("face_occlusion", score, conf), *clean])
+        assert not quiet.decisive and quiet.score == quiet.fused_score and quiet.band == m.band(quiet.score)
+    # a risk already above the medium band is not lowered, and agreeing evidence can still make it high
+    strong = m.fuse([ok("face_occlusion", 0.85, 1.0), ok("face_identity", 0.9), ok("face_artifacts", 0.9)])
+    assert strong.score == strong.fused_score > m.high and strong.band == "high"
+    # both rules fire: the high one decides
+    both = m.fuse([ok("face_occlusion", 0.95, 0.6), *clean])
+    assert both.band == "high" and both.score == pytest.approx(m.high)
+    assert sorted(h.rule.band for h in both.decisive) == ["high", "medium"]
+
+
+def test_a_look_rule_round_trips_and_a_high_rule_is_written_as_before(tmp_path):
+    d = FusionModel.load().to_dict()
+    d["decisive"] = [RULE, LOOK]
+    p = tmp_path / "f.json"
+    p.write_text(json.dumps(d))
+    m = FusionModel.load(p)
+    assert m.decisive == (DecisiveRule("face_occlusion", 0.9, 0.5), DecisiveRule("face_occlusion", 0.85, 0.5, "medium"))
+    assert m.to_dict()["decisive"] == [RULE, LOOK]  # no "band" on the high rule: older readers read it as before
+    assert FusionModel.from_dict(m.to_dict()).decisive == m.decisive
+
+
+def test_reports_say_why_a_session_is_medium():
+    from interview_guard.report.html import render_report
+    from interview_guard.tracks import Tracks
+    from test_html_report import make_report, parse
+
+    class Fixed:
+        name, requires, uses = "face_occlusion", frozenset(), frozenset()
+
+        def analyze(self, tracks):
+            return ok("face_occlusion", 0.85, 0.55)
+
+    m = model(decisive=[RULE, LOOK])
+    results, risk, _ = scan_tracks(Tracks(duration_s=60.0), analyzers=[Fixed()], fusion=m)
+    assert risk.decisive == [{**LOOK, "score": 0.85, "confidence": 0.55}] and risk.band == "medium"
+    rep = Report(session=SessionInfo(id="s", path="/s", duration_s=60.0, modalities={}), risk=risk, analyzers=results)
+    words = (
+        "face_occlusion 0.85 (confidence 0.55) asks for a look on its own: a score of at least 0.85 with a confidence "
+        "of at least 0.50 puts the session at least in the medium band, whatever the other analyzers say"
+    )
+    text = " ".join(format_text(rep).split())
+    assert f"Why medium: {words}" in text and "Why high" not in text
+    page = make_report()
+    page.risk.fused_score = 0.4712
+    page.risk.decisive = [{**LOOK, "score": 0.85, "confidence": 0.55}]
+    drivers = " ".join(parse(render_report(Report.from_json(page.to_json()))).text_by_id["drivers"].split())
+    assert f"Why medium: {words} (all analyzers fused together gave 0.47)." in drivers
+    # a band this version does not know is left out, never an error
+    page.risk.decisive = [{**LOOK, "band": "severe", "score": 0.85, "confidence": 0.55}]
+    assert "Why" not in " ".join(parse(render_report(page)).text_by_id["drivers"].split())

@@ -83,6 +83,7 @@ class CalibrationResult:
         if self.decisive:
             rules = ", ".join(
                 f"{r['analyzer']} >= {r['min_score']:g} with confidence >= {r['min_confidence']:g}"
+                + (f" (at least {r['band']})" if r.get("band", "high") != "high" else "")
                 for r in self.decisive
             )
             txt += f"; decisive rule(s) carried over from the base, not fitted: {rules}"

@@ -465,7 +465,7 @@ def fit_fusion(
                 "fires_manipulated": int((fires & (table.y == 1)).sum()),
             }
         )
-        if (fires & (table.y == 0)).any():
+        if rule.band == "high" and (fires & (table.y == 0)).any():  # a medium rule asks for a look: not a warning
             warnings.append(
                 f"decisive rule {rule.analyzer} >= {rule.min_score:g} (confidence >= {rule.min_confidence:g}) "
                 f"fires on {int((fires & (table.y == 0)).sum())} genuine session(s)"

@@ -18,7 +18,10 @@ A model may declare **decisive** rules (``"decisive": [{"analyzer": ...,
 question on its own, whatever the other analyzers say. When an analyzer that
 ran reaches both thresholds of its rule, the risk is raised to at least the
 high band's threshold and the band is ``high``; :class:`FusedRisk` keeps the
-fused value before the raise (``fused_score``) and the rules that fired.
+fused value before the raise (``fused_score``) and the rules that fired. A
+rule with ``"band": "medium"`` is evidence that on its own asks for a look: it
+raises the risk to at least the medium band's threshold (a risk already higher
+stays as it is).
 
 Parameters live in a versioned JSON file (``models/fusion.json`` by default)
 that ``interview-guard calibrate`` replaces with fitted values.
@@ -42,6 +45,8 @@ __all__ = ["FusionModel", "FusedRisk", "DecisiveRule", "DecisiveHit", "BANDS", "
 
 BANDS = ("low", "medium", "high")
 UNASSESSED = "unassessed"
+#: The bands a decisive rule may put a session in (at least).
+RULE_BANDS = ("medium", "high")
 
 
 def default_fusion_path() -> Path:
@@ -52,7 +57,8 @@ def default_fusion_path() -> Path:
 
 @dataclass(frozen=True)
 class DecisiveRule:
-    """Evidence decisive on its own: ``analyzer`` at ``score >= min_score`` with ``confidence >= min_confidence``.
+    """Evidence decisive on its own: ``analyzer`` at ``score >= min_score`` with ``confidence >= min_confidence``
+    puts the session at least in ``band`` (``high``, the default; ``medium`` for evidence that asks for a look).
 
     The analyzer name is not checked against the registry: a rule for an analyzer this version does not
     have never fires.
@@ -61,19 +67,24 @@ class DecisiveRule:
     analyzer: str
     min_score: float
     min_confidence: float
+    band: str = "high"
 
     def fires(self, score: float, confidence: float) -> bool:
         return score >= self.min_score and confidence >= self.min_confidence
 
     def to_dict(self) -> dict[str, Any]:
-        return {"analyzer": self.analyzer, "min_score": self.min_score, "min_confidence": self.min_confidence}
+        d: dict[str, Any] = {"analyzer": self.analyzer, "min_score": self.min_score}
+        d["min_confidence"] = self.min_confidence
+        if self.band != "high":  # a high rule is written as before band existed
+            d["band"] = self.band
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, *, where: str) -> DecisiveRule:
         """One entry of a model file's ``decisive`` list; :class:`ModelError` naming ``where`` when malformed."""
         if not isinstance(d, dict):
             raise ModelError(f"{where} must be an object with analyzer, min_score and min_confidence")
-        unknown = sorted(set(d) - {"analyzer", "min_score", "min_confidence"})
+        unknown = sorted(set(d) - {"analyzer", "min_score", "min_confidence", "band"})
         if unknown:
             raise ModelError(f"{where} has unknown field(s): {', '.join(unknown)}")
         name = d.get("analyzer")
@@ -85,7 +96,10 @@ class DecisiveRule:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= float(v) <= 1.0):
                 raise ModelError(f"{where}.{key} must be a number in [0, 1], got {v!r}")
             values[key] = float(v)
-        return cls(name, values["min_score"], values["min_confidence"])
+        band = d.get("band", "high")
+        if band not in RULE_BANDS:
+            raise ModelError(f"{where}.band must be one of {', '.join(RULE_BANDS)}, got {band!r}")
+        return cls(name, values["min_score"], values["min_confidence"], band)
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,7 @@ class FusedRisk:
 
     ``score`` is the risk the session is reported with; ``fused_score`` the
     logistic fusion before a decisive rule raised it (equal to ``score``
-    when none fired); ``decisive`` the rules that fired.
+    when none fired); ``decisive`` the rules that fired (each with its band).
     """
 
     score: float | None
@@ -261,10 +275,11 @@ class FusionModel:
         if not checked:
             return FusedRisk(score=None, band=UNASSESSED, checked=(), not_checked=tuple(not_checked))
         fused = logistic(z)
-        risk = max(fused, self.high) if hits else fused
+        floor = max((self.high if h.rule.band == "high" else self.medium for h in hits), default=0.0)
+        risk = max(fused, floor)
         return FusedRisk(
             score=risk,
-            band="high" if hits else self.band(risk),
+            band="high" if any(h.rule.band == "high" for h in hits) else self.band(risk),
             contributions=contributions,
             checked=tuple(checked),
             not_checked=tuple(not_checked),

@@ -25,8 +25,9 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes of file names that are not U
 
 __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "read_report"]
 
-#: 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as; 1.3: runtime (older reports read as is)
-SCHEMA_VERSION = "1.3"
+#: 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as; 1.3: runtime; 1.4: risk.decisive entries' band (older
+#: reports read as is)
+SCHEMA_VERSION = "1.4"
 
 #: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
 MAX_EVIDENCE_PER_ANALYZER = 200
@@ -144,9 +145,10 @@ class Risk:
     #: modalities the session does not have
     absent_modalities: list[str] | None = None
     fusion: FusionInfo | None = None
-    #: the logistic fusion before a decisive rule raised it to the high band
+    #: the logistic fusion before a decisive rule raised it to its band
     fused_score: float | None = None
-    #: decisive rules that fired: analyzer, min_score, min_confidence, and the analyzer's score and confidence
+    #: decisive rules that fired: analyzer, min_score, min_confidence, band (medium rules only), and the analyzer's
+    #: score and confidence
     decisive: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

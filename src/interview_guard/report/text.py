@@ -45,8 +45,8 @@ def format_text(report: Report) -> str:
         return "\n".join(lines) + "\n"
     risk = "not assessed" if score is None else f"{score:.2f}"
     lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
-    for words in decisive_words(report.risk):
-        lines.append(textwrap.fill(words + ".", width=100, initial_indent="  Why high: ", subsequent_indent="    "))
+    for band, words in decisive_words(report.risk):
+        lines.append(textwrap.fill(words + ".", width=100, initial_indent=f"  Why {band}: ", subsequent_indent="    "))
     lines.append(f"  Duration: {s.duration_s or 0:.1f} s")
     mods = s.modalities or {}
     present = [m for m, v in mods.items() if v]

@@ -311,27 +311,38 @@ def contribution_words(dz: float | None) -> str:
     return "left the risk unchanged"
 
 
-def decisive_words(risk: Any) -> list[str]:
-    """One sentence per decisive rule that fired (``risk.decisive``): why the session is high on its own.
+def decisive_words(risk: Any) -> list[tuple[str, str]]:
+    """``(band, sentence)`` per decisive rule that fired (``risk.decisive``): why the session is in that band.
 
-    E.g. "face_occlusion 0.97 (confidence 0.62) is decisive on its own: ...". Entries this version cannot
-    read are left out, never an error.
+    E.g. ``("high", "face_occlusion 0.97 (confidence 0.62) is decisive on its own: ...")``; a rule of the medium
+    band (``"band": "medium"``) asks for a look. Entries this version cannot read are left out, never an error.
     """
     fused = getattr(risk, "fused_score", None)
     out = []
     for hit in getattr(risk, "decisive", None) or []:
         try:
             name = str(hit["analyzer"])
-            s = (
-                f"{name} {float(hit['score']):.2f} (confidence {float(hit['confidence']):.2f}) is decisive on its own: "
+            band = str(hit.get("band", "high"))
+            said = f"{name} {float(hit['score']):.2f} (confidence {float(hit['confidence']):.2f})"
+            rule = (
                 f"a score of at least {float(hit['min_score']):.2f} with a confidence of at least "
-                f"{float(hit['min_confidence']):.2f} puts the session in the high band whatever the other analyzers say"
+                f"{float(hit['min_confidence']):.2f}"
             )
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+        if band == "high":
+            s = f"{said} is decisive on its own: {rule} puts the session in the high band"
+            s += " whatever the other analyzers say"
+        elif band == "medium":
+            s = (
+                f"{said} asks for a look on its own: {rule} puts the session at least in the medium band, "
+                "whatever the other analyzers say"
+            )
+        else:
             continue
         if isinstance(fused, (int, float)) and not isinstance(fused, bool):
             s += f" (all analyzers fused together gave {float(fused):.2f})"
-        out.append(s)
+        out.append((band, s))
     return out
 
 
