@@ -49,6 +49,7 @@ GRID: dict[str, list[Any]] = {
     "ENTRY_CUT": [(c, w) for c in (0.2, 0.3, 0.4, 0.5) for w in (0.04, 0.06, 0.1)],
     "GHOST": [(c, w) for c in (0.45, 0.5, 0.55, 0.6, 0.65) for w in (0.03, 0.05, 0.08)],
     "FLASH_Z": [(c, w) for c in (5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0) for w in (0.5, 1.0, 2.0)],
+    "FLASH_DECIDES_Z": [9.0, 12.0, 15.0, 18.0, 20.0, 25.0, 30.0],
     "FLASH_REACH_Z": [(c, w) for c in (6.0, 8.0, 10.0, 12.0, 15.0, 20.0) for w in (0.5, 1.0, 2.0)],
     "WARP_Z": [(c, w) for c in (1.0, 1.25, 1.5, 2.0, 2.5) for w in (0.1, 0.2, 0.4)],
     "WARP_RATIO": [(c, w) for c in (2.0, 2.2, 2.4, 2.7, 3.0) for w in (0.1, 0.15, 0.3)],

@@ -139,9 +139,17 @@ def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):
     kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
     rep, res = _scan(work, hands, "retalking_face3", "hof_25", "dropout", "sweep", 4423, **kw)
     top = max(_events(res), key=lambda e: e.score)
-    assert top.details["scores"]["face_flash"] >= 0.9, top.details["pixels"]
-    assert top.details["pixels"]["flash_hand_lost"] and top.details["pixels"]["flash_layout"] >= 0.8
-    assert rep.band == "high"
+    px = top.details["pixels"]
+    assert px["flash_hand_lost"] and px["flash_layout"] >= 0.8, px
+    # caught, as a look: a bracket flash below FLASH_DECIDES_Z (z 15 here) is what a real hand's edge passing over
+    # the few pixels it leaves can do too (round 16), so it is capped below the decisive level, and the fusion's
+    # medium rule keeps the session out of the low band
+    from interview_guard.signals.crossing_verdicts import FLASH_DECIDES_Z, FLASH_Z, NEVER_COVERED_CAP
+
+    assert FLASH_Z[0] + 3 * FLASH_Z[1] < px["flash_z"] < FLASH_DECIDES_Z, px
+    assert top.details["scores"]["face_flash"] == pytest.approx(NEVER_COVERED_CAP), px
+    assert rep.band == "medium" and [d.get("band") for d in rep.risk.decisive] == ["medium"]
+    assert "another face and back" in top.summary and "a hand's edge or shadow passing close by" in top.summary
     _, gen = _scan(work, hands, "retalking_face3", "hof_25", "genuine", "sweep", 4423, **kw)
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
 

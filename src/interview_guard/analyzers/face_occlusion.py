@@ -514,7 +514,10 @@ def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
     if verdict != "face_flash":
         return ""
     at = flash_seen_at(ev.measurements.get("pixels"))
-    return "" if at is None else f", at {at:.2f} s"
+    said = "" if at is None else f", at {at:.2f} s"
+    if ev.scores.get(verdict, 0.0) < DECISIVE:  # a look: a hand's edge beyond its landmarks does this too
+        said += " (look at that frame: a hand's edge or shadow passing close by changes the same pixels)"
+    return said
 
 
 def _key_frame_roles(
