@@ -154,6 +154,19 @@ def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
 
 
+def test_a_real_hands_edge_over_the_forehead_asks_for_a_look_and_does_not_decide(work, hands):
+    # a genuine sweep of the evaluation (liveportrait_d11, HandOverFace 28, seed 2 of the extra genuine waves): the
+    # hand covers most of the face, and its fingertips' edge, beyond its landmarks' hull, passes over the crescent
+    # of forehead left under the hair for 5-6 frames: a bracket flash at z 16 (round 16). It asks for a look.
+    from interview_guard.signals.crossing_verdicts import FLASH_DECIDES_Z, FLASH_Z, NEVER_COVERED_CAP
+
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "liveportrait_d11", "hof_28", "genuine", "sweep", 92729, **kw)
+    flashes = [e.details["pixels"]["flash_z"] for e in _events(res) if (e.details.get("pixels") or {}).get("flash_z")]
+    assert flashes and FLASH_Z[0] < max(flashes) < FLASH_DECIDES_Z, flashes
+    assert res.score <= NEVER_COVERED_CAP + 1e-9 and rep.band != "high", (res.score, rep.band)
+
+
 def test_face_warping_near_the_hand_is_caught(work, hands):
     _, res = _scan(work, hands, "liveportrait_d10", "hof_24", "warp", "wave", 10)
     top = max(_events(res), key=lambda e: e.score)
