@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from interview_guard.signals.crossing_verdicts import NEVER_COVERED_CAP, pixel_verdicts
 from interview_guard.signals.face_transients import block_flow_incoherence, layout_agreement, transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, forearm_quad, hand_mask, oval_mask
 
@@ -308,3 +309,18 @@ def test_run_median_is_numpys_median(dtype: type) -> None:
             want = np.median(x, axis=0) if k > 2 else x.mean(axis=0)
             got = _run_median(x)
             assert got.dtype == want.dtype and np.array_equal(got, want), (k, rounded)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_warp_counts_the_pairs_whose_hand_was_lost(seed: int) -> None:
+    # with the hand lost in the crossing's frames nothing tells its pixels from the face's, and the block matcher
+    # may read the hand as the face (a real hand covering from below warped "the face" at z 5.5, round 16): the
+    # measure counts those pairs, and the verdict does not decide on them
+    m = _measure("warp", seed, tracked=False)
+    assert m["ok"], m
+    assert m["warp_pairs"] >= 8 and m["warp_pairs"] - m["warp_pairs_hand_lost"] < 8, m
+    assert pixel_verdicts(m)["face_warp"] == pytest.approx(NEVER_COVERED_CAP), m
+    # a warped face beside a hand the landmarker keeps decides
+    tracked = _measure("warp", seed)
+    assert tracked["warp_pairs_hand_lost"] == 0 and tracked["warp_pairs"] >= 8 and tracked["warp_z"] > 3.0, tracked
+    assert pixel_verdicts(tracked)["face_warp"] > 0.9, tracked

@@ -218,7 +218,11 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
             logistic_safe((float(wz) - WARP_Z[0]) / WARP_Z[1]),
             logistic_safe((float(wr) - WARP_RATIO[0]) / WARP_RATIO[1]),
         )
-        if int(px.get("warp_pairs", 0)) < DECIDING_FRAMES:
+        # and the pairs whose hand was tracked (or away) must be enough on their own: where the hand landmarker lost
+        # the hand, the block matcher may have read the hand as the face (round 16: a real hand covering a face from
+        # below, tracked in 7 of its 23 frames, read as a warp at z 5.5 over 19 pairs)
+        seen = int(px.get("warp_pairs", 0)) - int(px.get("warp_pairs_hand_lost", 0))
+        if seen < DECIDING_FRAMES:
             out["face_warp"] = min(out["face_warp"], NEVER_COVERED_CAP)
     cover = px.get("pixel_cover_peak")
     if cover is not None and int(px.get("frames_hand_at_outline", 0)) >= MIN_OUTLINE_FRAMES:

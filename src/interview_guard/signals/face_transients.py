@@ -551,10 +551,16 @@ def transient_measures(
 
     null_pairs = [r for r in range(1, n) if null[r] and null[r - 1]]
     ev_pairs = [r for r in range(1, n) if win[r] and used[r - 1] and (hand[r] or held[r])]
+    # pairs holding a crossing frame whose hand the landmarker lost: nothing of the hand was left out there, so the
+    # block matcher may have measured the hand itself as the face (the verdict does not decide on those alone)
+    lost_pairs = {r for r in ev_pairs if unsure[r] or unsure[r - 1]}
     null_w = np.array([pair_score(r) for r in null_pairs])
     null_w = null_w[np.isfinite(null_w)]
     ev_w = np.array([pair_score(r) for r in ev_pairs])
-    ev_w = ev_w[np.isfinite(ev_w)]
+    measured = np.isfinite(ev_w)
+    lost_measured = [r for r, ok in zip(ev_pairs, measured, strict=True) if ok and r in lost_pairs]
+    out["warp_pairs_hand_lost"] = len(lost_measured)
+    ev_w = ev_w[measured]
     out["warp_pairs"] = int(ev_w.size)
     out["warp_null_pairs"] = int(null_w.size)
     if ev_w.size >= 3 and null_w.size >= 4:
