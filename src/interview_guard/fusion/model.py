@@ -73,8 +73,9 @@ class DecisiveRule:
         return score >= self.min_score and confidence >= self.min_confidence
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"analyzer": self.analyzer, "min_score": self.min_score}
-        d["min_confidence"] = self.min_confidence
+        d: dict[str, Any] = {
+            "analyzer": self.analyzer, "min_score": self.min_score, "min_confidence": self.min_confidence,
+        }  # fmt: skip
         if self.band != "high":  # a high rule is written as before band existed
             d["band"] = self.band
         return d

@@ -331,8 +331,10 @@ def decisive_words(risk: Any) -> list[tuple[str, str]]:
         except (AttributeError, KeyError, TypeError, ValueError):
             continue
         if band == "high":
-            s = f"{said} is decisive on its own: {rule} puts the session in the high band"
-            s += " whatever the other analyzers say"
+            s = (
+                f"{said} is decisive on its own: {rule} puts the session in the high band "
+                "whatever the other analyzers say"
+            )
         elif band == "medium":
             s = (
                 f"{said} asks for a look on its own: {rule} puts the session at least in the medium band, "

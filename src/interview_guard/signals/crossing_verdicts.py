@@ -76,7 +76,7 @@ FLASH_FACE_PRESENT = 0.5
 #: ``NEVER_COVERED_CAP`` (it asks for a look). A part of a real hand its landmarks' hull leaves out (the fingertips'
 #: edge and shadow over the brows, a fast hand's blurred fingers over an eye) changes the few face pixels a hand
 #: over most of the face leaves, for as long as it passes: on 312 more genuine waves of the development faces
-#: (round 16) such passes read as a flash at z 9-24 (five in the high band), none on the test faces' 176.
+#: (round 16) such passes read as a flash at z 9-24 (five in the high band); on the test faces' 240, none above 9.
 FLASH_DECIDES_Z = 30.0
 WARP_Z = (2.5, 0.4)
 WARP_RATIO = (2.4, 0.15)

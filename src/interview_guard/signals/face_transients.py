@@ -553,13 +553,12 @@ def transient_measures(
     ev_pairs = [r for r in range(1, n) if win[r] and used[r - 1] and (hand[r] or held[r])]
     # pairs holding a crossing frame whose hand the landmarker lost: nothing of the hand was left out there, so the
     # block matcher may have measured the hand itself as the face (the verdict does not decide on those alone)
-    lost_pairs = {r for r in ev_pairs if unsure[r] or unsure[r - 1]}
+    lost = np.array([unsure[r] or unsure[r - 1] for r in ev_pairs], bool)
     null_w = np.array([pair_score(r) for r in null_pairs])
     null_w = null_w[np.isfinite(null_w)]
     ev_w = np.array([pair_score(r) for r in ev_pairs])
     measured = np.isfinite(ev_w)
-    lost_measured = [r for r, ok in zip(ev_pairs, measured, strict=True) if ok and r in lost_pairs]
-    out["warp_pairs_hand_lost"] = len(lost_measured)
+    out["warp_pairs_hand_lost"] = int((measured & lost).sum())
     ev_w = ev_w[measured]
     out["warp_pairs"] = int(ev_w.size)
     out["warp_null_pairs"] = int(null_w.size)
