@@ -1,12 +1,15 @@
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import typing_events, write_jsonl
+from conftest import SAMPLES, typing_events, write_jsonl
 from interview_guard.cli import main
 from interview_guard.pipeline.batch import run_batch
 
@@ -237,3 +240,72 @@ def test_ids_differing_in_case_are_refused_where_names_ignore_case(tmp_path, mon
     monkeypatch.setattr(os.path, "exists", lambda p: True if ".CASE-PROBE-" in str(p) else real_exists(p))
     with pytest.raises(InterviewGuardError, match="'Sess' and 'sess' differ only in case"):
         run_batch(root, tmp_path / "out2")
+
+
+def _children(pid):
+    """PIDs of the live (not zombie) processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            out.append(int(d.name))
+    return out
+
+
+def _alive(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.video
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_sigterm_to_a_parallel_batch_stops_its_workers_and_loses_nothing(tmp_path):
+    """``kill PID`` of a ``batch -j 2`` run: the workers go too (they were left blocked for ever), the run says
+    it was terminated (exit 143), and the next run scans what was left, each session once."""
+    import signal
+    import time
+
+    root = tmp_path / "root"
+    names = ("typing_genuine_a", "typing_relayed_b", "video_genuine", "video_relay")
+    for name in names:
+        shutil.copytree(SAMPLES / name, root / name)
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(out), "-j", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the pool's workers did not start"
+        time.sleep(1.0)  # scanning
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [w for w in workers if _alive(w)]
+    finally:
+        for pid in [proc.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert not left, "workers outlived the terminated batch"
+    assert proc.returncode == 143 and "interview-guard: terminated" in err, err[-2000:]
+    assert not list((out / "sessions").glob("*.tmp*")) if (out / "sessions").is_dir() else True
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-j", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = read_summary(out / "summary.csv")
+    assert sorted(row["session"] for row in rows) == sorted(names)
+    assert all(row["status"] == "ok" for row in rows)

@@ -41,9 +41,12 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            _err("interview-guard: interrupted")
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            from interview_guard.pipeline.executors import Terminated
+
+            terminated = isinstance(exc, Terminated)  # SIGTERM while a local pool ran
+            _err("interview-guard: terminated" if terminated else "interview-guard: interrupted")
+            ctx.exit(143 if terminated else 130)
         except Exception as exc:
             from interview_guard.io.session import as_input_error
 

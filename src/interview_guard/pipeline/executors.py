@@ -36,7 +36,9 @@ one per scan (they write the job's progress and the runner enforces their time a
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +60,7 @@ __all__ = [
     "InProcessExecutor",
     "LocalPoolExecutor",
     "TaskLost",
+    "Terminated",
     "make_executor",
     "one_blas_thread",
     "worker_scratch_dir",
@@ -219,13 +222,17 @@ class LocalPoolExecutor(Executor):
         self.description = f"{self.jobs} local process(es)"
 
     def run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
+        with _sigterm_interrupts():
+            yield from self._run(fn, tasks)
+
+    def _run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
         pending = list(tasks)
         yielded: set[str] = set()
         idle_rounds = 0
         while pending:
             pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start)
             futures: dict[Any, Task] = {}
-            broken = False
+            broken = stopping = False
             before = len(yielded)
             try:
                 for key, args in pending:
@@ -247,8 +254,12 @@ class LocalPoolExecutor(Executor):
                 pending = []
             except BrokenProcessPool:
                 broken = True
+            except BaseException:  # interrupted (Ctrl-C, SIGTERM) or the caller stopped: the workers go too
+                stopping = True
+                _stop_workers(pool)
+                raise
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=not stopping, cancel_futures=True)
             if not broken:
                 break
             # A worker died. The sessions that were running are lost (a session that kills its worker would
@@ -268,6 +279,41 @@ class LocalPoolExecutor(Executor):
                     yield key, TaskLost(LOCAL_WORKER_DIED)
                 retry = []
             pending = retry
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the process running a local pool (the CLI reports it like Ctrl-C, exit 143)."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a local pool runs, SIGTERM to this process raises :class:`Terminated` in the main thread.
+
+    Without it SIGTERM (``kill PID``, a job scheduler stopping the run) ended the driver at once and left its
+    workers blocked for ever, holding their memory; Ctrl-C reaches the whole process group, a SIGTERM only the
+    driver. Raised, it unwinds like Ctrl-C: the pool's workers are stopped (each removes its spill files) and
+    every report already written stays (``batch`` resumes from them). Only in the main thread, where Python
+    delivers signals; the previous handler is put back after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("terminated")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGTERM to each worker process of ``pool``: it removes its spill files and dies."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
 
 
 def _pool_worker_start() -> None:
