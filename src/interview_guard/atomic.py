@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,8 +26,23 @@ def atomic_open(path):
 
     On an exception inside the ``with`` block the temporary file is removed
     and ``path`` is left as it was.
+
+    A ``path`` that is not a regular file (a terminal or ``/dev/stdout``, a
+    device, a named pipe) is written into directly: renaming a file over it
+    would replace it. A symbolic link to a file is followed: its target is
+    replaced and the link stays.
     """
     p = Path(path)
+    try:
+        mode = os.stat(p).st_mode  # follows links
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(p, "wb") as fh:
+            yield fh
+        return
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
