@@ -21,7 +21,7 @@ def root(tmp_path):
         write_jsonl(r / f"s{i}" / "keystrokes.jsonl", typing_events(60 + 40 * i, seed=i))
     bad = r / "broken"
     bad.mkdir(parents=True)
-    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 1, "type": "up"}\n')
+    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 6, "type": "press"}\n')
     return r
 
 
@@ -51,7 +51,7 @@ def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
     ok = [r for r in rows if r["status"] == "ok"]
     assert [float(r["risk_score"]) for r in ok] == sorted((float(r["risk_score"]) for r in ok), reverse=True)
     assert rows[-1]["session"] == "broken" and rows[-1]["status"] == "failed"
-    assert "line 2: timestamp goes backwards" in rows[-1]["error"]
+    assert "line 2: 'type' must be one of" in rows[-1]["error"]
     failed = json.loads((out / "sessions" / "broken.json").read_text())
     assert failed["status"] == "failed" and failed["risk"]["band"] == "unassessed"
     assert not list(out.rglob("*.tmp"))

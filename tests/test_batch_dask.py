@@ -161,7 +161,7 @@ def test_keystroke_sessions_on_the_cluster_equal_the_local_pool(cluster, tmp_pat
     root = copy_sessions(TYPING, tmp_path / "root")
     bad = root / "broken"
     bad.mkdir()
-    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 1, "type": "up"}\n')
+    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 6, "type": "press"}\n')
     run_batch(root, tmp_path / "local", jobs=2)
     proc = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(tmp_path / "dask")]
@@ -178,7 +178,7 @@ def test_keystroke_sessions_on_the_cluster_equal_the_local_pool(cluster, tmp_pat
     assert set(dask) == {p.name for p in TYPING} | {"broken"}
     for sid in local:
         assert comparable(dask[sid]) == comparable(local[sid]), sid
-    assert "line 2: timestamp goes backwards" in dask["broken"]["error"]
+    assert "line 2: 'type' must be one of" in dask["broken"]["error"]
     # the driver wrote the pages and the index; the workers left nothing in OUT
     assert all((tmp_path / "dask" / "sessions" / f"{sid}.html").is_file() for sid in dask)
     assert not list((tmp_path / "dask").rglob("*.tmp")) and not (tmp_path / "dask" / ".tmp").exists()

@@ -80,9 +80,9 @@ def _bad_sessions(tmp_path):
     for label, lines, words in [
         ("malformed line", ['{"t": 1, "type": "down", "code": "KeyA"}', "{oops"], "line 2: not valid JSON"),
         (
-            "backwards",
-            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 3, "type": "up", "code": "KeyA"}'],
-            "line 2: timestamp goes backwards",
+            "unknown type",
+            ['{"t": 9, "type": "down", "code": "KeyA"}', '{"t": 10, "type": "press", "code": "KeyA"}'],
+            "line 2: 'type' must be one of",
         ),
         (
             "huge number",

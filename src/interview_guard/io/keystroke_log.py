@@ -16,9 +16,13 @@ read that and never open files. :func:`read_keystroke_log` reads
 * the Aalto 136M-keystrokes TSV format (``PARTICIPANT_ID ... PRESS_TIME,
   RELEASE_TIME, LETTER, KEYCODE``), which lists presses rather than events.
 
-Event logs must be in time order: a line whose ``t`` is earlier than the line
-before it is rejected with its line number (a log that has been reordered or
-concatenated cannot be trusted for timing analysis). Events that share a
+Events are put in time order, as a relay's or a client's logger can leave
+them otherwise (each with a warning in the log): a line whose ``t`` is earlier
+than the line before it by at most :data:`CLOCK_STEP_MS` is out of order (a
+logger that writes events as the server receives them) and the events are
+sorted by ``t``; a step back larger than that is the client's clock stepping
+back (epoch ms after a time sync), and the events after it are kept after the
+ones before it, shifted to follow on. Events that share a
 time, one key's up, down and up included, are data: a relay that buffers keys
 during a stall releases them on one tick, and a coarse clock does the same to
 fast repeats. Only a line that repeats the line before it byte for byte is dropped,
@@ -73,6 +77,10 @@ _PathArg = str | PathLike[str]
 
 #: File names (in a session directory) recognised as keystroke logs, in order of preference.
 KEYSTROKE_FILE_NAMES = ("keystrokes.jsonl", "keystrokes.csv", "keystrokes.tsv", "keystrokes.txt")
+
+#: A step back in ``t`` from one line to the next up to this long (ms) is an event logged out of order (sorted);
+#: a longer one is the client's clock stepping back (the events after it are kept after the ones before it).
+CLOCK_STEP_MS = 5000.0
 
 #: Refuse logs with more events than this (about 10 hours of non-stop fast typing).
 MAX_EVENTS = 20_000_000
@@ -168,7 +176,8 @@ def _time_ms(value: object, *, what: str, path: _PathArg | None, line: int) -> f
 
 
 class _EventBuilder:
-    """Accumulates validated events; enforces time order, drops a line that repeats the one before it byte for byte."""
+    """Accumulates validated events (put in time order by :meth:`build`); drops a line that repeats the one before
+    it byte for byte."""
 
     def __init__(self, path: _PathArg | None, max_events: int) -> None:
         self.path = path
@@ -184,6 +193,9 @@ class _EventBuilder:
         self._prev_raw: str | None = None  # the previous line as read
         self.repeated_lines = 0
         self._prev_line = 0
+        # steps back in t: (count, first line, largest) for lines out of order and for clock steps
+        self._late = [0, 0, 0.0]
+        self._stepped = [0, 0, 0.0]
 
     def add(self, rec: dict[str, Any], line: int, raw: str | None = None) -> None:
         path = self.path
@@ -239,15 +251,12 @@ class _EventBuilder:
         rep = rec.get("repeat", False)
         if isinstance(rep, str):
             rep = rep.strip().lower() in ("1", "true", "yes")
-        if self.t:
-            prev = self.t[-1]
-            if t < prev:
-                raise KeystrokeLogError(
-                    f"timestamp goes backwards: t={t:g} ms comes after t={prev:g} ms (line {self._prev_line});"
-                    " keystroke logs must be in time order",
-                    path=path,
-                    line=line,
-                )
+        if self.t and t < self.t[-1]:
+            back = self.t[-1] - t
+            tally = self._stepped if back > CLOCK_STEP_MS else self._late
+            tally[1] = tally[1] or line
+            tally[0] += 1
+            tally[2] = max(tally[2], back)
         if raw is not None:
             if raw == self._prev_raw:  # the line before, again, byte for byte: a logging repeat, not an event
                 self.repeated_lines += 1
@@ -273,17 +282,41 @@ class _EventBuilder:
                 *warnings,
                 f"{self.repeated_lines} line(s) repeating the line before byte for byte were dropped",
             )
+        t = np.asarray(self.t, dtype=np.float64)
+        order = None
+        n_step, step_line, step_max = self._stepped
+        if n_step:  # the client's clock stepped back: what follows a step stays after what came before it
+            d = np.diff(t)
+            t = t + np.concatenate(([0.0], np.cumsum(np.where(d < -CLOCK_STEP_MS, -d, 0.0))))
+            warnings = (
+                *warnings,
+                f"the client's clock ('t') stepped back {n_step} time(s), by up to {step_max / 1000:.3g} s (first at"
+                f" line {step_line}): the events after each step were kept after the ones before it",
+            )
+        n_late, late_line, late_max = self._late
+        if n_late:  # events logged out of order (as the server received them, say): put in order of t
+            order = np.argsort(t, kind="stable")
+            t = t[order]
+            warnings = (
+                *warnings,
+                f"{n_late} event(s) came before an earlier one, by up to {late_max:.6g} ms (first at line"
+                f" {late_line}): the events were sorted by 't'",
+            )
+
+        def arr(values: list[Any]) -> Any:
+            return values if order is None else np.asarray(values, dtype=object)[order]
+
         return KeystrokeLog.from_arrays(
-            t_ms=self.t,
-            kind=self.kind,
-            key=self.key,
-            code=self.code,
-            recv_ms=self.recv,
-            repeat=self.repeat,
-            length=self.length,
+            t_ms=t,
+            kind=arr(self.kind),
+            key=arr(self.key),
+            code=arr(self.code),
+            recv_ms=arr(self.recv),
+            repeat=arr(self.repeat),
+            length=arr(self.length),
             source=None if self.path is None else str(self.path),
             warnings=warnings,
-            keycode=self.keycode,
+            keycode=arr(self.keycode),
         )
 
 
@@ -311,7 +344,7 @@ def parse_keystroke_lines(
     Raises
     ------
     KeystrokeLogError
-        With the line number, for malformed, out-of-order or duplicated lines.
+        With the line number, for malformed lines.
     """
     it = iter(lines)
     first = None
