@@ -312,6 +312,15 @@ def _session_json(text: str):
     return make
 
 
+def _batch_session_json(text: str):
+    """A batch of a session whose session.json is ``text`` beside a good session: the bad one fails, alone."""
+
+    def make(tmp_path: Path) -> dict:
+        return _batch_with(tmp_path, lambda root: (_session(root / "bad", seed=3) / "session.json").write_text(text))
+
+    return make
+
+
 # --- smaller ------------------------------------------------------------------------------
 
 
@@ -489,6 +498,18 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _session_json('{"keystroke_clock_offset_ms": ' + "9" * 5001 + "}"),
         "expect": {"exit": 1, "words": ["session.json", "a number of 5001 characters"]},
+    },
+    {
+        "id": "session-json-lone-surrogate",
+        "cls": "input-error",
+        "make": _session_json('{"candidate_id": "\\ud800x"}'),
+        "expect": {"exit": 1, "words": ["session.json", "'candidate_id' is not valid Unicode text"]},
+    },
+    {
+        "id": "batch-session-json-lone-surrogate-fails-only-its-session",
+        "cls": "input-error",
+        "make": _batch_session_json('{"candidate_id": "\\ud800x", "claimed_location": "\\udfff"}'),
+        "expect": {"exit": 3, "rows": 2, "words": ["bad/session.json", "not valid Unicode text"]},
     },
     {
         "id": "session-json-bom",

@@ -108,6 +108,12 @@ CASES: list[dict[str, Any]] = [
         "expect": _bad_log(400, "my-session.json", "not UTF-8"),
     },
     {
+        "id": "session-json-lone-surrogate",
+        "cls": "http-400",
+        "make": lambda tmp: _upload(_ks("k.jsonl", _events()), _session(b'{"candidate_id": "\\ud800x"}')),
+        "expect": _bad_log(400, "my-session.json", "bad session.json", "'candidate_id' is not valid Unicode text"),
+    },
+    {
         "id": "api-jobs-offset-2**63",
         "cls": "http-400",
         "make": lambda tmp: _get("/api/jobs?offset=9223372036854775808"),

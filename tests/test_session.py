@@ -263,6 +263,33 @@ def test_metadata_is_read_with_bounded_json(tmp_path, text, words):
     assert str(ei.value).startswith(str(p))
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"candidate_id": "\\ud800x"}', "'candidate_id' is not valid Unicode text (a lone surrogate \\ud800)"),
+        ('{"candidate_id": "x", "claimed_location": "\\udfff"}', "'claimed_location' is not valid Unicode"),
+        ('{"\\ud800": 1, "candidate_id": "x"}', "a key is not valid Unicode text"),
+        ('{"note": "\\udc80"}', "'note' is not valid Unicode"),
+        ('{"client": {"languages": ["en", "\\ud83d"]}}', "'client.languages[1]' is not valid Unicode"),
+    ],
+)
+def test_metadata_with_a_lone_surrogate_is_refused_at_load(tmp_path, text, words):
+    # json.loads makes a lone surrogate of an unpaired \ud800 escape: no writer downstream can encode it
+    p = tmp_path / "session.json"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        read_session_metadata(p)
+    assert str(ei.value).startswith(f"{p}: ") and words in str(ei.value)
+    str(ei.value).encode("utf-8")  # the message itself is printable
+
+
+def test_metadata_keeps_escaped_pairs_and_other_text(tmp_path):
+    p = tmp_path / "session.json"
+    p.write_text('{"candidate_id": "\\ud83d\\ude00 c-1", "note": "\\u00e9t\\u00e9"}', encoding="utf-8")
+    m = read_session_metadata(p)
+    assert m.candidate_id == "\U0001f600 c-1" and m.extra == {"note": "\u00e9t\u00e9"}
+
+
 def test_metadata_with_bom(tmp_path):
     p = tmp_path / "session.json"
     p.write_text('\ufeff{"candidate_id": "c-9"}', encoding="utf-8")

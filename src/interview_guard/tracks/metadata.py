@@ -7,6 +7,7 @@ finds and reads the file.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,10 @@ MAX_CLOCK_OFFSET_MS = 1e14
 
 #: Latest challenge time accepted (s): the same bound in seconds.
 MAX_SESSION_S = 1e11
+
+#: A UTF-16 surrogate code point: a JSON ``\\ud800`` escape without its pair decodes to one, and it is no text
+#: (UTF-8 cannot encode it; SQLite, the report writers and the terminal refuse it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Years a ``recording_start`` may fall in (a recording made with epoch-stamped keystrokes).
 RECORDING_YEARS = (1970, 2199)
@@ -145,6 +150,9 @@ class SessionMetadata:
     def from_dict(cls, data: dict[str, Any], *, path: str | Path | None = None) -> SessionMetadata:
         if not isinstance(data, dict):
             raise InputError("session.json must hold a JSON object", path=path)
+        problem = _not_unicode(data)
+        if problem is not None:
+            raise InputError(problem, path=path)
         start = data.get("recording_start")
         if start not in (None, ""):
             if not isinstance(start, str):
@@ -234,6 +242,35 @@ class SessionMetadata:
             out["client"] = self.client.to_dict()
         out.update(self.extra)
         return out
+
+
+def _not_unicode(data: Any) -> str | None:
+    """What is wrong when a string (or a key) anywhere in ``data`` holds a lone UTF-16 surrogate, else None.
+
+    ``json.loads`` turns a ``\\ud800`` escape without its low half into a lone surrogate: not text, and
+    nothing downstream can write it (the report, the identity index, the terminal). The message names
+    the field (``'client.languages[0]'``).
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return f"'{where[:80]}' is not valid Unicode text (a lone surrogate \\u{ord(found.group()):04x})"
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                found = _SURROGATE.search(k) if isinstance(k, str) else None
+                if found:
+                    inside = f" in '{where[:80]}'" if where else ""
+                    return (
+                        f"a key{inside} is not valid Unicode text (a lone surrogate \\u{ord(found.group()):04x}"
+                        f" in {ascii(k)[:40]})"
+                    )
+                stack.append((f"{where}.{k}" if where else str(k), v))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+    return None
 
 
 def _client_info(value: Any, path: str | Path | None) -> ClientInfo | None:
