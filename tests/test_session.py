@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,21 @@ def test_metadata_keeps_escaped_pairs_and_other_text(tmp_path):
     p.write_text('{"candidate_id": "\\ud83d\\ude00 c-1", "note": "\\u00e9t\\u00e9"}', encoding="utf-8")
     m = read_session_metadata(p)
     assert m.candidate_id == "\U0001f600 c-1" and m.extra == {"note": "\u00e9t\u00e9"}
+
+
+def test_candidate_id_longer_than_the_documented_maximum_is_refused(tmp_path):
+    # it is copied into every matching session's report (also_seen_as) and matches.csv: bound it at load
+    from interview_guard.tracks.metadata import MAX_CANDIDATE_ID_CHARS
+
+    assert MAX_CANDIDATE_ID_CHARS == 256  # docs/session-format.md, Limits
+    p = tmp_path / "session.json"
+    p.write_text(json.dumps({"candidate_id": "\u00e9" * 256}), encoding="utf-8")
+    assert read_session_metadata(p).candidate_id == "\u00e9" * 256
+    p.write_text(json.dumps({"candidate_id": "c" * 5_000_000}), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        read_session_metadata(p)
+    msg = str(ei.value)
+    assert msg == f"{p}: 'candidate_id' is 5000000 characters long (at most 256 are accepted)"
 
 
 def test_metadata_with_bom(tmp_path):

@@ -21,6 +21,7 @@ __all__ = [
     "ChallengeMarker",
     "ClientInfo",
     "SessionMetadata",
+    "MAX_CANDIDATE_ID_CHARS",
     "MAX_CLOCK_OFFSET_MS",
     "MAX_SESSION_S",
     "RECORDING_YEARS",
@@ -32,6 +33,10 @@ MAX_CLOCK_OFFSET_MS = 1e14
 
 #: Latest challenge time accepted (s): the same bound in seconds.
 MAX_SESSION_S = 1e11
+
+#: Longest ``candidate_id`` accepted (characters): an id, not a document; it is copied into the identity index,
+#: ``matches.csv`` and every matching session's report (``also_seen_as``).
+MAX_CANDIDATE_ID_CHARS = 256
 
 #: A UTF-16 surrogate code point: a JSON ``\\ud800`` escape without its pair decodes to one, and it is no text
 #: (UTF-8 cannot encode it; SQLite, the report writers and the terminal refuse it).
@@ -199,6 +204,12 @@ class SessionMetadata:
         for key in ("candidate_id", "claimed_location", "claimed_timezone"):
             if data.get(key) is not None and not isinstance(data.get(key), str):
                 raise InputError(f"'{key}' must be a string", path=path)
+        cid = data.get("candidate_id")
+        if cid is not None and len(cid) > MAX_CANDIDATE_ID_CHARS:
+            raise InputError(
+                f"'candidate_id' is {len(cid)} characters long (at most {MAX_CANDIDATE_ID_CHARS} are accepted)",
+                path=path,
+            )
         photo = _relative_photo_path(data.get("enrolment_photo"), path)
         country = data.get("claimed_country")
         if country in (None, ""):
