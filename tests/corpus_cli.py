@@ -196,6 +196,27 @@ def _scan_non_utf8_name(tmp_path: Path) -> dict:
     return {"argv": ["scan", os.fsdecode(raw), "-q", "--html", str(page)], "check": check}
 
 
+def _loose_media_non_utf8_name(batch: bool):
+    """A loose recording (not in a session directory) whose file name is not UTF-8 (``vid\\xfe.wav``)."""
+
+    def make(tmp_path: Path) -> dict:
+        root = tmp_path / "root"
+        _session(root / "good")
+        raw = os.fsencode(root) + b"/vid\xfe.wav"
+        make_audio(Path(os.fsdecode(raw)), seconds=1.0)
+        if not batch:
+            return {"argv": ["scan", os.fsdecode(raw), "-q"]}
+        out = tmp_path / "out"
+
+        def check(proc) -> None:
+            rows = {r["session"]: r for r in summary(out)}
+            assert rows["vid%FE.wav"]["status"] == "ok" and rows["vid%FE.wav"]["path"] == "vid\\xfe.wav"
+
+        return {"argv": ["batch", str(root), "--out", str(out), "-q"], "check": check}
+
+    return make
+
+
 def _unreadable_root(tmp_path: Path) -> dict:
     area = _area(tmp_path, True)
     root = area / "root"
@@ -419,6 +440,18 @@ CASES: list[dict] = [
         "id": "scan-non-utf8-name",
         "cls": "input-error",
         "make": _scan_non_utf8_name,
+        "expect": {"exit": 0},
+    },
+    {
+        "id": "batch-loose-file-non-utf8-name",
+        "cls": "batch-id",
+        "make": _loose_media_non_utf8_name(batch=True),
+        "expect": {"exit": 0, "rows": 2},
+    },
+    {
+        "id": "scan-loose-file-non-utf8-name",
+        "cls": "input-error",
+        "make": _loose_media_non_utf8_name(batch=False),
         "expect": {"exit": 0},
     },
     {

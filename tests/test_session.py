@@ -104,6 +104,19 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert Session.open(d).fingerprint() != f1
 
 
+def test_fingerprint_of_a_loose_file_whose_name_is_not_utf8(tmp_path):
+    # os.fsdecode turns the name's bytes into lone surrogates: the fingerprint hashes the bytes themselves
+    import os
+
+    raw = os.fsencode(tmp_path) + b"/vid\xfe.jsonl"
+    p = Path(os.fsdecode(raw))
+    write_jsonl(p, typing_events(3))
+    fp = Session.open(p).fingerprint()
+    assert len(fp) == 32 and Session.open(p).fingerprint() == fp
+    os.rename(raw, os.fsencode(tmp_path) + b"/vid\xfd.jsonl")
+    assert Session.open(os.fsdecode(os.fsencode(tmp_path) + b"/vid\xfd.jsonl")).fingerprint() != fp
+
+
 def test_session_ids_unique_by_construction_and_reversible():
     import urllib.parse
 

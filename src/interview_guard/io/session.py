@@ -281,7 +281,8 @@ class Session:
         h = hashlib.sha256()
         for role, f in sorted(self.files.items()):
             st = f.stat()
-            h.update(f"{role}\0{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            # the name's own bytes: a name that is not UTF-8 (os.fsdecode's surrogates) hashes as it is on disk
+            h.update(f"{role}\0".encode() + os.fsencode(f.name) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return h.hexdigest()[:32]
 
 
