@@ -184,6 +184,21 @@ def test_long_lived_index_and_forget(tmp_path):
     assert _index_rows(ix_path) == [("typing_slow_path_a", "typing")]
 
 
+def test_forget_a_candidate_id_that_is_not_utf8_is_one_clear_error(tmp_path):
+    # argv bytes that are not UTF-8 reach click as surrogates (os.fsdecode); SQLite cannot bind them
+    ix_path = tmp_path / "ix.sqlite"
+    with IdentityIndex(ix_path) as ix:
+        ix.upsert_session("s1", candidate_id="c-1", fingerprint=None, descriptors=[("typing", np.zeros(4), 0.5)])
+        with pytest.raises(InputError, match=r"cannot forget candidate b'\\xff\\xfe': it is not UTF-8 text"):
+            ix.forget("\udcff\udcfe")
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "\udcff\udcfe"])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"interview-guard: error: {ix_path}: cannot forget")
+    assert "internal error" not in r.stderr
+    with IdentityIndex(ix_path) as ix:  # nothing was deleted
+        assert ix.count() == 1
+
+
 # ------------------------------------------------------------------ real data
 
 

@@ -208,7 +208,25 @@ class IdentityIndex:
 
         The sessions stay listed (marked forgotten, with no descriptor), so a re-run batch does not add
         them again; a new scan of the same input does not either (its fingerprint is unchanged).
+
+        Raises
+        ------
+        InputError
+            ``candidate_id`` is not Unicode text (bytes that are not UTF-8 given on the command line, as
+            ``os.fsdecode`` surrogates): no stored id can hold it (``session.json`` is UTF-8).
         """
+        try:
+            candidate_id.encode("utf-8")
+        except UnicodeEncodeError:
+            try:  # the bytes given, as os.fsdecode made them into surrogates
+                shown = repr(candidate_id.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:
+                shown = ascii(candidate_id)
+            raise InputError(
+                f"cannot forget candidate {shown}: it is not UTF-8 text, and every stored candidate id is "
+                "(session.json is UTF-8)",
+                path=self.path,
+            ) from None
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
