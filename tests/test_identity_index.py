@@ -199,6 +199,34 @@ def test_forget_a_candidate_id_that_is_not_utf8_is_one_clear_error(tmp_path):
         assert ix.count() == 1
 
 
+def test_batch_csvs_defuse_formulas_and_escape_control_characters(tmp_path):
+    # candidate ids and session names are user-controlled: no formula for a spreadsheet, no raw ANSI escape
+    import json
+
+    cands = {"=SUM(1)": '=cmd|" /C calc"!A0', "@ses\x1bs": "a\x1b[31mRED\x1b[0m\nline2\r", "ok": "-x\x9bq"}
+    root = tmp_path / "root"
+    for name, cand in cands.items():
+        shutil.copytree(SAMPLES / TYPING[0], root / name)  # one typist three times: every pair matches
+        (root / name / "session.json").write_text(json.dumps({"candidate_id": cand}), encoding="utf-8")
+    out = tmp_path / "out"
+    res = run_batch(root, out)
+    assert res.failed == 0 and res.matches == 3
+    for table in ("matches.csv", "summary.csv"):
+        raw = (out / table).read_text(encoding="utf-8")
+        assert not any(c in raw for c in "\x1b\r\x9b\x00"), table
+    rows = list(csv.DictReader((out / "matches.csv").open(encoding="utf-8", newline="")))
+    assert {r["candidate_a"] for r in rows} | {r["candidate_b"] for r in rows} == {
+        '\'=cmd|" /C calc"!A0',
+        "a\\x1b[31mRED\\x1b[0m\\x0aline2\\x0d",
+        "'-x\\x9bq",
+    }
+    summary = {r["path"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8", newline=""))}
+    assert set(summary) == {"'=SUM(1)", "'@ses\\x1bs", "ok"}
+    assert summary["'=SUM(1)"]["session"] == "'=SUM(1)" and summary["'@ses\\x1bs"]["session"] == "'@ses%1Bs"
+    # the reports keep the ids as they are (JSON escapes them)
+    assert read_report(out / "sessions" / "ok.json").also_seen_as[0]["candidate_id"] in cands.values()
+
+
 # ------------------------------------------------------------------ real data
 
 

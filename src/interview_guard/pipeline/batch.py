@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
+from interview_guard.io.csv_cells import text_cell
 from interview_guard.io.session import (
     FoundSession,
     Session,
@@ -88,6 +89,10 @@ SUMMARY_COLUMNS = (
     "modalities",
     "report",
 )
+
+
+#: The summary's columns of user-controlled text (ids, paths, errors naming them): written with ``text_cell``.
+_SUMMARY_TEXT = ("session", "path", "error", "report")
 
 
 @dataclass
@@ -390,8 +395,8 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     w.writeheader()
-    for r in summary_rows(rows):
-        w.writerow(r)
+    for r in summary_rows(rows):  # names and errors as text a spreadsheet will not run, without control characters
+        w.writerow({k: text_cell(v) if k in _SUMMARY_TEXT else v for k, v in r.items()})
     # the bytes of a file name that is not UTF-8 as \xNN text: the summary stays UTF-8
     atomic_write_text(path, buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from interview_guard.atomic import atomic_write_text
+from interview_guard.io.csv_cells import text_cell
 from interview_guard.io.identity_index import DistanceFn, ExactSearch, IdentityIndex, VectorSearch
 from interview_guard.signals import identity_match as im
 from interview_guard.signals.typing_profile import typing_profile
@@ -189,12 +190,19 @@ def find_matches(
     return sorted(seen.values(), key=lambda m: (order[m.band], -m.score, m.modality, m.session_a, m.session_b))
 
 
+#: The columns of user-controlled text (session ids, candidate ids): written with :func:`text_cell`.
+_TEXT_COLUMNS = ("session_a", "session_b", "candidate_a", "candidate_b")
+
+
 def matches_csv(matches: Iterable[Match]) -> str:
+    """The table as CSV; ids that a spreadsheet would run as a formula get a leading ``'``, control
+    characters are written ``\\xNN`` (:mod:`interview_guard.io.csv_cells`)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=MATCH_COLUMNS, lineterminator="\n")
     w.writeheader()
     for m in matches:
-        w.writerow(m.row())
+        row = m.row()
+        w.writerow({k: text_cell(v) if k in _TEXT_COLUMNS else v for k, v in row.items()})
     return buf.getvalue()
 
 

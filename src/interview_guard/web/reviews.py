@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from interview_guard.io.csv_cells import spreadsheet_safe
 from interview_guard.web.jobs import Job, JobStore, _now, valid_job_id
 
 __all__ = [
@@ -238,12 +239,6 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_cell(value: object) -> str:
-    """A cell as text; one that a spreadsheet would take for a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_export(jobs: list[Job]) -> str:
     """The jobs as CSV (header :data:`CSV_COLUMNS`), as the list shows them."""
     out = io.StringIO()
@@ -267,5 +262,5 @@ def csv_export(jobs: list[Job]) -> str:
             j.finished,
             j.uploads_deleted,
         )
-        w.writerow([_csv_cell(v) for v in row])
+        w.writerow([spreadsheet_safe(v) for v in row])
     return out.getvalue()
