@@ -292,6 +292,57 @@ def test_degenerate_inputs_raise_clear_errors(tmp_path):
         read_label(tmp_path / "r" / "s" / "label.json")
 
 
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"\xff\xfe", "label file is not UTF-8 text (byte 0)"),
+        (b"[" * 100_000 + b"]" * 100_000, "label file is not acceptable JSON (RecursionError)"),
+        (b'{"label": "manipulated", "manipulations": 5}', "'manipulations' must be a list of objects with a 'kind'"),
+        (b"\xef\xbb\xbf" + b'{"label": "genuine"}', None),  # a BOM is fine
+    ],
+)
+def test_read_label_bad_files_are_one_line_input_errors(tmp_path, content, words):
+    p = tmp_path / "label.json"
+    p.write_bytes(content)
+    if words is None:
+        assert read_label(p) == (0, ())
+        return
+    with pytest.raises(InputError) as ei:
+        read_label(p)
+    assert str(ei.value) == f"{p}: {words}"
+
+
+def test_a_bad_label_json_excludes_its_session_and_the_run_goes_on(tmp_path):
+    root = make_labelled_root(tmp_path / "root", n_genuine=3, n_relay=3, n_keys=160)
+    for name, content in (("h2", b"\xff\xfe"), ("g1bad", b"{bad")):
+        write_jsonl(root / name / "keystrokes.jsonl", typing_events(160, seed=77))
+        (root / name / "label.json").write_bytes(content)
+    table = collect_scores(root)
+    assert table.n == 6 and "h2" not in table.session_ids
+    why = dict(table.excluded)
+    assert why["h2"] == f"bad label.json: {root / 'h2' / 'label.json'}: label file is not UTF-8 text (byte 0)"
+    assert why["g1bad"].startswith(f"bad label.json: {root / 'g1bad' / 'label.json'}: label file is not valid JSON")
+    out = tmp_path / "fusion.json"
+    res = CliRunner().invoke(main, ["calibrate", str(root), "-o", str(out), "-q", "--folds", "3"])
+    assert res.exit_code == 0, res.output
+    assert "internal error" not in res.stderr and out.is_file()
+    warned = [line for line in res.stderr.splitlines() if "label.json" in line]
+    assert warned == [
+        f"interview-guard: warning: {root / 'g1bad' / 'label.json'}: label file is not valid JSON "
+        "(Expecting property name enclosed in double quotes, line 1) (session g1bad excluded)",
+        f"interview-guard: warning: {root / 'h2' / 'label.json'}: label file is not UTF-8 text (byte 0) "
+        "(session h2 excluded)",
+    ]
+    assert "excluded h2: bad label.json:" in res.stdout
+    report = json.loads(out.with_name("fusion.json.report.json").read_text())
+    assert {e["session"] for e in report["data"]["excluded"]} == {"h2", "g1bad"}
+    # every label bad: one line that says so, not "no labelled sessions"
+    for d in ("g00", "g01", "g02", "m00", "m01", "m02"):
+        (root / d / "label.json").write_bytes(b"\xff")
+    with pytest.raises(InputError, match=r"no usable labelled sessions: 8 bad label.json \(first: bad label.json: "):
+        collect_scores(root)
+
+
 def test_stratified_folds_balance():
     y = np.r_[np.zeros(13, int), np.ones(7, int)]
     f = stratified_folds(y, 5, seed=0)

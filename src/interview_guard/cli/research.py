@@ -226,7 +226,7 @@ def calibrate(
     """
     from interview_guard.fusion.fit import fit_fusion
     from interview_guard.fusion.model import FusionModel
-    from interview_guard.pipeline.calibrate import collect_review_scores, collect_scores
+    from interview_guard.pipeline.calibrate import BAD_LABEL, collect_review_scores, collect_scores
 
     if (root is None) == (reviews_dir is None):
         raise click.UsageError("give either ROOT (labelled sessions) or --from-reviews DATA_DIR, not both")
@@ -251,6 +251,9 @@ def calibrate(
                 fusion_path=params_path,
                 executor=executor,
             )
+        for sid, why in table.excluded:  # a labelled session left out of the fit is news, not only a report line
+            if why.startswith(BAD_LABEL):
+                _err(f"interview-guard: warning: {why.removeprefix(BAD_LABEL)} (session {sid} excluded)")
     result = fit_fusion(
         table, folds=folds, seed=seed, l2=l2, fpr=fpr, prior=prior, shrink=shrink, keep_base=keep_base, base=base
     )

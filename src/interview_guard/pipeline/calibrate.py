@@ -28,29 +28,49 @@ from interview_guard.fusion.score_table import ScoreTable
 from interview_guard.pipeline.executors import Executor
 from interview_guard.progress import ProgressHook
 
-__all__ = ["LABELS", "REVIEW_LABELS", "read_label", "collect_scores", "collect_review_scores"]
+__all__ = ["BAD_LABEL", "LABELS", "REVIEW_LABELS", "read_label", "collect_scores", "collect_review_scores"]
 
 LABELS = {"genuine": 0, "manipulated": 1}
 #: A reviewer's verdict as a label; ``unsure`` is none.
 REVIEW_LABELS = {"genuine": 0, "fraud": 1}
+#: How the reason of a session excluded for its unusable ``label.json`` starts (the rest is the error).
+BAD_LABEL = "bad label.json: "
 
 _Row = tuple[str, int, tuple[str, ...], dict[str, tuple[float, float]]]
 
 
 def read_label(path: str | Path) -> tuple[int, tuple[str, ...]]:
-    """Read a ``label.json``: (y, manipulation kinds)."""
+    """Read a ``label.json``: (y, manipulation kinds).
+
+    Raises
+    ------
+    InputError
+        One line naming the file: unreadable, not UTF-8, not JSON, no valid ``label``, ``manipulations``
+        not a list.
+    """
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
     except OSError:
         raise InputError("label file unreadable", path=p) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"label file is not UTF-8 text (byte {exc.start})", path=p) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"label file is not valid JSON ({exc.msg}, line {exc.lineno})", path=p) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting deeper than Python recurses
+        raise InputError(f"label file is not acceptable JSON ({type(exc).__name__})", path=p) from None
     if not isinstance(data, dict) or data.get("label") not in LABELS:
         got = data.get("label") if isinstance(data, dict) else data
-        raise InputError(f"'label' must be 'genuine' or 'manipulated', got {got!r}", path=p)
+        raise InputError(f"'label' must be 'genuine' or 'manipulated', got {repr(got)[:60]}", path=p)
+    found = data.get("manipulations") or []
+    if not isinstance(found, list):
+        raise InputError("'manipulations' must be a list of objects with a 'kind'", path=p)
     kinds: list[str] = []
-    for m in data.get("manipulations") or []:
+    for m in found:
         if isinstance(m, dict) and m.get("kind"):
             kinds.append(str(m["kind"]))
     return LABELS[data["label"]], tuple(dict.fromkeys(kinds))
@@ -77,10 +97,13 @@ def collect_scores(
     cluster, :func:`interview_guard.pipeline.executors.make_executor`) runs the scans
     instead of ``jobs`` local processes, as for ``batch``.
 
+    A session whose ``label.json`` cannot be used (not UTF-8, not JSON, no valid ``label``) is
+    excluded, its reason the one-line :func:`read_label` error naming the file; the others are fitted.
+
     Raises
     ------
     InputError
-        No labelled session under ``root``, a malformed ``label.json``.
+        No usable labelled session under ``root``.
     """
     from interview_guard.io.session import discover_sessions
     from interview_guard.pipeline.batch import run_batch
@@ -93,8 +116,14 @@ def collect_scores(
         if lp is None or not lp.is_file():
             excluded.append((sid, "no label.json"))
             continue
-        labels[sid] = read_label(lp)
+        try:
+            labels[sid] = read_label(lp)
+        except InputError as exc:  # one bad label.json costs its session, not the run
+            excluded.append((sid, f"{BAD_LABEL}{exc}"))
     if not labels:
+        bad = [why for _, why in excluded if why.startswith(BAD_LABEL)]
+        if bad:
+            raise InputError(f"no usable labelled sessions: {len(bad)} bad label.json (first: {bad[0]})", path=root)
         raise InputError("no labelled sessions (session directories with a label.json)", path=root)
 
     tmp = None
