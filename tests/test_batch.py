@@ -309,3 +309,24 @@ def test_sigterm_to_a_parallel_batch_stops_its_workers_and_loses_nothing(tmp_pat
     rows = read_summary(out / "summary.csv")
     assert sorted(row["session"] for row in rows) == sorted(names)
     assert all(row["status"] == "ok" for row in rows)
+
+
+def test_a_session_whose_results_cannot_be_stored_fails_alone(root, tmp_path, monkeypatch):
+    # the driver's commit (index upsert, report) raised for one session and the whole batch stopped
+    from interview_guard.pipeline import batch
+
+    commit = batch._commit
+
+    def failing_commit(outcome, report_path, relative_path, index_path):
+        if relative_path == "s1":
+            raise UnicodeEncodeError("utf-8", "\ud800x", 0, 1, "surrogates not allowed")
+        return commit(outcome, report_path, relative_path, index_path)
+
+    monkeypatch.setattr(batch, "_commit", failing_commit)
+    out = tmp_path / "out"
+    res = run_batch(root, out)
+    rows = {r["session"]: r for r in read_summary(out / "summary.csv")}
+    assert res.total == 4 and res.failed == 2 and set(rows) == {"s0", "s1", "s2", "broken"}
+    assert rows["s0"]["status"] == rows["s2"]["status"] == "ok"  # the sessions after it were stored
+    assert rows["s1"]["status"] == "failed" and rows["s1"]["error"].startswith("internal error: UnicodeEncodeError")
+    assert json.loads((out / "sessions" / "s1.json").read_text())["status"] == "failed"

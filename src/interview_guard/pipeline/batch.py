@@ -582,10 +582,14 @@ def _run_jobs(
         tasks = [(sid, (job if ex.local else replace(job, scratch_dir=None),)) for sid, (job, _) in jobs_by_id.items()]
         for sid, outcome in ex.run(scan_task, tasks):
             job, rp = jobs_by_id[sid]
-            if isinstance(outcome, TaskLost):
-                record(_lost_row(job, outcome, rp))
-            else:
-                record(_commit(outcome, rp, job.relative_path, index_path))
+            if not isinstance(outcome, TaskLost):
+                try:  # a session whose results cannot be stored fails alone, like a scan that raises
+                    record(_commit(outcome, rp, job.relative_path, index_path))
+                    continue
+                except Exception as exc:
+                    known = as_input_error(exc)
+                    outcome = TaskLost(str(known) if known else f"internal error: {exc.__class__.__name__}: {exc}")
+            record(_lost_row(job, outcome, rp))
     finally:
         if own:
             ex.close()
