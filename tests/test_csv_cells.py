@@ -30,3 +30,5 @@ def test_text_cell_escapes_controls_then_defuses():
     assert text_cell("=1+\x1b") == "'=1+\\x1b"
     assert text_cell("caf\u00e9 \U0001f600") == "caf\u00e9 \U0001f600"  # text is text
     assert text_cell(None) == ""
+    # what a viewer breaks lines at or reorders is escaped too
+    assert escape_controls("a\u2028b\u2029c\u202ed\u2066e") == "a\\u2028b\\u2029c\\u202ed\\u2066e"

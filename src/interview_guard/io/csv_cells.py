@@ -15,8 +15,10 @@ __all__ = ["spreadsheet_safe", "escape_controls", "text_cell"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-#: C0 controls, DEL and the C1 controls (``\x9b`` is a one-byte ANSI escape introducer).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: C0 controls, DEL and the C1 controls (``\x9b`` is a one-byte ANSI escape introducer); the Unicode line and
+#: paragraph separators (``str.splitlines`` and some editors break lines there) and the bidirectional
+#: overrides and isolates (they reorder what a viewer shows).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def spreadsheet_safe(value: object) -> str:
@@ -25,9 +27,15 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _escaped(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def escape_controls(text: str) -> str:
-    """``text`` with each control character written as ``\\xNN`` (ESC is ``\\x1b``, a newline ``\\x0a``)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """``text`` with each control character written as ``\\xNN`` (ESC is ``\\x1b``, a newline ``\\x0a``), and each
+    line separator or bidirectional override as ``\\uNNNN``."""
+    return _CONTROL.sub(_escaped, text)
 
 
 def text_cell(value: object) -> str:
