@@ -121,7 +121,7 @@ def threshold_rule(results: list[dict[str, Any]]) -> dict[str, float]:
         if r["name"] in TUNE_GENUINE and a and a["status"] == "ok":
             for k in med:
                 v = a["measures"][k]["median"]
-                if v == v:  # not NaN
+                if v is not None and v == v:  # measured (None in reports since NaN broke them; NaN in older ones)
                     med[k].append(float(v))
     out = {}
     for k, sign, key in (

@@ -1,6 +1,7 @@
 """One contract test over every registered analyzer."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -49,6 +50,34 @@ def minimal_tracks(seed=0, n_keys=120) -> Tracks:
     return tracks
 
 
+def sparse_face_tracks(seed=0, every=50) -> Tracks:
+    """:func:`minimal_tracks` with the face found in one frame of ``every`` (an upside-down video: 2 %).
+
+    No two measured frames are neighbours, so nothing that needs a pair of frames (seam change) is measured.
+    """
+    import dataclasses
+
+    tracks = minimal_tracks(seed=seed)
+    face, b = tracks.face, tracks.blending
+    keep = np.arange(len(face)) % every == 0
+    gone = ~keep
+    landmarks, box, blendshapes = face.landmarks.copy(), face.box.copy(), face.blendshapes.copy()
+    landmarks[gone], box[gone], blendshapes[gone] = np.nan, np.nan, np.nan
+    tracks.face = dataclasses.replace(
+        face,
+        present=face.present & keep,
+        landmarks=landmarks,
+        box=box,
+        blendshapes=blendshapes,
+        n_faces=np.where(keep, face.n_faces, 0),
+        source=np.where(keep, face.source, 0),
+    )
+    cols = {c: np.where(keep, getattr(b, c), np.nan) for c in ("detail_inner", "detail_outer", "tone_step")}
+    nan = np.full(len(b), np.nan)
+    tracks.blending = dataclasses.replace(b, **cols, seam_change=nan, core_change=nan)
+    return tracks
+
+
 def test_registry_is_not_empty_and_names_match():
     assert NAMES, "no analyzers registered"
     for name, cls in registry().items():
@@ -63,6 +92,20 @@ def test_public_contract_suite(analyzer, check):
 @pytest.mark.parametrize("name", NAMES)
 def test_swap_failure_tracks_give_valid_results_too(name):
     check_result(registry()[name], minimal_tracks(seed=1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_face_in_two_percent_of_frames_gives_a_valid_finite_result(name):
+    """Few measured frames give a low confidence (or skipped), never NaN: the report is strict JSON."""
+    check_result(registry()[name], sparse_face_tracks())
+
+
+def test_face_artifacts_reports_an_unmeasured_measure_as_null():
+    r = create("face_artifacts").analyze(sparse_face_tracks())
+    assert r.status is Status.OK and r.confidence < 0.5, r.reason
+    flicker = r.metrics["measures"]["flicker"]
+    assert flicker == {"measure": "flicker", "frames": 0, "median": None, "mad": None}
+    assert r.metrics["measures"]["softness"]["frames"] > 0
 
 
 class _Broken(Analyzer):
@@ -82,6 +125,11 @@ class _Broken(Analyzer):
         if self.mode == "out_of_session":
             ev = Evidence(self.name, "x", 0.0, tracks.duration_s + 100.0, 0.5, "beyond the end")
             return AnalyzerResult(self.name, Status.OK, 0.5, 0.5, evidence=(ev,))
+        if self.mode == "nan_metric":
+            return AnalyzerResult(self.name, Status.OK, 0.2, 0.5, metrics={"measures": {"flicker": [1.0, math.nan]}})
+        if self.mode == "inf_detail":
+            ev = Evidence(self.name, "x", 0.0, 1.0, 0.5, "an infinite ratio", {"ratio": -math.inf})
+            return AnalyzerResult(self.name, Status.OK, 0.5, 0.5, evidence=(ev,))
         return AnalyzerResult(self.name, Status.OK, 0.2, 0.5)
 
 
@@ -91,6 +139,8 @@ class _Broken(Analyzer):
         ("undeclared", "check_reads_only_declared_streams", "undeclared stream"),
         ("random", "check_deterministic", "differ"),
         ("out_of_session", "check_result", "outside the session"),
+        ("nan_metric", "check_result", r"metrics\.measures\.flicker\[1\] is nan"),
+        ("inf_detail", "check_result", r"evidence x details\.ratio is -inf"),
     ],
 )
 def test_the_suite_catches_broken_analyzers(monkeypatch, mode, check, needle):
@@ -125,3 +175,12 @@ def test_evidence_times_inside_session_when_shifted(name):
     r = create(name).analyze(tracks)
     for ev in r.evidence:
         assert 0.0 <= ev.start_s <= ev.end_s <= tracks.duration_s + 1e-3
+
+
+@pytest.mark.parametrize("mode", ["nan_metric", "inf_detail"])
+def test_a_non_finite_number_fails_the_analyzer_not_the_report(monkeypatch, mode):
+    """At run time a NaN or infinity is a contract violation of that analyzer: the scan's report stays strict JSON."""
+    monkeypatch.setattr(_Broken, "mode", mode)
+    r = _Broken().analyze(minimal_tracks())
+    assert r.status is Status.FAILED and r.score is None and r.reason.startswith("contract violation: ")
+    json.dumps(r.to_dict(), allow_nan=False)

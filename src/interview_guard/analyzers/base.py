@@ -14,22 +14,45 @@ Every analyzer is a small class with
 :meth:`Analyzer.analyze` wraps ``_run``: a missing stream gives ``skipped``
 with the reason, an :class:`~interview_guard.errors.InterviewGuardError` or an
 unexpected exception gives ``failed`` with the reason, and the result is
-checked (score in [0, 1], evidence inside the session) before it is returned.
+checked (score in [0, 1], evidence inside the session, no NaN or infinity in
+its numbers, metrics and evidence details included: a report is strict JSON)
+before it is returned.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from interview_guard.errors import InterviewGuardError, ParameterError
 from interview_guard.tracks import Stream, Tracks
 
-__all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer"]
+__all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer", "find_non_finite"]
 
 T = TypeVar("T")
+
+
+def find_non_finite(value: Any, where: str) -> str | None:
+    """Where the first NaN or infinite number in ``value`` (nested dicts, lists and tuples) is, or None.
+
+    ``where`` names ``value`` (``"metrics"``); the answer extends it with the keys and indices, e.g.
+    ``"metrics.measures.flicker.median is nan"``. A report is strict JSON, which has neither: a value that was
+    not measured is None.
+    """
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):
+            if not math.isfinite(v):
+                return f"{path} is {v}"
+        elif isinstance(v, dict):
+            stack.extend((f"{path}.{k}", x) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list | tuple):
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+    return None
 
 
 class Status(str, enum.Enum):
@@ -299,12 +322,15 @@ class Analyzer:
                 return f"evidence {ev.kind} at {ev.start_s}-{ev.end_s} s outside the session (0-{tracks.duration_s} s)"
             if not (0.0 <= ev.score <= 1.0):
                 return f"evidence score {ev.score} outside [0, 1]"
+            bad = find_non_finite(ev.details, f"evidence {ev.kind} details")
+            if bad:
+                return bad
         for w in result.windows:
             if not (-tol <= w.start_s <= w.end_s <= tracks.duration_s + tol):
                 return f"window {w.start_s}-{w.end_s} s outside the session"
             if w.score is not None and not (0.0 <= w.score <= 1.0):
                 return f"window score {w.score} outside [0, 1]"
-        return None
+        return find_non_finite(result.metrics, "metrics")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -23,7 +23,8 @@ holding every stream the analyzer requires or uses. The checks:
 * **skips**: no tracks, or a required stream taken away or empty, gives ``skipped`` with a reason and no score
   (absence is never evidence);
 * **result**: a valid result on the example (score and confidence in [0, 1], evidence inside the session with a
-  summary, windows inside the session), which round-trips through JSON;
+  summary, windows inside the session, no NaN or infinity anywhere: score, confidence, metrics, evidence and its
+  details, windows), which round-trips through strict JSON;
 * **determinism**: the same tracks give the same result;
 * **declared streams**: the analyzer reads no stream of the tracks beyond ``requires`` and ``uses``.
 """
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from typing import Any
 
-from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Param, Status
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Param, Status, find_non_finite
 from interview_guard.errors import ParameterError
 from interview_guard.tracks import Stream, Tracks
 
@@ -146,7 +147,10 @@ def check_result(cls: type[Analyzer], tracks: Tracks) -> None:
     for w in r.windows:
         if not (-tol <= w.start_s <= w.end_s <= tracks.duration_s + tol):
             raise _fail(cls, f"window {w.start_s}-{w.end_s} s outside the session")
-    again = AnalyzerResult.from_dict(cls.name, json.loads(json.dumps(r.to_dict())))
+    bad = find_non_finite(r.to_dict(), "result")  # a report is strict JSON: no NaN, no infinity
+    if bad:
+        raise _fail(cls, f"{bad}: use None for a value that was not measured")
+    again = AnalyzerResult.from_dict(cls.name, json.loads(json.dumps(r.to_dict(), allow_nan=False)))
     if again.to_dict() != r.to_dict():
         raise _fail(cls, "the result does not round-trip through JSON")
 

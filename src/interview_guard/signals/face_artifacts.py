@@ -63,13 +63,14 @@ class MeasureSummary:
     spread: float
     extreme: int
 
-    def to_dict(self) -> dict[str, float | int | str]:
+    def to_dict(self) -> dict[str, float | int | str | None]:
+        """For a report: ``median`` and ``mad`` are None where no frame was measured (JSON has no NaN)."""
         r = 4
         return {
             "measure": self.name,
             "frames": self.n,
-            "median": round(self.value, r) if math.isfinite(self.value) else float("nan"),
-            "mad": round(self.spread, r) if math.isfinite(self.spread) else float("nan"),
+            "median": round(self.value, r) if math.isfinite(self.value) else None,
+            "mad": round(self.spread, r) if math.isfinite(self.spread) else None,
         }
 
 
