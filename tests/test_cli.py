@@ -258,3 +258,16 @@ def test_json_report_still_out_when_the_page_cannot_be_written(tmp_path, keystro
     )
     assert r.exit_code == 1 and "p.html: cannot write the HTML report" in r.output
     assert json.loads(out.read_text())["session"]["id"] == "sess"  # the JSON report is not lost
+
+
+def test_a_scan_whose_report_cannot_be_serialised_writes_no_page(tmp_path, keystroke_session, monkeypatch):
+    """A report that is not strict JSON (a NaN once came out of an analyzer) fails the scan: no page, no report."""
+
+    def not_json(self, indent=2):
+        raise ValueError("Out of range float values are not JSON compliant: nan")
+
+    monkeypatch.setattr(Report, "to_json", not_json)
+    out, page = tmp_path / "r.json", tmp_path / "p.html"
+    r = CliRunner().invoke(main, ["scan", str(keystroke_session), "-q", "-o", str(out), "--html", str(page)])
+    assert r.exit_code == 1 and "internal error: ValueError: Out of range float" in r.output
+    assert not page.exists() and not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["sess"]

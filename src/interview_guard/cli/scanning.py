@@ -99,34 +99,34 @@ def scan(
             frames_dir=frames,
             video_options={"mode": "full"} if full_rate else None,
         )
-        page_error: InterviewGuardError | None = None
+        page: str | None = None
         if html_path:
             from interview_guard.pipeline.keyframes import load_key_frames
             from interview_guard.report.html import render_report
 
-            try:  # a page that cannot be written is reported after the JSON report is out, not instead
-                _emit(
-                    render_report(report, key_frames=load_key_frames(report)),
-                    html_path,
-                    quiet=quiet,
-                    what="HTML report",
-                )
-            except InterviewGuardError as exc:
-                page_error = exc
+            page = render_report(report, key_frames=load_key_frames(report))  # while the key frames exist
             if frames_tmp:
                 from interview_guard.report.keyframes import forget_key_frame_files
 
                 for result in report.analyzers.values():
                     for ev in result.evidence:
                         forget_key_frame_files(ev.details)  # the roles stay, the paths go
-    for w in report.warnings:
-        _err(f"interview-guard: warning: {w}")
+    # the report is serialised before anything is written: a scan whose report cannot be (a bug) writes no page
+    checked = report.to_json()  # a path that is not UTF-8 as JSON escapes
     if fmt == "json":
-        text = report.to_json()  # a path that is not UTF-8 as JSON escapes
+        text = checked
     else:
         from interview_guard.report.text import format_text
 
         text = format_text(report)
+    page_error: InterviewGuardError | None = None
+    if page is not None and html_path:
+        try:  # a page that cannot be written is reported after the JSON report is out, not instead
+            _emit(page, html_path, quiet=quiet, what="HTML report")
+        except InterviewGuardError as exc:
+            page_error = exc
+    for w in report.warnings:
+        _err(f"interview-guard: warning: {w}")
     _emit(text, output, quiet=quiet, what="report")
     if page_error is not None:
         raise page_error
