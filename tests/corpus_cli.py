@@ -250,6 +250,14 @@ def _csv_huge_length(tmp_path: Path) -> dict:
     return {"argv": ["scan", str(d), "-q"]}
 
 
+def _unknown_video_codec(root: Path) -> None:
+    """``badcodec/video.mkv``: a Matroska file whose video CodecID no FFmpeg knows."""
+    from conftest import make_video
+
+    p = make_video(root / "badcodec" / "video.mkv", seconds=1)
+    p.write_bytes(p.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/ZZZ"))
+
+
 def _output_under_a_file(tmp_path: Path) -> dict:
     d = _session(tmp_path / "s")
     (tmp_path / "plain.txt").write_text("a file, not a directory\n")
@@ -477,6 +485,12 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _csv_huge_length,
         "expect": {"exit": 1, "words": ["keystrokes.csv", "line 4", "length"]},
+    },
+    {
+        "id": "batch-unknown-video-codec",
+        "cls": "input-error",
+        "make": lambda t: _batch_with(t, _unknown_video_codec),
+        "expect": {"exit": 3, "rows": 2, "words": ["video.mkv", "unsupported video codec"]},
     },
     {
         "id": "scan-output-under-a-file",

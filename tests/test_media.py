@@ -95,3 +95,32 @@ def test_one_frame_png_video_is_not_a_recording(tmp_path):
             out.mux(pkt)
     with pytest.raises(MediaError, match="not a video: the file holds one still image"):
         probe(p)
+
+
+def _unknown_codec_mkv(path, *, video: bool = True, audio: bool = False):
+    """A Matroska file whose video (or audio) CodecID no FFmpeg knows: PyAV gives its stream no codec context."""
+    p = make_video(path, seconds=1, audio=audio)
+    data = p.read_bytes()
+    old, new = (b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/ZZZ") if video else (b"A_AAC", b"A_ZZZ")
+    assert data.count(old) == 1
+    p.write_bytes(data.replace(old, new))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("video", "audio", "kind"), [(True, False, "video"), (True, True, "video"), (False, True, "audio")]
+)
+def test_a_codec_without_a_decoder_is_a_one_line_error(tmp_path, video, audio, kind):
+    from interview_guard.io.audio_decode import decode_audio
+    from interview_guard.io.video_decode import iter_frames
+
+    p = _unknown_codec_mkv(tmp_path / "video.mkv", video=video, audio=audio)
+    needle = rf"video.mkv: unsupported {kind} codec: FFmpeg has no decoder for this file's {kind} stream$"
+    with pytest.raises(MediaError, match=needle):
+        probe(p)
+    if kind == "video":
+        with pytest.raises(MediaError, match=needle):
+            next(iter_frames(p))
+    else:
+        with pytest.raises(MediaError, match=needle):
+            decode_audio(p)

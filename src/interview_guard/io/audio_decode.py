@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from interview_guard.errors import MediaError, ParameterError
-from interview_guard.io.video_decode import _ff_message, open_container
+from interview_guard.io.video_decode import _ff_message, open_container, require_decoder
 from interview_guard.tracks.audio import DEFAULT_SR, AudioTrack
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def decode_audio(
             what = " (video only)" if container.streams.video else ""
             raise MediaError(f"no audio stream in the file{what}", path=p)
         stream = container.streams.audio[0]
-        cc = stream.codec_context
+        cc = require_decoder(stream, p, "audio")
         declared = 0.0
         if stream.duration and stream.time_base:
             declared = float(stream.duration * stream.time_base)

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from interview_guard.errors import MediaError
-from interview_guard.io.video_decode import _ff_message, open_container
+from interview_guard.io.video_decode import _ff_message, open_container, require_decoder
 from interview_guard.tracks import MediaInfo
 
 __all__ = ["probe", "media_tags", "creation_time"]
@@ -80,9 +80,9 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
     Raises
     ------
     MediaError
-        Empty file, not a media container, no audio or video stream, no
-        decodable frame, cut short, or a still image (a PNG or JPEG named
-        ``.mp4``: not a recording).
+        Empty file, not a media container, no audio or video stream, a
+        codec FFmpeg has no decoder for, no decodable frame, cut short, or a
+        still image (a PNG or JPEG named ``.mp4``: not a recording).
     """
     av, container, p = open_container(path)
     with container:
@@ -90,6 +90,9 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
         astreams = list(container.streams.audio)
         if not vstreams and not astreams:
             raise MediaError("no audio or video stream in the file", path=p)
+        for kind, streams in (("video", vstreams), ("audio", astreams)):
+            if streams:
+                require_decoder(streams[0], p, kind)
         if vstreams and not astreams:
             _refuse_still_image(container, vstreams[0], p)
         duration = 0.0

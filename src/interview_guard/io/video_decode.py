@@ -236,6 +236,19 @@ def open_container(
     return av, container, p
 
 
+def require_decoder(stream: Any, p: Path, kind: str) -> Any:
+    """The codec context of ``stream`` (``kind``: "video" or "audio").
+
+    PyAV gives a stream no codec context when FFmpeg has no decoder for its codec (an unknown codec id in the
+    container, or a codec this build lacks); that is a :class:`MediaError` naming the file, not an
+    ``AttributeError`` later.
+    """
+    cc = getattr(stream, "codec_context", None)
+    if cc is None:
+        raise MediaError(f"unsupported {kind} codec: FFmpeg has no decoder for this file's {kind} stream", path=p)
+    return cc
+
+
 def _open_video(path: str | PathLike[str]) -> tuple[Any, Any, Path]:
     """Open ``path`` and return (container, video stream, Path); raise MediaError."""
     av, container, p = open_container(path, what="video", hint="; the file may be truncated or not a media file")
@@ -243,6 +256,11 @@ def _open_video(path: str | PathLike[str]) -> tuple[Any, Any, Path]:
         has_audio = bool(container.streams.audio)
         container.close()
         raise MediaError("no video stream in the file" + (" (audio only)" if has_audio else ""), path=p)
+    try:
+        require_decoder(container.streams.video[0], p, "video")
+    except MediaError:
+        container.close()
+        raise
     return container, container.streams.video[0], p
 
 
