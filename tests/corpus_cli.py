@@ -250,6 +250,14 @@ def _csv_huge_length(tmp_path: Path) -> dict:
     return {"argv": ["scan", str(d), "-q"]}
 
 
+def _csv_huge_field(tmp_path: Path) -> dict:
+    d = tmp_path / "s"
+    d.mkdir()
+    big = "x" * 200_000  # over the csv module's field limit (131072)
+    (d / "keystrokes.csv").write_text(f"t,type,key,code\n100,down,{big},KeyA\n150,up,a,KeyA\n")
+    return {"argv": ["scan", str(d), "-q"]}
+
+
 def _unknown_video_codec(root: Path) -> None:
     """``badcodec/video.mkv``: a Matroska file whose video CodecID no FFmpeg knows."""
     from conftest import make_video
@@ -485,6 +493,12 @@ CASES: list[dict] = [
         "cls": "input-error",
         "make": _csv_huge_length,
         "expect": {"exit": 1, "words": ["keystrokes.csv", "line 4", "length"]},
+    },
+    {
+        "id": "scan-csv-field-over-the-csv-limit",
+        "cls": "input-error",
+        "make": _csv_huge_field,
+        "expect": {"exit": 1, "words": ["keystrokes.csv", "line 2", "a field longer than 131072 characters"]},
     },
     {
         "id": "batch-unknown-video-codec",

@@ -82,6 +82,12 @@ CASES: list[dict[str, Any]] = [
         "expect": _bad_log(400, "paste.csv", "bad keystroke log"),
     },
     {
+        "id": "keystrokes-csv-field-over-the-csv-limit",
+        "cls": "http-400",
+        "make": lambda tmp: _upload(_ks("big.csv", b"t,type,key\n1,down," + b"x" * 200_000 + b"\n2,up,a\n")),
+        "expect": _bad_log(400, "big.csv", "line 2", "a field longer than 131072 characters"),
+    },
+    {
         "id": "keystrokes-t-1e400",
         "cls": "http-400",
         "make": lambda tmp: _upload(_ks("inf.jsonl", b'{"t": 1e400, "type": "down", "key": "a"}\n')),

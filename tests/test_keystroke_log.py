@@ -116,6 +116,16 @@ def test_csv_errors():
         parse_keystroke_lines(["t,type,key,code", "1,down,a,KeyA", "2,up,a"])
 
 
+def test_a_csv_field_over_the_csv_modules_limit_names_the_file_and_line():
+    import csv
+
+    big = "x" * (csv.field_size_limit() + 1)
+    with pytest.raises(KeystrokeLogError, match=r"^k.csv: line 3: a field longer than 131072 characters$"):
+        parse_keystroke_lines(["t,type,key", "1,down,a", f"2,up,{big}"], path="k.csv")
+    with pytest.raises(KeystrokeLogError, match=r"^k.csv: line 1: a field longer than 131072 characters$"):
+        parse_keystroke_lines([f"t,type,{big}", "1,down,a"], path="k.csv", fmt="csv")
+
+
 def test_non_utf8_file_is_rejected(tmp_path):
     p = tmp_path / "keystrokes.jsonl"
     p.write_bytes(b"\xff\xfe\x00garbage\x00")

@@ -393,7 +393,7 @@ def _parse_jsonl(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max
 def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_events: int) -> KeystrokeLog:
     numbered = iter(numbered)
     header_no, header_line = next(numbered)
-    header = next(csv.reader([header_line.lstrip("\ufeff")]))
+    header = _csv_row(header_line.lstrip("\ufeff"), path, header_no)
     header = [h.strip().lower() for h in header]
     if "t" not in header or "type" not in header:
         raise KeystrokeLogError(
@@ -404,7 +404,7 @@ def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_e
     for no, raw in numbered:
         if not raw.strip():
             continue
-        row = next(csv.reader([raw]))
+        row = _csv_row(raw, path, no)
         if len(row) != len(header):
             raise KeystrokeLogError(f"expected {len(header)} columns, found {len(row)}", path=path, line=no)
         rec: dict[str, Any] = {}
@@ -424,6 +424,17 @@ def _parse_csv(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_e
             raise KeystrokeLogError("missing value for 't'", path=path, line=no)
         b.add(rec, no, raw=raw.strip())
     return b.build()
+
+
+def _csv_row(raw: str, path: _PathArg | None, no: int) -> list[str]:
+    """One CSV line's fields; the csv module's errors (a field over its size limit, ...) name the file and line."""
+    try:
+        return next(csv.reader([raw]))
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        if "field limit" in str(exc):
+            raise KeystrokeLogError(f"a field longer than {limit} characters", path=path, line=no) from None
+        raise KeystrokeLogError(f"not a CSV line ({exc})", path=path, line=no) from None
 
 
 def _parse_aalto(numbered: Iterable[tuple[int, str]], path: _PathArg | None, max_events: int) -> KeystrokeLog:

@@ -15,6 +15,7 @@ file name (never the server's path): the parser's own errors, and anything else
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -57,7 +58,7 @@ def check_keystroke_log_here(path: str | os.PathLike[str], name: str) -> tuple[i
         return 400, one_line(f"bad keystroke log: {exc}")
     except MemoryError:
         return 413, f"{name}: too large to check within the server's memory limit"
-    except (ValueError, OverflowError, RecursionError, TypeError, OSError) as exc:
+    except (ValueError, OverflowError, RecursionError, TypeError, OSError, csv.Error) as exc:
         # The parser let something through that the arrays cannot hold (a length of 1e30, ...).
         return 400, one_line(f"bad keystroke log: {name}: cannot be used ({type(exc).__name__}: {exc})")
     if len(log) == 0:
