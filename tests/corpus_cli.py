@@ -163,6 +163,13 @@ def _fifo(root: Path) -> None:
     os.mkfifo(root / "pipe.mp4")  # opening it would wait for a writer forever
 
 
+def _fifo_keystrokes_beside_media(root: Path) -> None:
+    """``withpipe/``: an audio file and a pipe named ``keystrokes.jsonl`` (the session must not scan without it)."""
+    (root / "withpipe").mkdir()
+    make_audio(root / "withpipe" / "audio.wav", seconds=1.0)
+    os.mkfifo(root / "withpipe" / "keystrokes.jsonl")
+
+
 def _non_utf8_name(tmp_path: Path) -> dict:
     """A session directory whose name is not UTF-8 (bytes 0xFF): the batch must not die on it."""
     root = tmp_path / "root"
@@ -445,6 +452,12 @@ CASES: list[dict] = [
         "cls": "unreadable",
         "make": lambda t: _batch_with(t, _fifo),
         "expect": {"exit": 3, "rows": 2, "words": ["pipe.mp4", "not a regular file"]},
+    },
+    {
+        "id": "batch-fifo-keystrokes-beside-media",
+        "cls": "unreadable",
+        "make": lambda t: _batch_with(t, _fifo_keystrokes_beside_media),
+        "expect": {"exit": 3, "rows": 2, "words": ["keystrokes.jsonl", "not a regular file"]},
     },
     {
         "id": "batch-non-utf8-name",

@@ -168,6 +168,44 @@ def test_a_pipe_is_not_a_session_file(tmp_path):
         Session.open(tmp_path / "p.mp4")  # and does not wait for a writer
 
 
+@pytest.mark.parametrize(
+    ("name", "make", "why"),
+    [
+        ("keystrokes.jsonl", "fifo", "not a regular file (a pipe, socket or device)"),
+        ("keystrokes.jsonl", "/dev/null", "not a regular file (a pipe, socket or device)"),
+        ("session.json", "fifo", "not a regular file (a pipe, socket or device)"),
+        ("Video.MKV", "fifo", "not a regular file (a pipe, socket or device)"),
+        ("keystrokes.csv", "missing", "broken symbolic link"),
+        ("video.mp4", "loop", "symbolic link loop"),
+    ],
+)
+def test_a_session_file_that_is_not_a_file_fails_the_session_beside_media(tmp_path, name, make, why):
+    """docs/session-format.md: a pipe, device or dangling link named like a session file is not skipped silently."""
+    import os
+
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "audio.m4a").write_bytes(b"x")  # media beside it: the session would otherwise scan without it
+    p = d / name
+    if make == "fifo":
+        os.mkfifo(p)
+    elif make == "loop":
+        p.symlink_to(p)
+    else:
+        p.symlink_to(make if make.startswith("/") else d / "gone")
+    with pytest.raises(InputError) as ei:
+        Session.open(d)  # and does not wait for a writer
+    assert str(ei.value) == f"{p}: {why}"
+
+
+def test_a_directory_named_like_a_session_file_is_left_alone(tmp_path):
+    d = tmp_path / "s"
+    (d / "keystrokes.jsonl").mkdir(parents=True)
+    (d / "audio.m4a").write_bytes(b"x")
+    s = Session.open(d)
+    assert s.keystrokes is None and s.audio == d / "audio.m4a"
+
+
 def test_long_session_ids_stay_file_names_and_distinct():
     from interview_guard.io.session import session_id_for
 

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -217,6 +218,9 @@ class Session:
                 raise input_error_from_os_error(exc, "cannot read directory", path=p) from None
             if not entries:
                 raise InputError("session directory is empty", path=p)
+            for e in entries:  # a pipe, device or dangling link named like a session file is not skipped silently
+                if _named_like_a_session_file(e.name):
+                    _check_not_special(e)
             video = _pick(p, "video", VIDEO_EXTENSIONS)
             audio = _pick(p, "audio", AUDIO_EXTENSIONS)
             keystrokes = next((p / n for n in KEYSTROKE_FILE_NAMES if (p / n).is_file()), None)
@@ -314,6 +318,34 @@ def as_input_error(exc: BaseException) -> InterviewGuardError | None:
     if isinstance(exc, OSError):
         return input_error_from_os_error(exc)
     return None
+
+
+def _named_like_a_session_file(name: str) -> bool:
+    """Whether a session directory's entry ``name`` is named as one of its files (the names :meth:`Session.open`
+    picks: ``video.*``, ``audio.*`` in any case, ``keystrokes.jsonl`` etc., ``session.json``)."""
+    stem, suffix = os.path.splitext(name.lower())
+    return (
+        (stem == "video" and suffix in VIDEO_EXTENSIONS)
+        or (stem == "audio" and suffix in AUDIO_EXTENSIONS)
+        or name in KEYSTROKE_FILE_NAMES
+        or name == "session.json"
+    )
+
+
+def _check_not_special(f: Path) -> None:
+    """An :class:`InputError` naming ``f`` when it is a pipe, socket or device (a FIFO would block its reader, a
+    device never ends), a broken symbolic link or a link loop; as :func:`find_sessions` reports them in batch mode.
+    A directory is left alone (it is not picked as a file)."""
+    try:
+        mode = f.stat().st_mode  # follows symbolic links
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise InputError("broken symbolic link", path=f) from None
+        if exc.errno == errno.ELOOP:
+            raise InputError("symbolic link loop", path=f) from None
+        raise input_error_from_os_error(exc, "cannot examine", path=f) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError(_NOT_REGULAR, path=f)
 
 
 def _check_readable(f: Path) -> None:
