@@ -190,6 +190,31 @@ def test_worker_maps_unreadable_files_to_a_named_failure(tmp_path, monkeypatch):
     assert "internal error" not in row["error"]
 
 
+def test_a_multi_line_exception_is_one_line_in_the_report_and_the_summary(tmp_path, monkeypatch):
+    """OpenCV's assertions span lines; a failed session's error is one line (a summary.csv cell, a log line)."""
+    from interview_guard.errors import InputError
+    from interview_guard.pipeline import batch
+
+    root = tmp_path / "root"
+    write_jsonl(root / "s" / "keystrokes.jsonl", typing_events(50))
+    for exc, expected in (
+        (
+            RuntimeError("OpenCV(5.1.0) loadsave.cpp:1313: error: (-215)\n  !buf.empty()\n"),
+            "internal error: RuntimeError: OpenCV(5.1.0) loadsave.cpp:1313: error: (-215) !buf.empty()",
+        ),
+        (InputError("first line\r\nsecond line", path="k.jsonl"), "k.jsonl: first line second line"),
+    ):
+
+        def boom(*a, _exc=exc, **k):
+            raise _exc
+
+        monkeypatch.setattr("interview_guard.pipeline.scan.scan_session", boom)
+        out = tmp_path / "out" / "sessions" / "s.json"
+        row = batch._scan_one("s", str(root / "s"), str(out), None, None, False, "s")
+        assert row["status"] == "failed" and row["error"] == expected
+        assert json.loads(out.read_text())["error"] == expected
+
+
 def test_root_that_is_one_session_with_an_unreadable_file_is_a_failed_record(tmp_path, monkeypatch):
     import builtins
 

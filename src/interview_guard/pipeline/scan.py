@@ -178,8 +178,13 @@ def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str)
 
 
 def failed_report(session_id: str, path, error: BaseException | str, *, fingerprint: str | None = None) -> Report:
-    """A report recording that a session could not be scanned (batch mode)."""
+    """A report recording that a session could not be scanned (batch mode); its error on one line.
+
+    An exception's message may span lines (OpenCV's assertions do): its lines are joined with a space, so the
+    error stays one cell of ``summary.csv`` and one line of a log.
+    """
     msg = str(error) if isinstance(error, (InterviewGuardError, str)) else f"{error.__class__.__name__}: {error}"
+    msg = " ".join(part.strip() for part in msg.splitlines() if part.strip())
     return Report(
         session=SessionInfo(id=session_id, path=str(Path(path)), fingerprint=fingerprint),
         risk=Risk(score=None, band="unassessed"),
