@@ -1,34 +1,24 @@
 """Keystroke log files: reading the three formats (and writing JSON lines).
 
-The logs are read into a :class:`~interview_guard.tracks.keystrokes.KeystrokeLog`
-(one session's keyboard events as parallel numpy arrays; defined, with
-:class:`~interview_guard.tracks.keystrokes.KeyPresses`, in
-:mod:`interview_guard.tracks.keystrokes` and re-exported here): the analyzers
+The logs are read into a :class:`~interview_guard.tracks.keystrokes.KeystrokeLog` (one session's keyboard events
+as parallel numpy arrays, defined in :mod:`interview_guard.tracks.keystrokes` and re-exported here): the analyzers
 read that and never open files. :func:`read_keystroke_log` reads
 
-* JSON lines (``keystrokes.jsonl``): one object per line,
-  ``{"t": 1234.5, "type": "down", "key": "a", "code": "KeyA"}`` with optional
-  ``recv_t`` (server receive time, ms, server clock), ``keyCode`` (legacy key code, 229 while
-  an IME composes; ``keycode`` and ``which`` are accepted too), ``repeat`` (auto-repeat
-  flag as the browser reports it), ``{"type": "paste", "length": N}`` and IME
-  ``compositionstart`` / ``compositionupdate`` / ``compositionend`` events;
+* JSON lines (``keystrokes.jsonl``): one object per line, ``{"t": 1234.5, "type": "down", "key": "a", "code":
+  "KeyA"}`` with optional ``recv_t`` (server receive time, ms, server clock), ``keyCode`` (legacy key code, 229
+  while an IME composes; ``keycode`` and ``which`` too), ``repeat`` (the browser's auto-repeat flag),
+  ``{"type": "paste", "length": N}`` and IME ``compositionstart`` / ``compositionupdate`` / ``compositionend``;
 * CSV with the same column names and a header line;
-* the Aalto 136M-keystrokes TSV format (``PARTICIPANT_ID ... PRESS_TIME,
-  RELEASE_TIME, LETTER, KEYCODE``), which lists presses rather than events.
+* the Aalto 136M-keystrokes TSV format (``PARTICIPANT_ID ... PRESS_TIME, RELEASE_TIME, LETTER, KEYCODE``), which
+  lists presses rather than events (sorted on import).
 
-Events are put in time order, as a relay's or a client's logger can leave
-them otherwise (each with a warning in the log): a line whose ``t`` is earlier
-than the line before it by at most :data:`CLOCK_STEP_MS` is out of order (a
-logger that writes events as the server receives them) and the events are
-sorted by ``t``; a step back larger than that is the client's clock stepping
-back (epoch ms after a time sync), and the events after it are kept after the
-ones before it, shifted to follow on. Events that share a
-time, one key's up, down and up included, are data: a relay that buffers keys
-during a stall releases them on one tick, and a coarse clock does the same to
-fast repeats. Only a line that repeats the line before it byte for byte is dropped,
-and counted in the log's warnings. The Aalto format is press-ordered by
-construction and is sorted on import. JSON is read with
-:func:`~interview_guard.io.bounded_json.loads_bounded` (bounded depth and number
+Events are put in time order, as a relay's or a client's logger can leave them otherwise (each with a warning): a
+line whose ``t`` is earlier than the line before it by at most :data:`CLOCK_STEP_MS` is out of order (a logger that
+writes events as the server receives them) and the events are sorted by ``t``; a larger step back is the client's
+clock stepping back (epoch ms after a time sync), and the events after it are kept after the ones before it. Events
+that share a time, one key's up, down and up included, are data (a relay that buffers keys during a stall releases
+them on one tick). Only a line that repeats the line before it byte for byte is dropped, and counted in the log's
+warnings. JSON is read with :func:`~interview_guard.io.bounded_json.loads_bounded` (bounded depth and number
 length).
 """
 
@@ -278,27 +268,21 @@ class _EventBuilder:
 
     def build(self, warnings: tuple[str, ...] = ()) -> KeystrokeLog:
         if self.repeated_lines:
-            warnings = (
-                *warnings,
-                f"{self.repeated_lines} line(s) repeating the line before byte for byte were dropped",
-            )
+            warnings += (f"{self.repeated_lines} line(s) repeating the line before byte for byte were dropped",)
         t = np.asarray(self.t, dtype=np.float64)
-        order = None
         n_step, step_line, step_max = self._stepped
         if n_step:  # the client's clock stepped back: what follows a step stays after what came before it
             d = np.diff(t)
             t = t + np.concatenate(([0.0], np.cumsum(np.where(d < -CLOCK_STEP_MS, -d, 0.0))))
-            warnings = (
-                *warnings,
+            warnings += (
                 f"the client's clock ('t') stepped back {n_step} time(s), by up to {step_max / 1000:.3g} s (first at"
                 f" line {step_line}): the events after each step were kept after the ones before it",
             )
         n_late, late_line, late_max = self._late
-        if n_late:  # events logged out of order (as the server received them, say): put in order of t
-            order = np.argsort(t, kind="stable")
+        order = np.argsort(t, kind="stable") if n_late else None  # logged out of order (as the server got them)
+        if order is not None:
             t = t[order]
-            warnings = (
-                *warnings,
+            warnings += (
                 f"{n_late} event(s) came before an earlier one, by up to {late_max:.6g} ms (first at line"
                 f" {late_line}): the events were sorted by 't'",
             )
