@@ -57,7 +57,7 @@ def labelled(tmp_path_factory):
     write_jsonl(root / "unlabelled" / "keystrokes.jsonl", typing_events(80, seed=3))
     bad = root / "broken"
     bad.mkdir()
-    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 1, "type": "up"}\n')
+    (bad / "keystrokes.jsonl").write_text('{"t": 5, "type": "down"}\n{"t": 6, "type": "press"}\n')
     write_label(bad, "genuine")
     calls = []
     table = collect_scores(root, reports_dir=base / "reports", progress=lambda *a, **k: calls.append(k))

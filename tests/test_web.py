@@ -335,8 +335,7 @@ def test_sniff_video():
     "content, words",
     [
         (
-            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n'
-            b'{"t": 5, "type": "up", "key": "a", "code": "KeyA"}\n',
+            b'{"t": 10, "type": "down", "key": "a", "code": "KeyA"}\n{"t": 15, "type": "up", "key": "a", "code": 7}\n',
             "line 2",
         ),
         (b'{"t": 10, "type": "down"}\nnot json\n', "line 2"),
