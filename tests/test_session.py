@@ -357,6 +357,18 @@ def test_candidate_id_longer_than_the_documented_maximum_is_refused(tmp_path):
     assert msg == f"{p}: 'candidate_id' is 5000000 characters long (at most 256 are accepted)"
 
 
+@pytest.mark.parametrize("cid", ["cand\x1b[31m-1", "two\nlines", "c\x9b1", "a\u2028b", "nul\x00"])
+def test_candidate_id_with_a_control_character_is_refused(tmp_path, cid):
+    # it is printed raw in the text report ("Also seen as: candidate ...") and on the terminal
+    p = tmp_path / "session.json"
+    p.write_text(json.dumps({"candidate_id": cid}), encoding="utf-8")
+    with pytest.raises(InputError, match="'candidate_id' holds a control character") as ei:
+        read_session_metadata(p)
+    assert str(ei.value).startswith(str(p)) and "\n" not in str(ei.value)
+    p.write_text(json.dumps({"candidate_id": "cand-0042 \u00e9\u4e2d\t"[:-1]}), encoding="utf-8")
+    assert read_session_metadata(p).candidate_id == "cand-0042 \u00e9\u4e2d"
+
+
 def test_metadata_with_bom(tmp_path):
     p = tmp_path / "session.json"
     p.write_text('\ufeff{"candidate_id": "c-9"}', encoding="utf-8")

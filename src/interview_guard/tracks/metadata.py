@@ -38,6 +38,9 @@ MAX_SESSION_S = 1e11
 #: ``matches.csv`` and every matching session's report (``also_seen_as``).
 MAX_CANDIDATE_ID_CHARS = 256
 
+#: Control characters (C0, DEL, C1) and the line and paragraph separators: no part of an id.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
 #: A UTF-16 surrogate code point: a JSON ``\\ud800`` escape without its pair decodes to one, and it is no text
 #: (UTF-8 cannot encode it; SQLite, the report writers and the terminal refuse it).
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -210,6 +213,9 @@ class SessionMetadata:
                 f"'candidate_id' is {len(cid)} characters long (at most {MAX_CANDIDATE_ID_CHARS} are accepted)",
                 path=path,
             )
+        control = _CONTROL.search(cid) if cid is not None else None
+        if control:  # an id is printed in the text report and on the terminal: no escapes, no line breaks
+            raise InputError(f"'candidate_id' holds a control character (\\u{ord(control.group()):04x})", path=path)
         photo = _relative_photo_path(data.get("enrolment_photo"), path)
         country = data.get("claimed_country")
         if country in (None, ""):
