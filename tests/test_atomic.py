@@ -15,14 +15,18 @@ from interview_guard.cli import main
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 
 
-def _read_in_background(path, sink):
+def _pipe_with_reader(path):
+    """A named pipe at ``path`` and a thread reading it: (list the text read will be in, the thread)."""
+    os.mkfifo(path)
+    got: list[str] = []
+
     def read():
         with open(path, encoding="utf-8") as fh:
-            sink.append(fh.read())
+            got.append(fh.read())
 
     t = threading.Thread(target=read, daemon=True)
     t.start()
-    return t
+    return got, t
 
 
 def test_a_regular_file_is_replaced_whole(tmp_path):
@@ -35,9 +39,7 @@ def test_a_regular_file_is_replaced_whole(tmp_path):
 @needs_fifo
 def test_a_named_pipe_is_written_into_and_stays_a_pipe(tmp_path):
     fifo = tmp_path / "out.fifo"
-    os.mkfifo(fifo)
-    got: list[str] = []
-    t = _read_in_background(fifo, got)
+    got, t = _pipe_with_reader(fifo)
     atomic_write_text(fifo, '{"a": 1}\n')
     t.join(10)
     assert got == ['{"a": 1}\n']
@@ -58,9 +60,7 @@ def test_a_link_to_a_file_keeps_the_link(tmp_path):
 def test_scan_output_to_a_named_pipe(tmp_path):
     """``scan -o PIPE`` (a reader on the other end, as with ``-o >(jq ...)``) hands the report to the reader."""
     fifo = tmp_path / "report.fifo"
-    os.mkfifo(fifo)
-    got: list[str] = []
-    t = _read_in_background(fifo, got)
+    got, t = _pipe_with_reader(fifo)
     r = CliRunner().invoke(main, ["scan", str(SAMPLES / "typing_genuine_a"), "-o", str(fifo), "-q"])
     t.join(30)
     assert r.exit_code == 0, r.output
