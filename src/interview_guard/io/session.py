@@ -332,6 +332,15 @@ def _named_like_a_session_file(name: str) -> bool:
     )
 
 
+def _stat_problem(exc: OSError) -> str:
+    """Why an entry of a directory could not be examined (``stat`` following links raised ``exc``)."""
+    if exc.errno == errno.ENOENT:
+        return "broken symbolic link"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return f"cannot examine ({os_error_reason(exc)})"
+
+
 def _check_not_special(f: Path) -> None:
     """An :class:`InputError` naming ``f`` when it is a pipe, socket or device (a FIFO would block its reader, a
     device never ends), a broken symbolic link or a link loop; as :func:`find_sessions` reports them in batch mode.
@@ -339,11 +348,7 @@ def _check_not_special(f: Path) -> None:
     try:
         mode = f.stat().st_mode  # follows symbolic links
     except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            raise InputError("broken symbolic link", path=f) from None
-        if exc.errno == errno.ELOOP:
-            raise InputError("symbolic link loop", path=f) from None
-        raise input_error_from_os_error(exc, "cannot examine", path=f) from None
+        raise InputError(_stat_problem(exc), path=f) from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise InputError(_NOT_REGULAR, path=f)
 
@@ -512,13 +517,7 @@ def _visit(
                 if os.path.splitext(e.name)[1].lower() in _SESSION_FILE_EXTENSIONS:
                     unreadable.append((sub, Path(e.path), _NOT_REGULAR))
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                why = "broken symbolic link"
-            elif exc.errno == errno.ELOOP:
-                why = "symbolic link loop"
-            else:
-                why = f"cannot examine ({os_error_reason(exc)})"
-            unreadable.append((sub, Path(e.path), why))
+            unreadable.append((sub, Path(e.path), _stat_problem(exc)))
     if rel and _is_session_dir_names({e.name.lower() for e in files}):
         found.append(FoundSession(session_id_for(rel), d, rel))  # its own files are checked when it is opened
         return
