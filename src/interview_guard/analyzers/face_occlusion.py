@@ -25,11 +25,18 @@ import numpy as np
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
-from interview_guard.signals.crossing_verdicts import DECISIVE, MIN_OUTLINE_FRAMES, flash_run, flash_seen_at
+from interview_guard.signals.crossing_verdicts import (
+    DECISIVE,
+    MIN_OUTLINE_FRAMES,
+    flash_run,
+    flash_seen_at,
+    identity_verdict,
+)
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.hand_path import hand_path
+from interview_guard.signals.identity_jump import identity_jump
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -66,6 +73,10 @@ _WHAT = {
         "(a real hand in front of the face bends the mesh; look at the middle frame)"
     ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
+    "face_identity_jump": (
+        "the face's identity (its face descriptor) jumped from one frame to the next by about as much as two people "
+        "differ: another face for a moment (the swap dropping), or a hand edge across the face (look at both frames)"
+    ),
 }
 
 
@@ -109,8 +120,9 @@ def _what_crossed(ev: occ.OcclusionEvent) -> str:
 
 
 def _event_score(ev: occ.OcclusionEvent) -> float:
-    """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
-    return ev.score if _judged(ev) else NOT_JUDGED_SCORE
+    """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged. An identity jump found
+    counts either way; one not found judges nothing (it looks for one failure only)."""
+    return ev.score if _judged(ev) else max(NOT_JUDGED_SCORE, ev.scores.get("face_identity_jump", 0.0))
 
 
 #: The most two findings below the decisive level give together (round 14): each asks for a look, and two looks
@@ -133,7 +145,7 @@ def combined_score(findings: Iterable[float]) -> float:
 class FaceOcclusion(Analyzer):
     name = "face_occlusion"
     requires = frozenset({Stream.FACE, Stream.HANDS})
-    uses = frozenset({Stream.METADATA, Stream.PIXELS, Stream.KEY_FRAMES})
+    uses = frozenset({Stream.METADATA, Stream.PIXELS, Stream.KEY_FRAMES, Stream.IDENTITY})
     description = (
         "Hand-over-face test for real-time face swaps: finds moments a hand crosses the face and checks "
         "whether the hand stays visible, the face region changes, and the face keeps its shape and outline."
@@ -268,6 +280,14 @@ class FaceOcclusion(Analyzer):
                 end_s=ev.end_s,
             )
             tracks.release_pages()  # the rows this event read
+        ids = tracks.identity.select(tracks.identity.face == 0) if tracks.identity is not None else None
+        for ev in events if ids is not None else []:  # the face's identity frame to frame across the crossing
+            assert ids is not None
+            rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
+                                quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
+            if rec:
+                ev.measurements["identity"] = rec
+                ev.scores["face_identity_jump"] = round(identity_verdict(rec), 4)
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
         events = [ev for ev in events if not _outline_without_hand(ev)]
@@ -511,6 +531,9 @@ def _covered_share(ev: occ.OcclusionEvent) -> float:
 
 def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
     """Where in the crossing a verdict's frames are, when it names a few frames (another face flashing through)."""
+    rec = ev.measurements.get("identity") or {}
+    if verdict == "face_identity_jump" and rec:
+        return f", at {rec['at_s']:.2f} s (frames {rec['frames'][0]} and {rec['frames'][1]}, {rec['step']:.2f} apart)"
     if verdict != "face_flash":
         return ""
     at = flash_seen_at(ev.measurements.get("pixels"))

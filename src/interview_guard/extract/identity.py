@@ -5,8 +5,10 @@ when an analyzer asks for :attr:`~interview_guard.tracks.Stream.IDENTITY`. For
 every landmarked frame with a face it cuts the aligned chip from the
 landmark RGB frame (:func:`~interview_guard.io.face_descriptor.align_chip`)
 at every base-rate frame, and inside active intervals at most
-``dense_fps`` times a second; the other faces of the frame (a landmarker
-run with ``num_faces > 1``) at base-rate frames only. Chips are described in small batches
+``dense_fps`` times a second, except while a hand is at the face: then every landmarked frame (with
+``near_hand``), so that ``face_occlusion`` can compare the face's identity frame to frame while a hand crosses
+it (a swap dropping for two frames shows another person between two of the same); the other faces of the
+frame (a landmarker run with ``num_faces > 1``) at base-rate frames only. Chips are described in small batches
 (:class:`~interview_guard.io.face_descriptor.FaceDescriber`, about 14 ms per
 face on one BLAS thread), on a helper thread when the scan gives the collector an executor (the descriptors
 then overlap with the landmarkers; the rows are the same). The rows become an
@@ -65,16 +67,20 @@ class IdentityCollector:
         Describe the batches there (one worker: batches are described in order); None: on the calling thread.
     spill : io.spill.SpillDir, optional
         Keep the rows on disk as they come (see :class:`~interview_guard.extract.scan_results.Rows`).
+    near_hand : bool
+        Describe every landmarked frame offered with ``hand_near`` (a hand at the face), whatever ``dense_fps``.
     """
 
     def __init__(
-        self, describer: Any, *, dense_fps: float, tol: float = 0.0, executor: Any = None, spill: Any = None
-    ) -> None:
+        self, describer: Any, *, dense_fps: float, tol: float = 0.0, executor: Any = None, spill: Any = None,
+        near_hand: bool = True,
+    ) -> None:  # fmt: skip
         if not (isinstance(dense_fps, (int, float)) and math.isfinite(dense_fps) and dense_fps > 0):
             raise ParameterError(f"identity_dense_fps must be a positive number, got {dense_fps!r}")
         self.describer = describer
         self.dense_fps = float(dense_fps)
         self.tol = tol
+        self.near_hand = bool(near_hand)
         # on disk with a spill (io.spill.SpillDir); the descriptors (512 bytes a face) are kept apart, in memory
         self.rows = identity_rows(spill)
         self.executor = executor
@@ -84,14 +90,20 @@ class IdentityCollector:
         self._described: list[Any] = []
         self._spilled = None if spill is None else spill.npy("identity.described", (DESCRIPTOR_DIM,), np.float32)
         self._last_dense_t = -math.inf
-        self.counts = {"described": 0, "dense_skipped": 0, "unalignable": 0}
+        self.counts = {"described": 0, "dense_skipped": 0, "unalignable": 0, "near_hand": 0}
         self.seconds = {"align": 0.0, "describe": 0.0}
 
-    def offer(self, t: float, frame_index: int, rgb: np.ndarray, fobs: Any, dense: bool) -> None:
-        """One landmarked frame (upright RGB at the landmark size, its face observation)."""
+    def offer(
+        self, t: float, frame_index: int, rgb: np.ndarray, fobs: Any, dense: bool, hand_near: bool = False
+    ) -> None:
+        """One landmarked frame (upright RGB at the landmark size, its face observation); ``hand_near``: the
+        landmarked frames just before it had a hand at the face."""
         if not fobs.present:
             return
-        if dense:
+        if dense and self.near_hand and hand_near:
+            self.counts["near_hand"] += 1
+            self._last_dense_t = t
+        elif dense:
             if t - self._last_dense_t < 1.0 / self.dense_fps - self.tol:
                 self.counts["dense_skipped"] += 1
                 return

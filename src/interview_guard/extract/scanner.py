@@ -54,6 +54,8 @@ MAX_PREFETCH_FRAMES = 120
 DECODE_THREAD_TYPE = "NONE"
 # How far (in time, as frames) the decoding head may run ahead of the look-back window.
 _HEAD_SLACK_S = 0.5
+#: A face is described on every landmarked frame until this long after the last frame with a hand at it (s).
+NEAR_HAND_S = 0.5
 
 
 class _Entry:
@@ -118,6 +120,7 @@ class Scanner:
         self.blend_state: BlendState | None = None
         self.zone: tuple[float, float, float, float] | None = None
         self.zone_anchor = ZoneAnchor()
+        self.hand_at_face_t = -math.inf  # the last landmarked frame with a hand in the face zone
         self.active: list[list[float]] = []
         self.in_active = False
         self.lm_triggers = LandmarkTriggers(trigger, hold_s)
@@ -488,7 +491,10 @@ class Scanner:
                                          self.blend_state)  # fmt: skip
         t2 = perf()
         if self.identity is not None:
-            self.identity.offer(e.t, e.idx, rgb, fobs, dense)
+            # every frame while a hand is at the face (or was, a moment ago: the landmarker loses hands in front of
+            # faces); the hand of this frame is being landmarked meanwhile, so the frames before it decide
+            near = e.t - self.hand_at_face_t <= NEAR_HAND_S
+            self.identity.offer(e.t, e.idx, rgb, fobs, dense, hand_near=near)
         self.timing["pixels"] += t1 - t0
         self.timing["blending"] += t2 - t1
         self.timing["identity"] += perf() - t2
@@ -497,6 +503,8 @@ class Scanner:
     def _zone_pixels(self, e: _Entry, c: dict[str, np.ndarray], k: int, fobs: Any, hobs: Any) -> None:
         """The anchored face zone of this frame (PixelTrack ``zone_*`` columns; see :class:`ZoneAnchor`)."""
         z = self.zone_anchor.update(e.t, fobs.landmarks if fobs.present else None, hobs.landmarks, hobs.count)
+        if self.zone_anchor.hand_in_zone:
+            self.hand_at_face_t = e.t
         crop = None if z is None else zone_crop(self._gray(e), z[0])
         if z is not None and crop is not None:
             c["zone_crop"][k], c["zone_box"][k], c["zone_oval"][k], c["zone_held"][k] = crop, *z

@@ -148,6 +148,7 @@ def scan_video(
     dense_windows: Any = (),
     identity: bool = False,
     identity_dense_fps: float = 5.0,
+    identity_near_hand: bool = True,
     spill_dir: str | Path | None = None,
 ) -> VideoScan:
     """Scan a video: motion on every frame, face and hand landmarks where needed.
@@ -196,6 +197,9 @@ def scan_video(
     identity_dense_fps : float
         Cap on the descriptor rate inside active intervals (default 5: see
         ``docs/face-identity.md`` for the speed measurement behind it).
+    identity_near_hand : bool
+        Describe every landmarked frame while a hand is at the face, and for half a second after, whatever
+        ``identity_dense_fps`` (``face_occlusion`` compares the identity frame to frame across a crossing).
     spill_dir : path, optional
         Where the per-frame rows and key frames go while the scan runs (a fresh
         ``ig-spill-<pid>-*`` directory under it, removed before this returns: the
@@ -246,7 +250,7 @@ def scan_video(
         from interview_guard.io.face_descriptor import FaceDescriber  # noqa: PLC0415
 
         collector = IdentityCollector(FaceDescriber(models_dir), dense_fps=identity_dense_fps, tol=1.0 / 120.0,
-                                      spill=spill)  # fmt: skip
+                                      spill=spill, near_hand=identity_near_hand)  # fmt: skip
     with spill, one_cv2_thread(), lm.FaceLandmarkerRunner(face_options, models_dir=models_dir) as face_runner:
         with lm.HandLandmarkerRunner(hand_options, models_dir=models_dir) as hand_runner:
             container, stream, p = decode._open_video(path)
@@ -309,8 +313,9 @@ def scan_parameters(**params: Any) -> dict[str, Any]:
     for k in ("base_fps", "dense_fps", "lookback_s", "hold_s", "identity_dense_fps"):
         out[k] = float(out[k])
     out["identity"] = bool(out["identity"])
+    out["identity_near_hand"] = bool(out["identity_near_hand"])
     if not out["identity"]:
-        del out["identity_dense_fps"]  # no effect without identity
+        del out["identity_dense_fps"], out["identity_near_hand"]  # no effect without identity
     out["max_side"] = None if out["max_side"] is None else int(out["max_side"])
     out["dense_windows"] = [[float(a), float(b)] for a, b in sorted(out["dense_windows"] or ())]
     out["format"] = SCAN_FORMAT_VERSION

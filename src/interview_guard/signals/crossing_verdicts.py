@@ -45,6 +45,8 @@ __all__ = [
     "crossing_verdicts",
     "flash_seen_at",
     "flash_run",
+    "IDENTITY_JUMP_WIDTH",
+    "identity_verdict",
 ]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the development sources only
@@ -302,3 +304,15 @@ def crossing_verdicts(px: dict[str, Any] | None, mesh: dict[str, Any] | None) ->
     if px is not None and px.get("ok") and px.get("seeded_by") == "outline":
         out = {k: min(v, OUTLINE_CAP) for k, v in out.items() if k not in OUTLINE_UNJUDGED}
     return out
+
+
+#: Softness of ``face_identity_jump`` (descriptor distance beyond :data:`.identity_jump.STEP_ALLOWED`): 0.5 at the
+#: allowance, the cap 0.05 beyond it.
+IDENTITY_JUMP_WIDTH = 0.03
+
+
+def identity_verdict(rec: dict[str, Any]) -> float:
+    """``face_identity_jump`` from :func:`.identity_jump.identity_jump`'s record: at most
+    :data:`NEVER_COVERED_CAP` (a look: a hand's edge sweeping across an eye in one frame moves the descriptor too;
+    round 18 found one development genuine wave of 156 at 0.84 against the 0.70 allowed)."""
+    return min(logistic_safe(float(rec["jump"]) / IDENTITY_JUMP_WIDTH), NEVER_COVERED_CAP)
