@@ -160,6 +160,34 @@ def test_identity_changes_the_scan_cache_key(tmp_path):
     assert scan_cache_key(v, identity=True) != scan_cache_key(v, identity=True, identity_dense_fps=15.0)
     assert scan_cache_key(v, identity_dense_fps=15.0) == plain  # the cap means nothing without identity
     assert scan_parameters(identity=True)["identity_dense_fps"] == 5.0
+    # every frame near a hand (face_occlusion's identity jump) is another scan than the capped rate alone
+    assert scan_parameters(identity=True)["identity_near_hand"] is True
+    assert scan_cache_key(v, identity=True) != scan_cache_key(v, identity=True, identity_near_hand=False)
+    assert scan_cache_key(v, identity_near_hand=False) == plain
+
+
+def test_every_frame_is_described_while_a_hand_is_at_the_face(monkeypatch):
+    from interview_guard.extract.identity import IdentityCollector
+    from interview_guard.io import face_descriptor
+    from interview_guard.io.landmarks import FaceObservation
+    from test_scan_speed import _MeanDescriber
+    from test_video_scan import oval_landmarks
+
+    monkeypatch.setattr(face_descriptor, "align_chip", lambda rgb, lm: np.ascontiguousarray(rgb[:150, :150]))
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    obs = FaceObservation(True, oval_landmarks((0.3, 0.2, 0.7, 0.8)), None, np.array([0.3, 0.2, 0.7, 0.8]), 1, "full")
+    near = lambda k: 30 <= k < 45  # noqa: E731 - half a second of a hand at the face in 3 s of 30 fps
+    rows = {}
+    for on in (True, False):
+        col = IdentityCollector(_MeanDescriber(), dense_fps=5.0, tol=1 / 120, near_hand=on)
+        for k in range(90):
+            col.offer(k / 30, k, frame, obs, dense=True, hand_near=near(k))
+        rows[on] = col.finish().frame_index.tolist()
+    assert set(range(30, 45)) <= set(rows[True])  # every frame of the crossing
+    assert len(set(rows[False]) & set(range(30, 45))) <= 3  # five a second
+    for side in ([k for k in rows[True] if k < 30], [k for k in rows[True] if k >= 45]):
+        assert np.all(np.diff(side) >= 6) and len(side) >= 4  # elsewhere five a second (every sixth frame)
+    assert rows[True][rows[True].index(44) + 1] == 50  # the cap counts on from the crossing's last frame
 
 
 @pytest.mark.parametrize(

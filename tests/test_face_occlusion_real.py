@@ -154,6 +154,26 @@ def test_swap_dropout_while_the_hand_is_lost_is_caught(work, hands):
     assert gen.score < 0.5, [e.details["scores"] for e in _events(gen)]
 
 
+def test_swap_dropout_the_pixels_miss_is_an_identity_jump(work, hands):
+    # another person's face for four frames (39-42) under a fast hand (a tuning clip of the evaluation, same seed):
+    # no pixel measure sees it (face_flash 0.002), but the face descriptor of the last of those frames and of the
+    # next differ by about as much as two people do (round 18). A look, and its genuine twin shows no jump.
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "liveportrait_d10", "hof_23", "dropout", "fast", 17749, **kw)
+    top = max(_events(res), key=lambda e: e.score)
+    rec, scores = top.details["identity"], top.details["scores"]
+    meta = json.loads((work / "liveportrait_d10-hof_23-dropout-fast-17749" / "meta.json").read_text())
+    drop = meta["dropout_frames"]
+    assert set(rec["frames"]) & set(drop) and set(rec["frames"]) - set(drop), (rec, drop)  # in and out of it
+    assert rec["step_frames"] == 1 and rec["jump"] > 0.05, rec
+    assert scores["face_identity_jump"] >= 0.8 and scores.get("face_flash", 0.0) < 0.5, scores
+    assert f"frames {rec['frames'][0]} and {rec['frames'][1]}" in top.summary and "identity" in top.summary
+    assert rep.band == "medium" and [d.get("band") for d in rep.risk.decisive] == ["medium"]
+    _, gen = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "fast", 17749, **kw)
+    g = max(_events(gen), key=lambda e: e.score).details
+    assert g["identity"]["pairs"] >= 10 and g["scores"]["face_identity_jump"] < 0.1 and gen.score < 0.5, g["scores"]
+
+
 def test_a_real_hands_edge_over_the_forehead_asks_for_a_look_and_does_not_decide(work, hands):
     # a genuine sweep of the evaluation (liveportrait_d11, HandOverFace 28, seed 2 of the extra genuine waves): the
     # hand covers most of the face, and its fingertips' edge, beyond its landmarks' hull, passes over the crescent
