@@ -315,8 +315,9 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 def crossing_records(result: Any) -> list[dict[str, Any]]:
-    """Each crossing's span and the two measure records its verdicts come from (the pixels' without their per-frame
-    series, the face mesh's): what ``evaluation/verdict_search.py`` judges again with other thresholds."""
+    """Each crossing's span, its verdicts, and the measure records they come from (the pixels' without their
+    per-frame series and the face mesh's, what ``evaluation/verdict_search.py`` judges again with other thresholds;
+    the identity jump's, round 18)."""
     out = []
     for e in result.evidence:
         if e.kind != "occlusion_event":
@@ -329,6 +330,8 @@ def crossing_records(result: Any) -> list[dict[str, Any]]:
                 "score": e.score,
                 "pixels": px,
                 "mesh": det.get("mesh") or {},
+                "identity": det.get("identity") or {},
+                "scores": det.get("scores") or {},
                 "hand_path": det.get("hand_path") or {},
             }
         )

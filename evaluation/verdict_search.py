@@ -136,7 +136,9 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
     judged: list[float] = []
     for c in crossings:
         verdicts = {k: float(round(v, 4)) for k, v in cv.crossing_verdicts(c.get("pixels"), c.get("mesh")).items()}
-        if set(verdicts) & _JUDGING:
+        if c.get("identity"):  # round 18: judges only when it finds a jump (runs before it have no record)
+            verdicts["face_identity_jump"] = float(round(cv.identity_verdict(c["identity"]), 4))
+        if set(verdicts) & _JUDGING or verdicts.get("face_identity_jump", 0.0) >= 0.5:
             judged.append(max(verdicts.values()))
     return combined_score(judged)
 

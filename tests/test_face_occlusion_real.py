@@ -167,7 +167,7 @@ def test_swap_dropout_the_pixels_miss_is_an_identity_jump(work, hands):
     assert set(rec["frames"]) & set(drop) and set(rec["frames"]) - set(drop), (rec, drop)  # in and out of it
     assert rec["step_frames"] == 1 and rec["jump"] > 0.05, rec
     assert scores["face_identity_jump"] >= 0.8 and scores.get("face_flash", 0.0) < 0.5, scores
-    assert f"frames {rec['frames'][0]} and {rec['frames'][1]}" in top.summary and "identity" in top.summary
+    assert f"frames {rec['frames'][0]} and {rec['frames'][1]}" in top.summary and "identity jumped" in top.summary
     assert rep.band == "medium" and [d.get("band") for d in rep.risk.decisive] == ["medium"]
     _, gen = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "fast", 17749, **kw)
     g = max(_events(gen), key=lambda e: e.score).details

@@ -74,8 +74,8 @@ _WHAT = {
     ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
     "face_identity_jump": (
-        "the face's identity (its face descriptor) jumped from one frame to the next by about as much as two people "
-        "differ: another face for a moment (the swap dropping), or a hand edge across the face (look at both frames)"
+        "the face's identity jumped between two frames as far as two people differ: another face for a moment "
+        "(the swap dropping), or a hand's edge across an eye (look at both frames)"
     ),
 }
 
@@ -89,7 +89,9 @@ NOT_JUDGED_SCORE = 0.05
 
 
 def _judged(ev: occ.OcclusionEvent) -> bool:
-    return bool(set(ev.scores) & _JUDGING)
+    """The pixels or the mesh judged the crossing, or an identity jump was found in it (one not found judges
+    nothing: it looks for one failure only)."""
+    return bool(set(ev.scores) & _JUDGING) or ev.scores.get("face_identity_jump", 0.0) >= 0.5
 
 
 def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
@@ -120,9 +122,8 @@ def _what_crossed(ev: occ.OcclusionEvent) -> str:
 
 
 def _event_score(ev: occ.OcclusionEvent) -> float:
-    """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged. An identity jump found
-    counts either way; one not found judges nothing (it looks for one failure only)."""
-    return ev.score if _judged(ev) else max(NOT_JUDGED_SCORE, ev.scores.get("face_identity_jump", 0.0))
+    """The crossing's score; :data:`NOT_JUDGED_SCORE` for a crossing no verdict judged."""
+    return ev.score if _judged(ev) else NOT_JUDGED_SCORE
 
 
 #: The most two findings below the decisive level give together (round 14): each asks for a look, and two looks
@@ -531,8 +532,7 @@ def _covered_share(ev: occ.OcclusionEvent) -> float:
 
 def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
     """Where in the crossing a verdict's frames are, when it names a few frames (another face flashing through)."""
-    rec = ev.measurements.get("identity") or {}
-    if verdict == "face_identity_jump" and rec:
+    if verdict == "face_identity_jump" and (rec := ev.measurements.get("identity")):
         return f", at {rec['at_s']:.2f} s (frames {rec['frames'][0]} and {rec['frames'][1]}, {rec['step']:.2f} apart)"
     if verdict != "face_flash":
         return ""
