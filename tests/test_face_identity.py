@@ -113,6 +113,18 @@ def test_find_flashes_needs_two_faces_or_one_strong_good_one():
     assert fi.find_flashes(t_s=t, distance=long_run, quality=q) == []
 
 
+def test_capped_rate_reads_dense_rows_at_the_rate_the_checks_were_set_at():
+    t = np.arange(90) / 30.0
+    dense = (t >= 1.0) & (t < 2.5)  # an active interval described at every frame (a hand at the face)
+    base = np.isclose(t % 1.0, 0.0)
+    keep = fi.capped_rate(t_s=t, dense=dense & ~base, fps=5.0)
+    assert keep[~dense | base].all()  # base-rate rows all kept
+    kept = t[keep & dense & ~base]
+    assert len(kept) == 8 and np.all(np.diff(kept) >= 0.2 - 1 / 120)  # five a second over 1.5 s
+    again = fi.capped_rate(t_s=t[keep], dense=(dense & ~base)[keep], fps=5.0)
+    assert again.all()  # what the capped collector kept is kept whole
+
+
 def test_segment_labels_and_logistic():
     np.testing.assert_array_equal(fi.segment_labels(n=6, change_rows=[4, 2]), [0, 0, 1, 1, 2, 2])
     assert fi.logistic(x=0.6, centre=0.6, width=0.05) == pytest.approx(0.5)

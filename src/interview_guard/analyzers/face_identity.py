@@ -114,6 +114,8 @@ class FaceIdentity(Analyzer):
         assert idt is not None  # required stream: analyze() skipped when absent
         dur = tracks.duration_s
         main = idt.select(idt.face == 0)
+        # at the descriptor rate the thresholds were set at: not every frame the scan described near a hand
+        main = main.select(fi.capped_rate(t_s=main.t_s, dense=main.dense, fps=float(idt.meta.get("dense_fps", 5.0))))
         cover = _hand_cover(tracks, main.t_s)
         under_hand = cover >= self.max_hand_cover
         if under_hand.any():  # left out like a small or turned face
