@@ -169,6 +169,8 @@ def test_swap_dropout_the_pixels_miss_is_an_identity_jump(work, hands):
     assert scores["face_identity_jump"] >= 0.8 and scores.get("face_flash", 0.0) < 0.5, scores
     assert f"frames {rec['frames'][0]} and {rec['frames'][1]}" in top.summary and "identity jumped" in top.summary
     assert rep.band == "medium" and [d.get("band") for d in rep.risk.decisive] == ["medium"]
+    flash = [k["t_s"] for k in top.details["key_frames"] if k["role"] == "flash"]  # the report shows the other face
+    assert len(flash) == 1 and drop[0] / meta["fps"] - 1e-3 <= flash[0] <= drop[-1] / meta["fps"] + 1e-3, flash
     _, gen = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "fast", 17749, **kw)
     g = max(_events(gen), key=lambda e: e.score).details
     assert g["identity"]["pairs"] >= 10 and g["scores"]["face_identity_jump"] < 0.1 and gen.score < 0.5, g["scores"]

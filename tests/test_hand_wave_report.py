@@ -219,6 +219,11 @@ def test_face_occlusion_puts_the_flash_frame_inside_the_run():
     # no flash verdict, no flash frame
     ev.scores = {"face_flash": 0.2, "painted_over": 0.95}
     assert "flash" not in {r["role"] for r in _key_frame_roles(kept, ev, t)}
+    # an identity jump (round 18): the frame of the other face of the pair
+    ev.scores["face_identity_jump"] = 0.85
+    ev.measurements["identity"] = {"at_s": 1.2, "frames": [35, 36], "step": 0.84, "other_at_s": round(35 / 30, 3)}
+    roles = {r["role"]: r["t_s"] for r in _key_frame_roles([0.4, 0.7, 1.3, 1.9], ev, t)}
+    assert roles["flash"] == pytest.approx(35 / 30, abs=1e-3)
 
 
 def test_without_roles_the_times_are_shown_as_before():

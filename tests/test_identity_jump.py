@@ -41,6 +41,7 @@ def test_another_face_for_two_frames_is_a_jump_where_it_starts_or_ends():
     rec = identity_jump(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=0.3, end_s=1.0)
     assert rec["frames"] in ([19, 20], [21, 22]) and rec["step"] > 0.8
     assert rec["at_s"] == pytest.approx(t[rec["frames"][1]], abs=1e-3)
+    assert rec["other_at_s"] in (pytest.approx(t[20], abs=1e-3), pytest.approx(t[21], abs=1e-3))  # the other face
     assert identity_verdict(rec) == pytest.approx(NEVER_COVERED_CAP)  # a look, never decisive alone
 
 

@@ -196,15 +196,8 @@ class FaceOcclusion(Analyzer):
         w, h = face.frame_size if face.frame_size and face.frame_size[1] else (1, 1)
         aspect = float(w) / float(h)
         pixels = tracks.pixels
-        pix = (
-            None
-            if pixels is None
-            else {
-                k: getattr(pixels, k)
-                for k in ("face_crop", "ring_motion", "inner_motion", "bg_motion")
-                if hasattr(pixels, k)
-            }
-        )
+        keys = ("face_crop", "ring_motion", "inner_motion", "bg_motion")
+        pix = None if pixels is None else {k: getattr(pixels, k) for k in keys if hasattr(pixels, k)}
         zone = None
         if (
             pixels is not None
@@ -281,14 +274,13 @@ class FaceOcclusion(Analyzer):
                 end_s=ev.end_s,
             )
             tracks.release_pages()  # the rows this event read
-        ids = tracks.identity.select(tracks.identity.face == 0) if tracks.identity is not None else None
-        for ev in events if ids is not None else []:  # the face's identity frame to frame across the crossing
-            assert ids is not None
-            rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
-                                quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
-            if rec:
-                ev.measurements["identity"] = rec
-                ev.scores["face_identity_jump"] = round(identity_verdict(rec), 4)
+        if tracks.identity is not None:  # the face's identity frame to frame across each crossing
+            ids = tracks.identity.select(tracks.identity.face == 0)
+            for ev in events:
+                rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
+                                    quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
+                if rec:
+                    ev.measurements["identity"], ev.scores["face_identity_jump"] = rec, round(identity_verdict(rec), 4)
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
         events = [ev for ev in events if not _outline_without_hand(ev)]
@@ -553,7 +545,7 @@ def _key_frame_roles(
     crossing's ``face_flash`` verdict is 0.5 or more, and ``t_s``, the
     analysed frames' times, is given): a frame of the run in which another face
     showed, a kept key frame inside the run when there is one, else the run's
-    first frame (the report decodes it from the video).
+    first frame (the report decodes it from the video); without one, the other face of an identity jump.
     """
     if not times:
         return []
@@ -571,6 +563,8 @@ def _key_frame_roles(
             used.add(tj)
             out.append({"role": role, "t_s": tj})
     run = flash_run(ev.measurements.get("pixels")) if ev.scores.get("face_flash", 0.0) >= 0.5 else None
+    if run is None and ev.scores.get("face_identity_jump", 0.0) >= 0.5:  # the other face of an identity jump
+        run = (float(ev.measurements["identity"]["other_at_s"]), 1)
     if run is not None and t_s is not None:
         rows = run_rows(t_s, run[0], run[1])
         if rows.size:

@@ -68,7 +68,8 @@ def identity_jump(
     dict
         Empty when no pair was measured. Otherwise ``pairs`` (measured), ``jump`` (the largest change minus its
         allowance; positive: beyond a real face), ``step`` (that pair's change), ``step_frames`` (its spacing),
-        ``at_s`` and ``frames`` (its two faces' time and source frames).
+        ``at_s`` and ``frames`` (its two faces' time and source frames), ``other_at_s`` (the time of the one of
+        the two further from the crossing's median face: the other person, when it is one).
     """
     allow = STEP_ALLOWED if allowed is None else allowed
     t = np.asarray(t_s, dtype=np.float64)
@@ -91,6 +92,8 @@ def identity_jump(
     step = np.linalg.norm(x[b] - x[a], axis=1)
     excess = np.where(ok, step - limit, -np.inf)
     i = int(np.argmax(excess))
+    centre = np.median(x[keep], axis=0)
+    other = a[i] if np.linalg.norm(x[a[i]] - centre) > np.linalg.norm(x[b[i]] - centre) else b[i]
     return {
         "pairs": int(ok.sum()),
         "jump": round(float(excess[i]), 4),
@@ -98,4 +101,5 @@ def identity_jump(
         "step_frames": int(gap[i]),
         "at_s": round(float(t[b[i]]), 3),
         "frames": [int(fr[a[i]]), int(fr[b[i]])],
+        "other_at_s": round(float(t[other]), 3),
     }
