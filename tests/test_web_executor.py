@@ -104,6 +104,8 @@ def test_stopping_the_server_interrupts_the_task(data, monkeypatch):
     [
         (TaskLost("the Dask worker scanning this session died 4 times"), "lost: the Dask worker scanning"),
         (worker.ScanJobOutcome(error="video.mp4: no decodable video frame"), "no decodable video frame"),
+        # a multi-line error (a worker's traceback) is kept on one line for the job list and jobs.csv
+        (worker.ScanJobOutcome(error="scan failed:\nTraceback (most recent call last):\u2028  boom"), "failed: Trace"),
     ],
 )
 def test_a_lost_or_failed_task_fails_the_job_and_the_queue_goes_on(data, monkeypatch, outcome, words):
@@ -118,6 +120,7 @@ def test_a_lost_or_failed_task_fails_the_job_and_the_queue_goes_on(data, monkeyp
         runner.stop()
     for job in jobs:
         assert job.status == "failed" and words in job.error, job.error
+        assert len(job.error.splitlines()) == 1 and "  " not in job.error, job.error
         assert not (job.job_dir / "report.json").exists()
 
 
