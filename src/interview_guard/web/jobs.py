@@ -57,8 +57,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from interview_guard.web.validate import one_line
-
 __all__ = [
     "DEFAULT_MAX_REPORT_MB",
     "DEFAULT_SCAN_MEMORY_MB",
@@ -378,11 +376,9 @@ class JobStore:
         )
 
     def finish_failed(self, job_id: str, attempt: int, error: str, *, status: str = "failed") -> bool:
-        """Record a failed (or interrupted) attempt; the error is kept on one line (a worker's traceback or a
-        multi-line exception message would break the job list and jobs.csv rows)."""
         assert status in ("failed", "interrupted")
-        msg = one_line(error, 4000)
-        return self._update_running(job_id, attempt, "status=?, error=?, finished=?", (status, msg, _now()))
+        error = " ".join(error.split())[:4000]  # one line: a worker's traceback would break the job list and jobs.csv
+        return self._update_running(job_id, attempt, "status=?, error=?, finished=?", (status, error, _now()))
 
     def requeue(self, job_id: str) -> bool:
         """Queue a failed or interrupted job again (its input is still there)."""
