@@ -488,9 +488,8 @@ class Runner:
             try:
                 self._run(job_id, attempt)
             except Exception as exc:  # the runner itself failed: record it, keep serving
-                self.store.finish_failed(
-                    job_id, attempt, f"internal error starting the scan: {exc.__class__.__name__}: {exc}"
-                )
+                msg = f"internal error starting the scan: {exc.__class__.__name__}: {exc}"
+                self.store.finish_failed(job_id, attempt, msg)
 
     def _run(self, job_id: str, attempt: int) -> None:
         if self.executor is not None:
