@@ -369,6 +369,22 @@ def test_candidate_id_with_a_control_character_is_refused(tmp_path, cid):
     assert read_session_metadata(p).candidate_id == "cand-0042 \u00e9\u4e2d"
 
 
+@pytest.mark.parametrize("key", ["claimed_location", "claimed_timezone"])
+def test_claims_are_bounded_and_printable_like_the_candidate_id(tmp_path, key):
+    # the claims are printed in the environment findings of the text report and on the terminal
+    p = tmp_path / "session.json"
+    p.write_text(json.dumps({key: "x" * 300}), encoding="utf-8")
+    with pytest.raises(InputError, match=f"'{key}' is 300 characters long") as ei:
+        read_session_metadata(p)
+    assert str(ei.value).startswith(str(p))
+    p.write_text(json.dumps({key: "Berlin\x1b[2J"}), encoding="utf-8")
+    with pytest.raises(InputError, match=f"'{key}' holds a control character") as ei:
+        read_session_metadata(p)
+    assert "\n" not in str(ei.value)
+    p.write_text(json.dumps({key: "Europe/Berlin"}), encoding="utf-8")
+    assert getattr(read_session_metadata(p), key) == "Europe/Berlin"
+
+
 def test_metadata_with_bom(tmp_path):
     p = tmp_path / "session.json"
     p.write_text('\ufeff{"candidate_id": "c-9"}', encoding="utf-8")

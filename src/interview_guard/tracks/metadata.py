@@ -34,8 +34,9 @@ MAX_CLOCK_OFFSET_MS = 1e14
 #: Latest challenge time accepted (s): the same bound in seconds.
 MAX_SESSION_S = 1e11
 
-#: Longest ``candidate_id`` accepted (characters): an id, not a document; it is copied into the identity index,
-#: ``matches.csv`` and every matching session's report (``also_seen_as``).
+#: Longest ``candidate_id`` (and ``claimed_location``, ``claimed_timezone``) accepted (characters): an id, not a
+#: document; it is copied into the identity index, ``matches.csv`` and every matching session's report
+#: (``also_seen_as``), the claims into the report's environment findings.
 MAX_CANDIDATE_ID_CHARS = 256
 
 #: Control characters (C0, DEL, C1) and the line and paragraph separators: no part of an id.
@@ -205,17 +206,16 @@ class SessionMetadata:
                 )
             markers.append(ChallengeMarker(kind=m["kind"], t_s=float(t), note=str(m.get("note", ""))))
         for key in ("candidate_id", "claimed_location", "claimed_timezone"):
-            if data.get(key) is not None and not isinstance(data.get(key), str):
+            v = data.get(key)
+            if v is not None and not isinstance(v, str):
                 raise InputError(f"'{key}' must be a string", path=path)
-        cid = data.get("candidate_id")
-        if cid is not None and len(cid) > MAX_CANDIDATE_ID_CHARS:
-            raise InputError(
-                f"'candidate_id' is {len(cid)} characters long (at most {MAX_CANDIDATE_ID_CHARS} are accepted)",
-                path=path,
-            )
-        control = _CONTROL.search(cid) if cid is not None else None
-        if control:  # an id is printed in the text report and on the terminal: no escapes, no line breaks
-            raise InputError(f"'candidate_id' holds a control character (\\u{ord(control.group()):04x})", path=path)
+            if v is not None and len(v) > MAX_CANDIDATE_ID_CHARS:  # copied into reports and matches.csv
+                raise InputError(
+                    f"'{key}' is {len(v)} characters long (at most {MAX_CANDIDATE_ID_CHARS} are accepted)", path=path
+                )
+            control = _CONTROL.search(v) if v is not None else None
+            if control:  # printed in the text report and on the terminal: no escapes, no line breaks
+                raise InputError(f"'{key}' holds a control character (\\u{ord(control.group()):04x})", path=path)
         photo = _relative_photo_path(data.get("enrolment_photo"), path)
         country = data.get("claimed_country")
         if country in (None, ""):
