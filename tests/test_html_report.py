@@ -320,6 +320,38 @@ def test_key_frames_embedded_from_the_scan_files(tmp_path):
     assert "not saved" not in page
 
 
+def test_key_frame_paths_that_name_no_key_frame_image_are_skipped(tmp_path, monkeypatch):
+    # a report is a file anyone can hand over: its key-frame paths may name a small PNG declaring 30000 x 30000
+    # pixels (decoded: gigabytes), a huge file, or a file that is no image; none is read whole or decoded
+    import struct
+    import zlib
+
+    import cv2
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+    bomb += chunk(b"IDAT", zlib.compress(b"\x00" * 300_000, 9)) + chunk(b"IEND", b"")
+    files = {"bomb.png": bomb, "notes.txt": b"not an image " * 20_000, "ok.jpg": jpeg((0, 0, 255))}
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    big = tmp_path / "big.jpg"
+    with big.open("wb") as fh:  # a sparse 30 MB file that starts like a JPEG
+        fh.write(jpeg((0, 255, 0))[:200])
+        fh.truncate(30 * 1024 * 1024)
+    decoded = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(len(buf)) or real(buf, flags))
+    rep = make_report(key_frames=[paths[0], str(big), paths[1]])
+    assert embedded_frames(render_report(rep, key_frames=load_key_frames(rep))) == []
+    assert decoded == []
+    rep = make_report(key_frames=[paths[0], paths[2], paths[1]])
+    assert embedded_frames(render_report(rep, key_frames=load_key_frames(rep))) == [files["ok.jpg"]]
+
+
 def test_key_frames_found_in_frames_dir_when_paths_moved(tmp_path):
     blobs = {t: jpeg((40 * i, 0, 0)) for i, t in enumerate([40.5, 41.0, 41.9])}
     for t, b in blobs.items():

@@ -38,10 +38,13 @@ from interview_guard.report.model import Report
 if TYPE_CHECKING:
     from interview_guard.io.video_decode import Frame
 
-__all__ = ["THUMB_SIDE", "decode_frames", "load_key_frames"]
+__all__ = ["MAX_FRAME_BYTES", "MAX_FRAME_PIXELS", "THUMB_SIDE", "decode_frames", "load_key_frames"]
 
 #: Longer side of thumbnails decoded from the video (the scan's key frames are this size too).
 THUMB_SIDE = 320
+#: Largest key-frame file read, and most pixels its header may declare (the scan writes 320-px JPEGs of ~30 KB).
+MAX_FRAME_BYTES = 20 * 1024 * 1024
+MAX_FRAME_PIXELS = 40_000_000
 
 
 def _thumbnail(data: bytes) -> bytes:
@@ -121,12 +124,22 @@ def _file_for_time(paths: list[str], t: float, times: list[float]) -> str | None
 
 
 def _read_first(candidates: list[Path]) -> bytes | None:
+    """The first candidate that is a key-frame image: a regular file of at most :data:`MAX_FRAME_BYTES` whose
+    header declares a JPEG, PNG or WebP of at most :data:`MAX_FRAME_PIXELS` (a report's paths can name anything:
+    a huge file, a file that is no image, a small PNG declaring 30000 x 30000 pixels that a decoder or the
+    browser would expand to gigabytes); others are skipped like missing files."""
+    from interview_guard.io.image_header import ImageHeaderError, image_size  # noqa: PLC0415
+
     for c in candidates:
         try:
-            if c.is_file():
-                return _thumbnail(c.read_bytes())
-        except OSError:
+            if not c.is_file() or c.stat().st_size > MAX_FRAME_BYTES:
+                continue
+            data = c.read_bytes()
+            fmt, w, h = image_size(data)
+        except (OSError, ImageHeaderError):
             continue
+        if fmt in ("JPEG", "PNG", "WebP") and w * h <= MAX_FRAME_PIXELS:
+            return _thumbnail(data)
     return None
 
 
