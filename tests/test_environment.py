@@ -88,6 +88,16 @@ def test_absence_is_not_evidence():
     assert _run(metadata=meta).status.value == "skipped"
 
 
+def test_a_claimed_time_zone_nobody_knows_is_said_not_compared():
+    meta = _meta(claimed_timezone="Mars/Olympus_Mons", client={"timezone": "Asia/Seoul"})
+    r = _run(metadata=meta)
+    assert not r.evidence and r.score == 0.0 and r.confidence <= 0.3  # nothing held against it, nothing raised
+    assert r.metrics["claimed_timezone_unknown"] is True
+    assert "'Mars/Olympus_Mons' is not a known IANA time zone name" in r.reason and "\n" not in r.reason
+    known = _run(metadata=_meta(claimed_timezone="Asia/Seoul", client={"timezone": "Asia/Seoul"}))
+    assert "claimed_timezone_unknown" not in known.metrics and "IANA" not in known.reason
+
+
 def test_browser_time_zone_against_the_claim():
     meta = _meta(claimed_location="Chicago, IL", claimed_timezone="America/Chicago", client={"timezone": "Asia/Seoul"})
     r = _run(metadata=meta)

@@ -139,6 +139,7 @@ class Environment(Analyzer):
             claimed_off = tuple(meta.zone_offsets.get(COUNTRY_ZONES + country.upper(), ()))
             tz_words = f"every time zone of {country.upper()}"
         metrics["claimed_utc_offsets_min"] = list(claimed_off)
+        unknown_tz = bool(claimed_tz and not claimed_off)  # a name zoneinfo does not know: not compared, said so
         if client is not None:
             metrics["client"] = client.to_dict()
             observed: list[tuple[str, int]] = []
@@ -268,6 +269,10 @@ class Environment(Analyzer):
                 reason = "nothing could be held against the claim (no typed keys, no grid or zone to compare)"
             else:
                 reason = "no claim to compare with: only the recording software was looked at"
+        if unknown_tz:
+            metrics["claimed_timezone_unknown"] = True
+            note = f"claimed time zone {claimed_tz!r} is not a known IANA time zone name: nothing was compared with it"
+            reason = f"{reason}; {note}" if reason else note
         metrics["checked"] = checked
         metrics["consistent"] = consistent
         metrics["contradictions"] = len(scored)
