@@ -125,6 +125,42 @@ def test_capped_rate_reads_dense_rows_at_the_rate_the_checks_were_set_at():
     assert again.all()  # what the capped collector kept is kept whole
 
 
+def _hand_pass_identity(*, abrupt: bool, seed: int = 0) -> IdentityTrack:
+    """4 s of one face described once a second, and at every frame (30 fps) from 1 to 3 s, as the scan does while
+    a hand is at the face; from 1.5 to 2.1 s the descriptor is at another person's: reached over 9 frames and left
+    over 9 (a hand covering and uncovering the face) or in one frame each way (a swap dropping)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0, 1, 128) * 0.0625, rng.normal(0, 1, 128) * 0.0625
+    t_base = np.array([0.0, 3.5])
+    t_dense = np.arange(30, 90) / 30.0
+    t = np.sort(np.concatenate([t_base, t_dense]))
+    w = np.clip(np.minimum(t - 1.2, 2.4 - t) / 0.3, 0.0, 1.0) if not abrupt else ((t >= 1.5) & (t < 2.1)) * 1.0
+    desc = (1 - w)[:, None] * a + w[:, None] * b + rng.normal(0, 0.005, (t.size, 128))
+    n = t.size
+    return IdentityTrack(
+        t_s=t, frame_index=np.round(t * 30).astype(np.int64), face=np.zeros(n, np.int8),
+        box=np.tile(np.array([0.4, 0.3, 0.6, 0.6], np.float32), (n, 1)), descriptor=desc.astype(np.float32),
+        quality=np.full(n, 0.9, np.float32), dense=np.isin(t, t_dense), meta={"dense_fps": 5.0},
+    )  # fmt: skip
+
+
+def test_a_flash_that_came_and_went_a_little_at_a_time_is_a_hand_not_a_swap():
+    # #13 round 18: where the scan described every frame, a face a hand covers moves a little at a time; a swap's
+    # other face comes and goes in one frame
+    results = {}
+    for abrupt in (False, True):
+        idt = _hand_pass_identity(abrupt=abrupt)
+        r = FaceIdentity().analyze(Tracks(duration_s=4.0, identity=idt))
+        flashes = [e for e in r.evidence if e.kind == "identity_flash"]
+        assert len(flashes) == 1, r.evidence
+        results[abrupt] = flashes[0]
+    gradual, swap = results[False], results[True]
+    assert gradual.details["frame_steps"]["gradual"] and gradual.score == pytest.approx(0.1)
+    assert "changed a little at a time" in gradual.summary
+    assert not swap.details["frame_steps"]["gradual"] and swap.score >= 0.5
+    assert swap.details["frame_steps"]["step"] > 0.7 and "swap dropping" in swap.summary
+
+
 def test_segment_labels_and_logistic():
     np.testing.assert_array_equal(fi.segment_labels(n=6, change_rows=[4, 2]), [0, 0, 1, 1, 2, 2])
     assert fi.logistic(x=0.6, centre=0.6, width=0.05) == pytest.approx(0.5)

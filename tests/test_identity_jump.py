@@ -75,3 +75,22 @@ def test_nothing_to_compare_is_no_record_and_bad_shapes_are_refused():
     t, fr, q = _rows(4)
     with pytest.raises(ValueError, match="same rows"):
         identity_jump(t_s=t, frame_index=fr, descriptors=np.zeros((3, 128)), quality=q, start_s=0, end_s=1)
+
+
+def test_gradual_change_needs_every_frame_of_the_span():
+    from interview_guard.signals.identity_jump import gradual_change
+
+    rng = np.random.default_rng(3)
+    t, fr, q = _rows(30)
+    x = _walk(30, 0.2, rng)
+    rec = gradual_change(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=0.2, end_s=0.8)
+    assert rec is not None and rec["gradual"] and rec["step"] == pytest.approx(0.2, abs=1e-6)
+    x[15] += 0.9 * np.eye(128)[0]  # one frame of another face: not gradual
+    assert not gradual_change(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=0.2, end_s=0.8)["gradual"]
+    keep = np.ones(30, bool)
+    keep[12:16] = False  # four frames not described: the span is not covered, nothing said
+    args = {"t_s": t[keep], "frame_index": fr[keep], "descriptors": x[keep], "quality": q[keep]}
+    assert gradual_change(**args, start_s=0.2, end_s=0.8) is None
+    assert (
+        gradual_change(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=0.5, end_s=1.5) is None
+    )  # past the end

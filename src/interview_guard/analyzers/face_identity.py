@@ -33,6 +33,7 @@ import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
 from interview_guard.signals import face_identity as fi
+from interview_guard.signals.identity_jump import PAD_S, gradual_change
 from interview_guard.signals.occlusion import frame_overlap
 from interview_guard.signals.timebase import nearest_rows
 from interview_guard.signals.windows import event_windows
@@ -177,8 +178,12 @@ class FaceIdentity(Analyzer):
             max_gap_s=self.flash_gap_s,
         )
         persons = self._persons(idt, main_centre=centres[main_k])
+        every = idt.select(idt.face == 0)  # every row the scan described, for how each flash came and went
         for f in flashes:
-            evidence.append(self._flash_evidence(f, main, dur, persons))
+            steps = gradual_change(t_s=every.t_s, frame_index=every.frame_index, descriptors=every.descriptor,
+                                   quality=every.quality, start_s=f["start_s"] - PAD_S, end_s=f["end_s"] + PAD_S,
+                                   min_quality=self.min_quality)  # fmt: skip
+            evidence.append(self._flash_evidence(f, main, dur, persons, steps))
         metrics["flashes"] = len(flashes)
         if persons is not None and len(persons["others"]):
             evidence.append(self._persons_evidence(persons, dur))
@@ -280,12 +285,20 @@ class FaceIdentity(Analyzer):
         return Evidence(self.name, "other_persons", min(first, dur), min(last, dur), 0.0, summary, {"persons": others})
 
     def _flash_evidence(
-        self, f: dict[str, Any], main: IdentityTrack, dur: float, persons: dict[str, Any] | None
+        self,
+        f: dict[str, Any],
+        main: IdentityTrack,
+        dur: float,
+        persons: dict[str, Any] | None,
+        steps: dict[str, Any] | None = None,
     ) -> Evidence:
         s = fi.logistic(x=f["distance"], centre=self.flash_distance + 0.1, width=0.06)
         if len(f["rows"]) == 1:
             s *= 0.8  # one face alone: a strong, good-quality one, but still one
         s = float(np.clip(s, 0.3, 0.9))
+        gradual = bool(steps and steps["gradual"])
+        if gradual:  # described at every frame, it came and went a little at a time: a hand or a turn, not a swap
+            s = 0.1
         rows = f["rows"]
         onscreen = False
         if persons is not None and len(persons["other_centres"]):
@@ -299,6 +312,7 @@ class FaceIdentity(Analyzer):
             "frame_indices": [int(main.frame_index[r]) for r in rows],
             "dense": bool(main.dense[rows].all()),
             "another_person_on_screen": onscreen,
+            "frame_steps": steps,
             "key_frame_times": [f["before_s"], f["start_s"], f["after_s"]],
         }
         n = len(rows)
@@ -310,6 +324,9 @@ class FaceIdentity(Analyzer):
             + (
                 "it is another person seen on screen, so the face tracking jumped to them for a moment"
                 if onscreen
+                else f"but described at every frame it changed a little at a time (at most {steps['step']:.2f} between "
+                "two frames), as a hand passing over the face or a turn does, not as another face would come and go"
+                if gradual and steps
                 else "a face swap dropping for a moment shows the face under it"
             )
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PAD_S", "STEP_ALLOWED", "identity_jump"]
+__all__ = ["PAD_S", "STEP_ALLOWED", "identity_jump", "gradual_change"]
 
 #: The largest descriptor change (Euclidean, 128-d) between two described frames of a real face under a moving
 #: hand, by the frames between them (1: consecutive source frames, 2: every other frame, as the adaptive scan
@@ -103,3 +103,39 @@ def identity_jump(
         "frames": [int(fr[a[i]]), int(fr[b[i]])],
         "other_at_s": round(float(t[other]), 3),
     }
+
+
+def gradual_change(
+    *,
+    t_s: np.ndarray,
+    frame_index: np.ndarray,
+    descriptors: np.ndarray,
+    quality: np.ndarray,
+    start_s: float,
+    end_s: float,
+    min_quality: float = 0.3,
+    allowed: dict[int, float] | None = None,
+    slack_s: float = 0.1,
+) -> dict[str, Any] | None:
+    """Whether the face changed only a little at a time over ``[start_s, end_s]``, frame after frame.
+
+    ``face_identity`` samples a face a few times a second; a face a hand half covers reads there as another
+    person for a sample or two, as a swap dropping does. Where the scan described every frame (a hand at the
+    face), the two differ: a swap's other face comes and goes in one frame, a hand moves the descriptor a little
+    at a time. Returns None unless described faces (quality ``min_quality`` or more) cover the whole span with no
+    more than the largest spacing in ``allowed`` between two of them, starting and ending within ``slack_s`` of
+    its ends; else the :func:`identity_jump` record of the span plus ``gradual`` (no step beyond its allowance).
+    """
+    allow = STEP_ALLOWED if allowed is None else allowed
+    t = np.asarray(t_s, dtype=np.float64)
+    fr = np.asarray(frame_index, dtype=np.int64)
+    q = np.asarray(quality, dtype=np.float64)
+    ok = (q >= min_quality) & np.isfinite(np.asarray(descriptors, dtype=np.float64)).all(axis=1)
+    rows = np.flatnonzero(ok & (t >= start_s - 1e-6) & (t <= end_s + 1e-6))
+    if rows.size < 3 or t[rows[0]] > start_s + slack_s or t[rows[-1]] < end_s - slack_s:
+        return None
+    if int(np.diff(fr[rows]).max()) > max(allow):
+        return None
+    rec = identity_jump(t_s=t, frame_index=fr, descriptors=descriptors, quality=q, start_s=start_s, end_s=end_s,
+                        pad_s=0.0, min_quality=min_quality, allowed=allow)  # fmt: skip
+    return {**rec, "gradual": bool(rec["jump"] < 0)} if rec else None
