@@ -136,9 +136,10 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
     judged: list[float] = []
     for c in crossings:
         verdicts = {k: float(round(v, 4)) for k, v in cv.crossing_verdicts(c.get("pixels"), c.get("mesh")).items()}
-        if c.get("identity"):  # round 18: judges only when it finds a jump (runs before it have no record)
-            verdicts["face_identity_jump"] = float(round(cv.identity_verdict(c["identity"]), 4))
-        if set(verdicts) & _JUDGING or verdicts.get("face_identity_jump", 0.0) >= 0.5:
+        jump = cv.identity_verdict(c["identity"]) if c.get("identity") else 0.0  # round 18; earlier runs: none
+        if jump >= 0.5:  # a verdict only when found (it judges nothing otherwise)
+            verdicts["face_identity_jump"] = float(round(jump, 4))
+        if set(verdicts) & _JUDGING or "face_identity_jump" in verdicts:
             judged.append(max(verdicts.values()))
     return combined_score(judged)
 

@@ -91,7 +91,7 @@ NOT_JUDGED_SCORE = 0.05
 def _judged(ev: occ.OcclusionEvent) -> bool:
     """The pixels or the mesh judged the crossing, or an identity jump was found in it (one not found judges
     nothing: it looks for one failure only)."""
-    return bool(set(ev.scores) & _JUDGING) or ev.scores.get("face_identity_jump", 0.0) >= 0.5
+    return bool(set(ev.scores) & _JUDGING) or "face_identity_jump" in ev.scores
 
 
 def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
@@ -279,8 +279,9 @@ class FaceOcclusion(Analyzer):
             for ev in events:
                 rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
                                     quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
-                if rec:
-                    ev.measurements["identity"], ev.scores["face_identity_jump"] = rec, round(identity_verdict(rec), 4)
+                ev.measurements.update({"identity": rec} if rec else {})
+                if rec and identity_verdict(rec) >= 0.5:  # found; one not found says nothing (a record only)
+                    ev.scores["face_identity_jump"] = round(identity_verdict(rec), 4)
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
         events = [ev for ev in events if not _outline_without_hand(ev)]
@@ -563,7 +564,7 @@ def _key_frame_roles(
             used.add(tj)
             out.append({"role": role, "t_s": tj})
     run = flash_run(ev.measurements.get("pixels")) if ev.scores.get("face_flash", 0.0) >= 0.5 else None
-    if run is None and ev.scores.get("face_identity_jump", 0.0) >= 0.5:  # the other face of an identity jump
+    if run is None and "face_identity_jump" in ev.scores:  # the other face of an identity jump
         run = (float(ev.measurements["identity"]["other_at_s"]), 1)
     if run is not None and t_s is not None:
         rows = run_rows(t_s, run[0], run[1])
