@@ -426,7 +426,7 @@ def run_stage(stage: str, clip: str, out: str | None, args: dict) -> dict:
         from interview_guard.extract.video_scan import scan_video
 
         keys = ("mode", "max_side", "base_fps", "dense_fps", "hold_s", "lookback_s", "parallel", "identity",
-                "identity_dense_fps")  # fmt: skip
+                "identity_dense_fps", "identity_near_hand")  # fmt: skip
         kw = {k: v for k, v in args.items() if k in keys}
         scan = scan_video(clip, **kw)
         st = scan.stats
@@ -824,8 +824,10 @@ def identity_rows(rec: Path) -> None:
     head = "adaptive scan | faces described (base + dense) | descriptor s | wall s | x real time | CPU s | other load"
     print(f"\n| {head} |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, kw in (("no identity", {}), *((f"identity, dense cap {c:g}/s", {"identity": True,
-                      "identity_dense_fps": c}) for c in (2.0, 5.0, 15.0))):  # fmt: skip
+    caps = ((f"identity, dense cap {c:g}/s", {"identity": True, "identity_dense_fps": c}) for c in (2.0, 5.0, 15.0))
+    # round 18 of #13: every frame near a hand is described whatever the cap; without that, the cap alone
+    near = ("identity, dense cap 5/s, not every frame near a hand", {"identity": True, "identity_near_hand": False})
+    for label, kw in (("no identity", {}), near, *caps):
         r = stage("scan", rec, mode="adaptive", **kw)
         i = r.get("identity") or {}
         sec = i.get("seconds", {})
