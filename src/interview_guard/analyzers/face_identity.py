@@ -114,9 +114,9 @@ class FaceIdentity(Analyzer):
         idt = tracks.identity
         assert idt is not None  # required stream: analyze() skipped when absent
         dur = tracks.duration_s
-        main = idt.select(idt.face == 0)
+        every = idt.select(idt.face == 0)  # every row the scan described (how each flash came and went, below)
         # at the descriptor rate the thresholds were set at: not every frame the scan described near a hand
-        main = main.select(fi.capped_rate(t_s=main.t_s, dense=main.dense, fps=float(idt.meta.get("dense_fps", 5.0))))
+        main = every.select(fi.capped_rate(t_s=every.t_s, dense=every.dense, fps=float(idt.meta.get("dense_fps", 5.0))))
         cover = _hand_cover(tracks, main.t_s)
         under_hand = cover >= self.max_hand_cover
         if under_hand.any():  # left out like a small or turned face
@@ -178,7 +178,6 @@ class FaceIdentity(Analyzer):
             max_gap_s=self.flash_gap_s,
         )
         persons = self._persons(idt, main_centre=centres[main_k])
-        every = idt.select(idt.face == 0)  # every row the scan described, for how each flash came and went
         for f in flashes:
             steps = gradual_change(t_s=every.t_s, frame_index=every.frame_index, descriptors=every.descriptor,
                                    quality=every.quality, start_s=f["start_s"] - PAD_S, end_s=f["end_s"] + PAD_S,

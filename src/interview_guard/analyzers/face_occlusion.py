@@ -280,8 +280,8 @@ class FaceOcclusion(Analyzer):
                 rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
                                     quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
                 ev.measurements.update({"identity": rec} if rec else {})
-                if rec and identity_verdict(rec) >= 0.5:  # found; one not found says nothing (a record only)
-                    ev.scores["face_identity_jump"] = round(identity_verdict(rec), 4)
+                if rec and (v := identity_verdict(rec)) >= 0.5:  # found; one not found says nothing (a record only)
+                    ev.scores["face_identity_jump"] = round(v, 4)
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
         events = [ev for ev in events if not _outline_without_hand(ev)]
