@@ -91,6 +91,23 @@ def test_index_upsert_is_idempotent_and_search_is_exact(tmp_path, rng):
         assert [len(c) for c in chunks] == [3, 1]
 
 
+def test_a_full_index_file_is_one_line_naming_it_and_keeps_what_it_had(tmp_path, rng):
+    # a full disk (here: the database capped at its current size) while a batch stores a session
+    from interview_guard.errors import InterviewGuardError
+
+    path = tmp_path / "ix.sqlite"
+    with IdentityIndex(path) as ix:
+        ix.upsert_session("s0", candidate_id="c0", fingerprint="f", descriptors=[("face", rng.normal(size=128), 0.9)])
+        pages = ix._db.execute("PRAGMA page_count").fetchone()[0]
+        ix._db.execute(f"PRAGMA max_page_count = {pages}")
+        many = [("face", rng.normal(size=128), 0.9)] * 400
+        with pytest.raises(InterviewGuardError) as ei:
+            ix.upsert_session("s1", candidate_id="c1", fingerprint="f", descriptors=many)
+        msg = str(ei.value)
+        assert msg.startswith(f"{path}: cannot store session 's1'") and "full" in msg and "\n" not in msg
+        assert not ix._db.in_transaction and ix.count() == 1 and list(ix.indexed_sessions()) == ["s0"]
+
+
 def test_only_pairs_under_different_candidate_ids(tmp_path, rng):
     v = rng.normal(0, 0.2, 128)
     with IdentityIndex(tmp_path / "ix.sqlite") as ix:

@@ -31,7 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from interview_guard.errors import InputError
+from interview_guard.errors import InputError, InterviewGuardError
 
 __all__ = [
     "INDEX_FORMAT",
@@ -166,8 +166,8 @@ class IdentityIndex:
             v = np.ascontiguousarray(np.asarray(vec, dtype="<f4").reshape(-1))
             rows.append((session_id, modality, candidate_id, int(v.size), v.tobytes(), float(quality), now))
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             db.execute(
@@ -176,8 +176,13 @@ class IdentityIndex:
                 (session_id, candidate_id, fingerprint, now),
             )
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            if db.in_transaction:  # SQLite may have rolled back itself (a full disk at COMMIT)
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # a full disk, a lock held too long: one line naming the file
+                raise InterviewGuardError(
+                    f"{self.path}: cannot store session {session_id!r} in the identity index ({exc})"
+                ) from None
             raise
 
     def insert_many(self, rows: Sequence[tuple[str, str | None, str, np.ndarray, float]]) -> None:
