@@ -78,9 +78,7 @@ def identity_jump(
     q = np.asarray(quality, dtype=np.float64)
     if t.ndim != 1 or fr.shape != t.shape or q.shape != t.shape or x.ndim != 2 or len(x) != len(t):
         raise ValueError("t_s, frame_index, quality and descriptors must describe the same rows")
-    keep = np.flatnonzero(
-        (t >= start_s - pad_s) & (t <= end_s + pad_s) & (q >= min_quality) & np.isfinite(x).all(axis=1)
-    )
+    keep = _described(t, x, q, start_s - pad_s, end_s + pad_s, min_quality)
     if keep.size < 2:
         return {}
     a, b = keep[:-1], keep[1:]
@@ -129,13 +127,18 @@ def gradual_change(
     allow = STEP_ALLOWED if allowed is None else allowed
     t = np.asarray(t_s, dtype=np.float64)
     fr = np.asarray(frame_index, dtype=np.int64)
+    x = np.asarray(descriptors, dtype=np.float64)
     q = np.asarray(quality, dtype=np.float64)
-    ok = (q >= min_quality) & np.isfinite(np.asarray(descriptors, dtype=np.float64)).all(axis=1)
-    rows = np.flatnonzero(ok & (t >= start_s - 1e-6) & (t <= end_s + 1e-6))
+    rows = _described(t, x, q, start_s - 1e-6, end_s + 1e-6, min_quality)
     if rows.size < 3 or t[rows[0]] > start_s + slack_s or t[rows[-1]] < end_s - slack_s:
         return None
     if int(np.diff(fr[rows]).max()) > max(allow):
         return None
-    rec = identity_jump(t_s=t, frame_index=fr, descriptors=descriptors, quality=q, start_s=start_s, end_s=end_s,
+    rec = identity_jump(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=start_s, end_s=end_s,
                         pad_s=0.0, min_quality=min_quality, allowed=allow)  # fmt: skip
     return {**rec, "gradual": bool(rec["jump"] < 0)} if rec else None
+
+
+def _described(t: np.ndarray, x: np.ndarray, q: np.ndarray, lo: float, hi: float, min_quality: float) -> np.ndarray:
+    """Rows in ``[lo, hi]`` with a descriptor and quality ``min_quality`` or more."""
+    return np.flatnonzero((t >= lo) & (t <= hi) & (q >= min_quality) & np.isfinite(x).all(axis=1))
