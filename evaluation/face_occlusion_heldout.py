@@ -53,15 +53,17 @@ video-scan cache, so a re-run resumes; all rows are written to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -213,6 +215,28 @@ _STATE: dict[str, Any] = {}
 
 def _init_worker() -> None:
     logging.disable(logging.WARNING)
+
+
+@contextlib.contextmanager
+def stop_pool_on_sigterm(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """While the block runs, SIGTERM to this process (``kill PID``) stops ``pool``'s workers too and raises
+    KeyboardInterrupt; without it the driver died alone and its spawned workers went on scanning for the rest
+    of the run. Every per-clip result already written stays (a re-run resumes from them)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("terminated")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fusion() -> Any:
@@ -830,7 +854,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = [{**s, "identity": True} for s in specs]
     faces = sorted({s["face"] for s in specs})
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=ctx, initializer=_init_worker) as ex:
+    with (
+        ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=ctx, initializer=_init_worker) as ex,
+        stop_pool_on_sigterm(ex),
+    ):
         prep = list(ex.map(prep_face, faces, [work] * len(faces)))
         bad = {p["face"]: p["error"] for p in prep if not p["ok"]}
         for f, e in bad.items():

@@ -100,3 +100,31 @@ def test_motion_table_gives_each_motion_its_auc_and_its_fakes_without_a_crossing
     assert cells[1] == "1.00" and cells[2] == "0/10"  # sweep: AUC, fakes without a crossing
     assert cells[6] == "10/10"  # cover: no fake got a crossing
     assert cells[3] == "-" and cells[7] == "-"  # no wave or fast clips (order of occlusion_fakes.MOTIONS)
+
+
+def test_sigterm_stops_the_pool_workers_too():
+    # a killed evaluation (`kill PID`) left its spawned workers scanning for the rest of the run
+    import os
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    import pytest
+
+    ex = ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"))
+    fut = ex.submit(time.sleep, 60)
+    deadline = time.monotonic() + 60
+    while not getattr(ex, "_processes", None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    procs = list(ex._processes.values())
+    assert procs
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), ev.stop_pool_on_sigterm(ex):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+    for p in procs:
+        p.join(timeout=20)
+        assert not p.is_alive()
+    assert fut.cancelled() or fut.done()
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back
