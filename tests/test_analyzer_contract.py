@@ -184,3 +184,21 @@ def test_a_non_finite_number_fails_the_analyzer_not_the_report(monkeypatch, mode
     r = _Broken().analyze(minimal_tracks())
     assert r.status is Status.FAILED and r.score is None and r.reason.startswith("contract violation: ")
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_skip_reason_names_the_missing_recording_not_an_internal_stream():
+    """An audio-only session skips the video analyzers with "no video", not "no identity" or "no blending";
+    a video whose faces were never clear enough says that instead."""
+    from interview_guard.tracks.audio import AudioTrack
+
+    audio_only = Tracks(duration_s=8.0, audio=AudioTrack(np.zeros(8 * 16000, np.float32), 16000))
+    for name in ("face_identity", "face_artifacts", "face_occlusion", "av_sync"):
+        r = create(name).analyze(audio_only)
+        assert r.status is Status.SKIPPED and r.reason == "no video in this session", (name, r.reason)
+    assert create("acoustic_keystroke").analyze(audio_only).reason == "no keystrokes in this session"
+
+    tracks = minimal_tracks()
+    tracks.identity = None
+    r = create("face_identity").analyze(tracks)
+    assert r.status is Status.SKIPPED
+    assert r.reason == "no face in the video clear enough to describe (identity descriptors)"

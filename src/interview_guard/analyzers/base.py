@@ -243,6 +243,47 @@ class Param(Generic[T]):
                 raise ParameterError(f"{owner}: {name}={value!r} is above its maximum {self.high}")
 
 
+#: What an empty stream extracted from a recording that is present means, for a skip reason.
+_EMPTY_STREAM_WORDS = {
+    Stream.FACE: "no face found in the video",
+    Stream.HANDS: "no hand track from the video",
+    Stream.IDENTITY: "no face in the video clear enough to describe (identity descriptors)",
+    Stream.BLENDING: "no face in the video large enough to measure (blending traces)",
+    Stream.PIXELS: "no pixel measurements around the face in the video",
+    Stream.MOTION: "no motion measurements from the video",
+    Stream.KEY_FRAMES: "no key frames from the video",
+}
+
+#: The stream whose absence means a recorded modality is missing from the session.
+_MODALITY_STREAM = {"video": Stream.VIDEO, "audio": Stream.AUDIO, "keystrokes": Stream.KEYSTROKES}
+
+
+def missing_streams_reason(missing: list[Stream], tracks: Tracks) -> str:
+    """The skip reason for required ``missing`` streams, in the words of what the session lacks.
+
+    A stream extracted from a modality the session does not have at all names the modality ("no video in
+    this session", not "no identity"); a stream that is empty although its recording is there says what
+    the recording lacked ("no face found in the video").
+    """
+    absent: list[str] = []
+    empty: list[str] = []
+    # Tracks built without the container facts (tests, tools) still came from a video when a track of it is there.
+    video_streams = [s for s in Stream if s.modality == "video" and s is not Stream.VIDEO]
+    has_video = tracks.has(Stream.VIDEO) or any(getattr(tracks, s.value) is not None for s in video_streams)
+    for stream in missing:
+        source = _MODALITY_STREAM.get(stream.modality)
+        present = has_video if source is Stream.VIDEO else source is not None and tracks.has(source)
+        if source is not None and (stream is source or not present):
+            if stream.modality not in absent:
+                absent.append(stream.modality)
+        else:
+            words = _EMPTY_STREAM_WORDS.get(stream, f"no {stream.value}")
+            if words not in empty:
+                empty.append(words)
+    parts = ([f"no {' or '.join(absent)} in this session"] if absent else []) + empty
+    return "; ".join(parts)
+
+
 class Analyzer:
     """Base class of all analyzers (see the module docstring for the contract)."""
 
@@ -288,9 +329,9 @@ class Analyzer:
         (with the reason) when the analysis raised.
         """
         self.validate_params()
-        missing = [s.value for s in sorted(self.requires, key=lambda s: s.value) if not tracks.has(s)]
+        missing = [s for s in sorted(self.requires, key=lambda s: s.value) if not tracks.has(s)]
         if missing:
-            return AnalyzerResult.skipped(self.name, f"no {' or '.join(missing)} in this session")
+            return AnalyzerResult.skipped(self.name, missing_streams_reason(missing, tracks))
         try:
             result = self._run(tracks)
         except InterviewGuardError as exc:
