@@ -261,3 +261,18 @@ def test_real_clip_with_a_jittering_mask_shows_seam_flicker(real_frames):
     g = genuine.metrics["measures"]["flicker"]["median"]
     assert g < med[3] < med[6] < med[12]
     assert genuine.score < 0.2 and score[12] > 0.5  # a wobble of ~5 % of the face width is flagged
+
+
+def test_a_measure_from_too_few_frames_shows_the_score_it_counts_for_not_its_raw_score():
+    """One flickering frame: the evidence item scores what it adds to the session score (its frames weigh it down),
+    so a finding never looks stronger than the analyzer's own score, and its sentence says why."""
+    r = run(blend_track(n=2, seam=3.0))
+    ev = next(e for e in r.evidence if e.kind == "seam_flicker")
+    assert ev.details["flagged"] and ev.details["unweighted_score"] > 0.9
+    assert ev.score <= r.score + 1e-9 and ev.score < 0.6
+    assert f"so it counts {ev.score:.2f} of {ev.details['unweighted_score']:.2f}" in ev.summary
+    assert "over 2 frames" in ev.summary or "over 1 frame " in ev.summary
+    assert max(e.score for e in r.evidence) == pytest.approx(r.score, abs=1e-3)
+    many = run(blend_track(n=120, seam=3.0))
+    ev = next(e for e in many.evidence if e.kind == "seam_flicker")
+    assert ev.score == pytest.approx(ev.details["unweighted_score"], abs=1e-3) and "counts" not in ev.summary

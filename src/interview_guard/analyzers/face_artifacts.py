@@ -91,7 +91,7 @@ class FaceArtifacts(Analyzer):
         weighted = {k: v * min(1.0, 2.0 * conf[k]) for k, v in scores.items()}
         score = max(weighted.values()) if weighted else 0.0
         confidence = max(conf.values()) if conf else 0.0
-        evidence = self._evidence(tracks, b.t_s, summary, scores, (spikes, n_spikes, n_pairs))
+        evidence = self._evidence(tracks, b.t_s, summary, scores, weighted, (spikes, n_spikes, n_pairs))
         windows = self._windows(tracks, b.t_s, series, usable)
         metrics = {
             "frames_measured": int(measured),
@@ -145,8 +145,10 @@ class FaceArtifacts(Analyzer):
         t_s: np.ndarray,
         summary: dict[str, MeasureSummary],
         scores: dict[str, float],
+        weighted: dict[str, float],
         spikes: tuple[float, int, int],
     ) -> tuple[Evidence, ...]:
+        """One item per measure; a scored item's score is what it adds to the session score (weighted by its frames)."""
         dur = float(tracks.duration_s)
         out = []
         words = {
@@ -162,7 +164,13 @@ class FaceArtifacts(Analyzer):
             thr = self._threshold(name)
             flagged = (s.value < thr) if side == "below" else (s.value > thr)
             scored = name in _SCORED
-            ev_score = scores.get(name, 0.0) if scored else 0.0
+            raw = scores.get(name, 0.0) if scored else 0.0
+            ev_score = weighted.get(name, 0.0) if scored else 0.0
+            few = (
+                f"; only {s.n} frame{'' if s.n == 1 else 's'} measured, so it counts {ev_score:.2f} of {raw:.2f}"
+                if scored and raw - ev_score >= 0.005
+                else ""
+            )
             out.append(
                 Evidence(
                     self.name,
@@ -170,15 +178,16 @@ class FaceArtifacts(Analyzer):
                     t,
                     t,
                     float(ev_score),
-                    f"{what}: median {s.value:.2f} {unit} over {s.n} frames "
+                    f"{what}: median {s.value:.2f} {unit} over {s.n} frame{'' if s.n == 1 else 's'} "
                     f"({'beyond' if flagged else 'within'} the genuine range: {side} {thr:g} is a swap's trace"
-                    f"{'' if scored else '; reported, not scored'}); the frame at {t:.2f} s shows it most",
+                    f"{'' if scored else '; reported, not scored'}{few}); the frame at {t:.2f} s shows it most",
                     {
                         **s.to_dict(),
                         "threshold": thr,
                         "frame_s": round(t, 3),
                         "flagged": bool(flagged),
                         "scored": scored,
+                        "unweighted_score": round(raw, 4),
                     },
                 )
             )
@@ -192,7 +201,7 @@ class FaceArtifacts(Analyzer):
                     "seam_flicker_bursts",
                     t,
                     t,
-                    float(scores["flicker_bursts"]),
+                    float(weighted["flicker_bursts"]),
                     f"{hits} of {pairs} frame pairs ({100 * share:.0f} %) change across the face outline far more "
                     f"than the clip's own median (more than {float(self.spike_z):g} robust deviations)",
                     {
