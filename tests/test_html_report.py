@@ -575,3 +575,18 @@ def test_cli_batch_html_writes_pages_and_index(tmp_path):
     assert (out / "sessions" / "calm.html").stat().st_mtime_ns == kept
     assert (out / "sessions" / "typing_genuine_b.html").is_file()
     assert "typing_genuine_b.html" in index.read_text()
+
+
+def test_the_drivers_summary_names_what_raised_and_what_lowered_the_risk():
+    """A low-risk session whose risk was pulled down by two analyzers and nudged up by another must not read as
+    if the risk "rests mostly on" the one that nudged it up."""
+    rep = make_report()
+    rep.risk.contributions = {"keystroke_relay": 0.06, "face_occlusion": -0.66}
+    summary = parse(render_report(rep)).text_by_id["drivers-summary"]
+    assert "rests mostly" not in summary
+    assert summary == "Raised the risk, most first: Keystroke relay. Lowered it, most first: Hand over face."
+    rep.risk.contributions = {"keystroke_relay": -0.2, "face_occlusion": -0.66}
+    summary = parse(render_report(rep)).text_by_id["drivers-summary"]
+    assert summary == (
+        "No analyzer found more than a genuine session shows. Lowered it, most first: Hand over face, Keystroke relay."
+    )

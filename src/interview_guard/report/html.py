@@ -173,9 +173,11 @@ def _drivers(report: Report) -> dict[str, Any]:
             }
         )
     positive = [r for r in ok if (contributions.get(r.name) or 0.0) > 0.005]
+    negative = [r for r in reversed(ok) if (contributions.get(r.name) or 0.0) < -0.005]
     return {
         "drivers": drivers,
         "raised_by": [analyzer_label(r.name) for r in positive],
+        "lowered_by": [analyzer_label(r.name) for r in negative],
         "decisive": decisive_words(report.risk),
     }
 
@@ -381,6 +383,7 @@ def render_report(report: Report, *, key_frames: KeyFrames | None = None, title:
         "footer": _footer(report),
         "drivers": [],
         "raised_by": [],
+        "lowered_by": [],
         "decisive": [],
         "not_checked": [],
         "hand_waves": [],
