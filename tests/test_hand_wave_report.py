@@ -309,3 +309,22 @@ def test_a_wave_the_test_judges_poorly_asks_for_a_side_to_side_pass():
     assert f"came up from below, the way of waving this test judges least well: {ASK_AGAIN}" in text
     page = render_report(report_with(answered(0.02, "from below")))
     assert '<em class="advice">The hand came up from below' in page
+
+
+def test_text_report_names_the_key_frames_of_each_finding_and_request(tmp_path):
+    """The "which frame" question holds in the text report too: each listed finding and each hand-wave request
+    names its key frames by role and time, and the files `scan --frames` wrote for them."""
+    evidence = [dataclasses.replace(e, details=json.loads(json.dumps(e.details))) for e in challenges()]
+    frames = {40.5: jpeg((1, 2, 3)), 41.0: jpeg((4, 5, 6)), 41.9: jpeg((7, 8, 9))}
+    result = AnalyzerResult("face_occlusion", Status.OK, 0.97, 1.0, evidence=tuple(evidence))
+    write_key_frames({"face_occlusion": result}, _Tracks(frames), tmp_path, "s")
+    text = " ".join(format_text(report_with(evidence)).split())  # the text report wraps lines
+    before, middle, after = (str(tmp_path / key_frame_filename("s", t)) for t in (40.5, 41.0, 41.9))
+    words = f"frames: before 40.50 s ({before}), middle of the crossing 41.00 s ({middle}), after 41.90 s ({after})"
+    finding, requests = text.split("Hand-wave requests:", 1)
+    assert words in finding  # under the occlusion event
+    assert "requested at 38.0 s: answered" in requests and words in requests
+    # without saved files: the times alone; an item without roles: labelled by where the time falls
+    plain = occ_event(40.8, 41.5, 0.9, "x", key_frame_times=[40.5, 41.0, 41.9])
+    text = " ".join(format_text(report_with([plain])).split())
+    assert "frames: before 40.50 s, during 41.00 s, after 41.90 s" in text

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interview_guard.analyzers.base import Evidence
+from interview_guard.report.keyframes import key_frame_words
 
 __all__ = ["OUTCOME_WORDS", "ASK_AGAIN", "HandWaveRequest", "hand_wave_requests", "hand_wave_line"]
 
@@ -84,6 +85,8 @@ class HandWaveRequest:
         landmarker tracked no hand) something coming up to the face outline.
     path : str or None
         Which way the hand went (:data:`~interview_guard.signals.hand_path.HAND_PATHS`), None when not tracked.
+    frames : str
+        The request's key frames in words, with the files the scan wrote (:func:`.keyframes.key_frame_words`).
     """
 
     t_s: float
@@ -95,6 +98,7 @@ class HandWaveRequest:
     summary: str
     what: str = _HAND
     path: str | None = None
+    frames: str = ""
 
     @property
     def advice(self) -> str:
@@ -176,6 +180,7 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
                 summary=summary,
                 what=what,
                 path=path,
+                frames=key_frame_words(d, ev.start_s, ev.end_s),
             )
         )
     return sorted(out, key=lambda r: (r.t_s, r.kind))
@@ -187,4 +192,5 @@ def hand_wave_line(req: HandWaveRequest) -> str:
         f"requested at {req.t_s:.1f} s: {req.outcome_text()}; face covered: {req.covered_words}; "
         f"verdict {req.score:.2f}: {req.summary}"
     )
-    return f"{line}; {req.advice}" if req.advice else line
+    line = f"{line}; {req.advice}" if req.advice else line
+    return f"{line}; frames: {req.frames}" if req.frames else line

@@ -36,6 +36,7 @@ __all__ = [
     "evidence_key_frame_roles",
     "evidence_key_frame_times",
     "key_frame_files",
+    "key_frame_words",
     "record_key_frame_files",
     "forget_key_frame_files",
     "wanted_key_frame_times",
@@ -104,6 +105,30 @@ def key_frame_files(details: dict[str, Any]) -> tuple[dict[float, str], list[str
             by_time[t] = path
     plain = [p for p in (details.get("key_frames") or []) if isinstance(p, str)]
     return by_time, plain
+
+
+def key_frame_words(details: dict[str, Any], start_s: float, end_s: float) -> str:
+    """An item's key frames in words for the text report, "" when it has none.
+
+    By role when it has them ("before 1.72 s, middle of the crossing 2.40 s, after 3.92 s"), else labelled by
+    where each time falls against the item's span (before, during, after); each with the file the scan wrote
+    for it, when it wrote one ("before 1.72 s (frames/s_00001.720s.jpg)").
+    """
+    by_time, plain = key_frame_files(details)
+    roles = evidence_key_frame_roles(details)
+    if roles:
+        labelled = [(ROLE_LABELS[role], t) for role, t in roles]
+        labelled += [("", t) for t in evidence_key_frame_times(details) if t not in {u for _, u in roles}]
+    else:
+        times = evidence_key_frame_times(details)
+        labelled = [("before" if t < start_s - 1e-6 else "after" if t > end_s + 1e-6 else "during", t) for t in times]
+        if not by_time and plain and len(plain) == len(times):  # the plain list is in time order (one per time)
+            by_time = dict(zip(times, plain))
+    parts = []
+    for label, t in labelled:
+        path = by_time.get(t)
+        parts.append(f"{label} {t:.2f} s".lstrip() + (f" ({path})" if path else ""))
+    return ", ".join(parts)
 
 
 def record_key_frame_files(details: dict[str, Any], files: dict[float, str]) -> None:

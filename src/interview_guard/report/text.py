@@ -7,6 +7,7 @@ import os
 import textwrap
 
 from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
+from interview_guard.report.keyframes import key_frame_words
 from interview_guard.report.model import Report
 from interview_guard.report.wording import decisive_words
 
@@ -14,6 +15,18 @@ __all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
 
 #: Evidence items scoring below this are counted, not listed, in the text report.
 TEXT_EVIDENCE_MIN_SCORE = 0.2
+
+
+def _fill(text: str, *, initial_indent: str, subsequent_indent: str) -> str:
+    """``text`` wrapped at 100 columns, breaking only at spaces: a frame file's path stays whole to copy."""
+    return textwrap.fill(
+        text,
+        width=100,
+        initial_indent=initial_indent,
+        subsequent_indent=subsequent_indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def format_summary(summary_csv: str | os.PathLike[str]) -> str:
@@ -83,13 +96,14 @@ def format_text(report: Report) -> str:
                     subsequent_indent="      ",
                 )
             )
+            frames = key_frame_words(ev.details or {}, ev.start_s, ev.end_s)
+            if frames:
+                lines.append(_fill(f"frames: {frames}", initial_indent="      ", subsequent_indent="        "))
     waves = hand_wave_requests(e for r in report.analyzers.values() for e in r.evidence)
     if waves:
         lines.append("  Hand-wave requests:")
         for req in waves:
-            lines.append(
-                textwrap.fill(hand_wave_line(req), width=100, initial_indent="    - ", subsequent_indent="      ")
-            )
+            lines.append(_fill(hand_wave_line(req), initial_indent="    - ", subsequent_indent="      "))
     for w in report.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines) + "\n"
