@@ -276,3 +276,12 @@ def test_a_measure_from_too_few_frames_shows_the_score_it_counts_for_not_its_raw
     many = run(blend_track(n=120, seam=3.0))
     ev = next(e for e in many.evidence if e.kind == "seam_flicker")
     assert ev.score == pytest.approx(ev.details["unweighted_score"], abs=1e-3) and "counts" not in ev.summary
+
+
+def test_a_flagged_trace_names_its_frame_as_a_key_frame():
+    """A trace past the genuine range names the frame that shows it most as a key frame (the page and `--frames`
+    show it); one within the range does not (nothing to look at)."""
+    r = run(blend_track(soft=0.15))
+    soft = next(e for e in r.evidence if e.kind == "face_softness")
+    assert soft.details["flagged"] and soft.details["key_frame_times"] == [round(soft.start_s, 3)]
+    assert all("key_frame_times" not in e.details for e in r.evidence if not e.details.get("flagged"))

@@ -328,3 +328,25 @@ def test_text_report_names_the_key_frames_of_each_finding_and_request(tmp_path):
     plain = occ_event(40.8, 41.5, 0.9, "x", key_frame_times=[40.5, 41.0, 41.9])
     text = " ".join(format_text(report_with([plain])).split())
     assert "frames: before 40.50 s, during 41.00 s, after 41.90 s" in text
+
+
+def test_scan_frames_decodes_a_named_frame_the_scan_kept_no_image_of(tmp_path):
+    """A finding may name a frame the video scan kept no JPEG of (face_artifacts: "the frame at 1.20 s shows it
+    most"): `scan --frames` decodes it from the video rather than leave the finding without its frame."""
+    from conftest import make_video
+
+    video = make_video(tmp_path / "video.mp4", seconds=3.0, fps=10)
+    kept = {0.5: jpeg((1, 2, 3))}
+    ev = Evidence("face_artifacts", "seam_flicker", 1.2, 1.2, 0.8, "x", {"frame_s": 1.2, "key_frame_times": [1.2]})
+    old = occ_event(0.4, 0.6, 0.2, "y", key_frame_times=[0.5])
+    results = {"face_artifacts": AnalyzerResult("face_artifacts", Status.OK, 0.8, 1.0, evidence=(ev,))}
+    results["face_occlusion"] = AnalyzerResult("face_occlusion", Status.OK, 0.2, 1.0, evidence=(old,))
+    written = write_key_frames(results, _Tracks(kept), tmp_path / "frames", "s", video_path=video)
+    assert sorted(p.name for p in written) == [key_frame_filename("s", 0.5), key_frame_filename("s", 1.2)]
+    assert ev.details["key_frames"] == [str(tmp_path / "frames" / key_frame_filename("s", 1.2))]
+    assert (tmp_path / "frames" / key_frame_filename("s", 1.2)).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    # no video (or one that cannot be read): the frame is left out, the report is not failed
+    ev2 = Evidence("face_artifacts", "seam_flicker", 1.2, 1.2, 0.8, "x", {"key_frame_times": [1.3]})
+    results = {"face_artifacts": AnalyzerResult("face_artifacts", Status.OK, 0.8, 1.0, evidence=(ev2,))}
+    assert write_key_frames(results, _Tracks({}), tmp_path / "f2", "s", video_path=tmp_path / "gone.mp4") == []
+    assert "key_frames" not in ev2.details

@@ -188,6 +188,8 @@ class FaceArtifacts(Analyzer):
                         "flagged": bool(flagged),
                         "scored": scored,
                         "unweighted_score": round(raw, 4),
+                        # a trace past the genuine range: the frame that shows it most, to look at
+                        **({"key_frame_times": [round(t, 3)]} if flagged else {}),
                     },
                 )
             )

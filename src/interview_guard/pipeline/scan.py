@@ -122,7 +122,7 @@ def scan_session(
         descriptors(session_descriptors(tracks, session.session_id))
     results, risk, an_timings = scan_tracks(tracks, analyzers=analyzers, fusion=fusion, progress=progress)
     if frames_dir is not None:
-        write_key_frames(results, tracks, frames_dir, session.session_id)
+        write_key_frames(results, tracks, frames_dir, session.session_id, video_path=session.files.get("video"))
     modalities = tracks.modalities()
     session_info = SessionInfo(
         id=session.session_id,
@@ -152,17 +152,31 @@ def scan_session(
     )
 
 
-def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str) -> list[Path]:
+def write_key_frames(results: dict, tracks: Tracks, frames_dir, session_id: str, *, video_path=None) -> list[Path]:
     """Write the key frames evidence items point at as JPEG files.
 
     The times are those of ``details.key_frame_times`` and of the role objects in ``details.key_frames``
     (:func:`~interview_guard.report.keyframes.evidence_key_frame_times`). Each file is
     ``<frames_dir>/<session_id>_<seconds>s.jpg``; the paths are recorded in ``details.key_frames``
-    (:func:`~interview_guard.report.keyframes.record_key_frame_files`).
+    (:func:`~interview_guard.report.keyframes.record_key_frame_files`). The images are the scan's own key
+    frames (``tracks.key_frames``); a time the scan kept no image of (the frame a finding names that was
+    not among the densely analysed moments) is decoded from ``video_path`` when given (at most
+    ``MAX_KEY_FRAMES`` of them; one that cannot be decoded is left out, as the page does).
     """
     from interview_guard.atomic import atomic_write_bytes
+    from interview_guard.report.keyframes import MAX_KEY_FRAMES, wanted_key_frame_times
 
-    frames = tracks.key_frames or {}
+    frames = dict(tracks.key_frames or {})
+    if video_path is not None:
+        wanted = wanted_key_frame_times(ev.details for r in results.values() for ev in r.evidence)
+        missing = [t for t in wanted if t not in frames][:MAX_KEY_FRAMES]
+        if missing:
+            from interview_guard.pipeline.keyframes import decode_frames
+
+            try:
+                frames.update(decode_frames(video_path, missing))
+            except Exception:  # a frame that cannot be decoded is left out: never fail the report over it
+                pass
     written: dict[float, Path] = {}
     for r in results.values():
         for ev in r.evidence:
