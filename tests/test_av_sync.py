@@ -328,3 +328,14 @@ def test_real_clip_in_sync_and_shifted(real_clip):
     assert abs(early.metrics["offset_ms"] - (base.metrics["offset_ms"] - 300.0)) <= 30.0
     assert early.score > base.score and early.score >= 0.5
     assert math.isfinite(early.confidence) and early.confidence < 0.5  # a 5 s clip is little data
+
+
+def test_windows_that_do_not_follow_the_lips_are_named_in_the_sentence(mouth60):
+    """A foreign voice: the sentence says when the speech does not follow the lips (the first windows), as its
+    details list them."""
+    rng = np.random.default_rng(11)
+    face = face_from_mouth(mouth60, rng=rng)
+    r = run(face, voice_from_mouth(talking(60.0, np.random.default_rng(99)), offset_ms=0.0, rng=rng))
+    ev = next(e for e in r.evidence if e.kind == "lips_do_not_follow")
+    times = ev.details["examples_not_following_s"]
+    assert times and f"do not follow the lips (the first at {times[0]:.1f}, " in ev.summary

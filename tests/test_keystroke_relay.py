@@ -167,3 +167,21 @@ def test_down_only_sample_sessions_are_low():
         r = analyze(log)
         assert r.status is Status.OK and r.score < 0.2
         assert "zero_hold_times" not in r.metrics["feature_scores"]  # no key-ups: holds unknown
+
+
+def test_relay_findings_say_when_in_the_sentence():
+    """A relay finding spans most of the session: its sentence names the moments to look at (the first few
+    instances, from its details), so the text and HTML reports say when, not only how many."""
+    from interview_guard.analyzers.base import moments_words
+
+    log = read_keystroke_log(SAMPLES / "typing_relayed_b" / "keystrokes.jsonl")
+    r = analyze(log)
+    collapsed = next(e for e in r.evidence if e.kind == "collapsed_keydowns")
+    assert "(the first at 1.9, 5.5, 13.3, 14.8 and 16.2 s)" in collapsed.summary
+    assert collapsed.details["examples_t_s"][:3] == [1.949, 1.949, 5.452]
+    bursts = next(e for e in r.evidence if e.kind == "catch_up_bursts")
+    first = [f"{e['t_s']:.1f}" for e in bursts.details["examples"][:5]]
+    assert f"the first at {', '.join(first[:4])} and {first[4]} s)" in bursts.summary
+    assert moments_words([2.0, 2.04, 7.5], 3) == "at 2.0 and 7.5 s"  # one instance per 0.1 s shown
+    assert moments_words([2.0], 4) == "the first at 2.0 s" and moments_words([], 0) == ""
+    assert moments_words([float("nan"), True, 1.0], 1) == "at 1.0 s"

@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import (
+    Analyzer,
+    AnalyzerResult,
+    Evidence,
+    Param,
+    Status,
+    WindowScore,
+    moments_words,
+)
 from interview_guard.signals import speech as af
 from interview_guard.signals.band_power import strided_max_abs
 from interview_guard.signals.stats import logistic_safe, robust_spread
@@ -349,6 +357,9 @@ class AVSync(Analyzer):
                 },
             )
         )
+        off_windows = [round(float(grid[s] + wlen * step / 2), 2) for s in st[~follow][:12]]
+        where = moments_words(off_windows, int(np.sum(~follow)))
+        where = f" ({where})" if where else ""
         evidence.append(
             Evidence(
                 analyzer=self.name,
@@ -359,10 +370,10 @@ class AVSync(Analyzer):
                 summary=(
                     f"mouth motion and speech envelope correlate at {peak:.2f} at the best offset, against "
                     f"{mu0:.2f} +- {sd0:.2f} with the audio moved seconds away (z = {sync_z:.1f}); "
-                    f"{100 * not_follow_share:.0f} % of the speech windows do not follow the lips"
+                    f"{100 * not_follow_share:.0f} % of the speech windows do not follow the lips{where}"
                     if math.isfinite(sync_z)
                     else f"mouth motion and speech envelope correlate at {peak:.2f} at the best offset; "
-                    f"{100 * not_follow_share:.0f} % of the speech windows do not follow the lips"
+                    f"{100 * not_follow_share:.0f} % of the speech windows do not follow the lips{where}"
                 ),
                 details={
                     "peak_corr": round(float(peak), 4),
@@ -372,7 +383,7 @@ class AVSync(Analyzer):
                     "expected_z_if_in_sync": round(z_exp, 2),
                     "not_following_share": round(not_follow_share, 4),
                     "follow_corr": self.follow_corr,
-                    "examples_not_following_s": [round(float(grid[s] + wlen * step / 2), 2) for s in st[~follow][:12]],
+                    "examples_not_following_s": off_windows,
                 },
             )
         )

@@ -30,7 +30,16 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 from interview_guard.errors import InterviewGuardError, ParameterError
 from interview_guard.tracks import Stream, Tracks
 
-__all__ = ["Status", "Evidence", "WindowScore", "AnalyzerResult", "Param", "Analyzer", "find_non_finite"]
+__all__ = [
+    "Status",
+    "Evidence",
+    "WindowScore",
+    "AnalyzerResult",
+    "Param",
+    "Analyzer",
+    "find_non_finite",
+    "moments_words",
+]
 
 T = TypeVar("T")
 
@@ -53,6 +62,24 @@ def find_non_finite(value: Any, where: str) -> str | None:
         elif isinstance(v, list | tuple):
             stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
     return None
+
+
+def moments_words(times: Any, total: int, *, show: int = 5) -> str:
+    """Where a finding's instances are, for its sentence: "at 1.9, 21.2 and 23.6 s" or "the first at 1.9,
+    5.5, 13.3, 14.8 and 16.2 s" ("" when there is no time). ``times`` in seconds, in time order (repeats and
+    times within 0.05 s of the one before are shown once); ``total``: how many instances the finding counts."""
+    shown: list[str] = []
+    for t in times:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+            continue
+        word = f"{t:.1f}"
+        if not shown or word != shown[-1]:
+            shown.append(word)
+    if not shown:
+        return ""
+    cut = shown[:show]
+    listed = cut[0] if len(cut) == 1 else ", ".join(cut[:-1]) + " and " + cut[-1]
+    return f"{'the first ' if len(shown) > len(cut) or total > len(times) else ''}at {listed} s"
 
 
 class Status(str, enum.Enum):

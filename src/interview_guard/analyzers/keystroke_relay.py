@@ -32,7 +32,15 @@ import math
 
 import numpy as np
 
-from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.base import (
+    Analyzer,
+    AnalyzerResult,
+    Evidence,
+    Param,
+    Status,
+    WindowScore,
+    moments_words,
+)
 from interview_guard.signals import keystroke_timing as kt
 from interview_guard.signals.stats import logistic_array, logistic_safe
 from interview_guard.signals.windows import event_windows
@@ -40,6 +48,12 @@ from interview_guard.tracks import Stream, Tracks
 from interview_guard.tracks.keystrokes import DOWN, UP, KeyPresses
 
 __all__ = ["KeystrokeRelay"]
+
+
+def _moments(times: object, total: int, before: str, after: str = "") -> str:
+    """``before + "the first at 1.9, 5.5 and 13.3 s" + after`` for a finding's sentence, "" without times."""
+    words = moments_words(times, int(total))
+    return f"{before}{words}{after}" if words else ""
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -219,7 +233,8 @@ class KeystrokeRelay(Analyzer):
                     summary=(
                         f"{n_pause} of {n_pauses} pauses > {self.pause_ms:g} ms ended in a burst of key events within "
                         f"{tol:g} ms of each other (about {p_pause * n_pauses:.2g} expected from a local keyboard), "
-                        f"and {g_start.size} bursts of >= {k_min} events (about {p_group * n_ev:.2g} expected), "
+                        f"and {g_start.size} bursts of >= {k_min} events (about {p_group * n_ev:.2g} expected"
+                        f"{_moments([e['t_s'] for e in examples], int(g_start.size), '; ')}), "
                         f"in {_fmt_duration(typing_s)} of typing"
                     ),
                     details={
@@ -237,6 +252,7 @@ class KeystrokeRelay(Analyzer):
                 )
             )
         if dd_collapsed.size:
+            dd_first_s = presses.press_ms[dd_collapsed[:12]] / 1000.0
             evidence.append(
                 Evidence(
                     analyzer=self.name,
@@ -246,7 +262,7 @@ class KeystrokeRelay(Analyzer):
                     score=feature_view["collapsed_keydowns"],
                     summary=(
                         f"{dd_collapsed.size} of {dd.size} consecutive key-downs arrived within {tol:g} ms "
-                        "of each other; "
+                        f"of each other{_moments(dd_first_s, dd_collapsed.size, ' (', ')')}; "
                         f"about {p_dd * dd.size:.2g} expected from fingers on a local keyboard"
                     ),
                     details={
