@@ -590,3 +590,16 @@ def test_the_drivers_summary_names_what_raised_and_what_lowered_the_risk():
     assert summary == (
         "No analyzer found more than a genuine session shows. Lowered it, most first: Hand over face, Keystroke relay."
     )
+
+
+def test_relay_rule_counts_that_add_up_to_more_than_the_incidents_say_why():
+    """25 incidents listed as "large group: 13, two keydowns: 25, after pause: 14" (52) read as a mistake unless
+    the page says that one incident can meet several rules."""
+    rep = make_report()
+    inc = rep.analyzers["keystroke_relay"].metrics["relay_incidents"]
+    inc["by_rule"] = {"large_group": 13, "two_keydowns": 14, "after_pause": 9}
+    drivers = parse(render_report(rep)).text_by_id["drivers"]
+    assert "(incidents per rule, one may meet several: large group: 13, two keydowns: 14, after pause: 9)" in drivers
+    inc["by_rule"] = {"after_pause": 9, "two_keydowns": 5, "zero_hold": 0}
+    drivers = parse(render_report(rep)).text_by_id["drivers"]
+    assert "(after pause: 9, two keydowns: 5)" in drivers  # 14 incidents, one rule each

@@ -151,7 +151,10 @@ def _explain_keystroke_relay(m: Mapping[str, Any]) -> str:
             s += f" (about {num(float(exp))} expected by chance)"
     rules = {k: v for k, v in (inc.get("by_rule") or {}).items() if v}
     if rules:
-        s += " (" + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in rules.items()) + ")"
+        listed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in rules.items())
+        # the rules' counts add up to more than the incidents when an incident meets several: say so
+        several = sum(int(v) for v in rules.values() if isinstance(v, (int, float))) > count
+        s += f" (incidents per rule, one may meet several: {listed})" if several else f" ({listed})"
     lag = m.get("transport_lag")
     if isinstance(lag, dict) and lag.get("median_ms") is not None:
         if lag.get("synced"):
