@@ -662,3 +662,14 @@ def test_report_page_is_rebuilt_from_report_json_and_a_broken_report_is_a_messag
         stored.report_path.write_text("{broken", encoding="utf-8")
         r = c.get(job["url"])
         assert r.status_code == 500 and "cannot be shown" in r.text and str(data) not in r.text
+
+
+def test_a_failed_scan_names_the_file_as_the_client_uploaded_it(data):
+    """The interviewer uploaded "interview 7.mp4": the failure names that file, not the server's "video.mp4"."""
+    app = create_app(data, workers=1)
+    with TestClient(app) as c:
+        broken = MP4_HEAD + bytes(range(256)) * 64  # an MP4 signature, then nothing decodable
+        r = post_parts(c, [("video", "interview 7.mp4", broken)])
+        job = _wait_finished(c, r.json()["id"])
+        assert job["status"] == "failed"
+        assert job["error"].startswith("interview 7.mp4: ") and "video.mp4" not in job["error"], job["error"]

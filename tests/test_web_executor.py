@@ -235,3 +235,18 @@ def test_an_uploaded_session_scanned_on_dask_equals_the_local_scan(tmp_path):
     ]
     assert recorded and all(Path(p).parent == dstored.frames_dir and Path(p).is_file() for p in recorded)
     assert 'id="risk-score"' in dpage and "data:image/jpeg;base64," in dpage
+
+
+def test_a_failed_task_names_the_file_as_the_client_uploaded_it(data, monkeypatch):
+    """On an executor too, the failure names the client's file (k0.jsonl), not the server's keystrokes.jsonl."""
+    outcome = worker.ScanJobOutcome(error="keystrokes.jsonl: line 3: the log cannot be read")
+    monkeypatch.setattr(worker, "scan_job", lambda spec: outcome)
+    [job_id] = _queued(data, 1)
+    store = JobStore(data)
+    runner = Runner(store, executor=InProcessExecutor(), poll_s=0.05)
+    runner.start()
+    try:
+        job = _wait(store, job_id, {"failed", "done", "interrupted"})
+    finally:
+        runner.stop()
+    assert job.error == "k0.jsonl: line 3: the log cannot be read", job.error

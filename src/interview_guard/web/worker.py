@@ -19,6 +19,7 @@ update notices and the scan stops without writing anything.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -143,7 +144,7 @@ def run(
         return 0
     except (InterviewGuardError, OSError) as exc:  # the input's fault (io.session.as_input_error: one mapping)
         # Messages name the server's copy of the file; show the client's name instead.
-        msg = str(as_input_error(exc)).replace(str(job.session_dir) + os.sep, "")
+        msg = client_file_names(str(as_input_error(exc)).replace(str(job.session_dir) + os.sep, ""), job)
         store.finish_failed(job_id, attempt, msg)
         print(f"interview-guard worker: scan failed: {msg}", file=sys.stderr)
         return 0
@@ -167,6 +168,26 @@ def run(
 
 
 # ----------------------------------------------------------------------------- on an executor (serve --scheduler)
+
+
+#: The names the server stores an upload under (``web.uploads``): ``video.mp4``, ``keystrokes.jsonl``, ...
+_STORED_NAME = re.compile(r"(?<![\w.-])(video|keystrokes|session)(\.[A-Za-z0-9]{1,5})(?![\w.-])")
+
+
+def client_file_names(msg: str, job: Job) -> str:
+    """``msg`` with the server's names of the uploaded files (``video.mp4``, ``keystrokes.jsonl``,
+    ``session.json``) replaced by the names the client uploaded them under: a scan that fails on "t.mp4" says
+    "t.mp4: cannot open ...", not "video.mp4: ...", a name the interviewer never saw."""
+    names = job.filenames or {}
+
+    def client(m: re.Match[str]) -> str:
+        role = {"session": "metadata"}.get(m.group(1), m.group(1))
+        stored = m.group(0)
+        if not (job.session_dir / stored).exists():
+            return stored
+        return names.get(role) or stored
+
+    return _STORED_NAME.sub(client, msg)
 
 
 @dataclass(frozen=True)
@@ -285,7 +306,7 @@ def commit_scan(store: JobStore, job: Job, attempt: int, outcome: Any, *, max_re
         store.finish_failed(job.id, attempt, f"the scan was lost: {getattr(outcome, 'reason', outcome)}")
         return
     if outcome.report_json is None:
-        store.finish_failed(job.id, attempt, outcome.error or "the scan failed")
+        store.finish_failed(job.id, attempt, client_file_names(outcome.error or "the scan failed", job))
         return
     size = len(outcome.report_json.encode("utf-8"))
     if max_report_mb and size > max_report_mb * (1 << 20):
