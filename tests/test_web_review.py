@@ -233,6 +233,23 @@ def test_verdict_form_records_the_cookie_name_and_shows_the_trail(reviewed):
     assert c.post(f"/jobs/{'0' * 32}/verdict", data={"verdict": "fraud"}).status_code == 404
 
 
+def test_a_note_with_control_characters_is_refused_in_one_line(reviewed):
+    """A NUL, a terminal escape or a bidirectional override in a note would be stored as is and shown in the audit
+    trail and jobs.csv (where U+202E shows a note in another order than it was written): refused, form and API."""
+    c, job_id, _, _ = reviewed
+    before = len(c.get(f"/api/v1/scans/{job_id}/verdicts").json()["changes"])
+    for note, code in (("a\x00b", "\\u0000"), ("\x1b[31mred", "\\u001b"), ("paid \u202eevil", "\\u202e")):
+        r = c.post(f"/jobs/{job_id}/verdict", data={"verdict": "fraud", "note": note}, follow_redirects=False)
+        assert r.status_code == 400 and f"the note holds a control character ({code})" in r.text, r.text
+        r = c.put(f"/api/v1/scans/{job_id}/verdict", json={"verdict": "fraud", "note": note})
+        assert r.status_code == 400 and code in r.json()["detail"], r.text
+    assert len(c.get(f"/api/v1/scans/{job_id}/verdicts").json()["changes"]) == before  # nothing recorded
+    r = c.post(
+        f"/jobs/{job_id}/verdict", data={"verdict": "unsure", "note": "line one\r\n\tline two"}, follow_redirects=False
+    )
+    assert r.status_code == 303  # line breaks and tabs are text
+
+
 def test_verdict_form_from_another_site_is_refused(reviewed):
     c, job_id, _, _ = reviewed
     r = c.post(f"/jobs/{job_id}/verdict", data={"verdict": "genuine"}, headers={"Origin": "http://evil.example"})

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_guard.web.api import Refused, accept_upload
 from interview_guard.web.jobs import Job
-from interview_guard.web.reviews import MAX_NOTE_CHARS, filtered_jobs, set_verdict, verdict_history
+from interview_guard.web.reviews import MAX_NOTE_CHARS, filtered_jobs, note_problem, set_verdict, verdict_history
 from interview_guard.web.routes import job_filter, job_or_404, report_page, store_of
 from interview_guard.web.security import reviewer_of
 
@@ -225,6 +225,9 @@ def put_verdict(request: Request, scan_id: str, body: VerdictIn) -> dict[str, An
     """Record the verdict and note under the token's reviewer name; the change joins the audit trail."""
     job = _done(request, scan_id)
     store = store_of(request)
+    problem = note_problem(body.note)
+    if problem:
+        raise StarletteHTTPException(400, problem)
     set_verdict(store, job.id, body.verdict, body.note.strip(), reviewer_of(request.scope))
     return scan_json(job_or_404(request, job.id))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from interview_guard.web.jobs import Job, JobStore, _now, valid_job_id
 __all__ = [
     "BAND_CHOICES",
     "MAX_NOTE_CHARS",
+    "note_problem",
     "SORTS",
     "VERDICTS",
     "VERDICT_CHOICES",
@@ -43,6 +45,20 @@ VERDICT_CHOICES = (*VERDICTS, "none", "any")
 BAND_CHOICES = ("low", "medium", "high", "unassessed")
 SORTS = ("newest", "risk")
 MAX_NOTE_CHARS = 4000
+
+#: Characters a note may not hold: control characters but tab and line breaks (a NUL, a terminal escape), and the
+#: bidirectional overrides and isolates that make text show in another order than it was written.
+_NOTE_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def note_problem(note: str) -> str | None:
+    """Why ``note`` cannot be a verdict's note (one line for the reviewer), None when it can."""
+    if len(note) > MAX_NOTE_CHARS:
+        return f"the note is longer than {MAX_NOTE_CHARS} characters"
+    bad = _NOTE_FORBIDDEN.search(note)
+    if bad:
+        return f"the note holds a control character (\\u{ord(bad.group()):04x}); write it as plain text"
+    return None
 
 
 class FilterError(ValueError):
@@ -76,12 +92,13 @@ def set_verdict(store: JobStore, job_id: str, verdict: str, note: str, who: str)
 
     The change and its audit row are written in one transaction. Setting the same verdict and note again
     is still recorded (someone confirmed it). Raises ``ValueError`` for a verdict outside :data:`VERDICTS`
-    or a note longer than :data:`MAX_NOTE_CHARS`.
+    or a note :func:`note_problem` refuses (longer than :data:`MAX_NOTE_CHARS`, a control character).
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-    if len(note) > MAX_NOTE_CHARS:
-        raise ValueError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    problem = note_problem(note)
+    if problem:
+        raise ValueError(problem)
     if not valid_job_id(job_id):
         return None
     now = _now()

@@ -20,6 +20,7 @@ from interview_guard.web.reviews import (
     JobFilter,
     csv_export,
     filtered_jobs,
+    note_problem,
     set_verdict,
     verdict_history,
 )
@@ -165,6 +166,9 @@ async def verdict_form(request: Request, job_id: str) -> Response:
         raise StarletteHTTPException(400, f"choose a verdict: {', '.join(VERDICTS)}")
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
         raise StarletteHTTPException(400, f"the note must be text of at most {MAX_NOTE_CHARS} characters")
+    problem = note_problem(note)
+    if problem:
+        raise StarletteHTTPException(400, problem)
     set_verdict(store_of(request), job.id, verdict, note.strip(), reviewer_of(request.scope))
     if wants_json(request.headers, request.url.path):
         return JSONResponse({"id": job.id, "verdict": verdict, "note": note.strip()})
