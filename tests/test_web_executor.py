@@ -250,3 +250,21 @@ def test_a_failed_task_names_the_file_as_the_client_uploaded_it(data, monkeypatc
     finally:
         runner.stop()
     assert job.error == "k0.jsonl: line 3: the log cannot be read", job.error
+
+
+@pytest.mark.parametrize("on_executor", [False, True])
+def test_report_warnings_name_the_files_as_the_client_uploaded_them(tmp_path, on_executor):
+    """A faceless clip uploaded as "my clip.mp4": the report's warning names "my clip.mp4", not the server's
+    "video.mp4", on the local worker and on an executor alike."""
+    from conftest import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, fps=10).read_bytes()
+    app = create_app(tmp_path / "data", executor=InProcessExecutor() if on_executor else None)
+    with TestClient(app) as c:
+        r = post_parts(c, [("video", "my clip.mp4", clip)])
+        job_id = r.json()["id"]
+        job = _finished(c, job_id)
+        assert job["status"] == "done", job
+        warnings = c.get(f"/jobs/{job_id}/report.json").json()["warnings"]
+    assert any(w.startswith("my clip.mp4: a face was found in only") for w in warnings), warnings
+    assert not any("video.mp4" in w for w in warnings), warnings

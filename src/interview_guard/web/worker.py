@@ -128,6 +128,7 @@ def run(
         report = scan_session(
             job.session_dir, session_id=session_id, progress=hook, frames_dir=job.frames_dir, fusion=fusion
         )
+        report.warnings = [client_file_names(w, job) for w in report.warnings]  # the names the reviewer uploaded
         text = report.to_json()
         size = len(text.encode("utf-8"))
         if max_report_mb and size > max_report_mb * (1 << 20):
@@ -178,14 +179,16 @@ def client_file_names(msg: str, job: Job) -> str:
     """``msg`` with the server's names of the uploaded files (``video.mp4``, ``keystrokes.jsonl``,
     ``session.json``) replaced by the names the client uploaded them under: a scan that fails on "t.mp4" says
     "t.mp4: cannot open ...", not "video.mp4: ...", a name the interviewer never saw."""
-    names = job.filenames or {}
+    return _client_names(msg, job.session_dir, job.filenames or {})
 
+
+def _client_names(msg: str, session_dir: str | os.PathLike[str], filenames: dict[str, str]) -> str:
     def client(m: re.Match[str]) -> str:
         role = {"session": "metadata"}.get(m.group(1), m.group(1))
         stored = m.group(0)
-        if not (job.session_dir / stored).exists():
+        if not (Path(session_dir) / stored).exists():
             return stored
-        return names.get(role) or stored
+        return filenames.get(role) or stored
 
     return _STORED_NAME.sub(client, msg)
 
@@ -198,6 +201,7 @@ class ScanJobSpec:
     session_id: str
     frames_dir: str  # the server's frames directory: the report records the key frames there
     fusion: Any  # the server's FusionModel (loaded once; workers need not see the parameter file)
+    filenames: dict[str, str] = field(default_factory=dict)  # role -> the client's file name (Job.filenames)
 
 
 @dataclass
@@ -272,11 +276,12 @@ def scan_job(spec: ScanJobSpec) -> ScanJobOutcome:
             return ScanJobOutcome(error="cancelled")
         except (InterviewGuardError, OSError) as exc:
             msg = str(as_input_error(exc)).replace(spec.session_dir.rstrip(os.sep) + os.sep, "")
-            return ScanJobOutcome(error=msg)
+            return ScanJobOutcome(error=_client_names(msg, spec.session_dir, spec.filenames))
         except MemoryError:
             return ScanJobOutcome(error="the scan ran out of memory (does the input claim an absurd time span?)")
         except Exception as exc:  # a bug: the outcome says so, the server keeps going
             return ScanJobOutcome(error=f"internal error: {exc.__class__.__name__}: {exc}")
+        report.warnings = [_client_names(w, spec.session_dir, spec.filenames) for w in report.warnings]
         frames: dict[str, bytes] = {}
         for result in report.analyzers.values():  # the frames were written here; the report names the server's
             for ev in result.evidence:
@@ -338,7 +343,9 @@ def run_on_executor(runner: Runner, job_id: str, attempt: int) -> None:
     if job is None:
         return
     fusion = FusionModel.load(runner.params_path)  # the server's --params, checked when it started
-    spec = ScanJobSpec(str(job.session_dir), job_session_id(job), str(job.frames_dir), fusion)
+    spec = ScanJobSpec(
+        str(job.session_dir), job_session_id(job), str(job.frames_dir), fusion, dict(job.filenames or {})
+    )
     task = runner.executor.submit(scan_job, spec)
     with runner._lock:
         runner._tasks[job_id] = task
