@@ -88,6 +88,23 @@ def test_absence_is_not_evidence():
     assert _run(metadata=meta).status.value == "skipped"
 
 
+def test_nothing_compared_says_what_was_missing_not_no_typed_keys():
+    """A claimed time zone and 150 typed keys, no country: the keys are there, it is the country that is missing
+    (the reason said "no typed keys")."""
+    r = _run(keystrokes=_log(), metadata=_meta(claimed_timezone="Europe/Berlin"))
+    assert r.status.value == "ok" and not r.metrics["checked"]
+    assert "no typed keys" not in r.reason, r.reason
+    assert r.reason == (
+        "nothing could be held against the claim (no claimed country to compare the typed keys' layout with; "
+        "no browser or file time zone to compare with the claim)"
+    )
+    r = _run(metadata=_meta(claimed_country="DE", client={"languages": ["de-DE"]}))
+    assert r.reason == (
+        "nothing could be held against the claim (no typed keys; no audio for the mains hum; "
+        "no browser or file time zone to compare with the claim)"
+    )
+
+
 def test_a_claimed_time_zone_nobody_knows_is_said_not_compared():
     meta = _meta(claimed_timezone="Mars/Olympus_Mons", client={"timezone": "Asia/Seoul"})
     r = _run(metadata=meta)

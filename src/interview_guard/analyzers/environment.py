@@ -266,7 +266,11 @@ class Environment(Analyzer):
             if checked:
                 reason = "nothing found that contradicts the claim"
             elif has_claim:
-                reason = "nothing could be held against the claim (no typed keys, no grid or zone to compare)"
+                seen_tz = bool(file_offsets) or (
+                    client is not None and (bool(client.timezone) or client.utc_offset_min is not None)
+                )
+                why = self._unchecked_words(keys, audio, country, seen_tz, bool(claimed_off))
+                reason = f"nothing could be held against the claim ({why})"
             else:
                 reason = "no claim to compare with: only the recording software was looked at"
         if unknown_tz:
@@ -334,6 +338,25 @@ class Environment(Analyzer):
             summary=f"{text}; {claim_words}",
             details={k: v for k, v in b.items() if k not in ("t0_ms", "t1_ms")},
         )
+
+    @staticmethod
+    def _unchecked_words(keys: Any, audio: Any, country: str | None, seen_tz: bool, claimed_tz: bool) -> str:
+        """Why the keyboard, the time zones and the mains hum were not compared, in a few words."""
+        has_keys = keys is not None and len(keys) > 0
+        has_audio = audio is not None and len(audio) > 0
+        if country is None:
+            what = ["the typed keys' layout" if has_keys else "a keyboard layout"] + (
+                ["the mains hum"] if has_audio else []
+            )
+            missing = [f"no claimed country to compare {' or '.join(what)} with"]
+        else:
+            missing = [] if has_keys else ["no typed keys"]
+            missing += ["no steady mains hum in the audio" if has_audio else "no audio for the mains hum"]
+        if not seen_tz:
+            missing.append("no browser or file time zone to compare with the claim")
+        elif not claimed_tz:
+            missing.append("no claimed time zone to compare the browser's or file's with")
+        return "; ".join(missing)
 
     def _tz_evidence(
         self,
