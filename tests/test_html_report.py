@@ -603,3 +603,18 @@ def test_relay_rule_counts_that_add_up_to_more_than_the_incidents_say_why():
     inc["by_rule"] = {"after_pause": 9, "two_keydowns": 5, "zero_hold": 0}
     drivers = parse(render_report(rep)).text_by_id["drivers"]
     assert "(after pause: 9, two keydowns: 5)" in drivers  # 14 incidents, one rule each
+
+
+def test_text_report_explains_each_score_with_the_numbers_the_page_shows():
+    """Every number in the text report is explained as on the page: what each analyzer's score did to the risk
+    and the measurements behind it (the text said only "score 0.91 (confidence 0.70)")."""
+    from interview_guard.report.text import format_text
+
+    rep = make_report()
+    text = " ".join(format_text(rep).split())
+    drivers = parse(render_report(rep)).text_by_id["drivers"]
+    words = "raised the risk by +2.40 log-odds; 14 relay incidents in 212 key presses, 6.2x the 2.26 expected"
+    assert words in text
+    assert "raised the risk by +2.40 log-odds — 14 relay incidents in 212 key presses, 6.2x the 2.26" in drivers
+    assert "the worst, at 40.8-41.5 s, scored 0.80" in text  # ASCII in the text report, as its other lines
+    assert all(ord(ch) < 128 for ch in format_text(rep))

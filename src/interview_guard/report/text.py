@@ -9,9 +9,12 @@ import textwrap
 from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
 from interview_guard.report.keyframes import key_frame_words
 from interview_guard.report.model import Report
-from interview_guard.report.wording import decisive_words
+from interview_guard.report.wording import contribution_words, decisive_words, explain_result
 
 __all__ = ["TEXT_EVIDENCE_MIN_SCORE", "format_summary", "format_text"]
+
+#: The page's typography, as the rest of the text report writes it (ASCII dashes, "+-").
+_ASCII = str.maketrans({"\u2013": "-", "\u2014": "-", "\u00b1": "+-"})
 
 #: Evidence items scoring below this are counted, not listed, in the text report.
 TEXT_EVIDENCE_MIN_SCORE = 0.2
@@ -73,12 +76,18 @@ def format_text(report: Report) -> str:
             f"  Also seen as: candidate {m.get('candidate_id') or '(none)'} (session {m.get('session')}): "
             f"{m.get('modality')} match, score {float(m.get('score') or 0.0):.2f}, {m.get('band')}"
         )
+    contributions = report.risk.contributions or {}
     for name, r in report.analyzers.items():
         if r.status.value == "ok":
             lines.append(
                 f"  {name}: score {r.score:.2f} (confidence {r.confidence:.2f})"
                 + (f" - {r.reason}" if r.reason else "")
             )
+            # the numbers behind the score and what it did to the risk, as the HTML report's drivers say them
+            why = "; ".join(w for w in (contribution_words(contributions.get(name)), explain_result(r)) if w)
+            why = why.translate(_ASCII)
+            if why:
+                lines.append(_fill(why, initial_indent="      ", subsequent_indent="      "))
         else:
             lines.append(f"  {name}: {r.status.value} - {r.reason}")
         shown = [ev for ev in r.evidence if ev.score >= TEXT_EVIDENCE_MIN_SCORE]
