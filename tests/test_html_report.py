@@ -618,3 +618,34 @@ def test_text_report_explains_each_score_with_the_numbers_the_page_shows():
     assert "raised the risk by +2.40 log-odds — 14 relay incidents in 212 key presses, 6.2x the 2.26" in drivers
     assert "the worst, at 40.8-41.5 s, scored 0.80" in text  # ASCII in the text report, as its other lines
     assert all(ord(ch) < 128 for ch in format_text(rep))
+
+
+def test_cli_report_warns_in_one_line_when_key_frames_are_missing_from_the_page(tmp_path):
+    """`report r.json --video wrong.mp4` wrote a page without its key frames and exited 0 in silence: the page
+    says so, and so does one warning line on stderr naming the report and why (and nothing with -q)."""
+    out = tmp_path / "r.json"
+    out.write_text(make_report().to_json())  # 3 key frames, its video gone
+    for args, why in (
+        (["--video", tmp_path / "gone.mp4"], f"decoding them from the video failed ({tmp_path / 'gone.mp4'}: file"),
+        ([], "not saved where the report says, nor in --frames, nor decodable from the video"),
+    ):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "interview_guard.cli",
+                "report",
+                str(out),
+                "-o",
+                str(tmp_path / "x.html"),
+                *map(str, args),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        warning = [ln for ln in proc.stderr.splitlines() if "warning" in ln]
+        assert len(warning) == 1, proc.stderr
+        assert warning[0].startswith(f"interview-guard: warning: {out}: 3 of 3 key frames are missing from the page: ")
+        assert why in warning[0], warning
+    assert run("report", out, "-o", tmp_path / "y.html", "-q").output == ""

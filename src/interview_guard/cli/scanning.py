@@ -6,6 +6,7 @@ import contextlib
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -192,6 +193,28 @@ def report_cmd(
     key_frames = load_key_frames(rep, frames_dir=frames_dir, video_path=video_path)
     page = render_report(rep, key_frames=key_frames, title=title)
     _emit(page, output, quiet=quiet, what="HTML report")
+    if not quiet:
+        _warn_missing_frames(result, rep, key_frames)
+
+
+def _warn_missing_frames(result: str, rep: Any, key_frames: Any) -> None:
+    """One warning line when key frames the report names are not in the page (the page says which)."""
+    from interview_guard.pipeline.batch import text_safe
+    from interview_guard.report.keyframes import MAX_KEY_FRAMES, wanted_key_frame_times
+
+    wanted = wanted_key_frame_times(ev.details for r in rep.analyzers.values() for ev in r.evidence)[:MAX_KEY_FRAMES]
+    missing = [t for t in wanted if key_frames.get(t) is None]
+    if not missing:
+        return
+    why = (
+        f"decoding them from the video failed ({key_frames.video_error})"
+        if key_frames.video_error
+        else "not saved where the report says, nor in --frames, nor decodable from the video"
+    )
+    _err(
+        f"interview-guard: warning: {text_safe(result)}: {len(missing)} of {len(wanted)} key frames are missing "
+        f"from the page: {why}"
+    )
 
 
 @click.command()
