@@ -46,6 +46,19 @@ def test_bad_session_paths(tmp_path, setup, words):
     assert str(d) in str(ei.value)
 
 
+def test_a_directory_whose_recording_has_another_name_says_which_file_to_rename(tmp_path):
+    """ "interview.mp4" beside session.json: the error names the file it found, not only what it expected."""
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "interview.mp4").write_bytes(b"x")
+    (d / "session.json").write_text("{}")
+    with pytest.raises(InputError) as ei:
+        Session.open(d)
+    msg = str(ei.value)
+    assert "no session files" in msg and "found 'interview.mp4': rename the recording video.<ext>" in msg, msg
+    assert "\n" not in msg and "session.json'" not in msg
+
+
 def test_unknown_single_file_type(tmp_path):
     p = tmp_path / "x.docx"
     p.write_bytes(b"x")

@@ -226,8 +226,16 @@ class Session:
             keystrokes = next((p / n for n in KEYSTROKE_FILE_NAMES if (p / n).is_file()), None)
             meta = p / "session.json" if (p / "session.json").is_file() else None
             if video is None and audio is None and keystrokes is None:
+                # a recording under another name ("interview.mp4") is the usual cause: name it
+                near = sorted(e.name for e in entries if e.suffix.lower() in _SESSION_FILE_EXTENSIONS)
+                hint = (
+                    f"; found {', '.join(repr(n) for n in near[:3])}{' ...' if len(near) > 3 else ''}: rename the "
+                    "recording video.<ext>, the audio audio.<ext>, the keystroke log keystrokes.<ext>"
+                    if near
+                    else ""
+                )
                 raise InputError(
-                    "no session files: expected video.* (mp4, webm, mkv, mov), audio.* or keystrokes.jsonl/.csv",
+                    "no session files: expected video.* (mp4, webm, mkv, mov), audio.* or keystrokes.jsonl/.csv" + hint,
                     path=p,
                 )
             for f in (video, audio, keystrokes, meta):
