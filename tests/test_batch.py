@@ -110,6 +110,9 @@ def test_cli_batch_progress_on_stderr_only(root, tmp_path):
     assert proc.returncode == 3
     assert "scanning" in proc.stderr and "scanning" not in proc.stdout
     assert proc.stdout.splitlines()[0].split()[:2] == ["#", "session"]
+    # a failed session is one line naming it and why (it said only "failed (see its report)")
+    failed = [ln for ln in proc.stderr.splitlines() if "session broken failed" in ln]
+    assert len(failed) == 1 and "keystrokes.jsonl: line 2" in failed[0], proc.stderr
 
 
 def test_colliding_paths_get_distinct_ids_and_resume(tmp_path):

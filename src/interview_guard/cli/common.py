@@ -66,7 +66,8 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 class _SessionBar:
-    """A progress bar on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=)``."""
+    """A progress bar on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=,
+    error=)``; a failed session gets one line naming it and why."""
 
     def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
         self.quiet, self.report_failures = quiet, report_failures
@@ -82,7 +83,8 @@ class _SessionBar:
         self.bar.update(completed - self.last)
         self.last = completed
         if self.report_failures and info.get("status") == "failed":
-            _err(f"\ninterview-guard: session {info.get('detail', '')} failed (see its report)")
+            why = " ".join(str(info.get("error") or "").splitlines())
+            _err(f"\ninterview-guard: session {info.get('detail', '')} failed: {why or 'see its report'}")
 
     def __enter__(self) -> _SessionBar:
         return self
