@@ -350,3 +350,20 @@ def test_scan_frames_decodes_a_named_frame_the_scan_kept_no_image_of(tmp_path):
     results = {"face_artifacts": AnalyzerResult("face_artifacts", Status.OK, 0.8, 1.0, evidence=(ev2,))}
     assert write_key_frames(results, _Tracks({}), tmp_path / "f2", "s", video_path=tmp_path / "gone.mp4") == []
     assert "key_frames" not in ev2.details
+
+
+def test_a_logged_wave_the_test_could_not_judge_is_listed_as_not_checked():
+    """session.json logged a wave, but face_occlusion was skipped (no video): the request is listed as not
+    checked, with why, in the text and the HTML report; it used to vanish from both."""
+    rep = make_report()
+    rep.session.metadata = {"challenges": [{"kind": "hand_wave", "t_s": 5.0}, {"kind": "look_left", "t_s": 9.0}]}
+    rep.analyzers["face_occlusion"] = AnalyzerResult.skipped("face_occlusion", "no video in this session")
+    text = " ".join(format_text(rep).split())
+    words = "requested at 5.0 s: not checked: the hand-over-face test was skipped (no video in this session)"
+    assert f"Hand-wave requests: - {words}" in text and "9.0 s" not in text.split("Hand-wave requests:")[1]
+    section = parse(render_report(rep)).text_by_id["hand-waves"]
+    assert "5.0 s" in section and "not checked" in section and "(no video in this session)" in section
+    # when the test ran, its evidence lists the requests: nothing is added
+    ran = report_with(challenges())
+    ran.session.metadata = {"challenges": [{"kind": "hand_wave", "t_s": 38.0}]}
+    assert "not checked" not in format_text(ran)

@@ -22,7 +22,14 @@ from typing import Any
 from interview_guard.analyzers.base import Evidence
 from interview_guard.report.keyframes import key_frame_words
 
-__all__ = ["OUTCOME_WORDS", "ASK_AGAIN", "HandWaveRequest", "hand_wave_requests", "hand_wave_line"]
+__all__ = [
+    "OUTCOME_WORDS",
+    "ASK_AGAIN",
+    "HandWaveRequest",
+    "hand_wave_requests",
+    "hand_wave_line",
+    "unchecked_hand_waves",
+]
 
 #: Evidence kind of a request -> what happened, in words.
 OUTCOME_WORDS = {
@@ -184,6 +191,23 @@ def hand_wave_requests(evidence: Iterable[Evidence]) -> list[HandWaveRequest]:
             )
         )
     return sorted(out, key=lambda r: (r.t_s, r.kind))
+
+
+def unchecked_hand_waves(metadata: Any, occlusion: Any) -> list[tuple[float, str]]:
+    """``(t_s, why)`` of each hand wave the session logged (``session.metadata.challenges``) that no analyzer
+    judged, because ``face_occlusion`` (``occlusion``: its result, or None) did not run: a recording without
+    video, a failed analyzer. Empty when it ran (its evidence then holds every request)."""
+    status = getattr(getattr(occlusion, "status", None), "value", getattr(occlusion, "status", None))
+    if status == "ok" or not isinstance(metadata, dict):
+        return []
+    reason = getattr(occlusion, "reason", None) or "the hand-over-face analyzer did not run"
+    why = f"not checked: the hand-over-face test was {status or 'not run'} ({reason})"
+    out = []
+    for ch in metadata.get("challenges") or []:
+        t = _number(ch.get("t_s")) if isinstance(ch, dict) else None
+        if t is not None and ch.get("kind") == "hand_wave":
+            out.append((t, why))
+    return sorted(out)
 
 
 def hand_wave_line(req: HandWaveRequest) -> str:

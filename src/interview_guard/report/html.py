@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from interview_guard.analyzers.base import Evidence
 from interview_guard.atomic import atomic_write_text
-from interview_guard.report.handwaves import hand_wave_requests
+from interview_guard.report.handwaves import hand_wave_requests, unchecked_hand_waves
 from interview_guard.report.keyframes import (
     MAX_KEY_FRAMES,
     ROLE_LABELS,
@@ -294,6 +294,19 @@ def _hand_waves(report: Report) -> list[dict[str, Any]]:
                 "score_class": score_class(req.score),
                 "summary": req.summary[:1].upper() + req.summary[1:] if req.summary else "",
                 "advice": req.advice[:1].upper() + req.advice[1:] if req.advice else "",
+            }
+        )
+    for t, why in unchecked_hand_waves(report.session.metadata, report.analyzers.get("face_occlusion")):
+        rows.append(
+            {
+                "t": t,
+                "kind": "not_checked",
+                "outcome": "not checked",
+                "covered": "unknown",
+                "score": None,
+                "score_class": "",
+                "summary": why[:1].upper() + why[1:],
+                "advice": "",
             }
         )
     return rows

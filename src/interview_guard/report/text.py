@@ -6,7 +6,7 @@ import csv
 import os
 import textwrap
 
-from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests
+from interview_guard.report.handwaves import hand_wave_line, hand_wave_requests, unchecked_hand_waves
 from interview_guard.report.keyframes import key_frame_words
 from interview_guard.report.model import Report
 from interview_guard.report.wording import contribution_words, decisive_words, explain_result
@@ -109,10 +109,13 @@ def format_text(report: Report) -> str:
             if frames:
                 lines.append(_fill(f"frames: {frames}", initial_indent="      ", subsequent_indent="        "))
     waves = hand_wave_requests(e for r in report.analyzers.values() for e in r.evidence)
-    if waves:
+    unchecked = unchecked_hand_waves(s.metadata, report.analyzers.get("face_occlusion"))
+    if waves or unchecked:
         lines.append("  Hand-wave requests:")
         for req in waves:
             lines.append(_fill(hand_wave_line(req), initial_indent="    - ", subsequent_indent="      "))
+        for t, why in unchecked:
+            lines.append(_fill(f"requested at {t:.1f} s: {why}", initial_indent="    - ", subsequent_indent="      "))
     for w in report.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines) + "\n"
