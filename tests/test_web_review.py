@@ -200,6 +200,16 @@ def test_report_page_shows_the_parameter_file_and_the_scan_used_it(reviewed):
     assert 'id="params-version">team-a-profile<' in c.get(f"/api/v1/scans/{job_id}/page").text
 
 
+def test_band_thresholds_are_shown_as_precisely_as_the_parameter_file_gives_them():
+    """The shipped high threshold is 0.8547: shown as "0.85", a 0.852 scan read "0.85 medium" beside "high >= 0.85"."""
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.web.pages import params_summary, threshold_text
+
+    assert threshold_text(0.3) == "0.30" and threshold_text(0.6) == "0.60" and threshold_text(0.8547) == "0.8547"
+    shipped = params_summary(FusionModel.load(REPO / "models" / "fusion.json"))
+    assert float(shipped["high_text"]) == shipped["high"] and float(shipped["medium_text"]) == shipped["medium"]
+
+
 def test_verdict_form_records_the_cookie_name_and_shows_the_trail(reviewed):
     c, job_id, _, _ = reviewed
     page = c.get(f"/jobs/{job_id}").text

@@ -133,6 +133,12 @@ def jobs_page(
     )
 
 
+def threshold_text(x: float) -> str:
+    """A band threshold for a page: two decimals (``0.60``), more when the file gives more (``0.8547``)."""
+    two = f"{x:.2f}"
+    return two if abs(float(two) - x) < 1e-9 else f"{x:.6f}".rstrip("0")
+
+
 def params_summary(params: FusionModel) -> dict[str, Any]:
     """What a page says about the parameter file the server scans with (its file name, not its path)."""
     return {
@@ -141,6 +147,9 @@ def params_summary(params: FusionModel) -> dict[str, Any]:
         "sha256": (params.sha256 or "")[:12],
         "medium": params.medium,
         "high": params.high,
+        # as precise as the file says: a 0.8547 shown as 0.85 put a 0.852 "medium" next to "high >= 0.85"
+        "medium_text": threshold_text(params.medium),
+        "high_text": threshold_text(params.high),
         "analyzers": len(params.weights),
         "decisive": len(params.decisive),
     }
