@@ -132,6 +132,11 @@ def _event_score(ev: occ.OcclusionEvent) -> float:
 BELOW_DECISIVE = 0.89
 
 
+#: Evidence kinds that are not findings of their own: an answered request repeats its crossing's score (counted
+#: once, from the crossing), and a request the recording does not cover saw nothing (absence never raises risk).
+_NOT_FINDINGS = ("challenge_answered", "occlusion_event", "challenge_not_recorded")
+
+
 def combined_score(findings: Iterable[float]) -> float:
     """The analyzer's score from its findings' scores (judged crossings, unanswered requests): the two most
     suspicious combined, ``1 - (1 - a)(1 - b)``, at most :data:`BELOW_DECISIVE` unless one of them is decisive
@@ -352,7 +357,7 @@ class FaceOcclusion(Analyzer):
                         "challenge_not_recorded",
                         t0,
                         min(t0 + self.challenge_window_s, dur),
-                        0.3,
+                        0.0,  # nothing was seen: it lowers nothing and raises nothing (not a finding)
                         f"hand wave requested at {ch.t_s:.1f} s, but the video covers only "
                         f"{t[0]:.1f}-{t[-1]:.1f} s, too little of the {self.challenge_window_s:.0f} s "
                         "after the request "
@@ -419,7 +424,7 @@ class FaceOcclusion(Analyzer):
         # counts as none (NOT_JUDGED_SCORE, and the confidence below says so)
         score = combined_score(
             [
-                *(e.score for e in evidence if e.kind not in ("challenge_answered", "occlusion_event")),
+                *(e.score for e in evidence if e.kind not in _NOT_FINDINGS),
                 *(ev.score for ev in events if _judged(ev)),
             ]
         )
