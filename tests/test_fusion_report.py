@@ -62,6 +62,8 @@ def test_fusion_formula_is_the_documented_one():
     [
         ("{", "not valid JSON"),
         ('{"model": "forest"}', "must be 'logistic'"),
+        # a scan report given as --params: said so, not "must be 'logistic', got None"
+        ('{"schema_version": "1.4", "session": {}, "risk": {"score": 0.1}, "analyzers": {}}', "a scan report, not"),
         ('{"model": "logistic"}', "malformed"),
         ('{"model": "logistic", "intercept": 0, "bands": {"medium": 0.8, "high": 0.5}}', "bands"),
     ],

@@ -177,6 +177,11 @@ class FusionModel:
     ) -> FusionModel:
         try:
             if data.get("model") != "logistic":
+                if "model" not in data and {"risk", "analyzers", "session"} & set(data):
+                    raise ModelError(
+                        f"{path}: a scan report, not a fusion parameter file (the JSON `calibrate` writes, "
+                        "or models/fusion.json)"
+                    )
                 raise ModelError(f"{path}: fusion model must be 'logistic', got {data.get('model')!r}")
             an = data.get("analyzers", {})
             weights = {k: float(v["weight"]) for k, v in an.items()}
