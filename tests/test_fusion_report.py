@@ -225,3 +225,39 @@ def test_unknown_session_and_risk_fields_are_kept():
     again = Report.from_dict(d).to_dict()
     assert again["session"]["camera"] == "front" and again["risk"]["note"] == {"x": 1}
     assert again == d
+
+
+def test_report_says_where_the_bands_start(tmp_path):
+    # a 0.853 risk printed "Risk: 0.85 band: MEDIUM" with nothing saying high starts at 0.8547
+    from interview_guard.report.model import FusionInfo
+    from interview_guard.report.text import format_text
+
+    rep = make_report()
+    rep.risk = Risk(
+        score=0.8531,
+        band="medium",
+        checked=["keystroke_relay"],
+        not_checked=[],
+        fusion=FusionInfo(version="v", path="f.json", sha256="0" * 64, bands={"medium": 0.4, "high": 0.8547}),
+    )
+    again = Report.from_json(rep.to_json())
+    assert again.risk.fusion is not None and again.risk.fusion.bands == {"medium": 0.4, "high": 0.8547}
+    assert json.loads(rep.to_json())["risk"]["fusion"]["bands"]["high"] == 0.8547
+    text = format_text(again)
+    assert "Risk: 0.8531  band: MEDIUM (medium from 0.4, high from 0.8547)" in text
+    # a report before 1.5 has no bands: read as is, and the text says nothing of them
+    d = json.loads(rep.to_json())
+    del d["risk"]["fusion"]["bands"]
+    old = Report.from_dict(d)
+    assert old.risk.fusion is not None and old.risk.fusion.bands is None
+    assert "high from" not in format_text(old)
+
+
+def test_scan_records_the_bands_of_its_fusion_file():
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_tracks
+    from interview_guard.tracks import Tracks
+
+    fusion = FusionModel.load()
+    _, risk, _ = scan_tracks(Tracks(duration_s=10.0), analyzers=[], fusion=fusion)
+    assert risk.fusion.bands == {"medium": fusion.medium, "high": fusion.high}

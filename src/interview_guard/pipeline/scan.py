@@ -65,7 +65,12 @@ def scan_tracks(
         checked=list(fused.checked),
         not_checked=list(fused.not_checked),
         absent_modalities=sorted(m for m, present in modalities.items() if not present),
-        fusion=FusionInfo(version=fusion.version, path=fusion.path, sha256=fusion.sha256),
+        fusion=FusionInfo(
+            version=fusion.version,
+            path=fusion.path,
+            sha256=fusion.sha256,
+            bands={"medium": float(fusion.medium), "high": float(fusion.high)},
+        ),
     )
     if fused.decisive and fused.fused_score is not None:
         risk.fused_score = round(fused.fused_score, 4)

@@ -27,7 +27,7 @@ __all__ = ["SCHEMA_VERSION", "FusionInfo", "Report", "Risk", "SessionInfo", "rea
 
 #: 1.1: risk.fused_score, risk.decisive; 1.2: also_seen_as; 1.3: runtime; 1.4: risk.decisive entries' band (older
 #: reports read as is)
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 #: Size bound of a report: per analyzer at most this many evidence items (the highest-scoring kept) ...
 MAX_EVIDENCE_PER_ANALYZER = 200
@@ -115,13 +115,24 @@ class FusionInfo:
     version: str | None = None
     path: str | None = None
     sha256: str | None = None
+    #: where the bands start: ``{"medium": ..., "high": ...}`` (schema 1.5; None in older reports)
+    bands: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "path": self.path, "sha256": self.sha256}
+        d: dict[str, Any] = {"version": self.version, "path": self.path, "sha256": self.sha256}
+        if self.bands is not None:
+            d["bands"] = dict(self.bands)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FusionInfo:
-        return cls(version=d.get("version"), path=d.get("path"), sha256=d.get("sha256"))
+        bands = d.get("bands")
+        return cls(
+            version=d.get("version"),
+            path=d.get("path"),
+            sha256=d.get("sha256"),
+            bands=None if not isinstance(bands, Mapping) else {str(k): float(v) for k, v in bands.items()},
+        )
 
 
 @dataclass

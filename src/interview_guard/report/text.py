@@ -60,7 +60,11 @@ def format_text(report: Report) -> str:
         lines.append(f"  FAILED: {report.error}")
         return "\n".join(lines) + "\n"
     risk = "not assessed" if score is None else f"{score:.2f}"
-    lines.append(f"  Risk: {risk}  band: {report.band.upper()}")
+    bands = report.risk.fusion.bands if report.risk.fusion is not None else None
+    starts = "" if not bands else f" (medium from {bands['medium']:g}, high from {bands['high']:g})"
+    if score is not None and bands and any(abs(score - b) < 0.005 for b in bands.values()):
+        risk = f"{score:.4f}"  # next to a band's start: 0.85 would read as high
+    lines.append(f"  Risk: {risk}  band: {report.band.upper()}{starts}")
     for band, words in decisive_words(report.risk):
         lines.append(textwrap.fill(words + ".", width=100, initial_indent=f"  Why {band}: ", subsequent_indent="    "))
     lines.append(f"  Duration: {s.duration_s or 0:.1f} s")
