@@ -107,3 +107,19 @@ def test_every_sample_keeps_its_recorded_scores(all_scanned):
                     assert g[key] is None, (name, analyzer, key)
                 else:
                     assert g[key] == pytest.approx(w[key], abs=1e-4), (name, analyzer, key, g[key], w[key])
+
+
+@pytest.mark.video
+def test_every_field_of_the_samples_reports_is_documented(all_scanned):
+    """Each analyzer's ``metrics`` and evidence ``details`` keys in the samples' reports are listed in its doc's
+    "Fields in the report" (on the scans the tests above make anyway; ``test_report_fields.py`` checks synthetic
+    tracks)."""
+    from report_fields import DOCS, undocumented
+
+    missing = {
+        f"{session} {name} (docs/{DOCS[name]})": m
+        for session, report in all_scanned.items()
+        for name, result in report["analyzers"].items()
+        if (m := undocumented(name, result))
+    }
+    assert not missing, missing
