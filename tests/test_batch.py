@@ -339,6 +339,49 @@ def test_sigterm_to_a_parallel_batch_stops_its_workers_and_loses_nothing(tmp_pat
     assert all(row["status"] == "ok" for row in rows)
 
 
+@pytest.mark.video
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_sigkill_of_a_parallel_batch_takes_its_workers_and_loses_nothing(tmp_path):
+    """``kill -9`` of a ``batch -j 2`` driver: its pool's workers end too (they waited for work for ever, each
+    holding its memory), no half file is left, and the next run scans what was left, each session once."""
+    import signal
+    import time
+
+    root = tmp_path / "root"
+    names = ("typing_genuine_a", "video_genuine", "video_relay", "video_faceswap")
+    for name in names:
+        shutil.copytree(SAMPLES / name, root / name)
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(out), "-j", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the pool's workers did not start"
+        time.sleep(1.0)  # scanning
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [w for w in workers if _alive(w)]
+    finally:
+        for pid in [proc.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived the killed batch"
+    for rp in (out / "sessions").glob("*.json"):  # written beside, then renamed: whole
+        json.loads(rp.read_text())
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-j", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = read_summary(out / "summary.csv")
+    assert sorted(row["session"] for row in rows) == sorted(names)
+    assert all(row["status"] == "ok" for row in rows)
+
+
 def test_a_session_whose_results_cannot_be_stored_fails_alone(root, tmp_path, monkeypatch):
     # the driver's commit (index upsert, report) raised for one session and the whole batch stopped
     from interview_guard.pipeline import batch

@@ -230,7 +230,9 @@ class LocalPoolExecutor(Executor):
         yielded: set[str] = set()
         idle_rounds = 0
         while pending:
-            pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start)
+            pool = ProcessPoolExecutor(
+                max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start, initargs=(os.getpid(),)
+            )
             futures: dict[Any, Task] = {}
             broken = stopping = False
             before = len(yielded)
@@ -316,11 +318,39 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             proc.terminate()
 
 
-def _pool_worker_start() -> None:
-    """In each local pool worker: a SIGTERM removes the worker's scan spill files before it dies."""
+def _pool_worker_start(parent: int | None = None) -> None:
+    """In each local pool worker: a SIGTERM removes the worker's scan spill files before it dies.
+
+    ``parent`` (the driver's pid): when the driver dies without stopping its pool (``kill -9``, the out-of-memory
+    killer) the worker gets that SIGTERM too. Without it the workers finished their session and then waited for
+    work for ever, each holding its memory.
+    """
     from interview_guard.io.spill import remove_spill_on_sigterm
 
     remove_spill_on_sigterm()
+    if parent is not None:
+        _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM to this process when ``parent`` is gone: the kernel's parent-death signal on Linux, else a poll."""
+    import ctypes
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                threading.Event().wait(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="ig-parent-watch", daemon=True).start()
+    elif os.getppid() != parent:  # the parent died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def make_executor(*, jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Executor:
