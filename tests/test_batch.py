@@ -115,6 +115,22 @@ def test_cli_batch_progress_on_stderr_only(root, tmp_path):
     assert len(failed) == 1 and "keystrokes.jsonl: line 2" in failed[0], proc.stderr
 
 
+def test_cli_batch_progress_in_a_log_names_each_session_and_each_failure(root, tmp_path):
+    """stderr to a file or pipe (cron, nohup): a line per session; a failed one names its file and problem on
+    that line (the bar printed "scanning" once and nothing after, and a failure said only "see its report")."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(tmp_path / "o"), "-j", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 3
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("interview-guard: scanning ")]
+    assert len(lines) == 4 and {ln.split()[2] for ln in lines} == {"1/4", "2/4", "3/4", "4/4"}, proc.stderr
+    (broken,) = [ln for ln in lines if " broken: " in ln]
+    assert "failed: " in broken and "keystrokes.jsonl: line 2: 'type' must be one of" in broken, broken
+    assert all(ln.endswith(": ok") for ln in lines if ln != broken), lines
+
+
 def test_colliding_paths_get_distinct_ids_and_resume(tmp_path):
     root = tmp_path / "root"
     write_jsonl(root / "grp" / "x" / "keystrokes.jsonl", typing_events(50, seed=1))

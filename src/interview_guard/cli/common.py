@@ -66,25 +66,35 @@ def _handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 class _SessionBar:
-    """A progress bar on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=,
-    error=)``; a failed session gets one line naming it and why."""
+    """Progress on stderr fed by batch's ``progress(Stage.SESSION, completed=, total=, detail=, status=, error=)``.
+
+    On a terminal a progress bar; otherwise (a log file, a pipe, cron) one line per session, since a bar there
+    printed its label once and nothing after. A failed session is one line naming it and its error.
+    """
 
     def __init__(self, quiet: bool, *, report_failures: bool = False) -> None:
         self.quiet, self.report_failures = quiet, report_failures
         self.bar: Any = None  # click's progress bar, made on the first update
         self.last = 0
+        self.lines = not sys.stderr.isatty()
 
     def update(self, stage: Stage, *, completed: int, total: int, **info: str) -> None:
         if self.quiet:
+            return
+        detail = _one_line(Exception(info.get("detail", "")))
+        failed = self.report_failures and info.get("status") == "failed"
+        error = _one_line(Exception(info.get("error") or "see its report")) if failed else ""
+        if self.lines:
+            status = f"failed: {error}" if failed else info.get("status", "")
+            _err(f"interview-guard: scanning {completed}/{total} {detail}: {status}")
             return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
             self.bar.__enter__()
         self.bar.update(completed - self.last)
         self.last = completed
-        if self.report_failures and info.get("status") == "failed":
-            why = " ".join(str(info.get("error") or "").splitlines())
-            _err(f"\ninterview-guard: session {info.get('detail', '')} failed: {why or 'see its report'}")
+        if failed:
+            _err(f"\ninterview-guard: session {detail} failed: {error}")
 
     def __enter__(self) -> _SessionBar:
         return self

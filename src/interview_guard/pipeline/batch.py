@@ -455,7 +455,8 @@ def run_batch(
     cache_dir : str, optional
         Video-track cache shared by the workers (default ``$INTERVIEW_GUARD_CACHE``).
     progress : callable, optional
-        ``progress(Stage.SESSION, completed=, total=, detail=session_id, status=, error=)`` after each session.
+        ``progress(Stage.SESSION, completed=, total=, detail=session_id, status=, error=)`` after each session
+        (``error``: a failed session's one-line error naming the file, else empty).
     html : bool
         Also write ``sessions/<id>.html`` per session and ``index.html`` (see
         :func:`write_batch_html`).
@@ -528,8 +529,8 @@ def run_batch(
         rows[row["session"]] = row
         completed += 1
         if progress:
-            info = {"status": row["status"], "error": row.get("error") or ""}  # a failure is printed with its error
-            progress(Stage.SESSION, completed=completed, total=total, detail=row["session"], **info)
+            info = {"detail": row["session"], "status": row["status"], "error": row["error"]}
+            progress(Stage.SESSION, completed=completed, total=total, **info)
         if time.monotonic() - last_summary >= summary_every_s:
             _write_summary(summary_path, list(rows.values()))
             last_summary = time.monotonic()
