@@ -185,6 +185,26 @@ def test_killed_batch_rerun_leaves_each_session_once(tmp_path):
     assert rep.schema_version == SCHEMA_VERSION
 
 
+def test_a_session_that_now_fails_leaves_no_match_behind(tmp_path):
+    """A session whose input changed and now fails (or cannot be read) kept its earlier descriptors in the index:
+    matches.csv and the other session's "also seen as" still named it after the re-run."""
+    root = _typing_root(tmp_path, ["typing_genuine_a", "typing_slow_path_a"])
+    out = tmp_path / "out"
+    assert run_batch(root, out).matches == 1
+    log = root / "typing_slow_path_a" / "keystrokes.jsonl"
+    log.write_text(log.read_text() + "not json\n")
+    res = run_batch(root, out)
+    assert res.scanned == 1 and res.failed == 1 and res.matches == 0
+    assert list(csv.DictReader((out / "matches.csv").open(encoding="utf-8"))) == []
+    assert not read_report(out / "sessions" / "typing_genuine_a.json").also_seen_as
+    assert _index_rows(out / "identity.sqlite") == [("typing_genuine_a", "typing")]
+    shutil.rmtree(root / "typing_slow_path_a")  # ... and one discovery cannot read (a broken link)
+    (root / "typing_slow_path_a").symlink_to(tmp_path / "gone")
+    shutil.copytree(SAMPLES / "typing_slow_path_a", root / "again")
+    assert run_batch(root, out).matches == 1  # the copy under another id matches; the broken one does not
+    assert _index_rows(out / "identity.sqlite") == [("again", "typing"), ("typing_genuine_a", "typing")]
+
+
 def test_long_lived_index_and_forget(tmp_path):
     ix_path = tmp_path / "all.sqlite"
     run_batch(_typing_root(tmp_path / "1", TYPING[:1]), tmp_path / "out1", index_path=str(ix_path))

@@ -67,6 +67,7 @@ from interview_guard.io.session import (
     input_error_from_os_error,
 )
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
+from interview_guard.pipeline.matching import index_session, unindex_session
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import forget_key_frame_files
 from interview_guard.report.model import Report, read_report
@@ -235,17 +236,22 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
     """Driver: the session's descriptors into the index, then its report (atomically), then its page."""
     report = Report.from_json(outcome.report_json)
     if index_path is not None and outcome.descriptors is not None:  # before the report: reported means indexed
-        _index_session(index_path, outcome.descriptors, outcome.fingerprint)
+        index_session(index_path, outcome.descriptors, outcome.fingerprint)
+    elif index_path is not None and report.status != "ok":
+        unindex_session(index_path, report.session_id, outcome.fingerprint)
     atomic_write_text(report_path, outcome.report_json)
     if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), outcome.page)
     return _row(report, report_path, relative_path)
 
 
-def _lost_row(job: ScanJob, lost: TaskLost, report_path) -> dict:
+def _lost_row(job: ScanJob, lost: TaskLost, report_path, index_path: str | None = None) -> dict:
     """Driver: the failed report of a session whose worker died (or whose task raised)."""
     from interview_guard.pipeline.scan import failed_report
 
+    if index_path is not None:
+        with contextlib.suppress(InterviewGuardError):  # the index may be what failed: the report still goes
+            unindex_session(index_path, job.session_id, None)
     rep = failed_report(job.session_id, job.path, lost.reason)
     rep.session.extra["relative_path"] = job.relative_path
     _write_report(rep, report_path)
@@ -270,15 +276,6 @@ def _scan_one(
     return _commit(scan_task(job), report_path, relative_path, index_path)
 
 
-def _index_session(index_path: str, found, fingerprint: str | None) -> None:
-    from interview_guard.io.identity_index import IdentityIndex
-
-    with IdentityIndex(index_path) as ix:
-        ix.upsert_session(
-            found.session_id, candidate_id=found.candidate_id, fingerprint=fingerprint, descriptors=found.descriptors
-        )
-
-
 def _match_batch(index_path: Path, out: Path, rows: dict[str, dict]) -> int:
     """``matches.csv`` of the batch's sessions against the whole index; "also seen as" into changed reports."""
     from interview_guard.io.identity_index import IdentityIndex
@@ -301,10 +298,11 @@ def _match_batch(index_path: Path, out: Path, rows: dict[str, dict]) -> int:
     return len(matches)
 
 
-def _unreadable_row(found: FoundSession, report_path: Path) -> dict:
-    """Write the failed report of something discovery could not read, and return its row."""
+def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path) -> dict:
+    """Write the failed report of something discovery could not read (its descriptors dropped), and its row."""
     from interview_guard.pipeline.scan import failed_report
 
+    unindex_session(str(index_path), found.session_id, None)
     report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
     report.session.extra["relative_path"] = found.relative_path
     _write_report(report, report_path)
@@ -509,7 +507,7 @@ def run_batch(
         sid, path = found.session_id, found.path
         rp = _report_path(out, sid)
         if found.problem is not None:  # recorded now, and again on every run until it can be read
-            rows[sid] = _unreadable_row(found, rp)
+            rows[sid] = _unreadable_row(found, rp, idx)
             unreadable += 1
             continue
         row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed)
@@ -591,7 +589,7 @@ def _run_jobs(
                 except Exception as exc:
                     known = as_input_error(exc)
                     outcome = TaskLost(str(known) if known else f"internal error: {exc.__class__.__name__}: {exc}")
-            record(_lost_row(job, outcome, rp))
+            record(_lost_row(job, outcome, rp, index_path))
     finally:
         if own:
             ex.close()

@@ -35,6 +35,8 @@ __all__ = [
     "Match",
     "SessionDescriptors",
     "session_descriptors",
+    "index_session",
+    "unindex_session",
     "find_matches",
     "write_matches_csv",
     "matches_csv",
@@ -85,6 +87,20 @@ def session_descriptors(tracks: Tracks, session_id: str = "") -> SessionDescript
         if q > 0:
             out.descriptors.append((im.TYPING, prof.astype(np.float32), float(q)))
     return out
+
+
+def index_session(index_path: str | Path, found: SessionDescriptors, fingerprint: str | None) -> None:
+    """Store one scanned session's descriptors in the index at ``index_path`` (replacing what it had)."""
+    with IdentityIndex(index_path) as ix:
+        ix.upsert_session(
+            found.session_id, candidate_id=found.candidate_id, fingerprint=fingerprint, descriptors=found.descriptors
+        )
+
+
+def unindex_session(index_path: str | Path, session_id: str, fingerprint: str | None) -> None:
+    """A session that now fails (or cannot be read) keeps no descriptor of an earlier input of the same id:
+    they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name."""
+    index_session(index_path, SessionDescriptors(session_id, None), fingerprint)
 
 
 @dataclass(frozen=True)
