@@ -299,13 +299,20 @@ def test_degenerate_inputs_raise_clear_errors(tmp_path):
         (b"[" * 100_000 + b"]" * 100_000, "label file is not acceptable JSON (RecursionError)"),
         (b'{"label": "manipulated", "manipulations": 5}', "'manipulations' must be a list of objects with a 'kind'"),
         (b"\xef\xbb\xbf" + b'{"label": "genuine"}', None),  # a BOM is fine
+        # a kind that is not text was counted as a kind named "5"; an entry that is not an object was dropped
+        (b'{"label": "manipulated", "manipulations": [{"kind": 5}]}', "'manipulations[0].kind' must be text, got 5"),
+        (
+            b'{"label": "manipulated", "manipulations": [{"kind": "relay"}, "x"]}',
+            "'manipulations[1]' must be an object with a 'kind', got 'x'",
+        ),
+        (b'{"label": "manipulated", "manipulations": [{"start_s": 1}]}', None),  # no kind: no per-kind row
     ],
 )
 def test_read_label_bad_files_are_one_line_input_errors(tmp_path, content, words):
     p = tmp_path / "label.json"
     p.write_bytes(content)
     if words is None:
-        assert read_label(p) == (0, ())
+        assert read_label(p)[1] == ()
         return
     with pytest.raises(InputError) as ei:
         read_label(p)
@@ -336,9 +343,16 @@ def test_a_bad_label_json_excludes_its_session_and_the_run_goes_on(tmp_path):
     assert "excluded h2: bad label.json:" in res.stdout
     report = json.loads(out.with_name("fusion.json.report.json").read_text())
     assert {e["session"] for e in report["data"]["excluded"]} == {"h2", "g1bad"}
+    # a label.json that is a directory is a bad label (it was "no label.json", without a warning)
+    (root / "h2" / "label.json").unlink()
+    (root / "h2" / "label.json").mkdir()
+    why = dict(collect_scores(root).excluded)
+    assert why["h2"] == f"bad label.json: {root / 'h2' / 'label.json'}: label file unreadable (Is a directory)"
     # every label bad: one line that says so, not "no labelled sessions"
     for d in ("g00", "g01", "g02", "m00", "m01", "m02"):
         (root / d / "label.json").write_bytes(b"\xff")
+    (root / "h2" / "label.json").rmdir()
+    (root / "h2" / "label.json").write_bytes(b"\xff")
     with pytest.raises(InputError, match=r"no usable labelled sessions: 8 bad label.json \(first: bad label.json: "):
         collect_scores(root)
 

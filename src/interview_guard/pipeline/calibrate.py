@@ -46,13 +46,13 @@ def read_label(path: str | Path) -> tuple[int, tuple[str, ...]]:
     ------
     InputError
         One line naming the file: unreadable, not UTF-8, not JSON, no valid ``label``, ``manipulations``
-        not a list.
+        not a list of objects, a ``kind`` that is not text.
     """
     p = Path(path)
     try:
         raw = p.read_bytes()
-    except OSError:
-        raise InputError("label file unreadable", path=p) from None
+    except OSError as exc:
+        raise InputError(f"label file unreadable ({exc.strerror or type(exc).__name__})", path=p) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -70,9 +70,14 @@ def read_label(path: str | Path) -> tuple[int, tuple[str, ...]]:
     if not isinstance(found, list):
         raise InputError("'manipulations' must be a list of objects with a 'kind'", path=p)
     kinds: list[str] = []
-    for m in found:
-        if isinstance(m, dict) and m.get("kind"):
-            kinds.append(str(m["kind"]))
+    for i, m in enumerate(found):  # a kind that is not text would be counted under a made-up name
+        if not isinstance(m, dict):
+            raise InputError(f"'manipulations[{i}]' must be an object with a 'kind', got {repr(m)[:60]}", path=p)
+        kind = m.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            raise InputError(f"'manipulations[{i}].kind' must be text, got {repr(kind)[:60]}", path=p)
+        if kind:
+            kinds.append(kind)
     return LABELS[data["label"]], tuple(dict.fromkeys(kinds))
 
 
@@ -113,7 +118,7 @@ def collect_scores(
     excluded: list[tuple[str, str]] = []
     for sid, path in sessions:
         lp = Path(path) / "label.json" if Path(path).is_dir() else None
-        if lp is None or not lp.is_file():
+        if lp is None or not (lp.is_file() or lp.is_dir()):  # a label.json directory is a bad label, not none
             excluded.append((sid, "no label.json"))
             continue
         try:
