@@ -31,6 +31,16 @@ def test_version_and_analyzers():
     assert r.exit_code == 0 and "keystroke_relay" in r.output and "needs: keystrokes" in r.output
 
 
+def test_help_texts_show_percent_signs_once():
+    """click does not %-format help: ``%%`` was printed as is (synth --help: "30 %% of sessions")."""
+    from interview_guard.cli import main as group
+
+    for name in group.commands:
+        r = run(name, "--help")
+        assert r.exit_code == 0 and "%%" not in r.output, (name, r.output)
+    assert "30 % of sessions" in " ".join(run("synth", "--help").output.split())
+
+
 def test_scan_json_to_stdout_and_progress_to_stderr():
     proc = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "scan", str(SAMPLES / "typing_genuine_a")],

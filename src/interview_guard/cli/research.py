@@ -72,7 +72,7 @@ from interview_guard.cli.common import (
     "--keyboard-audio/--no-keyboard-audio",
     default=True,
     show_default=True,
-    help="Render key clicks into the audio (30 %% of sessions get noise suppression).",
+    help="Render key clicks into the audio (30 % of sessions get noise suppression).",
 )
 @jobs_option()
 @click.option(
