@@ -131,6 +131,31 @@ def test_cli_batch_progress_in_a_log_names_each_session_and_each_failure(root, t
     assert all(ln.endswith(": ok") for ln in lines if ln != broken), lines
 
 
+def test_rerun_with_other_params_fuses_the_finished_reports_anew(root, tmp_path):
+    """A re-run with another ``--params`` (a fresh calibration) skipped every finished session and kept the
+    risks of the old parameters. Now the reports are fused anew (no rescan) and match a fresh batch's."""
+    from interview_guard.fusion.model import default_fusion_path
+
+    params = json.loads(default_fusion_path().read_text())
+    params["intercept"] = params["intercept"] + 1.5
+    params["version"] = "test-other"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(params))
+    out = tmp_path / "o"
+    run_batch(root, out, html=True)
+    before = {r["session"]: r["risk_score"] for r in read_summary(out / "summary.csv")}
+    res = run_batch(root, out, fusion_path=str(other), html=True)
+    assert (res.scanned, res.skipped) == (1, 3)  # the broken session is retried, the rest re-fused
+    again = {r["session"]: r["risk_score"] for r in read_summary(out / "summary.csv")}
+    run_batch(root, tmp_path / "fresh", fusion_path=str(other))
+    fresh = {r["session"]: r["risk_score"] for r in read_summary(tmp_path / "fresh" / "summary.csv")}
+    assert again == fresh and again != before
+    rep = json.loads((out / "sessions" / "s0.json").read_text())
+    assert rep["risk"]["fusion"]["version"] == "test-other"
+    page = (out / "sessions" / "s0.html").read_text()
+    assert f"{float(again['s0']):.2f}" in page  # the page was rendered again from the re-fused report
+
+
 def test_colliding_paths_get_distinct_ids_and_resume(tmp_path):
     root = tmp_path / "root"
     write_jsonl(root / "grp" / "x" / "keystrokes.jsonl", typing_events(50, seed=1))

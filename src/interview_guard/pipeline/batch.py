@@ -400,9 +400,11 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
 
 
 def _done_row(
-    session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str, indexed: dict
+    session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str, indexed: dict, fusion
 ) -> dict | None:
     """The summary row of a finished session, or None when it must be (re)scanned (also: ok but not indexed)."""
+    from interview_guard.pipeline.scan import fuse_again
+
     if not report_path.is_file():
         return None
     try:
@@ -419,6 +421,8 @@ def _done_row(
         return None
     if report.status == "ok" and indexed.get(session_id, (None, False))[0] != fp:
         return None
+    if fuse_again(report, fusion):  # the risk of the scan it has, under the parameters asked for now
+        _write_report(report, report_path)
     return _row(report, report_path, relative_path)
 
 
@@ -493,9 +497,11 @@ def run_batch(
         raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
     _refuse_case_collisions(sessions, out / "sessions")
     _clean_stale_tmp(out)
+    from interview_guard.fusion.model import FusionModel
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME
 
+    fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
     idx = Path(index_path) if index_path is not None else out / INDEX_NAME
     with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
         indexed = ix.indexed_sessions()
@@ -510,7 +516,7 @@ def run_batch(
             rows[sid] = _unreadable_row(found, rp, idx)
             unreadable += 1
             continue
-        row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed)
+        row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion)
         if row is None:
             todo.append((sid, path, rp, found.relative_path))
         else:
@@ -535,9 +541,6 @@ def run_batch(
 
     try:
         if todo:
-            from interview_guard.fusion.model import FusionModel
-
-            fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
             scans = {
                 sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / _TMP_DIR)), rp)
                 for sid, p, rp, rel in todo

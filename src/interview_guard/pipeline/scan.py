@@ -8,7 +8,7 @@ tests. Progress goes to an optional hook ``progress(stage, completed=, total=, *
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +26,15 @@ from interview_guard.report.keyframes import evidence_key_frame_times, key_frame
 from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
 from interview_guard.tracks import Stream, Tracks
 
-__all__ = ["scan_session", "scan_tracks", "failed_report", "write_key_frames", "key_frame_filename"]
+__all__ = [
+    "scan_session",
+    "scan_tracks",
+    "fused_risk",
+    "fuse_again",
+    "failed_report",
+    "write_key_frames",
+    "key_frame_filename",
+]
 
 
 def _now() -> str:
@@ -56,15 +64,21 @@ def scan_tracks(
         if progress:
             progress(Stage.ANALYZER, completed=i + 1, total=len(analyzers), detail=an.name)
     tracks.release_pages()
-    fused = fusion.fuse(results.values())
     modalities = tracks.modalities()
+    risk = fused_risk(fusion, results.values(), sorted(m for m, present in modalities.items() if not present))
+    return results, risk, timings
+
+
+def fused_risk(fusion: FusionModel, results: Iterable[AnalyzerResult], absent_modalities: list[str]) -> Risk:
+    """The report's ``risk`` of these analyzer results under ``fusion``."""
+    fused = fusion.fuse(results)
     risk = Risk(
         score=None if fused.score is None else round(fused.score, 4),
         band=fused.band,
         contributions={k: round(v, 4) for k, v in fused.contributions.items()},
         checked=list(fused.checked),
         not_checked=list(fused.not_checked),
-        absent_modalities=sorted(m for m, present in modalities.items() if not present),
+        absent_modalities=absent_modalities,
         fusion=FusionInfo(
             version=fusion.version,
             path=fusion.path,
@@ -77,7 +91,19 @@ def scan_tracks(
         risk.decisive = [
             {k: round(v, 4) if isinstance(v, float) else v for k, v in hit.to_dict().items()} for hit in fused.decisive
         ]
-    return results, risk, timings
+    return risk
+
+
+def fuse_again(report: Report, fusion: FusionModel) -> bool:
+    """Re-fuse a finished ``ok`` report made with other fusion parameters (another ``--params``): the analyzers'
+    results stay, the risk is computed anew. True when the report changed (the caller rewrites it)."""
+    done = report.risk.fusion
+    if report.status != "ok" or (done is not None and done.sha256 is not None and done.sha256 == fusion.sha256):
+        return False
+    extra = report.risk.extra
+    report.risk = fused_risk(fusion, report.analyzers.values(), list(report.risk.absent_modalities or []))
+    report.risk.extra = extra
+    return True
 
 
 def scan_session(
