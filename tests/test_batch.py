@@ -117,7 +117,9 @@ def test_cli_batch_progress_on_stderr_only(root, tmp_path):
 
 def test_cli_batch_progress_in_a_log_names_each_session_and_each_failure(root, tmp_path):
     """stderr to a file or pipe (cron, nohup): a line per session; a failed one names its file and problem on
-    that line (the bar printed "scanning" once and nothing after, and a failure said only "see its report")."""
+    that line (the bar printed "scanning" once and nothing after, and a failure said only "see its report");
+    what discovery cannot read (a broken link) has its line too (it had none: the count stopped at 4/5)."""
+    (root / "gone").symlink_to(tmp_path / "nowhere")
     proc = subprocess.run(
         [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(tmp_path / "o"), "-j", "2"],
         capture_output=True,
@@ -125,10 +127,12 @@ def test_cli_batch_progress_in_a_log_names_each_session_and_each_failure(root, t
     )
     assert proc.returncode == 3
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("interview-guard: scanning ")]
-    assert len(lines) == 4 and {ln.split()[2] for ln in lines} == {"1/4", "2/4", "3/4", "4/4"}, proc.stderr
+    assert len(lines) == 5 and {ln.split()[2] for ln in lines} == {f"{i}/5" for i in range(1, 6)}, proc.stderr
     (broken,) = [ln for ln in lines if " broken: " in ln]
     assert "failed: " in broken and "keystrokes.jsonl: line 2: 'type' must be one of" in broken, broken
-    assert all(ln.endswith(": ok") for ln in lines if ln != broken), lines
+    (gone,) = [ln for ln in lines if " gone: " in ln]
+    assert gone.endswith(f"gone: failed: {root / 'gone'}: broken symbolic link"), gone
+    assert all(ln.endswith(": ok") for ln in lines if ln not in (broken, gone)), lines
 
 
 def test_rerun_with_other_params_fuses_the_finished_reports_anew(root, tmp_path):

@@ -508,20 +508,19 @@ def run_batch(
     summary_path = out / "summary.csv"
     rows: dict[str, dict] = {}
     todo = []
-    unreadable = 0
+    unreadable: list[dict] = []  # their progress lines come with the scans' (each a failure naming the path)
     for found in sessions:
         sid, path = found.session_id, found.path
         rp = _report_path(out, sid)
         if found.problem is not None:  # recorded now, and again on every run until it can be read
-            rows[sid] = _unreadable_row(found, rp, idx)
-            unreadable += 1
+            unreadable.append(_unreadable_row(found, rp, idx))
             continue
         row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion)
         if row is None:
             todo.append((sid, path, rp, found.relative_path))
         else:
             rows[sid] = row
-    skipped = len(rows) - unreadable
+    skipped = len(rows)
     total = len(sessions)
     completed = skipped
     if progress and skipped:
@@ -540,6 +539,8 @@ def run_batch(
             last_summary = time.monotonic()
 
     try:
+        for row in unreadable:
+            record(row)
         if todo:
             scans = {
                 sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / _TMP_DIR)), rp)
@@ -565,7 +566,7 @@ def run_batch(
         identity_index=idx,
         matches_path=out / MATCHES_NAME,
         matches=n_matches,
-        unreadable=unreadable,
+        unreadable=len(unreadable),
     )
 
 
