@@ -465,6 +465,16 @@ def test_shrink_towards_the_base_weights():
         fit_fusion(t, base=BASE, shrink="nope")
 
 
+def test_calibrate_refuses_an_unknown_keep_base_before_scanning(tmp_path):
+    """``--keep-base`` with a typo was an error only after every session had been scanned."""
+    root = make_labelled_root(tmp_path / "root", n_genuine=2, n_relay=2, n_keys=60)
+    argv = ["calibrate", str(root), "-o", str(tmp_path / "f.json"), "--reports", str(tmp_path / "rep")]
+    res = CliRunner().invoke(main, [*argv, "--keep-base", "keystroke_rleay"])
+    assert res.exit_code == 2 and "--keep-base" in res.output and "keystroke_rleay" in res.output, res.output
+    assert "known: " in res.output and "keystroke_relay" in res.output
+    assert not (tmp_path / "rep").exists()  # nothing was scanned
+
+
 def test_keep_base_holds_an_analyzers_weight_and_centre():
     rng = np.random.default_rng(4)
     y = np.r_[np.zeros(30, int), np.ones(30, int)]

@@ -236,6 +236,12 @@ def calibrate(
         )
     check_output_path(output, what="fusion parameter file")  # before the scans, not after
     base = FusionModel.load(params_path)  # fail early on a bad parameter file
+    from interview_guard.analyzers import registry
+
+    unknown = [a for a in dict.fromkeys(keep_base) if a not in registry() and a not in base.weights]
+    if unknown:  # before the scans: a typo was reported only after all of them
+        known = ", ".join(sorted(set(registry()) | set(base.weights)))
+        raise click.BadParameter(f"unknown analyzer(s) {', '.join(unknown)} (known: {known})", param_hint="--keep-base")
     if reviews_dir is not None:
         table = collect_review_scores(reviews_dir)  # the server's reports: nothing to scan
     else:
