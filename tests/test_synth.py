@@ -292,3 +292,28 @@ def test_output_path_in_the_way_is_a_clear_error(tmp_path):
     for p in (tmp_path / "dangling", tmp_path / "afile"):
         with pytest.raises(InputError, match="cannot create the output directory"):
             generate(p, n=1)
+
+
+def test_a_killed_generation_leaves_no_half_session(tmp_path, monkeypatch):
+    """Killed while writing the video, a session directory held only keystrokes.jsonl: batch scanned it as a
+    real session and calibrate listed it as unlabelled. Now it is made hidden and renamed when whole."""
+    from interview_guard.io.session import find_sessions
+    from interview_guard.synth import generate as gen
+
+    real = gen.write_mp4
+
+    def killed(path, *a, **kw):
+        Path(path).write_bytes(b"\0" * 100)  # half a video
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gen, "write_mp4", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate(tmp_path / "out", n=1, seed=SEED, kinds=("relay",), max_seconds=MAX_S)
+    assert [p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")] == []
+    assert find_sessions(tmp_path / "out") == []
+    monkeypatch.setattr(gen, "write_mp4", real)
+    (stale := tmp_path / "out" / "synth-7-0000-relay").mkdir()
+    (stale / "audio.wav").write_bytes(b"old")  # an earlier run's file the new session does not have
+    (path,) = gen.generate(tmp_path / "out", n=1, seed=SEED, kinds=("relay",), max_seconds=MAX_S)
+    assert sorted(p.name for p in path.iterdir()) == ["keystrokes.jsonl", "label.json", "session.json", "video.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["synth-7-0000-relay"]

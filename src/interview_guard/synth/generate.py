@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,10 @@ def _make_session(
     rng = np.random.default_rng([int(seed), int(index)])
     draft = open_draft(kind, inputs, rng, max_seconds)
 
+    # made in a hidden directory beside it, renamed when whole: a killed run leaves no half session that batch or
+    # calibrate would take for a real one (discovery skips hidden directories)
+    final, sdir = sdir, sdir.with_name(f".{sdir.name}.tmp")
+    shutil.rmtree(sdir, ignore_errors=True)  # a killed run's
     # keystrokes before the audio manipulations: the keyboard is heard in the room's sound, which they then shift
     # or replace
     sdir.mkdir(parents=True, exist_ok=True)
@@ -289,6 +294,9 @@ def _make_session(
         meta["challenges"] = draft.challenges
     atomic_write_text(sdir / "session.json", json.dumps(meta, indent=2) + "\n")
     _write_label(sdir, draft, inputs, kind=kind, seed=seed, index=index)
+    if final.is_dir() and not final.is_symlink():
+        shutil.rmtree(final)  # an earlier run's session of this name
+    os.replace(sdir, final)
 
 
 def _write_label(sdir: Path, draft: SessionDraft, inputs: SynthInputs, *, kind: str, seed: int, index: int) -> None:
