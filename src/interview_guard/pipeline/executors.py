@@ -326,31 +326,11 @@ def _pool_worker_start(parent: int | None = None) -> None:
     work for ever, each holding its memory.
     """
     from interview_guard.io.spill import remove_spill_on_sigterm
+    from interview_guard.io.worker_process import die_with_parent
 
     remove_spill_on_sigterm()
     if parent is not None:
-        _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    """SIGTERM to this process when ``parent`` is gone: the kernel's parent-death signal on Linux, else a poll."""
-    import ctypes
-
-    armed = False
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-    if not armed:
-
-        def watch() -> None:
-            while os.getppid() == parent:
-                threading.Event().wait(1.0)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        threading.Thread(target=watch, name="ig-parent-watch", daemon=True).start()
-    elif os.getppid() != parent:  # the parent died before the signal was armed
-        os.kill(os.getpid(), signal.SIGTERM)
+        die_with_parent(parent)
 
 
 def make_executor(*, jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Executor:

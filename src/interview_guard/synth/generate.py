@@ -222,7 +222,11 @@ def generate(
     else:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # noqa: PLC0415
 
-        with ProcessPoolExecutor(max_workers=min(int(jobs), len(tasks))) as pool:
+        from interview_guard.io.worker_process import die_with_parent  # noqa: PLC0415
+
+        # the workers end with this process: killed (SIGTERM, kill -9), it left them waiting for work for ever
+        workers = min(int(jobs), len(tasks))
+        with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             pending = {pool.submit(_make_session, **t) for t in tasks}
             done_n = 0
             while pending:
