@@ -475,6 +475,17 @@ def test_calibrate_refuses_an_unknown_keep_base_before_scanning(tmp_path):
     assert not (tmp_path / "rep").exists()  # nothing was scanned
 
 
+def test_calibrate_with_too_few_labels_of_a_class_says_so_before_scanning(tmp_path):
+    """1 genuine and 3 manipulated labels: every session was scanned, then the fit said it needs 2 of each."""
+    root = make_labelled_root(tmp_path / "root", n_genuine=1, n_relay=3, n_keys=60)
+    argv = ["calibrate", str(root), "-o", str(tmp_path / "f.json"), "--reports", str(tmp_path / "rep")]
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.output
+    assert res.stderr.startswith(f"interview-guard: error: {root}: need at least 2 genuine and 2 manipulated")
+    assert "(have 1 genuine, 3 manipulated); nothing was scanned" in res.stderr
+    assert not (tmp_path / "rep").exists()
+
+
 def test_keep_base_holds_an_analyzers_weight_and_centre():
     rng = np.random.default_rng(4)
     y = np.r_[np.zeros(30, int), np.ones(30, int)]

@@ -256,6 +256,7 @@ def calibrate(
                 progress=bar.update,
                 fusion_path=params_path,
                 executor=executor,
+                min_per_class=2,  # what the cross-validated fit needs: known from the labels, before the scans
             )
         for sid, why in table.excluded:  # a labelled session left out of the fit is news, not only a report line
             if why.startswith(BAD_LABEL):

@@ -90,6 +90,7 @@ def collect_scores(
     progress: ProgressHook | None = None,
     fusion_path: str | Path | None = None,
     executor: Executor | None = None,
+    min_per_class: int = 0,
 ) -> ScoreTable:
     """Scan the labelled sessions under ``root`` and tabulate analyzer scores.
 
@@ -101,6 +102,8 @@ def collect_scores(
     a temporary directory is used and removed afterwards. ``executor`` (e.g. a Dask
     cluster, :func:`interview_guard.pipeline.executors.make_executor`) runs the scans
     instead of ``jobs`` local processes, as for ``batch``.
+
+    ``min_per_class``: fewer usable labels of either class raise before anything is scanned (the fit needs 2).
 
     A session whose ``label.json`` cannot be used (not UTF-8, not JSON, no valid ``label``) is
     excluded, its reason the one-line :func:`read_label` error naming the file; the others are fitted.
@@ -130,6 +133,17 @@ def collect_scores(
         if bad:
             raise InputError(f"no usable labelled sessions: {len(bad)} bad label.json (first: {bad[0]})", path=root)
         raise InputError("no labelled sessions (session directories with a label.json)", path=root)
+    n1 = sum(y for y, _ in labels.values())
+    n0 = len(labels) - n1
+    if min(n0, n1) < min_per_class:  # before the scans: they cannot make up for missing labels
+        need = (
+            f"all {len(labels)} labelled sessions are {'genuine' if n1 == 0 else 'manipulated'}; calibration needs "
+            "both genuine and manipulated sessions"
+            if min(n0, n1) == 0
+            else f"need at least {min_per_class} genuine and {min_per_class} manipulated labelled sessions "
+            f"(have {n0} genuine, {n1} manipulated)"
+        )
+        raise InputError(f"{need}; nothing was scanned", path=root)
 
     tmp = None
     if reports_dir is None:
