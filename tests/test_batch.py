@@ -160,6 +160,26 @@ def test_rerun_with_other_params_fuses_the_finished_reports_anew(root, tmp_path)
     assert f"{float(again['s0']):.2f}" in page  # the page was rendered again from the re-fused report
 
 
+def test_a_changed_enrolment_photo_is_scanned_again(tmp_path):
+    """The enrolment photo session.json names was not in the fingerprint: replacing a wrong photo (which made a
+    genuine session high with enrolment_mismatch) or removing it left the old report on a re-run."""
+    root = tmp_path / "root"
+    shutil.copytree(SAMPLES / "typing_genuine_a", root / "p1")
+    shutil.copytree(SAMPLES / "typing_genuine_b", root / "plain")
+    meta = json.loads((root / "p1" / "session.json").read_text())
+    (root / "p1" / "session.json").write_text(json.dumps({**meta, "enrolment_photo": "photo.jpg"}))
+    out = tmp_path / "o"
+    assert run_batch(root, out).scanned == 2
+    (root / "p1" / "photo.jpg").write_bytes(b"\xff\xd8 a photo put there later")
+    assert (run_batch(root, out).scanned, run_batch(root, out).scanned) == (1, 0)
+    (root / "p1" / "photo.jpg").write_bytes(b"\xff\xd8 another photo, of another length")
+    assert run_batch(root, out).scanned == 1
+    (root / "p1" / "photo.jpg").unlink()
+    assert run_batch(root, out).scanned == 1
+    (root / "plain" / "photo.jpg").write_bytes(b"\xff\xd8")  # a file session.json does not name changes nothing
+    assert run_batch(root, out).scanned == 0
+
+
 def test_colliding_paths_get_distinct_ids_and_resume(tmp_path):
     root = tmp_path / "root"
     write_jsonl(root / "grp" / "x" / "keystrokes.jsonl", typing_events(50, seed=1))

@@ -285,7 +285,7 @@ class Session:
         return read_session_metadata(self.metadata_path)
 
     def fingerprint(self) -> str:
-        """A cheap identity of the inputs (names, sizes, modification times).
+        """A cheap identity of the inputs (names, sizes, modification times; the enrolment photo's too).
 
         Batch mode stores it so a re-run can tell a finished session from one
         whose files changed since.
@@ -295,7 +295,27 @@ class Session:
             st = f.stat()
             # the name's own bytes: a name that is not UTF-8 (os.fsdecode's surrogates) hashes as it is on disk
             h.update(f"{role}\0".encode() + os.fsencode(f.name) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        photo = self._enrolment_photo()
+        if photo is not None:  # only when session.json names one: other sessions keep their fingerprint
+            try:
+                st = photo.stat()
+                h.update(b"enrolment_photo\0" + os.fsencode(photo) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            except OSError as exc:  # missing now, or unreadable: a photo put there later changes it again
+                h.update(b"enrolment_photo\0" + os.fsencode(photo) + f"\0{exc.errno}\n".encode())
         return h.hexdigest()[:32]
+
+    def _enrolment_photo(self) -> Path | None:
+        """The enrolment photo ``session.json`` names (a re-scan must follow it too), or None (none, or a
+        ``session.json`` that cannot be read: its own size and time are in the fingerprint)."""
+        if self.metadata_path is None:
+            return None
+        try:
+            relative = self.metadata().enrolment_photo
+        except (InterviewGuardError, OSError, ValueError):
+            return None
+        if relative is None:
+            return None
+        return (self.path if self.path.is_dir() else self.path.parent) / relative
 
 
 def os_error_reason(exc: OSError) -> str:
