@@ -127,12 +127,12 @@ def test_cli_batch_progress_in_a_log_names_each_session_and_each_failure(root, t
     )
     assert proc.returncode == 3
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("interview-guard: scanning ")]
-    assert len(lines) == 5 and {ln.split()[2] for ln in lines} == {f"{i}/5" for i in range(1, 6)}, proc.stderr
-    (broken,) = [ln for ln in lines if " broken: " in ln]
-    assert "failed: " in broken and "keystrokes.jsonl: line 2: 'type' must be one of" in broken, broken
-    (gone,) = [ln for ln in lines if " gone: " in ln]
-    assert gone.endswith(f"gone: failed: {root / 'gone'}: broken symbolic link"), gone
-    assert all(ln.endswith(": ok") for ln in lines if ln not in (broken, gone)), lines
+    assert len(lines) == 5 and {ln.split()[2] for ln in lines} == {f"{i}/5:" for i in range(1, 6)}, proc.stderr
+    (broken,) = [ln for ln in lines if " session broken " in ln]
+    assert "session broken failed: " in broken and "keystrokes.jsonl: line 2: 'type' must be one of" in broken
+    (gone,) = [ln for ln in lines if " session gone " in ln]
+    assert gone.endswith(f"session gone failed: {root / 'gone'}: broken symbolic link"), gone
+    assert all(ln.endswith(" ok") for ln in lines if ln not in (broken, gone)), lines
 
 
 def test_rerun_with_other_params_fuses_the_finished_reports_anew(root, tmp_path):

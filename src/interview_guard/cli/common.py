@@ -84,9 +84,10 @@ class _SessionBar:
         detail = _one_line(Exception(info.get("detail", "")))
         failed = self.report_failures and info.get("status") == "failed"
         error = _one_line(Exception(info.get("error") or "see its report")) if failed else ""
-        if self.lines:
-            status = f"failed: {error}" if failed else info.get("status", "")
-            _err(f"interview-guard: scanning {completed}/{total} {detail}: {status}")
+        if self.lines:  # "session X failed: ERROR" as on a terminal (scripts grep for it)
+            status = info.get("status", "")
+            what = detail if status == "skipped" else f"session {detail} " + (f"failed: {error}" if failed else status)
+            _err(f"interview-guard: scanning {completed}/{total}: {what}")
             return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label="scanning", file=sys.stderr, show_pos=True)
