@@ -198,6 +198,8 @@ def test_a_session_that_now_fails_leaves_no_match_behind(tmp_path):
     assert list(csv.DictReader((out / "matches.csv").open(encoding="utf-8"))) == []
     assert not read_report(out / "sessions" / "typing_genuine_a.json").also_seen_as
     assert _index_rows(out / "identity.sqlite") == [("typing_genuine_a", "typing")]
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert set(ix.indexed_sessions()) == {"typing_genuine_a"}  # a failed session has no row at all
     shutil.rmtree(root / "typing_slow_path_a")  # ... and one discovery cannot read (a broken link)
     (root / "typing_slow_path_a").symlink_to(tmp_path / "gone")
     shutil.copytree(SAMPLES / "typing_slow_path_a", root / "again")

@@ -185,6 +185,24 @@ class IdentityIndex:
                 ) from None
             raise
 
+    def drop_session(self, session_id: str) -> None:
+        """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
+        index holds is of an earlier input. Atomic; a storage error is one line naming the file."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,))
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise InterviewGuardError(
+                    f"{self.path}: cannot drop session {session_id!r} from the identity index ({exc})"
+                ) from None
+            raise
+
     def insert_many(self, rows: Sequence[tuple[str, str | None, str, np.ndarray, float]]) -> None:
         """Bulk insert ``(session_id, candidate_id, modality, vector, quality)`` in one transaction (benchmarks,
         imports); replaces existing (session, modality) rows."""

@@ -238,7 +238,7 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
     if index_path is not None and outcome.descriptors is not None:  # before the report: reported means indexed
         index_session(index_path, outcome.descriptors, outcome.fingerprint)
     elif index_path is not None and report.status != "ok":
-        unindex_session(index_path, report.session_id, outcome.fingerprint)
+        unindex_session(index_path, report.session_id)
     atomic_write_text(report_path, outcome.report_json)
     if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), outcome.page)
@@ -251,7 +251,7 @@ def _lost_row(job: ScanJob, lost: TaskLost, report_path, index_path: str | None 
 
     if index_path is not None:
         with contextlib.suppress(InterviewGuardError):  # the index may be what failed: the report still goes
-            unindex_session(index_path, job.session_id, None)
+            unindex_session(index_path, job.session_id)
     rep = failed_report(job.session_id, job.path, lost.reason)
     rep.session.extra["relative_path"] = job.relative_path
     _write_report(rep, report_path)
@@ -302,7 +302,7 @@ def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path) ->
     """Write the failed report of something discovery could not read (its descriptors dropped), and its row."""
     from interview_guard.pipeline.scan import failed_report
 
-    unindex_session(str(index_path), found.session_id, None)
+    unindex_session(str(index_path), found.session_id)
     report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
     report.session.extra["relative_path"] = found.relative_path
     _write_report(report, report_path)

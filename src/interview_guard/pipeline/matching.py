@@ -97,10 +97,11 @@ def index_session(index_path: str | Path, found: SessionDescriptors, fingerprint
         )
 
 
-def unindex_session(index_path: str | Path, session_id: str, fingerprint: str | None) -> None:
+def unindex_session(index_path: str | Path, session_id: str) -> None:
     """A session that now fails (or cannot be read) keeps no descriptor of an earlier input of the same id:
     they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name."""
-    index_session(index_path, SessionDescriptors(session_id, None), fingerprint)
+    with IdentityIndex(index_path) as ix:
+        ix.drop_session(session_id)
 
 
 @dataclass(frozen=True)
