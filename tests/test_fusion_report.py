@@ -62,6 +62,10 @@ def test_fusion_formula_is_the_documented_one():
     [
         ("{", "not valid JSON"),
         ('{"model": "forest"}', "must be 'logistic'"),
+        # a misspelt analyzer stayed on the default weight in silence; a fit never gives a negative weight
+        ('{"model": "logistic", "intercept": 0, "analyzers": {"face_oclusion": {"weight": 4}}}', "unknown analyzer"),
+        ('{"model": "logistic", "intercept": 0, "analyzers": {"av_sync": {"weight": -2}}}', "finite number >= 0"),
+        ('{"model": "logistic", "intercept": 0, "analyzers": {"av_sync": {"weight": "2"}}}', "finite number >= 0"),
         # a scan report given as --params: said so, not "must be 'logistic', got None"
         ('{"schema_version": "1.4", "session": {}, "risk": {"score": 0.1}, "analyzers": {}}', "a scan report, not"),
         ('{"model": "logistic"}', "malformed"),

@@ -133,6 +133,23 @@ class FusedRisk:
     decisive: tuple[DecisiveHit, ...] = ()
 
 
+def _check_analyzers(an: Any, path: str | Path | None) -> None:
+    """Every entry of ``analyzers`` names a registered analyzer and has a finite weight >= 0 (a fit never gives a
+    negative one): a misspelt name left its analyzer on the default weight, and nothing said so."""
+    if not isinstance(an, dict):
+        raise ModelError(f"{path}: 'analyzers' must be an object of analyzer name -> weight and centre")
+    from interview_guard.analyzers import registry
+
+    known = registry()
+    unknown = sorted(str(k) for k in an if k not in known)
+    if unknown:
+        raise ModelError(f"{path}: unknown analyzer(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for k, v in an.items():
+        w = v.get("weight") if isinstance(v, dict) else None
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
+            raise ModelError(f"{path}: analyzers.{k}.weight must be a finite number >= 0, got {w!r}")
+
+
 @dataclass(frozen=True)
 class FusionModel:
     """Logistic fusion with per-analyzer weights and band thresholds.
@@ -184,6 +201,7 @@ class FusionModel:
                     )
                 raise ModelError(f"{path}: fusion model must be 'logistic', got {data.get('model')!r}")
             an = data.get("analyzers", {})
+            _check_analyzers(an, path)
             weights = {k: float(v["weight"]) for k, v in an.items()}
             centres = {k: float(v.get("centre", data.get("default_centre", 0.2))) for k, v in an.items()}
             bands = data.get("bands", {})
