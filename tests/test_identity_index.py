@@ -394,3 +394,20 @@ def test_exact_search_keeps_the_k_nearest_across_chunks(tmp_path, rng):
         want = sorted(np.linalg.norm(vecs - vecs[qi], axis=1))[:3]
         mine = sorted(n.distance for n in got if n.query == qi)
         assert np.allclose(mine, want, atol=5e-3)  # float32 |a|^2 + |b|^2 - 2ab: ~1e-3 near 0
+
+
+def test_forget_an_id_the_index_never_held_is_an_error_not_a_deletion(tmp_path):
+    # a typo in --forget said "0 descriptor(s) of 0 session(s) deleted" and exited 0: the person's data stayed
+    ix_path = tmp_path / "ix.sqlite"
+    with IdentityIndex(ix_path) as ix:
+        ix.upsert_session("s1", candidate_id="CAND-42", fingerprint=None, descriptors=[("typing", np.zeros(4), 0.5)])
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "CAND-24"])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.count("\n") == 1
+    assert "no session of candidate 'CAND-24' in the index: nothing deleted; did you mean 'CAND-42'?" in r.stderr
+    with IdentityIndex(ix_path) as ix:
+        assert ix.count() == 1
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "CAND-42"])
+    assert r.exit_code == 0 and "1 descriptor(s) of 1 session(s) deleted" in r.stderr
+    r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "CAND-42"])  # again: said, not an error
+    assert r.exit_code == 0 and "already forgotten" in r.stderr

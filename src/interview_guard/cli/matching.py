@@ -63,6 +63,9 @@ def matches(out: str, min_score: float | None, fmt: str, output: str | None, for
     with IdentityIndex(path, create=False) as ix:
         if forget is not None:
             n, sessions = ix.forget(forget)
+            if n == 0 and sessions == 0:
+                _nothing_forgotten(forget, set(ix.candidates().values()), path)
+                return
             table = Path(out) / MATCHES_NAME
             rewritten = Path(out).is_dir() and table.is_file()
             if rewritten:
@@ -77,3 +80,19 @@ def matches(out: str, min_score: float | None, fmt: str, output: str | None, for
         found = find_matches(ix, min_score=min_score)
     text = matches_json(found) if fmt == "json" else matches_csv(found)
     _emit(text, output, quiet=quiet, what="matches table")
+
+
+def _nothing_forgotten(candidate: str, known: set[str | None], path: Path) -> None:
+    """``--forget`` deleted nothing: an id forgotten before is said so; an id the index never held is an error
+    (a typo must not read as a deletion done), with the nearest stored ids."""
+    import difflib
+
+    from interview_guard.errors import InputError
+
+    if candidate in known:
+        _err(f"interview-guard: candidate {candidate!r} was already forgotten in {path}: nothing left to delete")
+        return
+    ids = sorted(c for c in known if c)
+    near = difflib.get_close_matches(candidate, ids, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in near)}?" if near else f" ({len(ids)} candidate ids stored)"
+    raise InputError(f"no session of candidate {candidate!r} in the index: nothing deleted{hint}", path=path)
