@@ -359,13 +359,39 @@ def _alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _stop_pool_driver(proc, sig, *, wait_s=60.0):
+    """Wait for the two pool workers of the driver ``proc`` (a Popen), let them scan a second, send ``sig`` to the
+    driver alone and wait up to ``wait_s`` for its workers to go; the workers still alive then (all are killed
+    after, whatever happened)."""
+    import signal
+    import time
+
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the pool's workers did not start"
+        time.sleep(1.0)  # scanning
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + wait_s
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return [w for w in workers if _alive(w)]
+    finally:
+        for pid in [proc.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.video
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
 def test_sigterm_to_a_parallel_batch_stops_its_workers_and_loses_nothing(tmp_path):
     """``kill PID`` of a ``batch -j 2`` run: the workers go too (they were left blocked for ever), the run says
     it was terminated (exit 143), and the next run scans what was left, each session once."""
     import signal
-    import time
 
     root = tmp_path / "root"
     names = ("typing_genuine_a", "typing_relayed_b", "video_genuine", "video_relay")
@@ -374,24 +400,7 @@ def test_sigterm_to_a_parallel_batch_stops_its_workers_and_loses_nothing(tmp_pat
     out = tmp_path / "o"
     argv = [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(out), "-j", "2"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 120
-        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            workers = _children(proc.pid)
-        assert len(workers) == 2, "the pool's workers did not start"
-        time.sleep(1.0)  # scanning
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        deadline = time.monotonic() + 30
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = [w for w in workers if _alive(w)]
-    finally:
-        for pid in [proc.pid, *workers]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    left = _stop_pool_driver(proc, signal.SIGTERM, wait_s=30.0)
     err = proc.stderr.read()
     proc.stderr.close()
     assert not left, "workers outlived the terminated batch"
@@ -410,7 +419,6 @@ def test_sigkill_of_a_parallel_batch_takes_its_workers_and_loses_nothing(tmp_pat
     """``kill -9`` of a ``batch -j 2`` driver: its pool's workers end too (they waited for work for ever, each
     holding its memory), no half file is left, and the next run scans what was left, each session once."""
     import signal
-    import time
 
     root = tmp_path / "root"
     names = ("typing_genuine_a", "video_genuine", "video_relay", "video_faceswap")
@@ -419,24 +427,7 @@ def test_sigkill_of_a_parallel_batch_takes_its_workers_and_loses_nothing(tmp_pat
     out = tmp_path / "o"
     argv = [sys.executable, "-m", "interview_guard.cli", "batch", str(root), "--out", str(out), "-j", "2"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120
-        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            workers = _children(proc.pid)
-        assert len(workers) == 2, "the pool's workers did not start"
-        time.sleep(1.0)  # scanning
-        proc.kill()
-        proc.wait(timeout=60)
-        deadline = time.monotonic() + 60
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = [w for w in workers if _alive(w)]
-    finally:
-        for pid in [proc.pid, *workers]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    left = _stop_pool_driver(proc, signal.SIGKILL)
     assert not left, "workers outlived the killed batch"
     for rp in (out / "sessions").glob("*.json"):  # written beside, then renamed: whole
         json.loads(rp.read_text())

@@ -322,34 +322,15 @@ def test_a_killed_generation_leaves_no_half_session(tmp_path, monkeypatch):
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
 def test_sigterm_to_synth_with_jobs_takes_its_workers(tmp_path):
     """``kill PID`` of ``synth -j 2``: the driver died and its two workers waited for work for ever."""
-    import os
     import signal
     import subprocess
     import sys
-    import time
 
-    from test_batch import _alive, _children
+    from test_batch import _stop_pool_driver
 
     argv = [sys.executable, "-m", "interview_guard.cli", "synth", str(tmp_path / "o"), "--n", "6", "-j", "2", "-q"]
     proc = subprocess.Popen([*argv, "--max-seconds", "6", "--seed", str(SEED)], stderr=subprocess.DEVNULL)
-    workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120
-        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            workers = _children(proc.pid)
-        assert len(workers) == 2, "the pool's workers did not start"
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        deadline = time.monotonic() + 60
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = [w for w in workers if _alive(w)]
-    finally:
-        for pid in [proc.pid, *workers]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    left = _stop_pool_driver(proc, signal.SIGTERM)
     assert not left, "synth's workers outlived it"
     from interview_guard.io.session import find_sessions
 
