@@ -19,7 +19,12 @@ __all__ = ["die_with_parent"]
 
 def die_with_parent(parent: int) -> None:
     """SIGTERM to this process when ``parent`` (a pid) is gone: the kernel's parent-death signal on Linux,
-    elsewhere a thread that polls the parent once a second."""
+    elsewhere a thread that polls the parent once a second.
+
+    Linux sends the parent-death signal when the *thread* that started the worker ends, not only the process: a
+    pool must be started by a thread that outlives it (the batch's and synth's pools are made and shut down by
+    the thread that runs them; a pool created on a short-lived thread would lose its workers with that thread).
+    """
     import ctypes  # noqa: PLC0415
 
     armed = False
