@@ -22,6 +22,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -343,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
             if "kind" in r and (args.waves / "clips" / r["id"] / "video.mp4").is_file():
                 waves.append((str(args.waves / "clips" / r["id"]), r))
     work = str(args.work)
-    with ProcessPoolExecutor(max(1, args.jobs)) as ex, ev.stop_pool_on_sigterm(ex):
+    # spawned workers: forked ones would inherit the SIGTERM handler below and not die with the run
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max(1, args.jobs), mp_context=ctx) as ex, ev.stop_pool_on_sigterm(ex):
         rf = [ex.submit(scan_real, c, cond, work) for cond in conds for c in reals]
         wf = [ex.submit(scan_wave, d, r, cond, work) for cond in conds for d, r in waves]
         real_rows = [f.result() for f in rf]

@@ -221,7 +221,8 @@ def _init_worker() -> None:
 def stop_pool_on_sigterm(pool: ProcessPoolExecutor) -> Iterator[None]:
     """While the block runs, SIGTERM to this process (``kill PID``) stops ``pool``'s workers too and raises
     KeyboardInterrupt; without it the driver died alone and its spawned workers went on scanning for the rest
-    of the run. Every per-clip result already written stays (a re-run resumes from them)."""
+    of the run. Every per-clip result already written stays (a re-run resumes from them). For pools of spawned
+    workers: a forked worker would inherit the handler and turn a SIGTERM into an exception in its task."""
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt("terminated")
