@@ -40,6 +40,8 @@ CONDITIONS: dict[str, str] = {
     "warm": "a tungsten lamp, white balance not corrected: red x 1.12, blue x 0.78",
 }
 _CRF = {"compressed": 40}
+#: Audio codecs an mp4 holds as they are (others are encoded as AAC).
+_MP4_AUDIO = frozenset({"aac", "mp3", "alac", "opus", "ac3"})
 _SCALE = {"compressed": 0.5}
 
 
@@ -60,14 +62,26 @@ def transform(name: str, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 
 def render(src: Path, dst: Path, name: str) -> Path:
-    """``src`` rendered under condition ``name`` into ``dst`` (H.264 mp4, the source's frame times and audio)."""
-    import av
-    import cv2
-
+    """``src`` rendered under condition ``name`` into ``dst`` (H.264 mp4 with the source's frame times; its audio
+    copied as it is, or as AAC when mp4 cannot hold the codec, e.g. an AVI's PCM), written beside it and renamed
+    when whole."""
     if dst.is_file():
         return dst
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.tmp.mp4")
+    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.tmp{dst.suffix}")
+    try:
+        _render(src, tmp, name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(dst)
+    return dst
+
+
+def _render(src: Path, tmp: Path, name: str) -> None:
+    import av
+    import cv2
+
     rng = np.random.default_rng(_seed(src.name, name))
     with av.open(str(src)) as c:
         v = c.streams.video[0]
@@ -80,28 +94,41 @@ def render(src: Path, dst: Path, name: str) -> Path:
             ov = o.add_stream("libx264", rate=rate)
             ov.width, ov.height, ov.pix_fmt = w, h, "yuv420p"
             ov.options = {"crf": str(_CRF.get(name, 23))}
-            ov.codec_context.time_base = v.time_base or Fraction(1, 1000)
-            oa = o.add_stream_from_template(a) if a is not None else None
+            tb = v.time_base or Fraction(1, 1000)
+            ov.codec_context.time_base = tb
+            last = -1
+            copy = a is not None and a.codec_context.name in _MP4_AUDIO
+            oa = None if a is None else o.add_stream_from_template(a) if copy else o.add_stream("aac", rate=a.rate)
             streams = [v] + ([a] if a is not None else [])
             for pkt in c.demux(*streams):
                 if pkt.stream is a:
-                    if pkt.dts is None or oa is None:
+                    if oa is None or (copy and pkt.dts is None):
                         continue
-                    pkt.stream = oa
-                    o.mux(pkt)
+                    if copy:
+                        pkt.stream = oa
+                        o.mux(pkt)
+                    else:
+                        for af in pkt.decode():
+                            af.pts = None
+                            for p in oa.encode(af):
+                                o.mux(p)
                     continue
                 for fr in pkt.decode():
                     img = transform(name, fr.to_ndarray(format="rgb24"), rng)
                     if (w, h) != (img.shape[1], img.shape[0]):
                         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
                     out = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-                    out.pts, out.time_base = fr.pts, fr.time_base
+                    # the frame's best-effort time (an AVI's frames may carry no pts), kept increasing
+                    t = fr.time if fr.time is not None else (last + 1) * float(tb)
+                    pts = max(int(round(t / float(tb))), last + 1)
+                    out.pts, out.time_base, last = pts, tb, pts
                     for p in ov.encode(out):
                         o.mux(p)
             for p in ov.encode():
                 o.mux(p)
-    tmp.replace(dst)
-    return dst
+            if oa is not None and not copy:
+                for p in oa.encode():
+                    o.mux(p)
 
 
 def _seed(*parts: str) -> int:
@@ -183,8 +210,10 @@ def scan_real(clip: dict[str, str], cond: str, work: str) -> dict[str, Any]:
     from face_swap_real import scan_one
 
     src = Path(clip["path"])
-    path = src if cond == "original" else render(src, Path(work) / "real" / cond / f"{src.stem}.mp4", cond)
+    dst = Path(work) / "real" / cond / f"{src.stem}.mp4"
+    path = src
     try:
+        path = src if cond == "original" else render(src, dst, cond)
         out = scan_one({**clip, "path": str(path)}, str(Path(work) / "scan_cache"))
     except Exception as exc:  # noqa: BLE001 - one clip that cannot be scanned is a row, not the end of the run
         out = {**clip, "risk": None, "band": "failed", "analyzers": {}, "error": f"{type(exc).__name__}: {exc}"}
@@ -203,13 +232,13 @@ def scan_wave(clip_dir: str, result: dict[str, Any], cond: str, work: str) -> di
 
     src = Path(clip_dir)
     d = src if cond == "original" else Path(work) / "waves" / cond / src.name
-    if cond != "original" and not (d / "session.json").is_file():
-        render(src / "video.mp4", d / "video.mp4", cond)
-        shutil.copy(src / "session.json", d / ".session.json.tmp")
-        (d / ".session.json.tmp").replace(d / "session.json")
     meta = json.loads((src / "meta.json").read_text())
     keep = ("id", "split", "face", "hand", "hand_source", "kind", "motion", "seed")
     try:
+        if cond != "original" and not (d / "session.json").is_file():
+            render(src / "video.mp4", d / "video.mp4", cond)
+            shutil.copy(src / "session.json", d / ".session.json.tmp")
+            (d / ".session.json.tmp").replace(d / "session.json")
         got = ev._scan_with_and_without_request(d, meta, Path(work) / "waves", False)
         row = {"score": got["score"], "band": got["band"], "req_score": got["req_score"], "status": got["status"]}
     except Exception as exc:  # noqa: BLE001

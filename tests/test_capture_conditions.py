@@ -16,14 +16,14 @@ sys.path.insert(0, str(REPO / "evaluation"))
 import capture_conditions as cc  # noqa: E402
 
 
-def _clip(path, n=12, size=(96, 64)):
+def _clip(path, n=12, size=(96, 64), audio="aac"):
     import av
 
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", format="mp4") as o:
+    with av.open(str(path), "w", format="avi" if path.suffix == ".avi" else "mp4") as o:
         v = o.add_stream("libx264", rate=Fraction(25))
         v.width, v.height, v.pix_fmt = size[0], size[1], "yuv420p"
-        a = o.add_stream("aac", rate=16000)
+        a = o.add_stream(audio, rate=16000)
         a.layout = "mono"
         for i in range(n):
             img = np.full((size[1], size[0], 3), 150, np.uint8)
@@ -31,7 +31,9 @@ def _clip(path, n=12, size=(96, 64)):
             for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 o.mux(p)
         samples = (0.2 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440)).astype(np.float32)[None]
-        af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        if audio == "pcm_s16le":
+            samples = (samples * 32767).astype(np.int16)
+        af = av.AudioFrame.from_ndarray(samples, format="fltp" if audio == "aac" else "s16", layout="mono")
         af.sample_rate, af.pts = 16000, 0
         for p in a.encode(af):
             o.mux(p)
@@ -80,3 +82,27 @@ def test_ita_groups_are_ordered():
     bounds = [lo for lo, _ in cc.ITA_GROUPS]
     assert bounds == sorted(bounds, reverse=True)
     assert cc.ITA_GROUPS[-1][0] == -np.inf
+
+
+def test_an_avi_with_pcm_audio_renders_with_its_sound_as_aac(tmp_path):
+    # the lipdetector example (AVI, PCM audio) stopped the whole run: mp4 cannot hold PCM copied as it is
+    import av
+
+    src = tmp_path / "src.avi"
+    _clip(src, audio="pcm_s16le")
+    out = cc.render(src, tmp_path / "o" / "out.mp4", "dim")
+    frames, has_audio = _read(out)
+    assert has_audio and len(frames) == len(_read(src)[0])
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["out.mp4"]  # no temporary file left
+
+
+def test_a_render_that_fails_leaves_no_file(tmp_path):
+    import av
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(av.error.FFmpegError):
+        cc.render(bad, tmp_path / "o" / "out.mp4", "dim")
+    assert not list((tmp_path / "o").iterdir())
