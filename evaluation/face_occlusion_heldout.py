@@ -233,7 +233,7 @@ def stop_pool_on_sigterm(pool: ProcessPoolExecutor) -> Iterator[None]:
     except KeyboardInterrupt:
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             with contextlib.suppress(Exception):
-                proc.terminate()
+                proc.kill()  # not SIGTERM: a worker started while SIGTERM was ignored keeps ignoring it
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
