@@ -111,6 +111,8 @@ def test_sigterm_stops_the_pool_workers_too(tmp_path):
     import sys
     import time
 
+    from test_batch import _alive  # a live (not zombie) process, from /proc
+
     code = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(REPO / 'evaluation')!r})\n"
@@ -138,17 +140,10 @@ def test_sigterm_stops_the_pool_workers_too(tmp_path):
     out, _ = proc.communicate(timeout=60)
     assert "interrupted" in out
 
-    def alive(pid):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            return False
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
     deadline = time.monotonic() + 20
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [p for p in pids if alive(p)]
+    left = [p for p in pids if _alive(p)]
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, "the pool's workers outlived the terminated run"
