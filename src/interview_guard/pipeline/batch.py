@@ -45,8 +45,6 @@ report naming the path and a summary row, like a session that fails.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import os
 import shutil
 import tempfile
@@ -58,7 +56,6 @@ from typing import TYPE_CHECKING
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.errors import InterviewGuardError
-from interview_guard.io.csv_cells import text_cell
 from interview_guard.io.session import (
     FoundSession,
     Session,
@@ -66,6 +63,7 @@ from interview_guard.io.session import (
     find_sessions,
     input_error_from_os_error,
 )
+from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
 from interview_guard.pipeline.matching import index_session, unindex_session
 from interview_guard.progress import ProgressHook, Stage
@@ -77,23 +75,6 @@ if TYPE_CHECKING:
     from interview_guard.pipeline.matching import SessionDescriptors
 
 __all__ = ["BatchResult", "run_batch", "summary_rows", "write_batch_html", "SUMMARY_COLUMNS"]
-
-SUMMARY_COLUMNS = (
-    "rank",
-    "session",
-    "path",
-    "risk_score",
-    "band",
-    "status",
-    "error",
-    "duration_s",
-    "modalities",
-    "report",
-)
-
-
-#: The summary's columns of user-controlled text (ids, paths, errors naming them): written with ``text_cell``.
-_SUMMARY_TEXT = ("session", "path", "error", "report")
 
 
 @dataclass
@@ -242,7 +223,7 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
     atomic_write_text(report_path, outcome.report_json)
     if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), outcome.page)
-    return _row(report, report_path, relative_path)
+    return row_of(report, report_path, relative_path)
 
 
 def _lost_row(job: ScanJob, lost: TaskLost, report_path, index_path: str | None = None) -> dict:
@@ -255,7 +236,7 @@ def _lost_row(job: ScanJob, lost: TaskLost, report_path, index_path: str | None 
     rep = failed_report(job.session_id, job.path, lost.reason)
     rep.session.extra["relative_path"] = job.relative_path
     _write_report(rep, report_path)
-    return _row(rep, report_path, job.relative_path)
+    return row_of(rep, report_path, job.relative_path)
 
 
 def _scan_one(
@@ -306,7 +287,7 @@ def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path) ->
     report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
     report.session.extra["relative_path"] = found.relative_path
     _write_report(report, report_path)
-    return _row(report, report_path, found.relative_path)
+    return row_of(report, report_path, found.relative_path)
 
 
 def _render_page(report) -> str | None:
@@ -358,47 +339,6 @@ def write_batch_html(out_dir, rows: list[dict]) -> Path:
     return write_index_html(out / "index.html", entries)
 
 
-def _row(report: Report, report_path, relative_path: str | None = None) -> dict:
-    mods = report.session.modalities or {}
-    if relative_path is None:
-        relative_path = str(report.session.extra.get("relative_path") or "")
-    return {
-        "session": report.session_id,
-        "path": relative_path,
-        "risk_score": "" if report.risk_score is None else f"{report.risk_score:.4f}",
-        "band": report.band,
-        "status": report.status,
-        "error": report.error or "",
-        "duration_s": "" if report.session.duration_s is None else report.session.duration_s,
-        "modalities": "+".join(m for m, present in sorted(mods.items()) if present),
-        "report": str(report_path),
-    }
-
-
-def summary_rows(rows: list[dict]) -> list[dict]:
-    """Rows ranked: highest risk first, then unassessed, then failed."""
-
-    def key(r):
-        if r["status"] != "ok":
-            return (2, 0.0, r["session"])
-        if r["risk_score"] == "":
-            return (1, 0.0, r["session"])
-        return (0, -float(r["risk_score"]), r["session"])
-
-    ranked = sorted(rows, key=key)
-    return [{"rank": i + 1, **r} for i, r in enumerate(ranked)]
-
-
-def _write_summary(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in summary_rows(rows):  # names and errors as text a spreadsheet will not run, without control characters
-        w.writerow({k: text_cell(v) if k in _SUMMARY_TEXT else v for k, v in r.items()})
-    # the bytes of a file name that is not UTF-8 as \xNN text: the summary stays UTF-8
-    atomic_write_text(path, buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
-
-
 def _done_row(
     session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str, indexed: dict, fusion
 ) -> dict | None:
@@ -423,7 +363,7 @@ def _done_row(
         return None
     if fuse_again(report, fusion):  # the risk of the scan it has, under the parameters asked for now
         _write_report(report, report_path)
-    return _row(report, report_path, relative_path)
+    return row_of(report, report_path, relative_path)
 
 
 def run_batch(
@@ -535,7 +475,7 @@ def run_batch(
             info = {"detail": row["session"], "status": row["status"], "error": row["error"]}
             progress(Stage.SESSION, completed=completed, total=total, **info)
         if time.monotonic() - last_summary >= summary_every_s:
-            _write_summary(summary_path, list(rows.values()))
+            write_summary(summary_path, list(rows.values()))
             last_summary = time.monotonic()
 
     try:
@@ -549,7 +489,7 @@ def run_batch(
             _run_jobs(scans, executor, jobs, scheduler, record, str(idx))
     finally:
         # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
-        _write_summary(summary_path, list(rows.values()))
+        write_summary(summary_path, list(rows.values()))
     n_matches = _match_batch(idx, out, rows)
     html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
     failed = sum(1 for r in rows.values() if r["status"] != "ok")
