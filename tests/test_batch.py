@@ -47,6 +47,7 @@ def test_batch_writes_reports_and_ranked_summary(root, tmp_path):
         "duration_s",
         "modalities",
         "report",
+        "candidate_id",
     ]
     ok = [r for r in rows if r["status"] == "ok"]
     assert [float(r["risk_score"]) for r in ok] == sorted((float(r["risk_score"]) for r in ok), reverse=True)

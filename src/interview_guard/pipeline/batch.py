@@ -4,7 +4,8 @@ Layout of the output directory::
 
     OUT/
       sessions/<session_id>.json   one report per session (failed ones too)
-      summary.csv                  session, path, risk_score, band, status, error, ...
+      summary.csv                  rank, session, path, risk_score, band, status, error, duration_s,
+                                   modalities, report, candidate_id (pipeline/batch_summary.py);
                                    ranked by risk, rewritten as results arrive
       sessions/<session_id>.html   with html=True: one self-contained page per session
       index.html                   with html=True: the sessions ranked, linking their pages

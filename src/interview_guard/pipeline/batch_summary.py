@@ -23,11 +23,12 @@ SUMMARY_COLUMNS = (
     "duration_s",
     "modalities",
     "report",
+    "candidate_id",  # added after the first release: appended, so readers by position keep working
 )
 
 
 #: The summary's columns of user-controlled text (ids, paths, errors naming them): written with ``text_cell``.
-_SUMMARY_TEXT = ("session", "path", "error", "report")
+_SUMMARY_TEXT = ("session", "path", "error", "report", "candidate_id")
 
 
 def row_of(report: Report, report_path, relative_path: str | None = None) -> dict:
@@ -44,7 +45,15 @@ def row_of(report: Report, report_path, relative_path: str | None = None) -> dic
         "duration_s": "" if report.session.duration_s is None else report.session.duration_s,
         "modalities": "+".join(m for m, present in sorted(mods.items()) if present),
         "report": str(report_path),
+        "candidate_id": _candidate_id(report),
     }
+
+
+def _candidate_id(report: Report) -> str:
+    """``session.json``'s ``candidate_id`` as the report records it; empty when there is none (or the session
+    failed before its ``session.json`` was read)."""
+    cid = (report.session.metadata or {}).get("candidate_id")
+    return cid if isinstance(cid, str) else ""
 
 
 def summary_rows(rows: list[dict]) -> list[dict]:
