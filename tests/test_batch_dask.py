@@ -298,7 +298,8 @@ def test_a_session_whose_workers_keep_dying_is_recorded_failed(tmp_path):
     # worker-saturation 1.1 rounded up); the snapshot of what it held may be one behind
     assert code == 3 and 1 <= len(failed) <= 2, (rows, held)
     for r in failed:
-        assert r["error"].startswith("the Dask worker scanning this session died once"), r["error"]
+        want = f"{tmp_path / 'root' / r['path']}: the Dask worker scanning this session died once"
+        assert r["error"].startswith(want), r["error"]  # the session's path first, as every failure's
     assert all(r["status"] == "ok" for r in rows if r not in failed)
     assert f"session {failed[0]['session']} failed" in err
 

@@ -29,10 +29,12 @@ index existed, another index) is scanned again. At the end any page missing
 or older than its report is rendered from the report, and ``index.html`` is
 rewritten. A session that fails (bad file) gets a ``failed`` report and the
 rest carries on; a worker process that dies (segfault, out of memory) fails
-only the sessions it held (on a cluster after the scheduler's retries on other
-workers). At the end, the batch's sessions are matched against the whole
-index: ``matches.csv``, and each report whose "also seen as" changed is
-rewritten (:mod:`interview_guard.pipeline.matching`).
+the sessions running in the local pool when it died (which worker died is not
+known: each of them is recorded, the rest go to a new pool) or, on a cluster,
+the sessions it held after the scheduler's retries on other workers; each such
+error starts with the session's path ("PATH: worker process died ...").
+At the end, the batch's sessions are matched against the whole index:
+``matches.csv``, and each report whose "also seen as" changed is rewritten (:mod:`interview_guard.pipeline.matching`).
 
 The session id is :func:`interview_guard.io.session.session_id_for` of the
 session's path relative to the root: unique by construction (``grp/x`` is
@@ -227,14 +229,24 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
     return row_of(report, report_path, relative_path)
 
 
-def _lost_row(job: ScanJob, lost: TaskLost, report_path, index_path: str | None = None) -> dict:
-    """Driver: the failed report of a session whose worker died (or whose task raised)."""
+def _lost_row(
+    job: ScanJob, lost: TaskLost, report_path, index_path: str | None = None, *, from_worker: bool = True
+) -> dict:
+    """Driver: the failed report of a session whose worker died (or whose task raised, or whose results could
+    not be stored: ``from_worker=False``, the error names what failed).
+
+    The executor's reason ("worker process died ...") names no session: the error starts with the session's
+    path, as every other failure's does, so the summary cell and the stderr line say which file or directory.
+    """
     from interview_guard.pipeline.scan import failed_report
 
     if index_path is not None:
         with contextlib.suppress(InterviewGuardError):  # the index may be what failed: the report still goes
             unindex_session(index_path, job.session_id)
-    rep = failed_report(job.session_id, job.path, lost.reason)
+    reason = lost.reason
+    if from_worker and not reason.startswith(f"{job.path}: "):
+        reason = f"{job.path}: {reason}"
+    rep = failed_report(job.session_id, job.path, reason)
     rep.session.extra["relative_path"] = job.relative_path
     _write_report(rep, report_path)
     return row_of(rep, report_path, job.relative_path)
@@ -533,7 +545,9 @@ def _run_jobs(
                     continue
                 except Exception as exc:
                     known = as_input_error(exc)
-                    outcome = TaskLost(str(known) if known else f"internal error: {exc.__class__.__name__}: {exc}")
+                    why = str(known) if known else f"internal error: {exc.__class__.__name__}: {exc}"
+                    record(_lost_row(job, TaskLost(why), rp, index_path, from_worker=False))
+                    continue
             record(_lost_row(job, outcome, rp, index_path))
     finally:
         if own:
