@@ -11,10 +11,12 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLES, typing_events, write_jsonl
 from interview_guard.cli import main
+from interview_guard.errors import InterviewGuardError
 from interview_guard.pipeline.batch import run_batch
 from interview_guard.report.model import read_report
 
@@ -43,6 +45,84 @@ def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+# ------------------------------------------------------------------ 2. one batch at a time per output
+
+
+def test_a_second_batch_on_the_same_output_is_refused(tmp_path):
+    from interview_guard.pipeline.batch_output import BatchLock
+
+    root = _root(tmp_path, PAIR[:1])
+    out = tmp_path / "out"
+    out.mkdir()
+    with BatchLock(out):  # another batch holds the output
+        with pytest.raises(InterviewGuardError) as exc:
+            run_batch(root, out)
+        msg = str(exc.value)
+        assert msg.startswith(f"{out}: another batch is writing here") and f"pid {os.getpid()}" in msg, msg
+        assert "\n" not in msg
+        r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-q"])
+        assert r.exit_code == 1 and r.stderr.count("\n") == 1 and "another batch is writing here" in r.stderr
+    assert not (out / "sessions").exists() or not list((out / "sessions").iterdir())
+    assert run_batch(root, out).scanned == 1  # released: the next run goes ahead
+    assert not (out / ".batch.lock").exists()
+
+
+def test_a_stale_lock_of_a_dead_batch_is_taken_over_with_a_warning(tmp_path):
+    root = _root(tmp_path, PAIR[:1])
+    out = tmp_path / "out"
+    out.mkdir()
+    pid = _dead_pid()
+    (out / ".batch.lock").write_text(json.dumps({"pid": pid, "host": "somewhere", "started_at": "then"}))
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    (warning,) = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert f"{out}: took over the lock of a batch that is gone (pid {pid} on somewhere" in warning
+
+
+# ------------------------------------------------------------------ 3. temp files of a killed run
+
+
+def test_temp_files_of_a_killed_run_are_removed_and_counted(tmp_path):
+    root = _root(tmp_path, PAIR[:1])
+    out = tmp_path / "out"
+    run_batch(root, out)
+    dead = _dead_pid()
+    left = [
+        out / "sessions" / f".typing_genuine_a.json.{dead}.ab12cd34.tmp",  # the atomic writer's, of a dead pid
+        out / f".summary.csv.{dead}.x_9y8z7w.tmp",
+        out / ".matches.csv.k3j4h5g6.tmp",  # an older version's name (no pid)
+    ]
+    mine = out / "sessions" / f".other.json.{os.getpid()}.zzzzzzzz.tmp"  # a live writer's: not touched
+    theirs = [out / "notes.tmp", out / "sessions" / ".hidden.json", root / f".x.json.{dead}.ab12cd34.tmp"]
+    for p in [*left, mine, *theirs]:
+        p.write_text("half")
+    notes: list[str] = []
+    run_batch(root, out, notify=notes.append)
+    assert not any(p.exists() for p in left)
+    assert mine.exists() and all(p.exists() for p in theirs)
+    assert notes == [f"{out}: removed 3 temporary file(s) left by a killed run"], notes
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(out), "-q"])  # nothing left: nothing said
+    assert r.exit_code == 0 and "temporary" not in r.stderr
+
+
+def test_the_atomic_writer_names_its_temp_files_with_its_pid(tmp_path, monkeypatch):
+    from interview_guard import atomic
+
+    seen = []
+    real = atomic.os.replace
+
+    def spy(src, dst):
+        seen.append(os.path.basename(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", spy)
+    atomic.atomic_write_text(tmp_path / "r.json", "x")
+    (name,) = seen
+    assert name.startswith(f".r.json.{os.getpid()}.") and name.endswith(".tmp")
+    assert atomic.is_stale_temp_file(name, alive=lambda pid: False)
+    assert not atomic.is_stale_temp_file(name, alive=lambda pid: True)
 
 
 # ------------------------------------------------------------------ 4. the candidate id in the summary

@@ -4,20 +4,42 @@ Every file interview-guard writes goes through here: the content goes to a
 temporary file in the same directory, is flushed to disk, then renamed over
 the target (an atomic step on POSIX file systems), so a killed run never
 leaves half a report.
+
+The temporary file is named ``.<name>.<pid>.<8 random characters>.tmp``: a
+killed writer leaves it behind, and :func:`is_stale_temp_file` tells such a
+file (its process is gone) from one still being written; batch removes them
+under its lock (:mod:`interview_guard.pipeline.batch_output`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "is_stale_temp_file"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+#: A temporary file of :func:`atomic_open` (``mkstemp``'s 8 random characters); older versions wrote no pid.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+
+
+def is_stale_temp_file(name: str, *, alive: Callable[[int], bool]) -> bool:
+    """Whether the file ``name`` is a temporary file of :func:`atomic_open` whose writer is gone.
+
+    ``alive(pid)`` says whether a process runs; a name without a pid (an older version's) counts as gone, so
+    call this only where no other writer can be at work (batch holds its output's lock).
+    """
+    m = _TEMP_NAME.match(name)
+    if m is None:
+        return False
+    return m["pid"] is None or not alive(int(m["pid"]))
 
 
 @contextlib.contextmanager
@@ -44,7 +66,7 @@ def atomic_open(path):
     if p.is_symlink():
         p = Path(os.path.realpath(p))
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

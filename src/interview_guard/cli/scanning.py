@@ -289,6 +289,7 @@ def batch(
             html=html,
             index_path=index_path,
             executor=executor,
+            notify=lambda line: _err(f"interview-guard: warning: {line}"),
         )
     click.echo(format_summary(result.summary_path), nl=False)
     _err(

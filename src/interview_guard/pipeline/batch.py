@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +66,7 @@ from interview_guard.io.session import (
     find_sessions,
     input_error_from_os_error,
 )
+from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
 from interview_guard.pipeline.matching import index_session, unindex_session
@@ -111,9 +112,6 @@ def _html_path(report_path) -> Path:
     return Path(report_path).with_suffix(".html")
 
 
-_TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page is rendered)
-
-
 def _frames_tmp(scratch_dir: str | None) -> tempfile.TemporaryDirectory[str]:
     """A scratch directory for one session's key frames: in the output's own ``.tmp`` (never in /tmp) for
     local workers, in the Dask worker's local directory on a cluster (the output is not there)."""
@@ -142,24 +140,6 @@ def _refuse_case_collisions(sessions: list[FoundSession], reports_dir: Path) -> 
                 "ignores case in names; write the batch to a directory on a case-sensitive file system"
             )
         return
-
-
-def _clean_stale_tmp(out: Path) -> None:
-    """Remove scratch directories left by killed runs (their process is gone)."""
-    tmp = out / _TMP_DIR
-    if not tmp.is_dir():
-        return
-    for d in tmp.iterdir():
-        pid = d.name.split("-")[1] if d.name.startswith("frames-") and d.name.count("-") >= 2 else ""
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except OSError:
-            continue
 
 
 @dataclass(frozen=True)
@@ -265,7 +245,7 @@ def _scan_one(
     """Scan one session here and write its report: :func:`scan_task` and the driver's commit in one call."""
     from interview_guard.fusion.model import FusionModel
 
-    scratch = str(Path(report_path).parent.parent / _TMP_DIR)
+    scratch = str(Path(report_path).parent.parent / TMP_DIR)
     job = ScanJob(session_id, path, relative_path, FusionModel.load(fusion_path), cache_dir, html, scratch)
     return _commit(scan_task(job), report_path, relative_path, index_path)
 
@@ -393,6 +373,7 @@ def run_batch(
     index_path: str | None = None,
     scheduler: str | None = None,
     executor: Executor | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Scan every session under ``root`` into ``out_dir`` (see the module docstring).
 
@@ -424,12 +405,16 @@ def run_batch(
     executor : Executor, optional
         Run the scans on this executor (:mod:`interview_guard.pipeline.executors`), which the caller made
         and closes (e.g. one cluster connection for several batches).
+    notify : callable, optional
+        ``notify(line)`` for what the caller should say (the CLI prints it on stderr): a lock of a batch that
+        is gone taken over, temporary files of a killed run removed.
 
     Raises
     ------
     InterviewGuardError
-        No sessions, an output directory that cannot be written, a bad index; the scheduler cannot be
-        reached or is lost mid-run (the summary then lists what finished; a re-run does the rest).
+        No sessions, an output directory that cannot be written or that another batch is writing to
+        (``OUT/.batch.lock``: :class:`~interview_guard.pipeline.batch_output.BatchLock`), a bad index; the
+        scheduler cannot be reached or is lost mid-run (the summary then lists what finished; a re-run does the rest).
     """
     out = Path(out_dir)
     sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
@@ -441,86 +426,89 @@ def run_batch(
         (out / "sessions").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise input_error_from_os_error(exc, "cannot create the output directory", path=out) from None
-    try:  # before any scan: reports that cannot be written would be lost work
-        for d in (out, out / "sessions"):
-            fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=d)
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as exc:
-        raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
-    _refuse_case_collisions(sessions, out / "sessions")
-    _clean_stale_tmp(out)
-    from interview_guard.fusion.model import FusionModel
-    from interview_guard.io.identity_index import IdentityIndex
-    from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME
+    with BatchLock(out, notify=notify):  # one batch at a time writes OUT
+        try:  # before any scan: reports that cannot be written would be lost work
+            for d in (out, out / "sessions"):
+                fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=d)
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
+        _refuse_case_collisions(sessions, out / "sessions")
+        stale = remove_stale_files(out)  # under the lock: no other batch writes here
+        if stale and notify is not None:
+            notify(f"{out}: removed {stale} temporary file(s) left by a killed run")
+        from interview_guard.fusion.model import FusionModel
+        from interview_guard.io.identity_index import IdentityIndex
+        from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME
 
-    fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
-    idx = Path(index_path) if index_path is not None else out / INDEX_NAME
-    with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
-        indexed = ix.indexed_sessions()
-    summary_path = out / "summary.csv"
-    rows: dict[str, dict] = {}
-    todo = []
-    unreadable: list[dict] = []  # their progress lines come with the scans' (each a failure naming the path)
-    for found in sessions:
-        sid, path = found.session_id, found.path
-        rp = _report_path(out, sid)
-        if found.problem is not None:  # recorded now, and again on every run until it can be read
-            unreadable.append(_unreadable_row(found, rp, idx))
-            continue
-        row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion)
-        if row is None:
-            todo.append((sid, path, rp, found.relative_path))
-        else:
-            rows[sid] = row
-    skipped = len(rows)
-    total = len(sessions)
-    completed = skipped
-    if progress and skipped:
-        progress(Stage.SESSION, completed=completed, total=total, detail="(already done)", status="skipped")
-    last_summary = time.monotonic()
+        fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
+        idx = Path(index_path) if index_path is not None else out / INDEX_NAME
+        with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
+            indexed = ix.indexed_sessions()
+        summary_path = out / "summary.csv"
+        rows: dict[str, dict] = {}
+        todo = []
+        unreadable: list[dict] = []  # their progress lines come with the scans' (each a failure naming the path)
+        for found in sessions:
+            sid, path = found.session_id, found.path
+            rp = _report_path(out, sid)
+            if found.problem is not None:  # recorded now, and again on every run until it can be read
+                unreadable.append(_unreadable_row(found, rp, idx))
+                continue
+            row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion)
+            if row is None:
+                todo.append((sid, path, rp, found.relative_path))
+            else:
+                rows[sid] = row
+        skipped = len(rows)
+        total = len(sessions)
+        completed = skipped
+        if progress and skipped:
+            progress(Stage.SESSION, completed=completed, total=total, detail="(already done)", status="skipped")
+        last_summary = time.monotonic()
 
-    def record(row: dict) -> None:
-        nonlocal completed, last_summary
-        rows[row["session"]] = row
-        completed += 1
-        if progress:
-            info = {"detail": row["session"], "status": row["status"], "error": row["error"]}
-            progress(Stage.SESSION, completed=completed, total=total, **info)
-        if time.monotonic() - last_summary >= summary_every_s:
+        def record(row: dict) -> None:
+            nonlocal completed, last_summary
+            rows[row["session"]] = row
+            completed += 1
+            if progress:
+                info = {"detail": row["session"], "status": row["status"], "error": row["error"]}
+                progress(Stage.SESSION, completed=completed, total=total, **info)
+            if time.monotonic() - last_summary >= summary_every_s:
+                write_summary(summary_path, list(rows.values()))
+                last_summary = time.monotonic()
+
+        try:
+            for row in unreadable:
+                record(row)
+            if todo:
+                scans = {
+                    sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / TMP_DIR)), rp)
+                    for sid, p, rp, rel in todo
+                }
+                _run_jobs(scans, executor, jobs, scheduler, record, str(idx))
+        finally:
+            # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
             write_summary(summary_path, list(rows.values()))
-            last_summary = time.monotonic()
-
-    try:
-        for row in unreadable:
-            record(row)
-        if todo:
-            scans = {
-                sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / _TMP_DIR)), rp)
-                for sid, p, rp, rel in todo
-            }
-            _run_jobs(scans, executor, jobs, scheduler, record, str(idx))
-    finally:
-        # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
-        write_summary(summary_path, list(rows.values()))
-    n_matches = _match_batch(idx, out, rows)
-    html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
-    failed = sum(1 for r in rows.values() if r["status"] != "ok")
-    tmp = out / _TMP_DIR
-    if tmp.is_dir() and not any(tmp.iterdir()):
-        tmp.rmdir()
-    return BatchResult(
-        total=total,
-        scanned=len(todo),
-        skipped=skipped,
-        failed=failed,
-        summary_path=summary_path,
-        index_path=html_index,
-        identity_index=idx,
-        matches_path=out / MATCHES_NAME,
-        matches=n_matches,
-        unreadable=len(unreadable),
-    )
+        n_matches = _match_batch(idx, out, rows)
+        html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
+        failed = sum(1 for r in rows.values() if r["status"] != "ok")
+        tmp = out / TMP_DIR
+        if tmp.is_dir() and not any(tmp.iterdir()):
+            tmp.rmdir()
+        return BatchResult(
+            total=total,
+            scanned=len(todo),
+            skipped=skipped,
+            failed=failed,
+            summary_path=summary_path,
+            index_path=html_index,
+            identity_index=idx,
+            matches_path=out / MATCHES_NAME,
+            matches=n_matches,
+            unreadable=len(unreadable),
+        )
 
 
 def _run_jobs(

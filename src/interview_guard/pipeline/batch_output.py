@@ -1,0 +1,159 @@
+"""The batch's hold on its output directory: one batch at a time (a lock), and what killed runs left behind.
+
+* :class:`BatchLock`: ``OUT/.batch.lock``, locked with ``flock`` for the whole run and naming its holder
+  (pid, host, start time). A second batch on the same OUT refuses at once with one line naming the directory
+  and the holder. The kernel drops the lock when its process dies however it dies (``kill -9`` too), so a lock
+  file left by a dead batch is simply taken over, with a warning naming the batch that is gone.
+* :func:`remove_stale_files`: under the lock, the temporary files of the atomic writer
+  (:mod:`interview_guard.atomic`) whose process is gone, the batch's own write probes, and the key-frame
+  scratch directories of killed runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from interview_guard.atomic import is_stale_temp_file
+from interview_guard.errors import InterviewGuardError
+from interview_guard.io.session import input_error_from_os_error
+
+__all__ = ["LOCK_NAME", "TMP_DIR", "BatchLock", "remove_stale_files"]
+
+LOCK_NAME = ".batch.lock"
+TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page is rendered)
+
+#: The batch's write probes (``mkstemp`` names), removed right after they are made: a killed run can leave one.
+_PROBES = re.compile(r"^\.(?:probe-[a-z0-9_]{8}\.tmp|case-probe-[a-z0-9_]{8}-aB)$")
+
+
+def _holder(record: dict | None) -> str:
+    if not record:
+        return "its pid and host are not written yet"
+    return f"pid {record.get('pid', '?')} on {record.get('host', '?')}, started {record.get('started_at', '?')}"
+
+
+def _read_record(fd: int) -> dict | None:
+    try:
+        data = os.pread(fd, 4096, 0)
+        record = json.loads(data.decode("utf-8")) if data.strip() else None
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class BatchLock:
+    """``OUT/.batch.lock`` held for a batch run (see the module docstring). Use as a context manager.
+
+    ``notify`` gets the one-line warning when the lock of a batch that is gone is taken over.
+    """
+
+    def __init__(self, out: str | os.PathLike[str], *, notify: Callable[[str], None] | None = None) -> None:
+        self.out = Path(out)
+        self.path = self.out / LOCK_NAME
+        self.notify = notify
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl  # POSIX only, like the rest of the batch's process handling
+
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise input_error_from_os_error(exc, "cannot create the batch lock", path=self.path) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(_read_record(fd))
+                os.close(fd)
+                raise InterviewGuardError(
+                    f"{self.out}: another batch is writing here ({holder}); wait for it to end or write to "
+                    "another --out"
+                ) from None
+            except OSError as exc:  # a file system without locks
+                os.close(fd)
+                raise input_error_from_os_error(exc, "cannot lock the batch output", path=self.path) from None
+            try:  # the file may have been released and removed between open and flock: lock the one there now
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self._fd = fd
+        previous = _read_record(fd)
+        if previous is not None and self.notify is not None:
+            self.notify(f"{self.out}: took over the lock of a batch that is gone ({_holder(previous)})")
+        mine = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(mine) + "\n").encode("utf-8"), 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:  # removed while still held: a batch waiting on this file finds it gone and locks a new one
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> BatchLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours to signal
+    return True
+
+
+def remove_stale_files(out: Path) -> int:
+    """Under the batch lock: remove what killed runs left in ``out`` and ``out/sessions``; the files counted.
+
+    Only names this program makes: the atomic writer's temporary files whose process is gone (their names
+    carry its pid; those of older versions, without one, are taken as gone: the lock says no batch writes
+    here), the batch's write probes; and the key-frame scratch directories of dead processes in ``out/.tmp``
+    (not counted: they are scratch, never a half output).
+    """
+    removed = 0
+    for d in (out, out / "sessions"):
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            if not e.name.startswith(".") or not e.is_file(follow_symlinks=False):
+                continue
+            if is_stale_temp_file(e.name, alive=_alive) or _PROBES.match(e.name):
+                try:
+                    os.unlink(e.path)
+                    removed += 1
+                except OSError:
+                    pass
+    tmp = out / TMP_DIR
+    if tmp.is_dir():
+        for sub in tmp.iterdir():
+            pid = sub.name.split("-")[1] if sub.name.startswith("frames-") and sub.name.count("-") >= 2 else ""
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(sub, ignore_errors=True)
+    return removed
