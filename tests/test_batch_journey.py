@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from conftest import SAMPLES, typing_events, write_jsonl
 from interview_guard.cli import main
 from interview_guard.errors import InterviewGuardError
+from interview_guard.io.identity_index import IdentityIndex
 from interview_guard.pipeline.batch import run_batch
 from interview_guard.report.model import read_report
 
@@ -45,6 +46,69 @@ def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+# ------------------------------------------------------------------ 1. sessions that are gone
+
+
+def test_a_deleted_session_no_longer_matches(tmp_path):
+    """A session directory deleted after its batch kept its descriptors: the next batch (a new session added)
+    still listed it in matches.csv, in ``matches`` and in the other session's "also seen as"."""
+    root = _root(tmp_path)
+    out = tmp_path / "out"
+    assert run_batch(root, out).matches == 1
+    shutil.rmtree(root / "typing_slow_path_a")
+    shutil.copytree(SAMPLES / "typing_genuine_b", root / "typing_genuine_b")  # a new session
+    res = run_batch(root, out)
+    assert res.pruned == 1 and res.matches == 0
+    assert _matches(out) == []
+    assert not read_report(out / "sessions" / "typing_genuine_a.json").also_seen_as
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert set(ix.indexed_sessions()) == {"typing_genuine_a", "typing_genuine_b"}
+    assert (out / "sessions" / "typing_slow_path_a.json").is_file()  # the report of what was scanned stays
+
+
+def test_a_long_lived_index_prunes_a_deleted_session_of_an_earlier_batch(tmp_path):
+    """With one ``--index`` for many batches, a new batch's sessions matched a session deleted from an earlier
+    batch's input; a root whose sessions are all missing (unmounted?) is kept, with a warning."""
+    ix = tmp_path / "all.sqlite"
+    first = _root(tmp_path, (*PAIR, "typing_genuine_b"), "first")
+    run_batch(first, tmp_path / "out1", index_path=str(ix))
+    shutil.rmtree(first / "typing_slow_path_a")
+    second = tmp_path / "second"
+    shutil.copytree(SAMPLES / "typing_slow_path_a", second / "new_application")
+    notes: list[str] = []
+    res = run_batch(second, tmp_path / "out2", index_path=str(ix), notify=notes.append)
+    assert res.pruned == 1
+    pairs = {(m["session_a"], m["session_b"]) for m in _matches(ix)}
+    assert pairs == {("new_application", "typing_genuine_a")}  # not the deleted typing_slow_path_a
+    shutil.rmtree(first)  # every session of a root gone: unmounted or deleted, which cannot be told apart
+    notes.clear()
+    res = run_batch(second, tmp_path / "out2", index_path=str(ix), notify=notes.append)
+    assert res.pruned == 0 and len(_matches(ix)) == 1
+    assert any(f"2 sessions indexed from {first} are all missing" in n for n in notes), notes
+
+
+def test_an_index_of_an_older_version_gets_its_sources_recorded(tmp_path):
+    """An index made before ``source``/``root`` existed: the batch adds the columns, records what it finds,
+    and prunes from then on."""
+    import sqlite3
+
+    from interview_guard.io import identity_index
+
+    ix = tmp_path / "old.sqlite"
+    old_schema = identity_index._SCHEMA.replace(",\n    source TEXT,\n    root TEXT\n", "\n")
+    assert "source" not in old_schema
+    with sqlite3.connect(ix) as db:
+        db.executescript(old_schema)
+        db.execute("INSERT INTO meta VALUES ('format', ?)", (identity_index.INDEX_FORMAT,))
+    root = _root(tmp_path)
+    out = tmp_path / "out"
+    assert run_batch(root, out, index_path=str(ix)).matches == 1
+    with IdentityIndex(ix) as index:
+        assert set(index.sources()) == set(PAIR)
+    shutil.rmtree(root / "typing_slow_path_a")
+    assert run_batch(root, out, index_path=str(ix)).pruned == 1 and _matches(ix) == []
 
 
 # ------------------------------------------------------------------ 2. one batch at a time per output

@@ -297,6 +297,7 @@ def batch(
         f"{result.failed} failed; summary: {result.summary_path}"
         + (f"; HTML index: {result.index_path}" if result.index_path else "")
         + f"; {result.matches} identity match(es): {result.matches_path}"
+        + (f"; {result.pruned} session(s) whose input is gone dropped from the index" if result.pruned else "")
     )
     if result.failed:
         ctx.exit(EXIT_BATCH_FAILURES)

@@ -1,9 +1,12 @@
 """The identity index: one SQLite file of per-session identity descriptors, and exact search over them.
 
 What is stored (no face image, no keystroke, no frame): per session its id,
-candidate id (``session.json`` ``candidate_id``), the input fingerprint and
-when it was added; per session and modality (``face``, ``typing``) one vector
-(float32 blob), its length, a quality figure (0..1) and when it was added.
+candidate id (``session.json`` ``candidate_id``), the input fingerprint, when
+it was added, and where its input was (``source``: the session's absolute
+path; ``root``: the batch root it was found under; both added after the first
+release, NULL in rows of older versions until a batch records them); per
+session and modality (``face``, ``typing``) one vector (float32 blob), its
+length, a quality figure (0..1) and when it was added.
 
 Writes are idempotent upserts keyed by session id (+ modality), each session
 in one transaction: a session written twice is stored once, and a killed
@@ -52,7 +55,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     candidate_id TEXT,
     fingerprint TEXT,
     added_at TEXT NOT NULL,
-    forgotten INTEGER NOT NULL DEFAULT 0
+    forgotten INTEGER NOT NULL DEFAULT 0,
+    source TEXT,
+    root TEXT
 );
 CREATE TABLE IF NOT EXISTS descriptors (
     session_id TEXT NOT NULL,
@@ -263,6 +268,65 @@ class IdentityIndex:
             raise
         return int(n), int(s)
 
+    def _source_columns(self, *, add: bool) -> bool:
+        """Whether ``sessions`` has the ``source`` and ``root`` columns (an index of an older version has not);
+        ``add``: add them (in the caller's transaction)."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(sessions)")}
+        if {"source", "root"} <= cols:
+            return True
+        if add:
+            for col in ("source", "root"):
+                if col not in cols:
+                    self._db.execute(f"ALTER TABLE sessions ADD COLUMN {col} TEXT")
+        return add
+
+    def record_sources(self, sources: dict[str, str], *, root: str) -> list[str]:
+        """Record where each session's input is (``session_id -> absolute path``, found under ``root``), in one
+        transaction; the other sessions recorded with one of these paths (the same input under another id, e.g.
+        an earlier batch on another root) are dropped, their ids returned: one input is indexed once."""
+        db = self._db
+        dropped: list[str] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._source_columns(add=True)
+            for sid, source in sources.items():
+                db.execute("UPDATE sessions SET source = ?, root = ? WHERE session_id = ?", (source, root, sid))
+                others = db.execute(
+                    "SELECT session_id FROM sessions WHERE source = ? AND session_id != ? AND forgotten = 0",
+                    (source, sid),
+                ).fetchall()
+                dropped += [o[0] for o in others]
+            self._drop(dropped)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise InterviewGuardError(f"{self.path}: cannot record the sessions' sources ({exc})") from None
+            raise
+        return dropped
+
+    def _drop(self, session_ids: Sequence[str]) -> None:
+        for sid in session_ids:
+            self._db.execute("DELETE FROM descriptors WHERE session_id = ?", (sid,))
+            self._db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (sid,))
+
+    def drop_sessions(self, session_ids: Sequence[str]) -> None:
+        """:meth:`drop_session` for many, in one transaction."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._drop(session_ids)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise InterviewGuardError(
+                    f"{self.path}: cannot drop sessions from the identity index ({exc})"
+                ) from None
+            raise
+
     # -- reading -------------------------------------------------------------------------
 
     def indexed_sessions(self) -> dict[str, tuple[str | None, bool]]:
@@ -271,6 +335,13 @@ class IdentityIndex:
             r[0]: (r[1], bool(r[2]))
             for r in self._db.execute("SELECT session_id, fingerprint, forgotten FROM sessions")
         }
+
+    def sources(self) -> dict[str, tuple[str, str | None]]:
+        """``session_id -> (source, root)`` of the sessions not forgotten whose source is recorded."""
+        if not self._source_columns(add=False):
+            return {}
+        q = "SELECT session_id, source, root FROM sessions WHERE forgotten = 0 AND source IS NOT NULL"
+        return {r[0]: (r[1], r[2]) for r in self._db.execute(q)}
 
     def candidates(self, session_ids: Sequence[str] | None = None) -> dict[str, str | None]:
         """``session_id -> candidate_id`` of the sessions listed (all when None)."""

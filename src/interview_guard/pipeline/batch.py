@@ -12,6 +12,7 @@ Layout of the output directory::
       identity.sqlite              the identity index: each session's face and typing descriptors
                                    (``index_path`` puts it elsewhere, e.g. one index for many batches)
       matches.csv                  pairs of sessions under different candidate ids that match
+      .batch.lock                  held while a batch runs: a second batch on OUT refuses
 
 Workers scan; the driver (the process that called :func:`run_batch`) writes.
 A worker returns its session's report as JSON, its page (``html=True``, key
@@ -69,7 +70,7 @@ from interview_guard.io.session import (
 from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
-from interview_guard.pipeline.matching import index_session, unindex_session
+from interview_guard.pipeline.matching import index_session, prune_gone, unindex_session
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import forget_key_frame_files
 from interview_guard.report.model import Report, read_report
@@ -93,6 +94,7 @@ class BatchResult:
     identity_index: Path | None = None  # the identity index the sessions went into
     matches_path: Path | None = None  # OUT/matches.csv
     matches: int = 0  # pairs in it
+    pruned: int = 0  # sessions dropped from the identity index: their input is gone (matching.prune_gone)
 
 
 def _report_path(out_dir: Path, session_id: str) -> Path:
@@ -434,6 +436,7 @@ def run_batch(
                 os.unlink(probe)
         except OSError as exc:
             raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
+        base = os.path.abspath(root)
         _refuse_case_collisions(sessions, out / "sessions")
         stale = remove_stale_files(out)  # under the lock: no other batch writes here
         if stale and notify is not None:
@@ -491,6 +494,16 @@ def run_batch(
         finally:
             # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
             write_summary(summary_path, list(rows.values()))
+        pruned, notes = prune_gone(  # before matching: a session whose input is gone matches no more
+            idx,
+            root=base,
+            scanned=os.path.abspath(root),
+            found={f.session_id: os.path.abspath(f.path) for f in sessions if f.problem is None},
+            unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
+        )
+        for note in notes:
+            if notify is not None:
+                notify(note)
         n_matches = _match_batch(idx, out, rows)
         html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
         failed = sum(1 for r in rows.values() if r["status"] != "ok")
@@ -508,6 +521,7 @@ def run_batch(
             matches_path=out / MATCHES_NAME,
             matches=n_matches,
             unreadable=len(unreadable),
+            pruned=len(pruned),
         )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "session_descriptors",
     "index_session",
     "unindex_session",
+    "prune_gone",
     "find_matches",
     "write_matches_csv",
     "matches_csv",
@@ -102,6 +104,63 @@ def unindex_session(index_path: str | Path, session_id: str) -> None:
     they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name."""
     with IdentityIndex(index_path) as ix:
         ix.drop_session(session_id)
+
+
+def _under(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([path, directory]) == directory
+    except ValueError:
+        return False
+
+
+def prune_gone(
+    index_path: str | Path, *, root: str, scanned: str, found: dict[str, str], unreadable: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """After a batch: record where its sessions are, and drop the indexed sessions whose input is gone.
+
+    ``found`` maps this batch's session ids to their absolute paths (ids relative to ``root``); ``scanned`` is
+    the directory this run listed, ``unreadable`` what it could not read under it. Dropped: a session
+    recorded under another id with one of these paths (one input, indexed once); a session whose path lies
+    under ``scanned`` but was not found (its directory deleted, or no longer a session; not when it lies
+    under something unreadable); a session elsewhere whose path is gone while another session of its root is
+    still there. When every session of a root is gone (deleted, or a share not mounted: the two look alike),
+    they are kept and a note says so.
+
+    Returns ``(ids dropped because their input is gone, notes)``; a note per kept root and one for the
+    duplicates dropped.
+    """
+    notes: list[str] = []
+    with IdentityIndex(index_path) as ix:
+        duplicates = ix.record_sources(found, root=root)
+        by_root: dict[str | None, list[tuple[str, str]]] = {}
+        for sid, (source, src_root) in ix.sources().items():
+            if sid not in found:
+                by_root.setdefault(src_root, []).append((sid, source))
+        gone: list[str] = []
+        for src_root, entries in sorted(by_root.items(), key=lambda kv: str(kv[0])):
+            rest = []
+            for sid, src in entries:  # under what this run listed, and not found there: gone
+                if _under(src, scanned) and not any(_under(src, u) for u in unreadable):
+                    gone.append(sid)
+                else:
+                    rest.append((sid, src))
+            missing = [sid for sid, src in rest if not os.path.lexists(src)]
+            visible = len(missing) < len(rest) or (
+                src_root is not None and any(_under(p, src_root) for p in found.values())
+            )
+            if missing and not visible:
+                notes.append(
+                    f"{index_path}: {len(missing)} sessions indexed from {src_root} are all missing (deleted, or "
+                    "not mounted here?): kept in the index; a batch on a directory holding them drops those gone"
+                )
+                continue
+            gone += missing
+        ix.drop_sessions(gone)
+    if duplicates:
+        notes.append(
+            f"{index_path}: {len(duplicates)} session(s) indexed under an earlier id of the same input dropped"
+        )
+    return gone, notes
 
 
 @dataclass(frozen=True)
