@@ -265,3 +265,44 @@ def test_a_lost_task_names_its_session_path_once(tmp_path):
     assert row["error"] == f"{d}: already named"
     row = batch._lost_row(job, TaskLost("task lost on the cluster after 3 worker deaths"), rp)
     assert row["error"] == f"{d}: task lost on the cluster after 3 worker deaths"
+
+
+# ------------------------------------------------------------------ 6. a run on part of an earlier input
+
+
+def test_a_run_on_a_subtree_keeps_the_earlier_ids(tmp_path):
+    """``batch ROOT/grp --out OUT`` after ``batch ROOT --out OUT`` gave the same sessions new ids (``a`` for
+    ``grp%2Fa``): they were scanned again, indexed twice, and a session without a candidate id matched itself."""
+    root = tmp_path / "root"
+    for sub, name in (("grp/a", "typing_genuine_a"), ("grp/b", "typing_genuine_b"), ("top", "typing_relayed_b")):
+        shutil.copytree(SAMPLES / name, root / sub)
+    (root / "grp" / "a" / "session.json").unlink()  # no candidate id
+    out = tmp_path / "out"
+    run_batch(root, out)
+    before = {p.name for p in (out / "sessions").iterdir()}
+    res = run_batch(root / "grp", out)
+    assert (res.total, res.scanned, res.skipped) == (2, 0, 2)  # found done under their ids
+    assert {p.name for p in (out / "sessions").iterdir()} == before
+    rows = _summary(out)
+    assert {r["session"]: r["path"] for r in rows} == {"grp%2Fa": "grp/a", "grp%2Fb": "grp/b"}  # this run's
+    assert _matches(out) == []
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert set(ix.indexed_sessions()) == {"grp%2Fa", "grp%2Fb", "top"}
+    res = run_batch(root / "grp" / "a", out)  # one session given as the root
+    assert (res.total, res.skipped) == (1, 1) and [r["session"] for r in _summary(out)] == ["grp%2Fa"]
+    assert json.loads((out / "batch.json").read_text())["root"] == str(root)
+
+
+def test_a_run_on_a_parent_of_the_earlier_root_does_not_index_a_session_twice(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(SAMPLES / "typing_genuine_a", root / "grp" / "a")
+    (root / "grp" / "a" / "session.json").unlink()  # no candidate id: it would match itself
+    out = tmp_path / "out"
+    run_batch(root / "grp", out)
+    notes: list[str] = []
+    res = run_batch(root, out, notify=notes.append)
+    assert res.scanned == 1  # new ids (relative to the new root): scanned again
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert set(ix.indexed_sessions()) == {"grp%2Fa"}
+    assert _matches(out) == []
+    assert any("was last run on" in n and str(root / "grp") in n for n in notes), notes

@@ -12,6 +12,8 @@ Layout of the output directory::
       identity.sqlite              the identity index: each session's face and typing descriptors
                                    (``index_path`` puts it elsewhere, e.g. one index for many batches)
       matches.csv                  pairs of sessions under different candidate ids that match
+      batch.json                   the root the session ids are relative to (a run on a directory
+                                   inside it keeps those ids: pipeline/batch_output.py)
       .batch.lock                  held while a batch runs: a second batch on OUT refuses
 
 Workers scan; the driver (the process that called :func:`run_batch`) writes.
@@ -67,7 +69,7 @@ from interview_guard.io.session import (
     find_sessions,
     input_error_from_os_error,
 )
-from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, remove_stale_files
+from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, ids_base, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
 from interview_guard.pipeline.matching import index_session, prune_gone, unindex_session
@@ -436,7 +438,7 @@ def run_batch(
                 os.unlink(probe)
         except OSError as exc:
             raise input_error_from_os_error(exc, "cannot write in the output directory", path=d) from None
-        base = os.path.abspath(root)
+        base, sessions = ids_base(out, root, sessions, notify)  # a subtree of an earlier root keeps its ids
         _refuse_case_collisions(sessions, out / "sessions")
         stale = remove_stale_files(out)  # under the lock: no other batch writes here
         if stale and notify is not None:

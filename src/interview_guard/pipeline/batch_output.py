@@ -4,6 +4,9 @@
   (pid, host, start time). A second batch on the same OUT refuses at once with one line naming the directory
   and the holder. The kernel drops the lock when its process dies however it dies (``kill -9`` too), so a lock
   file left by a dead batch is simply taken over, with a warning naming the batch that is gone.
+* :func:`ids_base`: ``OUT/batch.json`` records the root the session ids are relative to. A run on a
+  directory inside that root (a subtree of the earlier input) keeps those ids (``grp%2Fa``, not ``a``), so
+  its sessions are found done instead of scanned again under new ids and indexed twice.
 * :func:`remove_stale_files`: under the lock, the temporary files of the atomic writer
   (:mod:`interview_guard.atomic`) whose process is gone, the batch's own write probes, and the key-frame
   scratch directories of killed runs.
@@ -17,14 +20,17 @@ import re
 import shutil
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from interview_guard.atomic import is_stale_temp_file
+from interview_guard.atomic import atomic_write_text, is_stale_temp_file
 from interview_guard.errors import InterviewGuardError
-from interview_guard.io.session import input_error_from_os_error
+from interview_guard.io.session import FoundSession, input_error_from_os_error, session_id_for
 
-__all__ = ["LOCK_NAME", "TMP_DIR", "BatchLock", "remove_stale_files"]
+__all__ = ["LOCK_NAME", "ROOT_RECORD", "TMP_DIR", "BatchLock", "ids_base", "remove_stale_files"]
+
+ROOT_RECORD = "batch.json"  # OUT/batch.json: {"root": the absolute root the session ids are relative to}
 
 LOCK_NAME = ".batch.lock"
 TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page is rendered)
@@ -157,3 +163,42 @@ def remove_stale_files(out: Path) -> int:
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(sub, ignore_errors=True)
     return removed
+
+
+def _recorded_root(out: Path) -> str | None:
+    try:
+        root = json.loads((out / ROOT_RECORD).read_text(encoding="utf-8")).get("root")
+    except (OSError, ValueError, AttributeError):
+        return None  # none yet (a first run, an older version's output), or unreadable: recorded anew
+    return root if isinstance(root, str) and os.path.isabs(root) else None
+
+
+def ids_base(
+    out: Path, root: str | os.PathLike[str], sessions: list[FoundSession], notify: Callable[[str], None] | None
+) -> tuple[str, list[FoundSession]]:
+    """The root the session ids are relative to, and the sessions with those ids (under the batch lock).
+
+    ``root`` inside the root recorded in ``OUT/batch.json`` (a run on part of an earlier batch's input): the
+    recorded root, and each session's id and relative path rebased on it. Otherwise ``root`` (absolute),
+    recorded; when another root was recorded, ``notify`` says that the ids now differ from the earlier ones.
+    """
+    here = os.path.abspath(root)
+    recorded = _recorded_root(out)
+    if recorded is not None and recorded != here:
+        rel = os.path.relpath(here, recorded)
+        if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
+            prefix = Path(rel).as_posix()
+
+            def rebased(f: FoundSession) -> FoundSession:
+                sub = prefix if f.relative_path == "." else f"{prefix}/{f.relative_path}"
+                return replace(f, session_id=session_id_for(sub), relative_path=sub)
+
+            return recorded, [rebased(f) for f in sessions]
+        if notify is not None:
+            notify(
+                f"{out} was last run on {recorded}: the session ids are now paths under {here}, and the reports "
+                f"of the earlier ids stay in {out / 'sessions'} (give each root its own --out)"
+            )
+    if recorded != here:
+        atomic_write_text(out / ROOT_RECORD, json.dumps({"root": here}) + "\n")
+    return here, sessions
