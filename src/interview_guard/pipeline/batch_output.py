@@ -73,7 +73,8 @@ class BatchLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
-                raise input_error_from_os_error(exc, "cannot create the batch lock", path=self.path) from None
+                # the first thing a batch writes in OUT: the same words as the write probe's
+                raise input_error_from_os_error(exc, "cannot write in the output directory", path=self.out) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -106,6 +106,14 @@ def unindex_session(index_path: str | Path, session_id: str) -> None:
         ix.drop_session(session_id)
 
 
+def _text(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _under(path: str, directory: str) -> bool:
     try:
         return os.path.commonpath([path, directory]) == directory
@@ -131,7 +139,8 @@ def prune_gone(
     """
     notes: list[str] = []
     with IdentityIndex(index_path) as ix:
-        duplicates = ix.record_sources(found, root=root)
+        # a path that is not UTF-8 (os.fsdecode surrogates) cannot be stored as text: its session stays unrecorded
+        duplicates = ix.record_sources({s: p for s, p in found.items() if _text(p)}, root=root) if _text(root) else []
         by_root: dict[str | None, list[tuple[str, str]]] = {}
         for sid, (source, src_root) in ix.sources().items():
             if sid not in found:
