@@ -136,6 +136,8 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
     judged: list[float] = []
     for c in crossings:
         verdicts = {k: float(round(v, 4)) for k, v in cv.crossing_verdicts(c.get("pixels"), c.get("mesh")).items()}
+        if "hand_path" in c:  # round 20: an intact face decides only under a hand seen outside it
+            verdicts = cv.with_hand_from_outside(verdicts, c)
         jump = cv.identity_verdict(c["identity"]) if c.get("identity") else 0.0  # round 18; earlier runs: none
         if jump >= 0.5:  # a verdict only when found (it judges nothing otherwise)
             verdicts["face_identity_jump"] = float(round(jump, 4))

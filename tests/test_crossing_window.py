@@ -295,3 +295,26 @@ def test_an_unanswered_request_is_looked_at_in_the_pixels_and_judged_capped():
     real = run("genuine", ask)
     assert [e.kind for e in real.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
     assert real.score < 0.1, [e.details.get("scores") for e in real.evidence]
+
+
+def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
+    from interview_guard.signals.crossing_verdicts import (
+        INTACT_MIN_OUTSIDE,
+        INTACT_MIN_TRACKED,
+        INTACT_UNSEEN_CAP,
+        with_hand_from_outside,
+    )
+
+    scores = {"hand_behind_face": 0.85, "face_mesh_unmoved": 0.84, "painted_over": 0.9, "face_flash": 0.2}
+    m = {"pixels": {"hand_tracked_frames": 12}, "hand_path": {"outside_peak": 0.9}}
+    assert with_hand_from_outside(scores, m) == scores  # a hand seen beside the face: the verdicts stand
+    capped = {**scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP}
+    # a "hand" the landmarker found in one frame (a compressed face's chin, round 20)
+    one = {**m, "pixels": {"hand_tracked_frames": INTACT_MIN_TRACKED - 1}}
+    assert with_hand_from_outside(scores, one) == capped
+    # a "hand" found only on the face (a warm-lit face's mouth, round 20), or never seen beside a face
+    inside = {**m, "hand_path": {"outside_peak": INTACT_MIN_OUTSIDE - 0.01}}
+    assert with_hand_from_outside(scores, inside) == capped
+    assert with_hand_from_outside(scores, {**m, "hand_path": {"outside_peak": None}}) == capped
+    assert with_hand_from_outside(scores, {}) == capped
+    assert INTACT_UNSEEN_CAP < 0.5  # not a finding: the other verdicts still decide

@@ -57,7 +57,9 @@ def test_a_hand_seen_in_too_few_frames_has_no_path():
     seen = np.zeros(N, bool)
     seen[20 : 20 + MIN_ROWS - 1] = True
     got = _path(np.linspace(0.3, 0.7, N), np.full(N, 0.5), seen=seen)
-    assert got == {"path": None, "x_span_faces": None, "rows": MIN_ROWS - 1}
+    rest = {k: v for k, v in got.items() if k != "outside_peak"}
+    assert rest == {"path": None, "x_span_faces": None, "rows": MIN_ROWS - 1}
+    assert got["outside_peak"] is not None  # measured in the frames it was seen in all the same
 
 
 @pytest.mark.parametrize("pad", [0.0, 0.6])
@@ -66,3 +68,26 @@ def test_only_the_crossing_and_its_pad_count(pad):
     xs = np.r_[np.linspace(0.3, 0.7, 10), np.full(N - 10, 0.7)]
     got = _path(xs, np.full(N, 0.5), pad_s=pad)
     assert got["path"] == ("side to side" if pad else "from one side")
+
+
+def test_hand_path_measures_how_much_of_the_hand_was_seen_outside_the_face():
+    n = 6
+    t = np.arange(n) / 30.0
+    face = np.full((n, 478, 3), 0.5)
+    face[:, FACE_OVAL, 0] = np.linspace(0.3, 0.7, len(FACE_OVAL))  # the face's box: 0.3-0.7 both ways
+    face[:, FACE_OVAL, 1] = np.linspace(0.7, 0.3, len(FACE_OVAL))
+    hand = np.full((n, 2, 21, 3), np.nan)
+    hand[:, 0] = 0.5  # on the face's centre in every frame
+    hand[:, 0, :, 0] = np.linspace(0.45, 0.55, 21)
+    count = np.ones(n, dtype=int)
+
+    def peak(h):
+        return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=h,
+                         hand_count=count, start_s=0.0, end_s=t[-1])["outside_peak"]  # fmt: skip
+
+    assert peak(hand) == 0.0  # only ever on the face
+    came = hand.copy()
+    came[0, 0, :, 0] = np.linspace(0.1, 0.4, 21)  # first seen beside it: 14 of its 21 landmarks outside
+    assert peak(came) == round(14 / 21, 3)
+    assert hand_path(t=t, face_present=np.zeros(n, bool), face_landmarks=face, hand_landmarks=hand,
+                     hand_count=count, start_s=0.0, end_s=t[-1])["outside_peak"] is None  # fmt: skip

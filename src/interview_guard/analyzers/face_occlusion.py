@@ -31,6 +31,7 @@ from interview_guard.signals.crossing_verdicts import (
     flash_run,
     flash_seen_at,
     identity_verdict,
+    with_hand_from_outside,
 )
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
@@ -268,16 +269,10 @@ class FaceOcclusion(Analyzer):
                 rng_seed=k,
                 shape=shape,
             )
-            # which way the hand went (the report tells the interviewer: the test judges a side-to-side pass best)
-            ev.measurements["hand_path"] = hand_path(
-                t=t,
-                face_present=face.present,
-                face_landmarks=face.landmarks,
-                hand_landmarks=hands.landmarks,
-                hand_count=hands.count,
-                start_s=ev.start_s,
-                end_s=ev.end_s,
-            )
+            # which way the hand went (told to the interviewer), and whether it came from outside the face (a phantom)
+            ev.measurements["hand_path"] = hand_path(t=t, face_present=face.present, face_landmarks=face.landmarks,
+                hand_landmarks=hands.landmarks, hand_count=hands.count, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
+            ev.scores = with_hand_from_outside(ev.scores, ev.measurements)
             tracks.release_pages()  # the rows this event read
         if tracks.identity is not None:  # the face's identity frame to frame across each crossing
             ids = tracks.identity.select(tracks.identity.face == 0)

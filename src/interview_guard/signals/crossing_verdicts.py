@@ -25,6 +25,11 @@ __all__ = [
     "MESH_BENT",
     "mesh_verdicts",
     "with_mesh_verdicts",
+    "INTACT_VERDICTS",
+    "INTACT_MIN_TRACKED",
+    "INTACT_MIN_OUTSIDE",
+    "INTACT_UNSEEN_CAP",
+    "with_hand_from_outside",
     "FACE_LOST_FRAMES",
     "UNCOVERED_VERDICTS",
     "ENTRY",
@@ -198,6 +203,35 @@ def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[
             mv = {k: min(v, MESH_CAP) for k, v in mv.items()}
         out.update(mv)
     return out
+
+
+#: The verdicts that read "the face stayed intact while the hand crossed it" (a face drawn over the hand).
+INTACT_VERDICTS = ("hand_behind_face", "face_mesh_unmoved")
+#: Frames the hand landmarker must have tracked the hand in, and the share of the hand's landmarks it must have seen
+#: outside the box of the face's outline in one of them, for those verdicts to decide (round 20). A real hand comes
+#: to the face from outside it, and a face drawn over a hand leaves only the hand's outside part to be seen; but under
+#: other capture conditions the hand landmarker finds a "hand" on the face itself (a mouth and chin, for a frame or
+#: for eight: docs/capture-conditions.md), and the head's own motion changes the zone around the outline as a hand
+#: behind the face would. On the development waves such crossings are all or nothing: 0.0 or 0.9-1.0 outside.
+INTACT_MIN_TRACKED = 2
+INTACT_MIN_OUTSIDE = 0.1
+#: What such a crossing's intact-face verdicts give at most: below 0.5, not a finding.
+INTACT_UNSEEN_CAP = 0.45
+
+
+def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
+    """``scores`` with :data:`INTACT_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` when the crossing's hand was
+    tracked in fewer than :data:`INTACT_MIN_TRACKED` frames or never seen with :data:`INTACT_MIN_OUTSIDE` of it
+    outside the face (``hand_path``'s ``outside_peak``). Not for a crossing the zone's pixels alone found at a
+    request (``seeded_by`` "outline": no hand landmarker to be fooled, its verdicts capped at :data:`OUTLINE_CAP`)."""
+    px = measurements.get("pixels") or {}
+    outside = (measurements.get("hand_path") or {}).get("outside_peak")
+    tracked = int(px.get("hand_tracked_frames") or 0)
+    if px.get("seeded_by") == "outline" or (
+        tracked >= INTACT_MIN_TRACKED and outside is not None and float(outside) >= INTACT_MIN_OUTSIDE
+    ):
+        return dict(scores)
+    return {k: (min(v, INTACT_UNSEEN_CAP) if k in INTACT_VERDICTS else v) for k, v in scores.items()}
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:

@@ -66,11 +66,13 @@ def hand_path(
     -------
     dict
         ``path`` (one of :data:`HAND_PATHS`, or None), ``x_span_faces`` (how far the hand's centre travelled
-        across the face, face widths; None without a path) and ``rows`` (frames the hand was seen in).
+        across the face, face widths; None without a path), ``rows`` (frames the hand was seen in) and
+        ``outside_peak`` (the largest share of the hand's landmarks outside the box of the face's outline in any of
+        them; None when it was never seen beside a face).
     """
     t = np.asarray(t, dtype=np.float64)
     rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
-    offs = []
+    offs, outside = [], []
     for r in rows:
         if not face_present[r] or hand_count[r] == 0:
             continue
@@ -81,14 +83,19 @@ def hand_path(
         size = hi - lo
         if np.any(size <= 0):
             continue
-        centres = np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2]
-        centres = np.array([h.mean(axis=0) for h in centres if np.all(np.isfinite(h))])
-        if centres.size == 0:
+        hands = [h for h in np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2] if np.all(np.isfinite(h))]
+        if not hands:
             continue
+        centres = np.array([h.mean(axis=0) for h in hands])
         rel = (centres - (lo + hi) / 2.0) / size  # face widths across, face heights down
-        offs.append(rel[int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))])
+        k = int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))  # the hand nearest the face's centre
+        offs.append(rel[k])
+        outside.append(float(np.mean(np.any((hands[k] < lo) | (hands[k] > hi), axis=1))))
+    # how much of the hand was ever seen outside the face's box: a "hand" found only on the face (a mouth, a chin)
+    # was never outside it; a real hand came from outside
+    seen_out = round(max(outside), 3) if outside else None
     if len(offs) < MIN_ROWS:
-        return {"path": None, "x_span_faces": None, "rows": len(offs)}
+        return {"path": None, "x_span_faces": None, "rows": len(offs), "outside_peak": seen_out}
     o = np.array(offs)
     x, y = o[:, 0], o[:, 1]
     # how it came in: from its first sighting to where it came closest to the face's centre
@@ -103,4 +110,5 @@ def hand_path(
         path = "from above"
     else:
         path = "from one side"
-    return {"path": path, "x_span_faces": round(float(x.max() - x.min()), 3), "rows": len(offs)}
+    span = round(float(x.max() - x.min()), 3)
+    return {"path": path, "x_span_faces": span, "rows": len(offs), "outside_peak": seen_out}
