@@ -50,15 +50,25 @@ def typing_events(n_keys: int = 200, *, seed: int = 0, start_ms: float = 1000.0,
 
 
 def make_video(
-    path: Path, *, seconds: float = 3.0, fps: int = 10, size=(96, 64), audio: bool = False, codec: str = "libx264"
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    fps: int = 10,
+    size=(96, 64),
+    audio: bool = False,
+    codec: str = "libx264",
+    faststart: bool = False,
 ) -> Path:
-    """Encode a small synthetic clip (moving gradient) with PyAV."""
+    """Encode a small synthetic clip (moving gradient) with PyAV.
+
+    ``faststart``: an MP4's index (``moov``) before the frames, as streaming recorders write it (else after them).
+    """
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     n = int(round(seconds * fps))
     w, h = size
-    with av.open(str(path), mode="w") as out:
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"} if faststart else {}) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height = w, h
         vs.pix_fmt = "yuv420p"

@@ -82,11 +82,13 @@ def _bad_sessions(tmp_path):
     junk.mkdir()
     (junk / "video.mp4").write_bytes(b"\x00\x01garbage" * 500)
     cases["unreadable video"] = (junk, "cannot open as audio/video")
+    # cut short before its index was written: nothing decodes (a file cut after its index is scanned as far as it
+    # decodes, test_video_sessions.py)
     trunc = tmp_path / "trunc"
-    v = make_video(tmp_path / "src.webm", seconds=8, codec="libvpx")
+    v = make_video(tmp_path / "src.mp4", seconds=8)
     trunc.mkdir()
-    (trunc / "video.webm").write_bytes(v.read_bytes()[: v.stat().st_size // 2])
-    cases["truncated video"] = (trunc, "truncated")
+    (trunc / "video.mp4").write_bytes(v.read_bytes()[: v.stat().st_size // 2])
+    cases["truncated video"] = (trunc, "video.mp4: cannot open as audio/video")
     for label, lines, words in [
         ("malformed line", ['{"t": 1, "type": "down", "code": "KeyA"}', "{oops"], "line 2: not valid JSON"),
         (

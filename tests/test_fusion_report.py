@@ -265,3 +265,23 @@ def test_scan_records_the_bands_of_its_fusion_file():
     fusion = FusionModel.load()
     _, risk, _ = scan_tracks(Tracks(duration_s=10.0), analyzers=[], fusion=fusion)
     assert risk.fusion.bands == {"medium": fusion.medium, "high": fusion.high}
+
+
+def test_video_analyzers_confidence_is_scaled_by_the_share_of_a_cut_short_video_that_decodes():
+    from interview_guard.analyzers import create
+    from interview_guard.pipeline.scan import scale_by_coverage
+    from interview_guard.tracks import MediaInfo, Tracks
+
+    cut = MediaInfo(
+        path="video.mp4", duration_s=10.0, has_video=True, has_audio=True, fps=10.0, truncated=True, decoded_end_s=3.9
+    )
+    assert cut.coverage == pytest.approx(0.4)
+    whole = Tracks(duration_s=10.0, video=MediaInfo(path="video.mp4", duration_s=10.0, has_video=True, has_audio=True))
+    expected = {"face_artifacts": 0.32, "face_occlusion": 0.32, "av_sync": 0.32, "keystroke_relay": 0.8}
+    for name, scaled in expected.items():
+        result = ok(name, 0.7, conf=0.8)
+        got = scale_by_coverage(create(name), result, Tracks(duration_s=10.0, video=cut))
+        assert got.confidence == pytest.approx(scaled) and got.score == 0.7, name
+        assert scale_by_coverage(create(name), result, whole) is result
+    skipped = AnalyzerResult.skipped("face_artifacts", "no face")
+    assert scale_by_coverage(create("face_artifacts"), skipped, Tracks(video=cut)) is skipped

@@ -43,6 +43,41 @@ def test_truncated_mp4_refused(tmp_path):
     assert "cut.mp4" in str(ei.value)
 
 
+def _cut(path, share):
+    cut = path.with_name("cut" + path.suffix)
+    data = path.read_bytes()
+    cut.write_bytes(data[: int(len(data) * share)])
+    return cut
+
+
+def test_truncated_faststart_mp4_says_where_frames_stop_when_allowed(tmp_path):
+    # index first (as a streaming recorder writes it), the file cut at 65 % (a recording cut off by a crash)
+    cut = _cut(make_video(tmp_path / "v.mp4", seconds=30, faststart=True), 0.65)
+    with pytest.raises(MediaError, match=r"cut\.mp4: truncated"):
+        probe(cut)  # the default stays strict
+    info = probe(cut, allow_truncated=True)
+    # no frame decodes near the declared end here: where the readable packets stop is the estimate
+    assert info.truncated and info.duration_s == pytest.approx(30.0, abs=0.2)
+    assert 10.0 < info.decoded_end_s < 25.0
+    assert info.coverage == pytest.approx((info.decoded_end_s + 0.1) / info.duration_s)
+    d = info.to_dict()
+    assert d["truncated"] is True and d["decoded_end_s"] == info.decoded_end_s and 0.3 < d["coverage"] < 0.85
+
+
+def test_whole_file_is_not_truncated_and_its_report_has_no_truncation_fields(tmp_path):
+    info = probe(make_video(tmp_path / "v.mp4", seconds=4, faststart=True), allow_truncated=True)
+    assert not info.truncated and info.coverage == 1.0
+    assert not {"truncated", "decoded_end_s", "coverage"} & set(info.to_dict())
+
+
+def test_truncated_mp4_with_index_at_the_end_is_refused_even_when_allowed(tmp_path):
+    # the index (moov) was never written: nothing decodes, a one-line error naming the file
+    cut = _cut(make_video(tmp_path / "v.mp4", seconds=8), 0.65)
+    with pytest.raises(MediaError, match=r"cut\.mp4: cannot open as audio/video") as ei:
+        probe(cut, allow_truncated=True)
+    assert "\n" not in str(ei.value)
+
+
 def test_truncated_webm_says_truncated(tmp_path):
     p = make_video(tmp_path / "v.webm", seconds=8, codec="libvpx")
     data = p.read_bytes()

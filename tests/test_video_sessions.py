@@ -1,5 +1,6 @@
 """Whole scans of video sessions: bad video gives a clear error or `skipped`, never a crash."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO, SHARED_DATA, make_audio, make_video, needs_shared
-from interview_guard.errors import MediaError
+from interview_guard.analyzers import default_analyzers
 from interview_guard.pipeline.scan import scan_session
 from interview_guard.report.keyframes import key_frame_files
 
@@ -43,13 +44,102 @@ def test_audio_only_file_named_video(tmp_path):
     assert rep.analyzers["face_occlusion"].status.value == "skipped"
 
 
-def test_truncated_video_is_refused_by_name(tmp_path):
+def test_truncated_video_is_scanned_up_to_where_it_stops_with_a_warning(tmp_path):
     v = make_video(tmp_path / "src.webm", seconds=8, codec="libvpx")
     d = tmp_path / "s"
     d.mkdir()
     (d / "video.webm").write_bytes(v.read_bytes()[: v.stat().st_size // 2])
-    with pytest.raises(MediaError, match="video.webm: truncated"):
-        scan_session(d)
+    rep = scan_session(d)
+    assert rep.status == "ok"
+    video = rep.session.video
+    assert video["truncated"] is True and 1.0 < video["decoded_end_s"] < 7.0 and 0.1 < video["coverage"] < 0.9
+    (warning,) = [w for w in rep.warnings if "decoding stopped" in w]
+    assert warning.startswith(f"video.webm: decoding stopped at {video['decoded_end_s']:.1f} s of 8.0 s declared")
+
+
+def _short_real_clip(src, dst, *, faststart, seconds=4.0, side=256):
+    """The first ``seconds`` of a real clip at ``side`` x ``side``, H.264 and AAC interleaved as a recorder writes
+    them, its index first (``faststart``) or last; a keyframe a second (a webcam recorder's spacing)."""
+    from fractions import Fraction
+
+    import av
+
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(src)) as inp, av.open(str(dst), "w", options=options) as out:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        rate = vin.average_rate
+        vs = out.add_stream("libx264", rate=rate, options={"threads": "1"})
+        vs.width = vs.height = side
+        vs.pix_fmt = "yuv420p"
+        vs.codec_context.gop_size = int(rate)
+        aus = out.add_stream("aac", rate=16000)
+        aus.layout = "mono"
+        resample = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        n = 0
+        for f in inp.decode(vin, ain):
+            if f.time is None or f.time >= seconds:
+                continue
+            if isinstance(f, av.VideoFrame):
+                nf = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24", width=side, height=side), format="rgb24")
+                nf.pts, nf.time_base = n, Fraction(1) / rate
+                n += 1
+                out.mux(vs.encode(nf))
+            else:
+                for r in resample.resample(f):
+                    out.mux(aus.encode(r))
+        out.mux(vs.encode())
+        out.mux(aus.encode())
+    return dst
+
+
+@needs_shared()
+def test_real_recording_cut_off_by_a_crash_scans_what_decodes(tmp_path):
+    from interview_guard.extract.session import extract_tracks
+    from interview_guard.io.session import Session
+    from interview_guard.pipeline.scan import scan_tracks
+
+    # 8 s of a talking girl; cut at 65 % the frames stop ~3 s short (the scan used to refuse the whole session)
+    src = SHARED_DATA / "faces_video" / "liveportrait_d11.mp4"
+    whole = _short_real_clip(src, tmp_path / "whole.mp4", faststart=True, seconds=8.0)
+    d = tmp_path / "s"
+    d.mkdir()
+    data = whole.read_bytes()
+    (d / "video.mp4").write_bytes(data[: int(len(data) * 0.65)])
+    cache = tmp_path / "cache"
+    rep = scan_session(d, cache_dir=cache)
+    assert rep.status == "ok" and rep.session.video["truncated"] is True
+    end, coverage = rep.session.video["decoded_end_s"], rep.session.video["coverage"]
+    assert 3.0 < end < 6.5 and coverage == pytest.approx((end + 0.04) / rep.session.video["duration_s"], abs=1e-3)
+    assert any(w.startswith(f"video.mp4: decoding stopped at {end:.1f} s of 8.0 s declared") for w in rep.warnings)
+    assert rep.analyzers["face_occlusion"].status.value == "ok" and rep.analyzers["face_artifacts"].status.value == "ok"
+    # the video analyzers' confidence is scaled by the share that decodes; the others' is not
+    tracks = extract_tracks(Session.open(d), set().union(*(a.requires | a.uses for a in default_analyzers())),
+                            cache_dir=cache)  # fmt: skip
+    assert tracks.video.truncated
+    whole_tracks = dataclasses.replace(tracks, video=dataclasses.replace(tracks.video, truncated=False))
+    unscaled, _, _ = scan_tracks(whole_tracks)
+    for name in ("face_occlusion", "face_artifacts", "face_identity"):
+        got, full = rep.analyzers[name], unscaled[name]
+        assert got.score == pytest.approx(full.score, abs=1e-4)
+        assert got.confidence == pytest.approx(full.confidence * coverage, abs=2e-3), name
+        assert full.confidence > 0.05
+    assert rep.analyzers["environment"].confidence == pytest.approx(unscaled["environment"].confidence)
+
+
+@needs_shared()
+def test_real_recording_cut_off_before_its_index_is_written_is_a_one_line_error(tmp_path):
+    src = SHARED_DATA / "faces_video" / "retalking_face3.mp4"
+    whole = _short_real_clip(src, tmp_path / "whole.mp4", faststart=False)
+    d = tmp_path / "s"
+    d.mkdir()
+    data = whole.read_bytes()
+    (d / "video.mp4").write_bytes(data[: int(len(data) * 0.65)])  # the moov atom at the end never made it
+    proc = subprocess.run(
+        [sys.executable, "-m", "interview_guard.cli", "scan", str(d), "-q"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert "video.mp4: cannot open as audio/video" in line
 
 
 @needs_shared()

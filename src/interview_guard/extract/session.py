@@ -8,6 +8,7 @@ extracted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from interview_guard.io.keystroke_log import read_keystroke_log
 from interview_guard.io.session import Session
 from interview_guard.progress import ProgressHook, Stage, notify
-from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks import VIDEO_SCAN_STREAMS, Stream, Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.metadata import SessionMetadata
 
@@ -36,9 +37,7 @@ KEYS_PAST_END_S = 60.0
 FULL_RATE_BELOW_S = 60.0
 
 #: The streams one video scan produces (asking for any of them runs it).
-_VIDEO_SCAN_STREAMS = frozenset(
-    {Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES, Stream.BLENDING, Stream.IDENTITY}
-)
+_VIDEO_SCAN_STREAMS = VIDEO_SCAN_STREAMS
 
 
 def _decode_audio(session: Session, tracks: Tracks, cache_dir: str | Path | None) -> AudioTrack | None:
@@ -86,8 +85,6 @@ def _with_enrolment(
     identity: Any, session: Session, meta: SessionMetadata, warn: list[str], models_dir: str | Path | None
 ) -> Any:
     """The scan's identity track with the enrolment photo of ``session.json`` described and attached."""
-    import dataclasses
-
     if meta.enrolment_photo is None:
         return identity
     from interview_guard.io.enrolment import describe_enrolment_photo
@@ -107,8 +104,6 @@ def _page_releaser(tracks: Tracks) -> Any:
     analyzers they add up to the size of the files. Released between analyzers and between a reader's chunks,
     they cost about what one reads at a time. None when nothing is mapped (tracks in memory).
     """
-    import dataclasses
-
     from interview_guard.io.spill import mapping_of, release_mapped
 
     objs: list[Any] = []
@@ -178,7 +173,7 @@ def extract_tracks(
     if session.video is not None:
         from interview_guard.io.media import probe
 
-        info = probe(session.video)
+        info = probe(session.video, allow_truncated=True)  # a recording cut short: scan what decodes
         if not info.has_video:
             warn.append(f"{session.video.name} has no video stream (audio only): video checks not possible")
         tracks.video = info
@@ -266,10 +261,16 @@ def extract_tracks(
         tracks.blending = scan.blending
         name = session.video.name
         dec = scan.decode_stats
-        if dec.truncated:
+        # where decoding stopped, exact from the scan (the probe's is an estimate)
+        truncated = dec.truncated and dec.last_t is not None
+        tracks.video = dataclasses.replace(
+            tracks.video, truncated=truncated, decoded_end_s=dec.last_t if truncated else None
+        )
+        if truncated:
             warn.append(
-                f"{name}: frames stop at {dec.last_t or 0:.1f} s of {dec.declared_end_s:.1f} s declared "
-                "(cut short or damaged)"
+                f"{name}: decoding stopped at {dec.last_t or 0:.1f} s of {dec.declared_end_s:.1f} s declared "
+                f"(cut short or damaged): analysed what decodes, {100 * tracks.video.coverage:.0f} % of the video; "
+                "the video analyzers' confidence is scaled by that share"
             )
         elif dec.decode_errors:
             warn.append(f"{name}: {dec.decode_errors} damaged video packet(s) skipped")
@@ -277,6 +278,11 @@ def extract_tracks(
             warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
         if len(scan.motion):
             duration = max(duration, float(scan.motion.t_s[-1]))
+    elif session.video is not None and tracks.video is not None and tracks.video.truncated:
+        warn.append(
+            f"{session.video.name}: cut short or damaged: frames stop at about {tracks.video.decoded_end_s or 0:.1f} s "
+            f"of {tracks.video.duration_s:.1f} s declared"
+        )
     if Stream.AUDIO in wanted:
         if tracks.audio is None:  # not decoded yet for the lip-sync probes
             has_file = tracks.audio_file is not None

@@ -63,7 +63,7 @@ def creation_time(tags: dict[str, str]) -> datetime | None:
     return None
 
 
-def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
+def probe(path: str | PathLike[str], *, check_end: bool = True, allow_truncated: bool = False) -> MediaInfo:
     """Describe a media file and make sure it decodes from start to end.
 
     Parameters
@@ -72,6 +72,11 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
     check_end : bool
         Also seek near the end and decode there: catches files cut short
         (a truncated download or upload) whose header still promises more.
+    allow_truncated : bool
+        A video cut short is not an error: the result says ``truncated`` and
+        ``decoded_end_s`` (where frames stop: the last frame decoded near the
+        end, else the last video packet that can be read, an estimate the
+        video scan makes exact). A file with no decodable frame still raises.
 
     Returns
     -------
@@ -124,13 +129,20 @@ def probe(path: str | PathLike[str], *, check_end: bool = True) -> MediaInfo:
         info["rotation"] = rotation
         last_t = first_t
         if check_end and duration > 2.0:
-            last_t = _last_frame_time(av, container, v, duration, p)
+            try:
+                last_t = _last_frame_time(av, container, v, duration, p)
+            except MediaError:
+                if not allow_truncated:
+                    raise
+                last_t = max(_last_packet_time(av, container, v), first_t)
             # A file whose last decodable frame is far from its declared end was cut short.
             missing = duration - last_t
             if missing > max(2.0, 0.1 * duration):
-                raise MediaError(
-                    f"truncated: the container says {duration:.1f} s but frames stop at {last_t:.1f} s", path=p
-                )
+                if not allow_truncated:
+                    raise MediaError(
+                        f"truncated: the container says {duration:.1f} s but frames stop at {last_t:.1f} s", path=p
+                    )
+                info.update(truncated=True, decoded_end_s=round(last_t, 6))
         if duration <= 0.0:
             duration = max(last_t + (1.0 / fps if fps else 0.0), 0.0)
         return MediaInfo(duration_s=duration, **info)
@@ -175,4 +187,18 @@ def _last_frame_time(av: ModuleType, container: Any, stream: Any, duration: floa
         pass  # decoding errors near the end: judged by how far we got
     if last is None:
         raise MediaError(f"truncated: no frame decodes near the end ({duration:.1f} s declared)", path=p)
+    return last
+
+
+def _last_packet_time(av: ModuleType, container: Any, stream: Any) -> float:
+    """Time of the last packet of ``stream`` that can be read from the start (demuxed, not decoded: a read of the
+    file, no decoding): where a video cut short stops when no frame decodes near its declared end."""
+    last = 0.0
+    try:
+        container.seek(0, stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None and packet.time_base:
+                last = max(last, float(packet.pts * packet.time_base))
+    except (av.FFmpegError, OSError, EOFError):
+        pass  # the read stopped where the file does
     return last

@@ -7,13 +7,14 @@ tests. Progress goes to an optional hook ``progress(stage, completed=, total=, *
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from interview_guard import analyzers as _analyzers
-from interview_guard.analyzers.base import Analyzer, AnalyzerResult
+from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Status
 from interview_guard.errors import InterviewGuardError
 from interview_guard.extract.session import extract_tracks
 from interview_guard.fusion.model import FusionModel
@@ -24,11 +25,12 @@ from interview_guard.pipeline.matching import SessionDescriptors, session_descri
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import evidence_key_frame_times, key_frame_filename, record_key_frame_files
 from interview_guard.report.model import FusionInfo, Report, Risk, SessionInfo
-from interview_guard.tracks import Stream, Tracks
+from interview_guard.tracks import VIDEO_SCAN_STREAMS, Stream, Tracks
 
 __all__ = [
     "scan_session",
     "scan_tracks",
+    "scale_by_coverage",
     "fused_risk",
     "fuse_again",
     "failed_report",
@@ -59,7 +61,7 @@ def scan_tracks(
     for i, an in enumerate(analyzers):
         t0 = time.perf_counter()
         tracks.release_pages()  # what the scan or the last analyzer touched of the mapped rows leaves memory
-        results[an.name] = an.analyze(tracks)
+        results[an.name] = scale_by_coverage(an, an.analyze(tracks), tracks)
         timings[an.name] = round(time.perf_counter() - t0, 4)
         if progress:
             progress(Stage.ANALYZER, completed=i + 1, total=len(analyzers), detail=an.name)
@@ -67,6 +69,19 @@ def scan_tracks(
     modalities = tracks.modalities()
     risk = fused_risk(fusion, results.values(), sorted(m for m, present in modalities.items() if not present))
     return results, risk, timings
+
+
+def scale_by_coverage(analyzer: Analyzer, result: AnalyzerResult, tracks: Tracks) -> AnalyzerResult:
+    """``result`` with its confidence scaled by the share of the video that decodes, when ``analyzer`` reads the
+    video scan's streams and the video was cut short (``tracks.video.coverage``; 1.0 for a whole file).
+
+    What the lost part of the recording held is unknown: the analyzer judged part of the session, so its result
+    weighs less in the fusion; its score stays as it is (absence of a signal lowers confidence, never raises risk).
+    """
+    coverage = 1.0 if tracks.video is None else tracks.video.coverage
+    if coverage >= 1.0 or result.status is not Status.OK or not set(analyzer.requires) & VIDEO_SCAN_STREAMS:
+        return result
+    return dataclasses.replace(result, confidence=result.confidence * coverage)
 
 
 def fused_risk(fusion: FusionModel, results: Iterable[AnalyzerResult], absent_modalities: list[str]) -> Risk:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from interview_guard.tracks.identity import IdentityTrack
     from interview_guard.tracks.video import FaceTrack, HandTrack, KeyFrames, MotionTrack, PixelTrack
 
-__all__ = ["Stream", "MediaInfo", "Tracks", "ROW_CHUNK"]
+__all__ = ["Stream", "MediaInfo", "Tracks", "ROW_CHUNK", "VIDEO_SCAN_STREAMS"]
 
 #: Rows :meth:`Tracks.by_rows` reads at a time (face landmarks are 5.6 KB a row: 11 MB of a mapped track).
 ROW_CHUNK = 2048
@@ -61,6 +61,12 @@ class Stream(str, enum.Enum):
         }[self]
 
 
+#: The streams the video scan decodes from the video file's frames (``Stream.VIDEO`` is the container's facts).
+VIDEO_SCAN_STREAMS = frozenset(
+    {Stream.FACE, Stream.HANDS, Stream.PIXELS, Stream.MOTION, Stream.KEY_FRAMES, Stream.BLENDING, Stream.IDENTITY}
+)
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     """Facts about a media file, from the container and a decode check."""
@@ -79,11 +85,30 @@ class MediaInfo:
     frames: int = 0  # frame count from the container header (0 when unknown)
     # container and stream metadata tags ("format:encoder", "video:handler_name", "format:creation_time", ...)
     tags: dict[str, str] = field(default_factory=dict)
+    # the video stops decoding well before its declared end (a recording cut off by a crash, a damaged file)
+    truncated: bool = False
+    # time of the last video frame that decodes (seconds; set when ``truncated``)
+    decoded_end_s: float | None = None
+
+    @property
+    def coverage(self) -> float:
+        """Share of the declared video that decodes, in [0, 1]: 1.0 unless ``truncated``.
+
+        The decoded span counts one frame interval past the last decoded frame (a whole file covers its duration).
+        """
+        if not self.truncated or self.decoded_end_s is None or self.duration_s <= 0:
+            return 1.0
+        frame_s = 1.0 / self.fps if self.fps > 0 else 0.0
+        return min(max((self.decoded_end_s + frame_s) / self.duration_s, 0.0), 1.0)
 
     def to_dict(self) -> dict[str, object]:
         d = dict(self.__dict__)
         if not self.tags:
             del d["tags"]
+        if self.truncated:
+            d["coverage"] = round(self.coverage, 4)
+        else:  # reports of whole files stay as they were
+            del d["truncated"], d["decoded_end_s"]
         return d
 
 
