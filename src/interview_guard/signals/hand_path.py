@@ -1,5 +1,8 @@
 """Which way a hand moved over the face in one crossing, from the hand landmarker's sightings (pure numpy).
 
+Also the sightings' passes from one side of the face to the other with none between (:func:`unseen_crossings`,
+context for ``hand_behind_face``) and whether the hand was seen at the face's centre (:func:`seen_at_centre`).
+
 The hand-over-face test is not equally good for every way of waving: a hand passed from one side of the face to the
 other is judged far better than a hand raised from below and held over the face (docs/face-occlusion.md, round 15,
 table (h)), so the report tells the interviewer which one it got. The hand's centre (the mean of its landmarks) is
@@ -26,7 +29,7 @@ import numpy as np
 
 from interview_guard.signals.face_geometry import FACE_OVAL
 
-__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "hand_path"]
+__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "hand_path", "unseen_crossings", "seen_at_centre"]
 
 #: The paths :func:`hand_path` tells apart.
 HAND_PATHS = ("side to side", "from below", "from above", "from one side")
@@ -112,3 +115,72 @@ def hand_path(
         path = "from one side"
     span = round(float(x.max() - x.min()), 3)
     return {"path": path, "x_span_faces": span, "rows": len(offs), "outside_peak": seen_out}
+
+
+def _hand_offsets(
+    face_present: np.ndarray, face_landmarks: np.ndarray, hand_landmarks: np.ndarray, hand_count: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per row: horizontal offset of the nearest hand from the face centre, in face widths (NaN if none)."""
+    out = np.full(rows.size, np.nan)
+    for k, r in enumerate(rows):
+        if not face_present[r] or hand_count[r] == 0:
+            continue
+        oval = face_landmarks[r][FACE_OVAL, :2]
+        cx = float(np.mean(oval[:, 0]))
+        w = float(oval[:, 0].max() - oval[:, 0].min())
+        slots = hand_landmarks[r][..., 0]
+        slots = slots[np.all(np.isfinite(slots), axis=-1)]
+        if slots.shape[0] == 0 or w <= 0:
+            continue
+        hx = slots.mean(axis=-1)
+        if hx.size == 0 or w <= 0:
+            continue
+        off = (hx - cx) / w
+        out[k] = off[np.argmin(np.abs(off))]
+    return out
+
+
+def unseen_crossings(
+    *,
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    start_s: float,
+    end_s: float,
+    pad_s: float = 0.6,
+) -> list[tuple[float, float]]:
+    """(t_from, t_to) of each pass of the hand from one side of the face to the other with no detection between,
+    within ``pad_s`` of the crossing ``start_s``..``end_s``."""
+    rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
+    off = _hand_offsets(face_present, face_landmarks, hand_landmarks, hand_count, rows)
+    seen = np.flatnonzero(np.isfinite(off))
+    out = []
+    for a, b in zip(seen[:-1], seen[1:]):
+        oa, ob = off[a], off[b]
+        if np.sign(oa) == np.sign(ob) or abs(oa) > 1.5 or abs(ob) > 1.5:
+            continue
+        # crossing with no detection close to the centre: at least one analysed row in between
+        if b - a >= 2 and min(abs(oa), abs(ob)) >= 0.15:
+            out.append((float(t[rows[a]]), float(t[rows[b]])))
+    return out
+
+
+def seen_at_centre(
+    *,
+    t: np.ndarray,
+    face_present: np.ndarray,
+    face_landmarks: np.ndarray,
+    hand_landmarks: np.ndarray,
+    hand_count: np.ndarray,
+    start_s: float,
+    end_s: float,
+    pad_s: float = 0.6,
+) -> bool:
+    """Whether the hand was seen within 0.15 face widths of the face's centre (horizontally), within ``pad_s`` of
+    the crossing."""
+    rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
+    off = _hand_offsets(face_present, face_landmarks, hand_landmarks, hand_count, rows)
+    return bool(np.any(np.abs(off[np.isfinite(off)]) < 0.15))

@@ -36,6 +36,7 @@ from interview_guard.signals.face_geometry import FACE_OVAL, face_size, hand_fac
 from interview_guard.signals.face_mesh import covered_motion_ratio, mesh_disturbance
 from interview_guard.signals.face_transients import transient_measures
 from interview_guard.signals.hand_crossing import ZoneFrames, crossing_measures
+from interview_guard.signals.hand_path import seen_at_centre, unseen_crossings
 from interview_guard.signals.stats import MAD_TO_SD, mad, robust_spread
 from interview_guard.signals.timebase import run_rows
 
@@ -245,16 +246,18 @@ def measure_event(
     # 2. the hand crossed the face unseen: detected on one side of the face,
     #    next detected on the other side, never in between, while the face
     #    region kept looking like an unoccluded face
-    crossings = _unseen_crossings(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect)
+    sightings: dict[str, Any] = {
+        "t": t, "face_present": face_present, "face_landmarks": face_landmarks, "hand_landmarks": hand_landmarks,
+        "hand_count": hand_count, "start_s": ev.start_s, "end_s": ev.end_s,
+    }  # fmt: skip
+    crossings = unseen_crossings(**sightings)
     if span_rows.size >= 3:
         step = np.median(np.diff(t[span_rows]))
         dt = np.diff(np.r_[t[span_rows], t[span_rows[-1]] + step])
         m["hand_missing_s"] = round(float(dt[no_hand].sum()), 3)
         m["hand_missing_share"] = round(float(dt[no_hand].sum()) / max(float(dt.sum()), 1e-6), 3)
     m["unseen_crossings"] = len(crossings)
-    m["hand_seen_at_face_centre"] = bool(
-        _seen_at_centre(t, face_present, face_landmarks, hand_landmarks, hand_count, ev, aspect)
-    )
+    m["hand_seen_at_face_centre"] = seen_at_centre(**sightings)
     if crossings:
         m["crossings"] = [{"from_t_s": round(a, 3), "to_t_s": round(b, 3)} for a, b in crossings[:5]]
 
@@ -347,77 +350,6 @@ def measure_event(
     ev.measurements = m
     ev.scores = {k: float(round(v, 4)) for k, v in scores.items()}
     return ev
-
-
-def _hand_offsets(
-    t: np.ndarray,
-    face_present: np.ndarray,
-    face_landmarks: np.ndarray,
-    hand_landmarks: np.ndarray,
-    hand_count: np.ndarray,
-    rows: np.ndarray,
-    aspect: float,
-) -> np.ndarray:
-    """Per row: horizontal offset of the nearest hand from the face centre, in face widths (NaN if none)."""
-    out = np.full(rows.size, np.nan)
-    for k, r in enumerate(rows):
-        if not face_present[r] or hand_count[r] == 0:
-            continue
-        oval = face_landmarks[r][FACE_OVAL, :2]
-        cx = float(np.mean(oval[:, 0]))
-        w = float(oval[:, 0].max() - oval[:, 0].min())
-        slots = hand_landmarks[r][..., 0]
-        slots = slots[np.all(np.isfinite(slots), axis=-1)]
-        if slots.shape[0] == 0 or w <= 0:
-            continue
-        hx = slots.mean(axis=-1)
-        if hx.size == 0 or w <= 0:
-            continue
-        off = (hx - cx) / w
-        out[k] = off[np.argmin(np.abs(off))]
-    return out
-
-
-def _unseen_crossings(
-    t: np.ndarray,
-    face_present: np.ndarray,
-    face_landmarks: np.ndarray,
-    hand_landmarks: np.ndarray,
-    hand_count: np.ndarray,
-    ev: OcclusionEvent,
-    aspect: float,
-    *,
-    pad_s: float = 0.6,
-) -> list[tuple[float, float]]:
-    """(t_from, t_to) of each pass of the hand from one side of the face to the other with no detection between."""
-    rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
-    off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
-    seen = np.flatnonzero(np.isfinite(off))
-    out = []
-    for a, b in zip(seen[:-1], seen[1:]):
-        oa, ob = off[a], off[b]
-        if np.sign(oa) == np.sign(ob) or abs(oa) > 1.5 or abs(ob) > 1.5:
-            continue
-        # crossing with no detection close to the centre: at least one analysed row in between
-        if b - a >= 2 and min(abs(oa), abs(ob)) >= 0.15:
-            out.append((float(t[rows[a]]), float(t[rows[b]])))
-    return out
-
-
-def _seen_at_centre(
-    t: np.ndarray,
-    face_present: np.ndarray,
-    face_landmarks: np.ndarray,
-    hand_landmarks: np.ndarray,
-    hand_count: np.ndarray,
-    ev: OcclusionEvent,
-    aspect: float,
-    *,
-    pad_s: float = 0.6,
-) -> bool:
-    rows = np.flatnonzero((t >= ev.start_s - pad_s) & (t <= ev.end_s + pad_s))
-    off = _hand_offsets(t, face_present, face_landmarks, hand_landmarks, hand_count, rows, aspect)
-    return bool(np.any(np.abs(off[np.isfinite(off)]) < 0.15))
 
 
 def _crop_norm(c: np.ndarray) -> np.ndarray:
