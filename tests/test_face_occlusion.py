@@ -278,3 +278,31 @@ def test_the_decisive_level_is_the_fusion_models_rule():
         assert [r.min_score for r in rules if r.band == "high"] == [DECISIVE]
         # the level every capped verdict gives ("look") puts a session at least in the medium band
         assert [r.min_score for r in rules if r.band == "medium"] == [NEVER_COVERED_CAP]
+
+
+def test_pixels_null_frames_is_the_zone_measures_count_not_the_transients(monkeypatch):
+    # both measures take null frames of their own (the zone measures: around the crossing, the transients: within
+    # 3 s, zone not held); the report's `null_frames` is the zone measures' (the outline's guard counts it, and
+    # `null_moving_share` is a share of it), the transients' is `transient_null_frames`
+    import interview_guard.signals.occlusion as occ
+
+    seen: dict[str, list] = {"zone": [], "transients": []}
+    zone_measures, transients = occ.crossing_measures, occ.transient_measures
+
+    def zone_spy(**kw):
+        out = zone_measures(**kw)
+        seen["zone"].append(out.get("null_frames"))
+        return out
+
+    def transients_spy(**kw):
+        out = transients(**kw)
+        seen["transients"].append(out.get("null_frames"))
+        return out
+
+    monkeypatch.setattr(occ, "crossing_measures", zone_spy)
+    monkeypatch.setattr(occ, "transient_measures", transients_spy)
+    ev = [e for e in run(*make_tracks(swap_failure=False)).evidence if e.kind == "occlusion_event"]
+    assert len(ev) == 1 and seen["zone"] and seen["transients"]
+    px = ev[0].details["pixels"]
+    assert seen["zone"][-1] != seen["transients"][-1]  # two different samples: the test can tell them apart
+    assert px["null_frames"] == seen["zone"][-1] and px["transient_null_frames"] == seen["transients"][-1]

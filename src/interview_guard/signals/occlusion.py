@@ -272,7 +272,10 @@ def measure_event(
             hi = max([ev.hand_span[1]] + [b for _, b in crossings]) + crossing_pad_s
             px = {**crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0), "judged_on": "hand"}
         tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
-        px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames")})
+        # the transients' own counts under their own names: ``null_frames`` stays the zone measures' (the sample
+        # ``null_moving_share`` is a share of, and the one the outline's guard counts)
+        px.update({k: v for k, v in tr.items() if k not in ("ok", "reason", "frames", "null_frames")})
+        px.update({"transient_null_frames": tr["null_frames"]} if "null_frames" in tr else {})
         if "flash_at_s" in px:  # another face flashing through needs a face: a hand hiding it is no flash
             fl = run_rows(t, float(px["flash_at_s"]), int(px["flash_frames"]))  # flash_at_s is rounded to 1 ms
             px["flash_face_present"] = round(float(np.mean(face_present[fl])), 2) if fl.size else 0.0
