@@ -1,7 +1,7 @@
 """The versioned JSON API, ``/api/v1``: what an interview platform calls after each interview.
 
 =====================================  ==========================================================
-``POST /api/v1/scans``                 upload (multipart: ``video``, ``keystrokes``, ``session``)
+``POST /api/v1/scans``                 upload (multipart: ``video``, ``audio``, ``keystrokes``, ``session``)
                                        -> 201 and the scan, ``Location: /api/v1/scans/{id}``
 ``GET /api/v1/scans``                  the scans (filters ``band``, ``verdict``, ``date_from``,
                                        ``date_to``; ``sort`` newest/risk; ``limit``, ``offset``)
@@ -59,7 +59,9 @@ class Scan(BaseModel):
     id: str
     created: str
     updated: str
-    filenames: dict[str, str] = Field(description="the uploaded files' names by role (video, keystrokes, metadata)")
+    filenames: dict[str, str] = Field(
+        description="the uploaded files' names by role (video, audio, keystrokes, metadata)"
+    )
     status: Literal["queued", "running", "done", "failed", "interrupted"]
     stage: str | None
     progress: float = Field(description="0 to 1")
@@ -129,10 +131,16 @@ _UPLOAD_BODY = {
                             "format": "binary",
                             "description": ".mp4 .m4v .mov .webm .mkv .avi",
                         },
-                        "keystrokes": {"type": "string", "format": "binary", "description": ".jsonl .csv .tsv"},
+                        "audio": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".wav .flac .mp3 .ogg .opus .m4a .aac (a separate audio recording)",
+                        },
+                        "keystrokes": {"type": "string", "format": "binary", "description": ".jsonl .csv .tsv .txt"},
                         "session": {"type": "string", "format": "binary", "description": "session.json"},
                     },
-                    "description": "a recording or a keystroke log (or both); session.json is optional",
+                    "description": "a recording (video or audio) or a keystroke log, or several; "
+                    "session.json is optional",
                 }
             }
         },

@@ -55,8 +55,8 @@ def fmt_time(iso: str | None) -> str:
 
 
 def files_text(job: Job) -> str:
-    """The client's names of a job's files: video, keystroke log, session.json."""
-    order = ("video", "keystrokes", "metadata")
+    """The client's names of a job's files: video, audio, keystroke log, session.json."""
+    order = ("video", "audio", "keystrokes", "metadata")
     return ", ".join(job.filenames[r] for r in order if r in job.filenames)
 
 
@@ -83,7 +83,7 @@ def message_page(title: str, message: str, *, status: int | None = None) -> str:
 
 
 def upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
-    """The upload form (drop zone, three file fields) and the most recent scans."""
+    """The upload form (drop zone, a file field per role of a session) and the most recent scans."""
     exts = {role: sorted(r.extensions) for role, r in ROLES.items()}
     return _render(
         "upload.html",
@@ -94,6 +94,7 @@ def upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
         extensions_json=json.dumps(exts),
         accept={role: ",".join(v) for role, v in exts.items()},
         video_extensions=exts["video"],
+        audio_extensions=exts["audio"],
     )
 
 

@@ -4,19 +4,22 @@ Nothing here reads a whole upload into memory: :class:`UploadSink` is fed the
 request body chunk by chunk (as it arrives), parses it with python-multipart's
 streaming parser and writes each file part straight into a directory the
 server chose, under a name the server chose (``video.mp4``,
-``keystrokes.jsonl``, ``session.json``). The client's file name is only kept,
+``audio.wav``, ``keystrokes.jsonl``, ``session.json``). The client's file name is only kept,
 sanitised, for display. The body as a whole may not exceed ``max_bytes``:
 past that :class:`UploadError` (413) is raised at once and the caller deletes
 the directory.
 
 Checks, in the order they can be made:
 
-* the form field names a known role (``video``, ``keystrokes``, ``session``),
-  each at most once;
+* the form field names a known role (``video``, ``audio``, ``keystrokes``,
+  ``session``: the files of a session ``interview-guard scan`` reads), each at
+  most once;
 * the file name's extension is on the role's allow-list (before any data is
   written);
 * a video's first bytes are a known container (ISO-BMFF mp4/mov, Matroska/WebM
-  EBML, RIFF AVI) of the family its extension names;
+  EBML, RIFF AVI) of the family its extension names; so are an audio file's
+  (RIFF WAVE, FLAC, MPEG audio, Ogg, ISO-BMFF m4a, ADTS AAC; an ID3 tag may
+  come first in an MP3, AAC or FLAC file);
 * ``session.json`` is at most :data:`MAX_METADATA_BYTES`;
 * after the body is complete, :func:`validate_session_files` reads
   ``session.json`` with the bounded JSON reader and
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "sanitize_filename",
     "sniff_video",
+    "sniff_audio",
     "validate_session_files",
 ]
 
@@ -59,7 +63,28 @@ _VIDEO_FAMILY = {
     ".mkv": "ebml",
     ".avi": "riff-avi",
 }
-_FAMILY_LABEL = {"isobmff": "MP4/QuickTime", "ebml": "WebM/Matroska", "riff-avi": "AVI"}
+_AUDIO_FAMILY = {
+    ".wav": "riff-wave",
+    ".flac": "flac",
+    ".mp3": "mpeg-audio",
+    ".ogg": "ogg",
+    ".opus": "ogg",
+    ".m4a": "isobmff",
+    ".aac": "adts",
+}
+# an ID3 tag (an MP3's, also put before AAC and FLAC streams) says nothing of what follows it
+_ID3_OK = frozenset({".mp3", ".aac", ".flac"})
+_FAMILY_LABEL = {
+    "isobmff": "MP4/QuickTime",
+    "ebml": "WebM/Matroska",
+    "riff-avi": "AVI",
+    "riff-wave": "WAV",
+    "flac": "FLAC",
+    "mpeg-audio": "MPEG audio (MP3)",
+    "ogg": "Ogg",
+    "adts": "AAC (ADTS)",
+    "id3": "ID3-tagged",
+}
 
 
 @dataclass(frozen=True)
@@ -72,11 +97,12 @@ class _Role:
 
 ROLES = {
     "video": _Role("video", "video", "recording", {ext: f"video{ext}" for ext in _VIDEO_FAMILY}),
+    "audio": _Role("audio", "audio", "audio recording", {ext: f"audio{ext}" for ext in _AUDIO_FAMILY}),
     "keystrokes": _Role(
         "keystrokes",
         "keystrokes",
         "keystroke log",
-        {".jsonl": "keystrokes.jsonl", ".csv": "keystrokes.csv", ".tsv": "keystrokes.tsv"},
+        {ext: f"keystrokes{ext}" for ext in (".jsonl", ".csv", ".tsv", ".txt")},
     ),
     "session": _Role("session", "metadata", "session.json", {".json": "session.json"}),
 }
@@ -93,7 +119,7 @@ class UploadError(Exception):
 
 @dataclass
 class StoredFile:
-    role: str  # "video", "keystrokes" or "metadata"
+    role: str  # "video", "audio", "keystrokes" or "metadata"
     path: Path  # where the server stored it
     original_name: str  # sanitised client name, for display only
     size: int = 0
@@ -137,6 +163,24 @@ def sniff_video(head: bytes) -> str | None:
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "riff-avi"
     return None
+
+
+def sniff_audio(head: bytes) -> str | None:
+    """The family of an audio file from its first bytes: ``riff-wave``, ``flac``, ``ogg``, ``isobmff``, ``adts``,
+    ``mpeg-audio``, ``id3`` (a tag before the stream) or None."""
+    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "riff-wave"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:3] == b"ID3":
+        return "id3"
+    if head[:4] == b"ADIF":
+        return "adts"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # a frame sync: layer 0 is ADTS AAC
+        return "adts" if (head[1] >> 1) & 3 == 0 else "mpeg-audio"
+    return "isobmff" if sniff_video(head) == "isobmff" else None
 
 
 class _Part:
@@ -296,10 +340,10 @@ class UploadSink:
         assert role is not None and part.fh is not None
         if role.role == "metadata" and part.size > MAX_METADATA_BYTES:
             self._fail(413, f"{part.name}: session.json is larger than {_mb(MAX_METADATA_BYTES)}")
-        if role.role == "video" and len(part.head) < 16:
+        if role.role in ("video", "audio") and len(part.head) < 16:
             part.head += chunk[: 16 - len(part.head)]
             if len(part.head) >= 12:
-                self._check_video(part)
+                self._check_media(part)
         part.fh.write(chunk)
 
     def _on_part_end(self) -> None:
@@ -314,13 +358,28 @@ class UploadSink:
         part.fh = None
         assert part.stored is not None
         part.stored.size = part.size
-        if part.role is not None and part.role.role == "video" and len(part.head) < 12:
-            self._fail(400, f"{part.name}: too short to be a video ({part.size} bytes)")
+        if part.role is not None and part.role.role in ("video", "audio") and len(part.head) < 12:
+            what = "a video" if part.role.role == "video" else "an audio file"
+            self._fail(400, f"{part.name}: too short to be {what} ({part.size} bytes)")
         if part.size == 0:
             self._fail(400, f"{part.name}: the file is empty")
         self._part = None
 
-    def _check_video(self, part: _Part) -> None:
+    def _check_media(self, part: _Part) -> None:
+        if part.role is not None and part.role.role == "audio":
+            family = sniff_audio(part.head)
+            if family is None:
+                self._fail(
+                    400,
+                    f"{part.name}: not an audio file (its content is not a WAV, FLAC, MP3, Ogg, M4A or AAC stream)",
+                )
+            if family == _AUDIO_FAMILY[part.ext] or (family == "id3" and part.ext in _ID3_OK):
+                return
+            self._fail(
+                400,
+                f"{part.name}: the content is {_FAMILY_LABEL[family]} audio but the name says {part.ext}; "
+                "rename it with the right extension",
+            )
         family = sniff_video(part.head)
         expected = _VIDEO_FAMILY[part.ext]
         if family is None:
@@ -353,8 +412,8 @@ def validate_session_files(files: dict[str, StoredFile], *, in_process: bool = F
     """
     from interview_guard.web.validate import check_keystroke_log, check_keystroke_log_here
 
-    if "video" not in files and "keystrokes" not in files:
-        raise UploadError(400, "choose a recording (video) or a keystroke log to scan")
+    if not {"video", "audio", "keystrokes"} & set(files):
+        raise UploadError(400, "choose a recording (video or audio) or a keystroke log to scan")
     meta = files.get("metadata")
     if meta is not None:
         _check_metadata(meta)

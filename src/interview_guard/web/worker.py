@@ -60,8 +60,9 @@ def _progress_hook(
 
 
 def job_session_id(job: Job) -> str:
-    """The session id a job's report carries: the uploaded video's (else keystroke log's) name without extension."""
-    name = job.filenames.get("video") or job.filenames.get("keystrokes") or job.id
+    """The session id a job's report carries: the uploaded video's (else audio's, else keystroke log's) name without
+    extension."""
+    name = job.filenames.get("video") or job.filenames.get("audio") or job.filenames.get("keystrokes") or job.id
     return os.path.splitext(name)[0] or job.id
 
 
@@ -75,7 +76,7 @@ def render_job_page(job: Job) -> str:
 
     report = read_report(job.report_path or job.job_dir / "report.json")
     video = next(iter(sorted(job.session_dir.glob("video.*"))), None) if job.session_dir.is_dir() else None
-    names = ", ".join(job.filenames[r] for r in ("video", "keystrokes", "metadata") if r in job.filenames)
+    names = ", ".join(job.filenames[r] for r in ("video", "audio", "keystrokes", "metadata") if r in job.filenames)
     if names:
         # The page names the uploaded files, not the server's copy of them (report.json keeps the real path).
         report.session = replace(report.session, path=f"uploaded: {names}")
@@ -171,12 +172,13 @@ def run(
 # ----------------------------------------------------------------------------- on an executor (serve --scheduler)
 
 
-#: The names the server stores an upload under (``web.uploads``): ``video.mp4``, ``keystrokes.jsonl``, ...
-_STORED_NAME = re.compile(r"(?<![\w.-])(video|keystrokes|session)(\.[A-Za-z0-9]{1,5})(?![\w.-])")
+#: The names the server stores an upload under (``web.uploads``): ``video.mp4``, ``audio.wav``, ``keystrokes.jsonl``,
+#: ...
+_STORED_NAME = re.compile(r"(?<![\w.-])(video|audio|keystrokes|session)(\.[A-Za-z0-9]{1,5})(?![\w.-])")
 
 
 def client_file_names(msg: str, job: Job) -> str:
-    """``msg`` with the server's names of the uploaded files (``video.mp4``, ``keystrokes.jsonl``,
+    """``msg`` with the server's names of the uploaded files (``video.mp4``, ``audio.wav``, ``keystrokes.jsonl``,
     ``session.json``) replaced by the names the client uploaded them under: a scan that fails on "t.mp4" says
     "t.mp4: cannot open ...", not "video.mp4: ...", a name the interviewer never saw."""
     return _client_names(msg, job.session_dir, job.filenames or {})

@@ -6,7 +6,7 @@
   var statusEl = document.getElementById('upload-status');
   var bar = document.getElementById('upload-progress');
   var button = document.getElementById('submit');
-  var inputs = {video: form.elements['video'], keystrokes: form.elements['keystrokes'], session: form.elements['session']};
+  var inputs = {video: form.elements['video'], audio: form.elements['audio'], keystrokes: form.elements['keystrokes'], session: form.elements['session']};
   var exts = JSON.parse(form.getAttribute('data-extensions'));
   function say(msg, isError) { statusEl.textContent = msg; statusEl.className = isError ? 'error' : ''; }
   function roleOf(name) {
@@ -27,13 +27,13 @@
       if (!role) { unused.push(f.name); return; }
       var dt = new DataTransfer(); dt.items.add(f); inputs[role].files = dt.files; used.push(f.name);
     });
-    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') + (unused.length ? 'Not a recording, keystroke log or session.json: ' + unused.join(', ') : ''), unused.length > 0);
+    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') + (unused.length ? 'Not a recording, audio file, keystroke log or session.json: ' + unused.join(', ') : ''), unused.length > 0);
   });
   form.addEventListener('submit', function (ev) {
     var total = 0;
     for (var role in inputs) { for (var i = 0; i < inputs[role].files.length; i++) { total += inputs[role].files[i].size; } }
-    if (!inputs.video.files.length && !inputs.keystrokes.files.length) {
-      ev.preventDefault(); say('Choose a recording (video) or a keystroke log first.', true); return;
+    if (!inputs.video.files.length && !inputs.audio.files.length && !inputs.keystrokes.files.length) {
+      ev.preventDefault(); say('Choose a recording (video or audio) or a keystroke log first.', true); return;
     }
     if (total > maxBytes) {
       ev.preventDefault(); say('The files add up to ' + mb(total) + ', more than the limit of ' + mb(maxBytes) + '.', true); return;
