@@ -31,10 +31,10 @@ scans the rest; a finished session the index lacks (a batch run before the
 index existed, another index) is scanned again. At the end any page missing
 or older than its report is rendered from the report, and ``index.html`` is
 rewritten. A session that fails (bad file) gets a ``failed`` report and the
-rest carries on; a worker process that dies (segfault, out of memory) fails
-the sessions running in the local pool when it died (which worker died is not
-known: each of them is recorded, the rest go to a new pool) or, on a cluster,
-the sessions it held after the scheduler's retries on other workers; each such
+rest carries on; a local worker process that dies (segfault, out of memory)
+takes only its own session, which is run once more at the end, alone, and
+fails if its worker dies again (the others run on); on a cluster, the sessions
+the worker held fail after the scheduler's retries on other workers; each such
 error starts with the session's path ("PATH: worker process died ...").
 At the end, the batch's sessions are matched against the whole index:
 ``matches.csv``, and each report whose "also seen as" changed is rewritten (:mod:`interview_guard.pipeline.matching`).

@@ -15,9 +15,9 @@ writes every file (the workers write nothing), so the local pool and a cluster
 whose machines share only the input path give the same outputs.
 
 * :class:`InProcessExecutor` (``jobs=1``): runs each task here, in order.
-* :class:`LocalPoolExecutor` (``jobs=N``): N worker processes; a worker that dies
-  (segfault, out of memory) breaks the pool: the sessions that were running are
-  lost, the ones not started go to a new pool.
+* :class:`LocalPoolExecutor` (``jobs=N``): N worker processes, each a pool of its
+  own; a worker that dies (segfault, out of memory) loses nothing but its own task,
+  which runs once more at the end, alone, and is lost only if its worker dies again.
 * :class:`~interview_guard.pipeline.dask_executor.DaskExecutor`
   (``scheduler="tcp://HOST:PORT"``): a Dask distributed cluster the user started
   (``docs/cluster.md``). Dask is imported only here, only when asked for. A worker
@@ -42,7 +42,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
@@ -212,10 +212,14 @@ class InProcessExecutor(Executor):
 
 
 class LocalPoolExecutor(Executor):
-    """``jobs`` worker processes on this machine (forked: they inherit one BLAS thread from the CLI)."""
+    """``jobs`` worker processes on this machine (forked: they inherit one BLAS thread from the CLI).
 
-    #: Pools broken in a row without a single task finishing before the rest is given up as lost.
-    MAX_BROKEN_ROUNDS = 3
+    Each worker is a pool of its own (one process, one task at a time), so a worker that dies (segfault in a
+    native library, out of memory) breaks nothing but its own task: the others keep running. The task whose
+    worker died is run once more at the end, alone (nothing else running: the memory of the others cannot
+    have killed it this time); if its worker dies again it is lost (:data:`LOCAL_WORKER_DIED`). So every task
+    runs at most twice and a dead worker fails only the task that kills its worker by itself.
+    """
 
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, int(jobs))
@@ -227,60 +231,68 @@ class LocalPoolExecutor(Executor):
 
     def _run(self, fn: Callable[..., Any], tasks: Iterable[Task]) -> Iterator[tuple[str, Any]]:
         pending = list(tasks)
-        yielded: set[str] = set()
-        idle_rounds = 0
-        while pending:
-            pool = ProcessPoolExecutor(
-                max_workers=min(self.jobs, len(pending)), initializer=_pool_worker_start, initargs=(os.getpid(),)
-            )
-            futures: dict[Any, Task] = {}
-            broken = stopping = False
-            before = len(yielded)
-            try:
-                for key, args in pending:
-                    futures[pool.submit(fn, *args)] = (key, args)
-                remaining = set(futures)
-                while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        key = futures[fut][0]
-                        try:
-                            value = fut.result()
-                        except BrokenProcessPool:
-                            broken = True
-                            continue
-                        except Exception as exc:  # e.g. a result that cannot be pickled: a bug
-                            value = TaskLost(f"internal error: {exc.__class__.__name__}: {exc}")
-                        yielded.add(key)
-                        yield key, value
-                pending = []
-            except BrokenProcessPool:
-                broken = True
-            except BaseException:  # interrupted (Ctrl-C, SIGTERM) or the caller stopped: the workers go too
-                stopping = True
-                _stop_workers(pool)
-                raise
-            finally:
-                pool.shutdown(wait=not stopping, cancel_futures=True)
-            if not broken:
-                break
-            # A worker died. The sessions that were running are lost (a session that kills its worker would
-            # kill the next one too); the ones never started go to a new pool.
-            retry = []
-            for fut, (key, args) in futures.items():
-                if key in yielded:
-                    continue
-                if fut.done() and not fut.cancelled():
-                    yielded.add(key)
-                    yield key, TaskLost(LOCAL_WORKER_DIED)
-                else:
-                    retry.append((key, args))
-            idle_rounds = idle_rounds + 1 if len(yielded) == before else 0
-            if idle_rounds >= self.MAX_BROKEN_ROUNDS:  # the pool cannot even start: do not loop for ever
-                for key, _ in retry:
-                    yield key, TaskLost(LOCAL_WORKER_DIED)
-                retry = []
-            pending = retry
+        pending.reverse()  # popped from the end: in the order given
+        died: list[Task] = []  # their worker died while they ran beside others: once more, alone, at the end
+        slots: list[ProcessPoolExecutor | None] = [None] * min(self.jobs, len(pending))
+        running: dict[Future[Any], tuple[int, Task]] = {}
+        try:
+            while pending or running:
+                for i, slot in enumerate(slots):
+                    if not pending or any(s == i for s, _ in running.values()):
+                        continue
+                    if slot is None:
+                        slots[i] = slot = _one_worker()
+                    task = pending.pop()
+                    running[slot.submit(fn, *task[1])] = (i, task)
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i, task = running.pop(fut)
+                    value = _outcome(fut)
+                    if value is _DIED:
+                        _shutdown(slots[i], stopping=False)
+                        slots[i] = None  # a new worker for the next task of this slot
+                        died.append(task)
+                        continue
+                    yield task[0], value
+            for i, slot in enumerate(slots):  # alone means alone: no idle worker holding memory either
+                _shutdown(slot, stopping=False)
+                slots[i] = None
+            for task in died:
+                alone = _one_worker()
+                slots = [alone]  # (stopped with the others on Ctrl-C)
+                value = _outcome(alone.submit(fn, *task[1]))
+                _shutdown(alone, stopping=False)
+                slots = []
+                yield task[0], TaskLost(LOCAL_WORKER_DIED) if value is _DIED else value
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or the caller stopped: the workers go too
+            for slot in slots:
+                if slot is not None:
+                    _stop_workers(slot)
+                    _shutdown(slot, stopping=True)
+            raise
+
+
+#: :func:`_outcome` of a task whose worker process died.
+_DIED = object()
+
+
+def _one_worker() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=1, initializer=_pool_worker_start, initargs=(os.getpid(),))
+
+
+def _outcome(fut: Future[Any]) -> Any:
+    """The task's value, :data:`_DIED` when its worker died, or :class:`TaskLost` when it raised (a bug)."""
+    try:
+        return fut.result()
+    except BrokenProcessPool:
+        return _DIED
+    except Exception as exc:  # e.g. a result that cannot be pickled: a bug
+        return TaskLost(f"internal error: {exc.__class__.__name__}: {exc}")
+
+
+def _shutdown(pool: ProcessPoolExecutor | None, *, stopping: bool) -> None:
+    if pool is not None:
+        pool.shutdown(wait=not stopping, cancel_futures=True)
 
 
 class Terminated(KeyboardInterrupt):
