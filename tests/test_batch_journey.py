@@ -146,6 +146,31 @@ def test_a_stale_lock_of_a_dead_batch_is_taken_over_with_a_warning(tmp_path):
     assert f"{out}: took over the lock of a batch that is gone (pid {pid} on somewhere" in warning
 
 
+def test_forget_refuses_while_a_batch_writes_the_output(tmp_path):
+    """``matches OUT --forget`` rewrote OUT/matches.csv and the index without the batch lock: a batch running
+    on OUT could write its own matches.csv (naming the forgotten candidate) over it, or the two rewrites
+    interleave. Now it takes the lock, and refuses with the batch's one line while a batch holds it."""
+    from interview_guard.pipeline.batch_output import BatchLock
+
+    root = _root(tmp_path)
+    out = tmp_path / "out"
+    run_batch(root, out)
+    before = (out / "matches.csv").read_bytes()
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        count = ix.count()
+    with BatchLock(out):  # a batch is running on OUT
+        r = CliRunner().invoke(main, ["matches", str(out), "--forget", "sample-typing-a"])
+        assert r.exit_code == 1, r.output
+        assert r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith(f"interview-guard: error: {out}: another batch is writing here (pid {os.getpid()}")
+    assert (out / "matches.csv").read_bytes() == before  # nothing was done
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert ix.count() == count
+    r = CliRunner().invoke(main, ["matches", str(out), "--forget", "sample-typing-a"])  # the batch is over
+    assert r.exit_code == 0 and "1 descriptor(s) of 1 session(s) deleted" in r.stderr, r.output
+    assert _matches(out) == [] and not (out / ".batch.lock").exists()
+
+
 # ------------------------------------------------------------------ 3. temp files of a killed run
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from interview_guard.cli.common import _emit, _err, _handle_errors, check_output_path
+
+if TYPE_CHECKING:
+    from interview_guard.io.identity_index import IdentityIndex
 
 
 def _index_file(out: str) -> Path:
@@ -46,7 +51,8 @@ def _index_file(out: str) -> Path:
     "forget",
     metavar="CANDIDATE_ID",
     default=None,
-    help="Delete every descriptor of this candidate from the index (and rewrite OUT/matches.csv).",
+    help="Delete every descriptor of this candidate from the index (and rewrite OUT/matches.csv; "
+    "refused while a batch writes OUT).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
 @_handle_errors
@@ -56,30 +62,45 @@ def matches(out: str, min_score: float | None, fmt: str, output: str | None, for
     OUT is a batch output directory (its identity.sqlite) or an index file (batch --index PATH).
     """
     from interview_guard.io.identity_index import IdentityIndex
-    from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, matches_csv, matches_json
+    from interview_guard.pipeline.matching import find_matches, matches_csv, matches_json
 
     path = _index_file(out)
     check_output_path(output, what="matches table")
     with IdentityIndex(path, create=False) as ix:
         if forget is not None:
-            n, sessions = ix.forget(forget)
-            if n == 0 and sessions == 0:
-                _nothing_forgotten(forget, set(ix.candidates().values()), path)
-                return
-            table = Path(out) / MATCHES_NAME
-            rewritten = Path(out).is_dir() and table.is_file()
-            if rewritten:
-                from interview_guard.pipeline.matching import write_matches_csv
-
-                write_matches_csv(table, find_matches(ix))
-            _err(
-                f"interview-guard: candidate {forget!r}: {n} descriptor(s) of {sessions} session(s) deleted "
-                f"from {path}" + (f"; {table} rewritten" if rewritten else "")
-            )
+            with _batch_lock(out):  # it rewrites OUT's files: not while a batch writes them
+                _forget(ix, out, path, forget)
             return
         found = find_matches(ix, min_score=min_score)
     text = matches_json(found) if fmt == "json" else matches_csv(found)
     _emit(text, output, quiet=quiet, what="matches table")
+
+
+def _batch_lock(out: str) -> contextlib.AbstractContextManager[object]:
+    """OUT's batch lock when OUT is a batch directory (the one ``batch`` holds: one writer of OUT at a time)."""
+    if not Path(out).is_dir():
+        return contextlib.nullcontext()
+    from interview_guard.pipeline.batch_output import BatchLock
+
+    return BatchLock(out)
+
+
+def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
+    """Delete a candidate's descriptors; rewrite OUT/matches.csv when OUT is a batch directory."""
+    from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, write_matches_csv
+
+    n, sessions = ix.forget(candidate)
+    if n == 0 and sessions == 0:
+        _nothing_forgotten(candidate, set(ix.candidates().values()), path)
+        return
+    table = Path(out) / MATCHES_NAME
+    rewritten = Path(out).is_dir() and table.is_file()
+    if rewritten:
+        write_matches_csv(table, find_matches(ix))
+    _err(
+        f"interview-guard: candidate {candidate!r}: {n} descriptor(s) of {sessions} session(s) deleted "
+        f"from {path}" + (f"; {table} rewritten" if rewritten else "")
+    )
 
 
 def _nothing_forgotten(candidate: str, known: set[str | None], path: Path) -> None:
