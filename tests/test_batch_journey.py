@@ -368,3 +368,58 @@ def test_a_run_on_a_parent_of_the_earlier_root_does_not_index_a_session_twice(tm
         assert set(ix.indexed_sessions()) == {"grp%2Fa"}
     assert _matches(out) == []
     assert any("was last run on" in n and str(root / "grp") in n for n in notes), notes
+
+
+# ------------------------------------------------------------------ 7. a forgotten input stays forgotten
+
+
+def _indexed_candidates(index) -> set[str]:
+    with IdentityIndex(index) as ix:
+        return {c for ch in (ix.chunks(m) for m in ix.modalities()) for c in (x for k in ch for x in k.candidate_id)}
+
+
+def test_a_forgotten_input_is_not_indexed_again_under_another_id_until_unforgotten(tmp_path):
+    """``matches --forget`` promised the candidate's sessions would not be put back, but the same input scanned
+    again under another session id (a batch on the parent folder) or after its report was deleted was indexed
+    again, and matched again. Now the forgotten mark holds for that input (same files: same fingerprint) under
+    any id, until ``--unforget``."""
+    root = _root(tmp_path, PAIR, name="root/grp")
+    top = tmp_path / "root"
+    out = tmp_path / "out"
+    assert run_batch(root, out).matches == 1
+    r = CliRunner().invoke(main, ["matches", str(out), "--forget", "sample-typing-a"])
+    assert r.exit_code == 0, r.output
+    notes: list[str] = []
+    res = run_batch(top, out, notify=notes.append)  # new ids: grp%2F...
+    assert res.scanned == 2 and res.failed == 0 and res.matches == 0
+    assert _indexed_candidates(out / "identity.sqlite") == {"sample-typing-slow-path-a"}
+    assert _matches(out) == []
+    new_id = "grp%2Ftyping_genuine_a"
+    assert read_report(out / "sessions" / f"{new_id}.json").status == "ok"  # scanned and reported, not indexed
+    assert not read_report(out / "sessions" / "grp%2Ftyping_slow_path_a.json").also_seen_as
+    with IdentityIndex(out / "identity.sqlite") as ix:
+        assert ix.indexed_sessions()[new_id][1] is True  # listed forgotten: a re-run does not scan it again
+    assert any("1 session(s) of this batch not indexed" in n and "--unforget" in n for n in notes), notes
+    assert run_batch(top, out).skipped == 2
+    (out / "sessions" / f"{new_id}.json").unlink()  # its report deleted: scanned again, still not indexed
+    assert run_batch(top, out).scanned == 1
+    assert _indexed_candidates(out / "identity.sqlite") == {"sample-typing-slow-path-a"}
+    r = CliRunner().invoke(main, ["matches", str(out), "--unforget", "sample-typing-a"])
+    assert r.exit_code == 0 and r.stderr.count("\n") == 1, r.output
+    assert "candidate 'sample-typing-a': 2 forgotten session(s) put back" in r.stderr
+    res = run_batch(top, out)  # the user's explicit choice: scanned and indexed again
+    assert res.scanned == 1 and res.matches == 1
+    assert _indexed_candidates(out / "identity.sqlite") == {"sample-typing-a", "sample-typing-slow-path-a"}
+
+
+def test_unforget_of_an_id_never_forgotten_or_never_held(tmp_path):
+    root = _root(tmp_path, PAIR[:1])
+    out = tmp_path / "out"
+    run_batch(root, out)
+    r = CliRunner().invoke(main, ["matches", str(out), "--unforget", "sample-typing-a"])
+    assert r.exit_code == 0 and "candidate 'sample-typing-a' is not forgotten" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["matches", str(out), "--unforget", "sample-typing-b"])
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1, r.output
+    assert "no session of candidate 'sample-typing-b' in the index: nothing put back" in r.stderr
+    r = CliRunner().invoke(main, ["matches", str(out), "--forget", "x", "--unforget", "y"])
+    assert r.exit_code != 0 and "--forget and --unforget" in r.output

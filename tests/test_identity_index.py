@@ -411,3 +411,21 @@ def test_forget_an_id_the_index_never_held_is_an_error_not_a_deletion(tmp_path):
     assert r.exit_code == 0 and "1 descriptor(s) of 1 session(s) deleted" in r.stderr
     r = CliRunner().invoke(main, ["matches", str(ix_path), "--forget", "CAND-42"])  # again: said, not an error
     assert r.exit_code == 0 and "already forgotten" in r.stderr
+
+
+def test_a_forgotten_input_is_withheld_under_any_id_until_unforget(tmp_path):
+    # the same input (fingerprint) upserted under another id after a forget went back in, and matched again
+    vec = [("typing", np.zeros(4), 0.5)]
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        ix.upsert_session("s1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec)
+        assert ix.forget("CAND-1") == (1, 1)
+        assert ix.upsert_session("grp%2Fs1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec) is False
+        assert ix.upsert_session("s1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec) is False
+        assert ix.count() == 0
+        assert ix.indexed_sessions() == {"s1": ("fp-1", True), "grp%2Fs1": ("fp-1", True)}
+        assert ix.upsert_session("s2", candidate_id="CAND-1", fingerprint="fp-2", descriptors=vec) is True  # new data
+        assert ix.upsert_session("s3", candidate_id="CAND-3", fingerprint=None, descriptors=vec) is True
+        assert ix.count() == 2
+        assert ix.unforget("CAND-1") == 2 and ix.unforget("CAND-1") == 0
+        assert ix.upsert_session("grp%2Fs1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec) is True
+        assert ix.count() == 3

@@ -54,13 +54,30 @@ def _index_file(out: str) -> Path:
     help="Delete every descriptor of this candidate from the index (and rewrite OUT/matches.csv; "
     "refused while a batch writes OUT).",
 )
+@click.option(
+    "--unforget",
+    "unforget",
+    metavar="CANDIDATE_ID",
+    default=None,
+    help="Undo --forget for this candidate: the next batch on their input scans and indexes them again.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
 @_handle_errors
-def matches(out: str, min_score: float | None, fmt: str, output: str | None, forget: str | None, quiet: bool) -> None:
+def matches(
+    out: str,
+    min_score: float | None,
+    fmt: str,
+    output: str | None,
+    forget: str | None,
+    unforget: str | None,
+    quiet: bool,
+) -> None:
     """Pairs of sessions under different candidate ids whose face or typing match, from the identity index.
 
     OUT is a batch output directory (its identity.sqlite) or an index file (batch --index PATH).
     """
+    if forget is not None and unforget is not None:
+        raise click.UsageError("give --forget and --unforget one at a time")
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import find_matches, matches_csv, matches_json
 
@@ -70,6 +87,10 @@ def matches(out: str, min_score: float | None, fmt: str, output: str | None, for
         if forget is not None:
             with _batch_lock(out):  # it rewrites OUT's files: not while a batch writes them
                 _forget(ix, out, path, forget)
+            return
+        if unforget is not None:
+            with _batch_lock(out):
+                _unforget(ix, path, unforget)
             return
         found = find_matches(ix, min_score=min_score)
     text = matches_json(found) if fmt == "json" else matches_csv(found)
@@ -103,17 +124,38 @@ def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
     )
 
 
+def _unforget(ix: IdentityIndex, path: Path, candidate: str) -> None:
+    """Lift a candidate's forgotten marks: their sessions are indexed again by the next batch on their input."""
+    n = ix.unforget(candidate)
+    if n:
+        _err(
+            f"interview-guard: candidate {candidate!r}: {n} forgotten session(s) put back in {path}: the next "
+            "batch on their input scans and indexes them again"
+        )
+        return
+    known = set(ix.candidates().values())
+    if candidate in known:
+        _err(f"interview-guard: candidate {candidate!r} is not forgotten in {path}: nothing to put back")
+        return
+    _unknown_candidate(candidate, known, path, "nothing put back")
+
+
 def _nothing_forgotten(candidate: str, known: set[str | None], path: Path) -> None:
     """``--forget`` deleted nothing: an id forgotten before is said so; an id the index never held is an error
     (a typo must not read as a deletion done), with the nearest stored ids."""
+    if candidate in known:
+        _err(f"interview-guard: candidate {candidate!r} was already forgotten in {path}: nothing left to delete")
+        return
+    _unknown_candidate(candidate, known, path, "nothing deleted")
+
+
+def _unknown_candidate(candidate: str, known: set[str | None], path: Path, nothing: str) -> None:
+    """An id the index never held: an error naming the index and the nearest stored ids."""
     import difflib
 
     from interview_guard.errors import InputError
 
-    if candidate in known:
-        _err(f"interview-guard: candidate {candidate!r} was already forgotten in {path}: nothing left to delete")
-        return
     ids = sorted(c for c in known if c)
     near = difflib.get_close_matches(candidate, ids, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(c) for c in near)}?" if near else f" ({len(ids)} candidate ids stored)"
-    raise InputError(f"no session of candidate {candidate!r} in the index: nothing deleted{hint}", path=path)
+    raise InputError(f"no session of candidate {candidate!r} in the index: {nothing}{hint}", path=path)

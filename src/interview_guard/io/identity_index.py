@@ -11,8 +11,9 @@ length, a quality figure (0..1) and when it was added.
 Writes are idempotent upserts keyed by session id (+ modality), each session
 in one transaction: a session written twice is stored once, and a killed
 writer leaves the session either wholly in or wholly out. ``forget`` deletes a
-candidate's descriptors and keeps a marker that the session was indexed (so a
-re-run batch does not put them back).
+candidate's descriptors and keeps a marker that the session was indexed; the
+mark holds for that input (its fingerprint) under any session id, so no later
+scan of it puts them back, until ``unforget``.
 
 Search (:class:`ExactSearch`) streams the stored vectors of a modality in
 chunks (``chunk_rows`` at a time, 65536 x 128 float32 = 32 MB) and compares
@@ -163,8 +164,13 @@ class IdentityIndex:
         candidate_id: str | None,
         fingerprint: str | None,
         descriptors: Sequence[tuple[str, np.ndarray, float]],
-    ) -> None:
-        """Store one session's descriptors ``(modality, vector, quality)``, replacing whatever it had, atomically."""
+    ) -> bool:
+        """Store one session's descriptors ``(modality, vector, quality)``, replacing whatever it had, atomically.
+
+        Returns False when they are withheld: the input (``fingerprint``) is that of a forgotten session (under
+        this id or another: a batch on a parent folder, a report deleted and scanned again). The session is then
+        listed forgotten with no descriptor, so a re-run does not scan it again; :meth:`unforget` lifts the mark.
+        """
         now = _now()
         rows = []
         for modality, vec, quality in descriptors:
@@ -173,12 +179,19 @@ class IdentityIndex:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
+            forgotten = fingerprint is not None and (
+                db.execute(
+                    "SELECT 1 FROM sessions WHERE forgotten = 1 AND fingerprint = ? LIMIT 1", (fingerprint,)
+                ).fetchone()
+                is not None
+            )
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
-            db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if not forgotten:
+                db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             db.execute(
                 "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten) "
-                "VALUES (?, ?, ?, ?, 0)",
-                (session_id, candidate_id, fingerprint, now),
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, candidate_id, fingerprint, now, int(forgotten)),
             )
             db.execute("COMMIT")
         except BaseException as exc:
@@ -189,6 +202,7 @@ class IdentityIndex:
                     f"{self.path}: cannot store session {session_id!r} in the identity index ({exc})"
                 ) from None
             raise
+        return not forgotten
 
     def drop_session(self, session_id: str) -> None:
         """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
@@ -235,7 +249,8 @@ class IdentityIndex:
         """Delete every descriptor of ``candidate_id``; returns ``(descriptors deleted, sessions affected)``.
 
         The sessions stay listed (marked forgotten, with no descriptor), so a re-run batch does not add
-        them again; a new scan of the same input does not either (its fingerprint is unchanged).
+        them again, and the mark holds for their input: a later scan of the same files (same fingerprint),
+        under this id or another, is not indexed either (:meth:`upsert_session`) until :meth:`unforget`.
 
         Raises
         ------
@@ -243,18 +258,7 @@ class IdentityIndex:
             ``candidate_id`` is not Unicode text (bytes that are not UTF-8 given on the command line, as
             ``os.fsdecode`` surrogates): no stored id can hold it (``session.json`` is UTF-8).
         """
-        try:
-            candidate_id.encode("utf-8")
-        except UnicodeEncodeError:
-            try:  # the bytes given, as os.fsdecode made them into surrogates
-                shown = repr(candidate_id.encode("utf-8", "surrogateescape"))
-            except UnicodeEncodeError:
-                shown = ascii(candidate_id)
-            raise InputError(
-                f"cannot forget candidate {shown}: it is not UTF-8 text, and every stored candidate id is "
-                "(session.json is UTF-8)",
-                path=self.path,
-            ) from None
+        self._check_text(candidate_id, "forget")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -267,6 +271,38 @@ class IdentityIndex:
             db.execute("ROLLBACK")
             raise
         return int(n), int(s)
+
+    def unforget(self, candidate_id: str) -> int:
+        """Lift :meth:`forget`'s mark from ``candidate_id``'s sessions; returns how many were marked.
+
+        Their rows go: the next batch on their input finds them not indexed, scans them again and indexes
+        them. Raises :class:`InputError` as :meth:`forget` does.
+        """
+        self._check_text(candidate_id, "unforget")
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute("DELETE FROM sessions WHERE candidate_id = ? AND forgotten = 1", (candidate_id,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(n)
+
+    def _check_text(self, candidate_id: str, verb: str) -> None:
+        """A candidate id given on the command line that is not UTF-8 can match no stored id: one clear error."""
+        try:
+            candidate_id.encode("utf-8")
+        except UnicodeEncodeError:
+            try:  # the bytes given, as os.fsdecode made them into surrogates
+                shown = repr(candidate_id.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:
+                shown = ascii(candidate_id)
+            raise InputError(
+                f"cannot {verb} candidate {shown}: it is not UTF-8 text, and every stored candidate id is "
+                "(session.json is UTF-8)",
+                path=self.path,
+            ) from None
 
     def _source_columns(self, *, add: bool) -> bool:
         """Whether ``sessions`` has the ``source`` and ``root`` columns (an index of an older version has not);

@@ -503,6 +503,14 @@ def run_batch(
             found={f.session_id: os.path.abspath(f.path) for f in sessions if f.problem is None},
             unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
         )
+        with IdentityIndex(idx) as ix:  # scanned now, withheld from the index: a forgotten input (ix.forget)
+            now_indexed = ix.indexed_sessions()
+        kept_out = sum(1 for sid, *_ in todo if now_indexed.get(sid, (None, False))[1] and rows[sid]["status"] == "ok")
+        if kept_out:
+            notes.append(
+                f"{idx}: {kept_out} session(s) of this batch not indexed: their input was forgotten "
+                "(matches --forget); matches OUT --unforget CANDIDATE_ID puts a candidate back"
+            )
         for note in notes:
             if notify is not None:
                 notify(note)
