@@ -134,7 +134,7 @@ def face_path(face: str, work: Path) -> Path:
     raise FileNotFoundError(f"no video for face source {face!r}")
 
 
-FAKE_KINDS = ("pasted", "translucent", "dropout", "warp", "mask_lag")
+FAKE_KINDS = ("pasted", "translucent", "dropout", "warp", "mask_lag", "pasted_jitter")
 MOTIONS = ("sweep", "wave", "cover", "fast")
 MAX_S = 4.5
 START_S = 1.0

@@ -18,7 +18,11 @@ sweeps, with motion blur) and other failure modes of real-time swaps:
 * ``warp``: the face region jitters under a smooth random displacement field
   while the hand is near;
 * ``mask_lag``: the occlusion mask lags the hand by 3-6 frames, so inside the
-  face mask the leading edge of the hand is painted over.
+  face mask the leading edge of the hand is painted over;
+* ``pasted_jitter``: the face redrawn over the hand as in ``pasted``, and the redrawn face (with its mask) shaken
+  while the hand is near, as a swap whose face alignment the hand disturbs: a rigid shift, turn and scale per
+  frame (a smoothed random walk, 0.02-0.06 face widths, up to 3 degrees and 3 %), not a displacement field as in
+  ``warp`` (round 20).
 
 API: :data:`HAND_SOURCES`, :data:`ARTIFACT_LEVEL`, :func:`load_hands`, :func:`make_wave_clip`.
 """
@@ -45,7 +49,7 @@ MODELS = REPO / "models"
 
 #: Where hand cut-outs come from: ``load_hands(source)`` for each of these.
 HAND_SOURCES: tuple[str, ...] = ("handoverface", "hagrid")
-KINDS: tuple[str, ...] = ("genuine", "pasted", "translucent", "dropout", "warp", "mask_lag")
+KINDS: tuple[str, ...] = ("genuine", "pasted", "translucent", "dropout", "warp", "mask_lag", "pasted_jitter")
 MOTIONS: tuple[str, ...] = ("sweep", "wave", "cover", "fast")
 
 # MediaPipe FaceMesh face-oval indices, in order around the face
@@ -748,6 +752,15 @@ def make_wave_clip(
     warp_amp = krng.uniform(0.02, 0.05) if kind == "warp" else 0.0
     if kind == "warp":
         meta_kind["warp_amplitude"] = round(warp_amp, 4)
+    shake = (
+        (krng.uniform(0.02, 0.06), krng.uniform(0.5, 3.0), krng.uniform(0.005, 0.03))
+        if kind == "pasted_jitter"
+        else None
+    )
+    if shake is not None:
+        meta_kind.update(
+            shake_shift=round(shake[0], 4), shake_turn_deg=round(shake[1], 3), shake_scale=round(shake[2], 4)
+        )
 
     # geometry pass: hand layers and coverage for every frame (needed ahead for dropout and lag).
     # Everything is computed in a region of interest (face and hand, padded), not the whole frame.
@@ -811,6 +824,7 @@ def make_wave_clip(
 
     out_frames: list[np.ndarray] = []
     field_prev = None
+    walk = np.zeros(4)  # the redrawn face's shake: shift x, y (face widths), turn (deg), scale (share)
     artifact = np.zeros(n)
     for i in range(n):
         lay = layers[i]
@@ -891,6 +905,20 @@ def make_wave_clip(
                 field_prev = None
             base = scene_i * (1 - m) + face * m
             res = base * (1 - a3) + rgb_i
+        elif kind == "pasted_jitter":
+            assert shake is not None
+            comp = scene_i * (1 - a3) + rgb_i
+            d = float(np.hypot(*(path.centre[i] - centres[i]))) / fw_i
+            prox = float(np.clip(1.0 - (d - 0.5) / 1.0, 0.0, 1.0))
+            walk = 0.6 * walk + 0.4 * krng.normal(0.0, 1.0, 4)
+            amp = prox * np.array([shake[0] * fw_i, shake[0] * fw_i, shake[1], shake[2]])
+            sx, sy, turn, sc = walk * amp
+            c = (centres[i] - origin).astype(np.float64)
+            A = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), float(turn), 1.0 + float(sc))
+            A[:, 2] += [sx, sy]
+            face_j = cv2.warpAffine(clean, A, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            m_j = cv2.warpAffine(m[..., 0], A, (rw, rh), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+            res = comp * (1 - m_j) + face_j * m_j
         else:  # pragma: no cover - checked above
             raise AssertionError(kind)
         if kind != "genuine":  # how far this frame is from its genuine twin over the face

@@ -28,10 +28,10 @@ def hand() -> of.Hand:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, hand):
-    """The same hand path composited six ways, the decoded clips, the clean frames and the landmarks."""
+    """The same hand path composited seven ways, the decoded clips, the clean frames and the landmarks."""
     d = tmp_path_factory.mktemp("occ")
     out = {}
-    for kind in ("genuine", "pasted", "translucent", "mask_lag", "dropout", "warp"):
+    for kind in ("genuine", "pasted", "translucent", "mask_lag", "dropout", "warp", "pasted_jitter"):
         p = d / f"{kind}.mp4"
         meta = of.make_wave_clip(FACE, hand, p, kind=kind, alpha=0.5, cache_dir=d, **CLIP)
         frames, _ = of.read_frames(p, 10.0)
@@ -213,6 +213,21 @@ def test_warp_moves_the_face_only_while_the_hand_is_near(clips):
     cov = np.asarray(meta["coverage"])
     near = [_face_change(clips, "warp", i) for i in np.flatnonzero(cov > 0.05)]
     far = [_face_change(clips, "warp", i) for i in range(len(cov)) if i in (0, 1, len(cov) - 1)]
+    assert np.nanmax(near) > 3.0 and np.nanmax(far) < 3.0
+
+
+@pytest.mark.video
+def test_pasted_jitter_shakes_the_redrawn_face_only_while_the_hand_is_near(clips):
+    out, clean, _, _ = clips
+    meta = out["pasted_jitter"][0]
+    assert 0.02 <= meta["shake_shift"] <= 0.06 and 0.5 <= meta["shake_turn_deg"] <= 3.0
+    cov = np.asarray(meta["coverage"])
+    assert meta["coverage"] == out["pasted"][0]["coverage"]  # the same hand on the same path
+    # the face is drawn over the hand as in pasted, but moved: it differs from the clean face where pasted does not
+    near = [
+        _face_change(clips, "pasted_jitter", i) - _face_change(clips, "pasted", i) for i in np.flatnonzero(cov > 0.05)
+    ]
+    far = [_face_change(clips, "pasted_jitter", i) for i in range(len(cov)) if i in (0, 1, len(cov) - 1)]
     assert np.nanmax(near) > 3.0 and np.nanmax(far) < 3.0
 
 
