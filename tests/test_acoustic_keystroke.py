@@ -330,3 +330,97 @@ def test_result_valid_serialisable_deterministic(typed):
     assert again.to_dict() == a.to_dict()
     assert a.windows and all(0 <= w.start_s <= w.end_s <= tracks.duration_s + 1e-6 for w in a.windows)
     assert all(0 <= w.score <= 1 for w in a.windows if w.score is not None)
+
+
+# ------------------------------------------------------------------ audio cut short
+def _cut_audio(audio: AudioTrack, share: float) -> AudioTrack:
+    """The first ``share`` of ``audio``, its container still declaring the whole length (a recording cut off)."""
+    n = int(len(audio) * share)
+    return AudioTrack(audio.samples[:n], audio.sr, audio.start_s, "cut", meta={"declared_s": audio.duration_s})
+
+
+@pytest.mark.parametrize("aligned, shift_ms", [(True, 0.0), (False, 5000.0)])
+def test_keys_after_the_audio_is_cut_short_are_not_checked_and_lower_the_confidence(aligned, shift_ms):
+    rng = np.random.default_rng(11)
+    true = key_log(600, seed=1)
+    audio, log = heard(true, rng), logged(true, rng)
+    cut = _cut_audio(audio, 0.5)
+    assert cut.truncated and cut.coverage == pytest.approx(0.5, abs=1e-4)
+    # the same half of the audio without a declared end: what the analyzer said before it knew of the cut
+    plain = AudioTrack(cut.samples, SR, 0.0, "plain")
+    got = run(log, cut, aligned=aligned, shift_ms=shift_ms, duration=audio.end_s)
+    before = run(log, plain, aligned=aligned, shift_ms=shift_ms, duration=audio.end_s)
+    assert got.status is Status.OK and before.status is Status.OK
+    assert got.score == pytest.approx(before.score) and got.evidence == before.evidence  # never evidence
+    n_heard, n_after = got.metrics["key_presses"], got.metrics["keys_after_audio_end"]
+    assert n_heard + n_after == len(log.presses())  # every key of the recording's span is heard or counted out
+    assert 250 < n_after < 320 and got.metrics["checked_key_share"] == pytest.approx(n_heard / 600, abs=1e-4)
+    assert got.confidence == pytest.approx(before.confidence * n_heard / 600)
+    assert "the audio stops at 64.0 s of 128.0 s declared" in got.reason and "not checked" in got.reason
+    if aligned:  # (unaligned, the key evidence is timed on the log's clock)
+        assert all(e.end_s <= cut.end_s + 1.0 for e in got.evidence)
+
+
+def test_whole_audio_report_has_no_cut_short_fields(typed):
+    true, audio, log = typed
+    whole = AudioTrack(audio.samples, SR, 0.0, "whole", meta={"declared_s": audio.duration_s + 0.5})
+    assert not whole.truncated and whole.coverage == 1.0
+    r = run(log, whole)
+    assert r.status is Status.OK and not {"keys_after_audio_end", "checked_key_share"} & set(r.metrics)
+    assert r.confidence == run(log, audio).confidence
+
+
+def _recording_with_clicks(path, y: np.ndarray, fps: int = 10):
+    """An MP4 (index first, as a streaming recorder writes it) of small frames and ``y`` as AAC, interleaved as a
+    recorder writes them (a frame, then its tenth of a second of sound)."""
+    from fractions import Fraction
+
+    import av
+
+    step = SR // fps
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        aus = out.add_stream("aac", rate=SR)
+        aus.layout = "mono"
+        for i in range(y.size // step):
+            img = np.full((48, 64, 3), (i * 7) % 256, np.uint8)
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            fr = av.AudioFrame.from_ndarray(y[None, i * step : (i + 1) * step], format="fltp", layout="mono")
+            fr.sample_rate, fr.pts, fr.time_base = SR, i * step, Fraction(1, SR)
+            out.mux(aus.encode(fr))
+        out.mux(vs.encode())
+        out.mux(aus.encode())
+    return path
+
+
+@pytest.mark.video
+@pytest.mark.parametrize("aligned", [True, False])
+def test_recording_cut_off_by_a_crash_counts_the_keys_after_its_sound_stops_as_not_checked(tmp_path, aligned):
+    from conftest import write_jsonl
+    from interview_guard.analyzers import create
+    from interview_guard.pipeline.scan import scan_session
+
+    rng = np.random.default_rng(7)
+    true = key_log(250, seed=1)
+    audio, log = heard(true, rng), logged(true, rng)  # 52 s of typing heard
+    whole = _recording_with_clicks(tmp_path / "whole.mp4", audio.samples)
+    d = tmp_path / "s"
+    d.mkdir()
+    data = whole.read_bytes()
+    (d / "video.mp4").write_bytes(data[: int(len(data) * 0.6)])  # the last ~40 % never written
+    names = {DOWN: "down", UP: "up"}
+    write_jsonl(
+        d / "keystrokes.jsonl",
+        [{"t": float(t), "type": names[k], "key": c, "code": c} for t, k, c in zip(log.t_ms, log.kind, log.code)],
+    )
+    # aligned: the key log's clock is the recording's; else the first key counts as time zero (found by the sound)
+    (d / "session.json").write_text(json.dumps({"keystroke_clock_offset_ms": 0} if aligned else {}))
+    rep = scan_session(d, analyzers=[create("acoustic_keystroke")])
+    r = rep.analyzers["acoustic_keystroke"]
+    assert r.status is Status.OK and r.score < 0.2
+    n_heard, n_after = r.metrics["key_presses"], r.metrics["keys_after_audio_end"]
+    assert n_heard + n_after == 250 and 60 < n_after < 150
+    assert r.confidence == pytest.approx(min(1.0, r.metrics["matched"] / 300) * n_heard / 250, abs=1e-6)
+    (warning,) = [w for w in rep.warnings if "the audio stops" in w]
+    assert warning.startswith("video.mp4: the audio stops at ") and "of 52.2 s declared" in warning

@@ -285,3 +285,32 @@ def test_video_analyzers_confidence_is_scaled_by_the_share_of_a_cut_short_video_
         assert scale_by_coverage(create(name), result, whole) is result
     skipped = AnalyzerResult.skipped("face_artifacts", "no face")
     assert scale_by_coverage(create("face_artifacts"), skipped, Tracks(video=cut)) is skipped
+
+
+def test_audio_analyzers_confidence_is_scaled_by_the_share_of_a_cut_short_audio_that_decodes():
+    import numpy as np
+
+    from interview_guard.analyzers import create
+    from interview_guard.pipeline.scan import scale_by_coverage
+    from interview_guard.tracks import MediaInfo, Tracks
+    from interview_guard.tracks.audio import AudioTrack
+
+    # 6 s of 10 s declared decode: 60 %
+    cut = AudioTrack(np.zeros(6 * 16000, np.float32), 16000, 0.0, "audio.wav", meta={"declared_s": 10.0})
+    assert cut.truncated and cut.coverage == pytest.approx(0.6)
+    tracks = Tracks(duration_s=10.0, audio=cut)
+    # lip sync reads the audio; acoustic_keystroke counts the keys after the audio stops itself (not by time);
+    # environment only uses the audio when there is some; keystroke_relay does not read it
+    expected = {"av_sync": 0.48, "acoustic_keystroke": 0.8, "environment": 0.8, "keystroke_relay": 0.8}
+    for name, scaled in expected.items():
+        got = scale_by_coverage(create(name), ok(name, 0.7, conf=0.8), tracks)
+        assert got.confidence == pytest.approx(scaled) and got.score == 0.7, name
+    # a video cut short with its own audio: lip sync judged where both decode, the smaller share (not the product)
+    video = MediaInfo(
+        path="video.mp4", duration_s=10.0, has_video=True, has_audio=True, fps=10.0, truncated=True, decoded_end_s=6.4
+    )
+    both = Tracks(duration_s=10.0, video=video, audio=cut)
+    assert scale_by_coverage(create("av_sync"), ok("av_sync", 0.7, conf=0.8), both).confidence == pytest.approx(0.48)
+    whole = AudioTrack(np.zeros(10 * 16000, np.float32), 16000, 0.0, "audio.wav", meta={"declared_s": 10.0})
+    result = ok("av_sync", 0.7, conf=0.8)
+    assert scale_by_coverage(create("av_sync"), result, Tracks(duration_s=10.0, audio=whole)) is result

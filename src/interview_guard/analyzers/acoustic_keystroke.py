@@ -69,6 +69,8 @@ def _clip_t(t: float, duration: float) -> float:
 class AcousticKeystroke(Analyzer):
     name = "acoustic_keystroke"
     requires = frozenset({Stream.KEYSTROKES, Stream.AUDIO})
+    # audio cut short: the key presses after it stops are counted as not checked (confidence), not by time
+    counts_own_coverage = frozenset({Stream.AUDIO})
     description = (
         "Key clicks in the audio against the keystroke log: click-to-key lag jitter (relayed typing heard "
         "in the room), stretches of keys without sound and clicks while the log is idle. A keyboard that is "
@@ -100,6 +102,9 @@ class AcousticKeystroke(Analyzer):
         sr = int(getattr(audio, "sr", 16000) or 16000)
         a0 = float(getattr(audio, "start_s", 0.0) or 0.0)
         a1 = a0 + y.size / sr
+        # where the audio should have gone on to when it was cut short (a crash, a damaged file): keys up to there
+        # were recorded but cannot be heard
+        d1 = float(getattr(audio, "declared_end_s", a1)) if getattr(audio, "truncated", False) else a1
         presses = log.presses()
         if len(presses) < self.min_keys:
             return AnalyzerResult.skipped(
@@ -111,7 +116,7 @@ class AcousticKeystroke(Analyzer):
         if strided_max_abs(y, max(1, y.size // 4_000_000), release=release) < 1e-4:
             return AnalyzerResult.skipped(self.name, "the audio is silent (muted microphone or empty track)")
         aligned = bool(tracks.keystrokes_aligned)
-        key_ms = np.asarray(presses.press_ms, dtype=np.float64)
+        key_ms = all_ms = np.asarray(presses.press_ms, dtype=np.float64)
         up_ms = np.sort(log.t_ms[log.kind == UP].astype(np.float64))
         if aligned:
             inside = (key_ms >= a0 * 1000.0) & (key_ms <= a1 * 1000.0)
@@ -142,7 +147,9 @@ class AcousticKeystroke(Analyzer):
                 found, aligned = wide, False
         if found is None or not found["accepted"]:
             return self._no_offset(key_ms, n_clicks, audio_min, aligned, found)
-        result = self._with_offset(tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1)
+        result = self._with_offset(
+            tracks, key_ms, up_ms, c_ms, c_rise, n_clicks, audio_min, aligned, found, a0, a1, all_ms, d1
+        )
         if note:
             result = AnalyzerResult(
                 name=result.name,
@@ -239,6 +246,8 @@ class AcousticKeystroke(Analyzer):
         found: dict[str, Any],
         a0: float,
         a1: float,
+        all_ms: np.ndarray,
+        d1: float,
     ) -> AnalyzerResult:
         dur = tracks.duration_s
         scale = found["scale_ms"]
@@ -251,6 +260,9 @@ class AcousticKeystroke(Analyzer):
         )
         # only keys whose click would fall inside the audio can be heard
         heard = (key_ms + d0 >= a0 * 1000.0 + 20.0) & (key_ms + d0 <= a1 * 1000.0 - 20.0)
+        # keys pressed after the audio stops short of its declared end: not checked (never evidence of anything)
+        after = all_ms + d0
+        n_after = int(np.count_nonzero((after > a1 * 1000.0 - 20.0) & (after <= d1 * 1000.0))) if d1 > a1 else 0
         key_ms = key_ms[heard]
         n_keys = int(key_ms.size)
         tol = float(self.match_ms)
@@ -441,7 +453,8 @@ class AcousticKeystroke(Analyzer):
             )
 
         score = 1.0 - float(np.prod([1.0 - s for s in scores.values()]))
-        confidence = float(min(1.0, n_match / self.full_confidence_keys))
+        checked_share = n_keys / max(n_keys + n_after, 1)
+        confidence = float(min(1.0, n_match / self.full_confidence_keys)) * checked_share
         windows = self._windows(edges, n_w, m_w, t_keys, sure, res, core["mean"], miss_sur)
         metrics = {
             "key_presses": n_keys,
@@ -461,9 +474,16 @@ class AcousticKeystroke(Analyzer):
             "idle_train_clicks": n_idle,
             "feature_scores": {k: round(v, 4) for k, v in scores.items()},
         }
-        reason = ""
+        reasons = []
         if n_match < self.full_confidence_keys:
-            reason = f"{n_match} key presses matched to clicks: low confidence"
+            reasons.append(f"{n_match} key presses matched to clicks: low confidence")
+        if d1 > a1:
+            metrics.update(keys_after_audio_end=n_after, checked_key_share=round(checked_share, 4))
+            reasons.append(
+                f"the audio stops at {a1:.1f} s of {d1:.1f} s declared (cut short): {n_after} key presses after it "
+                f"are not checked, the confidence is scaled by the {100 * checked_share:.0f} % checked"
+            )
+        reason = "; ".join(reasons)
         return AnalyzerResult(
             name=self.name,
             status=Status.OK,

@@ -6,6 +6,8 @@ Every analyzer is a small class with
 * ``requires`` — the :class:`~interview_guard.tracks.Stream` s it cannot work without;
 * ``uses`` — further streams it reads when they are present (an analyzer reads no other stream:
   :func:`interview_guard.analyzers.checks.check_analyzer` checks it);
+* ``counts_own_coverage`` — required streams whose loss in a recording cut short the analyzer accounts for itself
+  (else the scan scales its confidence by the share of the recording that decodes);
 * ``parameters`` — its tunable parameters, declared as :class:`Param` class attributes with allowed ranges (stored by
   ``__init__``, checked when :meth:`Analyzer.analyze` runs, as scikit-learn does);
 * ``_run(tracks)`` — the algorithm, from extracted tracks to an
@@ -317,6 +319,9 @@ class Analyzer:
     name: ClassVar[str] = ""
     requires: ClassVar[frozenset[Stream]] = frozenset()
     uses: ClassVar[frozenset[Stream]] = frozenset()  # streams read when present (never a reason to skip)
+    # required streams whose loss in a recording cut short the analyzer counts itself (what it could not check
+    # lowers its confidence); for the others the scan scales its confidence by the share that decodes
+    counts_own_coverage: ClassVar[frozenset[Stream]] = frozenset()
     description: ClassVar[str] = ""
     parameters: ClassVar[dict[str, Param[Any]]] = {}
 

@@ -296,6 +296,13 @@ def extract_tracks(
                 )
             if m.get("decode_errors"):
                 warn.append(f"{name}: {m['decode_errors']} damaged audio packet(s) skipped")
+            if tracks.audio.truncated:
+                a = tracks.audio
+                warn.append(
+                    f"{name}: the audio stops at {a.end_s:.1f} s of {a.declared_end_s:.1f} s declared (cut short or "
+                    f"damaged): analysed what decodes, {100 * a.coverage:.0f} % of the audio; the audio analyzers' "
+                    "confidence is scaled by that share (key presses after it count as not checked)"
+                )
             duration = max(duration, tracks.audio.end_s)
             if progress:
                 notify(progress, Stage.AUDIO, completed=1, total=1)

@@ -16,6 +16,7 @@ from typing import Any
 from interview_guard.errors import MediaError
 from interview_guard.io.video_decode import _ff_message, open_container, require_decoder
 from interview_guard.tracks import MediaInfo
+from interview_guard.tracks.audio import cut_short
 
 __all__ = ["probe", "media_tags", "creation_time"]
 
@@ -136,8 +137,7 @@ def probe(path: str | PathLike[str], *, check_end: bool = True, allow_truncated:
                     raise
                 last_t = max(_last_packet_time(av, container, v), first_t)
             # A file whose last decodable frame is far from its declared end was cut short.
-            missing = duration - last_t
-            if missing > max(2.0, 0.1 * duration):
+            if cut_short(duration, last_t):
                 if not allow_truncated:
                     raise MediaError(
                         f"truncated: the container says {duration:.1f} s but frames stop at {last_t:.1f} s", path=p

@@ -31,6 +31,7 @@ __all__ = [
     "scan_session",
     "scan_tracks",
     "scale_by_coverage",
+    "stream_coverage",
     "fused_risk",
     "fuse_again",
     "failed_report",
@@ -71,15 +72,32 @@ def scan_tracks(
     return results, risk, timings
 
 
+def stream_coverage(tracks: Tracks, stream: Stream) -> float:
+    """Share of ``stream``'s recording that decodes, in [0, 1]: the video's (``tracks.video.coverage``) for the
+    video scan's streams, the audio's (``tracks.audio.coverage``) for ``Stream.AUDIO``; 1.0 for whole files and
+    for the other streams."""
+    if stream in VIDEO_SCAN_STREAMS:
+        return 1.0 if tracks.video is None else tracks.video.coverage
+    if stream is Stream.AUDIO:
+        return float(getattr(tracks.audio, "coverage", 1.0))  # (a waveform built by hand has no declared end)
+    return 1.0
+
+
 def scale_by_coverage(analyzer: Analyzer, result: AnalyzerResult, tracks: Tracks) -> AnalyzerResult:
-    """``result`` with its confidence scaled by the share of the video that decodes, when ``analyzer`` reads the
-    video scan's streams and the video was cut short (``tracks.video.coverage``; 1.0 for a whole file).
+    """``result`` with its confidence scaled by the share of its recording that decodes, when ``analyzer``
+    requires the video scan's streams or the audio and the file was cut short (:func:`stream_coverage`; 1.0
+    for a whole file). An analyzer requiring both (lip sync) gets the smaller share: what it judged is where
+    the two overlap, and both usually stop where the file does (the shares are not multiplied). Streams the
+    analyzer counts itself (``counts_own_coverage``: the key presses after the audio stops) are left to it.
 
     What the lost part of the recording held is unknown: the analyzer judged part of the session, so its result
     weighs less in the fusion; its score stays as it is (absence of a signal lowers confidence, never raises risk).
     """
-    coverage = 1.0 if tracks.video is None else tracks.video.coverage
-    if coverage >= 1.0 or result.status is not Status.OK or not set(analyzer.requires) & VIDEO_SCAN_STREAMS:
+    if result.status is not Status.OK:
+        return result
+    streams = set(analyzer.requires) - set(analyzer.counts_own_coverage)
+    coverage = min((stream_coverage(tracks, s) for s in streams), default=1.0)
+    if coverage >= 1.0:
         return result
     return dataclasses.replace(result, confidence=result.confidence * coverage)
 

@@ -14,10 +14,17 @@ import numpy as np
 
 from interview_guard.errors import ParameterError
 
-__all__ = ["AudioTrack", "DEFAULT_SR"]
+__all__ = ["AudioTrack", "DEFAULT_SR", "cut_short"]
 
 #: Sample rate the analyzers work at (speech band and key clicks fit below 8 kHz).
 DEFAULT_SR = 16000
+
+
+def cut_short(declared_s: float, decoded_s: float) -> bool:
+    """Whether a stream declared ``declared_s`` long that decodes for ``decoded_s`` was cut short: more than
+    2 s and more than a tenth of it missing (the rule :func:`interview_guard.io.media.probe` applies to video)."""
+    missing = declared_s - decoded_s
+    return declared_s > 0 and missing > max(2.0, 0.1 * declared_s)
 
 
 @dataclass
@@ -36,7 +43,8 @@ class AudioTrack:
         File the audio was decoded from (for messages), or a description.
     meta : dict
         JSON-serialisable facts about the decoding (codec, source rate and
-        channels, gaps filled, decode errors).
+        channels, ``declared_s`` (the duration the container declares), gaps
+        filled, decode errors).
     release : callable, optional
         ``release(i0, i1)`` says samples ``[i0, i1)`` were read and are not
         needed in memory now. The decoder sets it when ``samples`` is a
@@ -90,6 +98,26 @@ class AudioTrack:
     def end_s(self) -> float:
         """Session time just after the last sample."""
         return self.start_s + self.duration_s
+
+    @property
+    def declared_end_s(self) -> float:
+        """Session time where the container says the audio ends (``start_s`` + ``meta["declared_s"]``); ``end_s``
+        when it declares nothing or less than what decodes."""
+        declared = float(self.meta.get("declared_s") or 0.0)
+        return max(self.start_s + declared, self.end_s) if math.isfinite(declared) else self.end_s
+
+    @property
+    def truncated(self) -> bool:
+        """The audio stops decoding well before its declared end (:func:`cut_short`): a recording cut off by a
+        crash, an upload that stopped, a damaged file."""
+        return cut_short(self.declared_end_s - self.start_s, self.duration_s)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the declared audio that decodes, in [0, 1]: 1.0 unless :attr:`truncated`."""
+        if not self.truncated:
+            return 1.0
+        return min(max(self.duration_s / (self.declared_end_s - self.start_s), 0.0), 1.0)
 
     def index_at(self, t_s: float) -> int:
         """Index of the sample at session time ``t_s``, clipped to ``[0, n]``."""
