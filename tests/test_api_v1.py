@@ -260,7 +260,7 @@ def test_openapi_schema_documents_every_v1_route_and_only_those(server):
     }
     assert set(paths["/api/v1/scans"]) == {"get", "post"} and set(paths["/api/v1/scans/{scan_id}/verdict"]) == {"put"}
     upload_body = paths["/api/v1/scans"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(upload_body["properties"]) == {"video", "audio", "keystrokes", "session"}
+    assert set(upload_body["properties"]) == {"video", "audio", "keystrokes", "session", "enrolment_photo"}
     verdict_schema = schema["components"]["schemas"]["VerdictIn"]
     assert verdict_schema["properties"]["verdict"]["enum"] == ["genuine", "fraud", "unsure"]
     params = {p["name"] for p in paths["/api/v1/scans"]["get"]["parameters"]}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-__all__ = ["ImageHeaderError", "image_size", "IMAGE_FORMATS"]
+__all__ = ["ImageHeaderError", "image_size", "image_format", "IMAGE_FORMATS"]
 
 #: The formats :func:`image_size` reads, as named in messages.
 IMAGE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF, JPEG 2000 or PNM"
@@ -59,6 +59,14 @@ def image_size(data: bytes) -> tuple[str, int, int]:
                 raise ImageHeaderError(f"{fmt} header declares {w}x{h} pixels")
             return fmt, w, h
     raise ImageHeaderError(f"not an image in a supported format ({IMAGE_FORMATS})")
+
+
+def image_format(head: bytes) -> str | None:
+    """The format an image's first bytes (12 are enough) announce, as :func:`image_size` recognises it
+    (``"JPEG"``, ``"PNG"``, ...), or None when they announce none of :data:`IMAGE_FORMATS`. Says nothing of the
+    rest of the file: an upload checks its first bytes as they arrive, then the whole header with
+    :func:`image_size`."""
+    return next((fmt for fmt, signature, _ in _READERS if signature(head)), None)
 
 
 def _png(d: bytes) -> tuple[int, int]:

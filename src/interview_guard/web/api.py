@@ -20,7 +20,7 @@ from interview_guard.web.jobs import Job, new_job_id
 from interview_guard.web.pages import message_page
 from interview_guard.web.routes import job_or_404, runner_of, store_of
 from interview_guard.web.security import wants_json
-from interview_guard.web.uploads import UploadError, UploadSink, validate_session_files
+from interview_guard.web.uploads import UploadError, UploadSink, attach_enrolment_photo, validate_session_files
 
 __all__ = ["router", "api_job", "accept_upload", "Refused"]
 
@@ -130,6 +130,7 @@ async def accept_upload(request: Request) -> str:
             await run_in_threadpool(sink.feed, chunk)
         files = await run_in_threadpool(sink.finish)
         await run_in_threadpool(validate_session_files, files)
+        await run_in_threadpool(attach_enrolment_photo, files, tmp / "input")
     except UploadError as exc:
         if sink is not None:
             sink.close()

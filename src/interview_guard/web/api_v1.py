@@ -1,7 +1,8 @@
 """The versioned JSON API, ``/api/v1``: what an interview platform calls after each interview.
 
 =====================================  ==========================================================
-``POST /api/v1/scans``                 upload (multipart: ``video``, ``audio``, ``keystrokes``, ``session``)
+``POST /api/v1/scans``                 upload (multipart: ``video``, ``audio``, ``keystrokes``, ``session``,
+                                       ``enrolment_photo``)
                                        -> 201 and the scan, ``Location: /api/v1/scans/{id}``
 ``GET /api/v1/scans``                  the scans (filters ``band``, ``verdict``, ``date_from``,
                                        ``date_to``; ``sort`` newest/risk; ``limit``, ``offset``)
@@ -60,7 +61,7 @@ class Scan(BaseModel):
     created: str
     updated: str
     filenames: dict[str, str] = Field(
-        description="the uploaded files' names by role (video, audio, keystrokes, metadata)"
+        description="the uploaded files' names by role (video, audio, keystrokes, metadata, enrolment_photo)"
     )
     status: Literal["queued", "running", "done", "failed", "interrupted"]
     stage: str | None
@@ -138,6 +139,12 @@ _UPLOAD_BODY = {
                         },
                         "keystrokes": {"type": "string", "format": "binary", "description": ".jsonl .csv .tsv .txt"},
                         "session": {"type": "string", "format": "binary", "description": "session.json"},
+                        "enrolment_photo": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".jpg .jpeg .png .webp .gif .bmp .tif .tiff .jp2 .j2k .pbm .pgm .ppm .pnm "
+                            "(the candidate's photo; session.json's enrolment_photo is set to it)",
+                        },
                     },
                     "description": "a recording (video or audio) or a keystroke log, or several; "
                     "session.json is optional",

@@ -4,7 +4,7 @@ Layout of the data directory::
 
     DATA/
       jobs.sqlite3                 the jobs table (WAL mode)
-      jobs/<id>/input/             the uploaded session: video.<ext>, audio.<ext>, keystrokes.<ext>, session.json
+      jobs/<id>/input/             the uploaded session: video, audio, keystrokes, enrolment photo, session.json
       jobs/<id>/frames/            key frames of the evidence (JPEG), embedded in the report page
       jobs/<id>/report.json        the report, written atomically when the scan is done
       jobs/<id>/scan.log           the scan process's stderr (warnings, a crash's traceback)

@@ -55,8 +55,8 @@ def fmt_time(iso: str | None) -> str:
 
 
 def files_text(job: Job) -> str:
-    """The client's names of a job's files: video, audio, keystroke log, session.json."""
-    order = ("video", "audio", "keystrokes", "metadata")
+    """The client's names of a job's files: video, audio, keystroke log, session.json, enrolment photo."""
+    order = ("video", "audio", "keystrokes", "metadata", "enrolment_photo")
     return ", ".join(job.filenames[r] for r in order if r in job.filenames)
 
 
@@ -95,6 +95,7 @@ def upload_page(jobs: list[Job], total: int, max_bytes: int) -> str:
         accept={role: ",".join(v) for role, v in exts.items()},
         video_extensions=exts["video"],
         audio_extensions=exts["audio"],
+        photo_extensions=exts["enrolment_photo"],
     )
 
 

@@ -1,7 +1,7 @@
 """Retention of uploads (``serve --retain-days N``) and the disk use shown on the jobs page.
 
 :func:`purge_uploads` deletes ``jobs/<id>/input/`` (the uploaded recording,
-keystroke log and session.json) of every scan uploaded more than ``days`` days
+keystroke log, session.json, enrolment photo) of every scan uploaded more than ``days`` days
 ago that is no longer queued or running, and records when in the job's
 ``uploads_deleted``. The report, its key frames, the rendered page, the verdicts
 and their audit trail stay. A scan whose uploads are gone cannot be re-run.

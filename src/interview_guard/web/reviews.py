@@ -261,7 +261,7 @@ def csv_export(jobs: list[Job]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
-    order = ("video", "keystrokes", "metadata")
+    order = ("video", "audio", "keystrokes", "metadata", "enrolment_photo")
     for j in jobs:
         files = ", ".join(j.filenames[r] for r in order if r in j.filenames)
         risk = "" if j.risk is None else f"{j.risk:.6f}"

@@ -4,7 +4,7 @@ Nothing here reads a whole upload into memory: :class:`UploadSink` is fed the
 request body chunk by chunk (as it arrives), parses it with python-multipart's
 streaming parser and writes each file part straight into a directory the
 server chose, under a name the server chose (``video.mp4``,
-``audio.wav``, ``keystrokes.jsonl``, ``session.json``). The client's file name is only kept,
+``audio.wav``, ``keystrokes.jsonl``, ``session.json``, ``enrolment.jpg``). The client's file name is only kept,
 sanitised, for display. The body as a whole may not exceed ``max_bytes``:
 past that :class:`UploadError` (413) is raised at once and the caller deletes
 the directory.
@@ -12,8 +12,8 @@ the directory.
 Checks, in the order they can be made:
 
 * the form field names a known role (``video``, ``audio``, ``keystrokes``,
-  ``session``: the files of a session ``interview-guard scan`` reads), each at
-  most once;
+  ``session``, ``enrolment_photo``: the files of a session ``interview-guard scan``
+  reads), each at most once;
 * the file name's extension is on the role's allow-list (before any data is
   written);
 * a video's first bytes are a known container (ISO-BMFF mp4/mov, Matroska/WebM
@@ -21,11 +21,19 @@ Checks, in the order they can be made:
   (RIFF WAVE, FLAC, MPEG audio, Ogg, ISO-BMFF m4a, ADTS AAC; an ID3 tag may
   come first in an MP3, AAC or FLAC file);
 * ``session.json`` is at most :data:`MAX_METADATA_BYTES`;
+* an enrolment photo is at most :data:`~interview_guard.io.enrolment.MAX_PHOTO_BYTES` (what the scan reads) and
+  its first bytes announce an image format the scan reads (:func:`~interview_guard.io.image_header.image_format`);
+  after the body, its whole header must be readable and declare at most
+  :data:`~interview_guard.io.enrolment.MAX_PHOTO_PIXELS` (:func:`~interview_guard.io.image_header.image_size`);
 * after the body is complete, :func:`validate_session_files` reads
   ``session.json`` with the bounded JSON reader and
   :class:`~interview_guard.tracks.metadata.SessionMetadata`, and parses the
   keystroke log with the project's own parser in a child process with bounded
   memory and time (:mod:`.validate`). Every parse failure is a 400.
+
+With a photo, :func:`attach_enrolment_photo` then writes ``session.json``'s
+``enrolment_photo`` as the photo's stored name (adding the field, or creating
+the file when none was uploaded): a path from the client is never used.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ __all__ = [
     "sniff_video",
     "sniff_audio",
     "validate_session_files",
+    "attach_enrolment_photo",
 ]
 
 #: session.json is metadata: a few kilobytes. Refuse anything larger than this.
@@ -72,6 +81,23 @@ _AUDIO_FAMILY = {
     ".m4a": "isobmff",
     ".aac": "adts",
 }
+# the image formats io.image_header reads (what the scan decodes an enrolment photo in)
+_PHOTO_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".jp2",
+    ".j2k",
+    ".pbm",
+    ".pgm",
+    ".ppm",
+    ".pnm",
+)
 # an ID3 tag (an MP3's, also put before AAC and FLAC streams) says nothing of what follows it
 _ID3_OK = frozenset({".mp3", ".aac", ".flac"})
 _FAMILY_LABEL = {
@@ -105,6 +131,9 @@ ROLES = {
         {ext: f"keystrokes{ext}" for ext in (".jsonl", ".csv", ".tsv", ".txt")},
     ),
     "session": _Role("session", "metadata", "session.json", {".json": "session.json"}),
+    "enrolment_photo": _Role(
+        "enrolment_photo", "enrolment_photo", "enrolment photo", {ext: f"enrolment{ext}" for ext in _PHOTO_EXTENSIONS}
+    ),
 }
 
 
@@ -119,7 +148,7 @@ class UploadError(Exception):
 
 @dataclass
 class StoredFile:
-    role: str  # "video", "audio", "keystrokes" or "metadata"
+    role: str  # "video", "audio", "keystrokes", "metadata" or "enrolment_photo"
     path: Path  # where the server stored it
     original_name: str  # sanitised client name, for display only
     size: int = 0
@@ -340,6 +369,13 @@ class UploadSink:
         assert role is not None and part.fh is not None
         if role.role == "metadata" and part.size > MAX_METADATA_BYTES:
             self._fail(413, f"{part.name}: session.json is larger than {_mb(MAX_METADATA_BYTES)}")
+        if role.role == "enrolment_photo":
+            if part.size > _max_photo_bytes():
+                self._fail(413, f"{part.name}: the enrolment photo is larger than {_mb(_max_photo_bytes())}")
+            if len(part.head) < 16:
+                part.head += chunk[: 16 - len(part.head)]
+                if len(part.head) >= 12:
+                    self._check_photo_head(part)
         if role.role in ("video", "audio") and len(part.head) < 16:
             part.head += chunk[: 16 - len(part.head)]
             if len(part.head) >= 12:
@@ -363,7 +399,15 @@ class UploadSink:
             self._fail(400, f"{part.name}: too short to be {what} ({part.size} bytes)")
         if part.size == 0:
             self._fail(400, f"{part.name}: the file is empty")
+        if part.role is not None and part.role.role == "enrolment_photo" and len(part.head) < 12:
+            self._check_photo_head(part)  # a tiny file (a PNM can be a few bytes): what there is
         self._part = None
+
+    def _check_photo_head(self, part: _Part) -> None:
+        from interview_guard.io.image_header import IMAGE_FORMATS, image_format
+
+        if image_format(part.head) is None:
+            self._fail(400, f"{part.name}: not an image (its content is not {IMAGE_FORMATS})")
 
     def _check_media(self, part: _Part) -> None:
         if part.role is not None and part.role.role == "audio":
@@ -417,12 +461,59 @@ def validate_session_files(files: dict[str, StoredFile], *, in_process: bool = F
     meta = files.get("metadata")
     if meta is not None:
         _check_metadata(meta)
+    photo = files.get("enrolment_photo")
+    if photo is not None:
+        _check_photo(photo)
     ks = files.get("keystrokes")
     if ks is not None:
         check = check_keystroke_log_here if in_process else check_keystroke_log
         problem = check(ks.path, ks.original_name)
         if problem is not None:
             raise UploadError(*problem)
+
+
+def _max_photo_bytes() -> int:
+    from interview_guard.io.enrolment import MAX_PHOTO_BYTES
+
+    return MAX_PHOTO_BYTES
+
+
+def _check_photo(photo: StoredFile) -> None:
+    """The whole header of the uploaded photo, read as the scan reads it: a readable size, not too many pixels."""
+    from interview_guard.io.enrolment import MAX_PHOTO_PIXELS
+    from interview_guard.io.image_header import ImageHeaderError, image_size
+
+    name = photo.original_name
+    try:
+        fmt, w, h = image_size(photo.path.read_bytes())  # at most MAX_PHOTO_BYTES: the sink refused more
+    except ImageHeaderError as exc:
+        raise UploadError(400, f"{name}: not a readable image ({exc})") from None
+    if w * h > MAX_PHOTO_PIXELS:
+        raise UploadError(400, f"{name}: {fmt} of {w}x{h} pixels, more than {MAX_PHOTO_PIXELS // 1_000_000} megapixels")
+
+
+def attach_enrolment_photo(files: dict[str, StoredFile], input_dir: str | os.PathLike[str]) -> None:
+    """Point ``session.json``'s ``enrolment_photo`` at the uploaded photo's stored name (``enrolment.jpg``).
+
+    The uploaded ``session.json`` (already checked) gets the field set, whatever it said (a client's path is never
+    used); without one, ``session.json`` is written holding only that field (it is the server's, not an upload:
+    it is not in ``files``). Written atomically. Nothing to do without a photo.
+    """
+    import json
+
+    from interview_guard.atomic import atomic_write_text
+    from interview_guard.io.bounded_json import read_json_file
+
+    photo = files.get("enrolment_photo")
+    if photo is None:
+        return
+    meta = files.get("metadata")
+    target = Path(input_dir) / "session.json" if meta is None else meta.path
+    data = {} if meta is None else read_json_file(meta.path, what="session.json", max_bytes=MAX_METADATA_BYTES)
+    data["enrolment_photo"] = photo.path.name
+    atomic_write_text(target, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    if meta is not None:
+        meta.size = target.stat().st_size
 
 
 def _check_metadata(meta: StoredFile) -> None:

@@ -76,7 +76,8 @@ def render_job_page(job: Job) -> str:
 
     report = read_report(job.report_path or job.job_dir / "report.json")
     video = next(iter(sorted(job.session_dir.glob("video.*"))), None) if job.session_dir.is_dir() else None
-    names = ", ".join(job.filenames[r] for r in ("video", "audio", "keystrokes", "metadata") if r in job.filenames)
+    order = ("video", "audio", "keystrokes", "metadata", "enrolment_photo")
+    names = ", ".join(job.filenames[r] for r in order if r in job.filenames)
     if names:
         # The page names the uploaded files, not the server's copy of them (report.json keeps the real path).
         report.session = replace(report.session, path=f"uploaded: {names}")
@@ -173,20 +174,20 @@ def run(
 
 
 #: The names the server stores an upload under (``web.uploads``): ``video.mp4``, ``audio.wav``, ``keystrokes.jsonl``,
-#: ...
-_STORED_NAME = re.compile(r"(?<![\w.-])(video|audio|keystrokes|session)(\.[A-Za-z0-9]{1,5})(?![\w.-])")
+#: ``enrolment.jpg``, ...
+_STORED_NAME = re.compile(r"(?<![\w.-])(video|audio|keystrokes|session|enrolment)(\.[A-Za-z0-9]{1,5})(?![\w.-])")
 
 
 def client_file_names(msg: str, job: Job) -> str:
     """``msg`` with the server's names of the uploaded files (``video.mp4``, ``audio.wav``, ``keystrokes.jsonl``,
-    ``session.json``) replaced by the names the client uploaded them under: a scan that fails on "t.mp4" says
-    "t.mp4: cannot open ...", not "video.mp4: ...", a name the interviewer never saw."""
+    ``session.json``, ``enrolment.jpg``) replaced by the names the client uploaded them under: a scan that fails on
+    "t.mp4" says "t.mp4: cannot open ...", not "video.mp4: ...", a name the interviewer never saw."""
     return _client_names(msg, job.session_dir, job.filenames or {})
 
 
 def _client_names(msg: str, session_dir: str | os.PathLike[str], filenames: dict[str, str]) -> str:
     def client(m: re.Match[str]) -> str:
-        role = {"session": "metadata"}.get(m.group(1), m.group(1))
+        role = {"session": "metadata", "enrolment": "enrolment_photo"}.get(m.group(1), m.group(1))
         stored = m.group(0)
         if not (Path(session_dir) / stored).exists():
             return stored

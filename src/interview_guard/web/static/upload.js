@@ -6,7 +6,7 @@
   var statusEl = document.getElementById('upload-status');
   var bar = document.getElementById('upload-progress');
   var button = document.getElementById('submit');
-  var inputs = {video: form.elements['video'], audio: form.elements['audio'], keystrokes: form.elements['keystrokes'], session: form.elements['session']};
+  var inputs = {video: form.elements['video'], audio: form.elements['audio'], keystrokes: form.elements['keystrokes'], session: form.elements['session'], enrolment_photo: form.elements['enrolment_photo']};
   var exts = JSON.parse(form.getAttribute('data-extensions'));
   function say(msg, isError) { statusEl.textContent = msg; statusEl.className = isError ? 'error' : ''; }
   function roleOf(name) {
@@ -27,7 +27,7 @@
       if (!role) { unused.push(f.name); return; }
       var dt = new DataTransfer(); dt.items.add(f); inputs[role].files = dt.files; used.push(f.name);
     });
-    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') + (unused.length ? 'Not a recording, audio file, keystroke log or session.json: ' + unused.join(', ') : ''), unused.length > 0);
+    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') + (unused.length ? 'Not a recording, audio file, keystroke log, session.json or photo: ' + unused.join(', ') : ''), unused.length > 0);
   });
   form.addEventListener('submit', function (ev) {
     var total = 0;
