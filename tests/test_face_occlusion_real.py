@@ -190,6 +190,15 @@ def test_a_real_hands_edge_over_the_forehead_asks_for_a_look_and_does_not_decide
     assert res.score <= NEVER_COVERED_CAP + 1e-9 and rep.band != "high", (res.score, rep.band)
 
 
+def test_a_pasted_face_shaken_while_the_hand_is_near_is_caught(work, hands):
+    # round 20's sixth kind (a swap whose alignment the hand disturbs: the redrawn face shifted, turned and scaled
+    # frame to frame); the evaluation's own tuning clip: the hand is still cut at the face's edge
+    rep, res = _scan(work, hands, "retalking_face1", "hof_24", "pasted_jitter", "wave", 77951, max_s=4.5)
+    top = max(_events(res), key=lambda e: e.score)
+    assert top.details["scores"]["painted_over"] >= 0.9, top.details["scores"]
+    assert res.score >= 0.9 and rep.band == "high", top.details["scores"]
+
+
 def test_face_warping_near_the_hand_is_caught(work, hands):
     _, res = _scan(work, hands, "liveportrait_d10", "hof_24", "warp", "wave", 10)
     top = max(_events(res), key=lambda e: e.score)
