@@ -282,3 +282,4 @@ def test_a_phantom_hand_resting_on_a_warm_lit_face_is_not_a_face_drawn_over_it(t
     assert ev and ev[0].details["pixels"]["hand_tracked_frames"] >= 2, [e.details for e in _events(res)]
     assert ev[0].details["hand_path"]["outside_peak"] == 0.0  # never seen beside the face
     assert res.score < 0.5, [e.details["scores"] for e in _events(res)]
+    assert "never saw this hand beside the face" in ev[0].summary  # the interviewer is told why it is not judged

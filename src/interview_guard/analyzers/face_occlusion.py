@@ -27,9 +27,11 @@ from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
 from interview_guard.signals.crossing_verdicts import (
     DECISIVE,
+    INTACT_VERDICTS,
     MIN_OUTLINE_FRAMES,
     flash_run,
     flash_seen_at,
+    hand_seen_beside_face,
     identity_verdict,
     with_hand_from_outside,
 )
@@ -300,6 +302,9 @@ class FaceOcclusion(Analyzer):
                 summary = head + "; and ".join(
                     f"{_WHAT[k]}{_when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
                 )
+            elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(INTACT_VERDICTS):
+                summary = head + "the hand landmarker never saw this hand beside the face (only on it, or in 1 frame: "
+                summary += "a mouth or chin read as a hand?): whether the face stayed intact under it is not judged"
             elif _judged(ev):
                 summary = head + "the face behaved as a real face does (the hand covered it, shape kept)"
             else:

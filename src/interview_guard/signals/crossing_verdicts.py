@@ -30,6 +30,7 @@ __all__ = [
     "INTACT_MIN_OUTSIDE",
     "INTACT_UNSEEN_CAP",
     "with_hand_from_outside",
+    "hand_seen_beside_face",
     "FACE_LOST_FRAMES",
     "UNCOVERED_VERDICTS",
     "ENTRY",
@@ -219,17 +220,23 @@ INTACT_MIN_OUTSIDE = 0.1
 INTACT_UNSEEN_CAP = 0.45
 
 
-def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
-    """``scores`` with :data:`INTACT_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` when the crossing's hand was
-    tracked in fewer than :data:`INTACT_MIN_TRACKED` frames or never seen with :data:`INTACT_MIN_OUTSIDE` of it
-    outside the face (``hand_path``'s ``outside_peak``). Not for a crossing the zone's pixels alone found at a
-    request (``seeded_by`` "outline": no hand landmarker to be fooled, its verdicts capped at :data:`OUTLINE_CAP`)."""
+def hand_seen_beside_face(measurements: dict[str, Any]) -> bool:
+    """Whether the crossing's hand was tracked in :data:`INTACT_MIN_TRACKED` or more frames and seen with
+    :data:`INTACT_MIN_OUTSIDE` of it outside the face (``hand_path``'s ``outside_peak``) in one of them; True for a
+    crossing the zone's pixels alone found at a request (``seeded_by`` "outline": no hand landmarker to be fooled,
+    its verdicts capped at :data:`OUTLINE_CAP`)."""
     px = measurements.get("pixels") or {}
     outside = (measurements.get("hand_path") or {}).get("outside_peak")
     tracked = int(px.get("hand_tracked_frames") or 0)
-    if px.get("seeded_by") == "outline" or (
+    return px.get("seeded_by") == "outline" or (
         tracked >= INTACT_MIN_TRACKED and outside is not None and float(outside) >= INTACT_MIN_OUTSIDE
-    ):
+    )
+
+
+def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
+    """``scores`` with :data:`INTACT_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` unless
+    :func:`hand_seen_beside_face`."""
+    if hand_seen_beside_face(measurements):
         return dict(scores)
     return {k: (min(v, INTACT_UNSEEN_CAP) if k in INTACT_VERDICTS else v) for k, v in scores.items()}
 
