@@ -39,10 +39,12 @@ Usage::
     PYTHONPATH=src .venv/bin/python evaluation/face_occlusion_heldout.py --work DIR [-j 2] [--quick] [--identity]
         [--compare OLD_DIR]
 
-Size and time: the default grid is 13 faces x 1 hand x (4 genuine + 5 kinds x 2
-motions) = 182 clips of 4.5 s plus 22 real clips; it took 33 min wall with
-``-j 2`` on the shared 2-core machine under a load average of about 8
-(``--quick``: 21 clips and 4 real clips, under 5 min). ``--report-only``
+Size and time: the default grid is 13 faces x 1 hand x (4 genuine + 6 kinds x 2
+motions) = 208 clips of 4.5 s plus 22 real clips (182 before round 20's
+``pasted_jitter``, whose clips a run with ``--kinds pasted_jitter`` adds to an
+older work directory's: the other kinds' specs are unchanged); the 182 took
+33 min wall with ``-j 2`` on the shared 2-core machine under a load average of
+about 8 (``--quick``: 24 clips and 4 real clips, under 5 min). ``--report-only``
 prints the tables from whatever ``--work`` holds so far.
 
 ``--work DIR`` keeps clips, per-clip results (``DIR/results/*.json``) and the
