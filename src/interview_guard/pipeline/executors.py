@@ -243,7 +243,13 @@ class LocalPoolExecutor(Executor):
                     if slot is None:
                         slots[i] = slot = _one_worker()
                     task = pending.pop()
-                    running[slot.submit(fn, *task[1])] = (i, task)
+                    try:
+                        fut = slot.submit(fn, *task[1])
+                    except BrokenProcessPool:  # its worker died idle, after its last task: nothing lost, a new one
+                        _shutdown(slot, stopping=False)
+                        slots[i] = slot = _one_worker()
+                        fut = slot.submit(fn, *task[1])
+                    running[fut] = (i, task)
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     i, task = running.pop(fut)
