@@ -91,7 +91,11 @@ def scale_by_coverage(analyzer: Analyzer, result: AnalyzerResult, tracks: Tracks
     analyzer counts itself (``counts_own_coverage``: the key presses after the audio stops) are left to it.
 
     What the lost part of the recording held is unknown: the analyzer judged part of the session, so its result
-    weighs less in the fusion; its score stays as it is (absence of a signal lowers confidence, never raises risk).
+    weighs less in the fusion; its score stays as it is (absence of a signal lowers confidence, never raises the
+    score). Weighing less works both ways: a result above its analyzer's fusion centre raises the risk less, and one
+    below it (a reassuring verdict on the part that decodes) lowers it less, so the risk moves towards what the
+    other analyzers say, as it would were the analyzer skipped; a cut recording cannot buy full weight for a clean
+    stretch of it.
     """
     if result.status is not Status.OK:
         return result
