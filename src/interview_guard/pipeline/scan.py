@@ -99,7 +99,7 @@ def scale_by_coverage(analyzer: Analyzer, result: AnalyzerResult, tracks: Tracks
     """
     if result.status is not Status.OK:
         return result
-    streams = set(analyzer.requires) - set(analyzer.counts_own_coverage)
+    streams = set(analyzer.requires) - set(getattr(analyzer, "counts_own_coverage", ()))  # a duck-typed analyzer
     coverage = min((stream_coverage(tracks, s) for s in streams), default=1.0)
     if coverage >= 1.0:
         return result
