@@ -115,7 +115,8 @@ def test_drop_zone_routes_files_and_errors_show_on_the_page(server, driver, tmp_
         var dt = new DataTransfer();
         dt.items.add(new File(['{"t": 1, "type": "down", "key": "a", "code": "KeyA"}\\n'], 'keystrokes.jsonl'));
         dt.items.add(new File(['{}'], 'session.json'));
-        dt.items.add(new File(['hello'], 'notes.txt'));
+        dt.items.add(new File(['hello'], 'notes.txt'));  // .txt is a keystroke log too: a second one, left out
+        dt.items.add(new File(['hello'], 'notes.docx'));
         var zone = document.getElementById('drop-zone');
         zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
         function chosen(id) {
@@ -126,7 +127,7 @@ def test_drop_zone_routes_files_and_errors_show_on_the_page(server, driver, tmp_
                 document.getElementById('upload-status').textContent];
     """)
     assert result[:3] == [0, "keystrokes.jsonl", "session.json"]
-    assert "notes.txt" in result[3]
+    assert "notes.docx" in result[3] and "notes.txt (a second keystrokes file; keystrokes.jsonl is used)" in result[3]
 
     driver.get(server.base + "/")
     driver.find_element("id", "submit").click()

@@ -21,13 +21,16 @@
   zone.addEventListener('dragleave', function () { zone.classList.remove('over'); });
   zone.addEventListener('drop', function (ev) {
     ev.preventDefault(); zone.classList.remove('over');
-    var unused = [], used = [];
+    var unused = [], used = [], twice = [], taken = {};
     Array.prototype.forEach.call(ev.dataTransfer.files, function (f) {
       var role = roleOf(f.name);
       if (!role) { unused.push(f.name); return; }
-      var dt = new DataTransfer(); dt.items.add(f); inputs[role].files = dt.files; used.push(f.name);
+      if (taken[role]) { twice.push(f.name + ' (a second ' + role.replace('_', ' ') + ' file; ' + taken[role] + ' is used)'); return; }
+      var dt = new DataTransfer(); dt.items.add(f); inputs[role].files = dt.files; used.push(f.name); taken[role] = f.name;
     });
-    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') + (unused.length ? 'Not a recording, audio file, keystroke log, session.json or photo: ' + unused.join(', ') : ''), unused.length > 0);
+    say((used.length ? 'Ready: ' + used.join(', ') + '. ' : '') +
+        (unused.length ? 'Not a recording, audio file, keystroke log, session.json or photo: ' + unused.join(', ') + '. ' : '') +
+        (twice.length ? 'Left out: ' + twice.join(', ') + '.' : ''), unused.length + twice.length > 0);
   });
   form.addEventListener('submit', function (ev) {
     var total = 0;
