@@ -424,3 +424,21 @@ def test_recording_cut_off_by_a_crash_counts_the_keys_after_its_sound_stops_as_n
     assert r.confidence == pytest.approx(min(1.0, r.metrics["matched"] / 300) * n_heard / 250, abs=1e-6)
     (warning,) = [w for w in rep.warnings if "the audio stops" in w]
     assert warning.startswith("video.mp4: the audio stops at ") and "of 52.2 s declared" in warning
+
+
+def test_evidence_of_an_unaligned_log_is_timed_on_the_recording(typed):
+    # the log's clock runs 40 s ahead of the recording (not aligned): the evidence says when in the recording
+    true, _, log = typed
+    rng = np.random.default_rng(9)
+    cut = float(np.median(true.t_ms))
+    audio = heard(true.select(true.t_ms < cut), rng, seconds=float(true.t_ms[-1]) / 1000 + 2)
+    r = run(log, audio, aligned=False, shift_ms=40000.0, duration=audio.end_s, window_s=10.0)
+    ev = {e.kind: e for e in r.evidence}
+    assert r.metrics["offset_found"] and "keys_without_sound" in ev, r.metrics
+    gone = ev["keys_without_sound"]
+    assert cut / 1000 - 10.0 <= gone.start_s < gone.end_s <= audio.end_s + 0.5, (gone.start_s, gone.end_s)
+    for s in gone.details["stretches"]:
+        assert cut / 1000 - 10.0 <= s["start_s"] <= audio.end_s
+    first = ev["click_lag_jitter"]
+    assert abs(first.start_s - float(true.t_ms[0]) / 1000) < 0.5, first.start_s  # the first key, when it was heard
+    assert all(0.0 <= x["t_s"] <= audio.end_s for x in first.details["examples"])

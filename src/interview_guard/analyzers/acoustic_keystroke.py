@@ -300,11 +300,14 @@ class AcousticKeystroke(Analyzer):
             tail = 0.0
         offset = float(np.median(local))
         drift = float(local.max() - local.min())
+        # when each key was pressed on the recording's clock (evidence is timed there): the log's own times when the
+        # clocks are aligned, else moved by the followed offset (the log's clock may start anywhere)
+        rec_s = (key_ms if aligned else key_ms + local) / 1000.0
 
         scores: dict[str, float] = {"click_lag_jitter": s_jitter}
         evidence: list[Evidence] = []
-        t_first = _clip_t(key_ms[0] / 1000.0, dur)
-        t_last = _clip_t(key_ms[-1] / 1000.0, dur)
+        t_first = _clip_t(float(rec_s.min()), dur)
+        t_last = _clip_t(float(rec_s.max()), dur)
         evidence.append(
             Evidence(
                 analyzer=self.name,
@@ -333,7 +336,7 @@ class AcousticKeystroke(Analyzer):
                     "tail_share": round(tail, 3),
                     "match_window_ms": tol,
                     "examples": [
-                        {"t_s": round(float(key_ms[i] / 1000.0), 3), "lag_ms": round(float(res[i] + local[i]), 1)}
+                        {"t_s": round(float(rec_s[i]), 3), "lag_ms": round(float(res[i] + local[i]), 1)}
                         for i in np.flatnonzero(sure)[:: max(1, int(sure.sum()) // 12)][:12]
                     ],
                 },
@@ -364,7 +367,7 @@ class AcousticKeystroke(Analyzer):
             )
 
         # stretches of the log with no clicks (keys injected, someone else typing)
-        t_keys = key_ms / 1000.0
+        t_keys = rec_s
         edges, _ = event_windows(duration_s=dur, window_s=self.window_s, event_s=t_keys)
         n_w = np.histogram(t_keys, bins=edges)[0]
         m_w = np.round(np.histogram(t_keys, bins=edges, weights=heard_p)[0]).astype(np.int64)
