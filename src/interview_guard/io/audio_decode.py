@@ -41,6 +41,7 @@ import numpy as np
 
 from interview_guard.errors import MediaError, ParameterError
 from interview_guard.io.video_decode import _ff_message, open_container, require_decoder
+from interview_guard.io.wav_header import wav_container_seconds
 from interview_guard.tracks.audio import DEFAULT_SR, AudioTrack
 
 if TYPE_CHECKING:
@@ -206,6 +207,7 @@ def decode_audio(
             declared = float(stream.duration * stream.time_base)
         elif container.duration:
             declared = container.duration / 1_000_000
+        declared = max(declared, wav_container_seconds(container, p))  # FFmpeg takes a WAV's from its size
         limit = None if max_seconds is None else int(math.ceil(max_seconds * sr))
         capacity = int(declared * sr * 1.01) + sr if declared > 0 else 60 * sr
         buf: _Buffer | _SpillBuffer = _Buffer(capacity, limit) if spill is None else _SpillBuffer(spill, limit)

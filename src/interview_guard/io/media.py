@@ -15,6 +15,7 @@ from typing import Any
 
 from interview_guard.errors import MediaError
 from interview_guard.io.video_decode import _ff_message, open_container, require_decoder
+from interview_guard.io.wav_header import wav_container_seconds
 from interview_guard.tracks import MediaInfo
 from interview_guard.tracks.audio import cut_short
 
@@ -112,6 +113,7 @@ def probe(path: str | PathLike[str], *, check_end: bool = True, allow_truncated:
             info.update(audio_codec=a.codec_context.name or "", audio_sample_rate=int(a.codec_context.sample_rate or 0))
             if a.duration and a.time_base:
                 duration = max(duration, float(a.duration * a.time_base))
+            duration = max(duration, wav_container_seconds(container, p))  # FFmpeg takes a WAV's from its size
         if not vstreams:
             return MediaInfo(duration_s=duration, **info)
         v = vstreams[0]
