@@ -203,3 +203,13 @@ def test_every_uploaded_file_is_named_in_the_jobs_list_and_its_csv(client, data)
     assert files_text(job) == shown
     (row,) = list(csv.DictReader(io.StringIO(csv_export([job]))))
     assert row["files"] == shown  # the CSV left the audio file out
+
+
+def test_a_photo_whose_extension_names_another_image_format_is_accepted_as_documented(client, data):
+    # docs/web.md: the scan decodes the photo by content (io/enrolment.py, cv2.imdecode), so a PNG named .jpg is
+    # accepted, unlike a video or audio file whose extension contradicts its content
+    r = post_parts(client, [("keystrokes", "k.jsonl", keystroke_bytes()), ("enrolment_photo", "me.jpg", png())])
+    assert r.status_code == 201, r.text
+    inp = _input(data, r.json()["id"])
+    assert (inp / "enrolment.jpg").read_bytes() == png() and image_format(png()) == "PNG"
+    assert json.loads((inp / "session.json").read_text()) == {"enrolment_photo": "enrolment.jpg"}
