@@ -103,8 +103,13 @@ class BatchLock:
             "host": socket.gethostname(),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(mine) + "\n").encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(mine) + "\n").encode("utf-8"), 0)
+        except OSError as exc:  # a full disk, an I/O error: let go of the lock, never hold it unnamed
+            self.release()
+            what = "cannot write the batch lock's holder record"
+            raise input_error_from_os_error(exc, what, path=self.path) from None
 
     def release(self) -> None:
         if self._fd is None:
