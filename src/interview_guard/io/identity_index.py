@@ -26,6 +26,7 @@ installed here; nothing depends on them).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -176,9 +177,7 @@ class IdentityIndex:
         for modality, vec, quality in descriptors:
             v = np.ascontiguousarray(np.asarray(vec, dtype="<f4").reshape(-1))
             rows.append((session_id, modality, candidate_id, int(v.size), v.tobytes(), float(quality), now))
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction(f"store session {session_id!r} in the identity index") as db:
             forgotten = fingerprint is not None and (
                 db.execute(
                     "SELECT 1 FROM sessions WHERE forgotten = 1 AND fingerprint = ? LIMIT 1", (fingerprint,)
@@ -193,34 +192,14 @@ class IdentityIndex:
                 "VALUES (?, ?, ?, ?, ?)",
                 (session_id, candidate_id, fingerprint, now, int(forgotten)),
             )
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:  # SQLite may have rolled back itself (a full disk at COMMIT)
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):  # a full disk, a lock held too long: one line naming the file
-                raise InterviewGuardError(
-                    f"{self.path}: cannot store session {session_id!r} in the identity index ({exc})"
-                ) from None
-            raise
         return not forgotten
 
     def drop_session(self, session_id: str) -> None:
         """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
         index holds is of an earlier input. Atomic; a storage error is one line naming the file."""
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction(f"drop session {session_id!r} from the identity index") as db:
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,))
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise InterviewGuardError(
-                    f"{self.path}: cannot drop session {session_id!r} from the identity index ({exc})"
-                ) from None
-            raise
 
     def insert_many(self, rows: Sequence[tuple[str, str | None, str, np.ndarray, float]]) -> None:
         """Bulk insert ``(session_id, candidate_id, modality, vector, quality)`` in one transaction (benchmarks,
@@ -320,10 +299,8 @@ class IdentityIndex:
         """Record where each session's input is (``session_id -> absolute path``, found under ``root``), in one
         transaction; the other sessions recorded with one of these paths (the same input under another id, e.g.
         an earlier batch on another root) are dropped, their ids returned: one input is indexed once."""
-        db = self._db
         dropped: list[str] = []
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction("record the sessions' sources") as db:
             self._source_columns(add=True)
             for sid, source in sources.items():
                 db.execute("UPDATE sessions SET source = ?, root = ? WHERE session_id = ?", (source, root, sid))
@@ -333,14 +310,23 @@ class IdentityIndex:
                 ).fetchall()
                 dropped += [o[0] for o in others]
             self._drop(dropped)
+        return dropped
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` .. ``COMMIT`` around the block, rolled back on any exception; an SQLite error (a
+        full disk, a lock held too long) becomes one line naming the file and what could not be done."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
             db.execute("COMMIT")
         except BaseException as exc:
-            if db.in_transaction:
+            if db.in_transaction:  # SQLite may have rolled back itself (a full disk at COMMIT)
                 db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise InterviewGuardError(f"{self.path}: cannot record the sessions' sources ({exc})") from None
+                raise InterviewGuardError(f"{self.path}: cannot {what} ({exc})") from None
             raise
-        return dropped
 
     def _drop(self, session_ids: Sequence[str]) -> None:
         for sid in session_ids:
@@ -349,19 +335,8 @@ class IdentityIndex:
 
     def drop_sessions(self, session_ids: Sequence[str]) -> None:
         """:meth:`drop_session` for many, in one transaction."""
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction("drop sessions from the identity index"):
             self._drop(session_ids)
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise InterviewGuardError(
-                    f"{self.path}: cannot drop sessions from the identity index ({exc})"
-                ) from None
-            raise
 
     # -- reading -------------------------------------------------------------------------
 
