@@ -33,3 +33,37 @@ def test_a_holder_record_that_cannot_be_written_releases_the_lock_with_one_line_
     assert not (tmp_path / LOCK_NAME).exists()
     with BatchLock(tmp_path):  # the flock went with it: the next batch takes the output
         assert (tmp_path / LOCK_NAME).read_text().startswith('{"pid": ')
+
+
+def _fd_is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def test_a_forked_pool_worker_does_not_keep_a_dead_drivers_output_locked(tmp_path):
+    # flock holds while any copy of the descriptor is open: a worker forked after the lock was taken inherited one,
+    # so a driver killed with kill -9 left its output locked until its last worker died
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline import batch_output
+    from interview_guard.pipeline.executors import _one_worker
+
+    lock = BatchLock(tmp_path)
+    lock.acquire()
+    fd = lock._fd
+    assert fd is not None
+    with _one_worker() as pool:
+        assert pool.submit(_fd_is_open, fd).result(timeout=120) is False  # the worker closed its copy
+        os.close(fd)  # the driver dies as kill -9 leaves it: its descriptor closed, the lock file left in place
+        lock._fd = None
+        batch_output._HELD.discard(fd)  # (this process lives on: its number may be reused)
+        told: list[str] = []
+        again = BatchLock(tmp_path, notify=told.append)
+        try:
+            again.acquire()  # while the worker still runs
+        except InterviewGuardError as exc:  # pragma: no cover - the failure this test is for
+            pytest.fail(f"the worker kept the lock: {exc}")
+        assert told and "a batch that is gone" in told[0]
+        again.release()

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,15 @@ from interview_guard.atomic import atomic_write_text, is_stale_temp_file
 from interview_guard.errors import InterviewGuardError
 from interview_guard.io.session import FoundSession, input_error_from_os_error, session_id_for
 
-__all__ = ["LOCK_NAME", "ROOT_RECORD", "TMP_DIR", "BatchLock", "ids_base", "remove_stale_files"]
+__all__ = [
+    "LOCK_NAME",
+    "ROOT_RECORD",
+    "TMP_DIR",
+    "BatchLock",
+    "close_inherited_locks",
+    "ids_base",
+    "remove_stale_files",
+]
 
 ROOT_RECORD = "batch.json"  # OUT/batch.json: {"root": the absolute root the session ids are relative to}
 
@@ -37,6 +46,20 @@ TMP_DIR = ".tmp"  # OUT/.tmp: the batch's scratch space (key frames while a page
 
 #: The batch's write probes (``mkstemp`` names), removed right after they are made: a killed run can leave one.
 _PROBES = re.compile(r"^\.(?:probe-[a-z0-9_]{8}\.tmp|case-probe-[a-z0-9_]{8}-aB)$")
+
+
+#: The lock files' descriptors this process holds. A forked pool worker inherits them, and ``flock`` holds while any
+#: copy is open: a driver killed with ``kill -9`` would keep its output locked until its last worker died.
+_HELD: set[int] = set()
+
+
+def close_inherited_locks() -> None:
+    """In a forked worker: close its copies of the driver's lock descriptors (the driver's lock stays held by the
+    driver alone, and goes when the driver goes)."""
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
 
 
 def _holder(record: dict | None) -> str:
@@ -95,6 +118,7 @@ class BatchLock:
                 break
             os.close(fd)
         self._fd = fd
+        _HELD.add(fd)
         previous = _read_record(fd)
         if previous is not None and self.notify is not None:
             self.notify(f"{self.out}: took over the lock of a batch that is gone ({_holder(previous)})")
@@ -118,6 +142,7 @@ class BatchLock:
             os.unlink(self.path)
         except OSError:
             pass
+        _HELD.discard(self._fd)
         os.close(self._fd)
         self._fd = None
 

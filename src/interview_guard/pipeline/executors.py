@@ -345,7 +345,9 @@ def _pool_worker_start(parent: int | None = None) -> None:
     """
     from interview_guard.io.spill import remove_spill_on_sigterm
     from interview_guard.io.worker_process import die_with_parent
+    from interview_guard.pipeline.batch_output import close_inherited_locks
 
+    close_inherited_locks()  # a forked worker must not keep the driver's output locked after the driver dies
     remove_spill_on_sigterm()
     if parent is not None:
         die_with_parent(parent)
