@@ -412,6 +412,13 @@ def _poly_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
     return m.astype(bool)
 
 
+def _nearness(hand_centre: np.ndarray, face_centre: np.ndarray, fw: float) -> float:
+    """How near the hand is for the swap to fail (``warp``, ``pasted_jitter``): 1 within half a face width of the
+    face's centre, falling to 0 at 1.5 face widths."""
+    d = float(np.hypot(*(hand_centre - face_centre))) / fw
+    return float(np.clip(1.0 - (d - 0.5), 0.0, 1.0))
+
+
 def _soft_face_mask(shape: tuple[int, int], lm: np.ndarray, grow: float, feather: float, fw: float) -> np.ndarray:
     """Convex hull of all landmarks, grown (or shrunk, ``grow`` < 0) by ``grow`` face widths, Gaussian-feathered."""
     m = np.zeros(shape, np.uint8)
@@ -883,9 +890,7 @@ def make_wave_clip(
             res = base * (1 - a3) + rgb_i
         elif kind == "warp":
             face = clean
-            hc = path.centre[i]
-            d = float(np.hypot(*(hc - centres[i]))) / fw_i
-            prox = float(np.clip(1.0 - (d - 0.5) / 1.0, 0.0, 1.0))
+            prox = _nearness(path.centre[i], centres[i], fw_i)
             if prox > 0:
                 bx0, by0 = np.floor(lm.min(axis=0) - 0.15 * fw_i).astype(int)
                 bx1, by1 = np.ceil(lm.max(axis=0) + 0.15 * fw_i).astype(int)
@@ -908,8 +913,7 @@ def make_wave_clip(
         elif kind == "pasted_jitter":
             assert shake is not None
             comp = scene_i * (1 - a3) + rgb_i
-            d = float(np.hypot(*(path.centre[i] - centres[i]))) / fw_i
-            prox = float(np.clip(1.0 - (d - 0.5) / 1.0, 0.0, 1.0))
+            prox = _nearness(path.centre[i], centres[i], fw_i)
             walk = 0.6 * walk + 0.4 * krng.normal(0.0, 1.0, 4)
             amp = prox * np.array([shake[0] * fw_i, shake[0] * fw_i, shake[1], shake[2]])
             sx, sy, turn, sc = walk * amp
