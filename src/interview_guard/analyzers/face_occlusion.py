@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from interview_guard.analyzers.base import Analyzer, AnalyzerResult, Evidence, Param, Status, WindowScore
+from interview_guard.analyzers.occlusion_wording import WHAT, when
 from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
 from interview_guard.signals.crossing_verdicts import (
@@ -30,7 +31,6 @@ from interview_guard.signals.crossing_verdicts import (
     INTACT_VERDICTS,
     MIN_OUTLINE_FRAMES,
     flash_run,
-    flash_seen_at,
     hand_seen_beside_face,
     identity_verdict,
     with_hand_from_outside,
@@ -47,40 +47,6 @@ from interview_guard.tracks.metadata import ChallengeMarker
 from interview_guard.tracks.video import FaceTrack, HandTrack
 
 __all__ = ["FaceOcclusion", "NOT_JUDGED_SCORE", "combined_score"]
-
-_WHAT = {
-    "painted_over": (
-        "the hand's pixels stop at the face outline: the face was painted over the hand "
-        "(a swap drawing its face on top of the hand, or its occlusion mask lagging behind the hand)"
-    ),
-    "ghosted_hand": "the face's own texture shows through the hand: a translucent, ghosted hand (a half-working mask)",
-    "face_flash": (
-        "for a few frames the face away from the hand turned into another face and back "
-        "(the swap dropped and the face under it flashed through)"
-    ),
-    "face_warp": (
-        "the face away from the hand warped, its parts moving against each other, while the hand was near "
-        "(a swapped face jittering)"
-    ),
-    "face_never_covered": (
-        "a hand stood at the face outline but the face inside it never changed: a face drawn over the hand, "
-        "or a hand held beside the face instead of passing in front of it (look at the frames)"
-    ),
-    "hand_behind_face": (
-        "the hand passed across the face but its pixels stayed outside the face outline, as if it went behind "
-        "the face: a face drawn over the hand (look at the frames)"
-    ),
-    "face_mesh_unmoved": (
-        "the hand crossed the face but the face landmarker's mesh kept the shape it had before the hand came, "
-        "as it does when the face it fits is intact: a face drawn over the hand, or a hand let through as a ghost "
-        "(a real hand in front of the face bends the mesh; look at the middle frame)"
-    ),
-    "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
-    "face_identity_jump": (
-        "the face's identity jumped between two frames as far as two people differ: another face for a moment "
-        "(the swap dropping), or a hand's edge across an eye (look at both frames)"
-    ),
-}
 
 
 #: The verdicts that judge a crossing (the pixels' and the face mesh's).
@@ -300,7 +266,7 @@ class FaceOcclusion(Analyzer):
             if flagged:
                 # the strongest verdict, and the next one when two measures say it (an interviewer checks both)
                 summary = head + "; and ".join(
-                    f"{_WHAT[k]}{_when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
+                    f"{WHAT[k]}{when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
                 )
             elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(INTACT_VERDICTS):
                 summary = head + "the hand landmarker never saw this hand beside the face (only on it, or in 1 frame: "
@@ -526,19 +492,6 @@ def _covered_share(ev: occ.OcclusionEvent) -> float:
     px = ev.measurements.get("pixels") or {}
     cover = px.get("pixel_cover_peak") if px.get("ok") else None
     return round(max(ev.peak_overlap, float(cover) if cover is not None else 0.0), 3)
-
-
-def _when(verdict: str, ev: occ.OcclusionEvent) -> str:
-    """Where in the crossing a verdict's frames are, when it names a few frames (another face flashing through)."""
-    if verdict == "face_identity_jump" and (rec := ev.measurements.get("identity")):
-        return f", at {rec['at_s']:.2f} s (frames {rec['frames'][0]} and {rec['frames'][1]}, {rec['step']:.2f} apart)"
-    if verdict != "face_flash":
-        return ""
-    at = flash_seen_at(ev.measurements.get("pixels"))
-    said = "" if at is None else f", at {at:.2f} s"
-    if ev.scores.get(verdict, 0.0) < DECISIVE:  # a look: a hand's edge beyond its landmarks does this too
-        said += " (look at that frame: a hand's edge or shadow passing close by changes the same pixels)"
-    return said
 
 
 def _key_frame_roles(

@@ -170,7 +170,8 @@ OUTLINE_UNJUDGED = ("face_flash", "face_warp")
 FACE_LOST_FRAMES = 3
 #: The verdicts that say the hand did not cover the face: a face the landmarker lost under the hand says it did.
 UNCOVERED_VERDICTS = ("face_never_covered", "hand_behind_face")
-#: ``mesh_dev_max`` from which those are not given either: a mesh bent that far says the hand was over the face.
+#: ``mesh_dev_max`` from which those are not given either: a mesh bent that far says the hand was over the face
+#: (and ``painted_over``, the hand cut at the outline, asks for a look: round 21).
 MESH_COVERED = 0.15
 
 
@@ -182,12 +183,16 @@ MESH_BENT = MESH_STILL[0] + 3 * MESH_STILL[1]
 def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[str, Any] | None) -> dict[str, float]:
     """``scores`` with the mesh's verdict added; without :data:`UNCOVERED_VERDICTS` when the face landmarker
     lost the face in :data:`FACE_LOST_FRAMES` or more frames of the crossing (a hand hid it); and
-    ``ghosted_hand`` capped at :data:`NEVER_COVERED_CAP` when the mesh contradicts it.
+    ``ghosted_hand`` capped at :data:`NEVER_COVERED_CAP` when the mesh contradicts it, ``painted_over`` when the mesh
+    bent by :data:`MESH_COVERED` or more.
 
     A ghosted hand lets the face's eyes, nose and mouth through, so the landmarker keeps fitting the face: a
     mesh that clearly bent (:data:`MESH_BENT`) or a face lost in any crossing frame says an opaque hand hid
     the features, whatever the texture measure read (a compressed face's block pattern can survive under a
-    real hand). The verdict then asks for a look; it does not decide.
+    real hand). The verdict then asks for a look; it does not decide. Likewise a hand whose pixels the entry
+    measure saw stop at the outline while the mesh bent as far as only a hand over the features bends it (round 21:
+    a dark hand over a dark face in a dim room changes too few grey levels inside the outline to be seen there; no
+    ``painted_over`` of the evaluation's fakes came with a mesh bent beyond 0.09): a look, not a decision.
     """
     out = dict(scores)
     lost = int(mesh.get("mesh_face_lost", 0))
@@ -198,6 +203,8 @@ def with_mesh_verdicts(scores: dict[str, float], mesh: dict[str, Any], px: dict[
     bent = dev >= MESH_BENT
     if "ghosted_hand" in out and (bent or lost > 0):
         out["ghosted_hand"] = min(out["ghosted_hand"], NEVER_COVERED_CAP)
+    if "painted_over" in out and dev >= MESH_COVERED:
+        out["painted_over"] = min(out["painted_over"], NEVER_COVERED_CAP)
     if mesh.get("ok"):
         mv = mesh_verdicts(mesh, px)
         if mv and max(out.values(), default=0.0) < MESH_ALONE:
