@@ -283,3 +283,27 @@ def test_a_phantom_hand_resting_on_a_warm_lit_face_is_not_a_face_drawn_over_it(t
     assert ev[0].details["hand_path"]["outside_peak"] == 0.0  # never seen beside the face
     assert res.score < 0.5, [e.details["scores"] for e in _events(res)]
     assert "never saw this hand beside the face" in ev[0].summary  # the interviewer is told why it is not judged
+
+
+def test_a_real_hand_in_a_dim_room_seen_cut_at_the_outline_asks_for_a_look(tmp_path, hagrid):
+    # round 21: the held-out face ffpp_real with HaGRID hand 4 passing across it (the evaluation's genuine sweep,
+    # seed 69429), rendered as in a dim, unexposed room (evaluation/capture_conditions.py "dim"): the dark hand over
+    # the dark face changes too few grey levels inside the outline, so the entry measure saw the hand cut there
+    # (painted_over 0.97, the high band), while the face mesh bent by 0.31 under it, as only a hand in front does
+    import capture_conditions as cc
+
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
+
+    clip = tmp_path / "clip" / "video.mp4"
+    clip.parent.mkdir()
+    of.make_wave_clip(SHARED_DATA / "deepfakes" / "ffpp_real.mp4", hagrid["hagrid_4"], clip, kind="genuine",
+                      motion="sweep", seed=69429, start_s=1.0, crossing_s=1.2, max_s=4.5)  # fmt: skip
+    cc.render(clip, tmp_path / "dim" / "video.mp4", "dim")
+    rep = scan_session(tmp_path / "dim", analyzers=[FaceOcclusion()], fusion=FusionModel.load())
+    res = rep.analyzers["face_occlusion"]
+    scores = [e.details["scores"] for e in _events(res)]
+    assert res.score < 0.9 and rep.risk.band != "high", scores
+    cut = [e for e in _events(res) if e.details["scores"].get("painted_over", 0.0) >= 0.5]
+    assert all(e.details["mesh"]["mesh_dev_max"] >= 0.15 and "mesh bent" in e.summary for e in cut), scores
