@@ -38,8 +38,15 @@ CONDITIONS: dict[str, str] = {
     "noisy": "a cheap webcam at high gain: luma noise sd 8 and chroma noise sd 4 per pixel and frame",
     "compressed": "a low-bandwidth call recording: half the width and height, H.264 at crf 40",
     "warm": "a tungsten lamp, white balance not corrected: red x 1.12, blue x 0.78",
+    # round 21: two more, for the rules set on the four above
+    "call15": "a video call that fell to 15 frames a second: every other frame dropped (the others keep their times)",
+    "webcam": "a typical call recording: at most 640 pixels wide, H.264 at crf 30",
 }
-_CRF = {"compressed": 40}
+_CRF = {"compressed": 40, "webcam": 30}
+#: Keep one frame in this many (the frames dropped, the rest at their own times).
+_EVERY = {"call15": 2}
+#: The largest output width (scaled down, aspect kept).
+_MAX_W = {"webcam": 640}
 #: Audio codecs an mp4 holds as they are (others are encoded as AAC).
 _MP4_AUDIO = frozenset({"aac", "mp3", "alac", "opus", "ac3"})
 _SCALE = {"compressed": 0.5}
@@ -56,7 +63,7 @@ def transform(name: str, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarra
         x += 4.0 * rng.standard_normal(x.shape, dtype=np.float32)
     elif name == "warm":
         x *= np.array([1.12, 1.0, 0.78], np.float32)
-    elif name not in ("original", "compressed"):
+    elif name not in ("original", "compressed", "call15", "webcam"):
         raise ValueError(f"unknown condition {name!r}")
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
@@ -87,7 +94,7 @@ def _render(src: Path, tmp: Path, name: str) -> None:
         v = c.streams.video[0]
         a = c.streams.audio[0] if c.streams.audio else None
         w0, h0 = v.codec_context.width, v.codec_context.height
-        s = _SCALE.get(name, 1.0)
+        s = min(_SCALE.get(name, 1.0), _MAX_W.get(name, w0) / w0)
         w, h = int(round(w0 * s / 2)) * 2, int(round(h0 * s / 2)) * 2
         rate = v.average_rate or Fraction(30)
         with av.open(str(tmp), "w", format="mp4") as o:
@@ -96,7 +103,7 @@ def _render(src: Path, tmp: Path, name: str) -> None:
             ov.options = {"crf": str(_CRF.get(name, 23))}
             tb = v.time_base or Fraction(1, 1000)
             ov.codec_context.time_base = tb
-            last = -1
+            last, kept = -1, 0
             copy = a is not None and a.codec_context.name in _MP4_AUDIO
             oa = None if a is None else o.add_stream_from_template(a) if copy else o.add_stream("aac", rate=a.rate)
             streams = [v] + ([a] if a is not None else [])
@@ -114,6 +121,9 @@ def _render(src: Path, tmp: Path, name: str) -> None:
                                 o.mux(p)
                     continue
                 for fr in pkt.decode():
+                    kept += 1
+                    if (kept - 1) % _EVERY.get(name, 1):
+                        continue
                     img = transform(name, fr.to_ndarray(format="rgb24"), rng)
                     if (w, h) != (img.shape[1], img.shape[0]):
                         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)

@@ -51,7 +51,7 @@ def _read(path):
     return frames, has_audio
 
 
-@pytest.mark.parametrize("cond", ["dim", "noisy", "compressed", "warm"])
+@pytest.mark.parametrize("cond", ["dim", "noisy", "compressed", "warm", "webcam"])
 def test_render_keeps_frames_times_and_audio(tmp_path, cond):
     src = tmp_path / "src.mp4"
     _clip(src)
@@ -67,6 +67,8 @@ def test_render_keeps_frames_times_and_audio(tmp_path, cond):
         assert img_b.mean() < 0.6 * img_a.mean()
     elif cond == "warm":
         assert img_b[..., 0].mean() > img_a[..., 0].mean() + 5 and img_b[..., 2].mean() < img_a[..., 2].mean() - 10
+    elif cond == "webcam":  # narrower than 640 already: the same picture, re-encoded
+        assert img_b.shape == img_a.shape and abs(img_b.mean() - img_a.mean()) < 3
     else:  # noisy: same light, more pixel-to-pixel variation in the flat part
         assert abs(img_b.mean() - img_a.mean()) < 3
         assert img_b[:, -20:].std() > img_a[:, -20:].std() + 2
@@ -106,3 +108,18 @@ def test_a_render_that_fails_leaves_no_file(tmp_path):
     with pytest.raises(av.error.FFmpegError):
         cc.render(bad, tmp_path / "o" / "out.mp4", "dim")
     assert not list((tmp_path / "o").iterdir())
+
+
+def test_a_call_at_15_frames_a_second_keeps_every_other_frame_at_its_time(tmp_path):
+    src = tmp_path / "src.mp4"
+    _clip(src)
+    a, _ = _read(src)
+    b, audio_b = _read(cc.render(src, tmp_path / "c" / "out.mp4", "call15"))
+    assert audio_b and [t for t, _ in b] == pytest.approx([t for t, _ in a][::2], abs=1e-3)
+
+
+def test_a_webcam_recording_is_at_most_640_pixels_wide(tmp_path):
+    src = tmp_path / "src.mp4"
+    _clip(src, size=(960, 540))
+    b, _ = _read(cc.render(src, tmp_path / "w" / "out.mp4", "webcam"))
+    assert b[0][1].shape[:2] == (360, 640)
