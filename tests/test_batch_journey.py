@@ -360,6 +360,81 @@ def test_a_run_on_a_parent_of_the_earlier_root_does_not_index_a_session_twice(tm
     assert any("was last run on" in n and str(root / "grp") in n for n in notes), notes
 
 
+def _index_state(index) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(index) as db:
+        sessions = db.execute("SELECT session_id, fingerprint, source, added_at FROM sessions ORDER BY 1").fetchall()
+        descriptors = db.execute("SELECT session_id, modality, added_at FROM descriptors ORDER BY 1, 2").fetchall()
+    return sessions + descriptors
+
+
+def _nested_roots(tmp_path):
+    data = tmp_path / "data"
+    team = data / "teamA"
+    for sub, name in (("teamA/s1", PAIR[0]), ("teamA/s2", PAIR[1]), ("other", "typing_genuine_b")):
+        shutil.copytree(SAMPLES / name, data / sub)
+    (team / "s3").mkdir()  # no session.json: no candidate id, so it would match itself under another id
+    shutil.copy2(SAMPLES / "typing_genuine_b" / "keystrokes.jsonl", team / "s3" / "keystrokes.jsonl")
+    return data, team
+
+
+@pytest.mark.parametrize("first", ["outer", "inner"])
+def test_nested_roots_sharing_an_index_keep_one_entry_per_input(tmp_path, first):
+    """``batch /data --index I`` and ``batch /data/teamA --index I``: each run re-scanned the sessions of teamA
+    (its ids, ``s1`` / ``teamA%2Fs1``, were not the ones the index held), re-registered them under its own ids and
+    dropped the other run's rows (same path), so the next run of the other root did the same, for ever; while a
+    run was between its scans and its pruning (or was killed there) the index held each input twice and a session
+    without a candidate id matched itself. Now an input (its path, same fingerprint) is one entry, held under the
+    id of the outermost root that indexed it; a run of a root inside it finds it done and matches it there."""
+    data, team = _nested_roots(tmp_path)
+    ix = tmp_path / "ix.sqlite"
+    runs = [(data, tmp_path / "r_all"), (team, tmp_path / "r_team")]
+    if first == "inner":
+        runs.reverse()
+    for root, out in runs:
+        run_batch(root, out, index_path=str(ix))
+    state = _index_state(ix)
+    for _ in range(2):  # stable: nothing scanned again, nothing re-added, replaced or dropped
+        for root, out in runs:
+            res = run_batch(root, out, index_path=str(ix))
+            assert res.scanned == 0 and res.skipped == res.total, (root, res)
+            assert _index_state(ix) == state
+    with IdentityIndex(ix) as index:  # one entry per input, under the outer root's ids
+        assert sorted(index.sources()) == ["other", "teamA%2Fs1", "teamA%2Fs2", "teamA%2Fs3"]
+        assert len({src for src, _ in index.sources().values()}) == 4
+    pairs = {(m["session_a"], m["session_b"]) for m in _matches(ix)}
+    assert pairs == {("other", "teamA%2Fs3"), ("teamA%2Fs1", "teamA%2Fs2")}  # no session paired with itself
+    for out, ids in (
+        (tmp_path / "r_all", ("other", "teamA%2Fs1", "teamA%2Fs2", "teamA%2Fs3")),
+        (tmp_path / "r_team", ("other", "s1", "s2", "s3")),
+    ):
+        with open(out / "matches.csv", newline="", encoding="utf-8") as fh:
+            rows = {(r["session_a"], r["session_b"]) for r in csv.DictReader(fh)}
+        assert rows == {(ids[0], ids[3]), (ids[1], ids[2])}, out  # each batch's table in its own ids
+    seen = read_report(tmp_path / "r_team" / "sessions" / "s1.json").also_seen_as
+    assert [s["session"] for s in seen] == ["s2"]
+
+
+def test_a_run_of_a_nested_root_never_holds_an_input_twice(tmp_path, monkeypatch):
+    """Killed after its scans (before its pruning), a run of a root inside an indexed one left each of its
+    inputs in the index twice: ``matches`` paired the session without a candidate id with itself."""
+    from interview_guard.pipeline import batch
+
+    data, team = _nested_roots(tmp_path)
+    ix = tmp_path / "ix.sqlite"
+    run_batch(data, tmp_path / "r_all", index_path=str(ix))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "prune_gone", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(team, tmp_path / "r_team", index_path=str(ix))
+    pairs = {(m["session_a"], m["session_b"]) for m in _matches(ix)}
+    assert pairs == {("other", "teamA%2Fs3"), ("teamA%2Fs1", "teamA%2Fs2")}
+
+
 # ------------------------------------------------------------------ 7. a forgotten input stays forgotten
 
 

@@ -429,3 +429,33 @@ def test_a_forgotten_input_is_withheld_under_any_id_until_unforget(tmp_path):
         assert ix.unforget("CAND-1") == 2 and ix.unforget("CAND-1") == 0
         assert ix.upsert_session("grp%2Fs1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec) is True
         assert ix.count() == 3
+
+
+def test_one_input_is_one_entry_under_the_outermost_roots_id(tmp_path):
+    # batches of nested roots sharing an index re-registered one input under each root's id in turn, and while
+    # both rows were there a session without a candidate id matched itself
+    vec = [("typing", np.zeros(4), 0.5)]
+    one = {"candidate_id": None, "descriptors": vec}
+    with IdentityIndex(tmp_path / "ix.sqlite") as ix:
+        assert ix.upsert_session("s1", fingerprint="fp-1", source="/d/t/s1", root="/d/t", **one) is True
+        assert ix.upsert_session("t%2Fs1", fingerprint="fp-1", source="/d/t/s1", root="/d", **one) is True
+        assert ix.sources() == {"t%2Fs1": ("/d/t/s1", "/d")}  # a root around it takes it over
+        assert ix.upsert_session("s1", fingerprint="fp-1", source="/d/t/s1", root="/d/t", **one) is True
+        assert ix.sources() == {"t%2Fs1": ("/d/t/s1", "/d")} and ix.count() == 1  # held: nothing added
+        assert ix.held() == {"/d/t/s1": ("t%2Fs1", "fp-1")}
+        assert find_matches(ix, min_score=0) == []
+        ix.upsert_session("s1", fingerprint="fp-2", source="/d/t/s1", root="/d/t", **one)  # the files changed
+        assert ix.sources() == {"s1": ("/d/t/s1", "/d/t")} and ix.count() == 1  # the earlier input's entry went
+        assert ix.record_sources({"t%2Fs1": "/d/t/s1"}, root="/d") == []  # a run of /d finds it done ...
+        assert ix.sources() == {"t%2Fs1": ("/d/t/s1", "/d")} and ix.count() == 1  # ... and gives it its id
+        ix.drop_session("s1", source="/d/t/s1", fingerprint="fp-2")  # fails now, same input: the entry stays
+        assert ix.count() == 1
+        ix.drop_session("s1", source="/d/t/s1", fingerprint="fp-3")  # fails now, another input: it goes
+        assert ix.count() == 0 and ix.indexed_sessions() == {}
+        # a row of an older version (no path) of the same input (fingerprint) is that input
+        ix.upsert_session("old", fingerprint="fp-4", **one)
+        ix.upsert_session("new", fingerprint="fp-4", source="/e/new", root="/e", **one)
+        assert set(ix.indexed_sessions()) == {"new"} and ix.count() == 1
+        ix.upsert_session("old", fingerprint="fp-4", **one)  # ... and found again by record_sources
+        assert ix.record_sources({"new": "/e/new"}, root="/e") == ["old"]
+        assert set(ix.indexed_sessions()) == {"new"}

@@ -10,7 +10,11 @@ length, a quality figure (0..1) and when it was added.
 
 Writes are idempotent upserts keyed by session id (+ modality), each session
 in one transaction: a session written twice is stored once, and a killed
-writer leaves the session either wholly in or wholly out. ``forget`` deletes a
+writer leaves the session either wholly in or wholly out. One input (its
+``source`` path, same fingerprint) is one entry: a batch of another root that
+holds it too (a root inside the one that indexed it, or around it) finds it
+indexed instead of adding it again; the entry carries the id of the outermost
+root (:meth:`IdentityIndex.upsert_session`, :meth:`IdentityIndex.record_sources`). ``forget`` deletes a
 candidate's descriptors and keeps a marker that the session was indexed; the
 mark holds for that input (its fingerprint) under any session id, so no later
 scan of it puts them back, until ``unforget``.
@@ -27,6 +31,7 @@ installed here; nothing depends on them).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -81,6 +86,19 @@ DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _outer(root: str | None, holder_root: str | None) -> bool:
+    """Whether a batch of ``root`` takes over an entry of ``holder_root`` for the same input: ``root`` strictly
+    contains it, or the entry has no root (an older version's, or a row written without one)."""
+    if root is None:
+        return False
+    if holder_root is None:
+        return True
+    try:
+        return holder_root != root and os.path.commonpath([root, holder_root]) == root
+    except ValueError:  # one relative, one absolute: not comparable
+        return False
 
 
 @dataclass(frozen=True)
@@ -165,12 +183,20 @@ class IdentityIndex:
         candidate_id: str | None,
         fingerprint: str | None,
         descriptors: Sequence[tuple[str, np.ndarray, float]],
+        source: str | None = None,
+        root: str | None = None,
     ) -> bool:
         """Store one session's descriptors ``(modality, vector, quality)``, replacing whatever it had, atomically.
 
         Returns False when they are withheld: the input (``fingerprint``) is that of a forgotten session (under
         this id or another: a batch on a parent folder, a report deleted and scanned again). The session is then
         listed forgotten with no descriptor, so a re-run does not scan it again; :meth:`unforget` lifts the mark.
+
+        With ``source`` (the session's absolute path) and ``root`` (the batch root it was found under) the input
+        is one entry: rows of an earlier input at that path (another fingerprint) are dropped; when another id
+        holds the same input (same path or, for a row without one, same fingerprint) the descriptors stay there
+        and this id gets no row (True is returned: the input is indexed), unless ``root`` strictly contains that
+        entry's root (a batch on the parent of the root that indexed it): then the entry is replaced by this id.
         """
         now = _now()
         rows = []
@@ -184,22 +210,71 @@ class IdentityIndex:
                 ).fetchone()
                 is not None
             )
+            if source is not None:
+                self._source_columns(add=True)
+                if not forgotten and self._held_elsewhere(session_id, fingerprint, source, root):
+                    return True
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             if not forgotten:
                 db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            db.execute(
-                "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session_id, candidate_id, fingerprint, now, int(forgotten)),
-            )
+            values = (session_id, candidate_id, fingerprint, now, int(forgotten))
+            if source is None:
+                db.execute(
+                    "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    values,
+                )
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO sessions "
+                    "(session_id, candidate_id, fingerprint, added_at, forgotten, source, root) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*values, source, root),
+                )
         return not forgotten
 
-    def drop_session(self, session_id: str) -> None:
+    def _same_input(self, session_id: str, fingerprint: str | None, source: str) -> list[tuple[str, str | None]]:
+        """In the caller's transaction: drop the rows of an earlier input at ``source`` (another fingerprint);
+        return the other entries of this input, ``(session_id, root)``: at ``source`` with ``fingerprint``, or
+        without a recorded source and with ``fingerprint`` (a row of an older version), those at ``source`` first."""
+        rows = self._db.execute(
+            "SELECT session_id, fingerprint, root, source FROM sessions WHERE forgotten = 0 AND session_id != ? "
+            "AND (source = ? OR (source IS NULL AND fingerprint = ?))",
+            (session_id, source, fingerprint),
+        ).fetchall()
+        same = [r for r in rows if fingerprint is not None and r[1] == fingerprint]
+        self._drop([r[0] for r in rows if r not in same])
+        same.sort(key=lambda r: (r[3] != source, r[0]))
+        return [(r[0], r[2]) for r in same]
+
+    def _held_elsewhere(self, session_id: str, fingerprint: str | None, source: str, root: str | None) -> bool:
+        """In :meth:`upsert_session`'s transaction: whether the input is already indexed under another id, which
+        keeps it (this id's row of the same path goes); when this root contains that entry's, the entry goes and
+        False is returned (this id takes it over)."""
+        same = self._same_input(session_id, fingerprint, source)
+        if not same:
+            return False
+        own = self._db.execute(
+            "SELECT source FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,)
+        ).fetchone()
+        mine = own is None or own[0] in (None, source)  # not a row of another input that has this id
+        if mine and _outer(root, same[0][1]):
+            self._drop([sid for sid, _ in same])
+            return False
+        self._drop([sid for sid, _ in same[1:]] + ([session_id] if own is not None and mine else []))
+        return True
+
+    def drop_session(self, session_id: str, *, source: str | None = None, fingerprint: str | None = None) -> None:
         """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
-        index holds is of an earlier input. Atomic; a storage error is one line naming the file."""
+        index holds is of an earlier input. With ``source``, also the entries of that path under other ids whose
+        fingerprint is not ``fingerprint`` (an earlier input there). Atomic; a storage error is one line naming
+        the file."""
         with self._transaction(f"drop session {session_id!r} from the identity index") as db:
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,))
+            if source is not None and self._source_columns(add=False):
+                q = "SELECT session_id FROM sessions WHERE forgotten = 0 AND source = ? AND fingerprint IS NOT ?"
+                self._drop([r[0] for r in db.execute(q, (source, fingerprint)).fetchall()])
 
     def insert_many(self, rows: Sequence[tuple[str, str | None, str, np.ndarray, float]]) -> None:
         """Bulk insert ``(session_id, candidate_id, modality, vector, quality)`` in one transaction (benchmarks,
@@ -297,20 +372,44 @@ class IdentityIndex:
 
     def record_sources(self, sources: dict[str, str], *, root: str) -> list[str]:
         """Record where each session's input is (``session_id -> absolute path``, found under ``root``), in one
-        transaction; the other sessions recorded with one of these paths (the same input under another id, e.g.
-        an earlier batch on another root) are dropped, their ids returned: one input is indexed once."""
+        transaction, keeping one entry per input; returns the ids dropped as another entry of the same input.
+
+        A session with its own row: its path and root are recorded, and the other rows of that path (an earlier
+        input, or this one under another id) or without a path and with its fingerprint (an older version's row
+        of the same input) are dropped. A session whose input another id holds (a batch of a root inside, or
+        around, the one that indexed it): nothing is added; when ``root`` strictly contains that entry's root,
+        the entry takes this session's id and root (the outermost root's id), without a scan.
+        """
         dropped: list[str] = []
         with self._transaction("record the sessions' sources") as db:
             self._source_columns(add=True)
             for sid, source in sources.items():
-                db.execute("UPDATE sessions SET source = ?, root = ? WHERE session_id = ?", (source, root, sid))
-                others = db.execute(
-                    "SELECT session_id FROM sessions WHERE source = ? AND session_id != ? AND forgotten = 0",
-                    (source, sid),
-                ).fetchall()
-                dropped += [o[0] for o in others]
-            self._drop(dropped)
+                own = db.execute(
+                    "SELECT source, fingerprint, forgotten FROM sessions WHERE session_id = ?", (sid,)
+                ).fetchone()
+                if own is not None and not own[2] and own[0] in (None, source):
+                    db.execute("UPDATE sessions SET source = ?, root = ? WHERE session_id = ?", (source, root, sid))
+                    others = db.execute(
+                        "SELECT session_id FROM sessions WHERE forgotten = 0 AND session_id != ? "
+                        "AND (source = ? OR (source IS NULL AND fingerprint = ?))",
+                        (sid, source, own[1]),
+                    ).fetchall()
+                    dropped += [o[0] for o in others]
+                    self._drop([o[0] for o in others])
+                elif own is None:
+                    held = db.execute(
+                        "SELECT session_id, root FROM sessions WHERE forgotten = 0 AND source = ?", (source,)
+                    ).fetchall()
+                    if len(held) == 1 and _outer(root, held[0][1]):
+                        self._rename(held[0][0], sid, root)
         return dropped
+
+    def _rename(self, old: str, new: str, root: str) -> None:
+        """In the caller's transaction: the entry ``old`` becomes ``new`` (of ``root``), descriptors and all."""
+        db = self._db
+        db.execute("DELETE FROM descriptors WHERE session_id = ?", (new,))  # none (``new`` has no row): orphans
+        db.execute("UPDATE descriptors SET session_id = ? WHERE session_id = ?", (new, old))
+        db.execute("UPDATE sessions SET session_id = ?, root = ? WHERE session_id = ?", (new, root, old))
 
     @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -352,6 +451,13 @@ class IdentityIndex:
         if not self._source_columns(add=False):
             return {}
         q = "SELECT session_id, source, root FROM sessions WHERE forgotten = 0 AND source IS NOT NULL"
+        return {r[0]: (r[1], r[2]) for r in self._db.execute(q)}
+
+    def held(self) -> dict[str, tuple[str, str | None]]:
+        """``source -> (session_id, fingerprint)``: the entry holding each recorded input (not forgotten)."""
+        if not self._source_columns(add=False):
+            return {}
+        q = "SELECT source, session_id, fingerprint FROM sessions WHERE forgotten = 0 AND source IS NOT NULL"
         return {r[0]: (r[1], r[2]) for r in self._db.execute(q)}
 
     def candidates(self, session_ids: Sequence[str] | None = None) -> dict[str, str | None]:

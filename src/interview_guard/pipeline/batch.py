@@ -167,6 +167,8 @@ class ScanOutcome:
     page: str | None = None
     descriptors: SessionDescriptors | None = None  # for the identity index (scans that succeeded)
     fingerprint: str | None = None
+    source: str | None = None  # set by the driver: the session's absolute path, and the batch's root
+    root: str | None = None
 
 
 def scan_task(job: ScanJob) -> ScanOutcome:
@@ -203,10 +205,11 @@ def scan_task(job: ScanJob) -> ScanOutcome:
 def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: str | None) -> dict:
     """Driver: the session's descriptors into the index, then its report (atomically), then its page."""
     report = Report.from_json(outcome.report_json)
+    fp, source, root = outcome.fingerprint, outcome.source, outcome.root  # one entry per input in the index
     if index_path is not None and outcome.descriptors is not None:  # before the report: reported means indexed
-        index_session(index_path, outcome.descriptors, outcome.fingerprint)
+        index_session(index_path, outcome.descriptors, fp, source=source, root=root)
     elif index_path is not None and report.status != "ok":
-        unindex_session(index_path, report.session_id)
+        unindex_session(index_path, report.session_id, source=source, fingerprint=fp)
     atomic_write_text(report_path, outcome.report_json)
     if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), outcome.page)
@@ -254,14 +257,26 @@ def _scan_one(
     return _commit(scan_task(job), report_path, relative_path, index_path)
 
 
-def _match_batch(index_path: Path, out: Path, rows: dict[str, dict]) -> int:
-    """``matches.csv`` of the batch's sessions against the whole index; "also seen as" into changed reports."""
+def _match_batch(index_path: Path, out: Path, rows: dict[str, dict], paths: dict[str, str]) -> int:
+    """``matches.csv`` of the batch's sessions against the whole index; "also seen as" into changed reports.
+
+    A session whose input the index holds under another root's id (``paths``: id -> absolute path) is matched
+    there, and named by this batch's id in its outputs."""
     from interview_guard.io.identity_index import IdentityIndex
-    from interview_guard.pipeline.matching import MATCHES_NAME, also_seen_as, find_matches, write_matches_csv
+    from interview_guard.pipeline.matching import (
+        MATCHES_NAME,
+        also_seen_as,
+        entries_of,
+        find_matches,
+        renamed,
+        write_matches_csv,
+    )
 
     ok = sorted(sid for sid, r in rows.items() if r["status"] == "ok")
     with IdentityIndex(index_path) as ix:
-        matches = find_matches(ix, session_ids=ok)
+        entry = entries_of(ix, {sid: paths.get(sid, sid) for sid in ok})
+        found = find_matches(ix, session_ids=sorted(set(entry.values())))
+    matches = renamed(found, {e: sid for sid, e in entry.items() if e != sid})
     write_matches_csv(out / MATCHES_NAME, matches)
     for sid in ok:
         rp = Path(rows[sid]["report"])
@@ -337,9 +352,17 @@ def write_batch_html(out_dir, rows: list[dict]) -> Path:
 
 
 def _done_row(
-    session_id: str, path: Path, report_path: Path, retry_failed: bool, relative_path: str, indexed: dict, fusion
+    session_id: str,
+    path: Path,
+    report_path: Path,
+    retry_failed: bool,
+    relative_path: str,
+    indexed: dict,
+    fusion,
+    held: dict | None = None,
 ) -> dict | None:
-    """The summary row of a finished session, or None when it must be (re)scanned (also: ok but not indexed)."""
+    """The summary row of a finished session, or None when it must be (re)scanned (also: ok but not indexed,
+    neither under its id nor, ``held``: source -> (id, fingerprint), under another root's id for its path)."""
     from interview_guard.pipeline.scan import fuse_again
 
     if not report_path.is_file():
@@ -356,7 +379,8 @@ def _done_row(
         fp = None
     if report.session.fingerprint != fp or report.session_id != session_id:
         return None
-    if report.status == "ok" and indexed.get(session_id, (None, False))[0] != fp:
+    entry = (held or {}).get(os.path.abspath(path), (None, None))
+    if report.status == "ok" and indexed.get(session_id, (None, False))[0] != fp and (fp is None or entry[1] != fp):
         return None
     if fuse_again(report, fusion):  # the risk of the scan it has, under the parameters asked for now
         _write_report(report, report_path)
@@ -450,7 +474,7 @@ def run_batch(
         fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
         idx = Path(index_path) if index_path is not None else out / INDEX_NAME
         with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
-            indexed = ix.indexed_sessions()
+            indexed, held = ix.indexed_sessions(), ix.held()
         summary_path = out / "summary.csv"
         rows: dict[str, dict] = {}
         todo = []
@@ -461,7 +485,7 @@ def run_batch(
             if found.problem is not None:  # recorded now, and again on every run until it can be read
                 unreadable.append(_unreadable_row(found, rp, idx))
                 continue
-            row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion)
+            row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion, held)
             if row is None:
                 todo.append((sid, path, rp, found.relative_path))
             else:
@@ -492,15 +516,16 @@ def run_batch(
                     sid: (ScanJob(sid, str(p), rel, fusion, cache_dir, html, str(out / TMP_DIR)), rp)
                     for sid, p, rp, rel in todo
                 }
-                _run_jobs(scans, executor, jobs, scheduler, record, str(idx))
+                _run_jobs(scans, executor, jobs, scheduler, record, str(idx), base)
         finally:
             # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
             write_summary(summary_path, list(rows.values()))
+        paths = {f.session_id: os.path.abspath(f.path) for f in sessions if f.problem is None}
         pruned, notes = prune_gone(  # before matching: a session whose input is gone matches no more
             idx,
             root=base,
             scanned=os.path.abspath(root),
-            found={f.session_id: os.path.abspath(f.path) for f in sessions if f.problem is None},
+            found=paths,
             unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
         )
         with IdentityIndex(idx) as ix:  # scanned now, withheld from the index: a forgotten input (ix.forget)
@@ -514,7 +539,7 @@ def run_batch(
         for note in notes:
             if notify is not None:
                 notify(note)
-        n_matches = _match_batch(idx, out, rows)
+        n_matches = _match_batch(idx, out, rows, paths)
         html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
         failed = sum(1 for r in rows.values() if r["status"] != "ok")
         tmp = out / TMP_DIR
@@ -542,6 +567,7 @@ def _run_jobs(
     scheduler: str | None,
     record,
     index_path: str,
+    root: str | None = None,
 ) -> None:
     """Run the scans on the executor; commit each outcome here, in the driver, as it arrives."""
     own = executor is None
@@ -553,6 +579,7 @@ def _run_jobs(
             job, rp = jobs_by_id[sid]
             if not isinstance(outcome, TaskLost):
                 try:  # a session whose results cannot be stored fails alone, like a scan that raises
+                    outcome = replace(outcome, source=os.path.abspath(job.path), root=root)
                     record(_commit(outcome, rp, job.relative_path, index_path))
                     continue
                 except Exception as exc:

@@ -39,6 +39,8 @@ __all__ = [
     "index_session",
     "unindex_session",
     "prune_gone",
+    "entries_of",
+    "renamed",
     "find_matches",
     "write_matches_csv",
     "matches_csv",
@@ -91,19 +93,59 @@ def session_descriptors(tracks: Tracks, session_id: str = "") -> SessionDescript
     return out
 
 
-def index_session(index_path: str | Path, found: SessionDescriptors, fingerprint: str | None) -> None:
-    """Store one scanned session's descriptors in the index at ``index_path`` (replacing what it had)."""
+def index_session(
+    index_path: str | Path,
+    found: SessionDescriptors,
+    fingerprint: str | None,
+    *,
+    source: str | None = None,
+    root: str | None = None,
+) -> None:
+    """Store one scanned session's descriptors in the index at ``index_path`` (replacing what it had).
+
+    ``source`` (its absolute path) and ``root`` (the batch root): the input is one entry, which another id may
+    already hold (:meth:`~interview_guard.io.identity_index.IdentityIndex.upsert_session`)."""
+    if source is None or root is None or not (_text(source) and _text(root)):
+        source = root = None  # a path that is not UTF-8 cannot be stored as text: recorded nowhere
     with IdentityIndex(index_path) as ix:
         ix.upsert_session(
-            found.session_id, candidate_id=found.candidate_id, fingerprint=fingerprint, descriptors=found.descriptors
+            found.session_id,
+            candidate_id=found.candidate_id,
+            fingerprint=fingerprint,
+            descriptors=found.descriptors,
+            source=source,
+            root=root,
         )
 
 
-def unindex_session(index_path: str | Path, session_id: str) -> None:
+def unindex_session(
+    index_path: str | Path, session_id: str, *, source: str | None = None, fingerprint: str | None = None
+) -> None:
     """A session that now fails (or cannot be read) keeps no descriptor of an earlier input of the same id:
-    they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name."""
+    they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name. With
+    ``source``: nor under another id holding that path (another root's batch) with another fingerprint."""
     with IdentityIndex(index_path) as ix:
-        ix.drop_session(session_id)
+        ix.drop_session(
+            session_id, source=source if source is not None and _text(source) else None, fingerprint=fingerprint
+        )
+
+
+def entries_of(index: IdentityIndex, paths: dict[str, str]) -> dict[str, str]:
+    """``session id -> the id of the index entry holding its input`` for a batch's sessions (``id -> absolute
+    path``): the entry recorded at that path (another root's id, when a batch of a root around or inside this
+    one indexed it), else the session's own id."""
+    held = index.held()
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for sid, path in paths.items():
+        entry = held.get(path)
+        if entry is not None:
+            out[sid] = entry[0]
+            taken.add(entry[0])
+    for sid in paths:
+        if sid not in out and sid not in taken:
+            out[sid] = sid
+    return out
 
 
 def _text(path: str) -> bool:
@@ -142,8 +184,9 @@ def prune_gone(
         # a path that is not UTF-8 (os.fsdecode surrogates) cannot be stored as text: its session stays unrecorded
         duplicates = ix.record_sources({s: p for s, p in found.items() if _text(p)}, root=root) if _text(root) else []
         by_root: dict[str | None, list[tuple[str, str]]] = {}
+        here = set(found.values())  # an entry of another root's id holding one of these inputs is not gone
         for sid, (source, src_root) in ix.sources().items():
-            if sid not in found:
+            if sid not in found and source not in here:
                 by_root.setdefault(src_root, []).append((sid, source))
         gone: list[str] = []
         for src_root, entries in sorted(by_root.items(), key=lambda kv: str(kv[0])):
@@ -273,6 +316,19 @@ def find_matches(
             seen[key] = Match(a, b, ca, cb, modality, round(score, 4), band, round(nb.distance, 4))
     order = {b: i for i, b in enumerate(im.BANDS)}
     return sorted(seen.values(), key=lambda m: (order[m.band], -m.score, m.modality, m.session_a, m.session_b))
+
+
+def renamed(matches: Iterable[Match], names: dict[str, str]) -> list[Match]:
+    """The matches with the index ids in ``names`` replaced (a batch's table in its own ids), ``session_a``
+    first in order as :func:`find_matches` puts it."""
+    out = []
+    for m in matches:
+        a, b = names.get(m.session_a, m.session_a), names.get(m.session_b, m.session_b)
+        ca, cb = m.candidate_a, m.candidate_b
+        if b < a:
+            a, b, ca, cb = b, a, cb, ca
+        out.append(Match(a, b, ca, cb, m.modality, m.score, m.band, m.distance))
+    return out
 
 
 #: The columns of user-controlled text (session ids, candidate ids): written with :func:`text_cell`.
