@@ -171,6 +171,46 @@ def test_forget_refuses_while_a_batch_writes_the_output(tmp_path):
     assert _matches(out) == [] and not (out / ".batch.lock").exists()
 
 
+def test_forget_on_the_index_file_refuses_while_a_batch_uses_the_index(tmp_path):
+    """``matches INDEX --forget`` (the index file given, not a batch directory) took no lock: a batch using that
+    index (``--index INDEX``, any OUT) that had already scanned a session of the candidate stored it after the
+    forget, and the candidate's descriptors were back in the index. Now a batch holds the index's lock (shared:
+    batches on one index still run side by side) and ``--forget``/``--unforget`` take it exclusively, refusing
+    in one line naming the index while a batch uses it."""
+    root = tmp_path / "root"
+    for name in ("a1", "a2"):  # two recordings of one candidate (a2's log is another file: another input)
+        shutil.copytree(SAMPLES / PAIR[0], root / name)
+    os.utime(root / "a2" / "keystrokes.jsonl", ns=(10**18, 10**18))
+    index = tmp_path / "shared" / "all.sqlite"
+    said: list[tuple[int, str]] = []
+
+    def forget_midway(stage, *, detail="", **kwargs):
+        if detail == "a1":  # a1 is indexed, a2 is still to be scanned
+            r = CliRunner().invoke(main, ["matches", str(index), "--forget", "sample-typing-a"])
+            said.append((r.exit_code, r.stderr))
+
+    run_batch(root, tmp_path / "out", index_path=str(index), progress=forget_midway)
+    ((code, err),) = said
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"interview-guard: error: {index}: a batch is using this identity index"), err
+    with IdentityIndex(index) as ix:  # refused, not lost: both sessions are there, as the batch left them
+        assert ix.count() == 2
+    r = CliRunner().invoke(main, ["matches", str(index), "--forget", "sample-typing-a"])  # the batch is over
+    assert r.exit_code == 0 and "2 descriptor(s) of 2 session(s) deleted" in r.stderr, r.output
+    with IdentityIndex(index) as ix:
+        assert ix.count() == 0
+    r = CliRunner().invoke(main, ["matches", str(index), "--unforget", "sample-typing-a"])
+    assert r.exit_code == 0 and "2 forgotten session(s) put back" in r.stderr, r.output
+    # a batch directory whose own index another batch uses (its OUT is elsewhere): the same refusal
+    own = tmp_path / "own"
+    run_batch(root, own)
+    index, said[:] = own / "identity.sqlite", []
+    run_batch(root, tmp_path / "elsewhere", index_path=str(index), progress=forget_midway)
+    ((code, err),) = said
+    assert code == 1 and err.startswith(f"interview-guard: error: {index}: a batch is using this identity index")
+    assert (own / ".identity.sqlite.lock").is_file() and not (own / ".batch.lock").exists()
+
+
 # ------------------------------------------------------------------ 3. temp files of a killed run
 
 

@@ -67,3 +67,21 @@ def test_a_forked_pool_worker_does_not_keep_a_dead_drivers_output_locked(tmp_pat
             pytest.fail(f"the worker kept the lock: {exc}")
         assert told and "a batch that is gone" in told[0]
         again.release()
+
+
+def test_the_index_lock_is_shared_by_batches_exclusive_for_forget_and_closed_in_forked_workers(tmp_path):
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.batch_output import IndexLock
+    from interview_guard.pipeline.executors import _one_worker
+
+    index = tmp_path / "ix" / "all.sqlite"  # its directory is made, as the index's would be
+    with IndexLock(index) as one, IndexLock(index):  # two batches on one index run side by side
+        with pytest.raises(InterviewGuardError) as exc:
+            IndexLock(index, exclusive=True).acquire()
+        assert str(exc.value).startswith(f"{index}: a batch is using this identity index (lock .all.sqlite.lock")
+        assert "\n" not in str(exc.value)
+        with _one_worker() as pool:  # a forked worker does not keep a dead driver's index locked
+            assert pool.submit(_fd_is_open, one._fd).result(timeout=120) is False
+    with IndexLock(index, exclusive=True):  # the batches are over
+        pass
+    assert (tmp_path / "ix" / ".all.sqlite.lock").is_file()

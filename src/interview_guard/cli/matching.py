@@ -52,7 +52,7 @@ def _index_file(out: str) -> Path:
     metavar="CANDIDATE_ID",
     default=None,
     help="Delete every descriptor of this candidate from the index (and rewrite OUT/matches.csv; "
-    "refused while a batch writes OUT).",
+    "refused while a batch writes OUT or uses the index).",
 )
 @click.option(
     "--unforget",
@@ -106,11 +106,21 @@ def _batch_lock(out: str) -> contextlib.AbstractContextManager[object]:
     return BatchLock(out)
 
 
+def _index_lock(path: Path) -> contextlib.AbstractContextManager[object]:
+    """The index's own lock, exclusively: every batch using this index holds it shared for its run (whatever its
+    OUT, e.g. ``batch --index PATH``), so a change to the index is refused while one runs instead of being
+    undone by a session it scanned before the change and stores after it."""
+    from interview_guard.pipeline.batch_output import IndexLock
+
+    return IndexLock(path, exclusive=True)
+
+
 def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
     """Delete a candidate's descriptors; rewrite OUT/matches.csv when OUT is a batch directory."""
     from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, write_matches_csv
 
-    n, sessions = ix.forget(candidate)
+    with _index_lock(path):
+        n, sessions = ix.forget(candidate)
     if n == 0 and sessions == 0:
         _nothing_forgotten(candidate, set(ix.candidates().values()), path)
         return
@@ -126,7 +136,8 @@ def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
 
 def _unforget(ix: IdentityIndex, path: Path, candidate: str) -> None:
     """Lift a candidate's forgotten marks: their sessions are indexed again by the next batch on their input."""
-    n = ix.unforget(candidate)
+    with _index_lock(path):
+        n = ix.unforget(candidate)
     if n:
         _err(
             f"interview-guard: candidate {candidate!r}: {n} forgotten session(s) put back in {path}: the next "

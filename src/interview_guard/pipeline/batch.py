@@ -15,6 +15,8 @@ Layout of the output directory::
       batch.json                   the root the session ids are relative to (a run on a directory
                                    inside it keeps those ids: pipeline/batch_output.py)
       .batch.lock                  held while a batch runs: a second batch on OUT refuses
+      .identity.sqlite.lock        beside the index, held shared while a batch uses it: matches --forget
+                                   and --unforget (which hold it exclusively) refuse meanwhile
 
 Workers scan; the driver (the process that called :func:`run_batch`) writes.
 A worker returns its session's report as JSON, its page (``html=True``, key
@@ -69,10 +71,10 @@ from interview_guard.io.session import (
     find_sessions,
     input_error_from_os_error,
 )
-from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, ids_base, remove_stale_files
+from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, IndexLock, ids_base, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
-from interview_guard.pipeline.matching import index_session, prune_gone, unindex_session
+from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME, index_session, prune_gone, unindex_session
 from interview_guard.progress import ProgressHook, Stage
 from interview_guard.report.keyframes import forget_key_frame_files
 from interview_guard.report.model import Report, read_report
@@ -264,7 +266,6 @@ def _match_batch(index_path: Path, out: Path, rows: dict[str, dict], paths: dict
     there, and named by this batch's id in its outputs."""
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import (
-        MATCHES_NAME,
         also_seen_as,
         entries_of,
         find_matches,
@@ -441,7 +442,8 @@ def run_batch(
     ------
     InterviewGuardError
         No sessions, an output directory that cannot be written or that another batch is writing to
-        (``OUT/.batch.lock``: :class:`~interview_guard.pipeline.batch_output.BatchLock`), a bad index; the
+        (``OUT/.batch.lock``: :class:`~interview_guard.pipeline.batch_output.BatchLock`), a bad index (or one whose
+        lock cannot be taken: :class:`~interview_guard.pipeline.batch_output.IndexLock`); the
         scheduler cannot be reached or is lost mid-run (the summary then lists what finished; a re-run does the rest).
     """
     out = Path(out_dir)
@@ -454,7 +456,8 @@ def run_batch(
         (out / "sessions").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise input_error_from_os_error(exc, "cannot create the output directory", path=out) from None
-    with BatchLock(out, notify=notify):  # one batch at a time writes OUT
+    idx = Path(index_path) if index_path is not None else out / INDEX_NAME
+    with BatchLock(out, notify=notify), IndexLock(idx):  # one batch at a time writes OUT; no --forget meanwhile
         try:  # before any scan: reports that cannot be written would be lost work
             for d in (out, out / "sessions"):
                 fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=d)
@@ -469,10 +472,8 @@ def run_batch(
             notify(f"{out}: removed {stale} temporary file(s) left by a killed run")
         from interview_guard.fusion.model import FusionModel
         from interview_guard.io.identity_index import IdentityIndex
-        from interview_guard.pipeline.matching import INDEX_NAME, MATCHES_NAME
 
         fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
-        idx = Path(index_path) if index_path is not None else out / INDEX_NAME
         with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
             indexed, held = ix.indexed_sessions(), ix.held()
         summary_path = out / "summary.csv"

@@ -4,6 +4,10 @@
   (pid, host, start time). A second batch on the same OUT refuses at once with one line naming the directory
   and the holder. The kernel drops the lock when its process dies however it dies (``kill -9`` too), so a lock
   file left by a dead batch is simply taken over, with a warning naming the batch that is gone.
+* :class:`IndexLock`: ``.NAME.lock`` beside the identity index (``OUT/.identity.sqlite.lock``, or beside the
+  ``--index`` file): a batch holds it shared for its run (batches sharing one index still run side by side),
+  ``matches --forget``/``--unforget`` exclusively, refusing at once while any batch uses the index (whatever its
+  OUT), so a batch cannot store a forgotten candidate's session after the forget.
 * :func:`ids_base`: ``OUT/batch.json`` records the root the session ids are relative to. A run on a
   directory inside that root (a subtree of the earlier input) keeps those ids (``grp%2Fa``, not ``a``), so
   its sessions are found done instead of scanned again under new ids and indexed twice.
@@ -34,6 +38,7 @@ __all__ = [
     "ROOT_RECORD",
     "TMP_DIR",
     "BatchLock",
+    "IndexLock",
     "close_inherited_locks",
     "ids_base",
     "remove_stale_files",
@@ -147,6 +152,53 @@ class BatchLock:
         self._fd = None
 
     def __enter__(self) -> BatchLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class IndexLock:
+    """The identity index's lock (see the module docstring): ``exclusive=False`` for a batch (waits while a
+    ``--forget`` holds it), ``exclusive=True`` for ``--forget``/``--unforget`` (refuses while a batch holds it).
+    The file stays (several batches may hold it at once: removing it would let the next one lock another file)."""
+
+    def __init__(self, index: str | os.PathLike[str], *, exclusive: bool = False) -> None:
+        self.index = Path(index)
+        self.path = self.index.parent / f".{self.index.name}.lock"
+        self.exclusive = exclusive
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        try:
+            self.index.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise input_error_from_os_error(exc, "cannot lock the identity index", path=self.path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if self.exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            os.close(fd)
+            raise InterviewGuardError(
+                f"{self.index}: a batch is using this identity index (lock {self.path.name} held); nothing was "
+                "changed: run this again when the batch is over"
+            ) from None
+        except OSError as exc:  # a file system without locks
+            os.close(fd)
+            raise input_error_from_os_error(exc, "cannot lock the identity index", path=self.path) from None
+        self._fd = fd
+        _HELD.add(fd)  # a forked worker closes its copy (close_inherited_locks)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _HELD.discard(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> IndexLock:
         self.acquire()
         return self
 
