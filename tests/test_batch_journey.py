@@ -112,6 +112,41 @@ def test_an_index_of_an_older_version_gets_its_sources_recorded(tmp_path):
     assert run_batch(root, out, index_path=str(ix)).pruned == 1 and _matches(ix) == []
 
 
+def test_sessions_indexed_without_their_input_are_reported_and_pruned_on_request(tmp_path):
+    """Rows an older version wrote carry no input path; one whose input was deleted before the upgrade is never
+    found again, so no batch records its path or drops it, and it matched for ever. Now every batch and
+    ``matches`` say how many such sessions the index holds (input unknown), and ``matches OUT --prune-unknown``
+    drops them (a batch that finds their input again indexes it again)."""
+    import sqlite3
+
+    root = _root(tmp_path)
+    out = tmp_path / "out"
+    ix = out / "identity.sqlite"
+    run_batch(root, out)
+    with sqlite3.connect(ix) as db:  # as an older version left them: no path recorded
+        db.execute("UPDATE sessions SET source = NULL, root = NULL")
+    shutil.rmtree(root / "typing_slow_path_a")  # deleted before the upgrade
+    notes: list[str] = []
+    res = run_batch(root, out, notify=notes.append)
+    assert res.pruned == 0  # nobody can tell that it is gone ...
+    assert any(f"{ix}: 1 session(s) with no recorded input" in n and "--prune-unknown" in n for n in notes), notes
+    r = CliRunner().invoke(main, ["matches", str(out)])  # ... it still matches, and says so
+    assert r.exit_code == 0 and len(list(csv.DictReader(r.stdout.splitlines()))) == 1
+    assert r.stderr.count("\n") == 1 and "1 session(s) with no recorded input (input unknown:" in r.stderr, r.stderr
+    assert "1 of the 1 pair(s) listed" in r.stderr
+    r = CliRunner().invoke(main, ["matches", str(out), "--prune-unknown"])
+    assert r.exit_code == 0 and r.stderr.count("\n") == 1, r.output
+    assert f"1 session(s) with no recorded input dropped from {ix}; {out / 'matches.csv'} rewritten" in r.stderr
+    assert _matches(out) == [] and list(csv.DictReader((out / "matches.csv").open(encoding="utf-8"))) == []
+    r = CliRunner().invoke(main, ["matches", str(out)])
+    assert r.exit_code == 0 and r.stderr == ""
+    r = CliRunner().invoke(main, ["matches", str(out), "--prune-unknown"])  # again: nothing left, not an error
+    assert r.exit_code == 0 and "no session with no recorded input" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["matches", str(out), "--prune-unknown", "--forget", "x"])
+    assert r.exit_code == 2 and "--prune-unknown" in r.output
+    assert run_batch(root, out).scanned == 0  # the session still there kept its entry (its path is recorded)
+
+
 # ------------------------------------------------------------------ 2. one batch at a time per output
 
 

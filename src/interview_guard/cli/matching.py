@@ -61,6 +61,12 @@ def _index_file(out: str) -> Path:
     default=None,
     help="Undo --forget for this candidate: the next batch on their input scans and indexes them again.",
 )
+@click.option(
+    "--prune-unknown",
+    is_flag=True,
+    help="Drop the sessions whose input is unknown (indexed by an older version and not found by a batch "
+    "since: no batch can tell whether their input is gone); a batch that finds their input indexes it again.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No message on stderr.")
 @_handle_errors
 def matches(
@@ -70,6 +76,7 @@ def matches(
     output: str | None,
     forget: str | None,
     unforget: str | None,
+    prune_unknown: bool,
     quiet: bool,
 ) -> None:
     """Pairs of sessions under different candidate ids whose face or typing match, from the identity index.
@@ -78,6 +85,8 @@ def matches(
     """
     if forget is not None and unforget is not None:
         raise click.UsageError("give --forget and --unforget one at a time")
+    if prune_unknown and (forget is not None or unforget is not None):
+        raise click.UsageError("give --prune-unknown alone, not with --forget or --unforget")
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import find_matches, matches_csv, matches_json
 
@@ -92,9 +101,21 @@ def matches(
             with _batch_lock(out):
                 _unforget(ix, path, unforget)
             return
+        if prune_unknown:
+            with _batch_lock(out):
+                _prune_unknown(ix, out, path)
+            return
         found = find_matches(ix, min_score=min_score)
+        unknown = set(ix.unknown_inputs())
     text = matches_json(found) if fmt == "json" else matches_csv(found)
     _emit(text, output, quiet=quiet, what="matches table")
+    if unknown and not quiet:
+        listed = sum(1 for m in found if m.session_a in unknown or m.session_b in unknown)
+        _err(
+            f"interview-guard: note: {path}: {len(unknown)} session(s) with no recorded input (input unknown: "
+            f"indexed by an older version, not found by a batch since); {listed} of the {len(found)} pair(s) listed "
+            "involve them; --prune-unknown drops them"
+        )
 
 
 def _batch_lock(out: str) -> contextlib.AbstractContextManager[object]:
@@ -117,20 +138,39 @@ def _index_lock(path: Path) -> contextlib.AbstractContextManager[object]:
 
 def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
     """Delete a candidate's descriptors; rewrite OUT/matches.csv when OUT is a batch directory."""
-    from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, write_matches_csv
-
     with _index_lock(path):
         n, sessions = ix.forget(candidate)
     if n == 0 and sessions == 0:
         _nothing_forgotten(candidate, set(ix.candidates().values()), path)
         return
-    table = Path(out) / MATCHES_NAME
-    rewritten = Path(out).is_dir() and table.is_file()
-    if rewritten:
-        write_matches_csv(table, find_matches(ix))
     _err(
         f"interview-guard: candidate {candidate!r}: {n} descriptor(s) of {sessions} session(s) deleted "
-        f"from {path}" + (f"; {table} rewritten" if rewritten else "")
+        f"from {path}" + _rewrite_table(ix, out)
+    )
+
+
+def _rewrite_table(ix: IdentityIndex, out: str) -> str:
+    """Rewrite OUT/matches.csv from the index when OUT is a batch directory with one; what to add to the message."""
+    from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, write_matches_csv
+
+    table = Path(out) / MATCHES_NAME
+    if not (Path(out).is_dir() and table.is_file()):
+        return ""
+    write_matches_csv(table, find_matches(ix))
+    return f"; {table} rewritten"
+
+
+def _prune_unknown(ix: IdentityIndex, out: str, path: Path) -> None:
+    """Drop the sessions whose input is not recorded; rewrite OUT/matches.csv when OUT is a batch directory."""
+    with _index_lock(path):
+        dropped = ix.drop_unknown_inputs()
+    if not dropped:
+        _err(f"interview-guard: no session with no recorded input in {path}: nothing dropped")
+        return
+    _err(
+        f"interview-guard: {len(dropped)} session(s) with no recorded input dropped from {path}"
+        + _rewrite_table(ix, out)
+        + " (a batch that finds their input indexes it again)"
     )
 
 

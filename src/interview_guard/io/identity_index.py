@@ -217,43 +217,30 @@ class IdentityIndex:
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             if not forgotten:
                 db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            values = (session_id, candidate_id, fingerprint, now, int(forgotten))
-            if source is None:
-                db.execute(
-                    "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    values,
-                )
-            else:
-                db.execute(
-                    "INSERT OR REPLACE INTO sessions "
-                    "(session_id, candidate_id, fingerprint, added_at, forgotten, source, root) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (*values, source, root),
-                )
+            located = (source, root) if source is not None else ()  # an older index may lack the columns
+            db.execute(
+                "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten"
+                + (", source, root) VALUES (?, ?, ?, ?, ?, ?, ?)" if located else ") VALUES (?, ?, ?, ?, ?)"),
+                (session_id, candidate_id, fingerprint, now, int(forgotten), *located),
+            )
         return not forgotten
 
-    def _same_input(self, session_id: str, fingerprint: str | None, source: str) -> list[tuple[str, str | None]]:
-        """In the caller's transaction: drop the rows of an earlier input at ``source`` (another fingerprint);
-        return the other entries of this input, ``(session_id, root)``: at ``source`` with ``fingerprint``, or
-        without a recorded source and with ``fingerprint`` (a row of an older version), those at ``source`` first."""
+    def _held_elsewhere(self, session_id: str, fingerprint: str | None, source: str, root: str | None) -> bool:
+        """In :meth:`upsert_session`'s transaction: drop the rows of an earlier input at ``source`` (another
+        fingerprint), and tell whether another id holds this input (at ``source``, or with no source and this
+        fingerprint: an older version's row), which then keeps it (this id's row of that path goes); when this
+        root contains that entry's root, the entry goes instead and False is returned (this id takes it over)."""
         rows = self._db.execute(
             "SELECT session_id, fingerprint, root, source FROM sessions WHERE forgotten = 0 AND session_id != ? "
             "AND (source = ? OR (source IS NULL AND fingerprint = ?))",
             (session_id, source, fingerprint),
         ).fetchall()
-        same = [r for r in rows if fingerprint is not None and r[1] == fingerprint]
-        self._drop([r[0] for r in rows if r not in same])
-        same.sort(key=lambda r: (r[3] != source, r[0]))
-        return [(r[0], r[2]) for r in same]
-
-    def _held_elsewhere(self, session_id: str, fingerprint: str | None, source: str, root: str | None) -> bool:
-        """In :meth:`upsert_session`'s transaction: whether the input is already indexed under another id, which
-        keeps it (this id's row of the same path goes); when this root contains that entry's, the entry goes and
-        False is returned (this id takes it over)."""
-        same = self._same_input(session_id, fingerprint, source)
-        if not same:
+        found = [r for r in rows if fingerprint is not None and r[1] == fingerprint]
+        self._drop([r[0] for r in rows if r not in found])
+        if not found:
             return False
+        found.sort(key=lambda r: (r[3] != source, r[0]))  # the one at this path first
+        same = [(r[0], r[2]) for r in found]
         own = self._db.execute(
             "SELECT source FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,)
         ).fetchone()
@@ -459,6 +446,21 @@ class IdentityIndex:
             return {}
         q = "SELECT source, session_id, fingerprint FROM sessions WHERE forgotten = 0 AND source IS NOT NULL"
         return {r[0]: (r[1], r[2]) for r in self._db.execute(q)}
+
+    def unknown_inputs(self) -> list[str]:
+        """The sessions holding descriptors whose input is not recorded (``source`` NULL: written by an older
+        version and not found by a batch since, or from a path that is not UTF-8): no batch can tell whether
+        their input is gone. Forgotten ones hold nothing and are not listed."""
+        q = "SELECT session_id FROM sessions WHERE forgotten = 0 AND session_id IN (SELECT session_id FROM descriptors)"
+        q += " AND source IS NULL" if self._source_columns(add=False) else ""
+        return sorted(r[0] for r in self._db.execute(q))
+
+    def drop_unknown_inputs(self) -> list[str]:
+        """Drop every session of :meth:`unknown_inputs` in one transaction; their ids."""
+        with self._transaction("drop the sessions whose input is unknown"):
+            ids = self.unknown_inputs()
+            self._drop(ids)
+        return ids
 
     def candidates(self, session_ids: Sequence[str] | None = None) -> dict[str, str | None]:
         """``session_id -> candidate_id`` of the sessions listed (all when None)."""

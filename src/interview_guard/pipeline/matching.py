@@ -176,8 +176,11 @@ def prune_gone(
     still there. When every session of a root is gone (deleted, or a share not mounted: the two look alike),
     they are kept and a note says so.
 
-    Returns ``(ids dropped because their input is gone, notes)``; a note per kept root and one for the
-    duplicates dropped.
+    Sessions holding descriptors with no recorded path (an older version's rows not found since) cannot be
+    judged: a note counts them (``matches --prune-unknown`` drops them).
+
+    Returns ``(ids dropped because their input is gone, notes)``; a note per kept root, one for the
+    duplicates dropped and one for the sessions whose input is unknown.
     """
     notes: list[str] = []
     with IdentityIndex(index_path) as ix:
@@ -208,6 +211,12 @@ def prune_gone(
                 continue
             gone += missing
         ix.drop_sessions(gone)
+        unknown = ix.unknown_inputs()
+    if unknown:
+        notes.append(
+            f"{index_path}: {len(unknown)} session(s) with no recorded input (indexed by an older version, not found "
+            f"since): a batch cannot tell whether it is gone; matches {index_path} --prune-unknown drops them"
+        )
     if duplicates:
         notes.append(
             f"{index_path}: {len(duplicates)} session(s) indexed under an earlier id of the same input dropped"
