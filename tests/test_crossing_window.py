@@ -308,7 +308,9 @@ def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
     scores = {"hand_behind_face": 0.85, "face_mesh_unmoved": 0.84, "painted_over": 0.9, "face_flash": 0.2}
     m = {"pixels": {"hand_tracked_frames": 12}, "hand_path": {"outside_peak": 0.9}}
     assert with_hand_from_outside(scores, m) == scores  # a hand seen beside the face: the verdicts stand
-    capped = {**scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP}
+    # round 21: the hand cut at the outline and the flash beside it read the same head motion as a hand's pixels
+    capped = {**scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP,
+              "painted_over": INTACT_UNSEEN_CAP}  # fmt: skip
     # a "hand" the landmarker found in one frame (a compressed face's chin, round 20)
     one = {**m, "pixels": {"hand_tracked_frames": INTACT_MIN_TRACKED - 1}}
     assert with_hand_from_outside(scores, one) == capped
@@ -318,3 +320,7 @@ def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
     assert with_hand_from_outside(scores, {**m, "hand_path": {"outside_peak": None}}) == capped
     assert with_hand_from_outside(scores, {}) == capped
     assert INTACT_UNSEEN_CAP < 0.5  # not a finding: the other verdicts still decide
+    assert with_hand_from_outside({"face_flash": 0.64, "face_warp": 0.7}, one) == {
+        "face_flash": INTACT_UNSEEN_CAP,
+        "face_warp": 0.7,  # its own rule: 8 frame pairs whose hand was tracked
+    }

@@ -307,3 +307,21 @@ def test_a_real_hand_in_a_dim_room_seen_cut_at_the_outline_asks_for_a_look(tmp_p
     assert res.score < 0.9 and rep.risk.band != "high", scores
     cut = [e for e in _events(res) if e.details["scores"].get("painted_over", 0.0) >= 0.5]
     assert all(e.details["mesh"]["mesh_dev_max"] >= 0.15 and "mesh bent" in e.summary for e in cut), scores
+
+
+def test_a_phantom_hand_on_a_webcam_recording_is_not_a_hand_cut_at_the_outline(tmp_path):
+    # round 21: liveportrait_d9 (no hand in the clip) as a typical call recording (evaluation/capture_conditions.py
+    # "webcam": 640 px wide at most, crf 30): at 17.8 s the hand landmarker finds a "hand" on the face in one frame,
+    # and the head's own motion in the held zone reads as that hand cut at the outline (painted_over 0.85, the
+    # session in the medium band). A real hand comes from outside the face: the cut is not judged without one.
+    import capture_conditions as cc
+
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.pipeline.scan import scan_session
+
+    cc.render(FACES / "liveportrait_d9.mp4", tmp_path / "video.mp4", "webcam")
+    res = scan_session(tmp_path, analyzers=[FaceOcclusion()]).analyzers["face_occlusion"]
+    ev = [e for e in _events(res) if 17.5 <= e.start_s <= 18.2]
+    assert ev and ev[0].details["hand_path"]["outside_peak"] == 0.0, [e.details for e in _events(res)]
+    assert ev[0].details["scores"]["painted_over"] <= 0.2 and "never saw this hand beside the face" in ev[0].summary
+    assert res.score < 0.5, [e.details["scores"] for e in _events(res)]

@@ -28,7 +28,7 @@ from interview_guard.signals import occlusion as occ
 from interview_guard.signals.crossing_events import with_pixel_windows
 from interview_guard.signals.crossing_verdicts import (
     DECISIVE,
-    INTACT_VERDICTS,
+    HAND_SEEN_VERDICTS,
     MIN_OUTLINE_FRAMES,
     flash_run,
     hand_seen_beside_face,
@@ -268,9 +268,9 @@ class FaceOcclusion(Analyzer):
                 summary = head + "; and ".join(
                     f"{WHAT[k]}{when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
                 )
-            elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(INTACT_VERDICTS):
+            elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(HAND_SEEN_VERDICTS):
                 summary = head + "the hand landmarker never saw this hand beside the face (only on it, or in 1 frame: "
-                summary += "a mouth or chin read as a hand?): whether the face stayed intact under it is not judged"
+                summary += "a mouth or chin read as a hand?): whether a swap failed under it is not judged"
             elif _judged(ev):
                 summary = head + "the face behaved as a real face does (the hand covered it, shape kept)"
             else:
