@@ -278,7 +278,7 @@ def real_tables(rows: list[dict[str, Any]], conds: list[str]) -> str:
     """Per condition: the genuine clips' highest risk and bands, each analyzer's highest score, the swaps' risks."""
     names = sorted({a for r in rows for a in r["analyzers"]})
     lines = [
-        "| condition | genuine clips | failed | risk: highest (clip) | medium / high | "
+        "| condition | genuine clips | failed / not assessed | risk: highest (clip) | medium / high | "
         + " | ".join(f"{a}: highest" for a in names)
         + " | swaps' risks |",
         "| --- | ---: | ---: | --- | --- | " + " | ".join("---:" for _ in names) + " | --- |",
@@ -296,7 +296,7 @@ def real_tables(rows: list[dict[str, Any]], conds: list[str]) -> str:
             cells.append("-" if best is None else f"{best[0]:.2f} ({len(sc)} judged)")
         sw = sorted((r for r in rows if r["condition"] == c and r["label"] == "swap"), key=lambda r: r["name"])
         lines.append(
-            f"| {c} | {len(gen)} | {len(gen) - len(ok)} | "
+            f"| {c} | {len(gen)} | {sum('error' in r for r in gen)} / {sum('error' not in r for r in gen) - len(ok)} | "
             + (f"{top['risk']:.2f} ({top['name']})" if top else "-")
             + f" | {sum(r['band'] == 'medium' for r in ok)} / {sum(r['band'] == 'high' for r in ok)} | "
             + " | ".join(cells)

@@ -123,3 +123,17 @@ def test_a_webcam_recording_is_at_most_640_pixels_wide(tmp_path):
     _clip(src, size=(960, 540))
     b, _ = _read(cc.render(src, tmp_path / "w" / "out.mp4", "webcam"))
     assert b[0][1].shape[:2] == (360, 640)
+
+
+def test_a_clip_without_a_face_is_not_assessed_not_failed():
+    # a 96-px mouth crop re-encoded at crf 30 has no face the detector finds: every analyzer skips, the session is
+    # not assessed (no risk); that is not a failure of the run
+    ok = {"score": 0.05, "status": "ok"}
+    rows = [
+        {"condition": "webcam", "label": "genuine", "name": "a", "risk": 0.1, "band": "low", "analyzers": {"x": ok}},
+        {"condition": "webcam", "label": "genuine", "name": "b", "risk": None, "band": "unassessed", "analyzers": {}},
+        {"condition": "webcam", "label": "genuine", "name": "c", "risk": None, "band": "failed", "analyzers": {},
+         "error": "ValueError: broken"},
+    ]  # fmt: skip
+    row = cc.real_tables(rows, ["webcam"]).splitlines()[-1]
+    assert row.startswith("| webcam | 3 | 1 / 1 | 0.10 (a) |"), row
