@@ -265,11 +265,10 @@ class IdentityIndex:
 
     def insert_many(self, rows: Sequence[tuple[str, str | None, str, np.ndarray, float]]) -> None:
         """Bulk insert ``(session_id, candidate_id, modality, vector, quality)`` in one transaction (benchmarks,
-        imports); replaces existing (session, modality) rows."""
+        imports); replaces existing (session, modality) rows. A storage error is one line naming the file, and
+        nothing is inserted."""
         now = _now()
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction("insert descriptors into the identity index") as db:
             db.executemany(
                 "INSERT OR REPLACE INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -281,10 +280,6 @@ class IdentityIndex:
                 "INSERT OR IGNORE INTO sessions (session_id, candidate_id, fingerprint, added_at) VALUES (?, ?, ?, ?)",
                 ((s, c, None, now) for s, c, _, _, _ in rows),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def forget(self, candidate_id: str) -> tuple[int, int]:
         """Delete every descriptor of ``candidate_id``; returns ``(descriptors deleted, sessions affected)``.
@@ -298,36 +293,27 @@ class IdentityIndex:
         InputError
             ``candidate_id`` is not Unicode text (bytes that are not UTF-8 given on the command line, as
             ``os.fsdecode`` surrogates): no stored id can hold it (``session.json`` is UTF-8).
+        InterviewGuardError
+            The index cannot be written (read-only, a full disk, an I/O error): one line naming the file; the
+            transaction is rolled back, nothing is deleted.
         """
         self._check_text(candidate_id, "forget")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(f"forget candidate {candidate_id!r}") as db:
             n = db.execute("DELETE FROM descriptors WHERE candidate_id = ?", (candidate_id,)).rowcount
             s = db.execute(
                 "UPDATE sessions SET forgotten = 1 WHERE candidate_id = ? AND forgotten = 0", (candidate_id,)
             ).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return int(n), int(s)
 
     def unforget(self, candidate_id: str) -> int:
         """Lift :meth:`forget`'s mark from ``candidate_id``'s sessions; returns how many were marked.
 
         Their rows go: the next batch on their input finds them not indexed, scans them again and indexes
-        them. Raises :class:`InputError` as :meth:`forget` does.
+        them. Raises :class:`InputError` and :class:`InterviewGuardError` as :meth:`forget` does.
         """
         self._check_text(candidate_id, "unforget")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(f"unforget candidate {candidate_id!r}") as db:
             n = db.execute("DELETE FROM sessions WHERE candidate_id = ? AND forgotten = 1", (candidate_id,)).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return int(n)
 
     def _check_text(self, candidate_id: str, verb: str) -> None:
@@ -409,7 +395,8 @@ class IdentityIndex:
             db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:  # SQLite may have rolled back itself (a full disk at COMMIT)
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # it failed too: closing the connection rolls back
+                    db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise InterviewGuardError(f"{self.path}: cannot {what} ({exc})") from None
             raise

@@ -1,0 +1,119 @@
+"""The identity index when its storage fails (read-only, I/O errors) and when another batch writes it meanwhile."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from interview_guard.cli import main
+from interview_guard.errors import InterviewGuardError
+from interview_guard.io import identity_index
+from interview_guard.io.identity_index import IdentityIndex
+
+_connect = sqlite3.connect
+
+
+class _FailingDb:
+    """A connection whose statement starting with ``fail_on`` raises ``disk I/O error``; ``rolled_back``: SQLite
+    rolled the transaction back itself first (as it may on a full disk or an I/O error at COMMIT)."""
+
+    def __init__(self, db: sqlite3.Connection, fail_on: str | tuple[str, ...], rolled_back: bool) -> None:
+        self._db, self._fail_on, self._rolled_back = db, fail_on, rolled_back
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(self._fail_on):
+            if self._rolled_back and self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(self._fail_on):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.executemany(sql, rows)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def _failing(monkeypatch, fail_on: str | tuple[str, ...] | None, *, rolled_back: bool = False) -> None:
+    """Every index opened from now on fails at ``fail_on``; None: opened read-only (a read-only file or disk)."""
+
+    def connect(path, *args, **kwargs):
+        if fail_on is None:
+            return _connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+        return _FailingDb(_connect(path, *args, **kwargs), fail_on, rolled_back)
+
+    monkeypatch.setattr(identity_index.sqlite3, "connect", connect)
+
+
+def _state(path: Path) -> tuple[list[tuple], list[tuple]]:
+    with _connect(path) as db:
+        return (
+            sorted(db.execute("SELECT session_id, modality, candidate_id FROM descriptors")),
+            sorted(db.execute("SELECT session_id, candidate_id, forgotten FROM sessions")),
+        )
+
+
+@pytest.fixture
+def index_file(tmp_path) -> Path:
+    path = tmp_path / "ix.sqlite"
+    vec = [("typing", np.zeros(4), 0.5), ("face", np.zeros(128), 0.5)]
+    with IdentityIndex(path) as ix:
+        ix.upsert_session("s1", candidate_id="CAND-1", fingerprint="fp-1", descriptors=vec)
+        ix.upsert_session("s2", candidate_id="CAND-1", fingerprint="fp-2", descriptors=vec[:1])
+        ix.upsert_session("s3", candidate_id="CAND-2", fingerprint="fp-3", descriptors=vec[:1])
+        ix.upsert_session("s4", candidate_id="CAND-2", fingerprint="fp-4", descriptors=vec[:1])
+        assert ix.forget("CAND-2") == (2, 2)
+    return path
+
+
+@pytest.mark.parametrize(
+    "verb, candidate, fail_on, rolled_back",
+    [
+        ("--forget", "CAND-1", "UPDATE SESSIONS", False),  # after the descriptors' DELETE ran
+        ("--forget", "CAND-1", "COMMIT", False),
+        ("--forget", "CAND-1", "COMMIT", True),  # SQLite rolled back itself: was "cannot rollback ..."
+        ("--forget", "CAND-1", "BEGIN", False),
+        ("--forget", "CAND-1", ("UPDATE SESSIONS", "ROLLBACK"), False),  # the ROLLBACK fails too: close rolls back
+        ("--forget", "CAND-1", None, False),  # a read-only index
+        ("--unforget", "CAND-2", "DELETE FROM SESSIONS", False),
+        ("--unforget", "CAND-2", "COMMIT", True),
+        ("--unforget", "CAND-2", None, False),
+    ],
+)
+def test_forget_and_unforget_on_a_failing_index_are_one_line_naming_it_and_change_nothing(
+    index_file, monkeypatch, verb, candidate, fail_on, rolled_back
+):
+    # they ran their own BEGIN/COMMIT: "interview-guard: internal error: OperationalError: disk I/O error (run
+    # with --debug ...)", naming no file, or "cannot rollback - no transaction is active" hiding the error
+    before = _state(index_file)
+    _failing(monkeypatch, fail_on, rolled_back=rolled_back)
+    r = CliRunner().invoke(main, ["matches", str(index_file), verb, candidate])
+    monkeypatch.undo()
+    assert r.exit_code == 1, r.output
+    assert r.stderr.count("\n") == 1 and "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"interview-guard: error: {index_file}: cannot {verb[2:]} candidate '{candidate}'")
+    assert ("readonly" if fail_on is None else "disk I/O error") in r.stderr
+    assert r.stdout == ""
+    assert _state(index_file) == before  # rolled back: nothing half-done
+
+
+@pytest.mark.parametrize("fail_on, rolled_back", [("INSERT OR IGNORE", False), ("COMMIT", True), (None, False)])
+def test_insert_many_on_a_failing_index_is_one_error_naming_it_and_rolled_back(
+    index_file, monkeypatch, fail_on, rolled_back
+):
+    before = _state(index_file)
+    _failing(monkeypatch, fail_on, rolled_back=rolled_back)
+    with IdentityIndex(index_file) as ix:
+        with pytest.raises(InterviewGuardError) as err:
+            ix.insert_many([(f"n{i}", "CAND-9", "typing", np.ones(4), 1.0) for i in range(3)])
+        assert not ix._db.in_transaction
+    msg = str(err.value)
+    assert msg.startswith(f"{index_file}: cannot insert descriptors into the identity index (") and "\n" not in msg
+    monkeypatch.undo()
+    assert _state(index_file) == before
