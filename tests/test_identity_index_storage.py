@@ -117,3 +117,69 @@ def test_insert_many_on_a_failing_index_is_one_error_naming_it_and_rolled_back(
     assert msg.startswith(f"{index_file}: cannot insert descriptors into the identity index (") and "\n" not in msg
     monkeypatch.undo()
     assert _state(index_file) == before
+
+
+# ------------------------------------------------------------------ another batch writing meanwhile
+
+
+def _rename_as_an_outer_batch(index: Path, root: Path, session_ids: list[str]) -> None:
+    """What a batch of ``root``'s parent sharing the index does to the sessions it finds done: their entries take
+    its ids (``root%2Fs1``), on its own connection."""
+    with IdentityIndex(index) as other:
+        paths = {f"{root.name}%2F{sid}": str(root / sid) for sid in session_ids}
+        other.record_sources(paths, root=str(root.parent))
+        assert set(other.sources()) == set(paths)
+
+
+def test_a_batch_matches_its_sessions_in_one_snapshot_of_the_index(tmp_path, monkeypatch):
+    # the batch read the entries of its sessions, then their descriptors, in two reads: another batch renaming
+    # (or dropping) those entries in between left the sessions unmatched for that run, matches.csv empty and
+    # their reports' "also seen as" cleared
+    import shutil
+
+    from conftest import SAMPLES
+    from interview_guard.pipeline import matching
+    from interview_guard.pipeline.batch import run_batch
+    from interview_guard.report.model import read_report
+
+    names = ["typing_genuine_a", "typing_slow_path_a"]  # one typist's log under two candidate ids
+    root = tmp_path / "data" / "team"
+    for n in names:
+        shutil.copytree(SAMPLES / n, root / n)
+    out, index = tmp_path / "out", tmp_path / "ix.sqlite"
+    assert run_batch(root, out, index_path=str(index)).matches == 1
+    entries_of = matching.entries_of
+
+    def then_another_batch_renames(ix, paths):
+        got = entries_of(ix, paths)
+        _rename_as_an_outer_batch(index, root, names)
+        return got
+
+    monkeypatch.setattr(matching, "entries_of", then_another_batch_renames)
+    res = run_batch(root, out, index_path=str(index))
+    assert res.scanned == 0 and res.matches == 1
+    rows = (out / "matches.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 and rows[1].startswith("typing_genuine_a,typing_slow_path_a,")  # this batch's ids
+    assert read_report(out / "sessions" / "typing_genuine_a.json").also_seen_as
+
+
+def test_find_matches_reads_its_queries_and_the_rows_searched_in_one_snapshot(tmp_path, monkeypatch):
+    # the queries were read, then the rows searched, in two reads: an entry renamed in between by another batch
+    # (sessions without a candidate id) was found as a strong match of itself under its other id
+    from interview_guard.io.identity_index import ExactSearch
+    from interview_guard.pipeline.matching import find_matches
+
+    index, root = tmp_path / "ix.sqlite", tmp_path / "data" / "team"
+    vec = [("typing", np.zeros(100), 0.5)]
+    with IdentityIndex(index) as ix:
+        ix.upsert_session(
+            "s1", candidate_id=None, fingerprint="fp-1", descriptors=vec, source=str(root / "s1"), root=str(root)
+        )
+        neighbours = ExactSearch.neighbours
+
+        def after_a_rename(self, *args, **kwargs):
+            _rename_as_an_outer_batch(index, root, ["s1"])
+            return neighbours(self, *args, **kwargs)
+
+        monkeypatch.setattr(ExactSearch, "neighbours", after_a_rename)
+        assert find_matches(ix, min_score=0) == []

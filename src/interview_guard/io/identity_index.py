@@ -413,6 +413,26 @@ class IdentityIndex:
 
     # -- reading -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IdentityIndex]:
+        """The reads in the block see one state of the index (a deferred ``BEGIN`` .. ``COMMIT``: one read
+        transaction), whatever other connections commit meanwhile; in WAL mode they go on writing. Inside a
+        transaction already (a nested snapshot), the block simply runs in it. Keep the block short: the WAL file
+        cannot be checkpointed past an open snapshot."""
+        db = self._db
+        if db.in_transaction:
+            yield self
+            return
+        db.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:  # a read only: ending it any way loses nothing
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+
     def indexed_sessions(self) -> dict[str, tuple[str | None, bool]]:
         """Every session the index has seen: ``session_id -> (fingerprint, forgotten)``."""
         return {

@@ -274,7 +274,7 @@ def _match_batch(index_path: Path, out: Path, rows: dict[str, dict], paths: dict
     )
 
     ok = sorted(sid for sid, r in rows.items() if r["status"] == "ok")
-    with IdentityIndex(index_path) as ix:
+    with IdentityIndex(index_path) as ix, ix.snapshot():  # the entries and their matches: one state of the index
         entry = entries_of(ix, {sid: paths.get(sid, sid) for sid in ok})
         found = find_matches(ix, session_ids=sorted(set(entry.values())))
     matches = renamed(found, {e: sid for sid, e in entry.items() if e != sid})

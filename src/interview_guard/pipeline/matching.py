@@ -291,7 +291,21 @@ def find_matches(
     """
     if per_session is None and min_score is None:
         per_session = MAX_PER_SESSION
-    search = search or ExactSearch(index, _distance)
+    with index.snapshot():  # the queries and the rows searched are one state of the index
+        seen = _find(index, session_ids, min_score, search or ExactSearch(index, _distance), prior, per_session)
+    order = {b: i for i, b in enumerate(im.BANDS)}
+    return sorted(seen.values(), key=lambda m: (order[m.band], -m.score, m.modality, m.session_a, m.session_b))
+
+
+def _find(
+    index: IdentityIndex,
+    session_ids: Sequence[str] | None,
+    min_score: float | None,
+    search: VectorSearch,
+    prior: float,
+    per_session: int | None,
+) -> dict[tuple[str, str, str], Match]:
+    """:func:`find_matches` inside its snapshot: ``(session_a, session_b, modality) -> Match``."""
     seen: dict[tuple[str, str, str], Match] = {}
     for modality in index.modalities():
         q_ids: list[str] = []
@@ -323,8 +337,7 @@ def find_matches(
             if min_score is not None and not score >= min_score:
                 continue
             seen[key] = Match(a, b, ca, cb, modality, round(score, 4), band, round(nb.distance, 4))
-    order = {b: i for i, b in enumerate(im.BANDS)}
-    return sorted(seen.values(), key=lambda m: (order[m.band], -m.score, m.modality, m.session_a, m.session_b))
+    return seen
 
 
 def renamed(matches: Iterable[Match], names: dict[str, str]) -> list[Match]:
