@@ -183,3 +183,52 @@ def test_find_matches_reads_its_queries_and_the_rows_searched_in_one_snapshot(tm
 
         monkeypatch.setattr(ExactSearch, "neighbours", after_a_rename)
         assert find_matches(ix, min_score=0) == []
+
+
+# ------------------------------------------------------------------ what matches OUT is given
+
+
+def _damaged_index(path: Path) -> Path:
+    """An index whose header and tables open, and whose descriptors table's first page is garbage (a disk error,
+    a copy cut short): found only when the descriptors are read."""
+    with IdentityIndex(path) as ix:
+        ix.insert_many([(f"s{i}", f"c{i}", "face", np.full(128, i, dtype=np.float32), 1.0) for i in range(50)])
+    with _connect(path) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'descriptors'").fetchone()[0]
+    db.close()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * page)
+        f.write(b"\xab" * page)
+    return path
+
+
+def test_matches_given_what_is_not_a_usable_index_is_one_line_naming_it(tmp_path):
+    # a damaged index (its descriptors unreadable) was "internal error: DatabaseError: database disk image is
+    # malformed (run with --debug ...)", naming no file; the other cases were already one line naming the path
+    text = tmp_path / "notes.txt"
+    text.write_text("not an index\n", encoding="utf-8")
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    no_index = tmp_path / "out"
+    (no_index / "sessions").mkdir(parents=True)
+    damaged_out = tmp_path / "damaged_out"
+    damaged_out.mkdir()
+    _damaged_index(damaged_out / "identity.sqlite")
+    damaged = _damaged_index(tmp_path / "damaged.sqlite")
+    cases = [
+        ([str(text)], "not a readable identity index (file is not a database)"),
+        ([str(empty)], "not an interview-guard identity index"),
+        ([str(no_index)], "identity index not found"),
+        ([str(tmp_path / "absent")], "identity index not found"),
+        ([str(damaged)], "not a readable identity index (database disk image is malformed)"),
+        ([str(damaged), "--min-score", "0", "--format", "json"], "not a readable identity index (database disk"),
+        ([str(damaged_out)], "not a readable identity index (database disk image is malformed)"),
+    ]
+    for args, words in cases:
+        r = CliRunner().invoke(main, ["matches", *args])
+        assert r.exit_code == 1, (args, r.output)
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"interview-guard: error: {args[0]}"), (args, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+        assert r.stdout == ""
+    assert empty.stat().st_size == 0 and not (no_index / "identity.sqlite").exists()  # nothing made

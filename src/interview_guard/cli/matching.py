@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,26 +88,30 @@ def matches(
         raise click.UsageError("give --forget and --unforget one at a time")
     if prune_unknown and (forget is not None or unforget is not None):
         raise click.UsageError("give --prune-unknown alone, not with --forget or --unforget")
+    from interview_guard.errors import InputError
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import find_matches, matches_csv, matches_json
 
     path = _index_file(out)
     check_output_path(output, what="matches table")
-    with IdentityIndex(path, create=False) as ix:
-        if forget is not None:
-            with _batch_lock(out):  # it rewrites OUT's files: not while a batch writes them
-                _forget(ix, out, path, forget)
-            return
-        if unforget is not None:
-            with _batch_lock(out):
-                _unforget(ix, path, unforget)
-            return
-        if prune_unknown:
-            with _batch_lock(out):
-                _prune_unknown(ix, out, path)
-            return
-        found = find_matches(ix, min_score=min_score)
-        unknown = set(ix.unknown_inputs())
+    try:
+        with IdentityIndex(path, create=False) as ix:
+            if forget is not None:
+                with _batch_lock(out):  # it rewrites OUT's files: not while a batch writes them
+                    _forget(ix, out, path, forget)
+                return
+            if unforget is not None:
+                with _batch_lock(out):
+                    _unforget(ix, path, unforget)
+                return
+            if prune_unknown:
+                with _batch_lock(out):
+                    _prune_unknown(ix, out, path)
+                return
+            found = find_matches(ix, min_score=min_score)
+            unknown = set(ix.unknown_inputs())
+    except sqlite3.DatabaseError as exc:  # a damaged index: its header and tables opened, a page read later did not
+        raise InputError(f"not a readable identity index ({exc})", path=path) from None
     text = matches_json(found) if fmt == "json" else matches_csv(found)
     _emit(text, output, quiet=quiet, what="matches table")
     if unknown and not quiet:
