@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from interview_guard.atomic import atomic_write_text, is_stale_temp_file
 from interview_guard.errors import InterviewGuardError
@@ -82,7 +83,40 @@ def _read_record(fd: int) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-class BatchLock:
+def _flock(fd: int, flags: int, busy: Callable[[], str], *, what: str, path: Path) -> None:
+    """``flock(fd, flags)``; when another holds it, ``fd`` is closed and ``busy()`` (read before closing) is the
+    one-line error; a file system without locks is one line naming ``path``."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, flags)
+    except BlockingIOError:
+        msg = busy()
+        os.close(fd)
+        raise InterviewGuardError(msg) from None
+    except OSError as exc:
+        os.close(fd)
+        raise input_error_from_os_error(exc, what, path=path) from None
+
+
+class _Lock:
+    """``with`` for the locks below: :meth:`acquire` on entry, :meth:`release` on exit."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class BatchLock(_Lock):
     """``OUT/.batch.lock`` held for a batch run (see the module docstring). Use as a context manager.
 
     ``notify`` gets the one-line warning when the lock of a batch that is gone is taken over.
@@ -103,18 +137,15 @@ class BatchLock:
             except OSError as exc:
                 # the first thing a batch writes in OUT: the same words as the write probe's
                 raise input_error_from_os_error(exc, "cannot write in the output directory", path=self.out) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+
+            def busy(fd: int = fd) -> str:  # the holder, read before the file is closed
                 holder = _holder(_read_record(fd))
-                os.close(fd)
-                raise InterviewGuardError(
+                return (
                     f"{self.out}: another batch is writing here ({holder}); wait for it to end or write to "
-                    "another --out"
-                ) from None
-            except OSError as exc:  # a file system without locks
-                os.close(fd)
-                raise input_error_from_os_error(exc, "cannot lock the batch output", path=self.path) from None
+                    + "another --out"
+                )
+
+            _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, busy, what="cannot lock the batch output", path=self.path)
             try:  # the file may have been released and removed between open and flock: lock the one there now
                 same = os.path.samestat(os.fstat(fd), os.stat(self.path))
             except FileNotFoundError:
@@ -151,15 +182,8 @@ class BatchLock:
         os.close(self._fd)
         self._fd = None
 
-    def __enter__(self) -> BatchLock:
-        self.acquire()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-class IndexLock:
+class IndexLock(_Lock):
     """The identity index's lock (see the module docstring): ``exclusive=False`` for a batch (waits while a
     ``--forget`` holds it), ``exclusive=True`` for ``--forget``/``--unforget`` (refuses while a batch holds it).
     The file stays (several batches may hold it at once: removing it would let the next one lock another file)."""
@@ -178,17 +202,16 @@ class IndexLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise input_error_from_os_error(exc, "cannot lock the identity index", path=self.path) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if self.exclusive else fcntl.LOCK_SH)
-        except BlockingIOError:
-            os.close(fd)
-            raise InterviewGuardError(
+        _flock(
+            fd,
+            fcntl.LOCK_EX | fcntl.LOCK_NB if self.exclusive else fcntl.LOCK_SH,
+            lambda: (
                 f"{self.index}: a batch is using this identity index (lock {self.path.name} held); nothing was "
                 "changed: run this again when the batch is over"
-            ) from None
-        except OSError as exc:  # a file system without locks
-            os.close(fd)
-            raise input_error_from_os_error(exc, "cannot lock the identity index", path=self.path) from None
+            ),
+            what="cannot lock the identity index",
+            path=self.path,
+        )
         self._fd = fd
         _HELD.add(fd)  # a forked worker closes its copy (close_inherited_locks)
 
@@ -197,13 +220,6 @@ class IndexLock:
             _HELD.discard(self._fd)
             os.close(self._fd)
             self._fd = None
-
-    def __enter__(self) -> IndexLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 def _alive(pid: int) -> bool:
