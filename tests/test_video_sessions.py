@@ -204,3 +204,31 @@ def test_swap_failure_composite_is_flagged_with_key_frames(tmp_path):
     by_time, plain = key_frame_files(ev.details)  # paths in the role objects, or (no roles) a plain list
     files = [*by_time.values(), *plain]
     assert files and all((tmp_path / "frames" / p.split("/")[-1]).is_file() for p in files)
+
+
+def test_frame_rate_is_the_usual_interval_between_decoded_frames():
+    import numpy as np
+
+    from interview_guard.extract.session import frame_rate
+
+    t = np.arange(60) / 15.0
+    assert frame_rate(t) == pytest.approx(15.0)
+    # a variable-rate call at 30 fps that dropped a few frames: still 30
+    assert frame_rate(np.delete(np.arange(90) / 30.0, [10, 40, 41, 70])) == pytest.approx(30.0)
+    assert frame_rate(t[:9]) is None  # too few frames to say
+
+
+@needs_shared(SHARED_DATA / "faces_video")
+def test_a_face_recorded_at_a_low_frame_rate_warns_that_the_hand_wave_test_is_weaker(tmp_path):
+    # round 21: a call that fell to half its frame rate (every other frame dropped: 25 -> 12.5 a second) costs the
+    # hand-wave test its dropouts (docs/capture-conditions.md); the report says so, the 25 fps original does not
+    sys.path.insert(0, str(REPO / "evaluation"))
+    import capture_conditions as cc
+
+    src = SHARED_DATA / "faces_video" / "liveportrait_d0.mp4"
+    cc.render(src, tmp_path / "half" / "video.mp4", "call15")
+    (tmp_path / "orig").mkdir()
+    shutil.copy(src, tmp_path / "orig" / "video.mp4")
+    low = [w for w in scan_session(tmp_path / "half").warnings if "frames a second" in w]
+    assert low and low[0].startswith("video.mp4: about 12 frames a second: the hand-wave test misses"), low
+    assert not [w for w in scan_session(tmp_path / "orig").warnings if "frames a second" in w]

@@ -23,7 +23,7 @@ from interview_guard.tracks import VIDEO_SCAN_STREAMS, Stream, Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.metadata import SessionMetadata
 
-__all__ = ["extract_tracks", "keystroke_origin_ms"]
+__all__ = ["LOW_FRAME_RATE", "extract_tracks", "frame_rate", "keystroke_origin_ms"]
 
 
 # Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
@@ -35,9 +35,25 @@ KEYS_PAST_END_S = 60.0
 #: Videos up to this long are landmarked at every frame (cheap in absolute
 #: terms); longer ones go through the adaptive sampler.
 FULL_RATE_BELOW_S = 60.0
+#: Below this frame rate (the median interval between decoded frames) the scan warns that the hand-wave test is
+#: weaker: a swap that drops or lags for 2-6 frames of a 30 fps call leaves 1-3 frames at 15 fps, and the test's
+#: dropouts fell from AUC 0.96 to 0.73 and 0.83 to 0.66 on the two held-out splits (docs/capture-conditions.md,
+#: round 21, `call15`).
+LOW_FRAME_RATE = 20.0
 
 #: The streams one video scan produces (asking for any of them runs it).
 _VIDEO_SCAN_STREAMS = VIDEO_SCAN_STREAMS
+
+
+def frame_rate(t_s: np.ndarray) -> float | None:
+    """Frames a second of a video from its decoded frames' times: the median interval (a variable-rate recording's
+    usual rate; an occasional dropped frame does not move it). None with fewer than 10 frames."""
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.size < 10:
+        return None
+    dt = np.diff(t)
+    dt = dt[dt > 0]
+    return float(1.0 / np.median(dt)) if dt.size else None
 
 
 def _decode_audio(session: Session, tracks: Tracks, cache_dir: str | Path | None) -> AudioTrack | None:
@@ -276,6 +292,13 @@ def extract_tracks(
             warn.append(f"{name}: {dec.decode_errors} damaged video packet(s) skipped")
         if len(scan.face) and scan.face.presence_rate < 0.5:
             warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
+        rate = frame_rate(scan.motion.t_s) if len(scan.face) and scan.face.presence_rate > 0 else None
+        if rate is not None and rate < LOW_FRAME_RATE:
+            warn.append(
+                f"{name}: about {rate:.0f} frames a second: the hand-wave test misses swap failures that last only "
+                "a few frames at this rate (docs/capture-conditions.md); record the call at the rate the candidate "
+                "sends"
+            )
         if len(scan.motion):
             duration = max(duration, float(scan.motion.t_s[-1]))
     elif session.video is not None and tracks.video is not None and tracks.video.truncated:
