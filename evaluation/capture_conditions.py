@@ -41,6 +41,7 @@ CONDITIONS: dict[str, str] = {
     # round 21: two more, for the rules set on the four above
     "call15": "a video call that fell to 15 frames a second: every other frame dropped (the others keep their times)",
     "webcam": "a typical call recording: at most 640 pixels wide, H.264 at crf 30",
+    "half": "a gallery-view tile: half the width and height, H.264 at crf 23 (the size of `compressed`, not its loss)",
 }
 _CRF = {"compressed": 40, "webcam": 30}
 #: Keep one frame in this many (the frames dropped, the rest at their own times).
@@ -49,7 +50,7 @@ _EVERY = {"call15": 2}
 _MAX_W = {"webcam": 640}
 #: Audio codecs an mp4 holds as they are (others are encoded as AAC).
 _MP4_AUDIO = frozenset({"aac", "mp3", "alac", "opus", "ac3"})
-_SCALE = {"compressed": 0.5}
+_SCALE = {"compressed": 0.5, "half": 0.5}
 
 
 def transform(name: str, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -63,7 +64,7 @@ def transform(name: str, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarra
         x += 4.0 * rng.standard_normal(x.shape, dtype=np.float32)
     elif name == "warm":
         x *= np.array([1.12, 1.0, 0.78], np.float32)
-    elif name not in ("original", "compressed", "call15", "webcam"):
+    elif name not in ("original", "compressed", "call15", "webcam", "half"):
         raise ValueError(f"unknown condition {name!r}")
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
