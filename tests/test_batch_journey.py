@@ -510,6 +510,34 @@ def test_a_run_of_a_nested_root_never_holds_an_input_twice(tmp_path, monkeypatch
     assert pairs == {("other", "teamA%2Fs3"), ("teamA%2Fs1", "teamA%2Fs2")}
 
 
+@pytest.mark.parametrize("first", ["outer", "inner"])
+def test_a_nested_roots_session_is_not_confused_with_an_outer_session_of_its_id(tmp_path, first):
+    """``/data/s1`` (id ``s1`` in a batch of /data) and ``/data/teamA/s1`` (id ``s1`` in a batch of /data/teamA,
+    its entry ``teamA%2Fs1``): the inner batch named the entry by its own id ``s1`` and left the outer entry ``s1``
+    as it was, so a match of /data/s1 read as a match of its own, unrelated s1: its report said "also seen as" a
+    candidate it never matched, and matches.csv paired ``s1`` with the other candidate's session. Now an entry of
+    another input under one of the batch's ids is named by its path from the batch's root (``..%2Fs1``)."""
+    data = tmp_path / "data"
+    for sub, name in (("s1", PAIR[1]), ("teamA/s1", "typing_genuine_b"), ("teamA/s2", PAIR[0])):
+        shutil.copytree(SAMPLES / name, data / sub)
+    ix = tmp_path / "ix.sqlite"
+    runs = [(data, tmp_path / "r_all"), (data / "teamA", tmp_path / "r_team")]
+    if first == "inner":
+        runs.reverse()
+    for _ in range(2):
+        for root, out in runs:
+            run_batch(root, out, index_path=str(ix))
+    team = tmp_path / "r_team"
+    assert not read_report(team / "sessions" / "s1.json").also_seen_as  # typing_genuine_b matches nobody
+    seen = read_report(team / "sessions" / "s2.json").also_seen_as
+    assert [(s["session"], s["candidate_id"]) for s in seen] == [("..%2Fs1", "sample-typing-slow-path-a")]
+    with open(team / "matches.csv", newline="", encoding="utf-8") as fh:
+        rows = [(r["session_a"], r["session_b"], r["candidate_a"]) for r in csv.DictReader(fh)]
+    assert rows == [("..%2Fs1", "s2", "sample-typing-slow-path-a")], rows
+    with open(tmp_path / "r_all" / "matches.csv", newline="", encoding="utf-8") as fh:  # the outer batch: unchanged
+        assert [(r["session_a"], r["session_b"]) for r in csv.DictReader(fh)] == [("s1", "teamA%2Fs2")]
+
+
 # ------------------------------------------------------------------ 7. a forgotten input stays forgotten
 
 

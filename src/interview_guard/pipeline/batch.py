@@ -70,6 +70,7 @@ from interview_guard.io.session import (
     as_input_error,
     find_sessions,
     input_error_from_os_error,
+    session_id_for,
 )
 from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, IndexLock, ids_base, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
@@ -259,11 +260,15 @@ def _scan_one(
     return _commit(scan_task(job), report_path, relative_path, index_path)
 
 
-def _match_batch(index_path: Path, out: Path, rows: dict[str, dict], paths: dict[str, str]) -> int:
+def _match_batch(
+    index_path: Path, out: Path, rows: dict[str, dict], paths: dict[str, str], root: str | None = None
+) -> int:
     """``matches.csv`` of the batch's sessions against the whole index; "also seen as" into changed reports.
 
     A session whose input the index holds under another root's id (``paths``: id -> absolute path) is matched
-    there, and named by this batch's id in its outputs."""
+    there, and named by this batch's id in its outputs. An entry of another input whose index id is one of this
+    batch's ids (``/data/s1`` as ``s1``, seen from a batch of ``/data/teamA`` with a session ``s1`` of its own) is
+    named by its path from ``root`` (``..%2Fs1``), so it is not read as that session."""
     from interview_guard.io.identity_index import IdentityIndex
     from interview_guard.pipeline.matching import (
         also_seen_as,
@@ -277,7 +282,14 @@ def _match_batch(index_path: Path, out: Path, rows: dict[str, dict], paths: dict
     with IdentityIndex(index_path) as ix, ix.snapshot():  # the entries and their matches: one state of the index
         entry = entries_of(ix, {sid: paths.get(sid, sid) for sid in ok})
         found = find_matches(ix, session_ids=sorted(set(entry.values())))
-    matches = renamed(found, {e: sid for sid, e in entry.items() if e != sid})
+        where = ix.sources()
+    names = {e: sid for sid, e in entry.items() if e != sid}
+    mine = set(entry.values())
+    for m in found:
+        for other in (m.session_a, m.session_b):
+            if root is not None and other in rows and other not in mine and other in where:
+                names[other] = session_id_for(os.path.relpath(where[other][0], root))
+    matches = renamed(found, names)
     write_matches_csv(out / MATCHES_NAME, matches)
     for sid in ok:
         rp = Path(rows[sid]["report"])
@@ -540,7 +552,7 @@ def run_batch(
         for note in notes:
             if notify is not None:
                 notify(note)
-        n_matches = _match_batch(idx, out, rows, paths)
+        n_matches = _match_batch(idx, out, rows, paths, base)
         html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
         failed = sum(1 for r in rows.values() if r["status"] != "ok")
         tmp = out / TMP_DIR
