@@ -232,3 +232,22 @@ def test_matches_given_what_is_not_a_usable_index_is_one_line_naming_it(tmp_path
         assert words in r.stderr, (args, r.stderr)
         assert r.stdout == ""
     assert empty.stat().st_size == 0 and not (no_index / "identity.sqlite").exists()  # nothing made
+
+
+def test_a_batch_on_a_damaged_index_is_one_line_naming_it(tmp_path):
+    # `matches` said so since 10c952d; a batch on the same index still ended in "internal error: DatabaseError:
+    # database disk image is malformed (run with --debug ...)", naming no file, once it read the descriptors
+    import shutil
+
+    from conftest import SAMPLES
+
+    root = tmp_path / "root"
+    shutil.copytree(SAMPLES / "typing_genuine_a", root / "a")
+    damaged = _damaged_index(tmp_path / "damaged.sqlite")
+    r = CliRunner().invoke(main, ["batch", str(root), "--out", str(tmp_path / "out"), "--index", str(damaged)])
+    assert r.exit_code == 1, r.output
+    last = r.stderr.splitlines()[-1]
+    words = "not a readable identity index (database disk image is malformed)"
+    assert last == f"interview-guard: error: {damaged}: {words}"
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out" / "summary.csv").is_file()  # what was scanned is listed

@@ -57,13 +57,13 @@ import os
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interview_guard.atomic import atomic_write_text
-from interview_guard.errors import InterviewGuardError
+from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.io.session import (
     FoundSession,
     Session,
@@ -258,6 +258,18 @@ def _scan_one(
     scratch = str(Path(report_path).parent.parent / TMP_DIR)
     job = ScanJob(session_id, path, relative_path, FusionModel.load(fusion_path), cache_dir, html, scratch)
     return _commit(scan_task(job), report_path, relative_path, index_path)
+
+
+@contextlib.contextmanager
+def _index_read(index_path: Path) -> Iterator[None]:
+    """The index's reads in the block: a damaged file (its header and tables open, a page read later does not: a disk
+    error, a copy cut short) is one line naming it, as for ``matches``, not an internal error naming no file."""
+    import sqlite3
+
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"not a readable identity index ({exc})", path=index_path) from None
 
 
 def _match_batch(
@@ -486,7 +498,7 @@ def run_batch(
         from interview_guard.io.identity_index import IdentityIndex
 
         fusion = FusionModel.load(fusion_path)  # once, here: the workers get the parameters, not the file
-        with IdentityIndex(idx) as ix:  # made (or checked) before any scan: a bad file is one error up front
+        with IdentityIndex(idx) as ix, _index_read(idx):  # made (or checked) before any scan: one error up front
             indexed, held = ix.indexed_sessions(), ix.held()
         summary_path = out / "summary.csv"
         rows: dict[str, dict] = {}
@@ -534,25 +546,28 @@ def run_batch(
             # whatever happened (Ctrl-C, the cluster gone), the summary lists what is done
             write_summary(summary_path, list(rows.values()))
         paths = {f.session_id: os.path.abspath(f.path) for f in sessions if f.problem is None}
-        pruned, notes = prune_gone(  # before matching: a session whose input is gone matches no more
-            idx,
-            root=base,
-            scanned=os.path.abspath(root),
-            found=paths,
-            unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
-        )
-        with IdentityIndex(idx) as ix:  # scanned now, withheld from the index: a forgotten input (ix.forget)
-            now_indexed = ix.indexed_sessions()
-        kept_out = sum(1 for sid, *_ in todo if now_indexed.get(sid, (None, False))[1] and rows[sid]["status"] == "ok")
-        if kept_out:
-            notes.append(
-                f"{idx}: {kept_out} session(s) of this batch not indexed: their input was forgotten "
-                "(matches --forget); matches OUT --unforget CANDIDATE_ID puts a candidate back"
+        with _index_read(idx):  # a damaged index (a page that does not read): one line naming it
+            pruned, notes = prune_gone(  # before matching: a session whose input is gone matches no more
+                idx,
+                root=base,
+                scanned=os.path.abspath(root),
+                found=paths,
+                unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
             )
-        for note in notes:
-            if notify is not None:
-                notify(note)
-        n_matches = _match_batch(idx, out, rows, paths, base)
+            with IdentityIndex(idx) as ix:  # scanned now, withheld from the index: a forgotten input (ix.forget)
+                now_indexed = ix.indexed_sessions()
+            kept_out = sum(
+                1 for sid, *_ in todo if now_indexed.get(sid, (None, False))[1] and rows[sid]["status"] == "ok"
+            )
+            if kept_out:
+                notes.append(
+                    f"{idx}: {kept_out} session(s) of this batch not indexed: their input was forgotten "
+                    "(matches --forget); matches OUT --unforget CANDIDATE_ID puts a candidate back"
+                )
+            for note in notes:
+                if notify is not None:
+                    notify(note)
+            n_matches = _match_batch(idx, out, rows, paths, base)
         html_index = write_batch_html(out, summary_rows(list(rows.values()))) if html else None
         failed = sum(1 for r in rows.values() if r["status"] != "ok")
         tmp = out / TMP_DIR
