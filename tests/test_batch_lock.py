@@ -85,3 +85,24 @@ def test_the_index_lock_is_shared_by_batches_exclusive_for_forget_and_closed_in_
     with IndexLock(index, exclusive=True):  # the batches are over
         pass
     assert (tmp_path / "ix" / ".all.sqlite.lock").is_file()
+
+
+def test_the_index_lock_is_the_same_through_a_symbolic_link_to_the_index(tmp_path):
+    # an OUT whose identity.sqlite links to a shared index: `matches OUT --forget` locked OUT/.identity.sqlite.lock
+    # while the batches given --index SHARED held SHARED's, and the forget went through while they ran
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.batch_output import IndexLock
+
+    shared = tmp_path / "shared" / "all.sqlite"
+    shared.parent.mkdir()
+    shared.touch()
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "out" / "identity.sqlite"
+    link.symlink_to(shared)
+    with IndexLock(shared):
+        with pytest.raises(InterviewGuardError) as exc:
+            IndexLock(link, exclusive=True).acquire()
+        assert str(exc.value).startswith(f"{link}: a batch is using this identity index")
+    with IndexLock(link):
+        with pytest.raises(InterviewGuardError):
+            IndexLock(shared, exclusive=True).acquire()

@@ -5,9 +5,10 @@
   and the holder. The kernel drops the lock when its process dies however it dies (``kill -9`` too), so a lock
   file left by a dead batch is simply taken over, with a warning naming the batch that is gone.
 * :class:`IndexLock`: ``.NAME.lock`` beside the identity index (``OUT/.identity.sqlite.lock``, or beside the
-  ``--index`` file): a batch holds it shared for its run (batches sharing one index still run side by side),
-  ``matches --forget``/``--unforget`` exclusively, refusing at once while any batch uses the index (whatever its
-  OUT), so a batch cannot store a forgotten candidate's session after the forget.
+  ``--index`` file; beside the file a symbolic link to the index points to): a batch holds it shared for its run
+  (batches sharing one index still run side by side), ``matches --forget``/``--unforget`` exclusively, refusing
+  at once while any batch uses the index (whatever its OUT), so a batch cannot store a forgotten candidate's
+  session after the forget.
 * :func:`ids_base`: ``OUT/batch.json`` records the root the session ids are relative to. A run on a
   directory inside that root (a subtree of the earlier input) keeps those ids (``grp%2Fa``, not ``a``), so
   its sessions are found done instead of scanned again under new ids and indexed twice.
@@ -190,7 +191,8 @@ class IndexLock(_Lock):
 
     def __init__(self, index: str | os.PathLike[str], *, exclusive: bool = False) -> None:
         self.index = Path(index)
-        self.path = self.index.parent / f".{self.index.name}.lock"
+        real = Path(os.path.realpath(self.index))  # one lock whatever the name the index is given by (a link to it)
+        self.path = real.parent / f".{real.name}.lock"
         self.exclusive = exclusive
         self._fd: int | None = None
 
@@ -198,7 +200,7 @@ class IndexLock(_Lock):
         import fcntl
 
         try:
-            self.index.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise input_error_from_os_error(exc, "cannot lock the identity index", path=self.path) from None
