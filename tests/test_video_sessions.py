@@ -216,6 +216,11 @@ def test_frame_rate_is_the_usual_interval_between_decoded_frames():
     # a variable-rate call at 30 fps that dropped a few frames: still 30
     assert frame_rate(np.delete(np.arange(90) / 30.0, [10, 40, 41, 70])) == pytest.approx(30.0)
     assert frame_rate(t[:9]) is None  # too few frames to say
+    # a variable-rate call that fell to 15 fps for 6 of its 10 s: 15 frames a second most of the time, though more of
+    # its frames came at 30 (the median frame interval said 30, and the scan did not warn)
+    fell = np.concatenate([np.arange(120) / 30.0, 4.0 + np.arange(90) / 15.0])
+    assert frame_rate(fell) == pytest.approx(15.0)
+    assert frame_rate(fell[::-1].max() - fell[::-1]) == pytest.approx(15.0)  # whichever part comes first
 
 
 @needs_shared(SHARED_DATA / "faces_video")
