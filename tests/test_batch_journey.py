@@ -112,6 +112,28 @@ def test_an_index_of_an_older_version_gets_its_sources_recorded(tmp_path):
     assert run_batch(root, out, index_path=str(ix)).pruned == 1 and _matches(ix) == []
 
 
+def test_a_moved_root_gets_its_new_paths_recorded_and_a_session_deleted_there_is_dropped(tmp_path):
+    """The sessions' directory moved (or its share mounted elsewhere), one OUT: the sessions are found done (same
+    files), and their rows kept the old paths (recorded only for a row with no path or the same one, since one
+    input became one entry), so a session deleted later was "all missing (not mounted here?)" and matched for
+    ever. A row's path moves with its input when no other entry holds the new one."""
+    first = _root(tmp_path, names=(*PAIR, "typing_genuine_b"))
+    out = tmp_path / "out"
+    assert run_batch(first, out).matches == 1
+    moved = tmp_path / "moved" / "root"
+    moved.parent.mkdir()
+    first.rename(moved)
+    assert run_batch(moved, out).scanned == 0
+    with IdentityIndex(out / "identity.sqlite") as index:
+        assert {sid: src for sid, (src, _) in index.sources().items()} == {
+            n: str(moved / n) for n in (*PAIR, "typing_genuine_b")
+        }
+    shutil.rmtree(moved / "typing_slow_path_a")
+    notes: list[str] = []
+    assert run_batch(moved, out, notify=notes.append).pruned == 1, notes
+    assert _matches(out) == []
+
+
 def test_sessions_indexed_without_their_input_are_reported_and_pruned_on_request(tmp_path):
     """Rows an older version wrote carry no input path; one whose input was deleted before the upgrade is never
     found again, so no batch records its path or drops it, and it matched for ever. Now every batch and

@@ -349,7 +349,10 @@ class IdentityIndex:
 
         A session with its own row: its path and root are recorded, and the other rows of that path (an earlier
         input, or this one under another id) or without a path and with its fingerprint (an older version's row
-        of the same input) are dropped. A session whose input another id holds (a batch of a root inside, or
+        of the same input) are dropped. A row recorded at another path takes the new one when no other id holds it
+        (the session was found done, so its files are the row's: its root moved, or a share is mounted
+        elsewhere); when another id holds it, the row is another input's under the same id (``s1`` of a root
+        around this one) and stays as it is. A session whose input another id holds (a batch of a root inside, or
         around, the one that indexed it): nothing is added; when ``root`` strictly contains that entry's root,
         the entry takes this session's id and root (the outermost root's id), without a scan.
         """
@@ -360,7 +363,7 @@ class IdentityIndex:
                 own = db.execute(
                     "SELECT source, fingerprint, forgotten FROM sessions WHERE session_id = ?", (sid,)
                 ).fetchone()
-                if own is not None and not own[2] and own[0] in (None, source):
+                if own is not None and not own[2] and (own[0] in (None, source) or not self._holder(source, sid)):
                     db.execute("UPDATE sessions SET source = ?, root = ? WHERE session_id = ?", (source, root, sid))
                     others = db.execute(
                         "SELECT session_id FROM sessions WHERE forgotten = 0 AND session_id != ? "
@@ -376,6 +379,14 @@ class IdentityIndex:
                     if len(held) == 1 and _outer(root, held[0][1]):
                         self._rename(held[0][0], sid, root)
         return dropped
+
+    def _holder(self, source: str, session_id: str) -> str | None:
+        """In the caller's transaction: another id's entry (not forgotten) recorded at ``source``, or None."""
+        row = self._db.execute(
+            "SELECT session_id FROM sessions WHERE forgotten = 0 AND source = ? AND session_id != ? LIMIT 1",
+            (source, session_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def _rename(self, old: str, new: str, root: str) -> None:
         """In the caller's transaction: the entry ``old`` becomes ``new`` (of ``root``), descriptors and all."""
