@@ -43,7 +43,8 @@ def _rss_mb() -> float:
 
 
 def one(n: int, directory: str) -> dict[str, float]:
-    from interview_guard.io.identity_index import ExactSearch, IdentityIndex
+    from interview_guard.io.identity_index import IdentityIndex
+    from interview_guard.io.identity_search import ExactSearch
     from interview_guard.signals import identity_match as im
 
     base = _rss_mb()

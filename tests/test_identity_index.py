@@ -381,7 +381,7 @@ def test_also_seen_as_round_trips_and_shows_in_text_and_html():
 
 
 def test_exact_search_keeps_the_k_nearest_across_chunks(tmp_path, rng):
-    from interview_guard.io.identity_index import ExactSearch
+    from interview_guard.io.identity_search import ExactSearch
 
     vecs = rng.normal(0, 0.2, (50, 128)).astype(np.float32)
     with IdentityIndex(tmp_path / "ix.sqlite") as ix:

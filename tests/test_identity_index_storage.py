@@ -166,7 +166,7 @@ def test_a_batch_matches_its_sessions_in_one_snapshot_of_the_index(tmp_path, mon
 def test_find_matches_reads_its_queries_and_the_rows_searched_in_one_snapshot(tmp_path, monkeypatch):
     # the queries were read, then the rows searched, in two reads: an entry renamed in between by another batch
     # (sessions without a candidate id) was found as a strong match of itself under its other id
-    from interview_guard.io.identity_index import ExactSearch
+    from interview_guard.io.identity_search import ExactSearch
     from interview_guard.pipeline.matching import find_matches
 
     index, root = tmp_path / "ix.sqlite", tmp_path / "data" / "team"

@@ -152,7 +152,7 @@ def _emit(text: str, output: str | None, *, quiet: bool, what: str) -> None:
     report is never lost.
     """
     from interview_guard.errors import InputError
-    from interview_guard.pipeline.batch import text_safe
+    from interview_guard.pipeline.batch_html import text_safe
 
     text = text_safe(text)  # a file name that is not UTF-8 must not stop the output
     if output:

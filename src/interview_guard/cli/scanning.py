@@ -199,7 +199,7 @@ def report_cmd(
 
 def _warn_missing_frames(result: str, rep: Any, key_frames: Any) -> None:
     """One warning line when key frames the report names are not in the page (the page says which)."""
-    from interview_guard.pipeline.batch import text_safe
+    from interview_guard.pipeline.batch_html import text_safe
     from interview_guard.report.keyframes import MAX_KEY_FRAMES, wanted_key_frame_times
 
     wanted = wanted_key_frame_times(ev.details for r in rep.analyzers.values() for ev in r.evidence)[:MAX_KEY_FRAMES]

@@ -33,25 +33,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from interview_guard.errors import InputError, InterviewGuardError
 
-__all__ = [
-    "INDEX_FORMAT",
-    "IdentityIndex",
-    "DescriptorChunk",
-    "Neighbour",
-    "VectorSearch",
-    "ExactSearch",
-    "DistanceFn",
-]
+__all__ = ["INDEX_FORMAT", "IdentityIndex", "DescriptorChunk"]
 
 INDEX_FORMAT = "interview-guard identity index 1"
 
@@ -79,9 +70,6 @@ CREATE TABLE IF NOT EXISTS descriptors (
 CREATE INDEX IF NOT EXISTS descriptors_candidate ON descriptors (candidate_id);
 CREATE INDEX IF NOT EXISTS descriptors_modality ON descriptors (modality);
 """
-
-#: ``distance(queries (q, d), rows (n, d)) -> (q, n)``; NaN for pairs it cannot compare.
-DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _now() -> str:
@@ -112,17 +100,6 @@ class DescriptorChunk:
 
     def __len__(self) -> int:
         return len(self.session_id)
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    """A stored descriptor near a query: which query, which session, how far."""
-
-    query: int
-    session_id: str
-    candidate_id: str | None
-    distance: float
-    quality: float
 
 
 class IdentityIndex:
@@ -536,69 +513,3 @@ class IdentityIndex:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class VectorSearch(Protocol):
-    """Neighbours of many queries among the stored descriptors of one modality.
-
-    ``neighbours(modality, queries, max_distance=, k=)`` returns the stored
-    descriptors within ``max_distance`` (all comparable ones when None) of each
-    query, at most the ``k`` nearest per query when ``k`` is given.
-    :class:`ExactSearch` is the exact implementation; an ANN index (faiss,
-    usearch) would implement the same call (approximately, with ``k`` set).
-    """
-
-    def neighbours(
-        self, modality: str, queries: np.ndarray, *, max_distance: float | None = None, k: int | None = None
-    ) -> list[Neighbour]: ...
-
-
-class ExactSearch:
-    """Exact search: every query against every stored row, streamed from the index in chunks."""
-
-    def __init__(
-        self,
-        index: IdentityIndex,
-        distance: Callable[[str], DistanceFn],
-        *,
-        chunk_rows: int = 65536,
-        query_block: int = 128,
-    ) -> None:
-        self.index = index
-        self.distance = distance  # modality -> distance function
-        self.chunk_rows = chunk_rows
-        self.query_block = max(1, int(query_block))
-
-    def neighbours(
-        self, modality: str, queries: np.ndarray, *, max_distance: float | None = None, k: int | None = None
-    ) -> list[Neighbour]:
-        q = np.asarray(queries, dtype=np.float32)
-        if q.ndim == 1:
-            q = q[None]
-        fn = self.distance(modality)
-        found: list[list[Neighbour]] = [[] for _ in range(q.shape[0])]
-        for chunk in self.index.chunks(modality, chunk_rows=self.chunk_rows):
-            if chunk.vectors.shape[1] != q.shape[1]:
-                continue
-            for lo in range(0, q.shape[0], self.query_block):  # (block, chunk) distances: 128 x 65536 x 8 B = 64 MB
-                d = fn(q[lo : lo + self.query_block], chunk.vectors)
-                ok = np.isfinite(d)
-                if max_distance is not None:
-                    ok &= d <= max_distance
-                for i in range(d.shape[0]):
-                    cols = np.flatnonzero(ok[i])
-                    if k is not None and cols.size > k:  # the k nearest of this chunk
-                        cols = cols[np.argpartition(d[i, cols], k - 1)[:k]]
-                    hits = found[lo + i]
-                    sid, cid, qual = chunk.session_id, chunk.candidate_id, chunk.quality
-                    hits += (Neighbour(lo + i, sid[j], cid[j], float(d[i, j]), float(qual[j])) for j in cols.tolist())
-                    if k is not None and len(hits) > 4 * k:  # bound the memory across chunks
-                        hits.sort(key=lambda n: n.distance)
-                        del hits[k:]
-        out: list[Neighbour] = []
-        for hits in found:
-            if k is not None and len(hits) > k:
-                hits.sort(key=lambda n: n.distance)
-                del hits[k:]
-            out += hits
-        return out

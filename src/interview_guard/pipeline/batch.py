@@ -56,7 +56,6 @@ import contextlib
 import os
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,6 +71,9 @@ from interview_guard.io.session import (
     input_error_from_os_error,
     session_id_for,
 )
+from interview_guard.pipeline.batch_html import html_path as _html_path
+from interview_guard.pipeline.batch_html import render_page as _render_page
+from interview_guard.pipeline.batch_html import write_batch_html
 from interview_guard.pipeline.batch_output import TMP_DIR, BatchLock, IndexLock, ids_base, remove_stale_files
 from interview_guard.pipeline.batch_summary import SUMMARY_COLUMNS, row_of, summary_rows, write_summary
 from interview_guard.pipeline.executors import Executor, TaskLost, make_executor, one_blas_thread, worker_scratch_dir
@@ -106,17 +108,8 @@ def _report_path(out_dir: Path, session_id: str) -> Path:
     return out_dir / "sessions" / f"{session_id}.json"
 
 
-def text_safe(text: str) -> str:
-    """``text`` writable as UTF-8: a byte of a file name that is not UTF-8 shows as U+FFFD (pages, text)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _write_report(report: Report, report_path) -> None:
     report.write(report_path)  # UTF-8 safe: a file name that is not UTF-8 is written as JSON escapes
-
-
-def _html_path(report_path) -> Path:
-    return Path(report_path).with_suffix(".html")
 
 
 def _frames_tmp(scratch_dir: str | None) -> tempfile.TemporaryDirectory[str]:
@@ -325,55 +318,6 @@ def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path) ->
     report.session.extra["relative_path"] = found.relative_path
     _write_report(report, report_path)
     return row_of(report, report_path, found.relative_path)
-
-
-def _render_page(report) -> str | None:
-    """The report's HTML page, or None when rendering fails (the final pass retries from the JSON)."""
-    from interview_guard.pipeline.keyframes import load_key_frames
-    from interview_guard.report.html import render_report
-
-    try:
-        return text_safe(render_report(report, key_frames=load_key_frames(report)))
-    except Exception:  # a page is a view of the report: never fail the session over it
-        return None
-
-
-def write_batch_html(out_dir, rows: list[dict]) -> Path:
-    """Render each finished session's page where missing or older than its report, then ``index.html``.
-
-    ``rows`` are summary rows (their ``report`` column locates each JSON
-    report; the page goes beside it). Key frames of pages rendered here are
-    decoded from the session's video when it is still where the report says.
-    """
-    from interview_guard.report.html import IndexEntry, write_index_html
-
-    out = Path(out_dir)
-    entries = []
-    for row in rows:
-        rp = Path(row["report"])
-        try:
-            report = read_report(rp)
-        except InterviewGuardError:
-            continue
-        hp = _html_path(rp)
-        try:
-            fresh = hp.is_file() and hp.stat().st_mtime_ns >= rp.stat().st_mtime_ns
-        except OSError:
-            fresh = False
-        if not fresh:
-            page = _render_page(report)
-            if page is not None:
-                atomic_write_text(hp, page)
-            fresh = page is not None
-        href = None
-        if fresh:
-            try:
-                rel = hp.resolve().relative_to(out.resolve())
-                href = "/".join(urllib.parse.quote(part) for part in rel.parts)
-            except ValueError:
-                href = hp.resolve().as_uri()
-        entries.append(IndexEntry(report, href))
-    return write_index_html(out / "index.html", entries)
 
 
 def _done_row(

@@ -26,7 +26,8 @@ import numpy as np
 
 from interview_guard.atomic import atomic_write_text
 from interview_guard.io.csv_cells import text_cell
-from interview_guard.io.identity_index import DistanceFn, ExactSearch, IdentityIndex, VectorSearch
+from interview_guard.io.identity_index import IdentityIndex
+from interview_guard.io.identity_search import DistanceFn, ExactSearch, VectorSearch
 from interview_guard.signals import identity_match as im
 from interview_guard.signals.typing_profile import typing_profile
 from interview_guard.tracks import Tracks
@@ -282,7 +283,7 @@ def find_matches(
         Pairs scoring at least this (0: every scored pair). Default: the pairs
         with a band (``strong`` or ``possible``).
     search : VectorSearch, optional
-        Default :class:`~interview_guard.io.identity_index.ExactSearch`.
+        Default :class:`~interview_guard.io.identity_search.ExactSearch`.
     prior : float
         Base rate of same-person pairs for the scores (0.5: the likelihood ratio alone).
     per_session : int, optional
