@@ -223,6 +223,14 @@ def test_frame_rate_is_the_usual_interval_between_decoded_frames():
     assert frame_rate(fell[::-1].max() - fell[::-1]) == pytest.approx(15.0)  # whichever part comes first
 
 
+def test_the_low_frame_rate_warning_never_reads_as_the_limit_itself():
+    from interview_guard.extract.session import LOW_FRAME_RATE, low_frame_rate_warning
+
+    assert low_frame_rate_warning("v.mp4", 12.5).startswith("v.mp4: about 12 frames a second: the hand-wave test")
+    assert "about 19.9 frames a second" in low_frame_rate_warning("v.mp4", 19.96)  # not "about 20"
+    assert low_frame_rate_warning("v.mp4", LOW_FRAME_RATE) is None and low_frame_rate_warning("v.mp4", None) is None
+
+
 @needs_shared(SHARED_DATA / "faces_video")
 def test_a_face_recorded_at_a_low_frame_rate_warns_that_the_hand_wave_test_is_weaker(tmp_path):
     # round 21: a call that fell to half its frame rate (every other frame dropped: 25 -> 12.5 a second) costs the

@@ -23,7 +23,7 @@ from interview_guard.tracks import VIDEO_SCAN_STREAMS, Stream, Tracks
 from interview_guard.tracks.audio import AudioTrack
 from interview_guard.tracks.metadata import SessionMetadata
 
-__all__ = ["LOW_FRAME_RATE", "extract_tracks", "frame_rate", "keystroke_origin_ms"]
+__all__ = ["LOW_FRAME_RATE", "extract_tracks", "frame_rate", "keystroke_origin_ms", "low_frame_rate_warning"]
 
 
 # Epoch milliseconds are above this (1973-03-03); relative clocks are far below.
@@ -59,6 +59,18 @@ def frame_rate(t_s: np.ndarray) -> float | None:
         return None
     cum = np.cumsum(dt)
     return float(1.0 / dt[min(int(np.searchsorted(cum, 0.5 * cum[-1])), dt.size - 1)])
+
+
+def low_frame_rate_warning(name: str, rate: float | None) -> str | None:
+    """The scan's warning for a video of a face at under :data:`LOW_FRAME_RATE` frames a second (None otherwise);
+    the rate in whole frames, or to a tenth where a whole number would read as the limit itself (19.6 -> "19.6")."""
+    if rate is None or rate >= LOW_FRAME_RATE:
+        return None
+    said = f"{rate:.0f}" if round(rate) < LOW_FRAME_RATE else f"{math.floor(rate * 10) / 10:.1f}"
+    return (
+        f"{name}: about {said} frames a second: the hand-wave test misses swap failures that last only a few frames "
+        "at this rate (docs/capture-conditions.md); record the call at the rate the candidate sends"
+    )
 
 
 def _decode_audio(session: Session, tracks: Tracks, cache_dir: str | Path | None) -> AudioTrack | None:
@@ -298,12 +310,8 @@ def extract_tracks(
         if len(scan.face) and scan.face.presence_rate < 0.5:
             warn.append(f"{name}: a face was found in only {100 * scan.face.presence_rate:.0f} % of analysed frames")
         rate = frame_rate(scan.motion.t_s) if len(scan.face) and scan.face.presence_rate > 0 else None
-        if rate is not None and rate < LOW_FRAME_RATE:
-            warn.append(
-                f"{name}: about {rate:.0f} frames a second: the hand-wave test misses swap failures that last only "
-                "a few frames at this rate (docs/capture-conditions.md); record the call at the rate the candidate "
-                "sends"
-            )
+        if (low := low_frame_rate_warning(name, rate)) is not None:
+            warn.append(low)
         if len(scan.motion):
             duration = max(duration, float(scan.motion.t_s[-1]))
     elif session.video is not None and tracks.video is not None and tracks.video.truncated:
