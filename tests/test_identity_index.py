@@ -459,3 +459,42 @@ def test_one_input_is_one_entry_under_the_outermost_roots_id(tmp_path):
         ix.upsert_session("old", fingerprint="fp-4", **one)  # ... and found again by record_sources
         assert ix.record_sources({"new": "/e/new"}, root="/e") == ["old"]
         assert set(ix.indexed_sessions()) == {"new"}
+
+
+def test_forget_rewrites_matches_csv_as_the_batch_writes_it(tmp_path):
+    # OUT/identity.sqlite linked to an index that another batch uses (--index): after --forget, OUT/matches.csv
+    # held every pair of the index, the other batch's pairs among them, instead of this batch's pairs only
+    import json
+
+    def session(src: str, dst: Path, cand: str | None = None) -> None:
+        shutil.copytree(SAMPLES / src, dst)
+        if cand is not None:
+            meta = dst / "session.json"
+            meta.write_text(json.dumps({**json.loads(meta.read_text()), "candidate_id": cand}))
+
+    shared = tmp_path / "shared.sqlite"
+    for name in ("s1", "s2", "s3"):
+        session(
+            {"s1": "typing_genuine_a", "s2": "typing_slow_path_a", "s3": "typing_genuine_b"}[name],
+            tmp_path / "a" / name,
+        )
+    session("typing_genuine_a", tmp_path / "b" / "b1", "cand-b1")  # one typist under two more ids: a pair of B's
+    session("typing_genuine_a", tmp_path / "b" / "b9", "cand-b9")
+    run_batch(tmp_path / "b", tmp_path / "out_b", index_path=str(shared))
+    (tmp_path / "out_a").mkdir()
+    (tmp_path / "out_a" / "identity.sqlite").symlink_to(shared)
+    run_batch(tmp_path / "a", tmp_path / "out_a")
+
+    def table(out: Path) -> list[dict]:
+        return list(csv.DictReader((out / "matches.csv").open(encoding="utf-8")))
+
+    assert {(r["session_a"], r["session_b"]) for r in table(tmp_path / "out_b")} == {("b1", "b9")}
+    before = table(tmp_path / "out_a")
+    assert ("b1", "b9") not in {(r["session_a"], r["session_b"]) for r in before}
+    r = CliRunner().invoke(main, ["matches", str(tmp_path / "out_a"), "--forget", "sample-typing-slow-path-a"])
+    assert r.exit_code == 0 and "matches.csv rewritten" in r.stderr
+    after = table(tmp_path / "out_a")
+    assert after == [m for m in before if "sample-typing-slow-path-a" not in (m["candidate_a"], m["candidate_b"])]
+    assert after and len(after) < len(before)
+    run_batch(tmp_path / "a", tmp_path / "out_a")  # what a fresh batch of A writes now
+    assert table(tmp_path / "out_a") == after

@@ -156,12 +156,12 @@ def _forget(ix: IdentityIndex, out: str, path: Path, candidate: str) -> None:
 
 def _rewrite_table(ix: IdentityIndex, out: str) -> str:
     """Rewrite OUT/matches.csv from the index when OUT is a batch directory with one; what to add to the message."""
-    from interview_guard.pipeline.matching import MATCHES_NAME, find_matches, write_matches_csv
+    from interview_guard.pipeline.matching import MATCHES_NAME, rematch_batch
 
     table = Path(out) / MATCHES_NAME
     if not (Path(out).is_dir() and table.is_file()):
         return ""
-    write_matches_csv(table, find_matches(ix))
+    rematch_batch(out, ix.path)  # as the batch writes it: its own sessions, under its own ids
     return f"; {table} rewritten"
 
 

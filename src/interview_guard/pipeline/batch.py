@@ -69,7 +69,6 @@ from interview_guard.io.session import (
     as_input_error,
     find_sessions,
     input_error_from_os_error,
-    session_id_for,
 )
 from interview_guard.pipeline.batch_html import html_path as _html_path
 from interview_guard.pipeline.batch_html import render_page as _render_page
@@ -274,27 +273,10 @@ def _match_batch(
     there, and named by this batch's id in its outputs. An entry of another input whose index id is one of this
     batch's ids (``/data/s1`` as ``s1``, seen from a batch of ``/data/teamA`` with a session ``s1`` of its own) is
     named by its path from ``root`` (``..%2Fs1``), so it is not read as that session."""
-    from interview_guard.io.identity_index import IdentityIndex
-    from interview_guard.pipeline.matching import (
-        also_seen_as,
-        entries_of,
-        find_matches,
-        renamed,
-        write_matches_csv,
-    )
+    from interview_guard.pipeline.matching import also_seen_as, batch_matches, write_matches_csv
 
     ok = sorted(sid for sid, r in rows.items() if r["status"] == "ok")
-    with IdentityIndex(index_path) as ix, ix.snapshot():  # the entries and their matches: one state of the index
-        entry = entries_of(ix, {sid: paths.get(sid, sid) for sid in ok})
-        found = find_matches(ix, session_ids=sorted(set(entry.values())))
-        where = ix.sources()
-    names = {e: sid for sid, e in entry.items() if e != sid}
-    mine = set(entry.values())
-    for m in found:
-        for other in (m.session_a, m.session_b):
-            if root is not None and other in rows and other not in mine and other in where:
-                names[other] = session_id_for(os.path.relpath(where[other][0], root))
-    matches = renamed(found, names)
+    matches = batch_matches(index_path, ok, set(rows), paths, root)
     write_matches_csv(out / MATCHES_NAME, matches)
     for sid in ok:
         rp = Path(rows[sid]["report"])

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from interview_guard.atomic import atomic_write_text
 from interview_guard.io.csv_cells import text_cell
 from interview_guard.io.identity_index import IdentityIndex
 from interview_guard.io.identity_search import DistanceFn, ExactSearch, VectorSearch
+from interview_guard.io.session import session_id_for
 from interview_guard.signals import identity_match as im
 from interview_guard.signals.typing_profile import typing_profile
 from interview_guard.tracks import Tracks
@@ -43,6 +44,8 @@ __all__ = [
     "entries_of",
     "renamed",
     "find_matches",
+    "batch_matches",
+    "rematch_batch",
     "write_matches_csv",
     "matches_csv",
     "matches_json",
@@ -352,6 +355,65 @@ def renamed(matches: Iterable[Match], names: dict[str, str]) -> list[Match]:
             a, b, ca, cb = b, a, cb, ca
         out.append(Match(a, b, ca, cb, m.modality, m.score, m.band, m.distance))
     return out
+
+
+def batch_matches(
+    index_path: str | Path, ok: Sequence[str], ids: Collection[str], paths: dict[str, str], root: str | None
+) -> list[Match]:
+    """A batch's ``matches.csv``: its sessions scanned ``ok`` against the whole index, in the batch's own ids.
+
+    A session whose input the index holds under another root's id (``paths``: id -> absolute path) is matched
+    there, and named by this batch's id. An entry of another input whose index id is one of this batch's ``ids``
+    (``/data/s1`` as ``s1``, seen from a batch of ``/data/teamA`` with a session ``s1`` of its own) is named by its
+    path from ``root`` (``..%2Fs1``), so it is not read as that session."""
+    with IdentityIndex(index_path) as ix, ix.snapshot():  # the entries and their matches: one state of the index
+        entry = entries_of(ix, {sid: paths.get(sid, sid) for sid in ok})
+        found = find_matches(ix, session_ids=sorted(set(entry.values())))
+        where = ix.sources()
+    names = {e: sid for sid, e in entry.items() if e != sid}
+    mine = set(entry.values())
+    for m in found:
+        for other in (m.session_a, m.session_b):
+            if root is not None and other in ids and other not in mine and other in where:
+                names[other] = session_id_for(os.path.relpath(where[other][0], root))
+    return renamed(found, names)
+
+
+def rematch_batch(out: str | Path, index_path: str | Path) -> int:
+    """Rewrite ``OUT/matches.csv`` as the batch writes it (:func:`batch_matches`: its sessions, its ids) from the
+    index as it is now, e.g. after ``matches --forget``; the pairs in it. The batch's sessions are the reports
+    ``OUT/sessions/ID.json`` of the ids in ``OUT/summary.csv`` (every report there when it cannot be read), their
+    inputs at their ``relative_path`` under the root in ``OUT/batch.json``. The reports are left as they are."""
+    from interview_guard.errors import InterviewGuardError
+    from interview_guard.pipeline.batch_output import _recorded_root
+    from interview_guard.report.model import read_report
+
+    out = Path(out)
+    listed: set[str] | None
+    try:  # its cells are text_cell(id): an id a spreadsheet would run as a formula has a leading '
+        with (out / "summary.csv").open(newline="", encoding="utf-8") as fh:
+            listed = {r.get("session") or "" for r in csv.DictReader(fh)}
+    except (OSError, ValueError, csv.Error):
+        listed = None
+    root = _recorded_root(out)
+    status: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for rp in sorted((out / "sessions").glob("*.json")):
+        try:
+            report = read_report(rp)
+        except InterviewGuardError:
+            continue
+        sid = report.session_id
+        if rp.name != f"{sid}.json" or (listed is not None and text_cell(sid) not in listed):
+            continue  # not a report of this batch's sessions (an earlier root's ids stay in OUT/sessions)
+        status[sid] = report.status
+        rel = report.session.extra.get("relative_path")
+        if root is not None and isinstance(rel, str) and rel:
+            paths[sid] = os.path.normpath(os.path.join(root, rel))
+    ok = sorted(sid for sid, st in status.items() if st == "ok")
+    matches = batch_matches(index_path, ok, set(status), paths, root)
+    write_matches_csv(out / MATCHES_NAME, matches)
+    return len(matches)
 
 
 #: The columns of user-controlled text (session ids, candidate ids): written with :func:`text_cell`.
