@@ -38,6 +38,7 @@ from interview_guard.io.session import FoundSession, input_error_from_os_error, 
 __all__ = [
     "LOCK_NAME",
     "ROOT_RECORD",
+    "recorded_root",
     "TMP_DIR",
     "BatchLock",
     "IndexLock",
@@ -266,7 +267,8 @@ def remove_stale_files(out: Path) -> int:
     return removed
 
 
-def _recorded_root(out: Path) -> str | None:
+def recorded_root(out: Path) -> str | None:
+    """The absolute root the batch of ``out`` last ran on (``OUT/batch.json``); None when none is recorded."""
     try:
         root = json.loads((out / ROOT_RECORD).read_text(encoding="utf-8")).get("root")
     except (OSError, ValueError, AttributeError):
@@ -284,7 +286,7 @@ def ids_base(
     recorded; when another root was recorded, ``notify`` says that the ids now differ from the earlier ones.
     """
     here = os.path.abspath(root)
-    recorded = _recorded_root(out)
+    recorded = recorded_root(out)
     if recorded is not None and recorded != here:
         rel = os.path.relpath(here, recorded)
         if rel != os.pardir and not rel.startswith(os.pardir + os.sep):

@@ -385,7 +385,7 @@ def rematch_batch(out: str | Path, index_path: str | Path) -> int:
     ``OUT/sessions/ID.json`` of the ids in ``OUT/summary.csv`` (every report there when it cannot be read), their
     inputs at their ``relative_path`` under the root in ``OUT/batch.json``. The reports are left as they are."""
     from interview_guard.errors import InterviewGuardError
-    from interview_guard.pipeline.batch_output import _recorded_root
+    from interview_guard.pipeline.batch_output import recorded_root
     from interview_guard.report.model import read_report
 
     out = Path(out)
@@ -395,7 +395,7 @@ def rematch_batch(out: str | Path, index_path: str | Path) -> int:
             listed = {r.get("session") or "" for r in csv.DictReader(fh)}
     except (OSError, ValueError, csv.Error):
         listed = None
-    root = _recorded_root(out)
+    root = recorded_root(out)
     status: dict[str, str] = {}
     paths: dict[str, str] = {}
     for rp in sorted((out / "sessions").glob("*.json")):
