@@ -159,10 +159,13 @@ def build_grid(
     hands_per_face: int,
     splits: tuple[str, ...] = SPLITS,
     kinds: tuple[str, ...] = ("genuine", *FAKE_KINDS),
+    genuine_motions: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Clip specs: per face a few hands (seeded), genuine x every motion, each fake kind x two motions; only the
     ``kinds`` asked for (the same specs otherwise: ``kinds=("genuine",)`` with another ``seed`` counts false alarms
-    on more genuine waves of the same faces)."""
+    on more genuine waves of the same faces). ``genuine_motions`` replaces the genuine clips' motions (e.g.
+    ``occlusion_fakes.EVERYDAY_MOTIONS``: a hand resting at the chin or touching the cheek); the fake kinds'
+    motions, drawn from the same random numbers as before, do not change."""
     specs: list[dict[str, Any]] = []
     faces_of = {"tune": TUNE_FACES, "heldout": HELDOUT_FACES, "test": TEST_FACES, "test2": TEST2_FACES}
     hands_of = {"tune": TUNE_HANDS, "heldout": HELDOUT_HANDS, "test": TEST_HANDS, "test2": TEST2_HANDS}
@@ -182,8 +185,8 @@ def build_grid(
                 left = [h for h in pool_ids[src] if (src, h) not in chosen] or pool_ids[src]
                 chosen.append((src, left[int(rng.integers(len(left)))]))
             for src, hand in chosen:
-                genuine_motions = MOTIONS[:2] if quick else MOTIONS
-                combos = [("genuine", m) for m in genuine_motions]
+                g_motions = genuine_motions or (MOTIONS[:2] if quick else MOTIONS)
+                combos = [("genuine", m) for m in g_motions]
                 for kind in FAKE_KINDS:
                     order = [MOTIONS[int(i)] for i in rng.permutation(len(MOTIONS))]
                     combos += [(kind, m) for m in order[: 1 if quick else 2]]
@@ -801,6 +804,12 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(("genuine", *FAKE_KINDS)),
         help="comma-separated kinds to make (default: all); 'genuine' with another --seed counts false alarms",
     )
+    ap.add_argument(
+        "--everyday",
+        action="store_true",
+        help="genuine clips of a hand resting at the chin or touching the cheek (no request, no wave) instead of "
+        "the four wave motions: false alarms on what an honest candidate does unasked (use with --kinds genuine)",
+    )
     ap.add_argument("--report-only", action="store_true", help="print the tables from the results in --work so far")
     ap.add_argument(
         "--identity",
@@ -851,7 +860,13 @@ def main(argv: list[str] | None = None) -> int:
     if bad_kinds:
         ap.error(f"unknown kind(s): {', '.join(bad_kinds)}")
     specs = build_grid(
-        hands, quick=args.quick, seed=args.seed, hands_per_face=args.hands_per_face, splits=splits, kinds=kinds
+        hands,
+        quick=args.quick,
+        seed=args.seed,
+        hands_per_face=args.hands_per_face,
+        splits=splits,
+        kinds=kinds,
+        genuine_motions=of.EVERYDAY_MOTIONS if args.everyday else None,
     )
     if args.identity:
         specs = [{**s, "identity": True} for s in specs]

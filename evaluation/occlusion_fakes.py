@@ -51,6 +51,11 @@ MODELS = REPO / "models"
 HAND_SOURCES: tuple[str, ...] = ("handoverface", "hagrid")
 KINDS: tuple[str, ...] = ("genuine", "pasted", "translucent", "dropout", "warp", "mask_lag", "pasted_jitter")
 MOTIONS: tuple[str, ...] = ("sweep", "wave", "cover", "fast")
+#: What an honest candidate's hand does at the face during an interview without being asked: the chin rested on
+#: the hand for a couple of seconds (``rest``: the fingers over the jaw, the hand partly outside the face), and a
+#: brief touch of the cheek (``touch``: up from below to the side of the face, a small rub, down). Genuine waves
+#: only (round 22 of docs/face-occlusion.md): the fake kinds keep :data:`MOTIONS`, so no earlier clip changes.
+EVERYDAY_MOTIONS: tuple[str, ...] = ("rest", "touch")
 
 # MediaPipe FaceMesh face-oval indices, in order around the face
 FACE_OVAL = np.array(
@@ -516,8 +521,33 @@ def _hand_path(
         inside = (u > 0) & (u < dur)
         ang = angle0 + 4 * np.sin(2 * np.pi * 2 * np.clip(u, 0, dur))
         t0, t1 = start_s, start_s + dur
+    elif motion in EVERYDAY_MOTIONS:
+        # up from below the frame to beside the jaw (rest) or the cheek (touch), held with a little motion, down
+        rise, hold = (0.5, rng.uniform(1.6, 2.2)) if motion == "rest" else (0.4, rng.uniform(0.5, 0.8))
+        dur = 2 * rise + hold
+        u = t - start_s
+        bottom = H - cy + 0.6 * hh + 4
+        if motion == "rest":
+            # the hand's top edge between the mouth and the chin, its centre to one side of the chin
+            top = rng.uniform(0.3, 0.6) * fw
+            dx = side * rng.uniform(0.05, 0.4) * fw
+            sway, hz = 0.02 * fw, 0.7
+        else:
+            # the hand's top edge at the cheekbone or lower, its centre at the side of the face
+            top = rng.uniform(-0.1, 0.3) * fw
+            dx = side * rng.uniform(0.3, 0.55) * fw
+            sway, hz = 0.04 * fw, 2.5
+        target = top + 0.5 * hh
+        up = _ease(u / rise)
+        down = _ease((u - rise - hold) / rise)
+        yrel = np.where(u < rise + hold, bottom + up * (target - bottom), target + down * (bottom - target))
+        x = cx + dx + sway * np.sin(2 * np.pi * hz * np.clip(u, 0, dur))
+        y = cy + yrel + 0.5 * sway * np.sin(2 * np.pi * 0.5 * hz * np.clip(u, 0, dur))
+        inside = (u > 0) & (u < dur)
+        ang = angle0 + 3 * np.sin(2 * np.pi * 0.5 * np.clip(u, 0, dur))
+        t0, t1 = start_s, start_s + dur
     else:
-        raise ValueError(f"unknown motion {motion!r}; one of {MOTIONS}")
+        raise ValueError(f"unknown motion {motion!r}; one of {MOTIONS + EVERYDAY_MOTIONS}")
     centre[inside, 0] = x[inside]
     centre[inside, 1] = y[inside]
     return _Path(centre, np.asarray(ang, float), float(max(0.0, t0)), float(t1))
@@ -669,7 +699,7 @@ def make_wave_clip(
     kind : str
         One of :data:`KINDS`.
     motion : str
-        One of :data:`MOTIONS`.
+        One of :data:`MOTIONS`, or for ``genuine`` one of :data:`EVERYDAY_MOTIONS` too.
     seed : int
         Start side, hand scale (0.8-1.3 face widths), rotation, mask growth,
         alpha, lag, dropout frames ... all follow from it.
@@ -701,8 +731,10 @@ def make_wave_clip(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {KINDS}")
-    if motion not in MOTIONS:
-        raise ValueError(f"unknown motion {motion!r}; one of {MOTIONS}")
+    if motion not in MOTIONS + EVERYDAY_MOTIONS:
+        raise ValueError(f"unknown motion {motion!r}; one of {MOTIONS + EVERYDAY_MOTIONS}")
+    if motion in EVERYDAY_MOTIONS and kind != "genuine":
+        raise ValueError(f"motion {motion!r} is for genuine clips only (an honest candidate's hand at the face)")
     face_video, out_path = Path(face_video), Path(out_path)
     # one stream of random numbers per clip, independent of the kind, so the kinds of one
     # (face, hand, motion, seed) share the hand's path and differ only in the compositing

@@ -239,3 +239,22 @@ def test_hagrid_cut_outs():
     for h in hands:
         a = h.rgba[..., 3] > 0
         assert min(h.rgba.shape[:2]) >= 24 and 0.25 < a.mean() < 0.95
+
+
+@pytest.mark.parametrize("motion", of.EVERYDAY_MOTIONS)
+def test_everyday_motions_hold_the_hand_at_the_lower_face_and_are_genuine_only(motion, hand, tmp_path):
+    # round 22: a chin rested on the hand, a touch of the cheek: up from below, held, down; never above the eyes
+    fps, n = 25.0, 125
+    t = np.arange(n) / fps
+    face_c = np.tile([320.0, 240.0], (n, 1))
+    fw = 160.0
+    path = of._hand_path(motion, t, face_c, fw, (150.0, 170.0), (640, 480), np.random.default_rng(5), 1.0, 1.2)
+    seen = np.isfinite(path.centre[:, 0])
+    assert seen.any() and not seen[t < 1.0].any()
+    held = path.t1 - path.t0 - (1.0 if motion == "rest" else 0.8)  # the rise and the fall
+    assert held >= (1.6 if motion == "rest" else 0.5)
+    top = path.centre[seen, 1] - 0.5 * 170.0  # the hand's top edge, image rows
+    assert top.min() >= 240.0 - 0.1 * fw - 1e-6  # at the cheekbone at the highest, never over the eyes
+    assert np.abs(path.centre[seen, 0] - 320.0).max() <= 0.6 * fw  # at the face, not across it
+    with pytest.raises(ValueError, match="genuine clips only"):
+        of.make_wave_clip(FACE, hand, tmp_path / "x.mp4", kind="pasted", motion=motion)
