@@ -14,7 +14,9 @@ writer leaves the session either wholly in or wholly out. One input (its
 ``source`` path, same fingerprint) is one entry: a batch of another root that
 holds it too (a root inside the one that indexed it, or around it) finds it
 indexed instead of adding it again; the entry carries the id of the outermost
-root (:meth:`IdentityIndex.upsert_session`, :meth:`IdentityIndex.record_sources`). ``forget`` deletes a
+root (:meth:`IdentityIndex.upsert_session`, :meth:`IdentityIndex.record_sources`); so does an inner root's input
+whose id there is another input's (``/data/s1`` and ``/data/teamA/s1``, both ``s1`` to their batches): batches of
+the two roots running at once never replace each other's entries. ``forget`` deletes a
 candidate's descriptors and keeps a marker that the session was indexed; the
 mark holds for that input (its fingerprint) under any session id, so no later
 scan of it puts them back, until ``unforget``.
@@ -41,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from interview_guard.errors import InputError, InterviewGuardError
+from interview_guard.io.session import session_id_for
 
 __all__ = ["INDEX_FORMAT", "IdentityIndex", "DescriptorChunk"]
 
@@ -76,17 +79,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _contains(outer: str | None, inner: str | None) -> bool:
+    """Whether root ``outer`` strictly contains root ``inner`` (False when either is unknown)."""
+    if outer is None or inner is None:
+        return False
+    try:
+        return inner != outer and os.path.commonpath([outer, inner]) == outer
+    except ValueError:  # one relative, one absolute: not comparable
+        return False
+
+
 def _outer(root: str | None, holder_root: str | None) -> bool:
     """Whether a batch of ``root`` takes over an entry of ``holder_root`` for the same input: ``root`` strictly
     contains it, or the entry has no root (an older version's, or a row written without one)."""
-    if root is None:
-        return False
-    if holder_root is None:
-        return True
-    try:
-        return holder_root != root and os.path.commonpath([root, holder_root]) == root
-    except ValueError:  # one relative, one absolute: not comparable
-        return False
+    return root is not None and (holder_root is None or _contains(root, holder_root))
 
 
 @dataclass(frozen=True)
@@ -174,12 +180,16 @@ class IdentityIndex:
         holds the same input (same path or, for a row without one, same fingerprint) the descriptors stay there
         and this id gets no row (True is returned: the input is indexed), unless ``root`` strictly contains that
         entry's root (a batch on the parent of the root that indexed it): then the entry is replaced by this id.
+        When ``session_id`` is the id of another input's entry recorded by a batch of a root nested with ``root``
+        (``/data/s1``, ``s1`` to a batch of /data, and ``/data/teamA/s1``, ``s1`` to a batch of /data/teamA), the
+        inner root's input goes under its id relative to the outer root (``teamA%2Fs1``), as a batch of the outer
+        root stores it: neither input replaces the other, whichever batch writes first (:meth:`_make_room`).
         """
         now = _now()
         rows = []
         for modality, vec, quality in descriptors:
             v = np.ascontiguousarray(np.asarray(vec, dtype="<f4").reshape(-1))
-            rows.append((session_id, modality, candidate_id, int(v.size), v.tobytes(), float(quality), now))
+            rows.append((modality, candidate_id, int(v.size), v.tobytes(), float(quality), now))
         with self._transaction(f"store session {session_id!r} in the identity index") as db:
             forgotten = fingerprint is not None and (
                 db.execute(
@@ -191,9 +201,10 @@ class IdentityIndex:
                 self._source_columns(add=True)
                 if not forgotten and self._held_elsewhere(session_id, fingerprint, source, root):
                     return True
+                session_id, root = self._make_room(session_id, source, root)
             db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
             if not forgotten:
-                db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT INTO descriptors VALUES (?, ?, ?, ?, ?, ?, ?)", ((session_id, *r) for r in rows))
             located = (source, root) if source is not None else ()  # an older index may lack the columns
             db.execute(
                 "INSERT OR REPLACE INTO sessions (session_id, candidate_id, fingerprint, added_at, forgotten"
@@ -227,6 +238,37 @@ class IdentityIndex:
             return False
         self._drop([sid for sid, _ in same[1:]] + ([session_id] if own is not None and mine else []))
         return True
+
+    def _other_input(self, session_id: str, source: str, root: str | None) -> tuple[str, str] | None:
+        """In the caller's transaction: ``(its source, its root)`` when the row of ``session_id`` (forgotten or not)
+        is another input's, recorded at another path than ``source`` by a batch of a root nested with ``root`` (one
+        strictly inside the other: the same relative path under each); else None."""
+        if root is None or not self._source_columns(add=False):
+            return None
+        row = self._db.execute("SELECT source, root FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None or row[0] in (None, source) or not (_contains(row[1], root) or _contains(root, row[1])):
+            return None
+        return str(row[0]), str(row[1])
+
+    def _make_room(self, session_id: str, source: str, root: str | None) -> tuple[str, str | None]:
+        """In the caller's transaction: the id and root to store the input at ``source`` under (``session_id`` to
+        a batch of ``root``). Those two, unless that id holds another input of a nested root (:meth:`_other_input`):
+        then the inner root's input goes under its id relative to the outer root: this input, when that entry's
+        root is the outer one; else that entry, renamed now (descriptors and all). When the id there is taken too
+        (by another input: a third one), nothing moves and ``session_id`` is used (the other input is replaced)."""
+        other = self._other_input(session_id, source, root)
+        if other is None:
+            return session_id, root
+        taken = "SELECT 1 FROM sessions WHERE session_id = ? AND source IS NOT NULL AND source != ?"
+        if _contains(other[1], root):  # that entry's root holds this one: this input under its id there
+            alt = session_id_for(os.path.relpath(source, other[1]))
+            if self._db.execute(taken, (alt, source)).fetchone() is None:  # free, or an earlier row of the path
+                return alt, other[1]
+        else:  # this root holds that entry's: the entry under its id here
+            alt = session_id_for(os.path.relpath(other[0], root))
+            if self._db.execute("SELECT 1 FROM sessions WHERE session_id = ?", (alt,)).fetchone() is None:
+                self._rename(session_id, alt, str(root))
+        return session_id, root
 
     def drop_session(self, session_id: str, *, source: str | None = None, fingerprint: str | None = None) -> None:
         """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
@@ -328,8 +370,10 @@ class IdentityIndex:
         input, or this one under another id) or without a path and with its fingerprint (an older version's row
         of the same input) are dropped. A row recorded at another path takes the new one when no other id holds it
         (the session was found done, so its files are the row's: its root moved, or a share is mounted
-        elsewhere); when another id holds it, the row is another input's under the same id (``s1`` of a root
-        around this one) and stays as it is. A session whose input another id holds (a batch of a root inside, or
+        elsewhere); when another id holds it, the row is another input's under the same id and stays as it is; so
+        does a row recorded by a batch of a root around ``root`` (``/data/s1`` as ``s1``, seen from a batch of
+        /data/teamA), while one of a root inside ``root`` moves to the id its input has under ``root``
+        (:meth:`_make_room`). A session whose input another id holds (a batch of a root inside, or
         around, the one that indexed it): nothing is added; when ``root`` strictly contains that entry's root,
         the entry takes this session's id and root (the outermost root's id), without a scan.
         """
@@ -337,6 +381,8 @@ class IdentityIndex:
         with self._transaction("record the sessions' sources") as db:
             self._source_columns(add=True)
             for sid, source in sources.items():
+                if self._make_room(sid, source, root)[0] != sid or self._other_input(sid, source, root):
+                    continue  # the id is another input's entry, of a root nested with this one: it stays as it is
                 own = db.execute(
                     "SELECT source, fingerprint, forgotten FROM sessions WHERE session_id = ?", (sid,)
                 ).fetchone()
