@@ -160,3 +160,43 @@ def test_two_batches_of_nested_roots_running_at_once_keep_every_entry(tmp_path, 
     for root, out, _ in batches.values():  # and each batch's next run finds everything done
         res = run_batch(root, out, index_path=str(index))
         assert res.scanned == 0 and res.pruned == 0, (root, res)
+
+
+def test_a_failing_session_of_a_nested_root_drops_no_entry_of_the_outer_input_of_its_id(tmp_path, monkeypatch):
+    # a batch of /data/teamA whose s1 failed (its log is bad), s2 could not be read (a broken link) and s3's worker
+    # died dropped the index rows 's1', 's2' and 's3' whatever they held: the entries of /data/s1, /data/s2 and
+    # /data/s3, another batch's inputs (a batch of /data, before or at the same time), which lost their matches
+    from interview_guard.pipeline import batch
+    from interview_guard.pipeline.batch import run_batch
+
+    data = tmp_path / "data"
+    for sub, name in (("s1", "typing_genuine_a"), ("s2", "typing_genuine_b"), ("s3", "typing_relayed_b")):
+        shutil.copytree(SAMPLES / name, data / sub)
+    team = data / "teamA"
+    for sub in ("s1", "s3"):
+        shutil.copytree(SAMPLES / "typing_slow_path_a", team / sub)
+    log = team / "s1" / "keystrokes.jsonl"
+    log.write_text(log.read_text() + "not json\n")
+    (team / "s2").symlink_to(tmp_path / "nowhere")
+    index = tmp_path / "ix.sqlite"
+    assert run_batch(data, tmp_path / "r_all", index_path=str(index)).matches == 1  # /data/s1 and teamA/s3
+    table = (tmp_path / "r_all" / "matches.csv").read_text(encoding="utf-8")
+    with IdentityIndex(index) as ix:
+        before = ix.held()
+    assert sorted(sid for sid, _ in before.values()) == ["s1", "s2", "s3", "teamA%2Fs3"]
+    real = batch.scan_task
+
+    def dies(job):
+        if job.session_id == "s3":
+            raise RuntimeError("worker gone")
+        return real(job)
+
+    monkeypatch.setattr(batch, "scan_task", dies)
+    res = run_batch(team, tmp_path / "r_team", index_path=str(index))
+    assert (res.total, res.failed, res.unreadable) == (3, 3, 1)
+    with IdentityIndex(index) as ix:
+        assert ix.held() == before and ix.count() == 4
+    monkeypatch.undo()
+    res = run_batch(data, tmp_path / "r_all", index_path=str(index))
+    assert (res.scanned, res.pruned) == (1, 0)  # teamA/s1, failed, scanned again; the others found done
+    assert (tmp_path / "r_all" / "matches.csv").read_text(encoding="utf-8") == table

@@ -270,15 +270,27 @@ class IdentityIndex:
                 self._rename(session_id, alt, str(root))
         return session_id, root
 
-    def drop_session(self, session_id: str, *, source: str | None = None, fingerprint: str | None = None) -> None:
+    def drop_session(
+        self,
+        session_id: str,
+        *,
+        source: str | None = None,
+        fingerprint: str | None = None,
+        root: str | None = None,
+        others: bool = True,
+    ) -> None:
         """Delete a session's descriptors and its row (a forgotten one stays marked): it failed, so what the
         index holds is of an earlier input. With ``source``, also the entries of that path under other ids whose
-        fingerprint is not ``fingerprint`` (an earlier input there). Atomic; a storage error is one line naming
+        fingerprint is not ``fingerprint`` (an earlier input there), unless ``others`` is False (its worker died:
+        its input may be fine). With ``source`` and ``root`` (the batch root of ``session_id``), the row of
+        ``session_id`` stays when it is another input's, of a root nested with ``root`` (:meth:`_other_input`:
+        ``/data/s1`` as ``s1``, this being /data/teamA's ``s1``). Atomic; a storage error is one line naming
         the file."""
         with self._transaction(f"drop session {session_id!r} from the identity index") as db:
-            db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,))
-            if source is not None and self._source_columns(add=False):
+            if source is None or self._other_input(session_id, source, root) is None:
+                db.execute("DELETE FROM descriptors WHERE session_id = ?", (session_id,))
+                db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (session_id,))
+            if source is not None and others and self._source_columns(add=False):
                 q = "SELECT session_id FROM sessions WHERE forgotten = 0 AND source = ? AND fingerprint IS NOT ?"
                 self._drop([r[0] for r in db.execute(q, (source, fingerprint)).fetchall()])
 

@@ -204,7 +204,7 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
     if index_path is not None and outcome.descriptors is not None:  # before the report: reported means indexed
         index_session(index_path, outcome.descriptors, fp, source=source, root=root)
     elif index_path is not None and report.status != "ok":
-        unindex_session(index_path, report.session_id, source=source, fingerprint=fp)
+        unindex_session(index_path, report.session_id, source=source, fingerprint=fp, root=root)
     atomic_write_text(report_path, outcome.report_json)
     if outcome.page is not None:  # after the report: a page at least as new as its report is up to date
         atomic_write_text(_html_path(report_path), outcome.page)
@@ -212,7 +212,13 @@ def _commit(outcome: ScanOutcome, report_path, relative_path: str, index_path: s
 
 
 def _lost_row(
-    job: ScanJob, lost: TaskLost, report_path, index_path: str | None = None, *, from_worker: bool = True
+    job: ScanJob,
+    lost: TaskLost,
+    report_path,
+    index_path: str | None = None,
+    *,
+    from_worker: bool = True,
+    root: str | None = None,
 ) -> dict:
     """Driver: the failed report of a session whose worker died (or whose task raised, or whose results could
     not be stored: ``from_worker=False``, the error names what failed).
@@ -222,9 +228,9 @@ def _lost_row(
     """
     from interview_guard.pipeline.scan import failed_report
 
-    if index_path is not None:
+    if index_path is not None:  # its id's row, unless another input's (root: the batch's)
         with contextlib.suppress(InterviewGuardError):  # the index may be what failed: the report still goes
-            unindex_session(index_path, job.session_id)
+            unindex_session(index_path, job.session_id, source=os.path.abspath(job.path), root=root, others=False)
     reason = lost.reason
     if from_worker and not reason.startswith(f"{job.path}: "):
         reason = f"{job.path}: {reason}"
@@ -291,11 +297,12 @@ def _match_batch(
     return len(matches)
 
 
-def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path) -> dict:
-    """Write the failed report of something discovery could not read (its descriptors dropped), and its row."""
+def _unreadable_row(found: FoundSession, report_path: Path, index_path: Path, root: str) -> dict:
+    """Write the failed report of something discovery could not read (its descriptors dropped, unless its id's
+    entry is another input's: ``root`` is the batch's), and its row."""
     from interview_guard.pipeline.scan import failed_report
 
-    unindex_session(str(index_path), found.session_id)
+    unindex_session(str(index_path), found.session_id, source=os.path.abspath(found.path), root=root, others=False)
     report = failed_report(found.session_id, found.path, f"{found.path}: {found.problem}")
     report.session.extra["relative_path"] = found.relative_path
     _write_report(report, report_path)
@@ -434,7 +441,7 @@ def run_batch(
             sid, path = found.session_id, found.path
             rp = _report_path(out, sid)
             if found.problem is not None:  # recorded now, and again on every run until it can be read
-                unreadable.append(_unreadable_row(found, rp, idx))
+                unreadable.append(_unreadable_row(found, rp, idx, base))
                 continue
             row = _done_row(sid, path, rp, retry_failed, found.relative_path, indexed, fusion, held)
             if row is None:
@@ -539,9 +546,9 @@ def _run_jobs(
                 except Exception as exc:
                     known = as_input_error(exc)
                     why = str(known) if known else f"internal error: {exc.__class__.__name__}: {exc}"
-                    record(_lost_row(job, TaskLost(why), rp, index_path, from_worker=False))
+                    record(_lost_row(job, TaskLost(why), rp, index_path, from_worker=False, root=root))
                     continue
-            record(_lost_row(job, outcome, rp, index_path))
+            record(_lost_row(job, outcome, rp, index_path, root=root))
     finally:
         if own:
             ex.close()

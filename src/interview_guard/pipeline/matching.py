@@ -123,15 +123,22 @@ def index_session(
 
 
 def unindex_session(
-    index_path: str | Path, session_id: str, *, source: str | None = None, fingerprint: str | None = None
+    index_path: str | Path,
+    session_id: str,
+    *,
+    source: str | None = None,
+    fingerprint: str | None = None,
+    root: str | None = None,
+    others: bool = True,
 ) -> None:
     """A session that now fails (or cannot be read) keeps no descriptor of an earlier input of the same id:
     they went on matching, in ``matches.csv`` and other reports' "also seen as", under its name. With
-    ``source``: nor under another id holding that path (another root's batch) with another fingerprint."""
+    ``source``: nor under another id holding that path (another root's batch) with another fingerprint (unless
+    ``others`` is False). With ``root`` (the batch root): an entry of another input under its id, by a batch of a
+    root around or inside this one, stays (:meth:`~interview_guard.io.identity_index.IdentityIndex.drop_session`)."""
+    source, root = (p if p is not None and _text(p) else None for p in (source, root))  # SQLite keeps text
     with IdentityIndex(index_path) as ix:
-        ix.drop_session(
-            session_id, source=source if source is not None and _text(source) else None, fingerprint=fingerprint
-        )
+        ix.drop_session(session_id, source=source, fingerprint=fingerprint, root=root, others=others)
 
 
 def entries_of(index: IdentityIndex, paths: dict[str, str]) -> dict[str, str]:
