@@ -200,3 +200,36 @@ def test_a_failing_session_of_a_nested_root_drops_no_entry_of_the_outer_input_of
     res = run_batch(data, tmp_path / "r_all", index_path=str(index))
     assert (res.scanned, res.pruned) == (1, 0)  # teamA/s1, failed, scanned again; the others found done
     assert (tmp_path / "r_all" / "matches.csv").read_text(encoding="utf-8") == table
+
+
+def test_a_pruning_batch_drops_no_entry_another_batch_stored_since_it_read_them(tmp_path, monkeypatch):
+    # a batch of /data/teamA read the index's entries, judged 's9' gone (/data/teamA/s9 deleted), and dropped
+    # 's9' in another transaction: a batch of /data that stored /data/s9 as 's9' in between (the inner entry
+    # moved to 'teamA%2Fs9') lost its fresh entry
+    data, team = tmp_path / "data", tmp_path / "data" / "teamA"
+    for d in (data / "s9", team / "s1"):
+        d.mkdir(parents=True)
+    index = str(tmp_path / "ix.sqlite")
+
+    def store(sid: str, root, which: str) -> None:  # the session at root/sid
+        found = SessionDescriptors(sid, f"cand-{which}", [("typing", VEC[which], 0.5)])
+        index_session(index, found, f"fp-{which}", source=str(root / sid), root=str(root))
+
+    store("s9", team, "in")  # an earlier run of /data/teamA; /data/teamA/s9 is gone since
+    real = IdentityIndex.sources
+
+    def then_another_batch_stores(self):
+        got = real(self)
+        if not stored:
+            stored.append(True)
+            store("s9", data, "out")
+        return got
+
+    stored: list[bool] = []
+    monkeypatch.setattr(IdentityIndex, "sources", then_another_batch_stores)
+    prune_gone(index, root=str(team), scanned=str(team), found={"s1": str(team / "s1")})
+    monkeypatch.undo()
+    assert stored and _entries(index)[str(data / "s9")] == ("s9", "fp-out", VEC["out"].tolist())
+    # the entry judged gone moved meanwhile: the next pruning drops it
+    gone, _ = prune_gone(index, root=str(team), scanned=str(team), found={"s1": str(team / "s1")})
+    assert gone == ["teamA%2Fs9"] and set(_entries(index)) == {str(data / "s9")}

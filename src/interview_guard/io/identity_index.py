@@ -452,10 +452,16 @@ class IdentityIndex:
             self._db.execute("DELETE FROM descriptors WHERE session_id = ?", (sid,))
             self._db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (sid,))
 
-    def drop_sessions(self, session_ids: Sequence[str]) -> None:
-        """:meth:`drop_session` for many, in one transaction."""
-        with self._transaction("drop sessions from the identity index"):
+    def drop_sessions(self, session_ids: Sequence[str], *, sources: dict[str, str] | None = None) -> list[str]:
+        """:meth:`drop_session` for many, in one transaction; the ids dropped. ``sources`` (id -> the path its
+        entry was recorded at when it was judged, e.g. gone): an entry no longer recorded there stays (another batch
+        sharing the index gave its id to another input meanwhile: :meth:`_make_room`)."""
+        with self._transaction("drop sessions from the identity index") as db:
+            if sources is not None:
+                q = "SELECT 1 FROM sessions WHERE session_id = ? AND forgotten = 0 AND source IS ?"
+                session_ids = [s for s in session_ids if db.execute(q, (s, sources.get(s))).fetchone() is not None]
             self._drop(session_ids)
+        return list(session_ids)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -202,15 +202,15 @@ def prune_gone(
         for sid, (source, src_root) in ix.sources().items():
             if sid not in found and source not in here:
                 by_root.setdefault(src_root, []).append((sid, source))
-        gone: list[str] = []
+        gone: dict[str, str] = {}  # id -> the path it is gone from
         for src_root, entries in sorted(by_root.items(), key=lambda kv: str(kv[0])):
             rest = []
             for sid, src in entries:  # under what this run listed, and not found there: gone
                 if _under(src, scanned) and not any(_under(src, u) for u in unreadable):
-                    gone.append(sid)
+                    gone[sid] = src
                 else:
                     rest.append((sid, src))
-            missing = [sid for sid, src in rest if not os.path.lexists(src)]
+            missing = {sid: src for sid, src in rest if not os.path.lexists(src)}
             visible = len(missing) < len(rest) or (
                 src_root is not None and any(_under(p, src_root) for p in found.values())
             )
@@ -220,8 +220,8 @@ def prune_gone(
                     "not mounted here?): kept in the index; a batch on a directory holding them drops those gone"
                 )
                 continue
-            gone += missing
-        ix.drop_sessions(gone)
+            gone.update(missing)
+        dropped = ix.drop_sessions(list(gone), sources=gone)  # not an id another batch gave another input since
         unknown = ix.unknown_inputs()
     if unknown:
         notes.append(
@@ -232,7 +232,7 @@ def prune_gone(
         notes.append(
             f"{index_path}: {len(duplicates)} session(s) indexed under an earlier id of the same input dropped"
         )
-    return gone, notes
+    return dropped, notes
 
 
 @dataclass(frozen=True)
