@@ -233,3 +233,36 @@ def test_a_pruning_batch_drops_no_entry_another_batch_stored_since_it_read_them(
     # the entry judged gone moved meanwhile: the next pruning drops it
     gone, _ = prune_gone(index, root=str(team), scanned=str(team), found={"s1": str(team / "s1")})
     assert gone == ["teamA%2Fs9"] and set(_entries(index)) == {str(data / "s9")}
+
+
+def test_a_session_stored_by_another_batch_after_this_one_listed_its_root_is_not_pruned(tmp_path, monkeypatch):
+    # a batch of /data/teamA listed its sessions (s1); a new session, s2, arrived, and a batch of /data, sharing
+    # the --index, scanned and stored it; the first batch's pruning then took /data/teamA/s2 (under its root, not
+    # found by its listing) for gone and dropped it: the batch of /data lost it until its next run
+    from interview_guard.pipeline import batch
+    from interview_guard.pipeline.batch import run_batch
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES / "typing_genuine_a", data / "teamA" / "s1")
+    shutil.copytree(SAMPLES / "typing_genuine_b", data / "other")
+    index = tmp_path / "ix.sqlite"
+    real = batch.find_sessions
+    arrived: list[bool] = []
+
+    def then_a_session_arrives(root, **kwargs):
+        listed = real(root, **kwargs)
+        if not arrived:  # the batch of /data/teamA has listed its root
+            arrived.append(True)
+            shutil.copytree(SAMPLES / "typing_slow_path_a", data / "teamA" / "s2")
+            assert run_batch(data, tmp_path / "r_all", index_path=str(index)).matches == 1  # teamA/s1 and s2
+        return listed
+
+    monkeypatch.setattr(batch, "find_sessions", then_a_session_arrives)
+    res = run_batch(data / "teamA", tmp_path / "r_team", index_path=str(index))
+    assert (res.total, res.pruned) == (1, 0)
+    with IdentityIndex(index) as ix:
+        assert sorted(sid for sid, _ in ix.held().values()) == ["other", "teamA%2Fs1", "teamA%2Fs2"]
+    monkeypatch.undo()
+    assert run_batch(data, tmp_path / "r_all", index_path=str(index)).scanned == 0
+    res = run_batch(data / "teamA", tmp_path / "r_team", index_path=str(index))  # its next listing has s2
+    assert (res.total, res.scanned, res.pruned, res.matches) == (2, 1, 0, 1)

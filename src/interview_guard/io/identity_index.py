@@ -75,8 +75,10 @@ CREATE INDEX IF NOT EXISTS descriptors_modality ON descriptors (modality);
 """
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now(at: float | None = None) -> str:
+    """A time as the index stores it (``added_at``): UTC to the second, cut (not rounded); ``at``: a
+    ``time.time()`` instead of now."""
+    return (datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)).isoformat(timespec="seconds")
 
 
 def _contains(outer: str | None, inner: str | None) -> bool:
@@ -452,14 +454,25 @@ class IdentityIndex:
             self._db.execute("DELETE FROM descriptors WHERE session_id = ?", (sid,))
             self._db.execute("DELETE FROM sessions WHERE session_id = ? AND forgotten = 0", (sid,))
 
-    def drop_sessions(self, session_ids: Sequence[str], *, sources: dict[str, str] | None = None) -> list[str]:
+    def drop_sessions(
+        self, session_ids: Sequence[str], *, sources: dict[str, str] | None = None, before: float | None = None
+    ) -> list[str]:
         """:meth:`drop_session` for many, in one transaction; the ids dropped. ``sources`` (id -> the path its
         entry was recorded at when it was judged, e.g. gone): an entry no longer recorded there stays (another batch
-        sharing the index gave its id to another input meanwhile: :meth:`_make_room`)."""
+        sharing the index gave its id to another input meanwhile: :meth:`_make_room`). ``before`` (a
+        ``time.time()``): an entry stored since (in that second too) stays."""
         with self._transaction("drop sessions from the identity index") as db:
-            if sources is not None:
-                q = "SELECT 1 FROM sessions WHERE session_id = ? AND forgotten = 0 AND source IS ?"
-                session_ids = [s for s in session_ids if db.execute(q, (s, sources.get(s))).fetchone() is not None]
+            if sources is not None or before is not None:
+                since = None if before is None else _now(before)
+                q = f"SELECT added_at{'' if sources is None else ', source'} FROM sessions WHERE session_id = ?"
+                rows = {sid: db.execute(q + " AND forgotten = 0", (sid,)).fetchone() for sid in session_ids}
+                session_ids = [
+                    sid
+                    for sid, row in rows.items()
+                    if row is not None
+                    and (sources is None or row[1] == sources.get(sid))
+                    and (since is None or row[0] < since)
+                ]
             self._drop(session_ids)
         return list(session_ids)
 

@@ -404,6 +404,7 @@ def run_batch(
         scheduler cannot be reached or is lost mid-run (the summary then lists what finished; a re-run does the rest).
     """
     out = Path(out_dir)
+    listed_at = time.time()  # a session stored (by another batch) since is not judged gone by this listing
     sessions = find_sessions(root, exclude=[out])  # an output directory under root is not input
     if not sessions:
         raise InterviewGuardError(
@@ -486,6 +487,7 @@ def run_batch(
                 scanned=os.path.abspath(root),
                 found=paths,
                 unreadable=[os.path.abspath(f.path) for f in sessions if f.problem is not None],
+                listed_at=listed_at,
             )
             with IdentityIndex(idx) as ix:  # scanned now, withheld from the index: a forgotten input (ix.forget)
                 now_indexed = ix.indexed_sessions()

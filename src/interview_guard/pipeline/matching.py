@@ -175,7 +175,13 @@ def _under(path: str, directory: str) -> bool:
 
 
 def prune_gone(
-    index_path: str | Path, *, root: str, scanned: str, found: dict[str, str], unreadable: Sequence[str] = ()
+    index_path: str | Path,
+    *,
+    root: str,
+    scanned: str,
+    found: dict[str, str],
+    unreadable: Sequence[str] = (),
+    listed_at: float | None = None,
 ) -> tuple[list[str], list[str]]:
     """After a batch: record where its sessions are, and drop the indexed sessions whose input is gone.
 
@@ -183,9 +189,12 @@ def prune_gone(
     the directory this run listed, ``unreadable`` what it could not read under it. Dropped: a session
     recorded under another id with one of these paths (one input, indexed once); a session whose path lies
     under ``scanned`` but was not found (its directory deleted, or no longer a session; not when it lies
-    under something unreadable); a session elsewhere whose path is gone while another session of its root is
-    still there. When every session of a root is gone (deleted, or a share not mounted: the two look alike),
-    they are kept and a note says so.
+    under something unreadable; not when its path is still there and its entry was stored at or after
+    ``listed_at``, the ``time.time()`` this run listed ``scanned``: a session that arrived since, indexed by
+    another batch sharing the index, is not judged by this listing); a session elsewhere whose path is gone
+    while another session of its root is still there. When every session of a root is gone (deleted, or a
+    share not mounted: the two look alike), they are kept and a note says so. An entry is dropped only if it is
+    still recorded at the path it was judged by (another batch may have given its id to another input since).
 
     Sessions holding descriptors with no recorded path (an older version's rows not found since) cannot be
     judged: a note counts them (``matches --prune-unknown`` drops them).
@@ -203,11 +212,12 @@ def prune_gone(
             if sid not in found and source not in here:
                 by_root.setdefault(src_root, []).append((sid, source))
         gone: dict[str, str] = {}  # id -> the path it is gone from
+        unlisted: dict[str, str] = {}  # the same, its path still there: gone unless stored since the listing
         for src_root, entries in sorted(by_root.items(), key=lambda kv: str(kv[0])):
             rest = []
             for sid, src in entries:  # under what this run listed, and not found there: gone
                 if _under(src, scanned) and not any(_under(src, u) for u in unreadable):
-                    gone[sid] = src
+                    (unlisted if listed_at is not None and os.path.lexists(src) else gone)[sid] = src
                 else:
                     rest.append((sid, src))
             missing = {sid: src for sid, src in rest if not os.path.lexists(src)}
@@ -222,6 +232,7 @@ def prune_gone(
                 continue
             gone.update(missing)
         dropped = ix.drop_sessions(list(gone), sources=gone)  # not an id another batch gave another input since
+        dropped += ix.drop_sessions(list(unlisted), sources=unlisted, before=listed_at)
         unknown = ix.unknown_inputs()
     if unknown:
         notes.append(
