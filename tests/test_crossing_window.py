@@ -324,3 +324,36 @@ def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
         "face_flash": INTACT_UNSEEN_CAP,
         "face_warp": 0.7,  # its own rule: 8 frame pairs whose hand was tracked
     }
+
+
+def test_an_intact_face_decides_only_under_a_hand_that_reached_its_features():
+    from interview_guard.signals.crossing_verdicts import (
+        FEATURES_REACHED,
+        INTACT_UNSEEN_CAP,
+        REACH_MIN_ROWS,
+        with_hand_from_outside,
+    )
+
+    scores = {"hand_behind_face": 0.85, "face_mesh_unmoved": 0.97, "painted_over": 0.9, "face_flash": 0.2}
+    seen = {"pixels": {"hand_tracked_frames": 30}, "hand_path": {"outside_peak": 1.0, "path": "from below", "rows": 40}}
+    # round 22: a hand resting the chin on it, seen beside the face in every frame, never over the eyes, nose or mouth
+    resting = {**seen, "hand_path": {**seen["hand_path"], "features_peak": 0.0}}
+    capped = {**scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP}
+    assert with_hand_from_outside(scores, resting) == capped  # the hand cut at the outline still counts
+    over = {**seen, "hand_path": {**seen["hand_path"], "features_peak": FEATURES_REACHED}}
+    assert with_hand_from_outside(scores, over) == scores
+    # a hand seen on both sides of the face went across its features, tracked there or not
+    across = {**resting, "hand_path": {**resting["hand_path"], "path": "side to side"}}
+    assert with_hand_from_outside(scores, across) == scores
+    both = {**resting, "pixels": {**resting["pixels"], "hand_seen_both_sides": True}}
+    assert with_hand_from_outside(scores, both) == scores
+    # a hand seen in a few frames and lost (as a face drawn over it makes the landmarker lose it): where it went is
+    # not known, so it does not say it stayed away
+    few = {**resting, "hand_path": {**resting["hand_path"], "rows": REACH_MIN_ROWS - 1}}
+    assert with_hand_from_outside(scores, few) == scores
+    enough = {**resting, "hand_path": {**resting["hand_path"], "rows": REACH_MIN_ROWS}}
+    assert with_hand_from_outside(scores, enough) == capped
+    # records from before the measure, and a crossing the zone's pixels found alone at a request: unchanged
+    assert with_hand_from_outside(scores, seen) == scores
+    outline = {**resting, "pixels": {"seeded_by": "outline"}}
+    assert with_hand_from_outside(scores, outline) == scores

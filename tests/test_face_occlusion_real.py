@@ -326,3 +326,26 @@ def test_a_phantom_hand_on_a_webcam_recording_is_not_a_hand_cut_at_the_outline(t
     assert ev and ev[0].details["hand_path"]["outside_peak"] == 0.0, [e.details for e in _events(res)]
     assert ev[0].details["scores"]["painted_over"] <= 0.2 and "never saw this hand beside the face" in ev[0].summary
     assert res.score < 0.5, [e.details["scores"] for e in _events(res)]
+
+
+def test_a_chin_rested_on_a_real_hand_is_not_a_face_drawn_over_it(tmp_path, hands):
+    # round 22: what an honest candidate does unasked: the chin rested on the hand for 2 s (the evaluation's
+    # everyday motion "rest", retalking_face1 with HandOverFace 25, seed 26698), no request; the hand stays at the
+    # jaw, so a real face's mesh keeps its shape, which read as a face drawn over the hand (0.85, medium band)
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
+    from interview_guard.signals.crossing_verdicts import FEATURES_REACHED, INTACT_UNSEEN_CAP
+
+    meta = of.make_wave_clip(FACES / "retalking_face1.mp4", hands["hof_25"], tmp_path / "video.mp4", kind="genuine",
+                             motion="rest", seed=26698, max_s=4.5)  # fmt: skip
+    assert meta["motion_end_s"] - meta["motion_start_s"] >= 2.5  # held, not waved
+    rep = scan_session(tmp_path, analyzers=[FaceOcclusion()], fusion=FusionModel.load())
+    res = rep.analyzers["face_occlusion"]
+    evs = _events(res)
+    assert evs, res.reason
+    assert res.score < 0.5 and rep.band == "low", [e.details["scores"] for e in evs]
+    ev = max(evs, key=lambda e: e.details["scores"].get("face_mesh_unmoved", 0.0))
+    assert ev.details["hand_path"]["features_peak"] < FEATURES_REACHED  # never over the eyes, nose or mouth
+    assert ev.details["scores"]["face_mesh_unmoved"] <= INTACT_UNSEEN_CAP  # measured, not a finding
+    assert "never over the eyes, nose or mouth" in ev.summary

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from interview_guard.signals.face_geometry import FACE_OVAL
-from interview_guard.signals.hand_path import MIN_ROWS, hand_path
+from interview_guard.signals.hand_path import FEATURES, MIN_ROWS, hand_path
 
 N = 40
 T = np.arange(N) / 20.0
@@ -57,7 +57,7 @@ def test_a_hand_seen_in_too_few_frames_has_no_path():
     seen = np.zeros(N, bool)
     seen[20 : 20 + MIN_ROWS - 1] = True
     got = _path(np.linspace(0.3, 0.7, N), np.full(N, 0.5), seen=seen)
-    rest = {k: v for k, v in got.items() if k != "outside_peak"}
+    rest = {k: v for k, v in got.items() if k not in ("outside_peak", "features_peak")}
     assert rest == {"path": None, "x_span_faces": None, "rows": MIN_ROWS - 1}
     assert got["outside_peak"] is not None  # measured in the frames it was seen in all the same
 
@@ -91,3 +91,39 @@ def test_hand_path_measures_how_much_of_the_hand_was_seen_outside_the_face():
     assert peak(came) == round(14 / 21, 3)
     assert hand_path(t=t, face_present=np.zeros(n, bool), face_landmarks=face, hand_landmarks=hand,
                      hand_count=count, start_s=0.0, end_s=t[-1])["outside_peak"] is None  # fmt: skip
+
+
+def _palm(cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    """21 hand landmarks spread over a w x h box centred at (cx, cy) (a 7 x 3 grid: a hull with area)."""
+    gx, gy = np.meshgrid(np.linspace(-w / 2, w / 2, 7), np.linspace(-h / 2, h / 2, 3))
+    return np.c_[cx + gx.ravel(), cy + gy.ravel(), np.zeros(21)]
+
+
+def test_features_peak_tells_a_hand_over_the_features_from_one_resting_at_the_jaw():
+    n = 8
+    t = np.arange(n) / 30.0
+    face = _face()[:n]
+    # the features where a face has them: eyes 0.05 above the centre, nose at it, mouth 0.06 below
+    eyes, nose, mouth = FEATURES[:4], FEATURES[4:5], FEATURES[5:]
+    face[:, eyes, 0], face[:, eyes, 1] = np.linspace(0.44, 0.56, 4), 0.45
+    face[:, nose, 0], face[:, nose, 1] = 0.5, 0.5
+    face[:, mouth, 0], face[:, mouth, 1] = np.linspace(0.47, 0.53, mouth.size), 0.56
+    count = np.ones(n, dtype=int)
+
+    def peak(centres, w=0.12, h=0.1):
+        hand = np.full((n, 2, 21, 3), np.nan)
+        for i, (cx, cy) in enumerate(centres):
+            hand[i, 0] = _palm(cx, cy, w, h)
+        return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=hand,
+                         hand_count=count, start_s=0.0, end_s=t[-1])["features_peak"]  # fmt: skip
+
+    # raised from below to the chin and held there (its top edge under the mouth): no feature under it
+    assert peak([(0.52, y) for y in np.linspace(0.9, 0.68, n)]) == 0.0
+    # raised on over the mouth: the mouth's points (4 of 9) under it at most
+    assert peak([(0.5, y) for y in np.linspace(0.9, 0.6, n)]) == round(mouth.size / FEATURES.size, 3)
+    # a palm over the whole face, passed across it: every feature under it when it is at the centre
+    xs = np.r_[np.linspace(0.2, 0.5, n // 2), np.linspace(0.5, 0.8, n - n // 2)]
+    assert peak([(x, 0.5) for x in xs], w=0.2, h=0.2) == 1.0
+    none = np.full((n, 2, 21, 3), np.nan)
+    assert hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=none,
+                     hand_count=np.zeros(n, int), start_s=0.0, end_s=t[-1])["features_peak"] is None  # fmt: skip

@@ -30,7 +30,9 @@ from interview_guard.signals.crossing_verdicts import (
     DECISIVE,
     HAND_SEEN_VERDICTS,
     MIN_OUTLINE_FRAMES,
+    REACH_VERDICTS,
     flash_run,
+    hand_reached_features,
     hand_seen_beside_face,
     identity_verdict,
     with_hand_from_outside,
@@ -271,6 +273,9 @@ class FaceOcclusion(Analyzer):
             elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(HAND_SEEN_VERDICTS):
                 summary = head + "the hand landmarker never saw this hand beside the face (only on it, or in 1 frame: "
                 summary += "a mouth or chin read as a hand?): whether a swap failed under it is not judged"
+            elif not hand_reached_features(ev.measurements) and set(ev.scores) & set(REACH_VERDICTS):
+                summary = head + "the hand stayed at the jaw or cheek, never over the eyes, nose or mouth (a chin "
+                summary += "rested on it, a touch?): a face left intact there is no swap failing"
             elif _judged(ev):
                 summary = head + "the face behaved as a real face does (the hand covered it, shape kept)"
             else:

@@ -32,6 +32,10 @@ __all__ = [
     "HAND_SEEN_VERDICTS",
     "with_hand_from_outside",
     "hand_seen_beside_face",
+    "FEATURES_REACHED",
+    "REACH_VERDICTS",
+    "REACH_MIN_ROWS",
+    "hand_reached_features",
     "FACE_LOST_FRAMES",
     "UNCOVERED_VERDICTS",
     "ENTRY",
@@ -253,12 +257,46 @@ def hand_seen_beside_face(measurements: dict[str, Any]) -> bool:
     )
 
 
+#: The share of the face's features (eyes, nose, mouth: ``hand_path.FEATURES``) the hull of the tracked hand's
+#: landmarks must have covered in one frame (``hand_path``'s ``features_peak``) for :data:`REACH_VERDICTS` to count,
+#: unless the hand was seen on both sides of the face (it went across them). A hand resting the chin on it or touching
+#: the cheek (round 22) leaves a real face's mesh and the zone inside the outline as they were: the face "stayed
+#: intact" because nothing covered it.
+FEATURES_REACHED = 0.2
+#: The verdicts that need the hand at the features (capped at :data:`INTACT_UNSEEN_CAP` otherwise).
+REACH_VERDICTS = INTACT_VERDICTS
+#: Frames the hand landmarker must have seen the hand at the face in (``hand_path``'s ``rows``) for where it went to
+#: count: a hand lost after a few sightings may have gone over the features unseen (a face drawn over it is what
+#: makes the landmarker lose it), and a miss is no evidence either way. On the development faces the chin rests and
+#: touches were seen in 13-77 frames, the fakes this would have taken below 0.5 in 2-13.
+REACH_MIN_ROWS = 10
+
+
+def hand_reached_features(measurements: dict[str, Any]) -> bool:
+    """Whether the crossing's tracked hand covered :data:`FEATURES_REACHED` of the face's features in one frame, or
+    was seen on both sides of the face (``pixels``' ``hand_seen_both_sides``, a ``side to side`` path), or was seen
+    in fewer than :data:`REACH_MIN_ROWS` frames (where it went is not known); True when
+    ``features_peak`` was not measured (records from before round 22) or the crossing was found by the zone's
+    pixels alone (``seeded_by`` "outline")."""
+    px = measurements.get("pixels") or {}
+    path = measurements.get("hand_path") or {}
+    if px.get("seeded_by") == "outline" or "features_peak" not in path:
+        return True
+    if bool(px.get("hand_seen_both_sides")) or path.get("path") == "side to side":
+        return True
+    if int(path.get("rows") or 0) < REACH_MIN_ROWS:  # not followed enough to say it stayed away
+        return True
+    peak = path.get("features_peak")
+    return peak is not None and float(peak) >= FEATURES_REACHED
+
+
 def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
     """``scores`` with :data:`HAND_SEEN_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` unless
-    :func:`hand_seen_beside_face`."""
-    if hand_seen_beside_face(measurements):
-        return dict(scores)
-    return {k: (min(v, INTACT_UNSEEN_CAP) if k in HAND_SEEN_VERDICTS else v) for k, v in scores.items()}
+    :func:`hand_seen_beside_face`, and :data:`REACH_VERDICTS` so unless :func:`hand_reached_features`."""
+    capped = set() if hand_seen_beside_face(measurements) else set(HAND_SEEN_VERDICTS)
+    if not hand_reached_features(measurements):
+        capped |= set(REACH_VERDICTS)
+    return {k: (min(v, INTACT_UNSEEN_CAP) if k in capped else v) for k, v in scores.items()}
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.face_geometry import FACE_OVAL
+from interview_guard.signals.face_geometry import FACE_OVAL, convex_hull, points_in_polygon
 
-__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "hand_path", "unseen_crossings", "seen_at_centre"]
+__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "hand_path", "unseen_crossings", "seen_at_centre"]
 
 #: The paths :func:`hand_path` tells apart.
 HAND_PATHS = ("side to side", "from below", "from above", "from one side")
@@ -39,6 +39,9 @@ SIDE = 0.3
 BELOW = 0.5
 #: Frames with the hand seen that a path needs.
 MIN_ROWS = 3
+#: The face's features (MediaPipe face-mesh indices): the eyes' corners, the nose's tip, the mouth's corners and
+#: lips' middles. ``features_peak`` counts those inside the hull of the hand's landmarks.
+FEATURES = np.array([33, 133, 362, 263, 1, 61, 291, 13, 14], dtype=np.int64)
 
 
 def hand_path(
@@ -71,11 +74,13 @@ def hand_path(
         ``path`` (one of :data:`HAND_PATHS`, or None), ``x_span_faces`` (how far the hand's centre travelled
         across the face, face widths; None without a path), ``rows`` (frames the hand was seen in) and
         ``outside_peak`` (the largest share of the hand's landmarks outside the box of the face's outline in any of
-        them; None when it was never seen beside a face).
+        them; None when it was never seen beside a face), ``features_peak`` (the largest share of the face's
+        :data:`FEATURES` inside the hull of the hand's 21 landmarks in one of them: 0 for a hand that stayed at the
+        jaw or the cheek, as a hand resting the chin does; None when the hand was never seen at a face).
     """
     t = np.asarray(t, dtype=np.float64)
     rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
-    offs, outside = [], []
+    offs, outside, features = [], [], []
     for r in rows:
         if not face_present[r] or hand_count[r] == 0:
             continue
@@ -94,11 +99,16 @@ def hand_path(
         k = int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))  # the hand nearest the face's centre
         offs.append(rel[k])
         outside.append(float(np.mean(np.any((hands[k] < lo) | (hands[k] > hi), axis=1))))
+        feats = np.asarray(face_landmarks[r], dtype=np.float64)[FEATURES, :2]
+        features.append(float(np.mean(points_in_polygon(feats, convex_hull(hands[k])))))
     # how much of the hand was ever seen outside the face's box: a "hand" found only on the face (a mouth, a chin)
     # was never outside it; a real hand came from outside
     seen_out = round(max(outside), 3) if outside else None
+    reached = round(max(features), 3) if features else None
     if len(offs) < MIN_ROWS:
-        return {"path": None, "x_span_faces": None, "rows": len(offs), "outside_peak": seen_out}
+        return {
+            "path": None, "x_span_faces": None, "rows": len(offs), "outside_peak": seen_out, "features_peak": reached,
+        }  # fmt: skip
     o = np.array(offs)
     x, y = o[:, 0], o[:, 1]
     # how it came in: from its first sighting to where it came closest to the face's centre
@@ -114,7 +124,7 @@ def hand_path(
     else:
         path = "from one side"
     span = round(float(x.max() - x.min()), 3)
-    return {"path": path, "x_span_faces": span, "rows": len(offs), "outside_peak": seen_out}
+    return {"path": path, "x_span_faces": span, "rows": len(offs), "outside_peak": seen_out, "features_peak": reached}
 
 
 def _hand_offsets(
