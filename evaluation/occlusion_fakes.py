@@ -445,6 +445,14 @@ def _ease(u: np.ndarray) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * u)
 
 
+def _rise_hold_fall(u: np.ndarray, rise: float, hold: float, bottom: float, target: float) -> np.ndarray:
+    """Height (relative to the face's centre) of a hand raised from ``bottom`` to ``target`` over ``rise`` s, held
+    ``hold`` s and lowered again, at times ``u`` from the start of the rise."""
+    up = _ease(u / rise)
+    down = _ease((u - rise - hold) / rise)
+    return np.where(u < rise + hold, bottom + up * (target - bottom), target + down * (bottom - target))
+
+
 @dataclass
 class _Path:
     centre: np.ndarray  # (n, 2) px, NaN where the hand is not in view
@@ -513,9 +521,7 @@ def _hand_path(
         u = t - start_s
         bottom = H - cy + 0.6 * hh + 4
         target = rng.uniform(-0.05, 0.15) * fw
-        up = _ease(u / rise)
-        down = _ease((u - rise - hold) / rise)
-        yrel = np.where(u < rise + hold, bottom + up * (target - bottom), target + down * (bottom - target))
+        yrel = _rise_hold_fall(u, rise, hold, bottom, target)
         x = cx + rng.uniform(-0.1, 0.1) * fw + 0.03 * fw * np.sin(2 * np.pi * 3 * np.clip(u, 0, dur))
         y = cy + yrel
         inside = (u > 0) & (u < dur)
@@ -537,10 +543,7 @@ def _hand_path(
             top = rng.uniform(-0.1, 0.3) * fw
             dx = side * rng.uniform(0.3, 0.55) * fw
             sway, hz = 0.04 * fw, 2.5
-        target = top + 0.5 * hh
-        up = _ease(u / rise)
-        down = _ease((u - rise - hold) / rise)
-        yrel = np.where(u < rise + hold, bottom + up * (target - bottom), target + down * (bottom - target))
+        yrel = _rise_hold_fall(u, rise, hold, bottom, top + 0.5 * hh)
         x = cx + dx + sway * np.sin(2 * np.pi * hz * np.clip(u, 0, dur))
         y = cy + yrel + 0.5 * sway * np.sin(2 * np.pi * 0.5 * hz * np.clip(u, 0, dur))
         inside = (u > 0) & (u < dur)
