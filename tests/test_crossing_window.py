@@ -328,18 +328,25 @@ def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
 
 def test_an_intact_face_decides_only_under_a_hand_that_reached_its_features():
     from interview_guard.signals.crossing_verdicts import (
+        DECISIVE,
         FEATURES_REACHED,
         INTACT_UNSEEN_CAP,
+        REACH_LOOK_CAP,
         REACH_MIN_ROWS,
         with_hand_from_outside,
     )
 
-    scores = {"hand_behind_face": 0.85, "face_mesh_unmoved": 0.97, "painted_over": 0.9, "face_flash": 0.2}
+    scores = {"hand_behind_face": 0.85, "face_mesh_unmoved": 0.97, "painted_over": 0.9, "face_flash": 0.95}
     seen = {"pixels": {"hand_tracked_frames": 30}, "hand_path": {"outside_peak": 1.0, "path": "from below", "rows": 40}}
     # round 22: a hand resting the chin on it, seen beside the face in every frame, never over the eyes, nose or mouth
     resting = {**seen, "hand_path": {**seen["hand_path"], "features_peak": 0.0}}
-    capped = {**scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP}
-    assert with_hand_from_outside(scores, resting) == capped  # the hand cut at the outline still counts
+    capped = {
+        **scores, "hand_behind_face": INTACT_UNSEEN_CAP, "face_mesh_unmoved": INTACT_UNSEEN_CAP,
+        "painted_over": REACH_LOOK_CAP, "face_flash": REACH_LOOK_CAP,
+    }  # fmt: skip
+    # the hand cut at the outline, another face flashing, still ask for a look, but do not decide (round 23: a hand
+    # at the jaw made no hand-over-face test, and is cut at the outline as a face drawn over a hand is)
+    assert with_hand_from_outside(scores, resting) == capped and REACH_LOOK_CAP < DECISIVE
     over = {**seen, "hand_path": {**seen["hand_path"], "features_peak": FEATURES_REACHED}}
     assert with_hand_from_outside(scores, over) == scores
     # a hand seen on both sides of the face went across its features, tracked there or not
@@ -347,6 +354,13 @@ def test_an_intact_face_decides_only_under_a_hand_that_reached_its_features():
     assert with_hand_from_outside(scores, across) == scores
     both = {**resting, "pixels": {**resting["pixels"], "hand_seen_both_sides": True}}
     assert with_hand_from_outside(scores, both) == scores
+    # round 23: seen on both sides, but never at the features' height (a hand the chin rests on, swaying under the
+    # mouth): it did not go across them
+    for sways in (across, both):
+        under = {**sways, "hand_path": {**sways["hand_path"], "sides_at_features": False}}
+        assert with_hand_from_outside(scores, under) == capped
+        at = {**sways, "hand_path": {**sways["hand_path"], "sides_at_features": True}}
+        assert with_hand_from_outside(scores, at) == scores
     # a hand seen in a few frames and lost (as a face drawn over it makes the landmarker lose it): where it went is
     # not known, so it does not say it stayed away
     few = {**resting, "hand_path": {**resting["hand_path"], "rows": REACH_MIN_ROWS - 1}}

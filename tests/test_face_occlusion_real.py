@@ -349,3 +349,28 @@ def test_a_chin_rested_on_a_real_hand_is_not_a_face_drawn_over_it(tmp_path, hand
     assert ev.details["hand_path"]["features_peak"] < FEATURES_REACHED  # never over the eyes, nose or mouth
     assert ev.details["scores"]["face_mesh_unmoved"] <= INTACT_UNSEEN_CAP  # measured, not a finding
     assert "never over the eyes, nose or mouth" in ev.summary
+
+
+def test_a_chin_rest_cut_at_the_jaw_line_asks_for_a_look_and_does_not_decide(tmp_path, hands):
+    # round 23: the evaluation's everyday "rest" on a development face with a held-out hand (retalking_face2 with
+    # HandOverFace 28, seed 30571, no request): the hand's pixels stop at the jaw line, as a face drawn over the hand
+    # would cut them (painted_over 1.00, decisive: the high band for an honest candidate resting the chin). The hand
+    # never went over the eyes, nose or mouth, so the cut asks for a look and does not decide.
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.fusion.model import FusionModel
+    from interview_guard.pipeline.scan import scan_session
+    from interview_guard.signals.crossing_verdicts import DECISIVE, FEATURES_REACHED
+
+    meta = of.make_wave_clip(FACES / "retalking_face2.mp4", hands["hof_28"], tmp_path / "video.mp4", kind="genuine",
+                             motion="rest", seed=30571, max_s=4.5)  # fmt: skip
+    assert meta["motion_end_s"] - meta["motion_start_s"] >= 2.5  # held, not waved
+    rep = scan_session(tmp_path, analyzers=[FaceOcclusion()], fusion=FusionModel.load())
+    res = rep.analyzers["face_occlusion"]
+    evs = _events(res)
+    assert evs, res.reason
+    assert res.score < DECISIVE and rep.band != "high", [e.details["scores"] for e in evs]
+    ev = max(evs, key=lambda e: e.details["scores"].get("painted_over", 0.0))
+    path = ev.details["hand_path"]
+    assert path["features_peak"] < FEATURES_REACHED and path["sides_at_features"] is False, path
+    assert 0.5 <= ev.details["scores"]["painted_over"] < DECISIVE  # still a look: the hand cut at the jaw line
+    assert "asks for a look and does not decide" in ev.summary

@@ -57,7 +57,7 @@ def test_a_hand_seen_in_too_few_frames_has_no_path():
     seen = np.zeros(N, bool)
     seen[20 : 20 + MIN_ROWS - 1] = True
     got = _path(np.linspace(0.3, 0.7, N), np.full(N, 0.5), seen=seen)
-    rest = {k: v for k, v in got.items() if k not in ("outside_peak", "features_peak")}
+    rest = {k: v for k, v in got.items() if k not in ("outside_peak", "features_peak", "sides_at_features")}
     assert rest == {"path": None, "x_span_faces": None, "rows": MIN_ROWS - 1}
     assert got["outside_peak"] is not None  # measured in the frames it was seen in all the same
 
@@ -127,3 +127,36 @@ def test_features_peak_tells_a_hand_over_the_features_from_one_resting_at_the_ja
     none = np.full((n, 2, 21, 3), np.nan)
     assert hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=none,
                      hand_count=np.zeros(n, int), start_s=0.0, end_s=t[-1])["features_peak"] is None  # fmt: skip
+
+
+def test_sides_at_features_tells_a_pass_across_the_features_from_a_sway_under_the_mouth():
+    n = 12
+    t = np.arange(n) / 30.0
+    face = _face()[:n]
+    eyes, nose, mouth = FEATURES[:4], FEATURES[4:5], FEATURES[5:]
+    face[:, eyes, 0], face[:, eyes, 1] = np.linspace(0.44, 0.56, 4), 0.45
+    face[:, nose, 0], face[:, nose, 1] = 0.5, 0.5
+    face[:, mouth, 0], face[:, mouth, 1] = np.linspace(0.47, 0.53, mouth.size), 0.56
+    count = np.ones(n, dtype=int)
+    xs = np.linspace(0.4, 0.6, n)  # from 0.5 face widths left of the face's centre to 0.5 right of it
+
+    def got(ys, w=0.12, h=0.1):
+        hand = np.full((n, 2, 21, 3), np.nan)
+        for i, (cx, cy) in enumerate(zip(xs, ys)):
+            hand[i, 0] = _palm(cx, cy, w, h)
+        return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=hand,
+                         hand_count=count, start_s=0.0, end_s=t[-1])  # fmt: skip
+
+    # a hand the chin rests on, swaying from one side to the other with its top edge under the mouth (0.56)
+    chin = got(np.full(n, 0.64))
+    assert chin["path"] == "side to side" and chin["sides_at_features"] is False
+    # the same pass at the nose's height, or with its top edge over the mouth: across the features
+    assert got(np.full(n, 0.5))["sides_at_features"] is True
+    assert got(np.full(n, 0.6))["sides_at_features"] is True
+    # at the features' height on one side only: not across them
+    assert got(np.r_[np.full(n // 2, 0.5), np.full(n - n // 2, 0.64)])["sides_at_features"] is False
+    # over the eyes (its bottom edge above them, 0.45) the whole way: not across the features either
+    assert got(np.full(n, 0.36))["sides_at_features"] is False
+    none = np.full((n, 2, 21, 3), np.nan)
+    assert hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=none,
+                     hand_count=np.zeros(n, int), start_s=0.0, end_s=t[-1])["sides_at_features"] is None  # fmt: skip

@@ -30,6 +30,7 @@ from interview_guard.signals.crossing_verdicts import (
     DECISIVE,
     HAND_SEEN_VERDICTS,
     MIN_OUTLINE_FRAMES,
+    REACH_LOOK_VERDICTS,
     REACH_VERDICTS,
     flash_run,
     hand_reached_features,
@@ -270,6 +271,11 @@ class FaceOcclusion(Analyzer):
                 summary = head + "; and ".join(
                     f"{WHAT[k]}{when(k, ev)} (score {ev.scores[k]:.2f})" for k in flagged[:2]
                 )
+                if set(flagged[:1]) & set(REACH_LOOK_VERDICTS) and not hand_reached_features(ev.measurements):
+                    summary += (
+                        "; the hand never went over the eyes, nose or mouth (a chin rested on it, a touch?), so this "
+                        "asks for a look and does not decide"
+                    )
             elif not hand_seen_beside_face(ev.measurements) and set(ev.scores) & set(HAND_SEEN_VERDICTS):
                 summary = head + "the hand landmarker never saw this hand beside the face (only on it, or in 1 frame: "
                 summary += "a mouth or chin read as a hand?): whether a swap failed under it is not judged"

@@ -35,6 +35,9 @@ __all__ = [
     "FEATURES_REACHED",
     "REACH_VERDICTS",
     "REACH_MIN_ROWS",
+    "SIDES_AT_FEATURES",
+    "REACH_LOOK_VERDICTS",
+    "REACH_LOOK_CAP",
     "hand_reached_features",
     "FACE_LOST_FRAMES",
     "UNCOVERED_VERDICTS",
@@ -270,11 +273,24 @@ REACH_VERDICTS = INTACT_VERDICTS
 #: makes the landmarker lose it), and a miss is no evidence either way. On the development faces the chin rests and
 #: touches were seen in 13-77 frames, the fakes this would have taken below 0.5 in 2-13.
 REACH_MIN_ROWS = 10
+#: Whether a hand seen on both sides of the face counts as gone across the features only when it was seen at their
+#: height on both sides (``hand_path``'s ``sides_at_features``, round 23): a hand the chin rests on sways from one
+#: side of the face to the other under the mouth.
+SIDES_AT_FEATURES = True
+#: The verdicts that, under a hand that never reached the features, ask for a look but do not decide (capped at
+#: :data:`REACH_LOOK_CAP`, round 23): every other one. A hand that stayed at the jaw or the cheek made no
+#: hand-over-face test: ``painted_over`` reads a hand cut at the outline, which a hand at the jaw (a chin rested on it)
+#: is as much as a face drawn over a hand; the others may see a swap fail there, but not decisively.
+REACH_LOOK_VERDICTS: tuple[str, ...] = tuple(
+    v for v in (*PIXEL_VERDICTS, *MESH_VERDICTS) if v not in REACH_VERDICTS
+)  # fmt: skip
+REACH_LOOK_CAP = NEVER_COVERED_CAP
 
 
 def hand_reached_features(measurements: dict[str, Any]) -> bool:
     """Whether the crossing's tracked hand covered :data:`FEATURES_REACHED` of the face's features in one frame, or
-    was seen on both sides of the face (``pixels``' ``hand_seen_both_sides``, a ``side to side`` path), or was seen
+    was seen on both sides of the face (``pixels``' ``hand_seen_both_sides``, a ``side to side`` path) at the
+    features' height (``sides_at_features``, when measured: :data:`SIDES_AT_FEATURES`), or was seen
     in fewer than :data:`REACH_MIN_ROWS` frames (where it went is not known); True when
     ``features_peak`` was not measured (records from before round 22) or the crossing was found by the zone's
     pixels alone (``seeded_by`` "outline")."""
@@ -283,7 +299,9 @@ def hand_reached_features(measurements: dict[str, Any]) -> bool:
     if px.get("seeded_by") == "outline" or "features_peak" not in path:
         return True
     if bool(px.get("hand_seen_both_sides")) or path.get("path") == "side to side":
-        return True
+        # seen on both sides, but under the mouth (or over the eyes) each time: it did not go across the features
+        if not (SIDES_AT_FEATURES and path.get("sides_at_features") is False):
+            return True
     if int(path.get("rows") or 0) < REACH_MIN_ROWS:  # not followed enough to say it stayed away
         return True
     peak = path.get("features_peak")
@@ -294,9 +312,14 @@ def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any
     """``scores`` with :data:`HAND_SEEN_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` unless
     :func:`hand_seen_beside_face`, and :data:`REACH_VERDICTS` so unless :func:`hand_reached_features`."""
     capped = set() if hand_seen_beside_face(measurements) else set(HAND_SEEN_VERDICTS)
+    look: set[str] = set()
     if not hand_reached_features(measurements):
         capped |= set(REACH_VERDICTS)
-    return {k: (min(v, INTACT_UNSEEN_CAP) if k in capped else v) for k, v in scores.items()}
+        look = set(REACH_LOOK_VERDICTS)
+    return {
+        k: (min(v, INTACT_UNSEEN_CAP) if k in capped else min(v, REACH_LOOK_CAP) if k in look else v)
+        for k, v in scores.items()
+    }
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:

@@ -29,7 +29,10 @@ import numpy as np
 
 from interview_guard.signals.face_geometry import FACE_OVAL, convex_hull, points_in_polygon
 
-__all__ = ["HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "hand_path", "unseen_crossings", "seen_at_centre"]
+__all__ = [
+    "HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "EYES", "MOUTH", "BESIDE", "hand_path", "unseen_crossings",
+    "seen_at_centre",
+]  # fmt: skip
 
 #: The paths :func:`hand_path` tells apart.
 HAND_PATHS = ("side to side", "from below", "from above", "from one side")
@@ -42,6 +45,12 @@ MIN_ROWS = 3
 #: The face's features (MediaPipe face-mesh indices): the eyes' corners, the nose's tip, the mouth's corners and
 #: lips' middles. ``features_peak`` counts those inside the hull of the hand's landmarks.
 FEATURES = np.array([33, 133, 362, 263, 1, 61, 291, 13, 14], dtype=np.int64)
+#: The features' height: from the eyes' corners (the band's top) to the mouth's corners and lips (its bottom).
+EYES = FEATURES[:4]
+MOUTH = FEATURES[5:]
+#: How far from the face's centre (face widths) a sighting counts as on one side of the face for ``sides_at_features``
+#: (the offset :func:`unseen_crossings` asks of a pass's two sightings).
+BESIDE = 0.15
 
 
 def hand_path(
@@ -76,11 +85,16 @@ def hand_path(
         ``outside_peak`` (the largest share of the hand's landmarks outside the box of the face's outline in any of
         them; None when it was never seen beside a face), ``features_peak`` (the largest share of the face's
         :data:`FEATURES` inside the hull of the hand's 21 landmarks in one of them: 0 for a hand that stayed at the
-        jaw or the cheek, as a hand resting the chin does; None when the hand was never seen at a face).
+        jaw or the cheek, as a hand resting the chin does; None when the hand was never seen at a face) and
+        ``sides_at_features`` (whether the hand was seen at the height of the face's features, its hull reaching
+        from above the mouth to below the eyes' corners, on both sides of the face: more than :data:`BESIDE` face
+        widths left of the face's centre in one frame and right of it in another; False for a hand that swayed
+        from one side to the other under the mouth, as a hand the chin rests on does; None when never seen at a
+        face).
     """
     t = np.asarray(t, dtype=np.float64)
     rows = np.flatnonzero((t >= start_s - pad_s) & (t <= end_s + pad_s))
-    offs, outside, features = [], [], []
+    offs, outside, features, level = [], [], [], []
     for r in rows:
         if not face_present[r] or hand_count[r] == 0:
             continue
@@ -101,14 +115,18 @@ def hand_path(
         outside.append(float(np.mean(np.any((hands[k] < lo) | (hands[k] > hi), axis=1))))
         feats = np.asarray(face_landmarks[r], dtype=np.float64)[FEATURES, :2]
         features.append(float(np.mean(points_in_polygon(feats, convex_hull(hands[k])))))
+        # at the features' height: the hand's top above the mouth's lowest point, its bottom below the eyes' highest
+        face_y = np.asarray(face_landmarks[r], dtype=np.float64)[:, 1]
+        level.append(bool(hands[k][:, 1].min() <= face_y[MOUTH].max() and hands[k][:, 1].max() >= face_y[EYES].min()))
     # how much of the hand was ever seen outside the face's box: a "hand" found only on the face (a mouth, a chin)
     # was never outside it; a real hand came from outside
     seen_out = round(max(outside), 3) if outside else None
     reached = round(max(features), 3) if features else None
+    at = np.array([o[0] for o, lv in zip(offs, level) if lv])
+    sides = bool(at.size and at.min() <= -BESIDE and at.max() >= BESIDE) if offs else None
+    seen = {"rows": len(offs), "outside_peak": seen_out, "features_peak": reached, "sides_at_features": sides}
     if len(offs) < MIN_ROWS:
-        return {
-            "path": None, "x_span_faces": None, "rows": len(offs), "outside_peak": seen_out, "features_peak": reached,
-        }  # fmt: skip
+        return {"path": None, "x_span_faces": None, **seen}
     o = np.array(offs)
     x, y = o[:, 0], o[:, 1]
     # how it came in: from its first sighting to where it came closest to the face's centre
@@ -124,7 +142,7 @@ def hand_path(
     else:
         path = "from one side"
     span = round(float(x.max() - x.min()), 3)
-    return {"path": path, "x_span_faces": span, "rows": len(offs), "outside_peak": seen_out, "features_peak": reached}
+    return {"path": path, "x_span_faces": span, **seen}
 
 
 def _hand_offsets(
