@@ -328,22 +328,30 @@ def test_a_phantom_hand_on_a_webcam_recording_is_not_a_hand_cut_at_the_outline(t
     assert res.score < 0.5, [e.details["scores"] for e in _events(res)]
 
 
-def test_a_chin_rested_on_a_real_hand_is_not_a_face_drawn_over_it(tmp_path, hands):
-    # round 22: what an honest candidate does unasked: the chin rested on the hand for 2 s (the evaluation's
-    # everyday motion "rest", retalking_face1 with HandOverFace 25, seed 26698), no request; the hand stays at the
-    # jaw, so a real face's mesh keeps its shape, which read as a face drawn over the hand (0.85, medium band)
+def _chin_rest(tmp_path, hands, face: str, hand: str, seed: int):
+    """The evaluation's everyday motion "rest" (no request: what an honest candidate does unasked), scanned and fused:
+    the report, the analyzer's result and its crossings."""
     from interview_guard.analyzers.face_occlusion import FaceOcclusion
     from interview_guard.fusion.model import FusionModel
     from interview_guard.pipeline.scan import scan_session
-    from interview_guard.signals.crossing_verdicts import FEATURES_REACHED, INTACT_UNSEEN_CAP
 
-    meta = of.make_wave_clip(FACES / "retalking_face1.mp4", hands["hof_25"], tmp_path / "video.mp4", kind="genuine",
-                             motion="rest", seed=26698, max_s=4.5)  # fmt: skip
+    meta = of.make_wave_clip(FACES / f"{face}.mp4", hands[hand], tmp_path / "video.mp4", kind="genuine",
+                             motion="rest", seed=seed, max_s=4.5)  # fmt: skip
     assert meta["motion_end_s"] - meta["motion_start_s"] >= 2.5  # held, not waved
     rep = scan_session(tmp_path, analyzers=[FaceOcclusion()], fusion=FusionModel.load())
     res = rep.analyzers["face_occlusion"]
     evs = _events(res)
     assert evs, res.reason
+    return rep, res, evs
+
+
+def test_a_chin_rested_on_a_real_hand_is_not_a_face_drawn_over_it(tmp_path, hands):
+    # round 22: the chin rested on the hand for 2 s (retalking_face1 with HandOverFace 25, seed 26698); the hand
+    # stays at the jaw, so a real face's mesh keeps its shape, which read as a face drawn over the hand (0.85, medium
+    # band)
+    from interview_guard.signals.crossing_verdicts import FEATURES_REACHED, INTACT_UNSEEN_CAP
+
+    rep, res, evs = _chin_rest(tmp_path, hands, "retalking_face1", "hof_25", 26698)
     assert res.score < 0.5 and rep.band == "low", [e.details["scores"] for e in evs]
     ev = max(evs, key=lambda e: e.details["scores"].get("face_mesh_unmoved", 0.0))
     assert ev.details["hand_path"]["features_peak"] < FEATURES_REACHED  # never over the eyes, nose or mouth
@@ -352,22 +360,13 @@ def test_a_chin_rested_on_a_real_hand_is_not_a_face_drawn_over_it(tmp_path, hand
 
 
 def test_a_chin_rest_cut_at_the_jaw_line_asks_for_a_look_and_does_not_decide(tmp_path, hands):
-    # round 23: the evaluation's everyday "rest" on a development face with a held-out hand (retalking_face2 with
-    # HandOverFace 28, seed 30571, no request): the hand's pixels stop at the jaw line, as a face drawn over the hand
-    # would cut them (painted_over 1.00, decisive: the high band for an honest candidate resting the chin). The hand
-    # never went over the eyes, nose or mouth, so the cut asks for a look and does not decide.
-    from interview_guard.analyzers.face_occlusion import FaceOcclusion
-    from interview_guard.fusion.model import FusionModel
-    from interview_guard.pipeline.scan import scan_session
+    # round 23: a development face with a held-out hand (retalking_face2 with HandOverFace 28, seed 30571, the
+    # evaluation's everyday seed 2): the hand's pixels stop at the jaw line, as a face drawn over the hand would cut
+    # them (painted_over 1.00, decisive: the high band for an honest candidate resting the chin). The hand never went
+    # over the eyes, nose or mouth, so the cut asks for a look and does not decide.
     from interview_guard.signals.crossing_verdicts import DECISIVE, FEATURES_REACHED
 
-    meta = of.make_wave_clip(FACES / "retalking_face2.mp4", hands["hof_28"], tmp_path / "video.mp4", kind="genuine",
-                             motion="rest", seed=30571, max_s=4.5)  # fmt: skip
-    assert meta["motion_end_s"] - meta["motion_start_s"] >= 2.5  # held, not waved
-    rep = scan_session(tmp_path, analyzers=[FaceOcclusion()], fusion=FusionModel.load())
-    res = rep.analyzers["face_occlusion"]
-    evs = _events(res)
-    assert evs, res.reason
+    rep, res, evs = _chin_rest(tmp_path, hands, "retalking_face2", "hof_28", 30571)
     assert res.score < DECISIVE and rep.band != "high", [e.details["scores"] for e in evs]
     ev = max(evs, key=lambda e: e.details["scores"].get("painted_over", 0.0))
     path = ev.details["hand_path"]

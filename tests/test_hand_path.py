@@ -99,53 +99,44 @@ def _palm(cx: float, cy: float, w: float, h: float) -> np.ndarray:
     return np.c_[cx + gx.ravel(), cy + gy.ravel(), np.zeros(21)]
 
 
-def test_features_peak_tells_a_hand_over_the_features_from_one_resting_at_the_jaw():
-    n = 8
+def _at_features(centres, w: float = 0.12, h: float = 0.1) -> dict:
+    """``hand_path`` of a w x h palm at ``centres`` (one per frame, 30 a second) over a face with its features where
+    a face has them: eyes 0.05 above the centre, nose at it, mouth 0.06 below."""
+    n = len(centres)
     t = np.arange(n) / 30.0
-    face = _face()[:n]
-    # the features where a face has them: eyes 0.05 above the centre, nose at it, mouth 0.06 below
+    face = np.concatenate([_face()] * (1 + n // N))[:n]
     eyes, nose, mouth = FEATURES[:4], FEATURES[4:5], FEATURES[5:]
     face[:, eyes, 0], face[:, eyes, 1] = np.linspace(0.44, 0.56, 4), 0.45
     face[:, nose, 0], face[:, nose, 1] = 0.5, 0.5
     face[:, mouth, 0], face[:, mouth, 1] = np.linspace(0.47, 0.53, mouth.size), 0.56
-    count = np.ones(n, dtype=int)
+    hand = np.full((n, 2, 21, 3), np.nan)
+    for i, c in enumerate(centres):
+        if c is not None:
+            hand[i, 0] = _palm(c[0], c[1], w, h)
+    count = np.array([int(c is not None) for c in centres])
+    return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=hand,
+                     hand_count=count, start_s=0.0, end_s=t[-1])  # fmt: skip
 
-    def peak(centres, w=0.12, h=0.1):
-        hand = np.full((n, 2, 21, 3), np.nan)
-        for i, (cx, cy) in enumerate(centres):
-            hand[i, 0] = _palm(cx, cy, w, h)
-        return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=hand,
-                         hand_count=count, start_s=0.0, end_s=t[-1])["features_peak"]  # fmt: skip
 
+def test_features_peak_tells_a_hand_over_the_features_from_one_resting_at_the_jaw():
+    n = 8
     # raised from below to the chin and held there (its top edge under the mouth): no feature under it
-    assert peak([(0.52, y) for y in np.linspace(0.9, 0.68, n)]) == 0.0
+    assert _at_features([(0.52, y) for y in np.linspace(0.9, 0.68, n)])["features_peak"] == 0.0
     # raised on over the mouth: the mouth's points (4 of 9) under it at most
-    assert peak([(0.5, y) for y in np.linspace(0.9, 0.6, n)]) == round(mouth.size / FEATURES.size, 3)
+    peak = _at_features([(0.5, y) for y in np.linspace(0.9, 0.6, n)])["features_peak"]
+    assert peak == round(FEATURES[5:].size / FEATURES.size, 3)
     # a palm over the whole face, passed across it: every feature under it when it is at the centre
     xs = np.r_[np.linspace(0.2, 0.5, n // 2), np.linspace(0.5, 0.8, n - n // 2)]
-    assert peak([(x, 0.5) for x in xs], w=0.2, h=0.2) == 1.0
-    none = np.full((n, 2, 21, 3), np.nan)
-    assert hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=none,
-                     hand_count=np.zeros(n, int), start_s=0.0, end_s=t[-1])["features_peak"] is None  # fmt: skip
+    assert _at_features([(x, 0.5) for x in xs], w=0.2, h=0.2)["features_peak"] == 1.0
+    assert _at_features([None] * n)["features_peak"] is None
 
 
 def test_sides_at_features_tells_a_pass_across_the_features_from_a_sway_under_the_mouth():
     n = 12
-    t = np.arange(n) / 30.0
-    face = _face()[:n]
-    eyes, nose, mouth = FEATURES[:4], FEATURES[4:5], FEATURES[5:]
-    face[:, eyes, 0], face[:, eyes, 1] = np.linspace(0.44, 0.56, 4), 0.45
-    face[:, nose, 0], face[:, nose, 1] = 0.5, 0.5
-    face[:, mouth, 0], face[:, mouth, 1] = np.linspace(0.47, 0.53, mouth.size), 0.56
-    count = np.ones(n, dtype=int)
     xs = np.linspace(0.4, 0.6, n)  # from 0.5 face widths left of the face's centre to 0.5 right of it
 
-    def got(ys, w=0.12, h=0.1):
-        hand = np.full((n, 2, 21, 3), np.nan)
-        for i, (cx, cy) in enumerate(zip(xs, ys)):
-            hand[i, 0] = _palm(cx, cy, w, h)
-        return hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=hand,
-                         hand_count=count, start_s=0.0, end_s=t[-1])  # fmt: skip
+    def got(ys):
+        return _at_features(list(zip(xs, ys)))
 
     # a hand the chin rests on, swaying from one side to the other with its top edge under the mouth (0.56)
     chin = got(np.full(n, 0.64))
@@ -157,6 +148,4 @@ def test_sides_at_features_tells_a_pass_across_the_features_from_a_sway_under_th
     assert got(np.r_[np.full(n // 2, 0.5), np.full(n - n // 2, 0.64)])["sides_at_features"] is False
     # over the eyes (its bottom edge above them, 0.45) the whole way: not across the features either
     assert got(np.full(n, 0.36))["sides_at_features"] is False
-    none = np.full((n, 2, 21, 3), np.nan)
-    assert hand_path(t=t, face_present=np.ones(n, bool), face_landmarks=face, hand_landmarks=none,
-                     hand_count=np.zeros(n, int), start_s=0.0, end_s=t[-1])["sides_at_features"] is None  # fmt: skip
+    assert _at_features([None] * n)["sides_at_features"] is None
