@@ -310,7 +310,8 @@ def hand_reached_features(measurements: dict[str, Any]) -> bool:
 
 def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
     """``scores`` with :data:`HAND_SEEN_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` unless
-    :func:`hand_seen_beside_face`, and :data:`REACH_VERDICTS` so unless :func:`hand_reached_features`."""
+    :func:`hand_seen_beside_face`, and :data:`REACH_VERDICTS` so unless :func:`hand_reached_features` (when it is
+    not, :data:`REACH_LOOK_VERDICTS` are capped at :data:`REACH_LOOK_CAP`: a look, not a decision)."""
     capped = set() if hand_seen_beside_face(measurements) else set(HAND_SEEN_VERDICTS)
     look: set[str] = set()
     if not hand_reached_features(measurements):
