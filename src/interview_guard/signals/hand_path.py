@@ -98,7 +98,8 @@ def hand_path(
     for r in rows:
         if not face_present[r] or hand_count[r] == 0:
             continue
-        oval = np.asarray(face_landmarks[r], dtype=np.float64)[FACE_OVAL, :2]
+        face_r = np.asarray(face_landmarks[r], dtype=np.float64)[:, :2]
+        oval = face_r[FACE_OVAL]
         if not np.all(np.isfinite(oval)):
             continue
         lo, hi = oval.min(axis=0), oval.max(axis=0)
@@ -113,11 +114,11 @@ def hand_path(
         k = int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))  # the hand nearest the face's centre
         offs.append(rel[k])
         outside.append(float(np.mean(np.any((hands[k] < lo) | (hands[k] > hi), axis=1))))
-        feats = np.asarray(face_landmarks[r], dtype=np.float64)[FEATURES, :2]
+        feats = face_r[FEATURES]
         features.append(float(np.mean(points_in_polygon(feats, convex_hull(hands[k])))))
         # at the features' height: the hand's top above the mouth's lowest point, its bottom below the eyes' highest
-        face_y = np.asarray(face_landmarks[r], dtype=np.float64)[:, 1]
-        level.append(bool(hands[k][:, 1].min() <= face_y[MOUTH].max() and hands[k][:, 1].max() >= face_y[EYES].min()))
+        hand_y, face_y = hands[k][:, 1], face_r[:, 1]
+        level.append(bool(hand_y.min() <= face_y[MOUTH].max() and hand_y.max() >= face_y[EYES].min()))
     # how much of the hand was ever seen outside the face's box: a "hand" found only on the face (a mouth, a chin)
     # was never outside it; a real hand came from outside
     seen_out = round(max(outside), 3) if outside else None
