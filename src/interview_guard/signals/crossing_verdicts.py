@@ -312,15 +312,12 @@ def with_hand_from_outside(scores: dict[str, float], measurements: dict[str, Any
     """``scores`` with :data:`HAND_SEEN_VERDICTS` capped at :data:`INTACT_UNSEEN_CAP` unless
     :func:`hand_seen_beside_face`, and :data:`REACH_VERDICTS` so unless :func:`hand_reached_features` (when it is
     not, :data:`REACH_LOOK_VERDICTS` are capped at :data:`REACH_LOOK_CAP`: a look, not a decision)."""
-    capped = set() if hand_seen_beside_face(measurements) else set(HAND_SEEN_VERDICTS)
-    look: set[str] = set()
+    caps: dict[str, float] = {}
     if not hand_reached_features(measurements):
-        capped |= set(REACH_VERDICTS)
-        look = set(REACH_LOOK_VERDICTS)
-    return {
-        k: (min(v, INTACT_UNSEEN_CAP) if k in capped else min(v, REACH_LOOK_CAP) if k in look else v)
-        for k, v in scores.items()
-    }
+        caps |= dict.fromkeys(REACH_LOOK_VERDICTS, REACH_LOOK_CAP) | dict.fromkeys(REACH_VERDICTS, INTACT_UNSEEN_CAP)
+    if not hand_seen_beside_face(measurements):  # the stricter cap: HAND_SEEN_VERDICTS overlap REACH_LOOK_VERDICTS
+        caps |= dict.fromkeys(HAND_SEEN_VERDICTS, INTACT_UNSEEN_CAP)
+    return {k: min(v, caps.get(k, v)) for k, v in scores.items()}
 
 
 def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
