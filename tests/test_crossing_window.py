@@ -297,6 +297,73 @@ def test_an_unanswered_request_is_looked_at_in_the_pixels_and_judged_capped():
     assert real.score < 0.1, [e.details.get("scores") for e in real.evidence]
 
 
+def _with_desk_hand(hands):
+    """The other hand resting on the desk, below and beside the face (its centre about 2 face sizes from the face's
+    centre), tracked in every frame in the slot the crossing hand does not use."""
+    import dataclasses
+
+    n = len(hands)
+    lm = hands.landmarks.copy()
+    rng = np.random.default_rng(3)
+    lm[:, 1, :, 0] = 0.9 + rng.uniform(-0.06, 0.06, (n, 21))
+    lm[:, 1, :, 1] = 0.95 + rng.uniform(-0.02, 0.02, (n, 21))
+    lm[:, 1, :, 2] = 0.0
+    score = np.where(hands.count[:, None] > 0, hands.score, 0.0)
+    score[:, 1] = 0.9
+    return dataclasses.replace(hands, count=(hands.count + 1).astype(np.int8), landmarks=lm, score=score)
+
+
+@pytest.mark.parametrize("mode", ["pasted", "genuine"])
+def test_the_other_hand_on_the_desk_changes_no_verdict(mode):
+    """Round 24: a face drawn over a hand that came in from one side and was lost over the face scored 1.00; with
+    the other hand tracked on the desk it scored 0.20 ("the hand stayed at the jaw or cheek"): the desk hand counted
+    as the crossing hand seen in every frame, never over the features, and as a hand that had left the face when the
+    crossing hand was lost over it."""
+    import dataclasses
+
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.tracks import Tracks
+
+    face, hands, pixels = make_tracks(mode=mode)
+    x = np.nanmean(np.where(hands.count[:, None] > 0, hands.landmarks[:, 0, :, 0], 0.0), axis=1)
+    right = (hands.count > 0) & (x > 0.5)  # seen coming in from the left only, then lost
+    lm = hands.landmarks.copy()
+    lm[right, 0] = np.nan
+    one_side = dataclasses.replace(hands, landmarks=lm, count=np.where(right, 0, hands.count).astype(np.int8))
+
+    def run(h):
+        res = FaceOcclusion().analyze(Tracks(face=face, hands=h, pixels=pixels, duration_s=10.0))
+        (ev,) = [e for e in res.evidence if e.kind == "occlusion_event"]
+        return res.score, ev.details["scores"], ev.details["hand_path"]
+
+    alone, desk = run(one_side), run(_with_desk_hand(one_side))
+    assert desk == alone
+    assert (alone[0] > 0.9) if mode == "pasted" else (alone[0] < 0.1), alone
+
+
+def test_a_hand_tracked_far_from_the_face_leaves_the_outline_to_the_pixels():
+    """Round 24: the other hand on the desk, tracked in every frame far below the face, kept the outline's pixels
+    from being looked at (any tracked hand did), so a wave the hand landmarker missed at a request read as "no hand
+    crossed the face" (0.6, not performed) on a genuine wave and its face painted over the hand alike."""
+    from interview_guard.analyzers.face_occlusion import FaceOcclusion
+    from interview_guard.tracks import Tracks
+    from interview_guard.tracks.metadata import ChallengeMarker, SessionMetadata
+
+    def run(mode):
+        face, hands, pixels = _unseen(mode)
+        md = SessionMetadata(challenges=[ChallengeMarker(kind="hand_wave", t_s=3.9)])
+        return FaceOcclusion().analyze(
+            Tracks(face=face, hands=_with_desk_hand(hands), pixels=pixels, metadata=md, duration_s=10.0)
+        )
+
+    pasted, real = run("pasted"), run("genuine")
+    for res in (pasted, real):
+        assert [e.kind for e in res.evidence if e.kind.startswith("challenge")] == ["challenge_answered"]
+        (ev,) = [e for e in res.evidence if e.kind == "occlusion_event"]
+        assert ev.details["pixel_window"]["seeded_by"] == "outline"
+    assert pasted.score >= 0.5 and real.score < 0.1, (pasted.score, real.score)
+
+
 def test_an_intact_face_decides_only_under_a_hand_seen_coming_from_outside_it():
     from interview_guard.signals.crossing_verdicts import (
         INTACT_MIN_OUTSIDE,

@@ -149,3 +149,28 @@ def test_sides_at_features_tells_a_pass_across_the_features_from_a_sway_under_th
     # over the eyes (its bottom edge above them, 0.45) the whole way: not across the features either
     assert got(np.full(n, 0.36))["sides_at_features"] is False
     assert _at_features([None] * n)["sides_at_features"] is None
+
+
+def test_a_hand_on_the_desk_is_no_sighting_of_the_hand_at_the_face():
+    """Round 24: the other hand resting on the desk below the face (a newsreader's clasped hands), tracked in every
+    frame, stood in for the crossing hand wherever the landmarker lost it: seen in every frame, wholly outside the
+    face, never over the features."""
+    from interview_guard.signals.hand_path import AT_FACE, hands_at_face
+
+    seen = np.zeros(N, bool)
+    seen[8:12] = True  # the crossing hand, seen beside the face as it comes in, then lost over it
+    hl, _ = _hands(np.full(N, 0.35), np.full(N, 0.5), seen)
+    desk_y = 0.5 + (AT_FACE + 0.5) * 0.3  # face heights under the face's centre, beyond AT_FACE
+    hl[:, 1, :, 0] = 0.5 + np.linspace(-0.03, 0.03, 21)
+    hl[:, 1, :, 1] = desk_y + np.linspace(-0.02, 0.02, 21)
+    hl[:, 1, :, 2] = 0.0
+    count = seen.astype(int) + 1
+    kw = dict(face_present=np.ones(N, bool), face_landmarks=_face(), hand_landmarks=hl, hand_count=count)
+    got = hand_path(t=T, **kw, start_s=0.5, end_s=1.5)
+    alone = _path(np.full(N, 0.35), np.full(N, 0.5), seen=seen)
+    assert got == alone and got["rows"] == 4, (got, alone)
+    at = hands_at_face(**kw)
+    assert np.array_equal(at, seen)
+    # just inside AT_FACE it is a hand at the face
+    hl[:, 1, :, 1] = 0.5 + (AT_FACE - 0.1) * 0.3 + np.linspace(-0.02, 0.02, 21)
+    assert hands_at_face(**kw).all()

@@ -41,7 +41,7 @@ from interview_guard.signals.crossing_verdicts import (
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
-from interview_guard.signals.hand_path import hand_path
+from interview_guard.signals.hand_path import hand_path, hands_at_face
 from interview_guard.signals.identity_jump import identity_jump
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
@@ -192,11 +192,20 @@ class FaceOcclusion(Analyzer):
         flm, hlm, fpr, hct = face.landmarks, hands.landmarks, face.present, hands.count
         overlap = tracks.by_rows(lambda s: occ.frame_overlap(flm[s], hlm[s], fpr[s], hct[s]), len(face))
         near = tracks.by_rows(lambda s: occ.hand_near_face(flm[s], hlm[s], fpr[s], hct[s], aspect=aspect), len(face))
+        # the rows with a hand at the face: a hand elsewhere in the frame (the other hand on the desk) is not the
+        # hand that crossed, nor a sighting of it (while it is tracked, a crossing hand lost over the face was
+        # read as a hand that had left)
+        at_face = tracks.by_rows(
+            lambda s: hands_at_face(
+                face_present=fpr[s], face_landmarks=flm[s], hand_landmarks=hlm[s], hand_count=hct[s]
+            ),
+            len(face),
+        )
         events = occ.find_occlusion_events(
             t_s=t,
             overlap=overlap,
             near=near,
-            hand_count=hands.count,
+            hand_count=at_face.astype(np.int8),
             min_overlap=self.min_overlap,
             near_faces=self.near_faces,
             lost_window_s=self.lost_window_s,
@@ -215,7 +224,8 @@ class FaceOcclusion(Analyzer):
             taken = [(w.start_s, w.end_s) for w in found] + [(ev.start_s, ev.end_s) for ev in events]
             within = self._unanswered(tracks.metadata.challenges, taken, t)
             if within.any():
-                unseen = surround_seeds(frames=zone, within=within, release=tracks.release_pages)
+                # a hand tracked elsewhere in the frame (the other hand on the desk) leaves the outline to the pixels
+                unseen = surround_seeds(frames=zone, within=within & ~at_face, release=tracks.release_pages)
                 found += [
                     dataclasses.replace(w, seeded_by="outline")
                     for w in crossing_windows(frames=zone, seeds=unseen, release=tracks.release_pages)
@@ -239,6 +249,7 @@ class FaceOcclusion(Analyzer):
                 zone=zone,
                 rng_seed=k,
                 shape=shape,
+                hand_at=at_face,
             )
             # which way the hand went (told to the interviewer), and whether it came from outside the face (a phantom)
             ev.measurements["hand_path"] = hand_path(t=t, face_present=face.present, face_landmarks=face.landmarks,

@@ -231,7 +231,7 @@ def surround_seeds(
     chunk: int = 256,
     release: Callable[[], None] | None = None,
 ) -> np.ndarray:
-    """Rows where something came up to the face outline from outside while the hand landmarker saw no hand there.
+    """Rows where something came up to the face outline from outside while the hand landmarker saw no hand at it.
 
     A swap that paints its face over the hand can hide the whole hand from the hand landmarker (HaGRID-like hands,
     a hand from below), so no seed of :func:`hand_at_face` starts a crossing. Here the zone's own pixels do: a row
@@ -247,7 +247,11 @@ def surround_seeds(
     frames : ZoneFrames
         The anchored face zone of every analysed row.
     within : np.ndarray [shape=(n,), dtype=bool]
-        The rows to look at.
+        The rows to look at: the caller leaves out rows with a hand tracked *at the face*
+        (:func:`~interview_guard.signals.hand_path.hands_at_face`).
+        A hand tracked elsewhere in the frame (the other hand on the desk, a second person) does not keep the
+        outline from being looked at: before round 24 any tracked hand did, so a wave beside a newsreader's
+        clasped hands was never looked at.
     lag_s : float
         How far back the zone is compared (a hand moves into the band within it; a still face does not change).
     min_change : float
@@ -270,7 +274,6 @@ def surround_seeds(
         return out
     side = int(frames.crop.shape[-1])
     ok = np.asarray(within, dtype=bool) & frames.has_zone & ~np.asarray(frames.held, dtype=bool)
-    ok &= np.asarray(frames.hand_count) == 0
     prev = np.searchsorted(t, t - lag_s, side="right") - 1
     ok &= (prev >= 0) & (t - t[np.maximum(prev, 0)] <= 2.5 * lag_s)
     rows = np.flatnonzero(ok)

@@ -30,8 +30,8 @@ import numpy as np
 from interview_guard.signals.face_geometry import FACE_OVAL, convex_hull, points_in_polygon
 
 __all__ = [
-    "HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "EYES", "MOUTH", "BESIDE", "hand_path", "unseen_crossings",
-    "seen_at_centre",
+    "HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "EYES", "MOUTH", "BESIDE", "AT_FACE", "hand_path",
+    "hands_at_face", "unseen_crossings", "seen_at_centre",
 ]  # fmt: skip
 
 #: The paths :func:`hand_path` tells apart.
@@ -51,6 +51,54 @@ MOUTH = FEATURES[5:]
 #: How far from the face's centre (face widths) a sighting counts as on one side of the face for ``sides_at_features``
 #: (the offset :func:`unseen_crossings` asks of a pass's two sightings).
 BESIDE = 0.15
+#: How far from the face's centre a hand's centre may be (face sizes: widths across, heights down) to be a hand at
+#: the face; one farther is elsewhere in the frame (the other hand on the desk, a newsreader's clasped hands) and is
+#: no sighting of the hand that crossed. The offset beyond which :func:`unseen_crossings` already ignored a sighting.
+AT_FACE = 1.5
+
+
+def _near_hands(hand_rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The tracked hands of one row within :data:`AT_FACE` of the face's centre, and their centres' offsets (face
+    widths across, heights down); ``hand_rows`` is the row's ``(2, 21, >=2)`` slots, NaN where no hand."""
+    hands = [h for h in np.asarray(hand_rows, dtype=np.float64)[..., :2] if np.all(np.isfinite(h))]
+    if not hands:
+        return [], np.zeros((0, 2))
+    rel = (np.array([h.mean(axis=0) for h in hands]) - (lo + hi) / 2.0) / (hi - lo)
+    near = np.hypot(rel[:, 0], rel[:, 1]) <= AT_FACE
+    return [h for h, k in zip(hands, near) if k], rel[near]
+
+
+def _face_box(face_row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The box of the face's outline in one row (normalised image coordinates); None when it has no size."""
+    oval = np.asarray(face_row, dtype=np.float64)[FACE_OVAL, :2]
+    if not np.all(np.isfinite(oval)):
+        return None
+    lo, hi = oval.min(axis=0), oval.max(axis=0)
+    return (lo, hi) if np.all(hi - lo > 0) else None
+
+
+def hands_at_face(
+    *, face_present: np.ndarray, face_landmarks: np.ndarray, hand_landmarks: np.ndarray, hand_count: np.ndarray
+) -> np.ndarray:
+    """Per row: whether a tracked hand was at the face (its centre within :data:`AT_FACE` of the face's centre).
+
+    A hand tracked elsewhere in the frame is not the hand of a hand-over-face test: counted as one, the other hand
+    resting on the desk below the face made every frame one "with the hand seen", and stood in for the crossing hand
+    where the landmarker lost it (seen beside the face, never over the features, round 24).
+    """
+    out = np.zeros(len(hand_count), bool)
+    rows = np.flatnonzero(np.asarray(face_present, bool) & (np.asarray(hand_count) > 0))
+    if rows.size == 0:
+        return out
+    oval = np.asarray(face_landmarks[rows][:, FACE_OVAL, :2], dtype=np.float64)
+    hands = np.asarray(hand_landmarks[rows][..., :2], dtype=np.float64)  # (m, 2, 21, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo, hi = oval.min(axis=1), oval.max(axis=1)
+        rel = (hands.mean(axis=2) - ((lo + hi) / 2.0)[:, None]) / (hi - lo)[:, None]  # (m, 2, 2)
+        near = np.all(np.isfinite(hands), axis=(2, 3)) & (np.hypot(rel[..., 0], rel[..., 1]) <= AT_FACE)
+    ok = np.all(np.isfinite(oval), axis=(1, 2)) & np.all(hi - lo > 0, axis=1)
+    out[rows] = ok & near.any(axis=1)
+    return out
 
 
 def hand_path(
@@ -64,7 +112,8 @@ def hand_path(
     end_s: float,
     pad_s: float = 0.6,
 ) -> dict[str, Any]:
-    """The path of the hand nearest the face over ``start_s - pad_s`` .. ``end_s + pad_s`` (see the module docstring).
+    """The path of the hand nearest the face over ``start_s - pad_s`` .. ``end_s + pad_s`` (see the module docstring);
+    a hand farther than :data:`AT_FACE` from the face's centre is not looked at (the other hand on the desk).
 
     Parameters
     ----------
@@ -99,18 +148,13 @@ def hand_path(
         if not face_present[r] or hand_count[r] == 0:
             continue
         face_r = np.asarray(face_landmarks[r], dtype=np.float64)[:, :2]
-        oval = face_r[FACE_OVAL]
-        if not np.all(np.isfinite(oval)):
+        box = _face_box(face_r)
+        if box is None:
             continue
-        lo, hi = oval.min(axis=0), oval.max(axis=0)
-        size = hi - lo
-        if np.any(size <= 0):
+        lo, hi = box
+        hands, rel = _near_hands(hand_landmarks[r], lo, hi)  # face widths across, face heights down
+        if not hands:  # none, or only a hand elsewhere in the frame (the other hand on the desk)
             continue
-        hands = [h for h in np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2] if np.all(np.isfinite(h))]
-        if not hands:
-            continue
-        centres = np.array([h.mean(axis=0) for h in hands])
-        rel = (centres - (lo + hi) / 2.0) / size  # face widths across, face heights down
         k = int(np.argmin(np.hypot(rel[:, 0], rel[:, 1])))  # the hand nearest the face's centre
         offs.append(rel[k])
         outside.append(float(np.mean(np.any((hands[k] < lo) | (hands[k] > hi), axis=1))))
@@ -150,7 +194,8 @@ def _hand_offsets(
     face_present: np.ndarray, face_landmarks: np.ndarray, hand_landmarks: np.ndarray, hand_count: np.ndarray,
     rows: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Per row: horizontal offset of the nearest hand from the face centre, in face widths (NaN if none)."""
+    """Per row: horizontal offset of the nearest hand at the face (:data:`AT_FACE`) from the face centre, in face
+    widths (NaN if none)."""
     out = np.full(rows.size, np.nan)
     for k, r in enumerate(rows):
         if not face_present[r] or hand_count[r] == 0:
@@ -158,15 +203,13 @@ def _hand_offsets(
         oval = face_landmarks[r][FACE_OVAL, :2]
         cx = float(np.mean(oval[:, 0]))
         w = float(oval[:, 0].max() - oval[:, 0].min())
-        slots = hand_landmarks[r][..., 0]
-        slots = slots[np.all(np.isfinite(slots), axis=-1)]
-        if slots.shape[0] == 0 or w <= 0:
+        box = _face_box(face_landmarks[r])
+        if box is None or w <= 0:
             continue
-        hx = slots.mean(axis=-1)
-        if hx.size == 0 or w <= 0:
-            continue
-        off = (hx - cx) / w
-        out[k] = off[np.argmin(np.abs(off))]
+        near, _ = _near_hands(hand_landmarks[r], *box)  # a hand on the desk under the face is not "at its centre"
+        if near:
+            off = (np.array([h[:, 0].mean() for h in near]) - cx) / w
+            out[k] = off[np.argmin(np.abs(off))]
     return out
 
 

@@ -205,10 +205,13 @@ def measure_event(
     context_s: float = 1.0,
     rng_seed: int = 0,
     shape: np.ndarray | None = None,
+    hand_at: np.ndarray | None = None,
 ) -> OcclusionEvent:
     """Fill ``ev.measurements`` and ``ev.scores`` (each in [0, 1], 0.5 = suspicious).
 
     ``shape``: ``shape_descriptor(face_landmarks)`` when the caller computed it once for all its events.
+    ``hand_at``: rows with a tracked hand at the face (:func:`~interview_guard.signals.hand_path.hands_at_face`);
+    default: every row with a tracked hand (a hand elsewhere in the frame then counts as seen).
 
     ``zone`` (the anchored face zone of the scan) gives the pixel measures of
     :func:`~interview_guard.signals.hand_crossing.crossing_measures`; the
@@ -228,7 +231,8 @@ def measure_event(
 
     span = (t >= ev.start_s) & (t <= ev.end_s)
     span_rows = np.flatnonzero(span)
-    no_hand = hand_count[span_rows] == 0
+    seen = np.asarray(hand_count) > 0 if hand_at is None else np.asarray(hand_at, dtype=bool)
+    no_hand = ~seen[span_rows]
     # a face with no hand near it: none in the frame, or none in the scan's face zone (a hand elsewhere is fine)
     away = zone.has_zone & ~np.asarray(zone.held, bool) if zone is not None else False
     clean = face_present & (overlap < 0.02) & ((hand_count == 0) | away)
@@ -238,7 +242,7 @@ def measure_event(
     #    swap that paints its face over the hand leaves a face there
     dev_z = None
     if pixels is not None and "face_crop" in pixels:
-        dev_z = _appearance_change(pixels["face_crop"], t, face_present, clean, span_rows, hand_count, ev, context_s)
+        dev_z = _appearance_change(pixels["face_crop"], t, face_present, clean, span_rows, seen, ev, context_s)
         if dev_z is not None:
             m["face_change_z"] = round(dev_z[0], 2)
             m["face_change_z_where_hand_missing"] = None if dev_z[1] is None else round(dev_z[1], 2)
@@ -266,11 +270,11 @@ def measure_event(
         # the whole crossing: where the hand passed unseen between two sightings, those frames too
         lo = min([ev.start_s] + [a for a, _ in crossings]) - crossing_pad_s
         hi = max([ev.end_s] + [b for _, b in crossings]) + crossing_pad_s
-        px = crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0)
+        px = crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=seen)
         if not px.get("ok") and ev.hand_span is not None:  # not judgeable where the pixels put it: the hand's span
             lo = min([ev.hand_span[0]] + [a for a, _ in crossings]) - crossing_pad_s
             hi = max([ev.hand_span[1]] + [b for _, b in crossings]) + crossing_pad_s
-            px = {**crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=hand_count > 0), "judged_on": "hand"}
+            px = {**crossing_measures(frames=zone, start_s=lo, end_s=hi, hand_seen=seen), "judged_on": "hand"}
         tr = transient_measures(frames=zone, start_s=lo, end_s=hi)
         # the transients' own counts under their own names: ``null_frames`` stays the zone measures' (the sample
         # ``null_moving_share`` is a share of, and the one the outline's guard counts)
