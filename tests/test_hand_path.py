@@ -171,6 +171,9 @@ def test_a_hand_on_the_desk_is_no_sighting_of_the_hand_at_the_face():
     assert got == alone and got["rows"] == 4, (got, alone)
     at = hands_at_face(**kw)
     assert np.array_equal(at, seen)
+    # a frame without a face (a hand over it hides it from the face landmarker): a tracked hand there is at the face
+    kw["face_present"] = np.r_[np.zeros(1, bool), np.ones(N - 1, bool)]
+    assert hands_at_face(**kw)[0] and not hands_at_face(**kw)[1]
     # just inside AT_FACE it is a hand at the face
     hl[:, 1, :, 1] = 0.5 + (AT_FACE - 0.1) * 0.3 + np.linspace(-0.02, 0.02, 21)
     assert hands_at_face(**kw).all()

@@ -80,14 +80,17 @@ def _face_box(face_row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def hands_at_face(
     *, face_present: np.ndarray, face_landmarks: np.ndarray, hand_landmarks: np.ndarray, hand_count: np.ndarray
 ) -> np.ndarray:
-    """Per row: whether a tracked hand was at the face (its centre within :data:`AT_FACE` of the face's centre).
+    """Per row: whether a tracked hand was at the face (its centre within :data:`AT_FACE` of the face's centre; in a
+    row without a face, or whose outline has no size, any tracked hand).
 
     A hand tracked elsewhere in the frame is not the hand of a hand-over-face test: counted as one, the other hand
     resting on the desk below the face made every frame one "with the hand seen", and stood in for the crossing hand
     where the landmarker lost it (seen beside the face, never over the features, round 24).
     """
-    out = np.zeros(len(hand_count), bool)
-    rows = np.flatnonzero(np.asarray(face_present, bool) & (np.asarray(hand_count) > 0))
+    # where no face was found (a hand over it often hides it from the face landmarker) nothing says the hand is
+    # elsewhere: a tracked hand counts as at the face there, as every tracked hand did before
+    out = np.asarray(hand_count) > 0
+    rows = np.flatnonzero(np.asarray(face_present, bool) & out)
     if rows.size == 0:
         return out
     oval = np.asarray(face_landmarks[rows][:, FACE_OVAL, :2], dtype=np.float64)
@@ -97,7 +100,7 @@ def hands_at_face(
         rel = (hands.mean(axis=2) - ((lo + hi) / 2.0)[:, None]) / (hi - lo)[:, None]  # (m, 2, 2)
         near = np.all(np.isfinite(hands), axis=(2, 3)) & (np.hypot(rel[..., 0], rel[..., 1]) <= AT_FACE)
     ok = np.all(np.isfinite(oval), axis=(1, 2)) & np.all(hi - lo > 0, axis=1)
-    out[rows] = ok & near.any(axis=1)
+    out[rows] = ~ok | near.any(axis=1)
     return out
 
 
