@@ -235,7 +235,7 @@ def measure_event(
     no_hand = ~seen[span_rows]
     # a face with no hand near it: none in the frame, or none in the scan's face zone (a hand elsewhere is fine)
     away = zone.has_zone & ~np.asarray(zone.held, bool) if zone is not None else False
-    clean = face_present & (overlap < 0.02) & ((hand_count == 0) | away)
+    clean = face_present & (overlap < 0.02) & (~seen | away)
 
     # 1. how much the face region changed while covered, against the clip's own
     #    frame-to-frame variation: a hand in front of a face changes it a lot; a
