@@ -193,8 +193,9 @@ class FaceOcclusion(Analyzer):
         overlap = tracks.by_rows(lambda s: occ.frame_overlap(flm[s], hlm[s], fpr[s], hct[s]), len(face))
         near = tracks.by_rows(lambda s: occ.hand_near_face(flm[s], hlm[s], fpr[s], hct[s], aspect=aspect), len(face))
         # the rows with a hand at the face: a hand elsewhere in the frame (the other hand on the desk) is not the
-        # hand that crossed, nor a sighting of it (while it is tracked, a crossing hand lost over the face was
-        # read as a hand that had left)
+        # hand that crossed, nor a sighting of it. The events below still take any tracked hand away from the face
+        # as the crossing hand gone (most often it is: a hand leaving the face is seen beyond AT_FACE at once), so
+        # with a hand on the desk a hand lost over the face does not stretch its event; the pixels' window does
         at_face = tracks.by_rows(
             lambda s: hands_at_face(
                 face_present=fpr[s], face_landmarks=flm[s], hand_landmarks=hlm[s], hand_count=hct[s]
@@ -205,7 +206,7 @@ class FaceOcclusion(Analyzer):
             t_s=t,
             overlap=overlap,
             near=near,
-            hand_count=at_face.astype(np.int8),
+            hand_count=hands.count,
             min_overlap=self.min_overlap,
             near_faces=self.near_faces,
             lost_window_s=self.lost_window_s,
