@@ -175,6 +175,19 @@ class FaceOcclusion(Analyzer):
         pixels = tracks.pixels
         keys = ("face_crop", "ring_motion", "inner_motion", "bg_motion")
         pix = None if pixels is None else {k: getattr(pixels, k) for k in keys if hasattr(pixels, k)}
+        # a chunk of rows at a time: the mapped landmarks read leave memory after each (Tracks.by_rows)
+        flm, hlm, fpr, hct = face.landmarks, hands.landmarks, face.present, hands.count
+        # the rows with a hand at the face: a hand elsewhere in the frame (the other hand on the desk) is not the
+        # hand that crossed, nor a sighting of it (the zone's measures count only these rows' hands as tracked).
+        # The events below still take any tracked hand away from the face as the crossing hand gone (most often it
+        # is: a hand leaving the face is seen beyond AT_FACE at once), so with a hand on the desk a hand lost over
+        # the face does not stretch its event; the pixels' window does
+        at_face = tracks.by_rows(
+            lambda s: hands_at_face(
+                face_present=fpr[s], face_landmarks=flm[s], hand_landmarks=hlm[s], hand_count=hct[s]
+            ),
+            len(face),
+        )
         zone = None
         if (
             pixels is not None
@@ -185,23 +198,11 @@ class FaceOcclusion(Analyzer):
             assert pixels.zone_crop is not None and pixels.zone_oval is not None and pixels.zone_held is not None
             zone = ZoneFrames(
                 face.t_s, pixels.zone_crop, pixels.zone_box, pixels.zone_oval, pixels.zone_held,
-                hands.landmarks, hands.count,
+                hands.landmarks, at_face.astype(np.int8),
             )  # fmt: skip
         t = face.t_s
-        # a chunk of rows at a time: the mapped landmarks read leave memory after each (Tracks.by_rows)
-        flm, hlm, fpr, hct = face.landmarks, hands.landmarks, face.present, hands.count
         overlap = tracks.by_rows(lambda s: occ.frame_overlap(flm[s], hlm[s], fpr[s], hct[s]), len(face))
         near = tracks.by_rows(lambda s: occ.hand_near_face(flm[s], hlm[s], fpr[s], hct[s], aspect=aspect), len(face))
-        # the rows with a hand at the face: a hand elsewhere in the frame (the other hand on the desk) is not the
-        # hand that crossed, nor a sighting of it. The events below still take any tracked hand away from the face
-        # as the crossing hand gone (most often it is: a hand leaving the face is seen beyond AT_FACE at once), so
-        # with a hand on the desk a hand lost over the face does not stretch its event; the pixels' window does
-        at_face = tracks.by_rows(
-            lambda s: hands_at_face(
-                face_present=fpr[s], face_landmarks=flm[s], hand_landmarks=hlm[s], hand_count=hct[s]
-            ),
-            len(face),
-        )
         events = occ.find_occlusion_events(
             t_s=t,
             overlap=overlap,

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.signals.hand_crossing import FrameRows, ZoneFrames, hand_mask, oval_mask, zones_aligned
+from interview_guard.signals.hand_path import AT_FACE
 
 __all__ = ["transient_measures", "block_flow_incoherence", "flash_scores", "reach_flash_scores", "layout_agreement"]
 
@@ -121,15 +122,25 @@ def block_flow_incoherence(
 
 
 def _hand_centre(frames: ZoneFrames, r: int, side: int) -> np.ndarray | None:
-    """Centre of the tracked hands' landmarks of row ``r`` in zone pixels (None without a hand or a zone)."""
+    """Centre of the tracked hands' landmarks of row ``r`` in zone pixels (None without a hand or a zone); a hand
+    farther than :data:`~interview_guard.signals.hand_path.AT_FACE` from the face's centre (the other hand on the
+    desk) is left out, where the row's face outline says where the face is."""
     if r < 0 or r >= len(frames.t_s) or frames.hand_count[r] == 0:
         return None
     x0, y0, x1, y1 = (float(v) for v in frames.box[r])
-    pts = np.asarray(frames.hand_landmarks[r], dtype=np.float64)[..., :2].reshape(-1, 2)
-    pts = pts[np.all(np.isfinite(pts), axis=1)]
-    if pts.shape[0] == 0 or not np.isfinite([x0, y0, x1, y1]).all() or x1 <= x0 or y1 <= y0:
+    if not np.isfinite([x0, y0, x1, y1]).all() or x1 <= x0 or y1 <= y0:
         return None
-    c: np.ndarray = (pts.mean(axis=0) - (x0, y0)) / (x1 - x0, y1 - y0) * side
+    slots = np.asarray(frames.hand_landmarks[r], dtype=np.float64)[..., :2]
+    slots = slots[np.all(np.isfinite(slots), axis=(1, 2))]
+    oval = np.asarray(frames.oval[r], dtype=np.float64)
+    if slots.shape[0] and oval.size and np.all(np.isfinite(oval)):
+        lo, hi = oval.min(axis=0), oval.max(axis=0)  # the face's outline, zone coordinates
+        if np.all(hi > lo):
+            rel = ((slots.mean(axis=1) - (x0, y0)) / (x1 - x0, y1 - y0) - (lo + hi) / 2.0) / (hi - lo)
+            slots = slots[np.hypot(rel[:, 0], rel[:, 1]) <= AT_FACE]
+    if slots.shape[0] == 0:
+        return None
+    c: np.ndarray = (slots.reshape(-1, 2).mean(axis=0) - (x0, y0)) / (x1 - x0, y1 - y0) * side
     return c
 
 
