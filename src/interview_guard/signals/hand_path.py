@@ -197,8 +197,8 @@ def _hand_offsets(
     face_present: np.ndarray, face_landmarks: np.ndarray, hand_landmarks: np.ndarray, hand_count: np.ndarray,
     rows: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Per row: horizontal offset of the nearest hand at the face (:data:`AT_FACE`) from the face centre, in face
-    widths (NaN if none)."""
+    """Per row: horizontal offset of the nearest hand at the face's height (within :data:`AT_FACE` face heights of
+    its centre) from the face centre, in face widths (NaN if none)."""
     out = np.full(rows.size, np.nan)
     for k, r in enumerate(rows):
         if not face_present[r] or hand_count[r] == 0:
@@ -209,9 +209,13 @@ def _hand_offsets(
         box = _face_box(face_landmarks[r])
         if box is None or w <= 0:
             continue
-        near, _ = _near_hands(hand_landmarks[r], *box)  # a hand on the desk under the face is not "at its centre"
-        if near:
-            off = (np.array([h[:, 0].mean() for h in near]) - cx) / w
+        # a hand more than AT_FACE face heights above or below the face's centre (the other hand on the desk right
+        # under the face) is not passing the face; one far out to a side is (a wave's swing: it breaks a pass)
+        lo, hi = box
+        slots = [h for h in np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2] if np.all(np.isfinite(h))]
+        level = [h for h in slots if abs(h[:, 1].mean() - (lo[1] + hi[1]) / 2.0) <= AT_FACE * (hi[1] - lo[1])]
+        if level:
+            off = (np.array([h[:, 0].mean() for h in level]) - cx) / w
             out[k] = off[np.argmin(np.abs(off))]
     return out
 
