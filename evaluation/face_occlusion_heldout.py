@@ -347,7 +347,7 @@ def run_clip(spec: dict[str, Any], work: Path) -> dict[str, Any]:
 def crossing_records(result: Any) -> list[dict[str, Any]]:
     """Each crossing's span, its verdicts, and the measure records they come from (the pixels' without their
     per-frame series and the face mesh's, what ``evaluation/verdict_search.py`` judges again with other thresholds;
-    the identity jump's, round 18)."""
+    the identity jump's, round 18; the hand's path and its fingers' lengths, rounds 15 and 25)."""
     out = []
     for e in result.evidence:
         if e.kind != "occlusion_event":
@@ -363,6 +363,7 @@ def crossing_records(result: Any) -> list[dict[str, Any]]:
                 "identity": det.get("identity") or {},
                 "scores": det.get("scores") or {},
                 "hand_path": det.get("hand_path") or {},
+                "hand_shape": det.get("hand_shape") or {},
             }
         )
     return out

@@ -104,6 +104,7 @@ def make_tracks(
     a, b = sweep
     hand_x = np.full(n, np.nan)
     over = np.zeros(n, bool)
+    layout = np.random.default_rng(seed + 7).uniform((-0.06, -0.1), (0.06, 0.1), (21, 2))
     for i, ti in enumerate(t):
         if not (a <= ti <= b):
             continue
@@ -119,7 +120,11 @@ def make_tracks(
             face_lm[i, :, 1] = 0.45 + 1.08 * (face_lm[i, :, 1] - 0.45)
         if lose_hand and over_face:
             continue  # the hand is painted over: not detected, face crop unchanged
-        pts = np.stack([cx + rng.uniform(-0.06, 0.06, 21), 0.45 + rng.uniform(-0.1, 0.1, 21), np.zeros(21)], axis=1)
+        # one hand's layout, jittered a little frame to frame as a landmarker's points are (the draws as before,
+        # so the rest of the scene is the same; round 25's finger lengths need a hand that keeps its shape)
+        jitter = np.stack([rng.uniform(-0.06, 0.06, 21), rng.uniform(-0.1, 0.1, 21)], axis=1)
+        xy = layout + 0.05 * jitter
+        pts = np.stack([cx + xy[:, 0], 0.45 + xy[:, 1], np.zeros(21)], axis=1)
         hand_lm[i, 0] = pts
         count[i] = 1
         if over_face and mode != "pasted":

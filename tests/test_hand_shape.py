@@ -123,3 +123,24 @@ def test_fingers_under_the_chin_are_no_reference():
     assert (readings[:, 4] == 0).sum() >= 3 * 5  # seen wholly outside the face, under the chin
     got = _shape(hl)
     assert got["ratio_p10"] is None and got["beside"] == 0
+
+
+def test_fingers_read_at_many_lengths_beside_the_face_give_no_reference():
+    # a hand turning as it comes (or a landmarker unsure of it): half the frames beside the face at 0.6 of the length
+    hl = _track(ACROSS, LEVEL, cut_over=lambda tip: 0.6 if _inside_face(tip) else 1.0)
+    short = _track(ACROSS, LEVEL, finger=0.036)
+    hl[::2] = short[::2]
+    assert _shape(hl)["ratio_p10"] is None
+    assert _shape(_track(ACROSS, LEVEL, cut_over=lambda tip: 0.6 if _inside_face(tip) else 1.0))["ratio_p10"] < 0.7
+
+
+def test_fingers_cut_is_given_on_the_median_reading_and_only_when_measured():
+    from interview_guard.signals.crossing_verdicts import FINGERS_CUT, NEVER_COVERED_CAP, fingers_cut_verdict
+
+    assert fingers_cut_verdict(None) is None
+    assert fingers_cut_verdict({"ratio_p10": None, "ratio_median": None}) is None  # nothing beside the face: no verdict
+    assert fingers_cut_verdict({"ratio_p10": 0.95, "ratio_median": 1.0}) < 0.1
+    # a real hand read short in a tenth of its frames (a tuning face's genuine wave): not cut
+    assert fingers_cut_verdict({"ratio_p10": 0.73, "ratio_median": 0.97}) < 0.2
+    assert fingers_cut_verdict({"ratio_p10": 0.6, "ratio_median": 0.7}) == NEVER_COVERED_CAP  # a look, never decisive
+    assert fingers_cut_verdict({"ratio_p10": 0.8, "ratio_median": FINGERS_CUT[0]}) == 0.5

@@ -32,6 +32,7 @@ from interview_guard.signals.crossing_verdicts import (
     MIN_OUTLINE_FRAMES,
     REACH_LOOK_VERDICTS,
     REACH_VERDICTS,
+    fingers_cut_verdict,
     flash_run,
     hand_reached_features,
     hand_seen_beside_face,
@@ -42,6 +43,7 @@ from interview_guard.signals.crossing_window import crossing_windows, hand_at_fa
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.hand_path import hand_path, hands_at_face
+from interview_guard.signals.hand_shape import hand_shape
 from interview_guard.signals.identity_jump import identity_jump
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
@@ -63,7 +65,7 @@ NOT_JUDGED_SCORE = 0.05
 def _judged(ev: occ.OcclusionEvent) -> bool:
     """The pixels or the mesh judged the crossing, or an identity jump was found in it (one not found judges
     nothing: it looks for one failure only)."""
-    return bool(set(ev.scores) & _JUDGING) or "face_identity_jump" in ev.scores
+    return bool(set(ev.scores) & _JUDGING) or "face_identity_jump" in ev.scores or "fingers_cut" in ev.scores
 
 
 def _outline_without_hand(ev: occ.OcclusionEvent) -> bool:
@@ -256,6 +258,15 @@ class FaceOcclusion(Analyzer):
             # which way the hand went (told to the interviewer), and whether it came from outside the face (a phantom)
             ev.measurements["hand_path"] = hand_path(t=t, face_present=face.present, face_landmarks=face.landmarks,
                 hand_landmarks=hands.landmarks, hand_count=hands.count, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
+            # the fingers' lengths over the face against beside it (a face painted over the hand cuts them short)
+            ev.measurements["hand_shape"] = hand_shape(t=t, face_present=face.present, face_landmarks=face.landmarks,
+                hand_landmarks=hands.landmarks, hand_count=hands.count, start_s=ev.start_s, end_s=ev.end_s,
+                aspect=aspect)  # fmt: skip
+            # found, over the features (fingers bent over the cheek or under the chin read short too); fingers of
+            # the same length say nothing either way
+            cut = fingers_cut_verdict(ev.measurements["hand_shape"])
+            if cut is not None and cut >= 0.5 and hand_reached_features(ev.measurements):
+                ev.scores["fingers_cut"] = round(cut, 4)
             ev.scores = with_hand_from_outside(ev.scores, ev.measurements)
             tracks.release_pages()  # the rows this event read
         if tracks.identity is not None:  # the face's identity frame to frame across each crossing
@@ -521,7 +532,7 @@ def _covered_share(ev: occ.OcclusionEvent) -> float:
 def _key_frame_roles(
     times: list[float], ev: occ.OcclusionEvent, t_s: np.ndarray | None = None
 ) -> list[dict[str, object]]:
-    """Up to four key frames with their role: before, the middle of the crossing, the flash, after.
+    """Up to five key frames with their role: before, the middle of the crossing, the flash, the fingers, after.
 
     The middle is the frame where the most of the face was covered (from the
     per-frame pixel cover, else the event's midpoint). ``flash`` (when the
@@ -529,6 +540,8 @@ def _key_frame_roles(
     analysed frames' times, is given): a frame of the run in which another face
     showed, a kept key frame inside the run when there is one, else the run's
     first frame (the report decodes it from the video); without one, the other face of an identity jump.
+    ``fingers`` (when the crossing's ``fingers_cut`` verdict was given): the frame whose fingers read shortest
+    against their length beside the face (``hand_shape.shortest_at_s``).
     """
     if not times:
         return []
@@ -556,6 +569,10 @@ def _key_frame_roles(
             tf = float(inside[0]) if inside.size else a
             at = len(out) - 1 if out and out[-1]["role"] == "after" else len(out)  # page order: before "after"
             out.insert(at, {"role": "flash", "t_s": tf})
+    shape = ev.measurements.get("hand_shape") or {}
+    if "fingers_cut" in ev.scores and shape.get("shortest_at_s") is not None:  # the frame with the shortest fingers
+        at = len(out) - 1 if out and out[-1]["role"] == "after" else len(out)
+        out.insert(at, {"role": "fingers", "t_s": float(shape["shortest_at_s"])})
     return out
 
 

@@ -38,6 +38,11 @@ WHAT = {
         "as it does when the face it fits is intact: a face drawn over the hand, or a hand let through as a ghost "
         "(a real hand in front of the face bends the mesh; look at the middle frame)"
     ),
+    "fingers_cut": (
+        "the hand landmarker read the fingers shorter over the face than the same fingers beside it: the face was "
+        "painted over the fingertips (a swap drawing its face on top of the hand), or the hand tipped towards the "
+        "camera or went behind the head (look at that frame)"
+    ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
     "face_identity_jump": (
         "the face's identity jumped between two frames as far as two people differ: another face for a moment "
@@ -54,6 +59,11 @@ def when(verdict: str, ev: occ.OcclusionEvent) -> str:
     mesh = ev.measurements.get("mesh") or {}
     if verdict == "painted_over" and mesh.get("ok") and float(mesh.get("mesh_dev_max", 0.0)) >= MESH_COVERED:
         return ", but the face mesh bent as under a real hand (a dark hand on a dark face? look at the middle frame)"
+    if verdict == "fingers_cut" and (rec := ev.measurements.get("hand_shape")) and rec.get("shortest_at_s") is not None:
+        return (
+            f" (over the face {rec['ratio_median']:.0%} of their length beside it, the shortest at "
+            f"{rec['shortest_at_s']:.2f} s: {rec['ratio_p10']:.0%})"
+        )
     if verdict != "face_flash":
         return ""
     at = flash_seen_at(ev.measurements.get("pixels"))

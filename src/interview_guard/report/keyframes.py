@@ -46,7 +46,13 @@ __all__ = [
 MAX_KEY_FRAMES = 60
 
 #: The roles of ``details.key_frames`` objects, in page order, with their captions.
-ROLE_LABELS = {"before": "before", "middle": "middle of the crossing", "flash": "another face showed", "after": "after"}
+ROLE_LABELS = {
+    "before": "before",
+    "middle": "middle of the crossing",
+    "flash": "another face showed",
+    "fingers": "fingers read short",
+    "after": "after",
+}
 
 
 def key_frame_filename(session_id: str, t: float) -> str:
@@ -67,7 +73,7 @@ def _frame_objects(details: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def evidence_key_frame_roles(details: dict[str, Any]) -> list[tuple[str, float]]:
-    """``(role, t)`` of an evidence item's ``details.key_frames`` objects, in the order before, middle, flash, after.
+    """``(role, t)`` of an evidence item's ``details.key_frames`` objects, in :data:`ROLE_LABELS`' order.
 
     Unknown roles, times that are not numbers and repeated roles (the first kept) are left out; empty when
     the item has no role objects (then :func:`evidence_key_frame_times` labels its frames by time).

@@ -61,6 +61,8 @@ __all__ = [
     "flash_run",
     "IDENTITY_JUMP_WIDTH",
     "identity_verdict",
+    "FINGERS_CUT",
+    "fingers_cut_verdict",
 ]
 
 #: Pixel-measure thresholds (centre, width of the logistic), set on the development sources only
@@ -436,3 +438,22 @@ def identity_verdict(rec: dict[str, Any]) -> float:
     :data:`NEVER_COVERED_CAP` (a look: a hand's edge sweeping across an eye in one frame moves the descriptor too;
     round 18 found one development genuine wave of 156 at 0.84 against the 0.70 allowed)."""
     return min(logistic_safe(float(rec["jump"]) / IDENTITY_JUMP_WIDTH), NEVER_COVERED_CAP)
+
+
+#: ``fingers_cut``: the fingers' median length over the face (:func:`.hand_shape.hand_shape`'s ``ratio_median``, each
+#: reading over the same finger's length beside the face) below this reads as a face painted over the hand (centre,
+#: width of the logistic); set on the development sources only (docs/face-occlusion.md, round 25). The median, not
+#: the shortest readings: a real hand's fingers read short in a tenth of the frames over the face now and then (a
+#: tuning face's genuine wave: 10th percentile 0.73, median 0.97).
+FINGERS_CUT = (0.92, 0.03)
+
+
+def fingers_cut_verdict(shape: dict[str, Any] | None) -> float | None:
+    """``fingers_cut`` from :func:`.hand_shape.hand_shape`'s record, at most :data:`NEVER_COVERED_CAP` (a look: it
+    reads the hand landmarker, which also shortens the fingers of a real hand tipped towards the camera or passing
+    behind the head); None when nothing was measured (no fingers beside the face to compare: no evidence)."""
+    r = (shape or {}).get("ratio_median")
+    if r is None:
+        return None
+    centre, width = FINGERS_CUT
+    return min(logistic_safe((centre - float(r)) / width), NEVER_COVERED_CAP)

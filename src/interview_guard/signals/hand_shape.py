@@ -10,8 +10,9 @@ landmarker found the hand at the face: the length of its chain of landmarks from
 (``aspect`` puts the normalised x and y on one scale). A reading is *beside* the face when none of the finger's
 landmarks is inside the face's outline (and it is at the face's height, :data:`LEVEL`) and *over* it when its tip
 is. A finger's reference is the median of its readings beside the face (at least :data:`MIN_REFERENCE`, per hand
-slot); each reading over the face is divided by
-it. ``ratio_p10`` is the 10th percentile of those ratios: near 1 for a real hand, well below for fingers cut short.
+slot), when those readings agree (:data:`MAX_SPREAD`); each reading over the face is divided by
+it. ``ratio_median``, the median of those ratios, is near 1 for a real hand and well below for fingers cut short
+(``ratio_p10``, the 10th percentile, and the frame it was read in show where they were shortest).
 
 No reference (the hand came up from below and never showed its fingers beside the face, or was never tracked there)
 gives no measure: a miss is no evidence either way.
@@ -26,7 +27,7 @@ import numpy as np
 from interview_guard.signals.face_geometry import FACE_OVAL, points_in_polygon
 from interview_guard.signals.hand_path import AT_FACE
 
-__all__ = ["FINGERS", "MIN_REFERENCE", "MIN_OVER", "LEVEL", "finger_readings", "hand_shape"]
+__all__ = ["FINGERS", "MIN_REFERENCE", "MIN_OVER", "LEVEL", "MAX_SPREAD", "finger_readings", "hand_shape"]
 
 #: The hand landmarker's chains for each finger, knuckle to tip: thumb, index, middle, ring, little finger.
 FINGERS = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]], dtype=np.int64)
@@ -38,6 +39,9 @@ MIN_OVER = 3
 #: under the chin (a hand raised from below) points at the camera more than one held up beside the face, and reads
 #: shorter; taken as the reference it made the same fingers over the face look long, and a real hand's cut short.
 LEVEL = 0.5
+#: The most a finger's readings beside the face may spread (interquartile range over the median) and still make a
+#: reference: a hand turning as it comes, or a landmarker unsure of the fingers, has no one length to compare with.
+MAX_SPREAD = 0.3
 
 
 def finger_readings(
@@ -146,8 +150,11 @@ def hand_shape(
             ref = beside[(beside[:, 1] == slot) & (beside[:, 2] == f), 3]
             if ref.size < MIN_REFERENCE or not np.median(ref) > 0:
                 continue
+            q1, med, q3 = np.percentile(ref, [25, 50, 75])
+            if (q3 - q1) / med > MAX_SPREAD:
+                continue
             sel = over[(over[:, 1] == slot) & (over[:, 2] == f)]
-            ratios.append(sel[:, 3] / np.median(ref))
+            ratios.append(sel[:, 3] / med)
             times.append(sel[:, 0])
     r = np.concatenate(ratios) if ratios else np.zeros(0)
     counts = {"over": int(r.size), "beside": int(beside.shape[0])}
