@@ -141,7 +141,10 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
         jump = cv.identity_verdict(c["identity"]) if c.get("identity") else 0.0  # round 18; earlier runs: none
         if jump >= 0.5:  # a verdict only when found (it judges nothing otherwise)
             verdicts["face_identity_jump"] = float(round(jump, 4))
-        if set(verdicts) & _JUDGING or "face_identity_jump" in verdicts:
+        cut = cv.fingers_cut_verdict(c.get("hand_shape")) if c.get("hand_shape") else None  # round 25
+        if cut is not None and cut >= 0.5 and cv.hand_reached_features(c):
+            verdicts["fingers_cut"] = float(round(cut, 4))
+        if set(verdicts) & _JUDGING or "face_identity_jump" in verdicts or "fingers_cut" in verdicts:
             judged.append(max(verdicts.values()))
     return combined_score(judged)
 
