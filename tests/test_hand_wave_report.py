@@ -226,6 +226,35 @@ def test_face_occlusion_puts_the_flash_frame_inside_the_run():
     assert roles["flash"] == pytest.approx(35 / 30, abs=1e-3)
 
 
+def test_a_fingers_frame_is_shown_before_after():
+    """Round 25: a crossing whose fingers the hand landmarker read short over the face shows that frame."""
+    import numpy as np
+
+    from interview_guard.analyzers.face_occlusion import _key_frame_roles
+    from interview_guard.signals import occlusion as occ
+
+    t = np.arange(0, 60) / 30.0
+    ev = occ.OcclusionEvent(start_s=0.8, end_s=1.4, rows=np.arange(24, 43), peak_overlap=0.5)
+    ev.scores = {"fingers_cut": 0.85}
+    ev.measurements = {"hand_shape": {"ratio_p10": 0.6, "ratio_median": 0.75, "shortest_at_s": 1.1}}
+    got = _key_frame_roles([0.4, 0.7, 1.3, 1.9], ev, t)
+    assert [(r["role"], r["t_s"]) for r in got][-2:] == [("fingers", 1.1), ("after", 1.9)]
+    ev.scores = {"painted_over": 0.95}  # measured, but no verdict: no frame
+    assert "fingers" not in {r["role"] for r in _key_frame_roles([0.4, 0.7, 1.3, 1.9], ev, t)}
+    base = challenges()[0]
+    shown = dataclasses.replace(
+        base, details={**base.details, "key_frames": [*ROLES, {"role": "fingers", "t_s": 41.3}]}
+    )
+    blobs = {40.5: jpeg((200, 0, 0)), 41.0: jpeg((0, 200, 0)), 41.3: jpeg((90, 90, 90)), 41.9: jpeg((0, 0, 200))}
+    page = render_report(report_with([shown]), key_frames=KeyFrames(images=dict(blobs)))
+    assert re.findall(r"<figcaption>([^<]+)</figcaption>", page) == [
+        "before · 40.50 s",
+        "middle of the crossing · 41.00 s",
+        "fingers read short · 41.30 s",
+        "after · 41.90 s",
+    ]
+
+
 def test_without_roles_the_times_are_shown_as_before():
     ev = challenges()[0]
     plain = dataclasses.replace(ev, details={k: v for k, v in ev.details.items() if k != "key_frames"})
