@@ -31,7 +31,7 @@ from interview_guard.signals.face_geometry import FACE_OVAL, convex_hull, points
 
 __all__ = [
     "HAND_PATHS", "SIDE", "BELOW", "MIN_ROWS", "FEATURES", "EYES", "MOUTH", "BESIDE", "AT_FACE", "hand_path",
-    "hands_at_face", "unseen_crossings", "seen_at_centre",
+    "hands_at_face", "unseen_crossings", "seen_at_centre", "face_box",
 ]  # fmt: skip
 
 #: The paths :func:`hand_path` tells apart.
@@ -68,7 +68,7 @@ def _near_hands(hand_rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[
     return [h for h, k in zip(hands, near) if k], rel[near]
 
 
-def _face_box(face_row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def face_box(face_row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The box of the face's outline in one row (normalised image coordinates); None when it has no size."""
     oval = np.asarray(face_row, dtype=np.float64)[FACE_OVAL, :2]
     if not np.all(np.isfinite(oval)):
@@ -151,7 +151,7 @@ def hand_path(
         if not face_present[r] or hand_count[r] == 0:
             continue
         face_r = np.asarray(face_landmarks[r], dtype=np.float64)[:, :2]
-        box = _face_box(face_r)
+        box = face_box(face_r)
         if box is None:
             continue
         lo, hi = box
@@ -206,7 +206,7 @@ def _hand_offsets(
         oval = face_landmarks[r][FACE_OVAL, :2]
         cx = float(np.mean(oval[:, 0]))
         w = float(oval[:, 0].max() - oval[:, 0].min())
-        box = _face_box(face_landmarks[r])
+        box = face_box(face_landmarks[r])
         if box is None or w <= 0:
             continue
         # a hand more than AT_FACE face heights above or below the face's centre (the other hand on the desk right

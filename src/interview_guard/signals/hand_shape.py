@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from interview_guard.signals.face_geometry import FACE_OVAL, points_in_polygon
-from interview_guard.signals.hand_path import AT_FACE
+from interview_guard.signals.hand_path import AT_FACE, face_box
 
 __all__ = ["FINGERS", "MIN_REFERENCE", "MIN_OVER", "LEVEL", "MAX_SPREAD", "finger_readings", "hand_shape"]
 
@@ -89,13 +89,12 @@ def finger_readings(
     for r in rows:
         if not face_present[r] or hand_count[r] == 0:
             continue
-        oval = np.asarray(face_landmarks[r], dtype=np.float64)[FACE_OVAL, :2]
-        if not np.all(np.isfinite(oval)):
+        face_r = np.asarray(face_landmarks[r], dtype=np.float64)
+        box = face_box(face_r)
+        if box is None:
             continue
-        lo, hi = oval.min(axis=0), oval.max(axis=0)
-        if not np.all(hi - lo > 0):
-            continue
-        oval = oval * (aspect, 1.0)
+        lo, hi = box
+        oval = face_r[FACE_OVAL, :2] * (aspect, 1.0)
         for slot, h in enumerate(np.asarray(hand_landmarks[r], dtype=np.float64)[..., :2]):
             if not np.all(np.isfinite(h)):
                 continue
