@@ -253,6 +253,7 @@ def test_a_fingers_frame_is_shown_before_after():
         "fingers read short · 41.30 s",
         "after · 41.90 s",
     ]
+    assert 'class="frame role-fingers"' in page and 'alt="fingers read short, at 41.30 s"' in page
 
 
 def test_without_roles_the_times_are_shown_as_before():
