@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from interview_guard.signals.face_geometry import FACE_OVAL
-from interview_guard.signals.hand_shape import FINGERS, MIN_REFERENCE, finger_readings, hand_shape
+from interview_guard.signals.hand_shape import FINGERS, MIN_OVER, MIN_REFERENCE, finger_readings, hand_shape
 
 N = 40
 T = np.arange(N) / 20.0  # the crossing: 0.5-1.5 s, padded 0.6 s each way by default
@@ -144,3 +144,12 @@ def test_fingers_cut_is_given_on_the_median_reading_and_only_when_measured():
     assert fingers_cut_verdict({"ratio_p10": 0.73, "ratio_median": 0.97}) < 0.2
     assert fingers_cut_verdict({"ratio_p10": 0.6, "ratio_median": 0.7}) == NEVER_COVERED_CAP  # a look, never decisive
     assert fingers_cut_verdict({"ratio_p10": 0.8, "ratio_median": FINGERS_CUT[0]}) == 0.5
+
+
+def test_one_frame_over_the_face_is_no_measure():
+    # the fingers cut short, but over the face in one frame only (then lost): too few readings to say anything
+    hl = _track(ACROSS, LEVEL, cut_over=lambda tip: 0.6 if _inside_face(tip) else 1.0)
+    over = [i for i in range(N) if any(_inside_face(hl[i, 0, j, :2]) for j in FINGERS[:, -1])]
+    hl[over[1:]] = np.nan
+    got = _shape(hl)
+    assert got["over"] < MIN_OVER and got["ratio_median"] is None

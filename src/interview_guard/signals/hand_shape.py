@@ -33,8 +33,9 @@ __all__ = ["FINGERS", "MIN_REFERENCE", "MIN_OVER", "LEVEL", "MAX_SPREAD", "finge
 FINGERS = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]], dtype=np.int64)
 #: Readings beside the face a finger needs for a reference.
 MIN_REFERENCE = 3
-#: Readings over the face (of fingers with a reference) a measure needs.
-MIN_OVER = 3
+#: Readings over the face (of fingers with a reference) a measure needs: two frames' worth of fingers. One frame is
+#: no evidence (a genuine cover on a development face read 0.77 from the 4 fingers of one frame, round 25).
+MIN_OVER = 8
 #: How far (face heights) above or below the face's centre a finger beside the face may be to give a reference: one
 #: under the chin (a hand raised from below) points at the camera more than one held up beside the face, and reads
 #: shorter; taken as the reference it made the same fingers over the face look long, and a real hand's cut short.
