@@ -148,10 +148,10 @@ def hand_shape(
     for slot in np.unique(over[:, 1]):
         for f in range(len(FINGERS)):
             ref = beside[(beside[:, 1] == slot) & (beside[:, 2] == f), 3]
-            if ref.size < MIN_REFERENCE or not np.median(ref) > 0:
+            if ref.size < MIN_REFERENCE:
                 continue
             q1, med, q3 = np.percentile(ref, [25, 50, 75])
-            if (q3 - q1) / med > MAX_SPREAD:
+            if not med > 0 or (q3 - q1) / med > MAX_SPREAD:
                 continue
             sel = over[(over[:, 1] == slot) & (over[:, 2] == f)]
             ratios.append(sel[:, 3] / med)
