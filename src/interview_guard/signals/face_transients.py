@@ -12,7 +12,11 @@ does to the part of the face the hand does *not* cover:
     and its two bracketing frames (widened by ``hand_grow_px``), restricted to
     the pixels where the two brackets (the frame just before and the frame
     just after the run) agree within ``agree_below`` grey levels: there, per
-    pixel, ``min(|run - before|, |run - after|)``. Pixels a hand covers in
+    pixel, ``min(|run - before|, |run - after|)``, with the run's frames moved
+    by the whole-pixel shift (up to ``shift_px`` each way) that makes the
+    median smallest: a face that nods or turns for a few frames and comes back
+    is the same face moved, another face stays different however it is moved
+    (round 26). Pixels a hand covers in
     either bracket (also parts of it the hull misses) do not agree and drop
     out; what is left changes in the run only if the face itself changed and
     came back. Its median (robust to a talking mouth, a blink, a hand's edge)
@@ -171,6 +175,27 @@ def layout_agreement(*, run_face: np.ndarray, brackets: np.ndarray, mask: np.nda
     return float(np.dot(a, b) / den) if den > 1e-9 else float("nan")
 
 
+def _least_step(mid: np.ndarray, refs: list[np.ndarray], mask: np.ndarray, shift_px: int) -> float:
+    """The median over ``mask`` of the per-pixel step of ``mid`` from the nearest of ``refs``, with ``mid`` moved
+    by the whole-pixel shift (at most ``shift_px`` each way, edges repeated) that makes it smallest.
+
+    A face that moves for a few frames and comes back (a nod, a quick turn) steps away from its brackets as
+    much as another face would, pixel by pixel; moved back into place it does not. Another face drawn where the
+    face is stays different whichever way it is moved.
+    """
+    ys, xs = np.nonzero(mask)
+    ref = np.stack([np.asarray(r)[ys, xs] for r in refs])  # (n_refs, k)
+    k = int(shift_px)
+    if k <= 0:
+        return float(np.median(np.min(np.abs(np.asarray(mid)[ys, xs][None] - ref), axis=0)))
+    padded = np.pad(np.asarray(mid), k, mode="edge")
+    d = np.arange(-k, k + 1)
+    dy, dx = (g.ravel() for g in np.meshgrid(d, d, indexing="ij"))
+    moved = padded[ys[None] + k - dy[:, None], xs[None] + k - dx[:, None]]  # (shifts, k): mid moved by (dy, dx)
+    step = np.min(np.abs(moved[:, None, :] - ref[None]), axis=1)
+    return float(np.min(np.median(step, axis=1)))
+
+
 def _run_median(frames: np.ndarray) -> np.ndarray:
     """Per-pixel median of a short run of frames (the values ``np.median(frames, axis=0)`` gives, faster).
 
@@ -205,6 +230,7 @@ def flash_scores(
     layout_min: float = 0.8,
     layout_sigma_px: float = 3.0,
     layout_out: np.ndarray | None = None,
+    shift_px: int = 0,
 ) -> np.ndarray:
     """The flash score of the run of ``run`` frames starting at each row (NaN where not taken).
 
@@ -215,7 +241,8 @@ def flash_scores(
     leave the hand out (the landmarker lost it): a run holding such a row
     (brackets included) is taken only when its :func:`layout_agreement` with
     the brackets is at least ``layout_min``; ``layout_out`` (n,), when given,
-    receives that agreement at each such run's start (NaN elsewhere).
+    receives that agreement at each such run's start (NaN elsewhere); ``shift_px``: the run's frames are moved
+    by the whole-pixel shift up to this far that steps least from the brackets (0: not moved).
     """
     n = z.shape[0]
     out = np.full(n, np.nan)
@@ -247,8 +274,6 @@ def flash_scores(
         seq = vals[i0 : i0 + run + 2]  # the bracket before, the run, the bracket after
         before, after = seq[0], seq[-1]
         mid = _run_median(seq[1:-1])
-        on = np.abs(mid - before)
-        off = np.abs(mid - after)
         agree = msk & (np.abs(after - before) < agree_below)
         if agree.sum() < 40:
             continue
@@ -259,7 +284,7 @@ def flash_scores(
                 layout_out[a] = lay
             if not lay >= layout_min:
                 continue
-        out[a] = float(np.median(np.minimum(on, off)[agree]))
+        out[a] = _least_step(mid, [before, after], agree, shift_px)
     return out
 
 
@@ -275,6 +300,7 @@ def reach_flash_scores(
     reach_s: float = 0.4,
     agree_below: float = 10.0,
     min_px: int = 40,
+    shift_px: int = 0,
 ) -> np.ndarray:
     """The flash score of the run of ``run`` frames at each of ``starts``, each pixel bracketed where it was seen.
 
@@ -284,7 +310,7 @@ def reach_flash_scores(
     most ``reach_s`` earlier, that keeps it, and likewise after; the score is the median over the pixels whose two
     brackets agree within ``agree_below`` of ``min(|run median - before|, |run median - after|, |run median -
     frame a - 1|, |run median - frame b + 1|)`` (the run also steps away from the frames right beside it). NaN where
-    the run is not usable or fewer than ``min_px`` pixels are left.
+    the run is not usable or fewer than ``min_px`` pixels are left. ``shift_px`` as in :func:`flash_scores`.
     """
     t = np.asarray(t_s, dtype=np.float64)
     n = t.size
@@ -322,17 +348,19 @@ def reach_flash_scores(
         if agree.sum() < min_px:
             continue
         mid = _run_median(np.asarray(z[a : b + 1]))
-        away = np.minimum(np.abs(mid - before), np.abs(mid - after))
+        refs = [before, after]
         # and a step at the run's own edges: the run differs from the frames just before and just after it too. A
         # part of the hand the landmarker's hull leaves out (fingers it places short, a hand it fits too small) is
         # in those frames as well, another face shown for the run is not (a fresh genuine sweep on a tuning face
         # read as a flash without this, round 13)
         for r in (a - 1, b + 1):
             try:
-                away = np.minimum(away, np.abs(mid - z[r]))
+                refs.append(np.asarray(z[r]))
             except KeyError:  # a frame not among the measured ones
                 pass
-        out[i] = float(np.median(away[agree]))
+        # a pixel without a bracket (NaN) is not among ``agree``; NaN steps elsewhere are never read
+        with np.errstate(invalid="ignore"):
+            out[i] = _least_step(mid, refs, agree, shift_px)
     return out
 
 
@@ -355,6 +383,7 @@ def transient_measures(
     layout_min: float = 0.8,
     layout_sigma_px: float = 3.0,
     reach_s: float = 0.4,
+    shift_px: int = 2,
 ) -> dict[str, Any]:
     """Flash and warp measures of one crossing (``start_s``-``end_s``), see the module docstring.
 
@@ -393,6 +422,10 @@ def transient_measures(
     reach_s : float
         For ``flash_reach_z``, how far before and after a run a pixel's
         bracket frame may lie.
+    shift_px : int
+        For both flashes, the run's frames are moved by the whole-pixel shift
+        up to this far each way that steps least from the brackets (0: not
+        moved); the runs without a hand are moved the same way.
 
     Returns
     -------
@@ -485,7 +518,7 @@ def transient_measures(
         lay = np.full(n, np.nan)
         sc = flash_scores(
             z=z, box=frames.box, keep=keep, run=run, agree_below=agree_below, unsure=unsure, layout_min=layout_min,
-            layout_sigma_px=layout_sigma_px, layout_out=lay,
+            layout_sigma_px=layout_sigma_px, layout_out=lay, shift_px=shift_px,
         )  # fmt: skip
         starts = np.flatnonzero(np.isfinite(sc))
         is_null = np.array([null[a - 1 : a + run + 1].all() for a in starts], bool)
@@ -527,7 +560,7 @@ def transient_measures(
                 continue
             ev_sc = reach_flash_scores(
                 z=z, t_s=t, box=frames.box, keep=keep, usable=reach_ok, starts=ev_starts, run=run, reach_s=reach_s,
-                agree_below=agree_below,
+                agree_below=agree_below, shift_px=shift_px,
             )  # fmt: skip
             for a, v in zip(ev_starts, ev_sc, strict=True):
                 if not np.isfinite(v):
