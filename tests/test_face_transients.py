@@ -316,7 +316,7 @@ def test_a_hand_elsewhere_in_the_frame_leaves_the_null_in_place(mode: str) -> No
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_run_median_is_numpys_median(dtype: type) -> None:
-    from interview_guard.signals.face_transients import _run_median
+    from interview_guard.signals.flash_runs import run_median
 
     rng = np.random.default_rng(7)
     for k in range(1, 7):
@@ -324,7 +324,7 @@ def test_run_median_is_numpys_median(dtype: type) -> None:
             x = (rng.random((k, SIDE, SIDE)) * 255).astype(dtype)
             x = np.round(x) if rounded else x
             want = np.median(x, axis=0) if k > 2 else x.mean(axis=0)
-            got = _run_median(x)
+            got = run_median(x)
             assert got.dtype == want.dtype and np.array_equal(got, want), (k, rounded)
 
 
