@@ -683,6 +683,7 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
     if any("artifact_sum" in r for r in clips):
         out.append(artifact_table(clips))
     out.append(motion_table(clips))
+    out.append(loss_table(clips))
     with_id = [r for r in clips if r.get("both_risk") is not None]
     if with_id:
         out.append(_identity_table(with_id, [r for r in reals + swaps if r.get("both_risk") is not None]))
@@ -712,6 +713,65 @@ def motion_table(clips: list[dict[str, Any]]) -> str:
                 f"{sum(not r.get('crossings') for r in f)}/{len(f)}",
             ]
         out.append(f"| {split} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def auc_losses(clips: list[dict[str, Any]], split: str) -> tuple[dict[str, float], dict[str, float]]:
+    """How much of the split's all-kinds AUC each clip costs: ``(genuine, fakes)``, each ``{clip id: share}``.
+
+    A (fake, genuine) pair is lost when the genuine wave scores above the fake (half when they tie); a clip's share
+    is the pairs it loses over all the split's pairs, so one minus the sum of either dict is the split's AUC of all
+    kinds pooled against its genuine waves. The clips at the top are where a change would gain the most.
+    """
+    sr = [r for r in clips if r["split"] == split and r.get("score") is not None]
+    gens = [r for r in sr if r["kind"] == "genuine"]
+    fakes = [r for r in sr if r["kind"] != "genuine"]
+    g_loss: dict[str, float] = {}
+    f_loss: dict[str, float] = {}
+    if not gens or not fakes:
+        return g_loss, f_loss
+    pairs = float(len(gens) * len(fakes))
+    gs = np.array([float(r["score"]) for r in gens])
+    fs = np.array([float(r["score"]) for r in fakes])
+    lost = (gs[:, None] > fs[None]).astype(float) + 0.5 * (gs[:, None] == fs[None])
+    for r, v in zip(gens, lost.sum(axis=1), strict=True):
+        g_loss[r["id"]] = float(v) / pairs
+    for r, v in zip(fakes, lost.sum(axis=0), strict=True):
+        f_loss[r["id"]] = float(v) / pairs
+    return g_loss, f_loss
+
+
+def _top_verdict(r: dict[str, Any]) -> str:
+    """The verdict that gave a clip its score (its highest over the crossings), or ``no crossing``."""
+    best: tuple[float, str] = (-1.0, "no crossing")
+    for c in r.get("crossings") or []:
+        for k, v in (c.get("scores") or {}).items():
+            if float(v) > best[0]:
+                best = (float(v), k)
+    return best[1] if r.get("crossings") else "no crossing"
+
+
+def loss_table(clips: list[dict[str, Any]], top: int = 5) -> str:
+    """(i) Where the AUC is lost: per split, the genuine waves and the fakes that cost the most of the all-kinds AUC
+    (:func:`auc_losses`), with the verdict that gave each its score. Round 26 started from this table: two
+    genuine waves on one tuning face cost the tuning split 0.09."""
+    out = [
+        "\n### (i) where the AUC is lost: the clips costing the most of each split's all-kinds AUC\n",
+        "| split | genuine wave or fake | clip | score | its verdict | AUC it costs |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    by_id = {r["id"]: r for r in clips}
+    for split in SPLITS:
+        g_loss, f_loss = auc_losses(clips, split)
+        for label, loss in (("genuine", g_loss), ("fake", f_loss)):
+            for cid, v in sorted(loss.items(), key=lambda kv: -kv[1])[:top]:
+                if v <= 0:
+                    break
+                r = by_id[cid]
+                out.append(
+                    f"| {split} | {label} | {cid.removeprefix(split + '__')} | {_f(r['score'])} | {_top_verdict(r)} | "
+                    f"{v:.3f} |"
+                )
     return "\n".join(out)
 
 

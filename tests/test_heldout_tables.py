@@ -147,3 +147,24 @@ def test_sigterm_stops_the_pool_workers_too(tmp_path):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, "the pool's workers outlived the terminated run"
+
+
+def test_loss_table_names_the_clips_that_cost_the_auc():
+    rows = _rows(np.random.default_rng(5))
+    # one genuine wave above every fake: it alone costs its share of all the pairs
+    loud = next(r for r in rows if r["kind"] == "genuine")
+    loud.update(score=0.95, crossings=[{"scores": {"face_flash": 0.95, "face_warp": 0.1}}])
+    g_loss, f_loss = ev.auc_losses(rows, "tune")
+    n_g = sum(r["kind"] == "genuine" for r in rows)
+    n_f = len(rows) - n_g
+    assert g_loss[loud["id"]] == 1.0 / n_g
+    # the losses add up to one minus the split's pooled AUC, counted from either side
+    fakes = [r["score"] for r in rows if r["kind"] != "genuine"]
+    gens = [r["score"] for r in rows if r["kind"] == "genuine"]
+    pooled = ev.auc(fakes, gens)
+    assert abs((1.0 - sum(g_loss.values())) - pooled) < 1e-9 and abs(sum(f_loss.values()) - sum(g_loss.values())) < 1e-9
+    assert len(f_loss) == n_f
+    text = ev.loss_table(rows)
+    first = next(x for x in text.splitlines() if x.startswith("| tune | genuine |"))
+    assert loud["id"].removeprefix("tune__") in first and "face_flash" in first
+    assert any(x.startswith("| tune | fake |") for x in text.splitlines())
