@@ -27,7 +27,9 @@ Prints Markdown tables:
     how much of the face differs from their genuine twin (``artifact_sum``, from the compositor), the AUC
     of each half, and the rank correlation of that amount with the score;
 (h) per split and motion (sweep, wave, cover from below, fast): the AUC of every fake of that motion, and
-    how many got no crossing at all (the hand landmarker never saw their hand at the face).
+    how many got no crossing at all (the hand landmarker never saw their hand at the face);
+(i) where the AUC is lost: per split, the genuine waves and the fakes costing the most of its all-kinds AUC,
+    with the verdict that scored each (what a change would gain most from; round 26).
 
 Table (a) gives each AUC a 95 % bootstrap interval that resamples faces (the clips of one face are not
 independent evidence); ``--compare OTHER_WORK`` adds, per split and kind, this run's AUC minus that of another
