@@ -29,9 +29,6 @@ The measures (rationale and numbers in ``docs/face-occlusion.md``):
     own fine texture is gone, relative to how much is kept where no hand is
     in the same frame. An opaque hand hides it (alpha near 1); a translucent
     or ghosted hand lets the face's edges through (alpha near its opacity).
-    The hand's pixels here are those changed by 0.6 of the threshold, joined
-    to the hand outside the outline: a ghost changes the face less than a
-    hand does.
 """
 
 from __future__ import annotations
@@ -249,8 +246,6 @@ def crossing_measures(
     context_s: float = 3.0,
     ref_s: float = 1.0,
     min_change: float = 10.0,
-    ghost_change: float = 0.6,
-    ghost_min_change: float = 6.0,
 ) -> dict[str, Any]:
     """The pixel measures of one crossing (``start_s``-``end_s``), see the module docstring.
 
@@ -261,10 +256,6 @@ def crossing_measures(
         joins the hand's region); the pixel measures do not need it.
     min_change : float
         Smallest luma change (grey levels) that counts as changed, whatever the noise.
-    ghost_change, ghost_min_change : float
-        For ``ghost_alpha``, the hand's region is the change above this share of the threshold (and at least
-        ``ghost_min_change`` grey levels) joined to the change outside the outline: a ghosted hand changes the
-        face by its opacity times what an opaque hand would (round 26).
 
     Returns
     -------
@@ -357,14 +348,7 @@ def crossing_measures(
             n_in = float((ch & face_in).sum())
             own = min(own_inside, n_in)
             inside_net.append((n_in - own) / max(float(ch.sum()) - own, 1.0))
-        # the ghost measure's hand region: a ghosted hand changes the face only by its opacity, so its pixels
-        # over the face fall under the hand threshold (an alpha of 0.4 was measured in no frame: round 26); read the
-        # fainter change joined to the hand outside the outline
-        faint = np.abs(z[r] - ref) > np.maximum(ghost_change * thr, ghost_min_change)
-        lab_f, _ = label(faint)
-        from_out_f = np.unique(lab_f[faint & ~face])
-        joined_f = np.isin(lab_f, from_out_f[from_out_f > 0])
-        inside_ch = binary_erosion(joined_f, iterations=1) & face  # the hand's interior, not its blurred edge
+        inside_ch = binary_erosion(joined, iterations=1) & face  # the hand's interior, not its blurred edge
         if hm.any():  # where the landmarker tracked the hand, only its hull (and forearm): a head moving in the
             inside_ch &= binary_dilation(hm, iterations=2)  # held zone changes face pixels joined to the hand too
         if inside_ch.sum() < 0.1 * face.sum():
