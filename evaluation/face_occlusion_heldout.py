@@ -744,13 +744,12 @@ def auc_losses(clips: list[dict[str, Any]], split: str) -> tuple[dict[str, float
 
 
 def _top_verdict(r: dict[str, Any]) -> str:
-    """The verdict that gave a clip its score (its highest over the crossings), or ``no crossing``."""
-    best: tuple[float, str] = (-1.0, "no crossing")
-    for c in r.get("crossings") or []:
-        for k, v in (c.get("scores") or {}).items():
-            if float(v) > best[0]:
-                best = (float(v), k)
-    return best[1] if r.get("crossings") else "no crossing"
+    """The verdict that gave a clip its score (its highest over the crossings); ``no crossing``, or ``not judged``
+    for crossings without a verdict."""
+    if not r.get("crossings"):
+        return "no crossing"
+    scores = [(float(v), k) for c in r["crossings"] for k, v in (c.get("scores") or {}).items()]
+    return max(scores)[1] if scores else "not judged"
 
 
 def loss_table(clips: list[dict[str, Any]], top: int = 5) -> str:

@@ -168,3 +168,5 @@ def test_loss_table_names_the_clips_that_cost_the_auc():
     first = next(x for x in text.splitlines() if x.startswith("| tune | genuine |"))
     assert loud["id"].removeprefix("tune__") in first and "face_flash" in first
     assert any(x.startswith("| tune | fake |") for x in text.splitlines())
+    assert ev._top_verdict({"crossings": []}) == "no crossing"
+    assert ev._top_verdict({"crossings": [{"scores": {}}]}) == "not judged"
