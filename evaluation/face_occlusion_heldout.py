@@ -723,9 +723,10 @@ def auc_losses(clips: list[dict[str, Any]], split: str) -> tuple[dict[str, float
 
     A (fake, genuine) pair is lost when the genuine wave scores above the fake (half when they tie); a clip's share
     is the pairs it loses over all the split's pairs, so one minus the sum of either dict is the split's AUC of all
-    kinds pooled against its genuine waves. The clips at the top are where a change would gain the most.
+    kinds pooled against its genuine waves (a missing score counts as 0, as in :func:`auc`). The clips at the top
+    are where a change would gain the most.
     """
-    sr = [r for r in clips if r["split"] == split and r.get("score") is not None]
+    sr = [r for r in clips if r["split"] == split]
     gens = [r for r in sr if r["kind"] == "genuine"]
     fakes = [r for r in sr if r["kind"] != "genuine"]
     g_loss: dict[str, float] = {}
@@ -733,8 +734,7 @@ def auc_losses(clips: list[dict[str, Any]], split: str) -> tuple[dict[str, float
     if not gens or not fakes:
         return g_loss, f_loss
     pairs = float(len(gens) * len(fakes))
-    gs = np.array([float(r["score"]) for r in gens])
-    fs = np.array([float(r["score"]) for r in fakes])
+    gs, fs = np.array(_scores(gens)), np.array(_scores(fakes))
     lost = (gs[:, None] > fs[None]).astype(float) + 0.5 * (gs[:, None] == fs[None])
     for r, v in zip(gens, lost.sum(axis=1), strict=True):
         g_loss[r["id"]] = float(v) / pairs

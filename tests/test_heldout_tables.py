@@ -169,4 +169,10 @@ def test_loss_table_names_the_clips_that_cost_the_auc():
     assert loud["id"].removeprefix("tune__") in first and "face_flash" in first
     assert any(x.startswith("| tune | fake |") for x in text.splitlines())
     assert ev._top_verdict({"crossings": []}) == "no crossing"
+    # a clip without a score counts as 0, as table (a) counts it: the losses still add up to its AUC
+    rows[-1]["score"] = None
+    g_loss, _ = ev.auc_losses(rows, "tune")
+    fakes = [r["score"] for r in rows if r["kind"] != "genuine"]
+    gens = [r["score"] for r in rows if r["kind"] == "genuine"]
+    assert abs((1.0 - sum(g_loss.values())) - ev.auc(fakes, gens)) < 1e-9
     assert ev._top_verdict({"crossings": [{"scores": {}}]}) == "not judged"
