@@ -269,26 +269,11 @@ def test_a_phantom_hand_on_the_face_answers_no_request():
     kinds = [e.kind for e in r.evidence if e.kind.startswith("challenge")]
     assert kinds == ["challenge_not_performed"], r.evidence
     assert r.score >= 0.5
-    # a real hand the landmarker saw only over the face: the face region changed, so its crossing answers
-    face2, hands2, pixels2 = make_tracks(seconds=12.0, sweep=(4.0, 5.2))
-    has = hands2.count > 0
-    fx, hx = face2.landmarks[:, :, 0], np.where(has[:, None], hands2.landmarks[:, 0, :, 0], 0.5)
-    inside = (hx.min(axis=1) > fx.min(axis=1)) & (hx.max(axis=1) < fx.max(axis=1))
-    off = has & ~inside  # every sighting with any of the hand beside the face is lost
-    hands2.landmarks[off], hands2.count[off], hands2.score[off] = np.nan, 0, 0.0
-    assert (has & inside).sum() >= 3
-    r2 = run(face2, hands2, pixels2, metadata=meta, duration=12.0)
-    answered = [e for e in r2.evidence if e.kind == "challenge_answered"]
-    assert answered and all(e.details["hand_path"]["outside_peak"] < 0.1 for e in _events(r2)), r2.evidence
     # the same "hand" reaching out beside the face in 3 of its frames is a hand that came: it answers
     for r_ in rows[:3]:
         hands.landmarks[r_, 0, :, 0] += 0.3
     r = run(face, hands, pixels, metadata=meta, duration=12.0)
     assert [e.kind for e in r.evidence if e.kind.startswith("challenge")] == ["challenge_answered"], r.evidence
-
-
-def _events(r):
-    return [e for e in r.evidence if e.kind == "occlusion_event"]
 
 
 def test_request_without_pixels_stays_not_performed():

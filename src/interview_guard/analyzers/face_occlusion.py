@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
@@ -163,14 +162,6 @@ class FaceOcclusion(Analyzer):
             if ch.kind in _REQUEST_KINDS and not any(_answers(a, b, ch.t_s, w) for a, b in taken):
                 out |= (t >= ch.t_s - w) & (t <= ch.t_s + w)
         return out
-
-    def _face_region(
-        self, pix: dict[str, np.ndarray] | None, t: np.ndarray, present: np.ndarray, t_s: float
-    ) -> dict[str, Any] | None:
-        """:func:`occ.face_region_disturbance` in the ``challenge_window_s`` after a request at ``t_s``."""
-        w, crops = self.challenge_window_s, (pix or {}).get("face_crop")
-        dist = occ.face_region_disturbance
-        return None if crops is None else dist(crops, t, present, t_from=t_s, t_to=t_s + w, min_z=self.disturbance_z)
 
     def _run(self, tracks: Tracks) -> AnalyzerResult:
         face, hands = tracks.face, tracks.hands
@@ -338,15 +329,9 @@ class FaceOcclusion(Analyzer):
         for ch in tracks.metadata.challenges:
             if ch.kind not in _REQUEST_KINDS:
                 continue
-            near_all = [ev for ev in events if _answers(ev.start_s, ev.end_s, ch.t_s, self.challenge_window_s)]
-            near_ev = [e for e in near_all if _outline(e) or hand_came_from_outside(e.measurements.get("hand_path"))]
+            near_ev = [ev for ev in events if _answers(ev.start_s, ev.end_s, ch.t_s, self.challenge_window_s)
+                       and (_outline(ev) or hand_came_from_outside(ev.measurements.get("hand_path")))]  # fmt: skip
             t0 = min(max(ch.t_s, 0.0), dur)
-            dist = None
-            if near_all and not near_ev:
-                # a "hand" seen only on the face answers only where the face region changed (round 27): else a
-                # mouth read as a hand answered a request nobody performed, or a face painted over the hand
-                dist = self._face_region(pix, t, face.present, ch.t_s)
-                near_ev = near_all if dist is None or dist["disturbed"] else []
             if near_ev:
                 ev = max(near_ev, key=_event_score)
                 evidence.append(
@@ -389,7 +374,16 @@ class FaceOcclusion(Analyzer):
             else:
                 # no tracked hand answered: did something cross the face region all the same (a hand the
                 # hand landmarker missed: blur, a partial hand, an odd pose)?
-                dist = dist or self._face_region(pix, t, face.present, ch.t_s)
+                dist = None
+                if pix is not None and "face_crop" in pix:
+                    dist = occ.face_region_disturbance(
+                        pix["face_crop"],
+                        t,
+                        face.present,
+                        t_from=ch.t_s,
+                        t_to=ch.t_s + self.challenge_window_s,
+                        min_z=self.disturbance_z,
+                    )
                 details = {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s, "face_region": dist}
                 t1 = min(t0 + self.challenge_window_s, dur)
                 if dist is not None and dist["disturbed"]:
@@ -433,9 +427,11 @@ class FaceOcclusion(Analyzer):
                     )
 
         # an answered request repeats its crossing's score: each crossing counts once; a crossing nothing judged
-        # counts as none (NOT_JUDGED_SCORE, and the confidence below says so)
-        findings = [e.score for e in evidence if e.kind not in _NOT_FINDINGS]
+        # counts as none (NOT_JUDGED_SCORE, and the confidence below says so); a request that could not be judged
+        # (unverified) is a floor, not a finding to combine with others (round 27: with a phantom crossing's 0.2)
+        findings = [e.score for e in evidence if e.kind not in (*_NOT_FINDINGS, "challenge_unverified")]
         score = combined_score([*findings, *(ev.score for ev in events if _judged(ev))])
+        score = max([score, *(e.score for e in evidence if e.kind == "challenge_unverified")])
         # confidence: how much of the test the pixels let us judge
         judged = [ev for ev in events if _judged(ev)]
         if judged:
