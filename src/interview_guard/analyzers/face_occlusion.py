@@ -34,7 +34,6 @@ from interview_guard.signals.crossing_verdicts import (
     REACH_VERDICTS,
     fingers_cut_verdict,
     flash_run,
-    hand_came_from_outside,
     hand_reached_features,
     hand_seen_beside_face,
     identity_verdict,
@@ -227,10 +226,7 @@ class FaceOcclusion(Analyzer):
             # a hand-wave request no tracked hand answered: where something came up to the outline all the same
             # (a swap can hide the whole hand from the landmarker); only windows the pixels confirm
             taken = [(w.start_s, w.end_s) for w in found] + [(ev.start_s, ev.end_s) for ev in events]
-            # ... and a "hand" the landmarker saw only on the face (a mouth read as one) answers no request
-            seen = [(a, b) for a, b in taken if hand_came_from_outside(hand_path(t=t, face_present=face.present,
-                face_landmarks=flm, hand_landmarks=hlm, hand_count=hct, start_s=a, end_s=b))]  # fmt: skip
-            within = self._unanswered(tracks.metadata.challenges, seen, t)
+            within = self._unanswered(tracks.metadata.challenges, taken, t)
             if within.any():
                 # a hand tracked elsewhere in the frame (the other hand on the desk) leaves the outline to the pixels
                 unseen = surround_seeds(frames=zone, within=within & ~at_face, release=tracks.release_pages)
@@ -329,8 +325,7 @@ class FaceOcclusion(Analyzer):
         for ch in tracks.metadata.challenges:
             if ch.kind not in _REQUEST_KINDS:
                 continue
-            near_ev = [ev for ev in events if _answers(ev.start_s, ev.end_s, ch.t_s, self.challenge_window_s)
-                       and (_outline(ev) or hand_came_from_outside(ev.measurements.get("hand_path")))]  # fmt: skip
+            near_ev = [ev for ev in events if _answers(ev.start_s, ev.end_s, ch.t_s, self.challenge_window_s)]
             t0 = min(max(ch.t_s, 0.0), dur)
             if near_ev:
                 ev = max(near_ev, key=_event_score)
@@ -427,11 +422,13 @@ class FaceOcclusion(Analyzer):
                     )
 
         # an answered request repeats its crossing's score: each crossing counts once; a crossing nothing judged
-        # counts as none (NOT_JUDGED_SCORE, and the confidence below says so); a request that could not be judged
-        # (unverified) is a floor, not a finding to combine with others (round 27: with a phantom crossing's 0.2)
-        findings = [e.score for e in evidence if e.kind not in (*_NOT_FINDINGS, "challenge_unverified")]
-        score = combined_score([*findings, *(ev.score for ev in events if _judged(ev))])
-        score = max([score, *(e.score for e in evidence if e.kind == "challenge_unverified")])
+        # counts as none (NOT_JUDGED_SCORE, and the confidence below says so)
+        score = combined_score(
+            [
+                *(e.score for e in evidence if e.kind not in _NOT_FINDINGS),
+                *(ev.score for ev in events if _judged(ev)),
+            ]
+        )
         # confidence: how much of the test the pixels let us judge
         judged = [ev for ev in events if _judged(ev)]
         if judged:

@@ -32,7 +32,6 @@ __all__ = [
     "HAND_SEEN_VERDICTS",
     "with_hand_from_outside",
     "hand_seen_beside_face",
-    "hand_came_from_outside",
     "FEATURES_REACHED",
     "REACH_VERDICTS",
     "REACH_MIN_ROWS",
@@ -261,18 +260,6 @@ def hand_seen_beside_face(measurements: dict[str, Any]) -> bool:
     return px.get("seeded_by") == "outline" or (
         tracked >= INTACT_MIN_TRACKED and outside is not None and float(outside) >= INTACT_MIN_OUTSIDE
     )
-
-
-def hand_came_from_outside(path: dict[str, Any] | None) -> bool:
-    """Whether a :func:`~interview_guard.signals.hand_path.hand_path` record saw the hand in
-    :data:`INTACT_MIN_TRACKED` or more frames and :data:`INTACT_MIN_OUTSIDE` of it outside the face in one: the
-    test of :func:`hand_seen_beside_face` on the landmarker's sightings alone, before the zone's pixels are
-    measured. A "hand" seen only on the face (a mouth or chin read as one) does not answer a hand-wave request
-    (round 27): the outline's pixels look for the hand that did."""
-    path = path or {}
-    outside = path.get("outside_peak")
-    tracked = int(path.get("rows") or 0)
-    return tracked >= INTACT_MIN_TRACKED and outside is not None and float(outside) >= INTACT_MIN_OUTSIDE
 
 
 #: The share of the face's features (eyes, nose, mouth: ``hand_path.FEATURES``) the hull of the tracked hand's
