@@ -381,10 +381,20 @@ class FaceOcclusion(Analyzer):
                     )
                 details = {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s, "face_region": dist}
                 t1 = min(t0 + self.challenge_window_s, dur)
-                if dist is not None and dist["disturbed"]:
+                # changed and not back (round 27: the head moved, a cut) is not "undisturbed": the test cannot be told
+                lasting = dist is not None and dist.get("returned") is False
+                if dist is not None and (dist["disturbed"] or lasting):
                     a, b = dist.get("first_s", ch.t_s), dist.get("last_s", ch.t_s)
                     ratio = (dist["baseline_change"] + dist["baseline_spread"] * (dist["peak_change_z"] or 0.0)) / max(
                         dist["baseline_change"], 1e-6
+                    )
+                    how = (
+                        f"the face region changed at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x its own frame-to-frame "
+                        "change) and did not come back to how it looked before (the head or the camera moved, a cut?)"
+                        if lasting
+                        else f"something covered the face region for a moment at {a:.1f}-{b:.1f} s (up to "
+                        f"{ratio:.0f}x the face's own frame-to-frame change, then back to the face): a hand-like "
+                        "occlusion seen in the pixels but not tracked"
                     )
                     evidence.append(
                         Evidence(
@@ -393,11 +403,8 @@ class FaceOcclusion(Analyzer):
                             t0,
                             t1,
                             self.unverified_challenge_score,
-                            f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but something covered "
-                            f"the face region for a moment at {a:.1f}-{b:.1f} s (up to {ratio:.0f}x the face's own "
-                            "frame-to-frame "
-                            "change, then back to the face): a hand-like occlusion seen in the pixels but not tracked, "
-                            "so the swap test could not be judged",
+                            f"hand wave requested at {ch.t_s:.1f} s: no hand was tracked, but {how}, so the swap test "
+                            "could not be judged",
                             details,
                         )
                     )
