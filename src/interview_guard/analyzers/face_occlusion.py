@@ -369,15 +369,11 @@ class FaceOcclusion(Analyzer):
             else:
                 # no tracked hand answered: did something cross the face region all the same (a hand the
                 # hand landmarker missed: blur, a partial hand, an odd pose)?
+                crops, t_to = (pix or {}).get("face_crop"), ch.t_s + self.challenge_window_s
                 dist = None
-                if pix is not None and "face_crop" in pix:
+                if crops is not None:
                     dist = occ.face_region_disturbance(
-                        pix["face_crop"],
-                        t,
-                        face.present,
-                        t_from=ch.t_s,
-                        t_to=ch.t_s + self.challenge_window_s,
-                        min_z=self.disturbance_z,
+                        crops, t, face.present, t_from=ch.t_s, t_to=t_to, min_z=self.disturbance_z
                     )
                 details = {"challenge_t_s": ch.t_s, "window_s": self.challenge_window_s, "face_region": dist}
                 t1 = min(t0 + self.challenge_window_s, dur)
