@@ -452,8 +452,8 @@ class FaceOcclusion(Analyzer):
         elif not events and any(e.kind == "challenge_unverified" for e in evidence):
             confidence = 0.2
             reason = (
-                "a hand-wave request was answered by something covering the face that the hand landmarker "
-                "did not track: the hand-over-face test could not be judged"
+                "after a hand-wave request the face region changed (something covered it, or it moved for good) "
+                "and the hand landmarker tracked no hand: the hand-over-face test could not be judged"
             )
         windows = _windows(dur, self.window_s, t, face.present, events)
         metrics = {
