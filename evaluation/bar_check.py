@@ -84,21 +84,13 @@ def load(works: Iterable[Path]) -> tuple[list[dict[str, Any]], list[dict[str, An
     return clips, list(reals.values())
 
 
-def _sources(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """A split's rows by source: each face, and each hand source (``hands: NAME``)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(r["face"], []).append(r)
-        out.setdefault(f"hands: {r['hand_source']}", []).append(r)
-    return out
-
-
 def cells(clips: list[dict[str, Any]], splits: Iterable[str]) -> list[Cell]:
     """Every held-out source and fake kind of ``splits`` that has fakes, in split, source and kind order."""
     out: list[Cell] = []
     for split in splits:
         rows = [r for r in clips if r["split"] == split and r.get("motion") not in EVERYDAY]
-        for source, rs in sorted(_sources(rows).items()):
+        faces, hands = sorted({r["face"] for r in rows}), sorted({r["hand_source"] for r in rows})
+        for source, rs in heldout.by_source(rows, faces, hands):
             gens = [r for r in rs if r["kind"] == "genuine"]
             for kind in heldout.FAKE_KINDS:
                 fakes = [r for r in rs if r["kind"] == kind]

@@ -600,6 +600,17 @@ def _auc_cells(fakes: list[dict[str, Any]], gens: list[dict[str, Any]], ci: bool
     ]
 
 
+def by_source(
+    rows: list[dict[str, Any]], faces: Iterable[str], hand_sources: Iterable[str]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A split's rows per held-out source, in the order given: each face's clips (labelled with the face), then each
+    hand source's clips (every face's clips made with its photos, labelled ``hands: NAME``); sources with no rows
+    are left out."""
+    out = [(f, [r for r in rows if r["face"] == f]) for f in faces]
+    out += [(f"hands: {h}", [r for r in rows if r["hand_source"] == h]) for h in hand_sources]
+    return [(label, rs) for label, rs in out if rs]
+
+
 def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[dict[str, Any]]) -> str:
     out: list[str] = []
     clips = [r for r in rows if "kind" in r and "score" in r]
@@ -624,28 +635,21 @@ def tables(rows: list[dict[str, Any]], reals: list[dict[str, Any]], swaps: list[
         out.append(f"\n### (b) per {split} source (all fake kinds pooled vs the genuine waves of that source)\n")
         out.append("| source " + head)
         out.append("| --- " + sep)
-        sources = [("face", f) for f in split_faces] + [("hand_source", s) for s in split_hands]
-        for key, val in sources:
-            sr = [r for r in held if r[key] == val]
-            if not sr:
-                continue
+        sources = by_source(held, split_faces, split_hands)
+        for label, sr in sources:
             gens = [r for r in sr if r["kind"] == "genuine"]
             fakes = [r for r in sr if r["kind"] != "genuine"]
-            label = val if key == "face" else f"hands: {val}"
             out.append(f"| {label} | " + " | ".join(_auc_cells(fakes, gens)) + " |")
         out.append(f"\n#### {split}: AUC of the score (no request) by source and kind\n")
         out.append("| source | " + " | ".join(FAKE_KINDS) + " |")
         out.append("| --- |" + " --- |" * len(FAKE_KINDS))
-        for key, val in sources:
-            sr = [r for r in held if r[key] == val]
-            if not sr:
-                continue
+        for label, sr in sources:
             gens = [r for r in sr if r["kind"] == "genuine"]
             cells = []
             for kind in FAKE_KINDS:
                 fk = [r["score"] for r in sr if r["kind"] == kind]
                 cells.append(_f(auc(fk, [r["score"] for r in gens])) if fk else "-")
-            out.append(f"| {val} | " + " | ".join(cells) + " |")
+            out.append(f"| {label.removeprefix('hands: ')} | " + " | ".join(cells) + " |")
     out.append("\n### (c) genuine waves\n")
     out.append("| split | n | high band | high band + request | max score | max score + request | mean baseline |")
     out.append("| --- | --- | --- | --- | --- | --- | --- |")

@@ -44,7 +44,7 @@ def test_cells_pool_the_seeds_per_face_and_hand_source():
     assert b.auc == 0.0 and not b.met() and b.auc_request == 1.0 and b.met(request=True)
     # a hand source holds the clips of every face made with its photos (here one face each)
     assert cs[("hands: handoverface", "pasted")].auc == 0.0 and cs[("hands: hagrid", "dropout")].auc == 1.0
-    # a lower level lets nothing more through that is under it, and the cell's AUC is not rounded before the test
+    # the cell's AUC is not rounded before it is held against the level
     assert not bc.Cell("test", "X", "pasted", 0.9499, None, 1, 1).met()
 
 

@@ -4,8 +4,9 @@ When ``session.json`` logs that the interviewer asked for a hand wave, the
 face-occlusion analyzer gives each request one evidence item:
 ``challenge_answered`` (a hand crossed the face near it), ``challenge_not_performed``
 (nothing crossed the face), ``challenge_unverified`` (something covered the face
-region in the pixels, or it changed and did not come back, but no hand was tracked) or ``challenge_not_recorded``
-(the video does not cover the time after the request). :func:`hand_wave_requests`
+region in the pixels, or it changed and did not come back, but no hand was
+tracked) or ``challenge_not_recorded`` (the video does not cover the time after
+the request). :func:`hand_wave_requests`
 turns them into one :class:`HandWaveRequest` per request: when it was asked,
 what happened, how much of the face was covered and the verdict of that wave.
 Plain Python: no I/O.
