@@ -363,6 +363,7 @@ def crossing_records(result: Any) -> list[dict[str, Any]]:
                 "pixels": px,
                 "mesh": det.get("mesh") or {},
                 "identity": det.get("identity") or {},
+                "flash_identity": det.get("flash_identity"),
                 "scores": det.get("scores") or {},
                 "hand_path": det.get("hand_path") or {},
                 "hand_shape": det.get("hand_shape") or {},

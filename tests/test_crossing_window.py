@@ -443,3 +443,37 @@ def test_an_intact_face_decides_only_under_a_hand_that_reached_its_features():
     assert with_hand_from_outside(scores, seen) == scores
     outline = {**resting, "pixels": {"seeded_by": "outline"}}
     assert with_hand_from_outside(scores, outline) == scores
+
+
+def test_a_flash_the_descriptor_sees_too_decides_and_one_it_does_not_see_stays_a_look():
+    from interview_guard.signals.crossing_verdicts import (
+        DECISIVE,
+        FLASH_CONFIRMED,
+        INTACT_UNSEEN_CAP,
+        NEVER_COVERED_CAP,
+        identity_verdict,
+        with_identity_verdicts,
+    )
+
+    seen = {"pixels": {"hand_tracked_frames": 12}, "hand_path": {"outside_peak": 0.9}}
+    look = {"face_flash": NEVER_COVERED_CAP, "painted_over": 0.1}
+    stepped = {"gradual": False, "step": 0.8, "jump": 0.1, "frames": [40, 41], "pairs": 4}
+    # round 28: the pixels saw another face (a look) and the descriptor stepped into another person at that run
+    out = with_identity_verdicts(look, {**seen, "flash_identity": stepped})
+    assert out == {**look, "face_flash": FLASH_CONFIRMED} and FLASH_CONFIRMED >= DECISIVE
+    # the same person a little at a time there (a head turning), or frames not described: the look stands
+    gradual = {**stepped, "gradual": True, "step": 0.4, "jump": -0.3}
+    assert with_identity_verdicts(look, {**seen, "flash_identity": gradual}) == look
+    assert with_identity_verdicts(look, seen) == look
+    # no flash the pixels saw: a step alone does not make one
+    faint = {"face_flash": 0.3}
+    assert with_identity_verdicts(faint, {**seen, "flash_identity": stepped}) == faint
+    # a "hand" never seen beside the face (a mouth read as a hand): its flash is not judged, confirmed or not
+    phantom = {"pixels": {"hand_tracked_frames": 1}, "hand_path": {"outside_peak": 0.9}, "flash_identity": stepped}
+    assert with_identity_verdicts(look, phantom)["face_flash"] == INTACT_UNSEEN_CAP
+    # the identity jump over the whole crossing: a look where found, nothing where not
+    jump = {"jump": 0.1, "step": 0.8}
+    assert with_identity_verdicts({}, {**seen, "identity": jump}) == {
+        "face_identity_jump": round(identity_verdict(jump), 4)
+    }
+    assert with_identity_verdicts({}, {**seen, "identity": {**jump, "jump": -0.2}}) == {}

@@ -193,6 +193,27 @@ def test_swap_dropout_the_pixels_miss_is_an_identity_jump(work, hands):
     assert gen.score < 0.5, g["scores"]
 
 
+def test_a_flash_the_face_descriptor_sees_too_decides_and_a_head_turn_does_not(work, hands):
+    # round 28: another person's face for three frames (40-42) under a fast hand (a tuning clip of the evaluation,
+    # seed 1): the pixels see it flash through, and the descriptor, described at every frame of that run and either
+    # side of it, steps into another person there. Its genuine twin turns its head and opens its mouth as the hand
+    # passes: the pixels see a flash too (a look), but the descriptor changes a little at a time.
+    from interview_guard.signals.crossing_verdicts import DECISIVE, NEVER_COVERED_CAP
+
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "liveportrait_d10", "hof_23", "dropout", "fast", 91839, **kw)
+    top = max(_events(res), key=lambda e: e.score)
+    rec, scores = top.details["flash_identity"], top.details["scores"]
+    meta = json.loads((work / "liveportrait_d10-hof_23-dropout-fast-91839" / "meta.json").read_text())
+    drop = meta["dropout_frames"]
+    assert not rec["gradual"] and set(rec["frames"]) & set(drop) and set(rec["frames"]) - set(drop), (rec, drop)
+    assert scores["face_flash"] >= DECISIVE and "identity stepped" in top.summary, (scores, top.summary)
+    assert rep.band == "high"
+    _, gen = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "fast", 91839, **kw)
+    g = max(_events(gen), key=lambda e: e.score).details
+    assert g["flash_identity"]["gradual"] and g["scores"]["face_flash"] <= NEVER_COVERED_CAP + 1e-9, g
+
+
 def test_a_real_hands_edge_over_the_forehead_asks_for_a_look_and_does_not_decide(work, hands):
     # a genuine sweep of the evaluation (liveportrait_d11, HandOverFace 28, seed 2 of the extra genuine waves): the
     # hand covers most of the face, and its fingertips' edge, beyond its landmarks' hull, passes over the crescent

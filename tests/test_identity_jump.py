@@ -94,3 +94,25 @@ def test_gradual_change_needs_every_frame_of_the_span():
     assert (
         gradual_change(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=0.5, end_s=1.5) is None
     )  # past the end
+
+
+def test_a_flash_run_read_by_the_descriptor_with_a_row_either_side():
+    from interview_guard.signals.identity_jump import flash_same_face
+
+    rng = np.random.default_rng(4)
+    t, fr, q = _rows(30)
+    x = _walk(30, 0.2, rng)
+    run = (float(t[12]), 3)  # the pixels' flash: rows 12-14
+    rec = flash_same_face(t_s=t, frame_index=fr, descriptors=x, quality=q, rows_t=t, run=run)
+    # a head turning, a mouth opening: the same person a little at a time, from the row before to the row after
+    assert rec is not None and rec["gradual"] and rec["pairs"] == 4
+    other = x.copy()
+    other[12:15] = x[12] + 0.9 * np.eye(128)[0]  # another person for the run's three frames
+    rec = flash_same_face(t_s=t, frame_index=fr, descriptors=other, quality=q, rows_t=t, run=run)
+    assert rec is not None and not rec["gradual"] and rec["frames"] in ([11, 12], [14, 15])
+    # the run's frames not described (too small, turned, under the hand): nothing said either way
+    q2 = q.copy()
+    q2[13] = 0.1
+    q2[14] = 0.1
+    assert flash_same_face(t_s=t, frame_index=fr, descriptors=other, quality=q2, rows_t=t, run=run) is None
+    assert flash_same_face(t_s=t, frame_index=fr, descriptors=x, quality=q, rows_t=t[:0], run=run) is None

@@ -36,15 +36,15 @@ from interview_guard.signals.crossing_verdicts import (
     flash_run,
     hand_reached_features,
     hand_seen_beside_face,
-    identity_verdict,
     with_hand_from_outside,
+    with_identity_verdicts,
 )
 from interview_guard.signals.crossing_window import crossing_windows, hand_at_face, surround_seeds
 from interview_guard.signals.face_geometry import shape_descriptor
 from interview_guard.signals.hand_crossing import ZoneFrames
 from interview_guard.signals.hand_path import hand_path, hands_at_face
 from interview_guard.signals.hand_shape import hand_shape
-from interview_guard.signals.identity_jump import identity_jump
+from interview_guard.signals.identity_jump import flash_same_face, identity_jump
 from interview_guard.signals.timebase import nearest_rows, run_rows
 from interview_guard.signals.windows import event_windows
 from interview_guard.tracks import Stream, Tracks
@@ -269,14 +269,17 @@ class FaceOcclusion(Analyzer):
                 ev.scores["fingers_cut"] = round(cut, 4)
             ev.scores = with_hand_from_outside(ev.scores, ev.measurements)
             tracks.release_pages()  # the rows this event read
-        if tracks.identity is not None:  # the face's identity frame to frame across each crossing
+        if tracks.identity is not None:  # the face's identity frame to frame across each crossing, and at its flash
             ids = tracks.identity.select(tracks.identity.face == 0)
             for ev in events:
                 rec = identity_jump(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
                                     quality=ids.quality, start_s=ev.start_s, end_s=ev.end_s)  # fmt: skip
+                run = flash_run(ev.measurements.get("pixels")) if ev.scores.get("face_flash", 0.0) >= 0.5 else None
+                same = run and flash_same_face(t_s=ids.t_s, frame_index=ids.frame_index, descriptors=ids.descriptor,
+                                               quality=ids.quality, rows_t=t, run=run)  # fmt: skip
                 ev.measurements.update({"identity": rec} if rec else {})
-                if rec and (v := identity_verdict(rec)) >= 0.5:  # found; one not found says nothing (a record only)
-                    ev.scores["face_identity_jump"] = round(v, 4)
+                ev.measurements.update({"flash_identity": same} if same else {})
+                ev.scores = with_identity_verdicts(ev.scores, ev.measurements)  # records, not found: nothing said
         # a crossing the zone's pixels alone started is one only where they saw a hand at the outline (a head
         # turning or a shoulder moving in the zone changes the band around the face too)
         events = [ev for ev in events if not _outline_without_hand(ev)]

@@ -68,6 +68,8 @@ def when(verdict: str, ev: occ.OcclusionEvent) -> str:
         return ""
     at = flash_seen_at(ev.measurements.get("pixels"))
     said = "" if at is None else f", at {at:.2f} s"
+    if (rec := ev.measurements.get("flash_identity")) and not rec["gradual"]:  # the descriptor saw it too
+        said += f"; the face's identity stepped {rec['step']:.2f} there (frames {rec['frames'][0]}, {rec['frames'][1]})"
     if ev.scores.get(verdict, 0.0) < DECISIVE:  # a look: a hand's edge beyond its landmarks does this too
         said += " (look at that frame: a hand's edge or shadow passing close by changes the same pixels)"
     return said

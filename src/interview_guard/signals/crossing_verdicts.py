@@ -32,6 +32,8 @@ __all__ = [
     "HAND_SEEN_VERDICTS",
     "with_hand_from_outside",
     "hand_seen_beside_face",
+    "FLASH_CONFIRMED",
+    "with_identity_verdicts",
     "FEATURES_REACHED",
     "REACH_VERDICTS",
     "REACH_MIN_ROWS",
@@ -374,6 +376,15 @@ def pixel_verdicts(px: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+#: ``face_flash`` at least this (decisive) where the pixels saw another face flash through (``face_flash`` 0.5 or
+#: more, a look at most below :data:`FLASH_DECIDES_Z`) and the face's descriptor, described at every frame of that run
+#: and on either side of it, stepped beyond its allowance there (:func:`.identity_jump.flash_same_face`): one measure
+#: of the pixels and one of who the face is see another person at the same frames. Each alone asks for a look (a
+#: hand's edge passing close by moves either); on the development faces (both seeds, 104 genuine waves) no genuine
+#: wave's flash run was read so, against 13 of their 52 dropouts' (docs/face-occlusion.md, round 28).
+FLASH_CONFIRMED = 0.95
+
+
 def _flash_parts(px: dict[str, Any]) -> list[tuple[float, float | None, int]]:
     """``face_flash``'s two parts where measured, as (verdict, start of the run, its frames): the bracket flash and
     the reach flash."""
@@ -438,6 +449,22 @@ def identity_verdict(rec: dict[str, Any]) -> float:
     :data:`NEVER_COVERED_CAP` (a look: a hand's edge sweeping across an eye in one frame moves the descriptor too;
     round 18 found one development genuine wave of 156 at 0.84 against the 0.70 allowed)."""
     return min(logistic_safe(float(rec["jump"]) / IDENTITY_JUMP_WIDTH), NEVER_COVERED_CAP)
+
+
+def with_identity_verdicts(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
+    """``scores`` with the face descriptor's verdicts from a crossing's records: ``face_identity_jump`` where its
+    ``identity`` record found a jump (:func:`identity_verdict`, a look), and ``face_flash`` raised to
+    :data:`FLASH_CONFIRMED` where its ``flash_identity`` record (:func:`.identity_jump.flash_same_face`) stepped beyond
+    its allowance at a flash the pixels saw; then the caps of :func:`with_hand_from_outside` (a phantom hand's flash
+    decides nothing either way). A record that found nothing, or none, says nothing."""
+    out = dict(scores)
+    rec = measurements.get("identity")
+    if rec and (v := identity_verdict(rec)) >= 0.5:
+        out["face_identity_jump"] = round(v, 4)
+    same = measurements.get("flash_identity")
+    if same and not same.get("gradual", True) and out.get("face_flash", 0.0) >= 0.5:
+        out["face_flash"] = max(out["face_flash"], FLASH_CONFIRMED)
+    return with_hand_from_outside(out, measurements)
 
 
 #: ``fingers_cut``: the fingers' median length over the face (:func:`.hand_shape.hand_shape`'s ``ratio_median``, each

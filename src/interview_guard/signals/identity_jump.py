@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PAD_S", "STEP_ALLOWED", "identity_jump", "gradual_change"]
+__all__ = ["PAD_S", "STEP_ALLOWED", "identity_jump", "gradual_change", "flash_same_face"]
 
 #: The largest descriptor change (Euclidean, 128-d) between two described frames of a real face under a moving
 #: hand, by the frames between them (1: consecutive source frames, 2: every other frame, as the adaptive scan
@@ -137,6 +137,29 @@ def gradual_change(
     rec = identity_jump(t_s=t, frame_index=fr, descriptors=x, quality=q, start_s=start_s, end_s=end_s,
                         pad_s=0.0, min_quality=min_quality, allowed=allow)  # fmt: skip
     return {**rec, "gradual": bool(rec["jump"] < 0)} if rec else None
+
+
+def flash_same_face(
+    *,
+    t_s: np.ndarray,
+    frame_index: np.ndarray,
+    descriptors: np.ndarray,
+    quality: np.ndarray,
+    rows_t: np.ndarray,
+    run: tuple[float, int],
+) -> dict[str, Any] | None:
+    """:func:`gradual_change` over a run of frames the pixels read as another face (``face_flash``'s run: its start
+    and its analysed rows, ``rows_t`` the analysed rows' times) and one analysed row on either side of it: a swap
+    that drops shows another person from the run's first frame to its last, so the descriptor steps into it and
+    out of it; a head that turns or a mouth that opens while the hand passes moves it a little at a time. None
+    where the descriptors do not cover the run (nothing said either way)."""
+    rt = np.asarray(rows_t, dtype=np.float64)
+    if rt.size == 0:
+        return None
+    i0 = int(np.searchsorted(rt, float(run[0]) - 1e-6))
+    lo, hi = rt[max(i0 - 1, 0)], rt[min(i0 + int(run[1]), rt.size - 1)]
+    return gradual_change(t_s=t_s, frame_index=frame_index, descriptors=descriptors, quality=quality,
+                          start_s=float(lo), end_s=float(hi))  # fmt: skip
 
 
 def _described(t: np.ndarray, x: np.ndarray, q: np.ndarray, lo: float, hi: float, min_quality: float) -> np.ndarray:
