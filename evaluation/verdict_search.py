@@ -144,6 +144,8 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
         cut = cv.fingers_cut_verdict(c.get("hand_shape")) if c.get("hand_shape") else None  # round 25
         if cut is not None and cut >= 0.5 and cv.hand_reached_features(c):
             verdicts["fingers_cut"] = float(round(cut, 4))
+        if "hand_path" in c:  # round 28: two instruments' looks at one crossing decide
+            verdicts = cv.with_agreement(verdicts, c)
         if set(verdicts) & _JUDGING or "face_identity_jump" in verdicts or "fingers_cut" in verdicts:
             judged.append(max(verdicts.values()))
     return combined_score(judged)

@@ -477,3 +477,42 @@ def test_a_flash_the_descriptor_sees_too_decides_and_one_it_does_not_see_stays_a
         "face_identity_jump": round(identity_verdict(jump), 4)
     }
     assert with_identity_verdicts({}, {**seen, "identity": {**jump, "jump": -0.2}}) == {}
+
+
+def test_two_instruments_that_each_ask_for_a_look_decide_and_one_instrument_twice_does_not():
+    from interview_guard.signals.crossing_verdicts import (
+        AGREE,
+        DECISIVE,
+        FEATURES_REACHED,
+        NEVER_COVERED_CAP,
+        REACH_MIN_ROWS,
+        agreeing,
+        with_agreement,
+    )
+
+    seen = {
+        "pixels": {"hand_tracked_frames": 12},
+        "hand_path": {"outside_peak": 0.9, "rows": REACH_MIN_ROWS, "features_peak": FEATURES_REACHED + 0.1},
+    }
+    # round 28: the pixels see a flash and the mesh kept its shape under the hand: two instruments, each a look
+    two = {"face_flash": NEVER_COVERED_CAP, "face_mesh_unmoved": 0.6, "painted_over": 0.1}
+    out = with_agreement(two, seen)
+    assert out == {**two, "measures_agree": AGREE} and AGREE >= DECISIVE
+    assert agreeing(out) == ["face_flash", "face_mesh_unmoved"]  # what the summary names, strongest first
+    from interview_guard.analyzers.occlusion_wording import SHORT
+    from interview_guard.signals.crossing_verdicts import VERDICT_INSTRUMENTS
+
+    assert set(VERDICT_INSTRUMENTS) <= set(SHORT)  # each has its few words in the summary
+    assert with_agreement({"face_identity_jump": 0.8, "fingers_cut": 0.7}, seen)["measures_agree"] == AGREE
+    # two pixel measures are one instrument (a hand's edge beyond its landmarks moves both); one look is one look
+    assert with_agreement({"face_flash": 0.85, "painted_over": 0.85, "face_warp": 0.7}, seen) == {
+        "face_flash": 0.85, "painted_over": 0.85, "face_warp": 0.7}  # fmt: skip
+    assert with_agreement({"face_flash": 0.85, "face_mesh_unmoved": 0.4}, seen) == {
+        "face_flash": 0.85, "face_mesh_unmoved": 0.4}  # fmt: skip
+    # a hand never seen beside the face, one that stayed at the jaw (a chin rested on it), or a crossing the
+    # outline's pixels alone found at a request: looks, never a decision
+    phantom = {**seen, "pixels": {"hand_tracked_frames": 1}}
+    jaw = {**seen, "hand_path": {**seen["hand_path"], "features_peak": 0.0}}
+    outline = {**seen, "pixels": {"hand_tracked_frames": 0, "seeded_by": "outline"}}
+    for m in (phantom, jaw, outline):
+        assert "measures_agree" not in with_agreement(two, m), m

@@ -212,6 +212,22 @@ def test_a_flash_the_face_descriptor_sees_too_decides_and_a_head_turn_does_not(w
     _, gen = _scan(work, hands, "liveportrait_d10", "hof_23", "genuine", "fast", 91839, **kw)
     g = max(_events(gen), key=lambda e: e.score).details
     assert g["flash_identity"]["gradual"] and g["scores"]["face_flash"] <= NEVER_COVERED_CAP + 1e-9, g
+    assert "measures_agree" not in g["scores"], g  # one instrument's look (the pixels'), nothing else
+
+
+def test_a_face_pasted_over_a_fast_hand_is_decided_by_two_instruments_that_each_ask_for_a_look(work, hands):
+    # round 28: the same tuning clip pasted: the hand cut at the outline (the pixels, 0.85: fewer than 8 entry
+    # frames) and the mesh kept its shape under the hand (0.72); each a look, the two together decide
+    from interview_guard.signals.crossing_verdicts import AGREE, DECISIVE
+
+    kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
+    rep, res = _scan(work, hands, "liveportrait_d10", "hof_23", "pasted", "fast", 91839, **kw)
+    top = max(_events(res), key=lambda e: e.score)
+    scores = top.details["scores"]
+    assert scores["measures_agree"] == AGREE and res.score >= DECISIVE, scores
+    assert max(v for k, v in scores.items() if k != "measures_agree") < DECISIVE, scores  # no single one decides
+    assert "two instruments" in top.summary and "the face mesh unmoved under the hand" in top.summary, top.summary
+    assert rep.band == "high"
 
 
 def test_a_real_hands_edge_over_the_forehead_asks_for_a_look_and_does_not_decide(work, hands):

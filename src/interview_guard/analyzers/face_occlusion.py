@@ -36,6 +36,7 @@ from interview_guard.signals.crossing_verdicts import (
     flash_run,
     hand_reached_features,
     hand_seen_beside_face,
+    with_agreement,
     with_hand_from_outside,
     with_identity_verdicts,
 )
@@ -63,8 +64,7 @@ NOT_JUDGED_SCORE = 0.05
 
 
 def _judged(ev: occ.OcclusionEvent) -> bool:
-    """The pixels or the mesh judged the crossing, or an identity jump was found in it (one not found judges
-    nothing: it looks for one failure only)."""
+    """The pixels or the mesh judged the crossing, or an identity jump or cut fingers were found (not found: no say)."""
     return bool(set(ev.scores) & _JUDGING) or "face_identity_jump" in ev.scores or "fingers_cut" in ev.scores
 
 
@@ -90,9 +90,8 @@ def _outline(ev: occ.OcclusionEvent) -> bool:
 
 def _what_crossed(ev: occ.OcclusionEvent) -> str:
     """How a crossing's summary names it: a hand, or (started by the outline's pixels at a request) something."""
-    if _outline(ev):
-        return "no hand tracked, but something came up to the face outline at the hand-wave request,"
-    return "hand over the face"
+    outline = "no hand tracked, but something came up to the face outline at the hand-wave request,"
+    return outline if _outline(ev) else "hand over the face"
 
 
 def _event_score(ev: occ.OcclusionEvent) -> float:
@@ -290,6 +289,7 @@ class FaceOcclusion(Analyzer):
         evidence = []
         dur = tracks.duration_s
         for ev in events:
+            ev.scores = with_agreement(ev.scores, ev.measurements)  # two instruments' looks decide (round 28)
             s = _event_score(ev)
             flagged = sorted((k for k in ev.scores if ev.scores[k] >= 0.5), key=lambda k: -ev.scores[k])
             head = f"{_what_crossed(ev)} {ev.start_s:.1f}-{ev.end_s:.1f} s (up to {covered[id(ev)]:.0%} covered): "

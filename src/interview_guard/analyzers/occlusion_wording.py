@@ -7,7 +7,7 @@ verdict's frames are, or why a verdict that asks for a look only asks (said afte
 from __future__ import annotations
 
 from interview_guard.signals import occlusion as occ
-from interview_guard.signals.crossing_verdicts import DECISIVE, MESH_COVERED, flash_seen_at
+from interview_guard.signals.crossing_verdicts import DECISIVE, MESH_COVERED, agreeing, flash_seen_at
 
 __all__ = ["WHAT", "when"]
 
@@ -44,10 +44,27 @@ WHAT = {
         "camera or went behind the head (look at that frame)"
     ),
     "shape_jump": "the face's shape changed across the occlusion more than anywhere else in the clip",
+    "measures_agree": (
+        "two instruments each found a sign of a swap failing at this crossing, where each alone asks for a look"
+    ),
     "face_identity_jump": (
         "the face's identity jumped between two frames as far as two people differ: another face for a moment "
         "(the swap dropping), or a hand's edge across an eye (look at both frames)"
     ),
+}
+
+
+#: A few words per verdict, for ``measures_agree`` to name the two it read.
+SHORT: dict[str, str] = {
+    "painted_over": "the hand cut at the face outline",
+    "ghosted_hand": "the face showing through the hand",
+    "face_flash": "another face flashing through",
+    "face_warp": "the face warping",
+    "face_never_covered": "the face inside the outline never covered",
+    "hand_behind_face": "the hand kept outside the outline",
+    "face_mesh_unmoved": "the face mesh unmoved under the hand",
+    "face_identity_jump": "the face's identity jumping",
+    "fingers_cut": "the fingers cut short over the face",
 }
 
 
@@ -56,6 +73,8 @@ def when(verdict: str, ev: occ.OcclusionEvent) -> str:
     identity jump), or why the verdict only asks for a look (a hand cut at the outline under a bent mesh)."""
     if verdict == "face_identity_jump" and (rec := ev.measurements.get("identity")):
         return f", at {rec['at_s']:.2f} s (frames {rec['frames'][0]} and {rec['frames'][1]}, {rec['step']:.2f} apart)"
+    if verdict == "measures_agree":
+        return f" ({' and '.join(SHORT.get(k, k) for k in agreeing(ev.scores))})"
     mesh = ev.measurements.get("mesh") or {}
     if verdict == "painted_over" and mesh.get("ok") and float(mesh.get("mesh_dev_max", 0.0)) >= MESH_COVERED:
         return ", but the face mesh bent as under a real hand (a dark hand on a dark face? look at the middle frame)"

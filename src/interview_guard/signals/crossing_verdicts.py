@@ -34,6 +34,10 @@ __all__ = [
     "hand_seen_beside_face",
     "FLASH_CONFIRMED",
     "with_identity_verdicts",
+    "VERDICT_INSTRUMENTS",
+    "AGREE",
+    "with_agreement",
+    "agreeing",
     "FEATURES_REACHED",
     "REACH_VERDICTS",
     "REACH_MIN_ROWS",
@@ -465,6 +469,44 @@ def with_identity_verdicts(scores: dict[str, float], measurements: dict[str, Any
     if same and not same.get("gradual", True) and out.get("face_flash", 0.0) >= 0.5:
         out["face_flash"] = max(out["face_flash"], FLASH_CONFIRMED)
     return with_hand_from_outside(out, measurements)
+
+
+#: Which instrument each verdict reads: the face zone's pixels, the face landmarker's mesh, the face descriptor, the
+#: hand landmarker's fingers. Verdicts of one instrument share its failures (a hand's edge beyond its landmarks moves
+#: every pixel measure); two instruments fail apart.
+VERDICT_INSTRUMENTS: dict[str, str] = {
+    **dict.fromkeys(PIXEL_VERDICTS, "pixels"),
+    **dict.fromkeys(MESH_VERDICTS, "mesh"),
+    "face_identity_jump": "descriptor",
+    "fingers_cut": "fingers",
+}
+#: ``measures_agree``: verdicts of two or more instruments each 0.5 or more at one crossing decide (round 28). Each
+#: alone asks for a look at most; on the development faces (both seeds) no genuine wave's crossing had two
+#: instruments at 0.5 or more, against 25 fakes whose verdicts were each a look (docs/face-occlusion.md, round 28).
+AGREE = 0.95
+
+
+def with_agreement(scores: dict[str, float], measurements: dict[str, Any]) -> dict[str, float]:
+    """``scores`` with ``measures_agree`` (:data:`AGREE`) where verdicts of two or more :data:`VERDICT_INSTRUMENTS`
+    are 0.5 or more, the hand seen beside the face (:func:`hand_seen_beside_face`) and at its features
+    (:func:`hand_reached_features`), and the crossing started by a tracked hand (a crossing the outline's pixels
+    alone found asks for a look at most). Apply it last: to the verdicts as capped."""
+    found = {VERDICT_INSTRUMENTS[k] for k, v in scores.items() if v >= 0.5 and k in VERDICT_INSTRUMENTS}
+    px = measurements.get("pixels") or {}
+    if len(found) < 2 or px.get("seeded_by") == "outline":
+        return scores
+    if not (hand_seen_beside_face(measurements) and hand_reached_features(measurements)):
+        return scores
+    return {**scores, "measures_agree": AGREE}
+
+
+def agreeing(scores: dict[str, float]) -> list[str]:
+    """The verdicts at 0.5 or more of each instrument (its strongest), strongest first: what ``measures_agree`` read."""
+    best: dict[str, tuple[float, str]] = {}
+    for k, v in scores.items():
+        if v >= 0.5 and (inst := VERDICT_INSTRUMENTS.get(k)) and v > best.get(inst, (0.0, ""))[0]:
+            best[inst] = (v, k)
+    return [k for _, k in sorted(best.values(), reverse=True)]
 
 
 #: ``fingers_cut``: the fingers' median length over the face (:func:`.hand_shape.hand_shape`'s ``ratio_median``, each
