@@ -482,7 +482,7 @@ VERDICT_INSTRUMENTS: dict[str, str] = {
 }
 #: ``measures_agree``: verdicts of two or more instruments each 0.5 or more at one crossing decide (round 28). Each
 #: alone asks for a look at most; on the development faces (both seeds) no genuine wave's crossing had two
-#: instruments at 0.5 or more, against 25 fakes whose verdicts were each a look (docs/face-occlusion.md, round 28).
+#: instruments at 0.5 or more, against 24 fakes whose verdicts were each a look (docs/face-occlusion.md, round 28).
 AGREE = 0.95
 
 
