@@ -504,6 +504,8 @@ def test_two_instruments_that_each_ask_for_a_look_decide_and_one_instrument_twic
 
     assert set(VERDICT_INSTRUMENTS) <= set(SHORT)  # each has its few words in the summary
     assert with_agreement({"face_identity_jump": 0.8, "fingers_cut": 0.7}, seen)["measures_agree"] == AGREE
+    # a crossing one verdict decides already: nothing to add (its summary keeps that verdict's words)
+    assert with_agreement({**two, "face_mesh_unmoved": 0.99}, seen) == {**two, "face_mesh_unmoved": 0.99}
     # two pixel measures are one instrument (a hand's edge beyond its landmarks moves both); one look is one look
     assert with_agreement({"face_flash": 0.85, "painted_over": 0.85, "face_warp": 0.7}, seen) == {
         "face_flash": 0.85, "painted_over": 0.85, "face_warp": 0.7}  # fmt: skip

@@ -490,10 +490,11 @@ def with_agreement(scores: dict[str, float], measurements: dict[str, Any]) -> di
     """``scores`` with ``measures_agree`` (:data:`AGREE`) where verdicts of two or more :data:`VERDICT_INSTRUMENTS`
     are 0.5 or more, the hand seen beside the face (:func:`hand_seen_beside_face`) and at its features
     (:func:`hand_reached_features`), and the crossing started by a tracked hand (a crossing the outline's pixels
-    alone found asks for a look at most). Apply it last: to the verdicts as capped."""
+    alone found asks for a look at most), where no verdict decides already. Apply it last: to the verdicts as
+    capped."""
     found = {VERDICT_INSTRUMENTS[k] for k, v in scores.items() if v >= 0.5 and k in VERDICT_INSTRUMENTS}
     px = measurements.get("pixels") or {}
-    if len(found) < 2 or px.get("seeded_by") == "outline":
+    if len(found) < 2 or px.get("seeded_by") == "outline" or max(scores.values()) >= DECISIVE:
         return scores
     if not (hand_seen_beside_face(measurements) and hand_reached_features(measurements)):
         return scores
