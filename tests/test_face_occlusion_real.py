@@ -58,6 +58,14 @@ def _events(res):
     return [e for e in res.evidence if e.kind == "occlusion_event"]
 
 
+def _top_dropout(work, hands, face: str, hand: str, motion: str, seed: int, **kw):
+    """A dropout clip scanned: the report, its most suspicious crossing, and the compositor's record (which frames
+    showed the other face)."""
+    rep, res = _scan(work, hands, face, hand, "dropout", motion, seed, **kw)
+    meta = json.loads((work / f"{face}-{hand}-dropout-{motion}-{seed}" / "meta.json").read_text())
+    return rep, max(_events(res), key=lambda e: e.score), meta
+
+
 def test_genuine_wave_is_not_flagged(work, hands):
     rep, res = _scan(work, hands, "retalking_face1", "hof_23", "genuine", "wave", 1)
     assert res.status.value == "ok" and _events(res), res.reason
@@ -175,11 +183,8 @@ def test_swap_dropout_the_pixels_miss_is_an_identity_jump(work, hands):
     # no pixel measure sees it (face_flash 0.002), but the face descriptor of the last of those frames and of the
     # next differ by about as much as two people do (round 18). A look, and its genuine twin shows no jump.
     kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
-    rep, res = _scan(work, hands, "liveportrait_d10", "hof_23", "dropout", "fast", 17749, **kw)
-    top = max(_events(res), key=lambda e: e.score)
-    rec, scores = top.details["identity"], top.details["scores"]
-    meta = json.loads((work / "liveportrait_d10-hof_23-dropout-fast-17749" / "meta.json").read_text())
-    drop = meta["dropout_frames"]
+    rep, top, meta = _top_dropout(work, hands, "liveportrait_d10", "hof_23", "fast", 17749, **kw)
+    rec, scores, drop = top.details["identity"], top.details["scores"], meta["dropout_frames"]
     assert set(rec["frames"]) & set(drop) and set(rec["frames"]) - set(drop), (rec, drop)  # in and out of it
     assert rec["step_frames"] == 1 and rec["jump"] > 0.05, rec
     assert scores["face_identity_jump"] >= 0.8 and scores.get("face_flash", 0.0) < 0.5, scores
@@ -201,11 +206,8 @@ def test_a_flash_the_face_descriptor_sees_too_decides_and_a_head_turn_does_not(w
     from interview_guard.signals.crossing_verdicts import DECISIVE, NEVER_COVERED_CAP
 
     kw = {"start_s": 1.0, "crossing_s": 1.2, "max_s": 4.5}
-    rep, res = _scan(work, hands, "liveportrait_d10", "hof_23", "dropout", "fast", 91839, **kw)
-    top = max(_events(res), key=lambda e: e.score)
-    rec, scores = top.details["flash_identity"], top.details["scores"]
-    meta = json.loads((work / "liveportrait_d10-hof_23-dropout-fast-91839" / "meta.json").read_text())
-    drop = meta["dropout_frames"]
+    rep, top, meta = _top_dropout(work, hands, "liveportrait_d10", "hof_23", "fast", 91839, **kw)
+    rec, scores, drop = top.details["flash_identity"], top.details["scores"], meta["dropout_frames"]
     assert not rec["gradual"] and set(rec["frames"]) & set(drop) and set(rec["frames"]) - set(drop), (rec, drop)
     assert scores["face_flash"] >= DECISIVE and "identity stepped" in top.summary, (scores, top.summary)
     assert rep.band == "high"
