@@ -136,16 +136,15 @@ def clip_score(crossings: Sequence[dict[str, Any]]) -> float:
     judged: list[float] = []
     for c in crossings:
         verdicts = {k: float(round(v, 4)) for k, v in cv.crossing_verdicts(c.get("pixels"), c.get("mesh")).items()}
-        if "hand_path" in c:  # round 20: an intact face decides only under a hand seen outside it; and the face
-            # descriptor's verdicts (round 18: an identity jump, a look; round 28: a flash it saw too), the caps after
-            verdicts = cv.with_identity_verdicts(cv.with_hand_from_outside(verdicts, c), c)
+        cut = cv.fingers_cut_verdict(c.get("hand_shape")) if c.get("hand_shape") else None  # round 25 (no cap of
+        if cut is not None and cut >= 0.5 and cv.hand_reached_features(c):  # with_hand_from_outside touches it)
+            verdicts["fingers_cut"] = float(round(cut, 4))
+        if "hand_path" in c:  # round 20: an intact face decides only under a hand seen outside it; the face
+            # descriptor's verdicts (round 18: an identity jump, a look; round 28: a flash it saw too), the caps after;
+            # then two instruments' looks at one crossing decide (round 28)
+            verdicts = cv.with_agreement(cv.with_identity_verdicts(cv.with_hand_from_outside(verdicts, c), c), c)
         elif c.get("identity") and (jump := cv.identity_verdict(c["identity"])) >= 0.5:  # runs before round 20
             verdicts["face_identity_jump"] = float(round(jump, 4))
-        cut = cv.fingers_cut_verdict(c.get("hand_shape")) if c.get("hand_shape") else None  # round 25
-        if cut is not None and cut >= 0.5 and cv.hand_reached_features(c):
-            verdicts["fingers_cut"] = float(round(cut, 4))
-        if "hand_path" in c:  # round 28: two instruments' looks at one crossing decide
-            verdicts = cv.with_agreement(verdicts, c)
         if set(verdicts) & _JUDGING or "face_identity_jump" in verdicts or "fingers_cut" in verdicts:
             judged.append(max(verdicts.values()))
     return combined_score(judged)

@@ -480,12 +480,14 @@ def test_a_flash_the_descriptor_sees_too_decides_and_one_it_does_not_see_stays_a
 
 
 def test_two_instruments_that_each_ask_for_a_look_decide_and_one_instrument_twice_does_not():
+    from interview_guard.analyzers.occlusion_wording import SHORT
     from interview_guard.signals.crossing_verdicts import (
         AGREE,
         DECISIVE,
         FEATURES_REACHED,
         NEVER_COVERED_CAP,
         REACH_MIN_ROWS,
+        VERDICT_INSTRUMENTS,
         agreeing,
         with_agreement,
     )
@@ -499,9 +501,6 @@ def test_two_instruments_that_each_ask_for_a_look_decide_and_one_instrument_twic
     out = with_agreement(two, seen)
     assert out == {**two, "measures_agree": AGREE} and AGREE >= DECISIVE
     assert agreeing(out) == ["face_flash", "face_mesh_unmoved"]  # what the summary names, strongest first
-    from interview_guard.analyzers.occlusion_wording import SHORT
-    from interview_guard.signals.crossing_verdicts import VERDICT_INSTRUMENTS
-
     assert set(VERDICT_INSTRUMENTS) <= set(SHORT)  # each has its few words in the summary
     assert with_agreement({"face_identity_jump": 0.8, "fingers_cut": 0.7}, seen)["measures_agree"] == AGREE
     # a crossing one verdict decides already: nothing to add (its summary keeps that verdict's words)
