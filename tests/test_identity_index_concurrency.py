@@ -162,6 +162,28 @@ def test_two_batches_of_nested_roots_running_at_once_keep_every_entry(tmp_path, 
         assert res.scanned == 0 and res.pruned == 0, (root, res)
 
 
+def test_a_new_index_another_connection_is_writing_opens_once_it_is_done(tmp_path):
+    # two batches started together both create the index; SQLite answered the second's switch to write-ahead
+    # logging "database is locked" at once, without waiting (CI: one batch failed "not a readable identity index")
+    import sqlite3
+    import time
+
+    path = tmp_path / "ix.sqlite"
+    other = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE scratch (a)")
+    done = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+    done.start()
+    started = time.monotonic()
+    try:
+        with IdentityIndex(path, timeout_s=20) as ix:
+            assert ix.count() == 0
+    finally:
+        done.join()
+        other.close()
+    assert time.monotonic() - started >= 0.25  # it waited for the other writer, not around it
+
+
 def test_a_failing_session_of_a_nested_root_drops_no_entry_of_the_outer_input_of_its_id(tmp_path, monkeypatch):
     # a batch of /data/teamA whose s1 failed (its log is bad), s2 could not be read (a broken link) and s3's worker
     # died dropped the index rows 's1', 's2' and 's3' whatever they held: the entries of /data/s1, /data/s2 and

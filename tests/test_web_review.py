@@ -153,6 +153,28 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path):
     assert store.get("a" * 32).verdict_note == "from before the upgrade"
 
 
+def test_a_second_server_starting_while_the_first_creates_the_table_waits_for_it(tmp_path):
+    # SQLite answers the switch to write-ahead logging "database is locked" at once while another connection writes
+    # the new file (two servers started on one data directory); the second start waits instead of failing
+    import threading
+
+    data = tmp_path / "data"
+    data.mkdir()
+    other = sqlite3.connect(str(data / "jobs.sqlite3"), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE scratch (a)")
+    done = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+    done.start()
+    try:
+        store = JobStore(data)
+        store.initialise()
+    finally:
+        done.join()
+        other.close()
+    job = add_finished(store, risk=0.5, band="medium", name="k.jsonl")
+    assert store.get(job).band == "medium"
+
+
 def test_the_database_refuses_bad_verdicts_itself(tmp_path):
     store = JobStore(tmp_path / "data")
     store.initialise()

@@ -44,6 +44,7 @@ import numpy as np
 
 from interview_guard.errors import InputError, InterviewGuardError
 from interview_guard.io.session import session_id_for
+from interview_guard.io.sqlite_wal import to_wal
 
 __all__ = ["INDEX_FORMAT", "IdentityIndex", "DescriptorChunk"]
 
@@ -126,7 +127,7 @@ class IdentityIndex:
         except (sqlite3.Error, OSError) as exc:
             raise InputError(f"cannot open the identity index ({exc})", path=self.path) from None
         try:
-            self._check_or_init(create)
+            self._check_or_init(create, timeout_s)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InputError(f"not a readable identity index ({exc})", path=self.path) from None
@@ -134,7 +135,7 @@ class IdentityIndex:
             self._db.close()
             raise
 
-    def _check_or_init(self, create: bool) -> None:
+    def _check_or_init(self, create: bool, timeout_s: float) -> None:
         db = self._db
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "meta" in tables:
@@ -147,7 +148,7 @@ class IdentityIndex:
             return
         if tables or not create:
             raise InputError("not an interview-guard identity index (no meta table)", path=self.path)
-        db.execute("PRAGMA journal_mode = WAL")
+        to_wal(db, timeout_s)
         try:  # one transaction: another process creating the same index waits, then finds it made
             db.executescript(
                 "BEGIN IMMEDIATE;"

@@ -57,6 +57,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from interview_guard.io.sqlite_wal import to_wal
+
 __all__ = [
     "DEFAULT_MAX_REPORT_MB",
     "DEFAULT_SCAN_MEMORY_MB",
@@ -197,11 +199,8 @@ class Job:
 
 
 class JobStore:
-    """The jobs table in ``DATA/jobs.sqlite3``; safe to use from several threads and processes.
-
-    Every call opens its own short-lived connection (SQLite serialises the
-    writers; WAL lets readers run beside them).
-    """
+    """The jobs table in ``DATA/jobs.sqlite3``; safe to use from several threads and processes. Every call opens its
+    own short-lived connection (SQLite serialises the writers; WAL lets readers run beside them)."""
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -215,7 +214,7 @@ class JobStore:
         for d in (self.data_dir, self.jobs_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            to_wal(db, 30.0)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise RuntimeError(f"{self.db_path} was written by a newer interview-guard (schema {version})")
