@@ -81,6 +81,7 @@ DEFAULT_MAX_REPORT_MB = 64
 STATUSES = ("queued", "running", "done", "failed", "interrupted")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _SCHEMA_VERSION = 2
+_BUSY_S = 30.0  # how long a connection waits for another process's write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -214,7 +215,7 @@ class JobStore:
         for d in (self.data_dir, self.jobs_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            to_wal(db, 30.0)
+            to_wal(db, _BUSY_S)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise RuntimeError(f"{self.db_path} was written by a newer interview-guard (schema {version})")
@@ -253,9 +254,9 @@ class JobStore:
         return {"interrupted": interrupted, "queued": queued}
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+        db = sqlite3.connect(self.db_path, timeout=_BUSY_S, isolation_level=None)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=30000")
+        db.execute(f"PRAGMA busy_timeout={int(_BUSY_S * 1000)}")
         return contextlib.closing(db)  # type: ignore[return-value]
 
     # -- reading --------------------------------------------------------------
