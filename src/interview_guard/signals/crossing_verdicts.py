@@ -492,9 +492,8 @@ def with_agreement(scores: dict[str, float], measurements: dict[str, Any]) -> di
     (:func:`hand_reached_features`), and the crossing started by a tracked hand (a crossing the outline's pixels
     alone found asks for a look at most), where no verdict decides already. Apply it last: to the verdicts as
     capped."""
-    found = {VERDICT_INSTRUMENTS[k] for k, v in scores.items() if v >= 0.5 and k in VERDICT_INSTRUMENTS}
     px = measurements.get("pixels") or {}
-    if len(found) < 2 or px.get("seeded_by") == "outline" or max(scores.values()) >= DECISIVE:
+    if len(agreeing(scores)) < 2 or px.get("seeded_by") == "outline" or max(scores.values()) >= DECISIVE:
         return scores
     if not (hand_seen_beside_face(measurements) and hand_reached_features(measurements)):
         return scores
