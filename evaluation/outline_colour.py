@@ -1,14 +1,30 @@
 """The hand's opacity at the face outline in colour, measured offline on the held-out evaluation's clips (round 30).
 
-``face_occlusion`` reads a 64x64 luma zone; this asks what a finer zone in colour would add, before the scanner is
-changed to keep one. For every clip of one or more ``face_occlusion_heldout.py`` work directories (their clips, scan
-caches and results), it decodes the clip in colour, rebuilds each crossing's anchored zone at ``--side`` px from the
-scan's zone boxes (the rows ``crossing_measures`` reads: the crossing's frames at the anchor, the reference second
-before it, the null frames around it), and measures
-:func:`interview_guard.signals.outline_colour.outline_opacity`. Records go to ``<work>/outline_colour.jsonl``
-(resumable). The table applies one rule to the stored clip scores, ``max(score, LOOK)`` where a crossing's opaque
-share is at most ``--max-share`` over ``--min-frames`` measured frames, and gives each kind's AUC against the
-genuine waves of its split, per split and per held-out source, with the genuine waves the rule raised.
+``face_occlusion`` reads a 64x64 luma zone. This asks what a finer zone in colour would add before the scanner is
+changed to keep one (docs/face-occlusion.md, round 30: measured, not kept). For every clip of one or more
+``face_occlusion_heldout.py`` work directories (their clips, scan caches and results), it decodes the clip in colour,
+rebuilds each crossing's anchored zone at ``--side`` px from the scan's zone boxes (the rows ``crossing_measures``
+reads: the crossing's frames at the anchor, the reference second before it, the null frames around it), and
+measures :func:`outline_opacity`:
+
+* where the hand reaches the outline from outside (per sector of ``SECTORS`` around the face, the band just outside
+  the outline and the band beyond it both changed, as ``entry_ratio_mean`` asks), the hand's colour is read just
+  outside the outline in that sector, ``H`` (YCrCb, chroma weighted ``CHROMA``);
+* every pixel of the band just inside the outline in those sectors (where that colour differs from the face's by
+  ``min_contrast`` or more) is taken as a mix of that hand and the face behind it (the reference, ``F``): its
+  opacity ``a = ((C - F) . (H - F)) / |H - F|^2`` for its colour now, ``C``;
+* ``opaque_share``: per frame, the share of those pixels above opacity 0.8; its median over the crossing.
+
+A hand in front of the face should be the same hand on both sides of the outline (opaque share high), a face drawn
+over the hand inside the swap's mask leaves none of it (pasted, mask lag) or a part (translucent). What the test
+splits showed instead: a motion-blurred hand is as translucent over the face as a translucent mask makes it, and the
+colour just outside the outline is not always the hand's (a wrist, a sleeve, a blend with the wall behind a blurred
+hand).
+
+Records go to ``<work>/outline_colour.jsonl`` (resumable). The table applies one rule to the stored clip scores,
+``max(score, LOOK)`` where a crossing's opaque share is at most ``--max-share`` over ``--min-frames`` measured
+frames, and gives each kind's AUC against the genuine waves of its split, per split and per held-out source, with the
+genuine waves the rule raised. The real clips of ``../shared/data`` are skipped (their results keep no crossings).
 
     PYTHONPATH=src .venv/bin/python evaluation/outline_colour.py /tmp/occ-dev-s0 /tmp/occ-dev-s1
     PYTHONPATH=src .venv/bin/python evaluation/outline_colour.py /tmp/occ-test-s0 --report-only
@@ -26,7 +42,142 @@ from typing import Any
 import numpy as np
 
 from interview_guard.signals.hand_crossing import aligned_rows, oval_mask
-from interview_guard.signals.outline_colour import outline_opacity
+
+#: Weight of the chroma channels against luma in the colour distance (chroma varies over a smaller range).
+CHROMA = 2.0
+SECTORS = 16
+#: A pixel counts as opaque hand above this opacity.
+OPAQUE = 0.8
+
+
+def to_ycrcb(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 (..., 3) -> float32 (Y, CHROMA * (Cr - 128), CHROMA * (Cb - 128)), BT.601 full range."""
+    x = np.asarray(rgb, dtype=np.float32)
+    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    cr = (x[..., 0] - y) * 0.713
+    cb = (x[..., 2] - y) * 0.564
+    out: np.ndarray = np.stack([y, CHROMA * cr, CHROMA * cb], axis=-1)
+    return out
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import uniform_filter  # noqa: PLC0415 - scipy.ndimage is slow to import
+
+    size = (1, 3, 3, 1) if x.ndim == 4 else (3, 3, 1)
+    out: np.ndarray = uniform_filter(x, size=size, mode="nearest")
+    return out
+
+
+def _sector_share(changed: np.ndarray, band: np.ndarray, sector: np.ndarray) -> np.ndarray:
+    s = sector[band]
+    tot = np.bincount(s, minlength=SECTORS).astype(np.float64)
+    hit = np.bincount(s, weights=changed[band].astype(np.float64), minlength=SECTORS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = np.where(tot > 0, hit / np.maximum(tot, 1), np.nan)
+    return out
+
+
+def outline_opacity(
+    *,
+    frames: np.ndarray,
+    reference: np.ndarray,
+    null: np.ndarray,
+    face: np.ndarray,
+    min_change: float = 10.0,
+    min_contrast: float = 20.0,
+    min_pixels: int = 10,
+) -> dict[str, Any]:
+    """The opacity of the hand just inside the face outline, frame by frame (see the module docstring).
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, side, side, 3)]
+        The crossing's zone crops, RGB uint8 (or float), all at the same anchored zone.
+    reference : np.ndarray [shape=(k, side, side, 3)]
+        Crops of the same zone with no hand in it, just before the crossing (their median is the face behind).
+    null : np.ndarray [shape=(m, side, side, 3)]
+        Crops of the same zone with no hand, around the crossing: how much each pixel changes on its own.
+    face : np.ndarray [shape=(side, side), dtype=bool]
+        The face outline's inside.
+    min_change : float
+        Smallest colour distance that counts as changed, whatever the noise.
+    min_contrast : float
+        Smallest colour distance between hand and face at which a pixel's opacity is read.
+
+    Returns
+    -------
+    dict
+        ``frames_at_outline`` (frames with the hand at 3+ sectors of the outline), ``opacity_frames`` (of those,
+        frames with ``min_pixels`` pixels of enough contrast), ``opaque_share_median`` and ``opacity_median``
+        (None under two such frames), ``opaque_share`` (per measured frame).
+    """
+    from scipy.ndimage import distance_transform_edt  # noqa: PLC0415
+
+    frames = np.asarray(frames)
+    side = int(frames.shape[1])
+    if frames.ndim != 4 or frames.shape[1:] != (side, side, 3):
+        raise ValueError(f"frames must be (n, side, side, 3), got {frames.shape}")
+    for name, arr in (("reference", reference), ("null", null)):
+        if np.asarray(arr).ndim != 4 or np.asarray(arr).shape[1:] != frames.shape[1:] or len(arr) == 0:
+            raise ValueError(f"{name} must be (k >= 1, {side}, {side}, 3), got {np.asarray(arr).shape}")
+    face = np.asarray(face, dtype=bool)
+    if face.shape != (side, side):
+        raise ValueError(f"face must be ({side}, {side}), got {face.shape}")
+    out: dict[str, Any] = {"frames_at_outline": 0, "opacity_frames": 0, "opaque_share_median": None,
+                           "opacity_median": None, "opaque_share": []}  # fmt: skip
+    if not face.any() or face.all():
+        return out
+    k = side / 64.0  # bands scaled from the 64-px zone's 4 and 10 px
+    ref = np.median(_smooth(to_ycrcb(reference)), axis=0)
+    dist_null = np.linalg.norm(_smooth(to_ycrcb(null)) - ref, axis=-1)
+    thr = np.maximum(1.5 * np.percentile(dist_null, 90, axis=0) + 4.0, min_change)
+    d_in, d_out = distance_transform_edt(face), distance_transform_edt(~face)
+    inner = face & (d_in <= 4 * k)
+    outer = ~face & (d_out <= 4 * k)
+    beyond = ~face & (d_out > 4 * k) & (d_out <= 10 * k)
+    ys, xs = np.nonzero(face)
+    yy, xx = np.mgrid[0:side, 0:side]
+    ang = np.arctan2(yy - ys.mean(), xx - xs.mean())
+    sector = ((ang + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
+    shares, medians = [], []
+    for frame in frames:
+        cur = _smooth(to_ycrcb(frame))
+        changed = np.linalg.norm(cur - ref, axis=-1) > thr
+        at = (_sector_share(changed, outer, sector) >= 0.3) & (_sector_share(changed, beyond, sector) >= 0.3)
+        if np.count_nonzero(at) < 3:  # a hand against the outline, not a touch
+            continue
+        out["frames_at_outline"] += 1
+        at_px = np.isin(sector, np.flatnonzero(at))
+        hand_out = changed & outer & at_px
+        inside = inner & at_px
+        # the hand's colour just outside the outline, per sector (the whole hand's where a sector has too little);
+        # a sector whose hand is not the face's colour behind it by ``min_contrast`` is not read (texture alone
+        # would make noise of the opacity)
+        hand = np.broadcast_to(np.median(cur[hand_out], axis=0), (int(inside.sum()), 3)).copy()
+        sec_in = sector[inside]
+        keep = np.zeros(sec_in.shape, bool)
+        for s in np.flatnonzero(at):
+            here, mine = hand_out & (sector == s), sec_in == s
+            if here.sum() >= 4:
+                hand[mine] = np.median(cur[here], axis=0)
+            if mine.any() and np.linalg.norm(hand[mine][0] - np.median(ref[inside][mine], axis=0)) >= min_contrast:
+                keep |= mine
+        behind, now = ref[inside], cur[inside]
+        d = hand - behind
+        w = np.sum(d * d, axis=1)
+        ok = keep & (w >= min_contrast**2)
+        if ok.sum() < min_pixels:
+            continue
+        alpha = np.sum((now - behind) * d, axis=1)[ok] / w[ok]
+        shares.append(float(np.mean(alpha > OPAQUE)))
+        medians.append(float(np.median(alpha)))
+    out["opacity_frames"] = len(shares)
+    out["opaque_share"] = [round(s, 3) for s in shares]
+    if len(shares) >= 2:
+        out["opaque_share_median"] = round(float(np.median(shares)), 3)
+        out["opacity_median"] = round(float(np.median(medians)), 3)
+    return out
+
 
 KINDS = ("pasted", "translucent", "dropout", "warp", "mask_lag", "pasted_jitter")
 #: The score a crossing the rule flags gets: a look, not a decision (the face_occlusion analyzer's look level).
@@ -109,7 +260,7 @@ def measure_work(work: Path, side: int) -> list[dict[str, Any]]:
     with dest.open("a") as fo:
         for rf in sorted((work / "results").glob("*.json")):
             res = json.loads(rf.read_text())
-            if res["id"] in done:
+            if res["id"] in done or "kind" not in res:  # the real clips of ../shared/data keep no crossings
                 continue
             scan = scans.get(str(work / "clips" / res["id"] / "video.mp4"))
             rec = {k: res.get(k) for k in ("id", "split", "face", "hand", "hand_source", "kind", "motion", "score",
@@ -143,7 +294,8 @@ def table(recs: list[dict[str, Any]], *, max_share: float, min_frames: int, key:
 
     by = defaultdict(list)
     for r in recs:
-        by[r["split"]].append(r)
+        if r.get("kind"):  # records of real clips (no crossings kept) written by an earlier version: not scored
+            by[r["split"]].append(r)
     print(f"rule: opaque share <= {max_share} over >= {min_frames} frames at a crossing -> max(score, {LOOK}); "
           f"AUC of each kind against the split's genuine waves, {key!r} -> with the rule")  # fmt: skip
     for split, rs in sorted(by.items()):

@@ -1,12 +1,18 @@
-"""The hand's opacity at the face outline in colour (signals.outline_colour), on crossings built in arrays."""
+"""evaluation/outline_colour.py: the hand's opacity at the face outline in colour, on crossings built in arrays."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
 
+from conftest import REPO
 from interview_guard.signals.hand_crossing import oval_mask
-from interview_guard.signals.outline_colour import outline_opacity, to_ycrcb
+
+sys.path.insert(0, str(REPO / "evaluation"))
+
+from outline_colour import outline_opacity, to_ycrcb  # noqa: E402
 
 SIDE = 96
 
