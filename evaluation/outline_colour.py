@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from interview_guard.signals.hand_crossing import aligned_rows, oval_mask
+from interview_guard.signals.hand_crossing import _SECTORS, _sector_means, aligned_rows, oval_mask
 
 #: Weight of the chroma channels against luma in the colour distance (chroma varies over a smaller range).
 CHROMA = 2.0
-SECTORS = 16
+SECTORS = _SECTORS  # the sectors of hand_crossing's entry measure (its _sector_means reads them)
 #: A pixel counts as opaque hand above this opacity.
 OPAQUE = 0.8
 
@@ -65,15 +65,6 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
     size = (1, 3, 3, 1) if x.ndim == 4 else (3, 3, 1)
     out: np.ndarray = uniform_filter(x, size=size, mode="nearest")
-    return out
-
-
-def _sector_share(changed: np.ndarray, band: np.ndarray, sector: np.ndarray) -> np.ndarray:
-    s = sector[band]
-    tot = np.bincount(s, minlength=SECTORS).astype(np.float64)
-    hit = np.bincount(s, weights=changed[band].astype(np.float64), minlength=SECTORS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: np.ndarray = np.where(tot > 0, hit / np.maximum(tot, 1), np.nan)
     return out
 
 
@@ -143,7 +134,7 @@ def outline_opacity(
     for frame in frames:
         cur = _smooth(to_ycrcb(frame))
         changed = np.linalg.norm(cur - ref, axis=-1) > thr
-        at = (_sector_share(changed, outer, sector) >= 0.3) & (_sector_share(changed, beyond, sector) >= 0.3)
+        at = (_sector_means(changed, outer, sector) >= 0.3) & (_sector_means(changed, beyond, sector) >= 0.3)
         if np.count_nonzero(at) < 3:  # a hand against the outline, not a touch
             continue
         out["frames_at_outline"] += 1
@@ -155,14 +146,14 @@ def outline_opacity(
         # would make noise of the opacity)
         hand = np.broadcast_to(np.median(cur[hand_out], axis=0), (int(inside.sum()), 3)).copy()
         sec_in = sector[inside]
+        behind, now = ref[inside], cur[inside]
         keep = np.zeros(sec_in.shape, bool)
         for s in np.flatnonzero(at):
             here, mine = hand_out & (sector == s), sec_in == s
             if here.sum() >= 4:
                 hand[mine] = np.median(cur[here], axis=0)
-            if mine.any() and np.linalg.norm(hand[mine][0] - np.median(ref[inside][mine], axis=0)) >= min_contrast:
+            if mine.any() and np.linalg.norm(hand[mine][0] - np.median(behind[mine], axis=0)) >= min_contrast:
                 keep |= mine
-        behind, now = ref[inside], cur[inside]
         d = hand - behind
         w = np.sum(d * d, axis=1)
         ok = keep & (w >= min_contrast**2)
